@@ -1,0 +1,2 @@
+//! The `sysarena` command.
+fn main() {}

@@ -1,0 +1,60 @@
+//! The `Subject` trait: one allocator under test, driven by workloads and traces.
+//!
+//! Every allocator the simulator and the benchmarks compare — each sysarena
+//! policy × coalescing mode and each peer crate — sits behind this one trait,
+//! over its own region of the same size. Offsets are relative to the start of
+//! the subject's region, so results are comparable across subjects.
+
+/// A live block as the driver knows it: where it starts and the layout it was
+/// requested with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Offset of the block's first byte from the start of the subject's region.
+    pub offset: usize,
+    /// The size that was requested (not the subject's rounded size).
+    pub size: usize,
+    /// The alignment that was requested.
+    pub align: usize,
+}
+
+/// One allocator under test.
+///
+/// Implementations own their region. The driver (replay, workloads, benches)
+/// keeps the set of live blocks and only ever passes back blocks this subject
+/// returned and that are still live; that is the contract of the `unsafe`
+/// methods, which lets peer adapters call their crates' unsafe free without a
+/// checking map on the hot path.
+pub trait Subject {
+    /// A short, stable name used in tables and on the command line
+    /// (e.g. `sysarena/first-fit/deferred`, `talc`, `rlsf`).
+    fn name(&self) -> &str;
+
+    /// Bytes in this subject's region.
+    fn capacity(&self) -> usize;
+
+    /// Allocates `size` bytes at `align` (a power of two); `None` when the
+    /// subject reports out of memory.
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize>;
+
+    /// Frees a live block.
+    ///
+    /// # Safety
+    /// `block` must have been returned by this subject's `alloc` or `realloc`
+    /// (with the same size and align) and not freed or reallocated since.
+    unsafe fn free(&mut self, block: Block);
+
+    /// Resizes a live block to `new_size` bytes, keeping its alignment;
+    /// returns the new offset, or `None` (the old block stays live) when the
+    /// subject is out of memory.
+    ///
+    /// # Safety
+    /// As for [`Subject::free`].
+    unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize>;
+
+    /// The subject's own free extents `(offset, size)` in address order, when
+    /// it can tell (sysarena can; most peers keep them private). `None` means
+    /// the driver derives free space from the gaps between live blocks.
+    fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
+        None
+    }
+}

@@ -1,0 +1,187 @@
+//! How a manager chooses a free arena ([`Policy`]) and when it merges free
+//! neighbours ([`Coalescing`]).
+
+use core::fmt;
+use core::str::FromStr;
+
+/// How a free arena is chosen for an allocation.
+///
+/// Every policy considers only free arenas that can hold the request at its
+/// alignment; they differ in which one they take. All of them keep every free
+/// arena in one segregated index (size classes), so the classic policies scan
+/// only the classes that can fit, never the in-use arenas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// The classic model: the fitting free arena lowest in the address space.
+    ///
+    /// *Time:* O(f), f = free arenas in classes large enough.
+    /// *Drawback:* small remainders pile up at the start of the region
+    /// ("splinters"), and every search walks past them.
+    #[default]
+    FirstFit,
+    /// First fit, but starting where the previous allocation ended and
+    /// wrapping around (Knuth's roving pointer).
+    ///
+    /// *Time:* O(f).
+    /// *Drawback:* spreads allocations over the whole region, so free space
+    /// is chopped everywhere; usually fragments worse than first fit.
+    NextFit,
+    /// The smallest fitting free arena (lowest offset on ties).
+    ///
+    /// *Time:* O(k), k = free arenas in the first size class that fits.
+    /// *Drawback:* leaves tiny, unusable remainders; well-behaved on real
+    /// programs (Johnstone & Wilson).
+    BestFit,
+    /// The largest free arena.
+    ///
+    /// *Time:* O(k), k = free arenas in the largest non-empty size class.
+    /// *Drawback:* breaks up the large arenas first, so a later large request
+    /// fails early.
+    WorstFit,
+    /// Two-level segregated fit (TLSF-style): bitmaps find a non-empty size
+    /// class whose every arena fits, in a constant number of steps; if none,
+    /// a bounded search of the request's own class, so it never fails while a
+    /// fitting arena exists.
+    ///
+    /// *Time:* O(1) for alloc and free (a few bit scans and list edits),
+    /// independent of the number of arenas; the fallback is O(k) in the size
+    /// of one class and is counted in [`Stats::fallback_searches`](crate::Stats::fallback_searches).
+    /// *Drawback:* it takes any arena of a large-enough class, not the best
+    /// one, so it can split a bigger arena than best fit would.
+    SegregatedFit,
+}
+
+impl Policy {
+    /// Every policy, in the order the tools list them.
+    pub const ALL: [Policy; 5] = [
+        Policy::FirstFit,
+        Policy::NextFit,
+        Policy::BestFit,
+        Policy::WorstFit,
+        Policy::SegregatedFit,
+    ];
+
+    /// The policy's command-line name, e.g. `first-fit`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Policy::FirstFit => "first-fit",
+            Policy::NextFit => "next-fit",
+            Policy::BestFit => "best-fit",
+            Policy::WorstFit => "worst-fit",
+            Policy::SegregatedFit => "segregated-fit",
+        }
+    }
+}
+
+/// When free arenas that touch are merged into one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Coalescing {
+    /// The classic model: `free` only marks the arena free; neighbours merge
+    /// when [`defragment`](crate::ArenaManager::defragment) runs.
+    #[default]
+    Deferred,
+    /// `free` merges the arena with its free neighbours at once (O(1): the
+    /// table links every arena to its address-order neighbours), so no two
+    /// free arenas are ever adjacent.
+    Immediate,
+}
+
+impl Coalescing {
+    /// Both modes.
+    pub const ALL: [Coalescing; 2] = [Coalescing::Deferred, Coalescing::Immediate];
+
+    /// The mode's command-line name: `deferred` or `immediate`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Coalescing::Deferred => "deferred",
+            Coalescing::Immediate => "immediate",
+        }
+    }
+}
+
+/// Which model a manager runs. `Config::default()` is the classic model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// How a free arena is chosen.
+    pub policy: Policy,
+    /// When free neighbours merge.
+    pub coalescing: Coalescing,
+}
+
+impl Config {
+    /// The classic model: first fit, deferred coalescing.
+    pub const fn classic() -> Config {
+        Config {
+            policy: Policy::FirstFit,
+            coalescing: Coalescing::Deferred,
+        }
+    }
+
+    /// The fast, bounded model: segregated fit with immediate coalescing.
+    pub const fn fast() -> Config {
+        Config {
+            policy: Policy::SegregatedFit,
+            coalescing: Coalescing::Immediate,
+        }
+    }
+
+    /// A config from its parts.
+    pub const fn new(policy: Policy, coalescing: Coalescing) -> Config {
+        Config { policy, coalescing }
+    }
+}
+
+/// A policy or coalescing name that is not known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownName;
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown name")
+    }
+}
+
+impl core::error::Error for UnknownName {}
+
+impl FromStr for Policy {
+    type Err = UnknownName;
+
+    /// Parses a command-line name (`first-fit`, `next-fit`, `best-fit`,
+    /// `worst-fit`, `segregated-fit`; `first`, `tlsf`, `seg` … are accepted
+    /// too).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "first-fit" | "first" | "firstfit" | "ff" => Policy::FirstFit,
+            "next-fit" | "next" | "nextfit" | "nf" => Policy::NextFit,
+            "best-fit" | "best" | "bestfit" | "bf" => Policy::BestFit,
+            "worst-fit" | "worst" | "worstfit" | "wf" => Policy::WorstFit,
+            "segregated-fit" | "segregated" | "seg" | "tlsf" | "fast" => Policy::SegregatedFit,
+            _ => return Err(UnknownName),
+        })
+    }
+}
+
+impl FromStr for Coalescing {
+    type Err = UnknownName;
+
+    /// Parses `deferred` or `immediate`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "deferred" | "classic" => Ok(Coalescing::Deferred),
+            "immediate" => Ok(Coalescing::Immediate),
+            _ => Err(UnknownName),
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Coalescing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,234 @@
+//! Typed errors. Nothing in the core panics on caller input: every bad
+//! request is one of these, and the manager is left exactly as it was.
+
+use core::fmt;
+
+/// Why an allocation could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// A zero-byte request. The arena model has no empty arenas.
+    ZeroSize,
+    /// The alignment is not a power of two.
+    BadAlign {
+        /// The alignment that was asked for.
+        align: usize,
+    },
+    /// `size` rounded up to `align` overflows `usize`.
+    SizeOverflow {
+        /// The size that was asked for.
+        size: usize,
+        /// The alignment that was asked for.
+        align: usize,
+    },
+    /// The request is larger than the whole region: no policy could ever
+    /// serve it.
+    TooLarge {
+        /// The size that was asked for.
+        size: usize,
+        /// The region's capacity.
+        capacity: usize,
+    },
+    /// The region cannot serve the request now.
+    OutOfMemory(OomReason),
+}
+
+/// Why a request that fits the region in principle failed now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OomReason {
+    /// No free arena is large enough (at the requested alignment). When
+    /// `free_bytes >= needed` this is external fragmentation: the bytes are
+    /// there, but not in one piece.
+    NoFit {
+        /// Bytes the arena must hold (the request rounded up to its alignment).
+        needed: usize,
+        /// Total free bytes in the region at the time.
+        free_bytes: usize,
+        /// The largest single free arena at the time.
+        largest_free: usize,
+    },
+    /// A free arena fits, but splitting it needs a spare descriptor and the
+    /// arena table has none left.
+    NoSpareDescriptor {
+        /// The table's size, in descriptors.
+        descriptors: usize,
+    },
+}
+
+/// Why a free (or the lookup of an allocation by offset) failed. The manager
+/// is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeError {
+    /// The offset starts an arena that is already free.
+    DoubleFree {
+        /// The offset given.
+        offset: usize,
+    },
+    /// No arena starts at this offset: it was never handed out (or, under
+    /// immediate coalescing, it was freed and has since merged with a
+    /// neighbour).
+    NotAllocated {
+        /// The offset given.
+        offset: usize,
+    },
+    /// The pointer or offset lies outside the region.
+    OutOfRegion {
+        /// The offset given (for pointers: the distance from the region base,
+        /// wrapping).
+        offset: usize,
+    },
+}
+
+/// Why a reallocation failed. The original allocation is untouched and
+/// still live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReallocError {
+    /// The offset does not name a live allocation.
+    Free(FreeError),
+    /// The new size could not be served.
+    Alloc(AllocError),
+}
+
+/// Why [`ArenaManager::grow`](crate::ArenaManager::grow) or a constructor
+/// that takes a caller-provided table failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableError {
+    /// The descriptor table is empty, or larger than the manager can index
+    /// (`u32::MAX - 1` descriptors).
+    BadTableSize {
+        /// The number of descriptors given.
+        len: usize,
+    },
+    /// Growing the region would overflow `usize`.
+    CapacityOverflow,
+    /// Growing needs a new free arena and the table has no spare descriptor.
+    NoSpareDescriptor,
+}
+
+/// A broken internal invariant, found by
+/// [`ArenaManager::check_invariants`](crate::ArenaManager::check_invariants).
+/// Seeing one is a bug in sysarena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvariantError {
+    /// What was wrong.
+    pub what: &'static str,
+    /// The table slot where it was seen, if one.
+    pub slot: Option<usize>,
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllocError::ZeroSize => f.write_str("cannot allocate zero bytes"),
+            AllocError::BadAlign { align } => {
+                write!(f, "alignment {align} is not a power of two")
+            }
+            AllocError::SizeOverflow { size, align } => {
+                write!(f, "size {size} rounded up to alignment {align} overflows")
+            }
+            AllocError::TooLarge { size, capacity } => {
+                write!(
+                    f,
+                    "{size} bytes is larger than the whole region ({capacity} bytes)"
+                )
+            }
+            AllocError::OutOfMemory(reason) => write!(f, "out of memory: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for OomReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OomReason::NoFit {
+                needed,
+                free_bytes,
+                largest_free,
+            } => {
+                write!(
+                    f,
+                    "no free arena holds {needed} bytes ({free_bytes} bytes free, largest free arena {largest_free})"
+                )?;
+                if free_bytes >= needed {
+                    f.write_str(" — external fragmentation")?;
+                }
+                Ok(())
+            }
+            OomReason::NoSpareDescriptor { descriptors } => write!(
+                f,
+                "a free arena fits but splitting it needs a spare descriptor and all {descriptors} are in use"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for FreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FreeError::DoubleFree { offset } => {
+                write!(
+                    f,
+                    "double free: the arena at offset {offset} is already free"
+                )
+            }
+            FreeError::NotAllocated { offset } => {
+                write!(f, "invalid free: no arena starts at offset {offset}")
+            }
+            FreeError::OutOfRegion { offset } => {
+                write!(f, "invalid free: offset {offset} is outside the region")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReallocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReallocError::Free(e) => write!(f, "realloc: {e}"),
+            ReallocError::Alloc(e) => write!(f, "realloc: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableError::BadTableSize { len } => write!(
+                f,
+                "an arena table needs between 1 and {} descriptors, not {len}",
+                u32::MAX - 1
+            ),
+            TableError::CapacityOverflow => f.write_str("region capacity would overflow"),
+            TableError::NoSpareDescriptor => {
+                f.write_str("no spare descriptor for the new free arena")
+            }
+        }
+    }
+}
+
+impl fmt::Display for InvariantError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.slot {
+            Some(slot) => write!(f, "invariant broken at slot {slot}: {}", self.what),
+            None => write!(f, "invariant broken: {}", self.what),
+        }
+    }
+}
+
+impl From<FreeError> for ReallocError {
+    fn from(e: FreeError) -> Self {
+        ReallocError::Free(e)
+    }
+}
+
+impl From<AllocError> for ReallocError {
+    fn from(e: AllocError) -> Self {
+        ReallocError::Alloc(e)
+    }
+}
+
+impl core::error::Error for AllocError {}
+impl core::error::Error for OomReason {}
+impl core::error::Error for FreeError {}
+impl core::error::Error for ReallocError {}
+impl core::error::Error for TableError {}
+impl core::error::Error for InvariantError {}

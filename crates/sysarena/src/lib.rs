@@ -1,0 +1,65 @@
+//! # sysarena — an arena-based memory manager
+//!
+//! The arena model: one region of `capacity` bytes, a fixed table of arena
+//! descriptors over it, no heap. At the start one free arena covers the
+//! region. **alloc** takes a free arena large enough and *splits* it: the
+//! allocation takes the front, the remainder becomes a new free arena in a
+//! spare descriptor. **free** marks the arena free. **defragment** merges
+//! address-adjacent free arenas and compacts the table so the spare
+//! descriptors sit at the end.
+//!
+//! The model is easy to follow and it fragments: after enough splits and
+//! frees, an allocation fails although more bytes than it asks for are free,
+//! because no single free arena is large enough. sysarena reproduces exactly
+//! that ([`OomReason::NoFit`] carries the free bytes), and then offers what
+//! allocators do about it: other fit [`Policy`]s, [`Coalescing::Immediate`],
+//! and an O(1) [`Policy::SegregatedFit`].
+//!
+//! ```
+//! use sysarena::{AllocError, ArenaManager, OomReason};
+//!
+//! // The classic model: first fit, deferred coalescing, 8 descriptors.
+//! let mut m = ArenaManager::<8>::new(1000);
+//! let a = m.alloc(300, 1)?;
+//! let b = m.alloc(300, 1)?;
+//! let _c = m.alloc(300, 1)?;
+//! m.free(a.offset())?;
+//! m.free(b.offset())?;
+//! // 700 bytes free, in arenas of 300, 300 and 100: 500 does not fit...
+//! let err = m.alloc(500, 1).unwrap_err();
+//! assert!(matches!(err, AllocError::OutOfMemory(OomReason::NoFit { free_bytes: 700, .. })));
+//! // ...until defragment merges the two freed neighbours.
+//! m.defragment();
+//! assert_eq!(m.alloc(500, 1)?.offset(), 0);
+//! assert_eq!(m.stats().in_use_bytes + m.stats().free_bytes, m.capacity());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Layers
+//! - [`ArenaManager`]: the model on offsets. It never touches the memory it
+//!   manages, so it can sub-allocate memory the CPU cannot write headers into
+//!   (GPU buffers, file space, shared memory).
+//! - [`Heap`]: a manager over real memory — the one unsafe boundary.
+//!
+//! ## Features
+//! - `std`: links `std` (nothing in the core needs it; the error types
+//!   implement `core::error::Error` either way).
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod config;
+mod error;
+mod heap;
+mod manager;
+mod stats;
+mod table;
+
+pub use config::{Coalescing, Config, Policy, UnknownName};
+pub use error::{AllocError, FreeError, InvariantError, OomReason, ReallocError, TableError};
+pub use heap::Heap;
+pub use manager::{ArenaManager, Arenas, SliceManager};
+pub use stats::{Allocation, ArenaInfo, DefragReport, Reallocation, Stats, TableEntry};
+pub use table::{Slot, TableStorage};

@@ -1,0 +1,135 @@
+//! What the manager reports: [`Stats`], [`ArenaInfo`], [`DefragReport`] and
+//! the results of `alloc` and `realloc`. The tools read only these.
+
+/// One allocation: where it lives and how much the arena reserves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub(crate) offset: usize,
+    pub(crate) size: usize,
+}
+
+impl Allocation {
+    /// Offset of the first byte, aligned as requested.
+    pub const fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Bytes the arena reserves: the request rounded up to its alignment
+    /// (at least the bytes requested).
+    pub const fn size(&self) -> usize {
+        self.size
+    }
+}
+
+/// The result of [`ArenaManager::realloc`](crate::ArenaManager::realloc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reallocation {
+    /// Where the allocation lives now.
+    pub offset: usize,
+    /// Bytes the arena now reserves.
+    pub size: usize,
+    /// `Some(old_offset)` when the allocation moved: the caller copies
+    /// `copy_len` bytes from the old offset to the new one. The old arena is
+    /// already free in the table, but nothing has been placed there yet, so
+    /// its bytes are intact until the next call into the manager.
+    pub moved_from: Option<usize>,
+    /// Bytes to copy when the allocation moved: the smaller of the old
+    /// requested size and the new one.
+    pub copy_len: usize,
+}
+
+/// One arena, as the visualizer and tests see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArenaInfo {
+    /// First byte of the arena.
+    pub offset: usize,
+    /// Bytes the arena covers.
+    pub size: usize,
+    /// Bytes the caller requested (0 when free); `size - used` is internal
+    /// fragmentation.
+    pub used: usize,
+    /// Whether the arena is handed out.
+    pub in_use: bool,
+    /// The descriptor's position in the arena table.
+    pub slot: usize,
+}
+
+/// One position of the arena table, in table order: an arena or a spare
+/// descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableEntry {
+    /// The position in the table.
+    pub slot: usize,
+    /// The arena this descriptor describes, or `None` for a spare.
+    pub arena: Option<ArenaInfo>,
+}
+
+/// A snapshot of the manager's accounting. Every field is maintained as the
+/// manager runs, so taking it is O(1).
+///
+/// Invariant, after every public operation: `in_use_bytes + free_bytes ==
+/// capacity`, and `free_arenas + used_arenas + spare_descriptors ==
+/// descriptors`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes in the region.
+    pub capacity: usize,
+    /// Bytes in free arenas.
+    pub free_bytes: usize,
+    /// The largest single free arena.
+    pub largest_free: usize,
+    /// Bytes in in-use arenas (their sizes, padding included).
+    pub in_use_bytes: usize,
+    /// Bytes callers asked for (sum of every in-use arena's `used`).
+    pub requested_bytes: usize,
+    /// Number of free arenas.
+    pub free_arenas: usize,
+    /// Number of in-use arenas.
+    pub used_arenas: usize,
+    /// Descriptors describing no arena.
+    pub spare_descriptors: usize,
+    /// The table's size.
+    pub descriptors: usize,
+    /// Times segregated fit's constant-time search found no class that
+    /// guarantees a fit and searched the request's own classes instead.
+    pub fallback_searches: u64,
+    /// Of those, the times the fallback found a fitting arena (an
+    /// out-of-memory that plain TLSF would have reported).
+    pub fallback_hits: u64,
+}
+
+impl Stats {
+    /// External fragmentation: `1 - largest_free / free_bytes`, in `[0, 1)`.
+    /// 0 when all free bytes are in one arena (or none are free); near 1 when
+    /// they are scattered in many small arenas.
+    pub fn fragmentation(&self) -> f64 {
+        if self.free_bytes == 0 {
+            0.0
+        } else {
+            1.0 - self.largest_free as f64 / self.free_bytes as f64
+        }
+    }
+
+    /// Internal fragmentation in bytes: reserved but not requested.
+    pub fn internal_fragmentation(&self) -> usize {
+        self.in_use_bytes - self.requested_bytes
+    }
+}
+
+/// What [`ArenaManager::defragment`](crate::ArenaManager::defragment) did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DefragReport {
+    /// Free arenas absorbed into a free neighbour (each one freed a
+    /// descriptor).
+    pub merged: usize,
+    /// Descriptors moved down the table so that the spares sit at the end.
+    pub compacted: usize,
+    /// Free arenas before.
+    pub free_arenas_before: usize,
+    /// Free arenas after.
+    pub free_arenas_after: usize,
+    /// The largest free arena before.
+    pub largest_free_before: usize,
+    /// The largest free arena after.
+    pub largest_free_after: usize,
+}

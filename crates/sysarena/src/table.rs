@@ -1,0 +1,252 @@
+//! The arena table: fixed descriptors, no heap.
+//!
+//! Each [`Slot`] is one arena descriptor. Besides the model's fields
+//! (`offset`, `size`, `used`, whether it is in use) a slot carries the links
+//! that make the fast paths O(1), all of them table indices (`u32`), all out
+//! of band — nothing is ever written into the managed region:
+//!
+//! - `prev`/`next`: the arena's address-order neighbours (coalescing and the
+//!   in-order walk need no search);
+//! - `link_prev`/`link_next`: the free list of the arena's size class when it
+//!   is free, or the spare list when the slot is spare;
+//! - `hash_next` and `bucket`: an offset → slot hash map threaded through the
+//!   table (the bucket heads live in the slots too, one per table position),
+//!   so `free(offset)` finds its arena without a scan.
+
+/// "No slot": the end of every list.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// What a descriptor currently describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Describes nothing; on the spare list.
+    Spare,
+    /// A free arena; in the free index.
+    Free,
+    /// An arena handed out to a caller.
+    InUse,
+}
+
+/// One arena descriptor: a slot of the arena table.
+///
+/// Its fields are private: read arenas through
+/// [`ArenaManager::arenas`](crate::ArenaManager::arenas) and
+/// [`ArenaManager::table`](crate::ArenaManager::table). A table of slots is
+/// either a `[Slot; N]` inside the manager or a slice the caller provides
+/// (start it as `vec![Slot::EMPTY; n]` or `[Slot::EMPTY; N]`; the manager
+/// initialises it).
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    pub(crate) offset: usize,
+    pub(crate) size: usize,
+    pub(crate) used: usize,
+    pub(crate) state: State,
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+    pub(crate) link_prev: u32,
+    pub(crate) link_next: u32,
+    pub(crate) hash_next: u32,
+    /// Head of the hash bucket numbered by this slot's *position*; it does
+    /// not move with the descriptor.
+    pub(crate) bucket: u32,
+}
+
+impl Slot {
+    /// A spare descriptor, for initialising a caller-provided table.
+    pub const EMPTY: Slot = Slot {
+        offset: 0,
+        size: 0,
+        used: 0,
+        state: State::Spare,
+        prev: NIL,
+        next: NIL,
+        link_prev: NIL,
+        link_next: NIL,
+        hash_next: NIL,
+        bucket: NIL,
+    };
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot::EMPTY
+    }
+}
+
+/// Storage for an arena table: a `[Slot; N]` array or a `&mut [Slot]`
+/// slice. Implemented for everything that derefs to `[Slot]` both ways.
+pub trait TableStorage: AsRef<[Slot]> + AsMut<[Slot]> {}
+
+impl<T: AsRef<[Slot]> + AsMut<[Slot]> + ?Sized> TableStorage for T {}
+
+/// log2 of the number of second-level classes per power of two.
+pub(crate) const SL_BITS: u32 = 5;
+/// Second-level classes per first-level class.
+pub(crate) const SL: usize = 1 << SL_BITS;
+/// First-level classes: one for sizes below `SL`, then one per power of two.
+pub(crate) const FL: usize = usize::BITS as usize - SL_BITS as usize + 1;
+/// All size classes.
+pub(crate) const CLASSES: usize = FL * SL;
+
+/// The size class holding arenas of exactly `size` bytes (TLSF's
+/// `mapping_insert`): sizes below 32 get one class each; above, each power
+/// of two is cut into 32 classes.
+#[inline]
+pub(crate) const fn class_of(size: usize) -> usize {
+    if size < SL {
+        size
+    } else {
+        let f = usize::BITS - 1 - size.leading_zeros();
+        let fl = (f - SL_BITS + 1) as usize;
+        let sl = (size >> (f - SL_BITS)) ^ SL;
+        fl * SL + sl
+    }
+}
+
+/// The lowest size class whose every arena holds at least `size` bytes
+/// (TLSF's `mapping_search`), or `None` when no class can promise that.
+#[inline]
+pub(crate) const fn class_at_least(size: usize) -> Option<usize> {
+    if size < SL {
+        return Some(size);
+    }
+    let f = usize::BITS - 1 - size.leading_zeros();
+    let round = (1usize << (f - SL_BITS)) - 1;
+    match size.checked_add(round) {
+        Some(s) => {
+            let c = class_of(s);
+            // Rounding up inside the class: every arena in class `c` is at
+            // least its lower bound, which is >= size unless `s` sits exactly
+            // on a boundary, in which case class_of(s) already starts there.
+            Some(c)
+        }
+        None => None,
+    }
+}
+
+/// The free index: per-class doubly linked lists threaded through the
+/// table, and a two-level bitmap of the non-empty classes.
+#[derive(Clone, Debug)]
+pub(crate) struct FreeIndex {
+    pub(crate) fl_bitmap: u64,
+    pub(crate) sl_bitmap: [u32; FL],
+    pub(crate) heads: [u32; CLASSES],
+}
+
+impl FreeIndex {
+    pub(crate) const EMPTY: FreeIndex = FreeIndex {
+        fl_bitmap: 0,
+        sl_bitmap: [0; FL],
+        heads: [NIL; CLASSES],
+    };
+
+    /// The first non-empty class at or above `class`.
+    #[inline]
+    pub(crate) fn first_from(&self, class: usize) -> Option<usize> {
+        if class >= CLASSES {
+            return None;
+        }
+        let fl = class / SL;
+        let sl = class % SL;
+        let here = self.sl_bitmap[fl] & (u32::MAX << sl);
+        if here != 0 {
+            return Some(fl * SL + here.trailing_zeros() as usize);
+        }
+        let above = if fl + 1 >= 64 {
+            0
+        } else {
+            self.fl_bitmap & (u64::MAX << (fl + 1))
+        };
+        if above == 0 {
+            return None;
+        }
+        let fl = above.trailing_zeros() as usize;
+        Some(fl * SL + self.sl_bitmap[fl].trailing_zeros() as usize)
+    }
+
+    /// The last non-empty class at or below `class`.
+    #[inline]
+    pub(crate) fn last_upto(&self, class: usize) -> Option<usize> {
+        let class = if class >= CLASSES { CLASSES - 1 } else { class };
+        let fl = class / SL;
+        let sl = class % SL;
+        let mask = if sl == SL - 1 {
+            u32::MAX
+        } else {
+            (1u32 << (sl + 1)) - 1
+        };
+        let here = self.sl_bitmap[fl] & mask;
+        if here != 0 {
+            return Some(fl * SL + 31 - here.leading_zeros() as usize);
+        }
+        let below = self.fl_bitmap & ((1u64 << fl) - 1);
+        if below == 0 {
+            return None;
+        }
+        let fl = 63 - below.leading_zeros() as usize;
+        Some(fl * SL + 31 - self.sl_bitmap[fl].leading_zeros() as usize)
+    }
+
+    #[inline]
+    pub(crate) fn mark(&mut self, class: usize) {
+        let fl = class / SL;
+        self.sl_bitmap[fl] |= 1 << (class % SL);
+        self.fl_bitmap |= 1 << fl;
+    }
+
+    #[inline]
+    pub(crate) fn unmark(&mut self, class: usize) {
+        let fl = class / SL;
+        self.sl_bitmap[fl] &= !(1 << (class % SL));
+        if self.sl_bitmap[fl] == 0 {
+            self.fl_bitmap &= !(1 << fl);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_monotonic_and_bounded() {
+        let mut last = 0;
+        for size in 1..100_000usize {
+            let c = class_of(size);
+            assert!(c >= last, "class of {size} went down");
+            assert!(c < CLASSES);
+            last = c;
+        }
+        assert!(class_of(usize::MAX) < CLASSES);
+    }
+
+    #[test]
+    fn class_at_least_promises_a_fit() {
+        // Every size that maps to the class found must be >= the request.
+        for req in 1..20_000usize {
+            let c = class_at_least(req).unwrap();
+            // The smallest size in class c:
+            let lowest = (1..=req * 2).find(|&s| class_of(s) == c);
+            if let Some(lowest) = lowest {
+                assert!(lowest >= req, "class {c} holds {lowest} < {req}");
+            }
+        }
+        assert_eq!(class_at_least(usize::MAX), None);
+    }
+
+    #[test]
+    fn bitmap_search_both_ways() {
+        let mut ix = FreeIndex::EMPTY;
+        assert_eq!(ix.first_from(0), None);
+        ix.mark(40);
+        ix.mark(700);
+        assert_eq!(ix.first_from(0), Some(40));
+        assert_eq!(ix.first_from(41), Some(700));
+        assert_eq!(ix.first_from(701), None);
+        assert_eq!(ix.last_upto(CLASSES), Some(700));
+        assert_eq!(ix.last_upto(699), Some(40));
+        assert_eq!(ix.last_upto(39), None);
+        ix.unmark(700);
+        assert_eq!(ix.first_from(41), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! The core's integration tests, compiled into one binary.
+
+mod core {
+    pub mod common;
+    mod heap;
+    mod model;
+    mod ops;
+    mod policies;
+}

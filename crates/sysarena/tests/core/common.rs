@@ -1,0 +1,35 @@
+//! Helpers shared by the test modules.
+
+use sysarena::{ArenaManager, TableStorage};
+
+/// Checks the manager's own invariants and the accounting invariant.
+pub fn check<const N: usize, S: TableStorage>(m: &ArenaManager<N, S>) {
+    m.check_invariants().unwrap_or_else(|e| panic!("{e}"));
+    let s = m.stats();
+    assert_eq!(
+        s.in_use_bytes + s.free_bytes,
+        s.capacity,
+        "used + free != capacity"
+    );
+    assert_eq!(
+        s.free_arenas + s.used_arenas + s.spare_descriptors,
+        s.descriptors
+    );
+    // The arena iterator agrees with the stats.
+    let (mut free, mut used) = (0, 0);
+    for a in m.arenas() {
+        if a.in_use {
+            used += a.size;
+        } else {
+            free += a.size;
+        }
+    }
+    assert_eq!((used, free), (s.in_use_bytes, s.free_bytes));
+}
+
+/// `(offset, size, in_use)` of every arena, in address order.
+pub fn layout<const N: usize, S: TableStorage>(
+    m: &ArenaManager<N, S>,
+) -> Vec<(usize, usize, bool)> {
+    m.arenas().map(|a| (a.offset, a.size, a.in_use)).collect()
+}

@@ -1,0 +1,57 @@
+//! The pointer layer.
+
+use core::alloc::Layout;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use sysarena::{Config, FreeError, Heap};
+
+fn heap(len: usize, config: Config) -> Heap<64> {
+    let mem = Box::leak(vec![MaybeUninit::<u8>::uninit(); len].into_boxed_slice());
+    Heap::from_static(mem, config)
+}
+
+#[test]
+fn addresses_are_aligned_whatever_the_base() {
+    let mut h = heap(4096, Config::fast());
+    for align in [1, 2, 8, 64, 256] {
+        let p = h
+            .alloc(Layout::from_size_align(24, align).unwrap())
+            .unwrap();
+        assert_eq!(p.as_ptr() as usize % align, 0);
+    }
+    h.manager().check_invariants().unwrap();
+}
+
+#[test]
+fn realloc_keeps_the_bytes() {
+    let mut h = heap(4096, Config::fast());
+    let p = h.alloc(Layout::from_size_align(16, 8).unwrap()).unwrap();
+    let blocker = h.alloc(Layout::from_size_align(16, 8).unwrap()).unwrap();
+    // SAFETY: p is a live 16-byte allocation.
+    unsafe { core::ptr::copy_nonoverlapping(b"sixteen bytes!!!".as_ptr(), p.as_ptr(), 16) };
+    // SAFETY: p is live; it is not used again after the move.
+    let q = unsafe { h.realloc(p, Layout::from_size_align(200, 8).unwrap()) }.unwrap();
+    assert_ne!(p, q, "the blocker forces a move");
+    // SAFETY: q is a live allocation of at least 16 bytes.
+    let got = unsafe { core::slice::from_raw_parts(q.as_ptr(), 16) };
+    assert_eq!(got, b"sixteen bytes!!!");
+    assert_eq!(h.usable_size(q), Some(200));
+    // SAFETY: both are live and not used again.
+    unsafe {
+        h.free(q).unwrap();
+        h.free(blocker).unwrap();
+    }
+    assert_eq!(h.stats().free_bytes, 4096);
+}
+
+#[test]
+fn foreign_pointers_are_rejected() {
+    let mut h = heap(256, Config::classic());
+    let mut outside = 0u8;
+    let p = NonNull::from(&mut outside);
+    // SAFETY: the heap rejects pointers outside its region without touching them.
+    let err = unsafe { h.free(p) }.unwrap_err();
+    assert!(matches!(err, FreeError::OutOfRegion { .. }));
+    assert!(!h.contains(p.as_ptr()));
+    h.manager().check_invariants().unwrap();
+}
