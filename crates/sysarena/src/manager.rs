@@ -49,8 +49,17 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     head: u32,
     /// The arena that ends at `capacity`.
     tail: u32,
-    /// Top of the spare list.
+    /// Top of the spare list (descriptors freed by merges).
     spare_head: u32,
+    /// Descriptors `[fresh, len)` have never been used: they are spare
+    /// without being on the spare list, and their fields (but the bucket
+    /// head) are set when first taken. This keeps construction O(1) and
+    /// leaves a large table's memory untouched until it is needed.
+    fresh: u32,
+    /// The offset map's buckets are the first `hash_len` positions of the
+    /// table (a power of two, or the table's length); it doubles as the
+    /// used part of the table grows, so positions beyond it stay untouched.
+    hash_len: u32,
     index: FreeIndex,
     free_bytes: usize,
     in_use_bytes: usize,
@@ -87,7 +96,12 @@ impl<const N: usize> ArenaManager<N> {
 
     /// Any model over `capacity` bytes.
     pub fn with_config(capacity: usize, config: Config) -> Self {
-        const { assert!(N > 0 && N < u32::MAX as usize, "N must be in 1..u32::MAX") };
+        const {
+            assert!(
+                N > 0 && N < (u32::MAX - 1) as usize,
+                "N must be in 1..u32::MAX - 1"
+            )
+        };
         let mut m = Self::empty(config);
         if capacity > 0 {
             // Cannot fail: the table has N >= 1 spare descriptors.
@@ -99,20 +113,21 @@ impl<const N: usize> ArenaManager<N> {
     /// A manager with no region yet (capacity 0), for a `static` that is
     /// given memory later with [`grow`](Self::grow).
     pub const fn empty(config: Config) -> Self {
-        const { assert!(N > 0 && N < u32::MAX as usize, "N must be in 1..u32::MAX") };
-        let mut slots = [Slot::EMPTY; N];
-        let mut i = 0;
-        while i + 1 < N {
-            slots[i].link_next = (i + 1) as u32;
-            i += 1;
-        }
+        const {
+            assert!(
+                N > 0 && N < (u32::MAX - 1) as usize,
+                "N must be in 1..u32::MAX - 1"
+            )
+        };
         ArenaManager {
-            slots,
+            slots: [Slot::EMPTY; N],
             config,
             capacity: 0,
             head: NIL,
             tail: NIL,
-            spare_head: 0,
+            spare_head: NIL,
+            fresh: 0,
+            hash_len: if N < 16 { N as u32 } else { 16 },
             index: FreeIndex::EMPTY,
             free_bytes: 0,
             in_use_bytes: 0,
@@ -142,13 +157,31 @@ impl<'t> ArenaManager<0, &'t mut [Slot]> {
         capacity: usize,
         config: Config,
     ) -> Result<Self, TableError> {
+        table.fill(Slot::EMPTY);
+        // SAFETY: every slot is now `Slot::EMPTY`.
+        unsafe { Self::from_empty_slice(table, capacity, config) }
+    }
+
+    /// Like [`from_slice`](Self::from_slice), but O(1): the table is not
+    /// written until descriptors are needed, so a huge table in fresh
+    /// `mmap`ed memory costs no resident memory until it is used.
+    ///
+    /// # Errors
+    /// As [`from_slice`](Self::from_slice).
+    ///
+    /// # Safety
+    /// Every slot of `table` must be `Slot::EMPTY` or all zero bytes (as in
+    /// freshly mapped anonymous memory; all-zero bytes are a valid `Slot`).
+    /// Any other contents break the manager's offset map, and with it the
+    /// guarantee that allocations never overlap.
+    pub unsafe fn from_empty_slice(
+        table: &'t mut [Slot],
+        capacity: usize,
+        config: Config,
+    ) -> Result<Self, TableError> {
         let len = table.len();
-        if len == 0 || len >= NIL as usize {
+        if len == 0 || len >= (NIL - 1) as usize {
             return Err(TableError::BadTableSize { len });
-        }
-        for (i, slot) in table.iter_mut().enumerate() {
-            *slot = Slot::EMPTY;
-            slot.link_next = if i + 1 < len { (i + 1) as u32 } else { NIL };
         }
         let mut m = ArenaManager {
             slots: table,
@@ -156,7 +189,9 @@ impl<'t> ArenaManager<0, &'t mut [Slot]> {
             capacity: 0,
             head: NIL,
             tail: NIL,
-            spare_head: 0,
+            spare_head: NIL,
+            fresh: 0,
+            hash_len: len.min(16) as u32,
             index: FreeIndex::EMPTY,
             free_bytes: 0,
             in_use_bytes: 0,
@@ -202,6 +237,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// fallback). The others: see each [`Policy`].
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
         let need = self.check_request(size, align)?;
+        self.reserve_hash();
         let Some((slot, pad)) = self.find(need, align) else {
             return Err(AllocError::OutOfMemory(OomReason::NoFit {
                 needed: need,
@@ -270,6 +306,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ) -> Result<Reallocation, ReallocError> {
         let i = self.lookup_in_use(offset)?;
         let need = self.check_request(new_size, align)?;
+        self.reserve_hash();
         let Slot {
             size: old_size,
             used: old_used,
@@ -338,6 +375,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             .capacity
             .checked_add(additional)
             .ok_or(TableError::CapacityOverflow)?;
+        self.reserve_hash();
         let tail = self.tail;
         if tail != NIL && self.slot(tail).state == State::Free {
             self.index_remove(tail);
@@ -421,13 +459,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Every descriptor, in table order: arenas and spares.
     pub fn table(&self) -> impl Iterator<Item = TableEntry> + '_ {
+        let fresh = self.fresh as usize;
         self.slots
             .as_ref()
             .iter()
             .enumerate()
-            .map(|(i, s)| TableEntry {
+            .map(move |(i, s)| TableEntry {
                 slot: i,
-                arena: (s.state != State::Spare).then(|| info(i, s)),
+                arena: (i < fresh && s.state != State::Spare).then(|| info(i, s)),
             })
     }
 
@@ -523,8 +562,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return err("largest_free is stale", None);
         }
         // Spares.
-        let nspare = slots.iter().filter(|s| s.state == State::Spare).count();
-        if nspare != self.spare || nspare + count != slots.len() {
+        let fresh = self.fresh as usize;
+        let nspare = slots[..fresh]
+            .iter()
+            .filter(|s| s.state == State::Spare)
+            .count();
+        if nspare + (slots.len() - fresh) != self.spare || self.spare + count != slots.len() {
             return err("spare count disagrees with the table", None);
         }
         let (mut walked, mut cur) = (0, self.spare_head);
@@ -570,8 +613,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
         // The offset map holds exactly the arenas.
         let mut hashed = 0;
-        for b in 0..slots.len() {
-            let mut c = slots[b].bucket;
+        for b in 0..self.hash_len as usize {
+            let mut c = slots[b].bucket.wrapping_sub(1);
             while c != NIL {
                 hashed += 1;
                 if hashed > slots.len() || slots[c as usize].state == State::Spare {
@@ -889,7 +932,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Moves descriptors down so that the spares sit at the end of the
     /// table; returns how many moved.
     fn compact_table(&mut self) -> usize {
-        let len = self.slots.as_ref().len();
+        let len = self.fresh as usize;
         let mut moved = 0;
         let (mut lo, mut hi) = (0usize, len);
         loop {
@@ -908,18 +951,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if moved > 0 {
             self.rebuild_hash();
         }
-        // Spares are now `[len - spare, len)`: list them in order.
-        let first_spare = len - self.spare;
-        self.spare_head = if self.spare > 0 {
-            first_spare as u32
-        } else {
-            NIL
-        };
-        for k in first_spare..len {
-            let s = &mut self.slots.as_mut()[k];
-            s.link_prev = NIL;
-            s.link_next = if k + 1 < len { (k + 1) as u32 } else { NIL };
-        }
+        // Every arena now sits below `active`; the spares above it are taken
+        // in table order again, as if never used.
+        let active = (self.free_arenas + self.used_arenas) as u32;
+        self.fresh = active;
+        self.spare_head = NIL;
         moved
     }
 
@@ -1047,10 +1083,21 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     fn spare_pop(&mut self) -> Option<u32> {
         let j = self.spare_head;
-        if j == NIL {
+        if j != NIL {
+            self.spare_head = self.slot(j).link_next;
+        } else if (self.fresh as usize) < self.slots.as_ref().len() {
+            let j = self.fresh;
+            self.fresh += 1;
+            let bucket = self.slot(j).bucket;
+            *self.slot_mut(j) = Slot {
+                bucket,
+                ..Slot::EMPTY
+            };
+            self.spare -= 1;
+            return Some(j);
+        } else {
             return None;
         }
-        self.spare_head = self.slot(j).link_next;
         self.spare -= 1;
         Some(j)
     }
@@ -1179,12 +1226,30 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[inline]
     fn bucket_of(&self, offset: usize) -> usize {
         let h = (offset as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        ((h * self.slots.as_ref().len() as u64) >> 32) as usize
+        ((h * self.hash_len as u64) >> 32) as usize
+    }
+
+    /// Keeps the offset map's load at most about one entry per bucket: runs
+    /// before an operation that may take up to two fresh descriptors, never
+    /// in the middle of one (a rehash then would see half-made arenas).
+    #[inline]
+    fn reserve_hash(&mut self) {
+        let len = self.slots.as_ref().len() as u32;
+        if self.fresh + 2 > self.hash_len && self.hash_len < len {
+            self.grow_hash(len);
+        }
+    }
+
+    /// Doubles the offset map. Amortised O(1) per descriptor taken.
+    #[cold]
+    fn grow_hash(&mut self, len: u32) {
+        self.hash_len = self.hash_len.saturating_mul(2).min(len);
+        self.rebuild_hash();
     }
 
     fn hash_find(&self, offset: usize) -> Option<u32> {
         let slots = self.slots.as_ref();
-        let mut cur = slots[self.bucket_of(offset)].bucket;
+        let mut cur = slots[self.bucket_of(offset)].bucket.wrapping_sub(1);
         while cur != NIL {
             let s = &slots[cur as usize];
             if s.offset == offset {
@@ -1197,17 +1262,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     fn hash_insert(&mut self, i: u32) {
         let b = self.bucket_of(self.slot(i).offset);
-        let head = self.slots.as_ref()[b].bucket;
+        let head = self.slots.as_ref()[b].bucket.wrapping_sub(1);
         self.slot_mut(i).hash_next = head;
-        self.slots.as_mut()[b].bucket = i;
+        self.slots.as_mut()[b].bucket = i.wrapping_add(1);
     }
 
     fn hash_remove(&mut self, i: u32) {
         let b = self.bucket_of(self.slot(i).offset);
         let next = self.slot(i).hash_next;
-        let mut cur = self.slots.as_ref()[b].bucket;
+        let mut cur = self.slots.as_ref()[b].bucket.wrapping_sub(1);
         if cur == i {
-            self.slots.as_mut()[b].bucket = next;
+            self.slots.as_mut()[b].bucket = next.wrapping_add(1);
             return;
         }
         while cur != NIL {
@@ -1222,11 +1287,15 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     fn rebuild_hash(&mut self) {
-        for s in self.slots.as_mut() {
-            s.bucket = NIL;
+        // Buckets at and above `hash_len` were never written: already empty.
+        let (fresh, hash_len) = (self.fresh as usize, self.hash_len as usize);
+        for s in &mut self.slots.as_mut()[..hash_len] {
+            s.bucket = 0;
+        }
+        for s in &mut self.slots.as_mut()[..fresh] {
             s.hash_next = NIL;
         }
-        for i in 0..self.slots.as_ref().len() {
+        for i in 0..fresh {
             if self.slots.as_ref()[i].state != State::Spare {
                 self.hash_insert(i as u32);
             }

@@ -18,9 +18,11 @@ pub(crate) const NIL: u32 = u32::MAX;
 
 /// What a descriptor currently describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum State {
-    /// Describes nothing; on the spare list.
-    Spare,
+    /// Describes nothing; on the spare list. Zero, so that zero-filled
+    /// memory is a valid table of spares.
+    Spare = 0,
     /// A free arena; in the free index.
     Free,
     /// An arena handed out to a caller.
@@ -46,7 +48,8 @@ pub struct Slot {
     pub(crate) link_prev: u32,
     pub(crate) link_next: u32,
     pub(crate) hash_next: u32,
-    /// Head of the hash bucket numbered by this slot's *position*; it does
+    /// Head of the hash bucket numbered by this slot's *position*, plus one
+    /// (0: empty, so zero-filled memory is a table of empty buckets); it does
     /// not move with the descriptor.
     pub(crate) bucket: u32,
 }
@@ -63,7 +66,7 @@ impl Slot {
         link_prev: NIL,
         link_next: NIL,
         hash_next: NIL,
-        bucket: NIL,
+        bucket: 0,
     };
 }
 

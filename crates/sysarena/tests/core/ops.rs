@@ -318,3 +318,25 @@ fn origin_aligns_addresses_not_offsets() {
     assert_eq!(a.offset(), 8);
     check(&m);
 }
+
+#[test]
+fn a_zeroed_table_is_used_lazily() {
+    let n = 10_000;
+    // SAFETY: all-zero bytes are a valid `Slot` (documented by `from_empty_slice`).
+    let mut table: Vec<Slot> = (0..n).map(|_| unsafe { core::mem::zeroed() }).collect();
+    // SAFETY: every slot is all zero bytes.
+    let mut m =
+        unsafe { SliceManager::from_empty_slice(&mut table, 1 << 16, Config::fast()) }.unwrap();
+    assert_eq!(m.stats().spare_descriptors, n - 1);
+    let offs: Vec<_> = (0..100)
+        .map(|_| m.alloc(64, 16).unwrap().offset())
+        .collect();
+    check(&m);
+    for o in offs.iter().step_by(2) {
+        m.free(*o).unwrap();
+    }
+    m.defragment();
+    check(&m);
+    // Only the descriptors that were needed were ever touched.
+    assert!(m.table().filter(|e| e.arena.is_some()).count() <= 101);
+}
