@@ -57,4 +57,21 @@ pub trait Subject {
     fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
         None
     }
+
+    /// Whether every offset this subject returns is a multiple of the
+    /// requested alignment. The replay rejects a misaligned block from a
+    /// subject that claims to honour alignment, and counts misaligned blocks
+    /// of one that does not (offset-allocator has no alignment at all).
+    fn honours_alignment(&self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for dyn Subject + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subject")
+            .field("name", &self.name())
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
 }

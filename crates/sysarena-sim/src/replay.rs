@@ -1,0 +1,429 @@
+//! Replays a [`Trace`] against a [`Subject`], checking every block it hands
+//! out and measuring what it does with its memory.
+//!
+//! Every block the subject returns is checked: it must lie inside the
+//! region, must not overlap any live block, and must be aligned as asked
+//! (unless the subject says it [does not honour
+//! alignment](Subject::honours_alignment), in which case misaligned blocks
+//! are counted). A broken subject gives a [`ReplayError::Violation`], never a
+//! panic. A refused alloc is counted as failed, and later frees and
+//! reallocs of that block are skipped; a refused realloc leaves the block
+//! live.
+//!
+//! Per event the replay does O(log n) work (a hash map from ids to blocks,
+//! the [`LiveSet`]); gap figures are read only at sample points, every
+//! [`ReplayOptions::sample_every`] events.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{
+    self, Clash, FreeSource, LiveSet, Sample, Summary, Timing, external_fragmentation, free_figures,
+};
+use crate::subject::{Block, Subject};
+use crate::trace::{Event, Id, Trace};
+
+/// How many samples an automatic interval aims for.
+pub const AUTO_SAMPLES: usize = 2000;
+
+/// Replay settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayOptions {
+    /// Take a sample every this many events; `None` picks an interval that
+    /// gives about [`AUTO_SAMPLES`] samples. A sample is always taken after
+    /// the last event.
+    pub sample_every: Option<usize>,
+    /// Free every block still live at the end (so the subject is empty
+    /// again; the figures are taken before).
+    pub release_at_end: bool,
+}
+
+/// A subject's replay of a trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplayResult {
+    /// The deterministic figures.
+    pub summary: Summary,
+    /// Time spent.
+    pub timing: Timing,
+    /// The time series.
+    pub series: Vec<Sample>,
+}
+
+impl ReplayResult {
+    /// The result as pretty JSON (for `--json`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("replay results serialise")
+    }
+}
+
+/// What a subject did wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Violation {
+    /// The new block overlaps the live block at `other_offset` (ending at
+    /// `other_end`).
+    Overlap {
+        /// Offset returned.
+        offset: usize,
+        /// Size requested.
+        size: usize,
+        /// The live block it overlaps.
+        other_offset: usize,
+        /// Its end.
+        other_end: usize,
+    },
+    /// The block does not lie inside the region.
+    OutOfRegion {
+        /// Offset returned.
+        offset: usize,
+        /// Size requested.
+        size: usize,
+        /// The region size.
+        capacity: usize,
+    },
+    /// The block is not aligned as requested.
+    Misaligned {
+        /// Offset returned.
+        offset: usize,
+        /// Alignment requested.
+        align: usize,
+    },
+}
+
+/// Why a replay stopped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The subject returned a bad block.
+    #[error("{subject}: event {event}: {violation:?}")]
+    Violation {
+        /// The subject.
+        subject: String,
+        /// 1-based index of the event.
+        event: usize,
+        /// What was wrong.
+        violation: Violation,
+    },
+    /// The trace itself is inconsistent (built by hand; the readers reject
+    /// such traces).
+    #[error("{trace}: event {event}: {reason}")]
+    BadTrace {
+        /// The trace.
+        trace: String,
+        /// 1-based index of the event.
+        event: usize,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Free space as seen at a failure: the gaps between live blocks and the
+/// subject's own free extents (when it reports them).
+type FailureView = (Vec<(usize, usize)>, Option<Vec<(usize, usize)>>);
+
+/// The ids' blocks: `None` for a block whose alloc failed.
+type Blocks = HashMap<Id, Option<Block>>;
+
+struct State<'a> {
+    subject: &'a mut dyn Subject,
+    live: LiveSet,
+    blocks: Blocks,
+    summary: Summary,
+    timing: Timing,
+    live_bytes: usize,
+    honours_alignment: bool,
+    /// Failure analysis cache, valid until the next successful change:
+    /// (gap extents, the subject's extents).
+    cache: Option<FailureView>,
+}
+
+impl State<'_> {
+    fn timed<T>(&mut self, f: impl FnOnce(&mut dyn Subject) -> T) -> T {
+        let t0 = Instant::now();
+        let out = f(&mut *self.subject);
+        self.timing.subject_ns += t0.elapsed().as_nanos() as u64;
+        self.timing.calls += 1;
+        out
+    }
+
+    /// Checks and records a new block.
+    fn admit(&mut self, event: usize, block: Block) -> Result<(), ReplayError> {
+        let violation = |violation| ReplayError::Violation {
+            subject: self.summary.subject.clone(),
+            event,
+            violation,
+        };
+        if block.align > 1 && block.offset % block.align != 0 {
+            if self.honours_alignment {
+                return Err(violation(Violation::Misaligned {
+                    offset: block.offset,
+                    align: block.align,
+                }));
+            }
+            self.summary.misaligned_blocks += 1;
+        }
+        match self.live.insert(block.offset, block.size) {
+            Ok(()) => {}
+            Err(Clash::OutOfRegion) => {
+                return Err(violation(Violation::OutOfRegion {
+                    offset: block.offset,
+                    size: block.size,
+                    capacity: self.summary.capacity,
+                }));
+            }
+            Err(Clash::Overlap(other_offset, other_end)) => {
+                return Err(violation(Violation::Overlap {
+                    offset: block.offset,
+                    size: block.size,
+                    other_offset,
+                    other_end,
+                }));
+            }
+        }
+        self.live_bytes += block.size;
+        self.cache = None;
+        Ok(())
+    }
+
+    fn retire(&mut self, block: Block) {
+        self.live.remove(block.offset);
+        self.live_bytes -= block.size;
+        self.cache = None;
+    }
+
+    fn failed(&mut self, size: usize, align: usize) {
+        self.summary.failed_requests += 1;
+        if self.cache.is_none() {
+            self.cache = Some((self.live.gap_extents(), self.subject.free_extents()));
+        }
+        let (gaps, own) = self.cache.as_ref().expect("filled above");
+        if metrics::fits(gaps, size, align) {
+            self.summary.failed_with_fitting_gap += 1;
+        }
+        if let Some(own) = own {
+            if metrics::fits(own, size, align) {
+                *self
+                    .summary
+                    .failed_with_fitting_free_extent
+                    .get_or_insert(0) += 1;
+            }
+        }
+    }
+
+    fn step(&mut self, index: usize, event: &Event) -> Result<(), ReplayError> {
+        let n = index + 1;
+        let bad = |reason: String| ReplayError::BadTrace {
+            trace: self.summary.trace.clone(),
+            event: n,
+            reason,
+        };
+        match *event {
+            Event::Alloc { id, size, align } => {
+                self.summary.allocs += 1;
+                if self.blocks.contains_key(&id) {
+                    return Err(bad(format!("id {id} reused")));
+                }
+                if !align.is_power_of_two() {
+                    return Err(bad(format!("alignment {align} is not a power of two")));
+                }
+                match self.timed(|s| s.alloc(size, align)) {
+                    Some(offset) => {
+                        let block = Block {
+                            offset,
+                            size,
+                            align,
+                        };
+                        self.admit(n, block)?;
+                        self.blocks.insert(id, Some(block));
+                    }
+                    None => {
+                        self.summary.failed_allocs += 1;
+                        self.failed(size, align);
+                        self.blocks.insert(id, None);
+                    }
+                }
+            }
+            Event::Free { id } => {
+                self.summary.frees += 1;
+                match self.blocks.remove(&id) {
+                    None => return Err(bad(format!("free of unknown or dead block {id}"))),
+                    Some(None) => self.summary.skipped_events += 1,
+                    Some(Some(block)) => {
+                        self.retire(block);
+                        // SAFETY: `block` was returned by this subject and is
+                        // live: it was in `blocks` until just now.
+                        self.timed(|s| unsafe { s.free(block) });
+                    }
+                }
+            }
+            Event::Realloc { id, size } => {
+                self.summary.reallocs += 1;
+                let block = match self.blocks.get(&id) {
+                    None => return Err(bad(format!("realloc of unknown or dead block {id}"))),
+                    Some(None) => {
+                        self.summary.skipped_events += 1;
+                        return Ok(());
+                    }
+                    Some(Some(block)) => *block,
+                };
+                // SAFETY: `block` was returned by this subject and is live.
+                match self.timed(|s| unsafe { s.realloc(block, size) }) {
+                    Some(offset) => {
+                        self.retire(block);
+                        let new = Block {
+                            offset,
+                            size,
+                            align: block.align,
+                        };
+                        self.admit(n, new)?;
+                        self.blocks.insert(id, Some(new));
+                    }
+                    None => {
+                        self.summary.failed_reallocs += 1;
+                        self.failed(size, block.align);
+                    }
+                }
+            }
+        }
+        if self.live_bytes > self.summary.peak_live_bytes {
+            self.summary.peak_live_bytes = self.live_bytes;
+            self.summary.footprint_at_peak = self.live.footprint();
+        }
+        self.summary.peak_live_blocks = self.summary.peak_live_blocks.max(self.live.len());
+        self.summary.max_footprint = self.summary.max_footprint.max(self.live.footprint());
+        Ok(())
+    }
+
+    fn sample(&self, event: usize) -> Sample {
+        let (free_bytes, largest_free, free_blocks) = match self.summary.free_source {
+            FreeSource::Subject => free_figures(&self.subject.free_extents().unwrap_or_default()),
+            FreeSource::Gaps => self.live.gap_figures(),
+        };
+        Sample {
+            event,
+            live_bytes: self.live_bytes,
+            live_blocks: self.live.len(),
+            footprint: self.live.footprint(),
+            free_bytes,
+            largest_free,
+            free_blocks,
+            external_fragmentation: external_fragmentation(free_bytes, largest_free),
+        }
+    }
+}
+
+/// Replays `trace` against `subject`.
+///
+/// The subject should be fresh (nothing live); blocks it already holds are
+/// invisible to the checks.
+pub fn replay(
+    trace: &Trace,
+    subject: &mut dyn Subject,
+    options: &ReplayOptions,
+) -> Result<ReplayResult, ReplayError> {
+    let start = Instant::now();
+    let every = options
+        .sample_every
+        .unwrap_or_else(|| trace.events.len().div_ceil(AUTO_SAMPLES))
+        .max(1);
+    let capacity = subject.capacity();
+    let free_source = if subject.free_extents().is_some() {
+        FreeSource::Subject
+    } else {
+        FreeSource::Gaps
+    };
+    let summary = Summary {
+        subject: subject.name().to_owned(),
+        trace: trace.name.clone(),
+        capacity,
+        events: trace.events.len(),
+        allocs: 0,
+        frees: 0,
+        reallocs: 0,
+        failed_requests: 0,
+        failed_allocs: 0,
+        failed_reallocs: 0,
+        failed_with_fitting_gap: 0,
+        failed_with_fitting_free_extent: match free_source {
+            FreeSource::Subject => Some(0),
+            FreeSource::Gaps => None,
+        },
+        skipped_events: 0,
+        misaligned_blocks: 0,
+        peak_live_bytes: 0,
+        peak_live_blocks: 0,
+        footprint_at_peak: 0,
+        max_footprint: 0,
+        footprint_ratio: 0.0,
+        jw_fragmentation: 0.0,
+        max_external_fragmentation: 0.0,
+        free_source,
+        end: Sample::default(),
+    };
+    let honours_alignment = subject.honours_alignment();
+    let mut state = State {
+        subject,
+        live: LiveSet::new(capacity),
+        blocks: HashMap::new(),
+        summary,
+        timing: Timing::default(),
+        live_bytes: 0,
+        honours_alignment,
+        cache: None,
+    };
+    let mut series = Vec::with_capacity(trace.events.len() / every + 2);
+    series.push(state.sample(0));
+    for (i, event) in trace.events.iter().enumerate() {
+        state.step(i, event)?;
+        if (i + 1) % every == 0 {
+            series.push(state.sample(i + 1));
+        }
+    }
+    let end = state.sample(trace.events.len());
+    if series.last().map(|s| s.event) != Some(end.event) {
+        series.push(end);
+    }
+    let mut summary = state.summary.clone();
+    summary.end = end;
+    summary.max_external_fragmentation = series
+        .iter()
+        .map(|s| s.external_fragmentation)
+        .fold(0.0, f64::max);
+    if summary.peak_live_bytes > 0 {
+        summary.footprint_ratio = summary.footprint_at_peak as f64 / summary.peak_live_bytes as f64;
+        summary.jw_fragmentation = summary.footprint_ratio - 1.0;
+    }
+    if options.release_at_end {
+        let live: Vec<Block> = state.blocks.values().flatten().copied().collect();
+        for block in live {
+            // SAFETY: every block left in `blocks` was returned by this
+            // subject and is live; each is freed once.
+            unsafe { state.subject.free(block) };
+        }
+        state.blocks.clear();
+    }
+    let mut timing = state.timing;
+    timing.wall_ns = start.elapsed().as_nanos() as u64;
+    if timing.calls > 0 {
+        timing.ns_per_op = timing.subject_ns as f64 / timing.calls as f64;
+    }
+    Ok(ReplayResult {
+        summary,
+        timing,
+        series,
+    })
+}
+
+/// Replays `trace` against every subject in turn, stopping at the first
+/// violation.
+pub fn replay_all(
+    trace: &Trace,
+    subjects: &mut [Box<dyn Subject>],
+    options: &ReplayOptions,
+) -> Result<Vec<ReplayResult>, ReplayError> {
+    subjects
+        .iter_mut()
+        .map(|s| replay(trace, s.as_mut(), options))
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the simulator, compiled into one binary.
+
+mod sim {
+    pub mod common;
+    mod peers;
+    mod replay;
+    mod trace;
+    mod workload;
+}

@@ -1,0 +1,95 @@
+//! Every peer replays a real trace prefix consistently.
+
+use sysarena_sim::replay::{ReplayOptions, replay};
+use sysarena_sim::subject::Block;
+use sysarena_sim::subjects::{self, DEFAULT_CAPACITY};
+
+use super::common::sqlite_20k;
+
+#[test]
+fn every_peer_replays_sqlite3_prefix_without_overlap() {
+    let trace = sqlite_20k();
+    let stats = trace.stats();
+    for name in subjects::peer_names() {
+        let mut s = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
+        let opts = ReplayOptions {
+            sample_every: Some(1000),
+            release_at_end: true,
+        };
+        let r = replay(trace, s.as_mut(), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let sum = &r.summary;
+        assert_eq!(sum.subject, name);
+        assert_eq!(sum.failed_requests, 0, "{name}: {sum:?}");
+        assert_eq!(sum.skipped_events, 0, "{name}");
+        // Every free matched a live block: live bytes at the end are the trace's.
+        assert_eq!(sum.end.live_bytes, stats.live_bytes_at_end, "{name}");
+        assert_eq!(sum.end.live_blocks, stats.live_blocks_at_end, "{name}");
+        assert_eq!(sum.peak_live_bytes, stats.peak_live_bytes, "{name}");
+        assert!(
+            sum.footprint_ratio >= 1.0,
+            "{name}: {}",
+            sum.footprint_ratio
+        );
+        assert_eq!(r.series.len(), 21, "{name}");
+        if name != "offset-allocator" {
+            assert_eq!(sum.misaligned_blocks, 0, "{name}");
+        }
+        // Figures are reproducible on a fresh subject.
+        let mut again = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
+        let r2 = replay(trace, again.as_mut(), &opts).unwrap();
+        assert_eq!(r2.summary, r.summary, "{name}");
+        assert_eq!(r2.series, r.series, "{name}");
+    }
+}
+
+#[test]
+fn every_peer_reports_out_of_memory_and_recovers() {
+    for name in subjects::peer_names() {
+        // 32 MiB: the slab subject takes a 2 MiB-aligned 2 MiB page per size
+        // class above 256 B, and TLSF needs twice that free to align one.
+        let mut s = subjects::by_name(name, 32 << 20).unwrap();
+        assert_eq!(s.capacity(), 32 << 20);
+        assert!(
+            s.alloc(64 << 20, 16).is_none(),
+            "{name}: more than the region"
+        );
+        let a = s.alloc(1000, 16).unwrap_or_else(|| panic!("{name}"));
+        let b = Block {
+            offset: a,
+            size: 1000,
+            align: 16,
+        };
+        // SAFETY: `b` was just allocated by `s` and is live.
+        let moved = unsafe { s.realloc(b, 5000) }.unwrap_or_else(|| panic!("{name}"));
+        // SAFETY: the realloc returned the block's new offset.
+        unsafe {
+            s.free(Block {
+                offset: moved,
+                size: 5000,
+                align: 16,
+            })
+        };
+        assert!(s.alloc(100, 8).is_some(), "{name}");
+    }
+}
+
+#[test]
+fn unknown_subjects_and_bad_capacities_are_errors() {
+    let e = subjects::by_name("nope", 1 << 20).unwrap_err();
+    assert!(e.to_string().contains("talc"), "{e}");
+    assert!(subjects::by_name("offset-allocator", 1 << 33).is_err());
+    assert!(subjects::by_name("talc", 0).is_err());
+    assert_eq!(
+        subjects::all(1 << 20).unwrap().len(),
+        subjects::names().len()
+    );
+}
+
+#[test]
+fn offset_allocator_ignores_alignment_and_the_replay_counts_it() {
+    let t = sysarena_sim::trace::Trace::parse_native("t", "a 1 3 1\na 2 8 64\na 3 8 64\n").unwrap();
+    let mut s = subjects::by_name("offset-allocator", 1 << 20).unwrap();
+    assert!(!s.honours_alignment());
+    let r = replay(&t, s.as_mut(), &ReplayOptions::default()).unwrap();
+    assert!(r.summary.misaligned_blocks >= 1, "{:?}", r.summary);
+}

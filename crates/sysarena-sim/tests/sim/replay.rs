@@ -1,0 +1,185 @@
+//! The replay's checks and figures, against hand-made subjects.
+
+use sysarena_sim::metrics::FreeSource;
+use sysarena_sim::replay::{ReplayError, ReplayOptions, Violation, replay};
+use sysarena_sim::subject::{Block, Subject};
+use sysarena_sim::trace::Trace;
+
+/// A bump allocator that never reuses memory, optionally broken.
+#[derive(Debug)]
+struct Bump {
+    capacity: usize,
+    top: usize,
+    /// Return this offset for every request (to provoke overlaps).
+    fixed: Option<usize>,
+    report_extents: bool,
+}
+
+impl Bump {
+    fn new(capacity: usize) -> Self {
+        Bump {
+            capacity,
+            top: 0,
+            fixed: None,
+            report_extents: false,
+        }
+    }
+}
+
+impl Subject for Bump {
+    fn name(&self) -> &str {
+        "bump"
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        if let Some(f) = self.fixed {
+            return Some(f);
+        }
+        let at = self.top.next_multiple_of(align);
+        let end = at.checked_add(size.max(1))?;
+        (end <= self.capacity).then(|| {
+            self.top = end;
+            at
+        })
+    }
+
+    unsafe fn free(&mut self, _block: Block) {}
+
+    unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
+        self.alloc(new_size, block.align)
+    }
+
+    fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
+        self.report_extents
+            .then(|| vec![(self.top, self.capacity - self.top)])
+    }
+}
+
+fn trace(text: &str) -> Trace {
+    Trace::parse_native("t", text).unwrap()
+}
+
+#[test]
+fn figures_of_a_bump_allocator() {
+    let t = trace("a 1 100 4\na 2 100 4\nf 1\na 3 50 4\nr 2 10\n");
+    let mut s = Bump::new(1000);
+    let r = replay(
+        &t,
+        &mut s,
+        &ReplayOptions {
+            sample_every: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let sum = &r.summary;
+    assert_eq!(sum.peak_live_bytes, 200);
+    assert_eq!(sum.footprint_at_peak, 200);
+    assert_eq!(sum.max_footprint, 262);
+    assert_eq!(sum.footprint_ratio, 1.0);
+    assert_eq!(sum.jw_fragmentation, 0.0);
+    assert_eq!(sum.free_source, FreeSource::Gaps);
+    assert_eq!(sum.end.live_bytes, 60);
+    assert_eq!(sum.end.footprint, 262);
+    // Live: [200,250) and the moved block 2 at [252,262).
+    // Gaps: [0,200), [250,252), [262,1000): 940 free, largest 738.
+    assert_eq!(
+        (
+            sum.end.free_bytes,
+            sum.end.largest_free,
+            sum.end.free_blocks
+        ),
+        (940, 738, 3)
+    );
+    assert!((sum.end.external_fragmentation - (1.0 - 738.0 / 940.0)).abs() < 1e-12);
+    assert_eq!(r.series.len(), 6);
+    assert_eq!(r.timing.calls, 5);
+}
+
+#[test]
+fn failures_are_counted_with_whether_a_gap_fitted() {
+    // Fill 100 of 100, free the first half: a 40-byte request fails in the
+    // bump allocator though a 50-byte gap exists; a 60-byte one has no gap.
+    let t = trace("a 1 50 1\na 2 50 1\nf 1\na 3 40 1\na 4 60 1\nf 3\nr 4 5\nf 4\n");
+    let mut s = Bump::new(100);
+    s.report_extents = true;
+    let r = replay(&t, &mut s, &ReplayOptions::default()).unwrap();
+    let sum = &r.summary;
+    assert_eq!(sum.failed_allocs, 2);
+    assert_eq!(sum.failed_requests, 2);
+    assert_eq!(sum.failed_with_fitting_gap, 1);
+    assert_eq!(sum.failed_with_fitting_free_extent, Some(0));
+    assert_eq!(sum.skipped_events, 3);
+    assert_eq!(sum.free_source, FreeSource::Subject);
+}
+
+#[test]
+fn overlaps_out_of_region_and_misalignment_are_errors() {
+    let mut s = Bump::new(1000);
+    s.fixed = Some(8);
+    let e = replay(
+        &trace("a 1 16 8\na 2 16 8\n"),
+        &mut s,
+        &ReplayOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ReplayError::Violation {
+                event: 2,
+                violation: Violation::Overlap {
+                    offset: 8,
+                    other_offset: 8,
+                    other_end: 24,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{e}"
+    );
+    s.fixed = Some(990);
+    let e = replay(&trace("a 1 16 2\n"), &mut s, &ReplayOptions::default()).unwrap_err();
+    assert!(matches!(
+        e,
+        ReplayError::Violation {
+            violation: Violation::OutOfRegion { .. },
+            ..
+        }
+    ));
+    s.fixed = Some(4);
+    let e = replay(&trace("a 1 16 8\n"), &mut s, &ReplayOptions::default()).unwrap_err();
+    assert!(matches!(
+        e,
+        ReplayError::Violation {
+            violation: Violation::Misaligned {
+                offset: 4,
+                align: 8
+            },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn inconsistent_hand_made_traces_are_errors() {
+    let mut t = Trace::new("hand");
+    t.events.push(sysarena_sim::trace::Event::Free { id: 3 });
+    let e = replay(&t, &mut Bump::new(100), &ReplayOptions::default()).unwrap_err();
+    assert!(matches!(e, ReplayError::BadTrace { event: 1, .. }), "{e}");
+}
+
+#[test]
+fn results_serialise_to_json() {
+    let t = trace("a 1 100\nf 1\n");
+    let r = replay(&t, &mut Bump::new(1000), &ReplayOptions::default()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(v["summary"]["peak_live_bytes"], 100);
+    assert_eq!(v["summary"]["subject"], "bump");
+    assert!(v["series"].as_array().unwrap().len() >= 2);
+}
