@@ -32,5 +32,6 @@ pub mod peers;
 pub mod replay;
 pub mod subject;
 pub mod subjects;
+pub mod sysarena_subject;
 pub mod trace;
 pub mod workload;

@@ -44,21 +44,6 @@ pub struct Sample {
     pub external_fragmentation: f64,
 }
 
-/// Free-space figures from a list of extents.
-pub fn free_figures(extents: &[(usize, usize)]) -> (usize, usize, usize) {
-    let mut free = 0;
-    let mut largest = 0;
-    let mut count = 0;
-    for &(_, len) in extents {
-        if len > 0 {
-            free += len;
-            largest = largest.max(len);
-            count += 1;
-        }
-    }
-    (free, largest, count)
-}
-
 /// `1 - largest / free`, 0 when nothing is free.
 pub fn external_fragmentation(free: usize, largest: usize) -> f64 {
     if free == 0 {

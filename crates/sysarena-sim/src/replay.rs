@@ -20,7 +20,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{
-    self, Clash, FreeSource, LiveSet, Sample, Summary, Timing, external_fragmentation, free_figures,
+    self, Clash, FreeSource, LiveSet, Sample, Summary, Timing, external_fragmentation,
 };
 use crate::subject::{Block, Subject};
 use crate::trace::{Event, Id, Trace};
@@ -297,7 +297,10 @@ impl State<'_> {
 
     fn sample(&self, event: usize) -> Sample {
         let (free_bytes, largest_free, free_blocks) = match self.summary.free_source {
-            FreeSource::Subject => free_figures(&self.subject.free_extents().unwrap_or_default()),
+            FreeSource::Subject => {
+                let f = self.subject.free_stats().unwrap_or_default();
+                (f.free_bytes, f.largest_free, f.free_blocks)
+            }
             FreeSource::Gaps => self.live.gap_figures(),
         };
         Sample {
@@ -328,7 +331,7 @@ pub fn replay(
         .unwrap_or_else(|| trace.events.len().div_ceil(AUTO_SAMPLES))
         .max(1);
     let capacity = subject.capacity();
-    let free_source = if subject.free_extents().is_some() {
+    let free_source = if subject.free_stats().is_some() {
         FreeSource::Subject
     } else {
         FreeSource::Gaps

@@ -17,6 +17,33 @@ pub struct Block {
     pub align: usize,
 }
 
+/// Free-space figures a subject reports about itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FreeStats {
+    /// Bytes in free blocks.
+    pub free_bytes: usize,
+    /// The largest free block.
+    pub largest_free: usize,
+    /// Free blocks.
+    pub free_blocks: usize,
+}
+
+impl FreeStats {
+    /// The figures of a list of `(offset, size)` free extents (empty extents
+    /// are not counted).
+    pub fn from_extents(extents: &[(usize, usize)]) -> FreeStats {
+        let mut stats = FreeStats::default();
+        for &(_, len) in extents {
+            if len > 0 {
+                stats.free_bytes += len;
+                stats.largest_free = stats.largest_free.max(len);
+                stats.free_blocks += 1;
+            }
+        }
+        stats
+    }
+}
+
 /// One allocator under test.
 ///
 /// Implementations own their region. The driver (replay, workloads, benches)
@@ -56,6 +83,14 @@ pub trait Subject {
     /// the driver derives free space from the gaps between live blocks.
     fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
         None
+    }
+
+    /// Free bytes, largest free block and free-block count as the subject
+    /// sees them; by default derived from [`Subject::free_extents`]. A
+    /// subject that keeps these figures (sysarena's `Stats`) overrides this
+    /// so that sampling costs O(1) instead of a walk.
+    fn free_stats(&self) -> Option<FreeStats> {
+        self.free_extents().map(|e| FreeStats::from_extents(&e))
     }
 
     /// Whether every offset this subject returns is a multiple of the

@@ -5,7 +5,8 @@
 //! use sysarena_sim::subjects;
 //!
 //! let names = subjects::names();
-//! assert!(names.contains(&"talc"));
+//! assert!(names.iter().any(|n| n == "talc"));
+//! assert!(names.iter().any(|n| n == "sysarena/first-fit/deferred"));
 //! let mut rlsf = subjects::by_name("rlsf", 1 << 20).unwrap();
 //! assert_eq!(rlsf.name(), "rlsf");
 //! assert!(rlsf.alloc(100, 16).is_some());
@@ -13,6 +14,7 @@
 
 use crate::peers;
 use crate::subject::Subject;
+use crate::sysarena_subject::SysarenaSubject;
 
 /// The region size used when none is given: 128 MiB, enough for every
 /// recorded trace in `shared/traces`.
@@ -58,7 +60,7 @@ fn boxed<S: Subject + 'static>(
     r.map(|s| Box::new(s) as Box<dyn Subject>)
 }
 
-/// Every subject: name and constructor, in table order.
+/// Every peer: name and constructor, in table order.
 fn table() -> Vec<(&'static str, Ctor)> {
     vec![
         ("talc", |c| boxed(peers::TalcSubject::new(c))),
@@ -73,33 +75,44 @@ fn table() -> Vec<(&'static str, Ctor)> {
     ]
 }
 
-/// The names of every subject, in table order.
-pub fn names() -> Vec<&'static str> {
-    table().into_iter().map(|(n, _)| n).collect()
+/// The names of every subject: the sysarena policy × coalescing subjects
+/// first (`sysarena/first-fit/deferred`, ...), then the peers. A sysarena
+/// name may also carry `+defrag` (defragment on failure and retry);
+/// [`by_name`] accepts it, [`all`] leaves those variants out.
+pub fn names() -> Vec<String> {
+    let mut names = crate::sysarena_subject::names();
+    names.extend(peer_names().into_iter().map(str::to_owned));
+    names
 }
 
-/// The names of the peer (non-sysarena) subjects.
+/// The names of the peer (non-sysarena) subjects, in table order.
 pub fn peer_names() -> Vec<&'static str> {
-    names()
-        .into_iter()
-        .filter(|n| !n.starts_with("sysarena"))
-        .collect()
+    table().into_iter().map(|(n, _)| n).collect()
 }
 
 /// Builds the subject called `name` over a fresh region of `capacity` bytes.
 pub fn by_name(name: &str, capacity: usize) -> Result<Box<dyn Subject>, SubjectError> {
-    let table = table();
-    match table.iter().find(|(n, _)| *n == name) {
+    if let Some((config, defrag)) = crate::sysarena_subject::parse_name(name) {
+        let s = SysarenaSubject::with_config(config, capacity)?.defragment_on_failure(defrag);
+        return Ok(Box::new(s));
+    }
+    match table().into_iter().find(|(n, _)| *n == name) {
         Some((_, ctor)) => ctor(capacity),
         None => Err(SubjectError::Unknown {
             name: name.to_owned(),
-            known: table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+            known: names().join(", "),
         }),
     }
 }
 
-/// Builds every subject, each over its own region of `capacity` bytes.
+/// Builds every subject of [`names`], each over its own region of
+/// `capacity` bytes.
 pub fn all(capacity: usize) -> Result<Vec<Box<dyn Subject>>, SubjectError> {
+    names().iter().map(|n| by_name(n, capacity)).collect()
+}
+
+/// Builds the peers only, each over its own region of `capacity` bytes.
+pub fn peers(capacity: usize) -> Result<Vec<Box<dyn Subject>>, SubjectError> {
     table()
         .into_iter()
         .map(|(_, ctor)| ctor(capacity))

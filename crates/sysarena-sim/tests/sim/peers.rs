@@ -93,3 +93,58 @@ fn offset_allocator_ignores_alignment_and_the_replay_counts_it() {
     let r = replay(&t, s.as_mut(), &ReplayOptions::default()).unwrap();
     assert!(r.summary.misaligned_blocks >= 1, "{:?}", r.summary);
 }
+
+#[test]
+fn every_sysarena_subject_replays_sqlite3_prefix() {
+    let trace = sqlite_20k();
+    let stats = trace.stats();
+    let opts = ReplayOptions {
+        sample_every: Some(1000),
+        release_at_end: true,
+    };
+    let names = sysarena_sim::sysarena_subject::names();
+    assert_eq!(names.len(), 10);
+    for name in names
+        .iter()
+        .map(String::as_str)
+        .chain(["sysarena/first-fit/deferred+defrag"])
+    {
+        let mut s = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
+        assert_eq!(s.name(), name);
+        let r = replay(trace, s.as_mut(), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let sum = &r.summary;
+        assert_eq!(sum.free_source, sysarena_sim::metrics::FreeSource::Subject);
+        assert_eq!(sum.misaligned_blocks, 0, "{name}");
+        assert_eq!(sum.peak_live_bytes, stats.peak_live_bytes, "{name}");
+        if name.contains("immediate") || name.ends_with("+defrag") {
+            assert_eq!(sum.failed_requests, 0, "{name}: {sum:?}");
+            assert_eq!(sum.end.live_bytes, stats.live_bytes_at_end, "{name}");
+        }
+        // Without headers, free + in-use arenas tile the region.
+        assert!(
+            sum.end.free_bytes + sum.end.live_bytes <= sum.capacity,
+            "{name}"
+        );
+        let mut again = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
+        let r2 = replay(trace, again.as_mut(), &opts).unwrap();
+        assert_eq!(r2.summary, r.summary, "{name}");
+    }
+}
+
+#[test]
+fn classic_first_fit_fails_on_the_checkerboard_with_room_to_spare() {
+    use sysarena_sim::workload::{Workload, WorkloadParams};
+    let p = WorkloadParams {
+        max_size: 1024,
+        capacity: 64 * 1024,
+        ..WorkloadParams::default()
+    };
+    let t = Workload::Checkerboard.generate(&p);
+    let mut s = subjects::by_name("sysarena/first-fit/deferred", 64 * 1024).unwrap();
+    let r = replay(&t, s.as_mut(), &ReplayOptions::default()).unwrap();
+    assert_eq!(r.summary.failed_requests, 1, "{:?}", r.summary);
+    // Half the region is free, but in 1 KiB holes: no hole fits 2 KiB.
+    assert_eq!(r.summary.failed_with_fitting_gap, 0);
+    assert_eq!(r.summary.end.free_bytes, 32 * 1024);
+    assert_eq!(r.summary.end.largest_free, 1024);
+}

@@ -1,0 +1,234 @@
+//! sysarena itself as a subject: every [`Policy`] × [`Coalescing`].
+
+use std::alloc::{self, Layout};
+use std::fmt;
+use std::ptr::{self, NonNull};
+
+use sysarena::{ArenaManager, Coalescing, Config, Policy, SliceManager, Slot};
+
+use crate::subject::{Block, FreeStats, Subject};
+use crate::subjects::SubjectError;
+
+/// The descriptor table a subject gets for a region of `capacity` bytes
+/// when none is given: `capacity / 128`, clamped to `[1024, 1 << 20]`
+/// (1 Mi descriptors for the default 128 MiB region: the perl trace needs
+/// about 2 × 253k — one per live block and one per free arena between
+/// them).
+pub fn default_descriptors(capacity: usize) -> usize {
+    (capacity / 128).clamp(1024, 1 << 20)
+}
+
+/// A sysarena [`ArenaManager`] over a descriptor table on the heap.
+///
+/// Named `sysarena/<policy>/<coalescing>` (e.g. `sysarena/first-fit/deferred`,
+/// the classic model). sysarena works on offsets and keeps no headers, so
+/// the subject needs no memory buffer, only the table. Zero-byte requests
+/// are passed on as 1 byte (the arena model has no empty arenas).
+///
+/// With [`SysarenaSubject::defragment_on_failure`] (name suffix `+defrag`),
+/// a failed request runs `defragment` (merge free neighbours, compact the
+/// table) and retries once — what a program using the classic model does;
+/// without it, the deferred modes never merge, exactly as the seed's model.
+pub struct SysarenaSubject {
+    /// `Some` until drop; borrows `table`.
+    manager: Option<SliceManager<'static>>,
+    /// The table, allocated as a `Box<[Slot]>` would be in `new` and freed
+    /// (as that box) in `drop`
+    /// after the manager that borrows it.
+    table: NonNull<[Slot]>,
+    name: String,
+    defrag_on_failure: bool,
+    defragments: u64,
+}
+
+impl fmt::Debug for SysarenaSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SysarenaSubject")
+            .field("name", &self.name)
+            .field("stats", &self.manager().stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SysarenaSubject {
+    fn drop(&mut self) {
+        // The manager borrows the table: end the borrow first.
+        self.manager = None;
+        // SAFETY: `table` was allocated in `new` exactly as a `Box<[Slot]>` of
+        // its length (global allocator, `Layout::array`), nothing else
+        // refers to it now that the manager is gone, and it is freed once.
+        drop(unsafe { Box::from_raw(self.table.as_ptr()) });
+    }
+}
+
+impl SysarenaSubject {
+    /// A manager with `config` over `capacity` bytes and a table of
+    /// `descriptors` slots.
+    pub fn new(config: Config, capacity: usize, descriptors: usize) -> Result<Self, SubjectError> {
+        let name = format!(
+            "sysarena/{}/{}",
+            config.policy.name(),
+            config.coalescing.name()
+        );
+        let len = descriptors.max(1);
+        let layout = Layout::array::<Slot>(len).map_err(|_| SubjectError::Capacity {
+            subject: "sysarena",
+            capacity,
+            reason: "a descriptor table that fits in memory",
+        })?;
+        // SAFETY: `Slot` is not zero-sized and `len >= 1`, so the layout has
+        // a non-zero size. Zeroed memory stays untouched (no resident cost)
+        // until the manager uses a descriptor.
+        let base = unsafe { alloc::alloc_zeroed(layout) }.cast::<Slot>();
+        if base.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        // A `Box<[Slot]>`'s allocation: `len` slots from the global allocator
+        // with `Layout::array::<Slot>(len)`; all-zero bytes are a valid
+        // `Slot` (documented by the core), so the slots are initialised.
+        let raw: *mut [Slot] = ptr::slice_from_raw_parts_mut(base, len);
+        // SAFETY: `raw` is a valid, unique table that lives until `drop`,
+        // which ends the manager's borrow before freeing it.
+        let slice: &'static mut [Slot] = unsafe { &mut *raw };
+        // SAFETY: every slot is all zero bytes.
+        let manager = unsafe { ArenaManager::from_empty_slice(slice, capacity, config) };
+        let table = NonNull::new(raw).expect("checked non-null above");
+        match manager {
+            Ok(m) => Ok(SysarenaSubject {
+                manager: Some(m),
+                table,
+                name,
+                defrag_on_failure: false,
+                defragments: 0,
+            }),
+            Err(_) => {
+                // SAFETY: `raw` was allocated above as a `Box<[Slot]>` of
+                // `len` slots would be; the failed constructor has dropped
+                // its borrow; the table is freed once.
+                drop(unsafe { Box::from_raw(raw) });
+                Err(SubjectError::Capacity {
+                    subject: "sysarena",
+                    capacity,
+                    reason: "a table of 1 to u32::MAX - 2 descriptors",
+                })
+            }
+        }
+    }
+
+    /// As [`SysarenaSubject::new`] with [`default_descriptors`].
+    pub fn with_config(config: Config, capacity: usize) -> Result<Self, SubjectError> {
+        SysarenaSubject::new(config, capacity, default_descriptors(capacity))
+    }
+
+    /// Makes a failed request run `defragment` and retry once (adds
+    /// `+defrag` to the name).
+    pub fn defragment_on_failure(mut self, on: bool) -> Self {
+        if on && !self.defrag_on_failure {
+            self.name.push_str("+defrag");
+        } else if !on && self.defrag_on_failure {
+            self.name.truncate(self.name.len() - "+defrag".len());
+        }
+        self.defrag_on_failure = on;
+        self
+    }
+
+    /// How many times a failure triggered `defragment`.
+    pub fn defragments(&self) -> u64 {
+        self.defragments
+    }
+
+    /// The manager, for stats and arena walks.
+    pub fn manager(&self) -> &SliceManager<'static> {
+        self.manager.as_ref().expect("present until drop")
+    }
+
+    fn manager_mut(&mut self) -> &mut SliceManager<'static> {
+        self.manager.as_mut().expect("present until drop")
+    }
+
+    fn retry<T, E>(
+        &mut self,
+        mut f: impl FnMut(&mut SliceManager<'static>) -> Result<T, E>,
+    ) -> Option<T> {
+        match f(self.manager_mut()) {
+            Ok(v) => Some(v),
+            Err(_) if self.defrag_on_failure => {
+                self.defragments += 1;
+                self.manager_mut().defragment();
+                f(self.manager_mut()).ok()
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// The names of every sysarena subject (`sysarena/<policy>/<coalescing>`).
+pub fn names() -> Vec<String> {
+    Policy::ALL
+        .into_iter()
+        .flat_map(|p| {
+            Coalescing::ALL
+                .into_iter()
+                .map(move |c| format!("sysarena/{}/{}", p.name(), c.name()))
+        })
+        .collect()
+}
+
+/// Parses `sysarena/<policy>/<coalescing>[+defrag]` into a config and the
+/// defragment-on-failure flag.
+pub fn parse_name(name: &str) -> Option<(Config, bool)> {
+    let rest = name.strip_prefix("sysarena/")?;
+    let (rest, defrag) = match rest.strip_suffix("+defrag") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let (policy, coalescing) = rest.split_once('/')?;
+    let policy: Policy = policy.parse().ok()?;
+    let coalescing: Coalescing = coalescing.parse().ok()?;
+    Some((Config::new(policy, coalescing), defrag))
+}
+
+impl Subject for SysarenaSubject {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capacity(&self) -> usize {
+        self.manager().capacity()
+    }
+
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        self.retry(|m| m.alloc(size.max(1), align))
+            .map(|a| a.offset())
+    }
+
+    unsafe fn free(&mut self, block: Block) {
+        // Cannot fail for a live block (the caller's contract); sysarena
+        // would report a bad free as an error rather than misbehave.
+        let _ = self.manager_mut().free(block.offset);
+    }
+
+    unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
+        self.retry(|m| m.realloc(block.offset, new_size.max(1), block.align))
+            .map(|r| r.offset)
+    }
+
+    fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
+        Some(
+            self.manager()
+                .arenas()
+                .filter(|a| !a.in_use)
+                .map(|a| (a.offset, a.size))
+                .collect(),
+        )
+    }
+
+    fn free_stats(&self) -> Option<FreeStats> {
+        let s = self.manager().stats();
+        Some(FreeStats {
+            free_bytes: s.free_bytes,
+            largest_free: s.largest_free,
+            free_blocks: s.free_arenas,
+        })
+    }
+}
