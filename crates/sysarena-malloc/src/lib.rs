@@ -1,0 +1,79 @@
+//! # sysarena-malloc — sysarena as the C allocator of unmodified programs
+//!
+//! A `cdylib` that, loaded with `LD_PRELOAD`, replaces `malloc` and friends
+//! in any dynamically linked program with sysarena [`Heap`]s:
+//!
+//! ```text
+//! cargo build --release -p sysarena-malloc
+//! LD_PRELOAD=target/release/libsysarena_malloc.so python3 script.py
+//! ```
+//!
+//! ## How it is built
+//!
+//! - **Memory.** One large `MAP_NORESERVE` reservation (64 GiB by default),
+//!   committed by the kernel page by page as it is touched. It is cut into
+//!   *shards*; each shard is a sysarena [`Heap`] whose arena table — the
+//!   descriptors, the offset map and the free index, all out of band — lives
+//!   in a second `MAP_NORESERVE` mapping, built with
+//!   [`SliceManager::from_empty_slice`](sysarena::SliceManager::from_empty_slice)
+//!   so that it costs nothing until used.
+//! - **Threads.** Each shard has its own futex lock. A thread allocates from
+//!   its shard (a thread-local index, given round-robin and moved to a free
+//!   shard when its own is busy); a free goes to the shard that owns the
+//!   address, `(ptr - base) / shard_size`, whichever thread calls it. When a
+//!   shard is full, the others are tried. Shards are shared, so a thread's
+//!   exit strands nothing.
+//! - **Very large requests** (64 MiB and up) get their own mapping, found
+//!   again through a fixed table of mappings; `realloc` moves them with
+//!   `mremap`.
+//! - **Giving memory back.** Freeing an arena of 1 MiB or more returns its
+//!   whole pages to the kernel (`MADV_DONTNEED`).
+//! - **`calloc`** clears only the part of a block below its shard's
+//!   high-water mark: memory never handed out is still the kernel's zero
+//!   pages.
+//! - **`fork`.** `pthread_atfork` handlers take every lock before `fork` and
+//!   release them after (the child resets them).
+//! - **Foreign pointers.** A free of a pointer sysarena did not hand out is
+//!   reported on stderr, glibc-style (`free(): invalid pointer`), and
+//!   ignored: programs sometimes free memory obtained before the preload.
+//!
+//! ## The C functions
+//!
+//! `malloc`, `free`, `calloc`, `realloc`, `reallocarray`, `posix_memalign`,
+//! `aligned_alloc`, `memalign`, `valloc`, `pvalloc` and `malloc_usable_size`
+//! have the C standard's and glibc's semantics: the same contract as glibc's
+//! (pointers passed in are null or live blocks of this allocator; a block
+//! is not used after it is freed or successfully reallocated), 16-byte
+//! alignment, `errno` set to `ENOMEM` on failure (`EINVAL` for a bad
+//! alignment), `free(NULL)` does nothing, `realloc(NULL, n)` is
+//! `malloc(n)`, `realloc(p, 0)` frees `p` and returns null, and a `calloc`
+//! or `reallocarray` whose product overflows fails with `ENOMEM`. None of
+//! them allocates from inside itself, and none can unwind into C.
+//!
+//! ## Environment
+//!
+//! See the crate's `README.md`: `SYSARENA_POLICY`, `SYSARENA_COALESCING`,
+//! `SYSARENA_DESCRIPTORS`, `SYSARENA_SHARDS`, `SYSARENA_RESERVE`,
+//! `SYSARENA_MMAP_THRESHOLD`, `SYSARENA_RELEASE`, `SYSARENA_STATS`,
+//! `SYSARENA_TRACE`. They are read once, on the first call.
+//!
+//! [`Heap`]: sysarena::Heap
+
+mod api;
+mod big;
+#[cfg(not(test))]
+mod exports;
+mod global;
+mod lock;
+mod ptrmap;
+mod report;
+mod shard;
+mod sys;
+mod trace;
+
+/// Writes the trace buffer and the stats report; runs at exit.
+#[cfg_attr(test, allow(dead_code))]
+extern "C" fn at_exit() {
+    trace::finish();
+    report::write_at_exit();
+}

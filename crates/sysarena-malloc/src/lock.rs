@@ -1,0 +1,136 @@
+//! A small futex lock: a compare-and-swap when free, a short spin, then the
+//! kernel. Needs no initialisation (zero is unlocked) and no allocation, so
+//! it can live in a `static` that `malloc` uses before anything else runs,
+//! and a forked child can reset it with one store.
+
+use core::hint::spin_loop;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Unlocked.
+const FREE: u32 = 0;
+/// Locked, nobody waits in the kernel.
+const LOCKED: u32 = 1;
+/// Locked, and someone may wait in the kernel: unlock must wake.
+const CONTENDED: u32 = 2;
+/// Spins before sleeping (the holder of an allocator lock is usually out
+/// within a few hundred nanoseconds).
+const SPINS: u32 = 200;
+
+/// A mutual-exclusion lock without data; users pair it with a
+/// [`SyncCell`](crate::sys::SyncCell).
+#[derive(Debug)]
+pub(crate) struct Lock {
+    state: AtomicU32,
+}
+
+impl Lock {
+    pub(crate) const fn new() -> Self {
+        Lock {
+            state: AtomicU32::new(FREE),
+        }
+    }
+
+    /// Takes the lock if it is free, without waiting.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> bool {
+        self.state
+            .compare_exchange(FREE, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Takes the lock, waiting as long as needed.
+    #[inline]
+    pub(crate) fn lock(&self) {
+        if !self.try_lock() {
+            self.lock_slow();
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        for _ in 0..SPINS {
+            if self.state.load(Ordering::Relaxed) == FREE && self.try_lock() {
+                return;
+            }
+            spin_loop();
+        }
+        while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
+            // SAFETY: FUTEX_WAIT on a valid, aligned u32 that lives as long
+            // as `self`; it returns at once if the value is no longer
+            // CONTENDED, and spurious wake-ups are handled by the loop.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.state.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    CONTENDED,
+                    core::ptr::null::<libc::timespec>(),
+                );
+            }
+        }
+    }
+
+    /// Releases the lock (the caller holds it).
+    #[inline]
+    pub(crate) fn unlock(&self) {
+        if self.state.swap(FREE, Ordering::Release) == CONTENDED {
+            // SAFETY: FUTEX_WAKE on a valid, aligned u32; waking one waiter
+            // is enough, it sets CONTENDED again if others remain.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.state.as_ptr(),
+                    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                    1,
+                );
+            }
+        }
+    }
+
+    /// Marks the lock free without waking anyone: only for a forked child,
+    /// where the single thread left holds every lock it took in the
+    /// `pthread_atfork` prepare handler and no other thread exists.
+    pub(crate) fn reset_in_child(&self) {
+        self.state.store(FREE, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::SyncCell;
+    use std::sync::Arc;
+
+    #[test]
+    fn excludes_under_contention() {
+        struct Shared {
+            lock: Lock,
+            n: SyncCell<u64>,
+        }
+        let s = Arc::new(Shared {
+            lock: Lock::new(),
+            n: SyncCell::new(0),
+        });
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                std::thread::spawn(move || {
+                    for _ in 0..50_000 {
+                        s.lock.lock();
+                        // SAFETY: `n` is only touched under `lock`.
+                        unsafe { *s.n.get() += 1 };
+                        s.lock.unlock();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // SAFETY: all threads have joined.
+        assert_eq!(unsafe { *s.n.get() }, 200_000);
+        assert!(s.lock.try_lock());
+        assert!(!s.lock.try_lock());
+        s.lock.unlock();
+    }
+}

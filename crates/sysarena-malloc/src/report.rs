@@ -1,0 +1,283 @@
+//! The exit report (`SYSARENA_STATS=path`): each shard's [`sysarena::Stats`]
+//! and fragmentation figures, appended to `path` (a `%p` in it becomes the
+//! process id) when the process exits.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::global::Globals;
+use crate::shard::Locked;
+use crate::sys::{self, Buf, SyncCell};
+use crate::{big, global};
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static PATH: SyncCell<Buf<4096>> = SyncCell::new(Buf::new());
+/// Requested bytes live now and at most (kept only while enabled).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Frees (and reallocs) of pointers sysarena did not hand out.
+pub(crate) static INVALID: AtomicU64 = AtomicU64::new(0);
+/// Requests served by a direct mapping.
+pub(crate) static BIG_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Requests refused for lack of memory or descriptors.
+pub(crate) static FAILED: AtomicU64 = AtomicU64::new(0);
+
+/// Reads `SYSARENA_STATS`. Runs during initialisation.
+pub(crate) fn init() {
+    if let Some(p) = sys::env(c"SYSARENA_STATS") {
+        if !p.is_empty() {
+            // SAFETY: initialisation has exclusive access.
+            unsafe { (*PATH.get()).push(p) };
+            ENABLED.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the report is kept (peak live bytes cost a shared counter).
+#[inline]
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// A shard's requested bytes went from `before` to `after`.
+pub(crate) fn live_changed(before: usize, after: usize) {
+    if after >= before {
+        let now = LIVE.fetch_add(after - before, Ordering::Relaxed) + (after - before);
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    } else {
+        LIVE.fetch_sub(before - after, Ordering::Relaxed);
+    }
+}
+
+/// Adds a direct mapping's bytes to the live count.
+pub(crate) fn big_changed(before: usize, after: usize) {
+    if enabled() {
+        live_changed(before, after);
+    }
+}
+
+/// Appends the report to the `SYSARENA_STATS` file.
+pub(crate) fn write_at_exit() {
+    let Some(g) = global::get_if_ready() else {
+        return;
+    };
+    if !enabled() {
+        return;
+    }
+    let mut path = Buf::<4200>::new();
+    // SAFETY: PATH is written only during initialisation.
+    let template = unsafe { (*PATH.get()).as_bytes() };
+    if !sys::expand_path(template, sys::pid(), None, &mut path) {
+        return;
+    }
+    let Some(c) = path.c_str() else { return };
+    // SAFETY: `c` is a NUL-terminated path alive for the call.
+    let fd = unsafe {
+        libc::open(
+            c,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        sys::eprint(b"sysarena-malloc: SYSARENA_STATS: cannot open the file\n");
+        return;
+    }
+    report(g, fd);
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(fd) };
+}
+
+/// Totals over the shards.
+#[derive(Default)]
+struct Sum {
+    in_use: usize,
+    free_touched: usize,
+    largest_touched: usize,
+    requested: usize,
+    used_arenas: usize,
+    free_arenas: usize,
+    descriptors_used: usize,
+    touched: usize,
+    allocs: u64,
+    frees: u64,
+    reallocs: u64,
+    released: u64,
+    fallback: u64,
+}
+
+fn report(g: &Globals, fd: i32) {
+    let mut b = Buf::<1024>::new();
+    let _ = writeln!(
+        b,
+        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes, {} descriptors each",
+        sys::pid(),
+        g.config.policy,
+        g.config.coalescing,
+        g.shards,
+        g.shard_size,
+        g.descriptors,
+    );
+    let _ = writeln!(
+        b,
+        "shard   in_use_bytes  requested_bytes  used_arenas  free_arenas  touched_bytes  free_in_touched  largest_free_in_touched  ext_frag"
+    );
+    sys::write_all(fd, b.as_bytes());
+    let mut sum = Sum::default();
+    for i in 0..g.shards {
+        let l = Locked::lock(i);
+        let s = l.heap.stats();
+        // Free bytes and the largest free arena below the high-water mark
+        // (the untouched rest of the shard is one huge free arena that would
+        // hide every hole).
+        let (mut free_t, mut largest_t) = (0usize, 0usize);
+        for a in l.heap.manager().arenas() {
+            if a.offset >= l.hwm {
+                break;
+            }
+            if !a.in_use {
+                let n = (a.offset + a.size).min(l.hwm) - a.offset;
+                free_t += n;
+                largest_t = largest_t.max(n);
+            }
+        }
+        let row = (
+            s.in_use_bytes,
+            s.requested_bytes,
+            s.used_arenas,
+            s.free_arenas,
+            l.hwm,
+            l.allocs,
+            l.frees,
+            l.reallocs,
+            l.released,
+        );
+        drop(l);
+        sum.in_use += row.0;
+        sum.requested += row.1;
+        sum.used_arenas += row.2;
+        sum.free_arenas += row.3;
+        sum.touched += row.4;
+        sum.allocs += row.5;
+        sum.frees += row.6;
+        sum.reallocs += row.7;
+        sum.released += row.8;
+        sum.free_touched += free_t;
+        sum.largest_touched = sum.largest_touched.max(largest_t);
+        sum.descriptors_used += s.descriptors - s.spare_descriptors;
+        sum.fallback += s.fallback_searches;
+        let mut b = Buf::<256>::new();
+        let _ = writeln!(
+            b,
+            "{i:>5} {:>14} {:>16} {:>12} {:>12} {:>14} {:>16} {:>24} {:>9.4}",
+            row.0,
+            row.1,
+            row.2,
+            row.3,
+            row.4,
+            free_t,
+            largest_t,
+            frag(largest_t, free_t)
+        );
+        sys::write_all(fd, b.as_bytes());
+    }
+    let peak = PEAK.load(Ordering::Relaxed);
+    let big_peak = big::PEAK_MAPPED.load(Ordering::Relaxed);
+    let footprint = sum.touched + big_peak;
+    let mut b = Buf::<2048>::new();
+    let _ = writeln!(
+        b,
+        "calls: {} allocs, {} frees, {} reallocs in the shards; {} direct mappings; {} failed; {} invalid frees",
+        sum.allocs,
+        sum.frees,
+        sum.reallocs,
+        BIG_ALLOCS.load(Ordering::Relaxed),
+        FAILED.load(Ordering::Relaxed),
+        INVALID.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        b,
+        "live at exit: {} requested bytes in {} arenas ({} bytes reserved; internal fragmentation {} bytes)",
+        sum.requested,
+        sum.used_arenas,
+        sum.in_use,
+        sum.in_use - sum.requested,
+    );
+    let _ = writeln!(
+        b,
+        "descriptors in use: {} ({} bytes of table)",
+        sum.descriptors_used,
+        sum.descriptors_used * core::mem::size_of::<sysarena::Slot>(),
+    );
+    let _ = writeln!(
+        b,
+        "direct mappings: {} bytes now, {} at peak",
+        big::MAPPED.load(Ordering::Relaxed),
+        big_peak
+    );
+    let _ = writeln!(
+        b,
+        "external fragmentation (1 - largest free / free, touched part): {:.4} ({} free bytes in {} free arenas)",
+        frag(sum.largest_touched, sum.free_touched),
+        sum.free_touched,
+        sum.free_arenas,
+    );
+    let _ = writeln!(
+        b,
+        "released to the kernel: {} bytes; segregated-fit fallback searches: {}",
+        sum.released, sum.fallback
+    );
+    let _ = writeln!(
+        b,
+        "footprint {} bytes (touched + peak direct), peak live {} requested bytes, footprint / peak live {:.3}",
+        footprint,
+        peak,
+        if peak == 0 {
+            0.0
+        } else {
+            footprint as f64 / peak as f64
+        },
+    );
+    sys::write_all(fd, b.as_bytes());
+}
+
+fn frag(largest: usize, free: usize) -> f64 {
+    if free == 0 {
+        0.0
+    } else {
+        1.0 - largest as f64 / free as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_every_figure() {
+        let g = global::get().unwrap();
+        let p = crate::api::malloc(1000);
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        report(g, fds[1]);
+        let mut out = vec![0u8; 1 << 16];
+        // SAFETY: `out` is writable for its length; the report fits the pipe.
+        let n = unsafe { libc::read(fds[0], out.as_mut_ptr().cast(), out.len()) };
+        let text = String::from_utf8_lossy(&out[..n as usize]).into_owned();
+        // SAFETY: ours; the descriptors are ours.
+        unsafe {
+            crate::api::free(p);
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        for what in [
+            "policy segregated-fit",
+            "footprint",
+            "external fragmentation",
+            "shard ",
+        ] {
+            assert!(text.contains(what), "{what} missing from:\n{text}");
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Shards: each a sysarena [`Heap`] over its own slice of the reservation
+//! with its own descriptor table and its own [`Lock`]. A thread allocates
+//! from "its" shard (a thread-local index, moved on contention); a free goes
+//! to the shard that owns the address, whichever thread it comes from. Shards
+//! are shared, not per thread, so nothing is stranded when a thread exits.
+
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::mem::MaybeUninit;
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, SliceManager, Slot};
+
+use crate::global::Globals;
+use crate::lock::Lock;
+use crate::report;
+use crate::sys::SyncCell;
+
+/// The most shards (`SYSARENA_SHARDS` is capped here).
+pub(crate) const MAX_SHARDS: usize = 64;
+
+/// One shard's state, guarded by its lock.
+pub(crate) struct Inner {
+    pub(crate) heap: Heap<0, &'static mut [Slot]>,
+    /// Bytes from the shard's start ever handed out: everything above is
+    /// untouched (still zero), which lets `calloc` skip clearing it.
+    pub(crate) hwm: usize,
+    /// Calls served, for the stats report.
+    pub(crate) allocs: u64,
+    pub(crate) frees: u64,
+    pub(crate) reallocs: u64,
+    /// Bytes given back to the kernel with `MADV_DONTNEED`.
+    pub(crate) released: u64,
+}
+
+/// A shard: a lock and the state it guards, on its own cache lines.
+#[repr(align(128))]
+pub(crate) struct Shard {
+    lock: Lock,
+    inner: SyncCell<MaybeUninit<Inner>>,
+}
+
+static SHARDS: [Shard; MAX_SHARDS] = [const {
+    Shard {
+        lock: Lock::new(),
+        inner: SyncCell::new(MaybeUninit::uninit()),
+    }
+}; MAX_SHARDS];
+
+static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
+
+std::thread_local! {
+    /// The calling thread's shard (usize::MAX: not chosen yet). Const
+    /// initialised and without a destructor: reading it never allocates
+    /// and works during thread exit.
+    static HOME: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Builds shard `i`.
+///
+/// # Safety
+/// Called once per shard, during initialisation, before any other access;
+/// `region .. region + size` is memory nothing else uses, `table` points to
+/// `descriptors` zeroed slots that nothing else uses; both live for ever.
+pub(crate) unsafe fn build(
+    i: usize,
+    region: *mut u8,
+    size: usize,
+    table: *mut Slot,
+    descriptors: usize,
+    config: Config,
+) -> bool {
+    // SAFETY: the caller hands over `descriptors` zeroed slots for ever.
+    let table = unsafe { core::slice::from_raw_parts_mut(table, descriptors) };
+    // SAFETY: zeroed slots are valid empty slots (`from_empty_slice`'s
+    // contract).
+    let Ok(manager) = (unsafe { SliceManager::from_empty_slice(table, size, config) }) else {
+        return false;
+    };
+    let Some(base) = NonNull::new(region) else {
+        return false;
+    };
+    // SAFETY: the region is `size` = capacity bytes of ours, unused, for
+    // ever; nothing is allocated in the fresh manager.
+    let heap = unsafe { Heap::from_manager(base, manager) };
+    // SAFETY: initialisation has exclusive access to the shards.
+    unsafe {
+        (*SHARDS[i].inner.get()).write(Inner {
+            heap,
+            hwm: 0,
+            allocs: 0,
+            frees: 0,
+            reallocs: 0,
+            released: 0,
+        });
+    }
+    true
+}
+
+/// A held shard lock; derefs to the shard's state, unlocks on drop.
+pub(crate) struct Locked {
+    shard: &'static Shard,
+}
+
+impl Locked {
+    /// Takes shard `i`'s lock, waiting if needed.
+    #[inline]
+    pub(crate) fn lock(i: usize) -> Locked {
+        let shard = &SHARDS[i];
+        shard.lock.lock();
+        Locked { shard }
+    }
+
+    #[inline]
+    fn try_lock(i: usize) -> Option<Locked> {
+        let shard = &SHARDS[i];
+        shard.lock.try_lock().then_some(Locked { shard })
+    }
+}
+
+impl Deref for Locked {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        // SAFETY: we hold the lock, and `Locked` is only made for shards
+        // below `Globals::shards`, which initialisation built.
+        unsafe { (*self.shard.inner.get()).assume_init_ref() }
+    }
+}
+
+impl DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Inner {
+        // SAFETY: as in `deref`; the lock makes this the only reference.
+        unsafe { (*self.shard.inner.get()).assume_init_mut() }
+    }
+}
+
+impl Drop for Locked {
+    #[inline]
+    fn drop(&mut self) {
+        self.shard.lock.unlock();
+    }
+}
+
+/// The shard that owns `addr`, if it lies in the shards' part of the
+/// reservation.
+#[inline]
+pub(crate) fn owner(g: &Globals, addr: usize) -> Option<usize> {
+    let off = addr.wrapping_sub(g.base);
+    (off < g.span).then(|| off / g.shard_size)
+}
+
+#[inline]
+fn home(n: usize) -> usize {
+    HOME.try_with(|h| {
+        let v = h.get();
+        if v < n {
+            v
+        } else {
+            let v = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % n;
+            h.set(v);
+            v
+        }
+    })
+    .unwrap_or(0)
+}
+
+fn set_home(i: usize) {
+    let _ = HOME.try_with(|h| h.set(i));
+}
+
+/// Locks a shard for an allocation: the thread's own if free, else the
+/// first free one after it (which becomes the thread's own), else waits for
+/// its own.
+#[inline]
+fn lock_for_alloc(n: usize) -> (usize, Locked) {
+    let h = home(n);
+    if let Some(l) = Locked::try_lock(h) {
+        return (h, l);
+    }
+    for k in 1..n {
+        let i = (h + k) % n;
+        if let Some(l) = Locked::try_lock(i) {
+            set_home(i);
+            return (i, l);
+        }
+    }
+    (h, Locked::lock(h))
+}
+
+/// An allocation: the pointer and how many of its first bytes may be dirty
+/// (the rest is fresh memory, already zero).
+pub(crate) struct Fresh {
+    pub(crate) ptr: *mut u8,
+    pub(crate) dirty: usize,
+}
+
+impl Inner {
+    fn alloc(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
+        let layout = Layout::from_size_align(size, align).ok()?;
+        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let p = match self.heap.alloc(layout) {
+            Ok(p) => p,
+            // The classic model merges only when asked: when nothing fits,
+            // defragment and try once more.
+            Err(AllocError::OutOfMemory(_)) if config.coalescing == Coalescing::Deferred => {
+                self.heap.defragment();
+                self.heap.alloc(layout).ok()?
+            }
+            Err(_) => return None,
+        };
+        let off = p.as_ptr() as usize - self.heap.base().as_ptr() as usize;
+        // The arena is exactly the request rounded up to its alignment.
+        let need = size.max(1).next_multiple_of(align);
+        let dirty = size.min(self.hwm.saturating_sub(off));
+        self.hwm = self.hwm.max(off + need);
+        self.allocs += 1;
+        if let Some(b) = before {
+            report::live_changed(b, self.heap.stats().requested_bytes);
+        }
+        Some(Fresh {
+            ptr: p.as_ptr(),
+            dirty,
+        })
+    }
+
+    /// The usable size of the live allocation at `p`, or why there is none.
+    pub(crate) fn usable(&self, p: *mut u8) -> Result<usize, FreeError> {
+        let off = (p as usize).wrapping_sub(self.heap.base().as_ptr() as usize);
+        match self.heap.manager().arena_at(off) {
+            Some(a) if a.in_use => Ok(a.size),
+            Some(_) => Err(FreeError::DoubleFree { offset: off }),
+            None => Err(FreeError::NotAllocated { offset: off }),
+        }
+    }
+
+    /// Frees `p`, first giving the pages inside a large arena back to the
+    /// kernel.
+    ///
+    /// # Safety
+    /// If `p` is a live allocation of this shard, the caller gives it up.
+    pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+        let size = self.usable(p)?;
+        if g.release != 0 && size >= g.release {
+            // Page-aligned interior of the arena: the whole pages it covers.
+            let start = (p as usize).next_multiple_of(g.page);
+            let end = (p as usize + size) & !(g.page - 1);
+            if end > start {
+                // SAFETY: the pages lie inside a live arena of ours, whose
+                // contents the caller is giving up; MADV_DONTNEED on private
+                // anonymous memory makes them read as zero later, which is
+                // all the allocator assumes.
+                unsafe { libc::madvise(start as *mut _, end - start, libc::MADV_DONTNEED) };
+                self.released += (end - start) as u64;
+            }
+        }
+        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let Some(nn) = NonNull::new(p) else {
+            return Err(FreeError::NotAllocated { offset: 0 });
+        };
+        // SAFETY: `p` is a live allocation (checked above) the caller gives up.
+        unsafe { self.heap.free(nn)? };
+        self.frees += 1;
+        if let Some(b) = before {
+            report::live_changed(b, self.heap.stats().requested_bytes);
+        }
+        Ok(())
+    }
+
+    /// Resizes `p` within this shard.
+    ///
+    /// # Safety
+    /// As `Heap::realloc`, for a pointer that may also be invalid (then the
+    /// error says so and nothing changes).
+    unsafe fn realloc(&mut self, p: *mut u8, size: usize) -> Result<*mut u8, ReallocError> {
+        let layout = Layout::from_size_align(size, MIN_ALIGN)
+            .map_err(|_| ReallocError::Alloc(AllocError::SizeOverflow { size, align: 16 }))?;
+        let nn =
+            NonNull::new(p).ok_or(ReallocError::Free(FreeError::NotAllocated { offset: 0 }))?;
+        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        // SAFETY: `Heap::realloc` checks that `p` is a live allocation and
+        // changes nothing otherwise; the caller gives up `p` on success.
+        let q = unsafe { self.heap.realloc(nn, layout)? };
+        let off = q.as_ptr() as usize - self.heap.base().as_ptr() as usize;
+        self.hwm = self.hwm.max(off + size.max(1).next_multiple_of(MIN_ALIGN));
+        self.reallocs += 1;
+        if let Some(b) = before {
+            report::live_changed(b, self.heap.stats().requested_bytes);
+        }
+        Ok(q.as_ptr())
+    }
+}
+
+/// malloc's alignment guarantee on x86_64 (glibc's `MALLOC_ALIGNMENT`).
+pub(crate) const MIN_ALIGN: usize = 16;
+
+/// Allocates `size` bytes at `align` from the thread's shard, or any other
+/// when it is exhausted. `None` when every shard is.
+pub(crate) fn alloc(g: &Globals, size: usize, align: usize) -> Option<Fresh> {
+    let n = g.shards;
+    let (first, mut l) = lock_for_alloc(n);
+    if let Some(f) = l.alloc(size, align, g.config) {
+        return Some(f);
+    }
+    drop(l);
+    for k in 1..n {
+        let mut l = Locked::lock((first + k) % n);
+        if let Some(f) = l.alloc(size, align, g.config) {
+            return Some(f);
+        }
+    }
+    None
+}
+
+/// Why a shard `realloc` failed.
+pub(crate) enum ReallocFail {
+    /// `p` is not a live allocation: nothing changed.
+    Invalid,
+    /// No shard can hold the new size: `p` is unchanged.
+    NoMemory,
+}
+
+/// Resizes `p`, owned by shard `i`, to `size` bytes (below the mmap
+/// threshold): in place when the shard can, else into a new block of any
+/// shard.
+///
+/// # Safety
+/// On success the caller must not use `p` again (unless it is returned).
+pub(crate) unsafe fn realloc(
+    g: &Globals,
+    i: usize,
+    p: *mut u8,
+    size: usize,
+) -> Result<*mut u8, ReallocFail> {
+    let mut l = Locked::lock(i);
+    // SAFETY: forwarded; an invalid `p` is reported, not used.
+    match unsafe { l.realloc(p, size) } {
+        Ok(q) => Ok(q),
+        Err(ReallocError::Free(_)) => Err(ReallocFail::Invalid),
+        Err(ReallocError::Alloc(_)) => {
+            // This shard is full: move the block to another one.
+            let old = l.usable(p).map_err(|_| ReallocFail::Invalid)?;
+            drop(l);
+            let f = alloc(g, size, MIN_ALIGN).ok_or(ReallocFail::NoMemory)?;
+            // SAFETY: `p` is live with `old` usable bytes, `f.ptr` is a new
+            // block of at least `size`; distinct arenas do not overlap.
+            unsafe { core::ptr::copy_nonoverlapping(p, f.ptr, old.min(size)) };
+            // SAFETY: `p` is live and given up by the caller.
+            let _ = unsafe { Locked::lock(i).free(p, g) };
+            Ok(f.ptr)
+        }
+    }
+}
+
+// ----- fork ----------------------------------------------------------------------------
+
+/// Takes every shard lock, in index order.
+pub(crate) fn lock_all(n: usize) {
+    for s in &SHARDS[..n] {
+        s.lock.lock();
+    }
+}
+
+/// Releases what [`lock_all`] took.
+pub(crate) fn unlock_all(n: usize) {
+    for s in SHARDS[..n].iter().rev() {
+        s.lock.unlock();
+    }
+}
+
+/// In a forked child: every shard lock was taken by [`lock_all`] in the
+/// parent's forking thread; the child's only thread frees them.
+pub(crate) fn reset_all_in_child(n: usize) {
+    for s in &SHARDS[..n] {
+        s.lock.reset_in_child();
+    }
+}

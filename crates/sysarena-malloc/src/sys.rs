@@ -1,0 +1,251 @@
+//! Thin, allocation-free wrappers over the system calls the allocator uses,
+//! a stack buffer that implements `core::fmt::Write`, and environment
+//! parsing. Nothing here allocates: it all runs inside `malloc`.
+
+use core::cell::UnsafeCell;
+use core::ffi::CStr;
+use core::fmt;
+use core::ptr;
+
+/// A cell for process-wide state whose access is serialised by a [`Lock`]
+/// (or happens once, before the state is published).
+///
+/// [`Lock`]: crate::lock::Lock
+pub(crate) struct SyncCell<T>(UnsafeCell<T>);
+
+// SAFETY: every user of a `SyncCell` documents the lock (or the
+// publish-once protocol) that serialises its accesses.
+unsafe impl<T> Sync for SyncCell<T> {}
+
+impl<T> SyncCell<T> {
+    pub(crate) const fn new(v: T) -> Self {
+        SyncCell(UnsafeCell::new(v))
+    }
+
+    pub(crate) const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+/// Sets the calling thread's `errno`.
+pub(crate) fn set_errno(e: i32) {
+    // SAFETY: `__errno_location` returns the calling thread's errno slot,
+    // valid for writes for the thread's lifetime.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// Writes all of `bytes` to `fd`, retrying on short writes and `EINTR`;
+/// gives up silently on any other error (there is nobody to tell).
+pub(crate) fn write_all(fd: i32, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a valid, initialised buffer of that length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            // SAFETY: reading this thread's errno.
+            if unsafe { *libc::__errno_location() } == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        bytes = &bytes[(n as usize).min(bytes.len())..];
+    }
+}
+
+/// Writes `msg` to standard error in one `write`.
+pub(crate) fn eprint(msg: &[u8]) {
+    write_all(2, msg);
+}
+
+/// A fixed-capacity byte buffer on the stack that implements
+/// [`fmt::Write`]; output past the capacity is cut off, never an error that
+/// could panic.
+pub(crate) struct Buf<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Buf<N> {
+    pub(crate) const fn new() -> Self {
+        Buf {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    pub(crate) fn push(&mut self, s: &[u8]) {
+        let n = s.len().min(N - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&s[..n]);
+        self.len += n;
+    }
+
+    /// Appends a decimal number.
+    pub(crate) fn push_u64(&mut self, v: u64) {
+        let mut digits = [0u8; 20];
+        let n = fmt_u64(v, &mut digits);
+        self.push(&digits[20 - n..]);
+    }
+
+    /// The contents plus a terminating NUL, as a C string; `None` when the
+    /// buffer is full (the string would be cut).
+    pub(crate) fn c_str(&mut self) -> Option<*const libc::c_char> {
+        if self.len >= N {
+            return None;
+        }
+        self.bytes[self.len] = 0;
+        Some(self.bytes.as_ptr().cast())
+    }
+}
+
+impl<const N: usize> fmt::Write for Buf<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes `v` in decimal right-aligned into `out`; returns the digit count.
+pub(crate) fn fmt_u64(mut v: u64, out: &mut [u8; 20]) -> usize {
+    let mut i = 20;
+    loop {
+        i -= 1;
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return 20 - i;
+        }
+    }
+}
+
+/// Maps `len` bytes of fresh, zeroed, private anonymous memory that is
+/// committed only when touched; `None` on failure.
+pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {
+    // SAFETY: an anonymous mapping at an address of the kernel's choosing
+    // touches no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    (p != libc::MAP_FAILED).then_some(p.cast())
+}
+
+/// The value of environment variable `name` (a NUL-terminated name), if set.
+pub(crate) fn env(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: `name` is NUL-terminated; `getenv` does not allocate, and the
+    // string it returns lives in the environment block. Callers copy what
+    // they keep, so a later `setenv` by the program cannot pull it away
+    // while it is used.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `getenv` returns a NUL-terminated string.
+    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
+/// Parses a byte count or a count: decimal digits with an optional binary
+/// suffix `k`, `m`, `g` or `t` (either case). `None` if malformed or
+/// overflowing.
+pub(crate) fn parse_size(s: &[u8]) -> Option<usize> {
+    let (digits, shift) = match s.last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 30),
+        b't' | b'T' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: usize = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((d - b'0') as usize)?;
+    }
+    v.checked_mul(1usize << shift)
+}
+
+/// Copies a path template into `out`, replacing each `%p` with `pid`, and
+/// appending `suffix_pid` as `.<pid>` when given. `false` if it does not fit.
+pub(crate) fn expand_path<const N: usize>(
+    template: &[u8],
+    pid: u32,
+    suffix_pid: Option<u32>,
+    out: &mut Buf<N>,
+) -> bool {
+    let mut i = 0;
+    while i < template.len() {
+        if template[i] == b'%' && template.get(i + 1) == Some(&b'p') {
+            out.push_u64(pid as u64);
+            i += 2;
+        } else {
+            out.push(&template[i..i + 1]);
+            i += 1;
+        }
+    }
+    if let Some(p) = suffix_pid {
+        out.push(b".");
+        out.push_u64(p as u64);
+    }
+    out.as_bytes().len() < N
+}
+
+/// The calling process's id.
+pub(crate) fn pid() -> u32 {
+    // SAFETY: `getpid` has no preconditions.
+    unsafe { libc::getpid() as u32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::fmt::Write;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_size(b"123"), Some(123));
+        assert_eq!(parse_size(b"4k"), Some(4096));
+        assert_eq!(parse_size(b"64G"), Some(64 << 30));
+        assert_eq!(parse_size(b""), None);
+        assert_eq!(parse_size(b"k"), None);
+        assert_eq!(parse_size(b"12x"), None);
+        assert_eq!(parse_size(b"99999999999999999999999"), None);
+        assert_eq!(parse_size(b"99999999999T"), None);
+    }
+
+    #[test]
+    fn buf_formats_and_truncates() {
+        let mut b = Buf::<8>::new();
+        write!(b, "{}-{}", 12, core::hint::black_box("abcdefgh")).unwrap();
+        assert_eq!(b.as_bytes(), b"12-abcde");
+        assert!(b.c_str().is_none());
+        let mut b = Buf::<32>::new();
+        b.push_u64(0);
+        b.push(b" ");
+        b.push_u64(u64::MAX);
+        assert_eq!(b.as_bytes(), b"0 18446744073709551615");
+    }
+
+    #[test]
+    fn expands_paths() {
+        let mut b = Buf::<64>::new();
+        assert!(expand_path(b"/tmp/t.%p.log", 42, None, &mut b));
+        assert_eq!(b.as_bytes(), b"/tmp/t.42.log");
+        let mut b = Buf::<64>::new();
+        assert!(expand_path(b"/tmp/t%", 42, Some(7), &mut b));
+        assert_eq!(b.as_bytes(), b"/tmp/t%.7");
+        let mut b = Buf::<4>::new();
+        assert!(!expand_path(b"/tmp/x", 1, None, &mut b));
+    }
+}
