@@ -44,6 +44,13 @@
 //! ## Features
 //! - `std`: links `std` (nothing in the core needs it; the error types
 //!   implement `core::error::Error` either way).
+//! - `global`: [`global::LockedHeap`] (a `#[global_allocator]` behind a
+//!   lock, spin by default, generic over `lock_api::RawMutex`) and
+//!   [`global::HeapCell`] (no lock, single thread); `no_std`.
+//! - `allocator-api2`: `allocator_api2::alloc::Allocator` for both, so
+//!   `allocator_api2::vec::Vec::new_in(&heap)` works on stable.
+//! - `capi`: the C ABI in [`capi`] (`sysarena_init`, `sysarena_alloc`, …),
+//!   built into a static and a shared library by the `sysarena-capi` crate.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -56,6 +63,13 @@ mod heap;
 mod manager;
 mod stats;
 mod table;
+
+#[cfg(feature = "allocator-api2")]
+mod allocator_api;
+#[cfg(feature = "capi")]
+pub mod capi;
+#[cfg(feature = "global")]
+pub mod global;
 
 pub use config::{Coalescing, Config, Policy, UnknownName};
 pub use error::{AllocError, FreeError, InvariantError, OomReason, ReallocError, TableError};

@@ -1,0 +1,1 @@
+//! Front-end tests (allocator-api2, HeapCell, C ABI from Rust).
