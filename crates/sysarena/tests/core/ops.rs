@@ -270,6 +270,7 @@ fn realloc_grows_and_shrinks_in_place_and_moves_otherwise() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "large: covered natively")]
 fn slice_table_runs_the_same_code() {
     let mut table = vec![Slot::EMPTY; 100_000];
     let mut m = SliceManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();

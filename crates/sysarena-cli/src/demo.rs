@@ -1,0 +1,301 @@
+//! `sysarena demo`: the seed's story, told by the real manager.
+//!
+//! Fill a region, free every other block, watch an allocation fail while
+//! more than enough bytes are free, see why `defragment` cannot help with
+//! holes that are not neighbours and how it does help when they are.
+//! Nothing is scripted: every line is printed from what the manager did.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use sysarena::{AllocError, ArenaManager, Coalescing, Config, Policy};
+
+use crate::heapmap::{HeapMap, fmt_bytes};
+
+/// Options of the demo.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Fit policy (first-fit is the classic model).
+    #[arg(long, default_value = "first-fit")]
+    pub policy: Policy,
+    /// Coalescing mode (deferred is the classic model).
+    #[arg(long, default_value = "deferred")]
+    pub coalescing: Coalescing,
+    /// Number of blocks that fill the region.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(4..=26))]
+    pub blocks: u8,
+    /// Size of each block, in bytes.
+    #[arg(long, default_value_t = 128)]
+    pub block_size: usize,
+    /// Width of the heap map, in cells.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+}
+
+const TABLE: usize = 32;
+
+struct Demo<W: Write> {
+    out: W,
+    m: ArenaManager<TABLE>,
+    /// Offset → block number, for labels and stable colours.
+    names: HashMap<usize, usize>,
+    width: usize,
+    step: usize,
+}
+
+impl<W: Write> Demo<W> {
+    fn heading(&mut self, text: &str) -> io::Result<()> {
+        self.step += 1;
+        let bold = Style::new().bold();
+        writeln!(self.out, "\n{bold}{}. {text}{bold:#}", self.step)
+    }
+
+    fn map(&mut self) -> io::Result<()> {
+        let arenas: Vec<_> = self.m.arenas().collect();
+        let names = &self.names;
+        let map = HeapMap::new(&arenas, self.m.capacity(), self.width, |a| {
+            names.get(&a.offset).copied()
+        });
+        let line = map.render_line(label);
+        writeln!(self.out, "   |{line}|")?;
+        if self.step == 0 {
+            writeln!(self.out, "   ({})", map.scale_note())?;
+        }
+        let s = self.m.stats();
+        writeln!(
+            self.out,
+            "   in use {} in {} arenas · free {} in {} arenas, largest {} · fragmentation {:.0}% · descriptors {}/{} in use",
+            fmt_bytes(s.in_use_bytes),
+            s.used_arenas,
+            fmt_bytes(s.free_bytes),
+            s.free_arenas,
+            fmt_bytes(s.largest_free),
+            s.fragmentation() * 100.0,
+            s.descriptors - s.spare_descriptors,
+            s.descriptors,
+        )
+    }
+
+    fn free_block(&mut self, n: usize) -> io::Result<()> {
+        let off = self
+            .names
+            .iter()
+            .find(|&(_, &v)| v == n)
+            .map(|(&o, _)| o)
+            .expect("the demo frees only blocks it allocated");
+        self.m.free(off).map_err(io::Error::other)?;
+        self.names.remove(&off);
+        Ok(())
+    }
+
+    /// Asks for `size` bytes and tells what happened.
+    fn ask(&mut self, size: usize, name: usize) -> io::Result<bool> {
+        let ok = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();
+        let bad = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+        match self.m.alloc(size, 1) {
+            Ok(a) => {
+                self.names.insert(a.offset(), name);
+                writeln!(
+                    self.out,
+                    "   {ok}✓{ok:#} alloc({size}) = offset {} (block {})",
+                    a.offset(),
+                    label(name)
+                )?;
+                Ok(true)
+            }
+            Err(e) => {
+                writeln!(self.out, "   {bad}✗ alloc({size}): {e}{bad:#}")?;
+                if let AllocError::OutOfMemory(sysarena::OomReason::NoFit {
+                    free_bytes,
+                    largest_free,
+                    ..
+                }) = e
+                    && free_bytes >= size
+                {
+                    writeln!(
+                        self.out,
+                        "     {} are free, but the largest single free arena is {}: the bytes are there, the hole is not.",
+                        fmt_bytes(free_bytes),
+                        fmt_bytes(largest_free)
+                    )?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn defragment(&mut self) -> io::Result<()> {
+        let r = self.m.defragment();
+        writeln!(
+            self.out,
+            "   defragment: merged {} free arenas into their neighbours, moved {} descriptors to compact the table; free arenas {} → {}, largest free {} → {}",
+            r.merged,
+            r.compacted,
+            r.free_arenas_before,
+            r.free_arenas_after,
+            fmt_bytes(r.largest_free_before),
+            fmt_bytes(r.largest_free_after)
+        )?;
+        if r.merged == 0 {
+            writeln!(
+                self.out,
+                "   Nothing merged: no two free arenas are neighbours. Merging cannot close holes between live blocks; only moving the live blocks (relocation) could."
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn label(n: usize) -> char {
+    char::from(b'A' + (n % 26) as u8)
+}
+
+/// Runs the demo, writing to `out`.
+pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
+    let blocks = usize::from(args.blocks);
+    let capacity = blocks * args.block_size;
+    let config = Config::new(args.policy, args.coalescing);
+    let mut d = Demo {
+        out,
+        m: ArenaManager::with_config(capacity, config),
+        names: HashMap::new(),
+        width: args.width,
+        step: 0,
+    };
+    let classic = config == Config::classic();
+    writeln!(
+        d.out,
+        "sysarena demo — the arena model, and how it fragments\n\nA region of {} with a table of {TABLE} arena descriptors; policy {}, {} coalescing{}.\n{}",
+        fmt_bytes(capacity),
+        args.policy,
+        args.coalescing,
+        if classic { " (the classic model)" } else { "" },
+        HeapMap::legend()
+    )?;
+    d.map()?;
+
+    d.heading(&format!(
+        "Fill the region: {blocks} allocations of {} (each splits the free arena)",
+        fmt_bytes(args.block_size)
+    ))?;
+    for n in 0..blocks {
+        let a = d.m.alloc(args.block_size, 1).map_err(io::Error::other)?;
+        d.names.insert(a.offset(), n);
+    }
+    d.map()?;
+
+    let odd: Vec<usize> = (1..blocks).step_by(2).collect();
+    let names: Vec<String> = odd.iter().map(|&n| label(n).to_string()).collect();
+    d.heading(&format!("Free every other block ({})", names.join(", ")))?;
+    for &n in &odd {
+        d.free_block(n)?;
+    }
+    d.map()?;
+
+    let big = 2 * args.block_size;
+    d.heading(&format!("Ask for {}", fmt_bytes(big)))?;
+    let next_name = blocks;
+    if d.ask(big, next_name)? {
+        writeln!(
+            d.out,
+            "\nThis configuration served the request without fragmenting; try the classic model: `sysarena demo`."
+        )?;
+        return Ok(());
+    }
+
+    d.heading("Defragment")?;
+    d.defragment()?;
+    d.map()?;
+    d.ask(big, next_name)?;
+
+    let middle = 2;
+    d.heading(&format!(
+        "Free block {} too: its neighbours {} and {} are free, so three free arenas now touch",
+        label(middle),
+        label(middle - 1),
+        label(middle + 1)
+    ))?;
+    d.free_block(middle)?;
+    d.map()?;
+    if d.ask(big, next_name)? {
+        d.map()?;
+        writeln!(
+            d.out,
+            "\nWith {} coalescing the free merged at once, so no defragment was needed.",
+            args.coalescing
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        d.out,
+        "   The classic free only marks an arena free: the three neighbours are still three arenas."
+    )?;
+
+    d.heading("Defragment again")?;
+    d.defragment()?;
+    d.map()?;
+    d.heading(&format!("Ask for {} again", fmt_bytes(big)))?;
+    d.ask(big, next_name)?;
+    d.map()?;
+    let s = d.m.stats();
+    writeln!(
+        d.out,
+        "\nin_use_bytes + free_bytes = {} + {} = {} = capacity. Next: `sysarena demo --coalescing immediate`, `sysarena demo --policy best-fit`.",
+        s.in_use_bytes, s.free_bytes, s.capacity
+    )?;
+    d.m.check_invariants().map_err(io::Error::other)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo(extra: &[&str]) -> String {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: DemoArgs,
+        }
+        let mut argv = vec!["demo"];
+        argv.extend_from_slice(extra);
+        let p = P::parse_from(argv);
+        let mut out = Vec::new();
+        run(&p.a, &mut out).unwrap();
+        // Strip colours for comparison.
+        let s = String::from_utf8(out).unwrap();
+        let mut plain = String::new();
+        let mut it = s.chars();
+        while let Some(c) = it.next() {
+            if c == '\u{1b}' {
+                for c in it.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        plain
+    }
+
+    #[test]
+    fn the_classic_demo_fails_then_defragment_rescues() {
+        let out = demo(&[]);
+        assert!(out.contains("✗ alloc(256): out of memory"), "{out}");
+        assert!(out.contains("external fragmentation"));
+        assert!(out.contains("Nothing merged"));
+        assert!(out.contains("merged 2 free arenas"));
+        assert!(out.contains("✓ alloc(256) = offset 128"), "{out}");
+        assert!(out.contains("in_use_bytes + free_bytes = "));
+    }
+
+    #[test]
+    fn immediate_coalescing_needs_no_defragment() {
+        let out = demo(&["--coalescing", "immediate"]);
+        assert!(out.contains("merged at once"), "{out}");
+    }
+}
