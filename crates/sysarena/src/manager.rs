@@ -68,6 +68,10 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     used_arenas: usize,
     spare: usize,
     largest_free: usize,
+    /// Set when the largest free arena left the index in the middle of an
+    /// operation; [`settle`](Self::settle) recomputes it once at the end, after
+    /// any remainder is back in the index (usually a look at one arena).
+    largest_stale: bool,
     /// Next fit's roving pointer: the offset after the last allocation.
     rover: usize,
     fallback_searches: u64,
@@ -136,6 +140,7 @@ impl<const N: usize> ArenaManager<N> {
             used_arenas: 0,
             spare: N,
             largest_free: 0,
+            largest_stale: false,
             rover: 0,
             fallback_searches: 0,
             fallback_hits: 0,
@@ -200,6 +205,7 @@ impl<'t> ArenaManager<0, &'t mut [Slot]> {
             used_arenas: 0,
             spare: len,
             largest_free: 0,
+            largest_stale: false,
             rover: 0,
             fallback_searches: 0,
             fallback_hits: 0,
@@ -246,6 +252,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             }));
         };
         let offset = self.carve(slot, pad, need, size)?;
+        self.settle();
         Ok(Allocation { offset, size: need })
     }
 
@@ -281,6 +288,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             Coalescing::Immediate => self.merge_neighbours(i),
         };
         self.index_insert(i);
+        self.settle();
         Ok(())
     }
 
@@ -317,6 +325,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             if need <= old_size {
                 self.shrink_in_place(i, need);
                 self.set_used(i, new_size);
+                self.settle();
                 return Ok(self.in_place(i, new_size.min(old_used)));
             }
             let extra = need - old_size;
@@ -324,6 +333,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             {
                 self.take_from_right(i, extra);
                 self.set_used(i, new_size);
+                self.settle();
                 return Ok(self.in_place(i, new_size.min(old_used)));
             }
         }
@@ -353,6 +363,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         };
         report.merged = self.merge_all();
         report.compacted = self.compact_table();
+        self.settle();
         report.free_arenas_after = self.free_arenas;
         report.largest_free_after = self.largest_free;
         report
@@ -391,6 +402,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.index_insert(j);
         }
         self.capacity = end;
+        self.settle();
         Ok(())
     }
 
@@ -402,6 +414,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             && self.config.coalescing == Coalescing::Deferred
         {
             self.merge_all();
+            self.settle();
         }
         self.config = config;
     }
@@ -639,9 +652,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if !align.is_power_of_two() {
             return Err(AllocError::BadAlign { align });
         }
+        // `align` is a power of two: round with a mask, not a division.
         let need = size
-            .checked_next_multiple_of(align)
-            .ok_or(AllocError::SizeOverflow { size, align })?;
+            .checked_add(align - 1)
+            .ok_or(AllocError::SizeOverflow { size, align })?
+            & !(align - 1);
         if need > self.capacity {
             return Err(AllocError::TooLarge {
                 size,
@@ -1175,7 +1190,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.index.heads[class] = i;
         self.free_arenas += 1;
         self.free_bytes += size;
-        self.largest_free = self.largest_free.max(size);
+        if size > self.largest_free {
+            self.largest_free = size;
+        }
     }
 
     /// Takes free arena `i` out of its size class.
@@ -1201,6 +1218,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.free_arenas -= 1;
         self.free_bytes -= size;
         if size == self.largest_free {
+            self.largest_stale = true;
+        }
+    }
+
+    /// Ends an operation: recomputes the largest free arena if it left the
+    /// index. The new largest is in the highest non-empty class.
+    #[inline]
+    fn settle(&mut self) {
+        if self.largest_stale {
+            self.largest_stale = false;
             self.largest_free = self.max_free_in_top_class();
         }
     }
