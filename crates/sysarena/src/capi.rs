@@ -67,9 +67,9 @@ pub const SYSARENA_E_INTERNAL: i32 = -11;
 /// use, at once.
 pub const SYSARENA_DESCRIPTORS: usize = 4096;
 
-/// The alignment of `sysarena_alloc` and `sysarena_realloc` blocks, as
-/// `malloc`'s: two pointers.
-pub const SYSARENA_MIN_ALIGN: usize = 2 * core::mem::size_of::<usize>();
+/// The alignment of `sysarena_alloc` and `sysarena_realloc` blocks: 16,
+/// `malloc`'s on 64-bit targets (and enough for any C scalar type).
+pub const SYSARENA_MIN_ALIGN: usize = 16;
 
 /// The heap's accounting, filled by [`sysarena_stats`].
 #[repr(C)]

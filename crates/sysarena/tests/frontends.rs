@@ -1,1 +1,258 @@
-//! Front-end tests (allocator-api2, HeapCell, C ABI from Rust).
+//! The front ends as a library user sees them: allocator-api2 collections
+//! over a `LockedHeap` and a `HeapCell`, the rescue handler, region limits,
+//! and the C ABI called from Rust (the C example itself runs in the
+//! `sysarena-capi` crate's tests).
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+use allocator_api2::alloc::Allocator;
+use allocator_api2::boxed::Box as ABox;
+use allocator_api2::vec::Vec as AVec;
+use sysarena::global::{ClaimError, HeapCell, LockedHeap, OomAction, Rescue};
+use sysarena::{AllocError, Coalescing, Config, Policy};
+
+/// `len` bytes of leaked, 64-byte-aligned memory.
+fn region(len: usize) -> (NonNull<u8>, usize) {
+    let v: &'static mut [u64] = Vec::leak(vec![0u64; len.div_ceil(8) + 8]);
+    let p = v.as_mut_ptr().cast::<u8>();
+    let p = p.wrapping_add(p.align_offset(64));
+    (NonNull::new(p).unwrap(), len)
+}
+
+#[test]
+fn allocator_api2_collections_over_a_locked_heap() {
+    let heap: LockedHeap<256> = LockedHeap::new();
+    let (base, len) = region(1 << 20);
+    // SAFETY: leaked memory, ours alone.
+    unsafe { heap.claim(base, len).unwrap() };
+
+    let mut v: AVec<u64, &LockedHeap<256>> = AVec::new_in(&heap);
+    for i in 0..10_000 {
+        v.push(i);
+    }
+    assert_eq!(v.iter().sum::<u64>(), 10_000 * 9_999 / 2);
+    let mut words: AVec<AVec<u8, _>, _> = AVec::new_in(&heap);
+    for i in 0..100u8 {
+        let mut w = AVec::new_in(&heap);
+        w.extend_from_slice(&[i; 37]);
+        words.push(w);
+    }
+    assert!(
+        words
+            .iter()
+            .enumerate()
+            .all(|(i, w)| w.iter().all(|&b| b as usize == i))
+    );
+    let b = ABox::new_in([7u32; 100], &heap);
+    assert_eq!(b.iter().sum::<u32>(), 700);
+    heap.check_invariants().unwrap();
+    assert!(heap.stats().used_arenas >= 102);
+    drop((v, words, b));
+    heap.check_invariants().unwrap();
+    let s = heap.stats();
+    assert_eq!((s.used_arenas, s.free_bytes), (0, len));
+}
+
+#[test]
+fn allocator_grows_and_shrinks_in_place() {
+    let heap: LockedHeap<64> = LockedHeap::new();
+    let (base, len) = region(64 << 10);
+    // SAFETY: leaked memory, ours alone.
+    unsafe { heap.claim(base, len).unwrap() };
+    let small = Layout::from_size_align(100, 8).unwrap();
+    let big = Layout::from_size_align(5000, 8).unwrap();
+    let p = heap.allocate(small).unwrap().cast::<u8>();
+    // SAFETY: `p` is a live block of `small`; it is not used after a move.
+    unsafe {
+        p.as_ptr().write_bytes(0x5A, 100);
+        let g = heap.grow_zeroed(p, small, big).unwrap();
+        assert_eq!(g.cast::<u8>(), p, "grows into the free neighbour");
+        assert_eq!(g.len(), 5000);
+        let bytes = std::slice::from_raw_parts(g.cast::<u8>().as_ptr(), 5000);
+        assert!(bytes[..100].iter().all(|&b| b == 0x5A));
+        assert!(bytes[100..].iter().all(|&b| b == 0));
+        let s = heap.shrink(p, big, small).unwrap();
+        assert_eq!(s.cast::<u8>(), p, "shrinks in place");
+        // Block the right neighbour: the next grow must move and copy.
+        let wall = heap.allocate(small).unwrap();
+        let m = heap.grow(p, small, big).unwrap().cast::<u8>();
+        assert_ne!(m, p);
+        assert!(
+            std::slice::from_raw_parts(m.as_ptr(), 100)
+                .iter()
+                .all(|&b| b == 0x5A)
+        );
+        heap.deallocate(m, big);
+        heap.deallocate(wall.cast(), small);
+    }
+    heap.check_invariants().unwrap();
+    assert_eq!(heap.stats().free_bytes, len);
+}
+
+#[test]
+fn heap_cell_is_an_allocator_too() {
+    // SAFETY: used from this test's thread only.
+    let cell: HeapCell<128> = unsafe { HeapCell::with_config(Config::classic()) };
+    let (base, len) = region(32 << 10);
+    // SAFETY: leaked memory, ours alone.
+    unsafe { cell.claim(base, len).unwrap() };
+    let mut v = AVec::new_in(&cell);
+    v.extend(0..1000u32);
+    assert_eq!(v.len(), 1000);
+    drop(v);
+    cell.check_invariants().unwrap();
+    // Classic deferred coalescing leaves free neighbours until defragment.
+    cell.defragment();
+    assert_eq!(cell.stats().free_arenas, 1);
+}
+
+/// The memory `extend_once` hands out: (address, length).
+static RESCUE_MEMORY: std::sync::Mutex<Option<(usize, usize)>> = std::sync::Mutex::new(None);
+
+fn extend_once(r: &mut Rescue<'_, 64>, _: Layout, _: AllocError) -> OomAction {
+    let Some((extra, len)) = RESCUE_MEMORY.lock().unwrap().take() else {
+        return OomAction::Fail;
+    };
+    let extra = NonNull::new(extra as *mut u8).unwrap();
+    assert_eq!(r.end(), Some(extra));
+    // SAFETY: the memory right after the region, ours alone.
+    unsafe { r.extend(extra, len) }.unwrap();
+    OomAction::Retry
+}
+
+#[test]
+fn oom_handler_extends_the_region() {
+    let heap: LockedHeap<64> = LockedHeap::new();
+    let (base, _) = region(16 << 10);
+    // SAFETY: `region` leaked 16 KiB + 64 bytes: we use 8 KiB, and hand the
+    // next 8 KiB to the handler.
+    unsafe {
+        heap.claim(base, 8 << 10).unwrap();
+        *RESCUE_MEMORY.lock().unwrap() = Some((base.as_ptr() as usize + (8 << 10), 8 << 10));
+    }
+    let big = Layout::from_size_align(12 << 10, 8).unwrap();
+    assert!(matches!(
+        heap.try_alloc(big),
+        Err(AllocError::TooLarge { .. })
+    ));
+    heap.set_oom_handler(Some(extend_once));
+    let p = heap.try_alloc(big).expect("rescued");
+    assert_eq!(heap.rescues(), 1);
+    assert_eq!(heap.stats().capacity, 16 << 10);
+    // The handler has nothing left: the request fails with the heap's error.
+    assert!(heap.try_alloc(big).is_err());
+    // SAFETY: `p` is live and not used again.
+    unsafe { heap.try_free(p).unwrap() };
+    heap.check_invariants().unwrap();
+}
+
+#[test]
+fn claims_outside_the_region_end_are_refused() {
+    let heap: LockedHeap<16> = LockedHeap::new();
+    let (base, _) = region(8 << 10);
+    // SAFETY: leaked memory; the refused claim touches nothing.
+    unsafe {
+        assert_eq!(heap.extend(base, 100), Err(ClaimError::NoRegion));
+        heap.claim(base, 4 << 10).unwrap();
+        let end = base.as_ptr() as usize + (4 << 10);
+        assert_eq!(
+            heap.claim(base.add(5 << 10), 1 << 10),
+            Err(ClaimError::NotContiguous { end })
+        );
+        heap.claim(base.add(4 << 10), 1 << 10).unwrap();
+    }
+    assert_eq!(heap.stats().capacity, 5 << 10);
+    heap.check_invariants().unwrap();
+}
+
+#[test]
+fn before_claim_requests_fail_cleanly() {
+    let heap: LockedHeap<16> =
+        LockedHeap::with_config(Config::new(Policy::BestFit, Coalescing::Immediate));
+    let l = Layout::from_size_align(8, 8).unwrap();
+    assert!(matches!(heap.try_alloc(l), Err(AllocError::OutOfMemory(_))));
+    assert_eq!(heap.stats(), sysarena::Stats::default());
+    heap.check_invariants().unwrap();
+    assert!(heap.allocate(l).is_err());
+}
+
+/// The C ABI, called from Rust: one process-wide heap, so one test.
+#[test]
+fn c_abi_reports_error_codes() {
+    use std::ffi::CStr;
+    use sysarena::capi::*;
+    let mut st = SysarenaStats::default();
+    // SAFETY: every pointer passed is either null (tested), a block of the
+    // C heap, or a deliberately bad one the heap must reject unchanged.
+    unsafe {
+        assert!(sysarena_alloc(8).is_null());
+        assert_eq!(sysarena_last_error(), SYSARENA_E_NOT_INITIALIZED);
+        assert_eq!(
+            sysarena_free(NonNull::<u8>::dangling().as_ptr().cast()),
+            SYSARENA_E_NOT_INITIALIZED
+        );
+        assert_eq!(sysarena_stats(&mut st), SYSARENA_E_NOT_INITIALIZED);
+        assert_eq!(sysarena_init(std::ptr::null_mut(), 10), SYSARENA_E_NULL);
+        let (base, len) = region(1 << 20);
+        assert_eq!(
+            sysarena_init(base.as_ptr().cast(), 0),
+            SYSARENA_E_BAD_REGION
+        );
+        assert_eq!(sysarena_init(base.as_ptr().cast(), len / 2), SYSARENA_OK);
+        assert_eq!(
+            sysarena_init(base.as_ptr().cast(), len / 2),
+            SYSARENA_E_ALREADY_INITIALIZED
+        );
+        assert_eq!(
+            sysarena_extend(base.as_ptr().add(len / 2 + 64).cast(), 1024),
+            SYSARENA_E_BAD_REGION
+        );
+        assert_eq!(
+            sysarena_extend(base.as_ptr().add(len / 2).cast(), len / 2),
+            SYSARENA_OK
+        );
+
+        let p = sysarena_alloc(100);
+        assert!(!p.is_null() && p as usize % SYSARENA_MIN_ALIGN == 0);
+        let a = sysarena_alloc_aligned(10, 4096);
+        assert_eq!(a as usize % 4096, 0);
+        assert!(sysarena_alloc_aligned(10, 3).is_null());
+        assert_eq!(sysarena_last_error(), SYSARENA_E_BAD_ALIGN);
+        assert!(sysarena_alloc(usize::MAX / 2).is_null());
+        assert_eq!(sysarena_last_error(), SYSARENA_E_TOO_LARGE);
+        assert!(sysarena_alloc(len - 1000).is_null());
+        assert_eq!(sysarena_last_error(), SYSARENA_E_OUT_OF_MEMORY);
+
+        p.cast::<u8>().write_bytes(0x11, 100);
+        let q = sysarena_realloc(p, 50);
+        assert_eq!(q, p);
+        let r = sysarena_realloc(q, 70_000);
+        assert!((0..50).all(|i| *r.cast::<u8>().add(i) == 0x11));
+
+        assert_eq!(
+            sysarena_free(r.cast::<u8>().add(1).cast()),
+            SYSARENA_E_INVALID_FREE
+        );
+        assert_eq!(sysarena_free(r), SYSARENA_OK);
+        let err = sysarena_free(r);
+        assert!(
+            err == SYSARENA_E_DOUBLE_FREE || err == SYSARENA_E_INVALID_FREE,
+            "{err}"
+        );
+        assert!(sysarena_realloc(r, 10).is_null());
+        assert_eq!(sysarena_free(std::ptr::null_mut()), SYSARENA_OK);
+        assert_eq!(sysarena_free(a), SYSARENA_OK);
+        assert!(sysarena_defragment() >= 0);
+        assert_eq!(sysarena_stats(std::ptr::null_mut()), SYSARENA_E_NULL);
+        assert_eq!(sysarena_stats(&mut st), SYSARENA_OK);
+        assert_eq!(sysarena_check(), SYSARENA_OK);
+        let msg = CStr::from_ptr(sysarena_strerror(SYSARENA_E_DOUBLE_FREE));
+        assert!(msg.to_str().unwrap().contains("double free"));
+    }
+    assert_eq!(
+        (st.capacity, st.free_bytes, st.used_arenas),
+        (1 << 20, 1 << 20, 0)
+    );
+    assert_eq!(st.descriptors, SYSARENA_DESCRIPTORS);
+}

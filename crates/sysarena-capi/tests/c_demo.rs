@@ -1,0 +1,52 @@
+//! Compiles `examples/demo.c` against the generated header and this
+//! crate's static library with the system C compiler (`$CC`, else `cc`),
+//! runs it, and checks that every check in it passed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `libsysarena_capi.a`, built by cargo next to this test's executable.
+fn static_lib() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let deps = exe.parent().expect("deps dir");
+    let uplifted = deps
+        .parent()
+        .expect("profile dir")
+        .join("libsysarena_capi.a");
+    if uplifted.is_file() {
+        return uplifted;
+    }
+    std::fs::read_dir(deps)
+        .expect("read deps")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("libsysarena_capi") && name.ends_with(".a")
+        })
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .expect("libsysarena_capi.a next to the test (crate-type staticlib)")
+}
+
+#[test]
+fn c_example_runs() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sysarena-demo");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&out)
+        .arg(manifest.join("examples/demo.c"))
+        .arg("-I")
+        .arg(manifest.join("include"))
+        .arg(static_lib())
+        .args(["-lpthread", "-ldl", "-lm"])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+    assert!(status.success(), "compiling demo.c failed");
+    let run = Command::new(&out).output().expect("run the demo");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    print!("{stdout}");
+    assert!(run.status.success(), "demo.c failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}
