@@ -77,3 +77,8 @@ pub use heap::Heap;
 pub use manager::{ArenaManager, Arenas, SliceManager};
 pub use stats::{Allocation, ArenaInfo, DefragReport, Reallocation, Stats, TableEntry};
 pub use table::{Slot, TableStorage};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
