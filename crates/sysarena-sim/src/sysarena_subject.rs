@@ -6,6 +6,7 @@ use std::ptr::{self, NonNull};
 
 use sysarena::{ArenaManager, Coalescing, Config, Policy, SliceManager, Slot};
 
+use crate::peers::Region;
 use crate::subject::{Block, FreeStats, Subject};
 use crate::subjects::SubjectError;
 
@@ -29,6 +30,10 @@ pub fn default_descriptors(capacity: usize) -> usize {
 /// a failed request runs `defragment` (merge free neighbours, compact the
 /// table) and retries once — what a program using the classic model does;
 /// without it, the deferred modes never merge, exactly as the seed's model.
+///
+/// With [`SysarenaSubject::with_memory`] the subject also owns a region of
+/// real memory and copies a moving realloc's bytes there, as every peer
+/// does; the benchmarks use it so that sysarena pays for the same copies.
 pub struct SysarenaSubject {
     /// `Some` until drop; borrows `table`.
     manager: Option<SliceManager<'static>>,
@@ -39,6 +44,8 @@ pub struct SysarenaSubject {
     name: String,
     defrag_on_failure: bool,
     defragments: u64,
+    /// Real memory for moving reallocs to copy in (see `with_memory`).
+    memory: Option<Region>,
 }
 
 impl fmt::Debug for SysarenaSubject {
@@ -100,6 +107,7 @@ impl SysarenaSubject {
                 name,
                 defrag_on_failure: false,
                 defragments: 0,
+                memory: None,
             }),
             Err(_) => {
                 // SAFETY: `raw` was allocated above as a `Box<[Slot]>` of
@@ -130,6 +138,21 @@ impl SysarenaSubject {
         }
         self.defrag_on_failure = on;
         self
+    }
+
+    /// Gives the subject a zeroed region of real memory of its capacity, in
+    /// which a moving realloc copies the kept bytes from the old offset to
+    /// the new one (what a [`Heap`](sysarena::Heap) caller does). Without it
+    /// sysarena works on offsets alone and a move costs no copy, which would
+    /// flatter it against the peers, whose reallocs copy.
+    ///
+    /// # Errors
+    /// [`SubjectError::Region`] if the memory cannot be allocated.
+    pub fn with_memory(mut self) -> Result<Self, SubjectError> {
+        if self.memory.is_none() {
+            self.memory = Some(Region::new("sysarena", self.capacity(), 0)?);
+        }
+        Ok(self)
     }
 
     /// How many times a failure triggered `defragment`.
@@ -209,8 +232,14 @@ impl Subject for SysarenaSubject {
     }
 
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
-        self.retry(|m| m.realloc(block.offset, new_size.max(1), block.align))
-            .map(|r| r.offset)
+        let r = self.retry(|m| m.realloc(block.offset, new_size.max(1), block.align))?;
+        if let (Some(from), Some(memory)) = (r.moved_from, &self.memory) {
+            // SAFETY: both arenas lie inside the region (the manager's
+            // capacity is the region's size) and are disjoint: the new one
+            // was allocated while the old one was still live.
+            unsafe { memory.copy(from, r.offset, r.copy_len) };
+        }
+        Some(r.offset)
     }
 
     fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
@@ -230,5 +259,34 @@ impl Subject for SysarenaSubject {
             largest_free: s.largest_free,
             free_blocks: s.free_arenas,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_memory_copies_a_moving_realloc() {
+        let mut s = SysarenaSubject::with_config(Config::fast(), 1 << 16)
+            .unwrap()
+            .with_memory()
+            .unwrap();
+        let a = s.alloc(64, 16).unwrap();
+        let _wall = s.alloc(64, 16).unwrap();
+        let base = s.memory.as_ref().unwrap().base().as_ptr();
+        // SAFETY: `a` is a live 64-byte block inside the region.
+        unsafe { base.add(a).write_bytes(0xab, 64) };
+        let block = Block {
+            offset: a,
+            size: 64,
+            align: 16,
+        };
+        // SAFETY: `block` is live.
+        let b = unsafe { s.realloc(block, 4096) }.unwrap();
+        assert_ne!(a, b, "the neighbour forces a move");
+        // SAFETY: `b` is a live block of at least 64 bytes.
+        let moved = unsafe { std::slice::from_raw_parts(base.add(b), 64) };
+        assert!(moved.iter().all(|&x| x == 0xab));
     }
 }

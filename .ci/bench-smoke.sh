@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Smoke test of the benchmarks: `sysarena-bench --quick` in release must run
+# every workload and print every subject of its roster, with no subject
+# failing to build or run. No timing is asserted (CI machines vary).
+# About 1.5 minutes on 2 cores from a cold target directory (most of it the
+# release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+cargo build --release -p sysarena-bench
+bin="${CARGO_TARGET_DIR:-target}/release/sysarena-bench"
+
+"$bin" --quick --csv "$out/csv" >"$out/results.md"
+cat "$out/results.md"
+
+fail=0
+for title in "Random actions" "Heap efficiency" "Latency of alloc" "Latency of free" \
+    "Trace replay: time" "Trace replay: footprint"; do
+    if ! grep -q "^### $title" "$out/results.md"; then
+        echo "bench-smoke: no \"$title\" table" >&2
+        fail=1
+    fi
+done
+# Every subject of the roster (listed by --help) appears in the tables.
+subjects=$("$bin" --help | sed -n '/^subjects:/,$p' | tail -n +2 | awk 'NF {print $1}')
+[ -n "$subjects" ] || { echo "bench-smoke: --help lists no subjects" >&2; exit 1; }
+for s in $subjects; do
+    n=$(grep -c "^| $s " "$out/results.md" || true)
+    if [ "$n" -lt 6 ]; then
+        echo "bench-smoke: subject $s is in only $n table rows" >&2
+        fail=1
+    fi
+done
+if grep -q "| *error *|" "$out/results.md"; then
+    echo "bench-smoke: a subject failed (an \"error\" cell above)" >&2
+    fail=1
+fi
+for f in random_actions heap_efficiency latency traces; do
+    [ -s "$out/csv/$f.csv" ] || { echo "bench-smoke: no $f.csv" >&2; fail=1; }
+done
+exit "$fail"
