@@ -770,13 +770,24 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         None
     }
 
-    /// Segregated fit: the head of the first class that guarantees a fit;
+    /// Segregated fit: the head of the request's own class if it fits; else
+    /// the head of the first class that guarantees a fit;
     /// for an over-aligned request whose head is misaligned, the first class
     /// that guarantees a fit with any padding; and only then a bounded
     /// search of the classes in between, so that a fitting arena is never
     /// missed.
     fn find_segregated(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
         let (slots, origin) = (self.slots.as_ref(), self.origin);
+        // The head of the request's own class often fits (sizes rounded to
+        // a common alignment make many arenas exactly as large as a request):
+        // an exact fit needs no split. O(1): one list head.
+        let own = self.index.heads[class_of(need)];
+        if own != NIL {
+            let s = &slots[own as usize];
+            if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
+                return Some((own, pad));
+            }
+        }
         let mut upper = CLASSES;
         if let Some(c) = class_at_least(need) {
             upper = c;

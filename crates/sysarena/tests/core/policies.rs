@@ -73,18 +73,40 @@ fn every_policy_reports_fragmentation_the_same_way() {
 
 #[test]
 fn segregated_fit_falls_back_to_the_requests_own_class() {
-    // One free arena of 1007 bytes; a request of 1000 rounds up to the class
-    // starting at 1008, which is empty. Plain TLSF would fail here.
-    let mut m = ArenaManager::<8>::with_config(2000, Config::fast());
+    // Class [992, 1008) holds two free arenas: 995 at its head (too small)
+    // and 1007 behind it. A request of 1000 rounds up to the class starting
+    // at 1008, which is empty: plain TLSF would fail here.
+    let mut m = ArenaManager::<8>::with_config(4000, Config::fast());
     let a = m.alloc(1007, 1).unwrap();
-    m.alloc(993, 1).unwrap(); // an exact fit of the rest: itself a fallback hit
+    m.alloc(8, 1).unwrap();
+    let c = m.alloc(995, 1).unwrap();
+    m.alloc(4000 - 1007 - 8 - 995, 1).unwrap();
     m.free(a.offset()).unwrap();
+    m.free(c.offset()).unwrap();
     let before = m.stats();
     let got = m.alloc(1000, 1).unwrap();
-    assert_eq!(got.offset(), 0);
+    assert_eq!(got.offset(), a.offset());
     let s = m.stats();
     assert_eq!(s.fallback_searches - before.fallback_searches, 1);
     assert_eq!(s.fallback_hits - before.fallback_hits, 1);
+    check(&m);
+}
+
+#[test]
+fn segregated_fit_takes_an_exact_fit_from_the_own_class() {
+    let mut m = ArenaManager::<8>::with_config(4096, Config::fast());
+    let a = m.alloc(80, 16).unwrap();
+    m.alloc(16, 16).unwrap();
+    m.free(a.offset()).unwrap();
+    let spares = m.stats().spare_descriptors;
+    // 80 rounds up to the class at 82 under TLSF; the own class has it.
+    assert_eq!(m.alloc(80, 16).unwrap().offset(), a.offset());
+    assert_eq!(
+        m.stats().spare_descriptors,
+        spares,
+        "an exact fit needs no split"
+    );
+    assert_eq!(m.stats().fallback_searches, 0);
     check(&m);
 }
 
