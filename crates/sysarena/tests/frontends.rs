@@ -256,3 +256,48 @@ fn c_abi_reports_error_codes() {
     );
     assert_eq!(st.descriptors, SYSARENA_DESCRIPTORS);
 }
+
+/// The default bad-free handler: in a debug build it stops the process
+/// with a message (checked in a child process), in release it counts and
+/// ignores.
+#[test]
+fn default_bad_free_handler_aborts_in_debug() {
+    use std::alloc::GlobalAlloc;
+    const CHILD: &str = "SYSARENA_BAD_FREE_CHILD";
+    let heap: LockedHeap<16> = LockedHeap::new();
+    let (base, len) = region(4096);
+    // SAFETY: leaked memory, ours alone.
+    unsafe { heap.claim(base, len).unwrap() };
+    let l = Layout::from_size_align(64, 8).unwrap();
+    if std::env::var_os(CHILD).is_some() || !cfg!(debug_assertions) {
+        // SAFETY: the bad free under test is rejected before any change.
+        unsafe {
+            let p = heap.alloc(l);
+            heap.dealloc(p.add(8), l);
+        }
+        assert_eq!(heap.invalid_frees(), 1);
+        heap.check_invariants().unwrap();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "default_bad_free_handler_aborts_in_debug",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the child should have aborted");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        // SIGABRT: it stopped without unwinding out of `dealloc`.
+        assert_eq!(out.status.signal(), Some(6), "{stderr}");
+    }
+    assert!(
+        stderr.contains("sysarena: invalid free: no arena starts at offset"),
+        "{stderr}"
+    );
+}
