@@ -4,8 +4,9 @@
 //! Each call is bracketed by `lfence; rdtsc; lfence` on both sides, so the
 //! figure holds the call, the dynamic dispatch into the subject and one
 //! timer pair; the timer pair alone is measured and shown as "timer
-//! overhead". The maximum is what one run saw, interrupts included; it is
-//! reported as the median of the trials' maxima, which steadies it.
+//! overhead". The counter runs on while the thread is descheduled, so the
+//! far tail (p99.9, max) holds interrupts and preemption on a busy machine;
+//! each figure is the median over the trials, which steadies it.
 
 use crate::ops::{Driver, Kind, NoProbe, Op, Probe, RandomActions};
 use crate::report::{Progress, Table, median, ratio};

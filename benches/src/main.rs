@@ -20,6 +20,7 @@
 //! cargo run --release -p sysarena-bench -- [--quick] [--workload NAME] [--csv DIR]
 //! ```
 
+mod clock;
 mod heap_efficiency;
 mod latency;
 mod ops;

@@ -1,10 +1,9 @@
 //! Workload 1, random actions: operations per second on the issue's
 //! stream ([`RandomActions`]), for each max size.
 
-use std::time::Instant;
-
+use crate::clock::{Lap, Stopwatch};
 use crate::ops::{Driver, NoProbe, Op, RandomActions};
-use crate::report::{Progress, Table, median, ratio};
+use crate::report::{Progress, Table, ratio};
 use crate::roster::{self, BASELINE, CAPACITY};
 
 /// Operations generated and timed at a time.
@@ -28,8 +27,12 @@ pub struct Params {
 /// One subject at one max size.
 #[derive(Clone, Debug)]
 struct Cell {
+    /// Operations per second of thread CPU time.
     ops_per_sec: f64,
+    /// The median trial's CPU seconds.
     seconds: f64,
+    /// The same trial's wall seconds.
+    wall: f64,
     failures: u64,
     error: Option<String>,
 }
@@ -51,7 +54,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 3]
     headers.extend(p.maxes.iter().map(|m| format!("max {m}")));
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     let mut speed = Table::new(
-        "Random actions: million operations per second (median of trials)",
+        "Random actions: million operations per second of thread CPU time (median of trials)",
         &headers,
     );
     let mut ratios = Table::new(
@@ -65,7 +68,8 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 3]
             "max",
             "ops",
             "trials",
-            "seconds_median_trial",
+            "cpu_seconds_median_trial",
+            "wall_seconds_same_trial",
             "ops_per_sec",
             "ratio_to_talc",
             "failures",
@@ -103,6 +107,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 3]
                 p.ops.to_string(),
                 p.trials.to_string(),
                 format!("{:.6}", c.seconds),
+                format!("{:.6}", c.wall),
                 format!("{:.0}", c.ops_per_sec),
                 ratio(c.ops_per_sec, b),
                 c.failures.to_string(),
@@ -117,8 +122,8 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 3]
     }
     speed.note(format!(
         "{} untimed warm-up operations, then {} timed trials of {} operations each, \
-         in chunks of {CHUNK} generated before they are timed; every subject over its own \
-         {} MiB region; seed {:#x}",
+         in chunks of {CHUNK} generated before they are timed (thread CPU time, so time \
+         spent descheduled is left out); every subject over its own {} MiB region; seed {:#x}",
         p.warmup,
         p.trials,
         p.ops,
@@ -135,6 +140,7 @@ fn measure(name: &str, max: usize, p: &Params) -> Cell {
             return Cell {
                 ops_per_sec: 0.0,
                 seconds: 0.0,
+                wall: 0.0,
                 failures: 0,
                 error: Some(e.to_string()),
             };
@@ -150,26 +156,27 @@ fn measure(name: &str, max: usize, p: &Params) -> Cell {
         driver.run(subject.as_mut(), &buf, &mut NoProbe);
         left -= n;
     }
-    let mut rates = Vec::with_capacity(p.trials);
-    let mut times = Vec::with_capacity(p.trials);
+    let mut laps: Vec<Lap> = Vec::with_capacity(p.trials);
     for _ in 0..p.trials.max(1) {
-        let mut secs = 0.0;
+        let mut lap = Lap::default();
         let mut left = p.ops;
         while left > 0 {
             let n = left.min(CHUNK);
             generator.fill(&mut buf, n);
-            let t = Instant::now();
+            let t = Stopwatch::start();
             driver.run(subject.as_mut(), &buf, &mut NoProbe);
-            secs += t.elapsed().as_secs_f64();
+            lap += t.lap();
             left -= n;
         }
-        rates.push(p.ops as f64 / secs.max(1e-12));
-        times.push(secs);
+        laps.push(lap);
     }
     driver.release(subject.as_mut());
+    laps.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
+    let mid = laps[laps.len() / 2];
     Cell {
-        ops_per_sec: median(&mut rates),
-        seconds: median(&mut times),
+        ops_per_sec: p.ops as f64 / mid.cpu.max(1e-12),
+        seconds: mid.cpu,
+        wall: mid.wall,
         failures: driver.failures,
         error: None,
     }

@@ -12,21 +12,21 @@
 //! - then, on another fresh subject, a tight loop (ids index a vector of
 //!   live blocks, no checks) for the time: one untimed warm-up pass that
 //!   also faults the subject's memory in, everything freed, then timed
-//!   passes, each followed by freeing what is still live; the median is
-//!   reported.
+//!   passes (thread CPU time), each followed by freeing what is still live;
+//!   the median is reported.
 //!
 //! The alignment floor is the peak of live bytes with every size rounded
 //! up to its alignment (a 0-byte block counts as 1 byte, as in the replay):
 //! the least any allocator that honours alignment can use.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use sysarena_sim::replay::{ReplayOptions, replay};
 use sysarena_sim::subject::{Block, Subject};
 use sysarena_sim::trace::{Event, Trace};
 
-use crate::report::{Progress, Table, median};
+use crate::clock::{Lap, Stopwatch};
+use crate::report::{Progress, Table};
 use crate::roster::{self, BASELINE, CAPACITY};
 
 /// The recorded traces, in table order.
@@ -95,12 +95,12 @@ fn max_id(trace: &Trace) -> usize {
         .unwrap_or(0) as usize
 }
 
-/// One unchecked pass; returns the seconds and the refused requests, and
+/// One unchecked pass; returns the time and the refused requests, and
 /// leaves every block freed.
 #[inline(never)]
-fn pass(subject: &mut dyn Subject, trace: &Trace, blocks: &mut [Option<Block>]) -> (f64, u64) {
+fn pass(subject: &mut dyn Subject, trace: &Trace, blocks: &mut [Option<Block>]) -> (Lap, u64) {
     let mut failures = 0u64;
-    let t = Instant::now();
+    let t = Stopwatch::start();
     for e in &trace.events {
         match *e {
             Event::Alloc { id, size, align } => match subject.alloc(size, align) {
@@ -137,20 +137,23 @@ fn pass(subject: &mut dyn Subject, trace: &Trace, blocks: &mut [Option<Block>]) 
             }
         }
     }
-    let secs = t.elapsed().as_secs_f64();
+    let lap = t.lap();
     for slot in blocks.iter_mut() {
         if let Some(block) = slot.take() {
             // SAFETY: every block left in `blocks` is live; each is freed once.
             unsafe { subject.free(block) };
         }
     }
-    (secs, failures)
+    (lap, failures)
 }
 
 #[derive(Clone, Debug)]
 enum Outcome {
     Done {
+        /// Thread CPU seconds of the median pass.
         seconds: f64,
+        /// Wall seconds of the same pass.
+        wall: f64,
         footprint: usize,
         failures: usize,
         misaligned: usize,
@@ -184,11 +187,14 @@ fn measure(name: &str, trace: &Trace, p: &Params) -> Outcome {
     };
     let mut blocks = vec![None; max_id(trace) + 1];
     pass(subject.as_mut(), trace, &mut blocks);
-    let mut times: Vec<f64> = (0..p.trials.max(1))
+    let mut laps: Vec<Lap> = (0..p.trials.max(1))
         .map(|_| pass(subject.as_mut(), trace, &mut blocks).0)
         .collect();
+    laps.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
+    let mid = laps[laps.len() / 2];
     Outcome::Done {
-        seconds: median(&mut times),
+        seconds: mid.cpu,
+        wall: mid.wall,
         footprint: summary.footprint_at_peak,
         failures: summary.failed_requests,
         misaligned: summary.misaligned_blocks,
@@ -208,7 +214,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
         .map_or(String::new(), |n| format!(", first {n} events"));
     let mut time = Table::new(
         format!(
-            "Trace replay: time (ms, median of {} warm passes{prefix_note}; ratio: talc's time / the subject's, > 1 is faster)",
+            "Trace replay: time (ms of thread CPU time, median of {} warm passes{prefix_note}; ×talc: talc's time / the subject's, > 1 is faster)",
             p.trials
         ),
         &[],
@@ -226,7 +232,8 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
             "events",
             "subject",
             "status",
-            "seconds",
+            "cpu_seconds",
+            "wall_seconds",
             "ns_per_event",
             "speed_ratio_to_talc",
             "peak_live_bytes",
@@ -302,6 +309,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
             match &results[i] {
                 Outcome::Done {
                     seconds,
+                    wall,
                     footprint,
                     failures,
                     misaligned,
@@ -322,6 +330,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                     row.extend([
                         "ok".to_owned(),
                         format!("{seconds:.6}"),
+                        format!("{wall:.6}"),
                         format!("{:.1}", seconds * 1e9 / trace.events.len().max(1) as f64),
                         speed,
                         peak.to_string(),
@@ -345,7 +354,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                         c.extend([word.to_owned(), "-".to_owned()]);
                     }
                     row.push(why.clone());
-                    row.extend(std::iter::repeat_n(String::new(), 10));
+                    row.extend(std::iter::repeat_n(String::new(), 11));
                 }
             }
             csv.row(row);
