@@ -23,7 +23,9 @@ use crate::table::{Slot, TableStorage};
 /// use core::mem::MaybeUninit;
 /// use sysarena::{Config, Heap};
 ///
-/// let mem: &'static mut [MaybeUninit<u8>] = Box::leak(Box::new([MaybeUninit::uninit(); 4096]));
+/// static mut MEMORY: [MaybeUninit<u8>; 4096] = [MaybeUninit::uninit(); 4096];
+/// // SAFETY: the only reference ever taken to MEMORY.
+/// let mem = unsafe { &mut *core::ptr::addr_of_mut!(MEMORY) };
 /// let mut heap = Heap::<64>::from_static(mem, Config::fast());
 /// let p = heap.alloc(Layout::from_size_align(100, 16).unwrap()).unwrap();
 /// assert_eq!(p.as_ptr() as usize % 16, 0);

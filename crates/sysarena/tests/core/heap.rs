@@ -1,13 +1,45 @@
 //! The pointer layer.
 
 use core::alloc::Layout;
-use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use sysarena::{Config, FreeError, Heap};
 
-fn heap(len: usize, config: Config) -> Heap<64> {
-    let mem = Box::leak(vec![MaybeUninit::<u8>::uninit(); len].into_boxed_slice());
-    Heap::from_static(mem, config)
+/// A heap over memory the test owns and frees (Miri checks for leaks).
+struct Owned {
+    heap: Heap<64>,
+    base: NonNull<u8>,
+    layout: Layout,
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `heap()` with this layout; the heap is not
+        // used after this.
+        unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) };
+    }
+}
+
+impl std::ops::Deref for Owned {
+    type Target = Heap<64>;
+    fn deref(&self) -> &Heap<64> {
+        &self.heap
+    }
+}
+
+impl std::ops::DerefMut for Owned {
+    fn deref_mut(&mut self) -> &mut Heap<64> {
+        &mut self.heap
+    }
+}
+
+fn heap(len: usize, config: Config) -> Owned {
+    let layout = Layout::from_size_align(len, 8).unwrap();
+    // SAFETY: `len` is not zero.
+    let base = NonNull::new(unsafe { std::alloc::alloc(layout) }).unwrap();
+    // SAFETY: the allocation is `len` bytes, exclusively the heap's, and
+    // freed only when `Owned` drops.
+    let heap = unsafe { Heap::new(base, len, config) };
+    Owned { heap, base, layout }
 }
 
 #[test]
