@@ -15,7 +15,9 @@ use crate::table::{
 /// `N` is the size of the built-in table (`[Slot; N]`, the default storage).
 /// For a table too large for the stack, or sized at run time, give the
 /// manager a slice instead: [`ArenaManager::from_slice`] (then `N` is unused
-/// and written `0`; see [`SliceManager`]). Both run the same code.
+/// and written `0`; see [`SliceManager`]), or any owned storage of slots
+/// ([`ArenaManager::from_table`], e.g. a `Box<[Slot]>`). All run the same
+/// code.
 ///
 /// The manager works in offsets and never touches the region's bytes; all
 /// metadata lives in the table. [`Heap`](crate::Heap) puts it over real
@@ -155,16 +157,14 @@ impl<'t> ArenaManager<0, &'t mut [Slot]> {
     /// thousands of descriptors (a real program's live blocks) is used.
     ///
     /// # Errors
-    /// [`TableError::BadTableSize`] if `table` is empty or has `u32::MAX`
+    /// [`TableError::BadTableSize`] if `table` is empty or has `u32::MAX - 1`
     /// descriptors or more.
     pub fn from_slice(
         table: &'t mut [Slot],
         capacity: usize,
         config: Config,
     ) -> Result<Self, TableError> {
-        table.fill(Slot::EMPTY);
-        // SAFETY: every slot is now `Slot::EMPTY`.
-        unsafe { Self::from_empty_slice(table, capacity, config) }
+        Self::from_table(table, capacity, config)
     }
 
     /// Like [`from_slice`](Self::from_slice), but O(1): the table is not
@@ -175,16 +175,48 @@ impl<'t> ArenaManager<0, &'t mut [Slot]> {
     /// As [`from_slice`](Self::from_slice).
     ///
     /// # Safety
-    /// Every slot of `table` must be `Slot::EMPTY` or all zero bytes (as in
-    /// freshly mapped anonymous memory; all-zero bytes are a valid `Slot`).
-    /// Any other contents break the manager's offset map, and with it the
-    /// guarantee that allocations never overlap.
+    /// As [`from_empty_table`](ArenaManager::from_empty_table).
     pub unsafe fn from_empty_slice(
         table: &'t mut [Slot],
         capacity: usize,
         config: Config,
     ) -> Result<Self, TableError> {
-        let len = table.len();
+        // SAFETY: forwarded to the caller.
+        unsafe { Self::from_empty_table(table, capacity, config) }
+    }
+}
+
+impl<S: TableStorage> ArenaManager<0, S> {
+    /// A manager over `capacity` bytes whose arena table is any storage of
+    /// slots: a `&mut [Slot]`, a `Box<[Slot]>`, a `Vec<Slot>`. The contents
+    /// are overwritten (O(len)).
+    ///
+    /// # Errors
+    /// [`TableError::BadTableSize`] if the table is empty or has
+    /// `u32::MAX - 1` descriptors or more.
+    pub fn from_table(mut table: S, capacity: usize, config: Config) -> Result<Self, TableError> {
+        table.as_mut().fill(Slot::EMPTY);
+        // SAFETY: every slot is now `Slot::EMPTY`.
+        unsafe { Self::from_empty_table(table, capacity, config) }
+    }
+
+    /// Like [`from_table`](Self::from_table), but O(1): the table is not
+    /// written until descriptors are needed.
+    ///
+    /// # Errors
+    /// As [`from_table`](Self::from_table).
+    ///
+    /// # Safety
+    /// Every slot of `table` must be `Slot::EMPTY` or all zero bytes (as in
+    /// freshly mapped anonymous memory, or `Box::new_zeroed_slice`; all-zero
+    /// bytes are a valid `Slot`). Any other contents break the manager's
+    /// offset map, and with it the guarantee that allocations never overlap.
+    pub unsafe fn from_empty_table(
+        table: S,
+        capacity: usize,
+        config: Config,
+    ) -> Result<Self, TableError> {
+        let len = table.as_ref().len();
         if len == 0 || len >= (NIL - 1) as usize {
             return Err(TableError::BadTableSize { len });
         }

@@ -341,3 +341,21 @@ fn a_zeroed_table_is_used_lazily() {
     // Only the descriptors that were needed were ever touched.
     assert!(m.table().filter(|e| e.arena.is_some()).count() <= 101);
 }
+
+#[test]
+fn an_owned_table_works_too() {
+    let table: Box<[Slot]> = vec![Slot::EMPTY; 64].into_boxed_slice();
+    let mut m = ArenaManager::from_table(table, 4096, Config::fast()).unwrap();
+    let a = m.alloc(100, 8).unwrap();
+    m.free(a.offset()).unwrap();
+    check(&m);
+    // A zeroed table, as `Box::new_zeroed_slice` gives.
+    let zeroed = Box::<[Slot]>::new_zeroed_slice(1000);
+    // SAFETY: all-zero bytes are a valid `Slot`.
+    let zeroed = unsafe { zeroed.assume_init() };
+    // SAFETY: every slot is all zero bytes.
+    let mut m =
+        unsafe { ArenaManager::from_empty_table(zeroed, 1 << 16, Config::classic()) }.unwrap();
+    m.alloc(10, 1).unwrap();
+    check(&m);
+}
