@@ -1,0 +1,278 @@
+//! `sysarena record -- CMD...`: run a program with sysarena-malloc preloaded
+//! in trace mode, then check the trace it wrote.
+//!
+//! The recorder is the `sysarena-malloc` cdylib: with `SYSARENA_TRACE=path`
+//! it writes every `malloc`/`free`/`realloc` call of the program as a line of
+//! the native trace format; a forked child writes `path.<pid>`.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+use sysarena_sim::trace::{TraceFormat, TraceStats};
+
+use super::format::{bytes_exact, thousands};
+use super::user_error;
+
+/// The library's file name.
+pub const LIB_NAME: &str = "libsysarena_malloc.so";
+
+/// The command that builds it.
+pub const BUILD: &str = "cargo build --release -p sysarena-malloc";
+
+/// Options of `record`.
+#[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "\
+Example:
+  sysarena record -o ls.trace -- ls -l /usr/lib
+  sysarena replay ls.trace
+
+The program must be dynamically linked and must not be setuid (the loader
+ignores LD_PRELOAD for those). A child it forks writes FILE.<pid>.")]
+pub struct RecordArgs {
+    /// Where to write the trace (native format, plain text).
+    #[arg(short, long, value_name = "FILE", default_value = "sysarena.trace")]
+    pub output: PathBuf,
+    /// The sysarena-malloc library [default: `libsysarena_malloc.so` in the
+    /// release directory of this executable's target directory, then beside
+    /// this executable, then in ./target/release].
+    #[arg(long, value_name = "PATH")]
+    pub lib: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text (the program's
+    /// own stdout then goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress spinner while the trace is checked.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The program to run and its arguments (after `--`).
+    #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// Where the library is looked for, in order.
+pub fn candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(dir) = super::exe_dir() {
+        if let Some(target) = dir.parent() {
+            out.push(target.join("release").join(LIB_NAME));
+        }
+        out.push(dir.join(LIB_NAME));
+    }
+    out.push(Path::new("target").join("release").join(LIB_NAME));
+    out.dedup();
+    out
+}
+
+/// Finds the library, or says exactly how to build it.
+pub fn find_lib(explicit: Option<&Path>) -> io::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(absolute(p))
+        } else {
+            Err(user_error(format!(
+                "--lib {}: no such file; build the library with `{BUILD}`",
+                p.display()
+            )))
+        };
+    }
+    let looked = candidates();
+    if let Some(p) = looked.iter().find(|p| p.is_file()) {
+        return Ok(absolute(p));
+    }
+    // The exact command: with --target-dir when this executable was not
+    // built into ./target.
+    let mut build = BUILD.to_owned();
+    if let Some(target) = super::exe_dir().and_then(|d| d.parent().map(Path::to_path_buf)) {
+        let here = std::env::current_dir()
+            .map(|d| d.join("target"))
+            .unwrap_or_default();
+        if absolute(&target) != absolute(&here) {
+            build.push_str(&format!(" --target-dir {}", target.display()));
+        }
+    }
+    Err(user_error(format!(
+        "{LIB_NAME} not found (looked in: {}); build it with `{build}` in the sysarena workspace, or pass --lib PATH",
+        looked
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct Written {
+    path: PathBuf,
+    stats: TraceStats,
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    command: Vec<String>,
+    lib: &'a Path,
+    exit_code: Option<i32>,
+    success: bool,
+    trace: &'a Written,
+    children: &'a [Written],
+}
+
+/// Runs `record`.
+pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
+    let lib = find_lib(args.lib.as_deref())?;
+    let output = absolute(&args.output);
+    // A stale file must not pass for this run's trace.
+    match std::fs::remove_file(&output) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(user_error(format!("{}: {e}", output.display()))),
+    }
+    let started = std::time::SystemTime::now();
+    let mut preload = OsString::from(&lib);
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(old);
+    }
+    let program = &args.command[0];
+    let mut cmd = Command::new(program);
+    if args.json {
+        // Keep stdout for the JSON document: the program's output goes to
+        // stderr.
+        cmd.stdout(std::process::Stdio::from(io::stderr()));
+    }
+    let status = cmd
+        .args(&args.command[1..])
+        .env("LD_PRELOAD", &preload)
+        .env("SYSARENA_TRACE", &output)
+        .status()
+        .map_err(|e| user_error(format!("{}: {e}", program.to_string_lossy())))?;
+    if !output.is_file() {
+        return Err(user_error(format!(
+            "{}: no trace was written: `{}` made no allocation, or did not load {} (a statically linked or setuid program ignores LD_PRELOAD)",
+            output.display(),
+            program.to_string_lossy(),
+            lib.display()
+        )));
+    }
+    let check = |path: &Path| -> io::Result<Written> {
+        let trace = super::load_trace(path, Some(TraceFormat::Native), None, args.quiet)?;
+        Ok(Written {
+            path: path.to_path_buf(),
+            stats: trace.stats(),
+        })
+    };
+    let main = check(&output)?;
+    let children = child_traces(&output, started)
+        .iter()
+        .map(|p| check(p))
+        .collect::<io::Result<Vec<_>>>()?;
+    let command: Vec<String> = args.command.iter().map(|a| quote(a)).collect();
+    if args.json {
+        super::print_json(
+            &mut out,
+            &Json {
+                command: command.clone(),
+                lib: &lib,
+                exit_code: status.code(),
+                success: status.success(),
+                trace: &main,
+                children: &children,
+            },
+        )?;
+    } else {
+        writeln!(
+            out,
+            "recorded `{}` with {}",
+            command.join(" "),
+            lib.display()
+        )?;
+        describe(&mut out, &main)?;
+        for c in &children {
+            write!(out, "child process: ")?;
+            describe(&mut out, c)?;
+        }
+        writeln!(
+            out,
+            "replay it against every subject: sysarena replay {}",
+            args.output.display()
+        )?;
+    }
+    if status.success() {
+        Ok(())
+    } else {
+        let how = match status.code() {
+            Some(code) => format!("exited with status {code}"),
+            None => format!("ended by {status}"),
+        };
+        Err(user_error(format!(
+            "`{}` {how} (the trace is kept)",
+            command.join(" ")
+        )))
+    }
+}
+
+/// An argument as a shell would need it: single-quoted when it holds
+/// anything but plain characters.
+fn quote(arg: &std::ffi::OsStr) -> String {
+    let s = arg.to_string_lossy();
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn describe(out: &mut impl Write, w: &Written) -> io::Result<()> {
+    let s = &w.stats;
+    writeln!(
+        out,
+        "{}: {} events ({} allocs, {} frees, {} reallocs), peak live {} in at most {} blocks, {} blocks ({}) never freed",
+        w.path.display(),
+        thousands(s.events),
+        thousands(s.allocs),
+        thousands(s.frees),
+        thousands(s.reallocs),
+        bytes_exact(s.peak_live_bytes),
+        thousands(s.max_live_blocks),
+        thousands(s.live_blocks_at_end),
+        bytes_exact(s.live_bytes_at_end),
+    )
+}
+
+/// The `FILE.<pid>` traces forked children wrote during this run.
+fn child_traces(output: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (output.parent(), output.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_prefix(&prefix)
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= since)
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}

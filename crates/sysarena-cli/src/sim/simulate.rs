@@ -1,0 +1,168 @@
+//! `sysarena simulate WORKLOAD`: a seeded workload against one or more
+//! subjects.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use serde::Serialize;
+use sysarena_sim::trace::{Trace, TraceStats};
+use sysarena_sim::workload::{Workload, WorkloadParams};
+
+use super::format::thousands;
+use super::{OutputArgs, SubjectArgs, WorkloadArgs, table};
+use crate::heapmap::{HeapMap, fmt_bytes};
+
+/// Options of `simulate`.
+#[derive(Clone, Debug, clap::Args)]
+#[command(after_help = super::workload_help())]
+pub struct SimulateArgs {
+    /// The workload to generate (see the list below).
+    #[arg(value_parser = super::parse_workload)]
+    pub workload: Workload,
+    #[command(flatten)]
+    pub subjects: SubjectArgs,
+    /// Region size of each subject, which the workload also aims at
+    /// [default: 64KiB for checkerboard, 1MiB otherwise; units K, M, G].
+    #[arg(long, value_parser = super::format::parse_size)]
+    pub capacity: Option<usize>,
+    #[command(flatten)]
+    pub workload_args: WorkloadArgs,
+    /// Also write the generated trace to FILE (native format), to replay it
+    /// later or elsewhere.
+    #[arg(long, value_name = "FILE")]
+    pub save_trace: Option<PathBuf>,
+    /// Width of the heap maps drawn for sysarena subjects (drawn when at most
+    /// three subjects run and the table is small enough to draw).
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Heap maps are drawn for at most this many subjects.
+const MAP_SUBJECTS: usize = 3;
+
+#[derive(Serialize)]
+struct Json<'a> {
+    workload: &'static str,
+    params: &'a WorkloadParams,
+    trace: &'a str,
+    stats: TraceStats,
+    capacity: usize,
+    results: Vec<super::JsonOutcome<'a>>,
+}
+
+/// The one-line description of a trace and its region.
+pub fn trace_line(name: &str, stats: &TraceStats, capacity: usize) -> String {
+    format!(
+        "{name}: {} events ({} allocs, {} frees, {} reallocs), peak live {} in at most {} blocks; {} region per subject",
+        thousands(stats.events),
+        thousands(stats.allocs),
+        thousands(stats.frees),
+        thousands(stats.reallocs),
+        super::format::bytes_exact(stats.peak_live_bytes),
+        thousands(stats.max_live_blocks),
+        fmt_bytes(capacity),
+    )
+}
+
+/// Runs `simulate`.
+pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
+    args.workload_args.check()?;
+    let capacity = args
+        .capacity
+        .unwrap_or_else(|| super::workload_capacity(args.workload));
+    let params = args.workload_args.params(capacity);
+    let trace: Trace = args.workload.generate(&params);
+    if let Some(path) = &args.save_trace {
+        let file = std::fs::File::create(path)
+            .map_err(|e| super::user_error(format!("{}: {e}", path.display())))?;
+        trace
+            .write_native(io::BufWriter::new(file))
+            .map_err(|e| super::user_error(format!("{}: {e}", path.display())))?;
+    }
+    let names = args
+        .subjects
+        .resolve()?
+        .unwrap_or_else(sysarena_sim::subjects::names);
+    let want_maps = !args.out.json && names.len() <= MAP_SUBJECTS;
+    let outcomes = super::run_subjects(&trace, &names, capacity, &args.out, want_maps);
+    let stats = trace.stats();
+    if args.out.json {
+        super::print_json(
+            &mut out,
+            &Json {
+                workload: args.workload.name(),
+                params: &params,
+                trace: &trace.name,
+                stats,
+                capacity,
+                results: super::json_outcomes(&outcomes, args.out.series),
+            },
+        )?;
+        return super::errors_to_result(&outcomes);
+    }
+    writeln!(out, "{}", trace_line(&trace.name, &stats, capacity))?;
+    writeln!(
+        out,
+        "\n{}\n",
+        table::render(&table::summary_table(&outcomes))
+    )?;
+    writeln!(out, "{}", table::SUMMARY_LEGEND)?;
+    for note in table::failure_notes(&outcomes) {
+        writeln!(out, "\n{note}")?;
+    }
+    for o in &outcomes {
+        if let Some(arenas) = &o.arenas {
+            draw_map(&mut out, &o.subject, arenas, capacity, args.width)?;
+        }
+    }
+    if let Some(path) = &args.save_trace {
+        writeln!(out, "\ntrace written to {}", path.display())?;
+    }
+    super::errors_to_result(&outcomes)
+}
+
+/// Draws a sysarena subject's arenas at the end of the run with the shared
+/// heap-map model.
+fn draw_map(
+    out: &mut impl Write,
+    subject: &str,
+    arenas: &[sysarena::ArenaInfo],
+    capacity: usize,
+    width: usize,
+) -> io::Result<()> {
+    if arenas.len() > width.max(1) * 2 {
+        writeln!(
+            out,
+            "\n{subject}: {} arenas at the end, too many to draw (try --capacity 64KiB)",
+            thousands(arenas.len())
+        )?;
+        return Ok(());
+    }
+    // Label in-use arenas A, B, C... in address order.
+    let mut order = std::collections::HashMap::new();
+    for a in arenas.iter().filter(|a| a.in_use) {
+        let n = order.len();
+        order.insert(a.offset, n);
+    }
+    let map = HeapMap::new(arenas, capacity, width, |a| order.get(&a.offset).copied());
+    let line = map.render_line(|k| char::from(b'A' + (k % 26) as u8));
+    let free: usize = arenas.iter().filter(|a| !a.in_use).map(|a| a.size).sum();
+    let largest = arenas
+        .iter()
+        .filter(|a| !a.in_use)
+        .map(|a| a.size)
+        .max()
+        .unwrap_or(0);
+    writeln!(out, "\n{subject} at the end ({}):", map.scale_note())?;
+    writeln!(out, "  |{line}|")?;
+    writeln!(
+        out,
+        "  {} free in {} arenas, the largest {}",
+        fmt_bytes(free),
+        arenas.iter().filter(|a| !a.in_use).count(),
+        fmt_bytes(largest)
+    )?;
+    writeln!(out, "  {}", HeapMap::legend())
+}
