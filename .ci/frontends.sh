@@ -12,7 +12,8 @@
 # `cargo test --workspace` runs the same four targets (sysarena-capi turns
 # the features on); step 2 selects them with the same feature resolution,
 # so after the workspace tests it rebuilds nothing and takes seconds, and
-# run alone it still checks everything.
+# run alone it still checks everything;
+#  3. Miri with strict provenance over the `frontends` tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +34,15 @@ if ! command -v "${CC:-cc}" >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq gcc >/dev/null
 fi
 cargo test --workspace --test global_alloc --test frontends --test header --test c_demo
+
+step "Miri (strict provenance): the front-end tests"
+# The pointer layer under the front ends, the allocator-api2 impl and the C
+# ABI, checked for UB. .ci/run installs Miri; skipped when it is missing.
+if cargo +nightly miri --version >/dev/null 2>&1; then
+  MIRIFLAGS="-Zmiri-strict-provenance" \
+    cargo +nightly miri test -p sysarena --all-features --test frontends
+else
+  echo "cargo +nightly miri not installed: skipped"
+fi
 
 step "front ends done"

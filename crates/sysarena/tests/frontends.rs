@@ -12,18 +12,19 @@ use allocator_api2::vec::Vec as AVec;
 use sysarena::global::{ClaimError, HeapCell, LockedHeap, OomAction, Rescue};
 use sysarena::{AllocError, Coalescing, Config, Policy};
 
-/// `len` bytes of leaked, 64-byte-aligned memory.
-fn region(len: usize) -> (NonNull<u8>, usize) {
-    let v: &'static mut [u64] = Vec::leak(vec![0u64; len.div_ceil(8) + 8]);
+/// `len` bytes of 64-byte-aligned memory at the returned pointer, owned by
+/// the returned buffer (keep it alive while the heap is used).
+fn region(len: usize) -> (Vec<u64>, NonNull<u8>, usize) {
+    let mut v = vec![0u64; len.div_ceil(8) + 8];
     let p = v.as_mut_ptr().cast::<u8>();
     let p = p.wrapping_add(p.align_offset(64));
-    (NonNull::new(p).unwrap(), len)
+    (v, NonNull::new(p).unwrap(), len)
 }
 
 #[test]
 fn allocator_api2_collections_over_a_locked_heap() {
     let heap: LockedHeap<256> = LockedHeap::new();
-    let (base, len) = region(1 << 20);
+    let (_mem, base, len) = region(1 << 20);
     // SAFETY: leaked memory, ours alone.
     unsafe { heap.claim(base, len).unwrap() };
 
@@ -57,7 +58,7 @@ fn allocator_api2_collections_over_a_locked_heap() {
 #[test]
 fn allocator_grows_and_shrinks_in_place() {
     let heap: LockedHeap<64> = LockedHeap::new();
-    let (base, len) = region(64 << 10);
+    let (_mem, base, len) = region(64 << 10);
     // SAFETY: leaked memory, ours alone.
     unsafe { heap.claim(base, len).unwrap() };
     let small = Layout::from_size_align(100, 8).unwrap();
@@ -94,7 +95,7 @@ fn allocator_grows_and_shrinks_in_place() {
 fn heap_cell_is_an_allocator_too() {
     // SAFETY: used from this test's thread only.
     let cell: HeapCell<128> = unsafe { HeapCell::with_config(Config::classic()) };
-    let (base, len) = region(32 << 10);
+    let (_mem, base, len) = region(32 << 10);
     // SAFETY: leaked memory, ours alone.
     unsafe { cell.claim(base, len).unwrap() };
     let mut v = AVec::new_in(&cell);
@@ -108,13 +109,15 @@ fn heap_cell_is_an_allocator_too() {
 }
 
 /// The memory `extend_once` hands out: (address, length).
-static RESCUE_MEMORY: std::sync::Mutex<Option<(usize, usize)>> = std::sync::Mutex::new(None);
+struct Spare(NonNull<u8>, usize);
+// SAFETY: a plain address handed from the test to its own OOM handler.
+unsafe impl Send for Spare {}
+static RESCUE_MEMORY: std::sync::Mutex<Option<Spare>> = std::sync::Mutex::new(None);
 
 fn extend_once(r: &mut Rescue<'_, 64>, _: Layout, _: AllocError) -> OomAction {
-    let Some((extra, len)) = RESCUE_MEMORY.lock().unwrap().take() else {
+    let Some(Spare(extra, len)) = RESCUE_MEMORY.lock().unwrap().take() else {
         return OomAction::Fail;
     };
-    let extra = NonNull::new(extra as *mut u8).unwrap();
     assert_eq!(r.end(), Some(extra));
     // SAFETY: the memory right after the region, ours alone.
     unsafe { r.extend(extra, len) }.unwrap();
@@ -124,12 +127,12 @@ fn extend_once(r: &mut Rescue<'_, 64>, _: Layout, _: AllocError) -> OomAction {
 #[test]
 fn oom_handler_extends_the_region() {
     let heap: LockedHeap<64> = LockedHeap::new();
-    let (base, _) = region(16 << 10);
+    let (_mem, base, _) = region(16 << 10);
     // SAFETY: `region` leaked 16 KiB + 64 bytes: we use 8 KiB, and hand the
     // next 8 KiB to the handler.
     unsafe {
         heap.claim(base, 8 << 10).unwrap();
-        *RESCUE_MEMORY.lock().unwrap() = Some((base.as_ptr() as usize + (8 << 10), 8 << 10));
+        *RESCUE_MEMORY.lock().unwrap() = Some(Spare(base.add(8 << 10), 8 << 10));
     }
     let big = Layout::from_size_align(12 << 10, 8).unwrap();
     assert!(matches!(
@@ -150,7 +153,7 @@ fn oom_handler_extends_the_region() {
 #[test]
 fn claims_outside_the_region_end_are_refused() {
     let heap: LockedHeap<16> = LockedHeap::new();
-    let (base, _) = region(8 << 10);
+    let (_mem, base, _) = region(8 << 10);
     // SAFETY: leaked memory; the refused claim touches nothing.
     unsafe {
         assert_eq!(heap.extend(base, 100), Err(ClaimError::NoRegion));
@@ -177,6 +180,9 @@ fn before_claim_requests_fail_cleanly() {
     assert!(heap.allocate(l).is_err());
 }
 
+/// The C heap's memory: reachable from a static, so never freed.
+static C_REGION: std::sync::Mutex<Vec<Vec<u64>>> = std::sync::Mutex::new(Vec::new());
+
 /// The C ABI, called from Rust: one process-wide heap, so one test.
 #[test]
 fn c_abi_reports_error_codes() {
@@ -194,7 +200,9 @@ fn c_abi_reports_error_codes() {
         );
         assert_eq!(sysarena_stats(&mut st), SYSARENA_E_NOT_INITIALIZED);
         assert_eq!(sysarena_init(std::ptr::null_mut(), 10), SYSARENA_E_NULL);
-        let (base, len) = region(1 << 20);
+        let (mem, base, len) = region(1 << 20);
+        // The process-wide C heap keeps its region for ever.
+        C_REGION.lock().unwrap().push(mem);
         assert_eq!(
             sysarena_init(base.as_ptr().cast(), 0),
             SYSARENA_E_BAD_REGION
@@ -261,11 +269,12 @@ fn c_abi_reports_error_codes() {
 /// with a message (checked in a child process), in release it counts and
 /// ignores.
 #[test]
+#[cfg_attr(miri, ignore = "spawns a child process")]
 fn default_bad_free_handler_aborts_in_debug() {
     use std::alloc::GlobalAlloc;
     const CHILD: &str = "SYSARENA_BAD_FREE_CHILD";
     let heap: LockedHeap<16> = LockedHeap::new();
-    let (base, len) = region(4096);
+    let (_mem, base, len) = region(4096);
     // SAFETY: leaked memory, ours alone.
     unsafe { heap.claim(base, len).unwrap() };
     let l = Layout::from_size_align(64, 8).unwrap();
