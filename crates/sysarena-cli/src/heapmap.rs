@@ -23,6 +23,10 @@ pub enum CellKind {
     Free,
     /// The largest free arena (highlighted).
     LargestFree,
+    /// A cell of a [bucketed](HeapMap::bucketed) map that is mostly in use
+    /// but holds at least one free byte: holes smaller than a cell stay
+    /// visible.
+    Holes,
 }
 
 /// One cell of the map.
@@ -46,6 +50,9 @@ pub struct HeapMap {
     /// Whether some arenas got more cells than their size earns (small ones
     /// kept visible) or fewer (big ones shrunk to pay for them).
     pub distorted: bool,
+    /// `Some(arenas)` when the map is [bucketed](HeapMap::bucketed): more
+    /// arenas than cells, each cell one equal slice of the region.
+    pub bucketed: Option<usize>,
 }
 
 impl HeapMap {
@@ -137,13 +144,224 @@ impl HeapMap {
             cells,
             capacity,
             distorted,
+            bucketed: None,
         }
+    }
+
+    /// The map of `arenas` in exactly `width` cells when they fit
+    /// ([`HeapMap::new`]: proportional, every arena at least one cell), else
+    /// [bucketed](HeapMap::bucketed). Pictures with a fixed size (SVG rows,
+    /// report keyframes) use this.
+    pub fn fit(
+        arenas: &[ArenaInfo],
+        capacity: usize,
+        width: usize,
+        key: impl Fn(&ArenaInfo) -> Option<usize>,
+    ) -> HeapMap {
+        if arenas.len() <= width.max(1) {
+            HeapMap::new(arenas, capacity, width, key)
+        } else {
+            HeapMap::bucketed(arenas, capacity, width, key)
+        }
+    }
+
+    /// The map of `arenas` in exactly `width` equal slices of the address
+    /// range, for regions with more arenas than cells. A cell shows what
+    /// most of its bytes are, except that a mostly used cell with any free
+    /// byte is [`CellKind::Holes`]: no hole vanishes, however small. Its key
+    /// is the in-use arena with the most bytes in it. O(arenas + width).
+    pub fn bucketed(
+        arenas: &[ArenaInfo],
+        capacity: usize,
+        width: usize,
+        key: impl Fn(&ArenaInfo) -> Option<usize>,
+    ) -> HeapMap {
+        let width = width.max(1);
+        let capacity_nz = capacity.max(1);
+        let largest = arenas
+            .iter()
+            .filter(|a| !a.in_use)
+            .max_by_key(|a| (a.size, std::cmp::Reverse(a.offset)))
+            .map(|a| a.offset);
+        // Per cell: used, slack, free, largest-free bytes, and the best key.
+        #[derive(Clone, Copy, Default)]
+        struct Acc {
+            used: usize,
+            slack: usize,
+            free: usize,
+            largest: usize,
+            key: Option<(usize, Option<usize>, usize)>,
+            first: bool,
+        }
+        let mut acc = vec![Acc::default(); width];
+        let bound = |i: usize| (i as u128 * capacity_nz as u128 / width as u128) as usize;
+        let cell_of = |off: usize| {
+            ((off as u128 * width as u128) / capacity_nz as u128).min(width as u128 - 1) as usize
+        };
+        for a in arenas {
+            let end = (a.offset + a.size).min(capacity);
+            if a.offset >= end {
+                continue;
+            }
+            let k = if a.in_use { key(a) } else { None };
+            let used_end = a.offset + a.used.min(a.size);
+            let first_cell = cell_of(a.offset);
+            acc[first_cell].first |= a.in_use;
+            let mut c = first_cell;
+            loop {
+                let lo = bound(c).max(a.offset);
+                let hi = bound(c + 1).min(end);
+                if lo < hi {
+                    let cell = &mut acc[c];
+                    if a.in_use {
+                        let u = hi.min(used_end).saturating_sub(lo);
+                        cell.used += u;
+                        cell.slack += hi - lo - u;
+                        if cell.key.is_none_or(|(b, _, _)| hi - lo > b) {
+                            cell.key = Some((hi - lo, k, a.offset));
+                        }
+                    } else {
+                        cell.free += hi - lo;
+                        if Some(a.offset) == largest {
+                            cell.largest += hi - lo;
+                        }
+                    }
+                }
+                if bound(c + 1) >= end || c + 1 == width {
+                    break;
+                }
+                c += 1;
+            }
+        }
+        let cells = acc
+            .iter()
+            .map(|a| {
+                let total = a.used + a.slack + a.free;
+                let kind = if a.free * 2 >= total.max(1) {
+                    if a.largest * 2 >= a.free {
+                        CellKind::LargestFree
+                    } else {
+                        CellKind::Free
+                    }
+                } else if a.free > 0 {
+                    CellKind::Holes
+                } else if a.used >= a.slack {
+                    CellKind::Used
+                } else {
+                    CellKind::Slack
+                };
+                let key = match kind {
+                    CellKind::Free | CellKind::LargestFree => None,
+                    _ => a.key.and_then(|(_, k, _)| k),
+                };
+                Cell {
+                    kind,
+                    key,
+                    first: a.first && !matches!(kind, CellKind::Free | CellKind::LargestFree),
+                }
+            })
+            .collect();
+        HeapMap {
+            cells,
+            capacity,
+            distorted: false,
+            bucketed: Some(arenas.len()),
+        }
+    }
+
+    /// The map as runs of `(code, length)`, one code a cell (see
+    /// [`HeapMap::cell_code`]), joined as `code` + `length` when the run is
+    /// longer than one: `"A3.12=40"`. Compact enough to embed hundreds of
+    /// keyframes in a report.
+    pub fn run_length(&self) -> String {
+        let mut out = String::new();
+        let mut i = 0;
+        while i < self.cells.len() {
+            let code = cell_code(&self.cells[i]);
+            let mut j = i + 1;
+            while j < self.cells.len() && cell_code(&self.cells[j]) == code {
+                j += 1;
+            }
+            out.push(code);
+            if j - i > 1 {
+                let _ = write!(out, "{}", j - i);
+            }
+            i = j;
+        }
+        out
+    }
+
+    /// The map as one plain line (no colours), as
+    /// [`render_line`](Self::render_line) draws it.
+    pub fn render_plain(&self, label: impl Fn(usize) -> char) -> String {
+        self.cells.iter().map(|c| plain_char(c, &label)).collect()
+    }
+
+    /// The map as SVG rectangles in the box `(x, y, w, h)`: runs of equal
+    /// cells become one rectangle; slack is drawn pale, a cell with holes
+    /// half used, half free; the largest free arena green.
+    pub fn svg_rects(&self, x: f64, y: f64, w: f64, h: f64) -> String {
+        self.svg_rects_with(x, y, w, h, true)
+    }
+
+    /// As [`svg_rects`](Self::svg_rects); with `edges` false, arenas of the
+    /// same colour are not separated (compact rows for the timeline).
+    pub fn svg_rects_with(&self, x: f64, y: f64, w: f64, h: f64, edges: bool) -> String {
+        let mut out = String::new();
+        let n = self.cells.len().max(1) as f64;
+        let cw = w / n;
+        let mut i = 0;
+        while i < self.cells.len() {
+            let code = cell_code(&self.cells[i]);
+            let mut j = i + 1;
+            while j < self.cells.len()
+                && cell_code(&self.cells[j]) == code
+                && !(edges && self.cells[j].first)
+            {
+                j += 1;
+            }
+            let c = self.cells[i];
+            let x0 = x + i as f64 * cw;
+            let wd = (j - i) as f64 * cw;
+            let fill = cell_fill(&c);
+            let _ = write!(
+                out,
+                r#"<rect x="{x0:.1}" y="{y:.1}" width="{wd:.1}" height="{h:.1}" fill="{fill}"/>"#
+            );
+            if c.kind == CellKind::Holes {
+                let _ = write!(
+                    out,
+                    r#"<rect x="{x0:.1}" y="{:.1}" width="{wd:.1}" height="{:.1}" fill="{FREE_RGB}"/>"#,
+                    y + h / 2.0,
+                    h / 2.0
+                );
+            }
+            if edges && c.first && i > 0 && cw >= 2.0 {
+                let edge = match c.kind {
+                    CellKind::Free | CellKind::LargestFree => "#9a9a9a",
+                    _ => "#ffffff",
+                };
+                let _ = write!(
+                    out,
+                    r#"<rect x="{x0:.1}" y="{y:.1}" width="0.8" height="{h:.1}" fill="{edge}"/>"#
+                );
+            }
+            i = j;
+        }
+        out
     }
 
     /// One line saying how the picture was scaled.
     pub fn scale_note(&self) -> String {
         let per = self.capacity as f64 / self.cells.len().max(1) as f64;
         let mut s = format!("1 cell ≈ {}", fmt_bytes_f(per));
+        if let Some(n) = self.bucketed {
+            let _ = write!(
+                s,
+                "; {n} arenas in {} cells: each cell shows most of its bytes, and a used cell with any free byte is marked as holding holes",
+                self.cells.len()
+            );
+        }
         if self.distorted {
             s.push_str("; small arenas are widened to one cell so no hole vanishes");
         }
@@ -181,6 +399,10 @@ impl HeapMap {
                         .bold(),
                     if c.first { '▏' } else { '=' },
                 ),
+                CellKind::Holes => (
+                    Style::new().fg_color(Some(palette(c.key.unwrap_or(0)))),
+                    '▚',
+                ),
             };
             let _ = write!(out, "{style}{ch}{style:#}");
         }
@@ -190,6 +412,206 @@ impl HeapMap {
     /// The legend for [`render_line`](Self::render_line).
     pub fn legend() -> &'static str {
         "A-Z allocation (█ its bytes, ░ slack: reserved, not requested)   ▏· a free arena   ▏= the largest free arena"
+    }
+
+    /// The legend of a bucketed map (adds `▚`).
+    pub fn legend_bucketed() -> &'static str {
+        "█ in use   ░ slack   ▚ in use with holes smaller than a cell   · free   = the largest free arena"
+    }
+}
+
+/// The one-character code of a cell in [`HeapMap::run_length`]: `A`–`L`
+/// an in-use cell of palette colour 0–11, `a`–`l` its slack, `M`–`X` a cell
+/// with holes of that colour, `.` free, `=` the largest free arena.
+pub fn cell_code(c: &Cell) -> char {
+    let k = (c.key.unwrap_or(0) % RGB.len()) as u8;
+    match c.kind {
+        CellKind::Used => char::from(b'A' + k),
+        CellKind::Slack => char::from(b'a' + k),
+        CellKind::Holes => char::from(b'M' + k),
+        CellKind::Free => '.',
+        CellKind::LargestFree => '=',
+    }
+}
+
+fn plain_char(c: &Cell, label: &impl Fn(usize) -> char) -> char {
+    match c.kind {
+        CellKind::Used if c.first => label(c.key.unwrap_or(0)),
+        CellKind::Used => '█',
+        CellKind::Slack => '░',
+        CellKind::Holes => '▚',
+        CellKind::Free if c.first => '▏',
+        CellKind::Free => '·',
+        CellKind::LargestFree if c.first => '▏',
+        CellKind::LargestFree => '=',
+    }
+}
+
+/// Colours of allocations in SVG and HTML (index = key mod 12).
+pub const RGB: [&str; 12] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#7f7fd5", "#17becf", "#bcbd22",
+];
+/// Free space in SVG and HTML.
+pub const FREE_RGB: &str = "#e4e4e4";
+/// The largest free arena in SVG and HTML.
+pub const LARGEST_RGB: &str = "#8fd18f";
+
+/// The SVG fill of a cell (slack is the allocation's colour, paler).
+pub fn cell_fill(c: &Cell) -> String {
+    let k = c.key.unwrap_or(0) % RGB.len();
+    match c.kind {
+        CellKind::Used | CellKind::Holes => RGB[k].to_owned(),
+        CellKind::Slack => format!("{}66", RGB[k]),
+        CellKind::Free => FREE_RGB.to_owned(),
+        CellKind::LargestFree => LARGEST_RGB.to_owned(),
+    }
+}
+
+/// What one position of the arena table holds, for the table strip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    /// A descriptor of an in-use arena (with its allocation key).
+    Used(Option<usize>),
+    /// A descriptor of a free arena.
+    Free,
+    /// A spare descriptor: describes no arena.
+    Spare,
+}
+
+/// The arena table drawn as a strip, one cell a descriptor in table order
+/// (or, for a big table, one cell per equal run of descriptors showing the
+/// most common kind). Spare descriptors are what a split needs: when none
+/// is left, an allocation fails even with a fitting free arena.
+#[derive(Clone, Debug)]
+pub struct TableStrip {
+    /// The cells.
+    pub cells: Vec<SlotKind>,
+    /// Descriptors per cell.
+    pub per_cell: usize,
+    /// Descriptors in use (describing an arena).
+    pub used: usize,
+    /// Spare descriptors.
+    pub spare: usize,
+}
+
+impl TableStrip {
+    /// The strip of `entries` (in table order) in at most `width` cells.
+    pub fn new(
+        entries: &[sysarena::TableEntry],
+        width: usize,
+        key: impl Fn(&ArenaInfo) -> Option<usize>,
+    ) -> TableStrip {
+        let per_cell = entries.len().div_ceil(width.max(1)).max(1);
+        let kind = |e: &sysarena::TableEntry| match e.arena {
+            None => SlotKind::Spare,
+            Some(a) if a.in_use => SlotKind::Used(key(&a)),
+            Some(_) => SlotKind::Free,
+        };
+        let cells = entries
+            .chunks(per_cell)
+            .map(|chunk| {
+                let (mut u, mut f, mut s) = (0, 0, 0);
+                let mut k = None;
+                for e in chunk {
+                    match kind(e) {
+                        SlotKind::Used(key) => {
+                            u += 1;
+                            k = k.or(Some(key));
+                        }
+                        SlotKind::Free => f += 1,
+                        SlotKind::Spare => s += 1,
+                    }
+                }
+                if s >= u.max(f) && s > 0 {
+                    SlotKind::Spare
+                } else if u >= f {
+                    SlotKind::Used(k.flatten())
+                } else {
+                    SlotKind::Free
+                }
+            })
+            .collect();
+        let spare = entries.iter().filter(|e| e.arena.is_none()).count();
+        TableStrip {
+            cells,
+            per_cell,
+            used: entries.len() - spare,
+            spare,
+        }
+    }
+
+    /// The strip as plain text: the allocation's label for a descriptor of
+    /// an in-use arena, `·` a free arena's, `_` a spare descriptor.
+    pub fn render_plain(&self, label: impl Fn(usize) -> char) -> String {
+        self.cells
+            .iter()
+            .map(|c| match c {
+                SlotKind::Used(k) => label(k.unwrap_or(0)),
+                SlotKind::Free => '·',
+                SlotKind::Spare => '_',
+            })
+            .collect()
+    }
+
+    /// The strip as SVG rectangles in the box `(x, y, w, h)`.
+    pub fn svg_rects(&self, x: f64, y: f64, w: f64, h: f64) -> String {
+        let mut out = String::new();
+        let cw = w / self.cells.len().max(1) as f64;
+        for (i, c) in self.cells.iter().enumerate() {
+            let fill = match c {
+                SlotKind::Used(k) => RGB[k.unwrap_or(0) % RGB.len()],
+                SlotKind::Free => FREE_RGB,
+                SlotKind::Spare => "#ffffff",
+            };
+            let _ = write!(
+                out,
+                r##"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="{fill}" stroke="#999" stroke-width="0.3"/>"##,
+                x + i as f64 * cw,
+                cw
+            );
+        }
+        out
+    }
+
+    /// The strip as runs, like [`HeapMap::run_length`]: `A`–`L` a
+    /// descriptor of an in-use arena of that palette colour, `.` of a free
+    /// arena, `_` a spare descriptor.
+    pub fn run_length(&self) -> String {
+        let code = |c: &SlotKind| match c {
+            SlotKind::Used(k) => char::from(b'A' + (k.unwrap_or(0) % RGB.len()) as u8),
+            SlotKind::Free => '.',
+            SlotKind::Spare => '_',
+        };
+        let mut out = String::new();
+        let mut i = 0;
+        while i < self.cells.len() {
+            let c = code(&self.cells[i]);
+            let mut j = i + 1;
+            while j < self.cells.len() && code(&self.cells[j]) == c {
+                j += 1;
+            }
+            out.push(c);
+            if j - i > 1 {
+                let _ = write!(out, "{}", j - i);
+            }
+            i = j;
+        }
+        out
+    }
+
+    /// One line saying what the strip shows.
+    pub fn note(&self) -> String {
+        let mut s = format!(
+            "arena table: {} descriptors, {} describe arenas, {} spare",
+            self.used + self.spare,
+            self.used,
+            self.spare
+        );
+        if self.per_cell > 1 {
+            let _ = write!(s, "; 1 cell = {} descriptors", self.per_cell);
+        }
+        s
     }
 }
 
@@ -271,6 +693,62 @@ mod tests {
             .count();
         assert_eq!(used, 4);
         assert!(!map.distorted);
+    }
+
+    #[test]
+    fn bucketed_keeps_every_hole_visible() {
+        // 1000 used arenas of 100 bytes with a 1-byte hole after every 100th.
+        let mut arenas = Vec::new();
+        let mut off = 0;
+        for i in 0..1000 {
+            arenas.push(arena(off, 100, true));
+            off += 100;
+            if i % 100 == 99 {
+                arenas.push(arena(off, 1, false));
+                off += 1;
+            }
+        }
+        let map = HeapMap::fit(&arenas, off, 50, |a| Some(a.offset));
+        assert_eq!(map.cells.len(), 50);
+        assert_eq!(map.bucketed, Some(arenas.len()));
+        let holes = map
+            .cells
+            .iter()
+            .filter(|c| c.kind == CellKind::Holes)
+            .count();
+        assert_eq!(holes, 10);
+        assert!(map.scale_note().contains("holes"));
+        let rle = map.run_length();
+        assert!(rle.len() < 200, "{rle}");
+    }
+
+    #[test]
+    fn run_length_round_trips_lengths() {
+        let arenas = [arena(0, 256, true), arena(256, 768, false)];
+        let map = HeapMap::new(&arenas, 1024, 16, |_| Some(0));
+        assert_eq!(map.run_length(), "A4=12");
+    }
+
+    #[test]
+    fn table_strip_counts_spares() {
+        let entries = [
+            sysarena::TableEntry {
+                slot: 0,
+                arena: Some(arena(0, 10, true)),
+            },
+            sysarena::TableEntry {
+                slot: 1,
+                arena: Some(arena(10, 10, false)),
+            },
+            sysarena::TableEntry {
+                slot: 2,
+                arena: None,
+            },
+        ];
+        let strip = TableStrip::new(&entries, 10, |_| Some(0));
+        assert_eq!(strip.render_plain(|_| 'A'), "A·_");
+        assert_eq!(strip.spare, 1);
+        assert!(strip.note().contains("1 spare"));
     }
 
     #[test]

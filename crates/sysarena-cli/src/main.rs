@@ -2,7 +2,10 @@
 
 mod demo;
 mod heapmap;
+mod report;
 mod sim;
+mod step;
+mod viz;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,16 @@ enum Command {
     /// Run a program with sysarena-malloc preloaded in trace mode and check
     /// the trace it records.
     Record(sim::record::RecordArgs),
+    /// Draw SVG pictures of a trace or workload: the heap map at a step,
+    /// the heap map over time, fragmentation curves, free-block histogram.
+    Viz(viz::VizArgs),
+    /// Write one self-contained HTML report (no network): a slider over
+    /// the operations, every subject's heap map, curves, histogram, summary.
+    Report(report::ReportArgs),
+    /// Step through operations by hand or through a trace, watching the heap
+    /// map, the arena table, the free list and the stats (`--quiz` asks
+    /// first; `--script` or piped input prints text frames).
+    Step(step::StepArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +56,9 @@ fn main() -> ExitCode {
         Command::Replay(args) => sim::replay::run(&args, anstream::stdout().lock()),
         Command::Compare(args) => sim::compare::run(&args, anstream::stdout().lock()),
         Command::Record(args) => sim::record::run(&args, anstream::stdout().lock()),
+        Command::Viz(args) => viz::run(&args, anstream::stdout().lock()),
+        Command::Report(args) => report::run(&args, anstream::stdout().lock()),
+        Command::Step(args) => step::run(&args, std::io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

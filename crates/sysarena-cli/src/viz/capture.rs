@@ -1,0 +1,462 @@
+//! Steps a trace through subjects and captures what the pictures need: the
+//! heap map at chosen steps, the free-block histogram there, and (through
+//! [`replay`]) the metrics over time.
+//!
+//! [`replay`] measures but does not show; to see a subject at step `N` this
+//! module drives the subject itself, keeping the same id → block map the
+//! replay keeps (a refused alloc makes later frees of that id no-ops, a
+//! refused realloc keeps the block). A sysarena subject shows its real
+//! arenas and arena table (`manager()`); a peer shows its live blocks and
+//! the gaps between them (its own free list is private), which the pictures
+//! say.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sysarena::{ArenaInfo, TableEntry};
+use sysarena_sim::metrics::Summary;
+use sysarena_sim::replay::{ReplayOptions, replay};
+use sysarena_sim::subject::{Block, Subject};
+use sysarena_sim::subjects::{self, SubjectError};
+use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
+use sysarena_sim::trace::{Event, Id, Trace};
+
+use crate::heapmap::{HeapMap, TableStrip};
+
+/// A subject the capture can look inside.
+#[derive(Debug)]
+pub enum Subj {
+    /// A sysarena subject: real arenas and arena table.
+    Sys(Box<SysarenaSubject>),
+    /// A peer: live blocks and the gaps between them.
+    Peer(Box<dyn Subject>),
+}
+
+impl Subj {
+    /// Builds the subject called `name` over `capacity` bytes.
+    pub fn new(name: &str, capacity: usize) -> Result<Subj, SubjectError> {
+        match sysarena_subject::parse_name(name) {
+            Some((config, defrag)) => Ok(Subj::Sys(Box::new(
+                SysarenaSubject::with_config(config, capacity)?.defragment_on_failure(defrag),
+            ))),
+            None => subjects::by_name(name, capacity).map(Subj::Peer),
+        }
+    }
+
+    /// The subject behind the trait.
+    pub fn get(&self) -> &dyn Subject {
+        match self {
+            Subj::Sys(s) => s.as_ref(),
+            Subj::Peer(p) => p.as_ref(),
+        }
+    }
+
+    /// The subject behind the trait, mutably.
+    pub fn get_mut(&mut self) -> &mut dyn Subject {
+        match self {
+            Subj::Sys(s) => s.as_mut(),
+            Subj::Peer(p) => p.as_mut(),
+        }
+    }
+}
+
+/// What happened to one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The block lives at this offset now.
+    Placed(usize),
+    /// The subject refused the request.
+    Failed,
+    /// The block was freed.
+    Freed,
+    /// The event names a block whose alloc failed: nothing to do.
+    Skipped,
+}
+
+/// A subject being stepped through a trace.
+#[derive(Debug)]
+pub struct Tracker {
+    /// The subject.
+    pub subj: Subj,
+    blocks: HashMap<Id, Option<Block>>,
+    /// Live blocks by offset: (requested size, id).
+    live: BTreeMap<usize, (usize, Id)>,
+    /// Events applied.
+    pub applied: usize,
+}
+
+impl Tracker {
+    /// A fresh subject called `name` over `capacity` bytes.
+    pub fn new(name: &str, capacity: usize) -> Result<Tracker, SubjectError> {
+        Ok(Tracker {
+            subj: Subj::new(name, capacity)?,
+            blocks: HashMap::new(),
+            live: BTreeMap::new(),
+            applied: 0,
+        })
+    }
+
+    /// Applies one event. Events that the trace format forbids (unknown
+    /// ids) are skipped: the readers reject such traces already.
+    pub fn apply(&mut self, event: &Event) -> Outcome {
+        self.applied += 1;
+        match *event {
+            Event::Alloc { id, size, align } => match self.subj.get_mut().alloc(size, align) {
+                Some(offset) => {
+                    let b = Block {
+                        offset,
+                        size,
+                        align,
+                    };
+                    self.blocks.insert(id, Some(b));
+                    self.live.insert(offset, (size, id));
+                    Outcome::Placed(offset)
+                }
+                None => {
+                    self.blocks.insert(id, None);
+                    Outcome::Failed
+                }
+            },
+            Event::Free { id } => match self.blocks.remove(&id) {
+                Some(Some(b)) => {
+                    self.live.remove(&b.offset);
+                    // SAFETY: `b` was returned by this subject and is live:
+                    // it was in `blocks` until just now.
+                    unsafe { self.subj.get_mut().free(b) };
+                    Outcome::Freed
+                }
+                _ => Outcome::Skipped,
+            },
+            Event::Realloc { id, size } => match self.blocks.get(&id).copied() {
+                Some(Some(b)) => {
+                    // SAFETY: `b` was returned by this subject and is live.
+                    match unsafe { self.subj.get_mut().realloc(b, size) } {
+                        Some(offset) => {
+                            self.live.remove(&b.offset);
+                            self.live.insert(offset, (size, id));
+                            self.blocks.insert(
+                                id,
+                                Some(Block {
+                                    offset,
+                                    size,
+                                    align: b.align,
+                                }),
+                            );
+                            Outcome::Placed(offset)
+                        }
+                        None => Outcome::Failed,
+                    }
+                }
+                _ => Outcome::Skipped,
+            },
+        }
+    }
+
+    /// The region as arenas in address order, clipped to `[0, view)`, and
+    /// the key (trace id) of each in-use one. A peer's "arenas" are its live
+    /// blocks (requested bytes) and the gaps between them.
+    pub fn arenas(&self, view: usize) -> Vec<ArenaInfo> {
+        let mut out = Vec::new();
+        match &self.subj {
+            Subj::Sys(s) => {
+                for a in s.manager().arenas() {
+                    if a.offset >= view {
+                        break;
+                    }
+                    let mut a = a;
+                    a.size = a.size.min(view - a.offset);
+                    a.used = a.used.min(a.size);
+                    out.push(a);
+                }
+            }
+            Subj::Peer(_) => {
+                let mut at = 0;
+                for (&off, &(size, _)) in &self.live {
+                    if off >= view {
+                        break;
+                    }
+                    if off > at {
+                        out.push(free_arena(at, off - at));
+                    }
+                    let size = size.max(1).min(view - off);
+                    out.push(ArenaInfo {
+                        offset: off,
+                        size,
+                        used: size,
+                        in_use: true,
+                        slot: usize::MAX,
+                    });
+                    at = off + size;
+                }
+                if at < view {
+                    out.push(free_arena(at, view - at));
+                }
+            }
+        }
+        out
+    }
+
+    /// The trace id of the block at `offset`, for stable colours.
+    pub fn key_at(&self, offset: usize) -> Option<usize> {
+        self.live.get(&offset).map(|&(_, id)| id as usize)
+    }
+
+    /// The free extents: a sysarena subject's free arenas; a peer's gaps
+    /// between live blocks (including the untouched tail of the region).
+    pub fn free_extents(&self) -> Vec<(usize, usize)> {
+        if let Some(e) = self.subj.get().free_extents() {
+            return e;
+        }
+        let mut out = Vec::new();
+        let mut at = 0;
+        for (&off, &(size, _)) in &self.live {
+            if off > at {
+                out.push((at, off - at));
+            }
+            at = at.max(off + size.max(1));
+        }
+        let cap = self.subj.get().capacity();
+        if at < cap {
+            out.push((at, cap - at));
+        }
+        out
+    }
+
+    /// Whether the free space shown is the subject's own (sysarena) rather
+    /// than derived from gaps.
+    pub fn exact(&self) -> bool {
+        matches!(self.subj, Subj::Sys(_))
+    }
+
+    /// The arena table (sysarena subjects only).
+    pub fn table(&self) -> Option<Vec<TableEntry>> {
+        match &self.subj {
+            Subj::Sys(s) => {
+                // Descriptors past the last one ever used are spare; cap the
+                // walk so a 1 Mi-descriptor table stays cheap.
+                let stats = s.manager().stats();
+                let used = stats.descriptors - stats.spare_descriptors;
+                let shown = (used * 2).max(64).min(stats.descriptors);
+                Some(s.manager().table().take(shown).collect())
+            }
+            Subj::Peer(_) => None,
+        }
+    }
+
+    /// The heap map of `[0, view)` in exactly `width` cells.
+    pub fn heap_map(&self, view: usize, width: usize) -> HeapMap {
+        let arenas = self.arenas(view);
+        HeapMap::fit(&arenas, view, width, |a| self.key_at(a.offset))
+    }
+
+    /// The arena-table strip (sysarena subjects only).
+    pub fn table_strip(&self, width: usize) -> Option<(TableStrip, usize)> {
+        let entries = self.table()?;
+        let total = match &self.subj {
+            Subj::Sys(s) => s.manager().stats().descriptors,
+            Subj::Peer(_) => entries.len(),
+        };
+        Some((
+            TableStrip::new(&entries, width, |a| self.key_at(a.offset)),
+            total,
+        ))
+    }
+}
+
+fn free_arena(offset: usize, size: usize) -> ArenaInfo {
+    ArenaInfo {
+        offset,
+        size,
+        used: 0,
+        in_use: false,
+        slot: usize::MAX,
+    }
+}
+
+/// Free-block sizes in power-of-two classes: `counts[k]` free blocks of
+/// `[2^k, 2^(k+1))` bytes.
+pub fn histogram(extents: &[(usize, usize)]) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for &(_, len) in extents {
+        if len == 0 {
+            continue;
+        }
+        let k = (usize::BITS - 1 - len.leading_zeros()) as usize;
+        if counts.len() <= k {
+            counts.resize(k + 1, 0);
+        }
+        counts[k] += 1;
+    }
+    counts
+}
+
+/// The steps at which keyframes are taken: `0`, `n` and evenly spaced
+/// steps between, at most `max` + 1 in all.
+pub fn keyframe_steps(n: usize, max: usize) -> Vec<usize> {
+    let k = n.min(max.max(1));
+    if k == 0 {
+        return vec![0];
+    }
+    let mut steps: Vec<usize> = (0..=k).map(|i| i * n / k).collect();
+    steps.dedup();
+    steps
+}
+
+/// One subject's captures at the keyframe steps.
+#[derive(Debug)]
+pub struct Keyframe {
+    /// Events applied.
+    pub step: usize,
+    /// The heap map of the view.
+    pub map: HeapMap,
+    /// Free-block histogram (power-of-two classes) of the whole region.
+    pub histogram: Vec<usize>,
+    /// Free bytes, largest free, free blocks.
+    pub free: (usize, usize, usize),
+    /// Live bytes (requested).
+    pub live_bytes: usize,
+    /// The arena-table strip, for sysarena subjects.
+    pub table: Option<TableStrip>,
+    /// The event applied just before (what made this frame).
+    pub last: Option<(Event, Outcome)>,
+}
+
+/// Everything the pictures show about one subject.
+#[derive(Debug)]
+pub struct SubjectRun {
+    /// The subject's name.
+    pub name: String,
+    /// Whether free space is the subject's own (sysarena) or derived gaps.
+    pub exact: bool,
+    /// The replay's figures.
+    pub summary: Summary,
+    /// The replay's time series.
+    pub series: Vec<sysarena_sim::metrics::Sample>,
+    /// The keyframes, in step order.
+    pub frames: Vec<Keyframe>,
+}
+
+/// Capture settings.
+#[derive(Clone, Debug)]
+pub struct CaptureOptions {
+    /// Region size of every subject.
+    pub capacity: usize,
+    /// The steps to capture (sorted).
+    pub steps: Vec<usize>,
+    /// Heap-map width, in cells.
+    pub width: usize,
+    /// The address range shown, `[0, view)`; `None` picks one from the
+    /// subjects' largest footprint.
+    pub view: Option<usize>,
+    /// Table-strip width, in cells (0: none).
+    pub table_width: usize,
+}
+
+/// Replays `trace` against every subject of `names` and captures each at
+/// `options.steps`. Returns the runs and the view used.
+pub fn capture(
+    trace: &Trace,
+    names: &[String],
+    options: &CaptureOptions,
+) -> Result<(Vec<SubjectRun>, usize), String> {
+    let mut results = Vec::new();
+    for name in names {
+        let mut s = Subj::new(name, options.capacity).map_err(|e| e.to_string())?;
+        let r = replay(trace, s.get_mut(), &ReplayOptions::default()).map_err(|e| e.to_string())?;
+        results.push(r);
+    }
+    let view = options.view.unwrap_or_else(|| {
+        let fp = results
+            .iter()
+            .map(|r| r.summary.max_footprint)
+            .max()
+            .unwrap_or(0);
+        view_for(fp, options.capacity)
+    });
+    let mut runs = Vec::new();
+    for (name, r) in names.iter().zip(results) {
+        let mut t = Tracker::new(name, options.capacity).map_err(|e| e.to_string())?;
+        let mut frames = Vec::with_capacity(options.steps.len());
+        let mut last = None;
+        let mut i = 0;
+        for &step in &options.steps {
+            let step = step.min(trace.events.len());
+            while i < step {
+                let ev = trace.events[i];
+                last = Some((ev, t.apply(&ev)));
+                i += 1;
+            }
+            frames.push(frame(&t, view, options, last));
+        }
+        runs.push(SubjectRun {
+            name: name.clone(),
+            exact: t.exact(),
+            summary: r.summary,
+            series: r.series,
+            frames,
+        });
+    }
+    Ok((runs, view))
+}
+
+fn frame(
+    t: &Tracker,
+    view: usize,
+    options: &CaptureOptions,
+    last: Option<(Event, Outcome)>,
+) -> Keyframe {
+    let extents = t.free_extents();
+    let free = sysarena_sim::subject::FreeStats::from_extents(&extents);
+    let live_bytes = t.live.values().map(|&(s, _)| s).sum();
+    Keyframe {
+        step: t.applied,
+        map: t.heap_map(view, options.width),
+        histogram: histogram(&extents),
+        free: (free.free_bytes, free.largest_free, free.free_blocks),
+        live_bytes,
+        table: if options.table_width > 0 {
+            t.table_strip(options.table_width).map(|(s, _)| s)
+        } else {
+            None
+        },
+        last,
+    }
+}
+
+/// The address range to show for a largest footprint `fp`: the next power
+/// of two at or above `fp` plus a little free tail, at most `capacity`.
+pub fn view_for(fp: usize, capacity: usize) -> usize {
+    if fp == 0 {
+        return capacity.clamp(1, 4096);
+    }
+    (fp + fp / 16).next_power_of_two().min(capacity).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyframes_cover_both_ends() {
+        assert_eq!(keyframe_steps(10, 4), vec![0, 2, 5, 7, 10]);
+        assert_eq!(keyframe_steps(3, 400), vec![0, 1, 2, 3]);
+        assert_eq!(keyframe_steps(0, 400), vec![0]);
+    }
+
+    #[test]
+    fn histogram_classes() {
+        assert_eq!(histogram(&[(0, 1), (5, 3), (9, 4), (20, 0)]), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn peers_show_gaps_between_live_blocks() {
+        let trace = Trace::parse_native("t", "a 1 100\na 2 100\nf 1\n").unwrap();
+        let mut t = Tracker::new("talc", 1 << 16).unwrap();
+        for e in &trace.events {
+            t.apply(e);
+        }
+        let arenas = t.arenas(4096);
+        assert!(arenas.iter().any(|a| a.in_use));
+        let total: usize = arenas.iter().map(|a| a.size).sum();
+        assert_eq!(total, 4096);
+    }
+}

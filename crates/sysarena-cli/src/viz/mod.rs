@@ -1,0 +1,206 @@
+//! `sysarena viz`: SVG pictures of a trace or workload replayed against
+//! subjects — the heap map at a step, the heap map over time, the
+//! fragmentation curves and the free-block histogram.
+
+pub mod capture;
+pub mod plots;
+pub mod svg;
+
+use std::io;
+use std::path::PathBuf;
+
+use sysarena_sim::subjects::DEFAULT_CAPACITY;
+use sysarena_sim::trace::Trace;
+use sysarena_sim::workload::{Workload, WorkloadParams};
+
+use capture::{CaptureOptions, capture, keyframe_steps};
+
+/// The subjects compared when none are named.
+pub const DEFAULT_SUBJECTS: &str =
+    "sysarena/first-fit/deferred,sysarena/best-fit/immediate,talc,buddy";
+
+/// Where the events come from: a trace file or a generated workload.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SourceArgs {
+    /// A trace file (native, malloc-lab `.rep` or OSTEP op list; gzip is
+    /// detected).
+    #[arg(required_unless_present = "workload", conflicts_with = "workload")]
+    pub trace: Option<PathBuf>,
+    /// A generated workload instead of a trace (uniform, exponential,
+    /// random, ramp, peaks, plateau, checkerboard).
+    #[arg(long)]
+    pub workload: Option<Workload>,
+    /// Steps of the workload.
+    #[arg(long, default_value_t = 2000)]
+    pub ops: usize,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u64,
+    /// Read only the first N events of the trace.
+    #[arg(long)]
+    pub max_events: Option<usize>,
+    /// Region size of every subject, in bytes (suffixes K, M, G); default
+    /// 128 MiB for a trace, 1 MiB for a workload.
+    #[arg(long, value_parser = parse_size)]
+    pub capacity: Option<usize>,
+    /// Subjects to compare, comma separated (`sysarena/<policy>/<coalescing>[+defrag]`
+    /// or a peer: talc, rlsf, buddy, linked-list, dlmalloc, offset-allocator, slab).
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_SUBJECTS)]
+    pub subjects: Vec<String>,
+}
+
+impl SourceArgs {
+    /// Loads the trace (or generates the workload) and picks the capacity.
+    pub fn load(&self) -> io::Result<(Trace, usize)> {
+        if let Some(w) = self.workload {
+            let capacity = self.capacity.unwrap_or(1 << 20);
+            let params = WorkloadParams {
+                seed: self.seed,
+                ops: self.ops,
+                capacity,
+                ..WorkloadParams::default()
+            };
+            let mut t = w.generate(&params);
+            if let Some(m) = self.max_events {
+                t.events.truncate(m);
+            }
+            Ok((t, capacity))
+        } else {
+            let path = self
+                .trace
+                .as_ref()
+                .expect("clap requires a trace or a workload");
+            let t = Trace::from_path(path, None, self.max_events).map_err(io::Error::other)?;
+            Ok((t, self.capacity.unwrap_or(DEFAULT_CAPACITY)))
+        }
+    }
+}
+
+/// `12K`, `3M`, `1G`, `4096` → bytes.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, mul) = match t.chars().last() {
+        Some('K' | 'k') => (&t[..t.len() - 1], 1usize << 10),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("`{s}` is not a size (e.g. 4096, 64K, 16M)"))
+}
+
+/// Which picture `viz` draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// The heap map of every subject at `--step`.
+    Map,
+    /// The heap map over time: time down, addresses across.
+    Timeline,
+    /// Fragmentation and footprint over time.
+    Curves,
+    /// Free-block sizes at `--step`.
+    Histogram,
+}
+
+/// Options of `sysarena viz`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct VizArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Write the SVG here (`-` for standard output).
+    #[arg(long)]
+    pub svg: PathBuf,
+    /// The picture.
+    #[arg(long, value_enum, default_value = "map")]
+    pub kind: Kind,
+    /// The step (events applied) for `map` and `histogram`; default: the end.
+    #[arg(long)]
+    pub step: Option<usize>,
+    /// Rows of the timeline (sampled steps).
+    #[arg(long, default_value_t = 200)]
+    pub rows: usize,
+    /// Heap-map width in cells (`map`; the timeline uses 240).
+    #[arg(long, default_value_t = 160)]
+    pub width: usize,
+    /// Show addresses `[0, VIEW)`; default: just past the largest footprint.
+    #[arg(long, value_parser = parse_size)]
+    pub view: Option<usize>,
+}
+
+/// Renders the SVG `args` asks for, as a string.
+pub fn render(args: &VizArgs) -> io::Result<String> {
+    let (trace, capacity) = args.source.load()?;
+    let n = trace.events.len();
+    let step = args.step.unwrap_or(n).min(n);
+    let (steps, width, table_width) = match args.kind {
+        Kind::Map => (vec![step], args.width, 96),
+        Kind::Histogram => (vec![step], 8, 0),
+        Kind::Timeline => (keyframe_steps(n, args.rows.max(1)), 240, 0),
+        Kind::Curves => (vec![n], 8, 0),
+    };
+    let options = CaptureOptions {
+        capacity,
+        steps,
+        width,
+        view: args.view,
+        table_width,
+    };
+    let (runs, view) =
+        capture(&trace, &args.source.subjects, &options).map_err(io::Error::other)?;
+    let name = &trace.name;
+    Ok(match args.kind {
+        Kind::Map => svg::heap_map_svg(
+            &runs,
+            0,
+            view,
+            capacity,
+            &format!("Heap map of {name} after {step} of {n} events"),
+        ),
+        Kind::Timeline => svg::timeline_svg(
+            &runs,
+            view,
+            capacity,
+            &format!("Heap map over time: {name} ({n} events)"),
+        ),
+        Kind::Curves => plots::curves_svg(&runs, &format!("{name}: fragmentation over time"))
+            .map_err(io::Error::other)?,
+        Kind::Histogram => plots::histogram_svg(
+            &runs,
+            0,
+            &format!("{name}: free-block sizes after {step} of {n} events"),
+        )
+        .map_err(io::Error::other)?,
+    })
+}
+
+/// Runs `sysarena viz`.
+pub fn run(args: &VizArgs, mut out: impl io::Write) -> io::Result<()> {
+    let svg = render(args)?;
+    if args.svg.as_os_str() == "-" {
+        out.write_all(svg.as_bytes())
+    } else {
+        std::fs::write(&args.svg, svg)?;
+        writeln!(out, "wrote {}", args.svg.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+    }
+}
