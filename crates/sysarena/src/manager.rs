@@ -349,7 +349,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.reserve_hash();
         let Slot {
             size: old_size,
-            used: old_used,
             next,
             ..
         } = self.slots.as_ref()[i as usize];
@@ -358,7 +357,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 self.shrink_in_place(i, need);
                 self.set_used(i, new_size);
                 self.settle();
-                return Ok(self.in_place(i, new_size.min(old_used)));
+                return Ok(self.in_place(i, new_size.min(old_size)));
             }
             let extra = need - old_size;
             if next != NIL && self.slot(next).state == State::Free && self.slot(next).size >= extra
@@ -366,7 +365,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 self.take_from_right(i, extra);
                 self.set_used(i, new_size);
                 self.settle();
-                return Ok(self.in_place(i, new_size.min(old_used)));
+                return Ok(self.in_place(i, new_size.min(old_size)));
             }
         }
         let new = self.alloc(new_size, align)?;
@@ -377,7 +376,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             offset: new.offset,
             size: new.size,
             moved_from: Some(offset),
-            copy_len: new_size.min(old_used),
+            copy_len: new_size.min(old_size),
         })
     }
 

@@ -34,7 +34,9 @@ pub struct Reallocation {
     /// its bytes are intact until the next call into the manager.
     pub moved_from: Option<usize>,
     /// Bytes to copy when the allocation moved: the smaller of the old
-    /// requested size and the new one.
+    /// arena's size and the new request. The whole old arena, not only the
+    /// bytes first requested, because callers may use all of it (it is what
+    /// `malloc_usable_size` reports).
     pub copy_len: usize,
 }
 

@@ -87,3 +87,20 @@ fn foreign_pointers_are_rejected() {
     assert!(!h.contains(p.as_ptr()));
     h.manager().check_invariants().unwrap();
 }
+
+#[test]
+fn a_moving_realloc_keeps_the_slack_the_caller_may_have_used() {
+    let mut h = heap(4096, Config::fast());
+    let p = h.alloc(Layout::from_size_align(10, 8).unwrap()).unwrap();
+    let usable = h.usable_size(p).unwrap();
+    assert_eq!(usable, 16);
+    // SAFETY: usable_size bytes at p belong to the allocation.
+    unsafe { p.as_ptr().write_bytes(0xEE, usable) };
+    let _wall = h.alloc(Layout::from_size_align(8, 8).unwrap()).unwrap();
+    // SAFETY: p is live and not used after the move.
+    let q = unsafe { h.realloc(p, Layout::from_size_align(100, 8).unwrap()) }.unwrap();
+    assert_ne!(p, q);
+    // SAFETY: q holds at least 16 bytes.
+    let got = unsafe { core::slice::from_raw_parts(q.as_ptr(), usable) };
+    assert!(got.iter().all(|&b| b == 0xEE));
+}
