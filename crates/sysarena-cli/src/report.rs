@@ -11,7 +11,7 @@
 //!
 //! Opened with `#selftest` the page tests itself: it moves the slider,
 //! checks that the heap map changed and that no script error was raised,
-//! and writes the verdict into `#selftest` (the browser test reads it).
+//! and writes the verdict into `#selftest-verdict` (the browser test reads it).
 
 use std::io;
 use std::path::PathBuf;
