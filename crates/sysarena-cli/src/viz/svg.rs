@@ -21,7 +21,7 @@ const FONT: &str = r#"font-family="DejaVu Sans, Helvetica, Arial, sans-serif""#;
 fn header(out: &mut String, w: f64, h: f64, title: &str) {
     let _ = write!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" {FONT} font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" {FONT} font-size="12" shape-rendering="crispEdges">"#
     );
     let _ = write!(out, "<title>{}</title>", esc(title));
     let _ = write!(out, r##"<rect width="{w}" height="{h}" fill="#ffffff"/>"##);
@@ -190,7 +190,7 @@ pub fn timeline_svg(runs: &[SubjectRun], view: usize, capacity: usize, title: &s
     let n = runs.len().max(1) as f64;
     let rows = runs.first().map_or(0, |r| r.frames.len());
     let row_h = if rows > 0 {
-        (600.0 / rows as f64).clamp(1.0, 8.0)
+        (600.0 / rows as f64).floor().clamp(1.0, 8.0)
     } else {
         4.0
     };
@@ -222,13 +222,13 @@ pub fn timeline_svg(runs: &[SubjectRun], view: usize, capacity: usize, title: &s
         let x = left + c as f64 * (col + gap);
         text(&mut out, x, top - 8.0, 12, "bold", &r.name);
         for (i, f) in r.frames.iter().enumerate() {
-            out.push_str(&f.map.svg_rects_with(
-                x,
-                top + i as f64 * row_h,
-                col,
-                row_h + 0.05,
-                false,
-            ));
+            // One colour for every allocation here: equal neighbours merge
+            // into one rectangle, which keeps a 200-row picture small.
+            let mut map = f.map.clone();
+            for c in &mut map.cells {
+                c.key = None;
+            }
+            out.push_str(&map.svg_rects_with(x, top + i as f64 * row_h, col, row_h + 0.05, false));
         }
         let _ = write!(
             out,
