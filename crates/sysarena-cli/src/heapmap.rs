@@ -449,8 +449,8 @@ fn plain_char(c: &Cell, label: &impl Fn(usize) -> char) -> char {
 
 /// Colours of allocations in SVG and HTML (index = key mod 12).
 pub const RGB: [&str; 12] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#7f7fd5", "#17becf", "#bcbd22",
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#8c6d31", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#7f7fd5", "#17becf", "#843c39",
 ];
 /// Free space in SVG and HTML.
 pub const FREE_RGB: &str = "#e4e4e4";

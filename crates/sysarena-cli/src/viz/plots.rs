@@ -177,6 +177,7 @@ pub fn histogram_svg(runs: &[SubjectRun], index: usize, title: &str) -> Result<S
                     String::new()
                 }
             })
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .x_desc("free-block size class (≥ label, < next label)")
             .y_desc("free blocks")
             .draw()
