@@ -116,7 +116,7 @@ impl Locked {
     #[inline]
     fn try_lock(i: usize) -> Option<Locked> {
         let shard = &SHARDS[i];
-        shard.lock.try_lock().then_some(Locked { shard })
+        shard.lock.try_lock().then(|| Locked { shard })
     }
 }
 
