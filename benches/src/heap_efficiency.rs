@@ -9,7 +9,7 @@
 //! starts a fresh subject; round `r` uses the same seed for every subject,
 //! so all subjects see the same stream up to their own first failure.
 
-use sysarena_sim::subject::{Block, Subject};
+use sysarena_sim::subject::{Block, FreeStats, Subject};
 
 use crate::report::{Progress, Table, ratio};
 use crate::rng::Rng;
@@ -34,17 +34,32 @@ pub struct Params {
 
 #[derive(Clone, Debug, Default)]
 struct Outcome {
-    efficiency: Vec<f64>,
-    steps: Vec<usize>,
+    rounds: Vec<Round>,
     error: Option<String>,
 }
 
-/// One round: the efficiency at the first failure and the steps taken.
-fn round(subject: &mut dyn Subject, seed: u64) -> (f64, usize) {
+/// How one round ended.
+#[derive(Clone, Debug, Default)]
+struct Round {
+    /// Live requested bytes / region size at the failure.
+    efficiency: f64,
+    /// Steps taken, the failing one included.
+    steps: usize,
+    /// `alloc` or `realloc`.
+    failed_op: &'static str,
+    /// The refused size.
+    failed_size: usize,
+    /// The subject's own free figures then, where it reports them.
+    free: Option<FreeStats>,
+}
+
+/// One round, to the first failure.
+fn round(subject: &mut dyn Subject, seed: u64) -> Round {
     let mut rng = Rng::new(seed);
     let mut live: Vec<Block> = Vec::with_capacity(8192);
     let mut live_bytes = 0usize;
     let mut steps = 0;
+    let mut failed = ("none", 0);
     while steps < STEP_LIMIT {
         steps += 1;
         let draw = rng.below(10);
@@ -61,7 +76,10 @@ fn round(subject: &mut dyn Subject, seed: u64) -> (f64, usize) {
                     });
                     live_bytes += size;
                 }
-                None => break,
+                None => {
+                    failed = ("alloc", size);
+                    break;
+                }
             }
         } else if live.is_empty() {
             continue;
@@ -85,11 +103,24 @@ fn round(subject: &mut dyn Subject, seed: u64) -> (f64, usize) {
                     };
                     live_bytes = live_bytes - block.size + size;
                 }
-                None => break,
+                None => {
+                    failed = ("realloc", size);
+                    break;
+                }
             }
         }
     }
-    (live_bytes as f64 / subject.capacity() as f64, steps)
+    Round {
+        efficiency: live_bytes as f64 / subject.capacity() as f64,
+        steps,
+        failed_op: failed.0,
+        failed_size: failed.1,
+        free: subject.free_stats(),
+    }
+}
+
+fn efficiencies(o: &Outcome) -> Vec<f64> {
+    o.rounds.iter().map(|r| r.efficiency).collect()
 }
 
 /// Runs every subject; the summary table and the per-round CSV table.
@@ -104,11 +135,9 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 2]
                 p.rounds
             ));
             match roster::build(name, CAPACITY) {
-                Ok(mut s) => {
-                    let (e, steps) = round(s.as_mut(), p.seed.wrapping_add(r as u64));
-                    o.efficiency.push(e);
-                    o.steps.push(steps);
-                }
+                Ok(mut s) => o
+                    .rounds
+                    .push(round(s.as_mut(), p.seed.wrapping_add(r as u64))),
                 Err(e) => {
                     o.error = Some(e.to_string());
                     break;
@@ -122,7 +151,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 2]
         .iter()
         .position(|n| *n == BASELINE)
         .filter(|&b| outcomes[b].error.is_none())
-        .map(|b| mean(&outcomes[b].efficiency));
+        .map(|b| mean(&efficiencies(&outcomes[b])));
     let mut t = Table::new(
         format!(
             "Heap efficiency: live requested bytes / region at the first failure (mean of {} rounds)",
@@ -139,7 +168,18 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 2]
     );
     let mut csv = Table::new(
         "heap efficiency",
-        &["subject", "round", "efficiency", "steps", "error"],
+        &[
+            "subject",
+            "round",
+            "efficiency",
+            "steps",
+            "failed_op",
+            "failed_size",
+            "free_bytes",
+            "largest_free",
+            "free_blocks",
+            "error",
+        ],
     );
     for (name, o) in subjects.iter().zip(&outcomes) {
         if let Some(e) = &o.error {
@@ -152,19 +192,17 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 2]
                 "-".into(),
             ]);
             t.note(format!("{name}: {e}"));
-            csv.row(vec![
-                (*name).to_owned(),
-                String::new(),
-                String::new(),
-                String::new(),
-                e.clone(),
-            ]);
+            let mut row = vec![(*name).to_owned()];
+            row.extend(std::iter::repeat_n(String::new(), 8));
+            row.push(e.clone());
+            csv.row(row);
             continue;
         }
-        let m = mean(&o.efficiency);
-        let lo = o.efficiency.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = o.efficiency.iter().copied().fold(0.0, f64::max);
-        let steps = o.steps.iter().sum::<usize>() / o.steps.len().max(1);
+        let eff = efficiencies(o);
+        let m = mean(&eff);
+        let lo = eff.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = eff.iter().copied().fold(0.0, f64::max);
+        let steps = o.rounds.iter().map(|r| r.steps).sum::<usize>() / o.rounds.len().max(1);
         t.row(vec![
             (*name).to_owned(),
             format!("{:.2}%", m * 100.0),
@@ -173,12 +211,20 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> [Table; 2]
             ratio(m, base),
             steps.to_string(),
         ]);
-        for (r, (e, s)) in o.efficiency.iter().zip(&o.steps).enumerate() {
+        for (i, r) in o.rounds.iter().enumerate() {
+            let free = |f: fn(&FreeStats) -> usize| {
+                r.free.as_ref().map_or(String::new(), |s| f(s).to_string())
+            };
             csv.row(vec![
                 (*name).to_owned(),
-                r.to_string(),
-                format!("{e:.6}"),
-                s.to_string(),
+                i.to_string(),
+                format!("{:.6}", r.efficiency),
+                r.steps.to_string(),
+                r.failed_op.to_owned(),
+                r.failed_size.to_string(),
+                free(|s| s.free_bytes),
+                free(|s| s.largest_free),
+                free(|s| s.free_blocks),
                 String::new(),
             ]);
         }

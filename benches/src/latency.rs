@@ -4,10 +4,16 @@
 //! Each call is bracketed by `lfence; rdtsc; lfence` on both sides, so the
 //! figure holds the call, the dynamic dispatch into the subject and one
 //! timer pair; the timer pair alone is measured and shown as "timer
-//! overhead". The counter runs on while the thread is descheduled, so the
-//! far tail (p99.9, max) holds interrupts and preemption on a busy machine;
-//! each figure is the median over the trials, which steadies it.
+//! overhead". The counter runs on while the thread is descheduled, which on
+//! a busy machine puts the scheduler's time slices (milliseconds) into the
+//! tail. So the calls run in batches of [`BATCH`], each bracketed by the
+//! thread's CPU-time clock as well: a batch whose counter time exceeds its
+//! CPU time by more than [`DESCHEDULED_NS`] was descheduled, and its samples
+//! are dropped (the share dropped is reported). What stays holds the
+//! allocator, its page faults and short interrupts. Each figure is the
+//! median over the trials.
 
+use crate::clock::thread_cpu_secs;
 use crate::ops::{Driver, Kind, NoProbe, Op, Probe, RandomActions};
 use crate::report::{Progress, Table, median, ratio};
 use crate::roster::{self, BASELINE, CAPACITY};
@@ -56,6 +62,13 @@ pub fn ticks_per_ns() -> f64 {
     (s1 - s0) as f64 / t0.elapsed().as_nanos() as f64
 }
 
+/// Calls per batch (about a tenth of a millisecond to a millisecond).
+pub const BATCH: usize = 4096;
+
+/// A batch whose counter time exceeds its CPU time by more than this was
+/// descheduled: its samples are dropped.
+pub const DESCHEDULED_NS: f64 = 20_000.0;
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -77,6 +90,22 @@ struct Recorder {
     samples: [Vec<u64>; 3],
 }
 
+impl Recorder {
+    fn lens(&self) -> [usize; 3] {
+        [
+            self.samples[0].len(),
+            self.samples[1].len(),
+            self.samples[2].len(),
+        ]
+    }
+
+    fn truncate(&mut self, lens: [usize; 3]) {
+        for (v, n) in self.samples.iter_mut().zip(lens) {
+            v.truncate(n);
+        }
+    }
+}
+
 impl Probe for Recorder {
     #[inline(always)]
     fn begin(&mut self) -> u64 {
@@ -88,6 +117,13 @@ impl Probe for Recorder {
         let t = stamp();
         self.samples[kind as usize].push(t.wrapping_sub(start));
     }
+}
+
+/// One subject's figures: per kind, and the share of batches dropped.
+#[derive(Clone, Copy, Debug)]
+struct Measured {
+    stats: [Stats; 3],
+    dropped: f64,
 }
 
 /// p50, p99, p99.9, max and the call count.
@@ -138,16 +174,17 @@ fn overhead() -> f64 {
 
 /// Runs every subject; one table per kind, and the CSV table.
 pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table> {
-    let mut results: Vec<Result<[Stats; 3], String>> = Vec::new();
+    let ticks_per_ns = ticks_per_ns();
+    let mut results: Vec<Result<Measured, String>> = Vec::new();
     for name in subjects {
         progress.step(&format!("latency: max {}: {name}", p.max));
-        results.push(measure(name, p));
+        results.push(measure(name, p, ticks_per_ns));
     }
     let timer = overhead();
     let base = subjects
         .iter()
         .position(|n| *n == BASELINE)
-        .and_then(|b| results[b].as_ref().ok().copied());
+        .and_then(|b| results[b].as_ref().ok().map(|m| m.stats));
     let mut tables = Vec::new();
     let mut csv = Table::new(
         "latency",
@@ -162,6 +199,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
             "max",
             "p99_ratio_to_talc",
             "max_ratio_to_talc",
+            "batches_dropped",
             "error",
         ],
     );
@@ -181,12 +219,13 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                 "max",
                 "p99 / talc",
                 "max / talc",
+                "dropped",
             ],
         );
         for (name, r) in subjects.iter().zip(&results) {
             match r {
-                Ok(st) => {
-                    let s = st[kind as usize];
+                Ok(m) => {
+                    let s = m.stats[kind as usize];
                     let b = base.map(|b| b[kind as usize]);
                     let row = vec![
                         (*name).to_owned(),
@@ -196,6 +235,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                         format!("{:.0}", s.max),
                         ratio(s.p99, b.map(|b| b.p99)),
                         ratio(s.max, b.map(|b| b.max)),
+                        format!("{:.1}%", m.dropped * 100.0),
                     ];
                     csv.row(vec![
                         (*name).to_owned(),
@@ -208,6 +248,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                         row[4].clone(),
                         row[5].clone(),
                         row[6].clone(),
+                        format!("{:.4}", m.dropped),
                         String::new(),
                     ]);
                     t.row(row);
@@ -216,6 +257,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                     t.row(vec![
                         (*name).to_owned(),
                         "error".into(),
+                        "-".into(),
                         "-".into(),
                         "-".into(),
                         "-".into(),
@@ -234,6 +276,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                         String::new(),
                         String::new(),
                         String::new(),
+                        String::new(),
                         e.clone(),
                     ]);
                 }
@@ -245,8 +288,12 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
         t.note(format!(
             "each call timed with lfence+rdtsc on both sides; the timer pair alone costs \
              {timer:.0} {UNIT} (p50), included in every figure; {} warm-up operations, \
-             then {} recorded operations per trial",
-            p.warmup, p.ops
+             then {} recorded operations per trial, in batches of {BATCH}; \"dropped\": the share \
+             of batches during which the thread was descheduled (counter time > CPU time + \
+             {:.0} µs), whose samples are left out",
+            p.warmup,
+            p.ops,
+            DESCHEDULED_NS / 1000.0
         ));
         tables.push(t);
     }
@@ -254,7 +301,7 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
     tables
 }
 
-fn measure(name: &str, p: &Params) -> Result<[Stats; 3], String> {
+fn measure(name: &str, p: &Params, ticks_per_ns: f64) -> Result<Measured, String> {
     let mut subject = roster::build(name, CAPACITY).map_err(|e| e.to_string())?;
     let mut generator = RandomActions::new(p.seed, p.max);
     let mut driver = Driver::new();
@@ -262,21 +309,37 @@ fn measure(name: &str, p: &Params) -> Result<[Stats; 3], String> {
     generator.fill(&mut buf, p.warmup);
     driver.run(subject.as_mut(), &buf, &mut NoProbe);
     let mut per_trial: [Vec<Stats>; 3] = Default::default();
+    let (mut batches, mut dropped) = (0usize, 0usize);
     for _ in 0..p.trials.max(1) {
         generator.fill(&mut buf, p.ops);
         let mut rec = Recorder::default();
         for v in &mut rec.samples {
             v.reserve(p.ops);
         }
-        driver.run(subject.as_mut(), &buf, &mut rec);
+        for chunk in buf.chunks(BATCH) {
+            let lens = rec.lens();
+            let cpu = thread_cpu_secs();
+            let t = stamp();
+            driver.run(subject.as_mut(), chunk, &mut rec);
+            let ticks = stamp().wrapping_sub(t);
+            let cpu_ns = (thread_cpu_secs() - cpu) * 1e9;
+            batches += 1;
+            if ticks as f64 / ticks_per_ns - cpu_ns > DESCHEDULED_NS {
+                rec.truncate(lens);
+                dropped += 1;
+            }
+        }
         for (k, v) in rec.samples.iter_mut().enumerate() {
             per_trial[k].push(stats(v));
         }
     }
     driver.release(subject.as_mut());
-    Ok([
-        median_stats(&per_trial[0]),
-        median_stats(&per_trial[1]),
-        median_stats(&per_trial[2]),
-    ])
+    Ok(Measured {
+        stats: [
+            median_stats(&per_trial[0]),
+            median_stats(&per_trial[1]),
+            median_stats(&per_trial[2]),
+        ],
+        dropped: dropped as f64 / batches.max(1) as f64,
+    })
 }
