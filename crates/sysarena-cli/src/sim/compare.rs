@@ -60,7 +60,8 @@ pub struct Rank {
     /// Footprint at peak / peak live bytes.
     pub footprint_ratio: f64,
     /// `footprint_ratio` over the best one among subjects that served
-    /// every request.
+    /// every request aligned as asked (below 1.0 for a subject that
+    /// ignored alignment and packed tighter).
     pub footprint_vs_best: f64,
     /// Nanoseconds per subject call.
     pub ns_per_op: f64,
@@ -87,14 +88,23 @@ pub fn rank(outcomes: &[Outcome]) -> Vec<Rank> {
         .filter_map(|o| o.result.as_ref().ok().map(|r| (o.subject.as_str(), r)))
         .collect();
     ok.sort_by(|a, b| rank_key(&a.1.summary, &b.1.summary).then(a.0.cmp(b.0)));
+    // The best footprint: among subjects that served every request aligned
+    // as asked, else among those that served every request, else all.
     let served: Vec<_> = ok
         .iter()
         .filter(|(_, r)| r.summary.failed_requests == 0)
         .collect();
-    let pool = if served.is_empty() {
-        ok.iter().collect()
-    } else {
+    let aligned: Vec<_> = served
+        .iter()
+        .copied()
+        .filter(|(_, r)| r.summary.misaligned_blocks == 0)
+        .collect();
+    let pool = if !aligned.is_empty() {
+        aligned
+    } else if !served.is_empty() {
         served
+    } else {
+        ok.iter().collect()
     };
     let best_ratio = pool
         .iter()
@@ -231,7 +241,7 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
         let s = &o.result.as_ref().expect("ranked subjects ran").summary;
         t.add_row(vec![
             r.rank.to_string(),
-            r.subject.clone(),
+            table::subject_cell(&r.subject, s),
             crate::heapmap::fmt_bytes(r.footprint_at_peak),
             format!("{:.3}", r.footprint_ratio),
             if r.served_all {

@@ -243,10 +243,10 @@ pub fn progress(quiet: bool, len: Option<u64>) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
     let style = match len {
-        Some(_) => {
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:24} {pos}/{len} {msg}")
-        }
-        None => ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}"),
+        Some(_) => ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:24} {pos}/{len} {wide_msg}",
+        ),
+        None => ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}"),
     };
     bar.set_style(style.expect("valid template").progress_chars("█▉▊▋▌▍▎▏ "));
     bar.enable_steady_tick(Duration::from_millis(120));

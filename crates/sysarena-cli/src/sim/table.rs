@@ -36,6 +36,15 @@ pub fn render(t: &Table) -> String {
         .join("\n")
 }
 
+/// The subject's name, with `*` when it returned misaligned blocks.
+pub fn subject_cell(name: &str, s: &Summary) -> String {
+    if s.misaligned_blocks > 0 {
+        format!("{name}*")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// `3 (2 gap)`: failed requests, and how many of them a gap between live
 /// blocks (a hole in the address range, its free neighbours merged) could
 /// have held.
@@ -60,7 +69,7 @@ pub fn summary_table(outcomes: &[Outcome]) -> Table {
             "ratio",
             "J&W frag",
             "max ext frag",
-            "failed (fit)",
+            "failed (gap fit)",
             "ns/op",
         ],
         &[false, true, true, true, true, true, true, true],
@@ -70,7 +79,7 @@ pub fn summary_table(outcomes: &[Outcome]) -> Table {
             Ok(r) => {
                 let s = &r.summary;
                 t.add_row(vec![
-                    o.subject.clone(),
+                    subject_cell(&o.subject, s),
                     thousands(s.peak_live_bytes),
                     thousands(s.footprint_at_peak),
                     format!("{:.3}", s.footprint_ratio),
@@ -94,49 +103,66 @@ ratio = footprint at peak / peak live bytes (1.000 wastes nothing); J&W frag = r
 (Johnstone & Wilson); max ext frag = highest 1 - largest free / free bytes over the run;
 failed (gap fit) = requests refused (of which a hole between live blocks could have held them).";
 
-/// The sentence under a table for subjects that refused requests: how much
-/// was free, and in what largest piece, at the end of the run.
+/// The sentences under a table: for subjects that refused requests, why and
+/// how much was free at the end; for subjects that ignored alignment, how
+/// often.
 pub fn failure_notes(outcomes: &[Outcome]) -> Vec<String> {
     let mut notes = Vec::new();
     for o in outcomes {
         let Ok(r) = &o.result else { continue };
         let s = &r.summary;
+        if s.misaligned_blocks > 0 {
+            notes.push(format!(
+                "* {} returned {} block(s) not aligned as asked (it does not honour alignment): its figures are not like for like.",
+                o.subject,
+                thousands(s.misaligned_blocks)
+            ));
+        }
         if s.failed_requests == 0 {
             continue;
         }
         let end = &s.end;
-        let own = match s.failed_with_fitting_free_extent {
-            Some(n) if n > 0 => format!(
-                "; {} of them while one of its own free blocks was big enough",
+        let mut why = Vec::new();
+        if s.failed_with_fitting_gap > 0 {
+            why.push(format!(
+                "{} of them while a hole between live blocks was big enough",
+                thousands(s.failed_with_fitting_gap)
+            ));
+        }
+        if let Some(n) = s.failed_with_fitting_free_extent.filter(|&n| n > 0) {
+            why.push(format!(
+                "{} while one of its own free blocks was",
                 thousands(n)
-            ),
-            _ => String::new(),
+            ));
+        }
+        let why = if why.is_empty() {
+            ": no hole was big enough".to_owned()
+        } else {
+            format!("; {}", why.join(", "))
         };
         notes.push(format!(
-            "{} refused {} request(s); at the end {} of {} were free in {} block(s), the largest {}{}{own}",
+            "{} refused {} request(s){why}. At the end {} of {} were free in {} block(s), the largest {}.",
             o.subject,
             thousands(s.failed_requests),
             crate::heapmap::fmt_bytes(end.free_bytes),
             crate::heapmap::fmt_bytes(s.capacity),
             thousands(end.free_blocks),
             crate::heapmap::fmt_bytes(end.largest_free),
-            if s.failed_with_fitting_gap == 0 && s.failed_with_fitting_free_extent.unwrap_or(0) == 0 {
-                ": no hole was big enough"
-            } else {
-                ""
-            }
         ));
     }
     notes
 }
 
-/// `fastest: talc, 38 ns/op` style line: the subject with the lowest ratio
-/// among those that served every request.
+/// The `least waste:` line: the subject with the lowest footprint ratio
+/// among those that served every request, aligned as asked.
 pub fn least_waste(outcomes: &[Outcome]) -> Option<String> {
     let best = outcomes
         .iter()
         .filter_map(|o| o.result.as_ref().ok().map(|r| (o, r)))
-        .filter(|(_, r)| r.summary.failed_requests == 0 && r.summary.peak_live_bytes > 0)
+        .filter(|(_, r)| {
+            let s = &r.summary;
+            s.failed_requests == 0 && s.misaligned_blocks == 0 && s.peak_live_bytes > 0
+        })
         .min_by(|a, b| {
             a.1.summary
                 .footprint_ratio

@@ -136,7 +136,7 @@ fn simulate_checkerboard_fails_first_fit_with_half_the_region_free() {
     assert!(result(&doc, "sysarena/first-fit/deferred")["timing"]["ns_per_op"].is_number());
 
     let text = ok(&args);
-    assert!(text.contains("sysarena/first-fit/deferred refused 1 request(s); at the end 32.0 KiB of 64.0 KiB were free in 8 block(s), the largest 4.0 KiB: no hole was big enough"), "{text}");
+    assert!(text.contains("sysarena/first-fit/deferred refused 1 request(s): no hole was big enough. At the end 32.0 KiB of 64.0 KiB were free in 8 block(s), the largest 4.0 KiB."), "{text}");
     // The heap map of the end state: eight blocks, eight holes.
     assert!(
         text.contains("|A███▏===B███▏···C███▏···D███▏···E███▏···F███▏···G███▏···H███▏···|"),
