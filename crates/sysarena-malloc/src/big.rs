@@ -53,9 +53,23 @@ pub(crate) fn alloc(g: &Globals, size: usize, align: usize) -> *mut u8 {
     let Some(map_len) = len.checked_add(extra) else {
         return core::ptr::null_mut();
     };
-    let Some(p) = crate::sys::map_noreserve(map_len) else {
-        return core::ptr::null_mut();
+    // Not MAP_NORESERVE: the kernel's overcommit check applies, as to
+    // glibc's mappings, so an impossible request fails here rather than
+    // being killed later.
+    // SAFETY: a fresh anonymous mapping touches no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            map_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
     };
+    if p == libc::MAP_FAILED {
+        return core::ptr::null_mut();
+    }
     let mut start = p as usize;
     if extra != 0 {
         // Trim the mapping to an `align`-aligned start and `len` bytes.

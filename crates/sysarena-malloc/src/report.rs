@@ -107,6 +107,9 @@ struct Sum {
 }
 
 fn report(g: &Globals, fd: i32) {
+    // One `write` of the whole report: reports of processes exiting at the
+    // same time (O_APPEND) do not interleave.
+    let mut out = Buf::<16384>::new();
     let mut b = Buf::<1024>::new();
     let _ = writeln!(
         b,
@@ -122,7 +125,7 @@ fn report(g: &Globals, fd: i32) {
         b,
         "shard   in_use_bytes  requested_bytes  used_arenas  free_arenas  touched_bytes  free_in_touched  largest_free_in_touched  ext_frag"
     );
-    sys::write_all(fd, b.as_bytes());
+    out.push(b.as_bytes());
     let mut sum = Sum::default();
     for i in 0..g.shards {
         let l = Locked::lock(i);
@@ -179,7 +182,7 @@ fn report(g: &Globals, fd: i32) {
             largest_t,
             frag(largest_t, free_t)
         );
-        sys::write_all(fd, b.as_bytes());
+        out.push(b.as_bytes());
     }
     let peak = PEAK.load(Ordering::Relaxed);
     let big_peak = big::PEAK_MAPPED.load(Ordering::Relaxed);
@@ -238,7 +241,8 @@ fn report(g: &Globals, fd: i32) {
             footprint as f64 / peak as f64
         },
     );
-    sys::write_all(fd, b.as_bytes());
+    out.push(b.as_bytes());
+    sys::write_all(fd, out.as_bytes());
 }
 
 fn frag(largest: usize, free: usize) -> f64 {

@@ -14,6 +14,9 @@
 //!   writes them), forgets the parent's blocks, and writes its own trace to
 //!   `path.<pid>` (or to the `%p` expansion of `path`), opened on its first
 //!   event, so a child that only `exec`s leaves no file.
+//! - A process writes `path` only if it can take an exclusive `flock` on it;
+//!   a program started (`exec`) by a traced one finds it locked and writes
+//!   `path.<pid>` instead.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -81,20 +84,33 @@ pub(crate) fn init() {
     }
 }
 
+/// Opens the trace file: `path` (the `%p` expansion) if this process can
+/// own it, else `path.<pid>`. Owning means holding an exclusive `flock` on
+/// it: a program started by a traced one (a compiler driver running `cc1`,
+/// `timeout` running its command) inherits `SYSARENA_TRACE` and must not
+/// truncate the file its parent is still writing.
 fn open(st: &mut State, child: Option<u32>) -> bool {
     let pid = sys::pid();
+    if child.is_none() && try_open(st, pid, None, true) {
+        return true;
+    }
+    let suffix = if st.has_pid { None } else { Some(pid) };
+    try_open(st, pid, suffix, false)
+}
+
+fn try_open(st: &mut State, pid: u32, suffix: Option<u32>, own: bool) -> bool {
     let mut path = Buf::<4200>::new();
-    let suffix = if st.has_pid { None } else { child };
     if !sys::expand_path(st.template.as_bytes(), pid, suffix, &mut path) {
         sys::eprint(b"sysarena-malloc: SYSARENA_TRACE: path too long; not tracing\n");
         return false;
     }
     let Some(c) = path.c_str() else { return false };
+    let trunc = if own { 0 } else { libc::O_TRUNC };
     // SAFETY: `c` is a NUL-terminated path in `path`, alive for the call.
     let fd = unsafe {
         libc::open(
             c,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | trunc,
             0o644,
         )
     };
@@ -105,6 +121,17 @@ fn open(st: &mut State, child: Option<u32>) -> bool {
         m.push(b"; not tracing\n");
         sys::eprint(m.as_bytes());
         return false;
+    }
+    if own {
+        // SAFETY: `fd` is the descriptor just opened.
+        let owned = unsafe {
+            libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) == 0 && libc::ftruncate(fd, 0) == 0
+        };
+        if !owned {
+            // SAFETY: closing the descriptor just opened.
+            unsafe { libc::close(fd) };
+            return false;
+        }
     }
     st.fd = fd;
     true
