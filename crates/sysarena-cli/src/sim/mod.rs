@@ -417,7 +417,7 @@ pub fn json_outcomes<'a>(outcomes: &'a [Outcome], series: bool) -> Vec<JsonOutco
 
 /// Prints `value` as pretty JSON on `out`.
 pub fn print_json(out: &mut impl io::Write, value: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::from)?;
     writeln!(out)
 }
 
