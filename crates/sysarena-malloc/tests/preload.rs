@@ -5,12 +5,38 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
-/// The cdylib cargo built for this test run: `target/<profile>/`.
+/// The cdylib under test. `cargo test` does not build a cdylib for
+/// integration tests, so on a fresh checkout this builds it once (same
+/// profile) into its own target directory, which avoids waiting on the lock
+/// of the build that runs these tests.
 fn library() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    dir.join("libsysarena_malloc.so")
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/<test> -> target/<profile>
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+        let built = profile_dir.join("libsysarena_malloc.so");
+        if built.exists() {
+            return built;
+        }
+        let own = profile_dir.join("preload-lib");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "-p", "sysarena-malloc", "--target-dir"])
+            .arg(&own)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("run cargo to build the preload library");
+        assert!(status.success(), "building libsysarena_malloc.so failed: {status}");
+        own.join(if release { "release" } else { "debug" })
+            .join("libsysarena_malloc.so")
+    })
+    .clone()
 }
 
 fn compile(name: &str) -> Option<PathBuf> {
