@@ -31,8 +31,13 @@ fn library() -> PathBuf {
         if release {
             cargo.arg("--release");
         }
-        let status = cargo.status().expect("run cargo to build the preload library");
-        assert!(status.success(), "building libsysarena_malloc.so failed: {status}");
+        let status = cargo
+            .status()
+            .expect("run cargo to build the preload library");
+        assert!(
+            status.success(),
+            "building libsysarena_malloc.so failed: {status}"
+        );
         own.join(if release { "release" } else { "debug" })
             .join("libsysarena_malloc.so")
     })
