@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use sysarena::{Coalescing, Config, Policy, Slot};
 
 use crate::sys::{self, SyncCell};
-use crate::{big, report, shard, trace};
+use crate::{big, report, shard, slab, trace};
 
 /// Default size of the address-space reservation (`SYSARENA_RESERVE`).
 pub(crate) const DEFAULT_RESERVE: usize = 64 << 30;
@@ -44,6 +44,8 @@ pub(crate) struct Globals {
     pub(crate) page: usize,
     /// Policy and coalescing of every shard.
     pub(crate) config: Config,
+    /// Whether small blocks go to the slab layer (`SYSARENA_SLAB`).
+    pub(crate) slab: bool,
 }
 
 const UNINIT: u8 = 0;
@@ -62,6 +64,7 @@ static GLOBALS: SyncCell<Globals> = SyncCell::new(Globals {
     release: DEFAULT_RELEASE,
     page: 4096,
     config: Config::fast(),
+    slab: true,
 });
 
 /// The settings, initialising the allocator on the first call; `None` if
@@ -125,9 +128,12 @@ unsafe fn init(g: &mut Globals) -> bool {
     g.mmap_threshold = env_size(c"SYSARENA_MMAP_THRESHOLD", DEFAULT_MMAP_THRESHOLD).max(g.page);
     g.release = env_size(c"SYSARENA_RELEASE", DEFAULT_RELEASE);
     g.config = config_from_env();
+    g.slab = env_switch(c"SYSARENA_SLAB", true);
 
-    let base = loop {
-        if let Some(p) = sys::map_noreserve(reserve) {
+    // One slab page more than asked: the shards start at the first 64 KiB
+    // boundary (slab pages are 64 KiB-aligned arenas of the shards).
+    let raw = loop {
+        if let Some(p) = sys::map_noreserve(reserve + slab::PAGE) {
             break p;
         }
         if reserve / 2 < MIN_RESERVE {
@@ -135,9 +141,10 @@ unsafe fn init(g: &mut Globals) -> bool {
         }
         reserve /= 2;
     };
-    // Shards start on 64 KiB boundaries; the rest of the reservation is
-    // never used.
-    let shard_size = (reserve / shards) & !0xffff;
+    let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::PAGE) - raw as usize);
+    // Shards are whole slab pages; the rest of the reservation is never
+    // used.
+    let shard_size = (reserve / shards) & !(slab::PAGE - 1);
     if shard_size == 0 {
         return false;
     }
@@ -150,10 +157,20 @@ unsafe fn init(g: &mut Globals) -> bool {
     let Some(tables) = sys::map_noreserve(table_bytes) else {
         return false;
     };
+    // The slab layer's page records: one per 64 KiB of the shards, out of
+    // band, committed on touch. Without them the layer is off.
+    let pages_per_shard = shard_size / slab::PAGE;
+    let meta = sys::map_noreserve(shards * pages_per_shard * slab::META_BYTES)
+        .map_or(core::ptr::null_mut(), |p| p.cast::<slab::PageMeta>());
+    if meta.is_null() {
+        g.slab = false;
+    }
     for i in 0..shards {
         // SAFETY: shard `i`'s table is its own `descriptors` slots in the
-        // fresh (zeroed) table mapping, and its region its own `shard_size`
-        // bytes of the reservation; both are leaked for the process's life.
+        // fresh (zeroed) table mapping, its page records its own
+        // `pages_per_shard` in the fresh record mapping, and its region its
+        // own `shard_size` bytes of the reservation, starting on a 64 KiB
+        // boundary; all are leaked for the process's life.
         let ok = unsafe {
             shard::build(
                 i,
@@ -162,6 +179,12 @@ unsafe fn init(g: &mut Globals) -> bool {
                 tables.cast::<Slot>().add(i * descriptors),
                 descriptors,
                 g.config,
+                if meta.is_null() {
+                    meta
+                } else {
+                    meta.add(i * pages_per_shard)
+                },
+                g.slab,
             )
         };
         if !ok {
@@ -201,6 +224,20 @@ fn env_size(name: &core::ffi::CStr, default: usize) -> usize {
             warn_bad(name, v);
             default
         }),
+    }
+}
+
+/// An on/off variable (`1`/`on`/`yes`/`true`, `0`/`off`/`no`/`false`), or
+/// `default` (with a warning if malformed).
+fn env_switch(name: &core::ffi::CStr, default: bool) -> bool {
+    match sys::env(name) {
+        None => default,
+        Some(b"1" | b"on" | b"yes" | b"true") => true,
+        Some(b"0" | b"off" | b"no" | b"false") => false,
+        Some(v) => {
+            warn_bad(name, v);
+            default
+        }
     }
 }
 

@@ -68,6 +68,7 @@ mod lock;
 mod ptrmap;
 mod report;
 mod shard;
+mod slab;
 mod sys;
 mod trace;
 

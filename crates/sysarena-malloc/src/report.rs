@@ -104,12 +104,13 @@ struct Sum {
     reallocs: u64,
     released: u64,
     fallback: u64,
+    slab: crate::slab::Counts,
 }
 
 fn report(g: &Globals, fd: i32) {
     // One `write` of the whole report: reports of processes exiting at the
     // same time (O_APPEND) do not interleave.
-    let mut out = Buf::<16384>::new();
+    let mut out = Buf::<24576>::new();
     let mut b = Buf::<1024>::new();
     let _ = writeln!(
         b,
@@ -154,6 +155,7 @@ fn report(g: &Globals, fd: i32) {
             l.frees,
             l.reallocs,
             l.released,
+            l.slab.counts,
         );
         drop(l);
         sum.in_use += row.0;
@@ -165,6 +167,14 @@ fn report(g: &Globals, fd: i32) {
         sum.frees += row.6;
         sum.reallocs += row.7;
         sum.released += row.8;
+        let sc = row.9;
+        sum.slab.pages += sc.pages;
+        sum.slab.used_slots += sc.used_slots;
+        sum.slab.used_bytes += sc.used_bytes;
+        sum.slab.free_slots += sc.free_slots;
+        sum.slab.free_bytes += sc.free_bytes;
+        sum.slab.carved += sc.carved;
+        sum.slab.returned += sc.returned;
         sum.free_touched += free_t;
         sum.largest_touched = sum.largest_touched.max(largest_t);
         sum.descriptors_used += s.descriptors - s.spare_descriptors;
@@ -172,7 +182,7 @@ fn report(g: &Globals, fd: i32) {
         let mut b = Buf::<256>::new();
         let _ = writeln!(
             b,
-            "{i:>5} {:>14} {:>16} {:>12} {:>12} {:>14} {:>16} {:>24} {:>9.4}",
+            "{i:>5} {:>14} {:>16} {:>12} {:>12} {:>14} {:>16} {:>24} {:>9.4} {:>11} {:>16} {:>16}",
             row.0,
             row.1,
             row.2,
@@ -180,7 +190,10 @@ fn report(g: &Globals, fd: i32) {
             row.4,
             free_t,
             largest_t,
-            frag(largest_t, free_t)
+            frag(largest_t, free_t),
+            sc.pages,
+            sc.used_slots,
+            sc.free_slots,
         );
         out.push(b.as_bytes());
     }
@@ -198,13 +211,31 @@ fn report(g: &Globals, fd: i32) {
         FAILED.load(Ordering::Relaxed),
         INVALID.load(Ordering::Relaxed),
     );
+    // Slab pages are in-use arenas of the shards (in the columns above);
+    // here they are taken out of the arena figures and counted once, as
+    // slab blocks.
+    let slab_bytes = sum.slab.pages * crate::slab::PAGE;
     let _ = writeln!(
         b,
-        "live at exit: {} requested bytes in {} arenas ({} bytes reserved; internal fragmentation {} bytes)",
-        sum.requested,
-        sum.used_arenas,
-        sum.in_use,
+        "live at exit: {} requested bytes in {} arenas ({} bytes reserved; internal fragmentation {} bytes), not counting slab pages",
+        sum.requested - slab_bytes,
+        sum.used_arenas - sum.slab.pages,
+        sum.in_use - slab_bytes,
         sum.in_use - sum.requested,
+    );
+    let _ = writeln!(
+        b,
+        "slab layer: {} pages of {} bytes ({} bytes, in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back",
+        sum.slab.pages,
+        crate::slab::PAGE,
+        slab_bytes,
+        sum.slab.used_slots,
+        sum.slab.used_bytes,
+        sum.slab.free_slots,
+        sum.slab.free_bytes,
+        slab_bytes - sum.slab.used_bytes - sum.slab.free_bytes,
+        sum.slab.carved,
+        sum.slab.returned,
     );
     let _ = writeln!(
         b,
@@ -232,7 +263,7 @@ fn report(g: &Globals, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "footprint {} bytes (touched + peak direct), peak live {} requested bytes, footprint / peak live {:.3}",
+        "footprint {} bytes (touched + peak direct), peak live {} requested bytes (slab blocks at their class sizes), footprint / peak live {:.3}",
         footprint,
         peak,
         if peak == 0 {
@@ -279,6 +310,7 @@ mod tests {
             "policy segregated-fit",
             "footprint",
             "external fragmentation",
+            "slab layer: ",
             "shard ",
         ] {
             assert!(text.contains(what), "{what} missing from:\n{text}");

@@ -16,14 +16,21 @@ use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, Sl
 use crate::global::Globals;
 use crate::lock::Lock;
 use crate::report;
+use crate::slab::{self, Found, PageMeta, Slab};
 use crate::sys::SyncCell;
 
 /// The most shards (`SYSARENA_SHARDS` is capped here).
 pub(crate) const MAX_SHARDS: usize = 64;
 
+/// A shard's heap: a sysarena [`Heap`] whose arena table is a slice of
+/// mapped memory.
+pub(crate) type ShardHeap = Heap<0, &'static mut [Slot]>;
+
 /// One shard's state, guarded by its lock.
 pub(crate) struct Inner {
-    pub(crate) heap: Heap<0, &'static mut [Slot]>,
+    pub(crate) heap: ShardHeap,
+    /// Small blocks, in slab pages carved out of `heap`.
+    pub(crate) slab: Slab,
     /// Bytes from the shard's start ever handed out: everything above is
     /// untouched (still zero), which lets `calloc` skip clearing it.
     pub(crate) hwm: usize,
@@ -62,8 +69,11 @@ std::thread_local! {
 ///
 /// # Safety
 /// Called once per shard, during initialisation, before any other access;
-/// `region .. region + size` is memory nothing else uses, `table` points to
-/// `descriptors` zeroed slots that nothing else uses; both live for ever.
+/// `region .. region + size` is memory nothing else uses, starting at a
+/// multiple of [`slab::PAGE`]; `table` points to `descriptors` zeroed slots
+/// and `meta` (null: no slab layer) to `size / slab::PAGE` zeroed page
+/// records, which nothing else uses; all live for ever.
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn build(
     i: usize,
     region: *mut u8,
@@ -71,6 +81,8 @@ pub(crate) unsafe fn build(
     table: *mut Slot,
     descriptors: usize,
     config: Config,
+    meta: *mut PageMeta,
+    slab_on: bool,
 ) -> bool {
     // SAFETY: the caller hands over `descriptors` zeroed slots for ever.
     let table = unsafe { core::slice::from_raw_parts_mut(table, descriptors) };
@@ -85,10 +97,14 @@ pub(crate) unsafe fn build(
     // SAFETY: the region is `size` = capacity bytes of ours, unused, for
     // ever; nothing is allocated in the fresh manager.
     let heap = unsafe { Heap::from_manager(base, manager) };
+    // SAFETY: `meta` describes this region's pages and nothing else uses it
+    // (the caller's contract); the layer is only used with this heap.
+    let slab = unsafe { Slab::new(meta, size / slab::PAGE, slab_on) };
     // SAFETY: initialisation has exclusive access to the shards.
     unsafe {
         (*SHARDS[i].inner.get()).write(Inner {
             heap,
+            slab,
             hwm: 0,
             allocs: 0,
             frees: 0,
@@ -197,7 +213,23 @@ pub(crate) struct Fresh {
 }
 
 impl Inner {
+    #[inline]
     fn alloc(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
+        if size <= slab::MAX_SIZE && align <= slab::GRANULE && self.slab.enabled() {
+            let c = slab::class_of(size);
+            if let Some(f) = self.slab.alloc(&mut self.heap, &mut self.hwm, c) {
+                self.allocs += 1;
+                if report::enabled() {
+                    report::live_changed(0, slab::class_size(c));
+                }
+                return Some(f);
+            }
+            // No 64 KiB left for a page: the heap may still fit the block.
+        }
+        self.alloc_heap(size, align, config)
+    }
+
+    fn alloc_heap(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
         let layout = Layout::from_size_align(size, align).ok()?;
         let before = report::enabled().then(|| self.heap.stats().requested_bytes);
         let p = match self.heap.alloc(layout) {
@@ -228,6 +260,12 @@ impl Inner {
     /// The usable size of the live allocation at `p`, or why there is none.
     pub(crate) fn usable(&self, p: *mut u8) -> Result<usize, FreeError> {
         let off = (p as usize).wrapping_sub(self.heap.base().as_ptr() as usize);
+        match self.slab.find(self.heap.base().as_ptr(), p) {
+            Found::NotSlab => {}
+            Found::Live { class, .. } => return Ok(slab::class_size(class)),
+            Found::Free => return Err(FreeError::DoubleFree { offset: off }),
+            Found::Invalid => return Err(FreeError::NotAllocated { offset: off }),
+        }
         match self.heap.manager().arena_at(off) {
             Some(a) if a.in_use => Ok(a.size),
             Some(_) => Err(FreeError::DoubleFree { offset: off }),
@@ -240,7 +278,41 @@ impl Inner {
     ///
     /// # Safety
     /// If `p` is a live allocation of this shard, the caller gives it up.
+    #[inline]
     pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+        let base = self.heap.base().as_ptr();
+        match self.slab.find(base, p) {
+            Found::NotSlab => {}
+            Found::Live { page, class, idx } => {
+                // SAFETY: `find` just reported the slot live; the caller
+                // gives it up.
+                let size = unsafe { self.slab.free(&mut self.heap, page, class, idx) };
+                self.frees += 1;
+                if report::enabled() {
+                    report::live_changed(size, 0);
+                }
+                return Ok(());
+            }
+            Found::Free => {
+                return Err(FreeError::DoubleFree {
+                    offset: (p as usize).wrapping_sub(base as usize),
+                });
+            }
+            Found::Invalid => {
+                return Err(FreeError::NotAllocated {
+                    offset: (p as usize).wrapping_sub(base as usize),
+                });
+            }
+        }
+        // SAFETY: forwarded.
+        unsafe { self.free_heap(p, g) }
+    }
+
+    /// Frees `p`, a block of the heap (not of the slab layer).
+    ///
+    /// # Safety
+    /// As [`free`](Self::free).
+    unsafe fn free_heap(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
         let size = self.usable(p)?;
         if g.release != 0 && size >= g.release {
             // Page-aligned interior of the arena: the whole pages it covers.
@@ -334,6 +406,35 @@ pub(crate) unsafe fn realloc(
     size: usize,
 ) -> Result<*mut u8, ReallocFail> {
     let mut l = Locked::lock(i);
+    match l.slab.find(l.heap.base().as_ptr(), p) {
+        Found::NotSlab => {}
+        Found::Live { class, .. } => {
+            // A slab block stays where it is while the size keeps its class;
+            // otherwise it moves (to another class, or to a heap).
+            if size <= slab::MAX_SIZE && slab::class_of(size) == class {
+                l.reallocs += 1;
+                return Ok(p);
+            }
+            drop(l);
+            let old = slab::class_size(class);
+            let Some(f) = alloc(g, size, MIN_ALIGN) else {
+                // Shrinking needs no new memory: the block is big enough.
+                return if size <= old {
+                    Ok(p)
+                } else {
+                    Err(ReallocFail::NoMemory)
+                };
+            };
+            // SAFETY: `p` is a live slot of `old` bytes (its page cannot
+            // go away while it is live), `f.ptr` a new block of at least
+            // `size`; distinct blocks do not overlap.
+            unsafe { core::ptr::copy_nonoverlapping(p, f.ptr, old.min(size)) };
+            // SAFETY: `p` is live and given up by the caller.
+            let _ = unsafe { Locked::lock(i).free(p, g) };
+            return Ok(f.ptr);
+        }
+        Found::Free | Found::Invalid => return Err(ReallocFail::Invalid),
+    }
     // SAFETY: forwarded; an invalid `p` is reported, not used.
     match unsafe { l.realloc(p, size) } {
         Ok(q) => Ok(q),
