@@ -163,7 +163,6 @@ fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
 }
 
 fn parse(args: &[String]) -> Result<Option<Options>, String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut o = Options {
         quick: false,
         workloads: Vec::new(),
@@ -175,7 +174,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         rounds: None,
         latency_max: 1000,
         traces: traces::TRACES.iter().map(|s| (*s).to_owned()).collect(),
-        trace_dir: root.join("../shared/traces"),
+        trace_dir: default_trace_dir(),
         prefix: None,
         seed: 0x5eed_a7e4a,
     };
@@ -254,6 +253,22 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     Ok(Some(o))
+}
+
+/// `../shared/traces` from the workspace root: the root this binary was
+/// built in, else the current directory or its parent (the first that
+/// exists; the built-in one when none does).
+fn default_trace_dir() -> PathBuf {
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces");
+    let cwd = std::env::current_dir().unwrap_or_default();
+    [
+        built.clone(),
+        cwd.join("../shared/traces"),
+        cwd.join("../../shared/traces"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+    .unwrap_or(built)
 }
 
 /// The CPU model from /proc/cpuinfo, if any.
