@@ -275,6 +275,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// fallback). The others: see each [`Policy`].
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
         let need = self.check_request(size, align)?;
+        self.alloc_checked(size, need, align)
+    }
+
+    /// `alloc` after the request was validated: `need` is `size` rounded up
+    /// to `align`.
+    fn alloc_checked(
+        &mut self,
+        size: usize,
+        need: usize,
+        align: usize,
+    ) -> Result<Allocation, AllocError> {
         self.reserve_hash();
         let Some((slot, pad)) = self.find(need, align) else {
             return Err(AllocError::OutOfMemory(OomReason::NoFit {
@@ -305,6 +316,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// map, neighbours through the address links.
     pub fn free(&mut self, offset: usize) -> Result<(), FreeError> {
         let i = self.lookup_in_use(offset)?;
+        self.free_slot(i);
+        Ok(())
+    }
+
+    /// Frees in-use arena `i` (already looked up).
+    fn free_slot(&mut self, i: u32) {
         let (size, used) = {
             let s = &mut self.slots.as_mut()[i as usize];
             let r = (s.size, s.used);
@@ -321,7 +338,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         };
         self.index_insert(i);
         self.settle();
-        Ok(())
     }
 
     /// Resizes the allocation at `offset` to `new_size` bytes at `align`.
@@ -368,10 +384,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 return Ok(self.in_place(i, new_size.min(old_size)));
             }
         }
-        let new = self.alloc(new_size, align)?;
-        // Cannot fail: `offset` is a live allocation (checked above) and
-        // `alloc` does not touch it.
-        let _ = self.free(offset);
+        let new = self.alloc_checked(new_size, need, align)?;
+        // `i` still describes the old arena: `alloc` neither moves nor
+        // touches an in-use descriptor.
+        self.free_slot(i);
         Ok(Reallocation {
             offset: new.offset,
             size: new.size,
@@ -918,6 +934,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Takes a spare descriptor for a new free arena (the caller links,
     /// hashes and indexes it). The caller has checked a spare exists.
+    #[inline(always)]
     fn new_free_arena(&mut self, offset: usize, size: usize) -> u32 {
         let j = self.spare_pop().expect("caller checked for a spare");
         let bucket = self.slot(j).bucket;
@@ -950,6 +967,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Arena `i` absorbs its right neighbour, whose descriptor becomes spare.
     /// Neither is in the free index while this runs.
+    #[inline(always)]
     fn absorb_next(&mut self, i: u32) {
         let n = self.slot(i).next;
         let n_size = self.slot(n).size;
@@ -1171,6 +1189,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Links `j` into the address list right after `i` (`NIL`: as the head).
+    #[inline(always)]
     fn link_after(&mut self, i: u32, j: u32) {
         let next = if i == NIL {
             self.head
@@ -1215,6 +1234,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Puts free arena `i` into its size class.
+    #[inline(always)]
     fn index_insert(&mut self, i: u32) {
         let size = self.slot(i).size;
         let class = class_of(size);
@@ -1238,6 +1258,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Takes free arena `i` out of its size class.
+    #[inline(always)]
     fn index_remove(&mut self, i: u32) {
         let Slot {
             size,
