@@ -135,6 +135,35 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
         Ok(new)
     }
 
+    /// Defragmentation by relocation
+    /// ([`ArenaManager::relocate`]): slides every allocation down so that the
+    /// free space becomes one arena, moving the bytes, and calls
+    /// `on_move(old, new, len)` after each move so the caller can update its
+    /// pointers.
+    ///
+    /// # Errors
+    /// As [`ArenaManager::relocate`]; nothing moves then.
+    ///
+    /// # Safety
+    /// Every allocation may move: no reference into the heap may be alive,
+    /// and every pointer the caller keeps must be updated through `on_move`
+    /// (or not used again).
+    pub unsafe fn relocate(
+        &mut self,
+        mut on_move: impl FnMut(NonNull<u8>, NonNull<u8>, usize),
+    ) -> Result<crate::RelocationReport, crate::TableError> {
+        let base = self.base;
+        self.manager.relocate(|mv| {
+            // SAFETY: the manager's offsets lie inside the region.
+            let (from, to) = unsafe { (base.add(mv.from), base.add(mv.to)) };
+            // SAFETY: both ranges lie inside the region, which the heap owns;
+            // they may overlap, hence `copy` (memmove); the caller promised
+            // that no reference into them is alive.
+            unsafe { core::ptr::copy(from.as_ptr(), to.as_ptr(), mv.len) };
+            on_move(from, to, mv.len);
+        })
+    }
+
     /// Adds `additional` bytes of memory right after the current end of the
     /// region.
     ///

@@ -75,7 +75,9 @@ pub use config::{Coalescing, Config, Policy, UnknownName};
 pub use error::{AllocError, FreeError, InvariantError, OomReason, ReallocError, TableError};
 pub use heap::Heap;
 pub use manager::{ArenaManager, Arenas, SliceManager};
-pub use stats::{Allocation, ArenaInfo, DefragReport, Reallocation, Stats, TableEntry};
+pub use stats::{
+    Allocation, ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats, TableEntry,
+};
 pub use table::{Slot, TableStorage};
 
 /// The README's examples, compiled and run as doctests.

@@ -4,7 +4,9 @@ use core::fmt;
 
 use crate::config::{Coalescing, Config, Policy};
 use crate::error::{AllocError, FreeError, InvariantError, OomReason, ReallocError, TableError};
-use crate::stats::{Allocation, ArenaInfo, DefragReport, Reallocation, Stats, TableEntry};
+use crate::stats::{
+    Allocation, ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats, TableEntry,
+};
 use crate::table::{
     CLASSES, FreeIndex, NIL, SL, Slot, State, TableStorage, class_at_least, class_of,
 };
@@ -294,7 +296,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 largest_free: self.largest_free,
             }));
         };
-        let offset = self.carve(slot, pad, need, size)?;
+        let offset = self.carve(slot, pad, need, size, align)?;
         self.settle();
         Ok(Allocation { offset, size: need })
     }
@@ -372,6 +374,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             if need <= old_size {
                 self.shrink_in_place(i, need);
                 self.set_used(i, new_size);
+                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
                 self.settle();
                 return Ok(self.in_place(i, new_size.min(old_size)));
             }
@@ -380,6 +383,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             {
                 self.take_from_right(i, extra);
                 self.set_used(i, new_size);
+                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
                 self.settle();
                 return Ok(self.in_place(i, new_size.min(old_size)));
             }
@@ -414,6 +418,102 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         report.free_arenas_after = self.free_arenas;
         report.largest_free_after = self.largest_free;
         report
+    }
+
+    /// Defragmentation by relocation: slides every in-use arena down, in
+    /// address order, to the lowest offset its alignment allows, so that the
+    /// free space becomes one arena at the end of the region (plus any
+    /// alignment padding that cannot be closed).
+    ///
+    /// The manager never touches the region's bytes: it calls `on_move` once
+    /// per allocation that moves, in address order, and the caller moves the
+    /// bytes (`len` from `from` down to `to`, ranges possibly overlapping, as
+    /// `memmove`) and updates its own references — handles for RAM, a copy
+    /// command for device memory. Doing the moves in the order given is
+    /// safe: each destination lies below every allocation not yet moved.
+    ///
+    /// # Errors
+    /// [`TableError::NoSpareDescriptor`] when there are free arenas but no
+    /// spare descriptor for the free arena at the end; nothing moves then.
+    ///
+    /// # Time complexity
+    /// O(arenas); the caller's copying is O(bytes moved).
+    pub fn relocate(
+        &mut self,
+        mut on_move: impl FnMut(Move),
+    ) -> Result<RelocationReport, TableError> {
+        let mut report = RelocationReport {
+            free_arenas_before: self.free_arenas,
+            largest_free_before: self.largest_free,
+            ..RelocationReport::default()
+        };
+        if self.free_arenas > 0 && self.spare == 0 {
+            return Err(TableError::NoSpareDescriptor);
+        }
+        let mut cursor = 0usize;
+        let mut cur = self.head;
+        while cur != NIL {
+            let Slot {
+                offset,
+                size,
+                state,
+                next,
+                align_log2,
+                ..
+            } = *self.slot(cur);
+            if state == State::Free {
+                // Its bytes join the space being gathered; its descriptor is
+                // spare again (and pays for any padding or the tail).
+                self.index_remove(cur);
+                self.hash_remove(cur);
+                self.unlink(cur);
+                self.spare_push(cur);
+                cur = next;
+                continue;
+            }
+            let align = 1usize << align_log2;
+            let dest = (self.origin.wrapping_add(cursor).wrapping_add(align - 1) & !(align - 1))
+                .wrapping_sub(self.origin);
+            debug_assert!(
+                dest <= offset,
+                "an aligned arena lies at or above the cursor"
+            );
+            if dest > cursor {
+                // Alignment padding in front: a free arena. A free arena was
+                // removed from this gap (or it would be empty), so a spare
+                // descriptor is there to describe it.
+                let j = self.new_free_arena(cursor, dest - cursor);
+                self.link_before(cur, j);
+                self.hash_insert(j);
+                self.index_insert(j);
+            }
+            if dest != offset {
+                self.hash_remove(cur);
+                self.slot_mut(cur).offset = dest;
+                self.hash_insert(cur);
+                report.moved += 1;
+                report.bytes_moved += size;
+                on_move(Move {
+                    from: offset,
+                    to: dest,
+                    len: size,
+                });
+            }
+            cursor = dest + size;
+            cur = next;
+        }
+        if cursor < self.capacity {
+            let j = self.new_free_arena(cursor, self.capacity - cursor);
+            let tail = self.tail;
+            self.link_after(tail, j);
+            self.hash_insert(j);
+            self.index_insert(j);
+        }
+        self.rover = cursor;
+        self.settle();
+        report.free_arenas_after = self.free_arenas;
+        report.largest_free_after = self.largest_free;
+        Ok(report)
     }
 
     /// Adds `additional` bytes at the end of the region (the memory after
@@ -885,7 +985,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Splits free arena `i`: `pad` bytes in front stay free, the next
     /// `need` bytes become the allocation, the rest stays free.
-    fn carve(&mut self, i: u32, pad: usize, need: usize, used: usize) -> Result<usize, AllocError> {
+    fn carve(
+        &mut self,
+        i: u32,
+        pad: usize,
+        need: usize,
+        used: usize,
+        align: usize,
+    ) -> Result<usize, AllocError> {
         let Slot {
             offset, size, prev, ..
         } = *self.slot(i);
@@ -925,6 +1032,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let s = self.slot_mut(i);
         s.state = State::InUse;
         s.used = used;
+        s.align_log2 = align.trailing_zeros() as u8;
         self.used_arenas += 1;
         self.in_use_bytes += need;
         self.requested_bytes += used;

@@ -135,3 +135,34 @@ pub struct DefragReport {
     /// The largest free arena after.
     pub largest_free_after: usize,
 }
+
+/// One step of a relocation plan: move `len` bytes from offset `from` down
+/// to offset `to` (`to < from`; the ranges may overlap, so copy as
+/// `memmove` does). See [`ArenaManager::relocate`](crate::ArenaManager::relocate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Move {
+    /// Where the allocation was.
+    pub from: usize,
+    /// Where it is now.
+    pub to: usize,
+    /// Bytes to move: the arena's whole size (what `usable_size` promised).
+    pub len: usize,
+}
+
+/// What [`ArenaManager::relocate`](crate::ArenaManager::relocate) did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelocationReport {
+    /// Allocations that moved.
+    pub moved: usize,
+    /// Bytes they hold.
+    pub bytes_moved: usize,
+    /// Free arenas before.
+    pub free_arenas_before: usize,
+    /// Free arenas after: the tail, plus any alignment padding that could not
+    /// be closed.
+    pub free_arenas_after: usize,
+    /// The largest free arena before.
+    pub largest_free_before: usize,
+    /// The largest free arena after.
+    pub largest_free_after: usize,
+}

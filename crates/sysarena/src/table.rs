@@ -43,6 +43,9 @@ pub struct Slot {
     pub(crate) size: usize,
     pub(crate) used: usize,
     pub(crate) state: State,
+    /// log2 of the alignment an in-use arena was allocated with, so that
+    /// relocation keeps it aligned (sits in what was padding: no growth).
+    pub(crate) align_log2: u8,
     pub(crate) prev: u32,
     pub(crate) next: u32,
     pub(crate) link_prev: u32,
@@ -61,6 +64,7 @@ impl Slot {
         size: 0,
         used: 0,
         state: State::Spare,
+        align_log2: 0,
         prev: NIL,
         next: NIL,
         link_prev: NIL,

@@ -25,6 +25,7 @@ enum Op {
     Free { pick: usize },
     Realloc { pick: usize, size: usize },
     Defragment,
+    Relocate,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -33,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => any::<usize>().prop_map(|pick| Op::Free { pick }),
         2 => (any::<usize>(), 1usize..800).prop_map(|(pick, size)| Op::Realloc { pick, size }),
         1 => Just(Op::Defragment),
+        1 => Just(Op::Relocate),
     ]
 }
 
@@ -116,6 +118,22 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                     Err(_) => {
                         let after: Vec<_> = m.arenas().collect();
                         assert_eq!(before, after, "failed realloc changed the table");
+                    }
+                }
+            }
+            Op::Relocate => {
+                let mut moves = Vec::new();
+                if m.relocate(|mv| moves.push(mv)).is_ok() {
+                    for mv in moves {
+                        assert!(mv.to < mv.from);
+                        let entry = model.remove(&mv.from).expect("a move names a live block");
+                        assert_eq!(entry.0, mv.len);
+                        model.insert(mv.to, entry);
+                    }
+                    let free: Vec<_> = m.arenas().filter(|a| !a.in_use).collect();
+                    // What is left free is the tail and alignment padding.
+                    for f in &free[..free.len().saturating_sub(1)] {
+                        assert!(f.size < 64, "only padding stays free below the tail");
                     }
                 }
             }

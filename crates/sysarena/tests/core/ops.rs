@@ -359,3 +359,70 @@ fn an_owned_table_works_too() {
     m.alloc(10, 1).unwrap();
     check(&m);
 }
+
+#[test]
+fn relocation_gathers_the_free_space_that_defragment_cannot() {
+    let mut m = ArenaManager::<32>::new(1024);
+    let blocks: Vec<_> = (0..8).map(|_| m.alloc(128, 1).unwrap()).collect();
+    for b in blocks.iter().skip(1).step_by(2) {
+        m.free(b.offset()).unwrap();
+    }
+    // Four holes of 128, none adjacent: merging cannot help.
+    assert_eq!(m.defragment().merged, 0);
+    assert!(m.alloc(256, 1).is_err());
+    let mut moves = Vec::new();
+    let r = m.relocate(|mv| moves.push(mv)).unwrap();
+    check(&m);
+    assert_eq!(
+        moves,
+        vec![
+            sysarena::Move {
+                from: 256,
+                to: 128,
+                len: 128
+            },
+            sysarena::Move {
+                from: 512,
+                to: 256,
+                len: 128
+            },
+            sysarena::Move {
+                from: 768,
+                to: 384,
+                len: 128
+            },
+        ]
+    );
+    assert_eq!((r.moved, r.bytes_moved), (3, 384));
+    assert_eq!((r.free_arenas_before, r.free_arenas_after), (4, 1));
+    assert_eq!((r.largest_free_before, r.largest_free_after), (128, 512));
+    assert_eq!(layout(&m)[4], (512, 512, false));
+    assert_eq!(m.alloc(512, 1).unwrap().offset(), 512);
+    check(&m);
+}
+
+#[test]
+fn relocation_keeps_every_allocation_aligned() {
+    let mut m = ArenaManager::<256>::with_config(1 << 16, Config::fast());
+    let mut live = Vec::new();
+    for i in 0..40 {
+        let align = 1 << (i % 8);
+        live.push((m.alloc(1 + i * 37, align).unwrap().offset(), align));
+    }
+    for (off, _) in live.iter().step_by(3) {
+        m.free(*off).unwrap();
+    }
+    let mut moved = std::collections::HashMap::new();
+    m.relocate(|mv| {
+        moved.insert(mv.from, mv.to);
+    })
+    .unwrap();
+    check(&m);
+    for (i, (off, align)) in live.iter().enumerate() {
+        if i % 3 != 0 {
+            let now = moved.get(off).copied().unwrap_or(*off);
+            assert_eq!(now % align, 0, "block {i} lost its alignment");
+            assert!(m.arena_at(now).is_some_and(|a| a.in_use));
+        }
+    }
+}
