@@ -2,7 +2,8 @@
 //!
 //! Fill a region, free every other block, watch an allocation fail while
 //! more than enough bytes are free, see why `defragment` cannot help with
-//! holes that are not neighbours and how it does help when they are.
+//! holes that are not neighbours and how it does help when they are, and
+//! how relocation (moving live blocks) closes the holes merging cannot.
 //! Nothing is scripted: every line is printed from what the manager did.
 
 use std::collections::HashMap;
@@ -238,6 +239,43 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
     d.heading(&format!("Ask for {} again", fmt_bytes(big)))?;
     d.ask(big, next_name)?;
     d.map()?;
+
+    let bigger = 3 * args.block_size;
+    d.heading(&format!("Ask for {}", fmt_bytes(bigger)))?;
+    if !d.ask(bigger, next_name + 1)? {
+        d.heading("Relocate: slide the live blocks down (the caller moves their bytes)")?;
+        let mut moves = Vec::new();
+        let r = d.m.relocate(|mv| moves.push(mv)).map_err(io::Error::other)?;
+        for mv in &moves {
+            let name = d.names.remove(&mv.from).unwrap_or(usize::MAX);
+            d.names.insert(mv.to, name);
+            writeln!(
+                d.out,
+                "   move block {} ({}) from offset {} to {}",
+                label(name),
+                fmt_bytes(mv.len),
+                mv.from,
+                mv.to
+            )?;
+        }
+        writeln!(
+            d.out,
+            "   relocate: moved {} blocks ({}); free arenas {} → {}, largest free {} → {}",
+            r.moved,
+            fmt_bytes(r.bytes_moved),
+            r.free_arenas_before,
+            r.free_arenas_after,
+            fmt_bytes(r.largest_free_before),
+            fmt_bytes(r.largest_free_after)
+        )?;
+        d.map()?;
+        d.ask(bigger, next_name + 1)?;
+        d.map()?;
+        writeln!(
+            d.out,
+            "   Relocation closes every hole, but only a caller that can update its pointers (handles) may use it."
+        )?;
+    }
     let s = d.m.stats();
     writeln!(
         d.out,
@@ -291,6 +329,8 @@ mod tests {
         assert!(out.contains("merged 2 free arenas"));
         assert!(out.contains("✓ alloc(256) = offset 128"), "{out}");
         assert!(out.contains("in_use_bytes + free_bytes = "));
+        assert!(out.contains("move block E (128 B) from offset 512 to 384"), "{out}");
+        assert!(out.contains("✓ alloc(384) = offset 640"), "{out}");
     }
 
     #[test]
