@@ -18,6 +18,7 @@ enum Op {
     /// `r <id> <new_size>`
     Realloc { pick: u16, size: u16 },
     Defragment,
+    Relocate,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -77,6 +78,18 @@ fuzz_target!(|input: Input| {
             }
             Op::Defragment => {
                 m.defragment();
+            }
+            Op::Relocate => {
+                let mut moves = Vec::new();
+                if m.relocate(|mv| moves.push(mv)).is_ok() {
+                    for mv in moves {
+                        assert!(mv.to < mv.from);
+                        let entry = live.remove(&mv.from).expect("a move names a live block");
+                        assert_eq!(entry.0, mv.len);
+                        assert_eq!(mv.to % entry.1, 0, "relocation broke alignment");
+                        live.insert(mv.to, entry);
+                    }
+                }
             }
         }
         m.check_invariants().unwrap();
