@@ -11,7 +11,7 @@ use sysarena::FreeError;
 use crate::global::{self, Globals};
 use crate::shard::{self, Locked, MIN_ALIGN, ReallocFail};
 use crate::sys::{self, set_errno};
-use crate::{big, report, trace};
+use crate::{big, report, slab, trace};
 
 fn no_memory() -> *mut c_void {
     set_errno(libc::ENOMEM);
@@ -26,8 +26,20 @@ fn invalid(msg: &[u8]) {
 
 /// `size` bytes at `align` (a power of two, at least 16); the caller sets
 /// errno on null. `zero`: the block must read as zero.
+#[inline]
 fn alloc_raw(g: &Globals, size: usize, align: usize, zero: bool) -> *mut u8 {
-    let Some(need) = size.max(1).checked_next_multiple_of(align) else {
+    if g.slab && size <= slab::MAX_SIZE && align <= slab::GRANULE {
+        if let Some(f) = shard::alloc_small(g, size) {
+            if zero && f.dirty > 0 {
+                // SAFETY: the first `dirty` bytes of the new slot, at most
+                // its class size.
+                unsafe { ptr::write_bytes(f.ptr, 0, f.dirty) };
+            }
+            return f.ptr;
+        }
+    }
+    // `align` is a power of two: round up with a mask, not a division.
+    let Some(need) = size.max(1).checked_add(align - 1).map(|n| n & !(align - 1)) else {
         return ptr::null_mut();
     };
     if need >= g.mmap_threshold {
@@ -356,6 +368,63 @@ mod tests {
     }
 
     #[test]
+    fn small_blocks_use_the_slab_layer() {
+        let g = global::get().unwrap();
+        assert!(g.slab);
+        // calloc zeroes a reused slot.
+        for size in [1usize, 16, 17, 100, 512] {
+            let p = malloc(size).cast::<u8>();
+            // SAFETY: `size` bytes of ours; then freed.
+            unsafe {
+                ptr::write_bytes(p, 0xee, malloc_usable_size(p.cast()));
+                free(p.cast());
+            }
+            let q = calloc(1, size).cast::<u8>();
+            // SAFETY: the whole usable size is ours.
+            let s = unsafe { core::slice::from_raw_parts(q, malloc_usable_size(q.cast())) };
+            assert!(
+                s.iter().all(|&b| b == 0),
+                "calloc({size}) reused dirty bytes"
+            );
+            assert_eq!(s.len(), size.max(1).next_multiple_of(16));
+            // SAFETY: ours.
+            unsafe { free(q.cast()) };
+        }
+        // SAFETY: every pointer below is ours and used within its size.
+        unsafe {
+            // realloc within a class stays; across classes it moves and keeps
+            // the bytes; up into the heap and back down too.
+            let p = malloc(20).cast::<u8>();
+            for i in 0..20 {
+                *p.add(i) = i as u8;
+            }
+            assert_eq!(realloc(p.cast(), 30).cast::<u8>(), p);
+            let q = realloc(p.cast(), 200).cast::<u8>();
+            assert_eq!(malloc_usable_size(q.cast()), 208);
+            let r = realloc(q.cast(), 5000).cast::<u8>();
+            let s = realloc(r.cast(), 10).cast::<u8>();
+            for i in 0..10 {
+                assert_eq!(*s.add(i), i as u8);
+            }
+            assert_eq!(malloc_usable_size(s.cast()), 16);
+            free(s.cast());
+            // A double free of a slot is reported and ignored. (A size no
+            // other test uses: tests run in parallel, and another thread
+            // could be handed the slot between the two frees.)
+            let d = malloc(470);
+            let before = report::INVALID.load(Ordering::Relaxed);
+            free(d);
+            free(d);
+            assert_eq!(malloc_usable_size(d), 0);
+            assert!(report::INVALID.load(Ordering::Relaxed) > before);
+            // Alignment above 16 does not use the layer, and still works.
+            let a = memalign(64, 48);
+            assert_eq!(a as usize % 64, 0);
+            free(a);
+        }
+    }
+
+    #[test]
     fn realloc_semantics() {
         // SAFETY: every pointer below is ours and used within its size.
         unsafe {
@@ -449,7 +518,8 @@ mod tests {
     fn foreign_and_double_frees_are_ignored() {
         let mut local = [0u64; 4];
         let before = report::INVALID.load(Ordering::Relaxed);
-        let p = malloc(64);
+        // A size no other test uses (see `small_blocks_use_the_slab_layer`).
+        let p = malloc(440);
         // SAFETY: invalid frees are reported and ignored; `p` is ours.
         unsafe {
             free(local.as_mut_ptr().cast());

@@ -29,8 +29,10 @@ pub(crate) struct Globals {
     pub(crate) base: usize,
     /// Bytes of the reservation in use: `shards * shard_size`.
     pub(crate) span: usize,
-    /// Bytes per shard (a multiple of 64 KiB).
+    /// Bytes per shard (a power of two, at least 64 KiB).
     pub(crate) shard_size: usize,
+    /// log2 of `shard_size`: the owner of an address is a shift away.
+    pub(crate) shard_shift: u32,
     /// Number of shards.
     pub(crate) shards: usize,
     /// Descriptors per shard.
@@ -58,6 +60,7 @@ static GLOBALS: SyncCell<Globals> = SyncCell::new(Globals {
     base: 0,
     span: 0,
     shard_size: 0,
+    shard_shift: 0,
     shards: 0,
     descriptors: 0,
     mmap_threshold: DEFAULT_MMAP_THRESHOLD,
@@ -142,12 +145,14 @@ unsafe fn init(g: &mut Globals) -> bool {
         reserve /= 2;
     };
     let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::PAGE) - raw as usize);
-    // Shards are whole slab pages; the rest of the reservation is never
-    // used.
-    let shard_size = (reserve / shards) & !(slab::PAGE - 1);
-    if shard_size == 0 {
+    // Shards are a power of two of bytes (whole slab pages), so that the
+    // owner of an address is a shift away; the rest of the reservation is
+    // never used.
+    let per_shard = reserve / shards;
+    if per_shard < slab::PAGE {
         return false;
     }
+    let shard_size = 1usize << per_shard.ilog2();
     let Some(table_bytes) = shards
         .checked_mul(descriptors)
         .and_then(|n| n.checked_mul(size_of::<Slot>()))
@@ -193,6 +198,7 @@ unsafe fn init(g: &mut Globals) -> bool {
     }
     g.base = base as usize;
     g.shard_size = shard_size;
+    g.shard_shift = shard_size.trailing_zeros();
     g.shards = shards;
     g.span = shard_size * shards;
     g.descriptors = descriptors;

@@ -38,6 +38,12 @@ impl Lock {
             .is_ok()
     }
 
+    /// Whether the lock is free now (a hint: it may be taken at once).
+    #[inline]
+    pub(crate) fn is_free(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == FREE
+    }
+
     /// Takes the lock, waiting as long as needed.
     #[inline]
     pub(crate) fn lock(&self) {

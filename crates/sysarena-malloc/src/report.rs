@@ -171,8 +171,8 @@ fn report(g: &Globals, fd: i32) {
         sum.slab.pages += sc.pages;
         sum.slab.used_slots += sc.used_slots;
         sum.slab.used_bytes += sc.used_bytes;
-        sum.slab.free_slots += sc.free_slots;
-        sum.slab.free_bytes += sc.free_bytes;
+        sum.slab.slots += sc.slots;
+        sum.slab.slot_bytes += sc.slot_bytes;
         sum.slab.carved += sc.carved;
         sum.slab.returned += sc.returned;
         sum.free_touched += free_t;
@@ -193,7 +193,7 @@ fn report(g: &Globals, fd: i32) {
             frag(largest_t, free_t),
             sc.pages,
             sc.used_slots,
-            sc.free_slots,
+            sc.slots - sc.used_slots,
         );
         out.push(b.as_bytes());
     }
@@ -231,9 +231,9 @@ fn report(g: &Globals, fd: i32) {
         slab_bytes,
         sum.slab.used_slots,
         sum.slab.used_bytes,
-        sum.slab.free_slots,
-        sum.slab.free_bytes,
-        slab_bytes - sum.slab.used_bytes - sum.slab.free_bytes,
+        sum.slab.slots - sum.slab.used_slots,
+        sum.slab.slot_bytes - sum.slab.used_bytes,
+        slab_bytes - sum.slab.slot_bytes,
         sum.slab.carved,
         sum.slab.returned,
     );

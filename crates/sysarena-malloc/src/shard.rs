@@ -56,6 +56,9 @@ static SHARDS: [Shard; MAX_SHARDS] = [const {
     }
 }; MAX_SHARDS];
 
+/// Spins on a taken home shard before moving to another.
+const SPIN_BEFORE_MOVE: u32 = 64;
+
 static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
 
 std::thread_local! {
@@ -129,6 +132,13 @@ impl Locked {
         Locked { shard }
     }
 
+    /// Like `try_lock`, but without a write to a lock that is seen taken.
+    #[inline]
+    fn try_lock_if_free(i: usize) -> Option<Locked> {
+        let shard = &SHARDS[i];
+        (shard.lock.is_free() && shard.lock.try_lock()).then(|| Locked { shard })
+    }
+
     #[inline]
     fn try_lock(i: usize) -> Option<Locked> {
         let shard = &SHARDS[i];
@@ -164,7 +174,7 @@ impl Drop for Locked {
 #[inline]
 pub(crate) fn owner(g: &Globals, addr: usize) -> Option<usize> {
     let off = addr.wrapping_sub(g.base);
-    (off < g.span).then(|| off / g.shard_size)
+    (off < g.span).then_some(off >> g.shard_shift)
 }
 
 #[inline]
@@ -195,6 +205,19 @@ fn lock_for_alloc(n: usize) -> (usize, Locked) {
     if let Some(l) = Locked::try_lock(h) {
         return (h, l);
     }
+    lock_for_alloc_slow(n, h)
+}
+
+#[cold]
+fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
+    // The holder is usually another thread freeing one block here: wait
+    // that long before moving (a move makes two threads share a shard).
+    for _ in 0..SPIN_BEFORE_MOVE {
+        core::hint::spin_loop();
+        if let Some(l) = Locked::try_lock_if_free(h) {
+            return (h, l);
+        }
+    }
     for k in 1..n {
         let i = (h + k) % n;
         if let Some(l) = Locked::try_lock(i) {
@@ -206,7 +229,8 @@ fn lock_for_alloc(n: usize) -> (usize, Locked) {
 }
 
 /// An allocation: the pointer and how many of its first bytes may be dirty
-/// (the rest is fresh memory, already zero).
+/// (the rest is fresh memory, already zero). `dirty` is at most the block's
+/// usable size (a slab slot's class size, a heap block's request).
 pub(crate) struct Fresh {
     pub(crate) ptr: *mut u8,
     pub(crate) dirty: usize,
@@ -229,6 +253,7 @@ impl Inner {
         self.alloc_heap(size, align, config)
     }
 
+    #[inline(never)]
     fn alloc_heap(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
         let layout = Layout::from_size_align(size, align).ok()?;
         let before = report::enabled().then(|| self.heap.stats().requested_bytes);
@@ -312,6 +337,7 @@ impl Inner {
     ///
     /// # Safety
     /// As [`free`](Self::free).
+    #[inline(never)]
     unsafe fn free_heap(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
         let size = self.usable(p)?;
         if g.release != 0 && size >= g.release {
@@ -367,8 +393,26 @@ impl Inner {
 /// malloc's alignment guarantee on x86_64 (glibc's `MALLOC_ALIGNMENT`).
 pub(crate) const MIN_ALIGN: usize = 16;
 
+/// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the slab layer
+/// of the thread's shard: the fast path. `None` when the layer is off or
+/// the shard has no 64 KiB left for a page (then [`alloc`] tries the heap
+/// and the other shards).
+#[inline]
+pub(crate) fn alloc_small(g: &Globals, size: usize) -> Option<Fresh> {
+    let (_, mut l) = lock_for_alloc(g.shards);
+    let inner = &mut *l;
+    let c = slab::class_of(size);
+    let f = inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c)?;
+    inner.allocs += 1;
+    if report::enabled() {
+        report::live_changed(0, slab::class_size(c));
+    }
+    Some(f)
+}
+
 /// Allocates `size` bytes at `align` from the thread's shard, or any other
 /// when it is exhausted. `None` when every shard is.
+#[inline]
 pub(crate) fn alloc(g: &Globals, size: usize, align: usize) -> Option<Fresh> {
     let n = g.shards;
     let (first, mut l) = lock_for_alloc(n);

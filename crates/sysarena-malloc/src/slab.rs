@@ -45,6 +45,8 @@ pub(crate) const CLASSES: usize = MAX_SIZE / GRANULE;
 const WORDS: usize = PAGE / GRANULE / 64;
 /// "No page" in the list links.
 const NONE: u32 = u32::MAX;
+/// Recently freed slots remembered per class.
+pub(crate) const RECENT: usize = 16;
 
 /// The class of a request of `size <= MAX_SIZE` bytes (0 bytes: class 0).
 #[inline]
@@ -60,9 +62,20 @@ pub(crate) const fn class_size(c: usize) -> usize {
 
 /// Slots in a page of class `c` (the tail, `PAGE % size` bytes, is unused).
 #[inline]
-const fn slots(c: usize) -> usize {
-    PAGE / class_size(c)
+fn slots(c: usize) -> usize {
+    SLOTS[c & (CLASSES - 1)] as usize
 }
+
+/// [`slots`] per class, looked up rather than divided.
+static SLOTS: [u16; CLASSES] = {
+    let mut r = [0u16; CLASSES];
+    let mut c = 0;
+    while c < CLASSES {
+        r[c] = (PAGE / class_size(c)) as u16;
+        c += 1;
+    }
+    r
+};
 
 /// `ceil(2^32 / size)` per class: `(offset * RECIP[c]) >> 32` is
 /// `offset / size` for every offset in a page (the error, below
@@ -110,6 +123,43 @@ struct List {
     empty: u32,
 }
 
+/// A class's most recently freed slots, `page << 16 | index`, newest
+/// last; the oldest is forgotten when it is full. Hints only: `alloc`
+/// checks each against the bitmap.
+#[derive(Clone, Copy, Debug)]
+struct Recent {
+    entries: [usize; RECENT],
+    /// Where the next entry goes.
+    next: u32,
+    /// Entries held (at most [`RECENT`]).
+    len: u32,
+}
+
+impl Recent {
+    const EMPTY: Recent = Recent {
+        entries: [0; RECENT],
+        next: 0,
+        len: 0,
+    };
+
+    #[inline]
+    fn push(&mut self, e: usize) {
+        self.entries[self.next as usize & (RECENT - 1)] = e;
+        self.next = (self.next + 1) & (RECENT as u32 - 1);
+        self.len = (self.len + 1).min(RECENT as u32);
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        self.next = self.next.wrapping_sub(1) & (RECENT as u32 - 1);
+        Some(self.entries[self.next as usize])
+    }
+}
+
 /// The layer's counts, for the stats report.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Counts {
@@ -119,10 +169,10 @@ pub(crate) struct Counts {
     pub(crate) used_slots: usize,
     /// Their bytes (at their class sizes).
     pub(crate) used_bytes: usize,
-    /// Free slots in the held pages.
-    pub(crate) free_slots: usize,
+    /// Slots in the held pages, used or free (free = this − `used_slots`).
+    pub(crate) slots: usize,
     /// Their bytes.
-    pub(crate) free_bytes: usize,
+    pub(crate) slot_bytes: usize,
     /// Pages carved out of the heap, and given back to it, ever.
     pub(crate) carved: u64,
     pub(crate) returned: u64,
@@ -156,6 +206,7 @@ pub(crate) struct Slab {
     /// Whether pages given back are `MADV_DONTNEED`ed first.
     madvise: bool,
     lists: [List; CLASSES],
+    recent: [Recent; CLASSES],
     pub(crate) counts: Counts,
 }
 
@@ -171,12 +222,13 @@ impl Slab {
                 head: NONE,
                 empty: 0,
             }; CLASSES],
+            recent: [Recent::EMPTY; CLASSES],
             counts: Counts {
                 pages: 0,
                 used_slots: 0,
                 used_bytes: 0,
-                free_slots: 0,
-                free_bytes: 0,
+                slots: 0,
+                slot_bytes: 0,
                 carved: 0,
                 returned: 0,
             },
@@ -247,14 +299,16 @@ impl Slab {
         }
     }
 
-    /// A slot of class `c` (at most [`MAX_SIZE`] bytes, 16-aligned), carving
-    /// a page from `heap` if no page of the class has a free one; `hwm` is
-    /// the shard's high-water mark (bytes from its start ever handed out),
-    /// kept up to date. `None` when the layer is off or the heap has no
-    /// 64 KiB left.
+    /// A slot of class `c` (at most [`MAX_SIZE`] bytes, 16-aligned): the
+    /// most recently freed one that is still free (its bytes are likely in
+    /// the cache), else the lowest free slot of the class's first listed
+    /// page, carving a page from `heap` if no page of the class has a free
+    /// slot. `hwm` is the shard's high-water mark (bytes from its start ever
+    /// handed out), kept up to date. `None` when the layer is off or the
+    /// heap has no 64 KiB left.
     ///
     /// # Time complexity
-    /// O(1).
+    /// O(1) (at most [`RECENT`] stale entries are skipped, each once).
     #[inline]
     pub(crate) fn alloc(
         &mut self,
@@ -263,17 +317,40 @@ impl Slab {
         c: usize,
     ) -> Option<Fresh> {
         let c = c & (CLASSES - 1);
+        while let Some(e) = self.recent[c].pop() {
+            let (page, idx) = (e >> 16, e & 0xffff);
+            // The entry is a hint: the slot must still be free, in a page
+            // of this class (its page may have gone back to the heap, been
+            // carved again, or the slot handed out since).
+            if page < self.pages {
+                let m = self.meta(page);
+                if m.class as usize == c + 1
+                    && idx < slots(c)
+                    && m.bits[(idx >> 6) & (WORDS - 1)] & (1u64 << (idx & 63)) != 0
+                {
+                    return Some(self.take(heap, c, page, idx));
+                }
+            }
+        }
         let mut page = self.lists[c].head as usize;
         if page == NONE as usize {
             page = self.carve(heap, hwm, c)?;
         }
-        let n = slots(c) as u16;
-        let m = self.meta_mut(page);
+        let m = self.meta(page);
         // A listed page has a free slot: the summary is not zero.
         let w = m.summary.trailing_zeros() as usize & (WORDS - 1);
-        let word = m.bits[w];
-        let b = word.trailing_zeros() as usize;
-        let word = word & word.wrapping_sub(1);
+        let idx = w * 64 + m.bits[w].trailing_zeros() as usize;
+        Some(self.take(heap, c, page, idx))
+    }
+
+    /// Hands out slot `idx` of `page` (class `c`), which is free.
+    #[inline]
+    fn take(&mut self, heap: &ShardHeap, c: usize, page: usize, idx: usize) -> Fresh {
+        let n = slots(c) as u16;
+        let size = class_size(c);
+        let m = self.meta_mut(page);
+        let w = (idx >> 6) & (WORDS - 1);
+        let word = m.bits[w] & !(1u64 << (idx & 63));
         m.bits[w] = word;
         if word == 0 {
             m.summary &= !(1u64 << w);
@@ -281,8 +358,6 @@ impl Slab {
         let was_empty = m.free == n;
         m.free -= 1;
         let full = m.free == 0;
-        let idx = w * 64 + b;
-        let size = class_size(c);
         let dirty = if idx < m.clean_from as usize {
             size
         } else {
@@ -297,13 +372,11 @@ impl Slab {
         }
         self.counts.used_slots += 1;
         self.counts.used_bytes += size;
-        self.counts.free_slots -= 1;
-        self.counts.free_bytes -= size;
         let off = (page << PAGE_SHIFT) + idx * size;
-        Some(Fresh {
+        Fresh {
             ptr: heap.base().as_ptr().wrapping_add(off),
             dirty,
-        })
+        }
     }
 
     /// Carves a page of class `c` out of `heap` and lists it.
@@ -348,8 +421,8 @@ impl Slab {
         self.lists[c].empty += 1;
         self.counts.pages += 1;
         self.counts.carved += 1;
-        self.counts.free_slots += n;
-        self.counts.free_bytes += n * size;
+        self.counts.slots += n;
+        self.counts.slot_bytes += n * size;
         Some(page)
     }
 
@@ -416,8 +489,6 @@ impl Slab {
         let size = class_size(c);
         self.counts.used_slots -= 1;
         self.counts.used_bytes -= size;
-        self.counts.free_slots += 1;
-        self.counts.free_bytes += size;
         if was_full {
             self.push_front(c, page);
         }
@@ -427,8 +498,10 @@ impl Slab {
             } else {
                 self.unlink(c, page);
                 self.release(heap, page, c);
+                return size;
             }
         }
+        self.recent[c].push(page << 16 | idx);
         size
     }
 
@@ -439,8 +512,8 @@ impl Slab {
         let n = slots(c);
         self.counts.pages -= 1;
         self.counts.returned += 1;
-        self.counts.free_slots -= n;
-        self.counts.free_bytes -= n * class_size(c);
+        self.counts.slots -= n;
+        self.counts.slot_bytes -= n * class_size(c);
         let p = heap.base().as_ptr().wrapping_add(page << PAGE_SHIFT);
         if self.madvise {
             // SAFETY: the page is an in-use arena of the heap that holds no
@@ -500,7 +573,7 @@ impl Slab {
             free_slots += m.free as usize;
         }
         assert_eq!(pages, self.counts.pages);
-        assert_eq!(free_slots, self.counts.free_slots);
+        assert_eq!(free_slots, self.counts.slots - self.counts.used_slots);
         assert!(listed <= pages);
     }
 }
@@ -669,6 +742,51 @@ mod tests {
         // SAFETY: ours.
         unsafe { heap.free(big).unwrap() };
         heap.manager().check_invariants().unwrap();
+    }
+
+    #[test]
+    fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
+        let (mut heap, mut slab) = setup(16);
+        let mut hwm = 0;
+        let c = CLASSES - 1;
+        let n = slots(c);
+        let ps: Vec<*mut u8> = (0..3 * n)
+            .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+            .collect();
+        // LIFO: the slot freed last is handed out next.
+        free(&mut heap, &mut slab, ps[5]);
+        free(&mut heap, &mut slab, ps[200]);
+        assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[200]);
+        assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[5]);
+        // Free everything: two pages go back to the heap while the class
+        // still remembers slots in them.
+        for &p in ps.iter().rev() {
+            free(&mut heap, &mut slab, p);
+        }
+        assert_eq!(slab.counts.pages, 1);
+        // Another class takes the pages back from the heap.
+        let small: Vec<*mut u8> = (0..3 * slots(0))
+            .map(|_| slab.alloc(&mut heap, &mut hwm, 0).unwrap().ptr)
+            .collect();
+        slab.check();
+        // The old hints now point into pages of class 0 (or nowhere):
+        // they are skipped, and nothing is handed out twice.
+        let big: Vec<*mut u8> = (0..2 * n)
+            .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+            .collect();
+        slab.check();
+        let mut all: Vec<usize> = small.iter().chain(&big).map(|&p| p as usize).collect();
+        all.sort();
+        for w in all.windows(2) {
+            assert!(w[1] - w[0] >= 16, "overlapping slots");
+        }
+        for &p in &big {
+            let f = slab.find(heap.base().as_ptr(), p);
+            assert!(
+                matches!(f, Found::Live { class, .. } if class == c),
+                "{f:?}"
+            );
+        }
     }
 
     #[test]
