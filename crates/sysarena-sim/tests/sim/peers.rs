@@ -148,3 +148,40 @@ fn classic_first_fit_fails_on_the_checkerboard_with_room_to_spare() {
     assert_eq!(r.summary.end.free_bytes, 32 * 1024);
     assert_eq!(r.summary.end.largest_free, 1024);
 }
+
+/// Every subject — each sysarena policy × coalescing mode and each peer —
+/// replays a prefix of each recorded trace with no overlap, no block outside
+/// its region, every free matched, and the trace's own peak live bytes.
+#[test]
+fn every_subject_replays_every_recorded_trace_prefix() {
+    for file in [
+        "sqlite3.trace.gz",
+        "python-jsontool.trace.gz",
+        "perl-wordfreq.trace.gz",
+    ] {
+        let trace = super::common::recorded(file, 8_000);
+        let stats = trace.stats();
+        for name in subjects::names() {
+            let mut s = subjects::by_name(&name, DEFAULT_CAPACITY).unwrap();
+            let opts = ReplayOptions {
+                sample_every: Some(2000),
+                release_at_end: true,
+            };
+            // A violation (overlap, outside the region) is an error here.
+            let r = replay(&trace, s.as_mut(), &opts)
+                .unwrap_or_else(|e| panic!("{file} on {name}: {e}"));
+            let sum = &r.summary;
+            if sum.failed_requests == 0 {
+                assert_eq!(
+                    sum.peak_live_bytes, stats.peak_live_bytes,
+                    "{file} on {name}"
+                );
+                assert_eq!(sum.skipped_events, 0, "{file} on {name}");
+                assert_eq!(
+                    sum.end.live_bytes, stats.live_bytes_at_end,
+                    "{file} on {name}"
+                );
+            }
+        }
+    }
+}
