@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Real programs on sysarena-malloc: each runs under glibc's malloc and under
 # sysarena (LD_PRELOAD); stdout, stderr and the exit status must be identical
-# (byte for byte), and every run must exit 0. Then one program is traced with
-# SYSARENA_TRACE and the trace is checked event by event.
+# (byte for byte), and every run must exit 0 — with the slab layer for small
+# blocks (the default) and, for python, without it (SYSARENA_SLAB=0). Then
+# programs are traced with SYSARENA_TRACE, the traces are checked event by
+# event, and one is replayed through the simulator (`sysarena replay`): the
+# round trip must replay every event with no failed request.
 #
-# usage: .ci/malloc.sh            (about a minute on 2 cores)
+# usage: .ci/malloc.sh            (about a minute on 2 cores, plus building
+#                                  the CLI the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -68,6 +72,7 @@ HEAD=$(git rev-parse HEAD) # fixed: other work may commit while this runs
 
 export PYTHONMALLOC=malloc # every Python object through malloc
 same python "$PY" "$PROGRAMS/work.py"
+same python-noslab env SYSARENA_SLAB=0 "$PY" "$PROGRAMS/work.py"
 unset PYTHONMALLOC
 (cd "$WORK" && same gcc sh -c 'gcc -O2 -c big.c -o "$0" && cat "$0"' big.o) # the object file, byte for byte
 same sort env LC_ALL=C sort "$WORK/sort.in"
@@ -91,6 +96,32 @@ SYSARENA_TRACE=$WORK/sort.trace LD_PRELOAD=$LIB LC_ALL=C sort "$WORK/sort.in" >/
 if python3 "$PROGRAMS/check_trace.py" "$WORK/sort.trace"; then :; else failures=$((failures + 1)); fi
 SYSARENA_TRACE=$WORK/git.trace LD_PRELOAD=$LIB git log --stat "$HEAD" >/dev/null
 if python3 "$PROGRAMS/check_trace.py" "$WORK/git.trace"; then :; else failures=$((failures + 1)); fi
+
+# The round trip: the recorded trace replays through the simulator, on
+# sysarena's fast model and a peer, every event and no failed request.
+cargo build -q -p sysarena-cli
+CLI=$CARGO_TARGET_DIR/debug/sysarena
+SUBJECTS=sysarena/segregated-fit/immediate,talc
+if "$CLI" replay "$WORK/git.trace" --subjects "$SUBJECTS" --json -q >"$WORK/replay.json" &&
+    python3 - "$WORK/replay.json" "$SUBJECTS" "$(wc -l <"$WORK/git.trace")" <<'PY'; then :; else
+import json, sys
+doc = json.load(open(sys.argv[1]))
+want = sys.argv[2].split(",")
+lines = int(sys.argv[3])
+got = [r["subject"] for r in doc["results"]]
+ok = sorted(got) == sorted(want) and doc["trace"]["stats"]["events"] == lines
+for r in doc["results"]:
+    s = r["summary"]
+    fine = s["failed_requests"] == 0 and s["skipped_events"] == 0 and s["events"] == lines
+    ok = ok and fine
+    print("replay %-34s %s (%d events, %d failed, footprint/peak live %.3f)" % (
+        r["subject"], "ok" if fine else "FAILED", s["events"], s["failed_requests"], s["footprint_ratio"]))
+if not ok:
+    print("replay     FAILED: subjects %s, %d trace lines" % (got, lines))
+sys.exit(0 if ok else 1)
+PY
+    failures=$((failures + 1))
+fi
 
 if ((failures)); then
     echo "malloc: $failures failure(s)"
