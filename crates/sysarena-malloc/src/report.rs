@@ -114,17 +114,18 @@ fn report(g: &Globals, fd: i32) {
     let mut b = Buf::<1024>::new();
     let _ = writeln!(
         b,
-        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes, {} descriptors each",
+        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes, {} descriptors each, slab layer {}",
         sys::pid(),
         g.config.policy,
         g.config.coalescing,
         g.shards,
         g.shard_size,
         g.descriptors,
+        if g.slab { "on" } else { "off" },
     );
     let _ = writeln!(
         b,
-        "shard   in_use_bytes  requested_bytes  used_arenas  free_arenas  touched_bytes  free_in_touched  largest_free_in_touched  ext_frag"
+        "shard   in_use_bytes  requested_bytes  used_arenas  free_arenas  touched_bytes  free_in_touched  largest_free_in_touched  ext_frag  slab_pages  slab_used_slots  slab_free_slots"
     );
     out.push(b.as_bytes());
     let mut sum = Sum::default();
@@ -308,6 +309,8 @@ mod tests {
         }
         for what in [
             "policy segregated-fit",
+            "slab layer on",
+            "slab_used_slots",
             "footprint",
             "external fragmentation",
             "slab layer: ",
