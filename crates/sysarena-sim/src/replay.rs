@@ -325,6 +325,21 @@ pub fn replay(
     subject: &mut dyn Subject,
     options: &ReplayOptions,
 ) -> Result<ReplayResult, ReplayError> {
+    replay_with_progress(trace, subject, options, &mut |_| {})
+}
+
+/// [`replay`], calling `progress(n)` as it goes: `n` events were replayed
+/// since the last call (at every sample point and at the end), so the calls
+/// add up to the trace's length. For progress bars.
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_with_progress(
+    trace: &Trace,
+    subject: &mut dyn Subject,
+    options: &ReplayOptions,
+    progress: &mut dyn FnMut(usize),
+) -> Result<ReplayResult, ReplayError> {
     let start = Instant::now();
     let every = options
         .sample_every
@@ -381,8 +396,10 @@ pub fn replay(
         state.step(i, event)?;
         if (i + 1) % every == 0 {
             series.push(state.sample(i + 1));
+            progress(every);
         }
     }
+    progress(trace.events.len() % every);
     let end = state.sample(trace.events.len());
     if series.last().map(|s| s.event) != Some(end.event) {
         series.push(end);

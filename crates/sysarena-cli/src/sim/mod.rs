@@ -24,7 +24,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use sysarena::ArenaInfo;
-use sysarena_sim::replay::{ReplayOptions, ReplayResult, replay};
+use sysarena_sim::replay::{ReplayOptions, ReplayResult, replay_with_progress};
 use sysarena_sim::subject::Subject;
 use sysarena_sim::subjects;
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
@@ -302,7 +302,8 @@ pub fn run_subjects(
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, names.len().max(1));
-    let bar = progress(out.quiet, Some(names.len() as u64));
+    let events = trace.events.len() as u64;
+    let bar = progress(out.quiet, Some(names.len() as u64 * events));
     let running: Mutex<Vec<&str>> = Mutex::new(Vec::new());
     let show = |bar: &ProgressBar, running: &[&str]| {
         bar.set_message(format!(
@@ -324,12 +325,21 @@ pub fn run_subjects(
                         r.push(name);
                         show(&bar, &r);
                     }
-                    let outcome = run_one(trace, name, capacity, keep_arenas);
+                    let mut done = 0u64;
+                    let mut tick = |n: usize| {
+                        done += n as u64;
+                        bar.inc(n as u64);
+                    };
+                    let mut outcome = run_one(trace, name, capacity, keep_arenas, &mut tick);
+                    // A subject that stopped early (an error) still fills its share.
+                    bar.inc(events.saturating_sub(done));
+                    if outcome.result.is_err() {
+                        outcome.arenas = None;
+                    }
                     *slots[i].lock().expect("no panics while held") = Some(outcome);
                     let mut r = running.lock().expect("no panics while held");
                     r.retain(|n| n != name);
                     show(&bar, &r);
-                    bar.inc(1);
                 }
             });
         }
@@ -345,7 +355,13 @@ pub fn run_subjects(
         .collect()
 }
 
-fn run_one(trace: &Trace, name: &str, capacity: usize, keep_arenas: bool) -> Outcome {
+fn run_one(
+    trace: &Trace,
+    name: &str,
+    capacity: usize,
+    keep_arenas: bool,
+    progress: &mut dyn FnMut(usize),
+) -> Outcome {
     let options = ReplayOptions::default();
     let outcome = |result: Result<ReplayResult, String>, arenas| Outcome {
         subject: name.to_owned(),
@@ -358,14 +374,15 @@ fn run_one(trace: &Trace, name: &str, capacity: usize, keep_arenas: bool) -> Out
                 Ok(s) => s.defragment_on_failure(defrag),
                 Err(e) => return outcome(Err(e.to_string()), None),
             };
-            let result = replay(trace, &mut s as &mut dyn Subject, &options);
+            let result =
+                replay_with_progress(trace, &mut s as &mut dyn Subject, &options, progress);
             let arenas = s.manager().arenas().collect();
             return outcome(result.map_err(|e| e.to_string()), Some(arenas));
         }
     }
     match subjects::by_name(name, capacity) {
         Ok(mut s) => outcome(
-            replay(trace, s.as_mut(), &options).map_err(|e| e.to_string()),
+            replay_with_progress(trace, s.as_mut(), &options, progress).map_err(|e| e.to_string()),
             None,
         ),
         Err(e) => outcome(Err(e.to_string()), None),
