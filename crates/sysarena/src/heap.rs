@@ -125,11 +125,11 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
         let new = self.ptr_at(r.offset);
         if let Some(old) = r.moved_from {
             // SAFETY: both ranges lie in the region (the manager's arenas do);
-            // they do not overlap because the new arena was allocated while
-            // the old one was still in use; the old bytes are intact because
-            // nothing has been allocated since it was freed.
+            // the old bytes are intact because nothing else has been placed
+            // there; the ranges may overlap (growing into the left
+            // neighbour), hence `copy`, i.e. memmove.
             unsafe {
-                core::ptr::copy_nonoverlapping(self.ptr_at(old).as_ptr(), new.as_ptr(), r.copy_len);
+                core::ptr::copy(self.ptr_at(old).as_ptr(), new.as_ptr(), r.copy_len);
             }
         }
         Ok(new)

@@ -348,6 +348,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// becomes a free arena if a spare descriptor is left); grows in place
     /// into a free right neighbour; otherwise allocates anew and frees the
     /// old arena, and tells the caller to copy ([`Reallocation::moved_from`]).
+    /// When nothing else fits, it takes the free left neighbour too (with
+    /// itself and a free right neighbour): the allocation then moves down,
+    /// overlapping its old place, so copy as `memmove` does.
     ///
     /// # Errors
     /// [`ReallocError::Free`] if `offset` names no live allocation,
@@ -388,7 +391,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 return Ok(self.in_place(i, new_size.min(old_size)));
             }
         }
-        let new = self.alloc_checked(new_size, need, align)?;
+        let new = match self.alloc_checked(new_size, need, align) {
+            Ok(new) => new,
+            Err(e) => {
+                if let AllocError::OutOfMemory(OomReason::NoFit { .. }) = e {
+                    if let Some(r) = self.grow_into_neighbours(i, need, new_size, align) {
+                        return Ok(r);
+                    }
+                }
+                return Err(e.into());
+            }
+        };
         // `i` still describes the old arena: `alloc` neither moves nor
         // touches an in-use descriptor.
         self.free_slot(i);
@@ -1205,6 +1218,77 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
         self.slot_mut(i).size = need;
         self.in_use_bytes -= rest;
+    }
+
+    /// The last resort of `realloc` before out of memory: the allocation's
+    /// free left neighbour, itself and its free right neighbour together,
+    /// when they hold `need` bytes at `align`. The allocation moves down
+    /// (`moved_from`), overlapping its old place: the caller copies as
+    /// `memmove` does. `None`, with nothing changed, when they do not fit or
+    /// the split would need descriptors the table lacks.
+    fn grow_into_neighbours(
+        &mut self,
+        i: u32,
+        need: usize,
+        new_size: usize,
+        align: usize,
+    ) -> Option<Reallocation> {
+        let Slot {
+            offset,
+            size,
+            used,
+            prev,
+            next,
+            ..
+        } = *self.slot(i);
+        if prev == NIL || self.slot(prev).state != State::Free {
+            return None;
+        }
+        let start = self.slot(prev).offset;
+        let right = if next != NIL && self.slot(next).state == State::Free {
+            self.slot(next).size
+        } else {
+            0
+        };
+        let end = offset + size + right;
+        let pad = self.origin.wrapping_add(start).wrapping_neg() & (align - 1);
+        if end - start < pad + need {
+            return None;
+        }
+        // Descriptors: the old one (and the right neighbour's) come back;
+        // padding (unless it joins a free arena before `prev`) and a
+        // remainder take one each.
+        let before_prev = self.slot(prev).prev;
+        let pad_joins =
+            pad > 0 && before_prev != NIL && self.slot(before_prev).state == State::Free;
+        let needed = usize::from(pad > 0 && !pad_joins) + usize::from(end - start > pad + need);
+        let returned = 1 + usize::from(right > 0);
+        if needed > self.spare + returned {
+            return None;
+        }
+        // Release the allocation, then carve the new one out of the union.
+        self.used_arenas -= 1;
+        self.in_use_bytes -= size;
+        self.requested_bytes -= used;
+        if right > 0 {
+            self.index_remove(next);
+            self.absorb_next(i);
+        }
+        self.index_remove(prev);
+        self.absorb_next(prev); // `prev` now spans [start, end), not indexed
+        self.slot_mut(prev).used = 0;
+        self.index_insert(prev);
+        let to = self
+            .carve(prev, pad, need, new_size, align)
+            .expect("descriptors were counted above");
+        self.settle();
+        let slot = self.slot(self.hash_find(to).expect("the new arena is mapped"));
+        Some(Reallocation {
+            offset: to,
+            size: slot.size,
+            moved_from: Some(offset),
+            copy_len: new_size.min(size),
+        })
     }
 
     /// Grows arena `i` by `extra` bytes taken from its free right neighbour.

@@ -29,9 +29,11 @@ pub struct Reallocation {
     /// Bytes the arena now reserves.
     pub size: usize,
     /// `Some(old_offset)` when the allocation moved: the caller copies
-    /// `copy_len` bytes from the old offset to the new one. The old arena is
-    /// already free in the table, but nothing has been placed there yet, so
-    /// its bytes are intact until the next call into the manager.
+    /// `copy_len` bytes from the old offset to the new one, as `memmove`
+    /// does (the ranges overlap when the allocation grew into its free left
+    /// neighbour). The old arena is already free in the table, but nothing
+    /// else has been placed there, so its bytes are intact until the next
+    /// call into the manager.
     pub moved_from: Option<usize>,
     /// Bytes to copy when the allocation moved: the smaller of the old
     /// arena's size and the new request. The whole old arena, not only the

@@ -109,16 +109,13 @@ impl Region {
     /// realloc's copy).
     ///
     /// # Safety
-    /// Both ranges must lie inside the region and must not overlap.
+    /// Both ranges must lie inside the region (they may overlap).
     pub unsafe fn copy(&self, from: usize, to: usize, len: usize) {
-        // SAFETY: the caller guarantees both ranges are in the region and
-        // disjoint; the region is allocated and initialised (zeroed) memory.
+        // SAFETY: the caller guarantees both ranges are in the region; the
+        // region is allocated and initialised (zeroed) memory. The ranges may
+        // overlap (sysarena's realloc into a left neighbour): memmove.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.ptr_at(from).as_ptr(),
-                self.ptr_at(to).as_ptr(),
-                len,
-            );
+            std::ptr::copy(self.ptr_at(from).as_ptr(), self.ptr_at(to).as_ptr(), len);
         }
     }
 }

@@ -140,3 +140,29 @@ fn relocation_moves_the_bytes() {
     assert_eq!(h.stats().largest_free, 1024 - 4 * 64);
     h.manager().check_invariants().unwrap();
 }
+
+#[test]
+fn realloc_grows_into_a_free_left_neighbour_when_nothing_else_fits() {
+    let mut h = heap(256, Config::fast());
+    let l64 = Layout::from_size_align(64, 8).unwrap();
+    let a = h.alloc(l64).unwrap();
+    let b = h.alloc(l64).unwrap();
+    let c = h.alloc(l64).unwrap();
+    let _d = h.alloc(l64).unwrap();
+    // SAFETY: b is a live 64-byte allocation.
+    unsafe { b.as_ptr().write_bytes(0xB0, 64) };
+    // SAFETY: live, not used again.
+    unsafe {
+        h.free(a).unwrap();
+        h.free(c).unwrap();
+    }
+    // 128 free, in two holes of 64 around b: 192 bytes fit only in a + b + c.
+    // SAFETY: b is live and not used after the move.
+    let q = unsafe { h.realloc(b, Layout::from_size_align(192, 8).unwrap()) }.unwrap();
+    assert_eq!(q, a, "the allocation moved down into its left neighbour");
+    // SAFETY: q holds 192 bytes; its first 64 are b's.
+    let bytes = unsafe { core::slice::from_raw_parts(q.as_ptr(), 64) };
+    assert!(bytes.iter().all(|&x| x == 0xB0));
+    assert_eq!(h.stats().free_bytes, 0);
+    h.manager().check_invariants().unwrap();
+}
