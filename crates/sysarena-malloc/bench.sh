@@ -6,6 +6,8 @@
 # memory, above 1 is better for throughput).
 #
 # usage: crates/sysarena-malloc/bench.sh [runs=3]
+#        SYSARENA_LIB=other.so crates/sysarena-malloc/bench.sh   (measure another
+#        build of the library, e.g. an older commit's, instead of this tree's)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -13,8 +15,14 @@ RUNS=${1:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/malloc}
 PROGRAMS=$ROOT/crates/sysarena-malloc/tests/programs
 [[ -x /usr/bin/time ]] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-cargo build --release -q -p sysarena-malloc
-LIB=$CARGO_TARGET_DIR/release/libsysarena_malloc.so
+if [[ -n ${SYSARENA_LIB:-} ]]; then
+    LIB=$(realpath "$SYSARENA_LIB")
+else
+    cargo build --release -q -p sysarena-malloc
+    LIB=$CARGO_TARGET_DIR/release/libsysarena_malloc.so
+fi
+echo "library: $LIB"
+uptime
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 PY=$(python3 -c 'import sys; print(sys.executable)')

@@ -17,6 +17,13 @@
 //!   in a second `MAP_NORESERVE` mapping, built with
 //!   [`SliceManager::from_empty_slice`](sysarena::SliceManager::from_empty_slice)
 //!   so that it costs nothing until used.
+//! - **Small blocks** (at most 512 bytes, alignment at most 16) come from
+//!   the shard's slab layer (`slab`): 64 KiB pages carved out of its heap,
+//!   one descriptor per page, cut into slots of one size class (16, 32, …,
+//!   512 bytes), with the class, free bitmap and list links of each page out
+//!   of band in a `MAP_NORESERVE` array of page records. O(1) malloc and
+//!   free; double frees detected by the bitmap. `SYSARENA_SLAB=0` turns it
+//!   off.
 //! - **Threads.** Each shard has its own futex lock. A thread allocates from
 //!   its shard (a thread-local index, given round-robin and moved to a free
 //!   shard when its own is busy); a free goes to the shard that owns the
@@ -53,7 +60,7 @@
 //! ## Environment
 //!
 //! See the crate's `README.md`: `SYSARENA_POLICY`, `SYSARENA_COALESCING`,
-//! `SYSARENA_DESCRIPTORS`, `SYSARENA_SHARDS`, `SYSARENA_RESERVE`,
+//! `SYSARENA_SLAB`, `SYSARENA_DESCRIPTORS`, `SYSARENA_SHARDS`, `SYSARENA_RESERVE`,
 //! `SYSARENA_MMAP_THRESHOLD`, `SYSARENA_RELEASE`, `SYSARENA_STATS`,
 //! `SYSARENA_TRACE`. They are read once, on the first call.
 //!
