@@ -245,7 +245,9 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
     if !d.ask(bigger, next_name + 1)? {
         d.heading("Relocate: slide the live blocks down (the caller moves their bytes)")?;
         let mut moves = Vec::new();
-        let r = d.m.relocate(|mv| moves.push(mv)).map_err(io::Error::other)?;
+        let r =
+            d.m.relocate(|mv| moves.push(mv))
+                .map_err(io::Error::other)?;
         for mv in &moves {
             let name = d.names.remove(&mv.from).unwrap_or(usize::MAX);
             d.names.insert(mv.to, name);
@@ -329,7 +331,10 @@ mod tests {
         assert!(out.contains("merged 2 free arenas"));
         assert!(out.contains("✓ alloc(256) = offset 128"), "{out}");
         assert!(out.contains("in_use_bytes + free_bytes = "));
-        assert!(out.contains("move block E (128 B) from offset 512 to 384"), "{out}");
+        assert!(
+            out.contains("move block E (128 B) from offset 512 to 384"),
+            "{out}"
+        );
         assert!(out.contains("✓ alloc(384) = offset 640"), "{out}");
     }
 
