@@ -129,15 +129,7 @@ pub fn run(args: &ReplayArgs, mut out: impl Write) -> io::Result<()> {
     if !left_out.is_empty() {
         writeln!(out, "{}", left_out_note(&left_out, trace.events.len()))?;
     }
-    writeln!(
-        out,
-        "\n{}\n",
-        table::render(&table::summary_table(&outcomes))
-    )?;
-    writeln!(out, "{}", table::SUMMARY_LEGEND)?;
-    for note in table::failure_notes(&outcomes) {
-        writeln!(out, "\n{note}")?;
-    }
+    table::write_summary(&mut out, &outcomes)?;
     if let Some(line) = table::least_waste(&outcomes) {
         writeln!(out, "\n{line}")?;
     }

@@ -103,15 +103,7 @@ pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
         return super::errors_to_result(&outcomes);
     }
     writeln!(out, "{}", trace_line(&trace.name, &stats, capacity))?;
-    writeln!(
-        out,
-        "\n{}\n",
-        table::render(&table::summary_table(&outcomes))
-    )?;
-    writeln!(out, "{}", table::SUMMARY_LEGEND)?;
-    for note in table::failure_notes(&outcomes) {
-        writeln!(out, "\n{note}")?;
-    }
+    table::write_summary(&mut out, &outcomes)?;
     for o in &outcomes {
         if let Some(arenas) = &o.arenas {
             draw_map(&mut out, &o.subject, arenas, capacity, args.width)?;

@@ -153,6 +153,17 @@ pub fn failure_notes(outcomes: &[Outcome]) -> Vec<String> {
     notes
 }
 
+/// The summary table, its legend and a note on every subject that refused
+/// requests: the body `replay` and `simulate` print.
+pub fn write_summary(out: &mut impl std::io::Write, outcomes: &[Outcome]) -> std::io::Result<()> {
+    writeln!(out, "\n{}\n", render(&summary_table(outcomes)))?;
+    writeln!(out, "{SUMMARY_LEGEND}")?;
+    for note in failure_notes(outcomes) {
+        writeln!(out, "\n{note}")?;
+    }
+    Ok(())
+}
+
 /// The `least waste:` line: the subject with the lowest footprint ratio
 /// among those that served every request, aligned as asked.
 pub fn least_waste(outcomes: &[Outcome]) -> Option<String> {
