@@ -163,10 +163,10 @@ enum Outcome {
 }
 
 fn measure(name: &str, trace: &Trace, p: &Params) -> Outcome {
-    if p.prefix.is_none() {
-        if let Some((_, why)) = SLOW_ON_TRACES.iter().find(|(n, _)| *n == name) {
-            return Outcome::Skipped((*why).to_owned());
-        }
+    if p.prefix.is_none()
+        && let Some((_, why)) = SLOW_ON_TRACES.iter().find(|(n, _)| *n == name)
+    {
+        return Outcome::Skipped((*why).to_owned());
     }
     let checked = roster::build(name, CAPACITY)
         .map_err(|e| e.to_string())

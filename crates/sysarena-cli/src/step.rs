@@ -442,25 +442,25 @@ impl State {
     }
 
     fn run_op(&mut self, m: &mut SliceManager<'_>, op: Op) -> Flow {
-        if self.quiz {
-            if let Some(q) = State::quiz_question(op, self.trace.as_ref()) {
-                if !self.quiet && self.pending_allowed() {
-                    self.log.push(format!(
-                        "quiz: {q} — where will it land? type an offset, or `fail`"
-                    ));
-                    self.pending = Some((op, q));
-                    return Flow::Continue;
-                }
-                self.log
-                    .push(format!("quiz: {q} — where will it land, or will it fail?"));
-                self.apply(m, op);
-                let a = self.landed().map_or_else(
-                    || "answer: it fails".to_owned(),
-                    |o| format!("answer: offset {o}"),
-                );
-                self.log.insert(1, a);
+        if self.quiz
+            && let Some(q) = State::quiz_question(op, self.trace.as_ref())
+        {
+            if !self.quiet && self.pending_allowed() {
+                self.log.push(format!(
+                    "quiz: {q} — where will it land? type an offset, or `fail`"
+                ));
+                self.pending = Some((op, q));
                 return Flow::Continue;
             }
+            self.log
+                .push(format!("quiz: {q} — where will it land, or will it fail?"));
+            self.apply(m, op);
+            let a = self.landed().map_or_else(
+                || "answer: it fails".to_owned(),
+                |o| format!("answer: offset {o}"),
+            );
+            self.log.insert(1, a);
+            return Flow::Continue;
         }
         self.apply(m, op);
         Flow::Continue

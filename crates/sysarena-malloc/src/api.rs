@@ -28,15 +28,17 @@ fn invalid(msg: &[u8]) {
 /// errno on null. `zero`: the block must read as zero.
 #[inline]
 fn alloc_raw(g: &Globals, size: usize, align: usize, zero: bool) -> *mut u8 {
-    if g.slab && size <= slab::MAX_SIZE && align <= slab::GRANULE {
-        if let Some(f) = shard::alloc_small(g, size) {
-            if zero && f.dirty > 0 {
-                // SAFETY: the first `dirty` bytes of the new slot, at most
-                // its class size.
-                unsafe { ptr::write_bytes(f.ptr, 0, f.dirty) };
-            }
-            return f.ptr;
+    if g.slab
+        && size <= slab::MAX_SIZE
+        && align <= slab::GRANULE
+        && let Some(f) = shard::alloc_small(g, size)
+    {
+        if zero && f.dirty > 0 {
+            // SAFETY: the first `dirty` bytes of the new slot, at most
+            // its class size.
+            unsafe { ptr::write_bytes(f.ptr, 0, f.dirty) };
         }
+        return f.ptr;
     }
     // `align` is a power of two: round up with a mask, not a division.
     let Some(need) = size.max(1).checked_add(align - 1).map(|n| n & !(align - 1)) else {
@@ -266,7 +268,7 @@ pub(crate) fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
 /// # Safety
 /// `out` must be valid for a pointer-sized write.
 pub(crate) unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
-    if !align.is_power_of_two() || align % core::mem::size_of::<usize>() != 0 {
+    if !align.is_power_of_two() || !align.is_multiple_of(core::mem::size_of::<usize>()) {
         return libc::EINVAL;
     }
     // SAFETY: reading this thread's errno slot.

@@ -24,12 +24,12 @@ pub(crate) static FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// Reads `SYSARENA_STATS`. Runs during initialisation.
 pub(crate) fn init() {
-    if let Some(p) = sys::env(c"SYSARENA_STATS") {
-        if !p.is_empty() {
-            // SAFETY: initialisation has exclusive access.
-            unsafe { (*PATH.get()).push(p) };
-            ENABLED.store(true, Ordering::Relaxed);
-        }
+    if let Some(p) = sys::env(c"SYSARENA_STATS")
+        && !p.is_empty()
+    {
+        // SAFETY: initialisation has exclusive access.
+        unsafe { (*PATH.get()).push(p) };
+        ENABLED.store(true, Ordering::Relaxed);
     }
 }
 

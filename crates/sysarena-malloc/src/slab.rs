@@ -389,7 +389,7 @@ impl Slab {
         let p = heap.alloc(layout).ok()?;
         let off = p.as_ptr() as usize - heap.base().as_ptr() as usize;
         let page = off >> PAGE_SHIFT;
-        if page >= self.pages || off % PAGE != 0 {
+        if page >= self.pages || !off.is_multiple_of(PAGE) {
             // Cannot happen (the heap starts on a page boundary and honours
             // alignment); give the arena back rather than trust it.
             // SAFETY: `p` was just allocated from `heap` and never handed out.
@@ -674,7 +674,7 @@ mod tests {
                 let k = rng(&mut seed) as usize % ps.len();
                 let p = ps.swap_remove(k);
                 assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
-                if ps.len() % 97 == 0 {
+                if ps.len().is_multiple_of(97) {
                     slab.check();
                 }
             }

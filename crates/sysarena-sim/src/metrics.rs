@@ -120,14 +120,14 @@ impl LiveSet {
     }
 
     fn remove_gap(&mut self, len: usize) {
-        if len > 0 {
-            if let Some(n) = self.gaps.get_mut(&len) {
-                *n -= 1;
-                if *n == 0 {
-                    self.gaps.remove(&len);
-                }
-                self.gap_count -= 1;
+        if len > 0
+            && let Some(n) = self.gaps.get_mut(&len)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.gaps.remove(&len);
             }
+            self.gap_count -= 1;
         }
     }
 

@@ -154,7 +154,7 @@ impl State<'_> {
             event,
             violation,
         };
-        if block.align > 1 && block.offset % block.align != 0 {
+        if block.align > 1 && !block.offset.is_multiple_of(block.align) {
             if self.honours_alignment {
                 return Err(violation(Violation::Misaligned {
                     offset: block.offset,
@@ -201,13 +201,13 @@ impl State<'_> {
         if metrics::fits(gaps, size, align) {
             self.summary.failed_with_fitting_gap += 1;
         }
-        if let Some(own) = own {
-            if metrics::fits(own, size, align) {
-                *self
-                    .summary
-                    .failed_with_fitting_free_extent
-                    .get_or_insert(0) += 1;
-            }
+        if let Some(own) = own
+            && metrics::fits(own, size, align)
+        {
+            *self
+                .summary
+                .failed_with_fitting_free_extent
+                .get_or_insert(0) += 1;
         }
     }
 

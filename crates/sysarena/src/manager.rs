@@ -373,7 +373,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             next,
             ..
         } = self.slots.as_ref()[i as usize];
-        if self.origin.wrapping_add(offset) % align == 0 {
+        if self.origin.wrapping_add(offset).is_multiple_of(align) {
             if need <= old_size {
                 self.shrink_in_place(i, need);
                 self.set_used(i, new_size);
@@ -394,10 +394,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let new = match self.alloc_checked(new_size, need, align) {
             Ok(new) => new,
             Err(e) => {
-                if let AllocError::OutOfMemory(OomReason::NoFit { .. }) = e {
-                    if let Some(r) = self.grow_into_neighbours(i, need, new_size, align) {
-                        return Ok(r);
-                    }
+                if let AllocError::OutOfMemory(OomReason::NoFit { .. }) = e
+                    && let Some(r) = self.grow_into_neighbours(i, need, new_size, align)
+                {
+                    return Ok(r);
                 }
                 return Err(e.into());
             }

@@ -222,7 +222,7 @@ fn c_abi_reports_error_codes() {
         );
 
         let p = sysarena_alloc(100);
-        assert!(!p.is_null() && p as usize % SYSARENA_MIN_ALIGN == 0);
+        assert!(!p.is_null() && (p as usize).is_multiple_of(SYSARENA_MIN_ALIGN));
         let a = sysarena_alloc_aligned(10, 4096);
         assert_eq!(a as usize % 4096, 0);
         assert!(sysarena_alloc_aligned(10, 3).is_null());

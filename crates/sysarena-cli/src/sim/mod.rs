@@ -368,17 +368,14 @@ fn run_one(
         result,
         arenas,
     };
-    if keep_arenas {
-        if let Some((config, defrag)) = sysarena_subject::parse_name(name) {
-            let mut s = match SysarenaSubject::with_config(config, capacity) {
-                Ok(s) => s.defragment_on_failure(defrag),
-                Err(e) => return outcome(Err(e.to_string()), None),
-            };
-            let result =
-                replay_with_progress(trace, &mut s as &mut dyn Subject, &options, progress);
-            let arenas = s.manager().arenas().collect();
-            return outcome(result.map_err(|e| e.to_string()), Some(arenas));
-        }
+    if keep_arenas && let Some((config, defrag)) = sysarena_subject::parse_name(name) {
+        let mut s = match SysarenaSubject::with_config(config, capacity) {
+            Ok(s) => s.defragment_on_failure(defrag),
+            Err(e) => return outcome(Err(e.to_string()), None),
+        };
+        let result = replay_with_progress(trace, &mut s as &mut dyn Subject, &options, progress);
+        let arenas = s.manager().arenas().collect();
+        return outcome(result.map_err(|e| e.to_string()), Some(arenas));
     }
     match subjects::by_name(name, capacity) {
         Ok(mut s) => outcome(

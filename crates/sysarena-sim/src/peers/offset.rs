@@ -92,12 +92,11 @@ impl Subject for OffsetAllocatorSubject {
     }
 
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
-        if let Ok(o) = u32::try_from(block.offset) {
-            if let Some(a) = self.live.get(&o) {
-                if new_size.max(1) as u64 <= u64::from(self.alloc.allocation_size(*a)) {
-                    return Some(block.offset);
-                }
-            }
+        if let Ok(o) = u32::try_from(block.offset)
+            && let Some(a) = self.live.get(&o)
+            && new_size.max(1) as u64 <= u64::from(self.alloc.allocation_size(*a))
+        {
+            return Some(block.offset);
         }
         let to = self.take(new_size)?;
         self.give_back(block.offset);
