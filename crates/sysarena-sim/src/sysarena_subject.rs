@@ -1,10 +1,9 @@
 //! sysarena itself as a subject: every [`Policy`] × [`Coalescing`].
 
-use std::alloc::{self, Layout};
+use std::alloc::Layout;
 use std::fmt;
-use std::ptr::{self, NonNull};
 
-use sysarena::{ArenaManager, Coalescing, Config, Policy, SliceManager, Slot};
+use sysarena::{ArenaManager, Coalescing, Config, Policy, Slot};
 
 use crate::peers::Region;
 use crate::subject::{Block, FreeStats, Subject};
@@ -35,12 +34,7 @@ pub fn default_descriptors(capacity: usize) -> usize {
 /// real memory and copies a moving realloc's bytes there, as every peer
 /// does; the benchmarks use it so that sysarena pays for the same copies.
 pub struct SysarenaSubject {
-    /// `Some` until drop; borrows `table`.
-    manager: Option<SliceManager<'static>>,
-    /// The table, allocated as a `Box<[Slot]>` would be in `new` and freed
-    /// (as that box) in `drop`
-    /// after the manager that borrows it.
-    table: NonNull<[Slot]>,
+    manager: TableManager,
     name: String,
     defrag_on_failure: bool,
     defragments: u64,
@@ -48,23 +42,36 @@ pub struct SysarenaSubject {
     memory: Option<Region>,
 }
 
+/// The manager a [`SysarenaSubject`] runs: its descriptor table is an owned
+/// `Box<[Slot]>`, zeroed and used lazily (no resident cost until needed).
+pub type TableManager = ArenaManager<0, Box<[Slot]>>;
+
+/// A table of `len` all-zero slots, allocated zeroed so that its pages stay
+/// untouched (no resident cost) until the manager uses a descriptor; `None`
+/// when `len` slots do not fit in memory.
+fn zeroed_table(len: usize) -> Option<Box<[Slot]>> {
+    let layout = Layout::array::<Slot>(len).ok()?;
+    if layout.size() == 0 {
+        return Some(Box::new([]));
+    }
+    // SAFETY: the layout has a non-zero size.
+    let base = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Slot>();
+    if base.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `base` holds `len` slots allocated by the global allocator with
+    // `Layout::array::<Slot>(len)`, exactly as a `Box<[Slot]>` of that length
+    // is; all-zero bytes are a valid `Slot` (documented by the core), so every
+    // slot is initialised; the box becomes the allocation's only owner.
+    Some(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(base, len)) })
+}
+
 impl fmt::Debug for SysarenaSubject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SysarenaSubject")
             .field("name", &self.name)
-            .field("stats", &self.manager().stats())
+            .field("stats", &self.manager.stats())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for SysarenaSubject {
-    fn drop(&mut self) {
-        // The manager borrows the table: end the borrow first.
-        self.manager = None;
-        // SAFETY: `table` was allocated in `new` exactly as a `Box<[Slot]>` of
-        // its length (global allocator, `Layout::array`), nothing else
-        // refers to it now that the manager is gone, and it is freed once.
-        drop(unsafe { Box::from_raw(self.table.as_ptr()) });
     }
 }
 
@@ -78,49 +85,22 @@ impl SysarenaSubject {
             config.coalescing.name()
         );
         let len = descriptors.max(1);
-        let layout = Layout::array::<Slot>(len).map_err(|_| SubjectError::Capacity {
+        let too_large = || SubjectError::Capacity {
             subject: "sysarena",
             capacity,
-            reason: "a descriptor table that fits in memory",
-        })?;
-        // SAFETY: `Slot` is not zero-sized and `len >= 1`, so the layout has
-        // a non-zero size. Zeroed memory stays untouched (no resident cost)
-        // until the manager uses a descriptor.
-        let base = unsafe { alloc::alloc_zeroed(layout) }.cast::<Slot>();
-        if base.is_null() {
-            alloc::handle_alloc_error(layout);
-        }
-        // A `Box<[Slot]>`'s allocation: `len` slots from the global allocator
-        // with `Layout::array::<Slot>(len)`; all-zero bytes are a valid
-        // `Slot` (documented by the core), so the slots are initialised.
-        let raw: *mut [Slot] = ptr::slice_from_raw_parts_mut(base, len);
-        // SAFETY: `raw` is a valid, unique table that lives until `drop`,
-        // which ends the manager's borrow before freeing it.
-        let slice: &'static mut [Slot] = unsafe { &mut *raw };
+            reason: "a table of 1 to u32::MAX - 2 descriptors",
+        };
+        let table = zeroed_table(len).ok_or_else(too_large)?;
         // SAFETY: every slot is all zero bytes.
-        let manager = unsafe { ArenaManager::from_empty_slice(slice, capacity, config) };
-        let table = NonNull::new(raw).expect("checked non-null above");
-        match manager {
-            Ok(m) => Ok(SysarenaSubject {
-                manager: Some(m),
-                table,
-                name,
-                defrag_on_failure: false,
-                defragments: 0,
-                memory: None,
-            }),
-            Err(_) => {
-                // SAFETY: `raw` was allocated above as a `Box<[Slot]>` of
-                // `len` slots would be; the failed constructor has dropped
-                // its borrow; the table is freed once.
-                drop(unsafe { Box::from_raw(raw) });
-                Err(SubjectError::Capacity {
-                    subject: "sysarena",
-                    capacity,
-                    reason: "a table of 1 to u32::MAX - 2 descriptors",
-                })
-            }
-        }
+        let manager = unsafe { ArenaManager::from_empty_table(table, capacity, config) }
+            .map_err(|_| too_large())?;
+        Ok(SysarenaSubject {
+            manager,
+            name,
+            defrag_on_failure: false,
+            defragments: 0,
+            memory: None,
+        })
     }
 
     /// As [`SysarenaSubject::new`] with [`default_descriptors`].
@@ -161,24 +141,17 @@ impl SysarenaSubject {
     }
 
     /// The manager, for stats and arena walks.
-    pub fn manager(&self) -> &SliceManager<'static> {
-        self.manager.as_ref().expect("present until drop")
+    pub fn manager(&self) -> &TableManager {
+        &self.manager
     }
 
-    fn manager_mut(&mut self) -> &mut SliceManager<'static> {
-        self.manager.as_mut().expect("present until drop")
-    }
-
-    fn retry<T, E>(
-        &mut self,
-        mut f: impl FnMut(&mut SliceManager<'static>) -> Result<T, E>,
-    ) -> Option<T> {
-        match f(self.manager_mut()) {
+    fn retry<T, E>(&mut self, mut f: impl FnMut(&mut TableManager) -> Result<T, E>) -> Option<T> {
+        match f(&mut self.manager) {
             Ok(v) => Some(v),
             Err(_) if self.defrag_on_failure => {
                 self.defragments += 1;
-                self.manager_mut().defragment();
-                f(self.manager_mut()).ok()
+                self.manager.defragment();
+                f(&mut self.manager).ok()
             }
             Err(_) => None,
         }
@@ -217,7 +190,7 @@ impl Subject for SysarenaSubject {
     }
 
     fn capacity(&self) -> usize {
-        self.manager().capacity()
+        self.manager.capacity()
     }
 
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
@@ -228,7 +201,7 @@ impl Subject for SysarenaSubject {
     unsafe fn free(&mut self, block: Block) {
         // Cannot fail for a live block (the caller's contract); sysarena
         // would report a bad free as an error rather than misbehave.
-        let _ = self.manager_mut().free(block.offset);
+        let _ = self.manager.free(block.offset);
     }
 
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
@@ -244,7 +217,7 @@ impl Subject for SysarenaSubject {
 
     fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
         Some(
-            self.manager()
+            self.manager
                 .arenas()
                 .filter(|a| !a.in_use)
                 .map(|a| (a.offset, a.size))
@@ -253,7 +226,7 @@ impl Subject for SysarenaSubject {
     }
 
     fn free_stats(&self) -> Option<FreeStats> {
-        let s = self.manager().stats();
+        let s = self.manager.stats();
         Some(FreeStats {
             free_bytes: s.free_bytes,
             largest_free: s.largest_free,

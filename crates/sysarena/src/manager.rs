@@ -210,7 +210,7 @@ impl<S: TableStorage> ArenaManager<0, S> {
     ///
     /// # Safety
     /// Every slot of `table` must be `Slot::EMPTY` or all zero bytes (as in
-    /// freshly mapped anonymous memory, or `Box::new_zeroed_slice`; all-zero
+    /// freshly mapped anonymous memory, or `std::alloc::alloc_zeroed`; all-zero
     /// bytes are a valid `Slot`). Any other contents break the manager's
     /// offset map, and with it the guarantee that allocations never overlap.
     pub unsafe fn from_empty_table(

@@ -349,13 +349,12 @@ fn an_owned_table_works_too() {
     let a = m.alloc(100, 8).unwrap();
     m.free(a.offset()).unwrap();
     check(&m);
-    // A zeroed table, as `Box::new_zeroed_slice` gives.
-    let zeroed = Box::<[Slot]>::new_zeroed_slice(1000);
-    // SAFETY: all-zero bytes are a valid `Slot`.
-    let zeroed = unsafe { zeroed.assume_init() };
-    // SAFETY: every slot is all zero bytes.
+    // The O(1) constructor over an owned table of spares (zeroed tables:
+    // `a_zeroed_table_is_used_lazily`).
+    let spares: Vec<Slot> = vec![Slot::EMPTY; 1000];
+    // SAFETY: every slot is `Slot::EMPTY`.
     let mut m =
-        unsafe { ArenaManager::from_empty_table(zeroed, 1 << 16, Config::classic()) }.unwrap();
+        unsafe { ArenaManager::from_empty_table(spares, 1 << 16, Config::classic()) }.unwrap();
     m.alloc(10, 1).unwrap();
     check(&m);
 }
