@@ -831,13 +831,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     fn find(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
         match self.config.policy {
             Policy::SegregatedFit => self.find_segregated(need, align),
-            Policy::FirstFit => self.scan_up(need, align, |s, _| s.offset as u128, false),
+            Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),
             Policy::NextFit => {
                 let rover = self.rover;
                 self.scan_up(
                     need,
                     align,
-                    move |s, _| {
+                    move |s| {
                         // Arenas at or after the rover first, then wrap.
                         ((s.offset < rover) as u128) << 64 | s.offset as u128
                     },
@@ -847,7 +847,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             Policy::BestFit => self.scan_up(
                 need,
                 align,
-                |s, _| (s.size as u128) << 64 | s.offset as u128,
+                |s| (s.size as u128) << 64 | s.offset as u128,
                 true,
             ),
             Policy::WorstFit => self.scan_down(need, align),
@@ -870,7 +870,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         &self,
         need: usize,
         align: usize,
-        key: impl Fn(&Slot, usize) -> u128,
+        key: impl Fn(&Slot) -> u128,
         first_class_only: bool,
     ) -> Option<(u32, usize)> {
         let (slots, origin) = (self.slots.as_ref(), self.origin);
@@ -881,7 +881,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             while cur != NIL {
                 let s = &slots[cur as usize];
                 if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
-                    let k = key(s, pad);
+                    let k = key(s);
                     if best.is_none_or(|(bk, _, _)| k < bk) {
                         best = Some((k, cur, pad));
                     }
@@ -1282,10 +1282,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             .carve(prev, pad, need, new_size, align)
             .expect("descriptors were counted above");
         self.settle();
-        let slot = self.slot(self.hash_find(to).expect("the new arena is mapped"));
+        // `carve` leaves the allocation exactly `need` bytes.
         Some(Reallocation {
             offset: to,
-            size: slot.size,
+            size: need,
             moved_from: Some(offset),
             copy_len: new_size.min(size),
         })
