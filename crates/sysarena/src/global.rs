@@ -747,34 +747,42 @@ impl<const N: usize, R: RawMutex, S: TableStorage> fmt::Debug for LockedHeap<N, 
     }
 }
 
+/// The one `GlobalAlloc` body of [`LockedHeap`] and [`HeapCell`]: both give
+/// `try_alloc`, `global_dealloc` and `global_realloc`.
+macro_rules! global_alloc_impl {
+    () => {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            self.try_alloc(layout)
+                .map_or(ptr::null_mut(), NonNull::as_ptr)
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let p = self
+                .try_alloc(layout)
+                .map_or(ptr::null_mut(), NonNull::as_ptr);
+            if !p.is_null() {
+                // SAFETY: `p` is a fresh allocation of at least `layout.size()` bytes.
+                unsafe { ptr::write_bytes(p, 0, layout.size()) };
+            }
+            p
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            self.global_dealloc(ptr, layout);
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            self.global_realloc(ptr, layout, new_size)
+        }
+    };
+}
+
 // SAFETY: `alloc` returns memory from the heap's region, aligned and sized
 // as `Heap::alloc` guarantees, never overlapping a live allocation (the
 // manager's invariant); nothing here unwinds (the core does not panic on
 // input, and a bad free goes to a handler that must not unwind).
 unsafe impl<const N: usize, R: RawMutex, S: TableStorage> GlobalAlloc for LockedHeap<N, R, S> {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.try_alloc(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = self
-            .try_alloc(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr);
-        if !p.is_null() {
-            // SAFETY: `p` is a fresh allocation of at least `layout.size()` bytes.
-            unsafe { ptr::write_bytes(p, 0, layout.size()) };
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.global_dealloc(ptr, layout);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        self.global_realloc(ptr, layout, new_size)
-    }
+    global_alloc_impl!();
 }
 
 /// A [`Heap`] without a lock, for single-threaded programs and single-core
@@ -873,27 +881,5 @@ impl<const N: usize, S: TableStorage> fmt::Debug for HeapCell<N, S> {
 
 // SAFETY: as for `LockedHeap`.
 unsafe impl<const N: usize, S: TableStorage> GlobalAlloc for HeapCell<N, S> {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.try_alloc(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = self
-            .try_alloc(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr);
-        if !p.is_null() {
-            // SAFETY: `p` is a fresh allocation of at least `layout.size()` bytes.
-            unsafe { ptr::write_bytes(p, 0, layout.size()) };
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.global_dealloc(ptr, layout);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        self.global_realloc(ptr, layout, new_size)
-    }
+    global_alloc_impl!();
 }
