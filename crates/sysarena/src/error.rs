@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::movable::Handle;
+
 /// Why an allocation could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AllocError {
@@ -102,6 +104,60 @@ pub enum TableError {
     CapacityOverflow,
     /// Growing needs a new free arena and the table has no spare descriptor.
     NoSpareDescriptor,
+}
+
+/// Why an operation on a [`Movable`](crate::Movable) manager or a
+/// [`HandleHeap`](crate::HandleHeap) failed. Nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleError {
+    /// The handle names no live allocation: it was freed (its entry may
+    /// since hold another allocation, of a newer generation), or it never
+    /// came from this manager.
+    Stale {
+        /// The handle given.
+        handle: Handle,
+    },
+    /// The allocation is pinned: it cannot be freed or resized until it is
+    /// unpinned.
+    Pinned {
+        /// The handle given.
+        handle: Handle,
+    },
+    /// The allocation has a move planned in the open defragmentation pass:
+    /// it cannot be freed or resized until the pass ends (the caller may be
+    /// copying it, and a slide's destination overlaps its bytes).
+    Moving {
+        /// The handle given.
+        handle: Handle,
+    },
+    /// `unpin` of an allocation that is not pinned.
+    NotPinned {
+        /// The handle given.
+        handle: Handle,
+    },
+    /// The allocation has been pinned 2³² − 1 times.
+    PinOverflow {
+        /// The handle given.
+        handle: Handle,
+    },
+    /// Every entry of the handle table names a live allocation.
+    NoSpareHandle {
+        /// The handle table's size.
+        handles: usize,
+    },
+    /// A handle table must have between 1 and 2³⁰ − 1 entries.
+    BadTableSize {
+        /// The number of entries given.
+        len: usize,
+    },
+    /// The arena manager refused the allocation.
+    Alloc(AllocError),
+    /// Compaction needs a spare descriptor the arena table lacks.
+    NoSpareDescriptor,
+    /// A defragmentation pass is open: end it first.
+    PassActive,
+    /// `end_pass` without an open pass.
+    NoPass,
 }
 
 /// A broken internal invariant, found by
@@ -214,6 +270,49 @@ impl fmt::Display for InvariantError {
     }
 }
 
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandleError::Stale { handle } => {
+                write!(f, "handle {handle} names no live allocation")
+            }
+            HandleError::Pinned { handle } => {
+                write!(f, "the allocation of handle {handle} is pinned")
+            }
+            HandleError::Moving { handle } => write!(
+                f,
+                "the allocation of handle {handle} has a move planned in the open pass"
+            ),
+            HandleError::NotPinned { handle } => {
+                write!(f, "the allocation of handle {handle} is not pinned")
+            }
+            HandleError::PinOverflow { handle } => {
+                write!(f, "the allocation of handle {handle} is pinned too often")
+            }
+            HandleError::NoSpareHandle { handles } => {
+                write!(f, "all {handles} handles name live allocations")
+            }
+            HandleError::BadTableSize { len } => write!(
+                f,
+                "a handle table needs between 1 and {} entries, not {len}",
+                (1u32 << 30) - 1
+            ),
+            HandleError::Alloc(e) => e.fmt(f),
+            HandleError::NoSpareDescriptor => {
+                f.write_str("compaction needs a spare descriptor and the arena table has none")
+            }
+            HandleError::PassActive => f.write_str("a defragmentation pass is open"),
+            HandleError::NoPass => f.write_str("no defragmentation pass is open"),
+        }
+    }
+}
+
+impl From<AllocError> for HandleError {
+    fn from(e: AllocError) -> Self {
+        HandleError::Alloc(e)
+    }
+}
+
 impl From<FreeError> for ReallocError {
     fn from(e: FreeError) -> Self {
         ReallocError::Free(e)
@@ -232,3 +331,4 @@ impl core::error::Error for FreeError {}
 impl core::error::Error for ReallocError {}
 impl core::error::Error for TableError {}
 impl core::error::Error for InvariantError {}
+impl core::error::Error for HandleError {}

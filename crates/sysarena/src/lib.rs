@@ -59,8 +59,10 @@ extern crate std;
 
 mod config;
 mod error;
+mod handle_heap;
 mod heap;
 mod manager;
+mod movable;
 mod stats;
 mod table;
 
@@ -72,9 +74,16 @@ pub mod capi;
 pub mod global;
 
 pub use config::{Coalescing, Config, Policy, UnknownName};
-pub use error::{AllocError, FreeError, InvariantError, OomReason, ReallocError, TableError};
+pub use error::{
+    AllocError, FreeError, HandleError, InvariantError, OomReason, ReallocError, TableError,
+};
+pub use handle_heap::HandleHeap;
 pub use heap::Heap;
 pub use manager::{ArenaManager, Arenas, SliceManager};
+pub use movable::{
+    Handle, HandleSlot, HandleStorage, Movable, MoveStats, MoveStatus, PassLimits, PassPlan,
+    PassReport, PassStop, PlannedMove,
+};
 pub use stats::{
     Allocation, ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats, TableEntry,
 };

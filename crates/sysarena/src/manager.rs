@@ -11,6 +11,8 @@ use crate::table::{
     CLASSES, FreeIndex, NIL, SL, Slot, State, TableStorage, class_at_least, class_of,
 };
 
+pub(crate) mod defrag;
+
 /// An arena manager over one region `[0, capacity)`, with a fixed table of
 /// arena descriptors and no heap.
 ///
@@ -446,8 +448,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// safe: each destination lies below every allocation not yet moved.
     ///
     /// # Errors
-    /// [`TableError::NoSpareDescriptor`] when there are free arenas but no
-    /// spare descriptor for the free arena at the end; nothing moves then.
+    /// [`TableError::NoSpareDescriptor`] when the table lacks a descriptor
+    /// for a free arena the new layout needs (the one at the end, or
+    /// alignment padding that cannot be closed); nothing moves then.
+    ///
+    /// For bounded work and moves the caller may carry out in any order, or
+    /// skip, see [`Movable`](crate::Movable)'s defragmentation passes.
     ///
     /// # Time complexity
     /// O(arenas); the caller's copying is O(bytes moved).
@@ -455,28 +461,62 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         &mut self,
         mut on_move: impl FnMut(Move),
     ) -> Result<RelocationReport, TableError> {
+        self.relocate_where(|_| true, |_, m| on_move(m))
+    }
+
+    /// [`relocate`](Self::relocate), leaving in place every in-use arena
+    /// whose tag `movable` refuses (pinned blocks), and telling `on_move`
+    /// each moved arena's tag. Arenas after a pinned one slide down to its
+    /// end; the space in front of it that the arenas before it do not fill
+    /// stays free.
+    pub(crate) fn relocate_where(
+        &mut self,
+        mut movable: impl FnMut(u32) -> bool,
+        mut on_move: impl FnMut(u32, Move),
+    ) -> Result<RelocationReport, TableError> {
         let mut report = RelocationReport {
             free_arenas_before: self.free_arenas,
             largest_free_before: self.largest_free,
             ..RelocationReport::default()
         };
-        if self.free_arenas > 0 && self.spare == 0 {
+        // A dry run first: every gap (padding, the space in front of a
+        // pinned arena, the tail) takes a descriptor, which must be spare
+        // when the walk reaches it; removed free arenas give theirs back.
+        // If one would be missing, nothing moves.
+        let mut avail = self.spare;
+        let mut cursor = 0usize;
+        let mut cur = self.head;
+        while cur != NIL {
+            let s = *self.slot(cur);
+            if s.state == State::Free {
+                avail += 1;
+            } else {
+                let dest = self.relocation_dest(cursor, &s, &mut movable);
+                if dest > cursor {
+                    avail = avail.checked_sub(1).ok_or(TableError::NoSpareDescriptor)?;
+                }
+                cursor = dest + s.size;
+            }
+            cur = s.next;
+        }
+        if cursor < self.capacity && avail == 0 {
             return Err(TableError::NoSpareDescriptor);
         }
         let mut cursor = 0usize;
         let mut cur = self.head;
         while cur != NIL {
+            let s = *self.slot(cur);
             let Slot {
                 offset,
                 size,
                 state,
                 next,
-                align_log2,
+                tag,
                 ..
             } = *self.slot(cur);
             if state == State::Free {
                 // Its bytes join the space being gathered; its descriptor is
-                // spare again (and pays for any padding or the tail).
+                // spare again (and pays for any padding, gap or the tail).
                 self.index_remove(cur);
                 self.hash_remove(cur);
                 self.unlink(cur);
@@ -484,17 +524,15 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 cur = next;
                 continue;
             }
-            let align = 1usize << align_log2;
-            let dest = (self.origin.wrapping_add(cursor).wrapping_add(align - 1) & !(align - 1))
-                .wrapping_sub(self.origin);
+            let dest = self.relocation_dest(cursor, &s, &mut movable);
             debug_assert!(
                 dest <= offset,
                 "an aligned arena lies at or above the cursor"
             );
             if dest > cursor {
-                // Alignment padding in front: a free arena. A free arena was
-                // removed from this gap (or it would be empty), so a spare
-                // descriptor is there to describe it.
+                // Alignment padding, or the gap in front of a pinned arena:
+                // a free arena. A free arena was removed from this gap (or it
+                // would be empty), so a spare descriptor is there for it.
                 let j = self.new_free_arena(cursor, dest - cursor);
                 self.link_before(cur, j);
                 self.hash_insert(j);
@@ -506,11 +544,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 self.hash_insert(cur);
                 report.moved += 1;
                 report.bytes_moved += size;
-                on_move(Move {
-                    from: offset,
-                    to: dest,
-                    len: size,
-                });
+                on_move(
+                    tag,
+                    Move {
+                        from: offset,
+                        to: dest,
+                        len: size,
+                    },
+                );
             }
             cursor = dest + size;
             cur = next;
@@ -527,6 +568,24 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         report.free_arenas_after = self.free_arenas;
         report.largest_free_after = self.largest_free;
         Ok(report)
+    }
+
+    /// Where relocation puts in-use arena `s` when the space below `cursor`
+    /// is taken: the lowest offset its alignment allows, or where it is if
+    /// `movable` refuses its tag.
+    #[inline]
+    fn relocation_dest(
+        &self,
+        cursor: usize,
+        s: &Slot,
+        movable: &mut impl FnMut(u32) -> bool,
+    ) -> usize {
+        if !movable(s.tag) {
+            return s.offset;
+        }
+        let align = 1usize << s.align_log2;
+        (self.origin.wrapping_add(cursor).wrapping_add(align - 1) & !(align - 1))
+            .wrapping_sub(self.origin)
     }
 
     /// Adds `additional` bytes at the end of the region (the memory after
@@ -1046,6 +1105,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         s.state = State::InUse;
         s.used = used;
         s.align_log2 = align.trailing_zeros() as u8;
+        s.tag = NIL;
         self.used_arenas += 1;
         self.in_use_bytes += need;
         self.requested_bytes += used;

@@ -16,6 +16,14 @@
 /// "No slot": the end of every list.
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// The tag bit of an arena reserved as a pass's move destination (the rest
+/// of the tag names the handle that moves there).
+pub(crate) const RESERVED: u32 = 1 << 31;
+/// The tag bit of an allocation that has a move planned in the open pass.
+pub(crate) const MOVING: u32 = 1 << 30;
+/// The handle index in a tag: handle tables have fewer than 2³⁰ entries.
+pub(crate) const TAG_INDEX: u32 = MOVING - 1;
+
 /// What a descriptor currently describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -46,6 +54,11 @@ pub struct Slot {
     /// log2 of the alignment an in-use arena was allocated with, so that
     /// relocation keeps it aligned (sits in what was padding: no growth).
     pub(crate) align_log2: u8,
+    /// The owner's name for an in-use arena: a handle index for a
+    /// [`Movable`](crate::Movable) manager (with [`RESERVED`] set on a
+    /// defragmentation pass's reservation), `NIL` otherwise. Sits in what was
+    /// padding: no growth.
+    pub(crate) tag: u32,
     pub(crate) prev: u32,
     pub(crate) next: u32,
     pub(crate) link_prev: u32,
@@ -57,6 +70,9 @@ pub struct Slot {
     pub(crate) bucket: u32,
 }
 
+// The tag lives in what was padding: a descriptor stays 56 bytes on 64-bit.
+const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<Slot>() == 56);
+
 impl Slot {
     /// A spare descriptor, for initialising a caller-provided table.
     pub const EMPTY: Slot = Slot {
@@ -65,6 +81,7 @@ impl Slot {
         used: 0,
         state: State::Spare,
         align_log2: 0,
+        tag: NIL,
         prev: NIL,
         next: NIL,
         link_prev: NIL,

@@ -2,6 +2,7 @@
 
 mod core {
     pub mod common;
+    mod defrag;
     mod heap;
     mod model;
     mod ops;

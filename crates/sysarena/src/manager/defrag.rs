@@ -1,0 +1,364 @@
+//! Relocation in bounded passes: the manager's half of
+//! [`Movable`](crate::Movable)'s defragmentation.
+//!
+//! A pass *reserves* every move's destination as an in-use arena tagged
+//! [`RESERVED`] with the moving allocation's tag, so that the manager stays
+//! fully usable while the caller copies: nothing else can be allocated on a
+//! destination. Ending the pass turns each reservation into the allocation
+//! (done) or frees it (skipped).
+
+use super::ArenaManager;
+use crate::movable::{Handle, PassLimits, PassPlan, PassStop, PlannedMove};
+use crate::table::{MOVING, NIL, RESERVED, Slot, State, TableStorage};
+
+/// How many of the lowest free arenas a pass fills from the top.
+const HOLES: usize = 16;
+
+/// What became of one planned move when its pass ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// The allocation now lives at the move's destination.
+    Committed,
+    /// The reservation was freed; the allocation stays where it was.
+    Released,
+    /// No reservation of this pass matches the move.
+    Missing,
+}
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// Tags the in-use arena at `offset`; `false` if there is none.
+    pub(crate) fn set_tag(&mut self, offset: usize, tag: u32) -> bool {
+        match self.lookup_in_use(offset) {
+            Ok(i) => {
+                self.slot_mut(i).tag = tag;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The tag of the in-use arena at `offset`, without the planned mark.
+    pub(crate) fn tag_at(&self, offset: usize) -> Option<u32> {
+        let tag = self.slot(self.lookup_in_use(offset).ok()?).tag;
+        Some(if tag != NIL && tag & RESERVED == 0 {
+            tag & !MOVING
+        } else {
+            tag
+        })
+    }
+
+    /// Whether the in-use arena at `offset` has a move planned.
+    pub(crate) fn is_moving(&self, offset: usize) -> bool {
+        self.lookup_in_use(offset).is_ok_and(|i| {
+            let tag = self.slot(i).tag;
+            tag != NIL && tag & (RESERVED | MOVING) == MOVING
+        })
+    }
+
+    /// The alignment the in-use arena at `offset` was allocated with.
+    pub(crate) fn align_at(&self, offset: usize) -> Option<usize> {
+        self.lookup_in_use(offset)
+            .ok()
+            .map(|i| 1usize << self.slot(i).align_log2)
+    }
+
+    /// Alignment padding in front of `offset` for `align`.
+    #[inline]
+    fn pad_at(&self, offset: usize, align: usize) -> usize {
+        self.origin.wrapping_add(offset).wrapping_neg() & (align - 1)
+    }
+
+    /// Plans one pass into `out` and reserves every destination.
+    ///
+    /// Merges free neighbours first. Then two sweeps, as a copying
+    /// compactor's "two fingers": the allocations at the top of the region,
+    /// highest first, move into the lowest free arenas they fit in (each
+    /// such move empties space at the top and fills a hole at the bottom);
+    /// then, bottom up, an allocation with free space right in front of it
+    /// slides down into it, overlapping its own old place. Destinations come
+    /// only from bytes free when the pass began, so the moves are
+    /// independent: the caller may carry them out in any order, or skip any
+    /// of them.
+    ///
+    /// Every planned move lowers an allocation's offset, so repeated passes
+    /// end; a pass that plans nothing after walking every arena means that
+    /// no movable allocation has free space in front of it.
+    pub(crate) fn plan_pass(
+        &mut self,
+        limits: &PassLimits,
+        out: &mut [PlannedMove],
+        mut movable: impl FnMut(u32) -> Option<Handle>,
+    ) -> PassPlan {
+        self.merge_all();
+        self.settle();
+        let mut plan = PassPlan {
+            moves: 0,
+            bytes: 0,
+            stopped: PassStop::Walked,
+        };
+        // The lowest free arenas: the holes the top allocations fill.
+        let mut holes = [NIL; HOLES];
+        let mut found = 0;
+        let mut cur = self.head;
+        while cur != NIL && found < HOLES {
+            if self.slot(cur).state == State::Free {
+                holes[found] = cur;
+                found += 1;
+            }
+            cur = self.slot(cur).next;
+        }
+        // Top down into the holes.
+        let mut cur = self.tail;
+        while cur != NIL && found > 0 {
+            let s = *self.slot(cur);
+            let lowest = holes[..found].iter().find(|&&h| h != NIL);
+            match lowest {
+                Some(&h) if self.slot(h).offset < s.offset => {}
+                _ => break,
+            }
+            let Some(handle) = self.planable(&s, &mut movable) else {
+                cur = s.prev;
+                continue;
+            };
+            if let Some(stop) = self.budget_left(limits, &plan, out.len(), s.size) {
+                plan.stopped = stop;
+                break;
+            }
+            let align = 1usize << s.align_log2;
+            for hole in &mut holes[..found] {
+                let h = *hole;
+                if h == NIL {
+                    continue;
+                }
+                let hs = *self.slot(h);
+                if hs.offset > s.offset {
+                    break;
+                }
+                let pad = self.pad_at(hs.offset, align);
+                if pad.checked_add(s.size).is_none_or(|n| n > hs.size) {
+                    continue;
+                }
+                self.reserve_move(cur, h, pad, s.size, handle, out, &mut plan);
+                let n = self.slot(h).next;
+                *hole = if n != NIL && self.slot(n).state == State::Free {
+                    n
+                } else {
+                    NIL
+                };
+                break;
+            }
+            cur = s.prev;
+        }
+        if plan.stopped != PassStop::Walked {
+            self.settle();
+            return plan;
+        }
+        // Bottom up: slides into the free space in front.
+        let mut cur = self.head;
+        while cur != NIL {
+            let s = *self.slot(cur);
+            let next = s.next;
+            if s.prev == NIL || self.slot(s.prev).state != State::Free {
+                cur = next;
+                continue;
+            }
+            let Some(handle) = self.planable(&s, &mut movable) else {
+                cur = next;
+                continue;
+            };
+            if let Some(stop) = self.budget_left(limits, &plan, out.len(), s.size) {
+                plan.stopped = stop;
+                break;
+            }
+            let p = *self.slot(s.prev);
+            let pad = self.pad_at(p.offset, 1usize << s.align_log2);
+            if pad < p.size {
+                // `p` ends where `s` starts: the reservation is the part of
+                // `p` the slide covers (all of `s` if it fits there).
+                let to = p.offset + pad;
+                let size = s.size.min(s.offset - to);
+                self.reserve_move(cur, s.prev, pad, size, handle, out, &mut plan);
+            }
+            cur = next;
+        }
+        self.settle();
+        plan
+    }
+
+    /// The handle of in-use arena `s` if a pass may move it: tagged with a
+    /// live, unpinned handle (`movable` says), and not planned yet.
+    fn planable(
+        &self,
+        s: &Slot,
+        movable: &mut impl FnMut(u32) -> Option<Handle>,
+    ) -> Option<Handle> {
+        if s.state != State::InUse || s.tag == NIL || s.tag & (RESERVED | MOVING) != 0 {
+            return None;
+        }
+        movable(s.tag)
+    }
+
+    /// Why one more move of `size` bytes would break the pass's limits.
+    fn budget_left(
+        &mut self,
+        limits: &PassLimits,
+        plan: &PassPlan,
+        room: usize,
+        size: usize,
+    ) -> Option<PassStop> {
+        if plan.moves == room {
+            return Some(PassStop::BufferFull);
+        }
+        if plan.moves >= limits.max_moves {
+            return Some(PassStop::MoveLimit);
+        }
+        if plan.bytes.saturating_add(size) > limits.max_bytes {
+            return Some(PassStop::ByteLimit);
+        }
+        self.reserve_hash();
+        // A reservation splits a free arena: padding and remainder.
+        if self.spare < 2 {
+            return Some(PassStop::NoSpareDescriptor);
+        }
+        None
+    }
+
+    /// Reserves `size` bytes at `pad` into free arena `f` as the destination
+    /// of in-use arena `x`, and writes the move.
+    #[allow(clippy::too_many_arguments)]
+    fn reserve_move(
+        &mut self,
+        x: u32,
+        f: u32,
+        pad: usize,
+        size: usize,
+        handle: Handle,
+        out: &mut [PlannedMove],
+        plan: &mut PassPlan,
+    ) {
+        let Slot {
+            offset: from,
+            size: len,
+            align_log2,
+            tag,
+            ..
+        } = *self.slot(x);
+        let to = self
+            .carve(f, pad, size, size, 1usize << align_log2)
+            .expect("two spare descriptors were checked");
+        self.slot_mut(f).tag = tag | RESERVED;
+        self.slot_mut(x).tag = tag | MOVING;
+        out[plan.moves] = PlannedMove::new(handle, from, to, len);
+        plan.moves += 1;
+        plan.bytes += len;
+    }
+
+    /// Ends one planned move: commits it (when `commit` and the move still
+    /// describes the allocation: same place, same size) or frees its
+    /// reservation.
+    pub(crate) fn finish_move(&mut self, mv: &PlannedMove, commit: bool) -> Finish {
+        let tag = mv.handle.index();
+        let Some(r) = self.hash_find(mv.to) else {
+            return Finish::Missing;
+        };
+        let rs = *self.slot(r);
+        if rs.state != State::InUse || rs.tag != tag | RESERVED {
+            return Finish::Missing;
+        }
+        // The allocation, if it is still where the plan found it.
+        let x = self.hash_find(mv.from).filter(|&x| {
+            let xs = self.slot(x);
+            xs.state == State::InUse && xs.tag == tag | MOVING
+        });
+        if let Some(x) = x {
+            self.slot_mut(x).tag = tag;
+            let xs = *self.slot(x);
+            if commit
+                && mv.to < mv.from
+                && xs.size == mv.len
+                && rs.size == mv.len.min(mv.from - mv.to)
+            {
+                self.commit_move(r, x);
+                return Finish::Committed;
+            }
+        }
+        self.release(r);
+        self.settle();
+        Finish::Released
+    }
+
+    /// Reservation `r` becomes allocation `x`; `x`'s old place is freed.
+    fn commit_move(&mut self, r: u32, x: u32) {
+        let xs = *self.slot(x);
+        let reserved = self.slot(r).size;
+        self.set_used(r, xs.used);
+        {
+            let rm = self.slot_mut(r);
+            rm.tag = xs.tag;
+            rm.align_log2 = xs.align_log2;
+        }
+        if reserved < xs.size {
+            // A slide: `r` = [to, from) and `x` = [from, from + len) touch.
+            // `r` grows to the allocation's size; `x` keeps the top
+            // `reserved` bytes of the old place, which become free.
+            self.hash_remove(x);
+            {
+                let xm = self.slot_mut(x);
+                xm.offset = xs.offset + xs.size - reserved;
+                xm.size = reserved;
+            }
+            self.slot_mut(r).size = xs.size;
+            self.hash_insert(x);
+        }
+        self.release(x);
+        self.settle();
+    }
+
+    /// Frees in-use arena `i` and merges it with its free neighbours,
+    /// whatever the coalescing mode: relocation gathers free space.
+    fn release(&mut self, i: u32) {
+        let Slot { size, used, .. } = *self.slot(i);
+        {
+            let s = self.slot_mut(i);
+            s.used = 0;
+            s.state = State::Free;
+            s.tag = NIL;
+        }
+        self.used_arenas -= 1;
+        self.in_use_bytes -= size;
+        self.requested_bytes -= used;
+        let i = self.merge_neighbours(i);
+        self.index_insert(i);
+    }
+
+    /// Frees every reservation still in the table (the moves a caller did
+    /// not hand back) and clears every planned mark; returns how many
+    /// reservations.
+    pub(crate) fn release_reservations(&mut self) -> usize {
+        let mut released = 0;
+        let mut cur = self.head;
+        while cur != NIL {
+            let s = *self.slot(cur);
+            if s.state == State::InUse && s.tag != NIL && s.tag & RESERVED != 0 {
+                // `release` may merge `cur` into its left neighbour, and its
+                // right neighbour into it: continue after the merged arena.
+                let before = s.prev;
+                self.release(cur);
+                released += 1;
+                let merged = if before != NIL && self.slot(before).state == State::Free {
+                    before
+                } else {
+                    cur
+                };
+                cur = self.slot(merged).next;
+                continue;
+            }
+            if s.state == State::InUse && s.tag != NIL && s.tag & MOVING != 0 {
+                self.slot_mut(cur).tag = s.tag & !MOVING;
+            }
+            cur = s.next;
+        }
+        self.settle();
+        released
+    }
+}

@@ -1,0 +1,889 @@
+//! [`Movable`]: allocations named by stable handles, so that they can move —
+//! defragmentation that closes the holes between live allocations.
+//!
+//! The classic [`defragment`](crate::ArenaManager::defragment) only merges
+//! free neighbours: a hole between two live arenas stays a hole. Closing it
+//! means moving live data, and that needs two things the offset API lacks:
+//! a name for an allocation that survives the move (a [`Handle`]), and a
+//! way to move bytes the manager cannot touch (a plan of moves the caller
+//! carries out: a `memmove`, a GPU copy command, a file-range copy).
+
+use core::cell::Cell;
+use core::fmt;
+
+use crate::config::Config;
+use crate::error::{HandleError, InvariantError, ReallocError};
+use crate::manager::ArenaManager;
+use crate::manager::defrag::Finish;
+use crate::stats::{ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats};
+use crate::table::{NIL, Slot, TAG_INDEX, TableStorage};
+
+/// A stable name for an allocation in a [`Movable`] manager: it stays valid
+/// while the allocation moves, and stops naming anything once it is freed
+/// (a later allocation that reuses the table entry gets a new generation).
+///
+/// `Copy`, 8 bytes; [`to_bits`](Self::to_bits) / [`from_bits`](Self::from_bits)
+/// store it where only an integer fits (a GPU resource's user data, a C
+/// struct). A handle from another manager, or forged bits, is answered with
+/// [`HandleError::Stale`] — it cannot name someone else's allocation unless
+/// it matches an entry's index and generation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle {
+    index: u32,
+    generation: u32,
+}
+
+impl Handle {
+    /// The handle as one integer (generation in the high half).
+    pub const fn to_bits(self) -> u64 {
+        (self.generation as u64) << 32 | self.index as u64
+    }
+
+    /// A handle from [`to_bits`](Self::to_bits).
+    pub const fn from_bits(bits: u64) -> Self {
+        Handle {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
+
+    /// Its position in the handle table.
+    pub const fn index(self) -> u32 {
+        self.index
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Handle({}v{})", self.index, self.generation)
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}v{}", self.index, self.generation)
+    }
+}
+
+/// One entry of a [`Movable`] manager's handle table: where the allocation
+/// is now, its generation and its pin count. Fields are private; start a
+/// caller-provided table as `[HandleSlot::EMPTY; H]` or
+/// `vec![HandleSlot::EMPTY; h]`.
+#[derive(Clone, Copy, Debug)]
+pub struct HandleSlot {
+    offset: usize,
+    generation: u32,
+    pins: u32,
+    /// Next entry on the free list (`NIL`: none); meaningful when not live.
+    next_free: u32,
+    live: bool,
+}
+
+impl HandleSlot {
+    /// An unused entry.
+    pub const EMPTY: HandleSlot = HandleSlot {
+        offset: 0,
+        generation: 0,
+        pins: 0,
+        next_free: NIL,
+        live: false,
+    };
+}
+
+impl Default for HandleSlot {
+    fn default() -> Self {
+        HandleSlot::EMPTY
+    }
+}
+
+/// Storage for a handle table: `[HandleSlot; H]`, `&mut [HandleSlot]`,
+/// `Box<[HandleSlot]>`, …
+pub trait HandleStorage: AsRef<[HandleSlot]> + AsMut<[HandleSlot]> {}
+
+impl<T: AsRef<[HandleSlot]> + AsMut<[HandleSlot]> + ?Sized> HandleStorage for T {}
+
+/// How much one defragmentation pass may plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassLimits {
+    /// At most this many moves (the move buffer's length bounds it too).
+    pub max_moves: usize,
+    /// At most this many bytes moved in total.
+    pub max_bytes: usize,
+}
+
+impl PassLimits {
+    /// No limit but the move buffer.
+    pub const UNLIMITED: PassLimits = PassLimits {
+        max_moves: usize::MAX,
+        max_bytes: usize::MAX,
+    };
+
+    /// At most `max_moves` moves and `max_bytes` bytes.
+    pub const fn new(max_moves: usize, max_bytes: usize) -> Self {
+        PassLimits {
+            max_moves,
+            max_bytes,
+        }
+    }
+}
+
+impl Default for PassLimits {
+    fn default() -> Self {
+        PassLimits::UNLIMITED
+    }
+}
+
+/// What the caller did with one planned move. Set it in the move buffer
+/// before [`Movable::end_pass`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MoveStatus {
+    /// Not marked yet; ending the pass treats it as [`Skipped`](Self::Skipped).
+    #[default]
+    Pending,
+    /// The caller copied `len` bytes from `from` to `to` (as `memmove`):
+    /// the allocation now lives at `to`.
+    Done,
+    /// Not copied this time: the allocation stays, and a later pass may
+    /// plan it again.
+    Skipped,
+    /// Not copied, and it must not move (the device still uses it, say):
+    /// the allocation stays and is *pinned* as by [`Movable::pin`], so later
+    /// passes plan around it until [`Movable::unpin`].
+    Cancelled,
+}
+
+/// One move of a defragmentation pass: copy `len` bytes of `handle`'s
+/// allocation from offset `from` down to offset `to`, then mark it.
+///
+/// The ranges of one move may overlap (`to + len > from`: the allocation
+/// slides into the space in front of it): copy as `memmove` does, or
+/// through a staging buffer on a device. A destination never overlaps
+/// another live allocation or another move's destination, so the moves of a
+/// pass may be carried out in any order, concurrently, or not at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlannedMove {
+    /// The allocation that moves; its offset changes when the pass ends.
+    pub handle: Handle,
+    /// Where the allocation is.
+    pub from: usize,
+    /// Where it goes (below `from`).
+    pub to: usize,
+    /// Bytes to copy: the arena's whole size.
+    pub len: usize,
+    /// What the caller did; [`MoveStatus::Pending`] when planned.
+    pub status: MoveStatus,
+}
+
+impl PlannedMove {
+    /// A placeholder, to fill a move buffer with: `[PlannedMove::EMPTY; 64]`.
+    pub const EMPTY: PlannedMove = PlannedMove {
+        handle: Handle {
+            index: NIL,
+            generation: 0,
+        },
+        from: 0,
+        to: 0,
+        len: 0,
+        status: MoveStatus::Pending,
+    };
+
+    pub(crate) const fn new(handle: Handle, from: usize, to: usize, len: usize) -> Self {
+        PlannedMove {
+            handle,
+            from,
+            to,
+            len,
+            status: MoveStatus::Pending,
+        }
+    }
+
+    /// Whether source and destination overlap (copy as `memmove`).
+    pub const fn overlaps(&self) -> bool {
+        self.to + self.len > self.from
+    }
+
+    /// The move as [`Move`], for code shared with
+    /// [`ArenaManager::relocate`](crate::ArenaManager::relocate).
+    pub const fn as_move(&self) -> Move {
+        Move {
+            from: self.from,
+            to: self.to,
+            len: self.len,
+        }
+    }
+}
+
+impl Default for PlannedMove {
+    fn default() -> Self {
+        PlannedMove::EMPTY
+    }
+}
+
+/// Why planning a pass stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassStop {
+    /// Every arena was looked at. With no move planned, the layout has
+    /// converged: no movable allocation has free space in front of it.
+    Walked,
+    /// [`PassLimits::max_moves`] was reached.
+    MoveLimit,
+    /// The next move would pass [`PassLimits::max_bytes`].
+    ByteLimit,
+    /// The move buffer is full.
+    BufferFull,
+    /// The arena table has too few spare descriptors to reserve another
+    /// destination (run the classic defragment, or grow the table).
+    NoSpareDescriptor,
+}
+
+/// What [`Movable::begin_pass`] planned: the first `moves` entries of the
+/// buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassPlan {
+    /// Moves planned.
+    pub moves: usize,
+    /// Bytes they move.
+    pub bytes: usize,
+    /// Why planning stopped.
+    pub stopped: PassStop,
+}
+
+impl PassPlan {
+    /// Nothing is left to move: the layout is as compact as pins and
+    /// alignment allow.
+    pub const fn converged(&self) -> bool {
+        self.moves == 0 && matches!(self.stopped, PassStop::Walked)
+    }
+}
+
+/// What one pass did, from [`Movable::end_pass`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Moves committed: the allocations live at their new places.
+    pub done: usize,
+    /// Moves skipped (or left pending).
+    pub skipped: usize,
+    /// Moves cancelled: those allocations are now pinned.
+    pub cancelled: usize,
+    /// Moves marked done that could not be committed — the allocation was
+    /// freed, resized, moved or pinned during the pass, or the entry was not
+    /// one this pass planned. Nothing changed for them.
+    pub rejected: usize,
+    /// Reservations the caller did not hand back, freed at the end.
+    pub unreturned: usize,
+    /// Bytes of the committed moves.
+    pub bytes_moved: usize,
+    /// Free arenas when the pass began.
+    pub free_arenas_before: usize,
+    /// Free arenas after it ended.
+    pub free_arenas_after: usize,
+    /// The largest free arena when the pass began.
+    pub largest_free_before: usize,
+    /// The largest free arena after it ended.
+    pub largest_free_after: usize,
+}
+
+/// Totals over a [`Movable`] manager's life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MoveStats {
+    /// Defragmentation passes ended.
+    pub passes: u64,
+    /// [`Movable::compact`] calls that succeeded.
+    pub compactions: u64,
+    /// Allocations moved, by passes and compactions.
+    pub moves: u64,
+    /// Bytes moved.
+    pub bytes_moved: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ActivePass {
+    reserved: usize,
+    free_arenas_before: usize,
+    largest_free_before: usize,
+}
+
+/// An [`ArenaManager`] whose allocations are named by [`Handle`]s, so that
+/// defragmentation can move them: for memory the CPU may not touch (GPU
+/// buffers, file space, shared memory) — the caller moves the bytes — and,
+/// under [`HandleHeap`](crate::HandleHeap), for RAM.
+///
+/// Two ways to defragment by moving:
+/// - [`compact`](Self::compact): everything at once, in one O(arenas) walk;
+///   the moves come in an order that is safe to carry out one after the
+///   other, and must all be carried out.
+/// - passes, bounded in moves and bytes: [`begin_pass`](Self::begin_pass)
+///   writes independent moves into a caller's buffer and reserves their
+///   destinations; the caller copies, marks each move done, skipped or
+///   cancelled, and [`end_pass`](Self::end_pass) commits the new layout. The
+///   manager stays usable during a pass — allocate, free, resize, pin — but
+///   the allocations being moved cannot be freed or resized until the pass
+///   ends ([`HandleError::Moving`]); one pinned meanwhile is not moved.
+///   Repeated passes converge.
+///
+/// Pinned allocations ([`pin`](Self::pin)) never move; both ways work
+/// around them.
+///
+/// # Example: a pass of moves over a region the CPU does not touch
+///
+/// ```
+/// use sysarena::{Movable, MoveStatus, PassLimits, PlannedMove};
+///
+/// let mut m = Movable::<32, 32>::new(1000);
+/// let hs: Vec<_> = (0..10).map(|_| m.alloc(100, 1).unwrap()).collect();
+/// for h in hs.iter().step_by(2) {
+///     m.free(*h)?;
+/// }
+/// // 500 bytes free in five holes of 100: 200 does not fit, and the
+/// // classic defragment cannot help (no two holes touch).
+/// assert!(m.alloc(200, 1).is_err());
+/// let mut moves = [PlannedMove::EMPTY; 8];
+/// loop {
+///     let plan = m.begin_pass(PassLimits::new(2, usize::MAX), &mut moves)?;
+///     for mv in &mut moves[..plan.moves] {
+///         // Copy mv.len bytes from mv.from to mv.to on the device here.
+///         mv.status = MoveStatus::Done;
+///     }
+///     m.end_pass(&moves[..plan.moves])?;
+///     if plan.converged() {
+///         break;
+///     }
+/// }
+/// assert_eq!(m.stats().largest_free, 500);
+/// let big = m.alloc(200, 1)?;
+/// assert_eq!(m.offset(big)?, 500);
+/// # Ok::<(), sysarena::HandleError>(())
+/// ```
+pub struct Movable<
+    const N: usize,
+    const H: usize,
+    S: TableStorage = [Slot; N],
+    T: HandleStorage = [HandleSlot; H],
+> {
+    manager: ArenaManager<N, S>,
+    handles: T,
+    /// Top of the list of freed handle entries.
+    free_head: u32,
+    /// Entries `[fresh, len)` were never used.
+    fresh: u32,
+    live: usize,
+    pass: Option<ActivePass>,
+    totals: MoveStats,
+}
+
+impl<const N: usize, const H: usize> Movable<N, H> {
+    /// The classic model over `capacity` bytes with `N` descriptors and `H`
+    /// handles.
+    pub fn new(capacity: usize) -> Self {
+        Self::with_config(capacity, Config::default())
+    }
+
+    /// A manager with `config`.
+    pub fn with_config(capacity: usize, config: Config) -> Self {
+        Self::from_parts(
+            ArenaManager::with_config(capacity, config),
+            [HandleSlot::EMPTY; H],
+        )
+        .expect("H is checked to fit")
+    }
+}
+
+impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<N, H, S, T> {
+    /// A manager from its parts: an arena manager (any table storage) and a
+    /// handle table (its entries are reset). Allocations the manager already
+    /// holds have no handle: they never move.
+    ///
+    /// # Errors
+    /// [`HandleError::BadTableSize`] if the handle table is empty or has 2³⁰
+    /// entries or more.
+    pub fn from_parts(
+        mut manager: ArenaManager<N, S>,
+        mut handles: T,
+    ) -> Result<Self, HandleError> {
+        let len = handles.as_ref().len();
+        if len == 0 || len > TAG_INDEX as usize {
+            return Err(HandleError::BadTableSize { len });
+        }
+        handles.as_mut().fill(HandleSlot::EMPTY);
+        manager.release_reservations();
+        Ok(Movable {
+            manager,
+            handles,
+            free_head: NIL,
+            fresh: 0,
+            live: 0,
+            pass: None,
+            totals: MoveStats::default(),
+        })
+    }
+
+    // ----- allocations -------------------------------------------------------
+
+    /// Allocates `size` bytes at `align` and names them with a new handle.
+    ///
+    /// # Errors
+    /// [`HandleError::Alloc`] with the manager's reason, or
+    /// [`HandleError::NoSpareHandle`] when the handle table is full. On error
+    /// nothing changes.
+    pub fn alloc(&mut self, size: usize, align: usize) -> Result<Handle, HandleError> {
+        let index = self.take_entry()?;
+        let a = match self.manager.alloc(size, align) {
+            Ok(a) => a,
+            Err(e) => {
+                self.put_entry(index);
+                return Err(HandleError::Alloc(e));
+            }
+        };
+        self.manager.set_tag(a.offset(), index);
+        let e = self.entry_mut(index);
+        e.offset = a.offset();
+        e.live = true;
+        e.pins = 0;
+        self.live += 1;
+        Ok(Handle {
+            index,
+            generation: self.entry(index).generation,
+        })
+    }
+
+    /// Frees `handle`'s allocation; the handle (and every copy of it) stops
+    /// naming anything.
+    ///
+    /// # Errors
+    /// [`HandleError::Stale`] if it names no live allocation,
+    /// [`HandleError::Pinned`] if it is pinned, [`HandleError::Moving`] if
+    /// the open pass plans to move it. On error nothing changes.
+    pub fn free(&mut self, handle: Handle) -> Result<(), HandleError> {
+        let e = self.changeable_entry(handle)?;
+        self.manager
+            .free(e.offset)
+            .expect("a live handle names an in-use arena");
+        self.put_entry(handle.index);
+        self.live -= 1;
+        Ok(())
+    }
+
+    /// Resizes `handle`'s allocation (see
+    /// [`ArenaManager::realloc`](crate::ArenaManager::realloc)); the handle
+    /// stays. When the result says it moved, copy `copy_len` bytes from
+    /// `moved_from` to its offset, as `memmove`.
+    ///
+    /// # Errors
+    /// [`HandleError::Stale`], [`HandleError::Pinned`] (a pinned allocation
+    /// keeps its size: it might move), [`HandleError::Moving`], or
+    /// [`HandleError::Alloc`]. On error nothing changes.
+    pub fn realloc(
+        &mut self,
+        handle: Handle,
+        new_size: usize,
+        align: usize,
+    ) -> Result<Reallocation, HandleError> {
+        let e = self.changeable_entry(handle)?;
+        let r = self
+            .manager
+            .realloc(e.offset, new_size, align)
+            .map_err(|e| match e {
+                ReallocError::Alloc(a) => HandleError::Alloc(a),
+                ReallocError::Free(_) => HandleError::Stale { handle },
+            })?;
+        if r.moved_from.is_some() {
+            self.manager.set_tag(r.offset, handle.index);
+            self.entry_mut(handle.index).offset = r.offset;
+        }
+        Ok(r)
+    }
+
+    /// Resizes `handle`'s allocation keeping the alignment it was allocated
+    /// with; see [`realloc`](Self::realloc).
+    ///
+    /// # Errors
+    /// As [`realloc`](Self::realloc).
+    pub fn resize(&mut self, handle: Handle, new_size: usize) -> Result<Reallocation, HandleError> {
+        let e = self.live_entry(handle)?;
+        let align = self
+            .manager
+            .align_at(e.offset)
+            .ok_or(HandleError::Stale { handle })?;
+        self.realloc(handle, new_size, align)
+    }
+
+    /// Sets the manager's origin (see
+    /// [`ArenaManager::set_origin`](crate::ArenaManager::set_origin)).
+    pub(crate) fn set_origin(&mut self, origin: usize) {
+        self.manager.set_origin(origin);
+    }
+
+    /// Where `handle`'s allocation is now.
+    ///
+    /// # Errors
+    /// [`HandleError::Stale`].
+    pub fn offset(&self, handle: Handle) -> Result<usize, HandleError> {
+        Ok(self.live_entry(handle)?.offset)
+    }
+
+    /// `handle`'s arena: offset, size, bytes requested.
+    ///
+    /// # Errors
+    /// [`HandleError::Stale`].
+    pub fn info(&self, handle: Handle) -> Result<ArenaInfo, HandleError> {
+        let e = self.live_entry(handle)?;
+        Ok(self
+            .manager
+            .arena_at(e.offset)
+            .expect("a live handle names an in-use arena"))
+    }
+
+    /// Pins `handle`'s allocation: it does not move (and cannot be freed or
+    /// resized) until as many [`unpin`](Self::unpin)s. Returns its offset,
+    /// valid while pinned.
+    ///
+    /// # Errors
+    /// [`HandleError::Stale`], or [`HandleError::PinOverflow`] after 2³² − 1
+    /// pins.
+    pub fn pin(&mut self, handle: Handle) -> Result<usize, HandleError> {
+        let e = self.live_entry(handle)?;
+        let pins = e
+            .pins
+            .checked_add(1)
+            .ok_or(HandleError::PinOverflow { handle })?;
+        self.entry_mut(handle.index).pins = pins;
+        Ok(e.offset)
+    }
+
+    /// Undoes one [`pin`](Self::pin).
+    ///
+    /// # Errors
+    /// [`HandleError::Stale`], or [`HandleError::NotPinned`].
+    pub fn unpin(&mut self, handle: Handle) -> Result<(), HandleError> {
+        let e = self.live_entry(handle)?;
+        if e.pins == 0 {
+            return Err(HandleError::NotPinned { handle });
+        }
+        self.entry_mut(handle.index).pins -= 1;
+        Ok(())
+    }
+
+    /// Whether `handle`'s allocation is pinned.
+    ///
+    /// # Errors
+    /// [`HandleError::Stale`].
+    pub fn is_pinned(&self, handle: Handle) -> Result<bool, HandleError> {
+        Ok(self.live_entry(handle)?.pins > 0)
+    }
+
+    // ----- defragmentation -----------------------------------------------------
+
+    /// The classic defragment (merge free neighbours, compact the table);
+    /// nothing moves. Allowed during a pass.
+    pub fn defragment(&mut self) -> DefragReport {
+        self.manager.defragment()
+    }
+
+    /// Defragments by moving everything that is not pinned, at once: see
+    /// [`ArenaManager::relocate`](crate::ArenaManager::relocate). `on_move`
+    /// gets each move in an order that is safe to carry out one after the
+    /// other (as `memmove`), and must carry out every one before the memory
+    /// is used again; the handles already name the new places. With nothing
+    /// pinned, all free space ends as one arena at the end of the region
+    /// (but alignment padding that cannot be closed).
+    ///
+    /// # Errors
+    /// [`HandleError::PassActive`] during a pass;
+    /// [`HandleError::NoSpareDescriptor`] when the new layout needs a
+    /// descriptor the table lacks. On error nothing moves.
+    pub fn compact(
+        &mut self,
+        mut on_move: impl FnMut(Handle, Move),
+    ) -> Result<RelocationReport, HandleError> {
+        if self.pass.is_some() {
+            return Err(HandleError::PassActive);
+        }
+        let Movable {
+            manager, handles, ..
+        } = self;
+        // Both callbacks read the table and the second writes it: cells.
+        let entries = Cell::from_mut(handles.as_mut()).as_slice_of_cells();
+        let report = manager
+            .relocate_where(
+                |tag| {
+                    tag != NIL
+                        && entries
+                            .get(tag as usize)
+                            .is_some_and(|e| e.get().live && e.get().pins == 0)
+                },
+                |tag, mv| {
+                    let cell = &entries[tag as usize];
+                    let mut e = cell.get();
+                    e.offset = mv.to;
+                    cell.set(e);
+                    on_move(
+                        Handle {
+                            index: tag,
+                            generation: e.generation,
+                        },
+                        mv,
+                    );
+                },
+            )
+            .map_err(|_| HandleError::NoSpareDescriptor)?;
+        self.totals.compactions += 1;
+        self.totals.moves += report.moved as u64;
+        self.totals.bytes_moved += report.bytes_moved as u64;
+        Ok(report)
+    }
+
+    /// Begins a defragmentation pass: plans at most `limits` worth of moves
+    /// into `moves` (the first [`PassPlan::moves`] entries) and reserves
+    /// their destinations. Carry out the moves (see [`PlannedMove`]: any
+    /// order, `memmove` semantics), mark each one's
+    /// [`status`](PlannedMove::status), then call
+    /// [`end_pass`](Self::end_pass) with them.
+    ///
+    /// Free neighbours are merged first. The planner fills the lowest free
+    /// arena with the allocations above it that fit, and slides others into
+    /// the free space in front of them. While the pass is open the
+    /// reservations count as in use in [`stats`](Self::stats).
+    ///
+    /// # Errors
+    /// [`HandleError::PassActive`] if a pass is already open.
+    pub fn begin_pass(
+        &mut self,
+        limits: PassLimits,
+        moves: &mut [PlannedMove],
+    ) -> Result<PassPlan, HandleError> {
+        if self.pass.is_some() {
+            return Err(HandleError::PassActive);
+        }
+        let before = self.manager.stats();
+        let Movable {
+            manager, handles, ..
+        } = self;
+        let entries = handles.as_ref();
+        let plan = manager.plan_pass(&limits, moves, |tag| {
+            let e = entries.get(tag as usize)?;
+            (e.live && e.pins == 0).then_some(Handle {
+                index: tag,
+                generation: e.generation,
+            })
+        });
+        self.pass = Some(ActivePass {
+            reserved: plan.moves,
+            free_arenas_before: before.free_arenas,
+            largest_free_before: before.largest_free,
+        });
+        Ok(plan)
+    }
+
+    /// Ends the open pass: commits every move marked
+    /// [`Done`](MoveStatus::Done) whose allocation is still where the plan
+    /// found it and not pinned, frees the other reservations, and pins the
+    /// allocations of [`Cancelled`](MoveStatus::Cancelled) moves. Entries
+    /// the pass did not plan are counted as rejected and change nothing;
+    /// planned moves left out of `moves` are skipped.
+    ///
+    /// # Errors
+    /// [`HandleError::NoPass`] if no pass is open.
+    pub fn end_pass(&mut self, moves: &[PlannedMove]) -> Result<PassReport, HandleError> {
+        let Some(pass) = self.pass.take() else {
+            return Err(HandleError::NoPass);
+        };
+        let mut report = PassReport {
+            free_arenas_before: pass.free_arenas_before,
+            largest_free_before: pass.largest_free_before,
+            ..PassReport::default()
+        };
+        let mut returned = 0;
+        for mv in moves {
+            let handle_ok = self.live_entry(mv.handle).is_ok_and(|e| e.pins == 0);
+            let commit = mv.status == MoveStatus::Done && handle_ok;
+            match self.manager.finish_move(mv, commit) {
+                Finish::Missing => {
+                    report.rejected += 1;
+                    continue;
+                }
+                Finish::Committed => {
+                    self.entry_mut(mv.handle.index).offset = mv.to;
+                    report.done += 1;
+                    report.bytes_moved += mv.len;
+                }
+                Finish::Released => match mv.status {
+                    MoveStatus::Done => report.rejected += 1,
+                    MoveStatus::Cancelled => {
+                        if handle_ok {
+                            self.entry_mut(mv.handle.index).pins = 1;
+                        }
+                        report.cancelled += 1;
+                    }
+                    MoveStatus::Pending | MoveStatus::Skipped => report.skipped += 1,
+                },
+            }
+            returned += 1;
+        }
+        if returned < pass.reserved {
+            report.unreturned = self.manager.release_reservations();
+            report.skipped += report.unreturned;
+        }
+        let after = self.manager.stats();
+        report.free_arenas_after = after.free_arenas;
+        report.largest_free_after = after.largest_free;
+        self.totals.passes += 1;
+        self.totals.moves += report.done as u64;
+        self.totals.bytes_moved += report.bytes_moved as u64;
+        Ok(report)
+    }
+
+    /// Whether a pass is open.
+    pub fn pass_active(&self) -> bool {
+        self.pass.is_some()
+    }
+
+    // ----- looking -------------------------------------------------------------
+
+    /// The arena manager underneath (read only: its arenas, table, stats).
+    pub fn manager(&self) -> &ArenaManager<N, S> {
+        &self.manager
+    }
+
+    /// The manager's [`Stats`].
+    pub fn stats(&self) -> Stats {
+        self.manager.stats()
+    }
+
+    /// Totals of moves over the manager's life.
+    pub fn move_stats(&self) -> MoveStats {
+        self.totals
+    }
+
+    /// Live handles.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// The handle table's size.
+    pub fn handle_capacity(&self) -> usize {
+        self.handles.as_ref().len()
+    }
+
+    /// The region's capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.manager.capacity()
+    }
+
+    /// The live handles, in table order.
+    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.handles.as_ref()[..self.fresh as usize]
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.live)
+            .map(|(i, e)| Handle {
+                index: i as u32,
+                generation: e.generation,
+            })
+    }
+
+    /// The manager's [`check_invariants`](ArenaManager::check_invariants),
+    /// and: every live handle names an in-use arena tagged with it, and no
+    /// two handles name one arena.
+    ///
+    /// # Errors
+    /// The first broken invariant found (a bug in sysarena).
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
+        self.manager.check_invariants()?;
+        let mut live = 0;
+        for (i, e) in self.handles.as_ref()[..self.fresh as usize]
+            .iter()
+            .enumerate()
+        {
+            if !e.live {
+                continue;
+            }
+            live += 1;
+            if self.manager.tag_at(e.offset) != Some(i as u32) {
+                return Err(InvariantError {
+                    what: "a live handle does not name an in-use arena tagged with it",
+                    slot: Some(i),
+                });
+            }
+        }
+        if live != self.live {
+            return Err(InvariantError {
+                what: "live handle count is off",
+                slot: None,
+            });
+        }
+        Ok(())
+    }
+
+    // ----- the handle table ------------------------------------------------------
+
+    fn entry(&self, index: u32) -> &HandleSlot {
+        &self.handles.as_ref()[index as usize]
+    }
+
+    fn entry_mut(&mut self, index: u32) -> &mut HandleSlot {
+        &mut self.handles.as_mut()[index as usize]
+    }
+
+    /// The entry `handle` names, if it is live and of its generation.
+    fn live_entry(&self, handle: Handle) -> Result<HandleSlot, HandleError> {
+        match self.handles.as_ref().get(handle.index as usize) {
+            Some(e) if e.live && e.generation == handle.generation => Ok(*e),
+            _ => Err(HandleError::Stale { handle }),
+        }
+    }
+
+    /// The entry of `handle` if its allocation may be freed or resized: live,
+    /// not pinned, no move planned.
+    fn changeable_entry(&self, handle: Handle) -> Result<HandleSlot, HandleError> {
+        let e = self.live_entry(handle)?;
+        if e.pins > 0 {
+            return Err(HandleError::Pinned { handle });
+        }
+        if self.pass.is_some() && self.manager.is_moving(e.offset) {
+            return Err(HandleError::Moving { handle });
+        }
+        Ok(e)
+    }
+
+    fn take_entry(&mut self) -> Result<u32, HandleError> {
+        if self.free_head != NIL {
+            let i = self.free_head;
+            self.free_head = self.entry(i).next_free;
+            return Ok(i);
+        }
+        let len = self.handles.as_ref().len();
+        if (self.fresh as usize) < len {
+            let i = self.fresh;
+            self.fresh += 1;
+            return Ok(i);
+        }
+        Err(HandleError::NoSpareHandle { handles: len })
+    }
+
+    /// Returns entry `index` to the free list; its generation moves on so
+    /// that old handles to it go stale.
+    fn put_entry(&mut self, index: u32) {
+        let head = self.free_head;
+        let e = self.entry_mut(index);
+        if e.live {
+            e.generation = e.generation.wrapping_add(1);
+        }
+        e.live = false;
+        e.pins = 0;
+        e.next_free = head;
+        self.free_head = index;
+    }
+}
+
+impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> fmt::Debug
+    for Movable<N, H, S, T>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Movable")
+            .field("manager", &self.manager)
+            .field("live", &self.live)
+            .field("pass_active", &self.pass.is_some())
+            .field("totals", &self.totals)
+            .finish()
+    }
+}

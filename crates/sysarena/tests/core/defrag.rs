@@ -1,0 +1,828 @@
+//! Defragmentation by moving: `Movable`'s passes and compaction over a
+//! simulated device region, and `HandleHeap` over real memory. Every live
+//! allocation carries a byte pattern; the oracle is that every pattern is
+//! intact at the place its handle names after every step.
+
+use std::alloc::Layout;
+use std::collections::HashMap;
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
+
+use proptest::prelude::*;
+use sysarena::{
+    AllocError, ArenaManager, Coalescing, Config, Handle, HandleError, HandleHeap, Movable,
+    MoveStatus, OomReason, PassLimits, PassStop, PlannedMove, Policy, TableError,
+};
+
+use super::common::check;
+
+#[cfg(not(miri))]
+const CASES: u32 = 64;
+#[cfg(miri)]
+const CASES: u32 = 2;
+#[cfg(not(miri))]
+const MAX_OPS: usize = 120;
+#[cfg(miri)]
+const MAX_OPS: usize = 20;
+
+const CAPACITY: usize = 4096;
+
+fn pattern(seed: u8, i: usize) -> u8 {
+    seed.wrapping_mul(31).wrapping_add(i as u8) ^ 0x5a
+}
+
+/// A `Movable` over a simulated device region (a byte vector the test
+/// copies in, as a GPU driver would), with the pattern each block holds.
+struct Device<const N: usize, const H: usize> {
+    m: Movable<N, H>,
+    region: Vec<u8>,
+    /// handle -> (seed, requested size)
+    live: HashMap<Handle, (u8, usize)>,
+    pins: HashMap<Handle, u32>,
+    next_seed: u8,
+}
+
+impl<const N: usize, const H: usize> Device<N, H> {
+    fn new(config: Config) -> Self {
+        Device {
+            m: Movable::with_config(CAPACITY, config),
+            region: vec![0; CAPACITY],
+            live: HashMap::new(),
+            pins: HashMap::new(),
+            next_seed: 1,
+        }
+    }
+
+    fn alloc(&mut self, size: usize, align: usize) -> Option<Handle> {
+        let h = self.m.alloc(size, align).ok()?;
+        let off = self.m.offset(h).unwrap();
+        assert_eq!(off % align, 0);
+        let seed = self.next_seed;
+        self.next_seed = self.next_seed.wrapping_add(1);
+        for i in 0..size {
+            self.region[off + i] = pattern(seed, i);
+        }
+        self.live.insert(h, (seed, size));
+        Some(h)
+    }
+
+    fn free(&mut self, h: Handle) {
+        if self.pins.contains_key(&h) {
+            assert_eq!(self.m.free(h), Err(HandleError::Pinned { handle: h }));
+            return;
+        }
+        self.m.free(h).unwrap();
+        self.live.remove(&h);
+        assert_eq!(self.m.offset(h), Err(HandleError::Stale { handle: h }));
+    }
+
+    fn resize(&mut self, h: Handle, size: usize) {
+        let (seed, old) = self.live[&h];
+        match self.m.resize(h, size) {
+            Ok(r) => {
+                if let Some(from) = r.moved_from {
+                    self.region.copy_within(from..from + r.copy_len, r.offset);
+                }
+                let off = self.m.offset(h).unwrap();
+                for i in 0..old.min(size) {
+                    assert_eq!(self.region[off + i], pattern(seed, i), "resize lost a byte");
+                }
+                for i in old.min(size)..size {
+                    self.region[off + i] = pattern(seed, i);
+                }
+                self.live.insert(h, (seed, size));
+            }
+            Err(HandleError::Pinned { .. }) => assert!(self.pins.contains_key(&h)),
+            Err(HandleError::Alloc(_)) => {}
+            Err(e) => panic!("resize: {e}"),
+        }
+    }
+
+    fn pin(&mut self, h: Handle) {
+        self.m.pin(h).unwrap();
+        *self.pins.entry(h).or_default() += 1;
+    }
+
+    fn unpin(&mut self, h: Handle) {
+        match self.pins.get_mut(&h) {
+            None => assert_eq!(self.m.unpin(h), Err(HandleError::NotPinned { handle: h })),
+            Some(n) => {
+                self.m.unpin(h).unwrap();
+                *n -= 1;
+                if *n == 0 {
+                    self.pins.remove(&h);
+                }
+            }
+        }
+    }
+
+    fn check(&self) {
+        self.m.check_invariants().unwrap_or_else(|e| panic!("{e}"));
+        check(self.m.manager());
+        assert_eq!(self.m.live(), self.live.len());
+        for (h, &(seed, size)) in &self.live {
+            let off = self.m.offset(*h).unwrap();
+            assert_eq!(self.m.info(*h).unwrap().used, size);
+            for i in 0..size {
+                assert_eq!(self.region[off + i], pattern(seed, i), "{h} lost byte {i}");
+            }
+        }
+    }
+
+    /// One pass: plan, check the plan's promises, carry out the moves the
+    /// statuses say (after `churn` runs in the middle of the pass), end it.
+    fn pass(&mut self, limits: PassLimits, statuses: &[u8], churn: &[Op]) -> usize {
+        let mut buf = [PlannedMove::EMPTY; 32];
+        let plan = self.m.begin_pass(limits, &mut buf).unwrap();
+        assert!(plan.moves <= limits.max_moves.min(buf.len()));
+        assert!(plan.bytes <= limits.max_bytes);
+        let moves = &mut buf[..plan.moves];
+        // The plan's promises: each move goes down, keeps alignment, and its
+        // destination touches no live block but its own and no other
+        // destination.
+        for (k, mv) in moves.iter().enumerate() {
+            assert!(mv.to < mv.from);
+            assert_eq!(self.m.offset(mv.handle).unwrap(), mv.from);
+            assert!(!self.pins.contains_key(&mv.handle));
+            for (h, _) in self.live.iter().filter(|(h, _)| **h != mv.handle) {
+                let a = self.m.info(*h).unwrap();
+                assert!(
+                    mv.to + mv.len <= a.offset || a.offset + a.size <= mv.to,
+                    "a destination overlaps a live block"
+                );
+            }
+            for other in &moves[k + 1..] {
+                assert!(mv.to + mv.len <= other.to || other.to + other.len <= mv.to);
+            }
+        }
+        assert!(
+            self.m.begin_pass(limits, &mut [PlannedMove::EMPTY; 4]) == Err(HandleError::PassActive)
+        );
+        // The manager stays usable during the pass, but for the blocks that
+        // are moving.
+        for op in churn {
+            match *op {
+                Op::Alloc { units, align_log2 } => {
+                    self.alloc(units * 8, 1 << align_log2);
+                }
+                Op::Free { pick } => {
+                    if let Some(h) = self.pick(pick) {
+                        if moves.iter().any(|mv| mv.handle == h) {
+                            assert_eq!(self.m.free(h), Err(HandleError::Moving { handle: h }));
+                            assert!(matches!(
+                                self.m.resize(h, 8),
+                                Err(HandleError::Moving { .. } | HandleError::Pinned { .. })
+                            ));
+                        } else {
+                            self.free(h);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut want = [0usize; 4];
+        for (k, mv) in moves.iter_mut().enumerate() {
+            mv.status = match statuses.get(k).copied().unwrap_or(0) % 4 {
+                0 => MoveStatus::Done,
+                1 => MoveStatus::Skipped,
+                2 => MoveStatus::Cancelled,
+                _ => MoveStatus::Pending,
+            };
+            if mv.status == MoveStatus::Done {
+                self.region.copy_within(mv.from..mv.from + mv.len, mv.to);
+            }
+            match mv.status {
+                MoveStatus::Done => want[0] += 1,
+                MoveStatus::Cancelled => {
+                    want[2] += 1;
+                    *self.pins.entry(mv.handle).or_default() += 1;
+                }
+                _ => want[1] += 1,
+            }
+        }
+        let report = self.m.end_pass(moves).unwrap();
+        assert_eq!(
+            [
+                report.done,
+                report.skipped,
+                report.cancelled,
+                report.rejected
+            ],
+            want
+        );
+        assert_eq!(report.unreturned, 0);
+        assert_eq!(self.m.end_pass(moves), Err(HandleError::NoPass));
+        for (h, &n) in &self.pins {
+            assert!(
+                self.m.is_pinned(*h).unwrap(),
+                "{h} should be pinned {n} times"
+            );
+        }
+        self.check();
+        report.done
+    }
+
+    fn pick(&self, pick: usize) -> Option<Handle> {
+        let mut hs: Vec<_> = self.live.keys().copied().collect();
+        hs.sort();
+        (!hs.is_empty()).then(|| hs[pick % hs.len()])
+    }
+
+    /// Unpins everything and runs full passes until nothing moves.
+    fn converge(&mut self) -> usize {
+        let pinned: Vec<_> = self.pins.keys().copied().collect();
+        for h in pinned {
+            while self.pins.contains_key(&h) {
+                self.unpin(h);
+            }
+        }
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            assert!(passes < 10_000, "passes do not converge");
+            let mut buf = [PlannedMove::EMPTY; 32];
+            let plan = self.m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+            for mv in &mut buf[..plan.moves] {
+                self.region.copy_within(mv.from..mv.from + mv.len, mv.to);
+                mv.status = MoveStatus::Done;
+            }
+            let r = self.m.end_pass(&buf[..plan.moves]).unwrap();
+            assert_eq!(r.done, plan.moves);
+            self.check();
+            if plan.converged() {
+                return passes;
+            }
+            assert!(plan.stopped != PassStop::NoSpareDescriptor || plan.moves > 0);
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Sizes are multiples of 8 and alignments at most 8: every layout can
+    /// close all its holes.
+    Alloc {
+        units: usize,
+        align_log2: u32,
+    },
+    Free {
+        pick: usize,
+    },
+    Resize {
+        pick: usize,
+        units: usize,
+    },
+    Pin {
+        pick: usize,
+    },
+    Unpin {
+        pick: usize,
+    },
+    Pass {
+        moves: usize,
+        bytes: usize,
+        statuses: Vec<u8>,
+        churn: Vec<Op>,
+    },
+    Compact,
+    Defragment,
+}
+
+fn simple_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (1usize..40, 0u32..4).prop_map(|(units, align_log2)| Op::Alloc { units, align_log2 }),
+        any::<usize>().prop_map(|pick| Op::Free { pick }),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (1usize..40, 0u32..4).prop_map(|(units, align_log2)| Op::Alloc { units, align_log2 }),
+        4 => any::<usize>().prop_map(|pick| Op::Free { pick }),
+        1 => (any::<usize>(), 1usize..60).prop_map(|(pick, units)| Op::Resize { pick, units }),
+        1 => any::<usize>().prop_map(|pick| Op::Pin { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::Unpin { pick }),
+        3 => (1usize..6, 1usize..2000, prop::collection::vec(any::<u8>(), 0..8),
+              prop::collection::vec(simple_op(), 0..3))
+            .prop_map(|(moves, bytes, statuses, churn)| Op::Pass { moves, bytes, statuses, churn }),
+        1 => Just(Op::Compact),
+        1 => Just(Op::Defragment),
+    ]
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (0..Policy::ALL.len(), any::<bool>()).prop_map(|(p, immediate)| {
+        let coalescing = if immediate {
+            Coalescing::Immediate
+        } else {
+            Coalescing::Deferred
+        };
+        Config::new(Policy::ALL[p], coalescing)
+    })
+}
+
+fn run<const N: usize>(config: Config, ops: &[Op]) {
+    let mut d = Device::<N, 64>::new(config);
+    for op in ops {
+        match op {
+            Op::Alloc { units, align_log2 } => {
+                d.alloc(units * 8, 1 << align_log2);
+            }
+            Op::Free { pick } => {
+                if let Some(h) = d.pick(*pick) {
+                    d.free(h);
+                }
+            }
+            Op::Resize { pick, units } => {
+                if let Some(h) = d.pick(*pick) {
+                    d.resize(h, units * 8);
+                }
+            }
+            Op::Pin { pick } => {
+                if let Some(h) = d.pick(*pick) {
+                    d.pin(h);
+                }
+            }
+            Op::Unpin { pick } => {
+                if let Some(h) = d.pick(*pick) {
+                    d.unpin(h);
+                }
+            }
+            Op::Pass {
+                moves,
+                bytes,
+                statuses,
+                churn,
+            } => {
+                d.pass(PassLimits::new(*moves, *bytes), statuses, churn);
+            }
+            Op::Compact => {
+                let before: HashMap<_, _> = d
+                    .pins
+                    .keys()
+                    .map(|h| (*h, d.m.offset(*h).unwrap()))
+                    .collect();
+                let region = &mut d.region;
+                match d
+                    .m
+                    .compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
+                {
+                    Ok(_) | Err(HandleError::NoSpareDescriptor) => {}
+                    Err(e) => panic!("compact: {e}"),
+                }
+                for (h, off) in before {
+                    assert_eq!(d.m.offset(h).unwrap(), off, "a pinned block moved");
+                }
+            }
+            Op::Defragment => {
+                d.m.defragment();
+            }
+        }
+        d.check();
+    }
+    d.converge();
+    // Nothing pinned, sizes and offsets multiples of 8: all free space is
+    // one arena at the end.
+    let s = d.m.stats();
+    assert!(
+        s.free_arenas <= 1,
+        "{} free arenas after converging",
+        s.free_arenas
+    );
+    assert_eq!(s.largest_free, s.free_bytes);
+    if let Some(last) = d.m.manager().arenas().last()
+        && !last.in_use
+    {
+        assert_eq!(last.offset + last.size, CAPACITY);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: CASES,
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn passes_keep_every_pattern_and_converge_to_one_free_arena(
+        config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)
+    ) {
+        run::<128>(config, &ops);
+    }
+
+    #[test]
+    fn passes_with_a_tight_table_stay_consistent(
+        config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)
+    ) {
+        // Few descriptors: planning stops on NoSpareDescriptor, compaction
+        // may refuse; the layout must stay consistent either way.
+        let mut d = Device::<10, 16>::new(config);
+        for op in &ops {
+            match op {
+                Op::Alloc { units, align_log2 } => { d.alloc(units * 8, 1 << align_log2); }
+                Op::Free { pick } => if let Some(h) = d.pick(*pick) { d.free(h) },
+                Op::Pass { moves, bytes, statuses, churn } => {
+                    d.pass(PassLimits::new(*moves, *bytes), statuses, churn);
+                }
+                _ => {}
+            }
+            d.check();
+        }
+    }
+
+    #[test]
+    fn the_handle_heap_compacts_real_memory(
+        ops in prop::collection::vec(op(), 1..MAX_OPS), align_log2 in 0u32..5
+    ) {
+        heap_run(&ops, align_log2);
+    }
+}
+
+/// `HandleHeap` over real memory: patterns written through `get_mut`,
+/// checked through `get`, after compaction, steps and resizes; pinned
+/// blocks keep their address.
+fn heap_run(ops: &[Op], extra_align_log2: u32) {
+    let mut mem = vec![MaybeUninit::<u8>::uninit(); CAPACITY];
+    let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+    // SAFETY: `mem` outlives the heap and is used by nothing else.
+    let mut heap = unsafe { HandleHeap::<64, 64>::new(base, CAPACITY, Config::fast()) };
+    let mut live: Vec<(Handle, u8)> = Vec::new();
+    let mut pinned: HashMap<Handle, NonNull<u8>> = HashMap::new();
+    let mut seed = 0u8;
+    let verify = |heap: &HandleHeap<64, 64>, live: &[(Handle, u8)]| {
+        heap.check_invariants().unwrap_or_else(|e| panic!("{e}"));
+        check(heap.manager());
+        for &(h, s) in live {
+            let bytes = heap.get(h).unwrap();
+            for (i, b) in bytes.iter().enumerate() {
+                assert_eq!(*b, pattern(s, i), "{h} lost byte {i}");
+            }
+        }
+    };
+    for op in ops {
+        match op {
+            Op::Alloc { units, align_log2 } => {
+                let align = 1usize << (*align_log2).max(extra_align_log2 % 5);
+                let layout = Layout::from_size_align(units * 8, align).unwrap();
+                if let Ok(h) = heap.alloc(layout) {
+                    seed = seed.wrapping_add(1);
+                    let block = heap.get_mut(h).unwrap();
+                    assert!(block.iter().all(|&b| b == 0), "fresh bytes are zero");
+                    for (i, b) in block.iter_mut().enumerate() {
+                        *b = pattern(seed, i);
+                    }
+                    live.push((h, seed));
+                }
+            }
+            Op::Free { pick } if !live.is_empty() => {
+                let k = pick % live.len();
+                let h = live[k].0;
+                if pinned.contains_key(&h) {
+                    assert_eq!(heap.free(h), Err(HandleError::Pinned { handle: h }));
+                } else {
+                    heap.free(h).unwrap();
+                    live.swap_remove(k);
+                    assert!(heap.get(h).is_err());
+                }
+            }
+            Op::Resize { pick, units } if !live.is_empty() => {
+                let (h, s) = live[pick % live.len()];
+                let old = heap.get(h).unwrap().len();
+                match heap.resize(h, units * 8) {
+                    Ok(()) => {
+                        let block = heap.get_mut(h).unwrap();
+                        for (i, b) in block.iter_mut().enumerate() {
+                            if i < old {
+                                assert_eq!(*b, pattern(s, i));
+                            } else {
+                                assert_eq!(*b, 0, "grown bytes are zero");
+                                *b = pattern(s, i);
+                            }
+                        }
+                    }
+                    Err(HandleError::Pinned { .. }) => assert!(pinned.contains_key(&h)),
+                    Err(HandleError::Alloc(_)) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            Op::Pin { pick } if !live.is_empty() => {
+                let h = live[pick % live.len()].0;
+                if let std::collections::hash_map::Entry::Vacant(e) = pinned.entry(h) {
+                    e.insert(heap.pin(h).unwrap());
+                }
+            }
+            Op::Unpin { pick } if !live.is_empty() => {
+                let h = live[pick % live.len()].0;
+                if pinned.remove(&h).is_some() {
+                    heap.unpin(h).unwrap();
+                } else {
+                    assert_eq!(heap.unpin(h), Err(HandleError::NotPinned { handle: h }));
+                }
+            }
+            Op::Pass { moves, bytes, .. } => {
+                let mut buf = [PlannedMove::EMPTY; 8];
+                heap.compact_step(PassLimits::new(*moves, *bytes), &mut buf)
+                    .unwrap();
+            }
+            Op::Compact => {
+                heap.compact().unwrap();
+            }
+            Op::Defragment => {
+                heap.defragment();
+            }
+            _ => {}
+        }
+        for (h, p) in &pinned {
+            assert_eq!(heap.pin(*h).unwrap(), *p, "a pinned block moved");
+            heap.unpin(*h).unwrap();
+        }
+        verify(&heap, &live);
+    }
+    for (h, _) in pinned.drain() {
+        heap.unpin(h).unwrap();
+    }
+    heap.compact().unwrap();
+    verify(&heap, &live);
+    if extra_align_log2 % 5 <= 3 {
+        let s = heap.stats();
+        assert!(
+            s.free_arenas <= 1,
+            "{} free arenas after compaction",
+            s.free_arenas
+        );
+    }
+    // `heap` is dropped before `mem` (reverse order of declaration).
+}
+
+// ----- examples and edge cases ---------------------------------------------------
+
+/// The demonstration: the classic defragment cannot serve the
+/// request (no two holes touch), relocating passes can.
+#[test]
+fn classic_defragment_fails_where_passes_succeed() {
+    let mut m = Movable::<32, 32>::new(1000);
+    let hs: Vec<_> = (0..10).map(|_| m.alloc(100, 1).unwrap()).collect();
+    for h in hs.iter().step_by(2) {
+        m.free(*h).unwrap();
+    }
+    m.defragment();
+    assert!(matches!(
+        m.alloc(300, 1),
+        Err(HandleError::Alloc(AllocError::OutOfMemory(
+            OomReason::NoFit {
+                free_bytes: 500,
+                largest_free: 100,
+                ..
+            }
+        )))
+    ));
+    let mut buf = [PlannedMove::EMPTY; 16];
+    let mut passes = 0;
+    loop {
+        let plan = m
+            .begin_pass(PassLimits::new(2, usize::MAX), &mut buf)
+            .unwrap();
+        for mv in &mut buf[..plan.moves] {
+            mv.status = MoveStatus::Done;
+        }
+        let r = m.end_pass(&buf[..plan.moves]).unwrap();
+        assert!(r.largest_free_after >= r.largest_free_before);
+        passes += 1;
+        if plan.converged() {
+            break;
+        }
+    }
+    assert!(passes >= 2, "two moves per pass cannot do it at once");
+    assert_eq!(m.move_stats().passes, passes);
+    // The top blocks fill the lowest holes: three moves close four holes
+    // (a slide would have taken five).
+    assert_eq!(m.move_stats().moves, 3);
+    assert_eq!(m.move_stats().bytes_moved, 300);
+    assert_eq!(m.stats().largest_free, 500);
+    let big = m.alloc(300, 1).unwrap();
+    assert_eq!(m.offset(big).unwrap(), 500);
+}
+
+#[test]
+fn a_slide_overlaps_its_own_source_only() {
+    // [free 40][A 100]: A cannot fit the hole, so it slides down by 40.
+    let mut m = Movable::<8, 8>::new(200);
+    let pad = m.alloc(40, 1).unwrap();
+    let a = m.alloc(100, 1).unwrap();
+    m.free(pad).unwrap();
+    let mut buf = [PlannedMove::EMPTY; 4];
+    let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert_eq!(plan.moves, 1);
+    let mv = buf[0];
+    assert_eq!((mv.handle, mv.from, mv.to, mv.len), (a, 40, 0, 100));
+    assert!(mv.overlaps());
+    // The reservation is the 40 bytes in front: they count as in use now.
+    assert_eq!(m.stats().in_use_bytes, 140);
+    buf[0].status = MoveStatus::Done;
+    let r = m.end_pass(&buf[..1]).unwrap();
+    assert_eq!((r.done, r.bytes_moved), (1, 100));
+    assert_eq!(m.offset(a).unwrap(), 0);
+    assert_eq!(m.stats().in_use_bytes, 100);
+    assert_eq!(m.stats().largest_free, 100);
+    m.check_invariants().unwrap();
+}
+
+#[test]
+fn skipping_everything_changes_nothing() {
+    let mut m = Movable::<32, 32>::new(1000);
+    let hs: Vec<_> = (0..10).map(|_| m.alloc(100, 1).unwrap()).collect();
+    for h in hs.iter().step_by(2) {
+        m.free(*h).unwrap();
+    }
+    m.defragment();
+    let before: Vec<_> = m.manager().arenas().collect();
+    let stats = m.stats();
+    let mut buf = [PlannedMove::EMPTY; 16];
+    let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert!(plan.moves > 0);
+    // Pending moves count as skipped; leaving moves out of the list too.
+    let r = m.end_pass(&buf[..1]).unwrap();
+    assert_eq!(r.skipped, plan.moves);
+    assert_eq!(r.unreturned, plan.moves - 1);
+    assert_eq!(m.manager().arenas().collect::<Vec<_>>(), before);
+    assert_eq!(m.stats(), stats);
+    m.check_invariants().unwrap();
+}
+
+#[test]
+fn cancelled_moves_pin_and_later_passes_work_around_them() {
+    let mut m = Movable::<32, 32>::new(600);
+    let hs: Vec<_> = (0..6).map(|_| m.alloc(100, 1).unwrap()).collect();
+    m.free(hs[0]).unwrap();
+    let mut buf = [PlannedMove::EMPTY; 16];
+    // The top block is planned into the hole at 0; cancel it.
+    let plan = m
+        .begin_pass(PassLimits::new(1, usize::MAX), &mut buf)
+        .unwrap();
+    assert_eq!((buf[0].handle, buf[0].to), (hs[5], 0));
+    buf[0].status = MoveStatus::Cancelled;
+    let r = m.end_pass(&buf[..plan.moves]).unwrap();
+    assert_eq!(r.cancelled, 1);
+    assert!(m.is_pinned(hs[5]).unwrap());
+    assert_eq!(m.free(hs[5]), Err(HandleError::Pinned { handle: hs[5] }));
+    // The next block down takes the hole instead; hs[5] stays at 500.
+    let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert_eq!(plan.moves, 1);
+    assert_eq!((buf[0].handle, buf[0].to), (hs[4], 0));
+    buf[0].status = MoveStatus::Done;
+    m.end_pass(&buf[..1]).unwrap();
+    let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert!(plan.converged());
+    m.end_pass(&[]).unwrap();
+    assert_eq!(m.offset(hs[5]).unwrap(), 500);
+    assert_eq!(m.stats().largest_free, 100);
+    m.unpin(hs[5]).unwrap();
+    assert_eq!(
+        m.unpin(hs[5]),
+        Err(HandleError::NotPinned { handle: hs[5] })
+    );
+    let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert_eq!(plan.moves, 1);
+}
+
+#[test]
+fn end_pass_rejects_entries_it_did_not_plan() {
+    let mut m = Movable::<16, 16>::new(400);
+    let a = m.alloc(100, 1).unwrap();
+    let b = m.alloc(100, 1).unwrap();
+    m.free(a).unwrap();
+    let mut buf = [PlannedMove::EMPTY; 4];
+    let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert_eq!(plan.moves, 1);
+    let mut forged = buf[0];
+    forged.to = 50;
+    forged.status = MoveStatus::Done;
+    let mut other = buf[0];
+    other.handle = Handle::from_bits(0xdead_beef_0000_0007);
+    other.status = MoveStatus::Done;
+    let r = m.end_pass(&[forged, other, PlannedMove::EMPTY]).unwrap();
+    assert_eq!(r.rejected, 3);
+    assert_eq!(r.done, 0);
+    assert_eq!(r.unreturned, 1);
+    assert_eq!(m.offset(b).unwrap(), 100);
+    m.check_invariants().unwrap();
+    let s = m.stats();
+    assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity);
+    assert_eq!(s.in_use_bytes, 100);
+}
+
+#[test]
+fn a_moving_block_is_frozen_until_the_pass_ends_and_pinning_it_keeps_it() {
+    let mut m = Movable::<16, 16>::new(400);
+    let a = m.alloc(100, 1).unwrap();
+    let b = m.alloc(100, 1).unwrap();
+    let c = m.alloc(50, 1).unwrap();
+    m.free(a).unwrap();
+    let mut buf = [PlannedMove::EMPTY; 4];
+    let plan = m
+        .begin_pass(PassLimits::new(1, usize::MAX), &mut buf)
+        .unwrap();
+    assert_eq!((plan.moves, buf[0].handle), (1, c));
+    let stats = m.stats();
+    assert_eq!(m.free(c), Err(HandleError::Moving { handle: c }));
+    assert_eq!(m.resize(c, 60), Err(HandleError::Moving { handle: c }));
+    assert_eq!(m.stats(), stats);
+    // Others are free to change.
+    m.resize(b, 120).unwrap();
+    // Pinned after planning: the move is not committed.
+    m.pin(c).unwrap();
+    buf[0].status = MoveStatus::Done;
+    let r = m.end_pass(&buf[..1]).unwrap();
+    assert_eq!((r.done, r.rejected), (0, 1));
+    assert_eq!(m.offset(c).unwrap(), 200);
+    m.unpin(c).unwrap();
+    m.free(c).unwrap();
+    m.check_invariants().unwrap();
+}
+
+#[test]
+fn handles_go_stale_and_tables_fill_cleanly() {
+    let mut m = Movable::<16, 2>::new(400);
+    let a = m.alloc(10, 1).unwrap();
+    let _b = m.alloc(10, 1).unwrap();
+    assert_eq!(
+        m.alloc(10, 1),
+        Err(HandleError::NoSpareHandle { handles: 2 })
+    );
+    let stats = m.stats();
+    m.free(a).unwrap();
+    assert_eq!(m.free(a), Err(HandleError::Stale { handle: a }));
+    // The entry is reused with a new generation: the old handle stays stale.
+    let c = m.alloc(10, 1).unwrap();
+    assert_eq!(c.index(), a.index());
+    assert_ne!(c, a);
+    assert_eq!(m.offset(a), Err(HandleError::Stale { handle: a }));
+    assert_eq!(Handle::from_bits(c.to_bits()), c);
+    assert_eq!(m.stats(), stats);
+    assert_eq!(
+        m.alloc(0, 1),
+        Err(HandleError::NoSpareHandle { handles: 2 })
+    );
+    m.free(c).unwrap();
+    assert!(matches!(
+        m.alloc(0, 1),
+        Err(HandleError::Alloc(AllocError::ZeroSize))
+    ));
+    m.alloc(10, 1).unwrap();
+    assert_eq!(m.live(), 2);
+    assert_eq!(m.handles().count(), 2);
+    let forged = Handle::from_bits(u64::MAX);
+    assert_eq!(m.pin(forged), Err(HandleError::Stale { handle: forged }));
+    assert_eq!(m.end_pass(&[]), Err(HandleError::NoPass));
+    assert!(matches!(
+        Movable::<4, 0>::from_parts(ArenaManager::new(10), []),
+        Err(HandleError::BadTableSize { len: 0 })
+    ));
+    m.check_invariants().unwrap();
+}
+
+#[test]
+fn compact_refuses_during_a_pass() {
+    let mut m = Movable::<16, 16>::new(400);
+    let mut buf = [PlannedMove::EMPTY; 4];
+    m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert_eq!(m.compact(|_, _| {}).unwrap_err(), HandleError::PassActive);
+    m.end_pass(&[]).unwrap();
+    assert!(m.compact(|_, _| {}).is_ok());
+}
+
+/// Regression: every gap relocation leaves (alignment padding that cannot
+/// be closed, the tail) takes a descriptor. A tight table with one spare
+/// passed the old up-front check and then ran out in the middle of the walk
+/// (a panic); now a dry run refuses before anything moves.
+#[test]
+fn relocate_refuses_up_front_when_gaps_need_more_descriptors_than_spare() {
+    // [f 7][b 1][a1 2, align 2][c 2][a2 4, align 4][a3 8, align 8], 24 bytes
+    // in six arenas, one spare descriptor. Sliding down by 7 leaves padding
+    // in front of a1, a2 and a3: three gaps, one removed free arena.
+    let mut m = ArenaManager::<7>::new(24);
+    let f = m.alloc(7, 1).unwrap();
+    let offsets: Vec<_> = [(1, 1), (2, 2), (2, 1), (4, 4), (8, 8)]
+        .iter()
+        .map(|&(size, align)| m.alloc(size, align).unwrap().offset())
+        .collect();
+    assert_eq!(offsets, [7, 8, 10, 12, 16]);
+    m.free(f.offset()).unwrap();
+    assert_eq!(m.stats().spare_descriptors, 1);
+    let before: Vec<_> = m.arenas().collect();
+    assert_eq!(m.relocate(|_| {}), Err(TableError::NoSpareDescriptor));
+    assert_eq!(m.arenas().collect::<Vec<_>>(), before);
+    check(&m);
+    // One more descriptor and it goes through.
+    let mut m = ArenaManager::<8>::new(24);
+    let f = m.alloc(7, 1).unwrap();
+    for (size, align) in [(1, 1), (2, 2), (2, 1), (4, 4), (8, 8)] {
+        m.alloc(size, align).unwrap();
+    }
+    m.free(f.offset()).unwrap();
+    let r = m.relocate(|_| {}).unwrap();
+    assert_eq!(r.moved, 4);
+    check(&m);
+}
