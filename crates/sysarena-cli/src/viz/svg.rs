@@ -184,6 +184,38 @@ pub fn heap_map_svg(
     out
 }
 
+/// A stack of heap maps, one row each with a caption above and a stats line
+/// below: the same region at several moments (e.g. before and after each
+/// defragmentation pass).
+pub fn rows_svg(rows: &[(&str, &HeapMap, &str)], title: &str) -> String {
+    let w = 960.0;
+    let left = 20.0;
+    let mw = w - 2.0 * left;
+    let band = 78.0;
+    let h = 70.0 + rows.len() as f64 * band + 10.0;
+    let mut out = String::new();
+    header(&mut out, w, h, title);
+    text(&mut out, left, 24.0, 16, "bold", title);
+    if let Some((_, map, _)) = rows.first() {
+        text(&mut out, left, 42.0, 11, "normal", &map.scale_note());
+    }
+    legend(&mut out, left, 60.0);
+    let mut y = 78.0;
+    for (caption, map, stats) in rows {
+        text(&mut out, left, y + 12.0, 13, "bold", caption);
+        out.push_str(&map.svg_rects_with(left, y + 18.0, mw, 28.0, true));
+        let _ = write!(
+            out,
+            r##"<rect x="{left}" y="{}" width="{mw}" height="28" fill="none" stroke="#555" stroke-width="0.8"/>"##,
+            y + 18.0
+        );
+        text(&mut out, left, y + 60.0, 11, "normal", stats);
+        y += band;
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 /// The heap map over time: one column a subject, time down (one row a
 /// keyframe), addresses across.
 pub fn timeline_svg(runs: &[SubjectRun], view: usize, capacity: usize, title: &str) -> String {

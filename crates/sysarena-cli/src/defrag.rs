@@ -1,0 +1,491 @@
+//! `sysarena defrag`: defragmentation that moves live blocks, in bounded
+//! passes, on a simulated device region.
+//!
+//! A seeded scenario fragments the region until a request fails with
+//! enough free bytes; the classic defragment (merging neighbours) cannot
+//! help; then [`Movable`] passes of at most `--max-moves` moves and
+//! `--max-bytes` bytes plan moves, this command carries them out on the
+//! region's bytes (as a GPU driver would run copy commands), and the request
+//! fits. Every block carries a byte pattern that is checked at its new place
+//! after every pass. Nothing is scripted: every line is what the manager
+//! did.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anstyle::{AnsiColor, Style};
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use sysarena::{
+    ArenaInfo, ArenaManager, Config, Handle, HandleError, Movable, MoveStatus, PassLimits,
+    PlannedMove, Policy, Slot,
+};
+
+use crate::heapmap::{HeapMap, fmt_bytes};
+use crate::viz::svg;
+
+/// Options of `sysarena defrag`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DefragArgs {
+    /// Region size in bytes.
+    #[arg(long, default_value_t = 64 << 10)]
+    pub capacity: usize,
+    /// Smallest and largest block, in bytes.
+    #[arg(long, default_value_t = 256)]
+    pub min_block: usize,
+    /// Largest block, in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub max_block: usize,
+    /// Share of the blocks freed to fragment the region, in percent.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=95))]
+    pub free_percent: u8,
+    /// At most this many moves per pass.
+    #[arg(long, default_value_t = 4)]
+    pub max_moves: usize,
+    /// At most this many bytes moved per pass.
+    #[arg(long)]
+    pub max_bytes: Option<usize>,
+    /// Fit policy.
+    #[arg(long, default_value = "first-fit")]
+    pub policy: Policy,
+    /// Seed of the scenario.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Width of the heap maps, in cells.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Also write the heap map before, after the classic defragment, after
+    /// every pass and at the end as one SVG picture.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+}
+
+/// Descriptors and handles of the demo's manager.
+const TABLE: usize = 1024;
+
+/// The simulated device: a manager with handles, and the region's bytes.
+struct Device {
+    m: Movable<0, 0, Box<[Slot]>, Box<[sysarena::HandleSlot]>>,
+    region: Vec<u8>,
+    /// Each live block's pattern seed and size.
+    blocks: HashMap<Handle, (u8, usize)>,
+}
+
+impl Device {
+    fn new(capacity: usize, config: Config) -> io::Result<Device> {
+        let table = vec![Slot::EMPTY; TABLE].into_boxed_slice();
+        let manager =
+            ArenaManager::from_table(table, capacity, config).map_err(io::Error::other)?;
+        let handles = vec![sysarena::HandleSlot::EMPTY; TABLE].into_boxed_slice();
+        Ok(Device {
+            m: Movable::from_parts(manager, handles).map_err(io::Error::other)?,
+            region: vec![0; capacity],
+            blocks: HashMap::new(),
+        })
+    }
+
+    fn alloc(&mut self, size: usize) -> Result<Handle, HandleError> {
+        let h = self.m.alloc(size, 16)?;
+        let off = self.m.offset(h)?;
+        let seed = (h.index() as u8).wrapping_mul(37).wrapping_add(11);
+        for (i, b) in self.region[off..off + size].iter_mut().enumerate() {
+            *b = pattern(seed, i);
+        }
+        self.blocks.insert(h, (seed, size));
+        Ok(h)
+    }
+
+    /// Every block's bytes at the place its handle names now.
+    fn verify(&self) -> io::Result<()> {
+        for (h, &(seed, size)) in &self.blocks {
+            let off = self.m.offset(*h).map_err(io::Error::other)?;
+            let bytes = &self.region[off..off + size];
+            if let Some(i) = (0..size).find(|&i| bytes[i] != pattern(seed, i)) {
+                return Err(io::Error::other(format!(
+                    "block {h} lost byte {i} at offset {}",
+                    off + i
+                )));
+            }
+        }
+        self.m.check_invariants().map_err(io::Error::other)
+    }
+
+    fn arenas(&self) -> Vec<ArenaInfo> {
+        self.m.manager().arenas().collect()
+    }
+
+    /// Handle index by offset, for stable colours across moves.
+    fn keys(&self) -> HashMap<usize, usize> {
+        self.m
+            .handles()
+            .filter_map(|h| Some((self.m.offset(h).ok()?, h.index() as usize)))
+            .collect()
+    }
+}
+
+fn pattern(seed: u8, i: usize) -> u8 {
+    seed ^ (i as u8).wrapping_mul(7)
+}
+
+/// One picture row: caption, map, stats line.
+struct Frame {
+    caption: String,
+    map: HeapMap,
+    stats: String,
+}
+
+struct Run<W: Write> {
+    out: W,
+    d: Device,
+    width: usize,
+    frames: Vec<Frame>,
+}
+
+impl<W: Write> Run<W> {
+    fn map(&mut self, caption: &str) -> io::Result<()> {
+        let arenas = self.d.arenas();
+        let keys = self.d.keys();
+        let key = |a: &ArenaInfo| keys.get(&a.offset).copied();
+        let capacity = self.d.m.capacity();
+        let map = HeapMap::fit(&arenas, capacity, self.width, key);
+        let s = self.d.m.stats();
+        let stats = format!(
+            "in use {} in {} blocks · free {} in {} arenas, largest {} ({:.0}% of free)",
+            fmt_bytes(s.in_use_bytes),
+            s.used_arenas,
+            fmt_bytes(s.free_bytes),
+            s.free_arenas,
+            fmt_bytes(s.largest_free),
+            if s.free_bytes == 0 {
+                100.0
+            } else {
+                s.largest_free as f64 * 100.0 / s.free_bytes as f64
+            }
+        );
+        writeln!(
+            self.out,
+            "   |{}|",
+            map.render_line(|k| char::from(b'a' + (k % 26) as u8))
+        )?;
+        writeln!(self.out, "   {stats}")?;
+        self.frames.push(Frame {
+            caption: caption.to_owned(),
+            map: HeapMap::fit(&arenas, capacity, 480, key),
+            stats,
+        });
+        Ok(())
+    }
+
+    fn ask(&mut self, size: usize) -> io::Result<bool> {
+        let ok = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();
+        let bad = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+        match self.d.alloc(size) {
+            Ok(h) => {
+                let off = self.d.m.offset(h).map_err(io::Error::other)?;
+                writeln!(
+                    self.out,
+                    "   {ok}✓{ok:#} alloc({}) = offset {off}",
+                    fmt_bytes(size)
+                )?;
+                Ok(true)
+            }
+            Err(e) => {
+                writeln!(self.out, "   {bad}✗ alloc({}): {e}{bad:#}", fmt_bytes(size))?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Runs `sysarena defrag`, writing to `out`.
+pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
+    if args.min_block == 0 || args.min_block > args.max_block || args.max_block > args.capacity {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "need 0 < --min-block <= --max-block <= --capacity",
+        ));
+    }
+    if args.max_moves == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--max-moves must be at least 1",
+        ));
+    }
+    let config = Config::new(args.policy, sysarena::Coalescing::Deferred);
+    let mut r = Run {
+        out,
+        d: Device::new(args.capacity, config)?,
+        width: args.width,
+        frames: Vec::new(),
+    };
+    let bold = Style::new().bold();
+    writeln!(
+        r.out,
+        "sysarena defrag — moving live blocks in bounded passes\n\nA {} region the CPU never reads (a GPU buffer, say): the manager plans moves, this command carries them out as copy commands would. Policy {}, at most {} moves{} per pass.\n{}",
+        fmt_bytes(args.capacity),
+        args.policy,
+        args.max_moves,
+        args.max_bytes
+            .map(|b| format!(" and {}", fmt_bytes(b)))
+            .unwrap_or_default(),
+        HeapMap::legend()
+    )?;
+
+    // Fill with random blocks, then free a random share of them.
+    let mut rng = Pcg64Mcg::seed_from_u64(args.seed);
+    let mut live = Vec::new();
+    loop {
+        let size = rng.random_range(args.min_block..=args.max_block);
+        match r.d.alloc(size) {
+            Ok(h) => live.push(h),
+            Err(_) => break,
+        }
+    }
+    writeln!(
+        r.out,
+        "\n{bold}1. Fill the region: {} blocks of {}–{}{bold:#}",
+        live.len(),
+        fmt_bytes(args.min_block),
+        fmt_bytes(args.max_block)
+    )?;
+    r.map("filled")?;
+    let mut freed = 0;
+    for h in &live {
+        if rng.random_range(0..100u8) < args.free_percent {
+            r.d.m.free(*h).map_err(io::Error::other)?;
+            r.d.blocks.remove(h);
+            freed += 1;
+        }
+    }
+    writeln!(r.out, "\n{bold}2. Free {freed} of them at random{bold:#}")?;
+    r.map("fragmented")?;
+
+    writeln!(
+        r.out,
+        "\n{bold}3. The classic defragment: merge free neighbours, compact the table{bold:#}"
+    )?;
+    let c = r.d.m.defragment();
+    writeln!(
+        r.out,
+        "   merged {} free arenas; free arenas {} → {}, largest free {} → {}",
+        c.merged,
+        c.free_arenas_before,
+        c.free_arenas_after,
+        fmt_bytes(c.largest_free_before),
+        fmt_bytes(c.largest_free_after)
+    )?;
+    r.map("after the classic defragment")?;
+
+    // A request larger than every hole but within the free bytes.
+    let s = r.d.m.stats();
+    let want = (s.largest_free * 2)
+        .min(s.free_bytes / 16 * 16)
+        .max(s.largest_free + 16);
+    writeln!(r.out, "\n{bold}4. Ask for {}{bold:#}", fmt_bytes(want))?;
+    let mut fits = r.ask(want)?;
+    if fits {
+        writeln!(
+            r.out,
+            "\nThe region did not fragment enough to need moving; try another --seed or a higher --free-percent."
+        )?;
+        return write_svg(args, &r.frames);
+    }
+    writeln!(
+        r.out,
+        "   {} are free, but merging cannot close a hole between two live blocks: the blocks must move.",
+        fmt_bytes(s.free_bytes)
+    )?;
+
+    writeln!(
+        r.out,
+        "\n{bold}5. Defragmentation passes: plan, copy, mark done, commit{bold:#}"
+    )?;
+    let limits = PassLimits::new(args.max_moves, args.max_bytes.unwrap_or(usize::MAX));
+    let mut buf = vec![PlannedMove::EMPTY; args.max_moves.min(TABLE)];
+    let (mut passes, mut moved, mut bytes) = (0usize, 0usize, 0usize);
+    while !fits {
+        let plan =
+            r.d.m
+                .begin_pass(limits, &mut buf)
+                .map_err(io::Error::other)?;
+        let moves = &mut buf[..plan.moves];
+        for mv in moves.iter_mut() {
+            // The "copy command": memmove semantics (a slide overlaps its
+            // own source).
+            r.d.region.copy_within(mv.from..mv.from + mv.len, mv.to);
+            mv.status = MoveStatus::Done;
+        }
+        let rep = r.d.m.end_pass(moves).map_err(io::Error::other)?;
+        r.d.verify()?;
+        passes += 1;
+        moved += rep.done;
+        bytes += rep.bytes_moved;
+        let list: Vec<String> = moves
+            .iter()
+            .take(4)
+            .map(|m| {
+                format!(
+                    "{} {}→{}{}",
+                    fmt_bytes(m.len),
+                    m.from,
+                    m.to,
+                    if m.overlaps() { " (slide)" } else { "" }
+                )
+            })
+            .collect();
+        writeln!(
+            r.out,
+            "   pass {passes}: {} moves, {} ({}{}) · largest free {} → {}",
+            rep.done,
+            fmt_bytes(rep.bytes_moved),
+            list.join(", "),
+            if moves.len() > 4 { ", …" } else { "" },
+            fmt_bytes(rep.largest_free_before),
+            fmt_bytes(rep.largest_free_after)
+        )?;
+        if passes <= 3 || plan.converged() || r.d.m.stats().largest_free >= want {
+            r.map(&format!("after pass {passes}"))?;
+        }
+        if plan.converged() {
+            writeln!(r.out, "   converged: nothing left to move")?;
+            break;
+        }
+        if r.d.m.stats().largest_free >= want {
+            fits = r.ask(want)?;
+        }
+    }
+    if !fits {
+        fits = r.ask(want)?;
+    }
+    r.d.verify()?;
+    let s = r.d.m.stats();
+    writeln!(
+        r.out,
+        "\n{passes} passes moved {moved} blocks ({}); every live block's bytes checked at its new place after each pass. in use + free = {} + {} = {} = capacity.",
+        fmt_bytes(bytes),
+        s.in_use_bytes,
+        s.free_bytes,
+        s.capacity
+    )?;
+    if fits {
+        r.map("the request placed")?;
+    }
+
+    // The same scenario compacted at once, for comparison.
+    let once = compact_at_once(args, config)?;
+    writeln!(
+        r.out,
+        "For comparison, compacting everything at once (Movable::compact, moves in a safe order that must all be done) moves {} blocks ({}) and leaves one free arena of {}.",
+        once.0,
+        fmt_bytes(once.1),
+        fmt_bytes(once.2)
+    )?;
+    write_svg(args, &r.frames)?;
+    if let Some(p) = &args.svg {
+        writeln!(r.out, "wrote {}", p.display())?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the fragmented scenario and runs `compact` on it: (moves,
+/// bytes, largest free after).
+fn compact_at_once(args: &DefragArgs, config: Config) -> io::Result<(usize, usize, usize)> {
+    let mut d = Device::new(args.capacity, config)?;
+    let mut rng = Pcg64Mcg::seed_from_u64(args.seed);
+    let mut live = Vec::new();
+    loop {
+        let size = rng.random_range(args.min_block..=args.max_block);
+        match d.alloc(size) {
+            Ok(h) => live.push(h),
+            Err(_) => break,
+        }
+    }
+    for h in &live {
+        if rng.random_range(0..100u8) < args.free_percent {
+            d.m.free(*h).map_err(io::Error::other)?;
+            d.blocks.remove(h);
+        }
+    }
+    let region = &mut d.region;
+    let rep =
+        d.m.compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
+            .map_err(io::Error::other)?;
+    d.verify()?;
+    Ok((rep.moved, rep.bytes_moved, rep.largest_free_after))
+}
+
+fn write_svg(args: &DefragArgs, frames: &[Frame]) -> io::Result<()> {
+    let Some(path) = &args.svg else {
+        return Ok(());
+    };
+    let rows: Vec<_> = frames
+        .iter()
+        .map(|f| (f.caption.as_str(), &f.map, f.stats.as_str()))
+        .collect();
+    let title = format!(
+        "sysarena defrag — {} region, at most {} moves per pass (seed {})",
+        fmt_bytes(args.capacity),
+        args.max_moves,
+        args.seed
+    );
+    std::fs::write(path, svg::rows_svg(&rows, &title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defrag(extra: &[&str]) -> String {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: DefragArgs,
+        }
+        let mut argv = vec!["defrag"];
+        argv.extend_from_slice(extra);
+        let p = P::parse_from(argv);
+        let mut out = Vec::new();
+        run(&p.a, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_classic_defragment_fails_and_passes_succeed() {
+        let out = defrag(&[]);
+        assert!(out.contains("✗ alloc("), "{out}");
+        assert!(out.contains("Merging cannot close a hole"), "{out}");
+        assert!(out.contains("pass 1:"), "{out}");
+        assert!(out.contains("✓ alloc("), "{out}");
+        assert!(out.contains("every live block's bytes checked"), "{out}");
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: DefragArgs,
+        }
+        let p = P::parse_from(["defrag", "--min-block", "0"]);
+        assert!(run(&p.a, Vec::new()).is_err());
+        let p = P::parse_from(["defrag", "--max-moves", "0"]);
+        assert!(run(&p.a, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn the_svg_has_a_row_per_frame() {
+        let dir = std::env::temp_dir().join(format!("sysarena-defrag-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.svg");
+        let p = path.to_str().unwrap();
+        defrag(&["--svg", p, "--max-moves", "16"]);
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("after the classic defragment"));
+        assert!(svg.contains("after pass 1"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
