@@ -275,7 +275,7 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
         d.map()?;
         writeln!(
             d.out,
-            "   Relocation closes every hole, but only a caller that can update its pointers (handles) may use it."
+            "   Relocation closes every hole, but only a caller that can update its pointers may use it: `sysarena defrag` shows handles and bounded passes."
         )?;
     }
     let s = d.m.stats();
