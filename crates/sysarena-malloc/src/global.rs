@@ -235,7 +235,7 @@ fn env_size(name: &core::ffi::CStr, default: usize) -> usize {
 
 /// An on/off variable (`1`/`on`/`yes`/`true`, `0`/`off`/`no`/`false`), or
 /// `default` (with a warning if malformed).
-fn env_switch(name: &core::ffi::CStr, default: bool) -> bool {
+pub(crate) fn env_switch(name: &core::ffi::CStr, default: bool) -> bool {
     match sys::env(name) {
         None => default,
         Some(b"1" | b"on" | b"yes" | b"true") => true,

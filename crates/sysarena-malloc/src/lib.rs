@@ -62,7 +62,8 @@
 //! See the crate's `README.md`: `SYSARENA_POLICY`, `SYSARENA_COALESCING`,
 //! `SYSARENA_SLAB`, `SYSARENA_DESCRIPTORS`, `SYSARENA_SHARDS`, `SYSARENA_RESERVE`,
 //! `SYSARENA_MMAP_THRESHOLD`, `SYSARENA_RELEASE`, `SYSARENA_STATS`,
-//! `SYSARENA_TRACE`. They are read once, on the first call.
+//! `SYSARENA_CHECK`, `SYSARENA_TRACE`. They are read once, on the first
+//! call.
 //!
 //! [`Heap`]: sysarena::Heap
 
@@ -77,11 +78,15 @@ mod report;
 mod shard;
 mod slab;
 mod sys;
+#[cfg(test)]
+mod threads;
 mod trace;
 
-/// Writes the trace buffer and the stats report; runs at exit.
+/// Writes the trace buffer and the stats report, then runs the
+/// `SYSARENA_CHECK` consistency check; runs at exit.
 #[cfg_attr(test, allow(dead_code))]
 extern "C" fn at_exit() {
     trace::finish();
     report::write_at_exit();
+    report::check_at_exit();
 }
