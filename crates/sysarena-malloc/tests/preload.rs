@@ -48,10 +48,14 @@ fn compile(name: &str) -> Option<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/programs")
         .join(name);
+    // One executable per call: tests run in parallel, and each removes its
+    // own when done.
+    static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let out = std::env::temp_dir().join(format!(
-        "sysarena-malloc-{}-{}",
+        "sysarena-malloc-{}-{}-{}",
         std::process::id(),
-        name.trim_end_matches(".c")
+        name.trim_end_matches(".c"),
+        SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let status = Command::new("cc")
         .args(["-O2", "-pthread", "-o"])
@@ -115,6 +119,40 @@ fn stress_passes_blocks_between_threads() {
     // One shard: every thread on one lock, frees crossing all the time.
     let (one, _) = run(&exe, &["4", "50000", "500"], &[("SYSARENA_SHARDS", "1")]);
     assert_eq!(one, stdout);
+    let _ = std::fs::remove_file(exe);
+}
+
+#[test]
+fn mixed_stress_agrees_with_glibc_and_every_shard_checks_out() {
+    let Some(exe) = compile("stress.c") else {
+        return;
+    };
+    // Every allocation function, realloc in place and across threads, every
+    // byte verified; the totals depend only on the seeds.
+    let args = ["4", "20000", "300", "1"];
+    let glibc = Command::new(&exe).args(args).output().unwrap();
+    assert!(glibc.status.success());
+    let (stdout, stderr) = run(&exe, &args, &[("SYSARENA_CHECK", "1")]);
+    assert_eq!(stdout, String::from_utf8_lossy(&glibc.stdout));
+    assert!(stdout.contains("mix=1 allocs="), "{stdout}");
+    assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+    // Bounded by time, on one lock, no slab layer, the classic model.
+    let (timed, stderr) = run(
+        &exe,
+        &["4", "100000000", "300", "1", "0.5"],
+        &[
+            ("SYSARENA_CHECK", "1"),
+            ("SYSARENA_SHARDS", "1"),
+            ("SYSARENA_SLAB", "0"),
+            ("SYSARENA_POLICY", "first-fit"),
+            ("SYSARENA_COALESCING", "deferred"),
+        ],
+    );
+    assert_eq!(timed, "stress ok threads=4 mix=1 freed=all\n");
+    assert!(
+        stderr.contains("check ok") && stderr.contains("1 shards consistent"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_file(exe);
 }
 
