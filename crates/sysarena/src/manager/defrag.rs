@@ -96,16 +96,27 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             bytes: 0,
             stopped: PassStop::Walked,
         };
-        // The lowest free arenas: the holes the top allocations fill.
+        // The lowest free arenas that can take at least the smallest
+        // movable allocation: the holes the top allocations fill.
+        let mut smallest = usize::MAX;
+        let mut cur = self.head;
+        while cur != NIL {
+            let s = *self.slot(cur);
+            if s.state == State::InUse && self.planable(&s, &mut movable).is_some() {
+                smallest = smallest.min(s.size);
+            }
+            cur = s.next;
+        }
         let mut holes = [NIL; HOLES];
         let mut found = 0;
         let mut cur = self.head;
-        while cur != NIL && found < HOLES {
-            if self.slot(cur).state == State::Free {
+        while cur != NIL && found < HOLES && smallest != usize::MAX {
+            let s = self.slot(cur);
+            if s.state == State::Free && s.size >= smallest {
                 holes[found] = cur;
                 found += 1;
             }
-            cur = self.slot(cur).next;
+            cur = s.next;
         }
         // Top down into the holes.
         let mut cur = self.tail;
@@ -153,33 +164,43 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.settle();
             return plan;
         }
-        // Bottom up: slides into the free space in front.
+        // Bottom up: each allocation slides to where a full compaction
+        // would put it — `cursor`, the end of everything below it once
+        // settled — when the bytes in between are free now. A run of
+        // allocations behind a hole settles one per pass, and none moves
+        // twice.
+        let mut cursor = 0usize;
         let mut cur = self.head;
         while cur != NIL {
-            let s = *self.slot(cur);
-            let next = s.next;
-            if s.prev == NIL || self.slot(s.prev).state != State::Free {
-                cur = next;
+            let i = cur;
+            let s = *self.slot(i);
+            cur = s.next;
+            if s.state == State::Free || (s.tag != NIL && s.tag & (RESERVED | MOVING) == MOVING) {
+                // Free, or leaving for a hole below: its place empties.
                 continue;
             }
             let Some(handle) = self.planable(&s, &mut movable) else {
-                cur = next;
+                // Stays (pinned, untagged, a reservation).
+                cursor = s.offset + s.size;
                 continue;
             };
-            if let Some(stop) = self.budget_left(limits, &plan, out.len(), s.size) {
-                plan.stopped = stop;
-                break;
+            let settled = cursor + self.pad_at(cursor, 1usize << s.align_log2);
+            if settled < s.offset
+                && s.prev != NIL
+                && self.slot(s.prev).state == State::Free
+                && self.slot(s.prev).offset <= settled
+            {
+                if let Some(stop) = self.budget_left(limits, &plan, out.len(), s.size) {
+                    plan.stopped = stop;
+                    break;
+                }
+                // The free arena in front ends where `s` starts: the
+                // reservation is the part of it the slide covers.
+                let pad = settled - self.slot(s.prev).offset;
+                let size = s.size.min(s.offset - settled);
+                self.reserve_move(i, s.prev, pad, size, handle, out, &mut plan);
             }
-            let p = *self.slot(s.prev);
-            let pad = self.pad_at(p.offset, 1usize << s.align_log2);
-            if pad < p.size {
-                // `p` ends where `s` starts: the reservation is the part of
-                // `p` the slide covers (all of `s` if it fits there).
-                let to = p.offset + pad;
-                let size = s.size.min(s.offset - to);
-                self.reserve_move(cur, s.prev, pad, size, handle, out, &mut plan);
-            }
-            cur = next;
+            cursor = settled.min(s.offset) + s.size;
         }
         self.settle();
         plan
