@@ -22,6 +22,8 @@ use sysarena::{
     PlannedMove, Policy, Slot,
 };
 
+use sysarena_sim::trace::{Event, Trace};
+
 use crate::heapmap::{HeapMap, fmt_bytes};
 use crate::viz::svg;
 
@@ -55,13 +57,20 @@ pub struct DefragArgs {
     /// Width of the heap maps, in cells.
     #[arg(long, default_value_t = 64)]
     pub width: usize,
+    /// Fragment the region by replaying a real trace (native, malloc-lab
+    /// `.rep`, OSTEP; gzip detected) instead of the random scenario.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// With `--trace`: replay only the first N events.
+    #[arg(long, default_value_t = 50_000)]
+    pub events: usize,
     /// Also write the heap map before, after the classic defragment, after
     /// every pass and at the end as one SVG picture.
     #[arg(long)]
     pub svg: Option<PathBuf>,
 }
 
-/// Descriptors and handles of the demo's manager.
+/// Descriptors and handles of the random scenario's manager.
 const TABLE: usize = 1024;
 
 /// The simulated device: a manager with handles, and the region's bytes.
@@ -73,11 +82,11 @@ struct Device {
 }
 
 impl Device {
-    fn new(capacity: usize, config: Config) -> io::Result<Device> {
-        let table = vec![Slot::EMPTY; TABLE].into_boxed_slice();
+    fn new(capacity: usize, table: usize, config: Config) -> io::Result<Device> {
+        let slots = vec![Slot::EMPTY; table].into_boxed_slice();
         let manager =
-            ArenaManager::from_table(table, capacity, config).map_err(io::Error::other)?;
-        let handles = vec![sysarena::HandleSlot::EMPTY; TABLE].into_boxed_slice();
+            ArenaManager::from_table(slots, capacity, config).map_err(io::Error::other)?;
+        let handles = vec![sysarena::HandleSlot::EMPTY; table].into_boxed_slice();
         Ok(Device {
             m: Movable::from_parts(manager, handles).map_err(io::Error::other)?,
             region: vec![0; capacity],
@@ -86,7 +95,11 @@ impl Device {
     }
 
     fn alloc(&mut self, size: usize) -> Result<Handle, HandleError> {
-        let h = self.m.alloc(size, 16)?;
+        self.alloc_aligned(size, 16)
+    }
+
+    fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Handle, HandleError> {
+        let h = self.m.alloc(size, align)?;
         let off = self.m.offset(h)?;
         let seed = (h.index() as u8).wrapping_mul(37).wrapping_add(11);
         for (i, b) in self.region[off..off + size].iter_mut().enumerate() {
@@ -94,6 +107,27 @@ impl Device {
         }
         self.blocks.insert(h, (seed, size));
         Ok(h)
+    }
+
+    fn free(&mut self, h: Handle) -> io::Result<()> {
+        self.m.free(h).map_err(io::Error::other)?;
+        self.blocks.remove(&h);
+        Ok(())
+    }
+
+    /// Resizes `h`, moving its bytes as the manager says; new bytes get the
+    /// pattern.
+    fn resize(&mut self, h: Handle, size: usize) -> Result<(), HandleError> {
+        let r = self.m.resize(h, size)?;
+        if let Some(from) = r.moved_from {
+            self.region.copy_within(from..from + r.copy_len, r.offset);
+        }
+        let (seed, old) = self.blocks[&h];
+        for i in old.min(size)..size {
+            self.region[r.offset + i] = pattern(seed, i);
+        }
+        self.blocks.insert(h, (seed, size));
+        Ok(())
     }
 
     /// Every block's bytes at the place its handle names now.
@@ -213,9 +247,10 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
         ));
     }
     let config = Config::new(args.policy, sysarena::Coalescing::Deferred);
+    let (d, story) = fragment(args, config)?;
     let mut r = Run {
         out,
-        d: Device::new(args.capacity, config)?,
+        d,
         width: args.width,
         frames: Vec::new(),
     };
@@ -223,7 +258,7 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
     writeln!(
         r.out,
         "sysarena defrag — moving live blocks in bounded passes\n\nA {} region the CPU never reads (a GPU buffer, say): the manager plans moves, this command carries them out as copy commands would. Policy {}, at most {} moves{} per pass.\n{}",
-        fmt_bytes(args.capacity),
+        fmt_bytes(r.d.m.capacity()),
         args.policy,
         args.max_moves,
         args.max_bytes
@@ -232,38 +267,12 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
         HeapMap::legend()
     )?;
 
-    // Fill with random blocks, then free a random share of them.
-    let mut rng = Pcg64Mcg::seed_from_u64(args.seed);
-    let mut live = Vec::new();
-    loop {
-        let size = rng.random_range(args.min_block..=args.max_block);
-        match r.d.alloc(size) {
-            Ok(h) => live.push(h),
-            Err(_) => break,
-        }
-    }
-    writeln!(
-        r.out,
-        "\n{bold}1. Fill the region: {} blocks of {}–{}{bold:#}",
-        live.len(),
-        fmt_bytes(args.min_block),
-        fmt_bytes(args.max_block)
-    )?;
-    r.map("filled")?;
-    let mut freed = 0;
-    for h in &live {
-        if rng.random_range(0..100u8) < args.free_percent {
-            r.d.m.free(*h).map_err(io::Error::other)?;
-            r.d.blocks.remove(h);
-            freed += 1;
-        }
-    }
-    writeln!(r.out, "\n{bold}2. Free {freed} of them at random{bold:#}")?;
+    writeln!(r.out, "\n{bold}1. {story}{bold:#}")?;
     r.map("fragmented")?;
 
     writeln!(
         r.out,
-        "\n{bold}3. The classic defragment: merge free neighbours, compact the table{bold:#}"
+        "\n{bold}2. The classic defragment: merge free neighbours, compact the table{bold:#}"
     )?;
     let c = r.d.m.defragment();
     writeln!(
@@ -282,7 +291,7 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
     let want = (s.largest_free * 2)
         .min(s.free_bytes / 16 * 16)
         .max(s.largest_free + 16);
-    writeln!(r.out, "\n{bold}4. Ask for {}{bold:#}", fmt_bytes(want))?;
+    writeln!(r.out, "\n{bold}3. Ask for {}{bold:#}", fmt_bytes(want))?;
     let mut fits = r.ask(want)?;
     if fits {
         writeln!(
@@ -299,11 +308,20 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
 
     writeln!(
         r.out,
-        "\n{bold}5. Defragmentation passes: plan, copy, mark done, commit{bold:#}"
+        "\n{bold}4. Defragmentation passes: plan, copy, mark done, commit{bold:#}"
     )?;
     let limits = PassLimits::new(args.max_moves, args.max_bytes.unwrap_or(usize::MAX));
     let mut buf = vec![PlannedMove::EMPTY; args.max_moves.min(TABLE)];
     let (mut passes, mut moved, mut bytes) = (0usize, 0usize, 0usize);
+    // Long runs (a trace) print the first passes and the last, with a
+    // progress bar between; the region is checked after every pass while
+    // that is cheap, then every 100th, and at the end.
+    const SHOWN: usize = 5;
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("   {spinner} pass {pos} · {msg}")
+            .expect("a valid template"),
+    );
+    let mut checks = 0usize;
     while !fits {
         let plan =
             r.d.m
@@ -317,53 +335,77 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
             mv.status = MoveStatus::Done;
         }
         let rep = r.d.m.end_pass(moves).map_err(io::Error::other)?;
-        r.d.verify()?;
         passes += 1;
+        if passes <= 100 || passes.is_multiple_of(100) {
+            r.d.verify()?;
+            checks += 1;
+        }
         moved += rep.done;
         bytes += rep.bytes_moved;
-        let list: Vec<String> = moves
-            .iter()
-            .take(4)
-            .map(|m| {
-                format!(
-                    "{} {}→{}{}",
-                    fmt_bytes(m.len),
-                    m.from,
-                    m.to,
-                    if m.overlaps() { " (slide)" } else { "" }
-                )
-            })
-            .collect();
-        writeln!(
-            r.out,
-            "   pass {passes}: {} moves, {} ({}{}) · largest free {} → {}",
-            rep.done,
-            fmt_bytes(rep.bytes_moved),
-            list.join(", "),
-            if moves.len() > 4 { ", …" } else { "" },
-            fmt_bytes(rep.largest_free_before),
-            fmt_bytes(rep.largest_free_after)
-        )?;
-        if passes <= 3 || plan.converged() || r.d.m.stats().largest_free >= want {
-            r.map(&format!("after pass {passes}"))?;
+        let last = plan.converged() || r.d.m.stats().largest_free >= want;
+        if passes <= SHOWN || last {
+            progress.finish_and_clear();
+            if passes > SHOWN + 1 {
+                writeln!(r.out, "   …")?;
+            }
+            let list: Vec<String> = moves
+                .iter()
+                .take(4)
+                .map(|m| {
+                    format!(
+                        "{} {}→{}{}",
+                        fmt_bytes(m.len),
+                        m.from,
+                        m.to,
+                        if m.overlaps() { " (slide)" } else { "" }
+                    )
+                })
+                .collect();
+            writeln!(
+                r.out,
+                "   pass {passes}: {} moves, {} ({}{}) · largest free {} → {}",
+                rep.done,
+                fmt_bytes(rep.bytes_moved),
+                list.join(", "),
+                if moves.len() > 4 { ", …" } else { "" },
+                fmt_bytes(rep.largest_free_before),
+                fmt_bytes(rep.largest_free_after)
+            )?;
+            if passes <= 3 || last {
+                r.map(&format!("after pass {passes}"))?;
+            }
+        } else {
+            progress.set_position(passes as u64);
+            progress.set_message(format!(
+                "{moved} moves, {} so far · largest free {}",
+                fmt_bytes(bytes),
+                fmt_bytes(rep.largest_free_after)
+            ));
         }
         if plan.converged() {
             writeln!(r.out, "   converged: nothing left to move")?;
             break;
         }
-        if r.d.m.stats().largest_free >= want {
+        if last {
             fits = r.ask(want)?;
         }
     }
+    progress.finish_and_clear();
     if !fits {
         fits = r.ask(want)?;
     }
     r.d.verify()?;
+    checks += 1;
     let s = r.d.m.stats();
     writeln!(
         r.out,
-        "\n{passes} passes moved {moved} blocks ({}); every live block's bytes checked at its new place after each pass. in use + free = {} + {} = {} = capacity.",
+        "\n{passes} passes moved {moved} blocks ({}); every live block's bytes were checked at its place {checks} times (after {}). in use + free = {} + {} = {} = capacity.",
         fmt_bytes(bytes),
+        if passes <= 100 {
+            "every pass and at the end"
+        } else {
+            "each of the first 100 passes, every 100th, and at the end"
+        },
         s.in_use_bytes,
         s.free_bytes,
         s.capacity
@@ -388,25 +430,83 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Rebuilds the fragmented scenario and runs `compact` on it: (moves,
+/// Fragments a region: the random scenario, or a trace's prefix replayed.
+/// Returns the device and a line saying what happened.
+fn fragment(args: &DefragArgs, config: Config) -> io::Result<(Device, String)> {
+    let Some(path) = &args.trace else {
+        let mut d = Device::new(args.capacity, TABLE, config)?;
+        let mut rng = Pcg64Mcg::seed_from_u64(args.seed);
+        let mut live = Vec::new();
+        loop {
+            let size = rng.random_range(args.min_block..=args.max_block);
+            match d.alloc(size) {
+                Ok(h) => live.push(h),
+                Err(_) => break,
+            }
+        }
+        let mut freed = 0;
+        for h in &live {
+            if rng.random_range(0..100u8) < args.free_percent {
+                d.free(*h)?;
+                freed += 1;
+            }
+        }
+        let story = format!(
+            "Fill the region with {} blocks of {}–{}, then free {freed} of them at random",
+            live.len(),
+            fmt_bytes(args.min_block),
+            fmt_bytes(args.max_block)
+        );
+        return Ok((d, story));
+    };
+    let trace = Trace::from_path(path, None, Some(args.events)).map_err(io::Error::other)?;
+    let st = trace.stats();
+    // Room for the peak, with slack for fragmentation; a descriptor and a
+    // handle per live block, and as many again for free arenas.
+    let capacity = args.capacity.max(st.peak_live_bytes * 2);
+    let table = (st.max_live_blocks * 2 + 64).max(TABLE);
+    let mut d = Device::new(capacity, table, config)?;
+    let mut ids: HashMap<u64, Handle> = HashMap::new();
+    let mut failed = 0;
+    for ev in &trace.events {
+        match *ev {
+            Event::Alloc { id, size, align } => match d.alloc_aligned(size.max(1), align) {
+                Ok(h) => {
+                    ids.insert(id, h);
+                }
+                Err(_) => failed += 1,
+            },
+            Event::Free { id } => {
+                if let Some(h) = ids.remove(&id) {
+                    d.free(h)?;
+                }
+            }
+            Event::Realloc { id, size } => {
+                if let Some(&h) = ids.get(&id)
+                    && d.resize(h, size.max(1)).is_err()
+                {
+                    failed += 1;
+                }
+            }
+        }
+    }
+    d.verify()?;
+    let mut story = format!(
+        "Replay {} events of {} into a {} region",
+        trace.events.len(),
+        trace.name,
+        fmt_bytes(capacity)
+    );
+    if failed > 0 {
+        story.push_str(&format!(" ({failed} requests failed)"));
+    }
+    Ok((d, story))
+}
+
+/// Rebuilds the fragmented region and runs `compact` on it: (moves,
 /// bytes, largest free after).
 fn compact_at_once(args: &DefragArgs, config: Config) -> io::Result<(usize, usize, usize)> {
-    let mut d = Device::new(args.capacity, config)?;
-    let mut rng = Pcg64Mcg::seed_from_u64(args.seed);
-    let mut live = Vec::new();
-    loop {
-        let size = rng.random_range(args.min_block..=args.max_block);
-        match d.alloc(size) {
-            Ok(h) => live.push(h),
-            Err(_) => break,
-        }
-    }
-    for h in &live {
-        if rng.random_range(0..100u8) < args.free_percent {
-            d.m.free(*h).map_err(io::Error::other)?;
-            d.blocks.remove(h);
-        }
-    }
+    let (mut d, _) = fragment(args, config)?;
     let region = &mut d.region;
     let rep =
         d.m.compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
@@ -455,10 +555,10 @@ mod tests {
     fn the_classic_defragment_fails_and_passes_succeed() {
         let out = defrag(&[]);
         assert!(out.contains("✗ alloc("), "{out}");
-        assert!(out.contains("Merging cannot close a hole"), "{out}");
+        assert!(out.contains("merging cannot close a hole"), "{out}");
         assert!(out.contains("pass 1:"), "{out}");
-        assert!(out.contains("✓ alloc("), "{out}");
-        assert!(out.contains("every live block's bytes checked"), "{out}");
+        assert!(out.contains(") = offset "), "{out}");
+        assert!(out.contains("after every pass and at the end"), "{out}");
     }
 
     #[test]
@@ -473,6 +573,20 @@ mod tests {
         assert!(run(&p.a, Vec::new()).is_err());
         let p = P::parse_from(["defrag", "--max-moves", "0"]);
         assert!(run(&p.a, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_real_trace_fragments_the_region() {
+        let trace = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/traces/sqlite3.trace.gz"
+        );
+        let out = defrag(&["--trace", trace, "--events", "3000", "--max-moves", "32"]);
+        assert!(
+            out.contains("Replay 3000 events of sqlite3.trace.gz"),
+            "{out}"
+        );
+        assert!(out.contains("in use + free = "), "{out}");
     }
 
     #[test]

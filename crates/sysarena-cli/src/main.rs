@@ -1,9 +1,11 @@
 //! The `sysarena` command: watch the arena model work and fail.
 
+mod defrag;
 mod demo;
 mod heapmap;
 mod report;
 mod sim;
+mod soak;
 mod step;
 mod viz;
 
@@ -24,6 +26,9 @@ enum Command {
     /// Walk through the classic model: fill, free every other block, fail
     /// with enough free bytes, defragment, succeed.
     Demo(demo::DemoArgs),
+    /// Defragment by moving live blocks, in bounded passes, on a simulated
+    /// device region: the classic defragment fails, the passes succeed.
+    Defrag(defrag::DefragArgs),
     /// Run a generated workload against one or more subjects (sysarena
     /// policies and peer allocators) and measure their fragmentation.
     Simulate(sim::simulate::SimulateArgs),
@@ -46,12 +51,17 @@ enum Command {
     /// map, the arena table, the free list and the stats (`--quiz` asks
     /// first; `--script` or piped input prints text frames).
     Step(step::StepArgs),
+    /// Run random alloc/free/realloc/defragment/relocate on a real heap for
+    /// a long time, checking every block's bytes and the invariants; exits
+    /// non-zero on the first violation.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args, anstream::stdout().lock()),
+        Command::Defrag(args) => defrag::run(&args, anstream::stdout().lock()),
         Command::Simulate(args) => sim::simulate::run(&args, anstream::stdout().lock()),
         Command::Replay(args) => sim::replay::run(&args, anstream::stdout().lock()),
         Command::Compare(args) => sim::compare::run(&args, anstream::stdout().lock()),
@@ -59,6 +69,7 @@ fn main() -> ExitCode {
         Command::Viz(args) => viz::run(&args, anstream::stdout().lock()),
         Command::Report(args) => report::run(&args, anstream::stdout().lock()),
         Command::Step(args) => step::run(&args, std::io::stdout().lock()),
+        Command::Soak(args) => soak::run(&args, anstream::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
