@@ -639,10 +639,19 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// [`status`](PlannedMove::status), then call
     /// [`end_pass`](Self::end_pass) with them.
     ///
-    /// Free neighbours are merged first. The planner fills the lowest free
-    /// arena with the allocations above it that fit, and slides others into
-    /// the free space in front of them. While the pass is open the
-    /// reservations count as in use in [`stats`](Self::stats).
+    /// Free neighbours are merged first. Then the planner moves the
+    /// allocations at the top of the region, highest first, into the lowest
+    /// free arenas they fit in; and, bottom up, slides an allocation straight
+    /// to where a full compaction would put it when the bytes in between are
+    /// free now (its destination may overlap its own old place). No
+    /// allocation is planned to a place it would have to leave again, so no
+    /// byte is copied twice for the same gain; the price is that a run of
+    /// allocations behind a hole that nothing fits settles one allocation
+    /// per pass. While the pass is open the reservations count as in use in
+    /// [`stats`](Self::stats).
+    ///
+    /// # Time complexity
+    /// O(arenas), plus the reservations.
     ///
     /// # Errors
     /// [`HandleError::PassActive`] if a pass is already open.
