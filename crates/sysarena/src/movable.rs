@@ -643,11 +643,10 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// allocations at the top of the region, highest first, into the lowest
     /// free arenas they fit in; and, bottom up, slides an allocation straight
     /// to where a full compaction would put it when the bytes in between are
-    /// free now (its destination may overlap its own old place). No
-    /// allocation is planned to a place it would have to leave again, so no
-    /// byte is copied twice for the same gain; the price is that a run of
-    /// allocations behind a hole that nothing fits settles one allocation
-    /// per pass. While the pass is open the reservations count as in use in
+    /// free now (its destination may overlap its own old place). A slid
+    /// allocation is where it belongs and does not move again; the price is
+    /// that a run of allocations behind a hole that nothing fits settles one
+    /// allocation per pass. While the pass is open the reservations count as in use in
     /// [`stats`](Self::stats).
     ///
     /// # Time complexity
