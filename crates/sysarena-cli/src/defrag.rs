@@ -200,7 +200,7 @@ impl<W: Write> Run<W> {
         writeln!(
             self.out,
             "   |{}|",
-            map.render_line(|k| char::from(b'a' + (k % 26) as u8))
+            map.render_line(|k| char::from(b'A' + (k % 26) as u8))
         )?;
         writeln!(self.out, "   {stats}")?;
         self.frames.push(Frame {
