@@ -1,105 +1,425 @@
 //! Random operations, mirroring the trace format (`a`, `f`, `r`) plus
-//! `defragment`, against every policy and coalescing mode, with a shadow set
-//! of live blocks and the manager's own invariant check after every step.
+//! `defragment`, `relocate`, `grow` and policy switches, against every
+//! policy, coalescing mode and table size, with a shadow model of the live
+//! blocks. Hostile input is part of the mix: zero and near-`usize::MAX`
+//! sizes and alignments, alignments that are not powers of two, wild
+//! offsets, offsets inside a live arena, double frees. After every step the
+//! manager's own `check_invariants()` runs, its accounting (`Stats`) must
+//! balance, and its in-use arenas must be exactly the shadow's live blocks;
+//! a failed operation must leave the manager exactly as it was.
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{AllocError, ArenaManager, Coalescing, Config, OomReason, Policy};
+use sysarena::{
+    AllocError, ArenaManager, Coalescing, Config, FreeError, OomReason, Policy, ReallocError, Slot,
+    Stats,
+};
+
+/// A requested size: mostly small, sometimes hostile.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Size {
+    Small(u16),
+    Zero,
+    /// `usize::MAX - n`.
+    NearMax(u8),
+    /// `1 << (n % usize::BITS)`.
+    Pow2(u8),
+    Raw(usize),
+}
+
+impl Size {
+    fn get(self) -> usize {
+        match self {
+            Size::Small(n) => usize::from(n),
+            Size::Zero => 0,
+            Size::NearMax(n) => usize::MAX - usize::from(n),
+            Size::Pow2(n) => 1 << (u32::from(n) % usize::BITS),
+            Size::Raw(n) => n,
+        }
+    }
+}
+
+/// A requested alignment: mostly small powers of two, sometimes huge or
+/// not a power of two at all.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Align {
+    Log2(u8),
+    /// `1 << (usize::BITS - 1 - n % 4)`.
+    Huge(u8),
+    Raw(usize),
+}
+
+impl Align {
+    fn get(self) -> usize {
+        match self {
+            Align::Log2(n) => 1 << (n % 12),
+            Align::Huge(n) => 1 << (usize::BITS - 1 - u32::from(n % 4)),
+            Align::Raw(n) => n,
+        }
+    }
+}
+
+/// An offset that names no live allocation (or, by chance, one).
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Wild {
+    Raw(usize),
+    Small(u16),
+    /// Inside a live arena, past its first byte.
+    Inside {
+        pick: u16,
+        delta: u16,
+    },
+    /// An offset freed earlier (a double free unless it was handed out again).
+    Freed(u16),
+    NearMax(u8),
+}
 
 #[derive(Arbitrary, Debug)]
 enum Op {
     /// `a <size> <align>`
-    Alloc { size: u16, align_log2: u8 },
-    /// `f <id>` (a live block picked by index, or a wild offset)
-    Free { pick: u16, wild: bool },
+    Alloc {
+        size: Size,
+        align: Align,
+    },
+    /// `f <id>`: a live block picked by index.
+    Free {
+        pick: u16,
+    },
+    /// A free of something that is not a live block.
+    FreeWild(Wild),
     /// `r <id> <new_size>`
-    Realloc { pick: u16, size: u16 },
+    Realloc {
+        pick: u16,
+        size: Size,
+        align: Align,
+    },
+    /// A realloc of something that is not a live block.
+    ReallocWild {
+        at: Wild,
+        size: u16,
+    },
     Defragment,
     Relocate,
+    Grow(u16),
+    SetConfig {
+        policy: u8,
+        immediate: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     policy: u8,
     immediate: bool,
+    /// 0 starts with no region (then only `grow` adds memory).
     capacity: u16,
+    /// 1..=64 descriptors.
+    descriptors: u8,
+    /// The address offset 0 stands for; alignment is honoured for
+    /// `origin + offset`.
+    origin: u8,
     ops: Vec<Op>,
 }
 
+/// One live block of the shadow model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Block {
+    size: usize,
+    used: usize,
+    align: usize,
+}
+
+type Manager = ArenaManager<0, Box<[Slot]>>;
+
+/// Everything observable about the manager, to prove a failed operation
+/// changed nothing.
+fn snapshot(m: &Manager) -> (Stats, Vec<(usize, usize, usize, bool)>) {
+    let mut s = m.stats();
+    // Counters of searches made, not state.
+    s.fallback_searches = 0;
+    s.fallback_hits = 0;
+    let arenas = m
+        .arenas()
+        .map(|a| (a.offset, a.size, a.used, a.in_use))
+        .collect();
+    (s, arenas)
+}
+
+fn config(policy: u8, immediate: bool) -> Config {
+    let policy = Policy::ALL[usize::from(policy) % Policy::ALL.len()];
+    let coalescing = if immediate {
+        Coalescing::Immediate
+    } else {
+        Coalescing::Deferred
+    };
+    Config::new(policy, coalescing)
+}
+
+fn pick(live: &BTreeMap<usize, Block>, pick: u16) -> Option<usize> {
+    if live.is_empty() {
+        return None;
+    }
+    live.keys().nth(usize::from(pick) % live.len()).copied()
+}
+
+fn wild(w: Wild, live: &BTreeMap<usize, Block>, freed: &[usize]) -> Option<usize> {
+    let off = match w {
+        Wild::Raw(n) => n,
+        Wild::Small(n) => usize::from(n),
+        Wild::Inside { pick: p, delta } => {
+            let off = pick(live, p)?;
+            let size = live[&off].size;
+            if size < 2 {
+                return None;
+            }
+            off + 1 + usize::from(delta) % (size - 1)
+        }
+        Wild::Freed(i) => *freed.get(usize::from(i) % freed.len().max(1))?,
+        Wild::NearMax(n) => usize::MAX - usize::from(n),
+    };
+    // By chance a live block: not wild.
+    (!live.contains_key(&off)).then_some(off)
+}
+
+/// Whether a free arena could hold `need` bytes at `align` (offsets
+/// relative to `origin`).
+fn some_arena_fits(m: &Manager, need: usize, align: usize) -> bool {
+    let origin = m.origin();
+    m.arenas().any(|a| {
+        let pad = origin.wrapping_add(a.offset).wrapping_neg() & (align - 1);
+        !a.in_use && need.checked_add(pad).is_some_and(|n| a.size >= n)
+    })
+}
+
+fn check_alloc_error(m: &Manager, e: AllocError, size: usize, align: usize) {
+    let need = size.checked_next_multiple_of(align);
+    match e {
+        AllocError::ZeroSize => assert_eq!(size, 0),
+        AllocError::BadAlign { align: a } => {
+            assert_eq!(a, align);
+            assert!(!align.is_power_of_two());
+        }
+        AllocError::SizeOverflow { .. } => assert!(need.is_none()),
+        AllocError::TooLarge { capacity, .. } => {
+            assert_eq!(capacity, m.capacity());
+            assert!(need.is_none_or(|n| n > capacity));
+        }
+        AllocError::OutOfMemory(OomReason::NoFit { needed, .. }) => {
+            assert_eq!(Some(needed), need);
+            assert!(
+                !some_arena_fits(m, needed, align),
+                "NoFit while an arena fits"
+            );
+        }
+        AllocError::OutOfMemory(OomReason::NoSpareDescriptor { descriptors }) => {
+            // A split can need two: one for the alignment padding in front,
+            // one for the remainder behind.
+            assert_eq!(descriptors, m.stats().descriptors);
+            assert!(m.stats().spare_descriptors < 2);
+        }
+    }
+    if size > 0 && align.is_power_of_two() {
+        assert!(!matches!(
+            e,
+            AllocError::ZeroSize | AllocError::BadAlign { .. }
+        ));
+    }
+}
+
+fn check(m: &Manager, live: &BTreeMap<usize, Block>) {
+    m.check_invariants().unwrap();
+    let s = m.stats();
+    assert_eq!(s.capacity, m.capacity());
+    assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity);
+    assert_eq!(
+        s.free_arenas + s.used_arenas + s.spare_descriptors,
+        s.descriptors
+    );
+    assert_eq!(s.used_arenas, live.len());
+    assert_eq!(s.in_use_bytes, live.values().map(|b| b.size).sum::<usize>());
+    assert_eq!(
+        s.requested_bytes,
+        live.values().map(|b| b.used).sum::<usize>()
+    );
+    assert!(s.largest_free <= s.free_bytes);
+    // The in-use arenas are exactly the shadow's live blocks, in order,
+    // without overlap, inside the region, aligned.
+    let in_use: Vec<_> = m
+        .arenas()
+        .filter(|a| a.in_use)
+        .map(|a| (a.offset, a.size, a.used))
+        .collect();
+    let shadow: Vec<_> = live.iter().map(|(&o, b)| (o, b.size, b.used)).collect();
+    assert_eq!(in_use, shadow);
+    let mut end = 0;
+    for (&off, b) in live {
+        assert!(off >= end, "overlap");
+        assert_eq!(m.origin().wrapping_add(off) % b.align, 0, "misaligned");
+        assert!(b.size >= b.used);
+        end = off + b.size;
+    }
+    assert!(end <= m.capacity());
+}
+
 fuzz_target!(|input: Input| {
-    let policy = Policy::ALL[usize::from(input.policy) % Policy::ALL.len()];
-    let coalescing = if input.immediate { Coalescing::Immediate } else { Coalescing::Deferred };
-    let capacity = usize::from(input.capacity) + 1;
-    let mut m = ArenaManager::<48>::with_config(capacity, Config::new(policy, coalescing));
-    // offset -> (arena size, align)
-    let mut live: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    let descriptors = usize::from(input.descriptors % 64) + 1;
+    let table = vec![Slot::EMPTY; descriptors].into_boxed_slice();
+    let capacity = usize::from(input.capacity);
+    let mut m = Manager::from_table(table, 0, config(input.policy, input.immediate)).unwrap();
+    m.set_origin(usize::from(input.origin));
+    m.grow(capacity).unwrap();
+    let mut live: BTreeMap<usize, Block> = BTreeMap::new();
+    // Offsets freed since the last relocation (double-free candidates).
+    let mut freed: Vec<usize> = Vec::new();
+    check(&m, &live);
     for op in input.ops.iter().take(512) {
+        let before = snapshot(&m);
+        let mut failed = false;
         match *op {
-            Op::Alloc { size, align_log2 } => {
-                let align = 1usize << (align_log2 % 12);
-                match m.alloc(usize::from(size), align) {
+            Op::Alloc { size, align } => {
+                let (size, align) = (size.get(), align.get());
+                match m.alloc(size, align) {
                     Ok(a) => {
-                        assert_eq!(a.offset() % align, 0);
-                        assert!(live.insert(a.offset(), (a.size(), align)).is_none());
+                        assert_eq!(m.origin().wrapping_add(a.offset()) % align, 0);
+                        assert!(a.size() >= size);
+                        let b = Block {
+                            size: a.size(),
+                            used: size,
+                            align,
+                        };
+                        assert!(live.insert(a.offset(), b).is_none());
                     }
-                    Err(AllocError::OutOfMemory(OomReason::NoFit { .. })) => {
-                        let need = usize::from(size).next_multiple_of(align);
-                        assert!(!m.arenas().any(|a| !a.in_use
-                            && a.size >= need + (a.offset.wrapping_neg() & (align - 1))));
+                    Err(e) => {
+                        check_alloc_error(&m, e, size, align);
+                        failed = true;
                     }
-                    Err(_) => {}
                 }
             }
-            Op::Free { pick, wild } => {
-                if wild || live.is_empty() {
-                    let off = usize::from(pick);
-                    if !live.contains_key(&off) {
-                        assert!(m.free(off).is_err());
-                    }
-                } else {
-                    let off = *live.keys().nth(usize::from(pick) % live.len()).unwrap();
+            Op::Free { pick: p } => {
+                if let Some(off) = pick(&live, p) {
                     m.free(off).unwrap();
                     live.remove(&off);
+                    freed.push(off);
                 }
             }
-            Op::Realloc { pick, size } => {
-                if live.is_empty() {
-                    continue;
+            Op::FreeWild(w) => {
+                if let Some(off) = wild(w, &live, &freed) {
+                    let e = m.free(off).unwrap_err();
+                    match e {
+                        FreeError::OutOfRegion { offset } => {
+                            assert_eq!(offset, off);
+                            assert!(off >= m.capacity());
+                        }
+                        FreeError::DoubleFree { offset } | FreeError::NotAllocated { offset } => {
+                            assert_eq!(offset, off);
+                            assert!(off < m.capacity());
+                        }
+                    }
+                    if matches!(e, FreeError::DoubleFree { .. }) {
+                        assert!(m.arena_at(off).is_some_and(|a| !a.in_use));
+                    }
+                    failed = true;
                 }
-                let off = *live.keys().nth(usize::from(pick) % live.len()).unwrap();
-                let align = live[&off].1;
-                if let Ok(r) = m.realloc(off, usize::from(size), align) {
-                    live.remove(&off);
-                    live.insert(r.offset, (r.size, align));
+            }
+            Op::Realloc {
+                pick: p,
+                size,
+                align,
+            } => {
+                let Some(off) = pick(&live, p) else { continue };
+                let (size, align) = (size.get(), align.get());
+                let old = live[&off];
+                match m.realloc(off, size, align) {
+                    Ok(r) => {
+                        assert_eq!(m.origin().wrapping_add(r.offset) % align, 0);
+                        assert!(r.size >= size);
+                        if r.moved_from.is_none() {
+                            assert_eq!(r.offset, off);
+                        } else {
+                            assert_eq!(r.moved_from, Some(off));
+                            assert_eq!(r.copy_len, size.min(old.size));
+                        }
+                        live.remove(&off);
+                        live.insert(
+                            r.offset,
+                            Block {
+                                size: r.size,
+                                used: size,
+                                align,
+                            },
+                        );
+                    }
+                    Err(ReallocError::Alloc(e)) => {
+                        // Not `check_alloc_error`'s NoFit test: realloc may
+                        // also use the old arena, which is still in use.
+                        if let AllocError::OutOfMemory(OomReason::NoFit { needed, .. }) = e {
+                            assert!(
+                                !some_arena_fits(&m, needed, align),
+                                "NoFit while an arena fits"
+                            );
+                        } else {
+                            check_alloc_error(&m, e, size, align);
+                        }
+                        failed = true;
+                    }
+                    Err(ReallocError::Free(e)) => panic!("realloc of a live block: {e:?}"),
+                }
+            }
+            Op::ReallocWild { at, size } => {
+                if let Some(off) = wild(at, &live, &freed) {
+                    let r = m.realloc(off, usize::from(size), 1);
+                    assert!(matches!(r, Err(ReallocError::Free(_))), "{r:?}");
+                    failed = true;
                 }
             }
             Op::Defragment => {
-                m.defragment();
+                let r = m.defragment();
+                assert!(r.free_arenas_after <= r.free_arenas_before);
+                assert!(r.largest_free_after >= r.largest_free_before);
             }
             Op::Relocate => {
                 let mut moves = Vec::new();
-                if m.relocate(|mv| moves.push(mv)).is_ok() {
-                    for mv in moves {
-                        assert!(mv.to < mv.from);
-                        let entry = live.remove(&mv.from).expect("a move names a live block");
-                        assert_eq!(entry.0, mv.len);
-                        assert_eq!(mv.to % entry.1, 0, "relocation broke alignment");
-                        live.insert(mv.to, entry);
+                match m.relocate(|mv| moves.push(mv)) {
+                    Ok(report) => {
+                        assert_eq!(report.moved, moves.len());
+                        let mut moved = BTreeMap::new();
+                        for mv in moves {
+                            assert!(mv.to < mv.from);
+                            let b = live.remove(&mv.from).expect("a move names a live block");
+                            assert_eq!(b.size, mv.len);
+                            assert_eq!(m.origin().wrapping_add(mv.to) % b.align, 0);
+                            assert!(moved.insert(mv.to, b).is_none());
+                        }
+                        live.append(&mut moved);
+                        freed.clear();
+                    }
+                    Err(_) => {
+                        assert_eq!(before.0.spare_descriptors, 0);
+                        failed = true;
                     }
                 }
             }
+            Op::Grow(n) => {
+                if m.grow(usize::from(n)).is_err() {
+                    assert_eq!(before.0.spare_descriptors, 0);
+                    failed = true;
+                }
+            }
+            Op::SetConfig { policy, immediate } => m.set_config(config(policy, immediate)),
         }
-        m.check_invariants().unwrap();
-        let s = m.stats();
-        assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity);
-        let mut end = 0;
-        for (&off, &(size, _)) in &live {
-            assert!(off >= end, "overlap");
-            end = off + size;
+        if failed {
+            assert_eq!(
+                snapshot(&m),
+                before,
+                "a failed operation changed the manager"
+            );
         }
-        assert!(end <= capacity);
+        check(&m, &live);
+        if freed.len() > 64 {
+            freed.drain(..32);
+        }
     }
 });
