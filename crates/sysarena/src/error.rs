@@ -124,8 +124,8 @@ pub enum HandleError {
         handle: Handle,
     },
     /// The allocation has a move planned in the open defragmentation pass:
-    /// it cannot be freed or resized until the pass ends (the caller may be
-    /// copying it, and a slide's destination overlaps its bytes).
+    /// it cannot be freed, resized or pinned until the pass ends (the caller
+    /// may be copying it, and a slide's destination overlaps its bytes).
     Moving {
         /// The handle given.
         handle: Handle,

@@ -317,9 +317,9 @@ struct ActivePass {
 ///   destinations; the caller copies, marks each move done, skipped or
 ///   cancelled, and [`end_pass`](Self::end_pass) commits the new layout. The
 ///   manager stays usable during a pass — allocate, free, resize, pin — but
-///   the allocations being moved cannot be freed or resized until the pass
-///   ends ([`HandleError::Moving`]); one pinned meanwhile is not moved.
-///   Repeated passes converge.
+///   the allocations being moved cannot be freed, resized or pinned until
+///   the pass ends ([`HandleError::Moving`]), so a move carried out and
+///   handed back as done is always committed. Repeated passes converge.
 ///
 /// Pinned allocations ([`pin`](Self::pin)) never move; both ways work
 /// around them.
@@ -538,10 +538,14 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// valid while pinned.
     ///
     /// # Errors
-    /// [`HandleError::Stale`], or [`HandleError::PinOverflow`] after 2³² − 1
-    /// pins.
+    /// [`HandleError::Stale`], [`HandleError::Moving`] if the open pass plans
+    /// to move it (the caller may be copying it), or
+    /// [`HandleError::PinOverflow`] after 2³² − 1 pins.
     pub fn pin(&mut self, handle: Handle) -> Result<usize, HandleError> {
         let e = self.live_entry(handle)?;
+        if self.pass.is_some() && self.manager.is_moving(e.offset) {
+            return Err(HandleError::Moving { handle });
+        }
         let pins = e
             .pins
             .checked_add(1)

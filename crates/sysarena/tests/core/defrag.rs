@@ -714,7 +714,7 @@ fn end_pass_rejects_entries_it_did_not_plan() {
 }
 
 #[test]
-fn a_moving_block_is_frozen_until_the_pass_ends_and_pinning_it_keeps_it() {
+fn a_moving_block_is_frozen_until_the_pass_ends() {
     let mut m = Movable::<16, 16>::new(400);
     let a = m.alloc(100, 1).unwrap();
     let b = m.alloc(100, 1).unwrap();
@@ -729,15 +729,15 @@ fn a_moving_block_is_frozen_until_the_pass_ends_and_pinning_it_keeps_it() {
     assert_eq!(m.free(c), Err(HandleError::Moving { handle: c }));
     assert_eq!(m.resize(c, 60), Err(HandleError::Moving { handle: c }));
     assert_eq!(m.stats(), stats);
+    assert_eq!(m.pin(c), Err(HandleError::Moving { handle: c }));
+    assert_eq!(m.stats(), stats);
     // Others are free to change.
     m.resize(b, 120).unwrap();
-    // Pinned after planning: the move is not committed.
-    m.pin(c).unwrap();
+    m.pin(b).unwrap();
     buf[0].status = MoveStatus::Done;
     let r = m.end_pass(&buf[..1]).unwrap();
-    assert_eq!((r.done, r.rejected), (0, 1));
-    assert_eq!(m.offset(c).unwrap(), 200);
-    m.unpin(c).unwrap();
+    assert_eq!((r.done, r.rejected), (1, 0));
+    assert_eq!(m.offset(c).unwrap(), 0);
     m.free(c).unwrap();
     m.check_invariants().unwrap();
 }
