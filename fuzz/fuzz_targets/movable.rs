@@ -1,0 +1,279 @@
+//! `Movable` over a simulated device region: random alloc / free / resize /
+//! pin / unpin, defragmentation passes with arbitrary limits, statuses,
+//! churn during the pass, dropped and forged entries, and `compact`. The
+//! target carries out the moves it is told to on the region's bytes (as a
+//! GPU driver would), and every live block's pattern is verified at the
+//! place its handle names after every step, with the invariants and the
+//! accounting.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use sysarena::{
+    ArenaManager, Coalescing, Config, Handle, HandleError, HandleSlot, MoveStatus, Movable,
+    PassLimits, PlannedMove, Policy, Slot,
+};
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Alloc { size: u16, align_log2: u8 },
+    Free { pick: u8 },
+    Resize { pick: u8, size: u16 },
+    Pin { pick: u8 },
+    Unpin { pick: u8 },
+    /// A forged handle: every operation must answer `Stale` (or name a live
+    /// block by chance, then behave as for it).
+    Forged { bits: u64 },
+    Pass {
+        moves: u8,
+        bytes: u16,
+        statuses: Vec<u8>,
+        churn: Vec<Churn>,
+        /// Hand back only the first `keep` entries (the rest are dropped).
+        keep: u8,
+        /// Append an entry the pass did not plan.
+        forge: Option<(u8, u16, u16)>,
+    },
+    Compact,
+    Defragment,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Churn {
+    Alloc { size: u16 },
+    Free { pick: u8 },
+    Pin { pick: u8 },
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    policy: u8,
+    immediate: bool,
+    capacity: u16,
+    descriptors: u8,
+    handles: u8,
+    ops: Vec<Op>,
+}
+
+fn pat(seed: u32, i: usize) -> u8 {
+    (seed.wrapping_mul(0x9E37_79B9) >> 24) as u8 ^ (i as u8).wrapping_mul(31)
+}
+
+type M = Movable<0, 0, Box<[Slot]>, Box<[HandleSlot]>>;
+
+struct World {
+    m: M,
+    region: Vec<u8>,
+    /// handle -> (pattern seed, requested size, pins)
+    live: BTreeMap<Handle, (u32, usize, u32)>,
+    seed: u32,
+}
+
+impl World {
+    fn pick(&self, pick: u8) -> Option<Handle> {
+        (!self.live.is_empty())
+            .then(|| *self.live.keys().nth(usize::from(pick) % self.live.len()).unwrap())
+    }
+
+    fn alloc(&mut self, size: usize, align: usize) {
+        if let Ok(h) = self.m.alloc(size, align) {
+            let off = self.m.offset(h).unwrap();
+            assert_eq!(off % align, 0);
+            self.seed += 1;
+            for i in 0..size {
+                self.region[off + i] = pat(self.seed, i);
+            }
+            assert!(self.live.insert(h, (self.seed, size, 0)).is_none());
+        }
+    }
+
+    fn free(&mut self, h: Handle) {
+        match self.m.free(h) {
+            Ok(()) => {
+                assert_eq!(self.live.remove(&h).map(|l| l.2), Some(0));
+            }
+            Err(HandleError::Pinned { .. }) => assert!(self.live[&h].2 > 0),
+            Err(HandleError::Moving { .. }) => assert!(self.m.pass_active()),
+            Err(e) => panic!("free: {e}"),
+        }
+    }
+
+    fn pin(&mut self, h: Handle) {
+        match self.m.pin(h) {
+            Ok(_) => self.live.get_mut(&h).unwrap().2 += 1,
+            Err(HandleError::Moving { .. }) => assert!(self.m.pass_active()),
+            Err(e) => panic!("pin: {e}"),
+        }
+    }
+
+    fn verify(&self) {
+        self.m.check_invariants().unwrap();
+        let s = self.m.stats();
+        assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity);
+        assert_eq!(self.m.live(), self.live.len());
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for (h, &(seed, size, pins)) in &self.live {
+            let off = self.m.offset(*h).unwrap();
+            assert_eq!(self.m.is_pinned(*h).unwrap(), pins > 0);
+            for i in 0..size {
+                assert_eq!(self.region[off + i], pat(seed, i), "{h} lost byte {i}");
+            }
+            spans.push((off, off + size));
+        }
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(w[0].1 <= w[1].0, "blocks overlap");
+        }
+    }
+}
+
+fuzz_target!(|input: Input| {
+    let policy = Policy::ALL[usize::from(input.policy) % Policy::ALL.len()];
+    let coalescing = if input.immediate { Coalescing::Immediate } else { Coalescing::Deferred };
+    let capacity = usize::from(input.capacity) % (16 << 10) + 1;
+    let table = vec![Slot::EMPTY; usize::from(input.descriptors % 48) + 1].into_boxed_slice();
+    let handles = vec![HandleSlot::EMPTY; usize::from(input.handles % 48) + 1].into_boxed_slice();
+    let manager =
+        ArenaManager::from_table(table, capacity, Config::new(policy, coalescing)).unwrap();
+    let mut w = World {
+        m: Movable::from_parts(manager, handles).unwrap(),
+        region: vec![0; capacity],
+        live: BTreeMap::new(),
+        seed: 0,
+    };
+    for op in input.ops.iter().take(128) {
+        match op {
+            Op::Alloc { size, align_log2 } => {
+                w.alloc(usize::from(*size).max(1), 1 << (align_log2 % 8));
+            }
+            Op::Free { pick } => {
+                if let Some(h) = w.pick(*pick) {
+                    w.free(h);
+                }
+            }
+            Op::Resize { pick, size } => {
+                let Some(h) = w.pick(*pick) else { continue };
+                let size = usize::from(*size).max(1);
+                let (seed, old, _) = w.live[&h];
+                match w.m.resize(h, size) {
+                    Ok(r) => {
+                        if let Some(from) = r.moved_from {
+                            w.region.copy_within(from..from + r.copy_len, r.offset);
+                        }
+                        for i in old.min(size)..size {
+                            w.region[r.offset + i] = pat(seed, i);
+                        }
+                        w.live.get_mut(&h).unwrap().1 = size;
+                    }
+                    Err(HandleError::Pinned { .. }) => assert!(w.live[&h].2 > 0),
+                    Err(HandleError::Alloc(_)) => {}
+                    Err(e) => panic!("resize: {e}"),
+                }
+            }
+            Op::Pin { pick } => {
+                if let Some(h) = w.pick(*pick) {
+                    w.pin(h);
+                }
+            }
+            Op::Unpin { pick } => {
+                let Some(h) = w.pick(*pick) else { continue };
+                let pins = &mut w.live.get_mut(&h).unwrap().2;
+                if *pins > 0 {
+                    w.m.unpin(h).unwrap();
+                    *pins -= 1;
+                } else {
+                    assert_eq!(w.m.unpin(h), Err(HandleError::NotPinned { handle: h }));
+                }
+            }
+            Op::Forged { bits } => {
+                let h = Handle::from_bits(*bits);
+                if !w.live.contains_key(&h) {
+                    let stale = Err(HandleError::Stale { handle: h });
+                    assert_eq!(w.m.offset(h), stale);
+                    assert_eq!(w.m.free(h), Err(HandleError::Stale { handle: h }));
+                    assert_eq!(w.m.pin(h).map(|_| ()), Err(HandleError::Stale { handle: h }));
+                }
+            }
+            Op::Pass { moves, bytes, statuses, churn, keep, forge } => {
+                let mut buf = [PlannedMove::EMPTY; 16];
+                let limits = PassLimits::new(usize::from(*moves), usize::from(*bytes) * 4);
+                let plan = w.m.begin_pass(limits, &mut buf).unwrap();
+                assert!(plan.moves <= usize::from(*moves));
+                for c in churn.iter().take(4) {
+                    match *c {
+                        Churn::Alloc { size } => w.alloc(usize::from(size).max(1), 8),
+                        Churn::Free { pick } => {
+                            if let Some(h) = w.pick(pick) {
+                                w.free(h);
+                            }
+                        }
+                        Churn::Pin { pick } => {
+                            if let Some(h) = w.pick(pick) {
+                                w.pin(h);
+                            }
+                        }
+                    }
+                }
+                let kept = usize::from(*keep).min(plan.moves);
+                for (k, mv) in buf[..plan.moves].iter_mut().enumerate() {
+                    mv.status = match statuses.get(k).copied().unwrap_or(0) % 4 {
+                        0 => MoveStatus::Done,
+                        1 => MoveStatus::Skipped,
+                        2 => MoveStatus::Cancelled,
+                        _ => MoveStatus::Pending,
+                    };
+                    // Only moves handed back as done may be carried out.
+                    if k < kept && mv.status == MoveStatus::Done {
+                        w.region.copy_within(mv.from..mv.from + mv.len, mv.to);
+                    }
+                }
+                let mut back: Vec<PlannedMove> = buf[..kept].to_vec();
+                if let Some((i, from, to)) = forge {
+                    let mut f = buf[usize::from(*i) % buf.len()];
+                    f.from = usize::from(*from);
+                    f.to = usize::from(*to);
+                    f.status = MoveStatus::Done;
+                    // Handing back a real move as done without copying it
+                    // would be the caller's lie, not the manager's bug.
+                    if !buf[..plan.moves].iter().any(|m| m.to == f.to) {
+                        back.push(f);
+                    }
+                }
+                let r = w.m.end_pass(&back).unwrap();
+                for mv in &buf[..kept] {
+                    if mv.status == MoveStatus::Cancelled
+                        && let Some(l) = w.live.get_mut(&mv.handle)
+                        && w.m.is_pinned(mv.handle).unwrap()
+                        && l.2 == 0
+                    {
+                        l.2 = 1;
+                    }
+                }
+                assert!(r.done <= kept);
+                assert!(!w.m.pass_active());
+            }
+            Op::Compact => {
+                let pinned: Vec<_> = w
+                    .live
+                    .iter()
+                    .filter(|(_, l)| l.2 > 0)
+                    .map(|(h, _)| (*h, w.m.offset(*h).unwrap()))
+                    .collect();
+                let region = &mut w.region;
+                match w.m.compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to)) {
+                    Ok(_) | Err(HandleError::NoSpareDescriptor) => {}
+                    Err(e) => panic!("compact: {e}"),
+                }
+                for (h, off) in pinned {
+                    assert_eq!(w.m.offset(h).unwrap(), off, "a pinned block moved");
+                }
+            }
+            Op::Defragment => {
+                w.m.defragment();
+            }
+        }
+        w.verify();
+    }
+});
