@@ -3,3 +3,5 @@
 
 #[path = "cli/sim.rs"]
 mod sim;
+#[path = "cli/soak.rs"]
+mod soak;
