@@ -13,7 +13,8 @@
 # the features on); step 2 selects them with the same feature resolution,
 # so after the workspace tests it rebuilds nothing and takes seconds, and
 # run alone it still checks everything;
-#  3. Miri with strict provenance over the `frontends` tests.
+#  3. Miri with strict provenance over the `frontends` tests and the
+#     threaded `global_stress` (a shorter run under Miri).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,7 @@ step "Miri (strict provenance): the front-end tests"
 # ABI, checked for UB. .ci/run installs Miri; skipped when it is missing.
 if cargo +nightly miri --version >/dev/null 2>&1; then
   MIRIFLAGS="-Zmiri-strict-provenance" \
-    cargo +nightly miri test -p sysarena --all-features --test frontends
+    cargo +nightly miri test -p sysarena --all-features --test frontends --test global_stress
 else
   echo "cargo +nightly miri not installed: skipped"
 fi
