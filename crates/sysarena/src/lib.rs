@@ -40,6 +40,10 @@
 //!   manages, so it can sub-allocate memory the CPU cannot write headers into
 //!   (GPU buffers, file space, shared memory).
 //! - [`Heap`]: a manager over real memory — the one unsafe boundary.
+//! - [`Movable`]: allocations named by [`Handle`]s, so defragmentation can
+//!   move them — bounded passes of moves the caller carries out (memory the
+//!   CPU may not touch), or [`compact`](Movable::compact) at once.
+//!   [`HandleHeap`] does it over RAM with a safe API.
 //!
 //! ## Features
 //! - `std`: links `std` (nothing in the core needs it; the error types
