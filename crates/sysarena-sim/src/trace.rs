@@ -600,31 +600,35 @@ impl Trace {
             events: self.events.len(),
             ..TraceStats::default()
         };
-        let mut live_bytes = 0usize;
+        // Summed in u128: a trace may ask for more than the address space
+        // (`a 1 18446744073709551615`, twice); the totals saturate at
+        // `usize::MAX` rather than overflow.
+        let mut live_bytes = 0u128;
+        let saturate = |n: u128| usize::try_from(n).unwrap_or(usize::MAX);
         for event in &self.events {
             match *event {
                 Event::Alloc { id, size, .. } => {
                     stats.allocs += 1;
                     sizes.insert(id, size);
-                    live_bytes += size;
+                    live_bytes += size as u128;
                 }
                 Event::Free { id } => {
                     stats.frees += 1;
-                    live_bytes -= sizes.remove(&id).unwrap_or(0);
+                    live_bytes -= sizes.remove(&id).unwrap_or(0) as u128;
                 }
                 Event::Realloc { id, size } => {
                     stats.reallocs += 1;
                     if let Some(old) = sizes.get_mut(&id) {
-                        live_bytes = live_bytes - *old + size;
+                        live_bytes = live_bytes - *old as u128 + size as u128;
                         *old = size;
                     }
                 }
             }
-            stats.peak_live_bytes = stats.peak_live_bytes.max(live_bytes);
+            stats.peak_live_bytes = stats.peak_live_bytes.max(saturate(live_bytes));
             stats.max_live_blocks = stats.max_live_blocks.max(sizes.len());
         }
         stats.live_blocks_at_end = sizes.len();
-        stats.live_bytes_at_end = live_bytes;
+        stats.live_bytes_at_end = saturate(live_bytes);
         stats
     }
 

@@ -307,3 +307,17 @@ fn full_sqlite3_trace_matches_its_readme() {
     assert_eq!(s.max_live_blocks, 13_611);
     assert_eq!((s.live_blocks_at_end, s.live_bytes_at_end), (16, 13_033));
 }
+
+#[test]
+fn stats_of_sizes_beyond_the_address_space_saturate() {
+    // Found by the `trace_readers` fuzz target: the live-byte sum overflowed.
+    let t = Trace::parse_native(
+        "huge",
+        "a 1 18446744073709551615\na 2 1\nr 2 18446744073709551615\nf 1\n",
+    )
+    .unwrap();
+    let s = t.stats();
+    assert_eq!(s.peak_live_bytes, usize::MAX);
+    assert_eq!(s.live_bytes_at_end, usize::MAX);
+    assert_eq!(s.live_blocks_at_end, 1);
+}
