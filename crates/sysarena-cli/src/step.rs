@@ -398,7 +398,7 @@ impl State {
                 if count == 1 {
                     Op::Event(self.cursor)
                 } else {
-                    for i in self.cursor..(self.cursor + count).min(total) {
+                    for i in self.cursor..self.cursor.saturating_add(count).min(total) {
                         let quiet = std::mem::replace(&mut self.quiet, true);
                         self.apply(m, Op::Event(i));
                         self.quiet = quiet;
@@ -1140,6 +1140,21 @@ mod tests {
         .unwrap();
         assert!(out.contains("spare"), "{out}");
         assert!(out.contains("✗ alloc(10)"), "{out}");
+    }
+
+    #[test]
+    fn next_with_a_huge_count_stops_at_the_end() {
+        // Found by the `cli_input` fuzz target: `cursor + count` overflowed.
+        let dir = std::env::temp_dir().join(format!("sysarena-step-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let trace = dir.join("huge-next.trace");
+        std::fs::write(&trace, "a 1 100\na 2 50\nf 1\n").unwrap();
+        let out = run_script(
+            &args(&[trace.to_str().unwrap()]),
+            "next\nnext 18446744073709551615\n",
+        )
+        .unwrap();
+        assert!(out.contains("applied events up to step 3"), "{out}");
     }
 
     #[test]
