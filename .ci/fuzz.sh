@@ -36,7 +36,7 @@ for target in $targets; do
         -max_total_time="$seconds" -max_len=4096 -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 >"$work/$target.log" 2>&1 ||
         status=$?
-    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|average_exec_per_sec)' \
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec)' \
         "$work/$target.log" || true
     if [ "$status" -ne 0 ]; then
         tail -n 80 "$work/$target.log" >&2
