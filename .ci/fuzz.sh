@@ -5,7 +5,7 @@
 # CLI's input parsing and step scripts (cli_input) and the C ABI (capi).
 #
 # Each target starts from its checked-in seed corpus (fuzz/corpus/<target>,
-# copied so the run does not grow it) and runs FUZZ_SECONDS (default 45);
+# copied so the run does not grow it) and runs FUZZ_SECONDS (default 30);
 # any crash, panic, leak or timeout fails the script, and libFuzzer leaves
 # the input in fuzz/artifacts/<target>/. Total on a 2-core machine: about
 # one to two minutes of build plus FUZZ_SECONDS per target.
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
-seconds="${FUZZ_SECONDS:-45}"
+seconds="${FUZZ_SECONDS:-30}"
 # Every target in fuzz/Cargo.toml unless FUZZ_TARGETS names some.
 targets="${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}"
 
