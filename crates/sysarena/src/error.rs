@@ -48,8 +48,9 @@ pub enum OomReason {
         /// The largest single free arena at the time.
         largest_free: usize,
     },
-    /// A free arena fits, but splitting it needs a spare descriptor and the
-    /// arena table has none left.
+    /// A free arena fits, but splitting it needs more spare descriptors than
+    /// the arena table has left (an aligned split can need two: the padding
+    /// in front and the remainder).
     NoSpareDescriptor {
         /// The table's size, in descriptors.
         descriptors: usize,
@@ -211,7 +212,7 @@ impl fmt::Display for OomReason {
             }
             OomReason::NoSpareDescriptor { descriptors } => write!(
                 f,
-                "a free arena fits but splitting it needs a spare descriptor and all {descriptors} are in use"
+                "a free arena fits but splitting it needs more spare descriptors than the table of {descriptors} has left"
             ),
         }
     }

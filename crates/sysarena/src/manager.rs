@@ -270,8 +270,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// [`AllocError::SizeOverflow`], [`AllocError::TooLarge`], or
     /// [`AllocError::OutOfMemory`] with the reason: no free arena fits
     /// ([`OomReason::NoFit`], which carries the free bytes — more than the
-    /// request is external fragmentation), or a split needs a spare
-    /// descriptor and the table has none ([`OomReason::NoSpareDescriptor`]).
+    /// request is external fragmentation), or the split needs more spare
+    /// descriptors than the table has left — one for the remainder, one
+    /// for alignment padding ([`OomReason::NoSpareDescriptor`]).
     /// On error nothing changes.
     ///
     /// # Time complexity
