@@ -22,8 +22,9 @@ pub enum AllocError {
         /// The alignment that was asked for.
         align: usize,
     },
-    /// The request is larger than the whole region: no policy could ever
-    /// serve it.
+    /// The request, rounded up to its alignment, is larger than the whole
+    /// region (an alignment larger than the region is this too): no policy
+    /// could ever serve it.
     TooLarge {
         /// The size that was asked for.
         size: usize,
@@ -185,7 +186,7 @@ impl fmt::Display for AllocError {
             AllocError::TooLarge { size, capacity } => {
                 write!(
                     f,
-                    "{size} bytes is larger than the whole region ({capacity} bytes)"
+                    "{size} bytes, rounded up to their alignment, do not fit in the whole region ({capacity} bytes)"
                 )
             }
             AllocError::OutOfMemory(reason) => write!(f, "out of memory: {reason}"),

@@ -33,7 +33,11 @@ use crate::table::{Slot, TableStorage};
 /// use core::mem::MaybeUninit;
 /// use sysarena::HandleHeap;
 ///
-/// let mem = Box::leak(Box::new([MaybeUninit::<u8>::uninit(); 1024]));
+/// #[repr(align(16))]
+/// struct Region([MaybeUninit<u8>; 1024]);
+/// static mut MEMORY: Region = Region([MaybeUninit::uninit(); 1024]);
+/// // SAFETY: the only reference ever taken to MEMORY.
+/// let mem = unsafe { &mut (*core::ptr::addr_of_mut!(MEMORY)).0 };
 /// let mut heap = HandleHeap::<32, 32>::from_static(mem, Default::default());
 /// let blocks: Vec<_> = (0..8)
 ///     .map(|i| {

@@ -19,11 +19,11 @@ use super::common::check;
 #[cfg(not(miri))]
 const CASES: u32 = 64;
 #[cfg(miri)]
-const CASES: u32 = 2;
+const CASES: u32 = 1;
 #[cfg(not(miri))]
 const MAX_OPS: usize = 120;
 #[cfg(miri)]
-const MAX_OPS: usize = 20;
+const MAX_OPS: usize = 16;
 
 const CAPACITY: usize = 4096;
 
@@ -444,7 +444,9 @@ proptest! {
 /// checked through `get`, after compaction, steps and resizes; pinned
 /// blocks keep their address.
 fn heap_run(ops: &[Op], extra_align_log2: u32) {
-    let mut mem = vec![MaybeUninit::<u8>::uninit(); CAPACITY];
+    // 16-aligned, the largest alignment the ops ask for (a `Vec<u8>` is only
+    // 1-aligned, and under Miri its address really is arbitrary).
+    let mut mem = vec![MaybeUninit::<u128>::uninit(); CAPACITY / 16];
     let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
     // SAFETY: `mem` outlives the heap and is used by nothing else.
     let mut heap = unsafe { HandleHeap::<64, 64>::new(base, CAPACITY, Config::fast()) };
