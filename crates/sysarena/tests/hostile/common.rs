@@ -28,21 +28,9 @@ pub fn test_configs() -> Vec<Config> {
     }
 }
 
-/// The manager's own invariants, and the accounting invariant.
-pub fn check<const N: usize, S: TableStorage>(m: &ArenaManager<N, S>) {
-    m.check_invariants().unwrap_or_else(|e| panic!("{e}"));
-    let s = m.stats();
-    assert_eq!(
-        s.in_use_bytes + s.free_bytes,
-        s.capacity,
-        "used + free != capacity"
-    );
-    assert_eq!(
-        s.free_arenas + s.used_arenas + s.spare_descriptors,
-        s.descriptors,
-        "arenas + spares != descriptors"
-    );
-}
+/// The manager's own invariants and the accounting invariant: the core
+/// tests' check, shared.
+pub use crate::shared::check;
 
 /// [`check`] after a hostile call. Under Miri, where `check_invariants`
 /// (a walk of every size class) costs about a quarter of a second, only the
