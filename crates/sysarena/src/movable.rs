@@ -20,7 +20,9 @@ use crate::table::{NIL, Slot, TAG_INDEX, TableStorage};
 
 /// A stable name for an allocation in a [`Movable`] manager: it stays valid
 /// while the allocation moves, and stops naming anything once it is freed
-/// (a later allocation that reuses the table entry gets a new generation).
+/// (a later allocation that reuses the table entry gets a new generation;
+/// generations are 32-bit, so a handle kept across 2³² reuses of one entry
+/// could name its newest occupant).
 ///
 /// `Copy`, 8 bytes; [`to_bits`](Self::to_bits) / [`from_bits`](Self::from_bits)
 /// store it where only an integer fits (a GPU resource's user data, a C
