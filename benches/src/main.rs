@@ -10,7 +10,10 @@
 //! 3. **latency** — cycles per alloc, free and realloc call (rdtsc),
 //!    p50/p99/p99.9/max ([`latency`]);
 //! 4. **traces** — replay of the recorded real traces: time, footprint at
-//!    peak / peak live bytes and / the alignment floor ([`traces`]).
+//!    peak / peak live bytes and / the alignment floor ([`traces`]);
+//! 5. **defrag** — the manager's cost of gathering all free space by moving
+//!    live allocations after a real trace, against the classic defragment
+//!    ([`defrag`]; sysarena only: no peer moves live allocations).
 //!
 //! Every subject is built by the simulator's adapters
 //! (`sysarena_sim::subjects`, [`roster`]); ratios are to talc. Run in
@@ -21,6 +24,7 @@
 //! ```
 
 mod clock;
+mod defrag;
 mod heap_efficiency;
 mod latency;
 mod ops;
@@ -47,6 +51,10 @@ const WORKLOADS: &[(&str, &str)] = &[
     ),
     ("latency", "cycles per call, p50/p99/p99.9/max"),
     ("traces", "replay of the real traces: time and footprint"),
+    (
+        "defrag",
+        "defragmentation by moving after a real trace: the manager's cost",
+    ),
 ];
 
 /// Every flag: name, value, help. The help text is built from this table.
@@ -395,6 +403,17 @@ fn main() -> ExitCode {
         let csv = tables.pop().expect("traces returns its CSV last");
         show(&mut progress, &tables.iter().collect::<Vec<_>>());
         all.push(("traces.csv".into(), tables, csv));
+    }
+    if wants("defrag") {
+        let p = defrag::Params {
+            dir: o.trace_dir.clone(),
+            traces: o.traces.clone(),
+            prefix: o.prefix.unwrap_or(50_000),
+            trials,
+        };
+        let [t, csv] = defrag::run(&p, &mut progress);
+        show(&mut progress, &[&t]);
+        all.push(("defrag.csv".into(), vec![t], csv));
     }
     progress.clear();
     eprintln!("sysarena-bench: done in {:.1}s", progress.elapsed());
