@@ -731,8 +731,28 @@ fn empty_region(config: Config, log: &mut Log) {
     );
 }
 
-/// Every case, in the order of the table.
-const CASES: &[fn(Config, &mut Log)] = &[
+/// Every case, named once: `CASES` in the order of the table, and one
+/// `#[test]` per case (in `every_config`), each over every config.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        const CASES: &[fn(Config, &mut Log)] = &[$($case),*];
+
+        mod every_config {
+            use super::test_configs;
+
+            $(
+                #[test]
+                fn $case() {
+                    for config in test_configs() {
+                        super::$case(config, &mut super::Log::default());
+                    }
+                }
+            )*
+        }
+    };
+}
+
+cases!(
     zero_size,
     alignment_zero,
     alignment_not_a_power_of_two,
@@ -745,40 +765,7 @@ const CASES: &[fn(Config, &mut Log)] = &[
     table_exhausted_during_a_split,
     from_another_region,
     empty_region,
-];
-
-/// One `#[test]` per case, each over every config.
-macro_rules! each_config {
-    ($($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                for config in test_configs() {
-                    super::$case(config, &mut super::Log::default());
-                }
-            }
-        )*
-    };
-}
-
-mod every_config {
-    use super::test_configs;
-
-    each_config!(
-        zero_size,
-        alignment_zero,
-        alignment_not_a_power_of_two,
-        alignment_larger_than_the_region,
-        size_near_usize_max,
-        region_of_usize_max_bytes,
-        outside_the_region,
-        inside_an_arena_not_at_its_start,
-        already_freed,
-        table_exhausted_during_a_split,
-        from_another_region,
-        empty_region,
-    );
-}
+);
 
 // ----- relocation and the descriptor count --------------------------------------
 
