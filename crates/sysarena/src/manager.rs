@@ -280,16 +280,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// fallback). The others: see each [`Policy`].
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
         let need = self.check_request(size, align)?;
-        self.alloc_checked(size, need, align)
+        self.alloc_checked(size, need, align, NIL)
     }
 
     /// `alloc` after the request was validated: `need` is `size` rounded up
-    /// to `align`.
+    /// to `align`; the new arena carries `tag` (the slot's owner tag).
     fn alloc_checked(
         &mut self,
         size: usize,
         need: usize,
         align: usize,
+        tag: u32,
     ) -> Result<Allocation, AllocError> {
         self.reserve_hash();
         let Some((slot, pad)) = self.find(need, align) else {
@@ -299,7 +300,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 largest_free: self.largest_free,
             }));
         };
-        let offset = self.carve(slot, pad, need, size, align)?;
+        let offset = self.carve(slot, pad, need, size, align, tag)?;
         self.settle();
         Ok(Allocation { offset, size: need })
     }
@@ -394,7 +395,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 return Ok(self.in_place(i, new_size.min(old_size)));
             }
         }
-        let new = match self.alloc_checked(new_size, need, align) {
+        // A moved allocation is the same allocation: it keeps its tag.
+        let tag = self.slot(i).tag;
+        let new = match self.alloc_checked(new_size, need, align, tag) {
             Ok(new) => new,
             Err(e) => {
                 if let AllocError::OutOfMemory(OomReason::NoFit { .. }) = e
@@ -1057,7 +1060,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Splits free arena `i`: `pad` bytes in front stay free, the next
-    /// `need` bytes become the allocation, the rest stays free.
+    /// `need` bytes become the allocation (tagged `tag`), the rest stays
+    /// free.
     fn carve(
         &mut self,
         i: u32,
@@ -1065,6 +1069,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         need: usize,
         used: usize,
         align: usize,
+        tag: u32,
     ) -> Result<usize, AllocError> {
         let Slot {
             offset, size, prev, ..
@@ -1106,7 +1111,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         s.state = State::InUse;
         s.used = used;
         s.align_log2 = align.trailing_zeros() as u8;
-        s.tag = NIL;
+        s.tag = tag;
         self.used_arenas += 1;
         self.in_use_bytes += need;
         self.requested_bytes += used;
@@ -1300,6 +1305,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             used,
             prev,
             next,
+            tag,
             ..
         } = *self.slot(i);
         if prev == NIL || self.slot(prev).state != State::Free {
@@ -1340,7 +1346,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.slot_mut(prev).used = 0;
         self.index_insert(prev);
         let to = self
-            .carve(prev, pad, need, new_size, align)
+            .carve(prev, pad, need, new_size, align, tag)
             .expect("descriptors were counted above");
         self.settle();
         // `carve` leaves the allocation exactly `need` bytes.

@@ -429,14 +429,13 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// nothing changes.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Handle, HandleError> {
         let index = self.take_entry()?;
-        let a = match self.manager.alloc(size, align) {
+        let a = match self.manager.alloc_tagged(size, align, index) {
             Ok(a) => a,
             Err(e) => {
                 self.put_entry(index);
                 return Err(HandleError::Alloc(e));
             }
         };
-        self.manager.set_tag(a.offset(), index);
         let e = self.entry_mut(index);
         e.offset = a.offset();
         e.live = true;
@@ -488,8 +487,8 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
                 ReallocError::Alloc(a) => HandleError::Alloc(a),
                 ReallocError::Free(_) => HandleError::Stale { handle },
             })?;
+        // A moved arena keeps its tag (the manager carries it).
         if r.moved_from.is_some() {
-            self.manager.set_tag(r.offset, handle.index);
             self.entry_mut(handle.index).offset = r.offset;
         }
         Ok(r)

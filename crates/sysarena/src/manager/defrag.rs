@@ -8,7 +8,9 @@
 //! (done) or frees it (skipped).
 
 use super::ArenaManager;
+use crate::error::AllocError;
 use crate::movable::{Handle, PassLimits, PassPlan, PassStop, PlannedMove};
+use crate::stats::Allocation;
 use crate::table::{MOVING, NIL, RESERVED, Slot, State, TableStorage};
 
 /// How many of the lowest free arenas a pass fills from the top.
@@ -26,15 +28,15 @@ pub(crate) enum Finish {
 }
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
-    /// Tags the in-use arena at `offset`; `false` if there is none.
-    pub(crate) fn set_tag(&mut self, offset: usize, tag: u32) -> bool {
-        match self.lookup_in_use(offset) {
-            Ok(i) => {
-                self.slot_mut(i).tag = tag;
-                true
-            }
-            Err(_) => false,
-        }
+    /// [`alloc`](Self::alloc) of an arena tagged `tag` (a handle index).
+    pub(crate) fn alloc_tagged(
+        &mut self,
+        size: usize,
+        align: usize,
+        tag: u32,
+    ) -> Result<Allocation, AllocError> {
+        let need = self.check_request(size, align)?;
+        self.alloc_checked(size, need, align, tag)
     }
 
     /// The tag of the in-use arena at `offset`, without the planned mark.
@@ -265,9 +267,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             ..
         } = *self.slot(x);
         let to = self
-            .carve(f, pad, size, size, 1usize << align_log2)
+            .carve(f, pad, size, size, 1usize << align_log2, tag | RESERVED)
             .expect("two spare descriptors were checked");
-        self.slot_mut(f).tag = tag | RESERVED;
         self.slot_mut(x).tag = tag | MOVING;
         out[plan.moves] = PlannedMove::new(handle, from, to, len);
         plan.moves += 1;
