@@ -133,7 +133,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 cur = s.prev;
                 continue;
             };
-            if let Some(stop) = self.budget_left(limits, &plan, out.len(), s.size) {
+            if let Some(stop) = self.stop_before(limits, &plan, out.len(), s.size) {
                 plan.stopped = stop;
                 break;
             }
@@ -192,7 +192,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 && self.slot(s.prev).state == State::Free
                 && self.slot(s.prev).offset <= settled
             {
-                if let Some(stop) = self.budget_left(limits, &plan, out.len(), s.size) {
+                if let Some(stop) = self.stop_before(limits, &plan, out.len(), s.size) {
                     plan.stopped = stop;
                     break;
                 }
@@ -221,8 +221,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         movable(s.tag)
     }
 
-    /// Why one more move of `size` bytes would break the pass's limits.
-    fn budget_left(
+    /// Why planning must stop before one more move of `size` bytes: a
+    /// limit, the buffer, or the table. Otherwise makes room in the offset
+    /// map for the descriptors the reservation takes.
+    fn stop_before(
         &mut self,
         limits: &PassLimits,
         plan: &PassPlan,
