@@ -13,16 +13,16 @@ trap 'rm -rf "$out"' EXIT
 cargo build --release -p sysarena-bench
 bin="${CARGO_TARGET_DIR:-target}/release/sysarena-bench"
 
-# The recorded traces live beside the repository (../shared/traces); without
+# The recorded traces live in the repository (traces/); without
 # them the trace workload is left out, and said so.
 workloads=all
 titles=("Random actions" "Heap efficiency" "Latency of alloc" "Latency of free")
 csvs=(random_actions heap_efficiency latency)
-if [ -f ../shared/traces/sqlite3.trace.gz ]; then
+if [ -f traces/sqlite3.trace.gz ]; then
     titles+=("Trace replay: time" "Trace replay: footprint")
     csvs+=(traces defrag)
 else
-    echo "bench-smoke: ../shared/traces/sqlite3.trace.gz not found: trace replay left out" >&2
+    echo "bench-smoke: traces/sqlite3.trace.gz not found: trace replay left out" >&2
     workloads=random-actions,heap-efficiency,latency
 fi
 if [ "$workloads" = all ]; then

@@ -19,7 +19,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get install -y -qq chromium chromium-driver fonts-dejavu-core >/dev/null
 fi
 
-trace=../shared/traces/python-jsontool.trace.gz
+trace=traces/python-jsontool.trace.gz
 if [ ! -f "$trace" ]; then
     echo "browser: $trace not found" >&2
     exit 1

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p sysarena-cli
 sysarena="${CARGO_TARGET_DIR:-target}/release/sysarena"
-trace=../shared/traces/python-jsontool.trace.gz
+trace=traces/python-jsontool.trace.gz
 src=(--max-events 20000 --capacity 2M)
 
 "$sysarena" viz "$trace" "${src[@]}" --kind timeline --rows 120 --svg docs/heap-timeline.svg

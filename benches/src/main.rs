@@ -108,7 +108,7 @@ const FLAGS: &[(&str, &str, &str)] = &[
     (
         "--trace-dir",
         "DIR",
-        "where the traces are (default: ../shared/traces from the workspace root)",
+        "where the traces are (default: traces/ in the workspace root)",
     ),
     (
         "--prefix",
@@ -263,17 +263,13 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     Ok(Some(o))
 }
 
-/// `../shared/traces` from the workspace root: the root this binary was
-/// built in, else the current directory or its parent (the first that
-/// exists; the built-in one when none does).
+/// `traces/` in the workspace root: the root this binary was built in, else
+/// the current directory or its parent (the first that exists; the built-in
+/// one when none does).
 fn default_trace_dir() -> PathBuf {
-    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces");
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../traces");
     let cwd = std::env::current_dir().unwrap_or_default();
-    [
-        built.clone(),
-        cwd.join("../shared/traces"),
-        cwd.join("../../shared/traces"),
-    ]
+    [built.clone(), cwd.join("traces"), cwd.join("../traces")]
     .into_iter()
     .find(|d| d.is_dir())
     .unwrap_or(built)

@@ -1,4 +1,4 @@
-//! Workload 4, replay of the real traces in `shared/traces`: time, and the
+//! Workload 4, replay of the real traces in `traces/`: time, and the
 //! footprint at peak against peak live bytes and against the alignment
 //! floor.
 //!

@@ -579,7 +579,7 @@ mod tests {
     fn a_real_trace_fragments_the_region() {
         let trace = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/traces/sqlite3.trace.gz"
+            "/../../traces/sqlite3.trace.gz"
         );
         let out = defrag(&["--trace", trace, "--events", "3000", "--max-moves", "32"]);
         assert!(

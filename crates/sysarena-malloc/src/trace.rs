@@ -1,6 +1,6 @@
 //! The trace recorder (`SYSARENA_TRACE=path`): every successful call becomes
 //! one line of the project's trace format (`a <id> <size> <align>`,
-//! `f <id>`, `r <id> <new_size>`; see `/work/shared/traces/README.md`).
+//! `f <id>`, `r <id> <new_size>`; see `traces/README.md` in the repository).
 //!
 //! - Lines collect in a static buffer and are written with `write(2)` when
 //!   it fills, and at exit.

@@ -1,4 +1,4 @@
-//! Replays the recorded traces in `shared/traces` against every subject and
+//! Replays the recorded traces in `traces/` against every subject and
 //! prints one line each: `cargo run --release -p sysarena-sim --example
 //! replay_traces [TRACE...] [--subjects a,b]`.
 
@@ -15,7 +15,7 @@ fn main() {
         names = args[i + 1].split(',').map(str::to_owned).collect();
         args.drain(i..=i + 1);
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/traces");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../traces");
     let traces: Vec<PathBuf> = if args.is_empty() {
         ["sqlite3", "python-jsontool", "perl-wordfreq"]
             .iter()

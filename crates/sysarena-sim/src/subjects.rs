@@ -17,7 +17,7 @@ use crate::subject::Subject;
 use crate::sysarena_subject::SysarenaSubject;
 
 /// The region size used when none is given: 128 MiB, enough for every
-/// recorded trace in `shared/traces`.
+/// recorded trace in `traces/`.
 pub const DEFAULT_CAPACITY: usize = 128 << 20;
 
 /// Why a subject could not be built.

@@ -16,7 +16,7 @@ With no --subjects, every subject runs, except that on a trace of more than
 100,000 events sysarena/next-fit/deferred is left out (its time grows with
 the square of the trace); `--subjects all` includes it.
 
-Example: sysarena replay ../shared/traces/sqlite3.trace.gz")]
+Example: sysarena replay traces/sqlite3.trace.gz")]
 pub struct ReplayArgs {
     /// The trace file: native (`a id size [align]`, `f id`, `r id size`),
     /// CS:APP malloc-lab `.rep` or an OSTEP op list; gzip is detected.

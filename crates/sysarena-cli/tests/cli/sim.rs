@@ -8,11 +8,11 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sysarena");
 
-/// The recorded traces (`../shared/traces` from the workspace root).
+/// The recorded traces (`traces/` in the workspace root).
 fn traces() -> PathBuf {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/traces"
+        "/../../traces"
     ))
     .to_path_buf()
 }

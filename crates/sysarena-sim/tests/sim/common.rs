@@ -5,9 +5,9 @@ use std::sync::OnceLock;
 
 use sysarena_sim::trace::Trace;
 
-/// `shared/traces`, beside the project root.
+/// `traces/` in the repository root.
 pub fn traces_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/traces")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../traces")
 }
 
 /// The first `n` events of a recorded trace (`zcat T | head -n n`).

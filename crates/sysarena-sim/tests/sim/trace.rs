@@ -296,7 +296,7 @@ fn recorded_trace_prefix_reads_and_counts() {
     assert!(stats.peak_live_bytes > 0);
 }
 
-/// The whole sqlite3 trace matches the figures in `shared/traces/README.md`.
+/// The whole sqlite3 trace matches the figures in `traces/README.md`.
 #[test]
 fn full_sqlite3_trace_matches_its_readme() {
     let t = super::common::recorded("sqlite3.trace.gz", usize::MAX);
