@@ -7,7 +7,7 @@
 //! destination. Ending the pass turns each reservation into the allocation
 //! (done) or frees it (skipped).
 
-use super::ArenaManager;
+use super::state::ArenaManager;
 use crate::error::AllocError;
 use crate::movable::{Handle, PassLimits, PassPlan, PassStop, PlannedMove};
 use crate::stats::Allocation;
