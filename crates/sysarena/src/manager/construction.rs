@@ -4,7 +4,7 @@
 use super::state::ArenaManager;
 use crate::config::{Coalescing, Config};
 use crate::error::TableError;
-use crate::table::{FreeIndex, NIL, Slot, State, TableStorage};
+use crate::table::{NIL, Slot, State, TableStorage};
 
 impl<const N: usize> ArenaManager<N> {
     /// The classic model — first fit, deferred coalescing — over
@@ -45,29 +45,7 @@ impl<const N: usize> ArenaManager<N> {
                 "N must be in 1..u32::MAX - 1"
             )
         };
-        ArenaManager {
-            slots: [Slot::EMPTY; N],
-            config,
-            capacity: 0,
-            head: NIL,
-            tail: NIL,
-            spare_head: NIL,
-            fresh: 0,
-            hash_len: if N < 16 { N as u32 } else { 16 },
-            index: FreeIndex::EMPTY,
-            free_bytes: 0,
-            in_use_bytes: 0,
-            requested_bytes: 0,
-            free_arenas: 0,
-            used_arenas: 0,
-            spare: N,
-            largest_free: 0,
-            largest_stale: false,
-            rover: 0,
-            fallback_searches: 0,
-            fallback_hits: 0,
-            origin: 0,
-        }
+        ArenaManager::from_storage([Slot::EMPTY; N], N, config)
     }
 }
 
@@ -140,29 +118,7 @@ impl<S: TableStorage> ArenaManager<0, S> {
         if len == 0 || len >= (NIL - 1) as usize {
             return Err(TableError::BadTableSize { len });
         }
-        let mut m = ArenaManager {
-            slots: table,
-            config,
-            capacity: 0,
-            head: NIL,
-            tail: NIL,
-            spare_head: NIL,
-            fresh: 0,
-            hash_len: len.min(16) as u32,
-            index: FreeIndex::EMPTY,
-            free_bytes: 0,
-            in_use_bytes: 0,
-            requested_bytes: 0,
-            free_arenas: 0,
-            used_arenas: 0,
-            spare: len,
-            largest_free: 0,
-            largest_stale: false,
-            rover: 0,
-            fallback_searches: 0,
-            fallback_hits: 0,
-            origin: 0,
-        };
+        let mut m = ArenaManager::from_storage(table, len, config);
         if capacity > 0 {
             m.grow(capacity)?;
         }

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use crate::config::Config;
-use crate::table::{FreeIndex, Slot, TableStorage};
+use crate::table::{FreeIndex, NIL, Slot, TableStorage};
 
 /// An arena manager over one region `[0, capacity)`, with a fixed table of
 /// arena descriptors and no heap.
@@ -84,6 +84,35 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
 pub type SliceManager<'t> = ArenaManager<0, &'t mut [Slot]>;
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// A manager with no region over `slots`, a table of `len` spare
+    /// descriptors (`Slot::EMPTY` or all zero bytes): the one place that
+    /// spells every field, for every constructor.
+    pub(super) const fn from_storage(slots: S, len: usize, config: Config) -> Self {
+        ArenaManager {
+            slots,
+            config,
+            capacity: 0,
+            head: NIL,
+            tail: NIL,
+            spare_head: NIL,
+            fresh: 0,
+            hash_len: if len < 16 { len as u32 } else { 16 },
+            index: FreeIndex::EMPTY,
+            free_bytes: 0,
+            in_use_bytes: 0,
+            requested_bytes: 0,
+            free_arenas: 0,
+            used_arenas: 0,
+            spare: len,
+            largest_free: 0,
+            largest_stale: false,
+            rover: 0,
+            fallback_searches: 0,
+            fallback_hits: 0,
+            origin: 0,
+        }
+    }
+
     #[inline]
     pub(super) fn slot(&self, i: u32) -> &Slot {
         &self.slots.as_ref()[i as usize]
