@@ -59,6 +59,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         while let Some(c) = class {
             let mut cur = self.index.heads[c];
             while cur != NIL {
+                self.count_visit();
                 let s = &slots[cur as usize];
                 if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
                     let k = key(s);
@@ -88,6 +89,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             let mut best: Option<(usize, usize, u32, usize)> = None;
             let mut cur = self.index.heads[c];
             while cur != NIL {
+                self.count_visit();
                 let s = &slots[cur as usize];
                 if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
                     // Largest size, then lowest offset.

@@ -25,7 +25,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // The address walk.
         let (mut end, mut prev, mut cur, mut count) = (0usize, NIL, self.head, 0usize);
         let (mut free_b, mut used_b, mut req_b, mut nfree, mut nused) = (0, 0, 0, 0, 0);
-        let mut largest = 0;
+        let (mut largest, mut nlargest) = (0, 0);
         let mut prev_free = false;
         while cur != NIL {
             count += 1;
@@ -53,7 +53,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                     }
                     free_b += s.size;
                     nfree += 1;
-                    largest = largest.max(s.size);
+                    if s.size > largest {
+                        (largest, nlargest) = (s.size, 1);
+                    } else if s.size == largest {
+                        nlargest += 1;
+                    }
                 }
                 State::InUse => {
                     if s.used == 0 || s.used > s.size {
@@ -89,8 +93,15 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if self.in_use_bytes + self.free_bytes != self.capacity {
             return err("in_use_bytes + free_bytes != capacity", None);
         }
-        if largest != self.largest_free {
-            return err("largest_free is stale", None);
+        if self.largest_stale {
+            if nfree > 0 && largest >= self.largest_free {
+                return err("a stale largest_free is not above every free arena", None);
+            }
+        } else if largest != self.largest_free || nlargest != self.largest_count {
+            return err("largest_free or its count is wrong", None);
+        }
+        if largest != self.largest_free() {
+            return err("largest_free() disagrees with the table", None);
         }
         // Spares.
         let fresh = self.fresh as usize;

@@ -28,7 +28,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ///
     /// # Time complexity
     /// [`Policy::SegregatedFit`](crate::Policy::SegregatedFit): O(1) (see its docs for the bounded
-    /// fallback). The others: see each [`Policy`](crate::Policy).
+    /// fallback). The others: see each [`Policy`](crate::Policy). A
+    /// [`OomReason::NoFit`] error reports the largest free arena, which costs
+    /// what [`stats`](Self::stats) says.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
         let need = self.check_request(size, align)?;
         self.alloc_checked(size, need, align, NIL)
@@ -48,7 +50,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return Err(AllocError::OutOfMemory(OomReason::NoFit {
                 needed: need,
                 free_bytes: self.free_bytes,
-                largest_free: self.largest_free,
+                largest_free: self.largest_free(),
             }));
         };
         let offset = self.carve(slot, pad, need, size, align, tag)?;
@@ -179,14 +181,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     pub fn defragment(&mut self) -> DefragReport {
         let mut report = DefragReport {
             free_arenas_before: self.free_arenas,
-            largest_free_before: self.largest_free,
+            largest_free_before: self.largest_free(),
             ..DefragReport::default()
         };
         report.merged = self.merge_all();
         report.compacted = self.compact_table();
         self.settle();
         report.free_arenas_after = self.free_arenas;
-        report.largest_free_after = self.largest_free;
+        report.largest_free_after = self.largest_free();
         report
     }
 

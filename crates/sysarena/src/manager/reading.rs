@@ -17,12 +17,18 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.capacity
     }
 
-    /// The accounting, in O(1).
+    /// The accounting.
+    ///
+    /// # Time complexity
+    /// O(1), except right after the last free arena of the largest size
+    /// was taken while more than 8 free arenas share the highest size class:
+    /// then `largest_free` is found by a walk of that class (O(k), k = its
+    /// arenas). No allocation or free pays for it.
     pub fn stats(&self) -> Stats {
         Stats {
             capacity: self.capacity,
             free_bytes: self.free_bytes,
-            largest_free: self.largest_free,
+            largest_free: self.largest_free(),
             in_use_bytes: self.in_use_bytes,
             requested_bytes: self.requested_bytes,
             free_arenas: self.free_arenas,

@@ -48,7 +48,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ) -> Result<RelocationReport, TableError> {
         let mut report = RelocationReport {
             free_arenas_before: self.free_arenas,
-            largest_free_before: self.largest_free,
+            largest_free_before: self.largest_free(),
             ..RelocationReport::default()
         };
         // A dry run first: every gap (padding, the space in front of a
@@ -138,7 +138,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.rover = cursor;
         self.settle();
         report.free_arenas_after = self.free_arenas;
-        report.largest_free_after = self.largest_free;
+        report.largest_free_after = self.largest_free();
         Ok(report)
     }
 

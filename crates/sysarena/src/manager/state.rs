@@ -66,10 +66,14 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     pub(super) free_arenas: usize,
     pub(super) used_arenas: usize,
     pub(super) spare: usize,
+    /// The largest free arena's size: exact unless `largest_stale`, then
+    /// larger than every free arena (see `free_index`).
     pub(super) largest_free: usize,
-    /// Set when the largest free arena left the index in the middle of an
-    /// operation; [`settle`](Self::settle) recomputes it once at the end, after
-    /// any remainder is back in the index (usually a look at one arena).
+    /// How many free arenas are exactly `largest_free` bytes (while exact).
+    pub(super) largest_count: usize,
+    /// Set when the last free arena of `largest_free` bytes left the index;
+    /// [`settle`](Self::settle) makes the value exact again at the end of an
+    /// operation when a bounded look at the top class suffices.
     pub(super) largest_stale: bool,
     /// Next fit's roving pointer: the offset after the last allocation.
     pub(super) rover: usize,
@@ -78,6 +82,10 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// Added to offsets before alignment is checked (a `Heap` sets it to its
     /// base address).
     pub(super) origin: usize,
+    /// Work done by searches and walks, in arenas visited (unit tests count
+    /// work with it, never time).
+    #[cfg(test)]
+    pub(super) visits: core::cell::Cell<u64>,
 }
 
 /// An arena manager whose table is a caller-provided slice.
@@ -105,11 +113,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             used_arenas: 0,
             spare: len,
             largest_free: 0,
+            largest_count: 0,
             largest_stale: false,
             rover: 0,
             fallback_searches: 0,
             fallback_hits: 0,
             origin: 0,
+            #[cfg(test)]
+            visits: core::cell::Cell::new(0),
         }
     }
 
@@ -121,6 +132,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[inline]
     pub(super) fn slot_mut(&mut self, i: u32) -> &mut Slot {
         &mut self.slots.as_mut()[i as usize]
+    }
+
+    /// Counts one arena visited by a search or walk (unit tests only).
+    #[inline(always)]
+    pub(super) fn count_visit(&self) {
+        #[cfg(test)]
+        self.visits.set(self.visits.get() + 1);
     }
 }
 
