@@ -7,11 +7,10 @@ use core::ptr::NonNull;
 
 use crate::config::Config;
 use crate::error::{HandleError, InvariantError};
+use crate::handle::{Handle, HandleSlot, HandleStorage};
 use crate::manager::ArenaManager;
-use crate::movable::{
-    Handle, HandleSlot, HandleStorage, Movable, MoveStats, MoveStatus, PassLimits, PassReport,
-    PlannedMove,
-};
+use crate::movable::Movable;
+use crate::pass::{MoveStats, MoveStatus, PassLimits, PassReport, PlannedMove};
 use crate::stats::{DefragReport, RelocationReport, Stats};
 use crate::table::{Slot, TableStorage};
 

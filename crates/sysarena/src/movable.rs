@@ -13,290 +13,12 @@ use core::fmt;
 
 use crate::config::Config;
 use crate::error::{HandleError, InvariantError, ReallocError};
+use crate::handle::{Handle, HandleSlot, HandleStorage};
 use crate::manager::ArenaManager;
 use crate::manager::defrag::Finish;
+use crate::pass::{MoveStats, MoveStatus, PassLimits, PassPlan, PassReport, PlannedMove};
 use crate::stats::{ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats};
 use crate::table::{NIL, Slot, TAG_INDEX, TableStorage};
-
-/// A stable name for an allocation in a [`Movable`] manager: it stays valid
-/// while the allocation moves, and stops naming anything once it is freed
-/// (a later allocation that reuses the table entry gets a new generation;
-/// generations are 32-bit, so a handle kept across 2³² reuses of one entry
-/// could name its newest occupant).
-///
-/// `Copy`, 8 bytes; [`to_bits`](Self::to_bits) / [`from_bits`](Self::from_bits)
-/// store it where only an integer fits (a GPU resource's user data, a C
-/// struct). A handle from another manager, or forged bits, is answered with
-/// [`HandleError::Stale`] — it cannot name someone else's allocation unless
-/// it matches an entry's index and generation.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Handle {
-    index: u32,
-    generation: u32,
-}
-
-impl Handle {
-    /// The handle as one integer (generation in the high half).
-    pub const fn to_bits(self) -> u64 {
-        (self.generation as u64) << 32 | self.index as u64
-    }
-
-    /// A handle from [`to_bits`](Self::to_bits).
-    pub const fn from_bits(bits: u64) -> Self {
-        Handle {
-            index: bits as u32,
-            generation: (bits >> 32) as u32,
-        }
-    }
-
-    /// Its position in the handle table.
-    pub const fn index(self) -> u32 {
-        self.index
-    }
-}
-
-impl fmt::Debug for Handle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Handle({}v{})", self.index, self.generation)
-    }
-}
-
-impl fmt::Display for Handle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}v{}", self.index, self.generation)
-    }
-}
-
-/// One entry of a [`Movable`] manager's handle table: where the allocation
-/// is now, its generation and its pin count. Fields are private; start a
-/// caller-provided table as `[HandleSlot::EMPTY; H]` or
-/// `vec![HandleSlot::EMPTY; h]`.
-#[derive(Clone, Copy, Debug)]
-pub struct HandleSlot {
-    offset: usize,
-    generation: u32,
-    pins: u32,
-    /// Next entry on the free list (`NIL`: none); meaningful when not live.
-    next_free: u32,
-    live: bool,
-}
-
-impl HandleSlot {
-    /// An unused entry.
-    pub const EMPTY: HandleSlot = HandleSlot {
-        offset: 0,
-        generation: 0,
-        pins: 0,
-        next_free: NIL,
-        live: false,
-    };
-}
-
-impl Default for HandleSlot {
-    fn default() -> Self {
-        HandleSlot::EMPTY
-    }
-}
-
-/// Storage for a handle table: `[HandleSlot; H]`, `&mut [HandleSlot]`,
-/// `Box<[HandleSlot]>`, …
-pub trait HandleStorage: AsRef<[HandleSlot]> + AsMut<[HandleSlot]> {}
-
-impl<T: AsRef<[HandleSlot]> + AsMut<[HandleSlot]> + ?Sized> HandleStorage for T {}
-
-/// How much one defragmentation pass may plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PassLimits {
-    /// At most this many moves (the move buffer's length bounds it too).
-    pub max_moves: usize,
-    /// At most this many bytes moved in total.
-    pub max_bytes: usize,
-}
-
-impl PassLimits {
-    /// No limit but the move buffer.
-    pub const UNLIMITED: PassLimits = PassLimits {
-        max_moves: usize::MAX,
-        max_bytes: usize::MAX,
-    };
-
-    /// At most `max_moves` moves and `max_bytes` bytes.
-    pub const fn new(max_moves: usize, max_bytes: usize) -> Self {
-        PassLimits {
-            max_moves,
-            max_bytes,
-        }
-    }
-}
-
-impl Default for PassLimits {
-    fn default() -> Self {
-        PassLimits::UNLIMITED
-    }
-}
-
-/// What the caller did with one planned move. Set it in the move buffer
-/// before [`Movable::end_pass`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum MoveStatus {
-    /// Not marked yet; ending the pass treats it as [`Skipped`](Self::Skipped).
-    #[default]
-    Pending,
-    /// The caller copied `len` bytes from `from` to `to` (as `memmove`):
-    /// the allocation now lives at `to`.
-    Done,
-    /// Not copied this time: the allocation stays, and a later pass may
-    /// plan it again.
-    Skipped,
-    /// Not copied, and it must not move (the device still uses it, say):
-    /// the allocation stays and is *pinned* as by [`Movable::pin`], so later
-    /// passes plan around it until [`Movable::unpin`].
-    Cancelled,
-}
-
-/// One move of a defragmentation pass: copy `len` bytes of `handle`'s
-/// allocation from offset `from` down to offset `to`, then mark it.
-///
-/// The ranges of one move may overlap (`to + len > from`: the allocation
-/// slides into the space in front of it): copy as `memmove` does, or
-/// through a staging buffer on a device. A destination never overlaps
-/// another live allocation or another move's destination, so the moves of a
-/// pass may be carried out in any order, concurrently, or not at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PlannedMove {
-    /// The allocation that moves; its offset changes when the pass ends.
-    pub handle: Handle,
-    /// Where the allocation is.
-    pub from: usize,
-    /// Where it goes (below `from`).
-    pub to: usize,
-    /// Bytes to copy: the arena's whole size.
-    pub len: usize,
-    /// What the caller did; [`MoveStatus::Pending`] when planned.
-    pub status: MoveStatus,
-}
-
-impl PlannedMove {
-    /// A placeholder, to fill a move buffer with: `[PlannedMove::EMPTY; 64]`.
-    pub const EMPTY: PlannedMove = PlannedMove {
-        handle: Handle {
-            index: NIL,
-            generation: 0,
-        },
-        from: 0,
-        to: 0,
-        len: 0,
-        status: MoveStatus::Pending,
-    };
-
-    pub(crate) const fn new(handle: Handle, from: usize, to: usize, len: usize) -> Self {
-        PlannedMove {
-            handle,
-            from,
-            to,
-            len,
-            status: MoveStatus::Pending,
-        }
-    }
-
-    /// Whether source and destination overlap (copy as `memmove`).
-    pub const fn overlaps(&self) -> bool {
-        self.to + self.len > self.from
-    }
-
-    /// The move as [`Move`], for code shared with
-    /// [`ArenaManager::relocate`](crate::ArenaManager::relocate).
-    pub const fn as_move(&self) -> Move {
-        Move {
-            from: self.from,
-            to: self.to,
-            len: self.len,
-        }
-    }
-}
-
-impl Default for PlannedMove {
-    fn default() -> Self {
-        PlannedMove::EMPTY
-    }
-}
-
-/// Why planning a pass stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PassStop {
-    /// Every arena was looked at. With no move planned, the layout has
-    /// converged: no movable allocation has free space in front of it.
-    Walked,
-    /// [`PassLimits::max_moves`] was reached.
-    MoveLimit,
-    /// The next move would pass [`PassLimits::max_bytes`].
-    ByteLimit,
-    /// The move buffer is full.
-    BufferFull,
-    /// The arena table has too few spare descriptors to reserve another
-    /// destination (run the classic defragment, or grow the table).
-    NoSpareDescriptor,
-}
-
-/// What [`Movable::begin_pass`] planned: the first `moves` entries of the
-/// buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PassPlan {
-    /// Moves planned.
-    pub moves: usize,
-    /// Bytes they move.
-    pub bytes: usize,
-    /// Why planning stopped.
-    pub stopped: PassStop,
-}
-
-impl PassPlan {
-    /// Nothing is left to move: the layout is as compact as pins and
-    /// alignment allow.
-    pub const fn converged(&self) -> bool {
-        self.moves == 0 && matches!(self.stopped, PassStop::Walked)
-    }
-}
-
-/// What one pass did, from [`Movable::end_pass`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PassReport {
-    /// Moves committed: the allocations live at their new places.
-    pub done: usize,
-    /// Moves skipped (or left pending).
-    pub skipped: usize,
-    /// Moves cancelled: those allocations are now pinned.
-    pub cancelled: usize,
-    /// Moves marked done that could not be committed — the allocation was
-    /// freed, resized, moved or pinned during the pass, or the entry was not
-    /// one this pass planned. Nothing changed for them.
-    pub rejected: usize,
-    /// Reservations the caller did not hand back, freed at the end.
-    pub unreturned: usize,
-    /// Bytes of the committed moves.
-    pub bytes_moved: usize,
-    /// Free arenas when the pass began.
-    pub free_arenas_before: usize,
-    /// Free arenas after it ended.
-    pub free_arenas_after: usize,
-    /// The largest free arena when the pass began.
-    pub largest_free_before: usize,
-    /// The largest free arena after it ended.
-    pub largest_free_after: usize,
-}
-
-/// Totals over a [`Movable`] manager's life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MoveStats {
-    /// Defragmentation passes ended.
-    pub passes: u64,
-    /// [`Movable::compact`] calls that succeeded.
-    pub compactions: u64,
-    /// Allocations moved, by passes and compactions.
-    pub moves: u64,
-    /// Bytes moved.
-    pub bytes_moved: u64,
-}
 
 #[derive(Clone, Copy, Debug)]
 struct ActivePass {
@@ -441,10 +163,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         e.live = true;
         e.pins = 0;
         self.live += 1;
-        Ok(Handle {
-            index,
-            generation: self.entry(index).generation,
-        })
+        Ok(Handle::new(index, self.entry(index).generation))
     }
 
     /// Frees `handle`'s allocation; the handle (and every copy of it) stops
@@ -459,7 +178,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         self.manager
             .free(e.offset)
             .expect("a live handle names an in-use arena");
-        self.put_entry(handle.index);
+        self.put_entry(handle.index());
         self.live -= 1;
         Ok(())
     }
@@ -489,7 +208,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
             })?;
         // A moved arena keeps its tag (the manager carries it).
         if r.moved_from.is_some() {
-            self.entry_mut(handle.index).offset = r.offset;
+            self.entry_mut(handle.index()).offset = r.offset;
         }
         Ok(r)
     }
@@ -551,7 +270,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
             .pins
             .checked_add(1)
             .ok_or(HandleError::PinOverflow { handle })?;
-        self.entry_mut(handle.index).pins = pins;
+        self.entry_mut(handle.index()).pins = pins;
         Ok(e.offset)
     }
 
@@ -564,7 +283,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         if e.pins == 0 {
             return Err(HandleError::NotPinned { handle });
         }
-        self.entry_mut(handle.index).pins -= 1;
+        self.entry_mut(handle.index()).pins -= 1;
         Ok(())
     }
 
@@ -621,13 +340,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
                     let mut e = cell.get();
                     e.offset = mv.to;
                     cell.set(e);
-                    on_move(
-                        Handle {
-                            index: tag,
-                            generation: e.generation,
-                        },
-                        mv,
-                    );
+                    on_move(Handle::new(tag, e.generation), mv);
                 },
             )
             .map_err(|_| HandleError::NoSpareDescriptor)?;
@@ -674,10 +387,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         let entries = handles.as_ref();
         let plan = manager.plan_pass(&limits, moves, |tag| {
             let e = entries.get(tag as usize)?;
-            (e.live && e.pins == 0).then_some(Handle {
-                index: tag,
-                generation: e.generation,
-            })
+            (e.live && e.pins == 0).then_some(Handle::new(tag, e.generation))
         });
         self.pass = Some(ActivePass {
             reserved: plan.moves,
@@ -715,7 +425,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
                     continue;
                 }
                 Finish::Committed => {
-                    self.entry_mut(mv.handle.index).offset = mv.to;
+                    self.entry_mut(mv.handle.index()).offset = mv.to;
                     report.done += 1;
                     report.bytes_moved += mv.len;
                 }
@@ -723,7 +433,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
                     MoveStatus::Done => report.rejected += 1,
                     MoveStatus::Cancelled => {
                         if handle_ok {
-                            self.entry_mut(mv.handle.index).pins = 1;
+                            self.entry_mut(mv.handle.index()).pins = 1;
                         }
                         report.cancelled += 1;
                     }
@@ -788,10 +498,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
             .iter()
             .enumerate()
             .filter(|(_, e)| e.live)
-            .map(|(i, e)| Handle {
-                index: i as u32,
-                generation: e.generation,
-            })
+            .map(|(i, e)| Handle::new(i as u32, e.generation))
     }
 
     /// The manager's [`check_invariants`](ArenaManager::check_invariants),
@@ -839,8 +546,8 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
 
     /// The entry `handle` names, if it is live and of its generation.
     fn live_entry(&self, handle: Handle) -> Result<HandleSlot, HandleError> {
-        match self.handles.as_ref().get(handle.index as usize) {
-            Some(e) if e.live && e.generation == handle.generation => Ok(*e),
+        match self.handles.as_ref().get(handle.index() as usize) {
+            Some(e) if e.live && e.generation == handle.generation() => Ok(*e),
             _ => Err(HandleError::Stale { handle }),
         }
     }

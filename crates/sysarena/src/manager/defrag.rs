@@ -9,7 +9,8 @@
 
 use super::ArenaManager;
 use crate::error::AllocError;
-use crate::movable::{Handle, PassLimits, PassPlan, PassStop, PlannedMove};
+use crate::handle::Handle;
+use crate::pass::{PassLimits, PassPlan, PassStop, PlannedMove};
 use crate::stats::Allocation;
 use crate::table::{MOVING, NIL, RESERVED, Slot, State, TableStorage};
 
