@@ -88,7 +88,9 @@ pub use handle_heap::HandleHeap;
 pub use heap::Heap;
 pub use manager::{ArenaManager, Arenas, SliceManager};
 pub use movable::Movable;
-pub use pass::{MoveStats, MoveStatus, PassLimits, PassPlan, PassReport, PassStop, PlannedMove};
+pub use pass::{
+    MoveStats, MoveStatus, PassLimits, PassPlan, PassProgress, PassReport, PassStop, PlannedMove,
+};
 pub use stats::{
     Allocation, ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats, TableEntry,
 };

@@ -132,14 +132,19 @@ impl Default for PlannedMove {
 }
 
 /// Why planning a pass stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PassStop {
     /// Every arena was looked at. With no move planned, the layout has
     /// converged: no movable allocation has free space in front of it.
     Walked,
     /// [`PassLimits::max_moves`] was reached.
     MoveLimit,
-    /// The next move would pass [`PassLimits::max_bytes`].
+    /// Every arena was looked at, and at least one allocation that could
+    /// have moved stayed because its move would pass
+    /// [`PassLimits::max_bytes`] (smaller ones were planned in its place).
+    /// With no move planned, every allocation that could move is larger
+    /// than the limit: the plan is [`PassProgress::Blocked`].
     ByteLimit,
     /// The move buffer is full.
     BufferFull,
@@ -148,8 +153,39 @@ pub enum PassStop {
     NoSpareDescriptor,
 }
 
-/// What [`Movable::begin_pass`](crate::Movable::begin_pass) planned: the first `moves` entries of the
-/// buffer.
+/// Where a run of passes stands after one plan — the answer to "do I run
+/// another pass?". From [`PassPlan::progress`].
+///
+/// | progress | moves | another pass with the same limits |
+/// | --- | --- | --- |
+/// | [`Moving`](Self::Moving) | > 0 | may plan more: run it |
+/// | [`Converged`](Self::Converged) | 0 | plans nothing: done |
+/// | [`Blocked`](Self::Blocked) | 0 | plans nothing until the heap or the limits change |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PassProgress {
+    /// More to do: moves were planned. Carry them out, end the pass, and
+    /// plan the next one.
+    Moving,
+    /// Done: nothing is left to move. The layout is as compact as pins and
+    /// alignment allow.
+    Converged,
+    /// No progress possible under these limits: an allocation could move,
+    /// but no move fits them — [`PassLimits::max_moves`] is 0, the move
+    /// buffer is empty, every allocation that could move is larger than
+    /// [`PassLimits::max_bytes`], or the arena table has no spare
+    /// descriptor for a destination ([`PassPlan::stopped`] says which).
+    /// Repeating the pass plans nothing again until the heap changes (a
+    /// free, a larger table) or the limits grow: stop, or raise them.
+    Blocked,
+}
+
+/// What [`Movable::begin_pass`](crate::Movable::begin_pass) planned: the
+/// first `moves` entries of the buffer.
+///
+/// [`progress`](Self::progress) tells the three outcomes apart: more to do,
+/// done, or no progress possible under these limits. A loop of passes that
+/// stops on anything but [`PassProgress::Moving`] always ends, whatever the
+/// limits: every committed move lowers an allocation's offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PassPlan {
     /// Moves planned.
@@ -161,10 +197,37 @@ pub struct PassPlan {
 }
 
 impl PassPlan {
+    /// More to do, done, or blocked by the limits: see [`PassProgress`].
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub const fn progress(&self) -> PassProgress {
+        if self.moves > 0 {
+            PassProgress::Moving
+        } else if matches!(self.stopped, PassStop::Walked) {
+            PassProgress::Converged
+        } else {
+            PassProgress::Blocked
+        }
+    }
+
     /// Nothing is left to move: the layout is as compact as pins and
-    /// alignment allow.
+    /// alignment allow ([`PassProgress::Converged`]).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn converged(&self) -> bool {
-        self.moves == 0 && matches!(self.stopped, PassStop::Walked)
+        matches!(self.progress(), PassProgress::Converged)
+    }
+
+    /// Nothing was planned although something could move: the limits, the
+    /// buffer or the arena table allow no move ([`PassProgress::Blocked`]).
+    /// Another pass with the same limits plans nothing either.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub const fn blocked(&self) -> bool {
+        matches!(self.progress(), PassProgress::Blocked)
     }
 }
 

@@ -60,7 +60,10 @@ struct ActivePass {
 ///   manager stays usable during a pass — allocate, free, resize, pin — but
 ///   the allocations being moved cannot be freed, resized or pinned until
 ///   the pass ends ([`HandleError::Moving`]), so a move carried out and
-///   handed back as done is always committed. Repeated passes converge.
+///   handed back as done is always committed. Repeated passes end:
+///   [`PassPlan::progress`](crate::PassPlan::progress) says after each plan
+///   whether there is more to do, the layout is done, or the limits allow
+///   no move at all.
 ///
 /// Pinned allocations ([`pin`](Self::pin)) never move; both ways work
 /// around them.
@@ -68,7 +71,7 @@ struct ActivePass {
 /// # Example: a pass of moves over a region the CPU does not touch
 ///
 /// ```
-/// use sysarena::{Movable, MoveStatus, PassLimits, PlannedMove};
+/// use sysarena::{Movable, MoveStatus, PassLimits, PassProgress, PlannedMove};
 ///
 /// let mut m = Movable::<32, 32>::new(1000);
 /// let hs: Vec<_> = (0..10).map(|_| m.alloc(100, 1).unwrap()).collect();
@@ -86,8 +89,10 @@ struct ActivePass {
 ///         mv.status = MoveStatus::Done;
 ///     }
 ///     m.end_pass(&moves[..plan.moves])?;
-///     if plan.converged() {
-///         break;
+///     match plan.progress() {
+///         PassProgress::Moving => continue,   // more to do
+///         PassProgress::Converged => break,   // done
+///         PassProgress::Blocked => break,     // the limits allow no move
 ///     }
 /// }
 /// assert_eq!(m.stats().largest_free, 500);

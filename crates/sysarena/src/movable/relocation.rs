@@ -85,6 +85,15 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// allocation per pass. While the pass is open the reservations count as in use in
     /// [`stats`](Self::stats).
     ///
+    /// An allocation whose move alone would pass
+    /// [`PassLimits::max_bytes`] stays, and planning goes on with the
+    /// others. The plan's [`progress`](PassPlan::progress) tells the caller's
+    /// loop what to do next: [`Moving`](crate::PassProgress::Moving) (carry
+    /// out, end, plan again), [`Converged`](crate::PassProgress::Converged)
+    /// (done) or [`Blocked`](crate::PassProgress::Blocked) (nothing can move
+    /// under these limits; another pass plans nothing until the heap or the
+    /// limits change). Even an empty plan opens a pass: end it.
+    ///
     /// # Time complexity
     /// O(arenas), plus the reservations.
     ///
