@@ -71,10 +71,12 @@ mod api;
 mod big;
 #[cfg(not(test))]
 mod exports;
-mod global;
+mod globals;
+mod init;
 mod lock;
 mod ptrmap;
 mod report;
+mod settings;
 mod shard;
 mod slab;
 mod sys;

@@ -5,10 +5,10 @@
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use crate::global::Globals;
+use crate::settings::Settings;
 use crate::shard::Locked;
 use crate::sys::{self, Buf, SyncCell};
-use crate::{big, global};
+use crate::{big, globals};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 /// `SYSARENA_CHECK`: check every shard's consistency at exit.
@@ -28,7 +28,7 @@ pub(crate) static FAILED: AtomicU64 = AtomicU64::new(0);
 /// initialisation.
 pub(crate) fn init() {
     CHECK.store(
-        global::env_switch(c"SYSARENA_CHECK", false),
+        crate::settings::env_switch(c"SYSARENA_CHECK", false),
         Ordering::Relaxed,
     );
     if let Some(p) = sys::env(c"SYSARENA_STATS")
@@ -65,7 +65,7 @@ pub(crate) fn big_changed(before: usize, after: usize) {
 
 /// Appends the report to the `SYSARENA_STATS` file.
 pub(crate) fn write_at_exit() {
-    let Some(g) = global::get_if_ready() else {
+    let Some(g) = globals::get_if_ready() else {
         return;
     };
     if !enabled() {
@@ -106,7 +106,7 @@ pub(crate) fn check_at_exit() {
     if !CHECK.load(Ordering::Relaxed) {
         return;
     }
-    let Some(g) = global::get_if_ready() else {
+    let Some(g) = globals::get_if_ready() else {
         return;
     };
     let mut b = Buf::<512>::new();
@@ -139,7 +139,7 @@ pub(crate) fn check_at_exit() {
 /// Checks every shard in turn, each under its lock (see
 /// [`check_at_exit`]); returns the arenas in use and the slab pages, or the
 /// first shard found wrong and what is wrong with it.
-pub(crate) fn check_all(g: &Globals) -> Result<(usize, usize), (usize, &'static str)> {
+pub(crate) fn check_all(g: &Settings) -> Result<(usize, usize), (usize, &'static str)> {
     let (mut used, mut pages) = (0, 0);
     for i in 0..g.shards {
         let l = Locked::lock(i);
@@ -191,7 +191,7 @@ struct Sum {
     slab: crate::slab::Counts,
 }
 
-fn report(g: &Globals, fd: i32) {
+fn report(g: &Settings, fd: i32) {
     // One `write` of the whole report: reports of processes exiting at the
     // same time (O_APPEND) do not interleave.
     let mut out = Buf::<24576>::new();
@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn report_names_every_figure() {
-        let g = global::get().unwrap();
+        let g = crate::init::get().unwrap();
         let p = crate::api::malloc(1000);
         let mut fds = [0i32; 2];
         // SAFETY: `fds` has room for the two descriptors.

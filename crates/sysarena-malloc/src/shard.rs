@@ -13,14 +13,11 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, SliceManager, Slot};
 
-use crate::global::Globals;
 use crate::lock::Lock;
 use crate::report;
+use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
 use crate::slab::{self, Found, PageMeta, Slab};
 use crate::sys::SyncCell;
-
-/// The most shards (`SYSARENA_SHARDS` is capped here).
-pub(crate) const MAX_SHARDS: usize = 64;
 
 /// A shard's heap: a sysarena [`Heap`] whose arena table is a slice of
 /// mapped memory.
@@ -150,7 +147,7 @@ impl Deref for Locked {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         // SAFETY: we hold the lock, and `Locked` is only made for shards
-        // below `Globals::shards`, which initialisation built.
+        // below `Settings::shards`, which initialisation built.
         unsafe { (*self.shard.inner.get()).assume_init_ref() }
     }
 }
@@ -172,7 +169,7 @@ impl Drop for Locked {
 /// The shard that owns `addr`, if it lies in the shards' part of the
 /// reservation.
 #[inline]
-pub(crate) fn owner(g: &Globals, addr: usize) -> Option<usize> {
+pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
     let off = addr.wrapping_sub(g.base);
     (off < g.span).then_some(off >> g.shard_shift)
 }
@@ -304,7 +301,7 @@ impl Inner {
     /// # Safety
     /// If `p` is a live allocation of this shard, the caller gives it up.
     #[inline]
-    pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+    pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Settings) -> Result<(), FreeError> {
         let base = self.heap.base().as_ptr();
         match self.slab.find(base, p) {
             Found::NotSlab => {}
@@ -338,7 +335,7 @@ impl Inner {
     /// # Safety
     /// As [`free`](Self::free).
     #[inline(never)]
-    unsafe fn free_heap(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+    unsafe fn free_heap(&mut self, p: *mut u8, g: &Settings) -> Result<(), FreeError> {
         let size = self.usable(p)?;
         if g.release != 0 && size >= g.release {
             // Page-aligned interior of the arena: the whole pages it covers.
@@ -390,15 +387,12 @@ impl Inner {
     }
 }
 
-/// malloc's alignment guarantee on x86_64 (glibc's `MALLOC_ALIGNMENT`).
-pub(crate) const MIN_ALIGN: usize = 16;
-
 /// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the slab layer
 /// of the thread's shard: the fast path. `None` when the layer is off or
 /// the shard has no 64 KiB left for a page (then [`alloc`] tries the heap
 /// and the other shards).
 #[inline]
-pub(crate) fn alloc_small(g: &Globals, size: usize) -> Option<Fresh> {
+pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {
     let (_, mut l) = lock_for_alloc(g.shards);
     let inner = &mut *l;
     let c = slab::class_of(size);
@@ -413,7 +407,7 @@ pub(crate) fn alloc_small(g: &Globals, size: usize) -> Option<Fresh> {
 /// Allocates `size` bytes at `align` from the thread's shard, or any other
 /// when it is exhausted. `None` when every shard is.
 #[inline]
-pub(crate) fn alloc(g: &Globals, size: usize, align: usize) -> Option<Fresh> {
+pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     let n = g.shards;
     let (first, mut l) = lock_for_alloc(n);
     if let Some(f) = l.alloc(size, align, g.config) {
@@ -444,7 +438,7 @@ pub(crate) enum ReallocFail {
 /// # Safety
 /// On success the caller must not use `p` again (unless it is returned).
 pub(crate) unsafe fn realloc(
-    g: &Globals,
+    g: &Settings,
     i: usize,
     p: *mut u8,
     size: usize,

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{api, global, report};
+use crate::{api, report};
 
 /// A block: its address, size and pattern seed.
 struct Block {
@@ -209,7 +209,7 @@ fn threads_share_the_shards_without_corruption() {
     for b in left {
         b.free();
     }
-    let g = global::get().expect("the library initialised");
+    let g = crate::init::get().expect("the library initialised");
     if let Err((shard, what)) = report::check_all(g) {
         panic!("shard {shard}: {what}");
     }
