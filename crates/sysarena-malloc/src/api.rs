@@ -12,16 +12,16 @@ use crate::init;
 use crate::settings::{MIN_ALIGN, Settings};
 use crate::shard::{self, Locked, ReallocFail};
 use crate::sys::{self, set_errno};
-use crate::{big, globals, report, slab, trace};
+use crate::{big, counters, globals, slab, trace};
 
 fn no_memory() -> *mut c_void {
     set_errno(libc::ENOMEM);
-    report::FAILED.fetch_add(1, Ordering::Relaxed);
+    counters::FAILED.fetch_add(1, Ordering::Relaxed);
     ptr::null_mut()
 }
 
 fn invalid(msg: &[u8]) {
-    report::INVALID.fetch_add(1, Ordering::Relaxed);
+    counters::INVALID.fetch_add(1, Ordering::Relaxed);
     sys::eprint(msg);
 }
 
@@ -46,7 +46,7 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
         return ptr::null_mut();
     };
     if need >= g.mmap_threshold {
-        report::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
         // Fresh pages: already zero.
         return big::alloc(g, size, align);
     }
@@ -162,7 +162,7 @@ unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
             if q.is_null() {
                 return no_memory().cast();
             }
-            report::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+            counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
             // SAFETY: `p` has `old` usable bytes, `q` at least `size`;
             // distinct blocks.
             unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
@@ -415,11 +415,11 @@ mod tests {
             // other test uses: tests run in parallel, and another thread
             // could be handed the slot between the two frees.)
             let d = malloc(470);
-            let before = report::INVALID.load(Ordering::Relaxed);
+            let before = counters::INVALID.load(Ordering::Relaxed);
             free(d);
             free(d);
             assert_eq!(malloc_usable_size(d), 0);
-            assert!(report::INVALID.load(Ordering::Relaxed) > before);
+            assert!(counters::INVALID.load(Ordering::Relaxed) > before);
             // Alignment above 16 does not use the layer, and still works.
             let a = memalign(64, 48);
             assert_eq!(a as usize % 64, 0);
@@ -520,7 +520,7 @@ mod tests {
     #[test]
     fn foreign_and_double_frees_are_ignored() {
         let mut local = [0u64; 4];
-        let before = report::INVALID.load(Ordering::Relaxed);
+        let before = counters::INVALID.load(Ordering::Relaxed);
         // A size no other test uses (see `small_blocks_use_the_slab_layer`).
         let p = malloc(440);
         // SAFETY: invalid frees are reported and ignored; `p` is ours.
@@ -532,7 +532,7 @@ mod tests {
             assert_eq!(malloc_usable_size(local.as_mut_ptr().cast()), 0);
             assert!(realloc(local.as_mut_ptr().cast(), 10).is_null());
         }
-        assert!(report::INVALID.load(Ordering::Relaxed) >= before + 4);
+        assert!(counters::INVALID.load(Ordering::Relaxed) >= before + 4);
         assert_eq!(local, [0; 4]);
     }
 

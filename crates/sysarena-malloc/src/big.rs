@@ -41,7 +41,7 @@ fn account(delta: isize) {
     };
     PEAK_MAPPED.fetch_max(now, Ordering::Relaxed);
     // Direct mappings count as live bytes (page-rounded) in the report.
-    crate::report::big_changed(before, before.wrapping_add_signed(delta));
+    crate::counters::big_changed(before, before.wrapping_add_signed(delta));
 }
 
 /// Maps `size` bytes at `align` (fresh, zeroed). Null on failure.

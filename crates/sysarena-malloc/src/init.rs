@@ -12,7 +12,7 @@ use crate::settings::{
     DEFAULT_DESCRIPTORS, DEFAULT_MMAP_THRESHOLD, DEFAULT_RELEASE, DEFAULT_RESERVE, MAX_SHARDS,
     MIN_RESERVE, Settings, config_from_env, default_shards, env_size, env_switch,
 };
-use crate::{big, globals, report, shard, slab, sys, trace};
+use crate::{big, check, globals, report, shard, slab, sys, trace};
 
 /// The settings, initialising the allocator on the first call; `None` if
 /// no memory could be reserved.
@@ -123,6 +123,7 @@ unsafe fn init(g: &mut Settings) -> bool {
     g.span = shard_size * shards;
     g.descriptors = descriptors;
     report::init();
+    check::init();
     trace::init();
     true
 }

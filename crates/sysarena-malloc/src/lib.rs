@@ -69,6 +69,8 @@
 
 mod api;
 mod big;
+mod check;
+mod counters;
 #[cfg(not(test))]
 mod exports;
 mod globals;
@@ -90,5 +92,5 @@ mod trace;
 extern "C" fn at_exit() {
     trace::finish();
     report::write_at_exit();
-    report::check_at_exit();
+    check::check_at_exit();
 }

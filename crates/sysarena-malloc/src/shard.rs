@@ -13,8 +13,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, SliceManager, Slot};
 
+use crate::counters;
 use crate::lock::Lock;
-use crate::report;
 use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
 use crate::slab::{self, Found, PageMeta, Slab};
 use crate::sys::SyncCell;
@@ -240,8 +240,8 @@ impl Inner {
             let c = slab::class_of(size);
             if let Some(f) = self.slab.alloc(&mut self.heap, &mut self.hwm, c) {
                 self.allocs += 1;
-                if report::enabled() {
-                    report::live_changed(0, slab::class_size(c));
+                if counters::enabled() {
+                    counters::live_changed(0, slab::class_size(c));
                 }
                 return Some(f);
             }
@@ -253,7 +253,7 @@ impl Inner {
     #[inline(never)]
     fn alloc_heap(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
         let layout = Layout::from_size_align(size, align).ok()?;
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let p = match self.heap.alloc(layout) {
             Ok(p) => p,
             // The classic model merges only when asked: when nothing fits,
@@ -271,7 +271,7 @@ impl Inner {
         self.hwm = self.hwm.max(off + need);
         self.allocs += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Some(Fresh {
             ptr: p.as_ptr(),
@@ -310,8 +310,8 @@ impl Inner {
                 // gives it up.
                 let size = unsafe { self.slab.free(&mut self.heap, page, class, idx) };
                 self.frees += 1;
-                if report::enabled() {
-                    report::live_changed(size, 0);
+                if counters::enabled() {
+                    counters::live_changed(size, 0);
                 }
                 return Ok(());
             }
@@ -350,7 +350,7 @@ impl Inner {
                 self.released += (end - start) as u64;
             }
         }
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let Some(nn) = NonNull::new(p) else {
             return Err(FreeError::NotAllocated { offset: 0 });
         };
@@ -358,7 +358,7 @@ impl Inner {
         unsafe { self.heap.free(nn)? };
         self.frees += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Ok(())
     }
@@ -373,7 +373,7 @@ impl Inner {
             .map_err(|_| ReallocError::Alloc(AllocError::SizeOverflow { size, align: 16 }))?;
         let nn =
             NonNull::new(p).ok_or(ReallocError::Free(FreeError::NotAllocated { offset: 0 }))?;
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         // SAFETY: `Heap::realloc` checks that `p` is a live allocation and
         // changes nothing otherwise; the caller gives up `p` on success.
         let q = unsafe { self.heap.realloc(nn, layout)? };
@@ -381,7 +381,7 @@ impl Inner {
         self.hwm = self.hwm.max(off + size.max(1).next_multiple_of(MIN_ALIGN));
         self.reallocs += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Ok(q.as_ptr())
     }
@@ -398,8 +398,8 @@ pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {
     let c = slab::class_of(size);
     let f = inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c)?;
     inner.allocs += 1;
-    if report::enabled() {
-        report::live_changed(0, slab::class_size(c));
+    if counters::enabled() {
+        counters::live_changed(0, slab::class_size(c));
     }
     Some(f)
 }
