@@ -1,7 +1,7 @@
 //! The counters every layer bumps: calls that failed or freed a foreign
 //! pointer, direct mappings, and (only while the stats report is kept)
 //! the requested bytes live now and at most. A leaf: the exit report
-//! ([`report`](crate::report)) reads them.
+//! (`report`) reads them.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 

@@ -1,7 +1,7 @@
 //! The published [`Settings`]: one process-wide cell and the state of its
 //! initialisation (not yet, under way, ready, failed). Only the data and
 //! the once-only protocol live here; what initialisation does is
-//! [`init`](crate::init)'s.
+//! `init`'s.
 
 use core::sync::atomic::{AtomicU8, Ordering};
 

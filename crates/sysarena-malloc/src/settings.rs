@@ -24,7 +24,7 @@ pub(crate) const MAX_SHARDS: usize = 64;
 pub(crate) const MIN_ALIGN: usize = 16;
 
 /// Everything fixed at initialisation. Written once by the initialising
-/// thread before it is published ([`globals`](crate::globals)), read-only
+/// thread before it is published (`globals`), read-only
 /// afterwards.
 #[derive(Debug)]
 pub(crate) struct Settings {

@@ -16,12 +16,8 @@ use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, Sl
 use crate::counters;
 use crate::lock::Lock;
 use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
-use crate::slab::{self, Found, PageMeta, Slab};
+use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
-
-/// A shard's heap: a sysarena [`Heap`] whose arena table is a slice of
-/// mapped memory.
-pub(crate) type ShardHeap = Heap<0, &'static mut [Slot]>;
 
 /// One shard's state, guarded by its lock.
 pub(crate) struct Inner {
@@ -223,14 +219,6 @@ fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
         }
     }
     (h, Locked::lock(h))
-}
-
-/// An allocation: the pointer and how many of its first bytes may be dirty
-/// (the rest is fresh memory, already zero). `dirty` is at most the block's
-/// usable size (a slab slot's class size, a heap block's request).
-pub(crate) struct Fresh {
-    pub(crate) ptr: *mut u8,
-    pub(crate) dirty: usize,
 }
 
 impl Inner {

@@ -2,7 +2,7 @@
 //!
 //! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 is
 //! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
-//! that the shard's [`Heap`](sysarena::Heap) hands out as one arena (one
+//! that the shard's [`Heap`] hands out as one arena (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 512
 //! bytes). Everything the layer knows lives out of band, in an array of
 //! [`PageMeta`] indexed by page number (`(addr - shard base) >> 16`) in a
@@ -29,7 +29,19 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::shard::{Fresh, ShardHeap};
+use sysarena::{Heap, Slot};
+
+/// The heap a slab layer carves its pages from (a shard's): a sysarena
+/// [`Heap`] whose arena table is a slice of mapped memory.
+pub(crate) type ShardHeap = Heap<0, &'static mut [Slot]>;
+
+/// An allocation: the pointer and how many of its first bytes may be dirty
+/// (the rest is fresh memory, already zero). `dirty` is at most the block's
+/// usable size (a slab slot's class size, a heap block's request).
+pub(crate) struct Fresh {
+    pub(crate) ptr: *mut u8,
+    pub(crate) dirty: usize,
+}
 
 /// log2 of [`PAGE`].
 pub(crate) const PAGE_SHIFT: u32 = 16;
@@ -635,7 +647,7 @@ impl Slab {
 mod tests {
     use super::*;
     use crate::sys;
-    use sysarena::{Config, Heap, SliceManager, Slot};
+    use sysarena::{Config, SliceManager};
 
     /// A heap over a fresh 64 KiB-aligned mapping of `pages` pages, and a
     /// layer over it.
