@@ -44,6 +44,13 @@
 //!   reported on stderr, glibc-style (`free(): invalid pointer`), and
 //!   ignored: programs sometimes free memory obtained before the preload.
 //!
+//! ## Layers
+//!
+//! Each module imports only modules to its left: `sys`, `lock`, `ptrmap` →
+//! `settings`, `counters` → `globals` → `slab` → `shard`, `big`, `trace` →
+//! `check`, `report` → `init` → `api` → `exports` (the README's "Where
+//! things are" gives each file's one job).
+//!
 //! ## The C functions
 //!
 //! `malloc`, `free`, `calloc`, `realloc`, `reallocarray`, `posix_memalign`,
