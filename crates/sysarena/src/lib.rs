@@ -58,6 +58,8 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -69,6 +71,7 @@ mod heap;
 mod manager;
 mod movable;
 pub mod pass;
+mod sealed;
 mod stats;
 mod table;
 
