@@ -119,18 +119,38 @@ pub struct Movable<
 
 impl<const N: usize, const H: usize> Movable<N, H> {
     /// The classic model over `capacity` bytes with `N` descriptors and `H`
-    /// handles.
+    /// handles, both tables inline.
+    ///
+    /// `N` and `H` are checked when the program is compiled: `N` in
+    /// `1..u32::MAX - 1`, `H` in `1..2³⁰`. A table of no handles does not
+    /// build (it would have to panic at run time):
+    ///
+    /// ```compile_fail,E0080
+    /// let m = sysarena::Movable::<8, 0>::new(100);
+    /// ```
+    ///
+    /// # Time complexity
+    /// O(N + H): both tables are built on the stack.
     pub fn new(capacity: usize) -> Self {
         Self::with_config(capacity, Config::default())
     }
 
-    /// A manager with `config`.
+    /// A manager with `config`; see [`new`](Self::new).
+    ///
+    /// # Time complexity
+    /// O(N + H).
     pub fn with_config(capacity: usize, config: Config) -> Self {
+        const {
+            assert!(
+                H > 0 && H <= TAG_INDEX as usize,
+                "H, the handle table's size, must be in 1..2^30"
+            )
+        };
         Self::from_parts(
             ArenaManager::with_config(capacity, config),
             [HandleSlot::EMPTY; H],
         )
-        .expect("H is checked to fit")
+        .expect("H is checked when the program is compiled")
     }
 }
 
