@@ -73,6 +73,7 @@ mod movable;
 pub mod pass;
 mod sealed;
 mod stats;
+pub mod storage;
 mod table;
 
 #[cfg(feature = "allocator-api2")]
@@ -97,6 +98,7 @@ pub use pass::{
 pub use stats::{
     Allocation, ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats, TableEntry,
 };
+pub use storage::{ArenaManagerIn, HandleHeapIn, HeapIn, MovableIn};
 pub use table::{Slot, TableStorage};
 
 /// The README's examples, compiled and run as doctests.
