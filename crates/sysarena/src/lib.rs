@@ -56,6 +56,10 @@
 //! - `capi`: the C ABI in [`capi`] (`sysarena_init`, `sysarena_alloc`, …),
 //!   built into a static and a shared library by the `sysarena-capi` crate.
 #![no_std]
+// The unsafe boundary is mechanical: no module may use `unsafe` but the
+// pointer layer and the front ends (and the manager's one constructor over
+// pre-zeroed tables), each allowed on its `mod` line below.
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 #[cfg(feature = "alloc")]
@@ -66,8 +70,11 @@ extern crate std;
 mod config;
 mod error;
 pub mod handle;
+#[allow(unsafe_code)] // the pointer layer: a safe API over a raw region
 mod handle_heap;
+#[allow(unsafe_code)] // the pointer layer: the one unsafe boundary
 mod heap;
+#[allow(unsafe_code)] // `from_empty_table`: an unsafe contract on the table's contents
 mod manager;
 mod movable;
 pub mod pass;
@@ -77,10 +84,13 @@ pub mod storage;
 mod table;
 
 #[cfg(feature = "allocator-api2")]
+#[allow(unsafe_code)] // front end: `unsafe impl Allocator`
 mod allocator_api;
 #[cfg(feature = "capi")]
+#[allow(unsafe_code)] // front end: the C ABI takes raw pointers
 pub mod capi;
 #[cfg(feature = "global")]
+#[allow(unsafe_code)] // front end: `unsafe impl GlobalAlloc`
 pub mod global;
 
 pub use config::{Coalescing, Config, Policy, UnknownName};
