@@ -164,7 +164,7 @@ pub enum HandleError {
     },
     /// The arena manager refused the allocation.
     Alloc(AllocError),
-    /// Compaction needs a spare descriptor the arena table lacks.
+    /// Relocation needs a spare descriptor the arena table lacks.
     NoSpareDescriptor,
     /// A defragmentation pass is open: end it first.
     PassActive,
@@ -311,7 +311,7 @@ impl fmt::Display for HandleError {
             ),
             HandleError::Alloc(e) => e.fmt(f),
             HandleError::NoSpareDescriptor => {
-                f.write_str("compaction needs a spare descriptor and the arena table has none")
+                f.write_str("relocation needs a spare descriptor and the arena table has none")
             }
             HandleError::PassActive => f.write_str("a defragmentation pass is open"),
             HandleError::NoPass => f.write_str("no defragmentation pass is open"),

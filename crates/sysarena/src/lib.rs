@@ -42,7 +42,7 @@
 //! - [`Heap`]: a manager over real memory — the one unsafe boundary.
 //! - [`Movable`]: allocations named by [`Handle`]s, so defragmentation can
 //!   move them — bounded passes of moves the caller carries out (memory the
-//!   CPU may not touch), or [`compact`](Movable::compact) at once.
+//!   CPU may not touch), or [`relocate`](Movable::relocate) at once.
 //!   [`HandleHeap`] does it over RAM with a safe API.
 //!
 //! ## Features

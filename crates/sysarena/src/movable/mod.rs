@@ -13,7 +13,7 @@
 //!   (stats, live handles, the invariant walk);
 //! - `allocations`: allocating, freeing, resizing and pinning by handle;
 //! - `relocation`: moving live allocations — all at once
-//!   ([`Movable::compact`]) or in bounded passes
+//!   ([`Movable::relocate`]) or in bounded passes
 //!   ([`Movable::begin_pass`] / [`Movable::end_pass`]);
 //! - `entries`: the handle table's upkeep (the free list of entries,
 //!   generations).
@@ -50,7 +50,7 @@ struct ActivePass {
 /// under [`HandleHeap`](crate::HandleHeap), for RAM.
 ///
 /// Two ways to defragment by moving:
-/// - [`compact`](Self::compact): everything at once, in one O(arenas) walk;
+/// - [`relocate`](Self::relocate): everything at once, in one O(arenas) walk;
 ///   the moves come in an order that is safe to carry out one after the
 ///   other, and must all be carried out.
 /// - passes, bounded in moves and bytes: [`begin_pass`](Self::begin_pass)

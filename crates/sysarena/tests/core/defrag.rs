@@ -1,4 +1,4 @@
-//! Defragmentation by moving: `Movable`'s passes and compaction over a
+//! Defragmentation by moving: `Movable`'s passes and relocation over a
 //! simulated device region, and `HandleHeap` over real memory. Every live
 //! allocation carries a byte pattern; the oracle is that every pattern is
 //! intact at the place its handle names after every step.
@@ -366,10 +366,10 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                 let region = &mut d.region;
                 match d
                     .m
-                    .compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
+                    .relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
                 {
                     Ok(_) | Err(HandleError::NoSpareDescriptor) => {}
-                    Err(e) => panic!("compact: {e}"),
+                    Err(e) => panic!("relocate: {e}"),
                 }
                 for (h, off) in before {
                     assert_eq!(d.m.offset(h).unwrap(), off, "a pinned block moved");
@@ -416,7 +416,7 @@ proptest! {
     fn passes_with_a_tight_table_stay_consistent(
         config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)
     ) {
-        // Few descriptors: planning stops on NoSpareDescriptor, compaction
+        // Few descriptors: planning stops on NoSpareDescriptor, relocation
         // may refuse; the layout must stay consistent either way.
         let mut d = Device::<10, 16>::new(config);
         for op in &ops {
@@ -433,7 +433,7 @@ proptest! {
     }
 
     #[test]
-    fn the_handle_heap_compacts_real_memory(
+    fn the_handle_heap_relocates_real_memory(
         ops in prop::collection::vec(op(), 1..MAX_OPS), align_log2 in 0u32..5
     ) {
         heap_run(&ops, align_log2);
@@ -441,7 +441,7 @@ proptest! {
 }
 
 /// `HandleHeap` over real memory: patterns written through `get_mut`,
-/// checked through `get`, after compaction, steps and resizes; pinned
+/// checked through `get`, after relocation, steps and resizes; pinned
 /// blocks keep their address.
 fn heap_run(ops: &[Op], extra_align_log2: u32) {
     // 16-aligned, the largest alignment the ops ask for (a `Vec<u8>` is only
@@ -525,11 +525,11 @@ fn heap_run(ops: &[Op], extra_align_log2: u32) {
             }
             Op::Pass { moves, bytes, .. } => {
                 let mut buf = [PlannedMove::EMPTY; 8];
-                heap.compact_step(PassLimits::new(*moves, *bytes), &mut buf)
+                heap.relocate_step(PassLimits::new(*moves, *bytes), &mut buf)
                     .unwrap();
             }
             Op::Compact => {
-                heap.compact().unwrap();
+                heap.relocate().unwrap();
             }
             Op::Defragment => {
                 heap.defragment();
@@ -545,13 +545,13 @@ fn heap_run(ops: &[Op], extra_align_log2: u32) {
     for (h, _) in pinned.drain() {
         heap.unpin(h).unwrap();
     }
-    heap.compact().unwrap();
+    heap.relocate().unwrap();
     verify(&heap, &live);
     if extra_align_log2 % 5 <= 3 {
         let s = heap.stats();
         assert!(
             s.free_arenas <= 1,
-            "{} free arenas after compaction",
+            "{} free arenas after relocation",
             s.free_arenas
         );
     }
@@ -786,13 +786,49 @@ fn handles_go_stale_and_tables_fill_cleanly() {
 }
 
 #[test]
-fn compact_refuses_during_a_pass() {
+fn relocate_refuses_during_a_pass() {
     let mut m = Movable::<16, 16>::new(400);
     let mut buf = [PlannedMove::EMPTY; 4];
     m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
-    assert_eq!(m.compact(|_, _| {}).unwrap_err(), HandleError::PassActive);
+    assert_eq!(m.relocate(|_, _| {}).unwrap_err(), HandleError::PassActive);
     m.end_pass(&[]).unwrap();
-    assert!(m.compact(|_, _| {}).is_ok());
+    assert!(m.relocate(|_, _| {}).is_ok());
+}
+
+/// `compact` and `compact_step` were renamed `relocate` and
+/// `relocate_step` (compaction is the arena table's); the old names still
+/// work, as deprecated aliases.
+#[test]
+#[allow(deprecated)]
+fn the_old_relocation_names_still_work() {
+    let mut m = Movable::<16, 16>::new(400);
+    let hs: Vec<_> = (0..4).map(|_| m.alloc(100, 1).unwrap()).collect();
+    m.free(hs[0]).unwrap();
+    let mut moved = 0;
+    let report = m.compact(|_, _| moved += 1).unwrap();
+    assert_eq!((report.moved, moved), (3, 3));
+    assert_eq!(m.move_stats().relocations, 1);
+
+    #[repr(align(16))]
+    struct Region([MaybeUninit<u8>; 512]);
+    let mut mem = Box::new(Region([MaybeUninit::uninit(); 512]));
+    let base = NonNull::new(mem.0.as_mut_ptr().cast::<u8>()).unwrap();
+    // SAFETY: `mem` outlives the heap and nothing else uses it.
+    let mut heap = unsafe { HandleHeap::<16, 16>::new(base, 512, Config::default()) };
+    let hs: Vec<_> = (0..4)
+        .map(|_| heap.alloc(Layout::from_size_align(64, 8).unwrap()).unwrap())
+        .collect();
+    heap.free(hs[0]).unwrap();
+    let mut buf = [PlannedMove::EMPTY; 4];
+    assert!(
+        heap.compact_step(PassLimits::new(1, usize::MAX), &mut buf)
+            .unwrap()
+            .done
+            > 0
+    );
+    heap.compact().unwrap();
+    assert_eq!(heap.stats().largest_free, 512 - 3 * 64);
+    drop(mem);
 }
 
 /// Regression: every gap relocation leaves (alignment padding that cannot
