@@ -5,7 +5,6 @@
 
 use std::alloc::Layout;
 use std::collections::HashMap;
-use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use proptest::prelude::*;
@@ -15,6 +14,7 @@ use sysarena::{
 };
 
 use super::common::check;
+use sysarena_testkit::{AlignedRegion, pattern};
 
 #[cfg(not(miri))]
 const CASES: u32 = 64;
@@ -26,10 +26,6 @@ const MAX_OPS: usize = 120;
 const MAX_OPS: usize = 16;
 
 const CAPACITY: usize = 4096;
-
-fn pattern(seed: u8, i: usize) -> u8 {
-    seed.wrapping_mul(31).wrapping_add(i as u8) ^ 0x5a
-}
 
 /// A `Movable` over a simulated device region (a byte vector the test
 /// copies in, as a GPU driver would), with the pattern each block holds.
@@ -60,7 +56,7 @@ impl<const N: usize, const H: usize> Device<N, H> {
         let seed = self.next_seed;
         self.next_seed = self.next_seed.wrapping_add(1);
         for i in 0..size {
-            self.region[off + i] = pattern(seed, i);
+            self.region[off + i] = pattern(u64::from(seed), i);
         }
         self.live.insert(h, (seed, size));
         Some(h)
@@ -85,10 +81,14 @@ impl<const N: usize, const H: usize> Device<N, H> {
                 }
                 let off = self.m.offset(h).unwrap();
                 for i in 0..old.min(size) {
-                    assert_eq!(self.region[off + i], pattern(seed, i), "resize lost a byte");
+                    assert_eq!(
+                        self.region[off + i],
+                        pattern(u64::from(seed), i),
+                        "resize lost a byte"
+                    );
                 }
                 for i in old.min(size)..size {
-                    self.region[off + i] = pattern(seed, i);
+                    self.region[off + i] = pattern(u64::from(seed), i);
                 }
                 self.live.insert(h, (seed, size));
             }
@@ -124,7 +124,11 @@ impl<const N: usize, const H: usize> Device<N, H> {
             let off = self.m.offset(*h).unwrap();
             assert_eq!(self.m.info(*h).unwrap().used, size);
             for i in 0..size {
-                assert_eq!(self.region[off + i], pattern(seed, i), "{h} lost byte {i}");
+                assert_eq!(
+                    self.region[off + i],
+                    pattern(u64::from(seed), i),
+                    "{h} lost byte {i}"
+                );
             }
         }
     }
@@ -446,10 +450,9 @@ proptest! {
 fn heap_run(ops: &[Op], extra_align_log2: u32) {
     // 16-aligned, the largest alignment the ops ask for (a `Vec<u8>` is only
     // 1-aligned, and under Miri its address really is arbitrary).
-    let mut mem = vec![MaybeUninit::<u128>::uninit(); CAPACITY / 16];
-    let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+    let mem = AlignedRegion::new(CAPACITY, 16);
     // SAFETY: `mem` outlives the heap and is used by nothing else.
-    let mut heap = unsafe { HandleHeap::<64, 64>::new(base, CAPACITY, Config::fast()) };
+    let mut heap = unsafe { HandleHeap::<64, 64>::new(mem.base(), CAPACITY, Config::fast()) };
     let mut live: Vec<(Handle, u8)> = Vec::new();
     let mut pinned: HashMap<Handle, NonNull<u8>> = HashMap::new();
     let mut seed = 0u8;
@@ -459,7 +462,7 @@ fn heap_run(ops: &[Op], extra_align_log2: u32) {
         for &(h, s) in live {
             let bytes = heap.get(h).unwrap();
             for (i, b) in bytes.iter().enumerate() {
-                assert_eq!(*b, pattern(s, i), "{h} lost byte {i}");
+                assert_eq!(*b, pattern(u64::from(s), i), "{h} lost byte {i}");
             }
         }
     };
@@ -473,7 +476,7 @@ fn heap_run(ops: &[Op], extra_align_log2: u32) {
                     let block = heap.get_mut(h).unwrap();
                     assert!(block.iter().all(|&b| b == 0), "fresh bytes are zero");
                     for (i, b) in block.iter_mut().enumerate() {
-                        *b = pattern(seed, i);
+                        *b = pattern(u64::from(seed), i);
                     }
                     live.push((h, seed));
                 }
@@ -497,10 +500,10 @@ fn heap_run(ops: &[Op], extra_align_log2: u32) {
                         let block = heap.get_mut(h).unwrap();
                         for (i, b) in block.iter_mut().enumerate() {
                             if i < old {
-                                assert_eq!(*b, pattern(s, i));
+                                assert_eq!(*b, pattern(u64::from(s), i));
                             } else {
                                 assert_eq!(*b, 0, "grown bytes are zero");
-                                *b = pattern(s, i);
+                                *b = pattern(u64::from(s), i);
                             }
                         }
                     }
@@ -809,12 +812,9 @@ fn the_old_relocation_names_still_work() {
     assert_eq!((report.moved, moved), (3, 3));
     assert_eq!(m.move_stats().relocations, 1);
 
-    #[repr(align(16))]
-    struct Region([MaybeUninit<u8>; 512]);
-    let mut mem = Box::new(Region([MaybeUninit::uninit(); 512]));
-    let base = NonNull::new(mem.0.as_mut_ptr().cast::<u8>()).unwrap();
+    let mem = AlignedRegion::new(512, 16);
     // SAFETY: `mem` outlives the heap and nothing else uses it.
-    let mut heap = unsafe { HandleHeap::<16, 16>::new(base, 512, Config::default()) };
+    let mut heap = unsafe { HandleHeap::<16, 16>::new(mem.base(), 512, Config::default()) };
     let hs: Vec<_> = (0..4)
         .map(|_| heap.alloc(Layout::from_size_align(64, 8).unwrap()).unwrap())
         .collect();
@@ -828,7 +828,6 @@ fn the_old_relocation_names_still_work() {
     );
     heap.compact().unwrap();
     assert_eq!(heap.stats().largest_free, 512 - 3 * 64);
-    drop(mem);
 }
 
 /// Regression: every gap relocation leaves (alignment padding that cannot

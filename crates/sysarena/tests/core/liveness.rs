@@ -4,6 +4,8 @@
 //! things it is: more to do, done, or no progress possible under these
 //! limits. The blocks are 256 B to 4 KiB, as `sysarena defrag` makes them.
 
+use sysarena_testkit::{Rng, fill, first_wrong};
+
 use sysarena::{
     Config, Handle, Movable, MoveStatus, PassLimits, PassProgress, PassStop, PlannedMove,
 };
@@ -13,22 +15,14 @@ use sysarena::{
 fn fragmented(config: Config, seed: u64) -> (Movable<256, 256>, Vec<u8>, Vec<(Handle, u8)>) {
     let mut m = Movable::<256, 256>::with_config(64 << 10, config);
     let mut region = vec![0u8; 64 << 10];
-    let mut state = seed | 1;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = Rng::new(seed);
     let mut blocks = Vec::new();
     loop {
-        let size = 256 + (next() % 16) as usize * 256;
+        let size = 256 + rng.below(16) * 256;
         let Ok(h) = m.alloc(size, 8) else { break };
         let seed = blocks.len() as u8;
         let off = m.offset(h).unwrap();
-        for (i, b) in region[off..off + size].iter_mut().enumerate() {
-            *b = seed ^ i as u8;
-        }
+        fill(&mut region[off..off + size], u64::from(seed));
         blocks.push((h, seed));
     }
     let mut live = Vec::new();
@@ -87,9 +81,8 @@ fn run_loop(
 fn assert_intact(m: &Movable<256, 256>, region: &[u8], live: &[(Handle, u8)]) {
     for &(h, seed) in live {
         let a = m.info(h).unwrap();
-        for i in 0..a.used {
-            assert_eq!(region[a.offset + i], seed ^ i as u8, "{h} lost byte {i}");
-        }
+        let wrong = first_wrong(&region[a.offset..a.offset + a.used], u64::from(seed));
+        assert_eq!(wrong, None, "{h} lost a byte");
     }
 }
 
