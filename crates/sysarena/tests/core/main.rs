@@ -12,6 +12,7 @@
 
 mod common;
 mod defrag;
+mod defrag_cases;
 mod heap;
 mod hostile;
 mod liveness;
