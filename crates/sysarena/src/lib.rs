@@ -45,11 +45,14 @@ pub use config::{Coalescing, Config, Policy, UnknownName};
 pub use error::{
     AllocError, FreeError, HandleError, InvariantError, OomReason, ReallocError, TableError,
 };
+#[doc(inline)]
 pub use handle::Handle;
 pub use handle_heap::HandleHeap;
 pub use heap::Heap;
 pub use manager::{ArenaManager, Arenas, SliceManager};
+#[doc(inline)]
 pub use movable::Movable;
+#[doc(inline)]
 pub use stats::Stats;
 
 #[doc(hidden)]
