@@ -82,7 +82,10 @@ pub use error::{
     AllocError, FreeError, HandleError, InvariantError, OomReason, ReallocError, TableError,
 };
 pub use handle_heap::HandleHeap;
-pub use heap::Heap;
+pub use heap::{
+    Heap, HeapArena, MAX_REGION_ALIGN, MAX_REGIONS, MIN_REGION_LEN, REGION_ALIGN, Region,
+    RegionError, SliceHeap,
+};
 pub use manager::{ArenaManager, Arenas, SliceManager};
 pub use movable::{
     Handle, HandleSlot, HandleStorage, Movable, MoveStats, MoveStatus, PassLimits, PassPlan,
