@@ -11,12 +11,14 @@
 //! policy NAME          first-fit, next-fit, best-fit, worst-fit, segregated-fit
 //! coalescing NAME      deferred or immediate
 //! next [N] | prev [N]  apply the trace's next N events / undo the last N operations
+//! redo [N]             redo what `prev` undid (until a new operation)
 //! goto STEP            the trace after STEP events
 //! reset | help | quit
 //! ```
 //!
-//! With a terminal it is an interactive ratatui view (←/→ step through the
-//! trace when the input line is empty). With `--script FILE`, or when
+//! With a terminal it is an interactive ratatui view (← undoes, → redoes
+//! what was undone or applies the trace's next event, when the input line
+//! is empty). With `--script FILE`, or when
 //! standard input is not a terminal, it prints the same frames as plain
 //! text, so sessions can be tested and pasted into docs. `--quiz` asks
 //! where each allocation will land (or whether it fails) before showing it,
@@ -34,7 +36,9 @@ use sysarena::{
 };
 use sysarena_sim::trace::{Event, Trace};
 
-use crate::heapmap::{Cell, CellKind, HeapMap, TableStrip, fmt_bytes};
+use crate::heapmap::{
+    Cell, CellKind, HeapMap, LABEL_NOTE, TableStrip, fmt_bytes, label, labels_repeat,
+};
 use crate::viz::parse_size;
 
 /// Options of `sysarena step`.
@@ -54,10 +58,11 @@ pub struct StepArgs {
     pub coalescing: Coalescing,
     /// Region size in bytes (suffixes K, M, G); default 1 KiB, or 16 MiB
     /// with a trace.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = crate::viz::parse_capacity)]
     pub capacity: Option<usize>,
-    /// Descriptors in the arena table; default 16, or 65536 with a trace.
-    #[arg(long)]
+    /// Descriptors in the arena table, 1 to 1,048,576; default 16, or
+    /// 65536 with a trace.
+    #[arg(long, value_parser = parse_descriptors)]
     pub descriptors: Option<usize>,
     /// Ask where each allocation lands before showing it.
     #[arg(long)]
@@ -65,14 +70,28 @@ pub struct StepArgs {
     /// Run the commands in FILE and print every frame as text.
     #[arg(long)]
     pub script: Option<PathBuf>,
-    /// Width of the heap map, in cells (plain mode; the terminal view
-    /// fits its window).
-    #[arg(long, default_value_t = 64)]
+    /// Width of the heap map, in cells (plain mode, 1 to 4096; the
+    /// terminal view fits its window).
+    #[arg(long, default_value_t = 64, value_parser = crate::heapmap::parse_width)]
     pub width: usize,
     /// Run `--script` (or standard input), then print the interactive
     /// view's last screen as text in a COLSxROWS grid (for docs).
     #[arg(long, value_name = "COLSxROWS")]
     pub snapshot: Option<String>,
+}
+
+/// The largest arena table `step` builds (it is allocated up front).
+pub const MAX_DESCRIPTORS: usize = 1 << 20;
+
+/// Parses `--descriptors`: 1 to [`MAX_DESCRIPTORS`].
+pub fn parse_descriptors(s: &str) -> Result<usize, String> {
+    match crate::sim::parse_events(s) {
+        Ok(0) => Err("an arena table needs at least 1 descriptor".to_owned()),
+        Ok(n) if n <= MAX_DESCRIPTORS => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a table size: 1 to {MAX_DESCRIPTORS} descriptors (the table is allocated up front)"
+        )),
+    }
 }
 
 /// One operation in the history (what `prev` undoes).
@@ -110,6 +129,8 @@ struct State {
     /// Trace events applied.
     cursor: usize,
     history: Vec<Op>,
+    /// What `prev` undid, the next to redo last; a new operation clears it.
+    undone: Vec<Op>,
     names: BTreeMap<usize, Tag>,
     /// Trace id → offset of its live block.
     ids: HashMap<u64, usize>,
@@ -122,10 +143,6 @@ struct State {
     pending: Option<(Op, String)>,
     score: (usize, usize),
     quiet: bool,
-}
-
-fn label(key: usize) -> char {
-    char::from(b'A' + (key % 26) as u8)
 }
 
 impl State {
@@ -168,9 +185,9 @@ impl State {
             Op::Defrag => {
                 let r = m.defragment();
                 self.say(format!(
-                    "defragment: merged {} free arenas, moved {} descriptors; free arenas {} → {}, largest free {} → {}",
-                    r.merged,
-                    r.compacted,
+                    "defragment: merged {}, moved {}; free arenas {} → {}, largest free {} → {}",
+                    crate::heapmap::count(r.merged, "free arena"),
+                    crate::heapmap::count(r.compacted, "descriptor"),
                     r.free_arenas_before,
                     r.free_arenas_after,
                     fmt_bytes(r.largest_free_before),
@@ -246,7 +263,11 @@ impl State {
         tag: Tag,
     ) -> Option<usize> {
         let name = self.tag_name(tag);
-        match m.alloc(size.max(1), align) {
+        // A typed `alloc 0` goes to the manager as asked (it answers
+        // `ZeroSize`); a trace's `malloc(0)` is a legal C call that returns
+        // a unique block, so it becomes one byte, as in every replay.
+        let asked = if tag.traced { size.max(1) } else { size };
+        match m.alloc(asked, align) {
             Ok(a) => {
                 self.names.insert(a.offset(), tag);
                 let slot = m.arena_at(a.offset()).map_or(0, |i| i.slot);
@@ -316,14 +337,26 @@ impl State {
         self.log.clear();
         // An interactive quiz answer.
         if let Some((op, q)) = self.pending.take() {
-            self.title = format!("{q}: you said `{line}`");
-            self.apply(m, op);
-            let landed = self.landed();
-            let right = match (line, landed) {
-                ("fail" | "f" | "x", None) => true,
-                (a, Some(off)) => a.trim_start_matches('@').parse::<usize>().ok() == Some(off),
-                _ => false,
+            if matches!(line, "quit" | "q" | "exit") {
+                return Flow::Quit;
+            }
+            // Only an offset or `fail` is an answer: a typo asks again.
+            let answer = match line {
+                "fail" | "f" | "x" => Some(None),
+                a => a.trim_start_matches('@').parse::<usize>().ok().map(Some),
             };
+            let Some(answer) = answer else {
+                self.pending = Some((op, q));
+                return self.err(&format!(
+                    "`{line}` is not an answer: type an offset (e.g. 64) or `fail`"
+                ));
+            };
+            self.title = format!("{q}: you said `{line}`");
+            let why = self.explain(m, op);
+            self.apply(m, op);
+            self.undone.clear();
+            let landed = self.landed();
+            let right = answer == landed;
             self.score.1 += 1;
             if right {
                 self.score.0 += 1;
@@ -335,6 +368,9 @@ impl State {
                 self.score.0,
                 self.score.1
             ));
+            if !right && let Some(why) = why {
+                self.log.push(why);
+            }
             return Flow::Continue;
         }
         if line.is_empty() {
@@ -398,6 +434,7 @@ impl State {
                 if count == 1 {
                     Op::Event(self.cursor)
                 } else {
+                    self.undone.clear();
                     for i in self.cursor..self.cursor.saturating_add(count).min(total) {
                         let quiet = std::mem::replace(&mut self.quiet, true);
                         self.apply(m, Op::Event(i));
@@ -413,9 +450,30 @@ impl State {
                 if count == 0 {
                     return self.err("nothing to undo");
                 }
-                self.history.truncate(self.history.len() - count);
-                self.log.push(format!("undid {count} operation(s)"));
+                let undone = self.history.split_off(self.history.len() - count);
+                self.undone.extend(undone.into_iter().rev());
+                self.log.push(format!(
+                    "undid {} (`redo` or → brings {} back)",
+                    crate::heapmap::count(count, "operation"),
+                    if count == 1 { "it" } else { "them" }
+                ));
                 return Flow::Rebuild;
+            }
+            "redo" | "r" => {
+                let count = num(0).unwrap_or(1).min(self.undone.len());
+                if count == 0 {
+                    return self.err("nothing to redo");
+                }
+                for _ in 0..count {
+                    if let Some(op) = self.undone.pop() {
+                        self.apply(m, op);
+                    }
+                }
+                self.log.push(format!(
+                    "redid {}",
+                    crate::heapmap::count(count, "operation")
+                ));
+                return Flow::Continue;
             }
             "goto" | "g" => {
                 let Some(t) = &self.trace else {
@@ -423,11 +481,13 @@ impl State {
                 };
                 let n = num(0).unwrap_or(0).min(t.events.len());
                 self.history = (0..n).map(Op::Event).collect();
+                self.undone.clear();
                 self.log.push(format!("jumped to step {n}"));
                 return Flow::Rebuild;
             }
             "reset" => {
                 self.history.clear();
+                self.undone.clear();
                 self.log.push("reset".to_owned());
                 return Flow::Rebuild;
             }
@@ -438,6 +498,7 @@ impl State {
             "quit" | "q" | "exit" => return Flow::Quit,
             _ => return self.err(&format!("unknown command `{cmd}` (try `help`)")),
         };
+        self.undone.clear();
         self.run_op(m, op)
     }
 
@@ -454,16 +515,88 @@ impl State {
             }
             self.log
                 .push(format!("quiz: {q} — where will it land, or will it fail?"));
+            let why = self.explain(m, op);
             self.apply(m, op);
             let a = self.landed().map_or_else(
                 || "answer: it fails".to_owned(),
                 |o| format!("answer: offset {o}"),
             );
             self.log.insert(1, a);
+            if let Some(why) = why {
+                self.log.insert(2, why);
+            }
             return Flow::Continue;
         }
         self.apply(m, op);
         Flow::Continue
+    }
+
+    /// The size and alignment `op` asks for, if it allocates.
+    fn request(&self, op: Op) -> Option<(usize, usize)> {
+        match op {
+            Op::Alloc { size, align } => Some((size, align)),
+            Op::Event(i) => match self.trace.as_ref()?.events[i] {
+                Event::Alloc { size, align, .. } => Some((size.max(1), align)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Why the policy will place `op` where it does, said before it runs:
+    /// the rule and the free arenas that could hold the request.
+    fn explain(&self, m: &SliceManager<'_>, op: Op) -> Option<String> {
+        let (size, align) = self.request(op)?;
+        let fits: Vec<ArenaInfo> = m
+            .arenas()
+            .filter(|a| {
+                let start = a.offset.checked_next_multiple_of(align.max(1));
+                !a.in_use
+                    && start.is_some_and(|s| {
+                        s.checked_add(size)
+                            .is_some_and(|end| end <= a.offset + a.size)
+                    })
+            })
+            .collect();
+        let rule = match self.config.policy {
+            Policy::FirstFit => "first fit takes the lowest-addressed free arena that fits",
+            Policy::NextFit => {
+                "next fit searches on from where its last search ended, wrapping around, and takes the first that fits"
+            }
+            Policy::BestFit => "best fit takes the smallest free arena that fits",
+            Policy::WorstFit => "worst fit takes the largest free arena",
+            Policy::SegregatedFit => {
+                "segregated fit looks in the free lists of the request's size class and up, taking a fitting arena from the smallest class that has one"
+            }
+        };
+        if size == 0 {
+            return Some("why: a request of 0 bytes is refused (ZeroSize)".to_owned());
+        }
+        if fits.is_empty() {
+            return Some(format!(
+                "why: no free arena holds {size} bytes at alignment {align}, so it fails"
+            ));
+        }
+        let list: Vec<String> = fits
+            .iter()
+            .take(8)
+            .map(|a| format!("[{}+{}]", a.offset, a.size))
+            .collect();
+        let more = if fits.len() > 8 {
+            format!(" and {} more", fits.len() - 8)
+        } else {
+            String::new()
+        };
+        let spare = m.stats().spare_descriptors;
+        let split = if spare == 0 {
+            "; no spare descriptor is left, so a split (and the request) fails unless an arena fits exactly"
+        } else {
+            ""
+        };
+        Some(format!(
+            "why: {rule}; free arenas that fit: {}{more}{split}",
+            list.join(" ")
+        ))
     }
 
     /// Set by the interactive front end: questions wait for an answer.
@@ -499,7 +632,7 @@ thread_local! {
 
 const HELP: &str =
     "commands: alloc SIZE [ALIGN] · free N | free @OFFSET · defrag · policy NAME · coalescing NAME
-          next [N] · prev [N] · goto STEP (trace) · reset · help · quit";
+          next [N] · prev [N] · redo [N] · goto STEP (trace) · reset · help · quit";
 
 /// The plain-text frame: heading, log, heap map, arena table strip, arena
 /// table, free list, stats.
@@ -527,11 +660,14 @@ fn frame_text(st: &State, m: &SliceManager<'_>, width: usize) -> String {
     };
     let _ = writeln!(s, "heap  |{}|", map.render_plain(label));
     let _ = writeln!(s, "      {}", map.scale_note());
+    if labels_repeat(st.names.values().map(|t| t.key)) {
+        let _ = writeln!(s, "      {LABEL_NOTE}");
+    }
     if map.bucketed.is_some() {
         let _ = writeln!(s, "      {}", HeapMap::legend_bucketed());
     }
     let entries = table_entries(m);
-    let strip = TableStrip::new(&entries, width, key);
+    let strip = TableStrip::new(&entries, m.stats().descriptors, width, key);
     let _ = writeln!(s, "table |{}|", strip.render_plain(label));
     let _ = writeln!(
         s,
@@ -609,13 +745,13 @@ fn frame_text(st: &State, m: &SliceManager<'_>, width: usize) -> String {
 fn stats_line(m: &SliceManager<'_>) -> String {
     let st = m.stats();
     format!(
-        "stats: in use {} (requested {}, slack {}) in {} arenas · free {} in {} arenas, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
+        "stats: in use {} (requested {}, slack {}) in {} · free {} in {}, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
         fmt_bytes(st.in_use_bytes),
         fmt_bytes(st.requested_bytes),
         fmt_bytes(st.internal_fragmentation()),
-        st.used_arenas,
+        crate::heapmap::count(st.used_arenas, "arena"),
         fmt_bytes(st.free_bytes),
-        st.free_arenas,
+        crate::heapmap::count(st.free_arenas, "arena"),
         fmt_bytes(st.largest_free),
         st.fragmentation() * 100.0,
         st.descriptors - st.spare_descriptors,
@@ -736,11 +872,21 @@ fn new_state(args: &StepArgs) -> io::Result<(State, usize)> {
     } else {
         (1024, 16)
     };
-    let capacity = args.capacity.unwrap_or(cap).max(1);
-    let descriptors = args
-        .descriptors
-        .unwrap_or(desc)
-        .clamp(1, (u32::MAX - 3) as usize);
+    // The parsers refuse these; arguments built by hand are checked too.
+    let capacity = args.capacity.unwrap_or(cap);
+    if capacity == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--capacity 0: a region of 0 bytes holds nothing",
+        ));
+    }
+    let descriptors = args.descriptors.unwrap_or(desc);
+    if descriptors == 0 || descriptors > MAX_DESCRIPTORS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("--descriptors {descriptors}: give 1 to {MAX_DESCRIPTORS}"),
+        ));
+    }
     let config = Config::new(args.policy, args.coalescing);
     let title = match &trace {
         Some(t) => format!(
@@ -757,6 +903,7 @@ fn new_state(args: &StepArgs) -> io::Result<(State, usize)> {
             trace,
             cursor: 0,
             history: Vec::new(),
+            undone: Vec::new(),
             names: BTreeMap::new(),
             ids: HashMap::new(),
             next_name: 0,
@@ -889,7 +1036,7 @@ mod tui {
             })
             .collect();
         let entries = table_entries(m);
-        let strip = TableStrip::new(&entries, width, key);
+        let strip = TableStrip::new(&entries, m.stats().descriptors, width, key);
         let strip_spans: Vec<Span<'_>> = strip
             .cells
             .iter()
@@ -1032,7 +1179,10 @@ mod tui {
                         return Ok(None);
                     }
                     KeyCode::Enter => return Ok(Some(std::mem::take(&mut self.input))),
-                    KeyCode::Right if self.input.is_empty() => return Ok(Some("next".into())),
+                    KeyCode::Right if self.input.is_empty() => {
+                        let redo = !st.undone.is_empty();
+                        return Ok(Some(if redo { "redo" } else { "next" }.into()));
+                    }
                     KeyCode::Left if self.input.is_empty() => return Ok(Some("prev".into())),
                     KeyCode::Backspace => {
                         self.input.pop();
@@ -1105,6 +1255,91 @@ mod tests {
     }
 
     #[test]
+    fn alloc_zero_is_the_librarys_zero_size_error() {
+        let out = run_script(&args(&[]), "alloc 0\n").unwrap();
+        assert!(out.contains("✗ alloc(0) for #0 (A)"), "{out}");
+        assert!(out.contains("in use 0 B"), "{out}");
+    }
+
+    #[test]
+    fn zero_and_huge_tables_and_regions_are_refused() {
+        for bad in [
+            &["--capacity", "0"][..],
+            &["--descriptors", "0"],
+            &["--descriptors", "100000000000"],
+            &["--width", "0"],
+            &["--width", "100000000"],
+        ] {
+            let mut argv = vec!["step"];
+            argv.extend_from_slice(bad);
+            assert!(P::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+        // Built by hand (as the fuzz target does), the run refuses them.
+        let mut a = args(&[]);
+        a.descriptors = Some(0);
+        assert!(run_script(&a, "").is_err());
+        a.descriptors = Some(100_000_000_000);
+        assert!(run_script(&a, "").is_err());
+        let mut a = args(&[]);
+        a.capacity = Some(0);
+        assert!(run_script(&a, "").is_err());
+    }
+
+    #[test]
+    fn redo_brings_back_what_prev_undid() {
+        let out = run_script(
+            &args(&["--capacity", "256"]),
+            "alloc 64\nalloc 32\nprev 2\nredo\nredo\nredo\n",
+        )
+        .unwrap();
+        assert!(out.contains("undid 2 operations"), "{out}");
+        assert!(out.contains("redid 1 operation"), "{out}");
+        let last = out.rsplit("──").next().unwrap();
+        assert!(out.contains("? nothing to redo"), "{out}");
+        // Both allocations are back: 96 bytes in use.
+        let frames: Vec<&str> = out.split("\n── ").collect();
+        let after_redos = frames[frames.len() - 2];
+        assert!(after_redos.contains("in use 96 B"), "{after_redos}");
+        assert!(!last.is_empty());
+        // A new operation after an undo forgets what could be redone.
+        let out = run_script(
+            &args(&["--capacity", "256"]),
+            "alloc 64\nprev\nalloc 16\nredo\n",
+        )
+        .unwrap();
+        assert!(out.contains("? nothing to redo"), "{out}");
+    }
+
+    #[test]
+    fn a_quiz_typo_asks_again_and_a_wrong_answer_is_explained() {
+        INTERACTIVE_QUIZ.with(|c| c.set(true));
+        let out = run_script(
+            &args(&["--quiz", "--capacity", "256"]),
+            "alloc 64\n0\nalloc 32\n6o\n10\n",
+        );
+        INTERACTIVE_QUIZ.with(|c| c.set(false));
+        let out = out.unwrap();
+        assert!(
+            out.contains("✓ right: it landed at offset 0 (score 1/1)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("? `6o` is not an answer: type an offset (e.g. 64) or `fail`"),
+            "{out}"
+        );
+        assert!(
+            out.contains("✗ no: it landed at offset 64 (score 1/2)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "why: first fit takes the lowest-addressed free arena that fits; free arenas that fit: [64+192]"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn the_classic_failure_and_its_rescue() {
         let out = run_script(
             &args(&["--capacity", "400", "--width", "40"]),
@@ -1113,7 +1348,7 @@ mod tests {
         .unwrap();
         assert!(out.contains("✗ alloc(200)"), "{out}");
         assert!(out.contains("external fragmentation"), "{out}");
-        assert!(out.contains("merged 1 free arenas"), "{out}");
+        assert!(out.contains("merged 1 free arena,"), "{out}");
         assert!(out.contains("✓ alloc(200) = #5 (F) at offset 100"), "{out}");
         assert!(out.contains("spare"), "{out}");
     }
