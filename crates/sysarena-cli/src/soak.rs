@@ -70,8 +70,8 @@ pub struct SoakArgs {
     /// Bytes in the heap's region (`64KiB`, `4M`).
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]
     pub capacity: usize,
-    /// Descriptors in the arena table.
-    #[arg(long, default_value_t = 4096)]
+    /// Descriptors in the arena table, 1 to 1,048,576.
+    #[arg(long, default_value_t = 4096, value_parser = crate::step::parse_descriptors)]
     pub descriptors: usize,
     /// Operations per epoch (one configuration, one fresh heap).
     #[arg(long, default_value_t = 200_000, value_parser = parse_ops)]
@@ -736,6 +736,16 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
             "--capacity must be at least 64 bytes",
         ));
     }
+    if args.descriptors == 0 || args.descriptors > crate::step::MAX_DESCRIPTORS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "--descriptors {}: give 1 to {}",
+                args.descriptors,
+                crate::step::MAX_DESCRIPTORS
+            ),
+        ));
+    }
     let region = Region::new(args.capacity)?;
 
     writeln!(
@@ -771,7 +781,7 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
         }
         let ci = (epoch % configs.len() as u64) as usize;
         let config = configs[ci];
-        let table = vec![Slot::EMPTY; args.descriptors.max(1)];
+        let table = vec![Slot::EMPTY; args.descriptors];
         let manager = ArenaManager::from_table(table, args.capacity, config)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         // SAFETY: the region is `args.capacity` bytes the soak owns; one heap
@@ -861,12 +871,32 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
     summary(&mut out, &configs, &per_config, total_ops, elapsed)?;
     match failure {
         None => {
+            // A short run may not reach every configuration: say which it
+            // covered, so `ok` never claims more than was tested.
+            let covered = per_config.iter().filter(|c| c.ops > 0).count();
+            let missed: Vec<String> = configs
+                .iter()
+                .zip(&per_config)
+                .filter(|(_, c)| c.ops == 0)
+                .map(|(c, _)| format!("{}/{}", c.policy, c.coalescing))
+                .collect();
             writeln!(
                 out,
-                "soak: ok — {} operations in {} epochs, every check passed",
+                "soak: ok — {} operations in {}, covering {} of {} configuration{}, every check passed",
                 thousands(total_ops as usize),
-                epoch
+                crate::heapmap::count(epoch as usize, "epoch"),
+                covered,
+                configs.len(),
+                if configs.len() == 1 { "" } else { "s" },
             )?;
+            if !missed.is_empty() {
+                writeln!(
+                    out,
+                    "soak: not reached: {} (each configuration runs --epoch-ops {} operations in turn; raise --duration or --ops, or lower --epoch-ops, to cover them)",
+                    missed.join(", "),
+                    thousands(epoch_ops as usize)
+                )?;
+            }
             Ok(())
         }
         Some(f) => {
@@ -1082,8 +1112,59 @@ mod tests {
         run(&args, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
-            text.contains("soak: ok — 20,000 operations in 10 epochs"),
+            text.contains(
+                "soak: ok — 20,000 operations in 10 epochs, covering 10 of 10 configurations"
+            ),
             "{text}"
         );
+        assert!(!text.contains("not reached"), "{text}");
+    }
+
+    #[test]
+    fn a_short_soak_says_how_many_configurations_it_covered() {
+        let args = SoakArgs {
+            duration: None,
+            ops: Some(3_000),
+            seed: 7,
+            policy: Policies(Policy::ALL.to_vec()),
+            coalescing: Coalescings(Coalescing::ALL.to_vec()),
+            capacity: 256 << 10,
+            descriptors: 512,
+            epoch_ops: 1_000,
+            check_every: 500,
+            quiet: true,
+        };
+        let mut out = Vec::new();
+        run(&args, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "soak: ok — 3,000 operations in 3 epochs, covering 3 of 10 configurations"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("soak: not reached: next-fit/immediate"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_table_of_zero_or_too_many_descriptors_is_refused() {
+        let mut args = SoakArgs {
+            duration: None,
+            ops: Some(100),
+            seed: 7,
+            policy: Policies(vec![Policy::FirstFit]),
+            coalescing: Coalescings(vec![Coalescing::Deferred]),
+            capacity: 64 << 10,
+            descriptors: 0,
+            epoch_ops: 100,
+            check_every: 50,
+            quiet: true,
+        };
+        assert!(run(&args, Vec::new()).is_err());
+        args.descriptors = 100_000_000_000;
+        assert!(run(&args, Vec::new()).is_err());
     }
 }
