@@ -22,7 +22,7 @@ use sysarena::{
     PlannedMove, Policy, Slot,
 };
 
-use sysarena_sim::trace::{Event, Trace};
+use sysarena_sim::trace::Event;
 
 use crate::heapmap::{HeapMap, LABEL_NOTE, count, fmt_bytes, label, labels_repeat};
 use crate::sim::format::parse_size;
@@ -517,7 +517,7 @@ fn fragment(args: &DefragArgs, config: Config) -> io::Result<(Device, String)> {
         );
         return Ok((d, story));
     };
-    let trace = Trace::from_path(path, None, Some(args.events)).map_err(io::Error::other)?;
+    let trace = crate::sim::load_trace(path, None, Some(args.events), true)?;
     let st = trace.stats();
     // Room for the peak, with slack for fragmentation; a descriptor and a
     // handle per live block, and as many again for free arenas.
