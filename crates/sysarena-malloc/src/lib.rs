@@ -89,6 +89,7 @@ mod settings;
 mod shard;
 mod slab;
 mod sys;
+mod tcache;
 #[cfg(test)]
 mod threads;
 mod trace;
@@ -98,6 +99,7 @@ mod trace;
 #[cfg_attr(test, allow(dead_code))]
 extern "C" fn at_exit() {
     trace::finish();
+    tcache::show_mine();
     report::write_at_exit();
     check::check_at_exit();
 }
