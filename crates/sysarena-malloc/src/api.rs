@@ -412,7 +412,7 @@ mod tests {
         let g = init::get().unwrap();
         assert!(g.slab);
         // calloc zeroes a reused slot.
-        for size in [1usize, 16, 17, 100, 512] {
+        for size in [1usize, 16, 17, 100, 512, 1000, 1024] {
             let p = malloc(size).cast::<u8>();
             // SAFETY: `size` bytes of ours; then freed.
             unsafe {

@@ -3,7 +3,7 @@
 //! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 is
 //! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
 //! that the shard's [`Heap`] hands out as one arena (one
-//! descriptor), cut into equal slots of one *size class* (16, 32, …, 512
+//! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
 //! bytes). Everything the layer knows lives out of band, in an array of
 //! [`PageMeta`] indexed by page number (`(addr - shard base) >> 16`) in a
 //! `MAP_NORESERVE` mapping: the class, the free count, and a free bitmap with
