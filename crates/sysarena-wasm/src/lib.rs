@@ -21,6 +21,8 @@
 //! - `pg_exec(id)`, `pg_configure(id)`, `pg_load_trace(id, max)`,
 //!   `pg_state(id, max_arenas, buckets)` read the input and return the
 //!   length of their JSON answer, found at `pg_output()`.
+//! - `pg_adopt(dst, src)` starts a side-by-side panel where `src` is;
+//!   `pg_script(id)` gives the history as commands for a shareable link.
 //! - `pg_drop(id)` ends a session.
 //!
 //! ```
@@ -300,6 +302,46 @@ pub extern "C" fn pg_load_trace(id: u32, max_events: usize) -> usize {
             Ok(n) => serde_json::json!({ "ok": true, "events": n, "log": s.log() }),
             Err(e) => serde_json::json!({ "ok": false, "error": e }),
         };
+        answer(pg, &v)
+    })
+}
+
+/// Makes session `dst` take session `src`'s trace, history and position
+/// (a new side-by-side panel); answers `{ok, error}`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_adopt(dst: u32, src: u32) -> usize {
+    PG.with_borrow_mut(|pg| {
+        let (d, s) = (dst as usize, src as usize);
+        let ok = d != s
+            && matches!(pg.sessions.get(d), Some(Some(_)))
+            && matches!(pg.sessions.get(s), Some(Some(_)));
+        if !ok {
+            return no_session(pg, dst);
+        }
+        let source = pg.sessions[s].take().expect("checked");
+        if let Some(target) = pg.sessions[d].as_mut() {
+            target.adopt(&source);
+        }
+        pg.sessions[s] = Some(source);
+        answer(pg, &serde_json::json!({ "ok": true }))
+    })
+}
+
+/// Session `id`'s history as a `;`-separated command script (for a
+/// shareable link); answers `{script, pos, len}`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_script(id: u32) -> usize {
+    PG.with_borrow_mut(|pg| {
+        let Some(Some(s)) = pg.sessions.get(id as usize) else {
+            return no_session(pg, id);
+        };
+        let v = serde_json::json!({
+            "ok": true,
+            "script": s.script(),
+            "pos": s.pos(),
+            "len": s.len(),
+            "traced": s.trace().is_some(),
+        });
         answer(pg, &v)
     })
 }
