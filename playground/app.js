@@ -640,6 +640,8 @@ async function bench(n) {
 // ---- start --------------------------------------------------------------------
 
 async function boot() {
+  // Inside the book (an iframe): the chapter says what the page is.
+  if (window.self !== window.top) document.body.classList.add('embedded');
   try {
     const raw = Uint8Array.from(atob(window.SYSARENA_WASM), (c) => c.charCodeAt(0));
     const { instance } = await WebAssembly.instantiate(raw, {});

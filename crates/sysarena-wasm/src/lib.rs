@@ -42,6 +42,7 @@
 //! ```
 
 pub mod explain;
+pub mod picture;
 pub mod session;
 pub mod view;
 
@@ -357,6 +358,36 @@ pub extern "C" fn pg_state(id: u32, max_arenas: usize, buckets: usize) -> usize 
         let v = view::view(s, max_arenas, buckets, 64, 64);
         answer(pg, &v)
     })
+}
+
+/// The book's chapters (`book/src`): their Rust examples are compiled and run
+/// as doctests, so the course stays true to the crate.
+#[cfg(doctest)]
+mod book {
+    #[doc = include_str!("../../../book/src/introduction.md")]
+    mod introduction {}
+    #[doc = include_str!("../../../book/src/model.md")]
+    mod model {}
+    #[doc = include_str!("../../../book/src/first-fit.md")]
+    mod first_fit {}
+    #[doc = include_str!("../../../book/src/fragmentation.md")]
+    mod fragmentation {}
+    #[doc = include_str!("../../../book/src/defragment.md")]
+    mod defragment {}
+    #[doc = include_str!("../../../book/src/fits.md")]
+    mod fits {}
+    #[doc = include_str!("../../../book/src/coalescing.md")]
+    mod coalescing {}
+    #[doc = include_str!("../../../book/src/segregated-fit.md")]
+    mod segregated_fit {}
+    #[doc = include_str!("../../../book/src/buddy-slab.md")]
+    mod buddy_slab {}
+    #[doc = include_str!("../../../book/src/relocation.md")]
+    mod relocation {}
+    #[doc = include_str!("../../../book/src/real-programs.md")]
+    mod real_programs {}
+    #[doc = include_str!("../../../book/src/embedded.md")]
+    mod embedded {}
 }
 
 #[cfg(test)]
