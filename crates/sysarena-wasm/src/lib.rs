@@ -21,6 +21,8 @@
 //! - `pg_exec(id)`, `pg_configure(id)`, `pg_load_trace(id, max)`,
 //!   `pg_state(id, max_arenas, buckets)` read the input and return the
 //!   length of their JSON answer, found at `pg_output()`.
+//! - `pg_adopt(dst, src)` starts a side-by-side panel where `src` is;
+//!   `pg_script(id)` gives the history as commands for a shareable link.
 //! - `pg_drop(id)` ends a session.
 //!
 //! ```
@@ -40,6 +42,7 @@
 //! ```
 
 pub mod explain;
+pub mod picture;
 pub mod session;
 pub mod view;
 
@@ -304,6 +307,46 @@ pub extern "C" fn pg_load_trace(id: u32, max_events: usize) -> usize {
     })
 }
 
+/// Makes session `dst` take session `src`'s trace, history and position
+/// (a new side-by-side panel); answers `{ok, error}`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_adopt(dst: u32, src: u32) -> usize {
+    PG.with_borrow_mut(|pg| {
+        let (d, s) = (dst as usize, src as usize);
+        let ok = d != s
+            && matches!(pg.sessions.get(d), Some(Some(_)))
+            && matches!(pg.sessions.get(s), Some(Some(_)));
+        if !ok {
+            return no_session(pg, dst);
+        }
+        let source = pg.sessions[s].take().expect("checked");
+        if let Some(target) = pg.sessions[d].as_mut() {
+            target.adopt(&source);
+        }
+        pg.sessions[s] = Some(source);
+        answer(pg, &serde_json::json!({ "ok": true }))
+    })
+}
+
+/// Session `id`'s history as a `;`-separated command script (for a
+/// shareable link); answers `{script, pos, len}`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_script(id: u32) -> usize {
+    PG.with_borrow_mut(|pg| {
+        let Some(Some(s)) = pg.sessions.get(id as usize) else {
+            return no_session(pg, id);
+        };
+        let v = serde_json::json!({
+            "ok": true,
+            "script": s.script(),
+            "pos": s.pos(),
+            "len": s.len(),
+            "traced": s.trace().is_some(),
+        });
+        answer(pg, &v)
+    })
+}
+
 /// Session `id`'s view as JSON (see [`view::View`]): every arena when
 /// there are at most `max_arenas`, else the heap map in `buckets` buckets.
 #[unsafe(no_mangle)]
@@ -315,6 +358,36 @@ pub extern "C" fn pg_state(id: u32, max_arenas: usize, buckets: usize) -> usize 
         let v = view::view(s, max_arenas, buckets, 64, 64);
         answer(pg, &v)
     })
+}
+
+/// The book's chapters (`book/src`): their Rust examples are compiled and run
+/// as doctests, so the course stays true to the crate.
+#[cfg(doctest)]
+mod book {
+    #[doc = include_str!("../../../book/src/introduction.md")]
+    mod introduction {}
+    #[doc = include_str!("../../../book/src/model.md")]
+    mod model {}
+    #[doc = include_str!("../../../book/src/first-fit.md")]
+    mod first_fit {}
+    #[doc = include_str!("../../../book/src/fragmentation.md")]
+    mod fragmentation {}
+    #[doc = include_str!("../../../book/src/defragment.md")]
+    mod defragment {}
+    #[doc = include_str!("../../../book/src/fits.md")]
+    mod fits {}
+    #[doc = include_str!("../../../book/src/coalescing.md")]
+    mod coalescing {}
+    #[doc = include_str!("../../../book/src/segregated-fit.md")]
+    mod segregated_fit {}
+    #[doc = include_str!("../../../book/src/buddy-slab.md")]
+    mod buddy_slab {}
+    #[doc = include_str!("../../../book/src/relocation.md")]
+    mod relocation {}
+    #[doc = include_str!("../../../book/src/real-programs.md")]
+    mod real_programs {}
+    #[doc = include_str!("../../../book/src/embedded.md")]
+    mod embedded {}
 }
 
 #[cfg(test)]

@@ -285,6 +285,42 @@ impl Session {
         self.next_number
     }
 
+    /// The history as commands (`alloc 100;free 0;…`) for a shareable
+    /// link; a trace's events are left out (a link cannot carry the file).
+    pub fn script(&self) -> String {
+        let mut cmds = Vec::new();
+        let mut config = self.settings.config;
+        for op in &self.history {
+            cmds.push(match *op {
+                Op::Alloc { size, align: 1 } => format!("alloc {size}"),
+                Op::Alloc { size, align } => format!("alloc {size} {align}"),
+                Op::Free { number } => format!("free {number}"),
+                Op::FreeAt { offset } => format!("free @{offset}"),
+                Op::Defrag => "defrag".to_owned(),
+                Op::Relocate => "relocate".to_owned(),
+                Op::Config(c) => {
+                    let cmd = if c.policy != config.policy {
+                        format!("policy {}", c.policy.name())
+                    } else {
+                        format!("coalescing {}", c.coalescing.name())
+                    };
+                    config = c;
+                    cmd
+                }
+                Op::Event(_) => continue,
+            });
+        }
+        cmds.join(";")
+    }
+
+    /// Takes `other`'s trace, history and position (keeping this session's
+    /// settings): a new side-by-side panel starts where the main one is.
+    pub fn adopt(&mut self, other: &Session) {
+        self.trace = other.trace.clone();
+        self.history = other.history.clone();
+        self.rebuild(other.pos);
+    }
+
     /// New settings; the history is replayed on them (so the same
     /// operations can be watched on a smaller region or table).
     ///
@@ -398,7 +434,9 @@ impl Session {
                     let offset = off
                         .parse::<usize>()
                         .map_err(|_| InputError::new(format!("`{off}` is not an offset")))?;
-                    self.check_free_at(offset)?;
+                    if !self.pinned {
+                        self.check_free_at(offset)?;
+                    }
                     Op::FreeAt { offset }
                 } else {
                     let number = a.trim_start_matches('#').parse::<usize>().map_err(|_| {
@@ -406,7 +444,10 @@ impl Session {
                             "`{a}` is not an allocation number (#N) or @OFFSET"
                         ))
                     })?;
-                    if !self.typed.contains_key(&number) {
+                    // A side-by-side panel follows the main panel's
+                    // commands: an allocation that failed only here is
+                    // recorded and skipped, so the histories stay in step.
+                    if !self.typed.contains_key(&number) && !self.pinned {
                         return Err(InputError::new(if number < self.next_number {
                             format!("#{number} is not live: it was freed, or its allocation failed")
                         } else {

@@ -329,3 +329,26 @@ fn the_exports_answer_json() {
     put("defrag");
     assert_eq!(out(pg_exec(id))["ok"], false);
 }
+
+#[test]
+fn the_script_replays_to_the_same_state_and_panels_follow() {
+    let mut s = session(1024, 12);
+    run_script(&mut s, "alloc 100; alloc 50 16; free 0; policy best-fit; coalescing immediate; alloc 30; free @112; defrag; relocate; undo").unwrap();
+    let script = s.script();
+    let mut t = session(1024, 12);
+    run_script(&mut t, &script).unwrap();
+    t.seek(s.pos());
+    assert_eq!(snapshot(&t), snapshot(&s));
+    assert_eq!(t.len(), s.len());
+
+    let mut panel = session(1024, 12);
+    let (set, pin) = parse_settings("policy=worst-fit pinned=1", panel.settings()).unwrap();
+    panel.configure(set, pin).unwrap();
+    panel.adopt(&s);
+    assert_eq!((panel.pos(), panel.len()), (s.pos(), s.len()));
+    // #2 is live in the main panel; the follower records the free anyway.
+    s.exec("redo").unwrap();
+    panel.exec("redo").unwrap();
+    panel.exec("free 9").unwrap();
+    assert_eq!(panel.len(), s.pos() + 1);
+}
