@@ -59,7 +59,7 @@ for prog in heap device; do
 done
 
 reference=""
-for alloc in sysarena talc llff tlsf bump; do
+for alloc in sysarena sysarena-bss talc llff tlsf bump; do
     prog="workload-$alloc"
     rc=0
     boot "$prog" || rc=$?

@@ -32,13 +32,13 @@ section() {
 
 base_text=$(section .text "$BIN/workload-bump")
 base_rodata=$(section .rodata "$BIN/workload-bump")
-printf '%-18s %8s %8s %8s   %s\n' allocator .text .rodata .data "allocator's own (vs the bump baseline): .text / .rodata / .data"
-for alloc in bump sysarena talc llff tlsf; do
+printf '%-14s %8s %8s %8s   %s\n' allocator .text .rodata .data "allocator's own (vs the bump baseline): .text / .rodata / .data"
+for alloc in bump sysarena sysarena-bss talc llff tlsf; do
     f="$BIN/workload-$alloc"
     text=$(section .text "$f")
     rodata=$(section .rodata "$f")
     data=$(section .data "$f")
-    printf '%-18s %8d %8d %8d   %d / %d / %d\n' "$alloc" "$text" "$rodata" "$data" \
+    printf '%-14s %8d %8d %8d   %d / %d / %d\n' "$alloc" "$text" "$rodata" "$data" \
         $((text - base_text)) $((rodata - base_rodata)) "$data"
 done
 
@@ -49,7 +49,7 @@ if ! command -v qemu-system-arm >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
 fi
 cargo build --release --locked --quiet --features measure-ram --target-dir target/measure-ram
-for alloc in sysarena talc llff tlsf; do
+for alloc in sysarena sysarena-bss talc llff tlsf; do
     echo
     timeout 120 qemu-system-arm -cpu cortex-m3 -machine mps2-an385 -nographic \
         -semihosting-config enable=on,target=native \
