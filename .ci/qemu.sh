@@ -41,6 +41,16 @@ boot() {
     return $rc
 }
 
+# The firmware crate is its own workspace: the root's fmt and clippy
+# checks do not see it.
+if (cd "$FW" && cargo fmt --check && cargo clippy --release --locked --quiet --all-targets -- -D warnings); then
+    echo "ok: examples/firmware is formatted and clippy-clean"
+    pass=$((pass + 1))
+else
+    echo "FAILED: examples/firmware fmt or clippy"
+    fail=$((fail + 1))
+fi
+
 for prog in heap device; do
     rc=0
     boot "$prog" || rc=$?
