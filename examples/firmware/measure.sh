@@ -22,7 +22,7 @@ else
 fi
 rustup target add "$TARGET" >/dev/null 2>&1 || rustup target add "$TARGET"
 
-cargo build --release --locked --quiet
+cargo build --release --quiet
 BIN=target/$TARGET/release
 
 # section NAME FILE: the section's size in bytes (0 if absent).
@@ -48,7 +48,7 @@ if ! command -v qemu-system-arm >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
 fi
-cargo build --release --locked --quiet --features measure-ram --target-dir target/measure-ram
+cargo build --release --quiet --features measure-ram --target-dir target/measure-ram
 for alloc in sysarena sysarena-bss talc llff tlsf; do
     echo
     timeout 120 qemu-system-arm -cpu cortex-m3 -machine mps2-an385 -nographic \
