@@ -64,7 +64,7 @@ for prog in heap device; do
         echo "ok: $prog boots, every check holds, output matches $FW/expected/$prog.txt"
         pass=$((pass + 1))
     else
-        echo "FAILED: $prog (exit $rc)"
+        echo "FAILED: $prog (exit $rc); if the new output is intended, run: bash .ci/qemu.sh --bless"
         cat "$work/$prog.err"
         fail=$((fail + 1))
     fi
