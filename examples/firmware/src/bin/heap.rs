@@ -263,7 +263,7 @@ fn classic_story(checks: &mut Checks) {
 
     let r = heap.defragment();
     say!(
-        "defragment: merged {}, moved {} descriptors down the table; largest free {} -> {} B",
+        "defragment: merged {}, descriptors moved down the table {}; largest free {} -> {} B",
         r.merged,
         r.compacted,
         r.largest_free_before,
