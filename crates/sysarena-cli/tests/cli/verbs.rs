@@ -266,7 +266,7 @@ fn viz_and_report_take_subject_groups_short_flags_and_quiet() {
     refused(
         &["viz", "--workload", "uniform", "-s", "", "--svg", "-"],
         1,
-        "names no subject",
+        "the list of subjects is empty",
     );
     refused(
         &["viz", "--workload", "uniform", "-s", "nope", "--svg", "-"],
