@@ -584,13 +584,13 @@ fn fragment(args: &DefragArgs, config: Config) -> io::Result<(Device, String)> {
     Ok((d, story))
 }
 
-/// Rebuilds the fragmented region and runs `compact` on it: (moves,
+/// Rebuilds the fragmented region and runs `relocate` on it: (moves,
 /// bytes, largest free after).
 fn compact_at_once(args: &DefragArgs, config: Config) -> io::Result<(usize, usize, usize)> {
     let (mut d, _) = fragment(args, config)?;
     let region = &mut d.region;
     let rep =
-        d.m.compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
+        d.m.relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
             .map_err(io::Error::other)?;
     d.verify()?;
     Ok((rep.moved, rep.bytes_moved, rep.largest_free_after))

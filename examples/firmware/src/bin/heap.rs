@@ -387,7 +387,7 @@ fn handle_story(checks: &mut Checks) {
         ),
         "640 B free, the largest hole 256 B: 384 B does not fit",
     );
-    match heap.compact() {
+    match heap.relocate() {
         Ok(r) => {
             say!(
                 "compact: moved {} blocks, {} B; free arenas {} -> {}, largest free {} -> {} B",
