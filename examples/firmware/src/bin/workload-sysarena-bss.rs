@@ -10,14 +10,14 @@ use core::ptr::NonNull;
 
 use cortex_m_rt::entry;
 use panic_semihosting as _;
-use sysarena::global::{DefaultRawMutex, LockedHeap};
+use sysarena::global::{LockedHeap, SliceLockedHeap};
 use sysarena::{ArenaManager, Config, Heap, Slot};
 use sysarena_firmware::workload::{self, Region};
 
 /// Descriptors in the arena table, as in `workload-sysarena`.
 const DESCRIPTORS: usize = 128;
 
-type Global = LockedHeap<0, DefaultRawMutex, &'static mut [Slot]>;
+type Global = SliceLockedHeap<'static>;
 
 #[cfg_attr(not(feature = "measure-ram"), global_allocator)]
 static HEAP: Global = LockedHeap::new();
