@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{ReplayError, Violation};
+use super::error::{ReplayError, Violation};
 use crate::budget::Clock;
 use crate::metrics::{
     self, Clash, FreeSource, LiveSet, Sample, Summary, Timing, external_fragmentation,

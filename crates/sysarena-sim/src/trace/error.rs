@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use super::Id;
+use super::event::Id;
 
 /// Why a trace could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader};
 use std::str::FromStr;
 
-use super::{Event, Id, TraceError, TraceErrorKind};
+use super::error::{TraceError, TraceErrorKind};
+use super::event::{Event, Id};
 
 /// Validates events as they arrive: ids fresh on `a`, live on `f`/`r`.
 #[derive(Debug, Default)]

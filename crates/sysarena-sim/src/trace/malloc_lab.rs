@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::io::BufRead;
 
+use super::error::{TraceError, TraceErrorKind};
+use super::event::{Event, Id, MALLOC_LAB_ALIGN, Trace};
 use super::lines::{content, for_each_line, no_more, parse_num};
-use super::{Event, Id, MALLOC_LAB_ALIGN, Trace, TraceError, TraceErrorKind};
 
 impl Trace {
     /// Reads a CS:APP malloc-lab `.rep` trace (plain or gzip).

@@ -33,22 +33,20 @@
 //!
 //! # Where things are
 //!
-//! This file holds the vocabulary ([`Event`], [`Trace`], [`TraceFormat`])
-//! and reading a file ([`Trace::from_path`], format guessing); each format
-//! has its own file (`native.rs`, `malloc_lab.rs`, `ostep.rs`), beside the
-//! shared line plumbing (`lines.rs`), the errors (`error.rs`), the counts
-//! ([`TraceStats`], `stats.rs`) and the writer ([`TraceWriter`],
-//! `writer.rs`).
+//! The vocabulary sits at the bottom: [`Event`] and [`Trace`] in `event.rs`,
+//! [`TraceFormat`] in `format.rs`, the errors in `error.rs`; above them the
+//! shared line plumbing (`lines.rs`), one file per format (`native.rs`,
+//! `malloc_lab.rs`, `ostep.rs`), the counts ([`TraceStats`], `stats.rs`)
+//! and the writer ([`TraceWriter`], `writer.rs`); this file reads a file
+//! ([`Trace::from_path`], guessing its format) and checks a hand-made trace.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
 
 mod error;
+mod event;
+mod format;
 mod lines;
 mod malloc_lab;
 mod native;
@@ -57,116 +55,13 @@ mod stats;
 mod writer;
 
 pub use self::error::{TraceError, TraceErrorKind};
+pub use self::event::{DEFAULT_ALIGN, Event, Id, MALLOC_LAB_ALIGN, OSTEP_ALIGN, Trace};
+pub use self::format::TraceFormat;
 pub use self::native::read_native_bytes;
 pub use self::stats::TraceStats;
 pub use self::writer::TraceWriter;
 
 use self::lines::{Checker, content, maybe_gunzip};
-
-/// The alignment of an `a` line that gives none (glibc's malloc guarantee,
-/// and what the recorded traces use throughout).
-pub const DEFAULT_ALIGN: usize = 16;
-
-/// The alignment given to blocks of a CS:APP malloc-lab trace (the lab's
-/// `ALIGNMENT`).
-pub const MALLOC_LAB_ALIGN: usize = 8;
-
-/// The alignment given to blocks of an OSTEP `malloc.py` op list (the
-/// simulator's default: none).
-pub const OSTEP_ALIGN: usize = 1;
-
-/// A block's name in a trace.
-pub type Id = u64;
-
-/// One allocation event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum Event {
-    /// Allocate `size` bytes at `align` (a power of two); the block is `id`.
-    Alloc {
-        /// The new block's id, not used before in the trace.
-        id: Id,
-        /// Requested bytes (may be 0).
-        size: usize,
-        /// Requested alignment, a power of two.
-        align: usize,
-    },
-    /// Free the live block `id`.
-    Free {
-        /// A live block.
-        id: Id,
-    },
-    /// Resize the live block `id` to `size` bytes, keeping its alignment.
-    Realloc {
-        /// A live block.
-        id: Id,
-        /// The new requested size.
-        size: usize,
-    },
-}
-
-/// A named sequence of events.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Trace {
-    /// Where the trace came from (a file name or a workload description).
-    pub name: String,
-    /// The events, in order.
-    pub events: Vec<Event>,
-}
-
-/// The input formats [`Trace::read`] understands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum TraceFormat {
-    /// sysarena's native format (see the module docs).
-    Native,
-    /// CS:APP malloc-lab `.rep`: four header numbers (suggested heap size,
-    /// number of ids, number of ops, weight), then `a id size`, `f id`,
-    /// `r id size`. An id may be allocated again once freed.
-    MallocLab,
-    /// OSTEP `malloc.py -A` op list: `+N` allocates N bytes, `-K` frees the
-    /// K-th allocation made (counting from 0); separated by commas or white
-    /// space.
-    Ostep,
-}
-
-impl TraceFormat {
-    /// Every format, for help texts.
-    pub const ALL: [TraceFormat; 3] = [
-        TraceFormat::Native,
-        TraceFormat::MallocLab,
-        TraceFormat::Ostep,
-    ];
-
-    /// The format's name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            TraceFormat::Native => "native",
-            TraceFormat::MallocLab => "malloc-lab",
-            TraceFormat::Ostep => "ostep",
-        }
-    }
-}
-
-impl fmt::Display for TraceFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for TraceFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "native" | "trace" => Ok(TraceFormat::Native),
-            "malloc-lab" | "rep" | "csapp" => Ok(TraceFormat::MallocLab),
-            "ostep" => Ok(TraceFormat::Ostep),
-            _ => Err(format!(
-                "unknown trace format `{s}` (expected native, malloc-lab or ostep)"
-            )),
-        }
-    }
-}
 
 impl Trace {
     /// An empty trace called `name`.

@@ -3,8 +3,9 @@
 
 use std::io::BufRead;
 
+use super::error::{TraceError, TraceErrorKind};
+use super::event::{DEFAULT_ALIGN, Event, Trace};
 use super::lines::{Checker, content, for_each_line, no_more, parse_num};
-use super::{DEFAULT_ALIGN, Event, Trace, TraceError, TraceErrorKind};
 
 /// Parses one native line's fields (comment already stripped, not empty).
 fn parse_native_line(text: &str) -> Result<Event, TraceErrorKind> {

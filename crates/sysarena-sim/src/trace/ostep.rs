@@ -2,8 +2,9 @@
 
 use std::io::BufRead;
 
+use super::error::{TraceError, TraceErrorKind};
+use super::event::{Event, OSTEP_ALIGN, Trace};
 use super::lines::{Checker, content, for_each_line, parse_num};
-use super::{Event, OSTEP_ALIGN, Trace, TraceError, TraceErrorKind};
 
 impl Trace {
     /// Reads an OSTEP `malloc.py -A` op list (`+10,-0,+20`; commas, white

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Event, Id, Trace};
+use super::event::{Event, Id, Trace};
 
 /// Counts and peaks of a trace, computed without replaying it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{Event, Id, Trace};
+use super::event::{Event, Id, Trace};
 
 impl Trace {
     /// Writes the trace in the native format (always with the align field).
