@@ -10,7 +10,8 @@ use sysarena_sim::registry;
 use sysarena_sim::trace::TraceFormat;
 use sysarena_sim::workload::{Workload, WorkloadParams};
 
-use super::{format, user_error};
+use super::format;
+use super::ui::user_error;
 
 /// Options every simulator verb shares: output form, parallelism and the
 /// time budget.

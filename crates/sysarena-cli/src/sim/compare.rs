@@ -232,11 +232,7 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
         )?;
         return super::finish(&run);
     }
-    writeln!(
-        out,
-        "{}",
-        super::simulate::trace_line(&trace.name, &stats, capacity)
-    )?;
+    writeln!(out, "{}", table::trace_line(&trace.name, &stats, capacity))?;
     let mut t = table::new_table(
         &[
             "#",

@@ -16,40 +16,17 @@ pub mod replay;
 mod run;
 pub mod simulate;
 pub mod table;
+mod ui;
 
 pub use self::args::*;
 pub use self::run::*;
+pub use self::ui::{progress, user_error};
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use sysarena_sim::trace::{Trace, TraceFormat};
-
-/// A failure the user should read: printed as `sysarena: <message>`.
-pub fn user_error(message: impl Into<String>) -> io::Error {
-    io::Error::other(message.into())
-}
-
-/// A progress bar on stderr, hidden when stderr is not a terminal or with
-/// `--quiet`.
-pub fn progress(quiet: bool, len: Option<u64>) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-    let style = match len {
-        Some(_) => ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:24} {pos}/{len} {wide_msg}",
-        ),
-        None => ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}"),
-    };
-    bar.set_style(style.expect("valid template").progress_chars("█▉▊▋▌▍▎▏ "));
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
-}
 
 /// Reads a trace file with a spinner; a malformed file becomes
 /// `FILE:LINE: reason`, one that cannot be read `FILE: reason`.

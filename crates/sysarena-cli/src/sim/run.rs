@@ -16,7 +16,9 @@ use sysarena_sim::subject::Subject;
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
 use sysarena_sim::trace::Trace;
 
-use super::{OutputArgs, format, progress, user_error};
+use super::args::OutputArgs;
+use super::format;
+use super::ui::{progress, user_error};
 
 /// One subject's replay: its result, or why it could not run, and for a
 /// sysarena subject (when asked) its arenas at the end.

@@ -9,7 +9,7 @@ use sysarena_sim::trace::{Trace, TraceStats};
 use sysarena_sim::workload::{Workload, WorkloadParams};
 
 use super::format::{bytes, count, thousands};
-use super::{OutputArgs, SubjectArgs, WorkloadArgs};
+use super::{OutputArgs, SubjectArgs, WorkloadArgs, table};
 use crate::heapmap::HeapMap;
 
 /// Options of `simulate`.
@@ -54,20 +54,6 @@ struct Json<'a> {
     results: Vec<super::JsonOutcome<'a>>,
 }
 
-/// The one-line description of a trace and its region.
-pub fn trace_line(name: &str, stats: &TraceStats, capacity: usize) -> String {
-    format!(
-        "{name}: {} events ({} allocs, {} frees, {} reallocs), peak live {} in at most {} blocks; {} region per subject",
-        thousands(stats.events),
-        thousands(stats.allocs),
-        thousands(stats.frees),
-        thousands(stats.reallocs),
-        super::format::bytes_exact(stats.peak_live_bytes),
-        thousands(stats.max_live_blocks),
-        bytes(capacity),
-    )
-}
-
 /// Runs `simulate`.
 pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
     args.workload_args.check()?;
@@ -106,8 +92,7 @@ pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
         )?;
         return super::finish(&run);
     }
-    let run =
-        super::replay::stream_summary(&mut out, &trace, &names, capacity, &args.out, want_maps)?;
+    let run = table::stream_summary(&mut out, &trace, &names, capacity, &args.out, want_maps)?;
     for o in &run.outcomes {
         if let Some(arenas) = &o.arenas {
             draw_map(
