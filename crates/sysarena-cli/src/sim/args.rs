@@ -88,10 +88,10 @@ pub struct WorkloadArgs {
     /// 10M).
     #[arg(long, default_value = "10000", value_parser = parse_ops)]
     pub ops: usize,
-    /// Smallest request [units: K, M, G].
+    /// Smallest request [units: K, M, G, T, P, E].
     #[arg(long, default_value = "16", value_parser = format::parse_size)]
     pub min_size: usize,
-    /// Largest request [units: K, M, G].
+    /// Largest request [units: K, M, G, T, P, E].
     #[arg(long, default_value = "4096", value_parser = format::parse_size)]
     pub max_size: usize,
     /// Probability that a step allocates rather than frees (0 to 1).

@@ -34,15 +34,15 @@ pub struct ReplayArgs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct TraceArgs {
     /// The trace's format: native, malloc-lab or ostep [default: guessed —
-    /// `.rep` is malloc-lab, a first op starting with `+` or `-` is OSTEP,
-    /// anything else native].
+    /// `.rep`, or a first line that is a lone number, is malloc-lab; a first
+    /// op starting with `+` or `-` is OSTEP; anything else native].
     #[arg(long, value_parser = super::parse_format)]
     pub format: Option<TraceFormat>,
     /// Replay only the first N events (`20000`, `20k`, `1M`); every prefix
     /// of a valid trace is valid.
     #[arg(long, short = 'n', value_name = "N", value_parser = super::parse_max_events)]
     pub max_events: Option<usize>,
-    /// Region size of each subject [units K, M, G].
+    /// Region size of each subject [units K, M, G, T, P, E].
     #[arg(long, default_value = "128MiB", value_parser = super::format::parse_capacity)]
     pub capacity: usize,
 }

@@ -22,7 +22,7 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub subjects: SubjectArgs,
     /// Region size of each subject, which the workload also aims at
-    /// [default: 64KiB for checkerboard, 1MiB otherwise; units K, M, G].
+    /// [default: 64KiB for checkerboard, 1MiB otherwise; units K, M, G, T, P, E].
     #[arg(long, value_parser = super::format::parse_capacity)]
     pub capacity: Option<usize>,
     #[command(flatten)]
