@@ -192,7 +192,10 @@ pub fn run_subjects(
                         if let Ok(Some(stopped)) =
                             outcome.result.as_ref().map(|r| r.summary.stopped)
                         {
-                            r.1.push(format!("{name} at {:.0}%", stopped.fraction() * 100.0));
+                            r.1.push(format!(
+                                "{name} at {:.0}%",
+                                (stopped.fraction() * 100.0).floor()
+                            ));
                         }
                         show(bar, &r);
                     }
