@@ -24,9 +24,10 @@
 //! ```
 //! use sysarena::{ArenaManager, ArenaManagerIn, Config, HandleSlot, Movable, MovableIn, Slot};
 //!
-//! // 100 000 descriptors and handles, sized at run time, on the heap.
-//! let table = vec![Slot::EMPTY; 100_000].into_boxed_slice();
-//! let handles = vec![HandleSlot::EMPTY; 100_000].into_boxed_slice();
+//! // Tables sized at run time, on the heap.
+//! let n = 4096;
+//! let table = vec![Slot::EMPTY; n].into_boxed_slice();
+//! let handles = vec![HandleSlot::EMPTY; n].into_boxed_slice();
 //! let manager = ArenaManager::from_table(table, 1 << 30, Config::fast())?;
 //! let mut m: MovableIn<Box<[Slot]>, Box<[HandleSlot]>> = Movable::from_parts(manager, handles)?;
 //! let h = m.alloc(4096, 64)?;
