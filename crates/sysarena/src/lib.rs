@@ -48,7 +48,10 @@ pub use error::{
 #[doc(inline)]
 pub use handle::Handle;
 pub use handle_heap::HandleHeap;
-pub use heap::Heap;
+pub use heap::{
+    Heap, HeapArena, MAX_REGION_ALIGN, MAX_REGIONS, MIN_REGION_LEN, REGION_ALIGN, Region,
+    RegionError, SliceHeap,
+};
 pub use manager::{ArenaManager, Arenas, SliceManager};
 #[doc(inline)]
 pub use movable::Movable;

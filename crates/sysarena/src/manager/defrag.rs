@@ -7,7 +7,7 @@
 //! destination. Ending the pass turns each reservation into the allocation
 //! (done) or frees it (skipped).
 
-use super::ArenaManager;
+use super::state::ArenaManager;
 use crate::error::AllocError;
 use crate::handle::Handle;
 use crate::pass::{PassLimits, PassPlan, PassStop, PlannedMove};
