@@ -12,14 +12,16 @@
 //! With given storage the const parameters size nothing. The aliases here
 //! name those types without them:
 //!
-//! | inline tables | given storage |
-//! | --- | --- |
-//! | [`ArenaManager<N>`](crate::ArenaManager) | [`ArenaManagerIn<S>`] (and [`SliceManager<'t>`](crate::SliceManager) for a `&'t mut [Slot]`) |
-//! | [`Heap<N>`](crate::Heap) | [`HeapIn<S>`] |
-//! | [`Movable<N, H>`](crate::Movable) | [`MovableIn<S, T>`] |
-//! | [`HandleHeap<N, H>`](crate::HandleHeap) | [`HandleHeapIn<S, T>`] |
-//! | `global::LockedHeap<N>` | `LockedHeapIn<S>` (feature `global`) |
-//! | `global::HeapCell<N>` | `HeapCellIn<S>` (feature `global`) |
+//! | inline tables | any given storage `S` | a `&'t mut [Slot]` |
+//! | --- | --- | --- |
+//! | [`ArenaManager<N>`](crate::ArenaManager) | [`ArenaManagerIn<S>`] | [`SliceManager<'t>`](crate::SliceManager) |
+//! | [`Heap<N>`](crate::Heap) | [`HeapIn<S>`] | [`SliceHeap<'t>`](crate::SliceHeap) |
+//! | [`Movable<N, H>`](crate::Movable) | [`MovableIn<S, T>`] | |
+//! | [`HandleHeap<N, H>`](crate::HandleHeap) | [`HandleHeapIn<S, T>`] | |
+//! | `global::LockedHeap<N>` | `LockedHeapIn<S>` | `global::SliceLockedHeap<'t>` |
+//! | `global::HeapCell<N>` | `HeapCellIn<S>` | `global::SliceHeapCell<'t>` |
+//!
+//! (The `global` rows need the `global` feature.)
 //!
 //! ```
 //! use sysarena::{ArenaManager, ArenaManagerIn, Config, HandleSlot, Movable, MovableIn, Slot};
