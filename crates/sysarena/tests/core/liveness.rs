@@ -4,10 +4,13 @@
 //! things it is: more to do, done, or no progress possible under these
 //! limits. The blocks are 256 B to 4 KiB, as `sysarena defrag` makes them.
 
-use sysarena_testkit::{Rng, fill, first_wrong};
+use std::alloc::Layout;
+
+use sysarena_testkit::{AlignedRegion, Rng, fill, first_wrong};
 
 use sysarena::{
-    Config, Handle, Movable, MoveStatus, PassLimits, PassProgress, PassStop, PlannedMove,
+    Config, Handle, HandleHeap, Movable, MoveStatus, PassLimits, PassProgress, PassStop,
+    PlannedMove,
 };
 
 /// The region: 64 KiB natively (about 30 blocks), 16 KiB under Miri.
@@ -225,4 +228,76 @@ fn a_converged_layout_reports_done_under_any_limit() {
         );
     }
     assert_intact(&m, &region, &live);
+}
+
+/// `HandleHeap::relocate_step`'s loop — "until `done` is 0" — ends under
+/// every byte limit too, with every block's bytes intact.
+#[test]
+fn the_handle_heap_step_loop_ends_under_every_byte_limit() {
+    let byte_limits: &[usize] = if cfg!(miri) {
+        &[0, 1000]
+    } else {
+        &[0, 255, 1000, 4096, usize::MAX]
+    };
+    for &max_bytes in byte_limits {
+        // 16 KiB in blocks of 256 B – 4 KiB; the survivors (odd positions)
+        // are 256, 512, 4096 and 768 bytes: on both sides of 1000 B.
+        const SIZES: [usize; 8] = [1024, 256, 2048, 512, 512, 4096, 3072, 768];
+        let len = 16 << 10;
+        let mem = AlignedRegion::new(len, 16);
+        // SAFETY: `mem` outlives the heap and nothing else uses it.
+        let mut heap = unsafe { HandleHeap::<64, 64>::new(mem.base(), len, Config::classic()) };
+        let mut blocks = Vec::new();
+        for size in SIZES.into_iter().cycle() {
+            let Ok(h) = heap.alloc(Layout::from_size_align(size, 8).unwrap()) else {
+                break;
+            };
+            let seed = blocks.len() as u64;
+            fill(heap.get_mut(h).unwrap(), seed);
+            blocks.push((h, seed));
+        }
+        // Every other block freed: each survivor has a hole in front.
+        let mut live = Vec::new();
+        for (h, seed) in blocks {
+            if seed % 2 == 0 {
+                heap.free(h).unwrap();
+            } else {
+                live.push((h, seed));
+            }
+        }
+        let small = live
+            .iter()
+            .filter(|&&(h, _)| heap.movable().info(h).unwrap().size <= 1000)
+            .count();
+        assert!(
+            small > 0,
+            "the layout has blocks a 1000-byte limit lets move"
+        );
+        let mut buf = [PlannedMove::EMPTY; 8];
+        let mut steps = 0;
+        while heap
+            .relocate_step(PassLimits::new(usize::MAX, max_bytes), &mut buf)
+            .unwrap()
+            .done
+            > 0
+        {
+            steps += 1;
+            assert!(
+                steps < 10_000,
+                "relocate_step under {max_bytes} B does not end"
+            );
+        }
+        heap.check_invariants().unwrap();
+        for &(h, seed) in &live {
+            assert_eq!(first_wrong(heap.get(h).unwrap(), seed), None, "{h}");
+        }
+        if max_bytes == 0 {
+            assert_eq!(steps, 0);
+        } else if max_bytes >= 1000 {
+            assert!(steps > 0, "blocks of 1000 B or less had holes in front");
+        }
+        if max_bytes == usize::MAX {
+            assert_eq!(heap.stats().free_arenas, 1);
+        }
+    }
 }
