@@ -445,7 +445,7 @@ impl HeapMap {
 
     /// The legend for [`render_line`](Self::render_line).
     pub fn legend() -> &'static str {
-        "A-Z allocation (█ its bytes, ░ slack: reserved, not requested)   ▏· a free arena   ▏= the largest free arena"
+        "A-Z, a-z allocation (█ its bytes, ░ slack: reserved, not requested)   ▏· a free arena   ▏= the largest free arena"
     }
 
     /// The legend of a bucketed map (adds `▚`).

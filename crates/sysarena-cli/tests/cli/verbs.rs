@@ -326,3 +326,18 @@ fn a_short_soak_says_what_it_covered() {
     assert!(out.contains("covering 2 of 10 configurations"), "{out}");
     assert!(out.contains("soak: not reached: "), "{out}");
 }
+
+/// The README shows the demo's output; it is what `sysarena demo` prints.
+#[test]
+fn the_readme_shows_what_demo_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("sysarena demo — the arena model")
+        .expect("the README shows the demo");
+    let end = start + readme[start..].find("\n```").expect("the block ends");
+    let o = sysarena(&["demo"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim_end(), readme[start..end].trim_end());
+}
