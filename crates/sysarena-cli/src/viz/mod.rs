@@ -67,8 +67,26 @@ impl SourceArgs {
         }
     }
 
-    /// Loads the trace (or generates the workload) and picks the capacity.
+    /// Loads the trace (or generates the workload) and picks the capacity;
+    /// a source with no events (an empty file, `-n 0`, `--ops 0`) is an
+    /// error, not a picture of nothing.
     pub fn load(&self) -> io::Result<(Trace, usize)> {
+        let (trace, capacity) = self.load_any()?;
+        if trace.events.is_empty() {
+            return Err(crate::sim::user_error(format!(
+                "{}: no events to draw{}",
+                trace.name,
+                if self.max_events == Some(0) {
+                    " (-n 0 keeps none)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        Ok((trace, capacity))
+    }
+
+    fn load_any(&self) -> io::Result<(Trace, usize)> {
         if let Some(w) = self.workload {
             let capacity = self.capacity.unwrap_or(1 << 20);
             let params = WorkloadParams {
