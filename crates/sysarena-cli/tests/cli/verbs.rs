@@ -191,6 +191,19 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
 }
 
 #[test]
+fn a_huge_or_empty_snapshot_grid_is_refused() {
+    for grid in ["65535x65535", "0x10", "10x0", "100"] {
+        refused(
+            &["step", "--script", "/dev/null", "--snapshot", grid],
+            1,
+            "--snapshot wants COLSxROWS",
+        );
+    }
+    let o = sysarena(&["step", "--script", "/dev/null", "--snapshot", "40x12"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+}
+
+#[test]
 fn a_trace_too_large_for_defrag_is_refused_by_name() {
     let dir = std::env::temp_dir().join(format!("sysarena-cli-huge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
