@@ -286,6 +286,26 @@ fn viz_and_report_take_subject_groups_short_flags_and_quiet() {
         1,
         "unknown subject `nope`",
     );
+    // A peer that cannot get its region says so once, by name.
+    let o = sysarena(&[
+        "viz",
+        "--workload",
+        "uniform",
+        "--ops",
+        "50",
+        "--capacity",
+        "1000000000G",
+        "-s",
+        "talc",
+        "--svg",
+        "-",
+    ]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("talc: ") && !err.contains("talc: talc"),
+        "{err}"
+    );
     let html = std::env::temp_dir().join(format!("sysarena-cli-{}.html", std::process::id()));
     let o = sysarena(&[
         "report",
