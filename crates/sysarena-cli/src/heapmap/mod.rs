@@ -360,7 +360,12 @@ impl HeapMap {
                     h / 2.0
                 );
             }
-            if edges && c.first && i > 0 && cw >= 2.0 {
+            // Two neighbouring blocks that share one of the twelve colours
+            // always get an edge, however narrow the cells, so they never
+            // read as one block.
+            let same_colour =
+                i > 0 && cell_code(&self.cells[i - 1]) == code && self.cells[i - 1].key != c.key;
+            if edges && c.first && i > 0 && (cw >= 2.0 || same_colour) {
                 let edge = match c.kind {
                     CellKind::Free | CellKind::LargestFree => "#9a9a9a",
                     _ => "#ffffff",

@@ -222,3 +222,27 @@ fn slack_is_drawn_inside_the_arena() {
         ]
     );
 }
+
+#[test]
+fn neighbours_of_the_same_colour_are_separated_in_svg() {
+    // Keys 0 and 12 share a colour; 300 arenas make the cells narrow.
+    let mut arenas = vec![arena(0, 10, true), arena(10, 10, true)];
+    for i in 2..300 {
+        arenas.push(arena(i * 10, 10, i % 2 == 0));
+    }
+    let keys = |a: &ArenaInfo| {
+        Some(match a.offset {
+            0 => 0,
+            10 => 12,
+            o => o / 10 * 2 + 1,
+        })
+    };
+    let map = HeapMap::new(&arenas, 3000, 300, keys);
+    let svg = map.svg_rects(0.0, 0.0, 300.0, 10.0);
+    // The edge at the start of the second block (x = 1.0).
+    assert!(
+        svg.contains(r##"<rect x="1.0" y="0.0" width="0.8" height="10.0" fill="#ffffff"/>"##),
+        "{}",
+        &svg[..400]
+    );
+}
