@@ -57,7 +57,7 @@ fn parse_words(s: &str) {
         assert_eq!(viz::parse_size(&n.to_string()), Ok(n));
     }
     for parse in [
-        viz::parse_capacity,
+        sim::format::parse_capacity,
         viz::parse_view,
         viz::parse_frames,
         heapmap::parse_width,
@@ -72,6 +72,10 @@ fn parse_words(s: &str) {
     }
     if let Ok(n) = sim::parse_events(s) {
         assert_eq!(sim::parse_events(&n.to_string()), Ok(n));
+    }
+    if let Ok(n) = sim::parse_max_events(s) {
+        assert!(n > 0);
+        assert_eq!(sim::parse_max_events(&n.to_string()), Ok(n));
     }
     let _ = soak::parse_duration(s);
     let _ = sim::parse_workload(s);

@@ -13,18 +13,12 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, SliceManager, Slot};
 
-use crate::global::Globals;
+use crate::counters;
 use crate::lock::Lock;
-use crate::report;
-use crate::slab::{self, Found, PageMeta, Slab};
+use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
+use crate::slab::state::States;
+use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
-
-/// The most shards (`SYSARENA_SHARDS` is capped here).
-pub(crate) const MAX_SHARDS: usize = 64;
-
-/// A shard's heap: a sysarena [`Heap`] whose arena table is a slice of
-/// mapped memory.
-pub(crate) type ShardHeap = Heap<0, &'static mut [Slot]>;
 
 /// One shard's state, guarded by its lock.
 pub(crate) struct Inner {
@@ -75,7 +69,8 @@ std::thread_local! {
 /// `region .. region + size` is memory nothing else uses, starting at a
 /// multiple of [`slab::PAGE`]; `table` points to `descriptors` zeroed slots
 /// and `meta` (null: no slab layer) to `size / slab::PAGE` zeroed page
-/// records, which nothing else uses; all live for ever.
+/// records, and `states` covers as many pages, which nothing else uses; all
+/// live for ever.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn build(
     i: usize,
@@ -85,6 +80,7 @@ pub(crate) unsafe fn build(
     descriptors: usize,
     config: Config,
     meta: *mut PageMeta,
+    states: States,
     slab_on: bool,
 ) -> bool {
     // SAFETY: the caller hands over `descriptors` zeroed slots for ever.
@@ -102,7 +98,7 @@ pub(crate) unsafe fn build(
     let heap = unsafe { Heap::from_manager(base, manager) };
     // SAFETY: `meta` describes this region's pages and nothing else uses it
     // (the caller's contract); the layer is only used with this heap.
-    let slab = unsafe { Slab::new(meta, size / slab::PAGE, slab_on) };
+    let slab = unsafe { Slab::new(meta, states, size / slab::PAGE, slab_on) };
     // SAFETY: initialisation has exclusive access to the shards.
     unsafe {
         (*SHARDS[i].inner.get()).write(Inner {
@@ -150,7 +146,7 @@ impl Deref for Locked {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         // SAFETY: we hold the lock, and `Locked` is only made for shards
-        // below `Globals::shards`, which initialisation built.
+        // below `Settings::shards`, which initialisation built.
         unsafe { (*self.shard.inner.get()).assume_init_ref() }
     }
 }
@@ -172,7 +168,7 @@ impl Drop for Locked {
 /// The shard that owns `addr`, if it lies in the shards' part of the
 /// reservation.
 #[inline]
-pub(crate) fn owner(g: &Globals, addr: usize) -> Option<usize> {
+pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
     let off = addr.wrapping_sub(g.base);
     (off < g.span).then_some(off >> g.shard_shift)
 }
@@ -228,14 +224,6 @@ fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
     (h, Locked::lock(h))
 }
 
-/// An allocation: the pointer and how many of its first bytes may be dirty
-/// (the rest is fresh memory, already zero). `dirty` is at most the block's
-/// usable size (a slab slot's class size, a heap block's request).
-pub(crate) struct Fresh {
-    pub(crate) ptr: *mut u8,
-    pub(crate) dirty: usize,
-}
-
 impl Inner {
     #[inline]
     fn alloc(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
@@ -243,8 +231,8 @@ impl Inner {
             let c = slab::class_of(size);
             if let Some(f) = self.slab.alloc(&mut self.heap, &mut self.hwm, c) {
                 self.allocs += 1;
-                if report::enabled() {
-                    report::live_changed(0, slab::class_size(c));
+                if counters::enabled() {
+                    counters::live_changed(0, slab::class_size(c));
                 }
                 return Some(f);
             }
@@ -256,7 +244,7 @@ impl Inner {
     #[inline(never)]
     fn alloc_heap(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
         let layout = Layout::from_size_align(size, align).ok()?;
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let p = match self.heap.alloc(layout) {
             Ok(p) => p,
             // The classic model merges only when asked: when nothing fits,
@@ -274,7 +262,7 @@ impl Inner {
         self.hwm = self.hwm.max(off + need);
         self.allocs += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Some(Fresh {
             ptr: p.as_ptr(),
@@ -288,7 +276,9 @@ impl Inner {
         match self.slab.find(self.heap.base().as_ptr(), p) {
             Found::NotSlab => {}
             Found::Live { class, .. } => return Ok(slab::class_size(class)),
-            Found::Free => return Err(FreeError::DoubleFree { offset: off }),
+            Found::Free | Found::Cached { .. } => {
+                return Err(FreeError::DoubleFree { offset: off });
+            }
             Found::Invalid => return Err(FreeError::NotAllocated { offset: off }),
         }
         match self.heap.manager().arena_at(off) {
@@ -304,7 +294,7 @@ impl Inner {
     /// # Safety
     /// If `p` is a live allocation of this shard, the caller gives it up.
     #[inline]
-    pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+    pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Settings) -> Result<(), FreeError> {
         let base = self.heap.base().as_ptr();
         match self.slab.find(base, p) {
             Found::NotSlab => {}
@@ -313,12 +303,12 @@ impl Inner {
                 // gives it up.
                 let size = unsafe { self.slab.free(&mut self.heap, page, class, idx) };
                 self.frees += 1;
-                if report::enabled() {
-                    report::live_changed(size, 0);
+                if counters::enabled() {
+                    counters::live_changed(size, 0);
                 }
                 return Ok(());
             }
-            Found::Free => {
+            Found::Free | Found::Cached { .. } => {
                 return Err(FreeError::DoubleFree {
                     offset: (p as usize).wrapping_sub(base as usize),
                 });
@@ -338,7 +328,7 @@ impl Inner {
     /// # Safety
     /// As [`free`](Self::free).
     #[inline(never)]
-    unsafe fn free_heap(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+    unsafe fn free_heap(&mut self, p: *mut u8, g: &Settings) -> Result<(), FreeError> {
         let size = self.usable(p)?;
         if g.release != 0 && size >= g.release {
             // Page-aligned interior of the arena: the whole pages it covers.
@@ -353,7 +343,7 @@ impl Inner {
                 self.released += (end - start) as u64;
             }
         }
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let Some(nn) = NonNull::new(p) else {
             return Err(FreeError::NotAllocated { offset: 0 });
         };
@@ -361,7 +351,7 @@ impl Inner {
         unsafe { self.heap.free(nn)? };
         self.frees += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Ok(())
     }
@@ -376,7 +366,7 @@ impl Inner {
             .map_err(|_| ReallocError::Alloc(AllocError::SizeOverflow { size, align: 16 }))?;
         let nn =
             NonNull::new(p).ok_or(ReallocError::Free(FreeError::NotAllocated { offset: 0 }))?;
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         // SAFETY: `Heap::realloc` checks that `p` is a live allocation and
         // changes nothing otherwise; the caller gives up `p` on success.
         let q = unsafe { self.heap.realloc(nn, layout)? };
@@ -384,28 +374,25 @@ impl Inner {
         self.hwm = self.hwm.max(off + size.max(1).next_multiple_of(MIN_ALIGN));
         self.reallocs += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Ok(q.as_ptr())
     }
 }
-
-/// malloc's alignment guarantee on x86_64 (glibc's `MALLOC_ALIGNMENT`).
-pub(crate) const MIN_ALIGN: usize = 16;
 
 /// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the slab layer
 /// of the thread's shard: the fast path. `None` when the layer is off or
 /// the shard has no 64 KiB left for a page (then [`alloc`] tries the heap
 /// and the other shards).
 #[inline]
-pub(crate) fn alloc_small(g: &Globals, size: usize) -> Option<Fresh> {
+pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {
     let (_, mut l) = lock_for_alloc(g.shards);
     let inner = &mut *l;
     let c = slab::class_of(size);
     let f = inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c)?;
     inner.allocs += 1;
-    if report::enabled() {
-        report::live_changed(0, slab::class_size(c));
+    if counters::enabled() {
+        counters::live_changed(0, slab::class_size(c));
     }
     Some(f)
 }
@@ -413,7 +400,7 @@ pub(crate) fn alloc_small(g: &Globals, size: usize) -> Option<Fresh> {
 /// Allocates `size` bytes at `align` from the thread's shard, or any other
 /// when it is exhausted. `None` when every shard is.
 #[inline]
-pub(crate) fn alloc(g: &Globals, size: usize, align: usize) -> Option<Fresh> {
+pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     let n = g.shards;
     let (first, mut l) = lock_for_alloc(n);
     if let Some(f) = l.alloc(size, align, g.config) {
@@ -444,7 +431,7 @@ pub(crate) enum ReallocFail {
 /// # Safety
 /// On success the caller must not use `p` again (unless it is returned).
 pub(crate) unsafe fn realloc(
-    g: &Globals,
+    g: &Settings,
     i: usize,
     p: *mut u8,
     size: usize,
@@ -477,7 +464,7 @@ pub(crate) unsafe fn realloc(
             let _ = unsafe { Locked::lock(i).free(p, g) };
             return Ok(f.ptr);
         }
-        Found::Free | Found::Invalid => return Err(ReallocFail::Invalid),
+        Found::Free | Found::Cached { .. } | Found::Invalid => return Err(ReallocFail::Invalid),
     }
     // SAFETY: forwarded; an invalid `p` is reported, not used.
     match unsafe { l.realloc(p, size) } {
@@ -519,5 +506,66 @@ pub(crate) fn unlock_all(n: usize) {
 pub(crate) fn reset_all_in_child(n: usize) {
     for s in &SHARDS[..n] {
         s.lock.reset_in_child();
+    }
+}
+
+// ----- thread caches -------------------------------------------------------------------
+
+/// Fills `out` with free slots of class `c` from the thread's shard (one
+/// lock for the batch) and returns how many it took: fewer when the shard
+/// has no 64 KiB left for a page, 0 when the layer is off. The slots are
+/// the caller's, in state `LIVE` (the caller marks them cached).
+///
+/// # Time complexity
+/// O(`out.len()`) under one lock.
+pub(crate) fn refill(g: &Settings, c: usize, out: &mut [*mut u8]) -> usize {
+    let (_, mut l) = lock_for_alloc(g.shards);
+    let inner = &mut *l;
+    let mut n = 0;
+    for slot in out.iter_mut() {
+        match inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c) {
+            Some(f) => *slot = f.ptr,
+            None => break,
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Gives slots a thread cache held back to their pages, each under its
+/// owner's lock (one lock per shard in the batch). A pointer that is not a
+/// cached slot of this allocator is skipped: after a `fork`, the caches of
+/// threads that do not exist in the child are flushed as they were left,
+/// possibly mid-update.
+///
+/// # Time complexity
+/// O(`ptrs.len()` × shards in the batch).
+pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
+    let mut done = 0;
+    while done < ptrs.len() {
+        // The first pointer not yet given back names the next shard.
+        let Some(k) = ptrs.iter().position(|p| !p.is_null()) else {
+            break;
+        };
+        let Some(i) = owner(g, ptrs[k] as usize) else {
+            ptrs[k] = core::ptr::null_mut();
+            done += 1;
+            continue;
+        };
+        let mut l = Locked::lock(i);
+        let inner = &mut *l;
+        let base = inner.heap.base().as_ptr();
+        for p in ptrs[k..].iter_mut() {
+            if p.is_null() || owner(g, *p as usize) != Some(i) {
+                continue;
+            }
+            if let Found::Cached { page, class, idx } = inner.slab.find(base, *p) {
+                // SAFETY: `find` just reported the slot cached: the calling
+                // cache holds it and gives it up.
+                unsafe { inner.slab.free(&mut inner.heap, page, class, idx) };
+            }
+            *p = core::ptr::null_mut();
+            done += 1;
+        }
     }
 }

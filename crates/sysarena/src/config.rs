@@ -22,7 +22,10 @@ pub enum Policy {
     /// First fit, but starting where the previous allocation ended and
     /// wrapping around (Knuth's roving pointer).
     ///
-    /// *Time:* O(f).
+    /// *Time:* O(a), a = arenas (in use or free) walked in address order
+    /// from the rover to the first fit; the next search starts where this
+    /// one ended, so a sweep around the region walks each arena about once.
+    /// A search that finds nothing walks every arena.
     /// *Drawback:* spreads allocations over the whole region, so free space
     /// is chopped everywhere; usually fragments worse than first fit.
     NextFit,
@@ -34,20 +37,30 @@ pub enum Policy {
     BestFit,
     /// The largest free arena.
     ///
-    /// *Time:* O(k), k = free arenas in the largest non-empty size class.
+    /// *Time:* O(k), k = free arenas in the largest non-empty size class
+    /// (one walk of it per allocation, to find the largest with the lowest
+    /// offset). Under deferred coalescing that class fills up: splitting the
+    /// largest arenas again and again makes them alike in size, and nothing
+    /// merges them, so k grows with the heap and a long trace costs
+    /// O(allocations × k).
     /// *Drawback:* breaks up the large arenas first, so a later large request
     /// fails early.
     WorstFit,
     /// Two-level segregated fit (TLSF-style): bitmaps find a non-empty size
     /// class whose every arena fits, in a constant number of steps; if none,
-    /// a bounded search of the request's own class, so it never fails while a
-    /// fitting arena exists.
+    /// a bounded search of the classes in between (the request's own class,
+    /// and a few more for an over-aligned request): at most 64 arenas of
+    /// each.
     ///
     /// *Time:* O(1) for alloc and free (a few bit scans and list edits),
-    /// independent of the number of arenas; the fallback is O(k) in the size
-    /// of one class and is counted in [`Stats::fallback_searches`](crate::Stats::fallback_searches).
-    /// *Drawback:* it takes any arena of a large-enough class, not the best
-    /// one, so it can split a bigger arena than best fit would.
+    /// independent of the number of arenas: no step walks a class whose
+    /// population grows with the heap. Fallback searches are counted in
+    /// [`Stats::fallback_searches`](crate::Stats::fallback_searches).
+    /// *Drawbacks:* it takes any arena of a large-enough class, not the best
+    /// one, so it can split a bigger arena than best fit would; and a
+    /// fitting arena deeper than 64 entries in a class that does not
+    /// guarantee a fit is missed (the request fails as plain TLSF's would; a
+    /// table of at most 64 descriptors is always searched completely).
     SegregatedFit,
 }
 

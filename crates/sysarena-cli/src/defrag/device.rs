@@ -195,7 +195,7 @@ pub(super) fn fragment(args: &DefragArgs, config: Config) -> io::Result<(Device,
     Ok((d, story))
 }
 
-/// Rebuilds the fragmented region and runs `compact` on it: (moves,
+/// Rebuilds the fragmented region and runs `relocate` on it: (moves,
 /// bytes, largest free after).
 pub(super) fn compact_at_once(
     args: &DefragArgs,
@@ -204,7 +204,7 @@ pub(super) fn compact_at_once(
     let (mut d, _) = fragment(args, config)?;
     let region = &mut d.region;
     let rep =
-        d.m.compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
+        d.m.relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
             .map_err(io::Error::other)?;
     d.verify()?;
     Ok((rep.moved, rep.bytes_moved, rep.largest_free_after))

@@ -389,11 +389,11 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
         r.map("the request placed")?;
     }
 
-    // The same scenario compacted at once, for comparison.
+    // The same scenario relocated at once, for comparison.
     let once = compact_at_once(args, config)?;
     writeln!(
         r.out,
-        "For comparison, compacting everything at once (Movable::compact, moves in a safe order that must all be done) moves {} blocks ({}) and leaves one free arena of {}.",
+        "For comparison, relocating every block at once (Movable::relocate, moves in a safe order that must all be done) moves {} blocks ({}) and leaves one free arena of {}.",
         once.0,
         fmt_bytes(once.1),
         fmt_bytes(once.2)

@@ -55,7 +55,7 @@ pub struct StepArgs {
     /// OSTEP; gzip is detected).
     pub trace: Option<PathBuf>,
     /// Read only the first N events of the trace (`20000`, `20k`).
-    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_events)]
+    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_max_events)]
     pub max_events: Option<usize>,
     /// Fit policy.
     #[arg(long, default_value = "first-fit")]
@@ -65,7 +65,7 @@ pub struct StepArgs {
     pub coalescing: Coalescing,
     /// Region size in bytes (suffixes K, M, G); default 1 KiB, or 16 MiB
     /// with a trace.
-    #[arg(long, value_parser = crate::viz::parse_capacity)]
+    #[arg(long, value_parser = crate::sim::format::parse_capacity)]
     pub capacity: Option<usize>,
     /// Descriptors in the arena table, 1 to 1,048,576; default 16, or
     /// 65536 with a trace.

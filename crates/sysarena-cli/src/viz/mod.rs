@@ -39,11 +39,11 @@ pub struct SourceArgs {
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
     /// Read only the first N events of the trace (`20000`, `20k`, `1M`).
-    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_events)]
+    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_max_events)]
     pub max_events: Option<usize>,
     /// Region size of every subject, in bytes (suffixes K, M, G); default
     /// 128 MiB for a trace, 1 MiB for a workload.
-    #[arg(long, value_parser = parse_capacity)]
+    #[arg(long, value_parser = crate::sim::format::parse_capacity)]
     pub capacity: Option<usize>,
     /// The subjects drawn [default: sysarena/first-fit/deferred,
     /// sysarena/best-fit/immediate, talc, buddy].
@@ -72,17 +72,7 @@ impl SourceArgs {
     /// error, not a picture of nothing.
     pub fn load(&self) -> io::Result<(Trace, usize)> {
         let (trace, capacity) = self.load_any()?;
-        if trace.events.is_empty() {
-            return Err(crate::sim::user_error(format!(
-                "{}: no events to draw{}",
-                trace.name,
-                if self.max_events == Some(0) {
-                    " (-n 0 keeps none)"
-                } else {
-                    ""
-                }
-            )));
-        }
+        crate::sim::check_not_empty(&trace, &trace.name)?;
         Ok((trace, capacity))
     }
 
@@ -108,14 +98,6 @@ impl SourceArgs {
             let t = crate::sim::load_trace(path, None, self.max_events, self.quiet)?;
             Ok((t, self.capacity.unwrap_or(DEFAULT_CAPACITY)))
         }
-    }
-}
-
-/// A region size for `--capacity`: [`parse_size`], at least one byte.
-pub fn parse_capacity(s: &str) -> Result<usize, String> {
-    match parse_size(s)? {
-        0 => Err("a region of 0 bytes holds nothing: give at least 1 byte".to_owned()),
-        n => Ok(n),
     }
 }
 

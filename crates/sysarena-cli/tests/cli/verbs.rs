@@ -99,7 +99,7 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
             "not a table size",
         ),
         (&["step", "--descriptors", "0"], "at least 1 descriptor"),
-        (&["step", "--capacity", "0"], "0 bytes"),
+        (&["step", "--capacity", "0"], "at least 1 byte"),
         (&["soak", "--descriptors", "0"], "at least 1 descriptor"),
         (
             &["soak", "--descriptors", "100000000000"],
@@ -119,7 +119,7 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
                 "--capacity",
                 "0",
             ],
-            "0 bytes",
+            "at least 1 byte",
         ),
         (
             &[
@@ -159,7 +159,7 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
                 "--capacity",
                 "0",
             ],
-            "0 bytes",
+            "at least 1 byte",
         ),
         (
             &[
@@ -279,12 +279,31 @@ fn viz_and_report_take_subject_groups_short_flags_and_quiet() {
     refused(
         &["viz", "--workload", "uniform", "-s", "", "--svg", "-"],
         1,
-        "names no subject",
+        "the list of subjects is empty",
     );
     refused(
         &["viz", "--workload", "uniform", "-s", "nope", "--svg", "-"],
         1,
         "unknown subject `nope`",
+    );
+    // Nothing to draw is said, not drawn.
+    refused(
+        &["viz", "--workload", "uniform", "-n", "0", "--svg", "-"],
+        2,
+        "replay at least one event",
+    );
+    refused(
+        &[
+            "report",
+            "--workload",
+            "uniform",
+            "--ops",
+            "0",
+            "-o",
+            "x.html",
+        ],
+        1,
+        "has no events: nothing to replay",
     );
     // A peer that cannot get its region says so once, by name.
     let o = sysarena(&[

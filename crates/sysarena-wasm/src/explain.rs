@@ -1,0 +1,206 @@
+//! The explanation line of every operation: why this arena was chosen, why
+//! an allocation failed although N bytes are free, what defragment and
+//! relocation did — the core's typed errors and reports, in words.
+
+use sysarena::{AllocError, ArenaInfo, DefragReport, OomReason, Policy, RelocationReport};
+
+use crate::session::Manager;
+use crate::view::fmt_bytes;
+
+/// The rule a policy follows, in one sentence.
+pub fn policy_rule(p: Policy) -> &'static str {
+    match p {
+        Policy::FirstFit => "first fit takes the fitting free arena lowest in the address space",
+        Policy::NextFit => {
+            "next fit takes the first fitting free arena at or after where the last allocation ended, wrapping around"
+        }
+        Policy::BestFit => "best fit takes the smallest fitting free arena",
+        Policy::WorstFit => "worst fit takes the largest free arena",
+        Policy::SegregatedFit => {
+            "segregated fit takes an arena of the first non-empty size class that guarantees a fit (two bitmap scans: O(1))"
+        }
+    }
+}
+
+/// Whether free arena `a` holds `size` bytes at `align` (the offset is
+/// rounded up; the manager's origin is 0 here).
+fn holds(a: &ArenaInfo, size: usize, align: usize) -> bool {
+    let Some(start) = a.offset.checked_next_multiple_of(align) else {
+        return false;
+    };
+    start
+        .checked_add(size.next_multiple_of(align))
+        .is_some_and(|end| end <= a.offset + a.size)
+}
+
+/// A successful allocation: which free arena the policy took, among how
+/// many that fit, and how it was split.
+pub fn alloc_ok(
+    m: &Manager,
+    free_before: &[ArenaInfo],
+    size: usize,
+    align: usize,
+    name: &str,
+    offset: usize,
+    got: usize,
+) -> String {
+    let fitting = free_before.iter().filter(|a| holds(a, size, align)).count();
+    let chosen = free_before
+        .iter()
+        .find(|a| a.offset <= offset && offset < a.offset + a.size);
+    let slot = m.arena_at(offset).map_or(0, |a| a.slot);
+    let al = if align > 1 {
+        format!(", align {align}")
+    } else {
+        String::new()
+    };
+    let mut s = format!(
+        "✓ alloc({size}{al}) = {name} at offset {offset} (arena of {} in slot {slot})",
+        fmt_bytes(got)
+    );
+    if let Some(c) = chosen {
+        s.push_str(&format!(
+            ": {}; {} of {} free arenas fit{}, it took [{}+{}]",
+            policy_rule(m.config().policy),
+            fitting,
+            free_before.len(),
+            if fitting == 1 { "s" } else { "" },
+            c.offset,
+            c.size
+        ));
+        let pad = offset - c.offset;
+        let rest = c.size - pad - got;
+        match (pad, rest) {
+            (0, 0) => s.push_str(" — an exact fit, no split"),
+            (0, r) => s.push_str(&format!(
+                " and split it: the remainder {} stays free in a spare descriptor",
+                fmt_bytes(r)
+            )),
+            (p, r) => s.push_str(&format!(
+                " and split it: {} of alignment padding in front, {} remainder after",
+                fmt_bytes(p),
+                fmt_bytes(r)
+            )),
+        }
+    }
+    s
+}
+
+/// The core's refusal of a request's shape, in words.
+pub fn alloc_error_words(e: &AllocError) -> String {
+    match e {
+        AllocError::ZeroSize => "a size of zero: the arena model has no empty arenas".to_owned(),
+        AllocError::BadAlign { align } => {
+            format!("alignment {align} is not a power of two (1, 2, 4, 8, …)")
+        }
+        AllocError::SizeOverflow { size, align } => {
+            format!("{size} rounded up to alignment {align} overflows")
+        }
+        AllocError::TooLarge { size, capacity } => format!(
+            "{size} B (rounded up to its alignment) is larger than the whole region ({}): no policy could ever serve it",
+            fmt_bytes(*capacity)
+        ),
+        AllocError::OutOfMemory(r) => format!("out of memory: {r}"),
+        // The error type is non-exhaustive: a newer core's refusal still
+        // has its own words.
+        other => other.to_string(),
+    }
+}
+
+/// The longest run of address-adjacent free arenas, in bytes: what the
+/// classic defragment can make at best.
+pub fn largest_run(m: &Manager) -> usize {
+    let mut best = 0;
+    let mut run = 0;
+    for a in m.arenas() {
+        if a.in_use {
+            run = 0;
+        } else {
+            run += a.size;
+            best = best.max(run);
+        }
+    }
+    best
+}
+
+/// A failed allocation: the reason, and what would help.
+pub fn alloc_failed(m: &Manager, size: usize, align: usize, name: &str, e: &AllocError) -> String {
+    let al = if align > 1 {
+        format!(", align {align}")
+    } else {
+        String::new()
+    };
+    let head = format!("✗ alloc({size}{al}) for {name} failed");
+    match e {
+        AllocError::OutOfMemory(OomReason::NoFit {
+            needed,
+            free_bytes,
+            largest_free,
+        }) if free_bytes >= needed => {
+            let st = m.stats();
+            let run = largest_run(m);
+            let remedy = if run >= *needed {
+                format!(
+                    "neighbouring free arenas add up to {}: `defrag` would merge them",
+                    fmt_bytes(run)
+                )
+            } else {
+                format!(
+                    "the classic `defrag` cannot help: no run of neighbouring free arenas holds {} (the longest is {}), live blocks sit between them; `relocate` moves the live blocks and makes one free arena of {}",
+                    fmt_bytes(*needed),
+                    fmt_bytes(run),
+                    fmt_bytes(*free_bytes)
+                )
+            };
+            format!(
+                "{head} although {} are free: the largest free arena is {}, the free bytes lie in {} pieces — external fragmentation; {remedy}",
+                fmt_bytes(*free_bytes),
+                fmt_bytes(*largest_free),
+                st.free_arenas
+            )
+        }
+        AllocError::OutOfMemory(OomReason::NoFit {
+            needed, free_bytes, ..
+        }) => format!(
+            "{head}: it needs {} and only {} are free — the region is full, no policy or defragment can help",
+            fmt_bytes(*needed),
+            fmt_bytes(*free_bytes)
+        ),
+        AllocError::OutOfMemory(OomReason::NoSpareDescriptor { descriptors }) => format!(
+            "{head}: a free arena fits, but splitting it needs a spare descriptor and all {descriptors} of the arena table are taken; `defrag` merges free neighbours and returns their descriptors"
+        ),
+        other => format!("{head}: {}", alloc_error_words(other)),
+    }
+}
+
+/// What the classic defragment did, and what it could not do.
+pub fn defrag(r: &DefragReport, run_before: usize) -> String {
+    let mut s = format!(
+        "defragment: merged {} free arenas, moved {} descriptors; free arenas {} → {}, largest free {} → {}",
+        r.merged,
+        r.compacted,
+        r.free_arenas_before,
+        r.free_arenas_after,
+        fmt_bytes(r.largest_free_before),
+        fmt_bytes(r.largest_free_after)
+    );
+    if r.free_arenas_after > 1 && r.largest_free_after == run_before {
+        s.push_str(
+            "; nothing moved, so free arenas with live blocks between them stay apart (only `relocate` joins them)",
+        );
+    }
+    s
+}
+
+/// What relocation did.
+pub fn relocated(r: &RelocationReport) -> String {
+    format!(
+        "relocate: moved {} live blocks ({}) down; free arenas {} → {}, largest free {} → {}",
+        r.moved,
+        fmt_bytes(r.bytes_moved),
+        r.free_arenas_before,
+        r.free_arenas_after,
+        fmt_bytes(r.largest_free_before),
+        fmt_bytes(r.largest_free_after)
+    )
+}

@@ -1,0 +1,894 @@
+//! One playground session: a manager, the history of operations that made
+//! it, and the words that drive it.
+//!
+//! The history is the truth: the manager is what replaying
+//! `history[..pos]` into a fresh region gives. Going forward applies the
+//! next operations; going back (undo, the slider) rebuilds the manager from
+//! the start and replays — the arena manager has no snapshot, and a replay
+//! of 100,000 operations takes milliseconds.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sysarena::{
+    AllocError, ArenaInfo, ArenaManager, Coalescing, Config, OomReason, Policy, Slot, TableError,
+};
+use sysarena_sim::trace::{Event, Trace, TraceFormat};
+
+use crate::explain;
+
+/// The manager a session drives: its table is a `Vec` sized by the
+/// learner's "descriptors" setting.
+pub type Manager = ArenaManager<0, Vec<Slot>>;
+
+/// The most descriptors a session may ask for (a table of this many slots
+/// is a few MiB of the page's memory).
+pub const MAX_DESCRIPTORS: usize = 1 << 18;
+
+/// The region and table a session starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Bytes in the region.
+    pub capacity: usize,
+    /// Descriptors in the arena table.
+    pub descriptors: usize,
+    /// The configuration at operation 0.
+    pub config: Config,
+}
+
+impl Default for Settings {
+    /// `sysarena step`'s defaults without a trace: 1 KiB, 16 descriptors,
+    /// the classic model.
+    fn default() -> Self {
+        Settings {
+            capacity: 1024,
+            descriptors: 16,
+            config: Config::classic(),
+        }
+    }
+}
+
+impl Settings {
+    /// Checks the settings: a region of at least one byte, between 1 and
+    /// [`MAX_DESCRIPTORS`] descriptors.
+    ///
+    /// # Errors
+    /// The reason, in words.
+    pub fn check(&self) -> Result<(), String> {
+        if self.capacity == 0 {
+            return Err("the region must hold at least 1 byte".to_owned());
+        }
+        if self.descriptors == 0 || self.descriptors > MAX_DESCRIPTORS {
+            return Err(format!(
+                "the arena table needs between 1 and {MAX_DESCRIPTORS} descriptors"
+            ));
+        }
+        Ok(())
+    }
+
+    fn manager(&self) -> Manager {
+        ArenaManager::from_table(
+            vec![Slot::EMPTY; self.descriptors],
+            self.capacity,
+            self.config,
+        )
+        .expect("the table size was checked")
+    }
+}
+
+/// One recorded operation (what undo takes back and the slider scrubs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `alloc SIZE [ALIGN]`: the allocation gets the next number.
+    Alloc {
+        /// Bytes asked for.
+        size: usize,
+        /// Alignment asked for.
+        align: usize,
+    },
+    /// `free N`: the typed allocation number N.
+    Free {
+        /// The allocation's number.
+        number: usize,
+    },
+    /// `free @OFFSET`: whatever in-use arena starts there.
+    FreeAt {
+        /// The offset.
+        offset: usize,
+    },
+    /// `defrag`: the classic defragment.
+    Defrag,
+    /// `relocate`: slide every live block down.
+    Relocate,
+    /// `policy NAME` / `coalescing NAME`.
+    Config(Config),
+    /// The trace's event at this index.
+    Event(usize),
+}
+
+/// Who owns a live arena: a typed allocation's number or a trace id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// `#N`, made by `alloc`.
+    Typed(usize),
+    /// A trace's block id.
+    Traced(u64),
+}
+
+/// What the last allocation did, for the quiz.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Landed {
+    /// It landed at this offset.
+    At(usize),
+    /// It failed.
+    Failed,
+}
+
+/// A command the session refused: nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    /// What was wrong, in words.
+    pub message: String,
+}
+
+impl InputError {
+    fn new(message: impl Into<String>) -> Self {
+        InputError {
+            message: message.into(),
+        }
+    }
+}
+
+/// The commands, one line each (the words of `sysarena step`, plus
+/// `relocate`, `redo` and `seek`).
+pub const HELP: &str = "\
+alloc SIZE [ALIGN]   allocate (sizes may end in K, M, G); the allocation gets the next number #0, #1, …
+free N | free @OFF   free allocation #N, or the in-use arena at offset OFF
+defrag               merge free neighbours and compact the table (nothing moves)
+relocate             slide every live block down: one free arena at the end
+policy NAME          first-fit, next-fit, best-fit, worst-fit, segregated-fit
+coalescing NAME      deferred or immediate
+prev [N] | undo [N]  take back the last N operations;  redo [N] | next [N]: replay them
+goto STEP            the state after STEP operations (with a trace: STEP events)
+reset | help";
+
+/// A session: settings, trace, history and the manager they give.
+#[derive(Debug)]
+pub struct Session {
+    settings: Settings,
+    /// A side-by-side panel keeps its configuration: `policy` and
+    /// `coalescing` are recorded but change nothing.
+    pinned: bool,
+    trace: Option<Trace>,
+    history: Vec<Op>,
+    pos: usize,
+    m: Manager,
+    config: Config,
+    /// Live arenas: offset → owner.
+    owners: BTreeMap<usize, Owner>,
+    /// Typed allocation number → offset.
+    typed: HashMap<usize, usize>,
+    /// Trace id → offset.
+    traced: HashMap<u64, usize>,
+    next_number: usize,
+    quiet: bool,
+    log: Vec<String>,
+    landed: Option<Landed>,
+}
+
+/// Parses a size: digits with an optional `K`, `M` or `G` (binary) suffix,
+/// as `sysarena step` reads them.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, mul) = match t.chars().last() {
+        Some('K' | 'k') => (&t[..t.len() - 1], 1usize << 10),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+}
+
+impl Session {
+    /// A fresh session.
+    ///
+    /// # Errors
+    /// Settings that [`Settings::check`] refuses.
+    pub fn new(settings: Settings) -> Result<Self, String> {
+        settings.check()?;
+        Ok(Session {
+            settings,
+            pinned: false,
+            trace: None,
+            history: Vec::new(),
+            pos: 0,
+            m: settings.manager(),
+            config: settings.config,
+            owners: BTreeMap::new(),
+            typed: HashMap::new(),
+            traced: HashMap::new(),
+            next_number: 0,
+            quiet: false,
+            log: Vec::new(),
+            landed: None,
+        })
+    }
+
+    /// The manager after `history[..pos]`.
+    pub fn manager(&self) -> &Manager {
+        &self.m
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
+    /// The configuration now (after the recorded policy changes).
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Operations applied.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Operations recorded (applied ones and the redo tail).
+    pub fn len(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.history.is_empty()
+    }
+
+    /// Whether this panel keeps its configuration.
+    pub fn pinned(&self) -> bool {
+        self.pinned
+    }
+
+    /// The recorded history.
+    pub fn history(&self) -> &[Op] {
+        &self.history
+    }
+
+    /// The loaded trace.
+    pub fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
+    }
+
+    /// What the last command said.
+    pub fn log(&self) -> &[String] {
+        &self.log
+    }
+
+    /// Where the last command's allocation landed, if it made one.
+    pub fn landed(&self) -> Option<Landed> {
+        self.landed
+    }
+
+    /// The owner of the in-use arena at `offset`.
+    pub fn owner(&self, offset: usize) -> Option<Owner> {
+        self.owners.get(&offset).copied()
+    }
+
+    /// The allocation number the next `alloc` gets.
+    pub fn next_number(&self) -> usize {
+        self.next_number
+    }
+
+    /// The history as commands (`alloc 100;free 0;…`) for a shareable
+    /// link; a trace's events are left out (a link cannot carry the file).
+    pub fn script(&self) -> String {
+        let mut cmds = Vec::new();
+        let mut config = self.settings.config;
+        for op in &self.history {
+            cmds.push(match *op {
+                Op::Alloc { size, align: 1 } => format!("alloc {size}"),
+                Op::Alloc { size, align } => format!("alloc {size} {align}"),
+                Op::Free { number } => format!("free {number}"),
+                Op::FreeAt { offset } => format!("free @{offset}"),
+                Op::Defrag => "defrag".to_owned(),
+                Op::Relocate => "relocate".to_owned(),
+                Op::Config(c) => {
+                    let cmd = if c.policy != config.policy {
+                        format!("policy {}", c.policy.name())
+                    } else {
+                        format!("coalescing {}", c.coalescing.name())
+                    };
+                    config = c;
+                    cmd
+                }
+                Op::Event(_) => continue,
+            });
+        }
+        cmds.join(";")
+    }
+
+    /// Takes `other`'s trace, history and position (keeping this session's
+    /// settings): a new side-by-side panel starts where the main one is.
+    pub fn adopt(&mut self, other: &Session) {
+        self.trace = other.trace.clone();
+        self.history = other.history.clone();
+        self.rebuild(other.pos);
+    }
+
+    /// New settings; the history is replayed on them (so the same
+    /// operations can be watched on a smaller region or table).
+    ///
+    /// # Errors
+    /// Settings that [`Settings::check`] refuses; nothing changes then.
+    pub fn configure(&mut self, settings: Settings, pinned: bool) -> Result<(), String> {
+        settings.check()?;
+        self.settings = settings;
+        self.pinned = pinned;
+        let pos = self.pos;
+        self.rebuild(pos);
+        self.log.clear();
+        Ok(())
+    }
+
+    /// Loads a trace (native, CS:APP `.rep` or OSTEP; gzip is detected),
+    /// reading at most `max_events`. The history becomes the trace's events,
+    /// none applied yet; the settings are kept.
+    ///
+    /// # Errors
+    /// The reader's error (which line, what was wrong); nothing changes.
+    pub fn load_trace(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        max_events: Option<usize>,
+    ) -> Result<usize, String> {
+        let format = sniff(name, bytes);
+        let trace = Trace::read(name, bytes, format, max_events).map_err(|e| e.to_string())?;
+        if trace.events.is_empty() {
+            return Err(format!("{name}: no events in this file"));
+        }
+        let n = trace.events.len();
+        self.trace = Some(trace);
+        self.history = (0..n).map(Op::Event).collect();
+        self.rebuild(0);
+        self.log = vec![format!(
+            "loaded {name}: {n} events ({}); `next` applies one, the slider scrubs",
+            format.name()
+        )];
+        Ok(n)
+    }
+
+    /// Runs one command line.
+    ///
+    /// # Errors
+    /// A malformed command, or one the core refuses outright (a zero size,
+    /// a bad alignment, a size beyond the region, a free of something not
+    /// allocated): the message says why and nothing changes. An allocation
+    /// that fails for lack of memory is not an input error: it is recorded
+    /// (it is the story) and the log explains it.
+    pub fn exec(&mut self, line: &str) -> Result<(), InputError> {
+        let line = line.split('#').next().unwrap_or("").trim();
+        self.log.clear();
+        self.landed = None;
+        if line.is_empty() {
+            return Ok(());
+        }
+        let mut words = line.split_whitespace();
+        let cmd = words.next().unwrap_or("");
+        let args: Vec<&str> = words.collect();
+        let count = |default: usize| -> Result<usize, InputError> {
+            match args.first() {
+                None => Ok(default),
+                Some(a) => a
+                    .parse::<usize>()
+                    .map_err(|_| InputError::new(format!("`{a}` is not a count"))),
+            }
+        };
+        let too_many = |n: usize| -> Result<(), InputError> {
+            if args.len() > n {
+                Err(InputError::new(format!(
+                    "`{cmd}` takes {} (got `{}`)",
+                    match n {
+                        0 => "no arguments".to_owned(),
+                        1 => "one argument".to_owned(),
+                        n => format!("at most {n} arguments"),
+                    },
+                    args.join(" ")
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let op = match cmd {
+            "alloc" | "a" | "malloc" => {
+                too_many(2)?;
+                let Some(s) = args.first() else {
+                    return Err(InputError::new("usage: alloc SIZE [ALIGN]"));
+                };
+                let size = parse_size(s).ok_or_else(|| {
+                    InputError::new(format!("`{s}` is not a size (e.g. 100, 4K, 1M)"))
+                })?;
+                let align = match args.get(1) {
+                    None => 1,
+                    Some(a) => parse_size(a).ok_or_else(|| {
+                        InputError::new(format!("`{a}` is not an alignment (e.g. 8, 64)"))
+                    })?,
+                };
+                self.check_alloc(size, align)?;
+                Op::Alloc { size, align }
+            }
+            "free" | "f" => {
+                too_many(1)?;
+                let Some(a) = args.first() else {
+                    return Err(InputError::new(
+                        "usage: free N (allocation #N) or free @OFFSET",
+                    ));
+                };
+                if let Some(off) = a.strip_prefix('@') {
+                    let offset = off
+                        .parse::<usize>()
+                        .map_err(|_| InputError::new(format!("`{off}` is not an offset")))?;
+                    if !self.pinned {
+                        self.check_free_at(offset)?;
+                    }
+                    Op::FreeAt { offset }
+                } else {
+                    let number = a.trim_start_matches('#').parse::<usize>().map_err(|_| {
+                        InputError::new(format!(
+                            "`{a}` is not an allocation number (#N) or @OFFSET"
+                        ))
+                    })?;
+                    // A side-by-side panel follows the main panel's
+                    // commands: an allocation that failed only here is
+                    // recorded and skipped, so the histories stay in step.
+                    if !self.typed.contains_key(&number) && !self.pinned {
+                        return Err(InputError::new(if number < self.next_number {
+                            format!("#{number} is not live: it was freed, or its allocation failed")
+                        } else {
+                            format!(
+                                "no allocation #{number} yet (the next is #{})",
+                                self.next_number
+                            )
+                        }));
+                    }
+                    Op::Free { number }
+                }
+            }
+            "defrag" | "defragment" | "d" => {
+                too_many(0)?;
+                Op::Defrag
+            }
+            "relocate" | "compact" => {
+                too_many(0)?;
+                Op::Relocate
+            }
+            "policy" | "p" => {
+                too_many(1)?;
+                match args.first().and_then(|a| a.parse::<Policy>().ok()) {
+                    Some(p) => Op::Config(Config::new(p, self.config.coalescing)),
+                    None => {
+                        return Err(InputError::new(
+                            "policy: first-fit, next-fit, best-fit, worst-fit or segregated-fit",
+                        ));
+                    }
+                }
+            }
+            "coalescing" | "c" => {
+                too_many(1)?;
+                match args.first().and_then(|a| a.parse::<Coalescing>().ok()) {
+                    Some(c) => Op::Config(Config::new(self.config.policy, c)),
+                    None => return Err(InputError::new("coalescing: deferred or immediate")),
+                }
+            }
+            "next" | "n" | "redo" => {
+                too_many(1)?;
+                let n = count(1)?;
+                if self.pos >= self.history.len() {
+                    return Err(InputError::new(if self.trace.is_some() {
+                        "the trace has no more events"
+                    } else {
+                        "nothing to redo"
+                    }));
+                }
+                let to = self.pos.saturating_add(n).min(self.history.len());
+                let from = self.pos;
+                self.seek(to);
+                if to - from > 1 {
+                    self.log = vec![format!("applied operations {from}..{to}")];
+                }
+                return Ok(());
+            }
+            "prev" | "undo" | "back" => {
+                too_many(1)?;
+                let n = count(1)?.min(self.pos);
+                if n == 0 {
+                    return Err(InputError::new("nothing to undo"));
+                }
+                self.seek(self.pos - n);
+                self.log = vec![format!("undid {n} operation(s)")];
+                return Ok(());
+            }
+            "goto" | "g" | "seek" => {
+                too_many(1)?;
+                let Some(a) = args.first() else {
+                    return Err(InputError::new("usage: goto STEP"));
+                };
+                let n = a
+                    .parse::<usize>()
+                    .map_err(|_| InputError::new(format!("`{a}` is not a step")))?;
+                if let Some(t) = &self.trace {
+                    let all = t.events.len();
+                    if self.history.len() != all
+                        || !matches!(self.history.last(), Some(Op::Event(_)) | None)
+                    {
+                        self.history = (0..all).map(Op::Event).collect();
+                        self.rebuild(0);
+                    }
+                }
+                let n = n.min(self.history.len());
+                self.seek(n);
+                self.log = vec![format!("at step {n} of {}", self.history.len())];
+                return Ok(());
+            }
+            "reset" => {
+                too_many(0)?;
+                self.history = match &self.trace {
+                    Some(t) => (0..t.events.len()).map(Op::Event).collect(),
+                    None => Vec::new(),
+                };
+                self.rebuild(0);
+                self.log = vec!["reset".to_owned()];
+                return Ok(());
+            }
+            "help" | "h" | "?" => {
+                self.log = HELP.lines().map(str::to_owned).collect();
+                return Ok(());
+            }
+            _ => {
+                return Err(InputError::new(format!(
+                    "unknown command `{cmd}` (try `help`)"
+                )));
+            }
+        };
+        self.record(op);
+        Ok(())
+    }
+
+    /// The core's verdict on a request's shape, before it is recorded.
+    fn check_alloc(&self, size: usize, align: usize) -> Result<(), InputError> {
+        let err = if size == 0 {
+            Some(AllocError::ZeroSize)
+        } else if !align.is_power_of_two() {
+            Some(AllocError::BadAlign { align })
+        } else {
+            match size.checked_next_multiple_of(align) {
+                None => Some(AllocError::SizeOverflow { size, align }),
+                Some(n) if n > self.settings.capacity || align > self.settings.capacity => {
+                    Some(AllocError::TooLarge {
+                        size,
+                        capacity: self.settings.capacity,
+                    })
+                }
+                Some(_) => None,
+            }
+        };
+        match err {
+            Some(e) => Err(InputError::new(explain::alloc_error_words(&e))),
+            None => Ok(()),
+        }
+    }
+
+    fn check_free_at(&self, offset: usize) -> Result<(), InputError> {
+        if offset >= self.m.capacity() {
+            return Err(InputError::new(format!(
+                "invalid free: offset {offset} is outside the region (0..{})",
+                self.m.capacity()
+            )));
+        }
+        match self.m.arena_at(offset) {
+            Some(a) if a.in_use => Ok(()),
+            Some(_) => Err(InputError::new(format!(
+                "double free: the arena at offset {offset} is already free"
+            ))),
+            None => Err(InputError::new(format!(
+                "invalid free: no arena starts at offset {offset}"
+            ))),
+        }
+    }
+
+    /// Records `op` at the cursor (dropping the redo tail unless it is the
+    /// same operation) and applies it.
+    fn record(&mut self, op: Op) {
+        if self.history.get(self.pos) != Some(&op) {
+            self.history.truncate(self.pos);
+            self.history.push(op);
+        }
+        self.apply(self.pos);
+        self.pos += 1;
+    }
+
+    /// Moves to the state after `to` operations, replaying from the start
+    /// when going back.
+    pub fn seek(&mut self, to: usize) {
+        let to = to.min(self.history.len());
+        if to < self.pos {
+            self.rebuild(to);
+            return;
+        }
+        let quiet = to - self.pos > 1;
+        self.quiet = quiet;
+        while self.pos < to {
+            self.apply(self.pos);
+            self.pos += 1;
+        }
+        self.quiet = false;
+        if quiet {
+            self.log.clear();
+        }
+    }
+
+    /// A fresh manager with `history[..to]` replayed, silently.
+    fn rebuild(&mut self, to: usize) {
+        let to = to.min(self.history.len());
+        self.m = self.settings.manager();
+        self.config = self.settings.config;
+        self.owners.clear();
+        self.typed.clear();
+        self.traced.clear();
+        self.next_number = 0;
+        self.pos = 0;
+        self.quiet = true;
+        while self.pos < to {
+            self.apply(self.pos);
+            self.pos += 1;
+        }
+        self.quiet = false;
+        self.log.clear();
+        self.landed = None;
+    }
+
+    fn say(&mut self, line: String) {
+        if !self.quiet {
+            self.log.push(line);
+        }
+    }
+
+    /// Applies `history[i]` to the manager.
+    fn apply(&mut self, i: usize) {
+        match self.history[i] {
+            Op::Alloc { size, align } => {
+                let number = self.next_number;
+                self.next_number += 1;
+                if let Some(off) = self.alloc(size, align, Owner::Typed(number)) {
+                    self.typed.insert(number, off);
+                }
+            }
+            Op::Free { number } => match self.typed.get(&number).copied() {
+                Some(off) => self.free(off),
+                None => self.say(format!("free #{number}: not live, skipped")),
+            },
+            Op::FreeAt { offset } => self.free(offset),
+            Op::Defrag => {
+                let explain = !self.quiet;
+                let before = if explain {
+                    explain::largest_run(&self.m)
+                } else {
+                    0
+                };
+                let r = self.m.defragment();
+                self.say(explain::defrag(&r, before));
+            }
+            Op::Relocate => self.relocate(),
+            Op::Config(c) => {
+                if self.pinned {
+                    self.say(format!(
+                        "this panel keeps {} with {} coalescing",
+                        self.config.policy.name(),
+                        self.config.coalescing.name()
+                    ));
+                } else {
+                    self.m.set_config(c);
+                    self.config = c;
+                    self.say(format!(
+                        "now {} with {} coalescing: {}",
+                        c.policy.name(),
+                        c.coalescing.name(),
+                        explain::policy_rule(c.policy)
+                    ));
+                }
+            }
+            Op::Event(e) => self.event(e),
+        }
+    }
+
+    fn event(&mut self, e: usize) {
+        let Some(ev) = self.trace.as_ref().and_then(|t| t.events.get(e)).copied() else {
+            return;
+        };
+        match ev {
+            Event::Alloc { id, size, align } => {
+                // A zero-byte request takes one byte, as `sysarena step` and
+                // the simulator do.
+                if let Some(off) = self.alloc(size.max(1), align, Owner::Traced(id)) {
+                    self.traced.insert(id, off);
+                }
+            }
+            Event::Free { id } => match self.traced.remove(&id) {
+                Some(off) => self.free(off),
+                None => self.say(format!("free id {id}: its alloc failed, skipped")),
+            },
+            Event::Realloc { id, size } => match self.traced.get(&id).copied() {
+                Some(off) => match self.m.realloc(off, size.max(1), 1) {
+                    Ok(r) => {
+                        let owner = self.owners.remove(&off).unwrap_or(Owner::Traced(id));
+                        self.owners.insert(r.offset, owner);
+                        self.traced.insert(id, r.offset);
+                        self.say(match r.moved_from {
+                            Some(from) => {
+                                format!("realloc id {id} to {size} B: moved {from} → {}", r.offset)
+                            }
+                            None => {
+                                format!("realloc id {id} to {size} B: in place at {}", r.offset)
+                            }
+                        });
+                    }
+                    Err(e) => self.say(format!("✗ realloc id {id} to {size} B: {e}")),
+                },
+                None => self.say(format!("realloc id {id}: its alloc failed, skipped")),
+            },
+        }
+    }
+
+    fn alloc(&mut self, size: usize, align: usize, owner: Owner) -> Option<usize> {
+        let before: Vec<ArenaInfo> = if self.quiet {
+            Vec::new()
+        } else {
+            self.m.arenas().filter(|a| !a.in_use).collect()
+        };
+        let name = owner_name(owner);
+        match self.m.alloc(size, align) {
+            Ok(a) => {
+                self.owners.insert(a.offset(), owner);
+                self.landed = Some(Landed::At(a.offset()));
+                if !self.quiet {
+                    let line = explain::alloc_ok(
+                        &self.m,
+                        &before,
+                        size,
+                        align,
+                        &name,
+                        a.offset(),
+                        a.size(),
+                    );
+                    self.log.push(line);
+                }
+                Some(a.offset())
+            }
+            Err(e) => {
+                self.landed = Some(Landed::Failed);
+                if !self.quiet {
+                    let line = explain::alloc_failed(&self.m, size, align, &name, &e);
+                    self.log.push(line);
+                }
+                None
+            }
+        }
+    }
+
+    fn free(&mut self, offset: usize) {
+        match self.m.free(offset) {
+            Ok(()) => {
+                let owner = self.owners.remove(&offset);
+                if let Some(Owner::Typed(n)) = owner {
+                    self.typed.remove(&n);
+                }
+                if !self.quiet {
+                    let name = owner.map_or_else(|| format!("@{offset}"), owner_name);
+                    let merged = match self.config.coalescing {
+                        Coalescing::Immediate => {
+                            let a = self.m.arenas().find(|a| {
+                                !a.in_use && a.offset <= offset && offset < a.offset + a.size
+                            });
+                            match a {
+                                Some(a)
+                                    if a.offset != offset
+                                        || self
+                                            .m
+                                            .arena_at(offset)
+                                            .is_none_or(|b| b.size != a.size) =>
+                                {
+                                    format!(
+                                        "; immediate coalescing merged it with its free neighbours into [{}+{}]",
+                                        a.offset, a.size
+                                    )
+                                }
+                                _ => "; no free neighbour to merge with".to_owned(),
+                            }
+                        }
+                        Coalescing::Deferred => {
+                            "; deferred coalescing: it stays a separate free arena until `defrag`"
+                                .to_owned()
+                        }
+                    };
+                    self.log
+                        .push(format!("✓ free {name} at offset {offset}{merged}"));
+                }
+            }
+            Err(e) => self.say(format!("✗ free @{offset}: {e}")),
+        }
+    }
+
+    fn relocate(&mut self) {
+        let mut moves = Vec::new();
+        match self.m.relocate(|mv| moves.push(mv)) {
+            Ok(r) => {
+                // Moves come in address order and each destination lies
+                // below every block not yet moved, so renaming in order
+                // never collides with a block still to move.
+                for mv in &moves {
+                    if let Some(owner) = self.owners.remove(&mv.from) {
+                        self.owners.insert(mv.to, owner);
+                        match owner {
+                            Owner::Typed(n) => {
+                                self.typed.insert(n, mv.to);
+                            }
+                            Owner::Traced(id) => {
+                                self.traced.insert(id, mv.to);
+                            }
+                        }
+                    }
+                }
+                self.say(explain::relocated(&r));
+            }
+            Err(TableError::NoSpareDescriptor) => self.say(
+                "✗ relocate: the new layout needs a free arena and the table has no spare descriptor; `defrag` first returns descriptors".to_owned(),
+            ),
+            Err(e) => self.say(format!("✗ relocate: {e}")),
+        }
+    }
+}
+
+/// `#N` or `id N`.
+pub fn owner_name(o: Owner) -> String {
+    match o {
+        Owner::Typed(n) => format!("#{n}"),
+        Owner::Traced(id) => format!("id {id}"),
+    }
+}
+
+/// The trace format: `.rep` is CS:APP malloc-lab; a first operation that
+/// starts with `+` or `-` is OSTEP; anything else native. Gzip is looked
+/// through (the readers detect it by its magic bytes).
+fn sniff(name: &str, bytes: &[u8]) -> TraceFormat {
+    let lower = name.to_lowercase();
+    if lower.ends_with(".rep") || lower.ends_with(".rep.gz") {
+        return TraceFormat::MallocLab;
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        // Only the readers see through gzip; a gzipped OSTEP file is rare.
+        return TraceFormat::Native;
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    for line in head.lines() {
+        let body = line.split('#').next().unwrap_or("").trim();
+        if body.is_empty() {
+            continue;
+        }
+        if body.starts_with('+') || body.starts_with('-') {
+            return TraceFormat::Ostep;
+        }
+        break;
+    }
+    TraceFormat::Native
+}
+
+/// What an OOM's reason says about the policies (used by the explanation).
+pub fn is_fragmentation(e: &AllocError) -> bool {
+    matches!(e, AllocError::OutOfMemory(OomReason::NoFit { needed, free_bytes, .. }) if free_bytes >= needed)
+}

@@ -1,0 +1,354 @@
+//! The session against the command line's golden frames, the seed's
+//! headline, undo and the slider, bad input, traces, and the exports.
+
+use super::*;
+use crate::view::stats_line;
+
+fn session(capacity: usize, descriptors: usize) -> Session {
+    Session::new(Settings {
+        capacity,
+        descriptors,
+        ..Settings::default()
+    })
+    .unwrap()
+}
+
+fn line(s: &Session) -> String {
+    stats_line(&s.manager().stats())
+}
+
+/// Everything observable about a session's manager.
+fn snapshot(s: &Session) -> (String, Vec<sysarena::ArenaInfo>, Vec<sysarena::TableEntry>) {
+    s.manager().check_invariants().unwrap();
+    (
+        line(s),
+        s.manager().arenas().collect(),
+        s.manager().table().collect(),
+    )
+}
+
+#[test]
+fn every_stats_line_matches_sysarena_steps_golden_frames() {
+    // `sysarena step --capacity 400 --descriptors 8 --script step-classic.script`
+    let script = include_str!("../../sysarena-cli/tests/golden/step-classic.script");
+    let golden = include_str!("../../sysarena-cli/tests/golden/step-classic.txt");
+    let expected: Vec<&str> = golden.lines().filter(|l| l.starts_with("stats:")).collect();
+    let mut s = session(400, 8);
+    let mut got = vec![line(&s)];
+    for cmd in script.lines() {
+        let body = cmd.split('#').next().unwrap().trim();
+        if body.is_empty() {
+            continue;
+        }
+        s.exec(body).unwrap();
+        got.push(line(&s));
+    }
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn the_seeds_headline_fails_with_free_bytes_defrag_cannot_help_relocation_does() {
+    let mut s = session(400, 8);
+    run_script(
+        &mut s,
+        "alloc 100; alloc 100; alloc 100; alloc 100; free 1; free 3",
+    )
+    .unwrap();
+    let log = run_script(&mut s, "alloc 200").unwrap();
+    assert!(log[0].contains("although 200 B are free"), "{log:?}");
+    assert!(log[0].contains("`defrag` cannot help"), "{log:?}");
+    assert_eq!(s.landed(), Some(Landed::Failed));
+    let log = run_script(&mut s, "defrag; alloc 200").unwrap();
+    assert!(log[0].starts_with("✗ alloc(200) for #5 failed"), "{log:?}");
+    let log = run_script(&mut s, "relocate").unwrap();
+    assert!(log[0].contains("moved 1 live blocks"), "{log:?}");
+    let log = run_script(&mut s, "alloc 200").unwrap();
+    assert!(
+        log[0].starts_with("✓ alloc(200) = #6 at offset 200"),
+        "{log:?}"
+    );
+    // #2 moved from 200 to 100 and keeps its name.
+    assert_eq!(s.owner(100), Some(Owner::Typed(2)));
+    run_script(&mut s, "free 2").unwrap();
+    assert_eq!(s.manager().arena_at(100).map(|a| a.in_use), Some(false));
+    s.manager().check_invariants().unwrap();
+}
+
+#[test]
+fn a_defrag_that_can_help_says_so() {
+    let mut s = session(400, 8);
+    let log = run_script(
+        &mut s,
+        "alloc 100; alloc 100; alloc 100; alloc 100; free 1; free 2; alloc 200",
+    )
+    .unwrap();
+    assert!(log[0].contains("`defrag` would merge them"), "{log:?}");
+}
+
+#[test]
+fn a_full_table_is_its_own_failure() {
+    let mut s = session(1000, 2);
+    let log = run_script(&mut s, "alloc 10; alloc 10").unwrap();
+    assert!(log[0].contains("spare descriptor"), "{log:?}");
+}
+
+#[test]
+fn explanations_name_the_policy_and_the_arena_taken() {
+    let mut s = session(1000, 16);
+    run_script(
+        &mut s,
+        "alloc 100; alloc 300; alloc 100; alloc 200; free 0; free 2; policy best-fit",
+    )
+    .unwrap();
+    let log = run_script(&mut s, "alloc 50").unwrap();
+    assert!(log[0].contains("best fit takes the smallest"), "{log:?}");
+    assert!(log[0].contains("it took [0+100]"), "{log:?}");
+    let log = run_script(&mut s, "alloc 60 64").unwrap();
+    assert!(log[0].contains("align 64"), "{log:?}");
+}
+
+#[test]
+fn undo_redo_and_seek_give_the_state_a_fresh_replay_gives() {
+    let script = "alloc 100; alloc 50 16; alloc 200; free 1; policy worst-fit; alloc 30; coalescing immediate; free 0; defrag; alloc 90; relocate; free 2; alloc 120";
+    let mut full = session(1024, 12);
+    run_script(&mut full, script).unwrap();
+    let n = full.len();
+    let mut states = Vec::new();
+    for k in 0..=n {
+        let mut s = session(1024, 12);
+        let cmds: Vec<&str> = script.split(';').take(k).collect();
+        run_script(&mut s, &cmds.join(";")).unwrap();
+        states.push(snapshot(&s));
+    }
+    // The slider, backwards and forwards, in jumps.
+    for &k in &[13, 0, 7, 3, 12, 5, 13, 1] {
+        full.seek(k);
+        assert_eq!(full.pos(), k);
+        assert_eq!(snapshot(&full), states[k], "after seek({k})");
+    }
+    full.seek(4);
+    run_script(&mut full, "undo 2; redo; next").unwrap();
+    assert_eq!(snapshot(&full), states[4]);
+    // A new operation drops the redo tail.
+    run_script(&mut full, "defrag").unwrap();
+    assert_eq!(full.len(), 5);
+}
+
+#[test]
+fn bad_input_says_why_and_changes_nothing() {
+    let mut s = session(400, 8);
+    run_script(&mut s, "alloc 100; alloc 100; free 0").unwrap();
+    let before = (snapshot(&s), s.len(), s.pos(), s.next_number());
+    for bad in [
+        "alloc",
+        "alloc 0",
+        "alloc 401",
+        "alloc 100 3",
+        "alloc ten",
+        "alloc 99999999999999999999999",
+        "alloc 18446744073709551615 4096",
+        "free",
+        "free 0",
+        "free 7",
+        "free @50",
+        "free @0",
+        "free @400",
+        "free @x",
+        "policy fastest",
+        "coalescing sometimes",
+        "frobnicate 3",
+        "defrag now",
+        "redo",
+        "goto x",
+        "undo many",
+    ] {
+        let e = s.exec(bad).unwrap_err();
+        assert!(!e.message.is_empty());
+        assert_eq!(
+            (snapshot(&s), s.len(), s.pos(), s.next_number()),
+            before,
+            "`{bad}` changed the session"
+        );
+    }
+    assert!(s.exec("alloc 0").unwrap_err().message.contains("zero"));
+    assert!(
+        s.exec("alloc 401")
+            .unwrap_err()
+            .message
+            .contains("whole region")
+    );
+    assert!(
+        s.exec("free @0")
+            .unwrap_err()
+            .message
+            .contains("double free")
+    );
+    // A script stops at its first bad command and keeps what came before.
+    let e = run_script(&mut s, "alloc 10; allco 10; alloc 20").unwrap_err();
+    assert_eq!((e.index, e.command.as_str()), (1, "allco 10"));
+    assert_eq!(s.len(), before.1 + 1);
+}
+
+#[test]
+fn settings_are_checked_and_replay_the_history() {
+    let mut s = session(400, 8);
+    run_script(&mut s, "alloc 100; alloc 100; alloc 100").unwrap();
+    assert!(parse_settings("capacity=0", s.settings()).is_err());
+    assert!(parse_settings("descriptors=0", s.settings()).is_err());
+    assert!(parse_settings("descriptors=9999999", s.settings()).is_err());
+    assert!(parse_settings("colour=red", s.settings()).is_err());
+    assert!(parse_settings("policy=fastest", s.settings()).is_err());
+    let (set, pin) = parse_settings("capacity=250 policy=best-fit", s.settings()).unwrap();
+    assert!(!pin);
+    s.configure(set, pin).unwrap();
+    // The third alloc no longer fits in 250 bytes.
+    assert_eq!(s.manager().stats().used_arenas, 2);
+    assert_eq!(s.config().policy, Policy::BestFit);
+}
+
+#[test]
+fn a_pinned_panel_keeps_its_policy() {
+    let mut s = session(400, 8);
+    let (set, pin) = parse_settings("policy=worst-fit pinned=1", s.settings()).unwrap();
+    s.configure(set, pin).unwrap();
+    run_script(&mut s, "policy first-fit").unwrap();
+    assert_eq!(s.config().policy, Policy::WorstFit);
+    assert!(s.log()[0].contains("keeps worst-fit"));
+}
+
+#[test]
+fn traces_load_in_every_format_and_garbage_is_refused() {
+    let mut s = session(4096, 64);
+    let n = s
+        .load_trace(
+            "t.trace",
+            b"# native\na 1 64\na 2 100 16\nf 1\nr 2 300\n",
+            None,
+        )
+        .unwrap();
+    assert_eq!(n, 4);
+    run_script(&mut s, "next; next 2").unwrap();
+    assert_eq!(s.manager().stats().used_arenas, 1);
+    run_script(&mut s, "goto 4").unwrap();
+    assert_eq!(s.manager().stats().requested_bytes, 300);
+    run_script(&mut s, "goto 1; alloc 10").unwrap();
+    assert_eq!(s.len(), 2);
+    // goto returns to the trace.
+    run_script(&mut s, "goto 3").unwrap();
+    assert_eq!((s.pos(), s.len()), (3, 4));
+
+    let lab = b"20000\n2\n4\n1\na 0 512\na 1 128\nf 0\nf 1\n";
+    assert_eq!(s.load_trace("short.rep", lab, None).unwrap(), 4);
+    assert_eq!(s.load_trace("ostep.txt", b"+10 +20 -0\n", None).unwrap(), 3);
+
+    let before = (s.len(), s.pos(), s.trace().map(|t| t.name.clone()));
+    for (name, bad) in [
+        ("garbage.trace", &b"hello world\n"[..]),
+        ("dup.trace", b"a 1 10\na 1 10\n"),
+        ("stale.trace", b"f 9\n"),
+        ("empty.trace", b"# nothing\n"),
+        ("trunc.trace.gz", &[0x1f, 0x8b, 8, 0, 0, 0][..]),
+        ("binary.trace", &[0xff, 0xfe, 0, 1, 2][..]),
+    ] {
+        let e = s.load_trace(name, bad, None).unwrap_err();
+        assert!(!e.is_empty());
+        assert_eq!(
+            (s.len(), s.pos(), s.trace().map(|t| t.name.clone())),
+            before,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_perl_trace_scrubs() {
+    let bytes = include_bytes!("../../../traces/perl-wordfreq.trace.gz");
+    let mut s = Session::new(Settings {
+        capacity: 16 << 20,
+        descriptors: 1 << 16,
+        ..Settings::default()
+    })
+    .unwrap();
+    let n = s
+        .load_trace("perl-wordfreq.trace.gz", bytes, Some(5000))
+        .unwrap();
+    assert_eq!(n, 5000);
+    s.seek(5000);
+    let at_end = snapshot(&s);
+    s.seek(2500);
+    s.seek(5000);
+    assert_eq!(snapshot(&s), at_end);
+    let v = serde_json::to_value(view::view(&s, 100, 256, 64, 64)).unwrap();
+    assert_eq!(v["buckets"].as_array().map(Vec::len), Some(256));
+    assert!(v["arenas"].is_null());
+}
+
+#[test]
+fn the_exports_answer_json() {
+    fn put(text: &str) {
+        pg_input(text.len());
+        PG.with_borrow_mut(|pg| pg.input.copy_from_slice(text.as_bytes()));
+    }
+    fn out(len: usize) -> serde_json::Value {
+        PG.with_borrow(|pg| {
+            assert_eq!(pg.output.len(), len);
+            serde_json::from_slice(&pg.output).unwrap()
+        })
+    }
+    let id = pg_new();
+    put("capacity=400 descriptors=8");
+    assert_eq!(out(pg_configure(id))["ok"], true);
+    put("capacity=lots");
+    assert!(
+        out(pg_configure(id))["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a size")
+    );
+    put("alloc 100\nalloc 100\nalloc 100; alloc 100; free 1; free 3; alloc 200");
+    let a = out(pg_exec(id));
+    assert_eq!(a["ok"], true);
+    assert_eq!(a["landed"], "failed");
+    put("alloc 0");
+    let a = out(pg_exec(id));
+    assert_eq!(
+        (a["ok"].clone(), a["index"].clone()),
+        (false.into(), 0.into())
+    );
+    let v = out(pg_state(id, 1000, 100));
+    assert_eq!(v["stats"]["free_bytes"], 200);
+    assert_eq!(v["arenas"].as_array().unwrap().len(), 4);
+    assert_eq!(v["table"].as_array().unwrap().len(), 8);
+    let expected = PG.with_borrow(|pg| line(pg.sessions[id as usize].as_ref().unwrap()));
+    assert_eq!(v["stats_line"], expected);
+    put("tiny.trace\na 1 10\nf 1\n");
+    assert_eq!(out(pg_load_trace(id, 0))["events"], 2);
+    put("bad.trace\nz 1\n");
+    assert_eq!(out(pg_load_trace(id, 0))["ok"], false);
+    pg_drop(id);
+    put("defrag");
+    assert_eq!(out(pg_exec(id))["ok"], false);
+}
+
+#[test]
+fn the_script_replays_to_the_same_state_and_panels_follow() {
+    let mut s = session(1024, 12);
+    run_script(&mut s, "alloc 100; alloc 50 16; free 0; policy best-fit; coalescing immediate; alloc 30; free @112; defrag; relocate; undo").unwrap();
+    let script = s.script();
+    let mut t = session(1024, 12);
+    run_script(&mut t, &script).unwrap();
+    t.seek(s.pos());
+    assert_eq!(snapshot(&t), snapshot(&s));
+    assert_eq!(t.len(), s.len());
+
+    let mut panel = session(1024, 12);
+    let (set, pin) = parse_settings("policy=worst-fit pinned=1", panel.settings()).unwrap();
+    panel.configure(set, pin).unwrap();
+    panel.adopt(&s);
+    assert_eq!((panel.pos(), panel.len()), (s.pos(), s.len()));
+    // #2 is live in the main panel; the follower records the free anyway.
+    s.exec("redo").unwrap();
+    panel.exec("redo").unwrap();
+    panel.exec("free 9").unwrap();
+    assert_eq!(panel.len(), s.pos() + 1);
+}
