@@ -23,7 +23,7 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use sysarena::{
     ArenaInfo, ArenaManager, Config, Handle, HandleError, Movable, MoveStatus, PassLimits,
-    PlannedMove, Policy, Slot,
+    PassProgress, PassStop, PlannedMove, Policy, Slot,
 };
 
 use sysarena_sim::trace::Event;
@@ -81,11 +81,6 @@ const TABLE: usize = 1024;
 
 /// The largest simulated device region: its bytes live in this process.
 pub const MAX_REGION: usize = 1 << 30;
-
-/// Passes in a row that move nothing before `defrag` stops: under limits
-/// no movable block fits (`--max-bytes` below every block), a pass plans no
-/// move and the plan never converges.
-pub const STALLED_PASSES: usize = 3;
 
 /// Parses `--capacity`: a size from 1 byte to [`MAX_REGION`].
 pub fn parse_region(s: &str) -> Result<usize, String> {
@@ -271,7 +266,6 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
             .expect("a valid template"),
     );
     let mut checks = 0usize;
-    let mut stalled = 0usize;
     while !fits {
         let plan =
             r.d.m
@@ -292,7 +286,7 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
         }
         moved += rep.done;
         bytes += rep.bytes_moved;
-        let last = plan.converged() || r.d.m.stats().largest_free >= want;
+        let last = plan.progress() != PassProgress::Moving || r.d.m.stats().largest_free >= want;
         if passes <= SHOWN || last {
             progress.finish_and_clear();
             if passes > SHOWN + 1 {
@@ -313,11 +307,18 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
                 .collect();
             writeln!(
                 r.out,
-                "   pass {passes}: {}, {} ({}{}) · largest free {} → {}",
+                "   pass {passes}: {}, {}{} · largest free {} → {}",
                 count(rep.done, "move"),
                 fmt_bytes(rep.bytes_moved),
-                list.join(", "),
-                if moves.len() > 4 { ", …" } else { "" },
+                if list.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({}{})",
+                        list.join(", "),
+                        if moves.len() > 4 { ", …" } else { "" }
+                    )
+                },
                 fmt_bytes(rep.largest_free_before),
                 fmt_bytes(rep.largest_free_after)
             )?;
@@ -332,34 +333,39 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
                 fmt_bytes(rep.largest_free_after)
             ));
         }
-        if plan.converged() {
-            writeln!(r.out, "   converged: nothing left to move")?;
-            break;
-        }
-        // A pass that moved nothing and did not converge: the limits let no
-        // block move. The library would plan the same empty pass forever.
-        stalled = if rep.done == 0 { stalled + 1 } else { 0 };
-        if stalled >= STALLED_PASSES {
-            progress.finish_and_clear();
-            let smallest =
-                r.d.blocks
-                    .values()
-                    .map(|&(_, size)| size)
-                    .min()
-                    .unwrap_or(0);
-            writeln!(
-                r.out,
-                "   stopped: {STALLED_PASSES} passes in a row moved nothing and the plan has not converged — no progress is possible under these limits{}",
-                match args.max_bytes {
-                    Some(b) if b < smallest => format!(
-                        " (--max-bytes {} is below the smallest live block, {}; raise it)",
+        // The planner says whether to run another pass: more to do,
+        // done, or blocked by the limits (another pass would plan nothing).
+        match plan.progress() {
+            PassProgress::Moving => {}
+            PassProgress::Converged => {
+                writeln!(r.out, "   converged: nothing left to move")?;
+                break;
+            }
+            PassProgress::Blocked => {
+                progress.finish_and_clear();
+                let smallest =
+                    r.d.blocks
+                        .values()
+                        .map(|&(_, size)| size)
+                        .min()
+                        .unwrap_or(0);
+                let why = match (plan.stopped, args.max_bytes) {
+                    (PassStop::ByteLimit, Some(b)) => format!(
+                        "every block that could move is larger than --max-bytes {} (the smallest live block is {}); raise it",
                         fmt_bytes(b),
                         fmt_bytes(smallest)
                     ),
-                    _ => String::new(),
-                }
-            )?;
-            break;
+                    (PassStop::NoSpareDescriptor, _) => {
+                        "the arena table has no spare descriptor for a destination".to_owned()
+                    }
+                    (other, _) => format!("the planner stopped at {other:?} with nothing planned"),
+                };
+                writeln!(
+                    r.out,
+                    "   stopped: no progress is possible under these limits — {why}"
+                )?;
+                break;
+            }
         }
         if last {
             fits = r.ask(want)?;
@@ -374,7 +380,13 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
     let s = r.d.m.stats();
     writeln!(
         r.out,
-        "\n{passes} passes moved {moved} blocks ({}); every live block's bytes were checked at its place {checks} times (after {}). in use + free = {} + {} = {} = capacity.",
+        "\n{} moved {} ({}); every live block's bytes were checked at its place {checks} times (after {}). in use + free = {} + {} = {} = capacity.",
+        if passes == 1 {
+            "1 pass".to_owned()
+        } else {
+            format!("{passes} passes")
+        },
+        count(moved, "block"),
         fmt_bytes(bytes),
         if passes <= 100 {
             "every pass and at the end"

@@ -43,8 +43,8 @@ fn bad_options_are_refused() {
 
 #[test]
 fn limits_that_let_no_block_move_stop_with_a_message() {
-    // Blocks of 256 B to 4 KiB; every byte limit below the smallest
-    // block plans empty passes that never converge.
+    // Blocks of 256 B to 4 KiB; under every byte limit below the smallest
+    // block the planner plans nothing and says it is blocked.
     for max_bytes in ["0", "100", "255", "1000"] {
         let out = defrag(&["--max-bytes", max_bytes]);
         assert!(
@@ -53,7 +53,14 @@ fn limits_that_let_no_block_move_stop_with_a_message() {
         );
     }
     let out = defrag(&["--max-bytes", "100"]);
-    assert!(out.contains("is below the smallest live block"), "{out}");
+    assert!(
+        out.contains("every block that could move is larger than --max-bytes 100 B"),
+        "{out}"
+    );
+    // The first pass that can plan nothing stops the run (the planner says
+    // it is blocked; no second empty pass is tried).
+    assert!(out.contains("pass 1: 0 moves"), "{out}");
+    assert!(!out.contains("pass 2:"), "{out}");
 }
 
 #[test]
