@@ -19,8 +19,9 @@ pub enum Policy {
     /// ("splinters"), and every search walks past them.
     #[default]
     FirstFit,
-    /// First fit, but starting where the previous allocation ended and
-    /// wrapping around (Knuth's roving pointer).
+    /// First fit, but starting in the arena that holds the point where the
+    /// previous allocation ended and wrapping around (Knuth's roving
+    /// pointer).
     ///
     /// *Time:* O(a), a = arenas (in use or free) walked in address order
     /// from the rover to the first fit; the next search starts where this

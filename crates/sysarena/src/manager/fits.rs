@@ -24,12 +24,15 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Next fit: the first fitting free arena in address order from the
-    /// rover, wrapping around (Knuth's roving pointer). It walks the address
-    /// list from the arena at the rover, so a search costs the arenas it
-    /// passes before a fit; the next search starts where this one ended, so
-    /// a sweep around the region visits each arena about once. When the
-    /// rover's arena is not known (after relocation), the free index is
-    /// searched instead, with the same answer.
+    /// rover, wrapping around (Knuth's roving pointer): the arena that holds
+    /// the rover first (a free neighbour merged into the remainder makes it
+    /// start below the rover, as in Knuth's algorithm), then those after it,
+    /// then those before it. It walks the address list, so a search costs
+    /// the arenas it passes before a fit; the next search starts where this
+    /// one ended, so a sweep around the region visits each arena about once.
+    /// When the rover's arena is not known (after relocation, or a realloc
+    /// moved the arena boundary at the rover), the free index is searched
+    /// instead, with the same answer.
     fn next_fit(&self, need: usize, align: usize) -> Option<(u32, usize)> {
         let (rover, origin) = (self.rover, self.origin);
         let start = if rover >= self.capacity {
@@ -43,10 +46,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             if !holds_rover {
                 return self.next_fit_by_index(need, align);
             }
-            let s = self.slot(h);
-            if s.offset == rover { h } else { s.next }
+            h
         };
-        // Arenas at or after the rover first, then wrap to those before it.
+        // The arena holding the rover first (it may have grown down by a
+        // merge), then those after it, then wrap to those before it.
         let mut cur = start;
         while cur != NIL {
             self.count_visit();
@@ -62,9 +65,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         while cur != NIL && cur != start {
             self.count_visit();
             let s = self.slot(cur);
-            if s.offset >= rover {
-                break;
-            }
             if s.state == State::Free
                 && let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align)
             {
@@ -84,8 +84,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             need,
             align,
             move |s| {
-                // Arenas at or after the rover first, then wrap.
-                ((s.offset < rover) as u128) << 64 | s.offset as u128
+                // The arena holding the rover and those after it first, then
+                // wrap.
+                ((s.offset + s.size <= rover) as u128) << 64 | s.offset as u128
             },
             false,
         )
@@ -227,6 +228,25 @@ mod tests {
                 (1000, 1000),
                 "{config:?}: two arenas per allocation"
             );
+        }
+    }
+
+    #[test]
+    fn next_fit_reuses_the_merged_arena_at_the_rover_after_a_quick_free() {
+        // alloc + free at once, as programs do: under immediate coalescing
+        // the freed arena merges with the remainder, so the arena holding the
+        // rover now starts below it. It is searched first: one arena per
+        // allocation (plus the settle look), however many lie below.
+        let config = Config::new(Policy::NextFit, Coalescing::Immediate);
+        for holes in [1000, 16_000] {
+            let mut m = holes_then_room(config, holes, 8 * HOLE);
+            let before = m.visits.get();
+            for _ in 0..500 {
+                let a = m.alloc(HOLE, 1).unwrap();
+                m.free(a.offset()).unwrap();
+            }
+            m.check_invariants().unwrap();
+            assert_eq!(m.visits.get() - before, 1000, "{holes} holes");
         }
     }
 
