@@ -35,6 +35,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// instead, with the same answer.
     fn next_fit(&self, need: usize, align: usize) -> Option<(u32, usize)> {
         let (rover, origin) = (self.rover, self.origin);
+        // `largest_free` is exact or above every free arena: when it is
+        // short, nothing fits, and the walk is skipped.
+        if self.largest_free < need {
+            return None;
+        }
         let start = if rover >= self.capacity {
             self.head
         } else {
@@ -259,6 +264,10 @@ mod tests {
         // Nothing after the rover: the walk wraps to the first hole.
         assert_eq!(m.alloc(HOLE, 1).unwrap().offset(), 0);
         assert_eq!(m.alloc(HOLE, 1).unwrap().offset(), 2 * HOLE);
+        // Larger than the largest free arena: refused without a walk.
+        let before = m.visits.get();
+        assert!(m.alloc(2 * HOLE, 1).is_err());
+        assert_eq!(m.visits.get(), before);
         m.check_invariants().unwrap();
     }
 
