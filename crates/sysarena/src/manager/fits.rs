@@ -1,28 +1,11 @@
-//! Policy search: which free arena each [`Policy`] chooses (the classic
-//! fits; segregated fit has its own file).
+//! Policy search for the classic fits: which free arena first, next, best
+//! and worst fit choose ([`Policy`](crate::Policy)); segregated fit has its
+//! own file, and `operations` dispatches between them.
 
 use super::state::ArenaManager;
-use crate::config::Policy;
 use crate::table::{CLASSES, NIL, Slot, State, TableStorage, class_of};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
-    /// The free arena the policy chooses for `need` bytes at `align`, and
-    /// the padding in front of the aligned offset.
-    pub(super) fn find(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
-        match self.config.policy {
-            Policy::SegregatedFit => self.find_segregated(need, align),
-            Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),
-            Policy::NextFit => self.next_fit(need, align),
-            Policy::BestFit => self.scan_up(
-                need,
-                align,
-                |s| (s.size as u128) << 64 | s.offset as u128,
-                true,
-            ),
-            Policy::WorstFit => self.scan_down(need, align),
-        }
-    }
-
     /// Next fit: the first fitting free arena in address order from the
     /// rover, wrapping around (Knuth's roving pointer): the arena that holds
     /// the rover first (a free neighbour merged into the remainder makes it
@@ -33,7 +16,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// When the rover's arena is not known (after relocation, or a realloc
     /// moved the arena boundary at the rover), the free index is searched
     /// instead, with the same answer.
-    fn next_fit(&self, need: usize, align: usize) -> Option<(u32, usize)> {
+    pub(super) fn next_fit(&self, need: usize, align: usize) -> Option<(u32, usize)> {
         let (rover, origin) = (self.rover, self.origin);
         // `largest_free` is exact or above every free arena: when it is
         // short, nothing fits, and the walk is skipped.
@@ -109,7 +92,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// class first, and returns the fitting one with the least `key`. With
     /// `first_class_only`, stops after the first class that has a fit (best
     /// fit: sizes in higher classes are all larger).
-    fn scan_up(
+    pub(super) fn scan_up(
         &self,
         need: usize,
         align: usize,
@@ -141,7 +124,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Worst fit: the largest fitting arena, from the top class down.
-    fn scan_down(&self, need: usize, align: usize) -> Option<(u32, usize)> {
+    pub(super) fn scan_down(&self, need: usize, align: usize) -> Option<(u32, usize)> {
         let (slots, origin) = (self.slots.as_ref(), self.origin);
         let floor = class_of(need);
         let mut class = self.index.last_upto(CLASSES - 1);
