@@ -255,6 +255,65 @@ mod tests {
     }
 
     #[test]
+    fn next_fit_walk_and_index_search_always_agree() {
+        // The walk from the rover and the cold search of the free index must
+        // choose the same arena, whatever state random operations leave.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rand = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let steps = if cfg!(miri) { 200 } else { 20_000 };
+        for coalescing in Coalescing::ALL {
+            let config = Config::new(Policy::NextFit, coalescing);
+            let mut m = ArenaManager::<256>::with_config(1 << 16, config);
+            let mut live: Vec<usize> = Vec::new();
+            for step in 0..steps {
+                let (size, align) = (1 + rand(700), 1 << rand(7));
+                let need = size.next_multiple_of(align);
+                assert_eq!(
+                    m.next_fit(need, align),
+                    m.next_fit_by_index(need, align),
+                    "{config:?}, step {step}: walk and index disagree"
+                );
+                match rand(10) {
+                    0..=4 => {
+                        if let Ok(a) = m.alloc(size, align) {
+                            live.push(a.offset());
+                        }
+                    }
+                    5..=7 if !live.is_empty() => {
+                        let off = live.swap_remove(rand(live.len()));
+                        m.free(off).unwrap();
+                    }
+                    8 if !live.is_empty() => {
+                        let k = rand(live.len());
+                        if let Ok(r) = m.realloc(live[k], size, align) {
+                            live[k] = r.offset;
+                        }
+                    }
+                    9 if step % 997 == 0 => {
+                        m.defragment();
+                    }
+                    9 if step % 1999 == 1 => {
+                        let mut moved = Vec::new();
+                        if m.relocate(|mv| moved.push(mv)).is_ok() {
+                            for mv in moved {
+                                let k = live.iter().position(|&o| o == mv.from).unwrap();
+                                live[k] = mv.to;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                m.check_invariants().unwrap();
+            }
+        }
+    }
+
+    #[test]
     fn worst_fit_visits_the_top_class_once_per_allocation() {
         // Worst fit's documented cost: one walk of the highest non-empty
         // class, k arenas (here every hole: they are equal), and nothing
