@@ -1,6 +1,9 @@
-//! Compiles `examples/demo.c` against the generated header and this
-//! crate's static library with the system C compiler (`$CC`, else `cc`),
-//! runs it, and checks that every check in it passed.
+//! Compiles the C examples (`examples/demo.c`, the process-wide heap;
+//! `examples/block.c`, a block over a simulated device buffer with
+//! defragmentation passes) against the generated header and this crate's
+//! static library with the system C compiler (`$CC`, else `cc`) and
+//! `-Wall -Wextra -Werror`, runs them, and checks that every check in them
+//! passed. A missing compiler fails the test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,26 +30,36 @@ fn static_lib() -> PathBuf {
         .expect("libsysarena_capi.a next to the test (crate-type staticlib)")
 }
 
-#[test]
-fn c_example_runs() {
+/// Compiles `examples/{name}.c`, runs it and checks its last line.
+fn run_example(name: &str, passed: &str) {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sysarena-demo");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sysarena-{name}"));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = Command::new(&cc)
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(&out)
-        .arg(manifest.join("examples/demo.c"))
+        .arg(manifest.join(format!("examples/{name}.c")))
         .arg("-I")
         .arg(manifest.join("include"))
         .arg(static_lib())
         .args(["-lpthread", "-ldl", "-lm"])
         .status()
         .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
-    assert!(status.success(), "compiling demo.c failed");
-    let run = Command::new(&out).output().expect("run the demo");
+    assert!(status.success(), "compiling {name}.c failed");
+    let run = Command::new(&out).output().expect("run the example");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     print!("{stdout}");
-    assert!(run.status.success(), "demo.c failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    assert!(run.status.success(), "{name}.c failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(passed), "{stdout}");
+}
+
+#[test]
+fn c_example_runs() {
+    run_example("demo", "all checks passed");
+}
+
+#[test]
+fn c_block_example_defragments_a_device_buffer() {
+    run_example("block", "block: all checks passed");
 }

@@ -19,10 +19,36 @@
 //! into C: the core does not panic on input, and a Rust panic inside an
 //! `extern "C"` function aborts instead of unwinding (Rust 1.81+).
 //!
+//! # Sub-allocating foreign memory: blocks
+//! The `sysarena_block_*` functions ([`block`](self#functions)) manage a
+//! *block*: a capacity of offsets in memory the CPU may not touch — a GPU
+//! buffer, file space, shared memory — as VMA's virtual blocks do. The
+//! tables live in memory the caller provides (no hidden `malloc`):
+//!
+//! ```c
+//! size_t need = sysarena_block_size_for(256, 256, 32);   /* descriptors, handles, moves */
+//! void *mem = malloc(need);
+//! SysarenaBlock *b = NULL;
+//! sysarena_block_init(mem, need, 1 << 20, 256, 256, 32, &b);
+//! uint64_t h; size_t off;
+//! sysarena_block_alloc(b, 4096, 256, &h, &off);           /* offset, and a handle */
+//! ```
+//!
+//! Allocations are named by handles so that defragmentation can move
+//! them: `sysarena_block_begin_pass` plans moves into the caller's array,
+//! the caller copies the bytes on the device (any order, `memmove`
+//! semantics) and marks each move, and `sysarena_block_end_pass` commits
+//! them. `crates/sysarena-capi/examples/block.c` does it on a simulated
+//! device buffer.
+//!
 //! The heap runs [`Config::fast`](crate::Config::fast) (O(1) segregated fit,
 //! immediate coalescing) behind a spin lock, so it may be called from
 //! several threads. Its region is one range: [`sysarena_extend`] adds memory
 //! only at its end.
+
+mod block;
+
+pub use block::*;
 
 use core::ffi::{c_char, c_void};
 use core::ptr::{self, NonNull};
@@ -62,6 +88,24 @@ pub const SYSARENA_E_BAD_ALIGN: i32 = -9;
 pub const SYSARENA_E_BAD_REGION: i32 = -10;
 /// The heap's internal invariants are broken (a bug in sysarena).
 pub const SYSARENA_E_INTERNAL: i32 = -11;
+/// The handle names no live allocation of the block (freed, or never
+/// handed out). Nothing was changed.
+pub const SYSARENA_E_STALE_HANDLE: i32 = -12;
+/// The allocation is pinned, or has a move planned in the open pass.
+pub const SYSARENA_E_PINNED: i32 = -13;
+/// A defragmentation pass is already open.
+pub const SYSARENA_E_PASS_ACTIVE: i32 = -14;
+/// No defragmentation pass is open.
+pub const SYSARENA_E_NO_PASS: i32 = -15;
+/// The block's handle table is full.
+pub const SYSARENA_E_NO_HANDLE: i32 = -16;
+/// An argument is out of its range: a table size of 0, memory too small
+/// for the tables, an offset past the block's capacity, a move status
+/// that is not a `SYSARENA_MOVE_*` value.
+pub const SYSARENA_E_BAD_ARGUMENT: i32 = -17;
+/// The pointer is not a block made by `sysarena_block_init` (or the block
+/// was overwritten).
+pub const SYSARENA_E_BAD_BLOCK: i32 = -18;
 
 /// Arena descriptors in the C heap's table: the most arenas, free and in
 /// use, at once.
@@ -133,7 +177,7 @@ fn initialized() -> bool {
     HEAP.with_heap(|h| h.is_some())
 }
 
-fn alloc_code(e: AllocError) -> i32 {
+pub(crate) fn alloc_code(e: AllocError) -> i32 {
     match e {
         AllocError::BadAlign { .. } => SYSARENA_E_BAD_ALIGN,
         AllocError::ZeroSize | AllocError::SizeOverflow { .. } | AllocError::TooLarge { .. } => {
@@ -382,6 +426,13 @@ pub extern "C" fn sysarena_strerror(code: i32) -> *const c_char {
         SYSARENA_E_BAD_ALIGN => c"alignment is not a power of two",
         SYSARENA_E_BAD_REGION => c"bad region: empty, wrapping, or not at the region's end",
         SYSARENA_E_INTERNAL => c"internal invariant broken (a sysarena bug)",
+        SYSARENA_E_STALE_HANDLE => c"stale handle: no live allocation has it",
+        SYSARENA_E_PINNED => c"the allocation is pinned or has a move planned",
+        SYSARENA_E_PASS_ACTIVE => c"a defragmentation pass is already open",
+        SYSARENA_E_NO_PASS => c"no defragmentation pass is open",
+        SYSARENA_E_NO_HANDLE => c"the handle table is full",
+        SYSARENA_E_BAD_ARGUMENT => c"an argument is out of range",
+        SYSARENA_E_BAD_BLOCK => c"not a block made by sysarena_block_init",
         _ => c"unknown sysarena error code",
     };
     s.as_ptr()
