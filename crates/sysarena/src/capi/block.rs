@@ -181,8 +181,8 @@ pub extern "C" fn sysarena_block_size_for(
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL` (`mem` or `out`),
 /// `SYSARENA_E_BAD_ARGUMENT` (a count is 0, or `len` is smaller than
-/// [`sysarena_block_size_for`] says). O(n_handles); the descriptor table
-/// is written as it is used.
+/// [`sysarena_block_size_for`] says). O(n_desc + n_handles + n_moves): every
+/// table is written once.
 ///
 /// # Safety
 /// `mem .. mem + len` must be writable memory that nothing else uses while
