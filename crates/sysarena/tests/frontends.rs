@@ -363,10 +363,8 @@ fn c_abi_blocks_defragment_a_device_buffer() {
         let (mut h, mut off) = (0, 0);
         let size = 100 + usize::from(i) * 13;
         // SAFETY: a live block; out pointers writable.
-        assert_eq!(
-            unsafe { sysarena_block_alloc(b, size, 16, &mut h, &mut off) },
-            SYSARENA_OK
-        );
+        let rc = unsafe { sysarena_block_alloc(b, size, 16, &mut h, &mut off) };
+        assert_eq!(rc, SYSARENA_OK);
         dev[off..off + size].fill(i);
         live.push((h, size, i));
     }
@@ -425,10 +423,8 @@ fn c_abi_blocks_defragment_a_device_buffer() {
         for &(h, size, id) in &live {
             let mut off = 0;
             // SAFETY: a live block and handle.
-            assert_eq!(
-                unsafe { sysarena_block_offset(b, h, &mut off) },
-                SYSARENA_OK
-            );
+            let rc = unsafe { sysarena_block_offset(b, h, &mut off) };
+            assert_eq!(rc, SYSARENA_OK);
             assert!(dev[off..off + size].iter().all(|&x| x == id), "bytes lost");
         }
         if plan.converged != 0 {
@@ -442,10 +438,8 @@ fn c_abi_blocks_defragment_a_device_buffer() {
     let mut walk = [SysarenaArena::default(); 64];
     let mut n = 0;
     // SAFETY: a live block; 64 writable entries.
-    assert_eq!(
-        unsafe { sysarena_block_walk(b, walk.as_mut_ptr(), 64, &mut n) },
-        SYSARENA_OK
-    );
+    let rc = unsafe { sysarena_block_walk(b, walk.as_mut_ptr(), 64, &mut n) };
+    assert_eq!(rc, SYSARENA_OK);
     assert_eq!(walk[..n].iter().map(|a| a.size).sum::<usize>(), CAP);
     assert_eq!(
         walk[..n].iter().filter(|a| a.in_use == 1).count(),
