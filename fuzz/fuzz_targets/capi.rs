@@ -327,7 +327,7 @@ impl BlockWorld {
         // SAFETY: `mem` is ours and outlives the block; bad calls first.
         unsafe {
             assert_eq!(
-                sysarena_block_init(p, need - 8, BLOCK_CAP, 64, 48, BLOCK_MOVES, &mut b),
+                sysarena_block_init(p, 64, BLOCK_CAP, 64, 48, BLOCK_MOVES, &mut b),
                 SYSARENA_E_BAD_ARGUMENT
             );
             assert_eq!(
@@ -491,7 +491,9 @@ impl BlockWorld {
                 return true;
             }
             BlockOp::BadBlock(fill) => {
-                let mut fake = [u64::from(fill) * 0x0101_0101_0101_0101; 64];
+                // Memory as large as a block, holding no block.
+                let words = sysarena_block_size_for(64, 48, BLOCK_MOVES) / 8 + 2;
+                let mut fake = vec![u64::from(fill) * 0x0101_0101_0101_0101; words];
                 let fake = fake.as_mut_ptr().cast::<SysarenaBlock>();
                 // SAFETY: not a block: refused by its magic number.
                 assert_eq!(unsafe { sysarena_block_check(fake) }, SYSARENA_E_BAD_BLOCK);

@@ -3,6 +3,7 @@
 //! defragmentation passes whose moves the caller carries out.
 
 use core::mem::{align_of, size_of};
+use core::ptr;
 
 use super::{
     SYSARENA_E_BAD_ALIGN, SYSARENA_E_BAD_ARGUMENT, SYSARENA_E_BAD_BLOCK, SYSARENA_E_INTERNAL,
@@ -265,13 +266,14 @@ unsafe fn block<'a>(b: *mut SysarenaBlock) -> Result<&'a mut SysarenaBlock, i32>
     if !(b as usize).is_multiple_of(align_of::<SysarenaBlock>()) {
         return Err(SYSARENA_E_BAD_BLOCK);
     }
-    // SAFETY: by the caller's contract `b` points to a block; the magic
-    // number catches a block that was overwritten or never made.
-    let block = unsafe { &mut *b };
-    if block.magic != MAGIC {
+    // SAFETY: by the caller's contract `b` points to a block's memory; the
+    // magic number (read without making a reference first) catches a
+    // block that was overwritten or never made.
+    if unsafe { ptr::addr_of!((*b).magic).read() } != MAGIC {
         return Err(SYSARENA_E_BAD_BLOCK);
     }
-    Ok(block)
+    // SAFETY: as above, and the magic number says a block lives there.
+    Ok(unsafe { &mut *b })
 }
 
 fn handle_code(e: HandleError) -> i32 {
