@@ -307,7 +307,9 @@ fn run(config: Config, layout: (Vec<(usize, usize)>, Vec<usize>), ops: Vec<Op>) 
     w.check();
 }
 
-const CASES: u32 = if cfg!(miri) { 4 } else { 200 };
+const CASES: u32 = if cfg!(miri) { 3 } else { 200 };
+/// The most operations in one case (fewer under Miri, which is slow).
+const OPS: usize = if cfg!(miri) { 30 } else { 120 };
 
 proptest! {
     #![proptest_config(ProptestConfig {
@@ -321,7 +323,7 @@ proptest! {
     fn several_regions_serve_free_and_account_like_one(
         config in config(),
         layout in layout(),
-        ops in prop::collection::vec(op(), 1..120),
+        ops in prop::collection::vec(op(), 1..OPS),
     ) {
         run(config, layout, ops);
     }
