@@ -11,7 +11,9 @@
 #     rescue, bad frees, the C ABI from Rust), `header` (include/sysarena.h
 #     equals what cbindgen generates now — the cbindgen crate is a
 #     dev-dependency, so nothing is installed for it) and `c_demo`
-#     (examples/demo.c compiled with the system C compiler and run).
+#     (examples/demo.c and examples/block.c compiled with the system C
+#     compiler, examples/block.cpp with the C++ compiler, all with
+#     -Wall -Wextra -Werror, and run).
 # `cargo test --workspace` runs the same four targets (sysarena-capi turns
 # the features on); step 2 selects them with the same feature resolution,
 # so after the workspace tests it rebuilds nothing and takes seconds, and
@@ -52,9 +54,9 @@ readelf -s -W target/embedded-example/embedded | awk -v bss="$bss" '
   END { if (!found) { print "no HEAP symbol"; exit 1 } }'
 
 step "front-end tests, C header staleness, C demo"
-if ! command -v "${CC:-cc}" >/dev/null 2>&1; then
-  echo "no C compiler (${CC:-cc}); installing gcc" >&2
-  apt-get update -qq && apt-get install -y -qq gcc >/dev/null
+if ! command -v "${CC:-cc}" >/dev/null 2>&1 || ! command -v "${CXX:-c++}" >/dev/null 2>&1; then
+  echo "no C or C++ compiler (${CC:-cc}, ${CXX:-c++}); installing gcc and g++" >&2
+  apt-get update -qq && apt-get install -y -qq gcc g++ >/dev/null
 fi
 cargo test --workspace --test global_alloc --test global_static --test frontends --test header --test c_demo
 
