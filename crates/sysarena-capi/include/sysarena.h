@@ -552,6 +552,17 @@ int32_t sysarena_block_walk(struct SysarenaBlock *b,
 int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct SysarenaArena *out);
 
 /**
+ * Checks the block's invariants (a bug in sysarena if one is broken).
+ *
+ * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
+ * `SYSARENA_E_INTERNAL`. O(arenas + descriptors + handles).
+ *
+ * # Safety
+ * As [`sysarena_block_free`].
+ */
+int32_t sysarena_block_check(struct SysarenaBlock *b);
+
+/**
  * Begins a defragmentation pass: plans at most `max_moves` moves and
  * `max_bytes` bytes (0: no limit) into `moves[0 .. cap]` (at most the
  * block's move capacity), reserves their destinations, and fills `*plan`.
@@ -562,7 +573,7 @@ int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct S
  * `SYSARENA_E_PASS_ACTIVE`. O(arenas).
  *
  * # Safety
- * As [`sysarena_block_free`]; `moves` writable for `cap` entries, `plan`
+ * As [`sysarena_block_free`](super::sysarena_block_free); `moves` writable for `cap` entries, `plan`
  * writable.
  */
 int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
@@ -586,24 +597,13 @@ int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
  * capacity; the pass stays open then). O(n + arenas).
  *
  * # Safety
- * As [`sysarena_block_free`]; `moves` readable for `n` entries, `report`
+ * As [`sysarena_block_free`](super::sysarena_block_free); `moves` readable for `n` entries, `report`
  * `NULL` or writable.
  */
 int32_t sysarena_block_end_pass(struct SysarenaBlock *b,
                                 const struct SysarenaMove *moves,
                                 size_t n,
                                 struct SysarenaPassReport *report);
-
-/**
- * Checks the block's invariants (a bug in sysarena if one is broken).
- *
- * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
- * `SYSARENA_E_INTERNAL`. O(arenas + descriptors + handles).
- *
- * # Safety
- * As [`sysarena_block_free`].
- */
-int32_t sysarena_block_check(struct SysarenaBlock *b);
 
 /**
  * The bytes of memory [`sysarena_block_init`] needs for a block of
@@ -723,6 +723,17 @@ int32_t sysarena_block_walk(struct SysarenaBlock *b,
 int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct SysarenaArena *out);
 
 /**
+ * Checks the block's invariants (a bug in sysarena if one is broken).
+ *
+ * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
+ * `SYSARENA_E_INTERNAL`. O(arenas + descriptors + handles).
+ *
+ * # Safety
+ * As [`sysarena_block_free`].
+ */
+int32_t sysarena_block_check(struct SysarenaBlock *b);
+
+/**
  * Begins a defragmentation pass: plans at most `max_moves` moves and
  * `max_bytes` bytes (0: no limit) into `moves[0 .. cap]` (at most the
  * block's move capacity), reserves their destinations, and fills `*plan`.
@@ -733,7 +744,7 @@ int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct S
  * `SYSARENA_E_PASS_ACTIVE`. O(arenas).
  *
  * # Safety
- * As [`sysarena_block_free`]; `moves` writable for `cap` entries, `plan`
+ * As [`sysarena_block_free`](super::sysarena_block_free); `moves` writable for `cap` entries, `plan`
  * writable.
  */
 int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
@@ -757,24 +768,13 @@ int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
  * capacity; the pass stays open then). O(n + arenas).
  *
  * # Safety
- * As [`sysarena_block_free`]; `moves` readable for `n` entries, `report`
+ * As [`sysarena_block_free`](super::sysarena_block_free); `moves` readable for `n` entries, `report`
  * `NULL` or writable.
  */
 int32_t sysarena_block_end_pass(struct SysarenaBlock *b,
                                 const struct SysarenaMove *moves,
                                 size_t n,
                                 struct SysarenaPassReport *report);
-
-/**
- * Checks the block's invariants (a bug in sysarena if one is broken).
- *
- * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
- * `SYSARENA_E_INTERNAL`. O(arenas + descriptors + handles).
- *
- * # Safety
- * As [`sysarena_block_free`].
- */
-int32_t sysarena_block_check(struct SysarenaBlock *b);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,6 +7,7 @@ fn generate() -> String {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let src = manifest.join("../sysarena/src/capi/mod.rs");
     let block = manifest.join("../sysarena/src/capi/block.rs");
+    let pass = manifest.join("../sysarena/src/capi/pass.rs");
     let config = cbindgen::Config {
         language: cbindgen::Language::C,
         include_guard: Some("SYSARENA_H".into()),
@@ -30,6 +31,7 @@ fn generate() -> String {
         .with_config(config)
         .with_src(src)
         .with_src(block)
+        .with_src(pass)
         .generate()
         .expect("cbindgen parses the C ABI")
         .write(&mut out);

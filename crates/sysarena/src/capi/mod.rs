@@ -47,8 +47,10 @@
 //! only at its end.
 
 mod block;
+mod pass;
 
 pub use block::*;
+pub use pass::*;
 
 use core::ffi::{c_char, c_void};
 use core::ptr::{self, NonNull};
