@@ -143,12 +143,19 @@ enum Op {
 
 #[derive(Arbitrary, Debug)]
 enum BlockOp {
-    Alloc { size: Size, align_log2: u8 },
-    Free { pick: u16 },
+    Alloc {
+        size: Size,
+        align_log2: u8,
+    },
+    Free {
+        pick: u16,
+    },
     FreeBogus(u64),
     OffsetBogus(u64),
     ArenaAt(u32),
-    Walk { cap: u8 },
+    Walk {
+        cap: u8,
+    },
     Null(u8),
     BadBlock(u8),
     Pass {
@@ -331,7 +338,15 @@ impl BlockWorld {
                 SYSARENA_E_BAD_ARGUMENT
             );
             assert_eq!(
-                sysarena_block_init(p, need, BLOCK_CAP, 64, 48, BLOCK_MOVES, std::ptr::null_mut()),
+                sysarena_block_init(
+                    p,
+                    need,
+                    BLOCK_CAP,
+                    64,
+                    48,
+                    BLOCK_MOVES,
+                    std::ptr::null_mut()
+                ),
                 SYSARENA_E_NULL
             );
             assert_eq!(
@@ -352,7 +367,10 @@ impl BlockWorld {
     fn offset(&self, h: u64) -> usize {
         let mut off = usize::MAX;
         // SAFETY: a live block; `off` is writable.
-        assert_eq!(unsafe { sysarena_block_offset(self.b, h, &mut off) }, SYSARENA_OK);
+        assert_eq!(
+            unsafe { sysarena_block_offset(self.b, h, &mut off) },
+            SYSARENA_OK
+        );
         off
     }
 
@@ -371,7 +389,10 @@ impl BlockWorld {
             spans.push((off, size));
         }
         spans.sort_unstable();
-        assert!(spans.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0), "overlap");
+        assert!(
+            spans.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),
+            "overlap"
+        );
     }
 
     fn pick(&self, pick: u16) -> Option<usize> {
@@ -427,14 +448,24 @@ impl BlockWorld {
                     self.live.swap_remove(i);
                     self.freed.push(h);
                     // SAFETY: as above; a stale handle is refused.
-                    assert_eq!(unsafe { sysarena_block_free(b, h) }, SYSARENA_E_STALE_HANDLE);
+                    assert_eq!(
+                        unsafe { sysarena_block_free(b, h) },
+                        SYSARENA_E_STALE_HANDLE
+                    );
                 }
             }
             BlockOp::FreeBogus(h) => {
-                let h = if h % 2 == 0 { *self.freed.last().unwrap_or(&h) } else { h };
+                let h = if h % 2 == 0 {
+                    *self.freed.last().unwrap_or(&h)
+                } else {
+                    h
+                };
                 if self.bogus(h) {
                     // SAFETY: a live block; the handle is refused.
-                    assert_eq!(unsafe { sysarena_block_free(b, h) }, SYSARENA_E_STALE_HANDLE);
+                    assert_eq!(
+                        unsafe { sysarena_block_free(b, h) },
+                        SYSARENA_E_STALE_HANDLE
+                    );
                     return true;
                 }
             }
@@ -555,7 +586,8 @@ impl BlockWorld {
                 }
                 let mut report = SysarenaPassReport::default();
                 // SAFETY: the moves as planned and marked.
-                let rc = unsafe { sysarena_block_end_pass(b, moves.as_ptr(), plan.moves, &mut report) };
+                let rc =
+                    unsafe { sysarena_block_end_pass(b, moves.as_ptr(), plan.moves, &mut report) };
                 assert_eq!(rc, SYSARENA_OK);
                 assert_eq!(report.done, done.len());
                 assert_eq!(report.rejected, 0);
@@ -718,7 +750,11 @@ fuzz_target!(|ops: Vec<Op>| {
                     let after = block_stats(blk.b);
                     assert_eq!(
                         (after.free_bytes, after.used_arenas, after.requested_bytes),
-                        (before.free_bytes, before.used_arenas, before.requested_bytes),
+                        (
+                            before.free_bytes,
+                            before.used_arenas,
+                            before.requested_bytes
+                        ),
                         "a refused block call changed the block"
                     );
                 }
