@@ -157,8 +157,9 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     ///
     /// # Errors
     /// [`RegionError`]: too small, misaligned, wrapping, overlapping, one
-    /// region too many, or no spare descriptor for it (a new region takes
-    /// two: its free arena and the fence before it). Nothing changes then.
+    /// region too many, or too few spare descriptors (adding a region needs
+    /// three spare while it works, and keeps two: the region's free arena
+    /// and the fence before it). Nothing changes then.
     ///
     /// # Safety
     /// `base .. base + len` must satisfy the contract of [`Heap::new`].
