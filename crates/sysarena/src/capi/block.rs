@@ -14,8 +14,10 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::HandleError;
+use crate::handle::{Handle, HandleSlot};
 use crate::manager::ArenaManager;
-use crate::movable::{Handle, HandleSlot, Movable, PlannedMove};
+use crate::movable::Movable;
+use crate::pass::PlannedMove;
 use crate::table::Slot;
 
 /// Marks a live block (`"sysarena"` in ASCII).

@@ -4,7 +4,8 @@
 
 use super::block::{SysarenaBlock, block, code, handle_code};
 use super::{SYSARENA_E_BAD_ARGUMENT, SYSARENA_E_NO_PASS, SYSARENA_E_NULL};
-use crate::movable::{Handle, MoveStatus, PassLimits, PassStop, PlannedMove};
+use crate::handle::Handle;
+use crate::pass::{MoveStatus, PassLimits, PassStop, PlannedMove};
 
 /// A planned move not marked yet (ending the pass skips it).
 pub const SYSARENA_MOVE_PENDING: i32 = 0;
