@@ -82,7 +82,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Frees in-use arena `i` (already looked up).
     fn free_slot(&mut self, i: u32) {
         let (size, used) = {
-            let s = &mut self.slots.as_mut()[i as usize];
+            let s = self.slot_mut(i);
             let r = (s.size, s.used);
             s.used = 0;
             s.state = State::Free;
@@ -129,7 +129,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             size: old_size,
             next,
             ..
-        } = self.slots.as_ref()[i as usize];
+        } = *self.slot(i);
         if self.origin.wrapping_add(offset).is_multiple_of(align) {
             if need <= old_size {
                 self.shrink_in_place(i, need);
