@@ -47,15 +47,22 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ) -> Result<Allocation, AllocError> {
         self.reserve_hash();
         let Some((slot, pad)) = self.find(need, align) else {
-            return Err(AllocError::OutOfMemory(OomReason::NoFit {
-                needed: need,
-                free_bytes: self.free_bytes,
-                largest_free: self.largest_free(),
-            }));
+            return Err(self.no_fit(need));
         };
         let offset = self.carve(slot, pad, need, size, align, tag)?;
         self.settle();
         Ok(Allocation { offset, size: need })
+    }
+
+    /// The out-of-memory error of a request for `need` bytes that no free
+    /// arena holds.
+    #[cold]
+    fn no_fit(&self, need: usize) -> AllocError {
+        AllocError::OutOfMemory(OomReason::NoFit {
+            needed: need,
+            free_bytes: self.free_bytes,
+            largest_free: self.largest_free(),
+        })
     }
 
     /// Frees the allocation that starts at `offset`.
@@ -194,7 +201,20 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// The free arena the policy chooses for `need` bytes at `align`, and
     /// the padding in front of the aligned offset.
+    #[inline(always)]
     fn find(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
+        // Segregated fit's O(1) look at two list heads stays inline; the
+        // scanning policies are a call away.
+        if self.config.policy == Policy::SegregatedFit {
+            self.find_segregated(need, align)
+        } else {
+            self.find_scanning(need, align)
+        }
+    }
+
+    /// [`find`](Self::find) for the policies that scan.
+    #[inline(never)]
+    fn find_scanning(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
         match self.config.policy {
             Policy::SegregatedFit => self.find_segregated(need, align),
             Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),

@@ -17,6 +17,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// each, so that no search walks a class whose population grows with the
     /// heap. A fitting arena deeper in a class more populous than that is
     /// missed (plain TLSF never looks in those classes at all).
+    #[inline(always)]
     pub(super) fn find_segregated(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
         let origin = self.origin;
         // The head of the request's own class often fits (sizes rounded to
@@ -55,8 +56,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 }
             }
         }
-        // Fallback: the classes below `upper` that may still hold a fit
-        // (classes from `upper` on were empty or are covered above).
+        self.fallback(need, align, upper)
+    }
+
+    /// The bounded search of the classes below `upper` that may still hold
+    /// a fit (classes from `upper` on were empty or are covered by
+    /// [`find_segregated`](Self::find_segregated)'s look at their heads).
+    #[cold]
+    #[inline(never)]
+    fn fallback(&mut self, need: usize, align: usize, upper: usize) -> Option<(u32, usize)> {
+        let origin = self.origin;
         self.fallback_searches += 1;
         let mut class = self.index.first_from(class_of(need));
         while let Some(c) = class {
