@@ -54,6 +54,10 @@ pub struct Slot {
     /// log2 of the alignment an in-use arena was allocated with, so that
     /// relocation keeps it aligned (sits in what was padding: no growth).
     pub(crate) align_log2: u8,
+    /// The size class a free arena is filed in (set by the free index's
+    /// insert, read by its remove: no recomputation). Sits in what was
+    /// padding: no growth.
+    pub(crate) class: u16,
     /// The owner's name for an in-use arena: a handle index for a
     /// [`Movable`](crate::Movable) manager (with [`RESERVED`] set on a
     /// defragmentation pass's reservation), `NIL` otherwise. Sits in what was
@@ -70,7 +74,7 @@ pub struct Slot {
     pub(crate) bucket: u32,
 }
 
-// The tag lives in what was padding: a descriptor stays 56 bytes on 64-bit.
+// The tag and the class live in what was padding: a descriptor stays 56 bytes on 64-bit.
 const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<Slot>() == 56);
 
 impl Slot {
@@ -81,6 +85,7 @@ impl Slot {
         used: 0,
         state: State::Spare,
         align_log2: 0,
+        class: 0,
         tag: NIL,
         prev: NIL,
         next: NIL,
@@ -138,6 +143,8 @@ pub(crate) const SL: usize = 1 << SL_BITS;
 pub(crate) const FL: usize = usize::BITS as usize - SL_BITS as usize + 1;
 /// All size classes.
 pub(crate) const CLASSES: usize = FL * SL;
+// A class fits the slot's `class: u16`.
+const _: () = assert!(CLASSES <= u16::MAX as usize);
 
 /// The size class holding arenas of exactly `size` bytes (TLSF's
 /// `mapping_insert`): sizes below 32 get one class each; above, each power

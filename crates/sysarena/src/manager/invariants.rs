@@ -162,7 +162,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                     return err("free index has a cycle", Some(c));
                 }
                 let s = &slots[c as usize];
-                if s.state != State::Free || class_of(s.size) != class || s.link_prev != p {
+                if s.state != State::Free
+                    || class_of(s.size) != class
+                    || s.class as usize != class
+                    || s.link_prev != p
+                {
                     return err("free index entry is wrong", Some(c));
                 }
                 p = c;
