@@ -38,6 +38,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// `alloc` after the request was validated: `need` is `size` rounded up
     /// to `align`; the new arena carries `tag` (the slot's owner tag).
+    #[inline(always)]
     pub(super) fn alloc_checked(
         &mut self,
         size: usize,
