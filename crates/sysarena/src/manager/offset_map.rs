@@ -18,7 +18,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// in the middle of one (a rehash then would see half-made arenas).
     #[inline]
     pub(super) fn reserve_hash(&mut self) {
-        if self.fresh + 2 > self.hash_grow_at {
+        if self.fresh >= self.hash_grow_at {
             let len = self.slots.as_ref().len() as u32;
             self.grow_hash(len);
         }
@@ -29,7 +29,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     fn grow_hash(&mut self, len: u32) {
         self.hash_len = self.hash_len.saturating_mul(2).min(len);
         self.hash_grow_at = if self.hash_len < len {
-            self.hash_len
+            self.hash_len - 1
         } else {
             u32::MAX
         };

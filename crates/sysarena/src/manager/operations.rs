@@ -33,11 +33,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// what [`stats`](Self::stats) says.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
         let need = self.check_request(size, align)?;
+        self.reserve_hash();
         self.alloc_checked(size, need, align, NIL)
     }
 
-    /// `alloc` after the request was validated: `need` is `size` rounded up
-    /// to `align`; the new arena carries `tag` (the slot's owner tag).
+    /// `alloc` after the request was validated and the offset map reserved
+    /// (`reserve_hash`): `need` is `size` rounded up to `align`; the new
+    /// arena carries `tag` (the slot's owner tag).
     #[inline(always)]
     pub(super) fn alloc_checked(
         &mut self,
@@ -46,7 +48,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         align: usize,
         tag: u32,
     ) -> Result<Allocation, AllocError> {
-        self.reserve_hash();
         let Some((slot, pad)) = self.find(need, align) else {
             return Err(self.no_fit(need));
         };
