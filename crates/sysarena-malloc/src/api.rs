@@ -55,7 +55,7 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
     if need >= g.mmap_threshold {
         counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
         // Fresh pages: already zero.
-        return big::alloc(g, size, align);
+        return big_alloc(g, size, align);
     }
     // Out of memory: this thread's cache gives its blocks back first.
     let fresh = shard::alloc(g, size, align).or_else(|| {
@@ -71,8 +71,54 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
             }
             f.ptr
         }
-        None => ptr::null_mut(),
+        // Every shard is full (a small reservation, under `ulimit -v`): the
+        // block gets its own mapping, as a large one would (fresh pages,
+        // already zero), while the kernel grants them.
+        None => {
+            counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+            big_alloc(g, size, align)
+        }
     }
+}
+
+/// The shard that owns `p`, or `None` for a pointer outside the shards —
+/// or a direct mapping that the kernel placed where the shards withdrew
+/// address space (checked only once they have).
+#[inline]
+fn owner(g: &Settings, p: *mut u8) -> Option<usize> {
+    let i = shard::owner(g, p as usize)?;
+    if shard::withdrew() && big::usable(p).is_some() {
+        return None;
+    }
+    Some(i)
+}
+
+/// After the kernel refused a direct mapping of `need` bytes: under an
+/// address-space limit, if the request could fit once the shards give back
+/// their free address space (`need` at most what is left plus the shards'
+/// span — a larger one fails anyway, and must not shrink the heap), the
+/// shards withdraw up to `need` bytes. Whether anything was withdrawn.
+#[cold]
+fn withdraw_for(g: &Settings, need: usize) -> bool {
+    if !g.limited {
+        return false;
+    }
+    let left = sys::address_space_left().unwrap_or(0);
+    need <= left.saturating_add(g.span) && shard::withdraw(g, need) > 0
+}
+
+/// A direct mapping; if the kernel refuses (an address-space limit), the
+/// shards give free address space back and it is tried once more.
+fn big_alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
+    let p = big::alloc(g, size, align);
+    if !p.is_null() {
+        return p;
+    }
+    let need = size.saturating_add(align).saturating_add(g.page);
+    if !withdraw_for(g, need) {
+        return p;
+    }
+    big::alloc(g, size, align)
 }
 
 /// An allocation with tracing and errno.
@@ -113,7 +159,7 @@ pub(crate) fn calloc(n: usize, size: usize) -> *mut c_void {
 /// # Safety
 /// If `p` is a live block, the caller gives it up.
 unsafe fn free_raw(g: &Settings, p: *mut u8) {
-    match shard::owner(g, p as usize) {
+    match owner(g, p.cast()) {
         // SAFETY: forwarded; the cache only takes a live slab slot.
         Some(_) if g.tcache => match unsafe { tcache::free(g, p) } {
             tcache::Freed::Cached => {}
@@ -137,7 +183,7 @@ unsafe fn free_raw(g: &Settings, p: *mut u8) {
 /// # Safety
 /// As [`free_raw`].
 unsafe fn free_locked(g: &Settings, p: *mut u8) {
-    match shard::owner(g, p as usize) {
+    match owner(g, p.cast()) {
         // SAFETY: forwarded; an invalid `p` is reported, not used.
         Some(i) => match unsafe { Locked::lock(i).free(p, g) } {
             Ok(()) => {}
@@ -190,12 +236,12 @@ fn invalid_realloc() -> *mut u8 {
 /// # Safety
 /// As [`realloc`].
 unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
-    if let Some(i) = shard::owner(g, p as usize) {
+    if let Some(i) = owner(g, p.cast()) {
         if size >= g.mmap_threshold {
             let Ok(old) = Locked::lock(i).usable(p) else {
                 return invalid_realloc();
             };
-            let q = big::alloc(g, size, MIN_ALIGN);
+            let q = big_alloc(g, size, MIN_ALIGN);
             if q.is_null() {
                 return no_memory().cast();
             }
@@ -211,16 +257,41 @@ unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
         return match unsafe { shard::realloc(g, i, p, size) } {
             Ok(q) => q,
             Err(ReallocFail::Invalid) => invalid_realloc(),
-            Err(ReallocFail::NoMemory) => no_memory().cast(),
+            Err(ReallocFail::NoMemory) => {
+                // Every shard is full: a mapping of its own (see `alloc_raw`).
+                let Ok(old) = Locked::lock(i).usable(p) else {
+                    return invalid_realloc();
+                };
+                let q = big_alloc(g, size, MIN_ALIGN);
+                if q.is_null() {
+                    return no_memory().cast();
+                }
+                counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: `p` has `old` usable bytes, `q` at least `size`;
+                // distinct blocks.
+                unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
+                // SAFETY: `p` is live and given up.
+                unsafe { free_raw(g, p) };
+                q
+            }
         };
     }
     // A direct mapping: stays one while at least half the threshold.
     if size >= g.mmap_threshold / 2 {
         // SAFETY: forwarded.
-        return match unsafe { big::remap(g, p, size) } {
-            None => invalid_realloc(),
-            Some(q) if q.is_null() => no_memory().cast(),
-            Some(q) => q,
+        let q = match unsafe { big::remap(g, p, size) } {
+            None => return invalid_realloc(),
+            // Refused (an address-space limit): the shards give address
+            // space back, and the kernel is asked once more.
+            Some(q) if q.is_null() && withdraw_for(g, size) => {
+                // SAFETY: forwarded (`p` is unchanged after a refusal).
+                unsafe { big::remap(g, p, size) }
+            }
+            Some(q) => Some(q),
+        };
+        return match q {
+            Some(q) if !q.is_null() => q,
+            _ => no_memory().cast(),
         };
     }
     let Some(old) = big::usable(p) else {
@@ -353,7 +424,7 @@ pub(crate) unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
     if p.is_null() {
         return 0;
     }
-    match shard::owner(g, p as usize) {
+    match owner(g, p.cast()) {
         Some(i) => Locked::lock(i).usable(p.cast()).unwrap_or(0),
         None => big::usable(p.cast()).unwrap_or(0),
     }
@@ -495,7 +566,7 @@ mod tests {
         let n = g.mmap_threshold;
         let p = malloc(n).cast::<u8>();
         assert!(!p.is_null());
-        assert!(shard::owner(g, p as usize).is_none());
+        assert!(owner(g, p.cast()).is_none());
         // SAFETY: `n` bytes of ours; then resized and freed.
         unsafe {
             *p = 7;

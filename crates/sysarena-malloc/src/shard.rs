@@ -9,7 +9,7 @@ use core::cell::Cell;
 use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, SliceManager, Slot};
 
@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) reallocs: u64,
     /// Bytes given back to the kernel with `MADV_DONTNEED`.
     pub(crate) released: u64,
+    /// Bytes of address space withdrawn (unmapped for a direct mapping).
+    pub(crate) withdrawn: u64,
 }
 
 /// A shard: a lock and the state it guards, on its own cache lines.
@@ -109,6 +111,7 @@ pub(crate) unsafe fn build(
             frees: 0,
             reallocs: 0,
             released: 0,
+            withdrawn: 0,
         });
     }
     true
@@ -568,4 +571,58 @@ pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
             done += 1;
         }
     }
+}
+
+// ----- address space -------------------------------------------------------------------
+
+/// Whether any shard withdrew address space (then a pointer into the
+/// shards may be a direct mapping the kernel placed in the hole).
+static WITHDREW: AtomicBool = AtomicBool::new(false);
+
+/// See [`WITHDREW`].
+#[inline]
+pub(crate) fn withdrew() -> bool {
+    WITHDREW.load(Ordering::Relaxed)
+}
+
+/// Gives at least `need` bytes of the shards' free address space back to
+/// the kernel, for a direct mapping the kernel refused (under `ulimit -v`
+/// the reservation competes with the program's own mappings): in each
+/// shard in turn, the largest free arena (page-aligned, at most what is
+/// still needed) is taken out of use for good — allocated and never freed —
+/// and unmapped. Returns the bytes withdrawn.
+///
+/// # Time complexity
+/// O(shards) heap allocations.
+pub(crate) fn withdraw(g: &Settings, need: usize) -> usize {
+    WITHDREW.store(true, Ordering::Relaxed);
+    let mut done = 0;
+    for i in 0..g.shards {
+        if done >= need {
+            break;
+        }
+        let mut l = Locked::lock(i);
+        // Whole pages, leaving a page of room for the alignment.
+        let avail = l.heap.stats().largest_free.saturating_sub(g.page) & !(g.page - 1);
+        let take = (need - done)
+            .checked_next_multiple_of(g.page)
+            .unwrap_or(usize::MAX)
+            .min(avail);
+        if take == 0 {
+            continue;
+        }
+        let Ok(layout) = Layout::from_size_align(take, g.page) else {
+            continue;
+        };
+        let Ok(p) = l.heap.alloc(layout) else {
+            continue;
+        };
+        // SAFETY: `p .. p + take` is an arena of ours, page-aligned, that no
+        // one uses and no one will (it stays allocated); unmapping it hands
+        // the address space back to the kernel.
+        unsafe { libc::munmap(p.as_ptr().cast(), take) };
+        l.withdrawn += take as u64;
+        done += take;
+    }
+    done
 }
