@@ -45,8 +45,9 @@ use crate::sys::SyncCell;
 
 /// The most slots a class's stack holds.
 pub(crate) const MAX_BIN: usize = 64;
-/// The most bytes a thread's cache holds.
-pub(crate) const MAX_BYTES: usize = 256 << 10;
+/// The most bytes a thread's cache holds (a bound of 256 KiB made a
+/// stress over all 64 classes flush and refill: 1.55 × the instructions).
+pub(crate) const MAX_BYTES: usize = 1 << 20;
 
 /// Slots class `c`'s stack holds: 16 KiB of them, between 16 and
 /// [`MAX_BIN`] (looked up, not divided: this is on every free).
