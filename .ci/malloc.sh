@@ -7,6 +7,13 @@
 # event, and one is replayed through the simulator (`sysarena replay`): the
 # round trip must replay every event with no failed request.
 #
+# Thread caches and limits (issue 17): tests/programs/exits.c (blocks freed
+# after their threads exited and in a forked child) must agree with glibc;
+# under `ulimit -v 500000` python, sort (`--version` and the 19 MB file)
+# and a program that allocates until ENOMEM must agree with glibc; and at
+# `ulimit -v 2000000` the largest single malloc must be within 10% of
+# glibc's.
+#
 # The concurrency stress (issue 8): stress.c's mixed mode (every allocation
 # function, realloc in place and across threads, every byte verified) must
 # print what it prints under glibc; then it runs for a bounded time
