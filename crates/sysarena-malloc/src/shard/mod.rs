@@ -9,7 +9,7 @@ use core::cell::Cell;
 use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, SliceManager, Slot};
 
@@ -19,6 +19,12 @@ use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
 use crate::slab::state::States;
 use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
+
+mod batch;
+mod space;
+
+pub(crate) use batch::{flush_cached, refill};
+pub(crate) use space::{withdraw, withdrew};
 
 /// One shard's state, guarded by its lock.
 pub(crate) struct Inner {
@@ -510,119 +516,4 @@ pub(crate) fn reset_all_in_child(n: usize) {
     for s in &SHARDS[..n] {
         s.lock.reset_in_child();
     }
-}
-
-// ----- thread caches -------------------------------------------------------------------
-
-/// Fills `out` with free slots of class `c` from the thread's shard (one
-/// lock for the batch) and returns how many it took: fewer when the shard
-/// has no 64 KiB left for a page, 0 when the layer is off. The slots are
-/// the caller's, in state `LIVE` (the caller marks them cached).
-///
-/// # Time complexity
-/// O(`out.len()`) under one lock.
-pub(crate) fn refill(g: &Settings, c: usize, out: &mut [*mut u8]) -> usize {
-    let (_, mut l) = lock_for_alloc(g.shards);
-    let inner = &mut *l;
-    let mut n = 0;
-    for slot in out.iter_mut() {
-        match inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c) {
-            Some(f) => *slot = f.ptr,
-            None => break,
-        }
-        n += 1;
-    }
-    n
-}
-
-/// Gives slots a thread cache held back to their pages, each under its
-/// owner's lock (one lock per shard in the batch). A pointer that is not a
-/// cached slot of this allocator is skipped: after a `fork`, the caches of
-/// threads that do not exist in the child are flushed as they were left,
-/// possibly mid-update.
-///
-/// # Time complexity
-/// O(`ptrs.len()` × shards in the batch).
-pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
-    let mut done = 0;
-    while done < ptrs.len() {
-        // The first pointer not yet given back names the next shard.
-        let Some(k) = ptrs.iter().position(|p| !p.is_null()) else {
-            break;
-        };
-        let Some(i) = owner(g, ptrs[k] as usize) else {
-            ptrs[k] = core::ptr::null_mut();
-            done += 1;
-            continue;
-        };
-        let mut l = Locked::lock(i);
-        let inner = &mut *l;
-        let base = inner.heap.base().as_ptr();
-        for p in ptrs[k..].iter_mut() {
-            if p.is_null() || owner(g, *p as usize) != Some(i) {
-                continue;
-            }
-            if let Found::Cached { page, class, idx } = inner.slab.find(base, *p) {
-                // SAFETY: `find` just reported the slot cached: the calling
-                // cache holds it and gives it up.
-                unsafe { inner.slab.free(&mut inner.heap, page, class, idx) };
-            }
-            *p = core::ptr::null_mut();
-            done += 1;
-        }
-    }
-}
-
-// ----- address space -------------------------------------------------------------------
-
-/// Whether any shard withdrew address space (then a pointer into the
-/// shards may be a direct mapping the kernel placed in the hole).
-static WITHDREW: AtomicBool = AtomicBool::new(false);
-
-/// See [`WITHDREW`].
-#[inline]
-pub(crate) fn withdrew() -> bool {
-    WITHDREW.load(Ordering::Relaxed)
-}
-
-/// Gives at least `need` bytes of the shards' free address space back to
-/// the kernel, for a direct mapping the kernel refused (under `ulimit -v`
-/// the reservation competes with the program's own mappings): in each
-/// shard in turn, the largest free arena (page-aligned, at most what is
-/// still needed) is taken out of use for good — allocated and never freed —
-/// and unmapped. Returns the bytes withdrawn.
-///
-/// # Time complexity
-/// O(shards) heap allocations.
-pub(crate) fn withdraw(g: &Settings, need: usize) -> usize {
-    WITHDREW.store(true, Ordering::Relaxed);
-    let mut done = 0;
-    for i in 0..g.shards {
-        if done >= need {
-            break;
-        }
-        let mut l = Locked::lock(i);
-        // Whole pages, leaving a page of room for the alignment.
-        let avail = l.heap.stats().largest_free.saturating_sub(g.page) & !(g.page - 1);
-        let take = (need - done)
-            .checked_next_multiple_of(g.page)
-            .unwrap_or(usize::MAX)
-            .min(avail);
-        if take == 0 {
-            continue;
-        }
-        let Ok(layout) = Layout::from_size_align(take, g.page) else {
-            continue;
-        };
-        let Ok(p) = l.heap.alloc(layout) else {
-            continue;
-        };
-        // SAFETY: `p .. p + take` is an arena of ours, page-aligned, that no
-        // one uses and no one will (it stays allocated); unmapping it hands
-        // the address space back to the kernel.
-        unsafe { libc::munmap(p.as_ptr().cast(), take) };
-        l.withdrawn += take as u64;
-        done += take;
-    }
-    done
 }
