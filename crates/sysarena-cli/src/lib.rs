@@ -13,10 +13,6 @@ pub mod defrag;
 pub mod demo;
 pub mod heapmap;
 pub mod report;
-// The simulator verbs' flattened option groups (`pub out: OutputArgs`, …)
-// carry no doc comments of their own (clap takes the group's help from the
-// group's fields); the lint is relaxed for that module alone.
-#[allow(missing_docs)]
 pub mod sim;
 pub mod soak;
 pub mod step;
