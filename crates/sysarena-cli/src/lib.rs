@@ -44,7 +44,7 @@ pub enum Command {
     /// policies and peer allocators) and measure their fragmentation.
     Simulate(sim::simulate::SimulateArgs),
     /// Replay a trace file against one or more subjects (with no
-    /// `--subjects`, every subject but those too slow for a long trace).
+    /// `--subjects`, every subject, each within its time budget).
     Replay(sim::replay::ReplayArgs),
     /// Replay a trace or a workload against every subject: one table ranked
     /// by footprint, with ratios to the best.
