@@ -7,6 +7,10 @@
 //! [`viz`], [`report`], and the simulator verbs under [`sim`]. [`heapmap`]
 //! is the one picture of a region they all draw. [`Cli`] is the whole
 //! command line; [`run`] runs one parsed command.
+//!
+//! Layers, each importing only those before it: [`heapmap`] → [`sim`] →
+//! [`viz`] → [`demo`], [`defrag`], [`report`], [`step`] → [`soak`] →
+//! [`completions`] (which reads the whole command line, [`Cli`]).
 
 pub mod completions;
 pub mod defrag;
