@@ -114,10 +114,16 @@ def other_doc(path):
     """The first sentence of a C file's opening comment, a Python
     docstring or a shell script's opening comment."""
     text = read(path)
-    if path.endswith((".c", ".h")):
+    if path.endswith((".c", ".h", ".cpp")):
         m = re.match(r"\s*/\*(.*?)\*/", text, re.S)
         if m:
             return first_sentence(re.sub(r"^\s*\*", "", m.group(1), flags=re.M))
+        lines = []
+        for l in text.splitlines():
+            if not l.startswith("//") or (lines and l.strip() == "//"):
+                break
+            lines.append(l[2:].strip())
+        return first_sentence(" ".join(lines))
     if path.endswith(".py"):
         m = re.search(r'"""(.*?)"""', text, re.S)
         if m:
@@ -371,11 +377,26 @@ def generate():
     return "\n".join(out)
 
 
+def listed_paths(text):
+    """Every path the map lists, prefixed with its section's folder."""
+    paths, section = set(), ""
+    for line in text.splitlines():
+        h = re.match(r"^## `([^`]+)`", line)
+        if h:
+            section = h.group(1)
+        elif line.startswith("## "):
+            section = ""
+        m = re.match(r"^\| `([^`]+)` \|", line)
+        if m:
+            paths.add(section + m.group(1))
+    return paths
+
+
 def check():
     path = os.path.join(ROOT, "ARCHITECTURE.md")
     have = read(path) if os.path.exists(path) else ""
-    listed = set(re.findall(r"^\| `([^`]+)` \|", have, re.M))
-    want = set(re.findall(r"^\| `([^`]+)` \|", generate(), re.M))
+    listed = listed_paths(have)
+    want = listed_paths(generate())
     missing, gone = sorted(want - listed), sorted(listed - want)
     for m in missing:
         print(f"architecture: `{m}` is not in ARCHITECTURE.md", file=sys.stderr)
