@@ -183,8 +183,12 @@ def imports(src, mods):
     deps = {m: set() for m in mods}
     for m, files in mods.items():
         for f in files:
-            # code only: a doc link to a module is not an import
-            t = "\n".join(l for l in read(f).splitlines() if not l.strip().startswith("//"))
+            # code only: a doc link to a module is not an import, nor is a
+            # unit-test module's use of the layers above (`#[cfg(test)] mod
+            # tests` at the end of a file)
+            t = read(f)
+            t = re.split(r"#\[cfg\(test\)\]\s*mod \w+ *\{", t)[0]
+            t = "\n".join(l for l in t.splitlines() if not l.strip().startswith("//"))
             for d in re.findall(r"\bcrate::(\w+)", t):
                 if d in mods and d != m:
                     deps[m].add(d)
@@ -300,6 +304,12 @@ def part(title, role, layer_doc, src_name, others):
     elif mods:
         line = " → ".join(", ".join(f"`{m}`" for m in g) for g in groups)
         out += [f"**Layers** (lowest first; each imports only layers before it; {where}): {line}.", ""]
+        if where.startswith("stated"):
+            upward = sorted(f"`{m}` → `{d}`" for m in deps for d in deps[m]
+                            if m in rank and d in rank and rank[d] >= rank[m])
+            if upward:
+                out += ["Imports against the stated order (a module using one of its own layer"
+                        " or above): " + ", ".join(upward) + ".", ""]
         unplaced = sorted(m for m in mods if m not in rank)
         if unplaced and layer_doc != "-":
             out += ["Not in the stated order (layer `?` below): "
