@@ -587,6 +587,17 @@ async function selftest() {
     document.dispatchEvent(new KeyboardEvent('keydown', { key: 'y' }));
     check(line() === before, 'z then y leaves the state as it was');
   }
+  // Quiz mode: the alloc waits for a prediction, then the core answers.
+  $('quiz-mode').checked = true;
+  $('cmd').value = 'alloc 1';
+  $('cmd-form').requestSubmit();
+  check(!$('quiz').hidden && line() === before, 'quiz mode asks before it allocates');
+  $('quiz-fails').click();
+  check(/^(✓|✗)/.test($('quiz-result').textContent) && $('quiz-score').textContent === `score ${quiz.right}/1`, 'quiz mode checks the answer');
+  $('quiz-mode').checked = false;
+  $('quiz-mode').dispatchEvent(new Event('change'));
+  $('btn-undo').click();
+  check(line() === before && $('quiz').hidden, 'undo takes the quiz’s allocation back');
   clearErrors();
   check(pageErrors.length === 0, 'no page error');
   const verdict = fails.length === 0 && pageErrors.length === 0 ? 'selftest: PASS' : 'selftest: FAIL — ' + fails.concat(pageErrors).join('; ');

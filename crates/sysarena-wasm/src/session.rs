@@ -751,12 +751,12 @@ impl Session {
         } else {
             self.m.arenas().filter(|a| !a.in_use).collect()
         };
-        let name = owner_name(owner);
         match self.m.alloc(size, align) {
             Ok(a) => {
                 self.owners.insert(a.offset(), owner);
                 self.landed = Some(Landed::At(a.offset()));
                 if !self.quiet {
+                    let name = owner_name(owner);
                     let line = explain::alloc_ok(
                         &self.m,
                         &before,
@@ -773,6 +773,7 @@ impl Session {
             Err(e) => {
                 self.landed = Some(Landed::Failed);
                 if !self.quiet {
+                    let name = owner_name(owner);
                     let line = explain::alloc_failed(&self.m, size, align, &name, &e);
                     self.log.push(line);
                 }
@@ -782,6 +783,11 @@ impl Session {
     }
 
     fn free(&mut self, offset: usize) {
+        let size_before = if self.quiet {
+            0
+        } else {
+            self.m.arena_at(offset).map_or(0, |a| a.size)
+        };
         match self.m.free(offset) {
             Ok(()) => {
                 let owner = self.owners.remove(&offset);
@@ -792,22 +798,16 @@ impl Session {
                     let name = owner.map_or_else(|| format!("@{offset}"), owner_name);
                     let merged = match self.config.coalescing {
                         Coalescing::Immediate => {
+                            // The free arena that now holds the offset: larger
+                            // than the block was when a neighbour joined it.
                             let a = self.m.arenas().find(|a| {
                                 !a.in_use && a.offset <= offset && offset < a.offset + a.size
                             });
                             match a {
-                                Some(a)
-                                    if a.offset != offset
-                                        || self
-                                            .m
-                                            .arena_at(offset)
-                                            .is_none_or(|b| b.size != a.size) =>
-                                {
-                                    format!(
-                                        "; immediate coalescing merged it with its free neighbours into [{}+{}]",
-                                        a.offset, a.size
-                                    )
-                                }
+                                Some(a) if a.size != size_before => format!(
+                                    "; immediate coalescing merged it with its free neighbours into [{}+{}]",
+                                    a.offset, a.size
+                                ),
                                 _ => "; no free neighbour to merge with".to_owned(),
                             }
                         }

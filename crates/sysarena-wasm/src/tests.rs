@@ -352,3 +352,25 @@ fn the_script_replays_to_the_same_state_and_panels_follow() {
     panel.exec("free 9").unwrap();
     assert_eq!(panel.len(), s.pos() + 1);
 }
+
+#[test]
+fn a_free_under_immediate_coalescing_says_whether_it_merged() {
+    let mut s = session(400, 8);
+    run_script(
+        &mut s,
+        "coalescing immediate; alloc 100; alloc 100; alloc 100",
+    )
+    .unwrap();
+    // #1's right neighbour is #2 (in use), its left #0 (in use).
+    let log = run_script(&mut s, "free 1").unwrap();
+    assert!(log[0].contains("no free neighbour"), "{log:?}");
+    // #2 sits between the free #1 and the free tail: all three merge.
+    let log = run_script(&mut s, "free 2").unwrap();
+    assert!(
+        log[0].contains("merged it with its free neighbours into [100+300]"),
+        "{log:?}"
+    );
+    // #0 merges with the free arena on its right, starting where it starts.
+    let log = run_script(&mut s, "free 0").unwrap();
+    assert!(log[0].contains("into [0+400]"), "{log:?}");
+}
