@@ -655,7 +655,15 @@ async function boot() {
   if (window.self !== window.top) document.body.classList.add('embedded');
   try {
     const raw = Uint8Array.from(atob(window.SYSARENA_WASM), (c) => c.charCodeAt(0));
-    const { instance } = await WebAssembly.instantiate(raw, {});
+    // Compiled synchronously where the browser allows it (the whole start,
+    // a link's replay included, then finishes before the load event), else
+    // asynchronously.
+    let instance;
+    try {
+      instance = new WebAssembly.Instance(new WebAssembly.Module(raw), {});
+    } catch (_) {
+      instance = (await WebAssembly.instantiate(raw, {})).instance;
+    }
     X = instance.exports;
   } catch (e) {
     const b = $('boot-error');
