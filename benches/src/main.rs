@@ -270,9 +270,9 @@ fn default_trace_dir() -> PathBuf {
     let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../traces");
     let cwd = std::env::current_dir().unwrap_or_default();
     [built.clone(), cwd.join("traces"), cwd.join("../traces")]
-    .into_iter()
-    .find(|d| d.is_dir())
-    .unwrap_or(built)
+        .into_iter()
+        .find(|d| d.is_dir())
+        .unwrap_or(built)
 }
 
 /// The CPU model from /proc/cpuinfo, if any.

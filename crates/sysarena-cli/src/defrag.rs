@@ -577,10 +577,7 @@ mod tests {
 
     #[test]
     fn a_real_trace_fragments_the_region() {
-        let trace = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../traces/sqlite3.trace.gz"
-        );
+        let trace = concat!(env!("CARGO_MANIFEST_DIR"), "/../../traces/sqlite3.trace.gz");
         let out = defrag(&["--trace", trace, "--events", "3000", "--max-moves", "32"]);
         assert!(
             out.contains("Replay 3000 events of sqlite3.trace.gz"),

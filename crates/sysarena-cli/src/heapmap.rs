@@ -270,7 +270,7 @@ impl HeapMap {
     }
 
     /// The map as runs of `(code, length)`, one code a cell (see
-    /// [`HeapMap::cell_code`]), joined as `code` + `length` when the run is
+    /// [`cell_code`]), joined as `code` + `length` when the run is
     /// longer than one: `"A3.12=40"`. Compact enough to embed hundreds of
     /// keyframes in a report.
     pub fn run_length(&self) -> String {

@@ -1,77 +1,14 @@
-//! The `sysarena` command: watch the arena model work and fail.
-
-mod defrag;
-mod demo;
-mod heapmap;
-mod report;
-mod sim;
-mod soak;
-mod step;
-mod viz;
+//! The `sysarena` binary: parses the command line and runs it with
+//! [`sysarena_cli::run`]. Errors print as `sysarena: <message>` and exit
+//! with 1; clap's own usage errors exit with 2.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-/// sysarena — an arena-based memory manager you can watch work and fail.
-#[derive(Debug, Parser)]
-#[command(name = "sysarena", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Walk through the classic model: fill, free every other block, fail
-    /// with enough free bytes, defragment, succeed.
-    Demo(demo::DemoArgs),
-    /// Defragment by moving live blocks, in bounded passes, on a simulated
-    /// device region: the classic defragment fails, the passes succeed.
-    Defrag(defrag::DefragArgs),
-    /// Run a generated workload against one or more subjects (sysarena
-    /// policies and peer allocators) and measure their fragmentation.
-    Simulate(sim::simulate::SimulateArgs),
-    /// Replay a trace file against one or more subjects (with no
-    /// `--subjects`, every subject but those too slow for a long trace).
-    Replay(sim::replay::ReplayArgs),
-    /// Replay a trace or a workload against every subject: one table ranked
-    /// by footprint, with ratios to the best.
-    Compare(sim::compare::CompareArgs),
-    /// Run a program with sysarena-malloc preloaded in trace mode and check
-    /// the trace it records.
-    Record(sim::record::RecordArgs),
-    /// Draw SVG pictures of a trace or workload: the heap map at a step,
-    /// the heap map over time, fragmentation curves, free-block histogram.
-    Viz(viz::VizArgs),
-    /// Write one self-contained HTML report (no network): a slider over
-    /// the operations, every subject's heap map, curves, histogram, summary.
-    Report(report::ReportArgs),
-    /// Step through operations by hand or through a trace, watching the heap
-    /// map, the arena table, the free list and the stats (`--quiz` asks
-    /// first; `--script` or piped input prints text frames).
-    Step(step::StepArgs),
-    /// Run random alloc/free/realloc/defragment/relocate on a real heap for
-    /// a long time, checking every block's bytes and the invariants; exits
-    /// non-zero on the first violation.
-    Soak(soak::SoakArgs),
-}
+use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo(args) => demo::run(&args, anstream::stdout().lock()),
-        Command::Defrag(args) => defrag::run(&args, anstream::stdout().lock()),
-        Command::Simulate(args) => sim::simulate::run(&args, anstream::stdout().lock()),
-        Command::Replay(args) => sim::replay::run(&args, anstream::stdout().lock()),
-        Command::Compare(args) => sim::compare::run(&args, anstream::stdout().lock()),
-        Command::Record(args) => sim::record::run(&args, anstream::stdout().lock()),
-        Command::Viz(args) => viz::run(&args, anstream::stdout().lock()),
-        Command::Report(args) => report::run(&args, anstream::stdout().lock()),
-        Command::Step(args) => step::run(&args, std::io::stdout().lock()),
-        Command::Soak(args) => soak::run(&args, anstream::stdout().lock()),
-    };
-    match result {
+    let cli = sysarena_cli::Cli::parse();
+    match sysarena_cli::run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

@@ -27,6 +27,7 @@ use crate::viz::{SourceArgs, parse_size};
 /// Options of `sysarena report`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReportArgs {
+    /// Where the events come from.
     #[command(flatten)]
     pub source: SourceArgs,
     /// The HTML file to write.

@@ -8,26 +8,27 @@ use core::sync::atomic::Ordering;
 
 use sysarena::FreeError;
 
-use crate::global::{self, Globals};
-use crate::shard::{self, Locked, MIN_ALIGN, ReallocFail};
+use crate::init;
+use crate::settings::{MIN_ALIGN, Settings};
+use crate::shard::{self, Locked, ReallocFail};
 use crate::sys::{self, set_errno};
-use crate::{big, report, slab, trace};
+use crate::{big, counters, globals, slab, trace};
 
 fn no_memory() -> *mut c_void {
     set_errno(libc::ENOMEM);
-    report::FAILED.fetch_add(1, Ordering::Relaxed);
+    counters::FAILED.fetch_add(1, Ordering::Relaxed);
     ptr::null_mut()
 }
 
 fn invalid(msg: &[u8]) {
-    report::INVALID.fetch_add(1, Ordering::Relaxed);
+    counters::INVALID.fetch_add(1, Ordering::Relaxed);
     sys::eprint(msg);
 }
 
 /// `size` bytes at `align` (a power of two, at least 16); the caller sets
 /// errno on null. `zero`: the block must read as zero.
 #[inline]
-fn alloc_raw(g: &Globals, size: usize, align: usize, zero: bool) -> *mut u8 {
+fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
     if g.slab
         && size <= slab::MAX_SIZE
         && align <= slab::GRANULE
@@ -45,7 +46,7 @@ fn alloc_raw(g: &Globals, size: usize, align: usize, zero: bool) -> *mut u8 {
         return ptr::null_mut();
     };
     if need >= g.mmap_threshold {
-        report::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
         // Fresh pages: already zero.
         return big::alloc(g, size, align);
     }
@@ -63,7 +64,7 @@ fn alloc_raw(g: &Globals, size: usize, align: usize, zero: bool) -> *mut u8 {
 
 /// An allocation with tracing and errno.
 fn allocate(size: usize, align: usize, zero: bool) -> *mut c_void {
-    let Some(g) = global::get() else {
+    let Some(g) = init::get() else {
         return no_memory();
     };
     let align = align.max(MIN_ALIGN);
@@ -98,7 +99,7 @@ pub(crate) fn calloc(n: usize, size: usize) -> *mut c_void {
 ///
 /// # Safety
 /// If `p` is a live block, the caller gives it up.
-unsafe fn free_raw(g: &Globals, p: *mut u8) {
+unsafe fn free_raw(g: &Settings, p: *mut u8) {
     match shard::owner(g, p as usize) {
         // SAFETY: forwarded; an invalid `p` is reported, not used.
         Some(i) => match unsafe { Locked::lock(i).free(p, g) } {
@@ -124,7 +125,7 @@ pub(crate) unsafe fn free(p: *mut c_void) {
     if p.is_null() {
         return;
     }
-    let Some(g) = global::get_if_ready() else {
+    let Some(g) = globals::get_if_ready() else {
         // Nothing was handed out yet: `p` is not ours.
         invalid(b"free(): invalid pointer\n");
         return;
@@ -151,7 +152,7 @@ fn invalid_realloc() -> *mut u8 {
 ///
 /// # Safety
 /// As [`realloc`].
-unsafe fn realloc_raw(g: &Globals, p: *mut u8, size: usize) -> *mut u8 {
+unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
     if let Some(i) = shard::owner(g, p as usize) {
         if size >= g.mmap_threshold {
             let Ok(old) = Locked::lock(i).usable(p) else {
@@ -161,7 +162,7 @@ unsafe fn realloc_raw(g: &Globals, p: *mut u8, size: usize) -> *mut u8 {
             if q.is_null() {
                 return no_memory().cast();
             }
-            report::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+            counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
             // SAFETY: `p` has `old` usable bytes, `q` at least `size`;
             // distinct blocks.
             unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
@@ -217,7 +218,7 @@ pub(crate) unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         unsafe { free(p) };
         return ptr::null_mut();
     }
-    let Some(g) = global::get_if_ready() else {
+    let Some(g) = globals::get_if_ready() else {
         return invalid_realloc().cast();
     };
     let mut t = trace::begin();
@@ -284,7 +285,7 @@ pub(crate) unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: u
 }
 
 fn page() -> usize {
-    global::get().map_or(4096, |g| g.page)
+    init::get().map_or(4096, |g| g.page)
 }
 
 /// `valloc(size)`: page-aligned.
@@ -309,7 +310,7 @@ pub(crate) fn pvalloc(size: usize) -> *mut c_void {
 /// `p` is null or a pointer this allocator returned (a stale or foreign
 /// pointer gives 0 or a size, never undefined behaviour in the allocator).
 pub(crate) unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
-    let Some(g) = global::get_if_ready() else {
+    let Some(g) = globals::get_if_ready() else {
         return 0;
     };
     if p.is_null() {
@@ -371,7 +372,7 @@ mod tests {
 
     #[test]
     fn small_blocks_use_the_slab_layer() {
-        let g = global::get().unwrap();
+        let g = init::get().unwrap();
         assert!(g.slab);
         // calloc zeroes a reused slot.
         for size in [1usize, 16, 17, 100, 512] {
@@ -414,11 +415,11 @@ mod tests {
             // other test uses: tests run in parallel, and another thread
             // could be handed the slot between the two frees.)
             let d = malloc(470);
-            let before = report::INVALID.load(Ordering::Relaxed);
+            let before = counters::INVALID.load(Ordering::Relaxed);
             free(d);
             free(d);
             assert_eq!(malloc_usable_size(d), 0);
-            assert!(report::INVALID.load(Ordering::Relaxed) > before);
+            assert!(counters::INVALID.load(Ordering::Relaxed) > before);
             // Alignment above 16 does not use the layer, and still works.
             let a = memalign(64, 48);
             assert_eq!(a as usize % 64, 0);
@@ -453,7 +454,7 @@ mod tests {
 
     #[test]
     fn big_blocks_map_and_remap() {
-        let g = global::get().unwrap();
+        let g = init::get().unwrap();
         let n = g.mmap_threshold;
         let p = malloc(n).cast::<u8>();
         assert!(!p.is_null());
@@ -519,7 +520,7 @@ mod tests {
     #[test]
     fn foreign_and_double_frees_are_ignored() {
         let mut local = [0u64; 4];
-        let before = report::INVALID.load(Ordering::Relaxed);
+        let before = counters::INVALID.load(Ordering::Relaxed);
         // A size no other test uses (see `small_blocks_use_the_slab_layer`).
         let p = malloc(440);
         // SAFETY: invalid frees are reported and ignored; `p` is ours.
@@ -531,7 +532,7 @@ mod tests {
             assert_eq!(malloc_usable_size(local.as_mut_ptr().cast()), 0);
             assert!(realloc(local.as_mut_ptr().cast(), 10).is_null());
         }
-        assert!(report::INVALID.load(Ordering::Relaxed) >= before + 4);
+        assert!(counters::INVALID.load(Ordering::Relaxed) >= before + 4);
         assert_eq!(local, [0; 4]);
     }
 

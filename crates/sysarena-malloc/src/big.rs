@@ -5,9 +5,9 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::global::Globals;
 use crate::lock::Lock;
 use crate::ptrmap::{Entry, PtrMap};
+use crate::settings::Settings;
 use crate::sys::SyncCell;
 
 /// Live direct mappings at most (at 64 MiB each: 3.5 TiB).
@@ -41,11 +41,11 @@ fn account(delta: isize) {
     };
     PEAK_MAPPED.fetch_max(now, Ordering::Relaxed);
     // Direct mappings count as live bytes (page-rounded) in the report.
-    crate::report::big_changed(before, before.wrapping_add_signed(delta));
+    crate::counters::big_changed(before, before.wrapping_add_signed(delta));
 }
 
 /// Maps `size` bytes at `align` (fresh, zeroed). Null on failure.
-pub(crate) fn alloc(g: &Globals, size: usize, align: usize) -> *mut u8 {
+pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
     let Some(len) = size.max(1).checked_next_multiple_of(g.page) else {
         return core::ptr::null_mut();
     };
@@ -130,7 +130,7 @@ pub(crate) unsafe fn free(p: *mut u8) -> bool {
 ///
 /// # Safety
 /// On success the caller must not use `p` again (unless it is returned).
-pub(crate) unsafe fn remap(g: &Globals, p: *mut u8, size: usize) -> Option<*mut u8> {
+pub(crate) unsafe fn remap(g: &Settings, p: *mut u8, size: usize) -> Option<*mut u8> {
     if LIVE.load(Ordering::Relaxed) == 0 {
         return None;
     }

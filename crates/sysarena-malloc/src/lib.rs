@@ -44,6 +44,13 @@
 //!   reported on stderr, glibc-style (`free(): invalid pointer`), and
 //!   ignored: programs sometimes free memory obtained before the preload.
 //!
+//! ## Layers
+//!
+//! Each module imports only modules to its left: `sys`, `lock`, `ptrmap` →
+//! `settings`, `counters` → `globals` → `slab` → `shard`, `big`, `trace` →
+//! `check`, `report` → `init` → `api` → `exports` (the README's "Where
+//! things are" gives each file's one job).
+//!
 //! ## The C functions
 //!
 //! `malloc`, `free`, `calloc`, `realloc`, `reallocarray`, `posix_memalign`,
@@ -69,12 +76,16 @@
 
 mod api;
 mod big;
+mod check;
+mod counters;
 #[cfg(not(test))]
 mod exports;
-mod global;
+mod globals;
+mod init;
 mod lock;
 mod ptrmap;
 mod report;
+mod settings;
 mod shard;
 mod slab;
 mod sys;
@@ -88,5 +99,5 @@ mod trace;
 extern "C" fn at_exit() {
     trace::finish();
     report::write_at_exit();
-    report::check_at_exit();
+    check::check_at_exit();
 }

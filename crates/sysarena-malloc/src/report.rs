@@ -3,72 +3,33 @@
 //! process id) when the process exits.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
-use crate::global::Globals;
+use crate::counters::{self, BIG_ALLOCS, FAILED, INVALID, PEAK};
+use crate::settings::Settings;
 use crate::shard::Locked;
 use crate::sys::{self, Buf, SyncCell};
-use crate::{big, global};
+use crate::{big, globals};
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
-/// `SYSARENA_CHECK`: check every shard's consistency at exit.
-static CHECK: AtomicBool = AtomicBool::new(false);
 static PATH: SyncCell<Buf<4096>> = SyncCell::new(Buf::new());
-/// Requested bytes live now and at most (kept only while enabled).
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Frees (and reallocs) of pointers sysarena did not hand out.
-pub(crate) static INVALID: AtomicU64 = AtomicU64::new(0);
-/// Requests served by a direct mapping.
-pub(crate) static BIG_ALLOCS: AtomicU64 = AtomicU64::new(0);
-/// Requests refused for lack of memory or descriptors.
-pub(crate) static FAILED: AtomicU64 = AtomicU64::new(0);
 
-/// Reads `SYSARENA_STATS` and `SYSARENA_CHECK`. Runs during
-/// initialisation.
+/// Reads `SYSARENA_STATS`. Runs during initialisation.
 pub(crate) fn init() {
-    CHECK.store(
-        global::env_switch(c"SYSARENA_CHECK", false),
-        Ordering::Relaxed,
-    );
     if let Some(p) = sys::env(c"SYSARENA_STATS")
         && !p.is_empty()
     {
         // SAFETY: initialisation has exclusive access.
         unsafe { (*PATH.get()).push(p) };
-        ENABLED.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Whether the report is kept (peak live bytes cost a shared counter).
-#[inline]
-pub(crate) fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-/// A shard's requested bytes went from `before` to `after`.
-pub(crate) fn live_changed(before: usize, after: usize) {
-    if after >= before {
-        let now = LIVE.fetch_add(after - before, Ordering::Relaxed) + (after - before);
-        PEAK.fetch_max(now, Ordering::Relaxed);
-    } else {
-        LIVE.fetch_sub(before - after, Ordering::Relaxed);
-    }
-}
-
-/// Adds a direct mapping's bytes to the live count.
-pub(crate) fn big_changed(before: usize, after: usize) {
-    if enabled() {
-        live_changed(before, after);
+        counters::enable();
     }
 }
 
 /// Appends the report to the `SYSARENA_STATS` file.
 pub(crate) fn write_at_exit() {
-    let Some(g) = global::get_if_ready() else {
+    let Some(g) = globals::get_if_ready() else {
         return;
     };
-    if !enabled() {
+    if !counters::enabled() {
         return;
     }
     let mut path = Buf::<4200>::new();
@@ -95,83 +56,6 @@ pub(crate) fn write_at_exit() {
     unsafe { libc::close(fd) };
 }
 
-/// `SYSARENA_CHECK=1`: at exit, checks every shard — the manager's
-/// invariants (`check_invariants`), its accounting (bytes and descriptors
-/// add up, slab pages are in-use arenas), the high-water mark, and the slab
-/// layer's lists, counts and bitmaps — each under the shard's lock. Writes
-/// one line to stderr: `sysarena-malloc: check ok (...)`, or names the shard
-/// and what is wrong and aborts, so that the process fails.
-/// O(arenas + descriptors + touched slab pages) per shard.
-pub(crate) fn check_at_exit() {
-    if !CHECK.load(Ordering::Relaxed) {
-        return;
-    }
-    let Some(g) = global::get_if_ready() else {
-        return;
-    };
-    let mut b = Buf::<512>::new();
-    match check_all(g) {
-        Ok((used, pages)) => {
-            let _ = writeln!(
-                b,
-                "sysarena-malloc: check ok (pid {}): {} shards consistent, {} arenas in use ({} slab pages), {} invalid frees",
-                sys::pid(),
-                g.shards,
-                used,
-                pages,
-                INVALID.load(Ordering::Relaxed),
-            );
-            sys::eprint(b.as_bytes());
-        }
-        Err((i, what)) => {
-            let _ = writeln!(
-                b,
-                "sysarena-malloc: check FAILED (pid {}): shard {i}: {what}",
-                sys::pid()
-            );
-            sys::eprint(b.as_bytes());
-            // SAFETY: ends the process; nothing is unwound.
-            unsafe { libc::abort() };
-        }
-    }
-}
-
-/// Checks every shard in turn, each under its lock (see
-/// [`check_at_exit`]); returns the arenas in use and the slab pages, or the
-/// first shard found wrong and what is wrong with it.
-pub(crate) fn check_all(g: &Globals) -> Result<(usize, usize), (usize, &'static str)> {
-    let (mut used, mut pages) = (0, 0);
-    for i in 0..g.shards {
-        let l = Locked::lock(i);
-        check_shard(&l, g.shard_size).map_err(|what| (i, what))?;
-        used += l.heap.stats().used_arenas;
-        pages += l.slab.counts.pages;
-    }
-    Ok((used, pages))
-}
-
-fn check_shard(l: &Locked, shard_size: usize) -> Result<(), &'static str> {
-    let m = l.heap.manager();
-    m.check_invariants().map_err(|e| e.what)?;
-    let s = m.stats();
-    if s.in_use_bytes + s.free_bytes != s.capacity || s.capacity != shard_size {
-        return Err("the bytes do not add up");
-    }
-    if s.free_arenas + s.used_arenas + s.spare_descriptors != s.descriptors {
-        return Err("the descriptors do not add up");
-    }
-    if s.requested_bytes > s.in_use_bytes || s.largest_free > s.free_bytes {
-        return Err("requested or free bytes out of range");
-    }
-    if l.slab.counts.pages > s.used_arenas {
-        return Err("more slab pages than arenas in use");
-    }
-    if l.hwm > s.capacity {
-        return Err("the high-water mark lies past the shard");
-    }
-    l.slab.verify(l.hwm.div_ceil(crate::slab::PAGE))
-}
-
 /// Totals over the shards.
 #[derive(Default)]
 struct Sum {
@@ -191,7 +75,7 @@ struct Sum {
     slab: crate::slab::Counts,
 }
 
-fn report(g: &Globals, fd: i32) {
+fn report(g: &Settings, fd: i32) {
     // One `write` of the whole report: reports of processes exiting at the
     // same time (O_APPEND) do not interleave.
     let mut out = Buf::<24576>::new();
@@ -375,7 +259,7 @@ mod tests {
 
     #[test]
     fn report_names_every_figure() {
-        let g = global::get().unwrap();
+        let g = crate::init::get().unwrap();
         let p = crate::api::malloc(1000);
         let mut fds = [0i32; 2];
         // SAFETY: `fds` has room for the two descriptors.

@@ -13,18 +13,11 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, SliceManager, Slot};
 
-use crate::global::Globals;
+use crate::counters;
 use crate::lock::Lock;
-use crate::report;
-use crate::slab::{self, Found, PageMeta, Slab};
+use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
+use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
-
-/// The most shards (`SYSARENA_SHARDS` is capped here).
-pub(crate) const MAX_SHARDS: usize = 64;
-
-/// A shard's heap: a sysarena [`Heap`] whose arena table is a slice of
-/// mapped memory.
-pub(crate) type ShardHeap = Heap<0, &'static mut [Slot]>;
 
 /// One shard's state, guarded by its lock.
 pub(crate) struct Inner {
@@ -150,7 +143,7 @@ impl Deref for Locked {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         // SAFETY: we hold the lock, and `Locked` is only made for shards
-        // below `Globals::shards`, which initialisation built.
+        // below `Settings::shards`, which initialisation built.
         unsafe { (*self.shard.inner.get()).assume_init_ref() }
     }
 }
@@ -172,7 +165,7 @@ impl Drop for Locked {
 /// The shard that owns `addr`, if it lies in the shards' part of the
 /// reservation.
 #[inline]
-pub(crate) fn owner(g: &Globals, addr: usize) -> Option<usize> {
+pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
     let off = addr.wrapping_sub(g.base);
     (off < g.span).then_some(off >> g.shard_shift)
 }
@@ -228,14 +221,6 @@ fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
     (h, Locked::lock(h))
 }
 
-/// An allocation: the pointer and how many of its first bytes may be dirty
-/// (the rest is fresh memory, already zero). `dirty` is at most the block's
-/// usable size (a slab slot's class size, a heap block's request).
-pub(crate) struct Fresh {
-    pub(crate) ptr: *mut u8,
-    pub(crate) dirty: usize,
-}
-
 impl Inner {
     #[inline]
     fn alloc(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
@@ -243,8 +228,8 @@ impl Inner {
             let c = slab::class_of(size);
             if let Some(f) = self.slab.alloc(&mut self.heap, &mut self.hwm, c) {
                 self.allocs += 1;
-                if report::enabled() {
-                    report::live_changed(0, slab::class_size(c));
+                if counters::enabled() {
+                    counters::live_changed(0, slab::class_size(c));
                 }
                 return Some(f);
             }
@@ -256,7 +241,7 @@ impl Inner {
     #[inline(never)]
     fn alloc_heap(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
         let layout = Layout::from_size_align(size, align).ok()?;
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let p = match self.heap.alloc(layout) {
             Ok(p) => p,
             // The classic model merges only when asked: when nothing fits,
@@ -274,7 +259,7 @@ impl Inner {
         self.hwm = self.hwm.max(off + need);
         self.allocs += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Some(Fresh {
             ptr: p.as_ptr(),
@@ -304,7 +289,7 @@ impl Inner {
     /// # Safety
     /// If `p` is a live allocation of this shard, the caller gives it up.
     #[inline]
-    pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+    pub(crate) unsafe fn free(&mut self, p: *mut u8, g: &Settings) -> Result<(), FreeError> {
         let base = self.heap.base().as_ptr();
         match self.slab.find(base, p) {
             Found::NotSlab => {}
@@ -313,8 +298,8 @@ impl Inner {
                 // gives it up.
                 let size = unsafe { self.slab.free(&mut self.heap, page, class, idx) };
                 self.frees += 1;
-                if report::enabled() {
-                    report::live_changed(size, 0);
+                if counters::enabled() {
+                    counters::live_changed(size, 0);
                 }
                 return Ok(());
             }
@@ -338,7 +323,7 @@ impl Inner {
     /// # Safety
     /// As [`free`](Self::free).
     #[inline(never)]
-    unsafe fn free_heap(&mut self, p: *mut u8, g: &Globals) -> Result<(), FreeError> {
+    unsafe fn free_heap(&mut self, p: *mut u8, g: &Settings) -> Result<(), FreeError> {
         let size = self.usable(p)?;
         if g.release != 0 && size >= g.release {
             // Page-aligned interior of the arena: the whole pages it covers.
@@ -353,7 +338,7 @@ impl Inner {
                 self.released += (end - start) as u64;
             }
         }
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let Some(nn) = NonNull::new(p) else {
             return Err(FreeError::NotAllocated { offset: 0 });
         };
@@ -361,7 +346,7 @@ impl Inner {
         unsafe { self.heap.free(nn)? };
         self.frees += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Ok(())
     }
@@ -376,7 +361,7 @@ impl Inner {
             .map_err(|_| ReallocError::Alloc(AllocError::SizeOverflow { size, align: 16 }))?;
         let nn =
             NonNull::new(p).ok_or(ReallocError::Free(FreeError::NotAllocated { offset: 0 }))?;
-        let before = report::enabled().then(|| self.heap.stats().requested_bytes);
+        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         // SAFETY: `Heap::realloc` checks that `p` is a live allocation and
         // changes nothing otherwise; the caller gives up `p` on success.
         let q = unsafe { self.heap.realloc(nn, layout)? };
@@ -384,28 +369,25 @@ impl Inner {
         self.hwm = self.hwm.max(off + size.max(1).next_multiple_of(MIN_ALIGN));
         self.reallocs += 1;
         if let Some(b) = before {
-            report::live_changed(b, self.heap.stats().requested_bytes);
+            counters::live_changed(b, self.heap.stats().requested_bytes);
         }
         Ok(q.as_ptr())
     }
 }
-
-/// malloc's alignment guarantee on x86_64 (glibc's `MALLOC_ALIGNMENT`).
-pub(crate) const MIN_ALIGN: usize = 16;
 
 /// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the slab layer
 /// of the thread's shard: the fast path. `None` when the layer is off or
 /// the shard has no 64 KiB left for a page (then [`alloc`] tries the heap
 /// and the other shards).
 #[inline]
-pub(crate) fn alloc_small(g: &Globals, size: usize) -> Option<Fresh> {
+pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {
     let (_, mut l) = lock_for_alloc(g.shards);
     let inner = &mut *l;
     let c = slab::class_of(size);
     let f = inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c)?;
     inner.allocs += 1;
-    if report::enabled() {
-        report::live_changed(0, slab::class_size(c));
+    if counters::enabled() {
+        counters::live_changed(0, slab::class_size(c));
     }
     Some(f)
 }
@@ -413,7 +395,7 @@ pub(crate) fn alloc_small(g: &Globals, size: usize) -> Option<Fresh> {
 /// Allocates `size` bytes at `align` from the thread's shard, or any other
 /// when it is exhausted. `None` when every shard is.
 #[inline]
-pub(crate) fn alloc(g: &Globals, size: usize, align: usize) -> Option<Fresh> {
+pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     let n = g.shards;
     let (first, mut l) = lock_for_alloc(n);
     if let Some(f) = l.alloc(size, align, g.config) {
@@ -444,7 +426,7 @@ pub(crate) enum ReallocFail {
 /// # Safety
 /// On success the caller must not use `p` again (unless it is returned).
 pub(crate) unsafe fn realloc(
-    g: &Globals,
+    g: &Settings,
     i: usize,
     p: *mut u8,
     size: usize,

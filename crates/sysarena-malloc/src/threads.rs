@@ -5,7 +5,7 @@
 //! `memalign`, `realloc` and `free`, with a pattern in every byte of every
 //! block, blocks passed to other threads to be reallocated and freed there,
 //! for a bounded time. At the end every block is verified and freed, and
-//! every shard is checked under its lock (`report::check_all`: invariants,
+//! every shard is checked under its lock (`check::check_all`: invariants,
 //! accounting, slab records).
 //!
 //! Because nothing here is exported (the test binary keeps the system
@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{api, global, report};
+use crate::{api, check};
 
 /// A block: its address, size and pattern seed.
 struct Block {
@@ -209,8 +209,8 @@ fn threads_share_the_shards_without_corruption() {
     for b in left {
         b.free();
     }
-    let g = global::get().expect("the library initialised");
-    if let Err((shard, what)) = report::check_all(g) {
+    let g = crate::init::get().expect("the library initialised");
+    if let Err((shard, what)) = check::check_all(g) {
         panic!("shard {shard}: {what}");
     }
     println!(

@@ -199,7 +199,7 @@ impl Guard {
                 let _ = self.st().map.insert(new as usize, id);
                 self.line(b'r', id, Some(size), None);
             }
-            None => self.alloc(new, size, crate::shard::MIN_ALIGN),
+            None => self.alloc(new, size, crate::settings::MIN_ALIGN),
         }
     }
 

@@ -44,7 +44,7 @@ fn library() -> PathBuf {
     .clone()
 }
 
-fn compile(name: &str) -> Option<PathBuf> {
+fn compile(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/programs")
         .join(name);
@@ -63,12 +63,9 @@ fn compile(name: &str) -> Option<PathBuf> {
         .arg(&src)
         .status();
     match status {
-        Ok(s) if s.success() => Some(out),
+        Ok(s) if s.success() => out,
         Ok(s) => panic!("cc failed on {name}: {s}"),
-        Err(e) => {
-            eprintln!("skipping {name}: no C compiler ({e})");
-            None
-        }
+        Err(e) => panic!("no C compiler to build {name} ({e}): install gcc or clang as `cc`"),
     }
 }
 
@@ -94,9 +91,7 @@ fn run(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
 
 #[test]
 fn c_semantics_hold_under_preload() {
-    let Some(exe) = compile("semantics.c") else {
-        return;
-    };
+    let exe = compile("semantics.c");
     let (stdout, stderr) = run(&exe, &[], &[("SYSARENA_EXPECT", "1")]);
     assert_eq!(stdout, "semantics ok\n");
     // The two foreign frees are reported once each, glibc-style.
@@ -110,9 +105,7 @@ fn c_semantics_hold_under_preload() {
 
 #[test]
 fn stress_passes_blocks_between_threads() {
-    let Some(exe) = compile("stress.c") else {
-        return;
-    };
+    let exe = compile("stress.c");
     let (stdout, _) = run(&exe, &["4", "50000", "500"], &[]);
     assert!(stdout.starts_with("stress ok threads=4"), "{stdout}");
     assert!(stdout.contains("freed=all"), "{stdout}");
@@ -124,9 +117,7 @@ fn stress_passes_blocks_between_threads() {
 
 #[test]
 fn mixed_stress_agrees_with_glibc_and_every_shard_checks_out() {
-    let Some(exe) = compile("stress.c") else {
-        return;
-    };
+    let exe = compile("stress.c");
     // Every allocation function, realloc in place and across threads, every
     // byte verified; the totals depend only on the seeds.
     let args = ["4", "20000", "300", "1"];
@@ -158,9 +149,7 @@ fn mixed_stress_agrees_with_glibc_and_every_shard_checks_out() {
 
 #[test]
 fn trace_and_stats_are_written() {
-    let Some(exe) = compile("stress.c") else {
-        return;
-    };
+    let exe = compile("stress.c");
     let dir = std::env::temp_dir();
     let trace = dir.join(format!("sysarena-malloc-{}.trace", std::process::id()));
     let stats = dir.join(format!("sysarena-malloc-{}.stats", std::process::id()));

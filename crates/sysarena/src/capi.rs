@@ -30,7 +30,7 @@ use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use crate::config::Config;
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
-use crate::global::{ClaimError, LockedHeap};
+use crate::global::{ClaimError, LockedHeap, SliceLockedHeap};
 use crate::heap::Heap;
 use crate::manager::ArenaManager;
 use crate::table::Slot;
@@ -95,7 +95,7 @@ pub struct SysarenaStats {
     pub descriptors: usize,
 }
 
-type CHeap = LockedHeap<0, crate::global::DefaultRawMutex, &'static mut [Slot]>;
+type CHeap = SliceLockedHeap<'static>;
 
 static HEAP: CHeap = LockedHeap::new();
 static LAST_ERROR: AtomicI32 = AtomicI32::new(SYSARENA_OK);

@@ -40,14 +40,19 @@ pub enum Policy {
     WorstFit,
     /// Two-level segregated fit (TLSF-style): bitmaps find a non-empty size
     /// class whose every arena fits, in a constant number of steps; if none,
-    /// a bounded search of the request's own class, so it never fails while a
-    /// fitting arena exists.
+    /// a bounded search of the classes in between (the request's own class,
+    /// and a few more for an over-aligned request): at most 64 arenas of
+    /// each.
     ///
     /// *Time:* O(1) for alloc and free (a few bit scans and list edits),
-    /// independent of the number of arenas; the fallback is O(k) in the size
-    /// of one class and is counted in [`Stats::fallback_searches`](crate::Stats::fallback_searches).
-    /// *Drawback:* it takes any arena of a large-enough class, not the best
-    /// one, so it can split a bigger arena than best fit would.
+    /// independent of the number of arenas: no step walks a class whose
+    /// population grows with the heap. Fallback searches are counted in
+    /// [`Stats::fallback_searches`](crate::Stats::fallback_searches).
+    /// *Drawbacks:* it takes any arena of a large-enough class, not the best
+    /// one, so it can split a bigger arena than best fit would; and a
+    /// fitting arena deeper than 64 entries in a class that does not
+    /// guarantee a fit is missed (the request fails as plain TLSF's would; a
+    /// table of at most 64 descriptors is always searched completely).
     SegregatedFit,
 }
 

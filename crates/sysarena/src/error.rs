@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::movable::Handle;
+use crate::handle::Handle;
 
 /// Why an allocation could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

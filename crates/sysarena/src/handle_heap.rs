@@ -7,11 +7,10 @@ use core::ptr::NonNull;
 
 use crate::config::Config;
 use crate::error::{HandleError, InvariantError};
+use crate::handle::{Handle, HandleSlot, HandleStorage};
 use crate::manager::ArenaManager;
-use crate::movable::{
-    Handle, HandleSlot, HandleStorage, Movable, MoveStats, MoveStatus, PassLimits, PassReport,
-    PlannedMove,
-};
+use crate::movable::Movable;
+use crate::pass::{MoveStats, MoveStatus, PassLimits, PassReport, PlannedMove};
 use crate::stats::{DefragReport, RelocationReport, Stats};
 use crate::table::{Slot, TableStorage};
 
@@ -237,7 +236,10 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     /// Bounded compaction: one [`Movable`] defragmentation pass of at most
     /// `limits` (and `moves.len()` moves), carried out at once. Call it
     /// again (say, once per frame) until [`PassReport::done`] is 0 to
-    /// converge with bounded pauses.
+    /// converge with bounded pauses: 0 means the layout converged, or that
+    /// nothing can move under `limits` (see
+    /// [`PassProgress`](crate::PassProgress)); either way another step with
+    /// the same limits does nothing.
     ///
     /// # Errors
     /// [`HandleError::PassActive`] cannot happen here (the heap opens and

@@ -63,10 +63,12 @@ extern crate std;
 
 mod config;
 mod error;
+pub mod handle;
 mod handle_heap;
 mod heap;
 mod manager;
 mod movable;
+pub mod pass;
 mod stats;
 mod table;
 
@@ -81,12 +83,13 @@ pub use config::{Coalescing, Config, Policy, UnknownName};
 pub use error::{
     AllocError, FreeError, HandleError, InvariantError, OomReason, ReallocError, TableError,
 };
+pub use handle::{Handle, HandleSlot, HandleStorage};
 pub use handle_heap::HandleHeap;
 pub use heap::Heap;
 pub use manager::{ArenaManager, Arenas, SliceManager};
-pub use movable::{
-    Handle, HandleSlot, HandleStorage, Movable, MoveStats, MoveStatus, PassLimits, PassPlan,
-    PassReport, PassStop, PlannedMove,
+pub use movable::Movable;
+pub use pass::{
+    MoveStats, MoveStatus, PassLimits, PassPlan, PassProgress, PassReport, PassStop, PlannedMove,
 };
 pub use stats::{
     Allocation, ArenaInfo, DefragReport, Move, Reallocation, RelocationReport, Stats, TableEntry,

@@ -4,6 +4,7 @@ mod core {
     pub mod common;
     mod defrag;
     mod heap;
+    mod liveness;
     mod model;
     mod ops;
     mod policies;

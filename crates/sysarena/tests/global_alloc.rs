@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use sysarena::global::{BadFree, DefaultRawMutex, LockedHeap, OomAction, Rescue};
+use sysarena::global::{BadFree, LockedHeap, OomAction, SliceLockedHeap, SliceRescue};
 use sysarena::{AllocError, ArenaManager, Config, FreeError, Heap, Slot};
 
 const REGION: usize = 64 << 20;
@@ -35,13 +35,7 @@ struct Table(std::cell::UnsafeCell<[Slot; DESCRIPTORS]>);
 unsafe impl Sync for Table {}
 static TABLE: Table = Table(std::cell::UnsafeCell::new([Slot::EMPTY; DESCRIPTORS]));
 
-type Global = LockedHeap<0, DefaultRawMutex, &'static mut [Slot]>;
-
-fn claim_chunks(
-    r: &mut Rescue<'_, 0, &'static mut [Slot]>,
-    layout: Layout,
-    _: AllocError,
-) -> OomAction {
+fn claim_chunks(r: &mut SliceRescue<'_, 'static>, layout: Layout, _: AllocError) -> OomAction {
     let done = CLAIMED.load(Ordering::Relaxed);
     let want = layout
         .size()
@@ -79,7 +73,7 @@ fn claim_chunks(
 }
 
 #[global_allocator]
-static HEAP: Global = LockedHeap::with_oom_handler(Config::fast(), claim_chunks);
+static HEAP: SliceLockedHeap<'static> = LockedHeap::with_oom_handler(Config::fast(), claim_chunks);
 
 static BAD_FREES: AtomicUsize = AtomicUsize::new(0);
 fn count_bad_free(_: &BadFree) {

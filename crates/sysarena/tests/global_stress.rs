@@ -26,10 +26,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sysarena::global::{DefaultRawMutex, LockedHeap};
+use sysarena::global::{LockedHeap, SliceLockedHeap};
 use sysarena::{ArenaManager, Coalescing, Config, Heap, Policy, Slot};
 
-type Locked<'t> = LockedHeap<0, DefaultRawMutex, &'t mut [Slot]>;
+type Locked<'t> = SliceLockedHeap<'t>;
 
 #[cfg(not(miri))]
 const REGION: usize = 8 << 20;

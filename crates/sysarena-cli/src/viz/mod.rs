@@ -112,6 +112,7 @@ pub enum Kind {
 /// Options of `sysarena viz`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct VizArgs {
+    /// Where the events come from.
     #[command(flatten)]
     pub source: SourceArgs,
     /// Write the SVG here (`-` for standard output).

@@ -1,5 +1,5 @@
 //! SVG pictures: the heap map at a step and the heap map over time are
-//! emitted directly from the [`HeapMap`](crate::heapmap::HeapMap) model as
+//! emitted directly from the [`HeapMap`] model as
 //! rectangles; the curves and the histogram are drawn with plotters' SVG
 //! backend ([`super::plots`]).
 

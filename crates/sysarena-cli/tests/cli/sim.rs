@@ -10,11 +10,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_sysarena");
 
 /// The recorded traces (`traces/` in the workspace root).
 fn traces() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../traces"
-    ))
-    .to_path_buf()
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../traces")).to_path_buf()
 }
 
 fn run(args: &[&str]) -> Output {

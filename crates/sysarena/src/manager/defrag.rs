@@ -7,9 +7,10 @@
 //! destination. Ending the pass turns each reservation into the allocation
 //! (done) or frees it (skipped).
 
-use super::ArenaManager;
+use super::state::ArenaManager;
 use crate::error::AllocError;
-use crate::movable::{Handle, PassLimits, PassPlan, PassStop, PlannedMove};
+use crate::handle::Handle;
+use crate::pass::{PassLimits, PassPlan, PassStop, PlannedMove};
 use crate::stats::Allocation;
 use crate::table::{MOVING, NIL, RESERVED, Slot, State, TableStorage};
 
@@ -84,7 +85,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ///
     /// Every planned move lowers an allocation's offset, so repeated passes
     /// end; a pass that plans nothing after walking every arena means that
-    /// no movable allocation has free space in front of it.
+    /// no movable allocation has free space in front of it. An allocation
+    /// larger than the bytes `limits` leave is passed over (the plan then
+    /// says `ByteLimit`), not a reason to stop: a pass that plans nothing
+    /// under its limits plans nothing again until the heap changes.
     pub(crate) fn plan_pass(
         &mut self,
         limits: &PassLimits,
@@ -120,6 +124,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             }
             cur = s.next;
         }
+        // Set when an allocation stays because it alone would pass
+        // `max_bytes`: planning goes on with the others (so a byte limit
+        // below the largest allocation never stalls the passes), and the
+        // plan says `ByteLimit`.
+        let mut over_budget = false;
         // Top down into the holes.
         let mut cur = self.tail;
         while cur != NIL && found > 0 {
@@ -133,9 +142,18 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 cur = s.prev;
                 continue;
             };
-            if let Some(stop) = self.stop_before(limits, &plan, out.len(), s.size) {
-                plan.stopped = stop;
-                break;
+            match self.stop_before(limits, &plan, out.len(), s.size) {
+                // Too large for the bytes left: it stays, smaller ones may go.
+                Some(PassStop::ByteLimit) => {
+                    over_budget = true;
+                    cur = s.prev;
+                    continue;
+                }
+                Some(stop) => {
+                    plan.stopped = stop;
+                    break;
+                }
+                None => {}
             }
             let align = 1usize << s.align_log2;
             for hole in &mut holes[..found] {
@@ -192,9 +210,18 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 && self.slot(s.prev).state == State::Free
                 && self.slot(s.prev).offset <= settled
             {
-                if let Some(stop) = self.stop_before(limits, &plan, out.len(), s.size) {
-                    plan.stopped = stop;
-                    break;
+                match self.stop_before(limits, &plan, out.len(), s.size) {
+                    // Too large for the bytes left: it stays where it is.
+                    Some(PassStop::ByteLimit) => {
+                        over_budget = true;
+                        cursor = s.offset + s.size;
+                        continue;
+                    }
+                    Some(stop) => {
+                        plan.stopped = stop;
+                        break;
+                    }
+                    None => {}
                 }
                 // The free arena in front ends where `s` starts: the
                 // reservation is the part of it the slide covers.
@@ -203,6 +230,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 self.reserve_move(i, s.prev, pad, size, handle, out, &mut plan);
             }
             cursor = settled.min(s.offset) + s.size;
+        }
+        if over_budget && plan.stopped == PassStop::Walked {
+            plan.stopped = PassStop::ByteLimit;
         }
         self.settle();
         plan

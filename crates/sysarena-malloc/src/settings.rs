@@ -1,0 +1,145 @@
+//! The settings: what the environment asks for (`SYSARENA_*`), read once at
+//! the first call, and the defaults. A leaf: it knows nothing of shards,
+//! slabs or reports — they are handed a [`Settings`].
+
+use core::mem::size_of;
+
+use sysarena::{Coalescing, Config, Policy};
+
+use crate::sys;
+
+/// Default size of the address-space reservation (`SYSARENA_RESERVE`).
+pub(crate) const DEFAULT_RESERVE: usize = 64 << 30;
+/// The smallest reservation tried before giving up.
+pub(crate) const MIN_RESERVE: usize = 64 << 20;
+/// Default descriptors per shard (`SYSARENA_DESCRIPTORS`).
+pub(crate) const DEFAULT_DESCRIPTORS: usize = 1 << 22;
+/// Default direct-mapping threshold (`SYSARENA_MMAP_THRESHOLD`).
+pub(crate) const DEFAULT_MMAP_THRESHOLD: usize = 64 << 20;
+/// Default release threshold (`SYSARENA_RELEASE`).
+pub(crate) const DEFAULT_RELEASE: usize = 1 << 20;
+/// The most shards (`SYSARENA_SHARDS` is capped here).
+pub(crate) const MAX_SHARDS: usize = 64;
+/// malloc's alignment guarantee on x86_64 (glibc's `MALLOC_ALIGNMENT`).
+pub(crate) const MIN_ALIGN: usize = 16;
+
+/// Everything fixed at initialisation. Written once by the initialising
+/// thread before it is published (`globals`), read-only
+/// afterwards.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// First byte of the reservation.
+    pub(crate) base: usize,
+    /// Bytes of the reservation in use: `shards * shard_size`.
+    pub(crate) span: usize,
+    /// Bytes per shard (a power of two, at least 64 KiB).
+    pub(crate) shard_size: usize,
+    /// log2 of `shard_size`: the owner of an address is a shift away.
+    pub(crate) shard_shift: u32,
+    /// Number of shards.
+    pub(crate) shards: usize,
+    /// Descriptors per shard.
+    pub(crate) descriptors: usize,
+    /// Requests of at least this many bytes get their own mapping.
+    pub(crate) mmap_threshold: usize,
+    /// Freed arenas of at least this many bytes give their pages back
+    /// (0: never).
+    pub(crate) release: usize,
+    /// The page size.
+    pub(crate) page: usize,
+    /// Policy and coalescing of every shard.
+    pub(crate) config: Config,
+    /// Whether small blocks go to the slab layer (`SYSARENA_SLAB`).
+    pub(crate) slab: bool,
+}
+
+impl Settings {
+    /// The settings before initialisation: nothing reserved.
+    pub(crate) const UNSET: Settings = Settings {
+        base: 0,
+        span: 0,
+        shard_size: 0,
+        shard_shift: 0,
+        shards: 0,
+        descriptors: 0,
+        mmap_threshold: DEFAULT_MMAP_THRESHOLD,
+        release: DEFAULT_RELEASE,
+        page: 4096,
+        config: Config::fast(),
+        slab: true,
+    };
+}
+
+/// Two shards per CPU this process may run on, capped.
+pub(crate) fn default_shards() -> usize {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity writes at most
+    // its size.
+    let cpus = unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            libc::CPU_COUNT(&set) as usize
+        } else {
+            1
+        }
+    };
+    (2 * cpus.max(1)).min(MAX_SHARDS)
+}
+
+/// A size-valued variable, or `default` (with a warning if malformed).
+pub(crate) fn env_size(name: &core::ffi::CStr, default: usize) -> usize {
+    match sys::env(name) {
+        None => default,
+        Some(v) => sys::parse_size(v).unwrap_or_else(|| {
+            warn_bad(name, v);
+            default
+        }),
+    }
+}
+
+/// An on/off variable (`1`/`on`/`yes`/`true`, `0`/`off`/`no`/`false`), or
+/// `default` (with a warning if malformed).
+pub(crate) fn env_switch(name: &core::ffi::CStr, default: bool) -> bool {
+    match sys::env(name) {
+        None => default,
+        Some(b"1" | b"on" | b"yes" | b"true") => true,
+        Some(b"0" | b"off" | b"no" | b"false") => false,
+        Some(v) => {
+            warn_bad(name, v);
+            default
+        }
+    }
+}
+
+fn warn_bad(name: &core::ffi::CStr, v: &[u8]) {
+    let mut b = sys::Buf::<256>::new();
+    b.push(b"sysarena-malloc: ignoring ");
+    b.push(name.to_bytes());
+    b.push(b"='");
+    b.push(v);
+    b.push(b"' (see crates/sysarena-malloc/README.md)\n");
+    sys::eprint(b.as_bytes());
+}
+
+/// `SYSARENA_POLICY` and `SYSARENA_COALESCING` (default: the fast model).
+pub(crate) fn config_from_env() -> Config {
+    let mut c = Config::fast();
+    if let Some(v) = sys::env(c"SYSARENA_POLICY") {
+        match core::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse::<Policy>().ok())
+        {
+            Some(p) => c.policy = p,
+            None => warn_bad(c"SYSARENA_POLICY", v),
+        }
+    }
+    if let Some(v) = sys::env(c"SYSARENA_COALESCING") {
+        match core::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse::<Coalescing>().ok())
+        {
+            Some(m) => c.coalescing = m,
+            None => warn_bad(c"SYSARENA_COALESCING", v),
+        }
+    }
+    c
+}

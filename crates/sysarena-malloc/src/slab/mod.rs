@@ -1,0 +1,436 @@
+//! The slab layer: small blocks without a descriptor each.
+//!
+//! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 is
+//! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
+//! that the shard's [`Heap`] hands out as one arena (one
+//! descriptor), cut into equal slots of one *size class* (16, 32, …, 512
+//! bytes). Everything the layer knows lives out of band, in an array of
+//! [`PageMeta`] indexed by page number (`(addr - shard base) >> 16`) in a
+//! `MAP_NORESERVE` mapping: the class, the free count, and a free bitmap with
+//! a one-word summary. Nothing is ever written into user memory, so a buffer
+//! overflow corrupts a neighbouring block's bytes, never the allocator.
+//!
+//! Per class, a shard keeps a doubly linked list (links in the page
+//! metadata) of its pages that have a free slot. All operations are O(1):
+//!
+//! - **alloc**: the list's first page; its lowest free slot (two
+//!   `trailing_zeros`: the summary word, then the bitmap word). A page that
+//!   becomes full leaves the list. An empty list carves a new page out of
+//!   the heap (one `Heap::alloc`).
+//! - **free**: page → class → slot index (a multiply by the class's
+//!   reciprocal, checked); the slot's bit must be clear (else the free is a
+//!   double free and nothing changes); set it. A full page re-enters the
+//!   list at its head. A page that becomes empty stays as the class's one
+//!   spare, or, if the class has a spare already, goes back to the heap
+//!   (`Heap::free`, after `MADV_DONTNEED` on its memory).
+//!
+//! The layer is guarded by the shard's lock, like the heap it carves from.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use sysarena::{Heap, Slot};
+
+mod class;
+mod page;
+mod recent;
+#[cfg(test)]
+mod tests;
+mod verify;
+
+pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, class_size};
+use class::{RECIP, slots};
+pub(crate) use page::{META_BYTES, PageMeta};
+use page::{NONE, WORDS};
+use recent::Recent;
+
+/// The heap a slab layer carves its pages from (a shard's): a sysarena
+/// [`Heap`] whose arena table is a slice of mapped memory.
+pub(crate) type ShardHeap = Heap<0, &'static mut [Slot]>;
+
+/// An allocation: the pointer and how many of its first bytes may be dirty
+/// (the rest is fresh memory, already zero). `dirty` is at most the block's
+/// usable size (a slab slot's class size, a heap block's request).
+pub(crate) struct Fresh {
+    pub(crate) ptr: *mut u8,
+    pub(crate) dirty: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    /// First page with a free slot, or [`NONE`].
+    head: u32,
+    /// Pages in the list with every slot free (at most one stays).
+    empty: u32,
+}
+
+/// The layer's counts, for the stats report.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counts {
+    /// Slab pages held (each an in-use arena of the shard's heap).
+    pub(crate) pages: usize,
+    /// Slots handed out and not freed.
+    pub(crate) used_slots: usize,
+    /// Their bytes (at their class sizes).
+    pub(crate) used_bytes: usize,
+    /// Slots in the held pages, used or free (free = this − `used_slots`).
+    pub(crate) slots: usize,
+    /// Their bytes.
+    pub(crate) slot_bytes: usize,
+    /// Pages carved out of the heap, and given back to it, ever.
+    pub(crate) carved: u64,
+    pub(crate) returned: u64,
+}
+
+/// What the metadata says about a pointer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// Not in a slab page: the heap's business.
+    NotSlab,
+    /// A live slot of class `class`.
+    Live {
+        page: usize,
+        class: usize,
+        idx: usize,
+    },
+    /// A slot that is free: a double free.
+    Free,
+    /// Inside a slab page but not at a slot's start.
+    Invalid,
+}
+
+/// One shard's slab layer.
+#[derive(Debug)]
+pub(crate) struct Slab {
+    meta: *mut PageMeta,
+    /// Pages the metadata covers (the shard's size / [`PAGE`]).
+    pages: usize,
+    /// Whether new pages are carved (`SYSARENA_SLAB`).
+    enabled: bool,
+    /// Whether pages given back are `MADV_DONTNEED`ed first.
+    madvise: bool,
+    lists: [List; CLASSES],
+    recent: [Recent; CLASSES],
+    pub(crate) counts: Counts,
+}
+
+impl Slab {
+    /// A layer with no metadata: serves nothing, finds nothing.
+    pub(crate) const fn none() -> Slab {
+        Slab {
+            meta: core::ptr::null_mut(),
+            pages: 0,
+            enabled: false,
+            madvise: false,
+            lists: [List {
+                head: NONE,
+                empty: 0,
+            }; CLASSES],
+            recent: [Recent::EMPTY; CLASSES],
+            counts: Counts {
+                pages: 0,
+                used_slots: 0,
+                used_bytes: 0,
+                slots: 0,
+                slot_bytes: 0,
+                carved: 0,
+                returned: 0,
+            },
+        }
+    }
+
+    /// A layer over a heap whose region starts at a multiple of [`PAGE`],
+    /// with `meta` describing its first `pages` pages.
+    ///
+    /// # Safety
+    /// `meta` points to `pages` zeroed `PageMeta`s that nothing else uses
+    /// and that live for ever; the layer is only used with that heap.
+    pub(crate) unsafe fn new(meta: *mut PageMeta, pages: usize, enabled: bool) -> Slab {
+        Slab {
+            meta,
+            pages: if meta.is_null() { 0 } else { pages },
+            enabled: enabled && !meta.is_null(),
+            madvise: true,
+            ..Slab::none()
+        }
+    }
+
+    /// Whether the layer serves new small blocks.
+    #[inline]
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    #[inline]
+    fn meta(&self, page: usize) -> &PageMeta {
+        debug_assert!(page < self.pages);
+        // SAFETY: callers pass `page < self.pages`; `new`'s contract makes
+        // that many entries ours, and `&self` excludes writers.
+        unsafe { &*self.meta.add(page) }
+    }
+
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    fn meta_mut(&mut self, page: usize) -> &mut PageMeta {
+        debug_assert!(page < self.pages);
+        // SAFETY: as in `meta`; `&mut self` makes this the only reference.
+        unsafe { &mut *self.meta.add(page) }
+    }
+
+    fn push_front(&mut self, c: usize, page: usize) {
+        let head = self.lists[c].head;
+        if head != NONE {
+            self.meta_mut(head as usize).prev = page as u32;
+        }
+        let m = self.meta_mut(page);
+        m.prev = NONE;
+        m.next = head;
+        self.lists[c].head = page as u32;
+    }
+
+    fn unlink(&mut self, c: usize, page: usize) {
+        let (prev, next) = {
+            let m = self.meta(page);
+            (m.prev, m.next)
+        };
+        if prev == NONE {
+            self.lists[c].head = next;
+        } else {
+            self.meta_mut(prev as usize).next = next;
+        }
+        if next != NONE {
+            self.meta_mut(next as usize).prev = prev;
+        }
+    }
+
+    /// A slot of class `c` (at most [`MAX_SIZE`] bytes, 16-aligned): the
+    /// most recently freed one that is still free (its bytes are likely in
+    /// the cache), else the lowest free slot of the class's first listed
+    /// page, carving a page from `heap` if no page of the class has a free
+    /// slot. `hwm` is the shard's high-water mark (bytes from its start ever
+    /// handed out), kept up to date. `None` when the layer is off or the
+    /// heap has no 64 KiB left.
+    ///
+    /// # Time complexity
+    /// O(1) (at most [`RECENT`](recent::RECENT) stale entries are skipped, each once).
+    #[inline]
+    pub(crate) fn alloc(
+        &mut self,
+        heap: &mut ShardHeap,
+        hwm: &mut usize,
+        c: usize,
+    ) -> Option<Fresh> {
+        let c = c & (CLASSES - 1);
+        while let Some(e) = self.recent[c].pop() {
+            let (page, idx) = (e >> 16, e & 0xffff);
+            // The entry is a hint: the slot must still be free, in a page
+            // of this class (its page may have gone back to the heap, been
+            // carved again, or the slot handed out since).
+            if page < self.pages {
+                let m = self.meta(page);
+                if m.class as usize == c + 1
+                    && idx < slots(c)
+                    && m.bits[(idx >> 6) & (WORDS - 1)] & (1u64 << (idx & 63)) != 0
+                {
+                    return Some(self.take(heap, c, page, idx));
+                }
+            }
+        }
+        let mut page = self.lists[c].head as usize;
+        if page == NONE as usize {
+            page = self.carve(heap, hwm, c)?;
+        }
+        let m = self.meta(page);
+        // A listed page has a free slot: the summary is not zero.
+        let w = m.summary.trailing_zeros() as usize & (WORDS - 1);
+        let idx = w * 64 + m.bits[w].trailing_zeros() as usize;
+        Some(self.take(heap, c, page, idx))
+    }
+
+    /// Hands out slot `idx` of `page` (class `c`), which is free.
+    #[inline]
+    fn take(&mut self, heap: &ShardHeap, c: usize, page: usize, idx: usize) -> Fresh {
+        let n = slots(c) as u16;
+        let size = class_size(c);
+        let m = self.meta_mut(page);
+        let w = (idx >> 6) & (WORDS - 1);
+        let word = m.bits[w] & !(1u64 << (idx & 63));
+        m.bits[w] = word;
+        if word == 0 {
+            m.summary &= !(1u64 << w);
+        }
+        let was_empty = m.free == n;
+        m.free -= 1;
+        let full = m.free == 0;
+        let dirty = if idx < m.clean_from as usize {
+            size
+        } else {
+            m.clean_from = idx as u16 + 1;
+            0
+        };
+        if was_empty {
+            self.lists[c].empty -= 1;
+        }
+        if full {
+            self.unlink(c, page);
+        }
+        self.counts.used_slots += 1;
+        self.counts.used_bytes += size;
+        let off = (page << PAGE_SHIFT) + idx * size;
+        Fresh {
+            ptr: heap.base().as_ptr().wrapping_add(off),
+            dirty,
+        }
+    }
+
+    /// Carves a page of class `c` out of `heap` and lists it.
+    #[cold]
+    fn carve(&mut self, heap: &mut ShardHeap, hwm: &mut usize, c: usize) -> Option<usize> {
+        if !self.enabled {
+            return None;
+        }
+        let layout = Layout::from_size_align(PAGE, PAGE).ok()?;
+        let p = heap.alloc(layout).ok()?;
+        let off = p.as_ptr() as usize - heap.base().as_ptr() as usize;
+        let page = off >> PAGE_SHIFT;
+        if page >= self.pages || !off.is_multiple_of(PAGE) {
+            // Cannot happen (the heap starts on a page boundary and honours
+            // alignment); give the arena back rather than trust it.
+            // SAFETY: `p` was just allocated from `heap` and never handed out.
+            let _ = unsafe { heap.free(p) };
+            return None;
+        }
+        let size = class_size(c);
+        let n = slots(c);
+        // Bytes of the page below the high-water mark may hold old data.
+        let dirty = hwm.saturating_sub(off).min(PAGE);
+        *hwm = (*hwm).max(off + PAGE);
+        let m = self.meta_mut(page);
+        m.class = c as u8 + 1;
+        m.free = n as u16;
+        m.clean_from = dirty.div_ceil(size) as u16;
+        for (w, word) in m.bits.iter_mut().enumerate() {
+            let lo = w * 64;
+            *word = if lo + 64 <= n {
+                !0
+            } else if lo < n {
+                (1u64 << (n - lo)) - 1
+            } else {
+                0
+            };
+        }
+        let words = n.div_ceil(64);
+        m.summary = if words == 64 { !0 } else { (1u64 << words) - 1 };
+        self.push_front(c, page);
+        self.lists[c].empty += 1;
+        self.counts.pages += 1;
+        self.counts.carved += 1;
+        self.counts.slots += n;
+        self.counts.slot_bytes += n * size;
+        Some(page)
+    }
+
+    /// What the metadata says about `p`, given the heap's first byte.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub(crate) fn find(&self, base: *mut u8, p: *mut u8) -> Found {
+        let off = (p as usize).wrapping_sub(base as usize);
+        let page = off >> PAGE_SHIFT;
+        if page >= self.pages {
+            return Found::NotSlab;
+        }
+        let m = self.meta(page);
+        if m.class == 0 {
+            return Found::NotSlab;
+        }
+        let c = (m.class - 1) as usize & (CLASSES - 1);
+        let in_page = off & (PAGE - 1);
+        let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
+        if idx * class_size(c) != in_page || idx >= slots(c) {
+            return Found::Invalid;
+        }
+        if m.bits[(idx >> 6) & (WORDS - 1)] & (1u64 << (idx & 63)) != 0 {
+            return Found::Free;
+        }
+        Found::Live {
+            page,
+            class: c,
+            idx,
+        }
+    }
+
+    /// Frees slot `idx` of `page` (class `c`), as [`find`](Self::find)
+    /// reported it live; returns the slot's size. A page left empty stays as
+    /// its class's spare or goes back to `heap`.
+    ///
+    /// # Safety
+    /// `(page, c, idx)` is what `find` just returned as `Found::Live` with
+    /// no change to the layer since; the caller gives the slot up.
+    ///
+    /// # Time complexity
+    /// O(1) (a page given back costs a `Heap::free` and an `madvise`).
+    #[inline]
+    pub(crate) unsafe fn free(
+        &mut self,
+        heap: &mut ShardHeap,
+        page: usize,
+        c: usize,
+        idx: usize,
+    ) -> usize {
+        let c = c & (CLASSES - 1);
+        let n = slots(c) as u16;
+        let m = self.meta_mut(page);
+        let w = (idx >> 6) & (WORDS - 1);
+        if m.bits[w] == 0 {
+            m.summary |= 1u64 << w;
+        }
+        m.bits[w] |= 1u64 << (idx & 63);
+        let was_full = m.free == 0;
+        m.free += 1;
+        let empty = m.free == n;
+        let size = class_size(c);
+        self.counts.used_slots -= 1;
+        self.counts.used_bytes -= size;
+        if was_full {
+            self.push_front(c, page);
+        }
+        if empty {
+            if self.lists[c].empty == 0 {
+                self.lists[c].empty = 1;
+            } else {
+                self.unlink(c, page);
+                self.release(heap, page, c);
+                return size;
+            }
+        }
+        self.recent[c].push(page << 16 | idx);
+        size
+    }
+
+    /// Gives an empty, unlisted page back to the heap.
+    #[cold]
+    fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
+        self.meta_mut(page).class = 0;
+        let n = slots(c);
+        self.counts.pages -= 1;
+        self.counts.returned += 1;
+        self.counts.slots -= n;
+        self.counts.slot_bytes -= n * class_size(c);
+        let p = heap.base().as_ptr().wrapping_add(page << PAGE_SHIFT);
+        if self.madvise {
+            // SAFETY: the page is an in-use arena of the heap that holds no
+            // live slot: nobody uses its bytes. MADV_DONTNEED on private
+            // anonymous memory makes them read as zero later, which is all
+            // the allocator assumes (the shard's high-water mark already
+            // counts them as dirty).
+            unsafe { libc::madvise(p.cast(), PAGE, libc::MADV_DONTNEED) };
+        }
+        if let Some(nn) = NonNull::new(p) {
+            // SAFETY: the page is the arena `carve` allocated from `heap`
+            // and no slot of it is live.
+            let _ = unsafe { heap.free(nn) };
+        }
+    }
+}

@@ -1,0 +1,262 @@
+use super::class::{RECIP, slots};
+use super::*;
+use crate::sys;
+use sysarena::{Config, SliceManager};
+
+/// A heap over a fresh 64 KiB-aligned mapping of `pages` pages, and a
+/// layer over it.
+fn setup(pages: usize) -> (ShardHeap, Slab) {
+    let len = pages * PAGE;
+    let raw = sys::map_noreserve(len + PAGE).unwrap();
+    let base = (raw as usize).next_multiple_of(PAGE) - raw as usize;
+    let base = raw.wrapping_add(base);
+    let table = sys::map_noreserve(1024 * core::mem::size_of::<Slot>()).unwrap();
+    // SAFETY: a fresh zeroed mapping of 1024 slots, leaked.
+    let table = unsafe { core::slice::from_raw_parts_mut(table.cast::<Slot>(), 1024) };
+    // SAFETY: zeroed slots are valid empty slots.
+    let m = unsafe { SliceManager::from_empty_slice(table, len, Config::fast()) }.unwrap();
+    // SAFETY: `len` bytes of a leaked mapping, used by nothing else.
+    let heap = unsafe { Heap::from_manager(NonNull::new(base).unwrap(), m) };
+    let meta = sys::map_noreserve(pages * META_BYTES).unwrap();
+    // SAFETY: zeroed metadata for `pages` pages, leaked.
+    let slab = unsafe { Slab::new(meta.cast(), pages, true) };
+    (heap, slab)
+}
+
+fn rng(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+fn free(heap: &mut ShardHeap, slab: &mut Slab, p: *mut u8) -> Found {
+    let f = slab.find(heap.base().as_ptr(), p);
+    if let Found::Live { page, class, idx } = f {
+        // SAFETY: `find` just reported it live.
+        unsafe { slab.free(heap, page, class, idx) };
+    }
+    f
+}
+
+#[test]
+fn classes_and_reciprocals() {
+    assert_eq!(class_of(0), 0);
+    assert_eq!(class_of(1), 0);
+    assert_eq!(class_of(16), 0);
+    assert_eq!(class_of(17), 1);
+    assert_eq!(class_of(512), CLASSES - 1);
+    assert_eq!(class_size(CLASSES - 1), MAX_SIZE);
+    for (c, &r) in RECIP.iter().enumerate() {
+        for off in 0..PAGE {
+            let idx = ((off as u64 * r) >> 32) as usize;
+            assert_eq!(idx, off / class_size(c), "class {c} offset {off}");
+        }
+    }
+    // The README's figure.
+    assert_eq!(META_BYTES, 576);
+}
+
+#[test]
+fn fills_every_slot_then_frees_in_random_order() {
+    let (mut heap, mut slab) = setup(64);
+    let mut hwm = 0;
+    for (k, c) in [0, 1, 2, 6, 15, 20, CLASSES - 1].into_iter().enumerate() {
+        // The spares of the classes before.
+        let spares = k;
+        let n = slots(c);
+        let size = class_size(c);
+        // Two pages and a bit.
+        let mut ps: Vec<*mut u8> = (0..2 * n + 3)
+            .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+            .collect();
+        slab.check();
+        assert_eq!(slab.counts.pages, spares + 3);
+        assert_eq!(slab.counts.used_slots, 2 * n + 3);
+        let mut sorted = ps.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ps.len(), "a slot handed out twice");
+        for (k, &p) in ps.iter().enumerate() {
+            assert_eq!(p as usize % GRANULE, 0);
+            // Fill the slot: a neighbour's pattern must survive.
+            // SAFETY: `size` bytes of a live slot.
+            unsafe { core::ptr::write_bytes(p, k as u8, size) };
+        }
+        for (k, &p) in ps.iter().enumerate() {
+            // SAFETY: as above.
+            let s = unsafe { core::slice::from_raw_parts(p, size) };
+            assert!(s.iter().all(|&b| b == k as u8));
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15 ^ c as u64;
+        while !ps.is_empty() {
+            let k = rng(&mut seed) as usize % ps.len();
+            let p = ps.swap_remove(k);
+            assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+            if ps.len().is_multiple_of(97) {
+                slab.check();
+            }
+        }
+        slab.check();
+        // Every page emptied: one stays as the class's spare.
+        assert_eq!(slab.counts.pages, spares + 1);
+        assert_eq!(slab.counts.used_slots, 0);
+        assert_eq!(heap.stats().used_arenas, slab.counts.pages);
+    }
+    heap.manager().check_invariants().unwrap();
+}
+
+#[test]
+fn double_and_interior_frees_are_detected() {
+    let (mut heap, mut slab) = setup(8);
+    let mut hwm = 0;
+    let a = slab.alloc(&mut heap, &mut hwm, 2).unwrap().ptr;
+    let b = slab.alloc(&mut heap, &mut hwm, 2).unwrap().ptr;
+    assert_eq!(b as usize - a as usize, 48);
+    assert_eq!(
+        free(&mut heap, &mut slab, a.wrapping_add(16)),
+        Found::Invalid
+    );
+    assert!(matches!(free(&mut heap, &mut slab, a), Found::Live { .. }));
+    assert_eq!(free(&mut heap, &mut slab, a), Found::Free);
+    // Past the last slot of the page (48 * 1365 = 65520).
+    let tail = a.wrapping_add(slots(2) * 48);
+    assert_eq!(free(&mut heap, &mut slab, tail), Found::Invalid);
+    // Outside any slab page.
+    let out = heap.base().as_ptr().wrapping_add(5 * PAGE);
+    assert_eq!(free(&mut heap, &mut slab, out), Found::NotSlab);
+    slab.check();
+    assert_eq!(slab.counts.used_slots, 1);
+    // The freed slot comes back first (lowest free slot).
+    assert_eq!(slab.alloc(&mut heap, &mut hwm, 2).unwrap().ptr, a);
+    slab.check();
+}
+
+#[test]
+fn verify_names_a_corrupt_page_record() {
+    let (mut heap, mut slab) = setup(8);
+    let mut hwm = 0;
+    let a = slab.alloc(&mut heap, &mut hwm, 2).unwrap().ptr;
+    assert_eq!(slab.verify(hwm.div_ceil(PAGE)), Ok(()));
+    let page = (a as usize - heap.base().as_ptr() as usize) >> PAGE_SHIFT;
+    // A slot marked free behind the layer's back.
+    slab.meta_mut(page).bits[0] ^= 1;
+    assert_eq!(
+        slab.verify(slab.pages),
+        Err("a page's free count differs from its bitmap")
+    );
+    slab.meta_mut(page).bits[0] ^= 1;
+    // A free count off by one, bitmap and all.
+    slab.meta_mut(page).free -= 1;
+    assert!(slab.verify(slab.pages).is_err());
+    slab.meta_mut(page).free += 1;
+    assert_eq!(slab.verify(slab.pages), Ok(()));
+}
+
+#[test]
+fn empty_pages_go_back_but_one_spare_stays() {
+    let (mut heap, mut slab) = setup(16);
+    let mut hwm = 0;
+    let c = CLASSES - 1;
+    let n = slots(c);
+    let ps: Vec<*mut u8> = (0..4 * n)
+        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+        .collect();
+    assert_eq!(heap.stats().used_arenas, 4);
+    for &p in &ps {
+        free(&mut heap, &mut slab, p);
+    }
+    slab.check();
+    assert_eq!(slab.counts.pages, 1);
+    assert_eq!(slab.counts.returned, 3);
+    assert_eq!(heap.stats().used_arenas, 1);
+    // Alloc/free around the spare does not thrash.
+    for _ in 0..1000 {
+        let p = slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr;
+        free(&mut heap, &mut slab, p);
+    }
+    assert_eq!(slab.counts.carved, 4);
+    // A page given back was cleared and is usable by the heap again.
+    let big = heap
+        .alloc(Layout::from_size_align(8 * PAGE, 16).unwrap())
+        .unwrap();
+    // SAFETY: ours.
+    unsafe { heap.free(big).unwrap() };
+    heap.manager().check_invariants().unwrap();
+}
+
+#[test]
+fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
+    let (mut heap, mut slab) = setup(16);
+    let mut hwm = 0;
+    let c = CLASSES - 1;
+    let n = slots(c);
+    let ps: Vec<*mut u8> = (0..3 * n)
+        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+        .collect();
+    // LIFO: the slot freed last is handed out next.
+    free(&mut heap, &mut slab, ps[5]);
+    free(&mut heap, &mut slab, ps[200]);
+    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[200]);
+    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[5]);
+    // Free everything: two pages go back to the heap while the class
+    // still remembers slots in them.
+    for &p in ps.iter().rev() {
+        free(&mut heap, &mut slab, p);
+    }
+    assert_eq!(slab.counts.pages, 1);
+    // Another class takes the pages back from the heap.
+    let small: Vec<*mut u8> = (0..3 * slots(0))
+        .map(|_| slab.alloc(&mut heap, &mut hwm, 0).unwrap().ptr)
+        .collect();
+    slab.check();
+    // The old hints now point into pages of class 0 (or nowhere):
+    // they are skipped, and nothing is handed out twice.
+    let big: Vec<*mut u8> = (0..2 * n)
+        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+        .collect();
+    slab.check();
+    let mut all: Vec<usize> = small.iter().chain(&big).map(|&p| p as usize).collect();
+    all.sort();
+    for w in all.windows(2) {
+        assert!(w[1] - w[0] >= 16, "overlapping slots");
+    }
+    for &p in &big {
+        let f = slab.find(heap.base().as_ptr(), p);
+        assert!(
+            matches!(f, Found::Live { class, .. } if class == c),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn dirty_slots_are_reported_for_calloc() {
+    let (mut heap, mut slab) = setup(8);
+    let mut hwm = 0;
+    let f = slab.alloc(&mut heap, &mut hwm, 0).unwrap();
+    assert_eq!(f.dirty, 0, "fresh memory");
+    assert_eq!(hwm, PAGE);
+    free(&mut heap, &mut slab, f.ptr);
+    let g = slab.alloc(&mut heap, &mut hwm, 0).unwrap();
+    assert_eq!(g.ptr, f.ptr);
+    assert_eq!(g.dirty, 16, "a reused slot");
+    // A page carved below the high-water mark is dirty throughout.
+    let mut hwm2 = 8 * PAGE;
+    let h = slab.alloc(&mut heap, &mut hwm2, 3).unwrap();
+    assert_eq!(h.dirty, 64);
+}
+
+#[test]
+fn disabled_layer_serves_nothing() {
+    let (mut heap, _) = setup(4);
+    let meta = sys::map_noreserve(4 * META_BYTES).unwrap();
+    // SAFETY: fresh zeroed metadata, leaked.
+    let mut slab = unsafe { Slab::new(meta.cast(), 4, false) };
+    let mut hwm = 0;
+    assert!(slab.alloc(&mut heap, &mut hwm, 0).is_none());
+    assert_eq!(
+        slab.find(heap.base().as_ptr(), heap.base().as_ptr()),
+        Found::NotSlab
+    );
+}

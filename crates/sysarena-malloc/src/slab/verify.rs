@@ -1,0 +1,107 @@
+//! The layer's invariants, checked: for `SYSARENA_CHECK` and the tests.
+
+use super::Slab;
+use super::class::{CLASSES, slots};
+use super::page::NONE;
+
+impl Slab {
+    /// Checks the layer's invariants (lists, counts, bitmaps); for tests.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        if let Err(what) = self.verify(self.pages) {
+            panic!("slab layer: {what}");
+        }
+    }
+
+    /// Checks the layer's invariants — every class list well linked and
+    /// holding only pages of its class with a free slot, at most one empty
+    /// page per class, each page's free count equal to its bitmap's ones,
+    /// the summary word matching the bitmap, no bit past the last slot, and
+    /// the page and free-slot totals matching the counts — over the first
+    /// `pages` page records (every slab page lies below the shard's
+    /// high-water mark, so the untouched records need not be read).
+    /// O(pages + listed pages); for `SYSARENA_CHECK` and the tests.
+    ///
+    /// # Errors
+    /// What was found wrong (a bug in the layer, or memory corruption).
+    pub(crate) fn verify(&self, pages: usize) -> Result<(), &'static str> {
+        macro_rules! ensure {
+            ($cond:expr, $what:literal) => {
+                if !$cond {
+                    return Err($what);
+                }
+            };
+        }
+        let pages = pages.min(self.pages);
+        let mut free_slots = 0;
+        let mut listed = 0;
+        for c in 0..CLASSES {
+            let (mut page, mut prev, mut empty) = (self.lists[c].head, NONE, 0);
+            while page != NONE {
+                ensure!(
+                    (page as usize) < self.pages,
+                    "a list links a page out of range"
+                );
+                ensure!(
+                    listed <= self.counts.pages,
+                    "a class list is longer than the pages (a cycle?)"
+                );
+                let m = self.meta(page as usize);
+                ensure!(
+                    m.class as usize == c + 1,
+                    "a page is listed under another class"
+                );
+                ensure!(m.prev == prev, "a list's back link is wrong");
+                ensure!(m.free > 0, "a full page is listed");
+                if m.free as usize == slots(c) {
+                    empty += 1;
+                }
+                listed += 1;
+                prev = page;
+                page = m.next;
+            }
+            ensure!(
+                empty == self.lists[c].empty,
+                "a class's empty-page count is wrong"
+            );
+            ensure!(empty <= 1, "a class keeps more than one empty page");
+        }
+        let mut found = 0;
+        for page in 0..pages {
+            let m = self.meta(page);
+            if m.class == 0 {
+                continue;
+            }
+            found += 1;
+            ensure!(m.class as usize <= CLASSES, "a page has no valid class");
+            let c = m.class as usize - 1;
+            let ones: u32 = m.bits.iter().map(|w| w.count_ones()).sum();
+            ensure!(
+                ones == m.free as u32,
+                "a page's free count differs from its bitmap"
+            );
+            for (w, word) in m.bits.iter().enumerate() {
+                ensure!(
+                    (*word != 0) == (m.summary & (1 << w) != 0),
+                    "a page's summary differs from its bitmap"
+                );
+                let first_past = slots(c).saturating_sub(w * 64).min(64);
+                ensure!(
+                    first_past == 64 || *word >> first_past == 0,
+                    "a page marks a slot past its last one free"
+                );
+            }
+            free_slots += m.free as usize;
+        }
+        ensure!(
+            found == self.counts.pages,
+            "the page count differs from the page records"
+        );
+        ensure!(
+            free_slots == self.counts.slots - self.counts.used_slots,
+            "the free-slot count differs from the bitmaps"
+        );
+        ensure!(listed <= found, "more pages listed than exist");
+        Ok(())
+    }
+}

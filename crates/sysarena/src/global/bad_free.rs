@@ -1,0 +1,59 @@
+//! Invalid and double frees: `GlobalAlloc::dealloc` cannot return an
+//! error, so a pointer that is not a live block is counted and handed to a
+//! [`BadFreeHandler`](crate::global::BadFreeHandler) (after the lock is released) instead of being freed.
+
+use core::alloc::Layout;
+
+use crate::error::FreeError;
+
+/// An invalid or double free seen by `dealloc` (or a `realloc` of a pointer
+/// that is not a live allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadFree {
+    /// The pointer passed in.
+    pub ptr: *mut u8,
+    /// The layout passed in.
+    pub layout: Layout,
+    /// Why it is not a live allocation of this heap.
+    pub error: FreeError,
+}
+
+/// Called, after the lock is released, with every invalid or double free.
+/// The heap has already counted it and left its table untouched. It may
+/// log, panic in a `panic = "abort"` build, or abort; it must not unwind
+/// (unwinding out of a global allocator is undefined behaviour).
+pub type BadFreeHandler = fn(&BadFree);
+
+/// The default [`BadFreeHandler`](crate::global::BadFreeHandler): [`abort_on_bad_free`](crate::global::abort_on_bad_free) when
+/// `debug_assertions` are on, [`ignore_bad_free`](crate::global::ignore_bad_free) otherwise.
+pub const fn default_bad_free_handler() -> BadFreeHandler {
+    if cfg!(debug_assertions) {
+        abort_on_bad_free
+    } else {
+        ignore_bad_free
+    }
+}
+
+/// A [`BadFreeHandler`](crate::global::BadFreeHandler) that ignores the free (it is still counted).
+pub fn ignore_bad_free(_: &BadFree) {}
+
+/// A [`BadFreeHandler`](crate::global::BadFreeHandler) that stops the program with a message naming the
+/// pointer and the error, without unwinding: it panics with a guard whose
+/// drop panics again, which aborts under `std` (with `panic = "abort"`, or
+/// in `no_std`, the first panic already stops).
+pub fn abort_on_bad_free(bad: &BadFree) {
+    struct AbortOnUnwind;
+    impl Drop for AbortOnUnwind {
+        fn drop(&mut self) {
+            panic!("sysarena: aborting instead of unwinding out of the allocator");
+        }
+    }
+    let _guard = AbortOnUnwind;
+    panic!(
+        "sysarena: {} (pointer {:p}, layout size {} align {}); the heap is unchanged",
+        bad.error,
+        bad.ptr,
+        bad.layout.size(),
+        bad.layout.align()
+    );
+}

@@ -1,0 +1,87 @@
+//! Front ends for real programs: [`LockedHeap`], a [`Heap`](crate::Heap) behind a lock
+//! that can be a `#[global_allocator]`, and [`HeapCell`], the same without a
+//! lock for single-threaded targets (feature `global`).
+//!
+//! Both are built empty by a `const fn` and given memory later with
+//! `claim`, so they fit in a `static`:
+//!
+//! ```
+//! use core::alloc::{GlobalAlloc, Layout};
+//! use core::ptr::NonNull;
+//! use sysarena::global::LockedHeap;
+//!
+//! // In a program: `#[global_allocator] static HEAP: LockedHeap<256> = LockedHeap::new();`
+//! static HEAP: LockedHeap<256> = LockedHeap::new();
+//!
+//! let region: &'static mut [u8] = Box::leak(vec![0u8; 64 * 1024].into_boxed_slice());
+//! let base = NonNull::new(region.as_mut_ptr()).unwrap();
+//! // SAFETY: the leaked buffer is ours for ever and used by nothing else.
+//! unsafe { HEAP.claim(base, region.len()).unwrap() };
+//!
+//! let layout = Layout::from_size_align(100, 8).unwrap();
+//! // SAFETY: a non-zero-sized layout; the pointer is freed once, with it.
+//! unsafe {
+//!     let p = HEAP.alloc(layout);
+//!     assert!(!p.is_null());
+//!     HEAP.dealloc(p, layout);
+//! }
+//! assert_eq!(HEAP.stats().free_bytes, 64 * 1024);
+//! ```
+//!
+//! # Regions
+//! One heap manages one region, `[base, base + capacity)`. A later
+//! [`claim`](LockedHeap::claim) that starts exactly at the region's end
+//! extends it ([`ArenaManager::grow`](crate::ArenaManager::grow)): this is
+//! the `sbrk`-style growth a kernel or an OOM handler usually does. A claim
+//! anywhere else is refused with [`ClaimError::NotContiguous`]: the arena
+//! model's region is one range of offsets, and sysarena does not (yet) keep
+//! several regions in one heap. Use a second heap for a second, separate
+//! region.
+//!
+//! # Out of memory and the rescue handler
+//! When an allocation fails because no free arena fits (or the region is
+//! smaller than the request, or was never claimed), an [`OomHandler`] set
+//! with `set_oom_handler` is called with the lock held and a [`Rescue`]
+//! that can claim or extend memory or defragment. If it answers
+//! [`OomAction::Retry`] the allocation is tried again, at most
+//! [`MAX_RESCUES`] times per request; [`OomAction::Fail`] returns the error
+//! (a null pointer through `GlobalAlloc`). The handler must not allocate
+//! through the same heap: for `LockedHeap` that deadlocks, for `HeapCell`
+//! it fails.
+//!
+//! # Invalid and double frees
+//! `GlobalAlloc::dealloc` cannot return an error. A pointer that is not a
+//! live allocation of this heap is never freed — the table stays intact —
+//! it is counted ([`LockedHeap::invalid_frees`](crate::global::LockedHeap::invalid_frees)) and handed to the
+//! [`BadFreeHandler`], after the lock is released. The default,
+//! [`default_bad_free_handler`], aborts with a message in debug builds
+//! (`debug_assertions`) and ignores the free in release builds.
+//!
+//! Like every allocator, sysarena cannot tell a double free from a valid
+//! free when the block was handed out again in between.
+//!
+//! # Where things are
+//! One concept per file, lowest layer first (nothing imports upward):
+//! `claim` ([`ClaimError`]), `bad_free` (what `dealloc` does with a
+//! pointer that is not a live block), `oom` ([`OomAction`],
+//! [`MAX_RESCUES`]), `state` (the heap and handlers behind the lock, and
+//! [`Rescue`], the handler's view of them), `methods` (the operations
+//! [`LockedHeap`] and [`HeapCell`] share), `locked` ([`LockedHeap`]),
+//! `cell` ([`HeapCell`]).
+
+mod bad_free;
+mod cell;
+mod claim;
+mod locked;
+mod methods;
+mod oom;
+mod state;
+
+pub use bad_free::{
+    BadFree, BadFreeHandler, abort_on_bad_free, default_bad_free_handler, ignore_bad_free,
+};
+pub use cell::{HeapCell, SliceHeapCell};
+pub use claim::ClaimError;
+pub use locked::{DefaultRawMutex, LockedHeap, SliceLockedHeap};
+pub use oom::{MAX_RESCUES, OomAction};
+pub use state::{OomHandler, Rescue, SliceRescue};

@@ -1,0 +1,193 @@
+//! Construction and growth: the constructors over an inline table, a slice
+//! or any storage; adding memory; switching the model and the origin.
+
+use super::state::ArenaManager;
+use crate::config::{Coalescing, Config};
+use crate::error::TableError;
+use crate::table::{NIL, Slot, State, TableStorage};
+
+impl<const N: usize> ArenaManager<N> {
+    /// The classic model — first fit, deferred coalescing — over
+    /// `capacity` bytes: one free arena covers the region, the other `N - 1`
+    /// descriptors are spare.
+    ///
+    /// A `capacity` of 0 gives a manager with no arena; add memory with
+    /// [`grow`](Self::grow).
+    ///
+    /// *Time:* O(N). The table is built on the stack first: for large `N`
+    /// use [`from_slice`](ArenaManager::from_slice).
+    pub fn new(capacity: usize) -> Self {
+        Self::with_config(capacity, Config::classic())
+    }
+
+    /// Any model over `capacity` bytes.
+    pub fn with_config(capacity: usize, config: Config) -> Self {
+        const {
+            assert!(
+                N > 0 && N < (u32::MAX - 1) as usize,
+                "N must be in 1..u32::MAX - 1"
+            )
+        };
+        let mut m = Self::empty(config);
+        if capacity > 0 {
+            // Cannot fail: the table has N >= 1 spare descriptors.
+            let _ = m.grow(capacity);
+        }
+        m
+    }
+
+    /// A manager with no region yet (capacity 0), for a `static` that is
+    /// given memory later with [`grow`](Self::grow).
+    pub const fn empty(config: Config) -> Self {
+        const {
+            assert!(
+                N > 0 && N < (u32::MAX - 1) as usize,
+                "N must be in 1..u32::MAX - 1"
+            )
+        };
+        ArenaManager::from_storage([Slot::EMPTY; N], N, config)
+    }
+}
+
+impl<'t> ArenaManager<0, &'t mut [Slot]> {
+    /// A manager whose arena table is `table`, over `capacity` bytes. The
+    /// slice's contents are overwritten. This is how a table of hundreds of
+    /// thousands of descriptors (a real program's live blocks) is used.
+    ///
+    /// # Errors
+    /// [`TableError::BadTableSize`] if `table` is empty or has `u32::MAX - 1`
+    /// descriptors or more.
+    pub fn from_slice(
+        table: &'t mut [Slot],
+        capacity: usize,
+        config: Config,
+    ) -> Result<Self, TableError> {
+        Self::from_table(table, capacity, config)
+    }
+
+    /// Like [`from_slice`](Self::from_slice), but O(1): the table is not
+    /// written until descriptors are needed, so a huge table in fresh
+    /// `mmap`ed memory costs no resident memory until it is used.
+    ///
+    /// # Errors
+    /// As [`from_slice`](Self::from_slice).
+    ///
+    /// # Safety
+    /// As [`from_empty_table`](ArenaManager::from_empty_table).
+    pub unsafe fn from_empty_slice(
+        table: &'t mut [Slot],
+        capacity: usize,
+        config: Config,
+    ) -> Result<Self, TableError> {
+        // SAFETY: forwarded to the caller.
+        unsafe { Self::from_empty_table(table, capacity, config) }
+    }
+}
+
+impl<S: TableStorage> ArenaManager<0, S> {
+    /// A manager over `capacity` bytes whose arena table is any storage of
+    /// slots: a `&mut [Slot]`, a `Box<[Slot]>`, a `Vec<Slot>`. The contents
+    /// are overwritten (O(len)).
+    ///
+    /// # Errors
+    /// [`TableError::BadTableSize`] if the table is empty or has
+    /// `u32::MAX - 1` descriptors or more.
+    pub fn from_table(mut table: S, capacity: usize, config: Config) -> Result<Self, TableError> {
+        table.as_mut().fill(Slot::EMPTY);
+        // SAFETY: every slot is now `Slot::EMPTY`.
+        unsafe { Self::from_empty_table(table, capacity, config) }
+    }
+
+    /// Like [`from_table`](Self::from_table), but O(1): the table is not
+    /// written until descriptors are needed.
+    ///
+    /// # Errors
+    /// As [`from_table`](Self::from_table).
+    ///
+    /// # Safety
+    /// Every slot of `table` must be `Slot::EMPTY` or all zero bytes (as in
+    /// freshly mapped anonymous memory, or `std::alloc::alloc_zeroed`; all-zero
+    /// bytes are a valid `Slot`). Any other contents break the manager's
+    /// offset map, and with it the guarantee that allocations never overlap.
+    pub unsafe fn from_empty_table(
+        table: S,
+        capacity: usize,
+        config: Config,
+    ) -> Result<Self, TableError> {
+        let len = table.as_ref().len();
+        if len == 0 || len >= (NIL - 1) as usize {
+            return Err(TableError::BadTableSize { len });
+        }
+        let mut m = ArenaManager::from_storage(table, len, config);
+        if capacity > 0 {
+            m.grow(capacity)?;
+        }
+        Ok(m)
+    }
+}
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// Adds `additional` bytes at the end of the region (the memory after
+    /// the current end must be the caller's to give). The last arena grows if
+    /// it is free; otherwise a new free arena is made from a spare
+    /// descriptor.
+    ///
+    /// # Errors
+    /// [`TableError::CapacityOverflow`], or [`TableError::NoSpareDescriptor`]
+    /// when a new arena is needed and the table is full. On error nothing
+    /// changes.
+    pub fn grow(&mut self, additional: usize) -> Result<(), TableError> {
+        if additional == 0 {
+            return Ok(());
+        }
+        let end = self
+            .capacity
+            .checked_add(additional)
+            .ok_or(TableError::CapacityOverflow)?;
+        self.reserve_hash();
+        let tail = self.tail;
+        if tail != NIL && self.slot(tail).state == State::Free {
+            self.index_remove(tail);
+            self.slot_mut(tail).size += additional;
+            self.index_insert(tail);
+        } else {
+            if self.spare == 0 {
+                return Err(TableError::NoSpareDescriptor);
+            }
+            let j = self.new_free_arena(self.capacity, additional);
+            self.link_after(tail, j);
+            self.hash_insert(j);
+            self.index_insert(j);
+        }
+        self.capacity = end;
+        self.settle();
+        Ok(())
+    }
+
+    /// Switches policy and coalescing mode. Switching to
+    /// [`Coalescing::Immediate`] first merges every run of free neighbours,
+    /// so its invariant (no two adjacent free arenas) holds from then on.
+    pub fn set_config(&mut self, config: Config) {
+        if config.coalescing == Coalescing::Immediate
+            && self.config.coalescing == Coalescing::Deferred
+        {
+            self.merge_all();
+            self.settle();
+        }
+        self.config = config;
+    }
+
+    /// Sets the address that offset 0 stands for, so that alignment is
+    /// honoured for `origin + offset` rather than for the offset alone. A
+    /// [`Heap`](crate::Heap) sets it to its base address; a sub-allocator of
+    /// device memory sets it to the buffer's device address. Change it only
+    /// while nothing is allocated. Defaults to 0.
+    pub fn set_origin(&mut self, origin: usize) {
+        self.origin = origin;
+    }
+
+    /// The address offset 0 stands for; see [`set_origin`](Self::set_origin).
+    pub fn origin(&self) -> usize {
+        self.origin
+    }
+}

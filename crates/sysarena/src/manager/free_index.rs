@@ -1,0 +1,149 @@
+//! The free index's upkeep: filing a free arena in its size class, taking
+//! it out, and keeping the largest free arena known.
+//!
+//! # The largest free arena, without a walk
+//!
+//! Exact maximum tracking under deletions needs a heap (O(log n)); the
+//! index keeps something cheaper that is exact almost always:
+//! `largest_free` and `largest_count`, the number of free arenas of exactly
+//! that size. Filing an arena at least as large, or taking out one of the
+//! `largest_count`, updates them in O(1). When the last arena of the largest
+//! size leaves, the value becomes *stale*: every free arena is then smaller
+//! than `largest_free` (an upper bound). [`settle`](ArenaManager::settle)
+//! looks at no more than [`SETTLE_LOOK`] arenas of the top class to make it
+//! exact again; if the class is more populous it stays stale, and a reader
+//! ([`largest_free`](ArenaManager::largest_free): `stats`, reports, the
+//! `NoFit` error) walks that one class. No allocation or free walks it.
+
+use super::state::ArenaManager;
+use crate::table::{CLASSES, NIL, Slot, TableStorage, class_of};
+
+/// How many arenas of the top class [`settle`](ArenaManager::settle) looks
+/// at to find the new largest free arena: a constant, so that no operation
+/// walks a class whose population grows with the heap.
+pub(super) const SETTLE_LOOK: usize = 8;
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// Puts free arena `i` into its size class.
+    #[inline(always)]
+    pub(super) fn index_insert(&mut self, i: u32) {
+        let size = self.slot(i).size;
+        let class = class_of(size);
+        let head = self.index.heads[class];
+        {
+            let s = self.slot_mut(i);
+            s.link_prev = NIL;
+            s.link_next = head;
+        }
+        if head != NIL {
+            self.slot_mut(head).link_prev = i;
+        } else {
+            self.index.mark(class);
+        }
+        self.index.heads[class] = i;
+        self.free_arenas += 1;
+        self.free_bytes += size;
+        // Stale: every free arena is smaller than `largest_free`, so one at
+        // least that large is the largest, alone.
+        if size > self.largest_free || (size == self.largest_free && self.largest_stale) {
+            self.largest_free = size;
+            self.largest_count = 1;
+            self.largest_stale = false;
+        } else if size == self.largest_free {
+            self.largest_count += 1;
+        }
+    }
+
+    /// Takes free arena `i` out of its size class.
+    #[inline(always)]
+    pub(super) fn index_remove(&mut self, i: u32) {
+        let Slot {
+            size,
+            link_prev,
+            link_next,
+            ..
+        } = *self.slot(i);
+        let class = class_of(size);
+        if link_prev != NIL {
+            self.slot_mut(link_prev).link_next = link_next;
+        } else {
+            self.index.heads[class] = link_next;
+            if link_next == NIL {
+                self.index.unmark(class);
+            }
+        }
+        if link_next != NIL {
+            self.slot_mut(link_next).link_prev = link_prev;
+        }
+        self.free_arenas -= 1;
+        self.free_bytes -= size;
+        if size == self.largest_free && !self.largest_stale {
+            self.largest_count -= 1;
+            if self.largest_count == 0 {
+                self.largest_stale = true;
+            }
+        }
+    }
+
+    /// Ends an operation: if the largest free arena left the index, looks
+    /// at up to [`SETTLE_LOOK`] arenas of the highest non-empty class (the
+    /// new largest is there) and, if that is the whole class, makes
+    /// `largest_free` exact again. O(1).
+    #[inline]
+    pub(super) fn settle(&mut self) {
+        if self.largest_stale {
+            self.settle_cold();
+        }
+    }
+
+    #[cold]
+    fn settle_cold(&mut self) {
+        let Some(c) = self.index.last_upto(CLASSES - 1) else {
+            self.largest_free = 0;
+            self.largest_count = 0;
+            self.largest_stale = false;
+            return;
+        };
+        let (mut best, mut count) = (0, 0);
+        let mut cur = self.index.heads[c];
+        for _ in 0..SETTLE_LOOK {
+            if cur == NIL {
+                self.largest_free = best;
+                self.largest_count = count;
+                self.largest_stale = false;
+                return;
+            }
+            self.count_visit();
+            let s = self.slot(cur);
+            if s.size > best {
+                (best, count) = (s.size, 1);
+            } else if s.size == best {
+                count += 1;
+            }
+            cur = s.link_next;
+        }
+    }
+
+    /// The size of the largest free arena (0 if none).
+    ///
+    /// # Time complexity
+    /// O(1), except while the value is stale (see the module docs): then
+    /// O(k), k = free arenas in the highest non-empty size class.
+    pub(super) fn largest_free(&self) -> usize {
+        if !self.largest_stale {
+            return self.largest_free;
+        }
+        let Some(c) = self.index.last_upto(CLASSES - 1) else {
+            return 0;
+        };
+        let mut best = 0;
+        let mut cur = self.index.heads[c];
+        while cur != NIL {
+            self.count_visit();
+            let s = self.slot(cur);
+            best = best.max(s.size);
+            cur = s.link_next;
+        }
+        best
+    }
+}

@@ -1,0 +1,173 @@
+//! The invariant walk: every link, list, map and counter checked against
+//! the table.
+
+use super::state::ArenaManager;
+use crate::config::Coalescing;
+use crate::error::InvariantError;
+use crate::table::{CLASSES, NIL, SL, State, TableStorage, class_of};
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// Checks every internal invariant by walking the whole table: the
+    /// arenas tile the region in address order; links, free index, hash map
+    /// and counters agree; under immediate coalescing no two free arenas
+    /// touch. For tests and debugging: O(arenas + descriptors).
+    ///
+    /// # Errors
+    /// The first broken invariant found (a bug in sysarena).
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
+        let slots = self.slots.as_ref();
+        let err = |what, slot: Option<u32>| {
+            Err(InvariantError {
+                what,
+                slot: slot.map(|s| s as usize),
+            })
+        };
+        // The address walk.
+        let (mut end, mut prev, mut cur, mut count) = (0usize, NIL, self.head, 0usize);
+        let (mut free_b, mut used_b, mut req_b, mut nfree, mut nused) = (0, 0, 0, 0, 0);
+        let (mut largest, mut nlargest) = (0, 0);
+        let mut prev_free = false;
+        while cur != NIL {
+            count += 1;
+            if count > slots.len() {
+                return err("address list has a cycle", Some(cur));
+            }
+            let s = &slots[cur as usize];
+            if s.prev != prev {
+                return err("prev link does not match the walk", Some(cur));
+            }
+            if s.offset != end {
+                return err("arenas do not tile the region", Some(cur));
+            }
+            if s.size == 0 {
+                return err("empty arena", Some(cur));
+            }
+            match s.state {
+                State::Spare => return err("spare descriptor in the address list", Some(cur)),
+                State::Free => {
+                    if s.used != 0 {
+                        return err("free arena with used bytes", Some(cur));
+                    }
+                    if prev_free && self.config.coalescing == Coalescing::Immediate {
+                        return err("adjacent free arenas under immediate coalescing", Some(cur));
+                    }
+                    free_b += s.size;
+                    nfree += 1;
+                    if s.size > largest {
+                        (largest, nlargest) = (s.size, 1);
+                    } else if s.size == largest {
+                        nlargest += 1;
+                    }
+                }
+                State::InUse => {
+                    if s.used == 0 || s.used > s.size {
+                        return err("in-use arena's used is out of range", Some(cur));
+                    }
+                    used_b += s.size;
+                    req_b += s.used;
+                    nused += 1;
+                }
+            }
+            if self.hash_find(s.offset) != Some(cur) {
+                return err("arena missing from the offset map", Some(cur));
+            }
+            prev_free = s.state == State::Free;
+            end = s.offset + s.size;
+            prev = cur;
+            cur = s.next;
+        }
+        if prev != self.tail {
+            return err("tail does not end the address list", Some(prev));
+        }
+        if end != self.capacity {
+            return err("arenas do not cover the capacity", None);
+        }
+        if free_b != self.free_bytes
+            || used_b != self.in_use_bytes
+            || req_b != self.requested_bytes
+            || nfree != self.free_arenas
+            || nused != self.used_arenas
+        {
+            return err("counters disagree with the table", None);
+        }
+        if self.in_use_bytes + self.free_bytes != self.capacity {
+            return err("in_use_bytes + free_bytes != capacity", None);
+        }
+        if self.largest_stale {
+            if nfree > 0 && largest >= self.largest_free {
+                return err("a stale largest_free is not above every free arena", None);
+            }
+        } else if largest != self.largest_free || nlargest != self.largest_count {
+            return err("largest_free or its count is wrong", None);
+        }
+        if largest != self.largest_free() {
+            return err("largest_free() disagrees with the table", None);
+        }
+        // Spares.
+        let fresh = self.fresh as usize;
+        let nspare = slots[..fresh]
+            .iter()
+            .filter(|s| s.state == State::Spare)
+            .count();
+        if nspare + (slots.len() - fresh) != self.spare || self.spare + count != slots.len() {
+            return err("spare count disagrees with the table", None);
+        }
+        let (mut walked, mut cur) = (0, self.spare_head);
+        while cur != NIL {
+            walked += 1;
+            if walked > slots.len() || slots[cur as usize].state != State::Spare {
+                return err("spare list is broken", Some(cur));
+            }
+            cur = slots[cur as usize].link_next;
+        }
+        if walked != nspare {
+            return err("spare list misses spares", None);
+        }
+        // The free index.
+        let mut indexed = 0;
+        for class in 0..CLASSES {
+            let head = self.index.heads[class];
+            let marked = self.index.sl_bitmap[class / SL] & (1 << (class % SL)) != 0;
+            if marked != (head != NIL) {
+                return err("bitmap disagrees with the class lists", None);
+            }
+            let (mut p, mut c) = (NIL, head);
+            while c != NIL {
+                indexed += 1;
+                if indexed > slots.len() {
+                    return err("free index has a cycle", Some(c));
+                }
+                let s = &slots[c as usize];
+                if s.state != State::Free || class_of(s.size) != class || s.link_prev != p {
+                    return err("free index entry is wrong", Some(c));
+                }
+                p = c;
+                c = s.link_next;
+            }
+        }
+        for fl in 0..self.index.sl_bitmap.len() {
+            if (self.index.sl_bitmap[fl] != 0) != (self.index.fl_bitmap & (1 << fl) != 0) {
+                return err("first-level bitmap is stale", None);
+            }
+        }
+        if indexed != nfree {
+            return err("free index does not hold every free arena", None);
+        }
+        // The offset map holds exactly the arenas.
+        let mut hashed = 0;
+        for b in 0..self.hash_len as usize {
+            let mut c = slots[b].bucket.wrapping_sub(1);
+            while c != NIL {
+                hashed += 1;
+                if hashed > slots.len() || slots[c as usize].state == State::Spare {
+                    return err("offset map is broken", Some(c));
+                }
+                c = slots[c as usize].hash_next;
+            }
+        }
+        if hashed != count {
+            return err("offset map holds stale entries", None);
+        }
+        Ok(())
+    }
+}

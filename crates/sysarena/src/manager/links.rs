@@ -1,0 +1,84 @@
+//! List upkeep: the spare list and the address-order links that every
+//! arena carries to its neighbours.
+
+use super::state::ArenaManager;
+use crate::table::{NIL, Slot, TableStorage};
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    pub(super) fn spare_pop(&mut self) -> Option<u32> {
+        let j = self.spare_head;
+        if j != NIL {
+            self.spare_head = self.slot(j).link_next;
+        } else if (self.fresh as usize) < self.slots.as_ref().len() {
+            let j = self.fresh;
+            self.fresh += 1;
+            let bucket = self.slot(j).bucket;
+            *self.slot_mut(j) = Slot {
+                bucket,
+                ..Slot::EMPTY
+            };
+            self.spare -= 1;
+            return Some(j);
+        } else {
+            return None;
+        }
+        self.spare -= 1;
+        Some(j)
+    }
+
+    pub(super) fn spare_push(&mut self, j: u32) {
+        let bucket = self.slot(j).bucket;
+        *self.slot_mut(j) = Slot {
+            link_next: self.spare_head,
+            bucket,
+            ..Slot::EMPTY
+        };
+        self.spare_head = j;
+        self.spare += 1;
+    }
+
+    /// Links `j` into the address list right after `i` (`NIL`: as the head).
+    #[inline(always)]
+    pub(super) fn link_after(&mut self, i: u32, j: u32) {
+        let next = if i == NIL {
+            self.head
+        } else {
+            self.slot(i).next
+        };
+        {
+            let s = self.slot_mut(j);
+            s.prev = i;
+            s.next = next;
+        }
+        if i == NIL {
+            self.head = j;
+        } else {
+            self.slot_mut(i).next = j;
+        }
+        if next == NIL {
+            self.tail = j;
+        } else {
+            self.slot_mut(next).prev = j;
+        }
+    }
+
+    /// Links `j` into the address list right before `i`.
+    pub(super) fn link_before(&mut self, i: u32, j: u32) {
+        let prev = self.slot(i).prev;
+        self.link_after(prev, j);
+    }
+
+    pub(super) fn unlink(&mut self, j: u32) {
+        let Slot { prev, next, .. } = *self.slot(j);
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slot_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slot_mut(next).prev = prev;
+        }
+    }
+}

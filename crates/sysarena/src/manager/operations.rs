@@ -1,0 +1,227 @@
+//! The public operations: alloc, free, realloc, defragment, and the request
+//! checks they share.
+
+use super::state::ArenaManager;
+use crate::config::Coalescing;
+use crate::error::{AllocError, FreeError, OomReason, ReallocError};
+use crate::stats::{Allocation, DefragReport, Reallocation};
+use crate::table::{NIL, Slot, State, TableStorage};
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// Allocates `size` bytes aligned to `align`.
+    ///
+    /// The policy picks a free arena that holds `size` bytes (rounded up to
+    /// `align`) at an `align`-aligned offset; the arena is split: the
+    /// allocation takes the front (after any alignment padding, which becomes
+    /// a free arena of its own, or joins a free left neighbour), and the rest
+    /// stays free in a spare descriptor. An exact fit needs no descriptor.
+    ///
+    /// # Errors
+    /// [`AllocError::ZeroSize`], [`AllocError::BadAlign`],
+    /// [`AllocError::SizeOverflow`], [`AllocError::TooLarge`], or
+    /// [`AllocError::OutOfMemory`] with the reason: no free arena fits
+    /// ([`OomReason::NoFit`], which carries the free bytes — more than the
+    /// request is external fragmentation), or the split needs more spare
+    /// descriptors than the table has left — one for the remainder, one
+    /// for alignment padding ([`OomReason::NoSpareDescriptor`]).
+    /// On error nothing changes.
+    ///
+    /// # Time complexity
+    /// [`Policy::SegregatedFit`](crate::Policy::SegregatedFit): O(1) (see its docs for the bounded
+    /// fallback). The others: see each [`Policy`](crate::Policy). A
+    /// [`OomReason::NoFit`] error reports the largest free arena, which costs
+    /// what [`stats`](Self::stats) says.
+    pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
+        let need = self.check_request(size, align)?;
+        self.alloc_checked(size, need, align, NIL)
+    }
+
+    /// `alloc` after the request was validated: `need` is `size` rounded up
+    /// to `align`; the new arena carries `tag` (the slot's owner tag).
+    pub(super) fn alloc_checked(
+        &mut self,
+        size: usize,
+        need: usize,
+        align: usize,
+        tag: u32,
+    ) -> Result<Allocation, AllocError> {
+        self.reserve_hash();
+        let Some((slot, pad)) = self.find(need, align) else {
+            return Err(AllocError::OutOfMemory(OomReason::NoFit {
+                needed: need,
+                free_bytes: self.free_bytes,
+                largest_free: self.largest_free(),
+            }));
+        };
+        let offset = self.carve(slot, pad, need, size, align, tag)?;
+        self.settle();
+        Ok(Allocation { offset, size: need })
+    }
+
+    /// Frees the allocation that starts at `offset`.
+    ///
+    /// Under [`Coalescing::Deferred`] (the classic model) the arena is only
+    /// marked free and its `used` reset to 0. Under
+    /// [`Coalescing::Immediate`] it merges with its free neighbours at once.
+    ///
+    /// # Errors
+    /// [`FreeError::DoubleFree`] if the arena is already free,
+    /// [`FreeError::NotAllocated`] if no arena starts at `offset`,
+    /// [`FreeError::OutOfRegion`] if `offset >= capacity`. On error nothing
+    /// changes.
+    ///
+    /// # Time complexity
+    /// O(1) for every policy: the offset is looked up in the table's hash
+    /// map, neighbours through the address links.
+    pub fn free(&mut self, offset: usize) -> Result<(), FreeError> {
+        let i = self.lookup_in_use(offset)?;
+        self.free_slot(i);
+        Ok(())
+    }
+
+    /// Frees in-use arena `i` (already looked up).
+    fn free_slot(&mut self, i: u32) {
+        let (size, used) = {
+            let s = &mut self.slots.as_mut()[i as usize];
+            let r = (s.size, s.used);
+            s.used = 0;
+            s.state = State::Free;
+            r
+        };
+        self.used_arenas -= 1;
+        self.in_use_bytes -= size;
+        self.requested_bytes -= used;
+        let i = match self.config.coalescing {
+            Coalescing::Deferred => i,
+            Coalescing::Immediate => self.merge_neighbours(i),
+        };
+        self.index_insert(i);
+        self.settle();
+    }
+
+    /// Resizes the allocation at `offset` to `new_size` bytes at `align`.
+    ///
+    /// Shrinks in place (the tail returns to a free right neighbour, or
+    /// becomes a free arena if a spare descriptor is left); grows in place
+    /// into a free right neighbour; otherwise allocates anew and frees the
+    /// old arena, and tells the caller to copy ([`Reallocation::moved_from`]).
+    /// When nothing else fits, it takes the free left neighbour too (with
+    /// itself and a free right neighbour): the allocation then moves down,
+    /// overlapping its old place, so copy as `memmove` does.
+    ///
+    /// # Errors
+    /// [`ReallocError::Free`] if `offset` names no live allocation,
+    /// [`ReallocError::Alloc`] if the new size cannot be served. On error the
+    /// old allocation is unchanged and still live.
+    ///
+    /// # Time complexity
+    /// In place: O(1). Moving: one `alloc` and one `free`.
+    pub fn realloc(
+        &mut self,
+        offset: usize,
+        new_size: usize,
+        align: usize,
+    ) -> Result<Reallocation, ReallocError> {
+        let i = self.lookup_in_use(offset)?;
+        let need = self.check_request(new_size, align)?;
+        self.reserve_hash();
+        let Slot {
+            size: old_size,
+            next,
+            ..
+        } = self.slots.as_ref()[i as usize];
+        if self.origin.wrapping_add(offset).is_multiple_of(align) {
+            if need <= old_size {
+                self.shrink_in_place(i, need);
+                self.set_used(i, new_size);
+                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
+                self.settle();
+                return Ok(self.in_place(i, new_size.min(old_size)));
+            }
+            let extra = need - old_size;
+            if next != NIL && self.slot(next).state == State::Free && self.slot(next).size >= extra
+            {
+                self.take_from_right(i, extra);
+                self.set_used(i, new_size);
+                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
+                self.settle();
+                return Ok(self.in_place(i, new_size.min(old_size)));
+            }
+        }
+        // A moved allocation is the same allocation: it keeps its tag.
+        let tag = self.slot(i).tag;
+        let new = match self.alloc_checked(new_size, need, align, tag) {
+            Ok(new) => new,
+            Err(e) => {
+                if let AllocError::OutOfMemory(OomReason::NoFit { .. }) = e
+                    && let Some(r) = self.grow_into_neighbours(i, need, new_size, align)
+                {
+                    return Ok(r);
+                }
+                return Err(e.into());
+            }
+        };
+        // `i` still describes the old arena: `alloc` neither moves nor
+        // touches an in-use descriptor.
+        self.free_slot(i);
+        Ok(Reallocation {
+            offset: new.offset,
+            size: new.size,
+            moved_from: Some(offset),
+            copy_len: new_size.min(old_size),
+        })
+    }
+
+    /// The classic defragment: (1) merge every run of address-adjacent free
+    /// arenas into one; (2) compact the table so that the spare descriptors
+    /// sit at the end. No allocation moves.
+    ///
+    /// # Time complexity
+    /// O(arenas + descriptors).
+    pub fn defragment(&mut self) -> DefragReport {
+        let mut report = DefragReport {
+            free_arenas_before: self.free_arenas,
+            largest_free_before: self.largest_free(),
+            ..DefragReport::default()
+        };
+        report.merged = self.merge_all();
+        report.compacted = self.compact_table();
+        self.settle();
+        report.free_arenas_after = self.free_arenas;
+        report.largest_free_after = self.largest_free();
+        report
+    }
+
+    /// Validates a request; returns the arena size it needs.
+    pub(super) fn check_request(&self, size: usize, align: usize) -> Result<usize, AllocError> {
+        if size == 0 {
+            return Err(AllocError::ZeroSize);
+        }
+        if !align.is_power_of_two() {
+            return Err(AllocError::BadAlign { align });
+        }
+        // `align` is a power of two: round with a mask, not a division.
+        let need = size
+            .checked_add(align - 1)
+            .ok_or(AllocError::SizeOverflow { size, align })?
+            & !(align - 1);
+        if need > self.capacity {
+            return Err(AllocError::TooLarge {
+                size,
+                capacity: self.capacity,
+            });
+        }
+        Ok(need)
+    }
+
+    pub(super) fn lookup_in_use(&self, offset: usize) -> Result<u32, FreeError> {
+        if offset >= self.capacity {
+            return Err(FreeError::OutOfRegion { offset });
+        }
+        match self.hash_find(offset) {
+            None => Err(FreeError::NotAllocated { offset }),
+            Some(i) if self.slot(i).state == State::Free => Err(FreeError::DoubleFree { offset }),
+            Some(i) => Ok(i),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Reading the manager: its model, capacity, stats, and the walks over
+//! arenas and descriptors that every heap map and report is drawn from.
+
+use super::state::ArenaManager;
+use crate::config::Config;
+use crate::stats::{ArenaInfo, Stats, TableEntry};
+use crate::table::{NIL, Slot, State, TableStorage};
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// The model this manager runs.
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Bytes in the region.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The accounting.
+    ///
+    /// # Time complexity
+    /// O(1), except right after the last free arena of the largest size
+    /// was taken while more than 8 free arenas share the highest size class:
+    /// then `largest_free` is found by a walk of that class (O(k), k = its
+    /// arenas). No allocation or free pays for it.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            capacity: self.capacity,
+            free_bytes: self.free_bytes,
+            largest_free: self.largest_free(),
+            in_use_bytes: self.in_use_bytes,
+            requested_bytes: self.requested_bytes,
+            free_arenas: self.free_arenas,
+            used_arenas: self.used_arenas,
+            spare_descriptors: self.spare,
+            descriptors: self.slots.as_ref().len(),
+            fallback_searches: self.fallback_searches,
+            fallback_hits: self.fallback_hits,
+        }
+    }
+
+    /// Every arena, in address order (they tile the region exactly).
+    pub fn arenas(&self) -> Arenas<'_> {
+        Arenas {
+            slots: self.slots.as_ref(),
+            cur: self.head,
+        }
+    }
+
+    /// Every descriptor, in table order: arenas and spares.
+    pub fn table(&self) -> impl Iterator<Item = TableEntry> + '_ {
+        let fresh = self.fresh as usize;
+        self.slots
+            .as_ref()
+            .iter()
+            .enumerate()
+            .map(move |(i, s)| TableEntry {
+                slot: i,
+                arena: (i < fresh && s.state != State::Spare).then(|| info(i, s)),
+            })
+    }
+
+    /// The arena that starts at `offset`, if any. O(1).
+    pub fn arena_at(&self, offset: usize) -> Option<ArenaInfo> {
+        let i = self.hash_find(offset)?;
+        Some(info(i as usize, self.slot(i)))
+    }
+}
+
+fn info(slot: usize, s: &Slot) -> ArenaInfo {
+    ArenaInfo {
+        offset: s.offset,
+        size: s.size,
+        used: s.used,
+        in_use: s.state == State::InUse,
+        slot,
+    }
+}
+
+/// Iterator over the arenas in address order; see
+/// [`ArenaManager::arenas`].
+#[derive(Clone, Debug)]
+pub struct Arenas<'a> {
+    slots: &'a [Slot],
+    cur: u32,
+}
+
+impl Iterator for Arenas<'_> {
+    type Item = ArenaInfo;
+
+    fn next(&mut self) -> Option<ArenaInfo> {
+        if self.cur == NIL {
+            return None;
+        }
+        let i = self.cur as usize;
+        let s = &self.slots[i];
+        self.cur = s.next;
+        Some(info(i, s))
+    }
+}

@@ -1,0 +1,140 @@
+//! Split and merge: carving an allocation out of a free arena, and joining
+//! free neighbours.
+
+use super::state::ArenaManager;
+use crate::error::{AllocError, OomReason};
+use crate::table::{NIL, Slot, State, TableStorage};
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// Splits free arena `i`: `pad` bytes in front stay free, the next
+    /// `need` bytes become the allocation (tagged `tag`), the rest stays
+    /// free.
+    pub(super) fn carve(
+        &mut self,
+        i: u32,
+        pad: usize,
+        need: usize,
+        used: usize,
+        align: usize,
+        tag: u32,
+    ) -> Result<usize, AllocError> {
+        let Slot {
+            offset, size, prev, ..
+        } = *self.slot(i);
+        let rest = size - pad - need;
+        let pad_joins_prev = pad > 0 && prev != NIL && self.slot(prev).state == State::Free;
+        let spares_needed = usize::from(pad > 0 && !pad_joins_prev) + usize::from(rest > 0);
+        if spares_needed > self.spare {
+            return Err(AllocError::OutOfMemory(OomReason::NoSpareDescriptor {
+                descriptors: self.slots.as_ref().len(),
+            }));
+        }
+        self.index_remove(i);
+        if pad > 0 {
+            self.hash_remove(i);
+            if pad_joins_prev {
+                self.index_remove(prev);
+                self.slot_mut(prev).size += pad;
+                self.index_insert(prev);
+            } else {
+                let j = self.new_free_arena(offset, pad);
+                self.link_before(i, j);
+                self.hash_insert(j);
+                self.index_insert(j);
+            }
+            let s = self.slot_mut(i);
+            s.offset += pad;
+            s.size -= pad;
+            self.hash_insert(i);
+        }
+        if rest > 0 {
+            let k = self.new_free_arena(offset + pad + need, rest);
+            self.slot_mut(i).size = need;
+            self.link_after(i, k);
+            self.hash_insert(k);
+            self.index_insert(k);
+        }
+        let s = self.slot_mut(i);
+        s.state = State::InUse;
+        s.used = used;
+        s.align_log2 = align.trailing_zeros() as u8;
+        s.tag = tag;
+        self.used_arenas += 1;
+        self.in_use_bytes += need;
+        self.requested_bytes += used;
+        self.rover = offset + pad + need;
+        Ok(offset + pad)
+    }
+
+    /// Takes a spare descriptor for a new free arena (the caller links,
+    /// hashes and indexes it). The caller has checked a spare exists.
+    #[inline(always)]
+    pub(super) fn new_free_arena(&mut self, offset: usize, size: usize) -> u32 {
+        let j = self.spare_pop().expect("caller checked for a spare");
+        let bucket = self.slot(j).bucket;
+        *self.slot_mut(j) = Slot {
+            offset,
+            size,
+            state: State::Free,
+            bucket,
+            ..Slot::EMPTY
+        };
+        j
+    }
+
+    /// Immediate coalescing of a just-freed arena (not yet indexed) with its
+    /// free neighbours; returns the slot that now describes the merged arena.
+    pub(super) fn merge_neighbours(&mut self, i: u32) -> u32 {
+        let next = self.slot(i).next;
+        if next != NIL && self.slot(next).state == State::Free {
+            self.index_remove(next);
+            self.absorb_next(i);
+        }
+        let prev = self.slot(i).prev;
+        if prev != NIL && self.slot(prev).state == State::Free {
+            self.index_remove(prev);
+            self.absorb_next(prev);
+            return prev;
+        }
+        i
+    }
+
+    /// Arena `i` absorbs its right neighbour, whose descriptor becomes spare.
+    /// Neither is in the free index while this runs.
+    #[inline(always)]
+    pub(super) fn absorb_next(&mut self, i: u32) {
+        let n = self.slot(i).next;
+        let n_size = self.slot(n).size;
+        self.hash_remove(n);
+        self.unlink(n);
+        self.spare_push(n);
+        self.slot_mut(i).size += n_size;
+    }
+
+    /// Merges every run of free neighbours; returns how many arenas were
+    /// absorbed.
+    pub(super) fn merge_all(&mut self) -> usize {
+        let mut merged = 0;
+        let mut cur = self.head;
+        while cur != NIL {
+            let next = self.slot(cur).next;
+            if self.slot(cur).state == State::Free
+                && next != NIL
+                && self.slot(next).state == State::Free
+            {
+                self.index_remove(cur);
+                while self.slot(cur).next != NIL
+                    && self.slot(self.slot(cur).next).state == State::Free
+                {
+                    let n = self.slot(cur).next;
+                    self.index_remove(n);
+                    self.absorb_next(cur);
+                    merged += 1;
+                }
+                self.index_insert(cur);
+            }
+            cur = self.slot(cur).next;
+        }
+        merged
+    }
+}

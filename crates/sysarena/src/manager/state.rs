@@ -1,0 +1,152 @@
+//! What a manager holds: the [`ArenaManager`] struct, its table and its
+//! counters, and checked access to one descriptor.
+
+use core::fmt;
+
+use crate::config::Config;
+use crate::table::{FreeIndex, NIL, Slot, TableStorage};
+
+/// An arena manager over one region `[0, capacity)`, with a fixed table of
+/// arena descriptors and no heap.
+///
+/// `N` is the size of the built-in table (`[Slot; N]`, the default storage).
+/// For a table too large for the stack, or sized at run time, give the
+/// manager a slice instead: [`ArenaManager::from_slice`] (then `N` is unused
+/// and written `0`; see [`SliceManager`]), or any owned storage of slots
+/// ([`ArenaManager::from_table`], e.g. a `Box<[Slot]>`). All run the same
+/// code.
+///
+/// The manager works in offsets and never touches the region's bytes; all
+/// metadata lives in the table. [`Heap`](crate::Heap) puts it over real
+/// memory.
+///
+/// # Example: the classic model fails, then defragment rescues it
+///
+/// ```
+/// use sysarena::{AllocError, ArenaManager, OomReason};
+///
+/// let mut m = ArenaManager::<16>::new(400);
+/// let blocks: Vec<_> = (0..4).map(|_| m.alloc(100, 1).unwrap()).collect();
+/// m.free(blocks[1].offset()).unwrap();
+/// m.free(blocks[2].offset()).unwrap();
+/// // 200 bytes are free, but as two arenas of 100: no hole is large enough.
+/// assert_eq!(m.stats().free_bytes, 200);
+/// assert!(matches!(
+///     m.alloc(200, 1),
+///     Err(AllocError::OutOfMemory(OomReason::NoFit { .. }))
+/// ));
+/// // The two free arenas are neighbours: defragment merges them.
+/// let report = m.defragment();
+/// assert_eq!(report.merged, 1);
+/// assert_eq!(m.alloc(200, 1).unwrap().offset(), 100);
+/// ```
+pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
+    pub(super) slots: S,
+    pub(super) config: Config,
+    pub(super) capacity: usize,
+    /// The arena at offset 0 (NIL only while capacity is 0).
+    pub(super) head: u32,
+    /// The arena that ends at `capacity`.
+    pub(super) tail: u32,
+    /// Top of the spare list (descriptors freed by merges).
+    pub(super) spare_head: u32,
+    /// Descriptors `[fresh, len)` have never been used: they are spare
+    /// without being on the spare list, and their fields (but the bucket
+    /// head) are set when first taken. This keeps construction O(1) and
+    /// leaves a large table's memory untouched until it is needed.
+    pub(super) fresh: u32,
+    /// The offset map's buckets are the first `hash_len` positions of the
+    /// table (a power of two, or the table's length); it doubles as the
+    /// used part of the table grows, so positions beyond it stay untouched.
+    pub(super) hash_len: u32,
+    pub(super) index: FreeIndex,
+    pub(super) free_bytes: usize,
+    pub(super) in_use_bytes: usize,
+    pub(super) requested_bytes: usize,
+    pub(super) free_arenas: usize,
+    pub(super) used_arenas: usize,
+    pub(super) spare: usize,
+    /// The largest free arena's size: exact unless `largest_stale`, then
+    /// larger than every free arena (see `free_index`).
+    pub(super) largest_free: usize,
+    /// How many free arenas are exactly `largest_free` bytes (while exact).
+    pub(super) largest_count: usize,
+    /// Set when the last free arena of `largest_free` bytes left the index;
+    /// [`settle`](Self::settle) makes the value exact again at the end of an
+    /// operation when a bounded look at the top class suffices.
+    pub(super) largest_stale: bool,
+    /// Next fit's roving pointer: the offset after the last allocation.
+    pub(super) rover: usize,
+    pub(super) fallback_searches: u64,
+    pub(super) fallback_hits: u64,
+    /// Added to offsets before alignment is checked (a `Heap` sets it to its
+    /// base address).
+    pub(super) origin: usize,
+    /// Work done by searches and walks, in arenas visited (unit tests count
+    /// work with it, never time).
+    #[cfg(test)]
+    pub(super) visits: core::cell::Cell<u64>,
+}
+
+/// An arena manager whose table is a caller-provided slice.
+pub type SliceManager<'t> = ArenaManager<0, &'t mut [Slot]>;
+
+impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// A manager with no region over `slots`, a table of `len` spare
+    /// descriptors (`Slot::EMPTY` or all zero bytes): the one place that
+    /// spells every field, for every constructor.
+    pub(super) const fn from_storage(slots: S, len: usize, config: Config) -> Self {
+        ArenaManager {
+            slots,
+            config,
+            capacity: 0,
+            head: NIL,
+            tail: NIL,
+            spare_head: NIL,
+            fresh: 0,
+            hash_len: if len < 16 { len as u32 } else { 16 },
+            index: FreeIndex::EMPTY,
+            free_bytes: 0,
+            in_use_bytes: 0,
+            requested_bytes: 0,
+            free_arenas: 0,
+            used_arenas: 0,
+            spare: len,
+            largest_free: 0,
+            largest_count: 0,
+            largest_stale: false,
+            rover: 0,
+            fallback_searches: 0,
+            fallback_hits: 0,
+            origin: 0,
+            #[cfg(test)]
+            visits: core::cell::Cell::new(0),
+        }
+    }
+
+    #[inline]
+    pub(super) fn slot(&self, i: u32) -> &Slot {
+        &self.slots.as_ref()[i as usize]
+    }
+
+    #[inline]
+    pub(super) fn slot_mut(&mut self, i: u32) -> &mut Slot {
+        &mut self.slots.as_mut()[i as usize]
+    }
+
+    /// Counts one arena visited by a search or walk (unit tests only).
+    #[inline(always)]
+    pub(super) fn count_visit(&self) {
+        #[cfg(test)]
+        self.visits.set(self.visits.get() + 1);
+    }
+}
+
+impl<const N: usize, S: TableStorage> fmt::Debug for ArenaManager<N, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArenaManager")
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,189 @@
+//! Relocation: moving live allocations to close the holes between them —
+//! everything at once ([`Movable::compact`]) or in bounded passes the
+//! caller carries out ([`Movable::begin_pass`], [`Movable::end_pass`]).
+//! The planning itself is the arena manager's (it owns the table); this
+//! file keeps the handles in step with it.
+
+use core::cell::Cell;
+
+use super::{ActivePass, Movable};
+use crate::error::HandleError;
+use crate::handle::{Handle, HandleStorage};
+use crate::manager::defrag::Finish;
+use crate::pass::{MoveStatus, PassLimits, PassPlan, PassReport, PlannedMove};
+use crate::stats::{DefragReport, Move, RelocationReport};
+use crate::table::{NIL, TableStorage};
+
+impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<N, H, S, T> {
+    /// The classic defragment (merge free neighbours, compact the table);
+    /// nothing moves. Allowed during a pass.
+    pub fn defragment(&mut self) -> DefragReport {
+        self.manager.defragment()
+    }
+
+    /// Defragments by moving everything that is not pinned, at once: see
+    /// [`ArenaManager::relocate`](crate::ArenaManager::relocate). `on_move`
+    /// gets each move in an order that is safe to carry out one after the
+    /// other (as `memmove`), and must carry out every one before the memory
+    /// is used again; the handles already name the new places. With nothing
+    /// pinned, all free space ends as one arena at the end of the region
+    /// (but alignment padding that cannot be closed).
+    ///
+    /// # Errors
+    /// [`HandleError::PassActive`] during a pass;
+    /// [`HandleError::NoSpareDescriptor`] when the new layout needs a
+    /// descriptor the table lacks. On error nothing moves.
+    pub fn compact(
+        &mut self,
+        mut on_move: impl FnMut(Handle, Move),
+    ) -> Result<RelocationReport, HandleError> {
+        if self.pass.is_some() {
+            return Err(HandleError::PassActive);
+        }
+        let Movable {
+            manager, handles, ..
+        } = self;
+        // Both callbacks read the table and the second writes it: cells.
+        let entries = Cell::from_mut(handles.as_mut()).as_slice_of_cells();
+        let report = manager
+            .relocate_where(
+                |tag| {
+                    tag != NIL
+                        && entries
+                            .get(tag as usize)
+                            .is_some_and(|e| e.get().live && e.get().pins == 0)
+                },
+                |tag, mv| {
+                    let cell = &entries[tag as usize];
+                    let mut e = cell.get();
+                    e.offset = mv.to;
+                    cell.set(e);
+                    on_move(Handle::new(tag, e.generation), mv);
+                },
+            )
+            .map_err(|_| HandleError::NoSpareDescriptor)?;
+        self.totals.compactions += 1;
+        self.totals.moves += report.moved as u64;
+        self.totals.bytes_moved += report.bytes_moved as u64;
+        Ok(report)
+    }
+
+    /// Begins a defragmentation pass: plans at most `limits` worth of moves
+    /// into `moves` (the first [`PassPlan::moves`] entries) and reserves
+    /// their destinations. Carry out the moves (see [`PlannedMove`]: any
+    /// order, `memmove` semantics), mark each one's
+    /// [`status`](PlannedMove::status), then call
+    /// [`end_pass`](Self::end_pass) with them.
+    ///
+    /// Free neighbours are merged first. Then the planner moves the
+    /// allocations at the top of the region, highest first, into the lowest
+    /// free arenas they fit in; and, bottom up, slides an allocation straight
+    /// to where a full compaction would put it when the bytes in between are
+    /// free now (its destination may overlap its own old place). A slid
+    /// allocation is where it belongs and does not move again; the price is
+    /// that a run of allocations behind a hole that nothing fits settles one
+    /// allocation per pass. While the pass is open the reservations count as in use in
+    /// [`stats`](Self::stats).
+    ///
+    /// An allocation whose move alone would pass
+    /// [`PassLimits::max_bytes`] stays, and planning goes on with the
+    /// others. The plan's [`progress`](PassPlan::progress) tells the caller's
+    /// loop what to do next: [`Moving`](crate::PassProgress::Moving) (carry
+    /// out, end, plan again), [`Converged`](crate::PassProgress::Converged)
+    /// (done) or [`Blocked`](crate::PassProgress::Blocked) (nothing can move
+    /// under these limits; another pass plans nothing until the heap or the
+    /// limits change). Even an empty plan opens a pass: end it.
+    ///
+    /// # Time complexity
+    /// O(arenas), plus the reservations.
+    ///
+    /// # Errors
+    /// [`HandleError::PassActive`] if a pass is already open.
+    pub fn begin_pass(
+        &mut self,
+        limits: PassLimits,
+        moves: &mut [PlannedMove],
+    ) -> Result<PassPlan, HandleError> {
+        if self.pass.is_some() {
+            return Err(HandleError::PassActive);
+        }
+        let before = self.manager.stats();
+        let Movable {
+            manager, handles, ..
+        } = self;
+        let entries = handles.as_ref();
+        let plan = manager.plan_pass(&limits, moves, |tag| {
+            let e = entries.get(tag as usize)?;
+            (e.live && e.pins == 0).then_some(Handle::new(tag, e.generation))
+        });
+        self.pass = Some(ActivePass {
+            reserved: plan.moves,
+            free_arenas_before: before.free_arenas,
+            largest_free_before: before.largest_free,
+        });
+        Ok(plan)
+    }
+
+    /// Ends the open pass: commits every move marked
+    /// [`Done`](MoveStatus::Done) whose allocation is still where the plan
+    /// found it and not pinned, frees the other reservations, and pins the
+    /// allocations of [`Cancelled`](MoveStatus::Cancelled) moves. Entries
+    /// the pass did not plan are counted as rejected and change nothing;
+    /// planned moves left out of `moves` are skipped.
+    ///
+    /// # Errors
+    /// [`HandleError::NoPass`] if no pass is open.
+    pub fn end_pass(&mut self, moves: &[PlannedMove]) -> Result<PassReport, HandleError> {
+        let Some(pass) = self.pass.take() else {
+            return Err(HandleError::NoPass);
+        };
+        let mut report = PassReport {
+            free_arenas_before: pass.free_arenas_before,
+            largest_free_before: pass.largest_free_before,
+            ..PassReport::default()
+        };
+        let mut returned = 0;
+        for mv in moves {
+            let handle_ok = self.live_entry(mv.handle).is_ok_and(|e| e.pins == 0);
+            let commit = mv.status == MoveStatus::Done && handle_ok;
+            match self.manager.finish_move(mv, commit) {
+                Finish::Missing => {
+                    report.rejected += 1;
+                    continue;
+                }
+                Finish::Committed => {
+                    self.entry_mut(mv.handle.index()).offset = mv.to;
+                    report.done += 1;
+                    report.bytes_moved += mv.len;
+                }
+                Finish::Released => match mv.status {
+                    MoveStatus::Done => report.rejected += 1,
+                    MoveStatus::Cancelled => {
+                        if handle_ok {
+                            self.entry_mut(mv.handle.index()).pins = 1;
+                        }
+                        report.cancelled += 1;
+                    }
+                    MoveStatus::Pending | MoveStatus::Skipped => report.skipped += 1,
+                },
+            }
+            returned += 1;
+        }
+        if returned < pass.reserved {
+            report.unreturned = self.manager.release_reservations();
+            report.skipped += report.unreturned;
+        }
+        let after = self.manager.stats();
+        report.free_arenas_after = after.free_arenas;
+        report.largest_free_after = after.largest_free;
+        self.totals.passes += 1;
+        self.totals.moves += report.done as u64;
+        self.totals.bytes_moved += report.bytes_moved as u64;
+        Ok(report)
+    }
+
+    /// Whether a pass is open.
+    pub fn pass_active(&self) -> bool {
+        self.pass.is_some()
+    }
+}

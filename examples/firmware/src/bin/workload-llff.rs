@@ -1,0 +1,42 @@
+//! The firmware workload with embedded-alloc 0.7's `LlffHeap` (linked_list_allocator: a first-fit free list kept inside the free blocks) as the global allocator, initialised
+//! in `main` the way its docs show.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
+use embedded_alloc::LlffHeap as Heap;
+use panic_semihosting as _;
+use sysarena_firmware::workload::{self, Region};
+
+#[cfg_attr(not(feature = "measure-ram"), global_allocator)]
+static HEAP: Heap = Heap::empty();
+
+#[cfg(feature = "measure-ram")]
+#[global_allocator]
+static COUNTED: sysarena_firmware::counted::Counted<Heap> =
+    sysarena_firmware::counted::Counted::new(&HEAP);
+
+static mut MEMORY: Region = Region::new();
+
+#[entry]
+fn main() -> ! {
+    // SAFETY: `main` runs once and this is the only reference ever taken to
+    // MEMORY; the heap owns the bytes from here on.
+    let memory = unsafe { &mut (*core::ptr::addr_of_mut!(MEMORY)).0 };
+    // SAFETY: as above: the region is valid and unused by anything else.
+    unsafe { HEAP.init(memory.as_mut_ptr() as usize, memory.len()) };
+    #[cfg(feature = "measure-ram")]
+    let empty = HEAP.used();
+    workload::main("embedded-alloc LlffHeap", &mut || {
+        #[cfg(feature = "measure-ram")]
+        sysarena_firmware::say!(
+            "peak: {} blocks, {} B requested; embedded-alloc LlffHeap: {} B used at peak - {} B with no block - {} B requested = {} B per-block metadata and rounding",
+            COUNTED.live_blocks(),
+            COUNTED.live_bytes(),
+            HEAP.used(),
+            empty,
+            COUNTED.live_bytes(),
+            HEAP.used() - empty - COUNTED.live_bytes(),
+        );
+    })
+}
