@@ -598,6 +598,22 @@ async function selftest() {
   $('quiz-mode').dispatchEvent(new Event('change'));
   $('btn-undo').click();
   check(line() === before && $('quiz').hidden, 'undo takes the quiz’s allocation back');
+  // The newcomer's minute: the headline link, then Defragment, alloc 200,
+  // Relocate, alloc 200 — by the page's own controls.
+  restart('#capacity=400&descriptors=8&ops=alloc+100;alloc+100;alloc+100;alloc+100;free+1;free+3;alloc+200');
+  const said = () => $('explain').textContent;
+  check(said().includes('although 200 B are free') && said().includes('cannot help'), 'the headline fails with 200 B free');
+  $('btn-defrag').click();
+  $('cmd').value = 'alloc 200';
+  $('cmd-form').requestSubmit();
+  check(said().startsWith('✗ alloc(200)'), 'after defragment alloc(200) still fails');
+  $('btn-relocate').click();
+  check(said().startsWith('relocate: moved 1 live blocks'), 'relocate moves one block');
+  $('cmd').value = 'alloc 200';
+  $('cmd-form').requestSubmit();
+  check(said().startsWith('✓ alloc(200) = #6 at offset 200'), 'after relocation alloc(200) fits');
+  restart(location.hash);
+  check(line() === before, 'the link replays to the same state again');
   clearErrors();
   check(pageErrors.length === 0, 'no page error');
   const verdict = fails.length === 0 && pageErrors.length === 0 ? 'selftest: PASS' : 'selftest: FAIL — ' + fails.concat(pageErrors).join('; ');
