@@ -48,7 +48,7 @@ scenario() {
     local name=$1 settings=$2 ops=$3 expected=$4
     local frag
     frag="$(printf '%s' "$settings" | tr ' ' '&')&ops=$(printf '%s' "$ops" | tr ' ' '+')&selftest"
-    chrome --virtual-time-budget=10000 --dump-dom "file://$page#$frag" >"$out/$name.dom.html"
+    chrome --dump-dom "file://$page#$frag" >"$out/$name.dom.html"
     local verdict shown
     verdict=$(grep -o '<p id="selftest-verdict">[^<]*' "$out/$name.dom.html" | sed 's/^<p id="selftest-verdict">//' || true)
     shown=$(grep -o '<p class="stats-line" id="stats-line-0">[^<]*' "$out/$name.dom.html" | sed 's/^.*id="stats-line-0">//' || true)
@@ -87,8 +87,8 @@ scenario busy "capacity=64K descriptors=128" "$ops3" "$want3"
 # Screenshots: the headline with a side-by-side panel, at 1280x800 and at
 # phone width.
 frag="capacity=400&descriptors=8&ops=$(printf '%s' "$ops2" | tr ' ' '+' | cut -d';' -f1-7)&compare=best-fit/immediate"
-chrome --virtual-time-budget=10000 --window-size=1280,800 --screenshot="$out/playground-1280x800.png" "file://$page#$frag" >/dev/null
-chrome --virtual-time-budget=10000 --window-size=390,1600 --screenshot="$out/playground-phone.png" "file://$page#$frag" >/dev/null
+chrome --window-size=1280,800 --screenshot="$out/playground-1280x800.png" "file://$page#$frag" >/dev/null
+chrome --window-size=390,1600 --screenshot="$out/playground-phone.png" "file://$page#$frag" >/dev/null
 for shot in playground-1280x800.png playground-phone.png; do
     if [ -s "$out/$shot" ]; then echo "playground: screenshot $out/$shot"; else echo "playground: no screenshot $shot" >&2; failed=$((failed + 1)); fi
 done

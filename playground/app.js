@@ -75,13 +75,13 @@ function letter(row) { return row[4] === 0 ? '·' : String.fromCharCode(65 + (ro
 // colours: free arenas are hatched, slack is striped, the largest free arena
 // is outlined and labelled; every rectangle has a <title>.
 function heapSvg(v, k) {
-  const W = 1000, H = 90, cap = Math.max(1, v.capacity);
+  const W = 640, H = 70, cap = Math.max(1, v.capacity);
   const x = (o) => (o / cap) * W;
   const out = [];
   const free = `f${k}`, slack = `s${k}`;
   const live = v.stats.used_arenas, fa = v.stats.free_arenas;
   const label = `Heap map of ${bytes(v.capacity)}: ${live} in-use arenas (${bytes(v.stats.in_use_bytes)}), ${fa} free arenas (${bytes(v.stats.free_bytes)}), largest free ${bytes(v.stats.largest_free)}`;
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="heapmap" viewBox="0 0 ${W} ${H + 22}" role="img" aria-label="${esc(label)}">`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="heapmap" viewBox="0 0 ${W} ${H + 20}" role="img" aria-label="${esc(label)}">`);
   out.push(`<title>${esc(label)}</title>`);
   out.push(`<defs><pattern id="${free}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><rect width="2" height="6" fill="#8a96a3"/></pattern>`);
   out.push(`<pattern id="${slack}" width="5" height="5" patternUnits="userSpaceOnUse"><rect width="5" height="5" fill="#c6d4e4"/><rect width="2" height="5" fill="#4e79a7"/></pattern></defs>`);
@@ -94,13 +94,13 @@ function heapSvg(v, k) {
       const tip = `${name}: offset ${off}, ${bytes(size)}${a[4] ? `, ${bytes(used)} requested` : ''}, slot ${a[3]}`;
       if (a[4] === 0) {
         out.push(`<rect x="${x0}" y="0" width="${w}" height="${H}" fill="url(#${free})" stroke="#57606a" stroke-width="0.5" data-kind="free"><title>${esc(tip)}</title></rect>`);
-        if (w > 70) out.push(`<text x="${x0 + w / 2}" y="${H / 2 + 6}" text-anchor="middle" font-size="18" fill="#1b1f24" font-family="sans-serif">free ${esc(bytes(size))}</text>`);
+        if (w > 64) out.push(`<text x="${x0 + w / 2}" y="${H / 2 + 5}" text-anchor="middle" font-size="14" fill="#1b1f24" font-family="sans-serif">free ${esc(bytes(size))}</text>`);
       } else {
         const colour = PALETTE[(a[5] % PALETTE.length) || 0];
         const wu = size > 0 ? (used / size) * w : w;
         out.push(`<rect x="${x0}" y="0" width="${w}" height="${H}" fill="url(#${slack})" stroke="#fff" stroke-width="0.7" data-kind="used"><title>${esc(tip)}</title></rect>`);
         out.push(`<rect x="${x0}" y="0" width="${wu}" height="${H}" fill="${colour}" pointer-events="none"/>`);
-        if (w > 30) out.push(`<text x="${x0 + Math.min(wu, w) / 2}" y="${H / 2 + 7}" text-anchor="middle" font-size="${w > 60 ? 22 : 15}" fill="#fff" font-family="sans-serif" pointer-events="none">${esc(name)}</text>`);
+        if (w > 22) out.push(`<text x="${x0 + Math.min(wu, w) / 2}" y="${H / 2 + 6}" text-anchor="middle" font-size="${w > 44 ? 17 : 12}" fill="#fff" font-family="sans-serif" pointer-events="none">${esc(name)}</text>`);
       }
     }
   } else if (v.buckets) {
@@ -118,10 +118,10 @@ function heapSvg(v, k) {
     const [off, size] = v.largest;
     const x0 = x(off), w = Math.max(x(size), 1);
     out.push(`<rect x="${x0 + 1}" y="1" width="${Math.max(w - 2, 0.5)}" height="${H - 2}" fill="none" stroke="#000" stroke-width="2.5" data-kind="largest"><title>${esc(`largest free arena: offset ${off}, ${bytes(size)}`)}</title></rect>`);
-    out.push(`<text x="${Math.min(Math.max(x0 + w / 2, 120), W - 120)}" y="${H + 18}" text-anchor="middle" font-size="17" fill="#000" font-family="sans-serif">▲ largest free</text>`);
+    out.push(`<text x="${Math.min(Math.max(x0 + w / 2, 60), W - 60)}" y="${H + 16}" text-anchor="middle" font-size="13" fill="#000" font-family="sans-serif">▲ largest free</text>`);
   }
-  out.push(`<text x="0" y="${H + 18}" font-size="16" fill="#57606a" font-family="sans-serif">0</text>`);
-  out.push(`<text x="${W}" y="${H + 18}" font-size="16" fill="#57606a" text-anchor="end" font-family="sans-serif">${esc(bytes(v.capacity))}</text>`);
+  out.push(`<text x="0" y="${H + 16}" font-size="12" fill="#57606a" font-family="sans-serif">0</text>`);
+  out.push(`<text x="${W}" y="${H + 16}" font-size="12" fill="#57606a" text-anchor="end" font-family="sans-serif">${esc(bytes(v.capacity))}</text>`);
   out.push('</svg>');
   return out.join('');
 }
