@@ -74,8 +74,10 @@ function letter(row) { return row[4] === 0 ? '·' : String.fromCharCode(65 + (ro
 // heaps, buckets drawn as a skyline of in-use bytes). Patterns, not only
 // colours: free arenas are hatched, slack is striped, the largest free arena
 // is outlined and labelled; every rectangle has a <title>.
-function heapSvg(v, k) {
-  const W = 640, H = 70, cap = Math.max(1, v.capacity);
+// `W` is the drawing's width in CSS pixels, so labels keep their size on a
+// phone as on a desktop.
+function heapSvg(v, k, W = 640) {
+  const H = 70, cap = Math.max(1, v.capacity);
   const x = (o) => (o / cap) * W;
   const out = [];
   const free = `f${k}`, slack = `s${k}`;
@@ -180,7 +182,7 @@ function render() {
     const where = v.trace ? `${esc(v.trace.name)}: step ${v.pos} of ${v.len}` : `operation ${v.pos} of ${v.len}`;
     p.el.innerHTML = `<h2><span>${esc(title)}</span><small>${where}</small>${k > 0 ? '<button type="button" class="close">Remove</button>' : ''}</h2>`
       + (k > 0 && p.note ? `<p class="note">${esc(p.note)}</p>` : '')
-      + heapSvg(v, k)
+      + heapSvg(v, k, Math.round(Math.min(1400, Math.max(280, p.el.clientWidth - 24))))
       + '<div class="legend"><span><i class="swatch sw-used"></i>in use (label #N)</span><span><i class="swatch sw-slack"></i>slack (reserved, not requested)</span><span><i class="swatch sw-free"></i>free (hatched)</span><span><i class="swatch sw-largest"></i>largest free (outlined)</span></div>'
       + tableHtml(v) + statsHtml(v, k);
     const close = p.el.querySelector('.close');
@@ -417,6 +419,8 @@ function exportSvg() {
 // ---- wiring -----------------------------------------------------------------
 
 function wire() {
+  let resizeTimer = 0;
+  window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(render, 150); });
   $('settings').addEventListener('submit', (e) => {
     e.preventDefault();
     clearErrors();
