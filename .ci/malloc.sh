@@ -11,8 +11,8 @@
 # function, realloc in place and across threads, every byte verified) must
 # print what it prints under glibc; then it runs for a bounded time
 # ($STRESS_SECONDS, default 3, per configuration) under sysarena alone with
-# 8 threads in three configurations (the default; one shard; no slab layer,
-# first fit, deferred coalescing) with SYSARENA_CHECK=1 — every shard's
+# 8 threads in four configurations (the default; one shard; no thread
+# caches; no slab layer, first fit, deferred coalescing) with SYSARENA_CHECK=1 — every shard's
 # invariants, accounting and slab records checked at exit — and
 # SYSARENA_STATS: it must exit 0, report "check ok", and no failed request
 # or invalid free.
@@ -78,6 +78,7 @@ with open(sys.argv[1], "w") as f:
 PY
 gcc -O2 -pthread -o "$WORK/stress" "$PROGRAMS/stress.c"
 gcc -O2 -pthread -o "$WORK/semantics" "$PROGRAMS/semantics.c"
+gcc -O2 -pthread -o "$WORK/exits" "$PROGRAMS/exits.c"
 HEAD=$(git rev-parse HEAD) # fixed: other work may commit while this runs
 
 export PYTHONMALLOC=malloc # every Python object through malloc
@@ -91,6 +92,9 @@ same git-revs git rev-list --objects --all --topo-order
 same stress sh -c '"$0" 4 300000 2000 2>/dev/null' "$WORK/stress"
 same stress-mix sh -c '"$0" 4 50000 1000 1 2>/dev/null' "$WORK/stress"
 same semantics "$WORK/semantics"
+# Blocks freed after the threads that cached them exited, and in a forked
+# child (the parent's threads' caches given back there).
+same exits "$WORK/exits"
 
 # Foreign frees are reported and ignored (glibc would abort: sysarena only).
 if LD_PRELOAD=$LIB SYSARENA_EXPECT=1 "$WORK/semantics" >"$WORK/foreign.out" 2>"$WORK/foreign.err" &&
@@ -123,6 +127,7 @@ stress_timed() {
 }
 stress_timed timed
 stress_timed timed-1 SYSARENA_SHARDS=1
+stress_timed timed-notc SYSARENA_TCACHE=0
 stress_timed timed-cls SYSARENA_SLAB=0 SYSARENA_POLICY=first-fit SYSARENA_COALESCING=deferred
 
 # A trace of a real program, checked line by line.

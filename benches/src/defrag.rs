@@ -140,7 +140,7 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
 
             let mut m = fragmented(&trace);
             let w = Stopwatch::start();
-            let r = m.compact(|_, _| {}).expect("a table with room");
+            let r = m.relocate(|_, _| {}).expect("a table with room");
             compact.push(w.lap().cpu);
             (c_moves, c_bytes) = (r.moved, r.bytes_moved);
 

@@ -18,9 +18,18 @@
 //! The alignment floor is the peak of live bytes with every size rounded
 //! up to its alignment (a 0-byte block counts as 1 byte, as in the replay):
 //! the least any allocator that honours alignment can use.
+//!
+//! Every subject has a time budget per trace ([`TIME_BUDGET`], the
+//! simulator's default): the checked replay stops where it runs out, and
+//! such a subject gets no timed passes — its row says at which event it
+//! stopped (linked-list walks its free list on every call and stops on the
+//! whole traces). The timed passes of a subject that finished stop early
+//! once they have used the budget too (at least one pass is timed).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use sysarena_sim::budget::{DEFAULT_TIME_BUDGET, Stopped};
 use sysarena_sim::replay::{ReplayOptions, replay};
 use sysarena_sim::subject::{Block, Subject};
 use sysarena_sim::trace::{Event, Trace};
@@ -32,12 +41,9 @@ use crate::roster::{self, BASELINE, CAPACITY};
 /// The recorded traces, in table order.
 pub const TRACES: &[&str] = &["sqlite3", "python-jsontool", "perl-wordfreq"];
 
-/// Subjects skipped on whole traces (too slow), with the reason.
-pub const SLOW_ON_TRACES: &[(&str, &str)] = &[(
-    "linked-list",
-    "skipped on whole traces: its alloc and free walk the free list (O(free blocks)), \
-     minutes per trace",
-)];
+/// Each subject's time budget per trace: for the checked replay, and again
+/// for the timed passes.
+pub const TIME_BUDGET: Duration = DEFAULT_TIME_BUDGET;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -46,8 +52,7 @@ pub struct Params {
     pub dir: PathBuf,
     /// Which traces.
     pub traces: Vec<String>,
-    /// Replay only the first this many events of each trace (then the slow
-    /// subjects run too).
+    /// Replay only the first this many events of each trace.
     pub prefix: Option<usize>,
     /// Timed passes; the median is reported.
     pub trials: usize,
@@ -158,22 +163,19 @@ enum Outcome {
         failures: usize,
         misaligned: usize,
     },
-    Skipped(String),
+    /// The checked replay ran out of budget: no timed passes.
+    Stopped(Stopped),
     Error(String),
 }
 
 fn measure(name: &str, trace: &Trace, p: &Params) -> Outcome {
-    if p.prefix.is_none()
-        && let Some((_, why)) = SLOW_ON_TRACES.iter().find(|(n, _)| *n == name)
-    {
-        return Outcome::Skipped((*why).to_owned());
-    }
     let checked = roster::build(name, CAPACITY)
         .map_err(|e| e.to_string())
         .and_then(|mut s| {
             let opts = ReplayOptions {
                 sample_every: Some(trace.events.len().max(1)),
                 release_at_end: false,
+                time_budget: Some(TIME_BUDGET),
             };
             replay(trace, s.as_mut(), &opts).map_err(|e| e.to_string())
         });
@@ -181,15 +183,24 @@ fn measure(name: &str, trace: &Trace, p: &Params) -> Outcome {
         Ok(r) => r.summary,
         Err(e) => return Outcome::Error(e),
     };
+    if let Some(stopped) = summary.stopped {
+        return Outcome::Stopped(stopped);
+    }
     let mut subject = match roster::build(name, CAPACITY) {
         Ok(s) => s,
         Err(e) => return Outcome::Error(e.to_string()),
     };
     let mut blocks = vec![None; max_id(trace) + 1];
     pass(subject.as_mut(), trace, &mut blocks);
-    let mut laps: Vec<Lap> = (0..p.trials.max(1))
-        .map(|_| pass(subject.as_mut(), trace, &mut blocks).0)
-        .collect();
+    // Timed passes until `trials` are done or the budget is used (at least
+    // one).
+    let mut laps: Vec<Lap> = Vec::new();
+    let mut spent = 0.0;
+    while laps.len() < p.trials.max(1) && (laps.is_empty() || spent < TIME_BUDGET.as_secs_f64()) {
+        let lap = pass(subject.as_mut(), trace, &mut blocks).0;
+        spent += lap.wall;
+        laps.push(lap);
+    }
     laps.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
     let mid = laps[laps.len() / 2];
     Outcome::Done {
@@ -342,16 +353,19 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
                         misaligned.to_string(),
                     ]);
                 }
-                Outcome::Skipped(why) | Outcome::Error(why) => {
-                    let word = if matches!(results[i], Outcome::Skipped(_)) {
-                        time.note(format!("{name}: {why}"));
-                        "skipped"
-                    } else {
-                        time.note(format!("{name} on {tname}: {why}"));
-                        "error"
-                    };
+                Outcome::Stopped(stopped) => {
+                    let why = format!("{stopped}");
+                    time.note(format!("{name} on {tname}: {why}"));
+                    let cell = format!("stopped {:.0}%", (stopped.fraction() * 100.0).floor());
+                    time_cells[i].extend([cell, "-".to_owned()]);
+                    foot_cells[i].extend(["-".to_owned(), "-".to_owned()]);
+                    row.push(why);
+                    row.extend(std::iter::repeat_n(String::new(), 11));
+                }
+                Outcome::Error(why) => {
+                    time.note(format!("{name} on {tname}: {why}"));
                     for c in [&mut time_cells[i], &mut foot_cells[i]] {
-                        c.extend([word.to_owned(), "-".to_owned()]);
+                        c.extend(["error".to_owned(), "-".to_owned()]);
                     }
                     row.push(why.clone());
                     row.extend(std::iter::repeat_n(String::new(), 11));

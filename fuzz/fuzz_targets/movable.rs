@@ -262,7 +262,7 @@ fuzz_target!(|input: Input| {
                     .map(|(h, _)| (*h, w.m.offset(*h).unwrap()))
                     .collect();
                 let region = &mut w.region;
-                match w.m.compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to)) {
+                match w.m.relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to)) {
                     Ok(_) | Err(HandleError::NoSpareDescriptor) => {}
                     Err(e) => panic!("compact: {e}"),
                 }

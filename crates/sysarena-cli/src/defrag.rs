@@ -22,22 +22,24 @@ use sysarena::{
     PlannedMove, Policy, Slot,
 };
 
-use sysarena_sim::trace::{Event, Trace};
+use sysarena_sim::trace::Event;
 
-use crate::heapmap::{HeapMap, fmt_bytes};
-use crate::viz::svg;
+use crate::heapmap::{HeapMap, LABEL_NOTE, count, fmt_bytes, label, labels_repeat};
+use crate::sim::format::parse_size;
+use crate::viz::{output_error, svg};
 
 /// Options of `sysarena defrag`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct DefragArgs {
-    /// Region size in bytes.
-    #[arg(long, default_value_t = 64 << 10)]
+    /// Region size [units: K, M, G]; at most 1 GiB (the simulated device's
+    /// bytes are held in memory).
+    #[arg(long, default_value = "64KiB", value_parser = parse_region)]
     pub capacity: usize,
-    /// Smallest and largest block, in bytes.
-    #[arg(long, default_value_t = 256)]
+    /// Smallest block [units: K, M, G].
+    #[arg(long, default_value = "256", value_parser = parse_size)]
     pub min_block: usize,
-    /// Largest block, in bytes.
-    #[arg(long, default_value_t = 4096)]
+    /// Largest block [units: K, M, G].
+    #[arg(long, default_value = "4096", value_parser = parse_size)]
     pub max_block: usize,
     /// Share of the blocks freed to fragment the region, in percent.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=95))]
@@ -45,8 +47,8 @@ pub struct DefragArgs {
     /// At most this many moves per pass.
     #[arg(long, default_value_t = 4)]
     pub max_moves: usize,
-    /// At most this many bytes moved per pass.
-    #[arg(long)]
+    /// At most this many bytes moved per pass [units: K, M, G].
+    #[arg(long, value_parser = parse_size)]
     pub max_bytes: Option<usize>,
     /// Fit policy.
     #[arg(long, default_value = "first-fit")]
@@ -54,15 +56,15 @@ pub struct DefragArgs {
     /// Seed of the scenario.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Width of the heap maps, in cells.
-    #[arg(long, default_value_t = 64)]
+    /// Width of the heap maps, in cells (1 to 4096).
+    #[arg(long, default_value_t = 64, value_parser = crate::heapmap::parse_width)]
     pub width: usize,
     /// Fragment the region by replaying a real trace (native, malloc-lab
     /// `.rep`, OSTEP; gzip detected) instead of the random scenario.
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// With `--trace`: replay only the first N events.
-    #[arg(long, default_value_t = 50_000)]
+    /// With `--trace`: replay only the first N events (`50000`, `50k`).
+    #[arg(long, default_value = "50000", value_parser = crate::sim::parse_events)]
     pub events: usize,
     /// Also write the heap map before, after the classic defragment, after
     /// every pass and at the end as one SVG picture.
@@ -72,6 +74,27 @@ pub struct DefragArgs {
 
 /// Descriptors and handles of the random scenario's manager.
 const TABLE: usize = 1024;
+
+/// The largest simulated device region: its bytes live in this process.
+pub const MAX_REGION: usize = 1 << 30;
+
+/// Passes in a row that move nothing before `defrag` stops: under limits
+/// no movable block fits (`--max-bytes` below every block), a pass plans no
+/// move and the plan never converges.
+pub const STALLED_PASSES: usize = 3;
+
+/// Parses `--capacity`: a size from 1 byte to [`MAX_REGION`].
+pub fn parse_region(s: &str) -> Result<usize, String> {
+    match parse_size(s)? {
+        0 => Err("a region of 0 bytes holds nothing: give at least 1 byte".to_owned()),
+        n if n > MAX_REGION => Err(format!(
+            "{} is larger than the largest simulated region, {} (its bytes are held in memory)",
+            fmt_bytes(n),
+            fmt_bytes(MAX_REGION)
+        )),
+        n => Ok(n),
+    }
+}
 
 /// The simulated device: a manager with handles, and the region's bytes.
 struct Device {
@@ -174,6 +197,8 @@ struct Run<W: Write> {
     d: Device,
     width: usize,
     frames: Vec<Frame>,
+    /// Whether the note that labels repeat was printed.
+    said_labels: bool,
 }
 
 impl<W: Write> Run<W> {
@@ -185,11 +210,11 @@ impl<W: Write> Run<W> {
         let map = HeapMap::fit(&arenas, capacity, self.width, key);
         let s = self.d.m.stats();
         let stats = format!(
-            "in use {} in {} blocks · free {} in {} arenas, largest {} ({:.0}% of free)",
+            "in use {} in {} · free {} in {}, largest {} ({:.0}% of free)",
             fmt_bytes(s.in_use_bytes),
-            s.used_arenas,
+            count(s.used_arenas, "block"),
             fmt_bytes(s.free_bytes),
-            s.free_arenas,
+            count(s.free_arenas, "arena"),
             fmt_bytes(s.largest_free),
             if s.free_bytes == 0 {
                 100.0
@@ -197,12 +222,12 @@ impl<W: Write> Run<W> {
                 s.largest_free as f64 * 100.0 / s.free_bytes as f64
             }
         );
-        writeln!(
-            self.out,
-            "   |{}|",
-            map.render_line(|k| char::from(b'A' + (k % 26) as u8))
-        )?;
+        writeln!(self.out, "   |{}|", map.render_line(label))?;
         writeln!(self.out, "   {stats}")?;
+        if !self.said_labels && labels_repeat(keys.values().copied()) {
+            self.said_labels = true;
+            writeln!(self.out, "   {LABEL_NOTE}")?;
+        }
         self.frames.push(Frame {
             caption: caption.to_owned(),
             map: HeapMap::fit(&arenas, capacity, 480, key),
@@ -234,6 +259,12 @@ impl<W: Write> Run<W> {
 
 /// Runs `sysarena defrag`, writing to `out`.
 pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
+    if args.capacity == 0 || args.capacity > MAX_REGION {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("--capacity must be 1 byte to {}", fmt_bytes(MAX_REGION)),
+        ));
+    }
     if args.min_block == 0 || args.min_block > args.max_block || args.max_block > args.capacity {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -253,6 +284,7 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
         d,
         width: args.width,
         frames: Vec::new(),
+        said_labels: false,
     };
     let bold = Style::new().bold();
     writeln!(
@@ -277,8 +309,8 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
     let c = r.d.m.defragment();
     writeln!(
         r.out,
-        "   merged {} free arenas; free arenas {} → {}, largest free {} → {}",
-        c.merged,
+        "   merged {}; free arenas {} → {}, largest free {} → {}",
+        count(c.merged, "free arena"),
         c.free_arenas_before,
         c.free_arenas_after,
         fmt_bytes(c.largest_free_before),
@@ -322,6 +354,7 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
             .expect("a valid template"),
     );
     let mut checks = 0usize;
+    let mut stalled = 0usize;
     while !fits {
         let plan =
             r.d.m
@@ -363,8 +396,8 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
                 .collect();
             writeln!(
                 r.out,
-                "   pass {passes}: {} moves, {} ({}{}) · largest free {} → {}",
-                rep.done,
+                "   pass {passes}: {}, {} ({}{}) · largest free {} → {}",
+                count(rep.done, "move"),
                 fmt_bytes(rep.bytes_moved),
                 list.join(", "),
                 if moves.len() > 4 { ", …" } else { "" },
@@ -384,6 +417,31 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
         }
         if plan.converged() {
             writeln!(r.out, "   converged: nothing left to move")?;
+            break;
+        }
+        // A pass that moved nothing and did not converge: the limits let no
+        // block move. The library would plan the same empty pass forever.
+        stalled = if rep.done == 0 { stalled + 1 } else { 0 };
+        if stalled >= STALLED_PASSES {
+            progress.finish_and_clear();
+            let smallest =
+                r.d.blocks
+                    .values()
+                    .map(|&(_, size)| size)
+                    .min()
+                    .unwrap_or(0);
+            writeln!(
+                r.out,
+                "   stopped: {STALLED_PASSES} passes in a row moved nothing and the plan has not converged — no progress is possible under these limits{}",
+                match args.max_bytes {
+                    Some(b) if b < smallest => format!(
+                        " (--max-bytes {} is below the smallest live block, {}; raise it)",
+                        fmt_bytes(b),
+                        fmt_bytes(smallest)
+                    ),
+                    _ => String::new(),
+                }
+            )?;
             break;
         }
         if last {
@@ -459,12 +517,35 @@ fn fragment(args: &DefragArgs, config: Config) -> io::Result<(Device, String)> {
         );
         return Ok((d, story));
     };
-    let trace = Trace::from_path(path, None, Some(args.events)).map_err(io::Error::other)?;
+    let trace = crate::sim::load_trace(path, None, Some(args.events), true)?;
     let st = trace.stats();
     // Room for the peak, with slack for fragmentation; a descriptor and a
     // handle per live block, and as many again for free arenas.
-    let capacity = args.capacity.max(st.peak_live_bytes * 2);
-    let table = (st.max_live_blocks * 2 + 64).max(TABLE);
+    let capacity = st
+        .peak_live_bytes
+        .checked_mul(2)
+        .map(|c| c.max(args.capacity))
+        .filter(|&c| c <= MAX_REGION)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: the first {} events hold up to {} live at once, so the region would need {}; a simulated region holds at most {} (its bytes are in memory): replay fewer events with --events",
+                    path.display(),
+                    trace.events.len(),
+                    fmt_bytes(st.peak_live_bytes),
+                    st.peak_live_bytes
+                        .checked_mul(2)
+                        .map_or_else(|| "more than 16 EiB".to_owned(), fmt_bytes),
+                    fmt_bytes(MAX_REGION)
+                ),
+            )
+        })?;
+    let table = st
+        .max_live_blocks
+        .saturating_mul(2)
+        .saturating_add(64)
+        .max(TABLE);
     let mut d = Device::new(capacity, table, config)?;
     let mut ids: HashMap<u64, Handle> = HashMap::new();
     let mut failed = 0;
@@ -503,13 +584,13 @@ fn fragment(args: &DefragArgs, config: Config) -> io::Result<(Device, String)> {
     Ok((d, story))
 }
 
-/// Rebuilds the fragmented region and runs `compact` on it: (moves,
+/// Rebuilds the fragmented region and runs `relocate` on it: (moves,
 /// bytes, largest free after).
 fn compact_at_once(args: &DefragArgs, config: Config) -> io::Result<(usize, usize, usize)> {
     let (mut d, _) = fragment(args, config)?;
     let region = &mut d.region;
     let rep =
-        d.m.compact(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
+        d.m.relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
             .map_err(io::Error::other)?;
     d.verify()?;
     Ok((rep.moved, rep.bytes_moved, rep.largest_free_after))
@@ -529,7 +610,7 @@ fn write_svg(args: &DefragArgs, frames: &[Frame]) -> io::Result<()> {
         args.max_moves,
         args.seed
     );
-    std::fs::write(path, svg::rows_svg(&rows, &title))
+    std::fs::write(path, svg::rows_svg(&rows, &title)).map_err(|e| output_error(path, e))
 }
 
 #[cfg(test)]
@@ -573,6 +654,66 @@ mod tests {
         assert!(run(&p.a, Vec::new()).is_err());
         let p = P::parse_from(["defrag", "--max-moves", "0"]);
         assert!(run(&p.a, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn limits_that_let_no_block_move_stop_with_a_message() {
+        // Blocks of 256 B to 4 KiB; every byte limit below the smallest
+        // block plans empty passes that never converge.
+        for max_bytes in ["0", "100", "255", "1000"] {
+            let out = defrag(&["--max-bytes", max_bytes]);
+            assert!(
+                out.contains("no progress is possible under these limits"),
+                "--max-bytes {max_bytes}: {out}"
+            );
+        }
+        let out = defrag(&["--max-bytes", "100"]);
+        assert!(out.contains("is below the smallest live block"), "{out}");
+    }
+
+    #[test]
+    fn capacity_takes_units_and_is_bounded() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: DefragArgs,
+        }
+        let p = P::parse_from(["defrag", "--capacity", "16K"]);
+        assert_eq!(p.a.capacity, 16 << 10);
+        for bad in ["0", "2G", "16T"] {
+            assert!(
+                P::try_parse_from(["defrag", "--capacity", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trace_too_large_to_hold_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("sysarena-defrag-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [
+            ("max.trace", "a 1 18446744073709551615\n"),
+            ("huge.trace", "a 1 99999999999\n"),
+            (
+                "two.trace",
+                "a 1 18446744073709551615\na 2 18446744073709551615\n",
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            use clap::Parser;
+            #[derive(clap::Parser)]
+            struct P {
+                #[command(flatten)]
+                a: DefragArgs,
+            }
+            let p = P::parse_from(["defrag", "--trace", path.to_str().unwrap()]);
+            let e = run(&p.a, Vec::new()).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("--events"), "{name}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use sysarena::{AllocError, ArenaManager, Coalescing, Config, Policy};
 
-use crate::heapmap::{HeapMap, fmt_bytes};
+use crate::heapmap::{HeapMap, count, fmt_bytes, label};
 
 /// Options of the demo.
 #[derive(Clone, Debug, clap::Args)]
@@ -26,12 +26,29 @@ pub struct DemoArgs {
     /// Number of blocks that fill the region.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(4..=26))]
     pub blocks: u8,
-    /// Size of each block, in bytes.
-    #[arg(long, default_value_t = 128)]
+    /// Size of each block, 1 byte to 1 TiB [units: K, M, G].
+    #[arg(long, default_value = "128", value_parser = parse_block_size)]
     pub block_size: usize,
-    /// Width of the heap map, in cells.
-    #[arg(long, default_value_t = 64)]
+    /// Width of the heap map, in cells (1 to 4096).
+    #[arg(long, default_value_t = 64, value_parser = crate::heapmap::parse_width)]
     pub width: usize,
+}
+
+/// The largest `--block-size`: 26 blocks of it and the story's requests
+/// (three blocks at once) stay far from `usize::MAX`.
+pub const MAX_BLOCK_SIZE: usize = 1 << 40;
+
+/// Parses `--block-size`: a size from 1 byte to [`MAX_BLOCK_SIZE`].
+pub fn parse_block_size(s: &str) -> Result<usize, String> {
+    match crate::sim::format::parse_size(s)? {
+        0 => Err("a block of 0 bytes cannot be allocated: give at least 1 byte".to_owned()),
+        n if n > MAX_BLOCK_SIZE => Err(format!(
+            "{} is larger than the demo's largest block, {}",
+            fmt_bytes(n),
+            fmt_bytes(MAX_BLOCK_SIZE)
+        )),
+        n => Ok(n),
+    }
 }
 
 const TABLE: usize = 32;
@@ -66,11 +83,11 @@ impl<W: Write> Demo<W> {
         let s = self.m.stats();
         writeln!(
             self.out,
-            "   in use {} in {} arenas · free {} in {} arenas, largest {} · fragmentation {:.0}% · descriptors {}/{} in use",
+            "   in use {} in {} · free {} in {}, largest {} · fragmentation {:.0}% · descriptors {}/{} in use",
             fmt_bytes(s.in_use_bytes),
-            s.used_arenas,
+            count(s.used_arenas, "arena"),
             fmt_bytes(s.free_bytes),
-            s.free_arenas,
+            count(s.free_arenas, "arena"),
             fmt_bytes(s.largest_free),
             s.fragmentation() * 100.0,
             s.descriptors - s.spare_descriptors,
@@ -130,9 +147,9 @@ impl<W: Write> Demo<W> {
         let r = self.m.defragment();
         writeln!(
             self.out,
-            "   defragment: merged {} free arenas into their neighbours, moved {} descriptors to compact the table; free arenas {} → {}, largest free {} → {}",
-            r.merged,
-            r.compacted,
+            "   defragment: merged {} into their neighbours, moved {} to compact the table; free arenas {} → {}, largest free {} → {}",
+            count(r.merged, "free arena"),
+            count(r.compacted, "descriptor"),
             r.free_arenas_before,
             r.free_arenas_after,
             fmt_bytes(r.largest_free_before),
@@ -148,13 +165,20 @@ impl<W: Write> Demo<W> {
     }
 }
 
-fn label(n: usize) -> char {
-    char::from(b'A' + (n % 26) as u8)
-}
-
 /// Runs the demo, writing to `out`.
 pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
     let blocks = usize::from(args.blocks);
+    // The parser bounds the block size; a value built by hand is checked
+    // here too, so the demo never wraps.
+    if args.block_size == 0 || args.block_size > MAX_BLOCK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "--block-size must be 1 byte to {}",
+                fmt_bytes(MAX_BLOCK_SIZE)
+            ),
+        ));
+    }
     let capacity = blocks * args.block_size;
     let config = Config::new(args.policy, args.coalescing);
     let mut d = Demo {
@@ -193,6 +217,15 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
         d.free_block(n)?;
     }
     d.map()?;
+    if args.policy != Policy::FirstFit {
+        writeln!(
+            d.out,
+            "   Every free arena is {}, so every fit policy picks the same one in this story: {} differs from first fit only when holes differ in size (`sysarena step --policy {}` lets you make such holes; `sysarena compare --workload plateau` measures it).",
+            fmt_bytes(args.block_size),
+            args.policy,
+            args.policy
+        )?;
+    }
 
     let big = 2 * args.block_size;
     d.heading(&format!("Ask for {}", fmt_bytes(big)))?;
@@ -262,8 +295,8 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
         }
         writeln!(
             d.out,
-            "   relocate: moved {} blocks ({}); free arenas {} → {}, largest free {} → {}",
-            r.moved,
+            "   relocate: moved {} ({}); free arenas {} → {}, largest free {} → {}",
+            count(r.moved, "block"),
             fmt_bytes(r.bytes_moved),
             r.free_arenas_before,
             r.free_arenas_after,
@@ -281,7 +314,7 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
     let s = d.m.stats();
     writeln!(
         d.out,
-        "\nin_use_bytes + free_bytes = {} + {} = {} = capacity. Next: `sysarena demo --coalescing immediate`, `sysarena demo --policy best-fit`.",
+        "\nin_use_bytes + free_bytes = {} + {} = {} = capacity. Next: `sysarena demo --coalescing immediate`; fit policies differ when holes differ in size: `sysarena step --policy best-fit`.",
         s.in_use_bytes, s.free_bytes, s.capacity
     )?;
     d.m.check_invariants().map_err(io::Error::other)?;
@@ -336,6 +369,36 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("✓ alloc(384) = offset 640"), "{out}");
+    }
+
+    #[test]
+    fn best_fit_says_why_its_story_is_the_same() {
+        let out = demo(&["--policy", "best-fit"]);
+        assert!(
+            out.contains("every fit policy picks the same one in this story"),
+            "{out}"
+        );
+        assert!(!demo(&[]).contains("picks the same one"));
+    }
+
+    #[test]
+    fn block_sizes_are_bounded_and_take_units() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: DemoArgs,
+        }
+        for bad in ["0", "4611686018427387904", "18446744073709551615", "1025G"] {
+            assert!(
+                P::try_parse_from(["demo", "--block-size", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(demo(&["--block-size", "4K"]).contains("A region of 32.0 KiB"));
+        let out = demo(&["--block-size", "1024G", "--blocks", "26"]);
+        assert!(out.contains("A region of 26.0 TiB"), "{out}");
+        assert!(out.contains("= capacity"), "{out}");
     }
 
     #[test]

@@ -80,11 +80,14 @@ impl HeapMap {
             .any(|(a, &c)| (c as f64 * per_cell - a.size as f64).abs() > per_cell);
         // Too many: take from the widest; too few: give to the widest.
         while total != width {
-            let (widest, _) = cells_for
+            // No arena at all (a region of 0 bytes): an empty map.
+            let Some((widest, _)) = cells_for
                 .iter()
                 .enumerate()
                 .max_by_key(|&(i, &c)| (c, std::cmp::Reverse(i)))
-                .expect("at least one arena");
+            else {
+                break;
+            };
             if total > width {
                 if cells_for[widest] == 1 {
                     break;
@@ -299,7 +302,9 @@ impl HeapMap {
 
     /// The map as SVG rectangles in the box `(x, y, w, h)`: runs of equal
     /// cells become one rectangle; slack is drawn pale, a cell with holes
-    /// half used, half free; the largest free arena green.
+    /// half used, half free; the largest free arena green. A block wide
+    /// enough for a letter carries its label ([`label`]), and a thin edge
+    /// separates neighbouring blocks.
     pub fn svg_rects(&self, x: f64, y: f64, w: f64, h: f64) -> String {
         self.svg_rects_with(x, y, w, h, true)
     }
@@ -346,6 +351,26 @@ impl HeapMap {
                     r#"<rect x="{x0:.1}" y="{y:.1}" width="0.8" height="{h:.1}" fill="{edge}"/>"#
                 );
             }
+            // The allocation's label, as the text map shows it, where the
+            // block is wide enough to hold a letter: two neighbours that
+            // share one of the twelve colours still read as two blocks.
+            if edges
+                && c.first
+                && c.kind != CellKind::Free
+                && c.kind != CellKind::LargestFree
+                && wd >= 9.0
+                && h >= 10.0
+                && let Some(k) = c.key
+            {
+                let _ = write!(
+                    out,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="{:.0}" fill="#ffffff">{}</text>"##,
+                    x0 + 2.0,
+                    y + h / 2.0 + h.min(20.0) * 0.18,
+                    h.min(20.0) * 0.5,
+                    label(k)
+                );
+            }
             i = j;
         }
         out
@@ -353,7 +378,10 @@ impl HeapMap {
 
     /// One line saying how the picture was scaled.
     pub fn scale_note(&self) -> String {
-        let per = self.capacity as f64 / self.cells.len().max(1) as f64;
+        if self.cells.is_empty() || self.capacity == 0 {
+            return "an empty region: no cells".to_owned();
+        }
+        let per = self.capacity as f64 / self.cells.len() as f64;
         let mut s = format!("1 cell ≈ {}", fmt_bytes_f(per));
         if let Some(n) = self.bucketed {
             let _ = write!(
@@ -377,13 +405,19 @@ impl HeapMap {
         for c in &self.cells {
             let (style, ch) = match c.kind {
                 CellKind::Used => {
+                    // The label sits in black on the allocation's colour;
+                    // the block's other cells are `█` in that colour, so a
+                    // block reads as one coloured bar on any background.
                     let k = c.key.unwrap_or(0);
-                    let ch = if c.first { label(k) } else { '█' };
-                    let st = Style::new()
-                        .bg_color(Some(palette(k)))
-                        .fg_color(Some(Color::Ansi(AnsiColor::Black)))
-                        .bold();
-                    (st, ch)
+                    if c.first {
+                        let st = Style::new()
+                            .bg_color(Some(palette(k)))
+                            .fg_color(Some(Color::Ansi(AnsiColor::Black)))
+                            .bold();
+                        (st, label(k))
+                    } else {
+                        (Style::new().fg_color(Some(palette(k))), '█')
+                    }
                 }
                 CellKind::Slack => (
                     Style::new().fg_color(Some(palette(c.key.unwrap_or(0)))),
@@ -491,14 +525,19 @@ pub struct TableStrip {
     pub per_cell: usize,
     /// Descriptors in use (describing an arena).
     pub used: usize,
-    /// Spare descriptors.
+    /// Spare descriptors in the whole table.
     pub spare: usize,
+    /// Descriptors the strip draws (the table's first ones; every one past
+    /// them is spare).
+    pub shown: usize,
 }
 
 impl TableStrip {
-    /// The strip of `entries` (in table order) in at most `width` cells.
+    /// The strip of `entries` (the first descriptors of a table of `total`,
+    /// in table order; the rest are spare) in at most `width` cells.
     pub fn new(
         entries: &[sysarena::TableEntry],
+        total: usize,
         width: usize,
         key: impl Fn(&ArenaInfo) -> Option<usize>,
     ) -> TableStrip {
@@ -532,12 +571,14 @@ impl TableStrip {
                 }
             })
             .collect();
-        let spare = entries.iter().filter(|e| e.arena.is_none()).count();
+        let used = entries.iter().filter(|e| e.arena.is_some()).count();
+        let total = total.max(entries.len());
         TableStrip {
             cells,
             per_cell,
-            used: entries.len() - spare,
-            spare,
+            used,
+            spare: total - used,
+            shown: entries.len(),
         }
     }
 
@@ -602,12 +643,24 @@ impl TableStrip {
 
     /// One line saying what the strip shows.
     pub fn note(&self) -> String {
+        let total = self.used + self.spare;
         let mut s = format!(
-            "arena table: {} descriptors, {} describe arenas, {} spare",
-            self.used + self.spare,
-            self.used,
+            "arena table of {}: {}, {} spare",
+            count(total, "descriptor"),
+            if self.used == 1 {
+                "1 describes an arena".to_owned()
+            } else {
+                format!("{} describe arenas", self.used)
+            },
             self.spare
         );
+        if self.shown < total {
+            let _ = write!(
+                s,
+                "; the strip shows the first {} (all after them are spare)",
+                self.shown
+            );
+        }
         if self.per_cell > 1 {
             let _ = write!(s, "; 1 cell = {} descriptors", self.per_cell);
         }
@@ -633,20 +686,68 @@ pub fn fmt_bytes(n: usize) -> String {
     fmt_bytes_f(n as f64)
 }
 
+/// Bytes in the largest binary unit that keeps the number under 1024 (up to
+/// EiB, which holds every `usize`); a fraction of a byte (a cell of a map
+/// wider than its region) keeps two decimals, so nothing reads `0 B`.
 fn fmt_bytes_f(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut v = n;
     let mut u = 0;
     while v >= 1024.0 && u + 1 < UNITS.len() {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 {
+    if u == 0 && v > 0.0 && v < 1.0 {
+        format!("{v:.2} B")
+    } else if u == 0 {
         format!("{} {}", v.round(), UNITS[0])
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+/// `n` and `noun`, plural unless `n` is 1: `1 free arena`, `2 free arenas`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The widest heap map or strip any verb draws, in cells.
+pub const MAX_WIDTH: usize = 4096;
+
+/// Parses a picture width (`--width`): 1 to [`MAX_WIDTH`] cells.
+pub fn parse_width(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(w) if (1..=MAX_WIDTH).contains(&w) => Ok(w),
+        _ => Err(format!("`{s}` is not a width: 1 to {MAX_WIDTH} cells")),
+    }
+}
+
+/// Labels of allocations: `A`–`Z` for keys 0–25, then `a`–`z` for 26–51;
+/// past 52 the letters repeat ([`LABEL_NOTE`] says so under a map).
+pub fn label(key: usize) -> char {
+    let k = (key % 52) as u8;
+    if k < 26 {
+        char::from(b'A' + k)
+    } else {
+        char::from(b'a' + k - 26)
+    }
+}
+
+/// Whether some of `keys` share a label (more than 52 allocations drawn).
+pub fn labels_repeat(keys: impl IntoIterator<Item = usize>) -> bool {
+    let mut seen = [false; 52];
+    keys.into_iter().any(|k| {
+        let i = k % 52;
+        std::mem::replace(&mut seen[i], true)
+    })
+}
+
+/// The line printed under a map whose labels repeat.
+pub const LABEL_NOTE: &str = "(more than 52 blocks: labels A–Z, a–z repeat, so two cells with the same letter may be different blocks)";
 
 #[cfg(test)]
 mod tests {
@@ -745,10 +846,115 @@ mod tests {
                 arena: None,
             },
         ];
-        let strip = TableStrip::new(&entries, 10, |_| Some(0));
+        let strip = TableStrip::new(&entries, 3, 10, |_| Some(0));
         assert_eq!(strip.render_plain(|_| 'A'), "A·_");
         assert_eq!(strip.spare, 1);
         assert!(strip.note().contains("1 spare"));
+        assert!(!strip.note().contains("the first"));
+        // The same three descriptors drawn from a table of 65,536: the note
+        // says the table's size, not the number drawn.
+        let strip = TableStrip::new(&entries, 65_536, 10, |_| Some(0));
+        assert_eq!(strip.spare, 65_534);
+        assert!(
+            strip.note().starts_with("arena table of 65536 descriptors: 2 describe arenas, 65534 spare; the strip shows the first 3"),
+            "{}",
+            strip.note()
+        );
+    }
+
+    /// Splits ANSI output into (SGR parameters in force, character) pairs.
+    fn styled_chars(s: &str) -> Vec<(String, char)> {
+        let mut out = Vec::new();
+        let mut sgr = String::new();
+        let mut it = s.chars();
+        while let Some(c) = it.next() {
+            if c == '\u{1b}' {
+                let _ = it.next(); // '['
+                let mut params = String::new();
+                for c in it.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                    params.push(c);
+                }
+                if params == "0" || params.is_empty() {
+                    sgr.clear();
+                } else {
+                    if !sgr.is_empty() {
+                        sgr.push(';');
+                    }
+                    sgr.push_str(&params);
+                }
+            } else {
+                out.push((sgr.clone(), c));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn colour_maps_paint_a_block_in_its_own_colour() {
+        let arenas = [
+            arena(0, 256, true),
+            arena(256, 256, true),
+            arena(512, 512, false),
+        ];
+        let map = HeapMap::new(&arenas, 1024, 16, |a| Some(a.offset / 256));
+        let line = map.render_line(label);
+        let cells = styled_chars(&line);
+        assert_eq!(
+            cells.iter().map(|&(_, c)| c).collect::<String>(),
+            map.render_plain(label)
+        );
+        for (i, (sgr, ch)) in cells.iter().enumerate() {
+            let params: Vec<&str> = sgr.split(';').collect();
+            match ch {
+                // A block's body: its own colour in the foreground (cyan 36
+                // for key 0, yellow 33 for key 1), never black (30).
+                '█' => {
+                    let want = if i < 4 { "36" } else { "33" };
+                    assert!(params.contains(&want), "cell {i}: {sgr:?}");
+                    assert!(!params.contains(&"30"), "cell {i} black: {sgr:?}");
+                }
+                // The label: black on the block's colour (background 46/43).
+                'A' => assert!(params.contains(&"46") && params.contains(&"30"), "{sgr:?}"),
+                'B' => assert!(params.contains(&"43") && params.contains(&"30"), "{sgr:?}"),
+                _ => {}
+            }
+        }
+        assert_eq!(cells.iter().filter(|&&(_, c)| c == '█').count(), 6);
+    }
+
+    #[test]
+    fn sizes_have_units_to_exbibytes_and_cells_keep_a_fraction() {
+        assert_eq!(fmt_bytes(1536), "1.5 KiB");
+        assert_eq!(fmt_bytes(1 << 50), "1.0 PiB");
+        assert_eq!(fmt_bytes(1 << 62), "4.0 EiB");
+        assert_eq!(fmt_bytes(usize::MAX), "16.0 EiB");
+        let map = HeapMap::new(&[arena(0, 16, false)], 16, 64, |_| None);
+        assert_eq!(map.scale_note(), "1 cell ≈ 0.25 B");
+        assert_eq!(count(1, "free arena"), "1 free arena");
+        assert_eq!(count(3, "free arena"), "3 free arenas");
+    }
+
+    #[test]
+    fn an_empty_region_draws_an_empty_map() {
+        let map = HeapMap::new(&[], 0, 64, |_| None);
+        assert!(map.cells.is_empty());
+        assert_eq!(map.scale_note(), "an empty region: no cells");
+        let map = HeapMap::fit(&[], 0, 64, |_| None);
+        assert!(map.scale_note().contains("empty"));
+    }
+
+    #[test]
+    fn labels_go_past_z_and_say_when_they_repeat() {
+        assert_eq!(label(0), 'A');
+        assert_eq!(label(25), 'Z');
+        assert_eq!(label(26), 'a');
+        assert_eq!(label(51), 'z');
+        assert_eq!(label(52), 'A');
+        assert!(!labels_repeat(0..52));
+        assert!(labels_repeat([0, 52]));
     }
 
     #[test]

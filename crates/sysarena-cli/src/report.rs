@@ -22,7 +22,7 @@ use crate::heapmap::{FREE_RGB, LARGEST_RGB, RGB, fmt_bytes};
 use crate::viz::capture::{CaptureOptions, SubjectRun, capture, keyframe_steps};
 use crate::viz::plots::SUBJECT_RGB;
 use crate::viz::svg::{describe_last, esc};
-use crate::viz::{SourceArgs, parse_size};
+use crate::viz::{SourceArgs, output_error, parse_frames, parse_view};
 
 /// Options of `sysarena report`.
 #[derive(Clone, Debug, clap::Args)]
@@ -33,15 +33,15 @@ pub struct ReportArgs {
     /// The HTML file to write.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
-    /// Steps captured for the slider (heap maps and histograms); the
-    /// curves use every sample of the replay.
-    #[arg(long, default_value_t = 400)]
+    /// Steps captured for the slider (heap maps and histograms), 1 to
+    /// 10,000; the curves use every sample of the replay.
+    #[arg(long, default_value_t = 400, value_parser = parse_frames)]
     pub keyframes: usize,
-    /// Heap-map width, in cells.
-    #[arg(long, default_value_t = 480)]
+    /// Heap-map width, in cells (16 to 4096).
+    #[arg(long, default_value_t = 480, value_parser = crate::heapmap::parse_width)]
     pub width: usize,
     /// Show addresses `[0, VIEW)`; default: just past the largest footprint.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = parse_view)]
     pub view: Option<usize>,
 }
 
@@ -49,17 +49,19 @@ pub struct ReportArgs {
 pub fn render(args: &ReportArgs) -> io::Result<String> {
     let (trace, capacity) = args.source.load()?;
     let n = trace.events.len();
+    let names = args.source.subject_names()?;
     let options = CaptureOptions {
         capacity,
         steps: keyframe_steps(n, args.keyframes.max(1)),
         width: args.width.max(16),
         view: args.view,
         table_width: 240,
+        quiet: args.source.quiet,
     };
-    let (runs, view) =
-        capture(&trace, &args.source.subjects, &options).map_err(io::Error::other)?;
+    let (runs, view) = capture(&trace, &names, &options).map_err(io::Error::other)?;
     let stats = trace.stats();
     let title = format!("sysarena report: {}", trace.name);
+    let peak_frame = peak_frame(&runs);
     let data = json!({
         "title": title,
         "trace": trace.name,
@@ -74,6 +76,7 @@ pub fn render(args: &ReportArgs) -> io::Result<String> {
         "largest": LARGEST_RGB,
         "scale": runs.first().and_then(|r| r.frames.first()).map(|f| f.map.scale_note()),
         "peakLive": stats.peak_live_bytes,
+        "peakFrame": peak_frame,
         "subjects": runs.iter().enumerate().map(|(i, r)| subject_json(i, r)).collect::<Vec<_>>(),
     });
     let json = serde_json::to_string(&data)
@@ -83,6 +86,20 @@ pub fn render(args: &ReportArgs) -> io::Result<String> {
         .replace("{{TITLE}}", &esc(&title))
         .replace("{{SUMMARY}}", &summary_table(&runs))
         .replace("{{DATA}}", &json))
+}
+
+/// The keyframe with the most live bytes (the first such), where the report
+/// opens: the end of most traces is a nearly empty heap.
+pub fn peak_frame(runs: &[SubjectRun]) -> usize {
+    runs.first()
+        .and_then(|r| {
+            r.frames
+                .iter()
+                .enumerate()
+                .max_by_key(|&(i, f)| (f.live_bytes, std::cmp::Reverse(i)))
+                .map(|(i, _)| i)
+        })
+        .unwrap_or(0)
 }
 
 fn subject_json(i: usize, r: &SubjectRun) -> serde_json::Value {
@@ -139,7 +156,7 @@ fn summary_table(runs: &[SubjectRun]) -> String {
 /// Runs `sysarena report`.
 pub fn run(args: &ReportArgs, mut out: impl io::Write) -> io::Result<()> {
     let html = render(args)?;
-    std::fs::write(&args.output, &html)?;
+    std::fs::write(&args.output, &html).map_err(|e| output_error(&args.output, e))?;
     writeln!(
         out,
         "wrote {} ({})",
@@ -180,6 +197,9 @@ mod tests {
             assert!(!html.contains(bad), "report refers outside itself: {bad}");
         }
         assert!(html.contains("\"maps\""));
+        // It opens at the peak of live bytes, and says so.
+        assert!(html.contains("\"peakFrame\":"));
+        assert!(html.contains("opens at the peak"));
         assert!(html.contains("<table>"));
         assert!(!html.contains("{{"));
     }

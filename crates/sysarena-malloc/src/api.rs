@@ -12,7 +12,7 @@ use crate::init;
 use crate::settings::{MIN_ALIGN, Settings};
 use crate::shard::{self, Locked, ReallocFail};
 use crate::sys::{self, set_errno};
-use crate::{big, counters, globals, slab, trace};
+use crate::{big, counters, globals, slab, tcache, trace};
 
 fn no_memory() -> *mut c_void {
     set_errno(libc::ENOMEM);
@@ -29,17 +29,24 @@ fn invalid(msg: &[u8]) {
 /// errno on null. `zero`: the block must read as zero.
 #[inline]
 fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
-    if g.slab
-        && size <= slab::MAX_SIZE
-        && align <= slab::GRANULE
-        && let Some(f) = shard::alloc_small(g, size)
-    {
-        if zero && f.dirty > 0 {
-            // SAFETY: the first `dirty` bytes of the new slot, at most
-            // its class size.
-            unsafe { ptr::write_bytes(f.ptr, 0, f.dirty) };
+    if g.slab && size <= slab::MAX_SIZE && align <= slab::GRANULE {
+        if g.tcache
+            && let Some(p) = tcache::alloc(g, size)
+        {
+            if zero {
+                // SAFETY: the slot's class size is the block's.
+                unsafe { ptr::write_bytes(p, 0, slab::class_size(slab::class_of(size))) };
+            }
+            return p;
         }
-        return f.ptr;
+        if let Some(f) = shard::alloc_small(g, size) {
+            if zero && f.dirty > 0 {
+                // SAFETY: the first `dirty` bytes of the new slot, at most
+                // its class size.
+                unsafe { ptr::write_bytes(f.ptr, 0, f.dirty) };
+            }
+            return f.ptr;
+        }
     }
     // `align` is a power of two: round up with a mask, not a division.
     let Some(need) = size.max(1).checked_add(align - 1).map(|n| n & !(align - 1)) else {
@@ -50,7 +57,13 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
         // Fresh pages: already zero.
         return big::alloc(g, size, align);
     }
-    match shard::alloc(g, size, align) {
+    // Out of memory: this thread's cache gives its blocks back first.
+    let fresh = shard::alloc(g, size, align).or_else(|| {
+        (g.tcache && tcache::flush_mine(g))
+            .then(|| shard::alloc(g, size, align))
+            .flatten()
+    });
+    match fresh {
         Some(f) => {
             if zero && f.dirty > 0 {
                 // SAFETY: the first `dirty <= size` bytes of the new block.
@@ -100,6 +113,30 @@ pub(crate) fn calloc(n: usize, size: usize) -> *mut c_void {
 /// # Safety
 /// If `p` is a live block, the caller gives it up.
 unsafe fn free_raw(g: &Settings, p: *mut u8) {
+    match shard::owner(g, p as usize) {
+        // SAFETY: forwarded; the cache only takes a live slab slot.
+        Some(_) if g.tcache => match unsafe { tcache::free(g, p) } {
+            tcache::Freed::Cached => {}
+            tcache::Freed::DoubleFree => invalid(b"free(): double free detected\n"),
+            // SAFETY: forwarded; an invalid `p` is reported, not used.
+            tcache::Freed::Pass => unsafe { free_locked(g, p) },
+        },
+        // SAFETY: forwarded; an invalid `p` is reported, not used.
+        Some(_) => unsafe { free_locked(g, p) },
+        None => {
+            // SAFETY: forwarded.
+            if !unsafe { big::free(p) } {
+                invalid(b"free(): invalid pointer\n");
+            }
+        }
+    }
+}
+
+/// Frees `p`, a pointer into the shards, under its owner's lock.
+///
+/// # Safety
+/// As [`free_raw`].
+unsafe fn free_locked(g: &Settings, p: *mut u8) {
     match shard::owner(g, p as usize) {
         // SAFETY: forwarded; an invalid `p` is reported, not used.
         Some(i) => match unsafe { Locked::lock(i).free(p, g) } {
@@ -375,7 +412,7 @@ mod tests {
         let g = init::get().unwrap();
         assert!(g.slab);
         // calloc zeroes a reused slot.
-        for size in [1usize, 16, 17, 100, 512] {
+        for size in [1usize, 16, 17, 100, 512, 1000, 1024] {
             let p = malloc(size).cast::<u8>();
             // SAFETY: `size` bytes of ours; then freed.
             unsafe {

@@ -12,7 +12,7 @@ use crate::settings::{
     DEFAULT_DESCRIPTORS, DEFAULT_MMAP_THRESHOLD, DEFAULT_RELEASE, DEFAULT_RESERVE, MAX_SHARDS,
     MIN_RESERVE, Settings, config_from_env, default_shards, env_size, env_switch,
 };
-use crate::{big, check, globals, report, shard, slab, sys, trace};
+use crate::{big, check, globals, report, shard, slab, sys, tcache, trace};
 
 /// The settings, initialising the allocator on the first call; `None` if
 /// no memory could be reserved.
@@ -87,9 +87,17 @@ unsafe fn init(g: &mut Settings) -> bool {
     let pages_per_shard = shard_size / slab::PAGE;
     let meta = sys::map_noreserve(shards * pages_per_shard * slab::META_BYTES)
         .map_or(core::ptr::null_mut(), |p| p.cast::<slab::PageMeta>());
-    if meta.is_null() {
+    // The pages' classes and slot states, read by thread caches without a
+    // lock (one byte per page and per 16 bytes).
+    let states_mem = sys::map_noreserve(shards * pages_per_shard * slab::state::BYTES_PER_PAGE)
+        .unwrap_or(core::ptr::null_mut());
+    if meta.is_null() || states_mem.is_null() {
         g.slab = false;
     }
+    // SAFETY: a fresh zeroed mapping of that many pages' states, leaked.
+    let states = unsafe { slab::state::States::new(states_mem, shards * pages_per_shard) };
+    // SAFETY: initialisation, before any lookup.
+    unsafe { slab::state::install(states) };
     for i in 0..shards {
         // SAFETY: shard `i`'s table is its own `descriptors` slots in the
         // fresh (zeroed) table mapping, its page records its own
@@ -109,6 +117,7 @@ unsafe fn init(g: &mut Settings) -> bool {
                 } else {
                     meta.add(i * pages_per_shard)
                 },
+                states.part(i * pages_per_shard, pages_per_shard),
                 g.slab,
             )
         };
@@ -116,6 +125,8 @@ unsafe fn init(g: &mut Settings) -> bool {
             return false;
         }
     }
+    g.tcache = g.slab && env_switch(c"SYSARENA_TCACHE", true) && tcache::init();
+    tcache::enable(g.tcache);
     g.base = base as usize;
     g.shard_size = shard_size;
     g.shard_shift = shard_size.trailing_zeros();
@@ -149,6 +160,7 @@ extern "C" fn before_fork() {
     if let Some(g) = globals::get_if_ready() {
         trace::lock_for_fork();
         big::lock_for_fork();
+        tcache::lock_for_fork();
         shard::lock_all(g.shards);
     }
 }
@@ -156,6 +168,7 @@ extern "C" fn before_fork() {
 extern "C" fn after_fork_parent() {
     if let Some(g) = globals::get_if_ready() {
         shard::unlock_all(g.shards);
+        tcache::unlock_after_fork();
         big::unlock_after_fork();
         trace::unlock_after_fork();
     }
@@ -166,5 +179,8 @@ extern "C" fn after_fork_child() {
         shard::reset_all_in_child(g.shards);
         big::reset_in_child();
         trace::reset_in_child();
+        // The shard locks are free again: the caches of the threads that
+        // did not come along go back to their pages.
+        tcache::reset_in_child(g);
     }
 }

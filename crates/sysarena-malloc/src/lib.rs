@@ -17,10 +17,10 @@
 //!   in a second `MAP_NORESERVE` mapping, built with
 //!   [`SliceManager::from_empty_slice`](sysarena::SliceManager::from_empty_slice)
 //!   so that it costs nothing until used.
-//! - **Small blocks** (at most 512 bytes, alignment at most 16) come from
+//! - **Small blocks** (at most 1 KiB, alignment at most 16) come from
 //!   the shard's slab layer (`slab`): 64 KiB pages carved out of its heap,
 //!   one descriptor per page, cut into slots of one size class (16, 32, …,
-//!   512 bytes), with the class, free bitmap and list links of each page out
+//!   1024 bytes), with the class, free bitmap and list links of each page out
 //!   of band in a `MAP_NORESERVE` array of page records. O(1) malloc and
 //!   free; double frees detected by the bitmap. `SYSARENA_SLAB=0` turns it
 //!   off.
@@ -89,6 +89,7 @@ mod settings;
 mod shard;
 mod slab;
 mod sys;
+mod tcache;
 #[cfg(test)]
 mod threads;
 mod trace;
@@ -98,6 +99,7 @@ mod trace;
 #[cfg_attr(test, allow(dead_code))]
 extern "C" fn at_exit() {
     trace::finish();
+    tcache::show_mine();
     report::write_at_exit();
     check::check_at_exit();
 }

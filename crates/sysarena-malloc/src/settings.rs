@@ -51,6 +51,9 @@ pub(crate) struct Settings {
     pub(crate) config: Config,
     /// Whether small blocks go to the slab layer (`SYSARENA_SLAB`).
     pub(crate) slab: bool,
+    /// Whether threads cache small blocks (`SYSARENA_TCACHE`, and the slab
+    /// layer on).
+    pub(crate) tcache: bool,
 }
 
 impl Settings {
@@ -67,6 +70,7 @@ impl Settings {
         page: 4096,
         config: Config::fast(),
         slab: true,
+        tcache: true,
     };
 }
 

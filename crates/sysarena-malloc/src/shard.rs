@@ -16,6 +16,7 @@ use sysarena::{AllocError, Coalescing, Config, FreeError, Heap, ReallocError, Sl
 use crate::counters;
 use crate::lock::Lock;
 use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
+use crate::slab::state::States;
 use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
 
@@ -68,7 +69,8 @@ std::thread_local! {
 /// `region .. region + size` is memory nothing else uses, starting at a
 /// multiple of [`slab::PAGE`]; `table` points to `descriptors` zeroed slots
 /// and `meta` (null: no slab layer) to `size / slab::PAGE` zeroed page
-/// records, which nothing else uses; all live for ever.
+/// records, and `states` covers as many pages, which nothing else uses; all
+/// live for ever.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn build(
     i: usize,
@@ -78,6 +80,7 @@ pub(crate) unsafe fn build(
     descriptors: usize,
     config: Config,
     meta: *mut PageMeta,
+    states: States,
     slab_on: bool,
 ) -> bool {
     // SAFETY: the caller hands over `descriptors` zeroed slots for ever.
@@ -95,7 +98,7 @@ pub(crate) unsafe fn build(
     let heap = unsafe { Heap::from_manager(base, manager) };
     // SAFETY: `meta` describes this region's pages and nothing else uses it
     // (the caller's contract); the layer is only used with this heap.
-    let slab = unsafe { Slab::new(meta, size / slab::PAGE, slab_on) };
+    let slab = unsafe { Slab::new(meta, states, size / slab::PAGE, slab_on) };
     // SAFETY: initialisation has exclusive access to the shards.
     unsafe {
         (*SHARDS[i].inner.get()).write(Inner {
@@ -273,7 +276,9 @@ impl Inner {
         match self.slab.find(self.heap.base().as_ptr(), p) {
             Found::NotSlab => {}
             Found::Live { class, .. } => return Ok(slab::class_size(class)),
-            Found::Free => return Err(FreeError::DoubleFree { offset: off }),
+            Found::Free | Found::Cached { .. } => {
+                return Err(FreeError::DoubleFree { offset: off });
+            }
             Found::Invalid => return Err(FreeError::NotAllocated { offset: off }),
         }
         match self.heap.manager().arena_at(off) {
@@ -303,7 +308,7 @@ impl Inner {
                 }
                 return Ok(());
             }
-            Found::Free => {
+            Found::Free | Found::Cached { .. } => {
                 return Err(FreeError::DoubleFree {
                     offset: (p as usize).wrapping_sub(base as usize),
                 });
@@ -459,7 +464,7 @@ pub(crate) unsafe fn realloc(
             let _ = unsafe { Locked::lock(i).free(p, g) };
             return Ok(f.ptr);
         }
-        Found::Free | Found::Invalid => return Err(ReallocFail::Invalid),
+        Found::Free | Found::Cached { .. } | Found::Invalid => return Err(ReallocFail::Invalid),
     }
     // SAFETY: forwarded; an invalid `p` is reported, not used.
     match unsafe { l.realloc(p, size) } {
@@ -501,5 +506,66 @@ pub(crate) fn unlock_all(n: usize) {
 pub(crate) fn reset_all_in_child(n: usize) {
     for s in &SHARDS[..n] {
         s.lock.reset_in_child();
+    }
+}
+
+// ----- thread caches -------------------------------------------------------------------
+
+/// Fills `out` with free slots of class `c` from the thread's shard (one
+/// lock for the batch) and returns how many it took: fewer when the shard
+/// has no 64 KiB left for a page, 0 when the layer is off. The slots are
+/// the caller's, in state `LIVE` (the caller marks them cached).
+///
+/// # Time complexity
+/// O(`out.len()`) under one lock.
+pub(crate) fn refill(g: &Settings, c: usize, out: &mut [*mut u8]) -> usize {
+    let (_, mut l) = lock_for_alloc(g.shards);
+    let inner = &mut *l;
+    let mut n = 0;
+    for slot in out.iter_mut() {
+        match inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c) {
+            Some(f) => *slot = f.ptr,
+            None => break,
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Gives slots a thread cache held back to their pages, each under its
+/// owner's lock (one lock per shard in the batch). A pointer that is not a
+/// cached slot of this allocator is skipped: after a `fork`, the caches of
+/// threads that do not exist in the child are flushed as they were left,
+/// possibly mid-update.
+///
+/// # Time complexity
+/// O(`ptrs.len()` × shards in the batch).
+pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
+    let mut done = 0;
+    while done < ptrs.len() {
+        // The first pointer not yet given back names the next shard.
+        let Some(k) = ptrs.iter().position(|p| !p.is_null()) else {
+            break;
+        };
+        let Some(i) = owner(g, ptrs[k] as usize) else {
+            ptrs[k] = core::ptr::null_mut();
+            done += 1;
+            continue;
+        };
+        let mut l = Locked::lock(i);
+        let inner = &mut *l;
+        let base = inner.heap.base().as_ptr();
+        for p in ptrs[k..].iter_mut() {
+            if p.is_null() || owner(g, *p as usize) != Some(i) {
+                continue;
+            }
+            if let Found::Cached { page, class, idx } = inner.slab.find(base, *p) {
+                // SAFETY: `find` just reported the slot cached: the calling
+                // cache holds it and gives it up.
+                unsafe { inner.slab.free(&mut inner.heap, page, class, idx) };
+            }
+            *p = core::ptr::null_mut();
+            done += 1;
+        }
     }
 }

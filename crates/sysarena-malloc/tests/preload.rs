@@ -8,19 +8,17 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The cdylib under test. `cargo test` does not build a cdylib for
-/// integration tests, so on a fresh checkout this builds it once (same
-/// profile) into its own target directory, which avoids waiting on the lock
-/// of the build that runs these tests.
+/// integration tests (and one left in the target directory by an earlier
+/// `cargo build` may be stale), so this builds it once per run (same
+/// profile; nothing to do when it is up to date) into its own target
+/// directory, which avoids waiting on the lock of the build that runs these
+/// tests.
 fn library() -> PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let exe = std::env::current_exe().expect("test binary path");
         // target/<profile>/deps/<test> -> target/<profile>
         let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-        let built = profile_dir.join("libsysarena_malloc.so");
-        if built.exists() {
-            return built;
-        }
         let own = profile_dir.join("preload-lib");
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let mut cargo = Command::new(env!("CARGO"));
@@ -187,5 +185,93 @@ fn trace_and_stats_are_written() {
     assert!(report.contains("footprint"), "{report}");
     let _ = std::fs::remove_file(trace);
     let _ = std::fs::remove_file(stats);
+    let _ = std::fs::remove_file(exe);
+}
+
+/// Per report in a stats file: the bytes of slab slots in use and of those
+/// in thread caches, and the number of caches listed.
+fn slab_and_cache_bytes(stats: &str) -> Vec<(u64, u64, u64)> {
+    let number_before = |line: &str, what: &str| -> u64 {
+        let i = line
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} in {line}"));
+        let head = line[..i].trim_end();
+        let head = head.strip_suffix('(').unwrap_or(head).trim_end();
+        let start = head.rfind([' ', '(']).map_or(0, |k| k + 1);
+        head[start..]
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let slab: Vec<u64> = stats
+        .lines()
+        .filter(|l| l.starts_with("slab layer: "))
+        .map(|l| number_before(l, " bytes at their class sizes), "))
+        .collect();
+    let caches: Vec<(u64, u64)> = stats
+        .lines()
+        .filter(|l| l.starts_with("thread caches: "))
+        .map(|l| {
+            (
+                number_before(l, " bytes at their class sizes, counted"),
+                number_before(l, " caches;"),
+            )
+        })
+        .collect();
+    assert_eq!(slab.len(), caches.len(), "{stats}");
+    slab.iter()
+        .zip(&caches)
+        .map(|(&s, &(c, n))| (s, c, n))
+        .collect()
+}
+
+#[test]
+fn blocks_of_exited_threads_and_forked_children_are_not_stranded() {
+    let exe = compile("exits.c");
+    let dir = std::env::temp_dir();
+    let mut seen = Vec::new();
+    for tcache in ["1", "0"] {
+        let stats = dir.join(format!(
+            "sysarena-malloc-{}-exits-{tcache}.stats",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&stats);
+        let (stdout, stderr) = run(
+            &exe,
+            &[],
+            &[
+                ("SYSARENA_TCACHE", tcache),
+                ("SYSARENA_CHECK", "1"),
+                ("SYSARENA_STATS", stats.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(stdout, "exits ok\n");
+        // The child and the parent, each consistent.
+        assert_eq!(stderr.matches("check ok").count(), 2, "{stderr}");
+        let text = std::fs::read_to_string(&stats).unwrap();
+        let _ = std::fs::remove_file(&stats);
+        let reports = slab_and_cache_bytes(&text);
+        assert_eq!(reports.len(), 2, "{text}");
+        for &(_, cached, caches) in &reports {
+            if tcache == "1" {
+                // Only the exiting thread's own cache is left: the four
+                // threads' caches went back when they exited (parent) or
+                // when the child was forked without them.
+                assert_eq!(caches, 1, "{text}");
+            } else {
+                assert_eq!((cached, caches), (0, 0), "{text}");
+            }
+        }
+        // Slots in use, less those sitting in a cache: the program's live
+        // small blocks.
+        seen.push(
+            reports
+                .iter()
+                .map(|&(used, cached, _)| used - cached)
+                .collect::<Vec<_>>(),
+        );
+    }
+    // With caches, as many bytes are the program's as without: nothing is
+    // stranded in a cache that no thread owns.
+    assert_eq!(seen[0], seen[1]);
     let _ = std::fs::remove_file(exe);
 }

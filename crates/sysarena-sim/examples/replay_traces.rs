@@ -1,16 +1,17 @@
 //! Replays the recorded traces in `traces/` against every subject and
 //! prints one line each: `cargo run --release -p sysarena-sim --example
-//! replay_traces [TRACE...] [--subjects a,b]`.
+//! replay_traces [TRACE...] [--subjects a,b]`. Each subject has the default
+//! time budget (30 s); one that runs out says where it stopped.
 
 use std::path::PathBuf;
 
+use sysarena_sim::registry::{self, DEFAULT_CAPACITY};
 use sysarena_sim::replay::{ReplayOptions, replay};
-use sysarena_sim::subjects::{self, DEFAULT_CAPACITY};
 use sysarena_sim::trace::Trace;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut names = subjects::names();
+    let mut names = registry::names();
     if let Some(i) = args.iter().position(|a| a == "--subjects") {
         names = args[i + 1].split(',').map(str::to_owned).collect();
         args.drain(i..=i + 1);
@@ -38,7 +39,7 @@ fn main() {
             trace.name, stats.events, stats.peak_live_bytes
         );
         for name in &names {
-            let mut s = match subjects::by_name(name, DEFAULT_CAPACITY) {
+            let mut s = match registry::by_name(name, DEFAULT_CAPACITY) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("{e}");
@@ -58,6 +59,9 @@ fn main() {
                         r.timing.ns_per_op,
                         r.timing.wall_ns as f64 / 1e9
                     );
+                    if let Some(stopped) = m.stopped {
+                        println!("  {:<36} {stopped}", "");
+                    }
                 }
                 Err(e) => println!("  {name:<36} ERROR {e}"),
             }

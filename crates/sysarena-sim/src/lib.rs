@@ -13,11 +13,11 @@
 //!
 //! ```
 //! use sysarena_sim::replay::{ReplayOptions, replay};
-//! use sysarena_sim::subjects;
+//! use sysarena_sim::registry;
 //! use sysarena_sim::trace::Trace;
 //!
 //! let trace = Trace::parse_native("demo", "a 1 100\na 2 64\nf 1\na 3 40\n").unwrap();
-//! let mut talc = subjects::by_name("talc", 1 << 20).unwrap();
+//! let mut talc = registry::by_name("talc", 1 << 20).unwrap();
 //! let result = replay(&trace, talc.as_mut(), &ReplayOptions::default()).unwrap();
 //! assert_eq!(result.summary.peak_live_bytes, 164);
 //! assert_eq!(result.summary.failed_requests, 0);
@@ -26,12 +26,29 @@
 //! The peers are the real crates from crates.io (talc, rlsf, buddy_system_allocator,
 //! linked_list_allocator, dlmalloc, offset-allocator, slabmalloc), one
 //! adapter each in [`peers`]; the benchmarks reuse the same adapters.
+//!
+//! Every replay has a [time budget](budget) (30 s by default): a subject too
+//! slow for a trace stops where the budget runs out, and its result says
+//! where and why while covering the events it reached.
+//!
+//! Layers, each importing only those before it: [`trace`], [`subject`] (the
+//! trait, its region and its error), [`budget`] → [`workload`], [`peers`],
+//! [`sysarena_subject`], [`metrics`] → [`registry`] → [`replay`].
 
+pub mod budget;
 pub mod metrics;
 pub mod peers;
+pub mod registry;
 pub mod replay;
 pub mod subject;
-pub mod subjects;
 pub mod sysarena_subject;
 pub mod trace;
 pub mod workload;
+
+/// The registry's old name, kept so that callers move at their own pace;
+/// use [`registry`] (and [`subject::SubjectError`]).
+#[doc(hidden)]
+pub mod subjects {
+    pub use crate::registry::*;
+    pub use crate::subject::SubjectError;
+}

@@ -254,7 +254,8 @@ pub enum FreeSource {
 }
 
 /// The deterministic figures of one replay (everything but time): the same
-/// subject on the same trace gives equal figures.
+/// subject on the same trace gives equal figures — unless its time budget
+/// stopped it ([`Summary::stopped`]), when they cover the events it reached.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// The subject's name.
@@ -263,7 +264,7 @@ pub struct Summary {
     pub trace: String,
     /// The subject's region size.
     pub capacity: usize,
-    /// Events replayed.
+    /// Events replayed (fewer than the trace's when [`Summary::stopped`]).
     pub events: usize,
     /// Alloc events.
     pub allocs: usize,
@@ -284,6 +285,11 @@ pub struct Summary {
     /// Failed requests for which one of the subject's own free extents could
     /// have held it; `None` when the subject does not report extents.
     pub failed_with_fitting_free_extent: Option<usize>,
+    /// Failed requests the subject refused for want of bookkeeping room
+    /// while a free block fitted ([`Refusal::NoDescriptor`](crate::subject::Refusal):
+    /// sysarena's arena table had no spare descriptor); 0 for subjects that
+    /// cannot tell.
+    pub failed_no_descriptor: usize,
     /// Frees and reallocs skipped because their block's alloc had failed.
     pub skipped_events: usize,
     /// Blocks returned at an offset that is not a multiple of their
@@ -306,8 +312,11 @@ pub struct Summary {
     pub max_external_fragmentation: f64,
     /// Where free-space figures come from.
     pub free_source: FreeSource,
-    /// The state after the last event.
+    /// The state after the last event replayed.
     pub end: Sample,
+    /// Where and why the replay stopped before the end of the trace (its
+    /// time budget, or Ctrl-C); `None` when it replayed every event.
+    pub stopped: Option<crate::budget::Stopped>,
 }
 
 /// Time spent (not deterministic; kept apart from [`Summary`]).
@@ -316,8 +325,8 @@ pub struct Timing {
     /// Wall time of the whole replay, checks and sampling included.
     pub wall_ns: u64,
     /// Time inside the subject's alloc, free and realloc calls (each call
-    /// timed with `Instant`, so a few tens of ns of timer cost per call are
-    /// included).
+    /// timed with the replay's [`Clock`](crate::budget::Clock), so a few tens
+    /// of ns of timer cost per call are included).
     pub subject_ns: u64,
     /// Subject calls made.
     pub calls: usize,

@@ -13,23 +13,31 @@
 //! Per event the replay does O(log n) work (a hash map from ids to blocks,
 //! the [`LiveSet`]); gap figures are read only at sample points, every
 //! [`ReplayOptions::sample_every`] events.
+//!
+//! Every replay has a [time budget](crate::budget) (30 s by default,
+//! [`ReplayOptions::time_budget`]): a subject too slow for the trace stops
+//! where its budget runs out, and its result says so
+//! ([`Summary::stopped`]) while covering the events it reached.
+//! [`replay_controlled`] also takes a stop flag (for Ctrl-C) and a clock.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::{Clock, DEFAULT_TIME_BUDGET, StopReason, Stopped, SystemClock};
 use crate::metrics::{
     self, Clash, FreeSource, LiveSet, Sample, Summary, Timing, external_fragmentation,
 };
-use crate::subject::{Block, Subject};
+use crate::subject::{Block, Refusal, Subject};
 use crate::trace::{Event, Id, Trace};
 
 /// How many samples an automatic interval aims for.
 pub const AUTO_SAMPLES: usize = 2000;
 
 /// Replay settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayOptions {
     /// Take a sample every this many events; `None` picks an interval that
     /// gives about [`AUTO_SAMPLES`] samples. A sample is always taken after
@@ -38,6 +46,41 @@ pub struct ReplayOptions {
     /// Free every block still live at the end (so the subject is empty
     /// again; the figures are taken before).
     pub release_at_end: bool,
+    /// Stop once the replay has run this long (checked before every event);
+    /// `None` for no limit. Default: [`DEFAULT_TIME_BUDGET`].
+    pub time_budget: Option<Duration>,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            sample_every: None,
+            release_at_end: false,
+            time_budget: Some(DEFAULT_TIME_BUDGET),
+        }
+    }
+}
+
+/// What steers a replay from outside: progress reports, the clock that
+/// times it (and its budget) and a flag that stops it.
+pub struct Controls<'a> {
+    /// Called with the number of events replayed since the last call (at
+    /// every sample point and at the end), so the calls add up to the
+    /// events replayed. For progress bars.
+    pub progress: &'a mut dyn FnMut(usize),
+    /// The time source for the timing figures and the budget.
+    pub clock: &'a mut dyn Clock,
+    /// When set (from another thread or a signal handler), the replay stops
+    /// before its next event with [`StopReason::Interrupted`].
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for Controls<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controls")
+            .field("stop", &self.stop)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A subject's replay of a trace.
@@ -127,6 +170,9 @@ type Blocks = HashMap<Id, Option<Block>>;
 
 struct State<'a> {
     subject: &'a mut dyn Subject,
+    clock: &'a mut dyn Clock,
+    /// The clock's reading after the last subject call.
+    now: Duration,
     live: LiveSet,
     blocks: Blocks,
     summary: Summary,
@@ -140,9 +186,10 @@ struct State<'a> {
 
 impl State<'_> {
     fn timed<T>(&mut self, f: impl FnOnce(&mut dyn Subject) -> T) -> T {
-        let t0 = Instant::now();
+        let t0 = self.clock.now();
         let out = f(&mut *self.subject);
-        self.timing.subject_ns += t0.elapsed().as_nanos() as u64;
+        self.now = self.clock.now();
+        self.timing.subject_ns += self.now.saturating_sub(t0).as_nanos() as u64;
         self.timing.calls += 1;
         out
     }
@@ -194,6 +241,9 @@ impl State<'_> {
 
     fn failed(&mut self, size: usize, align: usize) {
         self.summary.failed_requests += 1;
+        if self.subject.last_refusal() == Some(Refusal::NoDescriptor) {
+            self.summary.failed_no_descriptor += 1;
+        }
         if self.cache.is_none() {
             self.cache = Some((self.live.gap_extents(), self.subject.free_extents()));
         }
@@ -316,10 +366,16 @@ impl State<'_> {
     }
 }
 
-/// Replays `trace` against `subject`.
+/// Replays `trace` against `subject`, within
+/// [`ReplayOptions::time_budget`].
 ///
 /// The subject should be fresh (nothing live); blocks it already holds are
 /// invisible to the checks.
+///
+/// # Errors
+/// [`ReplayError::Violation`] when the subject hands out a bad block,
+/// [`ReplayError::BadTrace`] for an inconsistent hand-made trace. Running
+/// out of budget is no error: the result's [`Summary::stopped`] says so.
 pub fn replay(
     trace: &Trace,
     subject: &mut dyn Subject,
@@ -330,7 +386,7 @@ pub fn replay(
 
 /// [`replay`], calling `progress(n)` as it goes: `n` events were replayed
 /// since the last call (at every sample point and at the end), so the calls
-/// add up to the trace's length. For progress bars.
+/// add up to the events replayed. For progress bars.
 ///
 /// # Errors
 /// As [`replay`].
@@ -340,7 +396,38 @@ pub fn replay_with_progress(
     options: &ReplayOptions,
     progress: &mut dyn FnMut(usize),
 ) -> Result<ReplayResult, ReplayError> {
-    let start = Instant::now();
+    replay_controlled(
+        trace,
+        subject,
+        options,
+        Controls {
+            progress,
+            clock: &mut SystemClock::new(),
+            stop: None,
+        },
+    )
+}
+
+/// [`replay`] steered by `controls`: progress reports, the clock, and a flag
+/// that stops it early (Ctrl-C). A replay stopped by its budget or the flag
+/// returns `Ok` with [`Summary::stopped`] set; its figures cover the events
+/// before the stop.
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_controlled(
+    trace: &Trace,
+    subject: &mut dyn Subject,
+    options: &ReplayOptions,
+    controls: Controls<'_>,
+) -> Result<ReplayResult, ReplayError> {
+    let Controls {
+        progress,
+        clock,
+        stop,
+    } = controls;
+    let start = clock.now();
+    let deadline = options.time_budget.map(|b| start.saturating_add(b));
     let every = options
         .sample_every
         .unwrap_or_else(|| trace.events.len().div_ceil(AUTO_SAMPLES))
@@ -367,6 +454,7 @@ pub fn replay_with_progress(
             FreeSource::Subject => Some(0),
             FreeSource::Gaps => None,
         },
+        failed_no_descriptor: 0,
         skipped_events: 0,
         misaligned_blocks: 0,
         peak_live_bytes: 0,
@@ -378,10 +466,13 @@ pub fn replay_with_progress(
         max_external_fragmentation: 0.0,
         free_source,
         end: Sample::default(),
+        stopped: None,
     };
     let honours_alignment = subject.honours_alignment();
     let mut state = State {
         subject,
+        clock,
+        now: start,
         live: LiveSet::new(capacity),
         blocks: HashMap::new(),
         summary,
@@ -392,20 +483,42 @@ pub fn replay_with_progress(
     };
     let mut series = Vec::with_capacity(trace.events.len() / every + 2);
     series.push(state.sample(0));
+    let mut stopped = None;
     for (i, event) in trace.events.iter().enumerate() {
+        let reason = if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            Some(StopReason::Interrupted)
+        } else if deadline.is_some_and(|d| state.now >= d) {
+            let budget = options.time_budget.unwrap_or_default();
+            Some(StopReason::TimeBudget {
+                seconds: budget.as_secs_f64(),
+            })
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            stopped = Some(Stopped {
+                at_event: i,
+                of: trace.events.len(),
+                reason,
+            });
+            break;
+        }
         state.step(i, event)?;
         if (i + 1) % every == 0 {
             series.push(state.sample(i + 1));
             progress(every);
         }
     }
-    progress(trace.events.len() % every);
-    let end = state.sample(trace.events.len());
+    let replayed = stopped.map_or(trace.events.len(), |s| s.at_event);
+    progress(replayed % every);
+    let end = state.sample(replayed);
     if series.last().map(|s| s.event) != Some(end.event) {
         series.push(end);
     }
     let mut summary = state.summary.clone();
     summary.end = end;
+    summary.events = replayed;
+    summary.stopped = stopped;
     summary.max_external_fragmentation = series
         .iter()
         .map(|s| s.external_fragmentation)
@@ -424,7 +537,7 @@ pub fn replay_with_progress(
         state.blocks.clear();
     }
     let mut timing = state.timing;
-    timing.wall_ns = start.elapsed().as_nanos() as u64;
+    timing.wall_ns = state.clock.now().saturating_sub(start).as_nanos() as u64;
     if timing.calls > 0 {
         timing.ns_per_op = timing.subject_ns as f64 / timing.calls as f64;
     }
@@ -435,8 +548,11 @@ pub fn replay_with_progress(
     })
 }
 
-/// Replays `trace` against every subject in turn, stopping at the first
-/// violation.
+/// Replays `trace` against every subject in turn (each within its own
+/// budget), stopping at the first violation.
+///
+/// # Errors
+/// As [`replay`].
 pub fn replay_all(
     trace: &Trace,
     subjects: &mut [Box<dyn Subject>],

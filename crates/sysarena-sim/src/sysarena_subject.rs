@@ -3,11 +3,12 @@
 use std::alloc::Layout;
 use std::fmt;
 
-use sysarena::{ArenaManager, Coalescing, Config, Policy, Slot};
+use sysarena::{
+    AllocError, ArenaManager, Coalescing, Config, OomReason, Policy, ReallocError, Slot,
+};
 
-use crate::peers::Region;
-use crate::subject::{Block, FreeStats, Subject};
-use crate::subjects::SubjectError;
+use crate::subject::Region;
+use crate::subject::{Block, FreeStats, Refusal, Subject, SubjectError};
 
 /// The descriptor table a subject gets for a region of `capacity` bytes
 /// when none is given: `capacity / 128`, clamped to `[1024, 1 << 20]`
@@ -40,6 +41,8 @@ pub struct SysarenaSubject {
     defragments: u64,
     /// Real memory for moving reallocs to copy in (see `with_memory`).
     memory: Option<Region>,
+    /// Why the last refused request was refused.
+    last_refusal: Option<Refusal>,
 }
 
 /// The manager a [`SysarenaSubject`] runs: its descriptor table is an owned
@@ -100,6 +103,7 @@ impl SysarenaSubject {
             defrag_on_failure: false,
             defragments: 0,
             memory: None,
+            last_refusal: None,
         })
     }
 
@@ -145,15 +149,35 @@ impl SysarenaSubject {
         &self.manager
     }
 
-    fn retry<T, E>(&mut self, mut f: impl FnMut(&mut TableManager) -> Result<T, E>) -> Option<T> {
-        match f(&mut self.manager) {
-            Ok(v) => Some(v),
+    /// Runs `f`; on failure defragments and runs it once more when asked
+    /// to, and records why the last failure failed.
+    fn retry<T, E>(
+        &mut self,
+        mut f: impl FnMut(&mut TableManager) -> Result<T, E>,
+        why: impl Fn(E) -> Option<AllocError>,
+    ) -> Option<T> {
+        let result = match f(&mut self.manager) {
             Err(_) if self.defrag_on_failure => {
                 self.defragments += 1;
                 self.manager.defragment();
-                f(&mut self.manager).ok()
+                f(&mut self.manager)
             }
-            Err(_) => None,
+            other => other,
+        };
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.last_refusal = why(e).map(|e| match e {
+                    AllocError::OutOfMemory(OomReason::NoSpareDescriptor { .. }) => {
+                        Refusal::NoDescriptor
+                    }
+                    AllocError::TooLarge { .. } | AllocError::SizeOverflow { .. } => {
+                        Refusal::TooLarge
+                    }
+                    _ => Refusal::NoFit,
+                });
+                None
+            }
         }
     }
 }
@@ -194,7 +218,7 @@ impl Subject for SysarenaSubject {
     }
 
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
-        self.retry(|m| m.alloc(size.max(1), align))
+        self.retry(|m| m.alloc(size.max(1), align), Some)
             .map(|a| a.offset())
     }
 
@@ -205,7 +229,13 @@ impl Subject for SysarenaSubject {
     }
 
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
-        let r = self.retry(|m| m.realloc(block.offset, new_size.max(1), block.align))?;
+        let r = self.retry(
+            |m| m.realloc(block.offset, new_size.max(1), block.align),
+            |e| match e {
+                ReallocError::Alloc(e) => Some(e),
+                _ => None,
+            },
+        )?;
         if let (Some(from), Some(memory)) = (r.moved_from, &self.memory) {
             // SAFETY: both arenas lie inside the region (the manager's
             // capacity is the region's size) and are disjoint: the new one
@@ -223,6 +253,10 @@ impl Subject for SysarenaSubject {
                 .map(|a| (a.offset, a.size))
                 .collect(),
         )
+    }
+
+    fn last_refusal(&self) -> Option<Refusal> {
+        self.last_refusal
     }
 
     fn free_stats(&self) -> Option<FreeStats> {

@@ -187,9 +187,9 @@ pub enum TraceErrorKind {
     BadHeader(String),
 }
 
-/// A malformed trace: where and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {kind}")]
+/// A malformed trace: where and why, shown as `FILE:LINE: reason`, or
+/// `FILE: reason` when no line is to blame (the file cannot be opened).
+#[derive(Debug)]
 pub struct TraceError {
     /// The file (or name) being read.
     pub file: String,
@@ -197,8 +197,23 @@ pub struct TraceError {
     /// file failed).
     pub line: usize,
     /// The reason.
-    #[source]
     pub kind: TraceErrorKind,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.kind)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.kind)
+        }
+    }
+}
+
+impl std::error::Error for TraceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.kind)
+    }
 }
 
 /// Counts and peaks of a trace, computed without replaying it.
@@ -353,7 +368,14 @@ fn for_each_line(
             Ok(_) => {}
             Err(e) => return Err(err(line_no, e.into())),
         }
-        if f(&buf).map_err(|kind| err(line_no, kind))? {
+        // A byte-order mark (what some editors put first in a UTF-8
+        // file) is not content.
+        let text = if line_no == 1 {
+            buf.strip_prefix('\u{feff}').unwrap_or(&buf)
+        } else {
+            &buf
+        };
+        if f(text).map_err(|kind| err(line_no, kind))? {
             produced += 1;
         }
     }
@@ -542,8 +564,10 @@ impl Trace {
     }
 
     /// Reads the file at `path`; with no `format`, guesses it: `.rep` (also
-    /// `.rep.gz`) is malloc-lab, a file whose first op starts with `+` or `-`
-    /// is OSTEP, anything else native. Gzip is detected by magic bytes.
+    /// `.rep.gz`) is malloc-lab, and so is a file whose first line is a lone
+    /// number (a malloc-lab header, whatever the file is called); a file
+    /// whose first op starts with `+` or `-` is OSTEP; anything else native.
+    /// Gzip is detected by magic bytes; a UTF-8 byte-order mark is skipped.
     pub fn from_path(
         path: impl AsRef<Path>,
         format: Option<TraceFormat>,
@@ -654,10 +678,16 @@ impl Trace {
 fn sniff(reader: &mut dyn BufRead) -> io::Result<TraceFormat> {
     let head = reader.fill_buf()?;
     let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for line in text.lines() {
         let body = content(line);
         if body.is_empty() {
             continue;
+        }
+        // A lone number is no native or OSTEP op: it is the first line of a
+        // malloc-lab header (the heap size).
+        if body.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(TraceFormat::MallocLab);
         }
         return Ok(match body.as_bytes()[0] {
             b'+' | b'-' => TraceFormat::Ostep,

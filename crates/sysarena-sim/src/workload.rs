@@ -23,13 +23,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::trace::{Event, Id, Trace};
 
+/// The most steps a workload generates: [`WorkloadParams::ops`] above it
+/// is clamped to it (ten million steps are about 240 MB of events).
+pub const MAX_OPS: usize = 10_000_000;
+
 /// A workload's knobs. Not every workload reads every field; each
 /// [`Workload`] variant says which it uses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadParams {
     /// The generator's seed.
     pub seed: u64,
-    /// Number of steps (roughly the number of events).
+    /// Number of steps (roughly the number of events); at most
+    /// [`MAX_OPS`] are generated.
     pub ops: usize,
     /// Smallest request, in bytes.
     pub min_size: usize,
@@ -203,7 +208,7 @@ impl Clamped {
         let min = p.min_size.max(1);
         let clamp01 = |x: f64| if x.is_nan() { 0.5 } else { x.clamp(0.0, 1.0) };
         Clamped {
-            ops: p.ops,
+            ops: p.ops.min(MAX_OPS),
             min,
             max: p.max_size.max(min),
             align: p.align.max(1).checked_next_power_of_two().unwrap_or(1),
@@ -369,7 +374,8 @@ impl Gen {
 
     fn checkerboard(&mut self, p: &Clamped) {
         let block = p.max;
-        let count = p.capacity / block;
+        // At most MAX_OPS blocks, however large the region.
+        let count = (p.capacity / block).min(MAX_OPS);
         let ids: Vec<Id> = (0..count).map(|_| self.alloc(block)).collect();
         for id in ids.iter().skip(1).step_by(2) {
             self.trace.events.push(Event::Free { id: *id });

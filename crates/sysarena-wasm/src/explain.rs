@@ -101,6 +101,9 @@ pub fn alloc_error_words(e: &AllocError) -> String {
             fmt_bytes(*capacity)
         ),
         AllocError::OutOfMemory(r) => format!("out of memory: {r}"),
+        // The error type is non-exhaustive: a newer core's refusal still
+        // has its own words.
+        other => other.to_string(),
     }
 }
 

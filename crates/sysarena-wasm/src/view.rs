@@ -24,17 +24,26 @@ pub fn fmt_bytes(n: usize) -> String {
     }
 }
 
+/// `n` arenas, in the singular for one (as `sysarena step` says it).
+fn arenas(n: usize) -> String {
+    if n == 1 {
+        "1 arena".to_owned()
+    } else {
+        format!("{n} arenas")
+    }
+}
+
 /// The stats line, word for word as `sysarena step` prints it, so the
 /// browser test can compare the page with the command line.
 pub fn stats_line(st: &Stats) -> String {
     format!(
-        "stats: in use {} (requested {}, slack {}) in {} arenas · free {} in {} arenas, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
+        "stats: in use {} (requested {}, slack {}) in {} · free {} in {}, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
         fmt_bytes(st.in_use_bytes),
         fmt_bytes(st.requested_bytes),
         fmt_bytes(st.internal_fragmentation()),
-        st.used_arenas,
+        arenas(st.used_arenas),
         fmt_bytes(st.free_bytes),
-        st.free_arenas,
+        arenas(st.free_arenas),
         fmt_bytes(st.largest_free),
         st.fragmentation() * 100.0,
         st.descriptors - st.spare_descriptors,

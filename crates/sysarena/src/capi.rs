@@ -29,9 +29,9 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use crate::config::Config;
-use crate::error::{AllocError, FreeError, OomReason, ReallocError};
+use crate::error::{AllocError, FreeError, OomReason, ReallocError, TableError};
 use crate::global::{ClaimError, LockedHeap, SliceLockedHeap};
-use crate::heap::Heap;
+use crate::heap::{Heap, RegionError};
 use crate::manager::ArenaManager;
 use crate::table::Slot;
 
@@ -204,11 +204,19 @@ pub unsafe extern "C" fn sysarena_extend(base: *mut c_void, len: usize) -> i32 {
     let Some(base) = NonNull::new(base.cast::<u8>()) else {
         return fail(SYSARENA_E_NULL);
     };
+    let Some(end) = HEAP.with_heap(|h| h.map(Heap::end)) else {
+        return fail(SYSARENA_E_NOT_INITIALIZED);
+    };
+    if base != end {
+        return fail(SYSARENA_E_BAD_REGION);
+    }
     // SAFETY: forwarded to the caller.
     match unsafe { HEAP.extend(base, len) } {
         Ok(()) => SYSARENA_OK,
         Err(ClaimError::NoRegion) => fail(SYSARENA_E_NOT_INITIALIZED),
-        Err(ClaimError::Table(_)) => fail(SYSARENA_E_NO_DESCRIPTOR),
+        Err(ClaimError::Region(RegionError::Table(TableError::NoSpareDescriptor))) => {
+            fail(SYSARENA_E_NO_DESCRIPTOR)
+        }
         Err(_) => fail(SYSARENA_E_BAD_REGION),
     }
 }

@@ -22,7 +22,10 @@ pub enum Policy {
     /// First fit, but starting where the previous allocation ended and
     /// wrapping around (Knuth's roving pointer).
     ///
-    /// *Time:* O(f).
+    /// *Time:* O(a), a = arenas (in use or free) walked in address order
+    /// from the rover to the first fit; the next search starts where this
+    /// one ended, so a sweep around the region walks each arena about once.
+    /// A search that finds nothing walks every arena.
     /// *Drawback:* spreads allocations over the whole region, so free space
     /// is chopped everywhere; usually fragments worse than first fit.
     NextFit,
@@ -34,7 +37,12 @@ pub enum Policy {
     BestFit,
     /// The largest free arena.
     ///
-    /// *Time:* O(k), k = free arenas in the largest non-empty size class.
+    /// *Time:* O(k), k = free arenas in the largest non-empty size class
+    /// (one walk of it per allocation, to find the largest with the lowest
+    /// offset). Under deferred coalescing that class fills up: splitting the
+    /// largest arenas again and again makes them alike in size, and nothing
+    /// merges them, so k grows with the heap and a long trace costs
+    /// O(allocations × k).
     /// *Drawback:* breaks up the large arenas first, so a later large request
     /// fails early.
     WorstFit,

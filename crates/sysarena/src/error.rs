@@ -1,5 +1,10 @@
 //! Typed errors. Nothing in the core panics on caller input: every bad
 //! request is one of these, and the manager is left exactly as it was.
+//!
+//! The error enums are `#[non_exhaustive]`: new reasons may be added, so a
+//! `match` outside this crate ends with a `_` arm. ([`ReallocError`] is
+//! exactly "the free half failed" or "the alloc half failed", and stays
+//! closed.)
 
 use core::fmt;
 
@@ -7,6 +12,7 @@ use crate::handle::Handle;
 
 /// Why an allocation could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllocError {
     /// A zero-byte request. The arena model has no empty arenas.
     ZeroSize,
@@ -37,6 +43,7 @@ pub enum AllocError {
 
 /// Why a request that fits the region in principle failed now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OomReason {
     /// No free arena is large enough (at the requested alignment). When
     /// `free_bytes >= needed` this is external fragmentation: the bytes are
@@ -61,6 +68,7 @@ pub enum OomReason {
 /// Why a free (or the lookup of an allocation by offset) failed. The manager
 /// is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FreeError {
     /// The offset starts an arena that is already free.
     DoubleFree {
@@ -95,6 +103,7 @@ pub enum ReallocError {
 /// Why [`ArenaManager::grow`](crate::ArenaManager::grow) or a constructor
 /// that takes a caller-provided table failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TableError {
     /// The descriptor table is empty, or larger than the manager can index
     /// (`u32::MAX - 1` descriptors).
@@ -111,6 +120,7 @@ pub enum TableError {
 /// Why an operation on a [`Movable`](crate::Movable) manager or a
 /// [`HandleHeap`](crate::HandleHeap) failed. Nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandleError {
     /// The handle names no live allocation: it was freed (its entry may
     /// since hold another allocation, of a newer generation), or it never
@@ -154,7 +164,7 @@ pub enum HandleError {
     },
     /// The arena manager refused the allocation.
     Alloc(AllocError),
-    /// Compaction needs a spare descriptor the arena table lacks.
+    /// Relocation needs a spare descriptor the arena table lacks.
     NoSpareDescriptor,
     /// A defragmentation pass is open: end it first.
     PassActive,
@@ -301,7 +311,7 @@ impl fmt::Display for HandleError {
             ),
             HandleError::Alloc(e) => e.fmt(f),
             HandleError::NoSpareDescriptor => {
-                f.write_str("compaction needs a spare descriptor and the arena table has none")
+                f.write_str("relocation needs a spare descriptor and the arena table has none")
             }
             HandleError::PassActive => f.write_str("a defragmentation pass is open"),
             HandleError::NoPass => f.write_str("no defragmentation pass is open"),

@@ -13,6 +13,7 @@
 
 use core::fmt;
 
+use crate::sealed::Sealed;
 use crate::table::NIL;
 
 /// A stable name for an allocation in a [`Movable`](crate::Movable)
@@ -119,8 +120,37 @@ impl Default for HandleSlot {
     }
 }
 
-/// Storage for a handle table: `[HandleSlot; H]`, `&mut [HandleSlot]`,
-/// `Box<[HandleSlot]>`, …
-pub trait HandleStorage: AsRef<[HandleSlot]> + AsMut<[HandleSlot]> {}
+/// Storage for a handle table: `[HandleSlot; H]`, `&mut [HandleSlot]`, and
+/// with the `alloc` feature (on by default) `Box<[HandleSlot]>` and
+/// `Vec<HandleSlot>`.
+///
+/// The trait is *sealed*: sysarena implements it for those types only,
+/// whose [`as_ref`](AsRef::as_ref) and [`as_mut`](AsMut::as_mut) return the
+/// same slice, of the same length, at every call. The managers rely on that
+/// — a table that answered with another slice could make safe code hand
+/// out overlapping blocks — so no other type can implement it:
+///
+/// ```compile_fail,E0277
+/// use sysarena::{ArenaManager, HandleSlot, Movable};
+///
+/// // Answers reads from one table and writes to another.
+/// struct Liar([HandleSlot; 4], [HandleSlot; 4]);
+/// impl AsRef<[HandleSlot]> for Liar {
+///     fn as_ref(&self) -> &[HandleSlot] { &self.0 }
+/// }
+/// impl AsMut<[HandleSlot]> for Liar {
+///     fn as_mut(&mut self) -> &mut [HandleSlot] { &mut self.1 }
+/// }
+/// let handles = Liar([HandleSlot::EMPTY; 4], [HandleSlot::EMPTY; 4]);
+/// let m = Movable::from_parts(ArenaManager::<8>::new(100), handles);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handle table storage",
+    note = "use `[HandleSlot; H]`, `&mut [HandleSlot]`, `Box<[HandleSlot]>` or `Vec<HandleSlot>`"
+)]
+pub trait HandleStorage: Sealed<HandleSlot> + AsRef<[HandleSlot]> + AsMut<[HandleSlot]> {}
 
-impl<T: AsRef<[HandleSlot]> + AsMut<[HandleSlot]> + ?Sized> HandleStorage for T {}
+impl<T: Sealed<HandleSlot> + AsRef<[HandleSlot]> + AsMut<[HandleSlot]> + ?Sized> HandleStorage
+    for T
+{
+}

@@ -18,10 +18,10 @@ use crate::table::{Slot, TableStorage};
 ///
 /// [`alloc`](Self::alloc) returns a [`Handle`], not a pointer; the bytes are
 /// reached through [`get`](Self::get) and [`get_mut`](Self::get_mut), whose
-/// borrows end before the heap can change, so [`compact`](Self::compact) is
+/// borrows end before the heap can change, so [`relocate`](Self::relocate) is
 /// free to move every block and the whole API is safe. A block whose address
 /// must stay put — handed to DMA or to C — is [`pin`](Self::pin)ned: it
-/// never moves, and compaction works around it.
+/// never moves, and relocation works around it.
 ///
 /// Fresh bytes are zero ([`alloc`](Self::alloc) and growth in
 /// [`resize`](Self::resize) clear them), so every block can be read as
@@ -50,7 +50,7 @@ use crate::table::{Slot, TableStorage};
 /// }
 /// // 512 bytes free in four holes of 128: 256 does not fit.
 /// assert!(heap.alloc(Layout::from_size_align(256, 8).unwrap()).is_err());
-/// heap.compact().unwrap();
+/// heap.relocate().unwrap();
 /// // The survivors moved down with their bytes; the free space is one arena.
 /// assert_eq!(heap.stats().largest_free, 512);
 /// assert!(heap.get(blocks[3]).unwrap().iter().all(|&b| b == 3));
@@ -188,7 +188,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     }
 
     /// Pins `handle`'s block and returns its address, which stays valid
-    /// until as many [`unpin`](Self::unpin)s: compaction does not move it,
+    /// until as many [`unpin`](Self::unpin)s: relocation does not move it,
     /// and it cannot be freed or resized meanwhile. The pointer may be
     /// handed to code that keeps it (DMA, C).
     ///
@@ -217,13 +217,13 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     /// down to its end.
     ///
     /// # Errors
-    /// As [`Movable::compact`]; nothing moves then.
+    /// As [`Movable::relocate`]; nothing moves then.
     ///
     /// # Time complexity
     /// O(arenas) plus the bytes moved.
-    pub fn compact(&mut self) -> Result<RelocationReport, HandleError> {
+    pub fn relocate(&mut self) -> Result<RelocationReport, HandleError> {
         let base = self.base;
-        self.movable.compact(|_, mv| {
+        self.movable.relocate(|_, mv| {
             // SAFETY: both ranges lie in the region, which the heap owns;
             // they may overlap (memmove); no reference into the heap is alive
             // (`&mut self`) and pinned blocks are not moved.
@@ -233,7 +233,20 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
         })
     }
 
-    /// Bounded compaction: one [`Movable`] defragmentation pass of at most
+    /// The old name of [`relocate`](Self::relocate) (compaction is the
+    /// arena table's).
+    ///
+    /// # Errors
+    /// As [`relocate`](Self::relocate).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed to `relocate` (compaction is the table's)"
+    )]
+    pub fn compact(&mut self) -> Result<RelocationReport, HandleError> {
+        self.relocate()
+    }
+
+    /// Bounded relocation: one [`Movable`] defragmentation pass of at most
     /// `limits` (and `moves.len()` moves), carried out at once. Call it
     /// again (say, once per frame) until [`PassReport::done`] is 0 to
     /// converge with bounded pauses: 0 means the layout converged, or that
@@ -244,7 +257,10 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     /// # Errors
     /// [`HandleError::PassActive`] cannot happen here (the heap opens and
     /// ends its own passes); see [`Movable::begin_pass`].
-    pub fn compact_step(
+    ///
+    /// # Time complexity
+    /// O(arenas) plus the bytes moved.
+    pub fn relocate_step(
         &mut self,
         limits: PassLimits,
         moves: &mut [PlannedMove],
@@ -265,6 +281,22 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
             mv.status = MoveStatus::Done;
         }
         self.movable.end_pass(moves)
+    }
+
+    /// The old name of [`relocate_step`](Self::relocate_step).
+    ///
+    /// # Errors
+    /// As [`relocate_step`](Self::relocate_step).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed to `relocate_step` (compaction is the table's)"
+    )]
+    pub fn compact_step(
+        &mut self,
+        limits: PassLimits,
+        moves: &mut [PlannedMove],
+    ) -> Result<PassReport, HandleError> {
+        self.relocate_step(limits, moves)
     }
 
     /// The classic defragment; nothing moves.

@@ -1,5 +1,6 @@
-//! [`Heap`]: an [`ArenaManager`] over real memory. This is the crate's one
-//! unsafe boundary: pointers in, offsets to the manager, pointers out.
+//! [`Heap`]: an [`ArenaManager`] over real memory — one region, or several
+//! ([`Heap::add_region`], see `regions.rs`). This is the crate's one unsafe
+//! boundary: pointers in, offsets to the manager, pointers out.
 
 use core::alloc::Layout;
 use core::fmt;
@@ -9,8 +10,15 @@ use core::ptr::NonNull;
 use crate::config::Config;
 use crate::error::{AllocError, FreeError, ReallocError};
 use crate::manager::ArenaManager;
-use crate::stats::{DefragReport, Stats};
+use crate::stats::{ArenaInfo, DefragReport, Stats};
 use crate::table::{Slot, TableStorage};
+
+mod regions;
+
+use regions::Regions;
+pub use regions::{
+    MAX_REGION_ALIGN, MAX_REGIONS, MIN_REGION_LEN, REGION_ALIGN, Region, RegionError,
+};
 
 /// A heap: an [`ArenaManager`] whose region is a range of real memory.
 ///
@@ -33,9 +41,64 @@ use crate::table::{Slot, TableStorage};
 /// unsafe { heap.free(p).unwrap() };
 /// assert_eq!(heap.stats().free_bytes, 4096);
 /// ```
+///
+/// # Several regions
+/// [`add_region`](Heap::add_region) adds memory anywhere — a memory map
+/// with holes — to the same heap: one table of descriptors serves them
+/// all, allocation searches all of them, free finds a pointer's region in
+/// O(1) for the first region and O(log regions) for the others, and
+/// [`stats`](Heap::stats) and [`arenas`](Heap::arenas) cover them all.
+/// See [`RegionError`] for what is refused, and the `heap/regions.rs`
+/// module docs (fences between regions) for how.
+///
+/// ```
+/// use core::alloc::Layout;
+/// use core::ptr::NonNull;
+/// use sysarena::{Config, Heap};
+///
+/// // Two separate 4 KiB blocks of memory, 16-aligned.
+/// let a: &'static mut [u128] = Box::leak(vec![0u128; 256].into_boxed_slice());
+/// let b: &'static mut [u128] = Box::leak(vec![0u128; 256].into_boxed_slice());
+/// let (a, b) = (NonNull::from(a).cast::<u8>(), NonNull::from(b).cast::<u8>());
+/// // SAFETY: both blocks are leaked: ours alone, for ever.
+/// let mut heap = unsafe { Heap::<64>::new(a, 4096, Config::fast()) };
+/// unsafe { heap.add_region(b, 4096).unwrap() };
+/// assert_eq!(heap.stats().capacity, 8192);
+/// // 6 KiB do not fit in one region; two blocks of 3 KiB do, one in each.
+/// let big = Layout::from_size_align(6 << 10, 16).unwrap();
+/// assert!(heap.alloc(big).is_err());
+/// let three = Layout::from_size_align(3 << 10, 16).unwrap();
+/// let (p, q) = (heap.alloc(three).unwrap(), heap.alloc(three).unwrap());
+/// assert_ne!(heap.region_of(p.as_ptr()), heap.region_of(q.as_ptr()));
+/// // SAFETY: live blocks of this heap, not used again.
+/// unsafe { heap.free(p).unwrap(); heap.free(q).unwrap() };
+/// assert_eq!(heap.arenas().filter(|a| !a.info.in_use).count(), 2);
+/// ```
 pub struct Heap<const N: usize, S: TableStorage = [Slot; N]> {
+    /// Region 0's first byte: offset 0.
     base: NonNull<u8>,
+    /// Region 0's length: offsets below it are `base + offset` (the fast
+    /// path; a one-region heap never looks further).
+    first_len: usize,
+    regions: Regions,
     manager: ArenaManager<N, S>,
+}
+
+/// A [`Heap`] whose arena table is a caller-provided slice (no placeholder
+/// `0` to write).
+pub type SliceHeap<'t> = Heap<0, &'t mut [Slot]>;
+
+/// One arena of a [`Heap`], as [`Heap::arenas`] walks them: where it is in
+/// memory, which region holds it, and the manager's view of it (whose
+/// `offset` is the manager's, not an address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapArena {
+    /// The arena's first byte.
+    pub ptr: NonNull<u8>,
+    /// The index of its region, in the order the regions were added.
+    pub region: usize,
+    /// The manager's descriptor of it.
+    pub info: ArenaInfo,
 }
 
 // SAFETY: the heap owns its region exclusively (the constructors' contract)
@@ -77,14 +140,112 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// yet.
     pub unsafe fn from_manager(base: NonNull<u8>, mut manager: ArenaManager<N, S>) -> Self {
         manager.set_origin(base.as_ptr() as usize);
-        Heap { base, manager }
+        let len = manager.capacity();
+        Heap {
+            base,
+            first_len: len,
+            regions: Regions::one(base.as_ptr(), len),
+            manager,
+        }
+    }
+
+    /// Adds `len` bytes of memory at `base` to the heap: anywhere that does
+    /// not overlap its regions (a memory map's next entry, with a hole
+    /// before it or not). Memory that starts exactly at the end of the last
+    /// region added grows that region instead ([`grow`](Heap::grow)), and a
+    /// heap with no memory yet takes it as its first region.
+    ///
+    /// # Errors
+    /// [`RegionError`]: too small, misaligned, wrapping, overlapping, one
+    /// region too many, or no spare descriptor for it (a new region takes
+    /// two: its free arena and the fence before it). Nothing changes then.
+    ///
+    /// # Safety
+    /// `base .. base + len` must satisfy the contract of [`Heap::new`].
+    ///
+    /// # Time complexity
+    /// O(regions) to keep the table sorted, plus up to six manager
+    /// operations (the fence: see the module docs of `heap/regions.rs`).
+    pub unsafe fn add_region(&mut self, base: NonNull<u8>, len: usize) -> Result<(), RegionError> {
+        let addr = base.as_ptr() as usize;
+        let last = *self.regions.list().last().unwrap_or(&Region::default());
+        if self.manager.capacity() == 0 {
+            // No memory yet (and so nothing allocated): this is region 0.
+            if len == 0 {
+                return Err(RegionError::TooSmall {
+                    len,
+                    min: MIN_REGION_LEN,
+                });
+            }
+            addr.checked_add(len).ok_or(RegionError::Wraps)?;
+            self.manager.grow(len)?;
+            self.manager.set_origin(addr);
+            self.base = base;
+            self.first_len = len;
+            self.regions.set_first(base.as_ptr(), len);
+            return Ok(());
+        }
+        if addr == last.end() && len > 0 {
+            self.regions.check_free(addr, len)?;
+            // SAFETY: the caller gives us the bytes after the last region.
+            return Ok(unsafe { self.grow(len) }?);
+        }
+        self.regions.check_new(addr, len)?;
+        self.regions.add(&mut self.manager, base.as_ptr(), len)
+    }
+
+    /// The heap's regions, in the order they were added (their offsets'
+    /// order). O(1) to start, O(1) per region.
+    pub fn regions(&self) -> impl Iterator<Item = Region> + '_ {
+        self.regions.list().iter().copied()
+    }
+
+    /// The index of the region that holds `ptr` (in the order of
+    /// [`regions`](Heap::regions)), if any. O(log regions).
+    pub fn region_of(&self, ptr: *const u8) -> Option<usize> {
+        let r = self.regions.find_addr(ptr as usize)?;
+        self.regions
+            .list()
+            .iter()
+            .position(|x| x.offset == r.offset)
+    }
+
+    /// Every arena of every region, in the order of the manager's offsets
+    /// (region by region, each in address order); the fences between
+    /// regions are left out. O(1) per arena.
+    pub fn arenas(&self) -> impl Iterator<Item = HeapArena> + '_ {
+        let list = self.regions.list();
+        let mut region = 0;
+        self.manager.arenas().filter_map(move |info| {
+            while region + 1 < list.len() && info.offset >= list[region + 1].offset {
+                region += 1;
+            }
+            let r = &list[region];
+            (info.offset - r.offset < r.len).then(|| HeapArena {
+                ptr: self.ptr_at(info.offset),
+                region,
+                info,
+            })
+        })
     }
 
     /// Allocates memory for `layout` (zero-sized layouts get one byte).
     ///
     /// # Errors
-    /// As [`ArenaManager::alloc`].
+    /// As [`ArenaManager::alloc`]; in a heap of several regions, an
+    /// alignment above [`MAX_REGION_ALIGN`] is [`AllocError::TooLarge`].
+    ///
+    /// # Time complexity
+    /// As [`ArenaManager::alloc`] for the heap's policy (O(1) for
+    /// [`Config::fast`]), whatever the number of regions; plus O(log
+    /// regions) for a block outside the first region.
     pub fn alloc(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        if layout.align() > MAX_REGION_ALIGN && self.regions.fences() > 0 {
+            return Err(AllocError::TooLarge {
+                size: layout.size(),
+                capacity: self.stats().capacity,
+            });
+        }
         let a = self.manager.alloc(layout.size().max(1), layout.align())?;
         Ok(self.ptr_at(a.offset()))
     }
@@ -98,6 +259,10 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// # Safety
     /// The memory at `ptr` must not be used after this call (the heap may
     /// hand it out again).
+    ///
+    /// # Time complexity
+    /// O(1) ([`ArenaManager::free`]), plus O(log regions) for a pointer
+    /// outside the first region.
     pub unsafe fn free(&mut self, ptr: NonNull<u8>) -> Result<(), FreeError> {
         let offset = self.offset_of(ptr)?;
         self.manager.free(offset)
@@ -142,18 +307,26 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// pointers.
     ///
     /// # Errors
-    /// As [`ArenaManager::relocate`]; nothing moves then.
+    /// As [`ArenaManager::relocate`] ([`RegionError::Table`]); a heap of
+    /// several regions refuses ([`RegionError::SeveralRegions`]). Nothing
+    /// moves then.
     ///
     /// # Safety
     /// Every allocation may move: no reference into the heap may be alive,
     /// and every pointer the caller keeps must be updated through `on_move`
     /// (or not used again).
+    ///
+    /// # Time complexity
+    /// As [`ArenaManager::relocate`]: O(arenas), plus the bytes moved.
     pub unsafe fn relocate(
         &mut self,
         mut on_move: impl FnMut(NonNull<u8>, NonNull<u8>, usize),
-    ) -> Result<crate::RelocationReport, crate::TableError> {
+    ) -> Result<crate::RelocationReport, RegionError> {
+        if self.regions.fences() > 0 {
+            return Err(RegionError::SeveralRegions);
+        }
         let base = self.base;
-        self.manager.relocate(|mv| {
+        Ok(self.manager.relocate(|mv| {
             // SAFETY: the manager's offsets lie inside the region.
             let (from, to) = unsafe { (base.add(mv.from), base.add(mv.to)) };
             // SAFETY: both ranges lie inside the region, which the heap owns;
@@ -161,20 +334,43 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
             // that no reference into them is alive.
             unsafe { core::ptr::copy(from.as_ptr(), to.as_ptr(), mv.len) };
             on_move(from, to, mv.len);
-        })
+        })?)
     }
 
-    /// Adds `additional` bytes of memory right after the current end of the
-    /// region.
+    /// Adds `additional` bytes of memory right after the end of the last
+    /// region added ([`end`](Heap::end)).
     ///
     /// # Errors
     /// See [`ArenaManager::grow`].
     ///
     /// # Safety
-    /// The `additional` bytes after the region's end must satisfy the
+    /// The `additional` bytes after the last region's end must satisfy the
     /// contract of [`Heap::new`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub unsafe fn grow(&mut self, additional: usize) -> Result<(), crate::TableError> {
-        self.manager.grow(additional)
+        let last = self.regions.last_mut();
+        last.base
+            .checked_add(last.len)
+            .and_then(|e| e.checked_add(additional))
+            .ok_or(crate::TableError::CapacityOverflow)?;
+        self.manager.grow(additional)?;
+        last.len += additional;
+        if self.regions.fences() == 0 {
+            self.first_len += additional;
+        }
+        Ok(())
+    }
+
+    /// One past the last byte of the last region added: where
+    /// [`grow`](Heap::grow) adds memory.
+    pub fn end(&self) -> NonNull<u8> {
+        let end = self.manager.capacity();
+        self.regions
+            .ptr_at(end)
+            .and_then(NonNull::new)
+            .unwrap_or(self.base)
     }
 
     /// Runs the manager's [`defragment`](ArenaManager::defragment). No
@@ -183,25 +379,39 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
         self.manager.defragment()
     }
 
-    /// The manager's accounting.
+    /// The manager's accounting over every region, the fences between
+    /// regions left out (they take one descriptor each, counted neither in
+    /// `descriptors` nor anywhere else). O(1).
     pub fn stats(&self) -> Stats {
-        self.manager.stats()
+        let mut s = self.manager.stats();
+        let (fences, bytes) = (self.regions.fences(), self.regions.fence_bytes());
+        s.capacity -= bytes;
+        s.in_use_bytes -= bytes;
+        s.requested_bytes -= bytes;
+        s.used_arenas -= fences;
+        s.descriptors -= fences;
+        s
     }
 
     /// The manager, for reading arenas, the table and invariants. (No `&mut`
     /// access: freeing by offset would bypass [`Heap::free`]'s contract.)
+    /// In a heap of several regions its offsets include the fences (see
+    /// [`arenas`](Heap::arenas) and [`stats`](Heap::stats) for the heap's
+    /// own view).
     pub fn manager(&self) -> &ArenaManager<N, S> {
         &self.manager
     }
 
-    /// The first byte of the region.
+    /// The first byte of the first region.
     pub fn base(&self) -> NonNull<u8> {
         self.base
     }
 
-    /// Whether `ptr` points into the region.
+    /// Whether `ptr` points into one of the heap's regions. O(1) for the
+    /// first region, O(log regions) for the others.
     pub fn contains(&self, ptr: *const u8) -> bool {
-        (ptr as usize).wrapping_sub(self.base.as_ptr() as usize) < self.manager.capacity()
+        (ptr as usize).wrapping_sub(self.base.as_ptr() as usize) < self.first_len
+            || (self.regions.fences() > 0 && self.regions.find_addr(ptr as usize).is_some())
     }
 
     /// The size of the arena reserved for the live allocation at `ptr` (at
@@ -215,17 +425,32 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     }
 
     fn offset_of(&self, ptr: NonNull<u8>) -> Result<usize, FreeError> {
-        let offset = (ptr.as_ptr() as usize).wrapping_sub(self.base.as_ptr() as usize);
-        if offset >= self.manager.capacity() {
-            return Err(FreeError::OutOfRegion { offset });
+        let addr = ptr.as_ptr() as usize;
+        let offset = addr.wrapping_sub(self.base.as_ptr() as usize);
+        if offset < self.first_len {
+            return Ok(offset);
         }
-        Ok(offset)
+        if self.regions.fences() > 0
+            && let Some(r) = self.regions.find_addr(addr)
+        {
+            return Ok(r.offset + (addr - r.base));
+        }
+        Err(FreeError::OutOfRegion { offset })
     }
 
     fn ptr_at(&self, offset: usize) -> NonNull<u8> {
-        // SAFETY: the manager only returns offsets inside the region, so the
-        // result stays in the allocation that starts at `base` and is not null.
-        unsafe { self.base.add(offset) }
+        if offset < self.first_len {
+            // SAFETY: the offset lies in region 0, the memory at `base`, so
+            // the result stays in that allocation and is not null.
+            return unsafe { self.base.add(offset) };
+        }
+        // The manager only returns offsets of its arenas, which lie inside
+        // regions (fences are never handed out); the pointer keeps the
+        // provenance of the memory the caller gave for that region.
+        self.regions
+            .ptr_at(offset)
+            .and_then(NonNull::new)
+            .unwrap_or(self.base)
     }
 }
 
@@ -233,6 +458,7 @@ impl<const N: usize, S: TableStorage> fmt::Debug for Heap<N, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Heap")
             .field("base", &self.base)
+            .field("regions", &self.regions.list())
             .field("manager", &self.manager)
             .finish()
     }

@@ -263,9 +263,10 @@ pub struct PassReport {
 pub struct MoveStats {
     /// Defragmentation passes ended.
     pub passes: u64,
-    /// [`Movable::compact`](crate::Movable::compact) calls that succeeded.
-    pub compactions: u64,
-    /// Allocations moved, by passes and compactions.
+    /// [`Movable::relocate`](crate::Movable::relocate) calls that succeeded
+    /// (this field was `compactions`).
+    pub relocations: u64,
+    /// Allocations moved, by passes and relocations.
     pub moves: u64,
     /// Bytes moved.
     pub bytes_moved: u64,

@@ -97,11 +97,38 @@ impl Default for Slot {
     }
 }
 
-/// Storage for an arena table: a `[Slot; N]` array or a `&mut [Slot]`
-/// slice. Implemented for everything that derefs to `[Slot]` both ways.
-pub trait TableStorage: AsRef<[Slot]> + AsMut<[Slot]> {}
+/// Storage for an arena table: a `[Slot; N]` array, a `&mut [Slot]` slice,
+/// and with the `alloc` feature (on by default) a `Box<[Slot]>` or a
+/// `Vec<Slot>`.
+///
+/// The trait is *sealed*: sysarena implements it for those types only,
+/// whose [`as_ref`](AsRef::as_ref) and [`as_mut`](AsMut::as_mut) return the
+/// same slice, of the same length, at every call. The manager and the
+/// pointer layer rely on that — a table that answered with another slice
+/// could make safe code hand out overlapping blocks — so no other type can
+/// implement it:
+///
+/// ```compile_fail,E0277
+/// use sysarena::{ArenaManager, Config, Slot};
+///
+/// // Answers reads from one table and writes to another.
+/// struct Liar([Slot; 4], [Slot; 4]);
+/// impl AsRef<[Slot]> for Liar {
+///     fn as_ref(&self) -> &[Slot] { &self.0 }
+/// }
+/// impl AsMut<[Slot]> for Liar {
+///     fn as_mut(&mut self) -> &mut [Slot] { &mut self.1 }
+/// }
+/// let table = Liar([Slot::EMPTY; 4], [Slot::EMPTY; 4]);
+/// let m = ArenaManager::from_table(table, 100, Config::default());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an arena table storage",
+    note = "use `[Slot; N]`, `&mut [Slot]`, `Box<[Slot]>` or `Vec<Slot>`"
+)]
+pub trait TableStorage: crate::sealed::Sealed<Slot> + AsRef<[Slot]> + AsMut<[Slot]> {}
 
-impl<T: AsRef<[Slot]> + AsMut<[Slot]> + ?Sized> TableStorage for T {}
+impl<T: crate::sealed::Sealed<Slot> + AsRef<[Slot]> + AsMut<[Slot]> + ?Sized> TableStorage for T {}
 
 /// log2 of the number of second-level classes per power of two.
 pub(crate) const SL_BITS: u32 = 5;

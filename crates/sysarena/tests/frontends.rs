@@ -3,6 +3,10 @@
 //! and the C ABI called from Rust (the C example itself runs in the
 //! `sysarena-capi` crate's tests).
 
+mod frontends {
+    mod regions;
+}
+
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
@@ -10,7 +14,7 @@ use allocator_api2::alloc::Allocator;
 use allocator_api2::boxed::Box as ABox;
 use allocator_api2::vec::Vec as AVec;
 use sysarena::global::{ClaimError, HeapCell, LockedHeap, OomAction, Rescue};
-use sysarena::{AllocError, Coalescing, Config, Policy};
+use sysarena::{AllocError, Coalescing, Config, Policy, RegionError};
 
 /// `len` bytes of 64-byte-aligned memory at the returned pointer, owned by
 /// the returned buffer (keep it alive while the heap is used).
@@ -151,21 +155,38 @@ fn oom_handler_extends_the_region() {
 }
 
 #[test]
-fn claims_outside_the_region_end_are_refused() {
+fn claims_elsewhere_add_regions_and_bad_ones_are_refused() {
     let heap: LockedHeap<16> = LockedHeap::new();
     let (_mem, base, _) = region(8 << 10);
-    // SAFETY: leaked memory; the refused claim touches nothing.
+    // SAFETY: leaked memory; refused claims touch nothing.
     unsafe {
         assert_eq!(heap.extend(base, 100), Err(ClaimError::NoRegion));
         heap.claim(base, 4 << 10).unwrap();
-        let end = base.as_ptr() as usize + (4 << 10);
-        assert_eq!(
-            heap.claim(base.add(5 << 10), 1 << 10),
-            Err(ClaimError::NotContiguous { end })
-        );
-        heap.claim(base.add(4 << 10), 1 << 10).unwrap();
+        // Overlapping, misaligned and too small: typed errors, no change.
+        let before = heap.stats();
+        assert!(matches!(
+            heap.claim(base.add(1 << 10), 1 << 10),
+            Err(ClaimError::Region(RegionError::Overlaps { .. }))
+        ));
+        assert!(matches!(
+            heap.claim(base.add((5 << 10) + 1), 1 << 10),
+            Err(ClaimError::Region(RegionError::Misaligned { .. }))
+        ));
+        assert!(matches!(
+            heap.claim(base.add(6 << 10), 8),
+            Err(ClaimError::Region(RegionError::TooSmall { .. }))
+        ));
+        assert_eq!(heap.stats(), before);
+        // A hole of 1 KiB, then a second region; then that region grows.
+        heap.claim(base.add(5 << 10), 1 << 10).unwrap();
+        heap.claim(base.add(6 << 10), 1 << 10).unwrap();
     }
-    assert_eq!(heap.stats().capacity, 5 << 10);
+    let s = heap.stats();
+    assert_eq!(
+        (s.capacity, s.free_bytes, s.used_arenas),
+        (6 << 10, 6 << 10, 0)
+    );
+    heap.with_heap(|h| assert_eq!(h.unwrap().regions().count(), 2));
     heap.check_invariants().unwrap();
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::ArgGroup;
 use serde::Serialize;
 use sysarena_sim::metrics::Summary;
-use sysarena_sim::subjects::DEFAULT_CAPACITY;
+use sysarena_sim::registry::DEFAULT_CAPACITY;
 use sysarena_sim::trace::{Trace, TraceFormat, TraceStats};
 use sysarena_sim::workload::{Workload, WorkloadParams};
 
@@ -30,13 +30,13 @@ pub struct CompareArgs {
     pub subjects: SubjectArgs,
     /// Region size of each subject [default: 128MiB for a trace; for a
     /// workload 64KiB for checkerboard, 1MiB otherwise; units K, M, G].
-    #[arg(long, value_parser = super::format::parse_size)]
+    #[arg(long, value_parser = super::format::parse_capacity)]
     pub capacity: Option<usize>,
     /// The trace's format: native, malloc-lab or ostep [default: guessed].
     #[arg(long, value_parser = super::parse_format, conflicts_with = "workload")]
     pub format: Option<TraceFormat>,
     /// Replay only the trace's first N events (`20000`, `20k`).
-    #[arg(long, short = 'n', value_name = "N", value_parser = super::parse_events, conflicts_with = "workload")]
+    #[arg(long, short = 'n', value_name = "N", value_parser = super::parse_max_events, conflicts_with = "workload")]
     pub max_events: Option<usize>,
     #[command(flatten)]
     pub workload_args: WorkloadArgs,
@@ -51,6 +51,9 @@ pub struct Rank {
     pub rank: usize,
     /// The subject.
     pub subject: String,
+    /// Whether it replayed the whole trace (a subject stopped by its time
+    /// budget or Ctrl-C ranks after every subject that did).
+    pub complete: bool,
     /// Whether it served every request (those rank first).
     pub served_all: bool,
     /// Requests it refused.
@@ -70,8 +73,10 @@ pub struct Rank {
 }
 
 fn rank_key(a: &Summary, b: &Summary) -> Ordering {
-    (a.failed_requests > 0)
-        .cmp(&(b.failed_requests > 0))
+    a.stopped
+        .is_some()
+        .cmp(&b.stopped.is_some())
+        .then((a.failed_requests > 0).cmp(&(b.failed_requests > 0)))
         .then(if a.failed_requests > 0 {
             a.failed_requests.cmp(&b.failed_requests)
         } else {
@@ -80,8 +85,10 @@ fn rank_key(a: &Summary, b: &Summary) -> Ordering {
         .then(a.footprint_ratio.total_cmp(&b.footprint_ratio))
 }
 
-/// Ranks the subjects that ran: those that served every request by
-/// footprint ratio, then the others by how many requests they refused.
+/// Ranks the subjects that ran: those that replayed the whole trace and
+/// served every request by footprint ratio, then those that refused
+/// requests by how many, then those stopped early (their figures cover part
+/// of the trace).
 pub fn rank(outcomes: &[Outcome]) -> Vec<Rank> {
     let mut ok: Vec<_> = outcomes
         .iter()
@@ -92,7 +99,7 @@ pub fn rank(outcomes: &[Outcome]) -> Vec<Rank> {
     // as asked, else among those that served every request, else all.
     let served: Vec<_> = ok
         .iter()
-        .filter(|(_, r)| r.summary.failed_requests == 0)
+        .filter(|(_, r)| r.summary.failed_requests == 0 && r.summary.stopped.is_none())
         .collect();
     let aligned: Vec<_> = served
         .iter()
@@ -122,6 +129,7 @@ pub fn rank(outcomes: &[Outcome]) -> Vec<Rank> {
         .map(|(i, (name, r))| Rank {
             rank: i + 1,
             subject: (*name).to_owned(),
+            complete: r.summary.stopped.is_none(),
             served_all: r.summary.failed_requests == 0,
             failed_requests: r.summary.failed_requests,
             footprint_at_peak: r.summary.footprint_at_peak,
@@ -149,7 +157,8 @@ enum Input<'a> {
 struct Json<'a> {
     input: Input<'a>,
     capacity: usize,
-    left_out: &'a [String],
+    time_budget_seconds: Option<f64>,
+    not_run: &'a [String],
     ranking: &'a [Rank],
     results: Vec<super::JsonOutcome<'a>>,
 }
@@ -172,14 +181,28 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
             ),
             (None, None) => unreachable!("clap requires TRACE or --workload"),
         };
-    let (names, left_out) = match names {
-        Some(n) => (n, Vec::new()),
-        None => super::replay::default_subjects(trace.events.len()),
-    };
-    let outcomes = super::run_subjects(&trace, &names, capacity, &args.out, false);
-    let ranking = rank(&outcomes);
+    super::check_not_empty(
+        &trace,
+        &match &args.trace {
+            Some(path) => path.display().to_string(),
+            None => "the generated workload".to_owned(),
+        },
+    )?;
+    let names = names.unwrap_or_else(sysarena_sim::registry::names);
+    let json = args.out.json;
+    // Where the progress bar shows (a terminal, not --quiet), so do these.
+    let chatty = !json && !args.out.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let run = super::run_subjects(&trace, &names, capacity, &args.out, false, |o| {
+        if chatty {
+            // The ranking needs every subject: until then, say who finished.
+            eprintln!("{}", finished_line(o));
+        }
+        Ok(())
+    })?;
+    let outcomes = &run.outcomes;
+    let ranking = rank(outcomes);
     let stats = trace.stats();
-    if args.out.json {
+    if json {
         let input = match (&args.trace, args.workload, &params) {
             (_, Some(w), Some(p)) => Input::Workload {
                 workload: w.name(),
@@ -201,25 +224,19 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
             &Json {
                 input,
                 capacity,
-                left_out: &left_out,
+                time_budget_seconds: args.out.time_budget.0.map(|d| d.as_secs_f64()),
+                not_run: &run.not_run,
                 ranking: &ranking,
-                results: super::json_outcomes(&outcomes, args.out.series),
+                results: super::json_outcomes(outcomes, args.out.series),
             },
         )?;
-        return super::errors_to_result(&outcomes);
+        return super::finish(&run);
     }
     writeln!(
         out,
         "{}",
         super::simulate::trace_line(&trace.name, &stats, capacity)
     )?;
-    if !left_out.is_empty() {
-        writeln!(
-            out,
-            "{}",
-            super::replay::left_out_note(&left_out, trace.events.len())
-        )?;
-    }
     let mut t = table::new_table(
         &[
             "#",
@@ -230,8 +247,9 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
             "failed (gap fit)",
             "ns/op",
             "× fastest",
+            "replayed",
         ],
-        &[true, false, true, true, true, true, true, true],
+        &[true, false, true, true, true, true, true, true, true],
     );
     for r in &ranking {
         let o = outcomes
@@ -242,9 +260,9 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
         t.add_row(vec![
             r.rank.to_string(),
             table::subject_cell(&r.subject, s),
-            crate::heapmap::fmt_bytes(r.footprint_at_peak),
+            super::format::bytes(r.footprint_at_peak),
             format!("{:.3}", r.footprint_ratio),
-            if r.served_all {
+            if r.served_all && r.complete {
                 format!("{:.2}", r.footprint_vs_best)
             } else {
                 "—".into()
@@ -252,21 +270,113 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
             table::failed_cell(s),
             format!("{:.0}", r.ns_per_op),
             format!("{:.1}", r.time_vs_best),
+            table::replayed_cell(s),
         ]);
     }
     for o in outcomes.iter().filter(|o| o.result.is_err()) {
-        let e = o.result.as_ref().expect_err("filtered");
-        t.add_row(vec!["—".into(), o.subject.clone(), format!("error: {e}")]);
+        t.add_row(vec![
+            "—".into(),
+            o.subject.clone(),
+            "could not run (see below)".into(),
+        ]);
     }
     writeln!(out, "\n{}\n", table::render(&t))?;
     writeln!(
         out,
         "ratio = footprint at peak / peak live bytes ({} peak live; 1.000 wastes nothing);\n\
-         subjects that refused requests rank last, with no × best (their peak is not comparable).",
+         subjects that refused requests or stopped early rank last, with no × best (their peak is not comparable).",
         super::format::bytes_exact(stats.peak_live_bytes)
     )?;
-    for note in table::failure_notes(&outcomes) {
+    for note in table::failure_notes(&run) {
         writeln!(out, "{note}")?;
     }
-    super::errors_to_result(&outcomes)
+    if !run.not_run.is_empty() {
+        writeln!(
+            out,
+            "not run (Ctrl-C came first): {}",
+            run.not_run.join(", ")
+        )?;
+    }
+    super::finish(&run)
+}
+
+/// The line `compare` prints on stderr as a subject finishes (the ranking
+/// waits for all of them).
+fn finished_line(o: &Outcome) -> String {
+    match &o.result {
+        Ok(r) => match r.summary.stopped {
+            None => format!(
+                "finished {}: ratio {:.3}, {:.0} ns/op",
+                o.subject, r.summary.footprint_ratio, r.timing.ns_per_op
+            ),
+            Some(st) => format!("stopped {}: {st}", o.subject),
+        },
+        Err(e) => format!("could not run {}: {e}", o.subject),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sysarena_sim::budget::TickClock;
+    use sysarena_sim::registry;
+    use sysarena_sim::replay::{Controls, ReplayOptions, replay_controlled};
+    use sysarena_sim::workload::{Workload, WorkloadParams};
+
+    use super::*;
+
+    /// `name` on a plateau workload, with a budget of `budget` readings of a
+    /// 1 ns tick clock.
+    fn outcome(name: &str, budget: Option<u64>) -> Outcome {
+        let trace = Workload::Plateau.generate(&WorkloadParams::default());
+        let mut s = registry::by_name(name, 1 << 20).unwrap();
+        let options = ReplayOptions {
+            time_budget: budget.map(Duration::from_nanos),
+            ..ReplayOptions::default()
+        };
+        let result = replay_controlled(
+            &trace,
+            s.as_mut(),
+            &options,
+            Controls {
+                progress: &mut |_| {},
+                clock: &mut TickClock::new(Duration::from_nanos(1)),
+                stop: None,
+            },
+        )
+        .map_err(|e| e.to_string());
+        Outcome {
+            subject: name.to_owned(),
+            result,
+            arenas: None,
+        }
+    }
+
+    #[test]
+    fn a_stopped_subject_ranks_after_every_complete_one_and_sets_no_best() {
+        // buddy wastes the most of the three on the plateau; stopped early,
+        // rlsf's figures cover a prefix and must not set the best.
+        let outcomes = [
+            outcome("rlsf", Some(1000)),
+            outcome("buddy", None),
+            outcome("talc", None),
+        ];
+        assert!(
+            outcomes[0]
+                .result
+                .as_ref()
+                .unwrap()
+                .summary
+                .stopped
+                .is_some()
+        );
+        let ranking = rank(&outcomes);
+        assert_eq!(ranking.len(), 3);
+        assert_eq!(ranking[2].subject, "rlsf");
+        assert!(!ranking[2].complete);
+        assert!(ranking[..2].iter().all(|r| r.complete));
+        assert_eq!(ranking[0].footprint_vs_best, 1.0);
+        assert!(ranking[1].footprint_vs_best >= 1.0);
+    }
 }

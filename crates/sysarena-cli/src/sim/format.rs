@@ -14,13 +14,36 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// `1 arena`, `2,048 arenas`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// Bytes in the largest binary unit that keeps the number at least 1,
+/// up to EiB (so that every `usize` reads well): `512 B`, `1.5 KiB`,
+/// `16.0 EiB`.
+pub fn bytes(n: usize) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 /// Bytes, exact with separators, and in binary units when 1 KiB or more:
 /// `22,735,279 (21.7 MiB)`.
 pub fn bytes_exact(n: usize) -> String {
     if n < 1024 {
         format!("{} B", thousands(n))
     } else {
-        format!("{} ({})", thousands(n), crate::heapmap::fmt_bytes(n))
+        format!("{} ({})", thousands(n), bytes(n))
     }
 }
 
@@ -43,7 +66,8 @@ pub fn percent(f: f64) -> String {
 }
 
 /// Parses a byte count: a plain number (`_` and `,` allowed as separators)
-/// with an optional binary unit, `K`/`KiB`/`KB` (all 1024), `M`, `G`.
+/// with an optional binary unit, `K`/`KiB`/`KB` (all 1024), `M`, `G`, `T`,
+/// `P`, `E`.
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let t = text.trim();
     let split = t
@@ -59,9 +83,12 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        "p" | "pb" | "pib" => 50,
+        "e" | "eb" | "eib" => 60,
         other => {
             return Err(format!(
-                "unknown unit `{other}` in `{text}` (use K, M or G)"
+                "unknown unit `{other}` in `{text}` (use K, M, G, T, P or E)"
             ));
         }
     };
@@ -69,6 +96,14 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
         .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Parses a region size ([`parse_size`]): at least 1 byte.
+pub fn parse_capacity(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        0 => Err(format!("`{text}`: a region holds at least 1 byte")),
+        n => Ok(n),
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +118,16 @@ mod tests {
         assert_eq!(thousands(22_735_279), "22,735,279");
         assert_eq!(bytes_exact(512), "512 B");
         assert_eq!(bytes_exact(1536), "1,536 (1.5 KiB)");
+    }
+
+    #[test]
+    fn every_size_has_a_unit_up_to_exbibytes() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(128 << 20), "128.0 MiB");
+        assert_eq!(bytes(1 << 50), "1.0 PiB");
+        assert_eq!(bytes(usize::MAX), "16.0 EiB");
+        assert_eq!(bytes(1 << 62), "4.0 EiB");
     }
 
     #[test]

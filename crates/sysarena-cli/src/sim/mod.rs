@@ -17,16 +17,17 @@ pub mod table;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use sysarena::ArenaInfo;
-use sysarena_sim::replay::{ReplayOptions, ReplayResult, replay_with_progress};
+use sysarena_sim::budget::{self, Clock, SystemClock, TickClock};
+use sysarena_sim::registry;
+use sysarena_sim::replay::{Controls, ReplayError, ReplayOptions, ReplayResult, replay_controlled};
 use sysarena_sim::subject::Subject;
-use sysarena_sim::subjects;
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
 use sysarena_sim::trace::{Trace, TraceFormat};
 use sysarena_sim::workload::{Workload, WorkloadParams};
@@ -36,7 +37,8 @@ pub fn user_error(message: impl Into<String>) -> io::Error {
     io::Error::other(message.into())
 }
 
-/// Options every simulator verb shares: output form and parallelism.
+/// Options every simulator verb shares: output form, parallelism and the
+/// time budget.
 #[derive(Clone, Debug, clap::Args)]
 pub struct OutputArgs {
     /// Print one JSON document on stdout instead of tables.
@@ -52,6 +54,26 @@ pub struct OutputArgs {
     /// the steadiest ns/op.
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+    /// How long each subject may run (`30s`, `2m`, `500ms`; `0` for no
+    /// limit). A subject that runs out stops there: its row gives the share
+    /// of the trace it replayed, a note under the table the event and why,
+    /// and its figures cover the events it reached. The others finish.
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_budget)]
+    pub time_budget: Budget,
+    /// Time each subject on a clock that advances NS nanoseconds at every
+    /// reading (two readings a subject call) instead of the real one: the
+    /// budget then counts work and stops at the same event on every machine
+    /// (for tests).
+    #[arg(long, hide = true, value_name = "NS")]
+    pub tick_clock: Option<u64>,
+}
+
+/// A time budget from the command line; `None` for no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget(pub Option<Duration>);
+
+fn parse_budget(s: &str) -> Result<Budget, String> {
+    budget::parse_budget(s).map(Budget)
 }
 
 /// `--subjects`: names, or the groups `all`, `sysarena`, `peers`.
@@ -63,51 +85,20 @@ pub struct SubjectArgs {
     /// failure) and the peers talc, rlsf, buddy, linked-list, dlmalloc,
     /// offset-allocator, slab; or the groups `all`, `sysarena`, `peers`.
     #[arg(long, short, value_delimiter = ',', value_name = "NAMES")]
-    pub subjects: Vec<String>,
+    pub subjects: Option<Vec<String>>,
 }
 
 impl SubjectArgs {
     /// The subjects asked for, groups expanded, duplicates dropped, every
-    /// name checked; `None` when none were given.
+    /// name checked ([`registry::resolve`]); `None` when `--subjects` was
+    /// not given. An empty list (`--subjects ""`) is an error in every verb.
     pub fn resolve(&self) -> io::Result<Option<Vec<String>>> {
-        if self.subjects.is_empty() {
-            return Ok(None);
+        match &self.subjects {
+            None => Ok(None),
+            Some(list) => registry::resolve(list)
+                .map(Some)
+                .map_err(|e| user_error(format!("--subjects: {e}"))),
         }
-        let mut out: Vec<String> = Vec::new();
-        for name in &self.subjects {
-            let name = name.trim();
-            let expanded: Vec<String> = match name {
-                "all" => subjects::names(),
-                "sysarena" => sysarena_subject::names(),
-                "peers" => subjects::peer_names()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect(),
-                "" => continue,
-                other => {
-                    check_name(other)?;
-                    vec![other.to_owned()]
-                }
-            };
-            for n in expanded {
-                if !out.contains(&n) {
-                    out.push(n);
-                }
-            }
-        }
-        Ok(Some(out))
-    }
-}
-
-/// Fails with the list of known names when `name` is not a subject.
-fn check_name(name: &str) -> io::Result<()> {
-    if sysarena_subject::parse_name(name).is_some() || subjects::peer_names().contains(&name) {
-        Ok(())
-    } else {
-        Err(user_error(format!(
-            "unknown subject `{name}`; known: {}, and the groups all, sysarena, peers",
-            subjects::names().join(", ")
-        )))
     }
 }
 
@@ -117,8 +108,9 @@ pub struct WorkloadArgs {
     /// Seed of the generator: the same seed gives the same trace everywhere.
     #[arg(long, default_value_t = WorkloadParams::default().seed)]
     pub seed: u64,
-    /// Steps to generate (about the number of events).
-    #[arg(long, default_value = "10000", value_parser = parse_count)]
+    /// Steps to generate (about the number of events; `10k`, `1M`; at most
+    /// 10M).
+    #[arg(long, default_value = "10000", value_parser = parse_ops)]
     pub ops: usize,
     /// Smallest request [units: K, M, G].
     #[arg(long, default_value = "16", value_parser = format::parse_size)]
@@ -199,6 +191,20 @@ pub fn parse_format(s: &str) -> Result<TraceFormat, String> {
     s.parse::<TraceFormat>()
 }
 
+/// Parses `--ops`: 1 to [`MAX_OPS`](sysarena_sim::workload::MAX_OPS).
+fn parse_ops(s: &str) -> Result<usize, String> {
+    use sysarena_sim::workload::MAX_OPS;
+    match parse_events(s)? {
+        0 => Err(format!("`{s}`: generate at least one step")),
+        n if n > MAX_OPS => Err(format!(
+            "`{s}` is more steps than a workload may have (at most {}; a longer run is a trace: \
+             record or write one and replay it)",
+            format::thousands(MAX_OPS)
+        )),
+        n => Ok(n),
+    }
+}
+
 fn parse_count(s: &str) -> Result<usize, String> {
     let digits: String = s.chars().filter(|&c| c != '_' && c != ',').collect();
     digits
@@ -220,7 +226,15 @@ fn parse_align(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses `--max-events` (`20000`, `20_000`, `20k`).
+/// Parses `--max-events` (`20000`, `20_000`, `20k`): at least 1.
+pub fn parse_max_events(s: &str) -> Result<usize, String> {
+    match parse_events(s)? {
+        0 => Err(format!("`{s}`: replay at least one event")),
+        n => Ok(n),
+    }
+}
+
+/// Parses a count of events (`20000`, `20_000`, `20k`, `1M`).
 pub fn parse_events(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let (num, mul) = match t.strip_suffix(['k', 'K']) {
@@ -254,7 +268,7 @@ pub fn progress(quiet: bool, len: Option<u64>) -> ProgressBar {
 }
 
 /// Reads a trace file with a spinner; a malformed file becomes
-/// `FILE:LINE: reason`.
+/// `FILE:LINE: reason`, one that cannot be read `FILE: reason`.
 pub fn load_trace(
     path: &Path,
     format: Option<TraceFormat>,
@@ -265,13 +279,9 @@ pub fn load_trace(
     bar.set_message(format!("reading {}", path.display()));
     let result = Trace::from_path(path, format, max_events);
     bar.finish_and_clear();
-    result.map_err(|e| {
-        if e.line == 0 {
-            user_error(format!("{}: {}", e.file, e.kind))
-        } else {
-            user_error(e.to_string())
-        }
-    })
+    // `FILE: reason` when the file cannot be read, `FILE:LINE: reason`
+    // for a malformed line (the error's own wording, as every verb uses).
+    result.map_err(|e| user_error(e.to_string()))
 }
 
 /// One subject's replay: its result, or why it could not run, and for a
@@ -280,23 +290,92 @@ pub fn load_trace(
 pub struct Outcome {
     /// The subject's name.
     pub subject: String,
-    /// The replay, or the error text (a subject that cannot be built for
-    /// this region, or one that handed out a bad block).
+    /// The replay (perhaps stopped early: see its `summary.stopped`), or
+    /// why it could not run (a subject that cannot be built for this
+    /// region, or one that handed out a bad block), without the subject's
+    /// name.
     pub result: Result<ReplayResult, String>,
     /// The arena table at the end, for sysarena subjects when asked.
     pub arenas: Option<Vec<ArenaInfo>>,
 }
 
+impl Outcome {
+    /// The replay, when it ran to the end of the trace.
+    pub fn complete(&self) -> Option<&ReplayResult> {
+        self.result
+            .as_ref()
+            .ok()
+            .filter(|r| r.summary.stopped.is_none())
+    }
+}
+
+/// What [`run_subjects`] did: every subject's outcome in the order asked,
+/// and those it never started because Ctrl-C came first.
+#[derive(Debug)]
+pub struct Run {
+    /// The outcomes of the subjects that ran, in the order of the names.
+    pub outcomes: Vec<Outcome>,
+    /// The subjects not started (Ctrl-C).
+    pub not_run: Vec<String>,
+}
+
+impl Run {
+    /// Whether Ctrl-C cut the run short.
+    pub fn interrupted(&self) -> bool {
+        !self.not_run.is_empty()
+            || self.outcomes.iter().any(|o| {
+                o.result.as_ref().is_ok_and(|r| {
+                    matches!(
+                        r.summary.stopped.map(|s| s.reason),
+                        Some(budget::StopReason::Interrupted)
+                    )
+                })
+            })
+    }
+}
+
+/// The flag Ctrl-C sets: the first Ctrl-C stops the replays at their next
+/// event (the finished rows are kept and printed), a second one ends the
+/// program at once (exit status 130).
+///
+/// signal-hook rather than the `ctrlc` crate: it is already in the build
+/// (the terminal UI's crossterm uses it), it sets an atomic flag from the
+/// signal handler itself with no extra thread, and it has the
+/// "second signal exits" rule ready-made (`register_conditional_shutdown`).
+pub fn interrupt_flag() -> &'static AtomicBool {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        // The order matters: the shutdown checks the flag before the second
+        // registration sets it, so only a second Ctrl-C exits. Without a
+        // handler (registration refused) Ctrl-C ends the program as usual.
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            signal_hook::consts::SIGINT,
+            130,
+            Arc::clone(&flag),
+        )
+        .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag)));
+        flag
+    })
+}
+
 /// Replays `trace` against each named subject, each over a fresh region of
-/// `capacity` bytes, `jobs` at a time, in a progress bar. The outcomes come
-/// back in the order of `names`.
+/// `capacity` bytes, `jobs` at a time, each within the time budget, in a
+/// progress bar. `on_done` sees every outcome as its subject finishes (in
+/// the order they finish, on this thread: it may print). Ctrl-C stops the
+/// running replays at their next event and starts no more.
+///
+/// # Errors
+/// Only what `on_done` returns (the first error; the replays then stop).
 pub fn run_subjects(
     trace: &Trace,
     names: &[String],
     capacity: usize,
     out: &OutputArgs,
     keep_arenas: bool,
-) -> Vec<Outcome> {
+    mut on_done: impl FnMut(&Outcome) -> io::Result<()>,
+) -> io::Result<Run> {
+    let stop = interrupt_flag();
     let jobs = out
         .jobs
         .map(usize::from)
@@ -304,55 +383,127 @@ pub fn run_subjects(
         .clamp(1, names.len().max(1));
     let events = trace.events.len() as u64;
     let bar = progress(out.quiet, Some(names.len() as u64 * events));
-    let running: Mutex<Vec<&str>> = Mutex::new(Vec::new());
-    let show = |bar: &ProgressBar, running: &[&str]| {
-        bar.set_message(format!(
+    let options = ReplayOptions {
+        time_budget: out.time_budget.0,
+        ..ReplayOptions::default()
+    };
+    // The bar's message: who is running, who stopped early.
+    let running: Mutex<(Vec<&str>, Vec<String>)> = Mutex::new((Vec::new(), Vec::new()));
+    let show = |bar: &ProgressBar, state: &(Vec<&str>, Vec<String>)| {
+        let mut msg = format!(
             "replaying {} events: {}",
             format::thousands(trace.events.len()),
-            running.join(", ")
-        ));
+            state.0.join(", ")
+        );
+        if !state.1.is_empty() {
+            msg.push_str(&format!(" — stopped: {}", state.1.join(", ")));
+        }
+        bar.set_message(msg);
     };
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Outcome>>> = names.iter().map(|_| Mutex::new(None)).collect();
+    let mut slots: Vec<Option<Outcome>> = names.iter().map(|_| None).collect();
+    let mut first_error = None;
     std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome)>();
         for _ in 0..jobs {
-            scope.spawn(|| {
+            let tx = tx.clone();
+            let (bar, running, show, next, options) = (&bar, &running, &show, &next, &options);
+            scope.spawn(move || {
                 loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(name) = names.get(i) else { break };
                     {
                         let mut r = running.lock().expect("no panics while held");
-                        r.push(name);
-                        show(&bar, &r);
+                        r.0.push(name);
+                        show(bar, &r);
                     }
                     let mut done = 0u64;
                     let mut tick = |n: usize| {
                         done += n as u64;
                         bar.inc(n as u64);
                     };
-                    let mut outcome = run_one(trace, name, capacity, keep_arenas, &mut tick);
-                    // A subject that stopped early (an error) still fills its share.
+                    let mut system = SystemClock::new();
+                    let mut ticks = out
+                        .tick_clock
+                        .map(|ns| TickClock::new(Duration::from_nanos(ns)));
+                    let clock: &mut dyn Clock = match &mut ticks {
+                        Some(t) => t,
+                        None => &mut system,
+                    };
+                    let mut outcome = run_one(
+                        trace,
+                        name,
+                        capacity,
+                        keep_arenas,
+                        options,
+                        Controls {
+                            progress: &mut tick,
+                            clock,
+                            stop: Some(stop),
+                        },
+                    );
+                    // A subject that stopped early still fills its share.
                     bar.inc(events.saturating_sub(done));
                     if outcome.result.is_err() {
                         outcome.arenas = None;
                     }
-                    *slots[i].lock().expect("no panics while held") = Some(outcome);
-                    let mut r = running.lock().expect("no panics while held");
-                    r.retain(|n| n != name);
-                    show(&bar, &r);
+                    {
+                        let mut r = running.lock().expect("no panics while held");
+                        r.0.retain(|n| n != name);
+                        if let Ok(Some(stopped)) =
+                            outcome.result.as_ref().map(|r| r.summary.stopped)
+                        {
+                            r.1.push(format!("{name} at {:.0}%", stopped.fraction() * 100.0));
+                        }
+                        show(bar, &r);
+                    }
+                    if tx.send((i, outcome)).is_err() {
+                        break;
+                    }
                 }
             });
         }
+        drop(tx);
+        for (i, outcome) in rx {
+            if first_error.is_none()
+                && let Err(e) = bar.suspend(|| on_done(&outcome))
+            {
+                // Nobody reads any more (a closed pipe): stop the rest.
+                first_error = Some(e);
+                stop.store(true, Ordering::Relaxed);
+            }
+            slots[i] = Some(outcome);
+        }
     });
     bar.finish_and_clear();
-    slots
-        .into_iter()
-        .map(|s| {
-            s.into_inner()
-                .expect("no panics while held")
-                .expect("every slot filled")
-        })
-        .collect()
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let mut run = Run {
+        outcomes: Vec::new(),
+        not_run: Vec::new(),
+    };
+    for (name, slot) in names.iter().zip(slots) {
+        match slot {
+            Some(o) => run.outcomes.push(o),
+            None => run.not_run.push(name.clone()),
+        }
+    }
+    Ok(run)
+}
+
+/// What went wrong in a replay, without the subject's name (the row names
+/// it).
+fn replay_error(e: &ReplayError) -> String {
+    match e {
+        ReplayError::Violation {
+            event, violation, ..
+        } => format!("handed out a bad block at event {event}: {violation:?}"),
+        other => other.to_string(),
+    }
 }
 
 fn run_one(
@@ -360,29 +511,29 @@ fn run_one(
     name: &str,
     capacity: usize,
     keep_arenas: bool,
-    progress: &mut dyn FnMut(usize),
+    options: &ReplayOptions,
+    controls: Controls<'_>,
 ) -> Outcome {
-    let options = ReplayOptions::default();
     let outcome = |result: Result<ReplayResult, String>, arenas| Outcome {
         subject: name.to_owned(),
         result,
         arenas,
     };
+    let go = |s: &mut dyn Subject| {
+        replay_controlled(trace, s, options, controls).map_err(|e| replay_error(&e))
+    };
     if keep_arenas && let Some((config, defrag)) = sysarena_subject::parse_name(name) {
         let mut s = match SysarenaSubject::with_config(config, capacity) {
             Ok(s) => s.defragment_on_failure(defrag),
-            Err(e) => return outcome(Err(e.to_string()), None),
+            Err(e) => return outcome(Err(e.reason()), None),
         };
-        let result = replay_with_progress(trace, &mut s as &mut dyn Subject, &options, progress);
+        let result = go(&mut s);
         let arenas = s.manager().arenas().collect();
-        return outcome(result.map_err(|e| e.to_string()), Some(arenas));
+        return outcome(result, Some(arenas));
     }
-    match subjects::by_name(name, capacity) {
-        Ok(mut s) => outcome(
-            replay_with_progress(trace, s.as_mut(), &options, progress).map_err(|e| e.to_string()),
-            None,
-        ),
-        Err(e) => outcome(Err(e.to_string()), None),
+    match registry::by_name(name, capacity) {
+        Ok(mut s) => outcome(go(s.as_mut()), None),
+        Err(e) => outcome(Err(e.reason()), None),
     }
 }
 
@@ -435,9 +586,12 @@ pub fn print_json(out: &mut impl io::Write, value: &impl Serialize) -> io::Resul
     writeln!(out)
 }
 
-/// Fails (after the output is printed) when some subject could not run.
-pub fn errors_to_result(outcomes: &[Outcome]) -> io::Result<()> {
-    let failed: Vec<String> = outcomes
+/// Fails (after the output is printed) when some subject could not run or
+/// Ctrl-C cut the run short. Subjects stopped by their time budget are no
+/// failure: their rows and notes say so.
+pub fn finish(run: &Run) -> io::Result<()> {
+    let mut failed: Vec<String> = run
+        .outcomes
         .iter()
         .filter_map(|o| {
             o.result
@@ -446,11 +600,29 @@ pub fn errors_to_result(outcomes: &[Outcome]) -> io::Result<()> {
                 .map(|e| format!("{}: {e}", o.subject))
         })
         .collect();
+    if run.interrupted() {
+        let mut line = "interrupted (Ctrl-C): the rows above are what finished".to_owned();
+        if !run.not_run.is_empty() {
+            line.push_str(&format!("; not run: {}", run.not_run.join(", ")));
+        }
+        failed.push(line);
+    }
     if failed.is_empty() {
         Ok(())
     } else {
         Err(user_error(failed.join("\nsysarena: ")))
     }
+}
+
+/// Refuses a trace with no events: there is nothing to replay, and a table
+/// of zeros would say nothing.
+pub fn check_not_empty(trace: &Trace, what: &str) -> io::Result<()> {
+    if trace.events.is_empty() {
+        return Err(user_error(format!(
+            "{what} has no events: nothing to replay"
+        )));
+    }
+    Ok(())
 }
 
 /// Shown in JSON for a trace read from a file.

@@ -30,7 +30,10 @@ Example:
   sysarena replay ls.trace
 
 The program must be dynamically linked and must not be setuid (the loader
-ignores LD_PRELOAD for those). A child it forks writes FILE.<pid>.")]
+ignores LD_PRELOAD for those). A child it forks writes FILE.<pid>; those of
+an earlier run are removed first, child traces with no events afterwards, and when the program itself made no
+allocation (a shell, a launcher such as a pyenv shim) the suggested replay
+is the child trace with the most events.")]
 pub struct RecordArgs {
     /// Where to write the trace (native format, plain text).
     #[arg(short, long, value_name = "FILE", default_value = "sysarena.trace")]
@@ -125,7 +128,14 @@ struct Json<'a> {
     success: bool,
     trace: &'a Written,
     children: &'a [Written],
+    /// Child traces with no events, removed.
+    removed_empty_children: usize,
+    /// The trace to replay: the one with the most events.
+    replay: &'a Path,
 }
+
+/// Child traces listed one a line; the rest are summed up.
+const LISTED_CHILDREN: usize = 5;
 
 /// Runs `record`.
 pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
@@ -137,7 +147,12 @@ pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(user_error(format!("{}: {e}", output.display()))),
     }
-    let started = std::time::SystemTime::now();
+    // Nor may a stale child trace of an earlier run: every `FILE.<pid>`
+    // found afterwards is this run's.
+    for stale in child_traces(&output) {
+        std::fs::remove_file(&stale)
+            .map_err(|e| user_error(format!("{}: {e}", stale.display())))?;
+    }
     let mut preload = OsString::from(&lib);
     if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         preload.push(":");
@@ -172,10 +187,33 @@ pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
         })
     };
     let main = check(&output)?;
-    let children = child_traces(&output, started)
-        .iter()
-        .map(|p| check(p))
-        .collect::<io::Result<Vec<_>>>()?;
+    let mut children = Vec::new();
+    let mut removed = 0;
+    for path in child_traces(&output) {
+        let child = check(&path)?;
+        if child.stats.events == 0 {
+            // A child that made no allocation (an exec'd helper before it
+            // loaded anything): its file holds nothing to replay.
+            if std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+                continue;
+            }
+        }
+        children.push(child);
+    }
+    // Most events first: the child that did the work leads.
+    children.sort_by(|a, b| {
+        b.stats
+            .events
+            .cmp(&a.stats.events)
+            .then(a.path.cmp(&b.path))
+    });
+    // The trace to replay: the program's own, unless it made no
+    // allocation and a child did.
+    let best = match children.first() {
+        Some(c) if main.stats.events == 0 && c.stats.events > 0 => c.path.clone(),
+        _ => args.output.clone(),
+    };
     let command: Vec<String> = args.command.iter().map(|a| quote(a)).collect();
     if args.json {
         super::print_json(
@@ -187,6 +225,8 @@ pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
                 success: status.success(),
                 trace: &main,
                 children: &children,
+                removed_empty_children: removed,
+                replay: &best,
             },
         )?;
     } else {
@@ -197,15 +237,42 @@ pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
             lib.display()
         )?;
         describe(&mut out, &main)?;
-        for c in &children {
+        for c in children.iter().take(LISTED_CHILDREN) {
             write!(out, "child process: ")?;
             describe(&mut out, c)?;
         }
-        writeln!(
-            out,
-            "replay it against every subject: sysarena replay {}",
-            args.output.display()
-        )?;
+        if children.len() > LISTED_CHILDREN {
+            let rest = &children[LISTED_CHILDREN..];
+            writeln!(
+                out,
+                "… and {} more child traces ({}.<pid>), {} events in all",
+                thousands(rest.len()),
+                output.display(),
+                thousands(rest.iter().map(|c| c.stats.events).sum())
+            )?;
+        }
+        if removed > 0 {
+            writeln!(
+                out,
+                "removed {} child trace{} with no events",
+                thousands(removed),
+                if removed == 1 { "" } else { "s" }
+            )?;
+        }
+        if best != args.output {
+            writeln!(
+                out,
+                "`{}` itself made no allocation; its child processes did. Replay the busiest:",
+                command[0]
+            )?;
+            writeln!(out, "  sysarena replay {}", best.display())?;
+        } else {
+            writeln!(
+                out,
+                "replay it against every subject: sysarena replay {}",
+                best.display()
+            )?;
+        }
     }
     if status.success() {
         Ok(())
@@ -252,8 +319,9 @@ fn describe(out: &mut impl Write, w: &Written) -> io::Result<()> {
     )
 }
 
-/// The `FILE.<pid>` traces forked children wrote during this run.
-fn child_traces(output: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
+/// The `FILE.<pid>` traces in `FILE`'s directory (forked children write
+/// them).
+fn child_traces(output: &Path) -> Vec<PathBuf> {
     let (Some(dir), Some(name)) = (output.parent(), output.file_name()) else {
         return Vec::new();
     };
@@ -267,9 +335,6 @@ fn child_traces(output: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
             let n = e.file_name().to_string_lossy().into_owned();
             n.strip_prefix(&prefix)
                 .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-                && e.metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t >= since)
         })
         .map(|e| e.path())
         .collect();

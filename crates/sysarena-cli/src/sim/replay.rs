@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use serde::Serialize;
 use sysarena_sim::trace::{Trace, TraceFormat};
 
-use super::format::thousands;
 use super::{OutputArgs, SubjectArgs, TraceInfo, table};
 
 /// Options of `replay`.
 #[derive(Clone, Debug, clap::Args)]
 #[command(after_help = "\
-With no --subjects, every subject runs, except that on a trace of more than
-100,000 events sysarena/next-fit/deferred is left out (its time grows with
-the square of the trace); `--subjects all` includes it.
+With no --subjects, every subject runs. Each has a time budget (--time-budget,
+30 s by default): one too slow for the trace stops where the budget runs out,
+its row says how much it replayed and a note under the table where and why;
+the others finish. Rows print as subjects finish; Ctrl-C stops the replays
+still running and prints what is done (a second Ctrl-C quits at once).
 
 Example: sysarena replay traces/sqlite3.trace.gz")]
 pub struct ReplayArgs {
@@ -39,51 +40,19 @@ pub struct TraceArgs {
     pub format: Option<TraceFormat>,
     /// Replay only the first N events (`20000`, `20k`, `1M`); every prefix
     /// of a valid trace is valid.
-    #[arg(long, short = 'n', value_name = "N", value_parser = super::parse_events)]
+    #[arg(long, short = 'n', value_name = "N", value_parser = super::parse_max_events)]
     pub max_events: Option<usize>,
     /// Region size of each subject [units K, M, G].
-    #[arg(long, default_value = "128MiB", value_parser = super::format::parse_size)]
+    #[arg(long, default_value = "128MiB", value_parser = super::format::parse_capacity)]
     pub capacity: usize,
-}
-
-/// Subjects left out of the default set on long traces: next fit with
-/// deferred coalescing never merges, so its free arenas grow with the trace
-/// and its roving search walks them — time grows with the square of the
-/// trace. Measured on `sqlite3.trace.gz` (release build): 1.3 s for the
-/// first 50k events, 6.9 s for 100k, 30 s for 200k; the full 1.1 M events
-/// did not finish in 300 s (every other subject takes 0.5–8 s). `--subjects
-/// all` includes it.
-pub const SLOW_SUBJECTS: &[&str] = &["sysarena/next-fit/deferred"];
-
-/// Traces longer than this leave [`SLOW_SUBJECTS`] out by default.
-pub const SLOW_THRESHOLD: usize = 100_000;
-
-/// The default subject set for a trace of `events` events, and the names
-/// left out.
-pub fn default_subjects(events: usize) -> (Vec<String>, Vec<String>) {
-    let all = sysarena_sim::subjects::names();
-    if events <= SLOW_THRESHOLD {
-        return (all, Vec::new());
-    }
-    all.into_iter()
-        .partition(|n| !SLOW_SUBJECTS.contains(&n.as_str()))
-}
-
-/// The note printed when subjects were left out.
-pub fn left_out_note(left_out: &[String], events: usize) -> String {
-    format!(
-        "note: left out {}: its time grows with the square of the trace (minutes on {} events);\n      \
-         add `--subjects all` to include it, or `--max-events 100k` to replay a prefix",
-        left_out.join(", "),
-        thousands(events)
-    )
 }
 
 #[derive(Serialize)]
 struct Json<'a> {
     trace: TraceInfo<'a>,
     capacity: usize,
-    left_out: &'a [String],
+    time_budget_seconds: Option<f64>,
+    not_run: &'a [String],
     results: Vec<super::JsonOutcome<'a>>,
 }
 
@@ -96,14 +65,12 @@ pub fn run(args: &ReplayArgs, mut out: impl Write) -> io::Result<()> {
         args.input.max_events,
         args.out.quiet,
     )?;
-    let (names, left_out) = match names {
-        Some(n) => (n, Vec::new()),
-        None => default_subjects(trace.events.len()),
-    };
+    super::check_not_empty(&trace, &args.trace.display().to_string())?;
+    let names = names.unwrap_or_else(sysarena_sim::registry::names);
     let capacity = args.input.capacity;
-    let outcomes = super::run_subjects(&trace, &names, capacity, &args.out, false);
     let stats = trace.stats();
     if args.out.json {
+        let run = super::run_subjects(&trace, &names, capacity, &args.out, false, |_| Ok(()))?;
         super::print_json(
             &mut out,
             &Json {
@@ -115,48 +82,57 @@ pub fn run(args: &ReplayArgs, mut out: impl Write) -> io::Result<()> {
                     stats,
                 },
                 capacity,
-                left_out: &left_out,
-                results: super::json_outcomes(&outcomes, args.out.series),
+                time_budget_seconds: args.out.time_budget.0.map(|d| d.as_secs_f64()),
+                not_run: &run.not_run,
+                results: super::json_outcomes(&run.outcomes, args.out.series),
             },
         )?;
-        return super::errors_to_result(&outcomes);
+        return super::finish(&run);
     }
+    let run = stream_summary(&mut out, &trace, &names, capacity, &args.out, false)?;
+    if let Some(line) = table::least_waste(&run.outcomes) {
+        writeln!(out, "\n{line}")?;
+    }
+    super::finish(&run)
+}
+
+/// Prints the trace's line and the summary table a row at a time as the
+/// subjects finish, then the legend and the notes: the body of `replay` and
+/// `simulate`.
+pub fn stream_summary(
+    out: &mut impl Write,
+    trace: &Trace,
+    names: &[String],
+    capacity: usize,
+    args: &super::OutputArgs,
+    keep_arenas: bool,
+) -> io::Result<super::Run> {
+    // Ctrl-C is caught from here on: the rows printed are kept.
+    super::interrupt_flag();
+    let stats = trace.stats();
     writeln!(
         out,
         "{}",
         super::simulate::trace_line(&trace.name, &stats, capacity)
     )?;
-    if !left_out.is_empty() {
-        writeln!(out, "{}", left_out_note(&left_out, trace.events.len()))?;
-    }
-    table::write_summary(&mut out, &outcomes)?;
-    if let Some(line) = table::least_waste(&outcomes) {
-        writeln!(out, "\n{line}")?;
-    }
-    super::errors_to_result(&outcomes)
+    let t = table::SummaryTable::new(names, capacity);
+    writeln!(out, "\n{}", t.header())?;
+    out.flush()?;
+    let run = super::run_subjects(trace, names, capacity, args, keep_arenas, |o| {
+        writeln!(out, "{}", t.row(o))?;
+        out.flush()
+    })?;
+    table::write_summary_notes(out, &run)?;
+    Ok(run)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn the_default_region_is_the_simulators() {
         assert_eq!(
             crate::sim::format::parse_size("128MiB"),
-            Ok(sysarena_sim::subjects::DEFAULT_CAPACITY)
+            Ok(sysarena_sim::registry::DEFAULT_CAPACITY)
         );
-    }
-
-    #[test]
-    fn slow_subjects_are_real_names_and_left_out_only_on_long_traces() {
-        let names = sysarena_sim::subjects::names();
-        for s in SLOW_SUBJECTS {
-            assert!(names.iter().any(|n| n == s), "{s}");
-        }
-        assert!(default_subjects(1000).1.is_empty());
-        let (kept, left) = default_subjects(SLOW_THRESHOLD + 1);
-        assert_eq!(left.len(), SLOW_SUBJECTS.len());
-        assert_eq!(kept.len() + left.len(), names.len());
     }
 }

@@ -8,9 +8,9 @@ use serde::Serialize;
 use sysarena_sim::trace::{Trace, TraceStats};
 use sysarena_sim::workload::{Workload, WorkloadParams};
 
-use super::format::thousands;
-use super::{OutputArgs, SubjectArgs, WorkloadArgs, table};
-use crate::heapmap::{HeapMap, fmt_bytes};
+use super::format::{bytes, count, thousands};
+use super::{OutputArgs, SubjectArgs, WorkloadArgs};
+use crate::heapmap::HeapMap;
 
 /// Options of `simulate`.
 #[derive(Clone, Debug, clap::Args)]
@@ -23,7 +23,7 @@ pub struct SimulateArgs {
     pub subjects: SubjectArgs,
     /// Region size of each subject, which the workload also aims at
     /// [default: 64KiB for checkerboard, 1MiB otherwise; units K, M, G].
-    #[arg(long, value_parser = super::format::parse_size)]
+    #[arg(long, value_parser = super::format::parse_capacity)]
     pub capacity: Option<usize>,
     #[command(flatten)]
     pub workload_args: WorkloadArgs,
@@ -31,10 +31,11 @@ pub struct SimulateArgs {
     /// later or elsewhere.
     #[arg(long, value_name = "FILE")]
     pub save_trace: Option<PathBuf>,
-    /// Width of the heap maps drawn for sysarena subjects (drawn when at most
-    /// three subjects run and the table is small enough to draw).
-    #[arg(long, default_value_t = 64)]
-    pub width: usize,
+    /// Width of the heap maps drawn for sysarena subjects, 8 to 1000 cells
+    /// (drawn when at most three subjects run and the table is small enough
+    /// to draw).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(8..=1000))]
+    pub width: u16,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -49,6 +50,7 @@ struct Json<'a> {
     trace: &'a str,
     stats: TraceStats,
     capacity: usize,
+    not_run: &'a [String],
     results: Vec<super::JsonOutcome<'a>>,
 }
 
@@ -62,7 +64,7 @@ pub fn trace_line(name: &str, stats: &TraceStats, capacity: usize) -> String {
         thousands(stats.reallocs),
         super::format::bytes_exact(stats.peak_live_bytes),
         thousands(stats.max_live_blocks),
-        fmt_bytes(capacity),
+        bytes(capacity),
     )
 }
 
@@ -73,7 +75,12 @@ pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
         .capacity
         .unwrap_or_else(|| super::workload_capacity(args.workload));
     let params = args.workload_args.params(capacity);
+    let names = args
+        .subjects
+        .resolve()?
+        .unwrap_or_else(sysarena_sim::registry::names);
     let trace: Trace = args.workload.generate(&params);
+    super::check_not_empty(&trace, &format!("the {} workload", args.workload))?;
     if let Some(path) = &args.save_trace {
         let file = std::fs::File::create(path)
             .map_err(|e| super::user_error(format!("{}: {e}", path.display())))?;
@@ -81,14 +88,10 @@ pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
             .write_native(io::BufWriter::new(file))
             .map_err(|e| super::user_error(format!("{}: {e}", path.display())))?;
     }
-    let names = args
-        .subjects
-        .resolve()?
-        .unwrap_or_else(sysarena_sim::subjects::names);
     let want_maps = !args.out.json && names.len() <= MAP_SUBJECTS;
-    let outcomes = super::run_subjects(&trace, &names, capacity, &args.out, want_maps);
     let stats = trace.stats();
     if args.out.json {
+        let run = super::run_subjects(&trace, &names, capacity, &args.out, false, |_| Ok(()))?;
         super::print_json(
             &mut out,
             &Json {
@@ -97,22 +100,29 @@ pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
                 trace: &trace.name,
                 stats,
                 capacity,
-                results: super::json_outcomes(&outcomes, args.out.series),
+                not_run: &run.not_run,
+                results: super::json_outcomes(&run.outcomes, args.out.series),
             },
         )?;
-        return super::errors_to_result(&outcomes);
+        return super::finish(&run);
     }
-    writeln!(out, "{}", trace_line(&trace.name, &stats, capacity))?;
-    table::write_summary(&mut out, &outcomes)?;
-    for o in &outcomes {
+    let run =
+        super::replay::stream_summary(&mut out, &trace, &names, capacity, &args.out, want_maps)?;
+    for o in &run.outcomes {
         if let Some(arenas) = &o.arenas {
-            draw_map(&mut out, &o.subject, arenas, capacity, args.width)?;
+            draw_map(
+                &mut out,
+                &o.subject,
+                arenas,
+                capacity,
+                usize::from(args.width),
+            )?;
         }
     }
     if let Some(path) = &args.save_trace {
         writeln!(out, "\ntrace written to {}", path.display())?;
     }
-    super::errors_to_result(&outcomes)
+    super::finish(&run)
 }
 
 /// Draws a sysarena subject's arenas at the end of the run with the shared
@@ -151,10 +161,14 @@ fn draw_map(
     writeln!(out, "  |{line}|")?;
     writeln!(
         out,
-        "  {} free in {} arenas, the largest {}",
-        fmt_bytes(free),
-        arenas.iter().filter(|a| !a.in_use).count(),
-        fmt_bytes(largest)
+        "  {} free in {}, the largest {}",
+        bytes(free),
+        count(
+            arenas.iter().filter(|a| !a.in_use).count(),
+            "arena",
+            "arenas"
+        ),
+        bytes(largest)
     )?;
     writeln!(out, "  {}", HeapMap::legend())
 }

@@ -3,8 +3,10 @@
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use sysarena_sim::metrics::Summary;
 
-use super::Outcome;
-use super::format::{nanos, percent, thousands};
+use sysarena_sim::budget::StopReason;
+
+use super::format::{bytes, nanos, percent, thousands};
+use super::{Outcome, Run};
 
 /// No borders, one rule under the header, two spaces between columns.
 const PRESET: &str = "     ──            ";
@@ -59,26 +61,81 @@ pub fn failed_cell(s: &Summary) -> String {
     )
 }
 
-/// The summary table of `replay` and `simulate`.
-pub fn summary_table(outcomes: &[Outcome]) -> Table {
-    let mut t = new_table(
-        &[
-            "subject",
-            "peak live B",
-            "footprint at peak B",
-            "ratio",
-            "J&W frag",
-            "max ext frag",
-            "failed (gap fit)",
-            "ns/op",
-        ],
-        &[false, true, true, true, true, true, true, true],
-    );
-    for o in outcomes {
+/// The summary table of `replay` and `simulate`, printed a row at a time as
+/// subjects finish: fixed column widths, chosen before any row is known from
+/// the headers, the subjects' names and the region size.
+#[derive(Clone, Debug)]
+pub struct SummaryTable {
+    widths: Vec<usize>,
+}
+
+/// The summary table's columns: header, right-aligned.
+const SUMMARY_COLUMNS: [(&str, bool); 9] = [
+    ("subject", false),
+    ("peak live B", true),
+    ("footprint at peak B", true),
+    ("ratio", true),
+    ("J&W frag", true),
+    ("max ext frag", true),
+    ("failed (gap fit)", true),
+    ("ns/op", true),
+    ("replayed", true),
+];
+
+impl SummaryTable {
+    /// A table for these subjects over regions of `capacity` bytes.
+    pub fn new(names: &[String], capacity: usize) -> Self {
+        let name_width = names
+            .iter()
+            .map(|n| n.chars().count() + 1)
+            .max()
+            .unwrap_or(0);
+        let bytes = thousands(capacity).len();
+        let hints = [name_width, bytes, bytes, 7, 7, 6, 0, 6, 0];
+        let widths = SUMMARY_COLUMNS
+            .iter()
+            .zip(hints)
+            .map(|((h, _), hint)| h.chars().count().max(hint))
+            .collect();
+        SummaryTable { widths }
+    }
+
+    fn line(&self, cells: &[String]) -> String {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let width = self.widths.get(i).copied().unwrap_or(0);
+            let pad = width.saturating_sub(cell.chars().count());
+            if i > 0 {
+                out.push_str("  ");
+            }
+            let right = SUMMARY_COLUMNS.get(i).is_some_and(|c| c.1);
+            if right {
+                out.extend(std::iter::repeat_n(' ', pad));
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                if i + 1 < cells.len() {
+                    out.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+        }
+        out.trim_end().to_owned()
+    }
+
+    /// The header and the rule under it.
+    pub fn header(&self) -> String {
+        let cells: Vec<String> = SUMMARY_COLUMNS.iter().map(|c| c.0.to_owned()).collect();
+        let total = self.widths.iter().sum::<usize>() + 2 * (self.widths.len() - 1);
+        format!("{}\n{}", self.line(&cells), "─".repeat(total))
+    }
+
+    /// One subject's row: its figures, or that it could not run (the reason
+    /// goes under the table, so that a long message does not widen it).
+    pub fn row(&self, o: &Outcome) -> String {
         match &o.result {
             Ok(r) => {
                 let s = &r.summary;
-                t.add_row(vec![
+                self.line(&[
                     subject_cell(&o.subject, s),
                     thousands(s.peak_live_bytes),
                     thousands(s.footprint_at_peak),
@@ -87,30 +144,68 @@ pub fn summary_table(outcomes: &[Outcome]) -> Table {
                     percent(s.max_external_fragmentation),
                     failed_cell(s),
                     format!("{:.0}", r.timing.ns_per_op),
-                ]);
+                    replayed_cell(s),
+                ])
             }
-            Err(e) => {
-                t.add_row(vec![o.subject.clone(), format!("error: {e}")]);
-            }
+            Err(_) => self.line(&[o.subject.clone(), "could not run (see below)".into()]),
         }
     }
-    t
+}
+
+/// `all`, or the share replayed and why it stopped: `41% budget`,
+/// `12% Ctrl-C`.
+pub fn replayed_cell(s: &Summary) -> String {
+    match s.stopped {
+        None => "all".into(),
+        Some(st) => {
+            let why = match st.reason {
+                StopReason::TimeBudget { .. } => "budget",
+                _ => "Ctrl-C",
+            };
+            format!("{:.0}% {why}", (st.fraction() * 100.0).floor())
+        }
+    }
 }
 
 /// What the summary columns mean (printed under the table).
 pub const SUMMARY_LEGEND: &str = "\
 ratio = footprint at peak / peak live bytes (1.000 wastes nothing); J&W frag = ratio - 1
 (Johnstone & Wilson); max ext frag = highest 1 - largest free / free bytes over the run;
-failed (gap fit) = requests refused (of which a hole between live blocks could have held them).";
+failed (gap fit) = requests refused (of which a hole between live blocks could have held them);
+replayed = the share of the trace replayed (`budget`: the subject's time budget ran out).";
 
-/// The sentences under a table: for subjects that refused requests, why and
-/// how much was free at the end; for subjects that ignored alignment, how
-/// often.
-pub fn failure_notes(outcomes: &[Outcome]) -> Vec<String> {
+/// The sentences under a table: for subjects that could not run, why; for
+/// subjects stopped early, where and why; for subjects that refused
+/// requests, why and how much was free at the end; for subjects that
+/// ignored alignment, how often; and the subjects Ctrl-C kept from running.
+pub fn failure_notes(run: &Run) -> Vec<String> {
     let mut notes = Vec::new();
-    for o in outcomes {
-        let Ok(r) = &o.result else { continue };
+    for o in &run.outcomes {
+        let r = match &o.result {
+            Ok(r) => r,
+            Err(e) => {
+                notes.push(format!("{} could not run: {e}", o.subject));
+                continue;
+            }
+        };
         let s = &r.summary;
+        if let Some(st) = s.stopped {
+            let why = match st.reason {
+                StopReason::TimeBudget { .. } => format!(
+                    "{}; its figures cover those events. Give it longer with \
+                     --time-budget 5m, or no limit with --time-budget 0.",
+                    st.reason
+                ),
+                _ => format!("{}; its figures cover those events.", st.reason),
+            };
+            notes.push(format!(
+                "{} stopped after event {} of {} ({:.0}%): {why}",
+                o.subject,
+                thousands(st.at_event),
+                thousands(st.of),
+                (st.fraction() * 100.0).floor(),
+            ));
+        }
         if s.misaligned_blocks > 0 {
             notes.push(format!(
                 "* {} returned {} block(s) not aligned as asked (it does not honour alignment): its figures are not like for like.",
@@ -130,10 +225,14 @@ pub fn failure_notes(outcomes: &[Outcome]) -> Vec<String> {
             ));
         }
         if let Some(n) = s.failed_with_fitting_free_extent.filter(|&n| n > 0) {
-            why.push(format!(
-                "{} while one of its own free blocks was",
-                thousands(n)
-            ));
+            let mut part = format!("{} while one of its own free blocks was", thousands(n));
+            if s.failed_no_descriptor > 0 {
+                part.push_str(&format!(
+                    " ({} of them because its arena table had no spare descriptor left to split that block)",
+                    thousands(s.failed_no_descriptor)
+                ));
+            }
+            why.push(part);
         }
         let why = if why.is_empty() {
             ": no hole was big enough".to_owned()
@@ -144,32 +243,39 @@ pub fn failure_notes(outcomes: &[Outcome]) -> Vec<String> {
             "{} refused {} request(s){why}. At the end {} of {} were free in {} block(s), the largest {}.",
             o.subject,
             thousands(s.failed_requests),
-            crate::heapmap::fmt_bytes(end.free_bytes),
-            crate::heapmap::fmt_bytes(s.capacity),
+            bytes(end.free_bytes),
+            bytes(s.capacity),
             thousands(end.free_blocks),
-            crate::heapmap::fmt_bytes(end.largest_free),
+            bytes(end.largest_free),
         ));
     }
     notes
 }
 
-/// The summary table, its legend and a note on every subject that refused
-/// requests: the body `replay` and `simulate` print.
-pub fn write_summary(out: &mut impl std::io::Write, outcomes: &[Outcome]) -> std::io::Result<()> {
-    writeln!(out, "\n{}\n", render(&summary_table(outcomes)))?;
-    writeln!(out, "{SUMMARY_LEGEND}")?;
-    for note in failure_notes(outcomes) {
+/// What goes under the summary table: its legend and a note on every
+/// subject that could not run, stopped early or refused requests.
+pub fn write_summary_notes(out: &mut impl std::io::Write, run: &Run) -> std::io::Result<()> {
+    writeln!(out, "\n{SUMMARY_LEGEND}")?;
+    for note in failure_notes(run) {
         writeln!(out, "\n{note}")?;
+    }
+    if !run.not_run.is_empty() {
+        writeln!(
+            out,
+            "\nnot run (Ctrl-C came first): {}",
+            run.not_run.join(", ")
+        )?;
     }
     Ok(())
 }
 
 /// The `least waste:` line: the subject with the lowest footprint ratio
-/// among those that served every request, aligned as asked.
+/// among those that replayed the whole trace and served every request,
+/// aligned as asked.
 pub fn least_waste(outcomes: &[Outcome]) -> Option<String> {
     let best = outcomes
         .iter()
-        .filter_map(|o| o.result.as_ref().ok().map(|r| (o, r)))
+        .filter_map(|o| o.complete().map(|r| (o, r)))
         .filter(|(_, r)| {
             let s = &r.summary;
             s.failed_requests == 0 && s.misaligned_blocks == 0 && s.peak_live_bytes > 0
@@ -183,8 +289,8 @@ pub fn least_waste(outcomes: &[Outcome]) -> Option<String> {
     Some(format!(
         "least waste: {} — footprint {} at peak for {} live (ratio {:.3}), {} per op",
         o.subject,
-        crate::heapmap::fmt_bytes(r.summary.footprint_at_peak),
-        crate::heapmap::fmt_bytes(r.summary.peak_live_bytes),
+        bytes(r.summary.footprint_at_peak),
+        bytes(r.summary.peak_live_bytes),
         r.summary.footprint_ratio,
         nanos(r.timing.ns_per_op),
     ))

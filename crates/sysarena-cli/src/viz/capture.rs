@@ -1,8 +1,8 @@
 //! Steps a trace through subjects and captures what the pictures need: the
 //! heap map at chosen steps, the free-block histogram there, and (through
-//! [`replay`]) the metrics over time.
+//! [`replay`](sysarena_sim::replay::replay)) the metrics over time.
 //!
-//! [`replay`] measures but does not show; to see a subject at step `N` this
+//! [`replay`](sysarena_sim::replay::replay) measures but does not show; to see a subject at step `N` this
 //! module drives the subject itself, keeping the same id → block map the
 //! replay keeps (a refused alloc makes later frees of that id no-ops, a
 //! refused realloc keeps the block). A sysarena subject shows its real
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sysarena::{ArenaInfo, TableEntry};
 use sysarena_sim::metrics::Summary;
-use sysarena_sim::replay::{ReplayOptions, replay};
+use sysarena_sim::replay::{ReplayOptions, replay_with_progress};
 use sysarena_sim::subject::{Block, Subject};
 use sysarena_sim::subjects::{self, SubjectError};
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
@@ -256,7 +256,7 @@ impl Tracker {
             Subj::Peer(_) => entries.len(),
         };
         Some((
-            TableStrip::new(&entries, width, |a| self.key_at(a.offset)),
+            TableStrip::new(&entries, total, width, |a| self.key_at(a.offset)),
             total,
         ))
     }
@@ -349,6 +349,8 @@ pub struct CaptureOptions {
     pub view: Option<usize>,
     /// Table-strip width, in cells (0: none).
     pub table_width: usize,
+    /// No progress bar.
+    pub quiet: bool,
 }
 
 /// Replays `trace` against every subject of `names` and captures each at
@@ -358,10 +360,18 @@ pub fn capture(
     names: &[String],
     options: &CaptureOptions,
 ) -> Result<(Vec<SubjectRun>, usize), String> {
+    // Each subject is replayed twice: once for its figures, once stepped
+    // for the pictures.
+    let events = trace.events.len() as u64;
+    let bar = crate::sim::progress(options.quiet, Some(2 * names.len() as u64 * events));
     let mut results = Vec::new();
     for name in names {
-        let mut s = Subj::new(name, options.capacity).map_err(|e| e.to_string())?;
-        let r = replay(trace, s.get_mut(), &ReplayOptions::default()).map_err(|e| e.to_string())?;
+        bar.set_message(format!("replaying {name}"));
+        let mut s = Subj::new(name, options.capacity).map_err(|e| format!("{name}: {e}"))?;
+        let r = replay_with_progress(trace, s.get_mut(), &ReplayOptions::default(), &mut |n| {
+            bar.inc(n as u64)
+        })
+        .map_err(|e| format!("{name}: {e}"))?;
         results.push(r);
     }
     let view = options.view.unwrap_or_else(|| {
@@ -374,7 +384,8 @@ pub fn capture(
     });
     let mut runs = Vec::new();
     for (name, r) in names.iter().zip(results) {
-        let mut t = Tracker::new(name, options.capacity).map_err(|e| e.to_string())?;
+        bar.set_message(format!("drawing {name}"));
+        let mut t = Tracker::new(name, options.capacity).map_err(|e| format!("{name}: {e}"))?;
         let mut frames = Vec::with_capacity(options.steps.len());
         let mut last = None;
         let mut i = 0;
@@ -384,9 +395,13 @@ pub fn capture(
                 let ev = trace.events[i];
                 last = Some((ev, t.apply(&ev)));
                 i += 1;
+                if i.is_multiple_of(4096) {
+                    bar.inc(4096);
+                }
             }
             frames.push(frame(&t, view, options, last));
         }
+        bar.inc(events - (i as u64 / 4096 * 4096).min(events));
         runs.push(SubjectRun {
             name: name.clone(),
             exact: t.exact(),
@@ -395,6 +410,7 @@ pub fn capture(
             frames,
         });
     }
+    bar.finish_and_clear();
     Ok((runs, view))
 }
 

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use sysarena_sim::subjects::DEFAULT_CAPACITY;
 use sysarena_sim::trace::Trace;
+
+use crate::sim::SubjectArgs;
 use sysarena_sim::workload::{Workload, WorkloadParams};
 
 use capture::{CaptureOptions, capture, keyframe_steps};
@@ -36,20 +38,35 @@ pub struct SourceArgs {
     /// Seed of the workload.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
-    /// Read only the first N events of the trace.
-    #[arg(long)]
+    /// Read only the first N events of the trace (`20000`, `20k`, `1M`).
+    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_events)]
     pub max_events: Option<usize>,
     /// Region size of every subject, in bytes (suffixes K, M, G); default
     /// 128 MiB for a trace, 1 MiB for a workload.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = parse_capacity)]
     pub capacity: Option<usize>,
-    /// Subjects to compare, comma separated (`sysarena/<policy>/<coalescing>[+defrag]`
-    /// or a peer: talc, rlsf, buddy, linked-list, dlmalloc, offset-allocator, slab).
-    #[arg(long, value_delimiter = ',', default_value = DEFAULT_SUBJECTS)]
-    pub subjects: Vec<String>,
+    /// The subjects drawn [default: sysarena/first-fit/deferred,
+    /// sysarena/best-fit/immediate, talc, buddy].
+    #[command(flatten)]
+    pub subjects: SubjectArgs,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 impl SourceArgs {
+    /// The subjects asked for (groups expanded, names checked), or the
+    /// default four; an empty list is an error, as in every verb.
+    pub fn subject_names(&self) -> io::Result<Vec<String>> {
+        match self.subjects.resolve()? {
+            None => Ok(DEFAULT_SUBJECTS.split(',').map(str::to_owned).collect()),
+            Some(names) if names.is_empty() => Err(crate::sim::user_error(
+                "--subjects names no subject (try `all`, `sysarena`, `peers` or a name)",
+            )),
+            Some(names) => Ok(names),
+        }
+    }
+
     /// Loads the trace (or generates the workload) and picks the capacity.
     pub fn load(&self) -> io::Result<(Trace, usize)> {
         if let Some(w) = self.workload {
@@ -70,9 +87,36 @@ impl SourceArgs {
                 .trace
                 .as_ref()
                 .expect("clap requires a trace or a workload");
-            let t = Trace::from_path(path, None, self.max_events).map_err(io::Error::other)?;
+            let t = crate::sim::load_trace(path, None, self.max_events, self.quiet)?;
             Ok((t, self.capacity.unwrap_or(DEFAULT_CAPACITY)))
         }
+    }
+}
+
+/// A region size for `--capacity`: [`parse_size`], at least one byte.
+pub fn parse_capacity(s: &str) -> Result<usize, String> {
+    match parse_size(s)? {
+        0 => Err("a region of 0 bytes holds nothing: give at least 1 byte".to_owned()),
+        n => Ok(n),
+    }
+}
+
+/// `--view`: [`parse_size`], at least one byte.
+pub fn parse_view(s: &str) -> Result<usize, String> {
+    match parse_size(s)? {
+        0 => Err("a view of 0 bytes shows nothing: give at least 1 byte".to_owned()),
+        n => Ok(n),
+    }
+}
+
+/// The most keyframes or timeline rows a picture holds.
+pub const MAX_FRAMES: usize = 10_000;
+
+/// `--keyframes`, `--rows`: 1 to [`MAX_FRAMES`].
+pub fn parse_frames(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_FRAMES).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a count from 1 to {MAX_FRAMES}")),
     }
 }
 
@@ -94,6 +138,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok()
         .and_then(|n| n.checked_mul(mul))
         .ok_or_else(|| format!("`{s}` is not a size (e.g. 4096, 64K, 16M)"))
+}
+
+/// An error writing an output file, naming the file.
+pub fn output_error(path: &std::path::Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
 }
 
 /// Which picture `viz` draws.
@@ -124,14 +173,14 @@ pub struct VizArgs {
     /// The step (events applied) for `map` and `histogram`; default: the end.
     #[arg(long)]
     pub step: Option<usize>,
-    /// Rows of the timeline (sampled steps).
-    #[arg(long, default_value_t = 200)]
+    /// Rows of the timeline (sampled steps), 1 to 10,000.
+    #[arg(long, default_value_t = 200, value_parser = parse_frames)]
     pub rows: usize,
-    /// Heap-map width in cells (`map`; the timeline uses 240).
-    #[arg(long, default_value_t = 160)]
+    /// Heap-map width in cells (`map`; the timeline uses 240), 1 to 4096.
+    #[arg(long, default_value_t = 160, value_parser = crate::heapmap::parse_width)]
     pub width: usize,
     /// Show addresses `[0, VIEW)`; default: just past the largest footprint.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = parse_view)]
     pub view: Option<usize>,
 }
 
@@ -146,15 +195,16 @@ pub fn render(args: &VizArgs) -> io::Result<String> {
         Kind::Timeline => (keyframe_steps(n, args.rows.max(1)), 240, 0),
         Kind::Curves => (vec![n], 8, 0),
     };
+    let names = args.source.subject_names()?;
     let options = CaptureOptions {
         capacity,
         steps,
         width,
         view: args.view,
         table_width,
+        quiet: args.source.quiet,
     };
-    let (runs, view) =
-        capture(&trace, &args.source.subjects, &options).map_err(io::Error::other)?;
+    let (runs, view) = capture(&trace, &names, &options).map_err(io::Error::other)?;
     let name = &trace.name;
     Ok(match args.kind {
         Kind::Map => svg::heap_map_svg(
@@ -187,7 +237,7 @@ pub fn run(args: &VizArgs, mut out: impl io::Write) -> io::Result<()> {
     if args.svg.as_os_str() == "-" {
         out.write_all(svg.as_bytes())
     } else {
-        std::fs::write(&args.svg, svg)?;
+        std::fs::write(&args.svg, svg).map_err(|e| output_error(&args.svg, e))?;
         writeln!(out, "wrote {}", args.svg.display())
     }
 }

@@ -155,10 +155,10 @@ pub fn heap_map_svg(
             11,
             "normal",
             &format!(
-                "live {} · free {} in {} blocks, largest {} · external fragmentation {:.0}% · free space from {src}",
+                "live {} · free {} in {}, largest {} · external fragmentation {:.0}% · free space from {src}",
                 fmt_bytes(f.live_bytes),
                 fmt_bytes(free),
-                blocks,
+                crate::heapmap::count(blocks, "block"),
                 fmt_bytes(largest),
                 ext * 100.0,
             ),

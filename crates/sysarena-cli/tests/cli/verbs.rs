@@ -62,3 +62,267 @@ fn completions_are_generated_for_each_shell() {
     let o = sysarena(&["completions", "powershell-9"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Runs `args`, expects a refusal with `code` and a message containing
+/// `says`, and no panic or abort.
+fn refused(args: &[&str], code: i32, says: &str) {
+    let o = sysarena(args);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {out}{err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert!(err.contains(says), "{args:?}: {err}");
+}
+
+#[test]
+fn bad_numbers_on_the_command_line_are_refused_not_panics() {
+    // clap refuses them while parsing: exit status 2.
+    for (args, says) in [
+        (&["demo", "--block-size", "0"][..], "at least 1 byte"),
+        (
+            &["demo", "--block-size", "4611686018427387904"],
+            "larger than",
+        ),
+        (
+            &["demo", "--block-size", "18446744073709551615"],
+            "larger than",
+        ),
+        (&["demo", "--width", "100000000"], "not a width"),
+        (&["demo", "--width", "0"], "not a width"),
+        (
+            &["defrag", "--capacity", "16G"],
+            "larger than the largest simulated region",
+        ),
+        (&["defrag", "--capacity", "0"], "0 bytes"),
+        (&["defrag", "--width", "100000000"], "not a width"),
+        (
+            &["step", "--descriptors", "100000000000"],
+            "not a table size",
+        ),
+        (&["step", "--descriptors", "0"], "at least 1 descriptor"),
+        (&["step", "--capacity", "0"], "0 bytes"),
+        (&["soak", "--descriptors", "0"], "at least 1 descriptor"),
+        (
+            &["soak", "--descriptors", "100000000000"],
+            "not a table size",
+        ),
+        (
+            &["viz", "--workload", "uniform", "--svg", "-", "--view", "0"],
+            "0 bytes",
+        ),
+        (
+            &[
+                "viz",
+                "--workload",
+                "uniform",
+                "--svg",
+                "-",
+                "--capacity",
+                "0",
+            ],
+            "0 bytes",
+        ),
+        (
+            &[
+                "viz",
+                "--workload",
+                "uniform",
+                "--svg",
+                "-",
+                "--width",
+                "100000000",
+            ],
+            "not a width",
+        ),
+        (
+            &["viz", "--workload", "uniform", "--svg", "-", "--rows", "0"],
+            "not a count",
+        ),
+        (
+            &[
+                "report",
+                "--workload",
+                "uniform",
+                "-o",
+                "x.html",
+                "--view",
+                "0",
+            ],
+            "0 bytes",
+        ),
+        (
+            &[
+                "report",
+                "--workload",
+                "uniform",
+                "-o",
+                "x.html",
+                "--capacity",
+                "0",
+            ],
+            "0 bytes",
+        ),
+        (
+            &[
+                "report",
+                "--workload",
+                "uniform",
+                "-o",
+                "x.html",
+                "--keyframes",
+                "0",
+            ],
+            "not a count",
+        ),
+        (
+            &[
+                "report",
+                "--workload",
+                "uniform",
+                "-o",
+                "x.html",
+                "--width",
+                "100000000",
+            ],
+            "not a width",
+        ),
+    ] {
+        refused(args, 2, says);
+    }
+}
+
+#[test]
+fn a_trace_too_large_for_defrag_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("sysarena-cli-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, body) in [
+        ("max.trace", "a 1 18446744073709551615\n"),
+        ("huge.trace", "a 1 99999999999\n"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        refused(&["defrag", "--trace", path.to_str().unwrap()], 1, name);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn output_files_that_cannot_be_written_are_named() {
+    refused(
+        &[
+            "viz",
+            "--workload",
+            "uniform",
+            "--ops",
+            "50",
+            "--svg",
+            "/nonexistent/x.svg",
+        ],
+        1,
+        "cannot write /nonexistent/x.svg",
+    );
+    refused(
+        &[
+            "report",
+            "--workload",
+            "uniform",
+            "--ops",
+            "50",
+            "-o",
+            "/nonexistent/x.html",
+        ],
+        1,
+        "cannot write /nonexistent/x.html",
+    );
+    refused(
+        &["defrag", "--svg", "/nonexistent/d.svg"],
+        1,
+        "cannot write /nonexistent/d.svg",
+    );
+}
+
+#[test]
+fn viz_and_report_take_subject_groups_short_flags_and_quiet() {
+    let o = sysarena(&[
+        "viz",
+        "--workload",
+        "uniform",
+        "--ops",
+        "300",
+        "-n",
+        "100",
+        "-s",
+        "peers",
+        "-q",
+        "--svg",
+        "-",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("after 100 of 100 events"), "{out}");
+    for peer in ["talc", "rlsf", "buddy"] {
+        assert!(out.contains(peer), "{peer} missing");
+    }
+    assert!(!out.contains("sysarena/"), "peers only");
+    refused(
+        &["viz", "--workload", "uniform", "-s", "", "--svg", "-"],
+        1,
+        "the list of subjects is empty",
+    );
+    refused(
+        &["viz", "--workload", "uniform", "-s", "nope", "--svg", "-"],
+        1,
+        "unknown subject `nope`",
+    );
+    let html = std::env::temp_dir().join(format!("sysarena-cli-{}.html", std::process::id()));
+    let o = sysarena(&[
+        "report",
+        "--workload",
+        "peaks",
+        "--ops",
+        "300",
+        "-s",
+        "sysarena",
+        "-q",
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("sysarena/segregated-fit/immediate"));
+    assert!(!page.contains("\"talc\""));
+    std::fs::remove_file(&html).unwrap();
+}
+
+/// The README says which verbs take `--json`; each of those does, and the
+/// others do not pretend to.
+#[test]
+fn the_readme_json_promise_is_kept() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let promise = "`simulate`, `replay`, `compare` and `record` take `--json`";
+    assert!(readme.contains(promise), "README lost its --json sentence");
+    for verb in VERBS {
+        let o = sysarena(&[verb, "--help"]);
+        let json = text(&o).0.contains("--json");
+        let promised = matches!(verb, "simulate" | "replay" | "compare" | "record");
+        assert_eq!(json, promised, "{verb}: --json in help = {json}");
+    }
+}
+
+#[test]
+fn a_short_soak_says_what_it_covered() {
+    let o = sysarena(&[
+        "soak",
+        "--ops",
+        "2000",
+        "--epoch-ops",
+        "1000",
+        "--capacity",
+        "64K",
+        "-q",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("covering 2 of 10 configurations"), "{out}");
+    assert!(out.contains("soak: not reached: "), "{out}");
+}

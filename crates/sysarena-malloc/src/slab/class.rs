@@ -10,7 +10,7 @@ pub(crate) const PAGE: usize = 1 << PAGE_SHIFT;
 /// The step between size classes, and every slot's alignment.
 pub(crate) const GRANULE: usize = 16;
 /// The largest request the layer serves.
-pub(crate) const MAX_SIZE: usize = 512;
+pub(crate) const MAX_SIZE: usize = 1024;
 /// Size classes: 16, 32, …, [`MAX_SIZE`].
 pub(crate) const CLASSES: usize = MAX_SIZE / GRANULE;
 
@@ -46,7 +46,7 @@ pub(super) static SLOTS: [u16; CLASSES] = {
 /// `ceil(2^32 / size)` per class: `(offset * RECIP[c]) >> 32` is
 /// `offset / size` for every offset in a page (the error, below
 /// `offset / 2^32 < 2^-16`, never reaches the next multiple, which is at
-/// least `1 / size >= 2^-9` away; the unit tests check every offset).
+/// least `1 / size >= 2^-10` away; the unit tests check every offset).
 pub(super) static RECIP: [u64; CLASSES] = {
     let mut r = [0u64; CLASSES];
     let mut c = 0;

@@ -3,7 +3,7 @@
 //! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 is
 //! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
 //! that the shard's [`Heap`] hands out as one arena (one
-//! descriptor), cut into equal slots of one *size class* (16, 32, …, 512
+//! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
 //! bytes). Everything the layer knows lives out of band, in an array of
 //! [`PageMeta`] indexed by page number (`(addr - shard base) >> 16`) in a
 //! `MAP_NORESERVE` mapping: the class, the free count, and a free bitmap with
@@ -28,12 +28,14 @@
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
+use core::sync::atomic::Ordering::Relaxed;
 
 use sysarena::{Heap, Slot};
 
 mod class;
 mod page;
 mod recent;
+pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -43,6 +45,7 @@ use class::{RECIP, slots};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
 use recent::Recent;
+use state::States;
 
 /// The heap a slab layer carves its pages from (a shard's): a sysarena
 /// [`Heap`] whose arena table is a slice of mapped memory.
@@ -93,6 +96,13 @@ pub(crate) enum Found {
         class: usize,
         idx: usize,
     },
+    /// A slot in a thread cache: freed by the program, not yet back in
+    /// its page (a second free is a double free).
+    Cached {
+        page: usize,
+        class: usize,
+        idx: usize,
+    },
     /// A slot that is free: a double free.
     Free,
     /// Inside a slab page but not at a slot's start.
@@ -103,6 +113,8 @@ pub(crate) enum Found {
 #[derive(Debug)]
 pub(crate) struct Slab {
     meta: *mut PageMeta,
+    /// The pages' classes and slot states, for lock-free readers.
+    states: States,
     /// Pages the metadata covers (the shard's size / [`PAGE`]).
     pages: usize,
     /// Whether new pages are carved (`SYSARENA_SLAB`).
@@ -119,6 +131,7 @@ impl Slab {
     pub(crate) const fn none() -> Slab {
         Slab {
             meta: core::ptr::null_mut(),
+            states: States::NONE,
             pages: 0,
             enabled: false,
             madvise: false,
@@ -140,16 +153,24 @@ impl Slab {
     }
 
     /// A layer over a heap whose region starts at a multiple of [`PAGE`],
-    /// with `meta` describing its first `pages` pages.
+    /// with `meta` and `states` describing its first `pages` pages.
     ///
     /// # Safety
     /// `meta` points to `pages` zeroed `PageMeta`s that nothing else uses
-    /// and that live for ever; the layer is only used with that heap.
-    pub(crate) unsafe fn new(meta: *mut PageMeta, pages: usize, enabled: bool) -> Slab {
+    /// and that live for ever; `states` covers `pages` pages (all zero) that
+    /// no other layer writes; the layer is only used with that heap.
+    pub(crate) unsafe fn new(
+        meta: *mut PageMeta,
+        states: States,
+        pages: usize,
+        enabled: bool,
+    ) -> Slab {
+        let ok = !meta.is_null() && states.pages() >= pages;
         Slab {
             meta,
-            pages: if meta.is_null() { 0 } else { pages },
-            enabled: enabled && !meta.is_null(),
+            states,
+            pages: if ok { pages } else { 0 },
+            enabled: enabled && ok,
             madvise: true,
             ..Slab::none()
         }
@@ -276,6 +297,7 @@ impl Slab {
         }
         self.counts.used_slots += 1;
         self.counts.used_bytes += size;
+        self.states.slot(page, idx).store(state::LIVE, Relaxed);
         let off = (page << PAGE_SHIFT) + idx * size;
         Fresh {
             ptr: heap.base().as_ptr().wrapping_add(off),
@@ -305,6 +327,7 @@ impl Slab {
         // Bytes of the page below the high-water mark may hold old data.
         let dirty = hwm.saturating_sub(off).min(PAGE);
         *hwm = (*hwm).max(off + PAGE);
+        self.states.set_class(page, c as u8 + 1);
         let m = self.meta_mut(page);
         m.class = c as u8 + 1;
         m.free = n as u16;
@@ -354,6 +377,13 @@ impl Slab {
         if m.bits[(idx >> 6) & (WORDS - 1)] & (1u64 << (idx & 63)) != 0 {
             return Found::Free;
         }
+        if self.states.slot(page, idx).load(Relaxed) == state::CACHED {
+            return Found::Cached {
+                page,
+                class: c,
+                idx,
+            };
+        }
         Found::Live {
             page,
             class: c,
@@ -366,8 +396,9 @@ impl Slab {
     /// its class's spare or goes back to `heap`.
     ///
     /// # Safety
-    /// `(page, c, idx)` is what `find` just returned as `Found::Live` with
-    /// no change to the layer since; the caller gives the slot up.
+    /// `(page, c, idx)` is what `find` just returned as `Found::Live` (or
+    /// `Found::Cached`, from the thread cache that holds the slot) with no
+    /// change to the layer since; the caller gives the slot up.
     ///
     /// # Time complexity
     /// O(1) (a page given back costs a `Heap::free` and an `madvise`).
@@ -381,6 +412,7 @@ impl Slab {
     ) -> usize {
         let c = c & (CLASSES - 1);
         let n = slots(c) as u16;
+        self.states.slot(page, idx).store(state::FREE, Relaxed);
         let m = self.meta_mut(page);
         let w = (idx >> 6) & (WORDS - 1);
         if m.bits[w] == 0 {
@@ -413,6 +445,7 @@ impl Slab {
     #[cold]
     fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
         self.meta_mut(page).class = 0;
+        self.states.set_class(page, 0);
         let n = slots(c);
         self.counts.pages -= 1;
         self.counts.returned += 1;

@@ -6,6 +6,14 @@ use sysarena::{Config, SliceManager};
 /// A heap over a fresh 64 KiB-aligned mapping of `pages` pages, and a
 /// layer over it.
 fn setup(pages: usize) -> (ShardHeap, Slab) {
+    let (heap, meta, states) = parts(pages);
+    // SAFETY: zeroed metadata and states for `pages` pages, leaked.
+    let slab = unsafe { Slab::new(meta, states, pages, true) };
+    (heap, slab)
+}
+
+/// The heap, page records and slot states of [`setup`].
+fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
     let len = pages * PAGE;
     let raw = sys::map_noreserve(len + PAGE).unwrap();
     let base = (raw as usize).next_multiple_of(PAGE) - raw as usize;
@@ -18,9 +26,10 @@ fn setup(pages: usize) -> (ShardHeap, Slab) {
     // SAFETY: `len` bytes of a leaked mapping, used by nothing else.
     let heap = unsafe { Heap::from_manager(NonNull::new(base).unwrap(), m) };
     let meta = sys::map_noreserve(pages * META_BYTES).unwrap();
-    // SAFETY: zeroed metadata for `pages` pages, leaked.
-    let slab = unsafe { Slab::new(meta.cast(), pages, true) };
-    (heap, slab)
+    let st = sys::map_noreserve(pages * state::BYTES_PER_PAGE).unwrap();
+    // SAFETY: zeroed states for `pages` pages, leaked.
+    let states = unsafe { States::new(st, pages) };
+    (heap, meta.cast(), states)
 }
 
 fn rng(s: &mut u64) -> u64 {
@@ -45,7 +54,8 @@ fn classes_and_reciprocals() {
     assert_eq!(class_of(1), 0);
     assert_eq!(class_of(16), 0);
     assert_eq!(class_of(17), 1);
-    assert_eq!(class_of(512), CLASSES - 1);
+    assert_eq!(class_of(1024), CLASSES - 1);
+    assert_eq!(class_of(512), 31);
     assert_eq!(class_size(CLASSES - 1), MAX_SIZE);
     for (c, &r) in RECIP.iter().enumerate() {
         for off in 0..PAGE {
@@ -196,8 +206,8 @@ fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
         .collect();
     // LIFO: the slot freed last is handed out next.
     free(&mut heap, &mut slab, ps[5]);
-    free(&mut heap, &mut slab, ps[200]);
-    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[200]);
+    free(&mut heap, &mut slab, ps[100]);
+    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[100]);
     assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[5]);
     // Free everything: two pages go back to the heap while the class
     // still remembers slots in them.
@@ -249,10 +259,9 @@ fn dirty_slots_are_reported_for_calloc() {
 
 #[test]
 fn disabled_layer_serves_nothing() {
-    let (mut heap, _) = setup(4);
-    let meta = sys::map_noreserve(4 * META_BYTES).unwrap();
-    // SAFETY: fresh zeroed metadata, leaked.
-    let mut slab = unsafe { Slab::new(meta.cast(), 4, false) };
+    let (mut heap, meta, states) = parts(4);
+    // SAFETY: fresh zeroed metadata and states, leaked.
+    let mut slab = unsafe { Slab::new(meta, states, 4, false) };
     let mut hwm = 0;
     assert!(slab.alloc(&mut heap, &mut hwm, 0).is_none());
     assert_eq!(

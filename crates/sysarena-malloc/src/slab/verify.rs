@@ -1,8 +1,10 @@
 //! The layer's invariants, checked: for `SYSARENA_CHECK` and the tests.
 
-use super::Slab;
+use core::sync::atomic::Ordering::Relaxed;
+
 use super::class::{CLASSES, slots};
 use super::page::NONE;
+use super::{Slab, state};
 
 impl Slab {
     /// Checks the layer's invariants (lists, counts, bitmaps); for tests.
@@ -89,6 +91,18 @@ impl Slab {
                 ensure!(
                     first_past == 64 || *word >> first_past == 0,
                     "a page marks a slot past its last one free"
+                );
+            }
+            ensure!(
+                self.states.class(page) == m.class,
+                "a page's class differs from its lock-free copy"
+            );
+            for idx in 0..slots(c) {
+                let free = m.bits[idx >> 6] & (1u64 << (idx & 63)) != 0;
+                let st = self.states.slot(page, idx).load(Relaxed);
+                ensure!(
+                    free == (st == state::FREE),
+                    "a slot's state differs from its page's bitmap"
                 );
             }
             free_slots += m.free as usize;

@@ -2,9 +2,8 @@
 
 use buddy_system_allocator::Heap;
 
-use super::{Region, layout};
-use crate::subject::{Block, Subject};
-use crate::subjects::SubjectError;
+use super::layout;
+use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// [buddy_system_allocator](https://crates.io/crates/buddy_system_allocator)
 /// 0.13.0: a binary buddy system, `Heap<32>` (blocks up to 2 GiB).

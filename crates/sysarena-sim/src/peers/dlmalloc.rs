@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use dlmalloc::Dlmalloc;
 
-use super::Region;
-use crate::subject::{Block, Subject};
-use crate::subjects::SubjectError;
+use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// The region's base, sendable so that [`OneRegion`] meets
 /// `dlmalloc::Allocator: Send`.

@@ -2,13 +2,12 @@
 
 use linked_list_allocator::Heap;
 
-use super::{Region, layout};
+use super::layout;
 
 /// The smallest region the adapter accepts (the crate needs room for a hole
 /// node: two words, and more to be useful).
 const MIN_HEAP: usize = 64;
-use crate::subject::{Block, Subject};
-use crate::subjects::SubjectError;
+use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// [linked_list_allocator](https://crates.io/crates/linked_list_allocator)
 /// 0.10.6: one address-ordered free list, first fit, immediate coalescing

@@ -5,8 +5,7 @@ use std::fmt;
 
 use offset_allocator::{Allocation, Allocator};
 
-use crate::subject::{Block, Subject};
-use crate::subjects::SubjectError;
+use crate::subject::{Block, Subject, SubjectError};
 
 /// [offset-allocator](https://crates.io/crates/offset-allocator) 0.2.0: the
 /// Rust port of Sebastian Aaltonen's OffsetAllocator, a two-level

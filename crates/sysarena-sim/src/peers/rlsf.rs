@@ -2,9 +2,8 @@
 
 use std::ptr::NonNull;
 
-use super::{Region, layout};
-use crate::subject::{Block, Subject};
-use crate::subjects::SubjectError;
+use super::layout;
+use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// The TLSF configuration used by [`RlsfSubject`] (and the slab subject's
 /// page allocator): 28 first-level classes of 32 second-level classes. With

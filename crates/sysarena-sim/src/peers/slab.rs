@@ -7,10 +7,9 @@ use std::ptr::NonNull;
 
 use slabmalloc::{AllocationError, Allocator, LargeObjectPage, ObjectPage, ZoneAllocator};
 
+use super::layout;
 use super::rlsf::{Pool, pool_over};
-use super::{Region, layout};
-use crate::subject::{Block, Subject};
-use crate::subjects::SubjectError;
+use crate::subject::{Block, Region, Subject, SubjectError};
 
 const BASE_PAGE: usize = 4096;
 const LARGE_PAGE: usize = 2 << 20;

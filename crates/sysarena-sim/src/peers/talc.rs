@@ -6,9 +6,8 @@ use talc::DefaultBinning;
 use talc::base::Talc;
 use talc::source::Manual;
 
-use super::{Region, layout};
-use crate::subject::{Block, Subject};
-use crate::subjects::SubjectError;
+use super::layout;
+use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// [talc](https://crates.io/crates/talc) 5.1.1: the unlocked core
 /// `talc::base::Talc` with the `Manual` source (no growth: out of memory is

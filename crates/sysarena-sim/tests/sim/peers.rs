@@ -1,21 +1,18 @@
 //! Every peer replays a real trace prefix consistently.
 
+use sysarena_sim::registry::{self, DEFAULT_CAPACITY};
 use sysarena_sim::replay::{ReplayOptions, replay};
 use sysarena_sim::subject::Block;
-use sysarena_sim::subjects::{self, DEFAULT_CAPACITY};
 
-use super::common::sqlite_20k;
+use super::common::{checked, sqlite_20k};
 
 #[test]
 fn every_peer_replays_sqlite3_prefix_without_overlap() {
     let trace = sqlite_20k();
     let stats = trace.stats();
-    for name in subjects::peer_names() {
-        let mut s = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
-        let opts = ReplayOptions {
-            sample_every: Some(1000),
-            release_at_end: true,
-        };
+    for name in registry::peer_names() {
+        let mut s = registry::by_name(name, DEFAULT_CAPACITY).unwrap();
+        let opts = checked(1000);
         let r = replay(trace, s.as_mut(), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         let sum = &r.summary;
         assert_eq!(sum.subject, name);
@@ -35,7 +32,7 @@ fn every_peer_replays_sqlite3_prefix_without_overlap() {
             assert_eq!(sum.misaligned_blocks, 0, "{name}");
         }
         // Figures are reproducible on a fresh subject.
-        let mut again = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
+        let mut again = registry::by_name(name, DEFAULT_CAPACITY).unwrap();
         let r2 = replay(trace, again.as_mut(), &opts).unwrap();
         assert_eq!(r2.summary, r.summary, "{name}");
         assert_eq!(r2.series, r.series, "{name}");
@@ -44,10 +41,10 @@ fn every_peer_replays_sqlite3_prefix_without_overlap() {
 
 #[test]
 fn every_peer_reports_out_of_memory_and_recovers() {
-    for name in subjects::peer_names() {
+    for name in registry::peer_names() {
         // 32 MiB: the slab subject takes a 2 MiB-aligned 2 MiB page per size
         // class above 256 B, and TLSF needs twice that free to align one.
-        let mut s = subjects::by_name(name, 32 << 20).unwrap();
+        let mut s = registry::by_name(name, 32 << 20).unwrap();
         assert_eq!(s.capacity(), 32 << 20);
         assert!(
             s.alloc(64 << 20, 16).is_none(),
@@ -75,20 +72,20 @@ fn every_peer_reports_out_of_memory_and_recovers() {
 
 #[test]
 fn unknown_subjects_and_bad_capacities_are_errors() {
-    let e = subjects::by_name("nope", 1 << 20).unwrap_err();
+    let e = registry::by_name("nope", 1 << 20).unwrap_err();
     assert!(e.to_string().contains("talc"), "{e}");
-    assert!(subjects::by_name("offset-allocator", 1 << 33).is_err());
-    assert!(subjects::by_name("talc", 0).is_err());
+    assert!(registry::by_name("offset-allocator", 1 << 33).is_err());
+    assert!(registry::by_name("talc", 0).is_err());
     assert_eq!(
-        subjects::all(1 << 20).unwrap().len(),
-        subjects::names().len()
+        registry::all(1 << 20).unwrap().len(),
+        registry::names().len()
     );
 }
 
 #[test]
 fn offset_allocator_ignores_alignment_and_the_replay_counts_it() {
     let t = sysarena_sim::trace::Trace::parse_native("t", "a 1 3 1\na 2 8 64\na 3 8 64\n").unwrap();
-    let mut s = subjects::by_name("offset-allocator", 1 << 20).unwrap();
+    let mut s = registry::by_name("offset-allocator", 1 << 20).unwrap();
     assert!(!s.honours_alignment());
     let r = replay(&t, s.as_mut(), &ReplayOptions::default()).unwrap();
     assert!(r.summary.misaligned_blocks >= 1, "{:?}", r.summary);
@@ -98,10 +95,7 @@ fn offset_allocator_ignores_alignment_and_the_replay_counts_it() {
 fn every_sysarena_subject_replays_sqlite3_prefix() {
     let trace = sqlite_20k();
     let stats = trace.stats();
-    let opts = ReplayOptions {
-        sample_every: Some(1000),
-        release_at_end: true,
-    };
+    let opts = checked(1000);
     let names = sysarena_sim::sysarena_subject::names();
     assert_eq!(names.len(), 10);
     for name in names
@@ -109,7 +103,7 @@ fn every_sysarena_subject_replays_sqlite3_prefix() {
         .map(String::as_str)
         .chain(["sysarena/first-fit/deferred+defrag"])
     {
-        let mut s = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
+        let mut s = registry::by_name(name, DEFAULT_CAPACITY).unwrap();
         assert_eq!(s.name(), name);
         let r = replay(trace, s.as_mut(), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         let sum = &r.summary;
@@ -125,7 +119,7 @@ fn every_sysarena_subject_replays_sqlite3_prefix() {
             sum.end.free_bytes + sum.end.live_bytes <= sum.capacity,
             "{name}"
         );
-        let mut again = subjects::by_name(name, DEFAULT_CAPACITY).unwrap();
+        let mut again = registry::by_name(name, DEFAULT_CAPACITY).unwrap();
         let r2 = replay(trace, again.as_mut(), &opts).unwrap();
         assert_eq!(r2.summary, r.summary, "{name}");
     }
@@ -140,7 +134,7 @@ fn classic_first_fit_fails_on_the_checkerboard_with_room_to_spare() {
         ..WorkloadParams::default()
     };
     let t = Workload::Checkerboard.generate(&p);
-    let mut s = subjects::by_name("sysarena/first-fit/deferred", 64 * 1024).unwrap();
+    let mut s = registry::by_name("sysarena/first-fit/deferred", 64 * 1024).unwrap();
     let r = replay(&t, s.as_mut(), &ReplayOptions::default()).unwrap();
     assert_eq!(r.summary.failed_requests, 1, "{:?}", r.summary);
     // Half the region is free, but in 1 KiB holes: no hole fits 2 KiB.
@@ -161,12 +155,9 @@ fn every_subject_replays_every_recorded_trace_prefix() {
     ] {
         let trace = super::common::recorded(file, 8_000);
         let stats = trace.stats();
-        for name in subjects::names() {
-            let mut s = subjects::by_name(&name, DEFAULT_CAPACITY).unwrap();
-            let opts = ReplayOptions {
-                sample_every: Some(2000),
-                release_at_end: true,
-            };
+        for name in registry::names() {
+            let mut s = registry::by_name(&name, DEFAULT_CAPACITY).unwrap();
+            let opts = checked(2000);
             // A violation (overlap, outside the region) is an error here.
             let r = replay(&trace, s.as_mut(), &opts)
                 .unwrap_or_else(|e| panic!("{file} on {name}: {e}"));

@@ -2,62 +2,9 @@
 
 use sysarena_sim::metrics::FreeSource;
 use sysarena_sim::replay::{ReplayError, ReplayOptions, Violation, replay};
-use sysarena_sim::subject::{Block, Subject};
+
+use super::common::Bump;
 use sysarena_sim::trace::Trace;
-
-/// A bump allocator that never reuses memory, optionally broken.
-#[derive(Debug)]
-struct Bump {
-    capacity: usize,
-    top: usize,
-    /// Return this offset for every request (to provoke overlaps).
-    fixed: Option<usize>,
-    report_extents: bool,
-}
-
-impl Bump {
-    fn new(capacity: usize) -> Self {
-        Bump {
-            capacity,
-            top: 0,
-            fixed: None,
-            report_extents: false,
-        }
-    }
-}
-
-impl Subject for Bump {
-    fn name(&self) -> &str {
-        "bump"
-    }
-
-    fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
-        if let Some(f) = self.fixed {
-            return Some(f);
-        }
-        let at = self.top.next_multiple_of(align);
-        let end = at.checked_add(size.max(1))?;
-        (end <= self.capacity).then(|| {
-            self.top = end;
-            at
-        })
-    }
-
-    unsafe fn free(&mut self, _block: Block) {}
-
-    unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
-        self.alloc(new_size, block.align)
-    }
-
-    fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
-        self.report_extents
-            .then(|| vec![(self.top, self.capacity - self.top)])
-    }
-}
 
 fn trace(text: &str) -> Trace {
     Trace::parse_native("t", text).unwrap()
@@ -182,4 +129,23 @@ fn results_serialise_to_json() {
     assert_eq!(v["summary"]["peak_live_bytes"], 100);
     assert_eq!(v["summary"]["subject"], "bump");
     assert!(v["series"].as_array().unwrap().len() >= 2);
+}
+
+#[test]
+fn a_sysarena_subject_says_when_its_table_ran_out() {
+    use sysarena::Config;
+    use sysarena_sim::sysarena_subject::SysarenaSubject;
+    // Four descriptors: three blocks and the free rest; the fourth block
+    // fits the free arena but splitting it needs a fifth descriptor.
+    let mut s = SysarenaSubject::new(Config::classic(), 1 << 16, 4).unwrap();
+    let r = replay(
+        &trace("a 1 16\na 2 16\na 3 16\na 4 16\na 5 100000\n"),
+        &mut s,
+        &ReplayOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.summary.failed_requests, 2, "{:?}", r.summary);
+    // The 4th: a free arena fits, no descriptor; the 5th: nothing fits.
+    assert_eq!(r.summary.failed_no_descriptor, 1, "{:?}", r.summary);
+    assert_eq!(r.summary.failed_with_fitting_free_extent, Some(1));
 }

@@ -147,6 +147,21 @@ fn a_missing_file_is_an_error() {
     let e = Trace::from_path("/nonexistent/x.trace", None, None).unwrap_err();
     assert_eq!(e.line, 0);
     assert!(matches!(e.kind, TraceErrorKind::Io(_)));
+    // No line is to blame: `FILE: reason`, not `FILE:0: reason`.
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/x.trace: read error: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_not_content() {
+    let t = Trace::parse_native("bom", "\u{feff}a 1 10\nf 1\n").unwrap();
+    assert_eq!(t.events.len(), 2);
+    // Only at the start of the file: anywhere else it is a bad operation.
+    let e = Trace::parse_native("bom", "a 1 10\n\u{feff}f 1\n").unwrap_err();
+    assert_eq!(e.line, 2);
 }
 
 const REP: &str = "\
@@ -278,6 +293,10 @@ fn from_path_sniffs_formats_and_gzip() {
     let ops = dir.join("ops.txt");
     std::fs::write(&ops, "+10,-0\n").unwrap();
     assert_eq!(Trace::from_path(&ops, None, None).unwrap().events.len(), 2);
+    // A malloc-lab file by its content, whatever its name; with a BOM.
+    let lab = dir.join("short1.txt");
+    std::fs::write(&lab, format!("\u{feff}{REP}")).unwrap();
+    assert_eq!(Trace::from_path(&lab, None, None).unwrap().events.len(), 8);
     let native = dir.join("n.trace");
     std::fs::write(&native, "# hi\na 1 1\n").unwrap();
     let t = Trace::from_path(&native, None, None).unwrap();

@@ -1,7 +1,7 @@
 //! Workloads are deterministic per seed.
 
+use sysarena_sim::registry;
 use sysarena_sim::replay::{ReplayOptions, replay};
-use sysarena_sim::subjects;
 use sysarena_sim::workload::{Workload, WorkloadParams};
 
 fn params(seed: u64) -> WorkloadParams {
@@ -46,7 +46,7 @@ fn checkerboard_leaves_half_free_and_no_hole_fits() {
     let t = Workload::Checkerboard.generate(&p);
     // 64 allocs, 32 frees, one big request.
     assert_eq!(t.events.len(), 64 + 32 + 1);
-    let mut talc = subjects::by_name("talc", 1 << 20).unwrap();
+    let mut talc = registry::by_name("talc", 1 << 20).unwrap();
     let r = replay(&t, talc.as_mut(), &ReplayOptions::default()).unwrap();
     assert_eq!(
         r.summary.failed_requests, 0,

@@ -1,48 +1,39 @@
-//! [`ClaimError`](crate::global::ClaimError): why memory could not be given to a heap.
+//! [`ClaimError`]: why memory could not be given to a heap.
 
 use core::fmt;
 
-use crate::error::TableError;
+use crate::heap::RegionError;
 
-/// Why memory could not be given to a heap.
+/// Why memory could not be given to a heap. Nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClaimError {
-    /// The heap already has a region and the new memory does not start at
-    /// its end (`end`); see the [module docs](crate::global#regions).
-    NotContiguous {
-        /// The address a contiguous extension would have to start at.
-        end: usize,
-    },
-    /// The heap already has a region ([`LockedHeap::init_heap`](crate::global::LockedHeap::init_heap) only sets
-    /// the first one).
+    /// The heap already has a region
+    /// ([`LockedHeap::init_heap`](crate::global::LockedHeap::init_heap)
+    /// only sets the first one).
     AlreadyClaimed,
-    /// `base + len` wraps around the address space.
-    Wraps,
-    /// The heap has no region yet to extend (use `claim` or `init_heap`).
+    /// The heap has no region yet to add to (use `claim` or `init_heap`).
     NoRegion,
-    /// The manager refused to grow.
-    Table(TableError),
+    /// The heap refused the memory: too small, misaligned, wrapping,
+    /// overlapping its regions, one region too many, or no spare
+    /// descriptor for it (see [`Heap::add_region`](crate::Heap::add_region)).
+    Region(RegionError),
 }
 
 impl fmt::Display for ClaimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClaimError::NotContiguous { end } => write!(
-                f,
-                "the new memory does not start at the region's end ({end:#x}); only contiguous growth is supported"
-            ),
             ClaimError::AlreadyClaimed => f.write_str("the heap already has a region"),
-            ClaimError::Wraps => f.write_str("the memory range wraps around the address space"),
-            ClaimError::NoRegion => f.write_str("the heap has no region to extend yet"),
-            ClaimError::Table(e) => write!(f, "cannot grow the region: {e}"),
+            ClaimError::NoRegion => f.write_str("the heap has no region to add to yet"),
+            ClaimError::Region(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl core::error::Error for ClaimError {}
 
-impl From<TableError> for ClaimError {
-    fn from(e: TableError) -> Self {
-        ClaimError::Table(e)
+impl From<RegionError> for ClaimError {
+    fn from(e: RegionError) -> Self {
+        ClaimError::Region(e)
     }
 }

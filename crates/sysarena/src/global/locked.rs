@@ -70,8 +70,10 @@ impl<const N: usize, R: RawMutex, S: TableStorage> LockedHeap<N, R, S> {
 }
 
 impl<const N: usize, R: RawMutex> LockedHeap<N, R, [Slot; N]> {
-    /// Gives the heap `len` bytes at `base`: the first region, or, when
-    /// `base` is the current region's end, more of the same region.
+    /// Gives the heap `len` bytes at `base`: the first region, then more
+    /// regions — anywhere that does not overlap the heap's (a memory map
+    /// with holes), or, when `base` is the end of the last region, more of
+    /// that region ([`Heap::add_region`]).
     ///
     /// The first claim builds the manager (`[Slot; N]`, about `N` × 56
     /// bytes plus an 8 KiB free index on 64-bit targets) on the stack
@@ -79,13 +81,18 @@ impl<const N: usize, R: RawMutex> LockedHeap<N, R, [Slot; N]> {
     /// [`init_heap`](Self::init_heap) with a slice table.
     ///
     /// # Errors
-    /// [`ClaimError::NotContiguous`](crate::global::ClaimError::NotContiguous) for memory that does not start at the
-    /// region's end, [`ClaimError::Wraps`](crate::global::ClaimError::Wraps), [`ClaimError::Table`](crate::global::ClaimError::Table).
+    /// [`ClaimError::Region`]: the memory wraps, or (after the first
+    /// region) is too small, misaligned, overlapping, one region too many,
+    /// or finds no spare descriptor. Nothing changes then.
     ///
     /// # Safety
     /// `base .. base + len` must be valid for reads and writes, used by
     /// nothing else for as long as the heap (or any pointer it returned)
     /// lives, and must not wrap around the address space.
+    ///
+    /// # Time complexity
+    /// The first claim: O(N). Later ones: O(regions), see
+    /// [`Heap::add_region`].
     pub unsafe fn claim(&self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
         // SAFETY: forwarded to the caller.
         unsafe { self.state.lock().claim(base, len) }

@@ -33,16 +33,22 @@ macro_rules! shared_methods {
                 .unwrap_or(Err(ClaimError::AlreadyClaimed))
         }
 
-        /// Adds `len` bytes at `base`, which must be the region's current
-        /// end: contiguous growth for any table storage.
+        /// Adds `len` bytes at `base` to a heap that has memory: a new
+        /// region (anywhere that does not overlap the heap's), or more of
+        /// the last region when `base` is its end — for any table storage
+        /// ([`Heap::add_region`](crate::Heap::add_region)).
         ///
         /// # Errors
-        /// [`ClaimError::NotContiguous`](crate::global::ClaimError::NotContiguous), [`ClaimError::Wraps`](crate::global::ClaimError::Wraps),
-        /// [`ClaimError::Table`](crate::global::ClaimError::Table); [`ClaimError::NoRegion`](crate::global::ClaimError::NoRegion) before the first
-        /// region (use `claim` or `init_heap`).
+        /// [`ClaimError::NoRegion`](crate::global::ClaimError::NoRegion)
+        /// before the first region (use `claim` or `init_heap`);
+        /// [`ClaimError::Region`](crate::global::ClaimError::Region) for
+        /// memory the heap refuses. Nothing changes then.
         ///
         /// # Safety
         /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+        ///
+        /// # Time complexity
+        /// O(regions), with the lock held.
         pub unsafe fn extend(&self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
             // SAFETY: forwarded to the caller.
             self.access(|s| unsafe { s.extend(base, len) })

@@ -29,14 +29,15 @@
 //! ```
 //!
 //! # Regions
-//! One heap manages one region, `[base, base + capacity)`. A later
-//! [`claim`](LockedHeap::claim) that starts exactly at the region's end
-//! extends it ([`ArenaManager::grow`](crate::ArenaManager::grow)): this is
-//! the `sbrk`-style growth a kernel or an OOM handler usually does. A claim
-//! anywhere else is refused with [`ClaimError::NotContiguous`]: the arena
-//! model's region is one range of offsets, and sysarena does not (yet) keep
-//! several regions in one heap. Use a second heap for a second, separate
-//! region.
+//! A heap holds up to [`MAX_REGIONS`](crate::MAX_REGIONS) regions. The
+//! first `claim` (or `init_heap`) gives it its first region; a later
+//! `claim` or `extend` adds memory anywhere that does not overlap the
+//! heap's regions — the next entry of a memory map, with a hole before it
+//! — as a new region ([`Heap::add_region`](crate::Heap::add_region)), or,
+//! when it starts exactly at the end of the last region, grows that region
+//! (the `sbrk`-style growth an OOM handler usually does). Allocation
+//! searches every region; a free finds its region in O(1) for the first
+//! and O(log regions) for the others; `stats` covers them all.
 //!
 //! # Out of memory and the rescue handler
 //! When an allocation fails because no free arena fits (or the region is

@@ -12,7 +12,7 @@ use super::claim::ClaimError;
 use super::oom::{MAX_RESCUES, OomAction};
 use crate::config::Config;
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
-use crate::heap::Heap;
+use crate::heap::{Heap, RegionError};
 use crate::stats::{DefragReport, Stats};
 use crate::table::{Slot, TableStorage};
 
@@ -46,7 +46,8 @@ impl<const N: usize, S: TableStorage> State<N, S> {
         }
     }
 
-    /// Extends the region by `len` bytes at `base`, which must be its end.
+    /// Adds `len` bytes at `base` to the heap ([`Heap::add_region`]): a
+    /// new region, or more of the last one when `base` is its end.
     ///
     /// # Safety
     /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
@@ -56,17 +57,9 @@ impl<const N: usize, S: TableStorage> State<N, S> {
         len: usize,
     ) -> Result<(), ClaimError> {
         let heap = self.heap.as_mut().ok_or(ClaimError::NoRegion)?;
-        let end = heap.base().as_ptr() as usize + heap.manager().capacity();
-        if base.as_ptr() as usize != end {
-            return Err(ClaimError::NotContiguous { end });
-        }
-        (base.as_ptr() as usize)
-            .checked_add(len)
-            .ok_or(ClaimError::Wraps)?;
-        // SAFETY: the bytes after the region's end are `base .. base + len`,
-        // which the caller gives us under `Heap::new`'s contract.
-        unsafe { heap.grow(len) }?;
-        Ok(())
+        // SAFETY: the caller gives us `base .. base + len` under
+        // `Heap::new`'s contract.
+        Ok(unsafe { heap.add_region(base, len) }?)
     }
 
     /// Sets the first region from a ready heap.
@@ -204,7 +197,7 @@ impl<const N: usize> State<N, [Slot; N]> {
         }
         (base.as_ptr() as usize)
             .checked_add(len)
-            .ok_or(ClaimError::Wraps)?;
+            .ok_or(ClaimError::Region(RegionError::Wraps))?;
         // SAFETY: forwarded to the caller.
         self.heap = Some(unsafe { Heap::new(base, len, self.config) });
         Ok(())
@@ -228,12 +221,13 @@ pub struct Rescue<'a, const N: usize, S: TableStorage = [Slot; N]> {
 }
 
 impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
-    /// Adds `len` bytes at `base`, which must be the region's current end
-    /// ([`Rescue::end`](crate::global::Rescue::end)).
+    /// Adds `len` bytes at `base`: a new region, or more of the last one
+    /// when `base` is its end ([`Rescue::end`]); see
+    /// [`Heap::add_region`].
     ///
     /// # Errors
-    /// [`ClaimError::NotContiguous`](crate::global::ClaimError::NotContiguous) for memory elsewhere; see
-    /// [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+    /// [`ClaimError::NoRegion`] before the first region,
+    /// [`ClaimError::Region`] for memory the heap refuses.
     ///
     /// # Safety
     /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
@@ -251,11 +245,10 @@ impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
         self.state.init(heap)
     }
 
-    /// Where a contiguous extension must start (`None` before the first
-    /// region).
+    /// The end of the last region added, where memory grows that region
+    /// instead of making a new one (`None` before the first region).
     pub fn end(&self) -> Option<NonNull<u8>> {
-        let heap = self.state.heap.as_ref()?;
-        NonNull::new(heap.base().as_ptr().wrapping_add(heap.manager().capacity()))
+        Some(self.state.heap.as_ref()?.end())
     }
 
     /// Runs [`Heap::defragment`](crate::Heap::defragment). Under deferred coalescing this can cure an
@@ -281,8 +274,8 @@ impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
 }
 
 impl<const N: usize> Rescue<'_, N, [Slot; N]> {
-    /// Claims memory as [`LockedHeap::claim`](crate::global::LockedHeap::claim) does: the first region, or a
-    /// contiguous extension.
+    /// Claims memory as [`LockedHeap::claim`](crate::global::LockedHeap::claim)
+    /// does: the first region, then more regions.
     ///
     /// # Errors
     /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).

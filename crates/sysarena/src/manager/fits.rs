@@ -3,7 +3,7 @@
 
 use super::state::ArenaManager;
 use crate::config::Policy;
-use crate::table::{CLASSES, NIL, Slot, TableStorage, class_of};
+use crate::table::{CLASSES, NIL, Slot, State, TableStorage, class_of};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// The free arena the policy chooses for `need` bytes at `align`, and
@@ -12,18 +12,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         match self.config.policy {
             Policy::SegregatedFit => self.find_segregated(need, align),
             Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),
-            Policy::NextFit => {
-                let rover = self.rover;
-                self.scan_up(
-                    need,
-                    align,
-                    move |s| {
-                        // Arenas at or after the rover first, then wrap.
-                        ((s.offset < rover) as u128) << 64 | s.offset as u128
-                    },
-                    false,
-                )
-            }
+            Policy::NextFit => self.next_fit(need, align),
             Policy::BestFit => self.scan_up(
                 need,
                 align,
@@ -32,6 +21,74 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             ),
             Policy::WorstFit => self.scan_down(need, align),
         }
+    }
+
+    /// Next fit: the first fitting free arena in address order from the
+    /// rover, wrapping around (Knuth's roving pointer). It walks the address
+    /// list from the arena at the rover, so a search costs the arenas it
+    /// passes before a fit; the next search starts where this one ended, so
+    /// a sweep around the region visits each arena about once. When the
+    /// rover's arena is not known (after relocation), the free index is
+    /// searched instead, with the same answer.
+    fn next_fit(&self, need: usize, align: usize) -> Option<(u32, usize)> {
+        let (rover, origin) = (self.rover, self.origin);
+        let start = if rover >= self.capacity {
+            self.head
+        } else {
+            let h = self.rover_slot;
+            let holds_rover = h != NIL && {
+                let s = self.slot(h);
+                s.state != State::Spare && s.offset <= rover && rover < s.offset + s.size
+            };
+            if !holds_rover {
+                return self.next_fit_by_index(need, align);
+            }
+            let s = self.slot(h);
+            if s.offset == rover { h } else { s.next }
+        };
+        // Arenas at or after the rover first, then wrap to those before it.
+        let mut cur = start;
+        while cur != NIL {
+            self.count_visit();
+            let s = self.slot(cur);
+            if s.state == State::Free
+                && let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align)
+            {
+                return Some((cur, pad));
+            }
+            cur = s.next;
+        }
+        cur = self.head;
+        while cur != NIL && cur != start {
+            self.count_visit();
+            let s = self.slot(cur);
+            if s.offset >= rover {
+                break;
+            }
+            if s.state == State::Free
+                && let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align)
+            {
+                return Some((cur, pad));
+            }
+            cur = s.next;
+        }
+        None
+    }
+
+    /// Next fit through the free index: every fitting free arena is
+    /// compared by (before the rover, offset). O(f).
+    #[cold]
+    fn next_fit_by_index(&self, need: usize, align: usize) -> Option<(u32, usize)> {
+        let rover = self.rover;
+        self.scan_up(
+            need,
+            align,
+            move |s| {
+                // Arenas at or after the rover first, then wrap.
+                ((s.offset < rover) as u128) << 64 | s.offset as u128
+            },
+            false,
+        )
     }
 
     /// Padding before the first `align`-aligned offset at or after `offset`,
@@ -110,5 +167,92 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             class = self.index.last_upto(c - 1);
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::boxed::Box;
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::super::state::ArenaManager;
+    use crate::config::{Coalescing, Config, Policy};
+    use crate::table::Slot;
+
+    const HOLE: usize = 4096;
+
+    /// `holes` free arenas of 4 KiB at the bottom, each behind an in-use
+    /// one, and `top` free bytes above them.
+    fn holes_then_room(config: Config, holes: usize, top: usize) -> ArenaManager<0, Box<[Slot]>> {
+        let table = vec![Slot::EMPTY; 2 * holes + 1024].into_boxed_slice();
+        let mut m = ArenaManager::from_table(table, 2 * holes * HOLE + top, config).unwrap();
+        let mut offs = Vec::new();
+        for _ in 0..holes {
+            offs.push(m.alloc(HOLE, 1).unwrap().offset());
+            m.alloc(HOLE, 1).unwrap();
+        }
+        for off in offs {
+            m.free(off).unwrap();
+        }
+        m.check_invariants().unwrap();
+        m
+    }
+
+    /// Arenas visited by `n` allocations of `size` bytes.
+    fn visits(m: &mut ArenaManager<0, Box<[Slot]>>, n: usize, size: usize) -> u64 {
+        let before = m.visits.get();
+        for _ in 0..n {
+            m.alloc(size, 1).unwrap();
+        }
+        m.check_invariants().unwrap();
+        m.visits.get() - before
+    }
+
+    #[test]
+    fn next_fit_starts_at_the_rover_however_many_holes_lie_behind_it() {
+        // The rover sits in the free space above the holes: each allocation
+        // fits the arena at the rover. A search of the free index would
+        // compare every hole (4 KiB fits) on every allocation.
+        for coalescing in Coalescing::ALL {
+            let config = Config::new(Policy::NextFit, coalescing);
+            let mut small = holes_then_room(config, 1000, 600 * HOLE);
+            let mut large = holes_then_room(config, 16_000, 600 * HOLE);
+            let (a, b) = (visits(&mut small, 500, HOLE), visits(&mut large, 500, HOLE));
+            // One arena for the search; one more for the settle look, since
+            // each allocation splits the largest free arena.
+            assert_eq!(
+                (a, b),
+                (1000, 1000),
+                "{config:?}: two arenas per allocation"
+            );
+        }
+    }
+
+    #[test]
+    fn next_fit_wraps_to_the_lowest_hole_after_the_rover_reaches_the_end() {
+        let config = Config::new(Policy::NextFit, Coalescing::Immediate);
+        let mut m = holes_then_room(config, 100, HOLE);
+        let top = m.alloc(HOLE, 1).unwrap().offset();
+        assert_eq!(top, 200 * HOLE);
+        // Nothing after the rover: the walk wraps to the first hole.
+        assert_eq!(m.alloc(HOLE, 1).unwrap().offset(), 0);
+        assert_eq!(m.alloc(HOLE, 1).unwrap().offset(), 2 * HOLE);
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn worst_fit_visits_the_top_class_once_per_allocation() {
+        // Worst fit's documented cost: one walk of the highest non-empty
+        // class, k arenas (here every hole: they are equal), and nothing
+        // more (no second walk to find the new largest).
+        for holes in [1000, 4000] {
+            let config = Config::new(Policy::WorstFit, Coalescing::Deferred);
+            let mut m = holes_then_room(config, holes, 0);
+            let v = visits(&mut m, 10, HOLE);
+            let expected: u64 = (0..10).map(|i| (holes - i) as u64).sum();
+            assert_eq!(v, expected, "{holes} holes");
+        }
     }
 }

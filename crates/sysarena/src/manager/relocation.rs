@@ -136,6 +136,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.index_insert(j);
         }
         self.rover = cursor;
+        // Unknown until the next allocation: next fit searches the index once.
+        self.rover_slot = NIL;
         self.settle();
         report.free_arenas_after = self.free_arenas;
         report.largest_free_after = self.largest_free();

@@ -63,6 +63,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.in_use_bytes += need;
         self.requested_bytes += used;
         self.rover = offset + pad + need;
+        self.rover_slot = self.slot(i).next;
         Ok(offset + pad)
     }
 
@@ -108,6 +109,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.hash_remove(n);
         self.unlink(n);
         self.spare_push(n);
+        if self.rover_slot == n {
+            self.rover_slot = i;
+        }
         self.slot_mut(i).size += n_size;
     }
 

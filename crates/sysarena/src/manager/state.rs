@@ -77,6 +77,10 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     pub(super) largest_stale: bool,
     /// Next fit's roving pointer: the offset after the last allocation.
     pub(super) rover: usize,
+    /// The arena that starts at (or holds) `rover`, as a hint: next fit
+    /// walks the address list from it, and checks it first (any slot that
+    /// is not spare and holds `rover` is the right one).
+    pub(super) rover_slot: u32,
     pub(super) fallback_searches: u64,
     pub(super) fallback_hits: u64,
     /// Added to offsets before alignment is checked (a `Heap` sets it to its
@@ -116,6 +120,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             largest_count: 0,
             largest_stale: false,
             rover: 0,
+            rover_slot: NIL,
             fallback_searches: 0,
             fallback_hits: 0,
             origin: 0,

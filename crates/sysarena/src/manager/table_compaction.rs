@@ -40,6 +40,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     fn move_slot(&mut self, from: u32, to: u32) {
         let mut d = *self.slot(from);
         d.bucket = self.slot(to).bucket;
+        if self.rover_slot == from {
+            self.rover_slot = to;
+        }
         let (prev, next) = (d.prev, d.next);
         if prev != NIL {
             self.slot_mut(prev).next = to;

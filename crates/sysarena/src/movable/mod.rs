@@ -13,7 +13,7 @@
 //!   (stats, live handles, the invariant walk);
 //! - `allocations`: allocating, freeing, resizing and pinning by handle;
 //! - `relocation`: moving live allocations — all at once
-//!   ([`Movable::compact`]) or in bounded passes
+//!   ([`Movable::relocate`]) or in bounded passes
 //!   ([`Movable::begin_pass`] / [`Movable::end_pass`]);
 //! - `entries`: the handle table's upkeep (the free list of entries,
 //!   generations).
@@ -50,7 +50,7 @@ struct ActivePass {
 /// under [`HandleHeap`](crate::HandleHeap), for RAM.
 ///
 /// Two ways to defragment by moving:
-/// - [`compact`](Self::compact): everything at once, in one O(arenas) walk;
+/// - [`relocate`](Self::relocate): everything at once, in one O(arenas) walk;
 ///   the moves come in an order that is safe to carry out one after the
 ///   other, and must all be carried out.
 /// - passes, bounded in moves and bytes: [`begin_pass`](Self::begin_pass)
@@ -119,18 +119,38 @@ pub struct Movable<
 
 impl<const N: usize, const H: usize> Movable<N, H> {
     /// The classic model over `capacity` bytes with `N` descriptors and `H`
-    /// handles.
+    /// handles, both tables inline.
+    ///
+    /// `N` and `H` are checked when the program is compiled: `N` in
+    /// `1..u32::MAX - 1`, `H` in `1..2³⁰`. A table of no handles does not
+    /// build (it would have to panic at run time):
+    ///
+    /// ```compile_fail,E0080
+    /// let m = sysarena::Movable::<8, 0>::new(100);
+    /// ```
+    ///
+    /// # Time complexity
+    /// O(N + H): both tables are built on the stack.
     pub fn new(capacity: usize) -> Self {
         Self::with_config(capacity, Config::default())
     }
 
-    /// A manager with `config`.
+    /// A manager with `config`; see [`new`](Self::new).
+    ///
+    /// # Time complexity
+    /// O(N + H).
     pub fn with_config(capacity: usize, config: Config) -> Self {
+        const {
+            assert!(
+                H > 0 && H <= TAG_INDEX as usize,
+                "H, the handle table's size, must be in 1..2^30"
+            )
+        };
         Self::from_parts(
             ArenaManager::with_config(capacity, config),
             [HandleSlot::EMPTY; H],
         )
-        .expect("H is checked to fit")
+        .expect("H is checked when the program is compiled")
     }
 }
 

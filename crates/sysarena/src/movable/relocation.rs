@@ -1,5 +1,5 @@
 //! Relocation: moving live allocations to close the holes between them —
-//! everything at once ([`Movable::compact`]) or in bounded passes the
+//! everything at once ([`Movable::relocate`]) or in bounded passes the
 //! caller carries out ([`Movable::begin_pass`], [`Movable::end_pass`]).
 //! The planning itself is the arena manager's (it owns the table); this
 //! file keeps the handles in step with it.
@@ -33,7 +33,10 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// [`HandleError::PassActive`] during a pass;
     /// [`HandleError::NoSpareDescriptor`] when the new layout needs a
     /// descriptor the table lacks. On error nothing moves.
-    pub fn compact(
+    ///
+    /// # Time complexity
+    /// O(arenas), plus one `on_move` call per move.
+    pub fn relocate(
         &mut self,
         mut on_move: impl FnMut(Handle, Move),
     ) -> Result<RelocationReport, HandleError> {
@@ -62,10 +65,27 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
                 },
             )
             .map_err(|_| HandleError::NoSpareDescriptor)?;
-        self.totals.compactions += 1;
+        self.totals.relocations += 1;
         self.totals.moves += report.moved as u64;
         self.totals.bytes_moved += report.bytes_moved as u64;
         Ok(report)
+    }
+
+    /// The old name of [`relocate`](Self::relocate): in sysarena's words,
+    /// *compaction* is the arena table's (spare descriptors to the end);
+    /// moving live allocations is *relocation*.
+    ///
+    /// # Errors
+    /// As [`relocate`](Self::relocate).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed to `relocate` (compaction is the table's)"
+    )]
+    pub fn compact(
+        &mut self,
+        on_move: impl FnMut(Handle, Move),
+    ) -> Result<RelocationReport, HandleError> {
+        self.relocate(on_move)
     }
 
     /// Begins a defragmentation pass: plans at most `limits` worth of moves

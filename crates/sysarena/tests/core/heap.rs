@@ -3,20 +3,13 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use sysarena::{Config, FreeError, Heap};
+use sysarena_testkit::AlignedRegion;
 
 /// A heap over memory the test owns and frees (Miri checks for leaks).
 struct Owned {
     heap: Heap<64>,
-    base: NonNull<u8>,
-    layout: Layout,
-}
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `heap()` with this layout; the heap is not
-        // used after this.
-        unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) };
-    }
+    /// Declared after the heap, so that it drops after it.
+    _mem: AlignedRegion,
 }
 
 impl std::ops::Deref for Owned {
@@ -33,13 +26,11 @@ impl std::ops::DerefMut for Owned {
 }
 
 fn heap(len: usize, config: Config) -> Owned {
-    let layout = Layout::from_size_align(len, 8).unwrap();
-    // SAFETY: `len` is not zero.
-    let base = NonNull::new(unsafe { std::alloc::alloc(layout) }).unwrap();
-    // SAFETY: the allocation is `len` bytes, exclusively the heap's, and
-    // freed only when `Owned` drops.
-    let heap = unsafe { Heap::new(base, len, config) };
-    Owned { heap, base, layout }
+    let mem = AlignedRegion::new(len, 8);
+    // SAFETY: the region is `len` bytes, exclusively the heap's, and freed
+    // only when `Owned` drops, after the heap.
+    let heap = unsafe { Heap::new(mem.base(), len, config) };
+    Owned { heap, _mem: mem }
 }
 
 #[test]

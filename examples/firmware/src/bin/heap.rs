@@ -9,7 +9,7 @@
 //! 3. The seed's story on a classic `Heap` (first fit, deferred coalescing):
 //!    fragment the region, an out-of-memory with enough free bytes, the
 //!    classic defragment rescues one request and cannot rescue the next.
-//! 4. The same on a `HandleHeap`: compaction moves the blocks (with their
+//! 4. The same on a `HandleHeap`: relocation moves the blocks (with their
 //!    bytes) and the request succeeds.
 //!
 //! Stats and a one-line heap map are printed after each step; the program
@@ -263,7 +263,7 @@ fn classic_story(checks: &mut Checks) {
 
     let r = heap.defragment();
     say!(
-        "defragment: merged {}, moved {} descriptors down the table; largest free {} -> {} B",
+        "defragment: merged {}, descriptors moved down the table {}; largest free {} -> {} B",
         r.merged,
         r.compacted,
         r.largest_free_before,
@@ -332,7 +332,7 @@ fn classic_story(checks: &mut Checks) {
 }
 
 /// Step 4: the same fragmentation on a heap of movable blocks, cured by
-/// compaction.
+/// relocation.
 fn handle_story(checks: &mut Checks) {
     say!("");
     say!("4. the same on a HandleHeap: blocks named by handles can move");
@@ -387,10 +387,10 @@ fn handle_story(checks: &mut Checks) {
         ),
         "640 B free, the largest hole 256 B: 384 B does not fit",
     );
-    match heap.compact() {
+    match heap.relocate() {
         Ok(r) => {
             say!(
-                "compact: moved {} blocks, {} B; free arenas {} -> {}, largest free {} -> {} B",
+                "relocate: moved {} blocks, {} B; free arenas {} -> {}, largest free {} -> {} B",
                 r.moved,
                 r.bytes_moved,
                 r.free_arenas_before,
@@ -400,15 +400,15 @@ fn handle_story(checks: &mut Checks) {
             );
             checks.check(
                 r.free_arenas_after == 1 && r.largest_free_after == 640,
-                "compaction gathers all 640 free bytes into one arena",
+                "relocation gathers all 640 free bytes into one arena",
             );
         }
         Err(e) => {
-            say!("compact: {:?}", e);
-            checks.check(false, "compaction succeeds");
+            say!("relocate: {:?}", e);
+            checks.check(false, "relocation succeeds");
         }
     }
-    show("after compact", &heap.stats(), heap.manager().arenas());
+    show("after relocate", &heap.stats(), heap.manager().arenas());
     match heap.alloc(three) {
         Ok(h) => {
             let at = heap.movable().offset(h).unwrap_or(usize::MAX);
@@ -417,7 +417,7 @@ fn handle_story(checks: &mut Checks) {
         }
         Err(e) => {
             say!("alloc 384 B: {:?}", e);
-            checks.check(false, "alloc 384 B succeeds after compaction");
+            checks.check(false, "alloc 384 B succeeds after relocation");
         }
     }
     show("after alloc 384 B", &heap.stats(), heap.manager().arenas());

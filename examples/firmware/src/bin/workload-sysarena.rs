@@ -40,9 +40,12 @@ fn main() -> ! {
             let slot = core::mem::size_of::<sysarena::Slot>();
             let arenas = s.used_arenas + s.free_arenas;
             sysarena_firmware::say!(
-                "peak: {} blocks, {} B requested; sysarena: {} arenas ({} in use, {} free) x {} B descriptor = {} B of table used; table built {} x {} B = {} B; whole allocator state {} B (.bss); {} B lost to alignment",
+                "peak: {} blocks live, {} B requested",
                 COUNTED.live_blocks(),
-                COUNTED.live_bytes(),
+                COUNTED.live_bytes()
+            );
+            sysarena_firmware::say!(
+                "sysarena: {} descriptors hold arenas ({} in use, {} free) x {} B = {} B of table; the table as built: {} x {} B = {} B",
                 arenas,
                 s.used_arenas,
                 s.free_arenas,
@@ -50,9 +53,12 @@ fn main() -> ! {
                 arenas * slot,
                 s.descriptors,
                 slot,
-                s.descriptors * slot,
+                s.descriptors * slot
+            );
+            sysarena_firmware::say!(
+                "sysarena: allocator state outside the region {} B (table, free index, counters); {} B of the region lost to alignment",
                 core::mem::size_of_val(&HEAP),
-                s.in_use_bytes - COUNTED.live_bytes(),
+                s.in_use_bytes - COUNTED.live_bytes()
             );
         }
     })

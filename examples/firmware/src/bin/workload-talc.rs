@@ -36,14 +36,23 @@ fn main() -> ! {
         {
             let c = *HEAP.lock().counters();
             sysarena_firmware::say!(
-                "peak: {} blocks, {} B requested; talc: {} B overhead at peak - {} B with no block (its bins) = {} B per-block metadata and rounding ({} B of it the {}-byte tag word of each block)",
+                "peak: {} blocks live, {} B requested",
                 COUNTED.live_blocks(),
-                COUNTED.live_bytes(),
+                COUNTED.live_bytes()
+            );
+            sysarena_firmware::say!(
+                "talc: per-block metadata and rounding {} B (overhead {} B at peak - {} B of bins with no block); of it the tag words: {} x {} B = {} B",
+                c.overhead_bytes() - empty,
                 c.overhead_bytes(),
                 empty,
-                c.overhead_bytes() - empty,
-                c.allocation_count * core::mem::size_of::<usize>(),
+                c.allocation_count,
                 core::mem::size_of::<usize>(),
+                c.allocation_count * core::mem::size_of::<usize>()
+            );
+            sysarena_firmware::say!(
+                "talc: allocator state outside the region {} B; bins inside the region {} B",
+                core::mem::size_of_val(&HEAP),
+                empty
             );
         }
     })

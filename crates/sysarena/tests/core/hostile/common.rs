@@ -2,12 +2,10 @@
 //! a snapshot of everything a caller can observe, and a heap over memory the
 //! test owns.
 
-use core::alloc::Layout;
-use core::ptr::NonNull;
-
 use sysarena::{
     ArenaInfo, ArenaManager, Coalescing, Config, Heap, Policy, Stats, TableEntry, TableStorage,
 };
+use sysarena_testkit::AlignedRegion;
 
 /// Every policy under both coalescing modes.
 pub fn configs() -> impl Iterator<Item = Config> {
@@ -30,7 +28,7 @@ pub fn test_configs() -> Vec<Config> {
 
 /// The manager's own invariants and the accounting invariant: the core
 /// tests' check, shared.
-pub use crate::shared::check;
+pub use crate::common::check;
 
 /// [`check`] after a hostile call. Under Miri, where `check_invariants`
 /// (a walk of every size class) costs about a quarter of a second, only the
@@ -88,28 +86,18 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct Owned<const N: usize> {
     pub heap: Heap<N>,
-    base: NonNull<u8>,
-    layout: Layout,
+    /// Declared after the heap, so that it drops after it.
+    _mem: AlignedRegion,
 }
 
 impl<const N: usize> Owned<N> {
     /// A heap of `N` descriptors over `len` fresh bytes aligned to 64.
     pub fn new(len: usize, config: Config) -> Self {
-        let layout = Layout::from_size_align(len, 64).unwrap();
-        // SAFETY: `len` is not zero (every caller passes a constant > 0).
-        let base = NonNull::new(unsafe { std::alloc::alloc(layout) }).expect("test memory");
-        // SAFETY: the allocation is `len` bytes, exclusively the heap's, and
+        let mem = AlignedRegion::new(len, 64);
+        // SAFETY: the region is `len` bytes, exclusively the heap's, and
         // freed only when `Owned` drops, after the heap.
-        let heap = unsafe { Heap::new(base, len, config) };
-        Owned { heap, base, layout }
-    }
-}
-
-impl<const N: usize> Drop for Owned<N> {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout; the heap is not used
-        // after this.
-        unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) };
+        let heap = unsafe { Heap::new(mem.base(), len, config) };
+        Owned { heap, _mem: mem }
     }
 }
 
@@ -126,27 +114,5 @@ impl<const N: usize> core::ops::DerefMut for Owned<N> {
     }
 }
 
-/// A small deterministic generator (xorshift64*): no dependency, the same
-/// sequence under Miri and natively.
-#[derive(Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform-ish in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+/// The shared deterministic generator (xorshift64*).
+pub use sysarena_testkit::Rng;

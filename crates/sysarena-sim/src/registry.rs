@@ -1,56 +1,24 @@
 //! The registry of subjects: every allocator the simulator can compare, by
-//! name.
+//! name, and the groups (`all`, `sysarena`, `peers`) a user may ask for.
 //!
 //! ```
-//! use sysarena_sim::subjects;
+//! use sysarena_sim::registry;
 //!
-//! let names = subjects::names();
+//! let names = registry::names();
 //! assert!(names.iter().any(|n| n == "talc"));
 //! assert!(names.iter().any(|n| n == "sysarena/first-fit/deferred"));
-//! let mut rlsf = subjects::by_name("rlsf", 1 << 20).unwrap();
+//! let mut rlsf = registry::by_name("rlsf", 1 << 20).unwrap();
 //! assert_eq!(rlsf.name(), "rlsf");
 //! assert!(rlsf.alloc(100, 16).is_some());
 //! ```
 
 use crate::peers;
-use crate::subject::Subject;
+use crate::subject::{Subject, SubjectError};
 use crate::sysarena_subject::SysarenaSubject;
 
 /// The region size used when none is given: 128 MiB, enough for every
 /// recorded trace in `traces/`.
 pub const DEFAULT_CAPACITY: usize = 128 << 20;
-
-/// Why a subject could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SubjectError {
-    /// No subject has this name.
-    #[error("unknown subject `{name}` (known: {known})")]
-    Unknown {
-        /// The name asked for.
-        name: String,
-        /// The known names, comma separated.
-        known: String,
-    },
-    /// The region could not be allocated from the system.
-    #[error("{subject}: cannot allocate a region of {capacity} bytes")]
-    Region {
-        /// The subject.
-        subject: &'static str,
-        /// The requested capacity.
-        capacity: usize,
-    },
-    /// The subject cannot manage a region of this size.
-    #[error("{subject}: capacity {capacity} is outside what it supports ({reason})")]
-    Capacity {
-        /// The subject.
-        subject: &'static str,
-        /// The requested capacity.
-        capacity: usize,
-        /// What the subject supports.
-        reason: &'static str,
-    },
-}
 
 type Ctor = fn(usize) -> Result<Box<dyn Subject>, SubjectError>;
 
@@ -117,4 +85,72 @@ pub fn peers(capacity: usize) -> Result<Vec<Box<dyn Subject>>, SubjectError> {
         .into_iter()
         .map(|(_, ctor)| ctor(capacity))
         .collect()
+}
+
+/// The names of a subject group: `all` (every subject of [`names`]),
+/// `sysarena` (the policy × coalescing subjects) or `peers`; `None` for
+/// any other word.
+pub fn group(word: &str) -> Option<Vec<String>> {
+    match word {
+        "all" => Some(names()),
+        "sysarena" => Some(crate::sysarena_subject::names()),
+        "peers" => Some(peer_names().into_iter().map(str::to_owned).collect()),
+        _ => None,
+    }
+}
+
+/// Whether `name` builds a subject with [`by_name`] (without building it).
+pub fn is_name(name: &str) -> bool {
+    crate::sysarena_subject::parse_name(name).is_some() || peer_names().contains(&name)
+}
+
+/// A subject list as a user writes it (`--subjects talc,sysarena`): each
+/// item a subject name or a group ([`group`]), surrounding blanks ignored,
+/// groups expanded in place, duplicates dropped (the first place kept).
+///
+/// ```
+/// use sysarena_sim::registry;
+///
+/// let names = registry::resolve(&["talc", " peers", "sysarena/best-fit/immediate"]).unwrap();
+/// assert_eq!(names[0], "talc");
+/// assert_eq!(names.iter().filter(|n| *n == "talc").count(), 1);
+/// assert!(names.iter().any(|n| n == "sysarena/best-fit/immediate"));
+/// assert!(registry::resolve(&["nope"]).is_err());
+/// assert!(registry::resolve(&[""]).is_err());
+/// ```
+///
+/// # Errors
+/// [`SubjectError::Unknown`] for a word that is neither a subject nor a
+/// group (the message lists both), [`SubjectError::NoSubjects`] when the
+/// list names none (empty, or only blanks).
+pub fn resolve<S: AsRef<str>>(list: &[S]) -> Result<Vec<String>, SubjectError> {
+    let mut out: Vec<String> = Vec::new();
+    for item in list {
+        let word = item.as_ref().trim();
+        if word.is_empty() {
+            continue;
+        }
+        let expanded = match group(word) {
+            Some(names) => names,
+            None if is_name(word) => vec![word.to_owned()],
+            None => {
+                return Err(SubjectError::Unknown {
+                    name: word.to_owned(),
+                    known: format!(
+                        "{}, and the groups all, sysarena, peers",
+                        names().join(", ")
+                    ),
+                });
+            }
+        };
+        for name in expanded {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(SubjectError::NoSubjects);
+    }
+    Ok(out)
 }

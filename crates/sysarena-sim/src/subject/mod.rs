@@ -4,6 +4,19 @@
 //! policy × coalescing mode and each peer crate — sits behind this one trait,
 //! over its own region of the same size. Offsets are relative to the start of
 //! the subject's region, so results are comparable across subjects.
+//!
+//! This module is the simulator's vocabulary, below everything else: the
+//! trait and its [`Block`] and [`FreeStats`], the [`Region`] of real memory a
+//! subject manages and the [`SubjectError`] of building one. The adapters
+//! ([`peers`](crate::peers), [`sysarena_subject`](crate::sysarena_subject))
+//! build on it, the [`registry`](crate::registry) names them, and the
+//! [`replay`](crate::replay) drives them.
+
+mod error;
+mod region;
+
+pub use self::error::SubjectError;
+pub use self::region::{REGION_ALIGN, Region};
 
 /// A live block as the driver knows it: where it starts and the layout it was
 /// requested with.
@@ -42,6 +55,20 @@ impl FreeStats {
         }
         stats
     }
+}
+
+/// Why a subject refused a request, for subjects that can tell
+/// ([`Subject::last_refusal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No free block was large enough (at the requested alignment).
+    NoFit,
+    /// A free block fitted, but the subject's bookkeeping was full: for
+    /// sysarena, the arena table had no spare descriptor for the split.
+    NoDescriptor,
+    /// The request is larger than the whole region: no state could serve it.
+    TooLarge,
 }
 
 /// One allocator under test.
@@ -91,6 +118,13 @@ pub trait Subject {
     /// so that sampling costs O(1) instead of a walk.
     fn free_stats(&self) -> Option<FreeStats> {
         self.free_extents().map(|e| FreeStats::from_extents(&e))
+    }
+
+    /// Why the last refused `alloc` or `realloc` was refused, when the
+    /// subject can tell (sysarena can: its errors name the reason); `None`
+    /// by default. The replay reads it right after a refusal.
+    fn last_refusal(&self) -> Option<Refusal> {
+        None
     }
 
     /// Whether every offset this subject returns is a multiple of the

@@ -1,0 +1,108 @@
+//! Tests of `sysarena soak`: the duration parser, the byte patterns, and
+//! short soaks.
+
+use super::*;
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+    assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+    assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+    assert!(parse_duration("").is_err());
+    assert!(parse_duration("soon").is_err());
+    assert!(parse_duration("3 fortnights").is_err());
+}
+
+#[test]
+fn patterns_catch_a_flipped_byte_and_a_shift() {
+    let mut buf = vec![0u8; 300];
+    let b = Block {
+        ptr: NonNull::new(buf.as_mut_ptr()).unwrap(),
+        size: 300,
+        align: 1,
+        seed: 42,
+    };
+    b.fill(0, 100);
+    b.fill(100, 300);
+    assert_eq!(b.first_bad(300), None);
+    buf[157] ^= 1;
+    assert_eq!(b.first_bad(300), Some(157));
+    buf[157] ^= 1;
+    buf.copy_within(0..200, 8);
+    assert_eq!(b.first_bad(300), Some(8));
+}
+
+#[test]
+fn a_short_soak_of_every_configuration_passes() {
+    let args = SoakArgs {
+        duration: None,
+        ops: Some(20_000),
+        seed: 7,
+        policy: Policies(Policy::ALL.to_vec()),
+        coalescing: Coalescings(Coalescing::ALL.to_vec()),
+        capacity: 256 << 10,
+        descriptors: 512,
+        epoch_ops: 2_000,
+        check_every: 500,
+        quiet: true,
+    };
+    let mut out = Vec::new();
+    run(&args, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(
+            "soak: ok — 20,000 operations in 10 epochs, covering 10 of 10 configurations"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("not reached"), "{text}");
+}
+
+#[test]
+fn a_short_soak_says_how_many_configurations_it_covered() {
+    let args = SoakArgs {
+        duration: None,
+        ops: Some(3_000),
+        seed: 7,
+        policy: Policies(Policy::ALL.to_vec()),
+        coalescing: Coalescings(Coalescing::ALL.to_vec()),
+        capacity: 256 << 10,
+        descriptors: 512,
+        epoch_ops: 1_000,
+        check_every: 500,
+        quiet: true,
+    };
+    let mut out = Vec::new();
+    run(&args, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("soak: ok — 3,000 operations in 3 epochs, covering 3 of 10 configurations"),
+        "{text}"
+    );
+    assert!(
+        text.contains("soak: not reached: next-fit/immediate"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_table_of_zero_or_too_many_descriptors_is_refused() {
+    let mut args = SoakArgs {
+        duration: None,
+        ops: Some(100),
+        seed: 7,
+        policy: Policies(vec![Policy::FirstFit]),
+        coalescing: Coalescings(vec![Coalescing::Deferred]),
+        capacity: 64 << 10,
+        descriptors: 0,
+        epoch_ops: 100,
+        check_every: 50,
+        quiet: true,
+    };
+    assert!(run(&args, Vec::new()).is_err());
+    args.descriptors = 100_000_000_000;
+    assert!(run(&args, Vec::new()).is_err());
+}

@@ -1,0 +1,241 @@
+//! The session of `sysarena step`: the operations it records (what `prev`
+//! undoes and `redo` brings back), the names of live allocations, and how
+//! one operation is applied to the manager and told in the log.
+
+use super::*;
+
+/// One operation in the history (what `prev` undoes).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Op {
+    Alloc { size: usize, align: usize },
+    Free { offset: usize },
+    Defrag,
+    Config(Config),
+    Event(usize),
+}
+
+/// A live allocation's name.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Tag {
+    /// Colour key and number (#N for typed allocations, the id for a trace's).
+    pub(super) key: usize,
+    /// Whether it came from the trace.
+    pub(super) traced: bool,
+}
+
+/// What the driver does after a command.
+pub(super) enum Flow {
+    Continue,
+    Rebuild,
+    Quit,
+}
+
+/// The session: everything but the manager (which borrows the table).
+pub(super) struct State {
+    pub(super) config: Config,
+    pub(super) initial: Config,
+    pub(super) capacity: usize,
+    pub(super) trace: Option<Trace>,
+    /// Trace events applied.
+    pub(super) cursor: usize,
+    pub(super) history: Vec<Op>,
+    /// What `prev` undid, the next to redo last; a new operation clears it.
+    pub(super) undone: Vec<Op>,
+    pub(super) names: BTreeMap<usize, Tag>,
+    /// Trace id → offset of its live block.
+    pub(super) ids: HashMap<u64, usize>,
+    pub(super) next_name: usize,
+    /// The command that made the current frame, and what it did.
+    pub(super) title: String,
+    pub(super) log: Vec<String>,
+    pub(super) quiz: bool,
+    /// Interactive quiz: the alloc waiting for an answer.
+    pub(super) pending: Option<(Op, String)>,
+    pub(super) score: (usize, usize),
+    pub(super) quiet: bool,
+}
+
+impl State {
+    pub(super) fn fresh<'t>(&self, table: &'t mut [Slot]) -> SliceManager<'t> {
+        ArenaManager::from_slice(table, self.capacity, self.initial)
+            .expect("the table size was checked at start")
+    }
+
+    /// Replays the history into a fresh manager, silently.
+    pub(super) fn replay(&mut self, m: &mut SliceManager<'_>) {
+        let history = std::mem::take(&mut self.history);
+        self.names.clear();
+        self.ids.clear();
+        self.next_name = 0;
+        self.cursor = 0;
+        self.config = self.initial;
+        self.quiet = true;
+        for op in history {
+            self.apply(m, op);
+        }
+        self.quiet = false;
+    }
+
+    pub(super) fn say(&mut self, s: String) {
+        if !self.quiet {
+            self.log.push(s);
+        }
+    }
+
+    /// Applies one operation and records it.
+    pub(super) fn apply(&mut self, m: &mut SliceManager<'_>, op: Op) {
+        self.history.push(op);
+        match op {
+            Op::Alloc { size, align } => {
+                let key = self.next_name;
+                self.next_name += 1;
+                self.alloc(m, size, align, Tag { key, traced: false });
+            }
+            Op::Free { offset } => self.free(m, offset),
+            Op::Defrag => {
+                let r = m.defragment();
+                self.say(format!(
+                    "defragment: merged {}, moved {}; free arenas {} → {}, largest free {} → {}",
+                    crate::heapmap::count(r.merged, "free arena"),
+                    crate::heapmap::count(r.compacted, "descriptor"),
+                    r.free_arenas_before,
+                    r.free_arenas_after,
+                    fmt_bytes(r.largest_free_before),
+                    fmt_bytes(r.largest_free_after)
+                ));
+            }
+            Op::Config(c) => {
+                m.set_config(c);
+                self.config = c;
+                self.say(format!(
+                    "now {} with {} coalescing",
+                    c.policy.name(),
+                    c.coalescing.name()
+                ));
+            }
+            Op::Event(i) => {
+                let ev = self
+                    .trace
+                    .as_ref()
+                    .expect("events come from a trace")
+                    .events[i];
+                self.cursor = i + 1;
+                match ev {
+                    Event::Alloc { id, size, align } => {
+                        let ok = self.alloc(
+                            m,
+                            size,
+                            align,
+                            Tag {
+                                key: id as usize,
+                                traced: true,
+                            },
+                        );
+                        if let Some(off) = ok {
+                            self.ids.insert(id, off);
+                        }
+                    }
+                    Event::Free { id } => match self.ids.remove(&id) {
+                        Some(off) => self.free(m, off),
+                        None => self.say(format!("free id {id}: its alloc failed, skipped")),
+                    },
+                    Event::Realloc { id, size } => match self.ids.get(&id).copied() {
+                        Some(off) => match m.realloc(off, size.max(1), 1) {
+                            Ok(r) => {
+                                let tag = self.names.remove(&off).unwrap_or(Tag {
+                                    key: id as usize,
+                                    traced: true,
+                                });
+                                self.names.insert(r.offset, tag);
+                                self.ids.insert(id, r.offset);
+                                self.say(format!(
+                                    "realloc id {id} to {size} B: {}",
+                                    match r.moved_from {
+                                        Some(from) => format!("moved {from} → {}", r.offset),
+                                        None => format!("in place at {}", r.offset),
+                                    }
+                                ));
+                            }
+                            Err(e) => self.say(format!("✗ realloc id {id} to {size} B: {e:?}")),
+                        },
+                        None => self.say(format!("realloc id {id}: its alloc failed, skipped")),
+                    },
+                }
+            }
+        }
+    }
+
+    pub(super) fn alloc(
+        &mut self,
+        m: &mut SliceManager<'_>,
+        size: usize,
+        align: usize,
+        tag: Tag,
+    ) -> Option<usize> {
+        let name = self.tag_name(tag);
+        // A typed `alloc 0` goes to the manager as asked (it answers
+        // `ZeroSize`); a trace's `malloc(0)` is a legal C call that returns
+        // a unique block, so it becomes one byte, as in every replay.
+        let asked = if tag.traced { size.max(1) } else { size };
+        match m.alloc(asked, align) {
+            Ok(a) => {
+                self.names.insert(a.offset(), tag);
+                let slot = m.arena_at(a.offset()).map_or(0, |i| i.slot);
+                self.say(format!(
+                    "✓ alloc({size}) = {name} at offset {} (arena of {} in slot {slot})",
+                    a.offset(),
+                    fmt_bytes(a.size())
+                ));
+                Some(a.offset())
+            }
+            Err(e) => {
+                self.say(format!("✗ alloc({size}) for {name}: {e}"));
+                if let AllocError::OutOfMemory(OomReason::NoFit {
+                    free_bytes,
+                    largest_free,
+                    ..
+                }) = e
+                    && free_bytes >= size
+                {
+                    self.say(format!(
+                        "  {} are free, but the largest free arena is {}: external fragmentation",
+                        fmt_bytes(free_bytes),
+                        fmt_bytes(largest_free)
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    pub(super) fn free(&mut self, m: &mut SliceManager<'_>, offset: usize) {
+        match m.free(offset) {
+            Ok(()) => {
+                let tag = self.names.remove(&offset);
+                let name = tag.map_or_else(|| format!("@{offset}"), |t| self.tag_name(t));
+                self.say(format!("✓ free {name} at offset {offset}"));
+            }
+            Err(e) => self.say(format!("✗ free @{offset}: {e}")),
+        }
+    }
+
+    pub(super) fn tag_name(&self, t: Tag) -> String {
+        if t.traced {
+            format!("id {} ({})", t.key, label(t.key))
+        } else {
+            format!("#{} ({})", t.key, label(t.key))
+        }
+    }
+
+    pub(super) fn err(&mut self, msg: &str) -> Flow {
+        self.log.push(format!("? {msg}"));
+        Flow::Continue
+    }
+
+    pub(super) fn step_label(&self) -> String {
+        match &self.trace {
+            Some(t) => format!("{}: step {} of {}", t.name, self.cursor, t.events.len()),
+            None => format!("operation {}", self.history.len()),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Tests of `sysarena step`: scripts run through the plain front end.
+
+use super::*;
+use clap::Parser;
+
+#[derive(clap::Parser)]
+struct P {
+    #[command(flatten)]
+    a: StepArgs,
+}
+
+pub(crate) fn args(extra: &[&str]) -> StepArgs {
+    let mut argv = vec!["step"];
+    argv.extend_from_slice(extra);
+    P::parse_from(argv).a
+}
+
+#[test]
+fn alloc_zero_is_the_librarys_zero_size_error() {
+    let out = run_script(&args(&[]), "alloc 0\n").unwrap();
+    assert!(out.contains("✗ alloc(0) for #0 (A)"), "{out}");
+    assert!(out.contains("in use 0 B"), "{out}");
+}
+
+#[test]
+fn zero_and_huge_tables_and_regions_are_refused() {
+    for bad in [
+        &["--capacity", "0"][..],
+        &["--descriptors", "0"],
+        &["--descriptors", "100000000000"],
+        &["--width", "0"],
+        &["--width", "100000000"],
+    ] {
+        let mut argv = vec!["step"];
+        argv.extend_from_slice(bad);
+        assert!(P::try_parse_from(argv).is_err(), "{bad:?}");
+    }
+    // Built by hand (as the fuzz target does), the run refuses them.
+    let mut a = args(&[]);
+    a.descriptors = Some(0);
+    assert!(run_script(&a, "").is_err());
+    a.descriptors = Some(100_000_000_000);
+    assert!(run_script(&a, "").is_err());
+    let mut a = args(&[]);
+    a.capacity = Some(0);
+    assert!(run_script(&a, "").is_err());
+}
+
+#[test]
+fn redo_brings_back_what_prev_undid() {
+    let out = run_script(
+        &args(&["--capacity", "256"]),
+        "alloc 64\nalloc 32\nprev 2\nredo\nredo\nredo\n",
+    )
+    .unwrap();
+    assert!(out.contains("undid 2 operations"), "{out}");
+    assert!(out.contains("redid 1 operation"), "{out}");
+    let last = out.rsplit("──").next().unwrap();
+    assert!(out.contains("? nothing to redo"), "{out}");
+    // Both allocations are back: 96 bytes in use.
+    let frames: Vec<&str> = out.split("\n── ").collect();
+    let after_redos = frames[frames.len() - 2];
+    assert!(after_redos.contains("in use 96 B"), "{after_redos}");
+    assert!(!last.is_empty());
+    // A new operation after an undo forgets what could be redone.
+    let out = run_script(
+        &args(&["--capacity", "256"]),
+        "alloc 64\nprev\nalloc 16\nredo\n",
+    )
+    .unwrap();
+    assert!(out.contains("? nothing to redo"), "{out}");
+}
+
+#[test]
+fn a_quiz_typo_asks_again_and_a_wrong_answer_is_explained() {
+    INTERACTIVE_QUIZ.with(|c| c.set(true));
+    let out = run_script(
+        &args(&["--quiz", "--capacity", "256"]),
+        "alloc 64\n0\nalloc 32\n6o\n10\n",
+    );
+    INTERACTIVE_QUIZ.with(|c| c.set(false));
+    let out = out.unwrap();
+    assert!(
+        out.contains("✓ right: it landed at offset 0 (score 1/1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("? `6o` is not an answer: type an offset (e.g. 64) or `fail`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✗ no: it landed at offset 64 (score 1/2)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "why: first fit takes the lowest-addressed free arena that fits; free arenas that fit: [64+192]"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_classic_failure_and_its_rescue() {
+    let out = run_script(
+        &args(&["--capacity", "400", "--width", "40"]),
+        "alloc 100\nalloc 100\nalloc 100\nalloc 100\nfree 1\nfree 2\nalloc 200\ndefrag\nalloc 200\n",
+    )
+    .unwrap();
+    assert!(out.contains("✗ alloc(200)"), "{out}");
+    assert!(out.contains("external fragmentation"), "{out}");
+    assert!(out.contains("merged 1 free arena,"), "{out}");
+    assert!(out.contains("✓ alloc(200) = #5 (F) at offset 100"), "{out}");
+    assert!(out.contains("spare"), "{out}");
+}
+
+#[test]
+fn prev_undoes_and_quiz_answers() {
+    let out = run_script(
+        &args(&["--quiz", "--capacity", "256"]),
+        "alloc 64\nalloc 64\nprev\nalloc 32\n",
+    )
+    .unwrap();
+    assert!(out.contains("answer: offset 64"), "{out}");
+    assert!(out.contains("undid 1 operation"), "{out}");
+    // After the undo the next alloc lands where #1 was.
+    assert!(out.contains("✓ alloc(32) = #1 (B) at offset 64"), "{out}");
+}
+
+#[test]
+fn too_few_descriptors_is_its_own_failure() {
+    let out = run_script(
+        &args(&["--capacity", "1024", "--descriptors", "2"]),
+        "alloc 10\nalloc 10\n",
+    )
+    .unwrap();
+    assert!(out.contains("spare"), "{out}");
+    assert!(out.contains("✗ alloc(10)"), "{out}");
+}
+
+#[test]
+fn next_with_a_huge_count_stops_at_the_end() {
+    // Found by the `cli_input` fuzz target: `cursor + count` overflowed.
+    let dir = std::env::temp_dir().join(format!("sysarena-step-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("huge-next.trace");
+    std::fs::write(&trace, "a 1 100\na 2 50\nf 1\n").unwrap();
+    let out = run_script(
+        &args(&[trace.to_str().unwrap()]),
+        "next\nnext 18446744073709551615\n",
+    )
+    .unwrap();
+    assert!(out.contains("applied events up to step 3"), "{out}");
+}
+
+#[test]
+fn the_terminal_view_renders() {
+    let s = render_tui_text(
+        &args(&["--capacity", "512"]),
+        "alloc 100\nalloc 50\nfree 0\n",
+        100,
+        30,
+    )
+    .unwrap();
+    assert!(s.contains("arena table"), "{s}");
+    assert!(s.contains("free list"), "{s}");
+}

@@ -1,0 +1,486 @@
+//! Thread caches: small blocks a thread allocates and frees with no lock
+//! and no atomic read-modify-write.
+//!
+//! Each thread has, in its own thread-local storage, one bounded stack of
+//! slots per size class ([`cap`] slots, and [`MAX_BYTES`] in all). The
+//! cache lives out of band like everything else: it holds pointers, and
+//! nothing is written into the blocks.
+//!
+//! - **malloc** of a small block pops the class's stack; an empty stack is
+//!   refilled with half its capacity from the thread's shard, under one
+//!   lock ([`shard::refill`]).
+//! - **free** of a slab slot — whichever thread allocated it — pushes it
+//!   on the calling thread's stack; a full stack (or a cache over its byte
+//!   bound) first gives its older half back to the owning shards, one lock
+//!   per shard in the batch ([`shard::flush_cached`]). So a block freed by
+//!   another thread never takes its owner's lock on the fast path: it is
+//!   reused by the freeing thread, and reaches its page in a batch.
+//! - **Double frees** are still detected, out of band: every slot has a
+//!   state byte (`slab::state`: free, live or cached). A free reads it
+//!   (a relaxed load) and requires `LIVE`; push and pop store `CACHED` and
+//!   `LIVE` (relaxed stores, no read-modify-write). Cost: one byte per 16
+//!   bytes of slab page (4 KiB per 64 KiB page), a load and a store per
+//!   call. Two frees of one block that race on two threads (a data race in
+//!   the program) can both pass; every ordered double free is caught.
+//! - **Nothing is stranded.** A thread's cache is given back when the thread
+//!   exits (a `pthread` key destructor), in a forked child for every thread
+//!   that does not exist there, and before an allocation reports
+//!   out-of-memory. All caches are listed (under a lock, at registration
+//!   and exit), so the stats report can say what sits in them.
+//!
+//! `SYSARENA_TCACHE=0` turns the caches off (every call takes its shard's
+//! lock, as before they existed).
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::{AtomicU64, AtomicUsize};
+
+use crate::counters;
+use crate::lock::Lock;
+use crate::settings::Settings;
+use crate::shard;
+use crate::slab::state::{self, Lookup};
+use crate::slab::{self, CLASSES, class_size};
+use crate::sys::SyncCell;
+
+/// The most slots a class's stack holds.
+pub(crate) const MAX_BIN: usize = 64;
+/// The most bytes a thread's cache holds.
+pub(crate) const MAX_BYTES: usize = 256 << 10;
+
+/// Slots class `c`'s stack holds: 16 KiB of them, between 16 and
+/// [`MAX_BIN`].
+#[inline]
+pub(crate) const fn cap(c: usize) -> usize {
+    let n = (16 << 10) / class_size(c);
+    if n < 16 {
+        16
+    } else if n > MAX_BIN {
+        MAX_BIN
+    } else {
+        n
+    }
+}
+
+/// Not registered yet: the first call registers the cache.
+const UNREGISTERED: u8 = 0;
+/// In use.
+const ACTIVE: u8 = 1;
+/// Registering, exiting or off: calls bypass the cache.
+const BYPASS: u8 = 2;
+
+struct Bin {
+    len: usize,
+    items: [*mut u8; MAX_BIN],
+}
+
+/// One thread's cache.
+pub(crate) struct Cache {
+    bins: [Bin; CLASSES],
+    /// Bytes in the bins (at class sizes).
+    bytes: usize,
+    mode: u8,
+    /// Calls served from the cache since the last publication.
+    allocs: u64,
+    frees: u64,
+    /// What the stats report reads: the bytes and blocks held (stored by
+    /// the owner — a load and a store, no read-modify-write: it is the
+    /// only writer — and read by the reporting thread).
+    shown_bytes: AtomicUsize,
+    shown_blocks: AtomicUsize,
+    /// Links in the list of caches (under [`LIST`]).
+    next: *mut Cache,
+    prev: *mut Cache,
+}
+
+impl Cache {
+    const fn empty() -> Cache {
+        Cache {
+            bins: [const {
+                Bin {
+                    len: 0,
+                    items: [core::ptr::null_mut(); MAX_BIN],
+                }
+            }; CLASSES],
+            bytes: 0,
+            mode: UNREGISTERED,
+            allocs: 0,
+            frees: 0,
+            shown_bytes: AtomicUsize::new(0),
+            shown_blocks: AtomicUsize::new(0),
+            next: core::ptr::null_mut(),
+            prev: core::ptr::null_mut(),
+        }
+    }
+
+    fn blocks(&self) -> usize {
+        self.bins.iter().map(|b| b.len).sum()
+    }
+
+    /// Publishes the figures the stats report reads.
+    fn show(&mut self) {
+        self.shown_bytes.store(self.bytes, Relaxed);
+        self.shown_blocks.store(self.blocks(), Relaxed);
+        if self.allocs | self.frees != 0 {
+            ALLOCS.fetch_add(self.allocs, Relaxed);
+            FREES.fetch_add(self.frees, Relaxed);
+            self.allocs = 0;
+            self.frees = 0;
+        }
+    }
+
+    /// Gives the oldest `k` slots of class `c` back to their pages.
+    fn flush_bin(&mut self, g: &Settings, c: usize, k: usize) {
+        let bin = &mut self.bins[c];
+        let k = k.min(bin.len);
+        if k == 0 {
+            return;
+        }
+        let mut batch = [core::ptr::null_mut(); MAX_BIN];
+        batch[..k].copy_from_slice(&bin.items[..k]);
+        bin.items.copy_within(k..bin.len, 0);
+        bin.len -= k;
+        self.bytes -= k * class_size(c);
+        shard::flush_cached(g, &mut batch[..k]);
+    }
+
+    /// Gives every slot back.
+    fn flush_all(&mut self, g: &Settings) {
+        for c in 0..CLASSES {
+            self.flush_bin(g, c, MAX_BIN);
+        }
+        self.show();
+    }
+}
+
+std::thread_local! {
+    /// The calling thread's cache. Const-initialised and without a
+    /// destructor (a `pthread` key's destructor flushes it): reaching it
+    /// never allocates, and works during thread exit.
+    static CACHE: UnsafeCell<Cache> = const { UnsafeCell::new(Cache::empty()) };
+}
+
+/// The list of registered caches, and its lock.
+static LIST: Lock = Lock::new();
+static HEAD: SyncCell<*mut Cache> = SyncCell::new(core::ptr::null_mut());
+/// The `pthread` key whose destructor flushes a thread's cache.
+static KEY: SyncCell<libc::pthread_key_t> = SyncCell::new(0);
+/// Calls served from caches, as of each cache's last publication.
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static FREES: AtomicU64 = AtomicU64::new(0);
+
+/// Creates the thread-exit key; `false` (caches off) if there is none.
+/// Runs during initialisation.
+pub(crate) fn init() -> bool {
+    // SAFETY: KEY is written only here, during initialisation, before any
+    // cache is used; `flush_at_exit` lives for ever.
+    unsafe { libc::pthread_key_create(KEY.get(), Some(flush_at_exit)) == 0 }
+}
+
+#[inline]
+fn cache() -> *mut Cache {
+    CACHE.with(|c| c.get())
+}
+
+/// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the thread's
+/// cache, refilling it from the shard when empty; `None` when the cache is
+/// off or the shard has no page left (the caller takes the shard path).
+///
+/// # Time complexity
+/// O(1); a refill takes one lock for [`cap`]` / 2` slots.
+#[inline]
+pub(crate) fn alloc(g: &Settings, size: usize) -> Option<*mut u8> {
+    let c = slab::class_of(size);
+    // SAFETY: this thread's cache; nothing below calls malloc, so no other
+    // reference to it exists while this one lives.
+    let k = unsafe { &mut *cache() };
+    if k.mode != ACTIVE || k.bins[c].len == 0 {
+        return alloc_slow(g, c);
+    }
+    Some(pop(g, k, c))
+}
+
+#[inline]
+fn pop(g: &Settings, k: &mut Cache, c: usize) -> *mut u8 {
+    let bin = &mut k.bins[c];
+    bin.len -= 1;
+    let p = bin.items[bin.len];
+    let size = class_size(c);
+    k.bytes -= size;
+    k.allocs += 1;
+    k.shown_bytes.store(k.bytes, Relaxed);
+    k.shown_blocks
+        .store(k.shown_blocks.load(Relaxed) - 1, Relaxed);
+    state::slot_of((p as usize).wrapping_sub(g.base), c).store(state::LIVE, Relaxed);
+    if counters::enabled() {
+        counters::live_changed(0, size);
+    }
+    p
+}
+
+#[cold]
+fn alloc_slow(g: &Settings, c: usize) -> Option<*mut u8> {
+    let kp = cache();
+    // SAFETY: as in `alloc`.
+    if unsafe { (*kp).mode } == UNREGISTERED && !register(kp) {
+        return None;
+    }
+    // SAFETY: as in `alloc` (`register` is over).
+    let k = unsafe { &mut *kp };
+    if k.mode != ACTIVE {
+        return None;
+    }
+    let want = cap(c) / 2;
+    let bin = &mut k.bins[c];
+    let n = shard::refill(g, c, &mut bin.items[..want]);
+    if n == 0 {
+        return None;
+    }
+    for &p in &bin.items[..n] {
+        state::slot_of((p as usize).wrapping_sub(g.base), c).store(state::CACHED, Relaxed);
+    }
+    bin.len = n;
+    k.bytes += n * class_size(c);
+    k.show();
+    Some(pop(g, k, c))
+}
+
+/// What [`free`] did.
+pub(crate) enum Freed {
+    /// The block is in the thread's cache.
+    Cached,
+    /// The block is a slot, but not a live one: a double free (nothing
+    /// changed).
+    DoubleFree,
+    /// Not the cache's business (not a slab slot, or the cache is off): the
+    /// caller takes the shard path, which reports an invalid pointer.
+    Pass,
+}
+
+/// Frees `p` into the thread's cache if it is a live slab slot.
+///
+/// # Safety
+/// If `p` is a live block, the caller gives it up.
+///
+/// # Time complexity
+/// O(1); a full stack first gives half of itself back (one lock per shard
+/// in the batch).
+#[inline]
+pub(crate) unsafe fn free(g: &Settings, p: *mut u8) -> Freed {
+    let off = (p as usize).wrapping_sub(g.base);
+    if off >= g.span {
+        return Freed::Pass;
+    }
+    let Lookup::Slot(slot) = state::locate(off) else {
+        return Freed::Pass;
+    };
+    let kp = cache();
+    // SAFETY: this thread's cache, read before any reference to it is made.
+    let mode = unsafe { (*kp).mode };
+    if mode != ACTIVE {
+        if mode == UNREGISTERED && register(kp) {
+            // SAFETY: forwarded (now registered).
+            return unsafe { free(g, p) };
+        }
+        return Freed::Pass;
+    }
+    // SAFETY: as in `alloc`.
+    let k = unsafe { &mut *kp };
+    if slot.state.load(Relaxed) != state::LIVE {
+        return Freed::DoubleFree;
+    }
+    let c = slot.class;
+    let size = class_size(c);
+    if k.bins[c].len == cap(c) || k.bytes + size > MAX_BYTES {
+        make_room(g, k, c);
+    }
+    slot.state.store(state::CACHED, Relaxed);
+    let bin = &mut k.bins[c];
+    bin.items[bin.len] = p;
+    bin.len += 1;
+    k.bytes += size;
+    k.frees += 1;
+    k.shown_bytes.store(k.bytes, Relaxed);
+    k.shown_blocks
+        .store(k.shown_blocks.load(Relaxed) + 1, Relaxed);
+    if counters::enabled() {
+        counters::live_changed(size, 0);
+    }
+    Freed::Cached
+}
+
+/// Makes room for one slot of class `c`: the older half of a full stack
+/// goes back; over the byte bound, every stack's older half.
+#[cold]
+fn make_room(g: &Settings, k: &mut Cache, c: usize) {
+    if k.bins[c].len == cap(c) {
+        k.flush_bin(g, c, cap(c) / 2);
+    }
+    if k.bytes + class_size(c) > MAX_BYTES {
+        for d in 0..CLASSES {
+            let half = k.bins[d].len.div_ceil(2);
+            k.flush_bin(g, d, half);
+        }
+    }
+    k.show();
+}
+
+/// Registers the calling thread's cache: lists it, and sets the key whose
+/// destructor flushes it at thread exit. While it runs, calls bypass the
+/// cache (setting the key may allocate). `false`: the cache stays off.
+#[cold]
+fn register(kp: *mut Cache) -> bool {
+    // SAFETY: this thread's cache; no reference to it is held across the
+    // calls below (a nested malloc sees BYPASS and does not touch it).
+    unsafe { (*kp).mode = BYPASS };
+    if !ENABLED.load(Relaxed) {
+        return false;
+    }
+    // SAFETY: KEY was set during initialisation; the value is this
+    // thread's cache, which lives as long as the thread.
+    if unsafe { libc::pthread_setspecific(*KEY.get(), kp.cast()) } != 0 {
+        return false;
+    }
+    LIST.lock();
+    // SAFETY: the list is only touched under LIST; `kp` lives until its
+    // thread unlinks it at exit.
+    unsafe {
+        let head = *HEAD.get();
+        (*kp).next = head;
+        (*kp).prev = core::ptr::null_mut();
+        if !head.is_null() {
+            (*head).prev = kp;
+        }
+        *HEAD.get() = kp;
+        (*kp).mode = ACTIVE;
+    }
+    LIST.unlock();
+    true
+}
+
+/// Unlinks `kp` from the list (under LIST).
+///
+/// # Safety
+/// LIST is held and `kp` is listed.
+unsafe fn unlink(kp: *mut Cache) {
+    // SAFETY: the caller's contract: listed caches are live.
+    unsafe {
+        let (prev, next) = ((*kp).prev, (*kp).next);
+        if prev.is_null() {
+            *HEAD.get() = next;
+        } else {
+            (*prev).next = next;
+        }
+        if !next.is_null() {
+            (*next).prev = prev;
+        }
+    }
+}
+
+/// Whether caches are used (`SYSARENA_TCACHE`, and the slab layer on).
+static ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Turns the caches on. Runs during initialisation.
+pub(crate) fn enable(on: bool) {
+    ENABLED.store(on, Relaxed);
+}
+
+/// The key's destructor: at thread exit, gives the thread's cache back and
+/// unlists it; later calls on this thread bypass it.
+extern "C" fn flush_at_exit(arg: *mut libc::c_void) {
+    let kp = arg.cast::<Cache>();
+    let Some(g) = crate::globals::get_if_ready() else {
+        return;
+    };
+    // SAFETY: the value set by `register`: this thread's cache, alive
+    // until the thread is gone.
+    let k = unsafe { &mut *kp };
+    k.mode = BYPASS;
+    k.flush_all(g);
+    LIST.lock();
+    // SAFETY: the cache is listed (registered), LIST is held.
+    unsafe { unlink(kp) };
+    LIST.unlock();
+}
+
+/// Publishes the calling thread's call counts (before the exit report).
+pub(crate) fn show_mine() {
+    // SAFETY: as in `alloc`.
+    let k = unsafe { &mut *cache() };
+    if k.mode == ACTIVE {
+        k.show();
+    }
+}
+
+/// Gives the calling thread's cache back (before an allocation reports
+/// out-of-memory); `true` if it held anything.
+pub(crate) fn flush_mine(g: &Settings) -> bool {
+    // SAFETY: as in `alloc`.
+    let k = unsafe { &mut *cache() };
+    if k.mode != ACTIVE || k.bytes == 0 {
+        return false;
+    }
+    k.flush_all(g);
+    true
+}
+
+/// What sits in thread caches: (caches, blocks, bytes, allocs served,
+/// frees served) — blocks and bytes as they are, the call counts as of
+/// each cache's last refill or flush (and the calling thread's now).
+pub(crate) fn totals() -> (usize, usize, usize, u64, u64) {
+    let (mut n, mut blocks, mut bytes) = (0, 0, 0);
+    LIST.lock();
+    // SAFETY: under LIST; listed caches are alive.
+    unsafe {
+        let mut p = *HEAD.get();
+        while !p.is_null() {
+            n += 1;
+            blocks += (*p).shown_blocks.load(Relaxed);
+            bytes += (*p).shown_bytes.load(Relaxed);
+            p = (*p).next;
+        }
+    }
+    LIST.unlock();
+    (n, blocks, bytes, ALLOCS.load(Relaxed), FREES.load(Relaxed))
+}
+
+// ----- fork ----------------------------------------------------------------------------
+
+/// Takes the list's lock before `fork` (before the shard locks).
+pub(crate) fn lock_for_fork() {
+    LIST.lock();
+}
+
+/// Releases it in the parent.
+pub(crate) fn unlock_after_fork() {
+    LIST.unlock();
+}
+
+/// In the child (the shard locks already reset): every listed cache but
+/// the calling thread's belongs to a thread that does not exist here;
+/// their slots go back to their pages, and they leave the list.
+pub(crate) fn reset_in_child(g: &Settings) {
+    LIST.reset_in_child();
+    let mine = cache();
+    // SAFETY: the child has one thread: nothing else touches the list or
+    // the caches; listed caches are still mapped (the parent's threads'
+    // storage is copied into the child).
+    unsafe {
+        let mut p = *HEAD.get();
+        while !p.is_null() {
+            let next = (*p).next;
+            if p != mine {
+                let k = &mut *p;
+                for c in 0..CLASSES {
+                    let bin = &mut k.bins[c];
+                    let n = bin.len.min(MAX_BIN);
+                    shard::flush_cached(g, &mut bin.items[..n]);
+                    bin.len = 0;
+                }
+                k.bytes = 0;
+                unlink(p);
+            }
+            p = next;
+        }
+    }
+}
