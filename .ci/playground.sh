@@ -84,6 +84,14 @@ ops3="$ops3;policy worst-fit;alloc 700;defrag;relocate;alloc 4000"
 want3=$("$bin/examples/replay" "capacity=64K descriptors=128" "$ops3")
 scenario busy "capacity=64K descriptors=128" "$ops3" "$want3"
 
+# 4. Handles (a Movable manager): bounded relocation passes; the native
+#    replay runs the same Movable passes.
+ops4=""
+for i in $(seq 0 11); do ops4="$ops4;alloc $((i * 53 % 150 + 20))"; done
+ops4="${ops4#;};free 0;free 2;free 5;free 7;free 9;pass 1;pass 2;alloc 300;pass 3;pass 3;alloc 300;defrag;relocate;alloc 100 64"
+want4=$("$bin/examples/replay" "capacity=2K descriptors=32 handles=1" "$ops4")
+scenario handles "capacity=2K descriptors=32 handles=1" "$ops4" "$want4"
+
 # Screenshots: the headline with a side-by-side panel, at 1280x800 and at
 # phone width.
 frag="capacity=400&descriptors=8&ops=$(printf '%s' "$ops2" | tr ' ' '+' | cut -d';' -f1-7)&compare=best-fit/immediate"

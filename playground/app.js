@@ -47,7 +47,7 @@ const BUCKETS = 600;
 // ---- state ------------------------------------------------------------------
 
 const panels = []; // {id, policy, coalescing, pinned, el, view, note}
-let settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred' };
+let settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred', handles: false };
 const recall = [];
 let recallAt = 0;
 const quiz = { queue: [], pending: null, right: 0, asked: 0 };
@@ -209,10 +209,10 @@ function explain(lines, failed) {
 function showError(where, msg) {
   const span = $(where + '-error');
   if (span) span.textContent = msg ? msg : '';
-  const inputs = { cmd: ['cmd'], alloc: ['alloc-size', 'alloc-align'], free: ['free-number'], settings: ['set-capacity', 'set-descriptors'], trace: [] }[where] || [];
+  const inputs = { cmd: ['cmd'], alloc: ['alloc-size', 'alloc-align'], free: ['free-number'], pass: ['pass-moves'], settings: ['set-capacity', 'set-descriptors'], trace: [] }[where] || [];
   for (const i of inputs) $(i).setAttribute('aria-invalid', msg ? 'true' : 'false');
 }
-function clearErrors() { for (const w of ['cmd', 'alloc', 'free', 'settings', 'trace', 'compare']) showError(w, ''); }
+function clearErrors() { for (const w of ['cmd', 'alloc', 'free', 'pass', 'settings', 'trace', 'compare']) showError(w, ''); }
 
 // Runs `text` on the main panel, then on every other panel; an error is shown
 // next to `where` and nothing changes.
@@ -278,7 +278,7 @@ function addPanel(policy, coalescing, pinned) {
   const id = X.pg_new();
   const p = { id, policy, coalescing, pinned, el: document.createElement('article'), view: null, note: '' };
   p.el.className = 'panel';
-  const text = `capacity=${settings.capacity} descriptors=${settings.descriptors} policy=${policy} coalescing=${coalescing}${pinned ? ' pinned=1' : ''}`;
+  const text = `capacity=${settings.capacity} descriptors=${settings.descriptors} policy=${policy} coalescing=${coalescing} handles=${settings.handles ? 1 : 0}${pinned ? ' pinned=1' : ''}`;
   const c = core.configure(id, text);
   if (!c.ok) { X.pg_drop(id); return c.error; }
   if (panels.length > 0) core.adopt(id, panels[0].id);
@@ -302,6 +302,7 @@ function currentLink() {
   const s = core.script(panels[0].id);
   const parts = [`capacity=${settings.capacity}`, `descriptors=${settings.descriptors}`,
     `policy=${settings.policy}`, `coalescing=${settings.coalescing}`];
+  if (settings.handles) parts.push('handles=1');
   if (s.script) parts.push('ops=' + encodeURIComponent(s.script).replace(/%20/g, '+').replace(/%3B/gi, ';'));
   if (s.pos < s.len) parts.push(`at=${s.pos}`);
   const cmp = panels.slice(1).map((p) => `${p.policy}/${p.coalescing}`);
@@ -323,11 +324,12 @@ function updateLink() {
 function openLink(hash) {
   const problems = [];
   const params = new URLSearchParams(hash.replace(/^#/, ''));
-  const known = new Set(['capacity', 'descriptors', 'policy', 'coalescing', 'ops', 'at', 'compare', 'quiz', 'selftest', 'bench']);
+  const known = new Set(['capacity', 'descriptors', 'policy', 'coalescing', 'handles', 'ops', 'at', 'compare', 'quiz', 'selftest', 'bench']);
   for (const k of params.keys()) if (!known.has(k)) problems.push(`unknown key “${k}” ignored`);
   const s = { ...settings };
   for (const k of ['capacity', 'descriptors', 'policy', 'coalescing']) if (params.has(k)) s[k] = params.get(k).trim();
-  const text = `capacity=${s.capacity} descriptors=${s.descriptors} policy=${s.policy} coalescing=${s.coalescing}`;
+  if (params.has('handles')) s.handles = params.get('handles').trim() === '1';
+  const text = `capacity=${s.capacity} descriptors=${s.descriptors} policy=${s.policy} coalescing=${s.coalescing} handles=${s.handles ? 1 : 0}`;
   const c = core.configure(panels[0].id, text);
   if (c.ok) settings = s; else problems.push(`settings: ${c.error} (kept ${settings.capacity} B, ${settings.descriptors} descriptors)`);
   fillSettings();
@@ -362,6 +364,7 @@ function fillSettings() {
   $('set-descriptors').value = settings.descriptors;
   $('set-policy').value = settings.policy;
   $('set-coalescing').value = settings.coalescing;
+  $('set-handles').checked = !!settings.handles;
 }
 
 // ---- traces -----------------------------------------------------------------
@@ -424,16 +427,20 @@ function wire() {
   $('settings').addEventListener('submit', (e) => {
     e.preventDefault();
     clearErrors();
-    const s = { capacity: $('set-capacity').value.trim(), descriptors: $('set-descriptors').value.trim(), policy: $('set-policy').value, coalescing: $('set-coalescing').value };
-    // Policy and coalescing changes are operations (undoable); the region and
-    // table are settings (the history is replayed on them).
-    if (applySettings(`capacity=${s.capacity} descriptors=${s.descriptors}`, 'settings')) {
+    const s = { capacity: $('set-capacity').value.trim(), descriptors: $('set-descriptors').value.trim(), policy: $('set-policy').value, coalescing: $('set-coalescing').value, handles: $('set-handles').checked };
+    // Policy and coalescing changes are operations (undoable); the region,
+    // the table and handles are settings (the history is replayed on them).
+    // A handle-based manager keeps its configuration: there they are settings too.
+    const cfg = s.handles ? ` policy=${s.policy} coalescing=${s.coalescing}` : '';
+    if (applySettings(`capacity=${s.capacity} descriptors=${s.descriptors} handles=${s.handles ? 1 : 0}${cfg}`, 'settings')) {
       settings.capacity = s.capacity;
       settings.descriptors = s.descriptors;
+      settings.handles = s.handles;
+      if (s.handles) { settings.policy = s.policy; settings.coalescing = s.coalescing; }
       const v = core.state(panels[0].id);
       if (s.policy !== v.policy) run(`policy ${s.policy}`, 'settings');
       if (s.coalescing !== v.coalescing) run(`coalescing ${s.coalescing}`, 'settings');
-      explain([`region ${s.capacity} B, ${s.descriptors} descriptors; the history was replayed on them`], false);
+      explain([`region ${s.capacity} B, ${s.descriptors} descriptors${s.handles ? ', handles (Movable)' : ''}; the history was replayed on them`], false);
       render();
       updateLink();
     }
@@ -454,6 +461,12 @@ function wire() {
   $('btn-defrag').addEventListener('click', () => run('defrag', 'cmd'));
   $('btn-relocate').addEventListener('click', () => run('relocate', 'cmd'));
   $('btn-undo').addEventListener('click', () => run('undo', 'cmd'));
+  $('pass-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const n = $('pass-moves').value.trim() || '1';
+    if (/\s/.test(n)) return showError('pass', 'one number');
+    run(`pass ${n}`, 'pass');
+  });
   $('btn-redo').addEventListener('click', () => run('redo', 'cmd'));
   $('cmd-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -523,7 +536,7 @@ function restart(hash) {
   X.pg_drop(panels[0].id);
   panels[0].el.remove();
   panels.length = 0;
-  settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred' };
+  settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred', handles: false };
   addPanel(settings.policy, settings.coalescing, false);
   const r = openLink(hash);
   showProblems(r.problems);
@@ -616,6 +629,14 @@ async function selftest() {
   $('cmd').value = 'alloc 200';
   $('cmd-form').requestSubmit();
   check(said().startsWith('✓ alloc(200) = #6 at offset 200'), 'after relocation alloc(200) fits');
+  // Handles: a pass needs them; with them, bounded passes close the holes.
+  $('pass-moves').value = '2';
+  $('pass-form').requestSubmit();
+  check(panels[0].view.handles || $('pass-error').textContent.includes('handles'), 'a pass without handles is refused next to its field');
+  restart('#capacity=1000&descriptors=32&handles=1&ops=' + Array(10).fill('alloc+100').join(';') + ';free+0;free+2;free+4;free+6;free+8');
+  check($('set-handles').checked && panels[0].view.handles, 'handles=1 in a link makes a Movable manager');
+  for (let i = 0; i < 20 && !said().includes('converged'); i++) $('pass-form').requestSubmit();
+  check(said().includes('converged') && panels[0].view.stats.largest_free === 500, 'bounded passes close the holes');
   restart(location.hash);
   check(line() === before, 'the link replays to the same state again');
   clearErrors();

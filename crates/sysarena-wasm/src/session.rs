@@ -9,18 +9,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sysarena::{ArenaInfo, ArenaManager, Coalescing, Config, Slot, TableError};
+use sysarena::{ArenaInfo, Coalescing, Config};
 use sysarena_sim::trace::{Event, Trace, TraceFormat};
 
 use crate::explain;
 
 mod command;
+mod engine;
 
 pub use command::{HELP, InputError, parse_size};
-
-/// The manager a session drives: its table is a `Vec` sized by the
-/// learner's "descriptors" setting.
-pub type Manager = ArenaManager<0, Vec<Slot>>;
+pub use engine::{Engine, Handles, Manager};
 
 /// The most descriptors a session may ask for (a table of this many slots
 /// is a few MiB of the page's memory).
@@ -35,6 +33,9 @@ pub struct Settings {
     pub descriptors: usize,
     /// The configuration at operation 0.
     pub config: Config,
+    /// Whether allocations are named by handles (a [`sysarena::Movable`]
+    /// manager: bounded relocation passes; the configuration is fixed).
+    pub handles: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +46,7 @@ impl Default for Settings {
             capacity: 1024,
             descriptors: 16,
             config: Config::classic(),
+            handles: false,
         }
     }
 }
@@ -67,13 +69,9 @@ impl Settings {
         Ok(())
     }
 
-    fn manager(&self) -> Manager {
-        ArenaManager::from_table(
-            vec![Slot::EMPTY; self.descriptors],
-            self.capacity,
-            self.config,
-        )
-        .expect("the table size was checked")
+    fn engine(&self) -> Engine {
+        Engine::new(self.capacity, self.descriptors, self.config, self.handles)
+            .expect("the table size was checked")
     }
 }
 
@@ -101,6 +99,11 @@ pub enum Op {
     Defrag,
     /// `relocate`: slide every live block down.
     Relocate,
+    /// `pass [MOVES]`: one bounded relocation pass (handles only).
+    Pass {
+        /// The most moves the pass may plan.
+        moves: usize,
+    },
     /// `policy NAME` / `coalescing NAME`.
     Config(Config),
     /// The trace's event at this index.
@@ -135,7 +138,7 @@ pub struct Session {
     trace: Option<Trace>,
     history: Vec<Op>,
     pos: usize,
-    m: Manager,
+    e: Engine,
     config: Config,
     /// Live arenas: offset → owner.
     owners: BTreeMap<usize, Owner>,
@@ -162,7 +165,7 @@ impl Session {
             trace: None,
             history: Vec::new(),
             pos: 0,
-            m: settings.manager(),
+            e: settings.engine(),
             config: settings.config,
             owners: BTreeMap::new(),
             typed: HashMap::new(),
@@ -176,7 +179,7 @@ impl Session {
 
     /// The manager after `history[..pos]`.
     pub fn manager(&self) -> &Manager {
-        &self.m
+        self.e.manager()
     }
 
     /// The settings.
@@ -252,6 +255,7 @@ impl Session {
                 Op::FreeAt { offset } => format!("free @{offset}"),
                 Op::Defrag => "defrag".to_owned(),
                 Op::Relocate => "relocate".to_owned(),
+                Op::Pass { moves } => format!("pass {moves}"),
                 Op::Config(c) => {
                     let cmd = if c.policy != config.policy {
                         format!("policy {}", c.policy.name())
@@ -352,7 +356,7 @@ impl Session {
     /// A fresh manager with `history[..to]` replayed, silently.
     fn rebuild(&mut self, to: usize) {
         let to = to.min(self.history.len());
-        self.m = self.settings.manager();
+        self.e = self.settings.engine();
         self.config = self.settings.config;
         self.owners.clear();
         self.typed.clear();
@@ -393,14 +397,15 @@ impl Session {
             Op::Defrag => {
                 let explain = !self.quiet;
                 let before = if explain {
-                    explain::largest_run(&self.m)
+                    explain::largest_run(self.e.manager())
                 } else {
                     0
                 };
-                let r = self.m.defragment();
+                let r = self.e.defragment();
                 self.say(explain::defrag(&r, before));
             }
             Op::Relocate => self.relocate(),
+            Op::Pass { moves } => self.pass(moves),
             Op::Config(c) => {
                 if self.pinned {
                     self.say(format!(
@@ -408,8 +413,13 @@ impl Session {
                         self.config.policy.name(),
                         self.config.coalescing.name()
                     ));
+                } else if !self.e.set_config(c) {
+                    self.say(format!(
+                        "a handle-based (Movable) manager keeps {} with {} coalescing: change it in the settings",
+                        self.config.policy.name(),
+                        self.config.coalescing.name()
+                    ));
                 } else {
-                    self.m.set_config(c);
                     self.config = c;
                     self.say(format!(
                         "now {} with {} coalescing: {}",
@@ -440,7 +450,7 @@ impl Session {
                 None => self.say(format!("free id {id}: its alloc failed, skipped")),
             },
             Event::Realloc { id, size } => match self.traced.get(&id).copied() {
-                Some(off) => match self.m.realloc(off, size.max(1), 1) {
+                Some(off) => match self.e.realloc(off, size.max(1)) {
                     Ok(r) => {
                         let owner = self.owners.remove(&off).unwrap_or(Owner::Traced(id));
                         self.owners.insert(r.offset, owner);
@@ -465,32 +475,35 @@ impl Session {
         let before: Vec<ArenaInfo> = if self.quiet {
             Vec::new()
         } else {
-            self.m.arenas().filter(|a| !a.in_use).collect()
+            self.e.manager().arenas().filter(|a| !a.in_use).collect()
         };
-        match self.m.alloc(size, align) {
-            Ok(a) => {
-                self.owners.insert(a.offset(), owner);
-                self.landed = Some(Landed::At(a.offset()));
+        match self.e.alloc(size, align) {
+            Ok((offset, got)) => {
+                self.owners.insert(offset, owner);
+                self.landed = Some(Landed::At(offset));
                 if !self.quiet {
                     let name = owner_name(owner);
                     let line = explain::alloc_ok(
-                        &self.m,
+                        self.e.manager(),
                         &before,
                         size,
                         align,
                         &name,
-                        a.offset(),
-                        a.size(),
+                        offset,
+                        got,
                     );
                     self.log.push(line);
                 }
-                Some(a.offset())
+                Some(offset)
             }
             Err(e) => {
                 self.landed = Some(Landed::Failed);
                 if !self.quiet {
                     let name = owner_name(owner);
-                    let line = explain::alloc_failed(&self.m, size, align, &name, &e);
+                    let line = match e {
+                        Ok(e) => explain::alloc_failed(self.e.manager(), size, align, &name, &e),
+                        Err(words) => format!("✗ alloc({size}) for {name} failed: {words}"),
+                    };
                     self.log.push(line);
                 }
                 None
@@ -502,9 +515,9 @@ impl Session {
         let size_before = if self.quiet {
             0
         } else {
-            self.m.arena_at(offset).map_or(0, |a| a.size)
+            self.e.manager().arena_at(offset).map_or(0, |a| a.size)
         };
-        match self.m.free(offset) {
+        match self.e.free(offset) {
             Ok(()) => {
                 let owner = self.owners.remove(&offset);
                 if let Some(Owner::Typed(n)) = owner {
@@ -516,7 +529,7 @@ impl Session {
                         Coalescing::Immediate => {
                             // The free arena that now holds the offset: larger
                             // than the block was when a neighbour joined it.
-                            let a = self.m.arenas().find(|a| {
+                            let a = self.e.manager().arenas().find(|a| {
                                 !a.in_use && a.offset <= offset && offset < a.offset + a.size
                             });
                             match a {
@@ -542,30 +555,46 @@ impl Session {
 
     fn relocate(&mut self) {
         let mut moves = Vec::new();
-        match self.m.relocate(|mv| moves.push(mv)) {
+        match self.e.relocate(|mv| moves.push(mv)) {
             Ok(r) => {
-                // Moves come in address order and each destination lies
-                // below every block not yet moved, so renaming in order
-                // never collides with a block still to move.
-                for mv in &moves {
-                    if let Some(owner) = self.owners.remove(&mv.from) {
-                        self.owners.insert(mv.to, owner);
-                        match owner {
-                            Owner::Typed(n) => {
-                                self.typed.insert(n, mv.to);
-                            }
-                            Owner::Traced(id) => {
-                                self.traced.insert(id, mv.to);
-                            }
-                        }
-                    }
-                }
+                self.rename(&moves);
                 self.say(explain::relocated(&r));
             }
-            Err(TableError::NoSpareDescriptor) => self.say(
-                "✗ relocate: the new layout needs a free arena and the table has no spare descriptor; `defrag` first returns descriptors".to_owned(),
-            ),
             Err(e) => self.say(format!("✗ relocate: {e}")),
+        }
+    }
+
+    fn pass(&mut self, max_moves: usize) {
+        let mut moves = Vec::new();
+        match self.e.pass(max_moves, |mv| moves.push(mv)) {
+            Ok((plan, report)) => {
+                self.rename(&moves);
+                self.say(explain::pass(max_moves, &plan, &report));
+            }
+            Err(e) => self.say(format!("✗ pass: {e}")),
+        }
+    }
+
+    /// Carries the owners' names along `moves`. Relocation's moves come in
+    /// address order, each destination below every block not yet moved;
+    /// a pass's moves are independent. Taking every source out before
+    /// putting any destination in is right for both.
+    fn rename(&mut self, moves: &[sysarena::Move]) {
+        let owners: Vec<Option<Owner>> = moves
+            .iter()
+            .map(|mv| self.owners.remove(&mv.from))
+            .collect();
+        for (mv, owner) in moves.iter().zip(owners) {
+            let Some(owner) = owner else { continue };
+            self.owners.insert(mv.to, owner);
+            match owner {
+                Owner::Typed(n) => {
+                    self.typed.insert(n, mv.to);
+                }
+                Owner::Traced(id) => {
+                    self.traced.insert(id, mv.to);
+                }
+            }
         }
     }
 }

@@ -29,6 +29,7 @@ alloc SIZE [ALIGN]   allocate (sizes may end in K, M, G); the allocation gets th
 free N | free @OFF   free allocation #N, or the in-use arena at offset OFF
 defrag               merge free neighbours and compact the table (nothing moves)
 relocate             slide every live block down: one free arena at the end
+pass [MOVES]         one bounded relocation pass of at most MOVES moves (with handles=1)
 policy NAME          first-fit, next-fit, best-fit, worst-fit, segregated-fit
 coalescing NAME      deferred or immediate
 prev [N] | undo [N]  take back the last N operations;  redo [N] | next [N]: replay them
@@ -160,8 +161,28 @@ impl Session {
                 too_many(0)?;
                 Op::Relocate
             }
+            "pass" => {
+                too_many(1)?;
+                if !self.e.has_handles() && !self.pinned {
+                    return Err(InputError::new(
+                        "passes move allocations by handle: turn on handles in the settings (handles=1)",
+                    ));
+                }
+                let moves = count(1)?;
+                if moves == 0 {
+                    return Err(InputError::new(
+                        "a pass of 0 moves moves nothing: pass 1, pass 4, …",
+                    ));
+                }
+                Op::Pass { moves }
+            }
             "policy" | "p" => {
                 too_many(1)?;
+                if self.e.has_handles() && !self.pinned {
+                    return Err(InputError::new(
+                        "a handle-based (Movable) manager keeps its configuration: change the policy and coalescing in the settings (the history is replayed)",
+                    ));
+                }
                 match args.first().and_then(|a| a.parse::<Policy>().ok()) {
                     Some(p) => Op::Config(Config::new(p, self.config.coalescing)),
                     None => {
@@ -173,6 +194,11 @@ impl Session {
             }
             "coalescing" | "c" => {
                 too_many(1)?;
+                if self.e.has_handles() && !self.pinned {
+                    return Err(InputError::new(
+                        "a handle-based (Movable) manager keeps its configuration: change the policy and coalescing in the settings (the history is replayed)",
+                    ));
+                }
                 match args.first().and_then(|a| a.parse::<Coalescing>().ok()) {
                     Some(c) => Op::Config(Config::new(self.config.policy, c)),
                     None => return Err(InputError::new("coalescing: deferred or immediate")),
@@ -277,13 +303,13 @@ impl Session {
     }
 
     fn check_free_at(&self, offset: usize) -> Result<(), InputError> {
-        if offset >= self.m.capacity() {
+        if offset >= self.e.manager().capacity() {
             return Err(InputError::new(format!(
                 "invalid free: offset {offset} is outside the region (0..{})",
-                self.m.capacity()
+                self.e.manager().capacity()
             )));
         }
-        match self.m.arena_at(offset) {
+        match self.e.manager().arena_at(offset) {
             Some(a) if a.in_use => Ok(()),
             Some(_) => Err(InputError::new(format!(
                 "double free: the arena at offset {offset} is already free"
