@@ -178,7 +178,7 @@ function render() {
   panels.forEach((p, k) => {
     const v = core.state(p.id);
     p.view = v;
-    const title = `${k === 0 ? 'Main' : 'Panel ' + (k + 1)} · ${v.policy} · ${v.coalescing} coalescing`;
+    const title = `${k === 0 ? 'Main' : 'Panel ' + (k + 1)} · ${v.policy} · ${v.coalescing} coalescing${v.handles ? ' · handles (Movable)' : ''}`;
     const where = v.trace ? `${esc(v.trace.name)}: step ${v.pos} of ${v.len}` : `operation ${v.pos} of ${v.len}`;
     p.el.innerHTML = `<h2><span>${esc(title)}</span><small>${where}</small>${k > 0 ? '<button type="button" class="close">Remove</button>' : ''}</h2>`
       + (k > 0 && p.note ? `<p class="note">${esc(p.note)}</p>` : '')
