@@ -1,7 +1,8 @@
 //! Arbitrary bytes into every trace reader of `sysarena-sim`: the native
 //! format (plain and gzip), CS:APP malloc-lab `.rep` and OSTEP op lists,
 //! each with and without an event limit, and the format sniffing of
-//! `Trace::from_path`. No input may panic: malformed input is a typed
+//! `Trace::from_path` (and a byte-order mark in front, which must change
+//! nothing). No input may panic: malformed input is a typed
 //! `TraceError`. What a reader accepts must be a valid trace (`validate`),
 //! its `stats` must be computable, and it must survive a round trip through
 //! the native writer and reader unchanged.
@@ -68,6 +69,22 @@ fuzz_target!(|input: &[u8]| {
                 (Ok(a), Ok(b)) => assert_eq!(a.events, b.events, "{format}: gzip differs"),
                 (Err(_), Err(_)) => {}
                 _ => panic!("{format}: gzip and plain disagree: {r:?} vs {plain:?}"),
+            }
+        }
+    }
+    // A UTF-8 byte-order mark in front changes nothing (editors add one).
+    if flags & 0x01 == 0
+        && !data.starts_with(&[0x1f, 0x8b])
+        && !data.starts_with("\u{feff}".as_bytes())
+    {
+        let mut bom = "\u{feff}".as_bytes().to_vec();
+        bom.extend_from_slice(data);
+        for (format, plain) in TraceFormat::ALL.into_iter().zip(&results) {
+            let r = Trace::read("fuzz", &bom[..], format, max_events);
+            match (&r, plain) {
+                (Ok(a), Ok(b)) => assert_eq!(a.events, b.events, "{format}: a BOM changed it"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{format}: a BOM changed the verdict: {r:?} vs {plain:?}"),
             }
         }
     }

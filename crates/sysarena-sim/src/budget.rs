@@ -175,7 +175,8 @@ impl std::fmt::Display for Stopped {
             "stopped after event {} of {} ({:.0}%): {}",
             self.at_event,
             self.of,
-            self.fraction() * 100.0,
+            // Rounded down: 99.6% replayed is not "100%".
+            (self.fraction() * 100.0).floor(),
             self.reason
         )
     }

@@ -12,21 +12,24 @@
 //! With given storage the const parameters size nothing. The aliases here
 //! name those types without them:
 //!
-//! | inline tables | given storage |
-//! | --- | --- |
-//! | [`ArenaManager<N>`](crate::ArenaManager) | [`ArenaManagerIn<S>`] (and [`SliceManager<'t>`](crate::SliceManager) for a `&'t mut [Slot]`) |
-//! | [`Heap<N>`](crate::Heap) | [`HeapIn<S>`] |
-//! | [`Movable<N, H>`](crate::Movable) | [`MovableIn<S, T>`] |
-//! | [`HandleHeap<N, H>`](crate::HandleHeap) | [`HandleHeapIn<S, T>`] |
-//! | `global::LockedHeap<N>` | `LockedHeapIn<S>` (feature `global`) |
-//! | `global::HeapCell<N>` | `HeapCellIn<S>` (feature `global`) |
+//! | inline tables | any given storage `S` | a `&'t mut [Slot]` |
+//! | --- | --- | --- |
+//! | [`ArenaManager<N>`](crate::ArenaManager) | [`ArenaManagerIn<S>`] | [`SliceManager<'t>`](crate::SliceManager) |
+//! | [`Heap<N>`](crate::Heap) | [`HeapIn<S>`] | [`SliceHeap<'t>`](crate::SliceHeap) |
+//! | [`Movable<N, H>`](crate::Movable) | [`MovableIn<S, T>`] | |
+//! | [`HandleHeap<N, H>`](crate::HandleHeap) | [`HandleHeapIn<S, T>`] | |
+//! | `global::LockedHeap<N>` | `LockedHeapIn<S>` | `global::SliceLockedHeap<'t>` |
+//! | `global::HeapCell<N>` | `HeapCellIn<S>` | `global::SliceHeapCell<'t>` |
+//!
+//! (The `global` rows need the `global` feature.)
 //!
 //! ```
 //! use sysarena::{ArenaManager, ArenaManagerIn, Config, HandleSlot, Movable, MovableIn, Slot};
 //!
-//! // 100 000 descriptors and handles, sized at run time, on the heap.
-//! let table = vec![Slot::EMPTY; 100_000].into_boxed_slice();
-//! let handles = vec![HandleSlot::EMPTY; 100_000].into_boxed_slice();
+//! // Tables sized at run time, on the heap.
+//! let n = 4096;
+//! let table = vec![Slot::EMPTY; n].into_boxed_slice();
+//! let handles = vec![HandleSlot::EMPTY; n].into_boxed_slice();
 //! let manager = ArenaManager::from_table(table, 1 << 30, Config::fast())?;
 //! let mut m: MovableIn<Box<[Slot]>, Box<[HandleSlot]>> = Movable::from_parts(manager, handles)?;
 //! let h = m.alloc(4096, 64)?;

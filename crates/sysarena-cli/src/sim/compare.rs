@@ -29,7 +29,7 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub subjects: SubjectArgs,
     /// Region size of each subject [default: 128MiB for a trace; for a
-    /// workload 64KiB for checkerboard, 1MiB otherwise; units K, M, G].
+    /// workload 64KiB for checkerboard, 1MiB otherwise; units K, M, G, T, P, E].
     #[arg(long, value_parser = super::format::parse_capacity)]
     pub capacity: Option<usize>,
     /// The trace's format: native, malloc-lab or ostep [default: guessed].
@@ -232,11 +232,7 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
         )?;
         return super::finish(&run);
     }
-    writeln!(
-        out,
-        "{}",
-        super::simulate::trace_line(&trace.name, &stats, capacity)
-    )?;
+    writeln!(out, "{}", table::trace_line(&trace.name, &stats, capacity))?;
     let mut t = table::new_table(
         &[
             "#",

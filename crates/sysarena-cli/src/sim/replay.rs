@@ -34,15 +34,15 @@ pub struct ReplayArgs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct TraceArgs {
     /// The trace's format: native, malloc-lab or ostep [default: guessed —
-    /// `.rep` is malloc-lab, a first op starting with `+` or `-` is OSTEP,
-    /// anything else native].
+    /// `.rep`, or a first line that is a lone number, is malloc-lab; a first
+    /// op starting with `+` or `-` is OSTEP; anything else native].
     #[arg(long, value_parser = super::parse_format)]
     pub format: Option<TraceFormat>,
     /// Replay only the first N events (`20000`, `20k`, `1M`); every prefix
     /// of a valid trace is valid.
     #[arg(long, short = 'n', value_name = "N", value_parser = super::parse_max_events)]
     pub max_events: Option<usize>,
-    /// Region size of each subject [units K, M, G].
+    /// Region size of each subject [units K, M, G, T, P, E].
     #[arg(long, default_value = "128MiB", value_parser = super::format::parse_capacity)]
     pub capacity: usize,
 }
@@ -89,41 +89,11 @@ pub fn run(args: &ReplayArgs, mut out: impl Write) -> io::Result<()> {
         )?;
         return super::finish(&run);
     }
-    let run = stream_summary(&mut out, &trace, &names, capacity, &args.out, false)?;
+    let run = table::stream_summary(&mut out, &trace, &names, capacity, &args.out, false)?;
     if let Some(line) = table::least_waste(&run.outcomes) {
         writeln!(out, "\n{line}")?;
     }
     super::finish(&run)
-}
-
-/// Prints the trace's line and the summary table a row at a time as the
-/// subjects finish, then the legend and the notes: the body of `replay` and
-/// `simulate`.
-pub fn stream_summary(
-    out: &mut impl Write,
-    trace: &Trace,
-    names: &[String],
-    capacity: usize,
-    args: &super::OutputArgs,
-    keep_arenas: bool,
-) -> io::Result<super::Run> {
-    // Ctrl-C is caught from here on: the rows printed are kept.
-    super::interrupt_flag();
-    let stats = trace.stats();
-    writeln!(
-        out,
-        "{}",
-        super::simulate::trace_line(&trace.name, &stats, capacity)
-    )?;
-    let t = table::SummaryTable::new(names, capacity);
-    writeln!(out, "\n{}", t.header())?;
-    out.flush()?;
-    let run = super::run_subjects(trace, names, capacity, args, keep_arenas, |o| {
-        writeln!(out, "{}", t.row(o))?;
-        out.flush()
-    })?;
-    table::write_summary_notes(out, &run)?;
-    Ok(run)
 }
 
 #[cfg(test)]

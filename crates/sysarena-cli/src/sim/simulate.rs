@@ -9,7 +9,7 @@ use sysarena_sim::trace::{Trace, TraceStats};
 use sysarena_sim::workload::{Workload, WorkloadParams};
 
 use super::format::{bytes, count, thousands};
-use super::{OutputArgs, SubjectArgs, WorkloadArgs};
+use super::{OutputArgs, SubjectArgs, WorkloadArgs, table};
 use crate::heapmap::HeapMap;
 
 /// Options of `simulate`.
@@ -22,7 +22,7 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub subjects: SubjectArgs,
     /// Region size of each subject, which the workload also aims at
-    /// [default: 64KiB for checkerboard, 1MiB otherwise; units K, M, G].
+    /// [default: 64KiB for checkerboard, 1MiB otherwise; units K, M, G, T, P, E].
     #[arg(long, value_parser = super::format::parse_capacity)]
     pub capacity: Option<usize>,
     #[command(flatten)]
@@ -50,22 +50,9 @@ struct Json<'a> {
     trace: &'a str,
     stats: TraceStats,
     capacity: usize,
+    time_budget_seconds: Option<f64>,
     not_run: &'a [String],
     results: Vec<super::JsonOutcome<'a>>,
-}
-
-/// The one-line description of a trace and its region.
-pub fn trace_line(name: &str, stats: &TraceStats, capacity: usize) -> String {
-    format!(
-        "{name}: {} events ({} allocs, {} frees, {} reallocs), peak live {} in at most {} blocks; {} region per subject",
-        thousands(stats.events),
-        thousands(stats.allocs),
-        thousands(stats.frees),
-        thousands(stats.reallocs),
-        super::format::bytes_exact(stats.peak_live_bytes),
-        thousands(stats.max_live_blocks),
-        bytes(capacity),
-    )
 }
 
 /// Runs `simulate`.
@@ -100,14 +87,14 @@ pub fn run(args: &SimulateArgs, mut out: impl Write) -> io::Result<()> {
                 trace: &trace.name,
                 stats,
                 capacity,
+                time_budget_seconds: args.out.time_budget.0.map(|d| d.as_secs_f64()),
                 not_run: &run.not_run,
                 results: super::json_outcomes(&run.outcomes, args.out.series),
             },
         )?;
         return super::finish(&run);
     }
-    let run =
-        super::replay::stream_summary(&mut out, &trace, &names, capacity, &args.out, want_maps)?;
+    let run = table::stream_summary(&mut out, &trace, &names, capacity, &args.out, want_maps)?;
     for o in &run.outcomes {
         if let Some(arenas) = &o.arenas {
             draw_map(

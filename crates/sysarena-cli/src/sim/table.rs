@@ -5,8 +5,13 @@ use sysarena_sim::metrics::Summary;
 
 use sysarena_sim::budget::StopReason;
 
-use super::format::{bytes, nanos, percent, thousands};
-use super::{Outcome, Run};
+use std::io::{self, Write};
+
+use sysarena_sim::trace::{Trace, TraceStats};
+
+use super::args::OutputArgs;
+use super::format::{bytes, bytes_exact, nanos, percent, thousands};
+use super::run::{Outcome, Run, interrupt_flag, run_subjects};
 
 /// No borders, one rule under the header, two spaces between columns.
 const PRESET: &str = "     ──            ";
@@ -294,4 +299,44 @@ pub fn least_waste(outcomes: &[Outcome]) -> Option<String> {
         r.summary.footprint_ratio,
         nanos(r.timing.ns_per_op),
     ))
+}
+
+/// The one-line description of a trace and its region.
+pub fn trace_line(name: &str, stats: &TraceStats, capacity: usize) -> String {
+    format!(
+        "{name}: {} events ({} allocs, {} frees, {} reallocs), peak live {} in at most {} blocks; {} region per subject",
+        thousands(stats.events),
+        thousands(stats.allocs),
+        thousands(stats.frees),
+        thousands(stats.reallocs),
+        bytes_exact(stats.peak_live_bytes),
+        thousands(stats.max_live_blocks),
+        bytes(capacity),
+    )
+}
+
+/// Prints the trace's line and the summary table a row at a time as the
+/// subjects finish, then the legend and the notes: the body of `replay` and
+/// `simulate`.
+pub fn stream_summary(
+    out: &mut impl Write,
+    trace: &Trace,
+    names: &[String],
+    capacity: usize,
+    args: &OutputArgs,
+    keep_arenas: bool,
+) -> io::Result<Run> {
+    // Ctrl-C is caught from here on: the rows printed are kept.
+    interrupt_flag();
+    let stats = trace.stats();
+    writeln!(out, "{}", trace_line(&trace.name, &stats, capacity))?;
+    let t = SummaryTable::new(names, capacity);
+    writeln!(out, "\n{}", t.header())?;
+    out.flush()?;
+    let run = run_subjects(trace, names, capacity, args, keep_arenas, |o| {
+        writeln!(out, "{}", t.row(o))?;
+        out.flush()
+    })?;
+    write_summary_notes(out, &run)?;
+    Ok(run)
 }

@@ -2,7 +2,7 @@
 
 use buddy_system_allocator::Heap;
 
-use super::layout;
+use super::layout::layout;
 use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// [buddy_system_allocator](https://crates.io/crates/buddy_system_allocator)

@@ -2,7 +2,7 @@
 
 use linked_list_allocator::Heap;
 
-use super::layout;
+use super::layout::layout;
 
 /// The smallest region the adapter accepts (the crate needs room for a hole
 /// node: two words, and more to be useful).

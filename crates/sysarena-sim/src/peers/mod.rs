@@ -18,10 +18,9 @@
 //! | `offset-allocator` | offset-allocator 0.2.0 | Sebastian Aaltonen's O(1) offset allocator; **ignores alignment** |
 //! | `slab` | slabmalloc 0.11.0 + rlsf | slab caches for ≤ 128 KiB over pages from a TLSF page allocator |
 
-use std::alloc::Layout;
-
 mod buddy;
 mod dlmalloc;
+mod layout;
 mod linked_list;
 mod offset;
 mod rlsf;
@@ -35,9 +34,3 @@ pub use self::offset::OffsetAllocatorSubject;
 pub use self::rlsf::RlsfSubject;
 pub use self::slab::SlabSubject;
 pub use self::talc::TalcSubject;
-
-/// The layout a peer is asked for: size at least 1; `None` when `align` is
-/// not a power of two or the size overflows.
-pub(crate) fn layout(size: usize, align: usize) -> Option<Layout> {
-    Layout::from_size_align(size.max(1), align).ok()
-}

@@ -2,7 +2,7 @@
 
 use std::ptr::NonNull;
 
-use super::layout;
+use super::layout::layout;
 use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// The TLSF configuration used by [`RlsfSubject`] (and the slab subject's

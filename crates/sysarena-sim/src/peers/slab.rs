@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 
 use slabmalloc::{AllocationError, Allocator, LargeObjectPage, ObjectPage, ZoneAllocator};
 
-use super::layout;
+use super::layout::layout;
 use super::rlsf::{Pool, pool_over};
 use crate::subject::{Block, Region, Subject, SubjectError};
 

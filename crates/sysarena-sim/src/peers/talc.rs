@@ -6,7 +6,7 @@ use talc::DefaultBinning;
 use talc::base::Talc;
 use talc::source::Manual;
 
-use super::layout;
+use super::layout::layout;
 use crate::subject::{Block, Region, Subject, SubjectError};
 
 /// [talc](https://crates.io/crates/talc) 5.1.1: the unlocked core

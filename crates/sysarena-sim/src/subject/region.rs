@@ -8,7 +8,7 @@
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
 
-use super::SubjectError;
+use super::error::SubjectError;
 
 /// The least alignment of every region (a page).
 pub const REGION_ALIGN: usize = 4096;
