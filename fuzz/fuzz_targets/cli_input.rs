@@ -1,37 +1,25 @@
 //! What the `sysarena` command parses from the user: size and count
-//! arguments (`64KiB`, `20k`), policy, coalescing, format, workload and
-//! subject names, every subcommand's flags (through clap, with the CLI's own
-//! argument structs and value parsers), and the command scripts of
-//! `sysarena step` (plain frames and the terminal view). Nothing may panic.
+//! arguments (`64KiB`, `20k`), widths, table sizes, durations, policy,
+//! coalescing, format, workload and subject names, the whole command line
+//! of every verb (through clap and the CLI library's own `Cli`), every
+//! verb run on what it parsed (bounded so a run stays short), and the
+//! command scripts of `sysarena step` (plain frames and the terminal view).
+//! Nothing may panic, abort or run without end.
 //!
 //! The input is text, so that seeds are readable (invalid UTF-8 is
 //! replaced):
 //!
 //! ```text
-//! step --policy best-fit --capacity 4K      <- a subcommand and its flags
+//! step --policy best-fit --capacity 4K      <- a command line: any verb and its flags
 //! 64KiB 20k tlsf immediate                  <- words for the value parsers
-//! trace tui 80x24                           <- options: step through a small trace, draw the terminal view
+//! trace tui 80x24                           <- options: use a small trace, draw the terminal view
 //! alloc 100                                 <- the rest: a `sysarena step` script
 //! free 0
 //! ```
 //!
-//! `sysarena-cli` is a binary crate, so its modules are compiled into this
-//! target from their source files (`#[path]`), as `main.rs` compiles them;
-//! nothing is copied. A module added to the CLI that these use must be
-//! added here too (the build says so).
+//! The CLI is a library (`sysarena_cli`): this target parses with its `Cli`
+//! and calls its verbs, the same code the binary runs.
 #![no_main]
-#![allow(dead_code, unused_imports, missing_docs)]
-
-#[path = "../../crates/sysarena-cli/src/heapmap.rs"]
-mod heapmap;
-#[path = "../../crates/sysarena-cli/src/report.rs"]
-mod report;
-#[path = "../../crates/sysarena-cli/src/sim/mod.rs"]
-mod sim;
-#[path = "../../crates/sysarena-cli/src/step.rs"]
-mod step;
-#[path = "../../crates/sysarena-cli/src/viz/mod.rs"]
-mod viz;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -39,22 +27,10 @@ use std::sync::OnceLock;
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
 use sysarena::{Coalescing, Policy};
+use sysarena_cli::{Cli, Command, defrag, demo, heapmap, report, sim, soak, step, viz};
 use sysarena_sim::trace::TraceFormat;
 
-/// The subcommands whose flags are fuzzed (`demo` has its own few).
-#[derive(Debug, Parser)]
-#[command(name = "sysarena")]
-enum Cli {
-    Simulate(sim::simulate::SimulateArgs),
-    Replay(sim::replay::ReplayArgs),
-    Compare(sim::compare::CompareArgs),
-    Record(sim::record::RecordArgs),
-    Viz(viz::VizArgs),
-    Report(report::ReportArgs),
-    Step(step::StepArgs),
-}
-
-/// A small native trace for `step`'s trace commands, written once.
+/// A small native trace for the verbs that read one, written once.
 fn trace_file() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
@@ -72,6 +48,7 @@ fn script_file() -> PathBuf {
     std::env::temp_dir().join(format!("sysarena-fuzz-{}.script", std::process::id()))
 }
 
+/// Every value parser: what one accepts must read back the same.
 fn parse_words(s: &str) {
     if let Ok(n) = sim::format::parse_size(s) {
         assert_eq!(sim::format::parse_size(&n.to_string()), Ok(n));
@@ -79,9 +56,28 @@ fn parse_words(s: &str) {
     if let Ok(n) = viz::parse_size(s) {
         assert_eq!(viz::parse_size(&n.to_string()), Ok(n));
     }
+    for parse in [
+        sim::format::parse_capacity,
+        viz::parse_view,
+        viz::parse_frames,
+        heapmap::parse_width,
+        demo::parse_block_size,
+        defrag::parse_region,
+        step::parse_descriptors,
+    ] {
+        if let Ok(n) = parse(s) {
+            assert!(n > 0, "{s} parsed to 0");
+            assert_eq!(parse(&n.to_string()), Ok(n));
+        }
+    }
     if let Ok(n) = sim::parse_events(s) {
         assert_eq!(sim::parse_events(&n.to_string()), Ok(n));
     }
+    if let Ok(n) = sim::parse_max_events(s) {
+        assert!(n > 0);
+        assert_eq!(sim::parse_max_events(&n.to_string()), Ok(n));
+    }
+    let _ = soak::parse_duration(s);
     let _ = sim::parse_workload(s);
     if let Ok(f) = sim::parse_format(s) {
         assert_eq!(f.name().parse::<TraceFormat>(), Ok(f));
@@ -93,6 +89,21 @@ fn parse_words(s: &str) {
         assert_eq!(c.name().parse::<Coalescing>().ok(), Some(c));
     }
     let _ = sysarena_sim::sysarena_subject::parse_name(s);
+}
+
+/// Bounds a picture's source so that a run is short: a small workload or
+/// the small trace, a small region.
+fn bound_source(s: &mut viz::SourceArgs, with_trace: bool) {
+    s.ops = s.ops.min(200);
+    s.capacity = s.capacity.map(|c| c.min(1 << 20));
+    s.max_events = s.max_events.map(|n| n.min(500));
+    s.quiet = true;
+    if s.workload.is_none() {
+        s.trace = with_trace.then(|| trace_file().clone());
+        if s.trace.is_none() {
+            s.workload = Some(sysarena_sim::workload::Workload::Uniform);
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -107,18 +118,6 @@ fuzz_target!(|data: &[u8]| {
     for w in words.split_ascii_whitespace().take(16) {
         parse_words(w);
     }
-
-    // Every subcommand's flags, through clap and the CLI's value parsers.
-    let argv = std::iter::once("sysarena").chain(flags.split_ascii_whitespace().take(24));
-    let step_args = match Cli::try_parse_from(argv) {
-        Ok(Cli::Simulate(a)) => {
-            let _ = a.workload_args.check();
-            let _ = a.subjects.resolve();
-            None
-        }
-        Ok(Cli::Step(a)) => Some(a),
-        _ => None,
-    };
     let with_trace = options.split_ascii_whitespace().any(|o| o == "trace");
     let tui = options.split_ascii_whitespace().find_map(|o| {
         let (w, h) = o.split_once('x')?;
@@ -128,10 +127,68 @@ fuzz_target!(|data: &[u8]| {
         ))
     });
 
+    // Every verb's command line through clap; what parses is run, bounded
+    // to a size a fuzzer can afford (the bounds only shrink what parsed).
+    let argv = std::iter::once("sysarena").chain(flags.split_ascii_whitespace().take(24));
+    let mut step_args = None;
+    match Cli::try_parse_from(argv).map(|c| c.command) {
+        Ok(Command::Demo(a)) => {
+            let _ = demo::run(&a, Vec::new());
+        }
+        Ok(Command::Defrag(mut a)) => {
+            a.capacity = a.capacity.min(64 << 10);
+            a.events = a.events.min(1000);
+            a.trace = a.trace.and(with_trace.then(|| trace_file().clone()));
+            a.svg = None;
+            let _ = defrag::run(&a, Vec::new());
+        }
+        Ok(Command::Simulate(a)) => {
+            let _ = a.workload_args.check();
+            let _ = a.subjects.resolve();
+        }
+        Ok(Command::Replay(a)) => {
+            let _ = a.subjects.resolve();
+        }
+        Ok(Command::Compare(a)) => {
+            let _ = a.subjects.resolve();
+        }
+        Ok(Command::Viz(mut a)) => {
+            bound_source(&mut a.source, with_trace);
+            a.rows = a.rows.min(20);
+            a.width = a.width.min(200);
+            let _ = viz::render(&a);
+        }
+        Ok(Command::Report(mut a)) => {
+            bound_source(&mut a.source, with_trace);
+            a.keyframes = a.keyframes.min(20);
+            a.width = a.width.min(200);
+            let _ = report::render(&a);
+        }
+        Ok(Command::Soak(mut a)) => {
+            a.duration = None;
+            a.ops = Some(a.ops.unwrap_or(2000).min(2000));
+            a.capacity = a.capacity.min(256 << 10);
+            a.descriptors = a.descriptors.min(512);
+            a.epoch_ops = a.epoch_ops.min(1000);
+            a.check_every = a.check_every.min(1000);
+            a.quiet = true;
+            let _ = soak::run(&a, Vec::new());
+        }
+        Ok(Command::Completions(a)) => {
+            let mut out = Vec::new();
+            let _ = sysarena_cli::completions::run(&a, &mut out);
+            assert!(std::str::from_utf8(&out).is_ok());
+        }
+        Ok(Command::Step(a)) => step_args = Some(a),
+        Ok(Command::Record(_)) | Err(_) => {}
+    }
+
     // `sysarena step`: the parsed flags when they were step's, clamped to a
     // size a fuzzer can draw, and the script.
     let mut args = step_args.unwrap_or_else(|| match Cli::try_parse_from(["sysarena", "step"]) {
-        Ok(Cli::Step(a)) => a,
+        Ok(Cli {
+            command: Command::Step(a),
+        }) => a,
         other => panic!("`sysarena step` does not parse: {other:?}"),
     });
     args.descriptors = args.descriptors.map(|d| d.min(1024)).or(Some(64));

@@ -37,7 +37,7 @@ pub struct ReportArgs {
     /// 10,000; the curves use every sample of the replay.
     #[arg(long, default_value_t = 400, value_parser = parse_frames)]
     pub keyframes: usize,
-    /// Heap-map width, in cells (16 to 4096).
+    /// Heap-map width, in cells (1 to 4096; narrower than 16 is drawn as 16).
     #[arg(long, default_value_t = 480, value_parser = crate::heapmap::parse_width)]
     pub width: usize,
     /// Show addresses `[0, VIEW)`; default: just past the largest footprint.

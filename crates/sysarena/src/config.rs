@@ -19,13 +19,15 @@ pub enum Policy {
     /// ("splinters"), and every search walks past them.
     #[default]
     FirstFit,
-    /// First fit, but starting where the previous allocation ended and
-    /// wrapping around (Knuth's roving pointer).
+    /// First fit, but starting in the arena that holds the point where the
+    /// previous allocation ended and wrapping around (Knuth's roving
+    /// pointer).
     ///
     /// *Time:* O(a), a = arenas (in use or free) walked in address order
     /// from the rover to the first fit; the next search starts where this
     /// one ended, so a sweep around the region walks each arena about once.
-    /// A search that finds nothing walks every arena.
+    /// A request larger than the largest free arena is refused without a
+    /// walk; one that no free arena holds at its alignment walks every arena.
     /// *Drawback:* spreads allocations over the whole region, so free space
     /// is chopped everywhere; usually fragments worse than first fit.
     NextFit,

@@ -55,7 +55,7 @@ pub struct StepArgs {
     /// OSTEP; gzip is detected).
     pub trace: Option<PathBuf>,
     /// Read only the first N events of the trace (`20000`, `20k`).
-    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_events)]
+    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_max_events)]
     pub max_events: Option<usize>,
     /// Fit policy.
     #[arg(long, default_value = "first-fit")]
@@ -65,7 +65,7 @@ pub struct StepArgs {
     pub coalescing: Coalescing,
     /// Region size in bytes (suffixes K, M, G); default 1 KiB, or 16 MiB
     /// with a trace.
-    #[arg(long, value_parser = crate::viz::parse_capacity)]
+    #[arg(long, value_parser = crate::sim::format::parse_capacity)]
     pub capacity: Option<usize>,
     /// Descriptors in the arena table, 1 to 1,048,576; default 16, or
     /// 65536 with a trace.
@@ -86,6 +86,9 @@ pub struct StepArgs {
     #[arg(long, value_name = "COLSxROWS")]
     pub snapshot: Option<String>,
 }
+
+/// The largest `--snapshot` grid side, in characters.
+pub const MAX_SNAPSHOT: u16 = 1000;
 
 /// The largest arena table `step` builds (it is allocated up front).
 pub const MAX_DESCRIPTORS: usize = 1 << 20;
@@ -125,8 +128,14 @@ pub fn run(args: &StepArgs, out: impl Write) -> io::Result<()> {
     if let Some(size) = &args.snapshot {
         let (w, h) = size
             .split_once('x')
-            .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
-            .ok_or_else(|| io::Error::other("--snapshot wants COLSxROWS, e.g. 100x32"))?;
+            .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
+            .filter(|&(w, h)| (1..=MAX_SNAPSHOT).contains(&w) && (1..=MAX_SNAPSHOT).contains(&h))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("--snapshot wants COLSxROWS, each 1 to {MAX_SNAPSHOT}, e.g. 100x32"),
+                )
+            })?;
         let script: Vec<String> = lines.collect::<io::Result<_>>()?;
         let mut out = out;
         return out.write_all(render_tui_text(args, &script.join("\n"), w, h)?.as_bytes());

@@ -165,3 +165,22 @@ fn the_terminal_view_renders() {
     assert!(s.contains("arena table"), "{s}");
     assert!(s.contains("free list"), "{s}");
 }
+
+#[test]
+fn the_arrows_undo_and_redo() {
+    let (mut st, descriptors) = new_state(&args(&["--capacity", "256"])).unwrap();
+    let mut table = vec![Slot::EMPTY; descriptors];
+    let mut m = st.fresh(&mut table);
+    assert_eq!(tui::arrow_command(true, &st), "next");
+    assert_eq!(tui::arrow_command(false, &st), "prev");
+    let _ = st.exec(&mut m, "alloc 64");
+    if let Flow::Rebuild = st.exec(&mut m, tui::arrow_command(false, &st)) {
+        m = st.fresh(&mut table);
+        st.replay(&mut m);
+    }
+    // After ←, → redoes what ← undid.
+    assert_eq!(tui::arrow_command(true, &st), "redo");
+    let _ = st.exec(&mut m, tui::arrow_command(true, &st));
+    assert_eq!(m.stats().in_use_bytes, 64);
+    assert_eq!(tui::arrow_command(true, &st), "next");
+}

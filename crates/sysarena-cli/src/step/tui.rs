@@ -205,11 +205,10 @@ impl Frontend for Tui {
                     return Ok(None);
                 }
                 KeyCode::Enter => return Ok(Some(std::mem::take(&mut self.input))),
-                KeyCode::Right if self.input.is_empty() => {
-                    let redo = !st.undone.is_empty();
-                    return Ok(Some(if redo { "redo" } else { "next" }.into()));
+                KeyCode::Right | KeyCode::Left if self.input.is_empty() => {
+                    let arrow = arrow_command(k.code == KeyCode::Right, st);
+                    return Ok(Some(arrow.into()));
                 }
-                KeyCode::Left if self.input.is_empty() => return Ok(Some("prev".into())),
                 KeyCode::Backspace => {
                     self.input.pop();
                 }
@@ -266,6 +265,16 @@ fn cell_style(c: &Cell) -> (ratatui::style::Style, char) {
                 .add_modifier(Modifier::BOLD),
             if c.first { '▏' } else { '=' },
         ),
+    }
+}
+
+/// The command an arrow key stands for on an empty input line: ← undoes,
+/// → redoes what was undone, or else applies the trace's next event.
+pub(super) fn arrow_command(right: bool, st: &State) -> &'static str {
+    match (right, st.undone.is_empty()) {
+        (false, _) => "prev",
+        (true, false) => "redo",
+        (true, true) => "next",
     }
 }
 

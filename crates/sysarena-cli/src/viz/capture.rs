@@ -353,6 +353,17 @@ pub struct CaptureOptions {
     pub quiet: bool,
 }
 
+/// `name: error`, unless the error already starts with the name (a
+/// subject's own errors do), so no message says `talc: talc: …`.
+fn named(name: &str, e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    if text.starts_with(name) {
+        text
+    } else {
+        format!("{name}: {text}")
+    }
+}
+
 /// Replays `trace` against every subject of `names` and captures each at
 /// `options.steps`. Returns the runs and the view used.
 pub fn capture(
@@ -367,11 +378,11 @@ pub fn capture(
     let mut results = Vec::new();
     for name in names {
         bar.set_message(format!("replaying {name}"));
-        let mut s = Subj::new(name, options.capacity).map_err(|e| format!("{name}: {e}"))?;
+        let mut s = Subj::new(name, options.capacity).map_err(|e| named(name, &e))?;
         let r = replay_with_progress(trace, s.get_mut(), &ReplayOptions::default(), &mut |n| {
             bar.inc(n as u64)
         })
-        .map_err(|e| format!("{name}: {e}"))?;
+        .map_err(|e| named(name, &e))?;
         results.push(r);
     }
     let view = options.view.unwrap_or_else(|| {
@@ -385,7 +396,7 @@ pub fn capture(
     let mut runs = Vec::new();
     for (name, r) in names.iter().zip(results) {
         bar.set_message(format!("drawing {name}"));
-        let mut t = Tracker::new(name, options.capacity).map_err(|e| format!("{name}: {e}"))?;
+        let mut t = Tracker::new(name, options.capacity).map_err(|e| named(name, &e))?;
         let mut frames = Vec::with_capacity(options.steps.len());
         let mut last = None;
         let mut i = 0;

@@ -39,11 +39,11 @@ pub struct SourceArgs {
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
     /// Read only the first N events of the trace (`20000`, `20k`, `1M`).
-    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_events)]
+    #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_max_events)]
     pub max_events: Option<usize>,
     /// Region size of every subject, in bytes (suffixes K, M, G); default
     /// 128 MiB for a trace, 1 MiB for a workload.
-    #[arg(long, value_parser = parse_capacity)]
+    #[arg(long, value_parser = crate::sim::format::parse_capacity)]
     pub capacity: Option<usize>,
     /// The subjects drawn [default: sysarena/first-fit/deferred,
     /// sysarena/best-fit/immediate, talc, buddy].
@@ -67,8 +67,16 @@ impl SourceArgs {
         }
     }
 
-    /// Loads the trace (or generates the workload) and picks the capacity.
+    /// Loads the trace (or generates the workload) and picks the capacity;
+    /// a source with no events (an empty file, `-n 0`, `--ops 0`) is an
+    /// error, not a picture of nothing.
     pub fn load(&self) -> io::Result<(Trace, usize)> {
+        let (trace, capacity) = self.load_any()?;
+        crate::sim::check_not_empty(&trace, &trace.name)?;
+        Ok((trace, capacity))
+    }
+
+    fn load_any(&self) -> io::Result<(Trace, usize)> {
         if let Some(w) = self.workload {
             let capacity = self.capacity.unwrap_or(1 << 20);
             let params = WorkloadParams {
@@ -90,14 +98,6 @@ impl SourceArgs {
             let t = crate::sim::load_trace(path, None, self.max_events, self.quiet)?;
             Ok((t, self.capacity.unwrap_or(DEFAULT_CAPACITY)))
         }
-    }
-}
-
-/// A region size for `--capacity`: [`parse_size`], at least one byte.
-pub fn parse_capacity(s: &str) -> Result<usize, String> {
-    match parse_size(s)? {
-        0 => Err("a region of 0 bytes holds nothing: give at least 1 byte".to_owned()),
-        n => Ok(n),
     }
 }
 

@@ -99,7 +99,7 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
             "not a table size",
         ),
         (&["step", "--descriptors", "0"], "at least 1 descriptor"),
-        (&["step", "--capacity", "0"], "0 bytes"),
+        (&["step", "--capacity", "0"], "at least 1 byte"),
         (&["soak", "--descriptors", "0"], "at least 1 descriptor"),
         (
             &["soak", "--descriptors", "100000000000"],
@@ -119,7 +119,7 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
                 "--capacity",
                 "0",
             ],
-            "0 bytes",
+            "at least 1 byte",
         ),
         (
             &[
@@ -159,7 +159,7 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
                 "--capacity",
                 "0",
             ],
-            "0 bytes",
+            "at least 1 byte",
         ),
         (
             &[
@@ -188,6 +188,19 @@ fn bad_numbers_on_the_command_line_are_refused_not_panics() {
     ] {
         refused(args, 2, says);
     }
+}
+
+#[test]
+fn a_huge_or_empty_snapshot_grid_is_refused() {
+    for grid in ["65535x65535", "0x10", "10x0", "100"] {
+        refused(
+            &["step", "--script", "/dev/null", "--snapshot", grid],
+            1,
+            "--snapshot wants COLSxROWS",
+        );
+    }
+    let o = sysarena(&["step", "--script", "/dev/null", "--snapshot", "40x12"]);
+    assert!(o.status.success(), "{}", text(&o).1);
 }
 
 #[test]
@@ -273,6 +286,45 @@ fn viz_and_report_take_subject_groups_short_flags_and_quiet() {
         1,
         "unknown subject `nope`",
     );
+    // Nothing to draw is said, not drawn.
+    refused(
+        &["viz", "--workload", "uniform", "-n", "0", "--svg", "-"],
+        2,
+        "replay at least one event",
+    );
+    refused(
+        &[
+            "report",
+            "--workload",
+            "uniform",
+            "--ops",
+            "0",
+            "-o",
+            "x.html",
+        ],
+        1,
+        "has no events: nothing to replay",
+    );
+    // A peer that cannot get its region says so once, by name.
+    let o = sysarena(&[
+        "viz",
+        "--workload",
+        "uniform",
+        "--ops",
+        "50",
+        "--capacity",
+        "1000000000G",
+        "-s",
+        "talc",
+        "--svg",
+        "-",
+    ]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("talc: ") && !err.contains("talc: talc"),
+        "{err}"
+    );
     let html = std::env::temp_dir().join(format!("sysarena-cli-{}.html", std::process::id()));
     let o = sysarena(&[
         "report",
@@ -325,4 +377,19 @@ fn a_short_soak_says_what_it_covered() {
     assert!(o.status.success(), "{err}");
     assert!(out.contains("covering 2 of 10 configurations"), "{out}");
     assert!(out.contains("soak: not reached: "), "{out}");
+}
+
+/// The README shows the demo's output; it is what `sysarena demo` prints.
+#[test]
+fn the_readme_shows_what_demo_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("sysarena demo — the arena model")
+        .expect("the README shows the demo");
+    let end = start + readme[start..].find("\n```").expect("the block ends");
+    let o = sysarena(&["demo"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim_end(), readme[start..end].trim_end());
 }

@@ -1,37 +1,28 @@
-//! Policy search: which free arena each [`Policy`] chooses (the classic
-//! fits; segregated fit has its own file).
+//! Policy search for the classic fits: which free arena first, next, best
+//! and worst fit choose ([`Policy`](crate::Policy)); segregated fit has its
+//! own file, and `operations` dispatches between them.
 
 use super::state::ArenaManager;
-use crate::config::Policy;
 use crate::table::{CLASSES, NIL, Slot, State, TableStorage, class_of};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
-    /// The free arena the policy chooses for `need` bytes at `align`, and
-    /// the padding in front of the aligned offset.
-    pub(super) fn find(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
-        match self.config.policy {
-            Policy::SegregatedFit => self.find_segregated(need, align),
-            Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),
-            Policy::NextFit => self.next_fit(need, align),
-            Policy::BestFit => self.scan_up(
-                need,
-                align,
-                |s| (s.size as u128) << 64 | s.offset as u128,
-                true,
-            ),
-            Policy::WorstFit => self.scan_down(need, align),
-        }
-    }
-
     /// Next fit: the first fitting free arena in address order from the
-    /// rover, wrapping around (Knuth's roving pointer). It walks the address
-    /// list from the arena at the rover, so a search costs the arenas it
-    /// passes before a fit; the next search starts where this one ended, so
-    /// a sweep around the region visits each arena about once. When the
-    /// rover's arena is not known (after relocation), the free index is
-    /// searched instead, with the same answer.
-    fn next_fit(&self, need: usize, align: usize) -> Option<(u32, usize)> {
+    /// rover, wrapping around (Knuth's roving pointer): the arena that holds
+    /// the rover first (a free neighbour merged into the remainder makes it
+    /// start below the rover, as in Knuth's algorithm), then those after it,
+    /// then those before it. It walks the address list, so a search costs
+    /// the arenas it passes before a fit; the next search starts where this
+    /// one ended, so a sweep around the region visits each arena about once.
+    /// When the rover's arena is not known (after relocation, or a realloc
+    /// moved the arena boundary at the rover), the free index is searched
+    /// instead, with the same answer.
+    pub(super) fn next_fit(&self, need: usize, align: usize) -> Option<(u32, usize)> {
         let (rover, origin) = (self.rover, self.origin);
+        // `largest_free` is exact or above every free arena: when it is
+        // short, nothing fits, and the walk is skipped.
+        if self.largest_free < need {
+            return None;
+        }
         let start = if rover >= self.capacity {
             self.head
         } else {
@@ -43,10 +34,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             if !holds_rover {
                 return self.next_fit_by_index(need, align);
             }
-            let s = self.slot(h);
-            if s.offset == rover { h } else { s.next }
+            h
         };
-        // Arenas at or after the rover first, then wrap to those before it.
+        // The arena holding the rover first (it may have grown down by a
+        // merge), then those after it, then wrap to those before it.
         let mut cur = start;
         while cur != NIL {
             self.count_visit();
@@ -62,9 +53,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         while cur != NIL && cur != start {
             self.count_visit();
             let s = self.slot(cur);
-            if s.offset >= rover {
-                break;
-            }
             if s.state == State::Free
                 && let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align)
             {
@@ -84,8 +72,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             need,
             align,
             move |s| {
-                // Arenas at or after the rover first, then wrap.
-                ((s.offset < rover) as u128) << 64 | s.offset as u128
+                // The arena holding the rover and those after it first, then
+                // wrap.
+                ((s.offset + s.size <= rover) as u128) << 64 | s.offset as u128
             },
             false,
         )
@@ -103,7 +92,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// class first, and returns the fitting one with the least `key`. With
     /// `first_class_only`, stops after the first class that has a fit (best
     /// fit: sizes in higher classes are all larger).
-    fn scan_up(
+    pub(super) fn scan_up(
         &self,
         need: usize,
         align: usize,
@@ -135,7 +124,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Worst fit: the largest fitting arena, from the top class down.
-    fn scan_down(&self, need: usize, align: usize) -> Option<(u32, usize)> {
+    pub(super) fn scan_down(&self, need: usize, align: usize) -> Option<(u32, usize)> {
         let (slots, origin) = (self.slots.as_ref(), self.origin);
         let floor = class_of(need);
         let mut class = self.index.last_upto(CLASSES - 1);
@@ -231,6 +220,25 @@ mod tests {
     }
 
     #[test]
+    fn next_fit_reuses_the_merged_arena_at_the_rover_after_a_quick_free() {
+        // alloc + free at once, as programs do: under immediate coalescing
+        // the freed arena merges with the remainder, so the arena holding the
+        // rover now starts below it. It is searched first: one arena per
+        // allocation (plus the settle look), however many lie below.
+        let config = Config::new(Policy::NextFit, Coalescing::Immediate);
+        for holes in [1000, 16_000] {
+            let mut m = holes_then_room(config, holes, 8 * HOLE);
+            let before = m.visits.get();
+            for _ in 0..500 {
+                let a = m.alloc(HOLE, 1).unwrap();
+                m.free(a.offset()).unwrap();
+            }
+            m.check_invariants().unwrap();
+            assert_eq!(m.visits.get() - before, 1000, "{holes} holes");
+        }
+    }
+
+    #[test]
     fn next_fit_wraps_to_the_lowest_hole_after_the_rover_reaches_the_end() {
         let config = Config::new(Policy::NextFit, Coalescing::Immediate);
         let mut m = holes_then_room(config, 100, HOLE);
@@ -239,7 +247,70 @@ mod tests {
         // Nothing after the rover: the walk wraps to the first hole.
         assert_eq!(m.alloc(HOLE, 1).unwrap().offset(), 0);
         assert_eq!(m.alloc(HOLE, 1).unwrap().offset(), 2 * HOLE);
+        // Larger than the largest free arena: refused without a walk.
+        let before = m.visits.get();
+        assert!(m.alloc(2 * HOLE, 1).is_err());
+        assert_eq!(m.visits.get(), before);
         m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn next_fit_walk_and_index_search_always_agree() {
+        // The walk from the rover and the cold search of the free index must
+        // choose the same arena, whatever state random operations leave.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rand = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let steps = if cfg!(miri) { 200 } else { 20_000 };
+        for coalescing in Coalescing::ALL {
+            let config = Config::new(Policy::NextFit, coalescing);
+            let mut m = ArenaManager::<256>::with_config(1 << 16, config);
+            let mut live: Vec<usize> = Vec::new();
+            for step in 0..steps {
+                let (size, align) = (1 + rand(700), 1 << rand(7));
+                let need = size.next_multiple_of(align);
+                assert_eq!(
+                    m.next_fit(need, align),
+                    m.next_fit_by_index(need, align),
+                    "{config:?}, step {step}: walk and index disagree"
+                );
+                match rand(10) {
+                    0..=4 => {
+                        if let Ok(a) = m.alloc(size, align) {
+                            live.push(a.offset());
+                        }
+                    }
+                    5..=7 if !live.is_empty() => {
+                        let off = live.swap_remove(rand(live.len()));
+                        m.free(off).unwrap();
+                    }
+                    8 if !live.is_empty() => {
+                        let k = rand(live.len());
+                        if let Ok(r) = m.realloc(live[k], size, align) {
+                            live[k] = r.offset;
+                        }
+                    }
+                    9 if step % 997 == 0 => {
+                        m.defragment();
+                    }
+                    9 if step % 1999 == 1 => {
+                        let mut moved = Vec::new();
+                        if m.relocate(|mv| moved.push(mv)).is_ok() {
+                            for mv in moved {
+                                let k = live.iter().position(|&o| o == mv.from).unwrap();
+                                live[k] = mv.to;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                m.check_invariants().unwrap();
+            }
+        }
     }
 
     #[test]

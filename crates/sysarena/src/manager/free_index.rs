@@ -45,12 +45,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.free_bytes += size;
         // Stale: every free arena is smaller than `largest_free`, so one at
         // least that large is the largest, alone.
-        if size > self.largest_free || (size == self.largest_free && self.largest_stale) {
-            self.largest_free = size;
-            self.largest_count = 1;
-            self.largest_stale = false;
-        } else if size == self.largest_free {
-            self.largest_count += 1;
+        if size >= self.largest_free {
+            if size > self.largest_free || self.largest_stale {
+                self.largest_free = size;
+                self.largest_count = 1;
+                self.largest_stale = false;
+            } else {
+                self.largest_count += 1;
+            }
         }
     }
 
@@ -92,6 +94,19 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[inline]
     pub(super) fn settle(&mut self) {
         if self.largest_stale {
+            // The usual case (a split of the top arena): its remainder is
+            // alone in the highest non-empty class.
+            if let Some(c) = self.index.last_upto(CLASSES - 1) {
+                let h = self.index.heads[c];
+                self.count_visit();
+                let s = self.slot(h);
+                if s.link_next == NIL {
+                    self.largest_free = s.size;
+                    self.largest_count = 1;
+                    self.largest_stale = false;
+                    return;
+                }
+            }
             self.settle_cold();
         }
     }

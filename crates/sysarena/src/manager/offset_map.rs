@@ -16,8 +16,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// in the middle of one (a rehash then would see half-made arenas).
     #[inline]
     pub(super) fn reserve_hash(&mut self) {
-        let len = self.slots.as_ref().len() as u32;
-        if self.fresh + 2 > self.hash_len && self.hash_len < len {
+        if self.fresh + 2 > self.hash_grow_at {
+            let len = self.slots.as_ref().len() as u32;
             self.grow_hash(len);
         }
     }
@@ -26,6 +26,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[cold]
     fn grow_hash(&mut self, len: u32) {
         self.hash_len = self.hash_len.saturating_mul(2).min(len);
+        self.hash_grow_at = if self.hash_len < len {
+            self.hash_len
+        } else {
+            u32::MAX
+        };
         self.rebuild_hash();
     }
 

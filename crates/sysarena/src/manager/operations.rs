@@ -2,7 +2,7 @@
 //! checks they share.
 
 use super::state::ArenaManager;
-use crate::config::Coalescing;
+use crate::config::{Coalescing, Policy};
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
 use crate::stats::{Allocation, DefragReport, Reallocation};
 use crate::table::{NIL, Slot, State, TableStorage};
@@ -190,6 +190,23 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         report.free_arenas_after = self.free_arenas;
         report.largest_free_after = self.largest_free();
         report
+    }
+
+    /// The free arena the policy chooses for `need` bytes at `align`, and
+    /// the padding in front of the aligned offset.
+    fn find(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
+        match self.config.policy {
+            Policy::SegregatedFit => self.find_segregated(need, align),
+            Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),
+            Policy::NextFit => self.next_fit(need, align),
+            Policy::BestFit => self.scan_up(
+                need,
+                align,
+                |s| (s.size as u128) << 64 | s.offset as u128,
+                true,
+            ),
+            Policy::WorstFit => self.scan_down(need, align),
+        }
     }
 
     /// Validates a request; returns the arena size it needs.

@@ -20,10 +20,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// The accounting.
     ///
     /// # Time complexity
-    /// O(1), except right after the last free arena of the largest size
-    /// was taken while more than 8 free arenas share the highest size class:
-    /// then `largest_free` is found by a walk of that class (O(k), k = its
-    /// arenas). No allocation or free pays for it.
+    /// O(1), except while the largest free arena is not known exactly: from
+    /// the moment the last free arena of the largest size is taken while
+    /// more than 8 free arenas share the highest size class, until an arena
+    /// at least as large is freed or the highest non-empty class holds 8 or
+    /// fewer. Meanwhile `largest_free` is found by a walk of the highest
+    /// non-empty class (O(k), k = its arenas). No allocation or free pays
+    /// for it.
     pub fn stats(&self) -> Stats {
         Stats {
             capacity: self.capacity,

@@ -59,6 +59,9 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// table (a power of two, or the table's length); it doubles as the
     /// used part of the table grows, so positions beyond it stay untouched.
     pub(super) hash_len: u32,
+    /// `hash_len` while the map can still grow, `u32::MAX` once it spans the
+    /// table: the map grows when `fresh + 2` exceeds it (one compare).
+    pub(super) hash_grow_at: u32,
     pub(super) index: FreeIndex,
     pub(super) free_bytes: usize,
     pub(super) in_use_bytes: usize,
@@ -109,6 +112,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             spare_head: NIL,
             fresh: 0,
             hash_len: if len < 16 { len as u32 } else { 16 },
+            hash_grow_at: if len <= 16 { u32::MAX } else { 16 },
             index: FreeIndex::EMPTY,
             free_bytes: 0,
             in_use_bytes: 0,
