@@ -10,6 +10,15 @@
 //! The C heap is one per process and `sysarena_init` succeeds once, so the
 //! region is set up on the first input, and every input frees what it
 //! allocated before returning: each input starts from an empty heap.
+//!
+//! The same input also drives a fresh *block* (`sysarena_block_*`: a
+//! capacity of offsets over a simulated device buffer, tables in memory
+//! the input owns): allocations with alignment, frees, bogus handles and
+//! blocks, out-of-range offsets, NULL arguments, heap walks, and
+//! defragmentation passes whose moves are carried out with `memmove` —
+//! done, skipped, cancelled or given a bogus status. After every call the
+//! block's invariants hold, every live allocation keeps its bytes at its
+//! offset, and a failed call changed nothing.
 #![no_main]
 
 use std::ffi::{CStr, c_void};
@@ -129,6 +138,32 @@ enum Op {
     StatsNull,
     Extend { at: u32, len: u16 },
     Strerror(i32),
+    Block(BlockOp),
+}
+
+#[derive(Arbitrary, Debug)]
+enum BlockOp {
+    Alloc {
+        size: Size,
+        align_log2: u8,
+    },
+    Free {
+        pick: u16,
+    },
+    FreeBogus(u64),
+    OffsetBogus(u64),
+    ArenaAt(u32),
+    Walk {
+        cap: u8,
+    },
+    Null(u8),
+    BadBlock(u8),
+    Pass {
+        max_moves: u8,
+        max_bytes: u16,
+        cap: u8,
+        verdicts: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -264,7 +299,310 @@ impl World {
     }
 }
 
+/// Offsets a block manages in the fuzz target.
+const BLOCK_CAP: usize = 16 << 10;
+/// A pass's move capacity.
+const BLOCK_MOVES: usize = 16;
+
+/// A block over a simulated device buffer, and the shadow of its live
+/// allocations: (handle, size, pattern id).
+struct BlockWorld {
+    _mem: Vec<u64>,
+    dev: Vec<u8>,
+    b: *mut SysarenaBlock,
+    live: Vec<(u64, usize, u64)>,
+    freed: Vec<u64>,
+    next_id: u64,
+}
+
+fn block_stats(b: *mut SysarenaBlock) -> SysarenaStats {
+    let mut s = SysarenaStats::default();
+    // SAFETY: a live block; `s` is writable.
+    assert_eq!(unsafe { sysarena_block_stats(b, &mut s) }, SYSARENA_OK);
+    s
+}
+
+impl BlockWorld {
+    fn new() -> Self {
+        let need = sysarena_block_size_for(64, 48, BLOCK_MOVES);
+        assert!(need > 0);
+        assert_eq!(sysarena_block_size_for(64, 0, BLOCK_MOVES), 0);
+        assert_eq!(sysarena_block_size_for(usize::MAX, 48, 1), 0);
+        let mut mem = vec![0u64; need / 8 + 1];
+        let p = mem.as_mut_ptr().cast::<c_void>();
+        let mut b = std::ptr::null_mut();
+        // SAFETY: `mem` is ours and outlives the block; bad calls first.
+        unsafe {
+            assert_eq!(
+                sysarena_block_init(p, 64, BLOCK_CAP, 64, 48, BLOCK_MOVES, &mut b),
+                SYSARENA_E_BAD_ARGUMENT
+            );
+            assert_eq!(
+                sysarena_block_init(
+                    p,
+                    need,
+                    BLOCK_CAP,
+                    64,
+                    48,
+                    BLOCK_MOVES,
+                    std::ptr::null_mut()
+                ),
+                SYSARENA_E_NULL
+            );
+            assert_eq!(
+                sysarena_block_init(p, need, BLOCK_CAP, 64, 48, BLOCK_MOVES, &mut b),
+                SYSARENA_OK
+            );
+        }
+        BlockWorld {
+            _mem: mem,
+            dev: vec![0; BLOCK_CAP],
+            b,
+            live: Vec::new(),
+            freed: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    fn offset(&self, h: u64) -> usize {
+        let mut off = usize::MAX;
+        // SAFETY: a live block; `off` is writable.
+        assert_eq!(
+            unsafe { sysarena_block_offset(self.b, h, &mut off) },
+            SYSARENA_OK
+        );
+        off
+    }
+
+    fn check(&self) {
+        // SAFETY: a live block.
+        assert_eq!(unsafe { sysarena_block_check(self.b) }, SYSARENA_OK);
+        let s = block_stats(self.b);
+        assert_eq!(s.capacity, BLOCK_CAP);
+        assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity);
+        assert_eq!(s.used_arenas, self.live.len());
+        let mut spans = Vec::new();
+        for &(h, size, id) in &self.live {
+            let off = self.offset(h);
+            assert!(off + size <= BLOCK_CAP);
+            verify(self.dev[off..].as_ptr() as usize, id, size);
+            spans.push((off, size));
+        }
+        spans.sort_unstable();
+        assert!(
+            spans.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),
+            "overlap"
+        );
+    }
+
+    fn pick(&self, pick: u16) -> Option<usize> {
+        (!self.live.is_empty()).then(|| usize::from(pick) % self.live.len())
+    }
+
+    fn bogus(&self, h: u64) -> bool {
+        !self.live.iter().any(|l| l.0 == h)
+    }
+
+    /// Runs one op; returns whether it was refused (and so changed nothing).
+    fn run(&mut self, op: &BlockOp) -> bool {
+        let b = self.b;
+        let (mut h, mut off) = (0u64, 0usize);
+        match *op {
+            BlockOp::Alloc { size, align_log2 } => {
+                let size = size.get();
+                let align = 1usize << (align_log2 % 14);
+                // SAFETY: a live block; out pointers writable.
+                let rc = unsafe { sysarena_block_alloc(b, size, align, &mut h, &mut off) };
+                if rc != SYSARENA_OK {
+                    assert!(
+                        [
+                            SYSARENA_E_TOO_LARGE,
+                            SYSARENA_E_OUT_OF_MEMORY,
+                            SYSARENA_E_NO_DESCRIPTOR,
+                            SYSARENA_E_NO_HANDLE
+                        ]
+                        .contains(&rc),
+                        "block alloc({size}, {align}): {rc}"
+                    );
+                    return true;
+                }
+                assert_eq!(off % align, 0);
+                assert_eq!(self.offset(h), off);
+                self.next_id += 1;
+                let bytes = &mut self.dev[off..off + size];
+                for (i, x) in bytes.iter_mut().enumerate() {
+                    *x = pat(self.next_id, i);
+                }
+                self.live.push((h, size, self.next_id));
+            }
+            BlockOp::Free { pick } => {
+                if let Some(i) = self.pick(pick) {
+                    let (h, ..) = self.live[i];
+                    // SAFETY: a live block.
+                    let rc = unsafe { sysarena_block_free(b, h) };
+                    if rc == SYSARENA_E_PINNED {
+                        // A cancelled move pinned it: it stays.
+                        return true;
+                    }
+                    assert_eq!(rc, SYSARENA_OK);
+                    self.live.swap_remove(i);
+                    self.freed.push(h);
+                    // SAFETY: as above; a stale handle is refused.
+                    assert_eq!(
+                        unsafe { sysarena_block_free(b, h) },
+                        SYSARENA_E_STALE_HANDLE
+                    );
+                }
+            }
+            BlockOp::FreeBogus(h) => {
+                let h = if h % 2 == 0 {
+                    *self.freed.last().unwrap_or(&h)
+                } else {
+                    h
+                };
+                if self.bogus(h) {
+                    // SAFETY: a live block; the handle is refused.
+                    assert_eq!(
+                        unsafe { sysarena_block_free(b, h) },
+                        SYSARENA_E_STALE_HANDLE
+                    );
+                    return true;
+                }
+            }
+            BlockOp::OffsetBogus(h) => {
+                if self.bogus(h) {
+                    // SAFETY: a live block; the handle is refused.
+                    let rc = unsafe { sysarena_block_offset(b, h, &mut off) };
+                    assert_eq!(rc, SYSARENA_E_STALE_HANDLE);
+                    return true;
+                }
+            }
+            BlockOp::ArenaAt(at) => {
+                let at = at as usize;
+                let mut a = SysarenaArena::default();
+                // SAFETY: a live block; `a` writable.
+                let rc = unsafe { sysarena_block_arena_at(b, at, &mut a) };
+                if at >= BLOCK_CAP {
+                    assert_eq!(rc, SYSARENA_E_BAD_ARGUMENT);
+                } else if rc == SYSARENA_OK {
+                    assert_eq!(a.offset, at);
+                } else {
+                    assert_eq!(rc, SYSARENA_E_BAD_ARGUMENT);
+                }
+                return rc != SYSARENA_OK;
+            }
+            BlockOp::Walk { cap } => {
+                let mut out = vec![SysarenaArena::default(); usize::from(cap)];
+                let mut n = 0;
+                // SAFETY: a live block; `cap` entries writable.
+                let rc = unsafe { sysarena_block_walk(b, out.as_mut_ptr(), out.len(), &mut n) };
+                assert_eq!(rc, SYSARENA_OK);
+                let s = block_stats(b);
+                assert_eq!(n, s.free_arenas + s.used_arenas);
+                if n <= out.len() {
+                    let total: usize = out[..n].iter().map(|a| a.size).sum();
+                    assert_eq!(total, BLOCK_CAP);
+                }
+            }
+            BlockOp::Null(which) => {
+                let mut s = SysarenaStats::default();
+                let null = std::ptr::null_mut();
+                // SAFETY: every call gets a NULL where a pointer is needed.
+                let rc = unsafe {
+                    match which % 6 {
+                        0 => sysarena_block_alloc(null, 8, 8, &mut h, &mut off),
+                        1 => sysarena_block_alloc(b, 8, 8, std::ptr::null_mut(), &mut off),
+                        2 => sysarena_block_free(null, 1),
+                        3 => sysarena_block_stats(b, std::ptr::null_mut()),
+                        4 => sysarena_block_stats(null, &mut s),
+                        _ => sysarena_block_walk(b, std::ptr::null_mut(), 4, &mut off),
+                    }
+                };
+                assert_eq!(rc, SYSARENA_E_NULL);
+                return true;
+            }
+            BlockOp::BadBlock(fill) => {
+                // Memory as large as a block, holding no block.
+                let words = sysarena_block_size_for(64, 48, BLOCK_MOVES) / 8 + 2;
+                let mut fake = vec![u64::from(fill) * 0x0101_0101_0101_0101; words];
+                let fake = fake.as_mut_ptr().cast::<SysarenaBlock>();
+                // SAFETY: not a block: refused by its magic number.
+                assert_eq!(unsafe { sysarena_block_check(fake) }, SYSARENA_E_BAD_BLOCK);
+                // SAFETY: as above, misaligned.
+                let odd = fake.cast::<u8>().wrapping_add(1).cast::<SysarenaBlock>();
+                assert_eq!(unsafe { sysarena_block_free(odd, 1) }, SYSARENA_E_BAD_BLOCK);
+                return true;
+            }
+            BlockOp::Pass {
+                max_moves,
+                max_bytes,
+                cap,
+                ref verdicts,
+            } => {
+                let mut moves = [SysarenaMove::default(); BLOCK_MOVES];
+                let cap = usize::from(cap) % (BLOCK_MOVES + 1);
+                let mut plan = SysarenaPassPlan::default();
+                // SAFETY: a live block; `cap` entries writable.
+                let rc = unsafe {
+                    sysarena_block_begin_pass(
+                        b,
+                        usize::from(max_moves),
+                        usize::from(max_bytes),
+                        moves.as_mut_ptr(),
+                        cap,
+                        &mut plan,
+                    )
+                };
+                assert_eq!(rc, SYSARENA_OK);
+                assert!(plan.moves <= cap);
+                // SAFETY: a pass is open.
+                let again = unsafe {
+                    sysarena_block_begin_pass(b, 0, 0, moves.as_mut_ptr(), cap, &mut plan)
+                };
+                assert_eq!(again, SYSARENA_E_PASS_ACTIVE);
+                let mut done = Vec::new();
+                for (i, mv) in moves[..plan.moves].iter_mut().enumerate() {
+                    assert!(mv.to < mv.from && mv.from + mv.len <= BLOCK_CAP);
+                    mv.status = match verdicts.get(i).copied().unwrap_or(1) % 5 {
+                        0 => SYSARENA_MOVE_PENDING,
+                        1 | 4 => SYSARENA_MOVE_DONE,
+                        2 => SYSARENA_MOVE_SKIPPED,
+                        _ => SYSARENA_MOVE_CANCELLED,
+                    };
+                    if mv.status == SYSARENA_MOVE_DONE {
+                        self.dev.copy_within(mv.from..mv.from + mv.len, mv.to);
+                        done.push(mv.handle);
+                    }
+                }
+                if let Some(first) = moves[..plan.moves].first_mut() {
+                    let keep = first.status;
+                    first.status = 99;
+                    // SAFETY: refused: a bogus status; the pass stays open.
+                    let rc = unsafe {
+                        sysarena_block_end_pass(b, moves.as_ptr(), plan.moves, std::ptr::null_mut())
+                    };
+                    assert_eq!(rc, SYSARENA_E_BAD_ARGUMENT);
+                    moves[0].status = keep;
+                }
+                let mut report = SysarenaPassReport::default();
+                // SAFETY: the moves as planned and marked.
+                let rc =
+                    unsafe { sysarena_block_end_pass(b, moves.as_ptr(), plan.moves, &mut report) };
+                assert_eq!(rc, SYSARENA_OK);
+                assert_eq!(report.done, done.len());
+                assert_eq!(report.rejected, 0);
+                // SAFETY: no pass is open now.
+                let rc = unsafe { sysarena_block_end_pass(b, moves.as_ptr(), 0, &mut report) };
+                assert_eq!(rc, SYSARENA_E_NO_PASS);
+            }
+        }
+        false
+    }
+}
+
 fuzz_target!(|ops: Vec<Op>| {
+    let mut blk = BlockWorld::new();
+    blk.check();
     let (start, len) = region();
     let mut w = World {
         live: Vec::new(),
@@ -405,6 +743,22 @@ fuzz_target!(|ops: Vec<Op>| {
                         failed = true;
                     }
                 }
+            }
+            Op::Block(ref op) => {
+                let before = block_stats(blk.b);
+                if blk.run(op) {
+                    let after = block_stats(blk.b);
+                    assert_eq!(
+                        (after.free_bytes, after.used_arenas, after.requested_bytes),
+                        (
+                            before.free_bytes,
+                            before.used_arenas,
+                            before.requested_bytes
+                        ),
+                        "a refused block call changed the block"
+                    );
+                }
+                blk.check();
             }
             Op::Strerror(code) => {
                 // SAFETY: a static NUL-terminated string.

@@ -1,6 +1,10 @@
-//! Compiles `examples/demo.c` against the generated header and this
-//! crate's static library with the system C compiler (`$CC`, else `cc`),
-//! runs it, and checks that every check in it passed.
+//! Compiles the C examples (`examples/demo.c`, the process-wide heap;
+//! `examples/block.c`, a block over a simulated device buffer with
+//! defragmentation passes) against the generated header and this crate's
+//! static library with the system C compiler (`$CC`, else `cc`) and
+//! `-Wall -Wextra -Werror`, runs them, and checks that every check in them
+//! passed; and `examples/block.cpp` the same way with the C++ compiler
+//! (`$CXX`, else `c++`). A missing compiler fails the test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,26 +31,51 @@ fn static_lib() -> PathBuf {
         .expect("libsysarena_capi.a next to the test (crate-type staticlib)")
 }
 
-#[test]
-fn c_example_runs() {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sysarena-demo");
+/// Compiles `examples/{name}.c`, runs it and checks its last line.
+fn run_example(name: &str, passed: &str) {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let status = Command::new(&cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
+    build_and_run(&cc, "c11", &format!("{name}.c"), passed);
+}
+
+/// Compiles `examples/{file}` with `compiler` at language standard `std`,
+/// runs it and checks its output.
+fn build_and_run(compiler: &str, std: &str, file: &str, passed: &str) {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sysarena-{file}"));
+    let cc = compiler;
+    let name = file;
+    let status = Command::new(cc)
+        .arg(format!("-std={std}"))
+        .args(["-Wall", "-Wextra", "-Werror", "-o"])
         .arg(&out)
-        .arg(manifest.join("examples/demo.c"))
+        .arg(manifest.join(format!("examples/{file}")))
         .arg("-I")
         .arg(manifest.join("include"))
         .arg(static_lib())
         .args(["-lpthread", "-ldl", "-lm"])
         .status()
         .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
-    assert!(status.success(), "compiling demo.c failed");
-    let run = Command::new(&out).output().expect("run the demo");
+    assert!(status.success(), "compiling {name} failed");
+    let run = Command::new(&out).output().expect("run the example");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     print!("{stdout}");
-    assert!(run.status.success(), "demo.c failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    assert!(run.status.success(), "{name} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(passed), "{stdout}");
+}
+
+#[test]
+fn c_example_runs() {
+    run_example("demo", "all checks passed");
+}
+
+#[test]
+fn c_block_example_defragments_a_device_buffer() {
+    run_example("block", "block: all checks passed");
+}
+
+#[test]
+fn cpp_block_example_defragments_a_device_buffer() {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    build_and_run(&cxx, "c++17", "block.cpp", "block.cpp: all checks passed");
 }

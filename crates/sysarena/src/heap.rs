@@ -57,10 +57,14 @@ pub use regions::{
 /// use sysarena::{Config, Heap};
 ///
 /// // Two separate 4 KiB blocks of memory, 16-aligned.
-/// let a: &'static mut [u128] = Box::leak(vec![0u128; 256].into_boxed_slice());
-/// let b: &'static mut [u128] = Box::leak(vec![0u128; 256].into_boxed_slice());
-/// let (a, b) = (NonNull::from(a).cast::<u8>(), NonNull::from(b).cast::<u8>());
-/// // SAFETY: both blocks are leaked: ours alone, for ever.
+/// let mut a = vec![0u128; 256];
+/// let mut b = vec![0u128; 256];
+/// let (a, b) = (
+///     NonNull::from(a.as_mut_slice()).cast::<u8>(),
+///     NonNull::from(b.as_mut_slice()).cast::<u8>(),
+/// );
+/// // SAFETY: both blocks outlive the heap (dropped after it, at the end of
+/// // the scope) and nothing else touches them while it lives.
 /// let mut heap = unsafe { Heap::<64>::new(a, 4096, Config::fast()) };
 /// unsafe { heap.add_region(b, 4096).unwrap() };
 /// assert_eq!(heap.stats().capacity, 8192);
@@ -157,8 +161,9 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     ///
     /// # Errors
     /// [`RegionError`]: too small, misaligned, wrapping, overlapping, one
-    /// region too many, or no spare descriptor for it (a new region takes
-    /// two: its free arena and the fence before it). Nothing changes then.
+    /// region too many, or too few spare descriptors (adding a region needs
+    /// three spare while it works, and keeps two: the region's free arena
+    /// and the fence before it). Nothing changes then.
     ///
     /// # Safety
     /// `base .. base + len` must satisfy the contract of [`Heap::new`].

@@ -331,3 +331,118 @@ fn default_bad_free_handler_aborts_in_debug() {
         "{stderr}"
     );
 }
+
+/// The C ABI's blocks, called from Rust (so Miri checks their unsafe code):
+/// a block over a simulated device buffer, fragmented, then passes whose
+/// moves are carried out with `copy_within`; bad calls get their codes.
+#[test]
+fn c_abi_blocks_defragment_a_device_buffer() {
+    use std::ffi::c_void;
+    use sysarena::capi::*;
+
+    const CAP: usize = 8 << 10;
+    let need = sysarena_block_size_for(64, 32, 8);
+    assert_eq!(sysarena_block_size_for(0, 32, 8), 0);
+    let mut mem = vec![0u64; need / 8 + 1];
+    let mut dev = vec![0u8; CAP];
+    let mut b = std::ptr::null_mut();
+    let p = mem.as_mut_ptr().cast::<c_void>();
+    // SAFETY: `mem` outlives the block; bad calls are refused first.
+    unsafe {
+        assert_eq!(
+            sysarena_block_init(p, 16, CAP, 64, 32, 8, &mut b),
+            SYSARENA_E_BAD_ARGUMENT
+        );
+        assert_eq!(
+            sysarena_block_init(p, need, CAP, 64, 32, 8, &mut b),
+            SYSARENA_OK
+        );
+    }
+    let mut live: Vec<(u64, usize, u8)> = Vec::new();
+    for i in 0..24u8 {
+        let (mut h, mut off) = (0, 0);
+        let size = 100 + usize::from(i) * 13;
+        // SAFETY: a live block; out pointers writable.
+        let rc = unsafe { sysarena_block_alloc(b, size, 16, &mut h, &mut off) };
+        assert_eq!(rc, SYSARENA_OK);
+        dev[off..off + size].fill(i);
+        live.push((h, size, i));
+    }
+    // SAFETY: every call below gets a live block or a bad argument.
+    unsafe {
+        let (mut h, mut off) = (0, 0);
+        assert_eq!(
+            sysarena_block_alloc(b, 8, 3, &mut h, &mut off),
+            SYSARENA_E_BAD_ALIGN
+        );
+        assert_eq!(
+            sysarena_block_alloc(std::ptr::null_mut(), 8, 8, &mut h, &mut off),
+            SYSARENA_E_NULL
+        );
+        assert_eq!(sysarena_block_free(b, 0xbad), SYSARENA_E_STALE_HANDLE);
+        let mut a = SysarenaArena::default();
+        assert_eq!(
+            sysarena_block_arena_at(b, CAP, &mut a),
+            SYSARENA_E_BAD_ARGUMENT
+        );
+        assert_eq!(
+            sysarena_block_end_pass(b, std::ptr::null(), 0, std::ptr::null_mut()),
+            SYSARENA_E_NO_PASS
+        );
+    }
+    // Fragment.
+    for (h, ..) in live.iter().step_by(2) {
+        // SAFETY: a live block and handle.
+        assert_eq!(unsafe { sysarena_block_free(b, *h) }, SYSARENA_OK);
+    }
+    live = live.into_iter().skip(1).step_by(2).collect();
+    let stats = |b| {
+        let mut s = SysarenaStats::default();
+        // SAFETY: a live block; `s` writable.
+        assert_eq!(unsafe { sysarena_block_stats(b, &mut s) }, SYSARENA_OK);
+        s
+    };
+    let before = stats(b);
+    let mut passes = 0;
+    loop {
+        let mut moves = [SysarenaMove::default(); 8];
+        let mut plan = SysarenaPassPlan::default();
+        // SAFETY: a live block; 8 writable moves.
+        let rc = unsafe { sysarena_block_begin_pass(b, 0, 0, moves.as_mut_ptr(), 8, &mut plan) };
+        assert_eq!(rc, SYSARENA_OK);
+        for m in &mut moves[..plan.moves] {
+            dev.copy_within(m.from..m.from + m.len, m.to);
+            m.status = SYSARENA_MOVE_DONE;
+        }
+        let mut r = SysarenaPassReport::default();
+        // SAFETY: the moves as planned and marked.
+        let rc = unsafe { sysarena_block_end_pass(b, moves.as_ptr(), plan.moves, &mut r) };
+        assert_eq!((rc, r.done, r.rejected), (SYSARENA_OK, plan.moves, 0));
+        // SAFETY: a live block.
+        assert_eq!(unsafe { sysarena_block_check(b) }, SYSARENA_OK);
+        for &(h, size, id) in &live {
+            let mut off = 0;
+            // SAFETY: a live block and handle.
+            let rc = unsafe { sysarena_block_offset(b, h, &mut off) };
+            assert_eq!(rc, SYSARENA_OK);
+            assert!(dev[off..off + size].iter().all(|&x| x == id), "bytes lost");
+        }
+        if plan.converged != 0 {
+            break;
+        }
+        passes += 1;
+        assert!(passes < 100, "passes never converged");
+    }
+    let after = stats(b);
+    assert!(passes > 0 && after.largest_free > before.largest_free);
+    let mut walk = [SysarenaArena::default(); 64];
+    let mut n = 0;
+    // SAFETY: a live block; 64 writable entries.
+    let rc = unsafe { sysarena_block_walk(b, walk.as_mut_ptr(), 64, &mut n) };
+    assert_eq!(rc, SYSARENA_OK);
+    assert_eq!(walk[..n].iter().map(|a| a.size).sum::<usize>(), CAP);
+    assert_eq!(
+        walk[..n].iter().filter(|a| a.in_use == 1).count(),
+        live.len()
+    );
+}

@@ -1,16 +1,40 @@
-//! Front ends for real programs: [`LockedHeap`], a [`Heap`](crate::Heap) behind a lock
-//! that can be a `#[global_allocator]`, and [`HeapCell`], the same without a
-//! lock for single-threaded targets (feature `global`).
+//! Front ends for real programs (feature `global`, `no_std`):
+//! [`StaticHeap`], a `#[global_allocator]` in one line; [`LockedHeap`], a
+//! [`Heap`](crate::Heap) behind a lock, given memory when and where the
+//! program finds it; and [`HeapCell`], the same without a lock for
+//! single-threaded targets.
 //!
-//! Both are built empty by a `const fn` and given memory later with
-//! `claim`, so they fit in a `static`:
+//! # The one-line global allocator
+//! [`StaticHeap`] holds its memory and its arena table in the static
+//! itself (all zero bytes: `.bss`, no flash) and claims them on the first
+//! allocation, so it works when `std` allocates before `main`:
+//!
+//! ```
+//! use sysarena::global::StaticHeap;
+//!
+//! #[global_allocator]
+//! static HEAP: StaticHeap<4096, { 1 << 20 }> = StaticHeap::new();
+//!
+//! fn main() {
+//!     let words: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+//!     assert_eq!(words.concat().len(), 190);
+//!     assert_eq!(HEAP.stats().capacity, 1 << 20);
+//! }
+//! ```
+//!
+//! Memory found later — the free entries of a memory map — joins the same
+//! heap with [`StaticHeap::add_region`].
+//!
+//! # Memory given at run time
+//! [`LockedHeap`] and [`HeapCell`] are built empty by a `const fn` and
+//! given memory with `claim` (an inline table) or `init_heap` (a table the
+//! caller provides, [`SliceLockedHeap`]):
 //!
 //! ```
 //! use core::alloc::{GlobalAlloc, Layout};
 //! use core::ptr::NonNull;
 //! use sysarena::global::LockedHeap;
 //!
-//! // In a program: `#[global_allocator] static HEAP: LockedHeap<256> = LockedHeap::new();`
 //! static HEAP: LockedHeap<256> = LockedHeap::new();
 //!
 //! let region: &'static mut [u8] = Box::leak(vec![0u8; 64 * 1024].into_boxed_slice());
@@ -27,6 +51,11 @@
 //! }
 //! assert_eq!(HEAP.stats().free_bytes, 64 * 1024);
 //! ```
+//!
+//! As a `#[global_allocator]`, a `LockedHeap` must have memory before the
+//! first allocation, and `std` allocates before `main`: claim the first
+//! region from an OOM handler ([`LockedHeap::with_oom_handler`]), which
+//! runs on the first request — or use [`StaticHeap`].
 //!
 //! # Regions
 //! A heap holds up to [`MAX_REGIONS`](crate::MAX_REGIONS) regions. The
@@ -68,7 +97,7 @@
 //! [`MAX_RESCUES`]), `state` (the heap and handlers behind the lock, and
 //! [`Rescue`], the handler's view of them), `methods` (the operations
 //! [`LockedHeap`] and [`HeapCell`] share), `locked` ([`LockedHeap`]),
-//! `cell` ([`HeapCell`]).
+//! `cell` ([`HeapCell`]), `static_heap` ([`StaticHeap`]).
 
 mod bad_free;
 mod cell;
@@ -77,6 +106,7 @@ mod locked;
 mod methods;
 mod oom;
 mod state;
+mod static_heap;
 
 pub use bad_free::{
     BadFree, BadFreeHandler, abort_on_bad_free, default_bad_free_handler, ignore_bad_free,
@@ -86,3 +116,4 @@ pub use claim::ClaimError;
 pub use locked::{DefaultRawMutex, LockedHeap, SliceLockedHeap};
 pub use oom::{MAX_RESCUES, OomAction};
 pub use state::{OomHandler, Rescue, SliceRescue};
+pub use static_heap::StaticHeap;
