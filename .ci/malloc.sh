@@ -7,6 +7,13 @@
 # event, and one is replayed through the simulator (`sysarena replay`): the
 # round trip must replay every event with no failed request.
 #
+# Thread caches and limits (issue 17): tests/programs/exits.c (blocks freed
+# after their threads exited and in a forked child) must agree with glibc;
+# under `ulimit -v 500000` python, sort (`--version` and the 19 MB file)
+# and a program that allocates until ENOMEM must agree with glibc; and at
+# `ulimit -v 2000000` the largest single malloc must be within 10% of
+# glibc's.
+#
 # The concurrency stress (issue 8): stress.c's mixed mode (every allocation
 # function, realloc in place and across threads, every byte verified) must
 # print what it prints under glibc; then it runs for a bounded time
@@ -79,6 +86,7 @@ PY
 gcc -O2 -pthread -o "$WORK/stress" "$PROGRAMS/stress.c"
 gcc -O2 -pthread -o "$WORK/semantics" "$PROGRAMS/semantics.c"
 gcc -O2 -pthread -o "$WORK/exits" "$PROGRAMS/exits.c"
+gcc -O2 -o "$WORK/enomem" "$PROGRAMS/enomem.c"
 HEAD=$(git rev-parse HEAD) # fixed: other work may commit while this runs
 
 export PYTHONMALLOC=malloc # every Python object through malloc
@@ -95,6 +103,27 @@ same semantics "$WORK/semantics"
 # Blocks freed after the threads that cached them exited, and in a forked
 # child (the parent's threads' caches given back there).
 same exits "$WORK/exits"
+
+# Under an address-space limit (ulimit -v 500000, about 488 MiB), what runs
+# under glibc runs under sysarena: python, sort, and a program that
+# allocates until ENOMEM (then frees everything and allocates again).
+limited() { sh -c 'ulimit -v "$0" && exec "$@"' "$@"; }
+export PYTHONMALLOC=malloc
+same ulimit-python limited 500000 "$PY" "$PROGRAMS/work.py"
+unset PYTHONMALLOC
+same ulimit-sort limited 500000 env LC_ALL=C sort "$WORK/sort.in"
+same ulimit-sortv limited 500000 sort --version
+same ulimit-enomem sh -c 'ulimit -v 500000 && "$0" fill 2>/dev/null' "$WORK/enomem"
+# The largest single malloc at ulimit -v 2000000: within 10% of glibc's.
+largest() { env ${1:+LD_PRELOAD=$1} sh -c 'ulimit -v 2000000 && "$0" largest' "$WORK/enomem" 2>&1 >/dev/null | awk '/largest malloc/{print $3}'; }
+lg=$(largest "")
+ls=$(largest "$LIB")
+if awk -v g="$lg" -v s="$ls" 'BEGIN{exit !(g > 0 && s >= 0.9 * g)}'; then
+    echo "largest    ok (ulimit -v 2000000: largest malloc $ls MiB, glibc $lg MiB)"
+else
+    echo "largest    FAILED (ulimit -v 2000000: largest malloc $ls MiB, glibc $lg MiB)"
+    failures=$((failures + 1))
+fi
 
 # Foreign frees are reported and ignored (glibc would abort: sysarena only).
 if LD_PRELOAD=$LIB SYSARENA_EXPECT=1 "$WORK/semantics" >"$WORK/foreign.out" 2>"$WORK/foreign.err" &&

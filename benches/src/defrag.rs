@@ -8,7 +8,7 @@
 //!
 //! - the classic `defragment` (merge free neighbours, compact the table),
 //!   which moves nothing: the baseline;
-//! - `compact`, every movable allocation at once;
+//! - `relocate`, every movable allocation at once;
 //! - bounded passes of at most 64 moves, every move marked done, until the
 //!   plan converges (all free space in one arena).
 //!
@@ -92,8 +92,8 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
             "arenas",
             "free arenas",
             "classic defragment µs",
-            "compact µs (× classic)",
-            "compact moves",
+            "relocate µs (× classic)",
+            "relocate moves",
             "passes of ≤64",
             "µs per pass",
             "pass moves",
@@ -106,9 +106,9 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
             "arenas",
             "free_arenas",
             "defragment_us",
-            "compact_us",
-            "compact_moves",
-            "compact_bytes",
+            "relocate_us",
+            "relocate_moves",
+            "relocate_bytes",
             "passes",
             "passes_us",
             "pass_moves",
@@ -130,7 +130,7 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
         let s = m.stats();
         let (arenas, free_arenas) = (s.used_arenas + s.free_arenas, s.free_arenas);
         drop(m);
-        let (mut classic, mut compact, mut passes_t) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut classic, mut relocated, mut passes_t) = (Vec::new(), Vec::new(), Vec::new());
         let (mut c_moves, mut c_bytes, mut passes, mut p_moves, mut p_bytes) = (0, 0, 0, 0, 0);
         for _ in 0..p.trials.max(1) {
             let mut m = fragmented(&trace);
@@ -141,7 +141,7 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
             let mut m = fragmented(&trace);
             let w = Stopwatch::start();
             let r = m.relocate(|_, _| {}).expect("a table with room");
-            compact.push(w.lap().cpu);
+            relocated.push(w.lap().cpu);
             (c_moves, c_bytes) = (r.moved, r.bytes_moved);
 
             let mut m = fragmented(&trace);
@@ -172,9 +172,9 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
                 ));
             }
         }
-        let (classic, compact, passes_t) = (
+        let (classic, relocated, passes_t) = (
             median(&mut classic) * 1e6,
-            median(&mut compact) * 1e6,
+            median(&mut relocated) * 1e6,
             median(&mut passes_t) * 1e6,
         );
         t.row(vec![
@@ -182,7 +182,7 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
             arenas.to_string(),
             free_arenas.to_string(),
             format!("{classic:.0}"),
-            format!("{compact:.0} ({:.1}×)", compact / classic.max(1e-3)),
+            format!("{relocated:.0} ({:.1}×)", relocated / classic.max(1e-3)),
             format!("{c_moves} ({} KiB)", c_bytes >> 10),
             passes.to_string(),
             format!("{:.1}", passes_t / passes.max(1) as f64),
@@ -193,7 +193,7 @@ pub fn run(p: &Params, progress: &mut Progress) -> [Table; 2] {
             arenas.to_string(),
             free_arenas.to_string(),
             format!("{classic:.1}"),
-            format!("{compact:.1}"),
+            format!("{relocated:.1}"),
             c_moves.to_string(),
             c_bytes.to_string(),
             passes.to_string(),

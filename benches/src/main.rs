@@ -16,7 +16,7 @@
 //!    ([`defrag`]; sysarena only: no peer moves live allocations).
 //!
 //! Every subject is built by the simulator's adapters
-//! (`sysarena_sim::subjects`, [`roster`]); ratios are to talc. Run in
+//! (`sysarena_sim::registry`, [`roster`]); ratios are to talc. Run in
 //! release:
 //!
 //! ```text

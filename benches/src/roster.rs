@@ -1,13 +1,14 @@
 //! Which subjects the benchmarks run, and how they are built: the
-//! simulator's own adapters (`sysarena_sim::subjects`), never a second
+//! simulator's own adapters (`sysarena_sim::registry`), never a second
 //! adapter for a peer.
 
+use sysarena_sim::registry;
 use sysarena_sim::subject::Subject;
-use sysarena_sim::subjects::{self, SubjectError};
+use sysarena_sim::subject::SubjectError;
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
 
 /// The region every subject gets: 128 MiB.
-pub const CAPACITY: usize = subjects::DEFAULT_CAPACITY;
+pub const CAPACITY: usize = registry::DEFAULT_CAPACITY;
 
 /// The subject every ratio is taken against.
 pub const BASELINE: &str = "talc";
@@ -36,7 +37,7 @@ pub fn build(name: &str, capacity: usize) -> Result<Box<dyn Subject>, SubjectErr
             .with_memory()?;
         return Ok(Box::new(s));
     }
-    subjects::by_name(name, capacity)
+    registry::by_name(name, capacity)
 }
 
 /// What a reader must know about a subject's figures (shown under every

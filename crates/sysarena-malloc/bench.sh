@@ -1,28 +1,57 @@
 #!/usr/bin/env bash
-# Wall time and peak RSS of real programs under sysarena-malloc vs glibc's
-# malloc, measured alternately in the same run (/usr/bin/time -f "%e %M"),
-# best of N runs each; and the throughput of the multi-threaded stress test.
-# Prints a table of ratios (sysarena / glibc: below 1 is better for time and
-# memory, above 1 is better for throughput).
+# sysarena-malloc against glibc, jemalloc and mimalloc (Debian's
+# libjemalloc2 and libmimalloc2.0, installed when missing), all preloaded
+# the same way (glibc: nothing preloaded).
+#
+# 1. Real programs, single- and multi-threaded: wall time (best of N) and
+#    peak RSS (max of N) per allocator, as ratios to glibc. The allocators
+#    take turns within each round (interleaved), so load on the machine
+#    hits them alike. Each program's stdout under every allocator must be
+#    identical to glibc's (checked on every run; a difference fails the
+#    script).
+# 2. A larson-style stress (tests/programs/larson.c: threads replace random
+#    blocks of random sizes, one block in eight freed by another thread) at
+#    1, 2, 4 and 8 threads and sizes up to 512 B, 1 KiB and 4 KiB:
+#    throughput (best of N) as a ratio to glibc's, and peak RSS at 8
+#    threads.
 #
 # usage: crates/sysarena-malloc/bench.sh [runs=3]
-#        SYSARENA_LIB=other.so crates/sysarena-malloc/bench.sh   (measure another
-#        build of the library, e.g. an older commit's, instead of this tree's)
+#        SYSARENA_LIB=other.so bench.sh     (measure another build of the
+#                                            library, e.g. an older commit's)
+#        BENCH_ONLY=programs|larson bench.sh (one half)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 RUNS=${1:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/malloc}
 PROGRAMS=$ROOT/crates/sysarena-malloc/tests/programs
-[[ -x /usr/bin/time ]] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+LIBDIR=/usr/lib/$(uname -m)-linux-gnu
+JE=$LIBDIR/libjemalloc.so.2
+MI=$LIBDIR/libmimalloc.so.2
+
+need=()
+[[ -x /usr/bin/time ]] || need+=(time)
+[[ -e $JE ]] || need+=(libjemalloc2)
+[[ -e $MI ]] || need+=(libmimalloc2.0)
+for t in xz:xz-utils zstd:zstd pigz:pigz gcc:gcc python3:python3; do
+    command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
+done
+if ((${#need[@]})); then
+    echo "installing: ${need[*]}"
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 if [[ -n ${SYSARENA_LIB:-} ]]; then
     LIB=$(realpath "$SYSARENA_LIB")
 else
     cargo build --release -q -p sysarena-malloc
     LIB=$CARGO_TARGET_DIR/release/libsysarena_malloc.so
 fi
+NAMES=(glibc jemalloc mimalloc sysarena)
+PRELOADS=("" "$JE" "$MI" "$LIB")
 echo "library: $LIB"
-uptime
+echo "jemalloc: $(dpkg-query -W -f '${Version}' libjemalloc2 2>/dev/null || echo "$JE")," \
+    "mimalloc: $(dpkg-query -W -f '${Version}' libmimalloc2.0 2>/dev/null || echo "$MI")"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 PY=$(python3 -c 'import sys; print(sys.executable)')
@@ -35,55 +64,104 @@ with open(sys.argv[1], "w") as f:
         f.write("%08x %s %d\n" % (rng.getrandbits(32), "w" * rng.randrange(1, 30), i))
 PY
 gcc -O2 -pthread -o "$WORK/stress" "$PROGRAMS/stress.c"
+gcc -O2 -pthread -o "$WORK/larson" "$PROGRAMS/larson.c"
 HEAD=$(git rev-parse HEAD)
+failures=0
 
-# measure PRELOAD CMD...: prints "seconds maxrss_kb" (best time, its RSS... and the max RSS over runs).
-measure() {
-    local pre=$1
-    shift
-    local best="" rss=0
-    for _ in $(seq "$RUNS"); do
-        env ${pre:+LD_PRELOAD=$pre} /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/err" || {
-            cat "$WORK/err" >&2
-            return 1
-        }
-        read -r t m <"$WORK/t"
-        if [[ -z $best ]] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
-        ((m > rss)) && rss=$m
-    done
-    echo "$best $rss"
-}
-
-printf '%-10s %9s %9s %7s   %10s %10s %7s\n' program glibc_s sysarena_s time× glibc_MB sysarena_MB rss×
+# row NAME CMD...: runs CMD RUNS times under each allocator in turn; prints
+# glibc's best time and max RSS, then each other's as ratios.
 row() {
     local name=$1
     shift
-    read -r tg mg < <(measure "" "$@")
-    read -r ts ms < <(measure "$LIB" "$@")
-    awk -v n="$name" -v tg="$tg" -v ts="$ts" -v mg="$mg" -v ms="$ms" 'BEGIN{
-        printf "%-10s %9.2f %9.2f %7.2f   %10.1f %10.1f %7.2f\n", n, tg, ts, (tg>0?ts/tg:0), mg/1024, ms/1024, ms/mg }'
-}
-row python env PYTHONMALLOC=malloc "$PY" "$PROGRAMS/work.py"
-row python-obm "$PY" "$PROGRAMS/work.py"
-(cd "$WORK" && row gcc gcc -O2 -c big.c -o big.o)
-row sort env LC_ALL=C sort "$WORK/sort.in"
-row git git log --stat "$HEAD"
-row stress "$WORK/stress" 4 300000 2000
-
-# Throughput of the larson-like test (malloc+free pairs per second, best run).
-tput() {
-    local best=0
+    local -a best rss
+    for a in "${!NAMES[@]}"; do best[a]=""; rss[a]=0; done
     for _ in $(seq "$RUNS"); do
-        local r
-        r=$(env ${1:+LD_PRELOAD=$1} "$WORK/stress" "$2" 300000 2000 2>&1 >/dev/null | awk '/pairs/{print $2}')
-        best=$(awk -v a="$best" -v b="$r" 'BEGIN{print (b>a?b:a)}')
+        for a in "${!NAMES[@]}"; do
+            local pre=${PRELOADS[a]}
+            if ! (cd "$WORK" && env ${pre:+LD_PRELOAD=$pre} /usr/bin/time -f "%e %M" -o "$WORK/t" \
+                "$@" >"$WORK/out.${NAMES[a]}" 2>"$WORK/err"); then
+                echo "$name under ${NAMES[a]} FAILED:"; head -5 "$WORK/err"
+                failures=$((failures + 1)); return
+            fi
+            if ((a > 0)) && ! cmp -s "$WORK/out.glibc" "$WORK/out.${NAMES[a]}"; then
+                echo "$name under ${NAMES[a]}: output differs from glibc's"
+                failures=$((failures + 1)); return
+            fi
+            local t m
+            read -r t m <"$WORK/t"
+            if [[ -z ${best[a]} ]] || awk "BEGIN{exit !($t < ${best[a]})}"; then best[a]=$t; fi
+            ((m > rss[a])) && rss[a]=$m
+        done
     done
-    echo "$best"
+    printf '%-16s %7.2fs %7.1fMB' "$name" "${best[0]}" "$(awk "BEGIN{print ${rss[0]}/1024}")"
+    for a in 1 2 3; do
+        awk -v t="${best[a]}" -v tg="${best[0]}" -v m="${rss[a]}" -v mg="${rss[0]}" \
+            'BEGIN{printf "   %5.2f / %4.2f", (tg>0?t/tg:0), m/mg}'
+    done
+    echo "   (output identical)"
 }
+
+if [[ ${BENCH_ONLY:-} != larson ]]; then
+    echo
+    echo "Real programs: glibc's best wall time and max peak RSS; then time / RSS as ratios to glibc's"
+    printf '%-16s %8s %9s   %13s   %13s   %13s\n' program time RSS jemalloc mimalloc sysarena
+    row python env PYTHONMALLOC=malloc "$PY" "$PROGRAMS/work.py"
+    row python-pool env PYTHONMALLOC=malloc "$PY" "$PROGRAMS/pool.py" 32
+    row gcc gcc -O2 -c big.c -o /dev/stdout
+    row sort env LC_ALL=C sort "$WORK/sort.in"
+    row sort-par2 env LC_ALL=C sort --parallel=2 -S 64M "$WORK/sort.in"
+    row git-log git -C "$ROOT" log --stat "$HEAD"
+    row xz-T2 xz -T2 -6 -c "$WORK/sort.in"
+    row zstd-T2 zstd -T2 -9 -c "$WORK/sort.in"
+    row pigz pigz -p 2 -c "$WORK/sort.in"
+    row stress-4 "$WORK/stress" 4 300000 2000
+fi
+
+# larson THREADS MAX: best throughput per allocator (interleaved), and the
+# max peak RSS.
+larson() {
+    local -a best rss
+    for a in "${!NAMES[@]}"; do best[a]=0; rss[a]=0; done
+    for _ in $(seq "$RUNS"); do
+        for a in "${!NAMES[@]}"; do
+            local pre=${PRELOADS[a]}
+            env ${pre:+LD_PRELOAD=$pre} /usr/bin/time -f "%M" -o "$WORK/t" \
+                "$WORK/larson" "$1" "$2" 1000000 1000 >"$WORK/out" 2>"$WORK/err" || {
+                echo "larson $1 $2 under ${NAMES[a]} FAILED"; cat "$WORK/err"
+                failures=$((failures + 1)); return
+            }
+            [[ $(cat "$WORK/out") == "larson ok threads=$1 max=$2" ]] || {
+                echo "larson $1 $2 under ${NAMES[a]}: wrong output"; failures=$((failures + 1)); return
+            }
+            local r m
+            r=$(awk '/ops\/s/{print $2}' "$WORK/err")
+            m=$(tail -1 "$WORK/t")
+            best[a]=$(awk -v a="${best[a]}" -v b="$r" 'BEGIN{print (b>a?b:a)}')
+            ((m > rss[a])) && rss[a]=$m
+        done
+    done
+    printf '%-16s %10.0f %8.1fMB' "up to $2 B, $1 t" "${best[0]}" "$(awk "BEGIN{print ${rss[0]}/1024}")"
+    for a in 1 2 3; do
+        awk -v r="${best[a]}" -v g="${best[0]}" -v m="${rss[a]}" -v mg="${rss[0]}" \
+            'BEGIN{printf "   %5.2f / %4.2f", r/g, m/mg}'
+    done
+    echo
+}
+
+if [[ ${BENCH_ONLY:-} != programs ]]; then
+    echo
+    echo "larson-style stress (1,000,000 replacements per thread, 1000 live blocks each): glibc's ops/s"
+    echo "and peak RSS; then throughput / RSS as ratios to glibc's (throughput: higher is better)"
+    printf '%-16s %10s %10s   %13s   %13s   %13s\n' sizes glibc RSS jemalloc mimalloc sysarena
+    for max in 512 1024 4096; do
+        for th in 1 2 4 8; do
+            larson "$th" "$max"
+        done
+    done
+fi
 echo
-printf '%-22s %12s %12s %7s\n' "stress (pairs/s)" glibc sysarena ratio
-for th in 1 2 4 8; do
-    g=$(tput "" "$th")
-    s=$(tput "$LIB" "$th")
-    awk -v th="$th" -v g="$g" -v s="$s" 'BEGIN{printf "%-22s %12.0f %12.0f %7.2f\n", th " threads", g, s, s/g}'
-done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if ((failures)); then
+    echo "bench: $failures failure(s)"
+    exit 1
+fi

@@ -1,6 +1,6 @@
 //! `Movable` over a simulated device region: random alloc / free / resize /
 //! pin / unpin, defragmentation passes with arbitrary limits, statuses,
-//! churn during the pass, dropped and forged entries, and `compact`. The
+//! churn during the pass, dropped and forged entries, and `relocate`. The
 //! target carries out the moves it is told to on the region's bytes (as a
 //! GPU driver would), and every live block's pattern is verified at the
 //! place its handle names after every step, with the invariants and the
@@ -264,7 +264,7 @@ fuzz_target!(|input: Input| {
                 let region = &mut w.region;
                 match w.m.relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to)) {
                     Ok(_) | Err(HandleError::NoSpareDescriptor) => {}
-                    Err(e) => panic!("compact: {e}"),
+                    Err(e) => panic!("relocate: {e}"),
                 }
                 for (h, off) in pinned {
                     assert_eq!(w.m.offset(h).unwrap(), off, "a pinned block moved");

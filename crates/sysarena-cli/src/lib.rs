@@ -7,16 +7,16 @@
 //! [`viz`], [`report`], and the simulator verbs under [`sim`]. [`heapmap`]
 //! is the one picture of a region they all draw. [`Cli`] is the whole
 //! command line; [`run`] runs one parsed command.
+//!
+//! Layers, each importing only those before it: [`heapmap`] → [`sim`] →
+//! [`viz`] → [`demo`], [`defrag`], [`report`], [`step`] → [`soak`] →
+//! [`completions`] (which reads the whole command line, [`Cli`]).
 
 pub mod completions;
 pub mod defrag;
 pub mod demo;
 pub mod heapmap;
 pub mod report;
-// The simulator verbs' flattened option groups (`pub out: OutputArgs`, …)
-// carry no doc comments of their own (clap takes the group's help from the
-// group's fields); the lint is relaxed for that module alone.
-#[allow(missing_docs)]
 pub mod sim;
 pub mod soak;
 pub mod step;
@@ -48,7 +48,7 @@ pub enum Command {
     /// policies and peer allocators) and measure their fragmentation.
     Simulate(sim::simulate::SimulateArgs),
     /// Replay a trace file against one or more subjects (with no
-    /// `--subjects`, every subject but those too slow for a long trace).
+    /// `--subjects`, every subject, each within its time budget).
     Replay(sim::replay::ReplayArgs),
     /// Replay a trace or a workload against every subject: one table ranked
     /// by footprint, with ratios to the best.

@@ -9,8 +9,9 @@ use core::mem::size_of;
 use sysarena::Slot;
 
 use crate::settings::{
-    DEFAULT_DESCRIPTORS, DEFAULT_MMAP_THRESHOLD, DEFAULT_RELEASE, DEFAULT_RESERVE, MAX_SHARDS,
-    MIN_RESERVE, Settings, config_from_env, default_shards, env_size, env_switch,
+    DEFAULT_DESCRIPTORS, DEFAULT_MMAP_THRESHOLD, DEFAULT_RELEASE, DEFAULT_RESERVE,
+    DESCRIPTOR_EVERY, MAX_SHARDS, MIN_RESERVE, RESERVE_SHARE_OF_LIMIT, Settings, config_from_env,
+    default_shards, env_size, env_switch,
 };
 use crate::{big, check, globals, report, shard, slab, sys, tcache, trace};
 
@@ -45,19 +46,81 @@ unsafe fn init(g: &mut Settings) -> bool {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     g.page = if page > 0 { page as usize } else { 4096 };
 
-    let shards = env_size(c"SYSARENA_SHARDS", default_shards()).clamp(1, MAX_SHARDS);
+    let shards_asked = sys::env(c"SYSARENA_SHARDS").is_some();
+    let mut shards = env_size(c"SYSARENA_SHARDS", default_shards()).clamp(1, MAX_SHARDS);
+    let reserve_asked = sys::env(c"SYSARENA_RESERVE").is_some();
     let mut reserve = env_size(c"SYSARENA_RESERVE", DEFAULT_RESERVE).max(MIN_RESERVE);
-    let descriptors = env_size(c"SYSARENA_DESCRIPTORS", DEFAULT_DESCRIPTORS).clamp(16, 1 << 30);
+    let descriptors_asked = sys::env(c"SYSARENA_DESCRIPTORS").is_some();
+    let descriptors_env = env_size(c"SYSARENA_DESCRIPTORS", DEFAULT_DESCRIPTORS).clamp(16, 1 << 30);
     g.mmap_threshold = env_size(c"SYSARENA_MMAP_THRESHOLD", DEFAULT_MMAP_THRESHOLD).max(g.page);
     g.release = env_size(c"SYSARENA_RELEASE", DEFAULT_RELEASE);
     g.config = config_from_env();
     g.slab = env_switch(c"SYSARENA_SLAB", true);
 
-    // One slab page more than asked: the shards start at the first 64 KiB
-    // boundary (slab pages are 64 KiB-aligned arenas of the shards).
-    let raw = loop {
-        if let Some(p) = sys::map_noreserve(reserve + slab::PAGE) {
-            break p;
+    // Under an address-space limit (`ulimit -v`), everything below is
+    // mapped at once and counts against it: take half of what is left, so
+    // that the program keeps the rest for its own mappings; a large block
+    // (its own mapping, as with glibc) that the kernel then refuses gets
+    // free address space withdrawn from the shards (`shard::withdraw`).
+    let limited = sys::address_space_left();
+    if let Some(left) = limited
+        && !reserve_asked
+    {
+        reserve = reserve.min((left / RESERVE_SHARE_OF_LIMIT).max(MIN_RESERVE));
+    }
+    // The reservation, the descriptor tables, the page records and the slot
+    // states, sized together; halved together until the kernel grants them.
+    let (raw, tables, meta, states_mem, shard_size, descriptors) = loop {
+        // Shards are a power of two of bytes (whole slab pages), so that the
+        // owner of an address is a shift away; more of them (unless asked
+        // for a number) use what the rounding would leave unused.
+        let per_shard = reserve / shards;
+        if per_shard < slab::PAGE {
+            return false;
+        }
+        let shard_size = 1usize << per_shard.ilog2();
+        if !shards_asked {
+            shards = (reserve / shard_size).clamp(shards, MAX_SHARDS);
+        }
+        // Unless asked: under a limit, one descriptor per 2 KiB of shard
+        // (every heap block is over 1 KiB), else the default.
+        let descriptors = if descriptors_asked || limited.is_none() {
+            descriptors_env
+        } else {
+            (shard_size / DESCRIPTOR_EVERY).clamp(256, DEFAULT_DESCRIPTORS)
+        };
+        let pages = shards * (shard_size / slab::PAGE);
+        let sizes = [
+            // One slab page more: the shards start at the first 64 KiB
+            // boundary (slab pages are 64 KiB-aligned arenas of the shards).
+            shards
+                .checked_mul(shard_size)
+                .and_then(|n| n.checked_add(slab::PAGE)),
+            shards
+                .checked_mul(descriptors)
+                .and_then(|n| n.checked_mul(size_of::<Slot>())),
+            pages.checked_mul(slab::META_BYTES),
+            pages.checked_mul(slab::state::BYTES_PER_PAGE),
+        ];
+        let mut maps = [core::ptr::null_mut::<u8>(); 4];
+        let mut ok = true;
+        for (m, len) in maps.iter_mut().zip(sizes) {
+            match len.and_then(sys::map_noreserve) {
+                Some(p) => *m = p,
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            break (maps[0], maps[1], maps[2], maps[3], shard_size, descriptors);
+        }
+        for (m, len) in maps.iter().zip(sizes) {
+            if !m.is_null() {
+                // SAFETY: a mapping just made here, never used.
+                unsafe { libc::munmap(m.cast(), len.unwrap_or(0)) };
+            }
         }
         if reserve / 2 < MIN_RESERVE {
             return false;
@@ -65,35 +128,8 @@ unsafe fn init(g: &mut Settings) -> bool {
         reserve /= 2;
     };
     let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::PAGE) - raw as usize);
-    // Shards are a power of two of bytes (whole slab pages), so that the
-    // owner of an address is a shift away; the rest of the reservation is
-    // never used.
-    let per_shard = reserve / shards;
-    if per_shard < slab::PAGE {
-        return false;
-    }
-    let shard_size = 1usize << per_shard.ilog2();
-    let Some(table_bytes) = shards
-        .checked_mul(descriptors)
-        .and_then(|n| n.checked_mul(size_of::<Slot>()))
-    else {
-        return false;
-    };
-    let Some(tables) = sys::map_noreserve(table_bytes) else {
-        return false;
-    };
-    // The slab layer's page records: one per 64 KiB of the shards, out of
-    // band, committed on touch. Without them the layer is off.
     let pages_per_shard = shard_size / slab::PAGE;
-    let meta = sys::map_noreserve(shards * pages_per_shard * slab::META_BYTES)
-        .map_or(core::ptr::null_mut(), |p| p.cast::<slab::PageMeta>());
-    // The pages' classes and slot states, read by thread caches without a
-    // lock (one byte per page and per 16 bytes).
-    let states_mem = sys::map_noreserve(shards * pages_per_shard * slab::state::BYTES_PER_PAGE)
-        .unwrap_or(core::ptr::null_mut());
-    if meta.is_null() || states_mem.is_null() {
-        g.slab = false;
-    }
+    let meta = meta.cast::<slab::PageMeta>();
     // SAFETY: a fresh zeroed mapping of that many pages' states, leaked.
     let states = unsafe { slab::state::States::new(states_mem, shards * pages_per_shard) };
     // SAFETY: initialisation, before any lookup.
@@ -127,6 +163,7 @@ unsafe fn init(g: &mut Settings) -> bool {
     }
     g.tcache = g.slab && env_switch(c"SYSARENA_TCACHE", true) && tcache::init();
     tcache::enable(g.tcache);
+    g.limited = limited.is_some();
     g.base = base as usize;
     g.shard_size = shard_size;
     g.shard_shift = shard_size.trailing_zeros();

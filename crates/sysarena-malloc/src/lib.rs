@@ -30,6 +30,13 @@
 //!   address, `(ptr - base) / shard_size`, whichever thread calls it. When a
 //!   shard is full, the others are tried. Shards are shared, so a thread's
 //!   exit strands nothing.
+//! - **Thread caches** (`tcache`). In front of the shards, each thread
+//!   keeps bounded per-class stacks of small blocks: a small malloc or free
+//!   takes no lock and no atomic read-modify-write; a block freed by
+//!   another thread lands in the freeing thread's cache. Double frees are
+//!   caught by a state byte per slot, out of band. Caches are given back at
+//!   thread exit, in a forked child and before reporting out-of-memory.
+//!   `SYSARENA_TCACHE=0` turns them off.
 //! - **Very large requests** (64 MiB and up) get their own mapping, found
 //!   again through a fixed table of mappings; `realloc` moves them with
 //!   `mremap`.
@@ -48,7 +55,7 @@
 //!
 //! Each module imports only modules to its left: `sys`, `lock`, `ptrmap` →
 //! `settings`, `counters` → `globals` → `slab` → `shard`, `big`, `trace` →
-//! `check`, `report` → `init` → `api` → `exports` (the README's "Where
+//! `tcache` → `check`, `report` → `init` → `api` → `exports` (the README's "Where
 //! things are" gives each file's one job).
 //!
 //! ## The C functions
@@ -67,7 +74,7 @@
 //! ## Environment
 //!
 //! See the crate's `README.md`: `SYSARENA_POLICY`, `SYSARENA_COALESCING`,
-//! `SYSARENA_SLAB`, `SYSARENA_DESCRIPTORS`, `SYSARENA_SHARDS`, `SYSARENA_RESERVE`,
+//! `SYSARENA_SLAB`, `SYSARENA_TCACHE`, `SYSARENA_DESCRIPTORS`, `SYSARENA_SHARDS`, `SYSARENA_RESERVE`,
 //! `SYSARENA_MMAP_THRESHOLD`, `SYSARENA_RELEASE`, `SYSARENA_STATS`,
 //! `SYSARENA_CHECK`, `SYSARENA_TRACE`. They are read once, on the first
 //! call.

@@ -71,6 +71,7 @@ struct Sum {
     frees: u64,
     reallocs: u64,
     released: u64,
+    withdrawn: u64,
     fallback: u64,
     slab: crate::slab::Counts,
 }
@@ -125,6 +126,7 @@ fn report(g: &Settings, fd: i32) {
             l.reallocs,
             l.released,
             l.slab.counts,
+            l.withdrawn,
         );
         drop(l);
         sum.in_use += row.0;
@@ -136,6 +138,7 @@ fn report(g: &Settings, fd: i32) {
         sum.frees += row.6;
         sum.reallocs += row.7;
         sum.released += row.8;
+        sum.withdrawn += row.10;
         let sc = row.9;
         sum.slab.pages += sc.pages;
         sum.slab.used_slots += sc.used_slots;
@@ -233,8 +236,8 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "released to the kernel: {} bytes; segregated-fit fallback searches: {}",
-        sum.released, sum.fallback
+        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; segregated-fit fallback searches: {}",
+        sum.released, sum.withdrawn, sum.fallback
     );
     let _ = writeln!(
         b,

@@ -11,7 +11,14 @@ use crate::sys;
 /// Default size of the address-space reservation (`SYSARENA_RESERVE`).
 pub(crate) const DEFAULT_RESERVE: usize = 64 << 30;
 /// The smallest reservation tried before giving up.
-pub(crate) const MIN_RESERVE: usize = 64 << 20;
+pub(crate) const MIN_RESERVE: usize = 4 << 20;
+/// Under an address-space limit, the reservation is at most the space left
+/// divided by this (what a direct mapping later needs is withdrawn from the
+/// shards' free space).
+pub(crate) const RESERVE_SHARE_OF_LIMIT: usize = 2;
+/// Under an address-space limit, one descriptor per this many bytes of
+/// shard (unless `SYSARENA_DESCRIPTORS` says otherwise).
+pub(crate) const DESCRIPTOR_EVERY: usize = 2048;
 /// Default descriptors per shard (`SYSARENA_DESCRIPTORS`).
 pub(crate) const DEFAULT_DESCRIPTORS: usize = 1 << 22;
 /// Default direct-mapping threshold (`SYSARENA_MMAP_THRESHOLD`).
@@ -54,6 +61,10 @@ pub(crate) struct Settings {
     /// Whether threads cache small blocks (`SYSARENA_TCACHE`, and the slab
     /// layer on).
     pub(crate) tcache: bool,
+    /// Whether the process has an address-space limit (`ulimit -v`): then
+    /// the shards withdraw free address space for a direct mapping the
+    /// kernel refuses.
+    pub(crate) limited: bool,
 }
 
 impl Settings {
@@ -71,6 +82,7 @@ impl Settings {
         config: Config::fast(),
         slab: true,
         tcache: true,
+        limited: false,
     };
 }
 

@@ -138,6 +138,47 @@ pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {
     (p != libc::MAP_FAILED).then_some(p.cast())
 }
 
+/// The address space this process may still map under `RLIMIT_AS`
+/// (`ulimit -v`): the limit less what is mapped now (`/proc/self/statm`);
+/// `None` when there is no limit.
+pub(crate) fn address_space_left() -> Option<usize> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a valid rlimit to write.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut r) } != 0 || r.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    let limit = usize::try_from(r.rlim_cur).unwrap_or(usize::MAX);
+    let mut buf = [0u8; 128];
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/statm".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    let mut used = 0;
+    if fd >= 0 {
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: closing the descriptor opened above.
+        unsafe { libc::close(fd) };
+        if n > 0 {
+            let first = buf[..n as usize]
+                .split(|&b| b == b' ')
+                .next()
+                .unwrap_or(&[]);
+            // SAFETY: sysconf has no preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+            used = parse_size(first).unwrap_or(0).saturating_mul(page);
+        }
+    }
+    Some(limit.saturating_sub(used))
+}
+
 /// The value of environment variable `name` (a NUL-terminated name), if set.
 pub(crate) fn env(name: &CStr) -> Option<&'static [u8]> {
     // SAFETY: `name` is NUL-terminated; `getenv` does not allocate, and the

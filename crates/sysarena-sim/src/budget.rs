@@ -2,13 +2,12 @@
 //! measures it, and the [`Stopped`] record of a replay that ended early.
 //!
 //! Some subjects are slow on long traces by nature (linked-list walks its
-//! free list on every call: O(free blocks) per operation), some by a defect
-//! still being fixed; a replay must not hold the rest of a comparison
-//! hostage. So every replay has a time budget by default
-//! ([`DEFAULT_TIME_BUDGET`], `None` for no limit): before each event the
-//! replay reads how long it has run, and once the budget is spent it stops
-//! there. The result is still a result — its figures cover the events
-//! replayed — and says where and why it stopped. A flag set from outside (a
+//! free list on every call: O(free blocks) per operation); a replay must
+//! not hold the rest of a comparison hostage. So every replay has a time
+//! budget by default ([`DEFAULT_TIME_BUDGET`], `None` for no limit): before
+//! each event the replay reads how long it has run, and once the budget is
+//! spent it stops there. The result is still a result — its figures cover
+//! the events replayed — and says where and why it stopped. A flag set from outside (a
 //! Ctrl-C handler) stops it the same way.
 //!
 //! The budget is checked between events: one call into a subject is never

@@ -45,9 +45,10 @@ pub mod sysarena_subject;
 pub mod trace;
 pub mod workload;
 
-/// The registry's old name, kept so that callers move at their own pace;
-/// use [`registry`] (and [`subject::SubjectError`]).
+/// The registry's old name, kept so that callers on other branches move at
+/// their own pace; use [`registry`] (and [`subject::SubjectError`]).
 #[doc(hidden)]
+#[deprecated(note = "use `sysarena_sim::registry` and `sysarena_sim::subject::SubjectError`")]
 pub mod subjects {
     pub use crate::registry::*;
     pub use crate::subject::SubjectError;

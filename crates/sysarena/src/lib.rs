@@ -1,8 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 // The unsafe boundary is mechanical: no module may use `unsafe` but the
-// pointer layer and the front ends (and the manager's one constructor over
-// pre-zeroed tables), each allowed on its `mod` line below.
+// pointer layer and the front ends, each allowed on its `mod` line below,
+// and two manager submodules (unchecked slot access, the constructor over
+// pre-zeroed tables), allowed on their lines in `manager.rs`.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -18,7 +19,8 @@ pub mod handle;
 mod handle_heap;
 #[allow(unsafe_code)] // the pointer layer: the one unsafe boundary
 mod heap;
-#[allow(unsafe_code)] // `from_empty_table`: an unsafe contract on the table's contents
+// The manager allows `unsafe` on its own two submodule lines (`state`,
+// `construction`): unchecked slot access and `from_empty_table`.
 mod manager;
 pub mod movable;
 pub mod pass;

@@ -6,6 +6,7 @@
 //! `relocation`, `operations`, `construction`, `reading`, `invariants` →
 //! `defrag` (pass planning for [`Movable`](crate::Movable)).
 
+#[allow(unsafe_code)] // `from_empty_table`: an unsafe contract on the table's contents
 mod construction;
 pub(crate) mod defrag;
 mod fits;
@@ -19,6 +20,7 @@ mod relocation;
 mod resize;
 mod segregated_fit;
 mod split_merge;
+#[allow(unsafe_code)] // `slot`/`slot_mut`: unchecked indexing under the link invariant
 mod state;
 mod table_compaction;
 

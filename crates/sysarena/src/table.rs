@@ -54,6 +54,10 @@ pub struct Slot {
     /// log2 of the alignment an in-use arena was allocated with, so that
     /// relocation keeps it aligned (sits in what was padding: no growth).
     pub(crate) align_log2: u8,
+    /// The size class a free arena is filed in (set by the free index's
+    /// insert, read by its remove: no recomputation). Sits in what was
+    /// padding: no growth.
+    pub(crate) class: u16,
     /// The owner's name for an in-use arena: a handle index for a
     /// [`Movable`](crate::Movable) manager (with [`RESERVED`] set on a
     /// defragmentation pass's reservation), `NIL` otherwise. Sits in what was
@@ -70,7 +74,7 @@ pub struct Slot {
     pub(crate) bucket: u32,
 }
 
-// The tag lives in what was padding: a descriptor stays 56 bytes on 64-bit.
+// The tag and the class live in what was padding: a descriptor stays 56 bytes on 64-bit.
 const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<Slot>() == 56);
 
 impl Slot {
@@ -81,6 +85,7 @@ impl Slot {
         used: 0,
         state: State::Spare,
         align_log2: 0,
+        class: 0,
         tag: NIL,
         prev: NIL,
         next: NIL,
@@ -138,39 +143,34 @@ pub(crate) const SL: usize = 1 << SL_BITS;
 pub(crate) const FL: usize = usize::BITS as usize - SL_BITS as usize + 1;
 /// All size classes.
 pub(crate) const CLASSES: usize = FL * SL;
+// A class fits the slot's `class: u16`.
+const _: () = assert!(CLASSES <= u16::MAX as usize);
 
 /// The size class holding arenas of exactly `size` bytes (TLSF's
 /// `mapping_insert`): sizes below 32 get one class each; above, each power
 /// of two is cut into 32 classes.
+///
+/// Without a branch: with `f = log2(size | 32)` and `s = f - 5`, the class
+/// is `32 * s + (size >> s)`: for `size < 32`, `s = 0` and the class is the
+/// size; above, `size >> s` is the 32 + second-level index of the two-level
+/// definition, and `32 * s + 32` its first level's start.
 #[inline]
 pub(crate) const fn class_of(size: usize) -> usize {
-    if size < SL {
-        size
-    } else {
-        let f = usize::BITS - 1 - size.leading_zeros();
-        let fl = (f - SL_BITS + 1) as usize;
-        let sl = (size >> (f - SL_BITS)) ^ SL;
-        fl * SL + sl
-    }
+    let s = usize::BITS - 1 - (size | SL).leading_zeros() - SL_BITS;
+    ((s as usize) << SL_BITS) + (size >> s)
 }
 
 /// The lowest size class whose every arena holds at least `size` bytes
-/// (TLSF's `mapping_search`), or `None` when no class can promise that.
+/// (TLSF's `mapping_search`), or `None` when no class can promise that:
+/// `size` rounded up to its class's width (1 below 32) and mapped.
 #[inline]
 pub(crate) const fn class_at_least(size: usize) -> Option<usize> {
-    if size < SL {
-        return Some(size);
-    }
-    let f = usize::BITS - 1 - size.leading_zeros();
-    let round = (1usize << (f - SL_BITS)) - 1;
+    let s = usize::BITS - 1 - (size | SL).leading_zeros() - SL_BITS;
+    let round = (1usize << s) - 1;
     match size.checked_add(round) {
-        Some(s) => {
-            let c = class_of(s);
-            // Rounding up inside the class: every arena in class `c` is at
-            // least its lower bound, which is >= size unless `s` sits exactly
-            // on a boundary, in which case class_of(s) already starts there.
-            Some(c)
-        }
+        // Every arena in that class is at least the class's lower bound,
+        // which is >= size (rounding up lands on or above the boundary).
+        Some(r) => Some(class_of(r)),
         None => None,
     }
 }
@@ -287,6 +287,39 @@ mod tests {
             }
         }
         assert_eq!(class_at_least(usize::MAX), None);
+    }
+
+    /// The two-level definition, with its branch: the reference for the
+    /// branch-free `class_of`.
+    fn class_by_levels(size: usize) -> usize {
+        if size < SL {
+            size
+        } else {
+            let f = usize::BITS - 1 - size.leading_zeros();
+            let fl = (f - SL_BITS + 1) as usize;
+            let sl = (size >> (f - SL_BITS)) ^ SL;
+            fl * SL + sl
+        }
+    }
+
+    #[test]
+    fn branch_free_classes_match_the_two_level_definition() {
+        let edges = (SL_BITS..usize::BITS).flat_map(|b| {
+            let p = 1usize << b;
+            [p - 1, p, p + 1, p | (p >> 1), p + (p - 1)]
+        });
+        for size in (0..UPTO).chain(edges).chain([usize::MAX - 1, usize::MAX]) {
+            assert_eq!(class_of(size), class_by_levels(size), "size {size}");
+            if size < usize::MAX - 64 {
+                let f = usize::BITS - 1 - (size | SL).leading_zeros();
+                let round = if size < SL {
+                    0
+                } else {
+                    (1 << (f - SL_BITS)) - 1
+                };
+                assert_eq!(class_at_least(size), Some(class_by_levels(size + round)));
+            }
+        }
     }
 
     #[test]

@@ -84,11 +84,12 @@ pub fn write_stats(out: &mut impl Write, s: &Stats) -> fmt::Result {
         .map_or(0, |largest| 100 - largest);
     write!(
         out,
-        "free {} B, largest {} B, {} in use, {} free arenas, {} spare of {} descriptors, fragmentation {}%",
+        "free {} B, largest {} B, {} in use, {} free arena{}, {} spare of {} descriptors, fragmentation {}%",
         s.free_bytes,
         s.largest_free,
         s.used_arenas,
         s.free_arenas,
+        if s.free_arenas == 1 { "" } else { "s" },
         s.spare_descriptors,
         s.descriptors,
         frag

@@ -26,6 +26,7 @@ pub struct CompareArgs {
     /// below).
     #[arg(long, short, value_parser = super::parse_workload)]
     pub workload: Option<Workload>,
+    /// Which subjects run (`--subjects`; every subject when not given).
     #[command(flatten)]
     pub subjects: SubjectArgs,
     /// Region size of each subject [default: 128MiB for a trace; for a
@@ -38,8 +39,10 @@ pub struct CompareArgs {
     /// Replay only the trace's first N events (`20000`, `20k`).
     #[arg(long, short = 'n', value_name = "N", value_parser = super::parse_max_events, conflicts_with = "workload")]
     pub max_events: Option<usize>,
+    /// The generated workload's knobs (seed, steps, sizes, ratios, alignment).
     #[command(flatten)]
     pub workload_args: WorkloadArgs,
+    /// Output form, parallelism and each subject's time budget.
     #[command(flatten)]
     pub out: OutputArgs,
 }

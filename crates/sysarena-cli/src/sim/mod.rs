@@ -7,6 +7,11 @@
 //! on a multi-core machine), and prints a table or, with `--json`, one JSON
 //! document on stdout. Progress goes to stderr and only when stderr is a
 //! terminal.
+//!
+//! Layers, each importing only those before it: `format`, `ui` → `args` →
+//! `run` → `table` → the verbs [`simulate`], [`replay`], [`compare`],
+//! [`record`] (no verb imports another; they reach the shared parts through
+//! this module's re-exports).
 
 mod args;
 pub mod compare;

@@ -22,10 +22,13 @@ pub struct ReplayArgs {
     /// The trace file: native (`a id size [align]`, `f id`, `r id size`),
     /// CS:APP malloc-lab `.rep` or an OSTEP op list; gzip is detected.
     pub trace: PathBuf,
+    /// Which subjects run (`--subjects`; every subject when not given).
     #[command(flatten)]
     pub subjects: SubjectArgs,
+    /// How the trace is read (format, first N events) and each region's size.
     #[command(flatten)]
     pub input: TraceArgs,
+    /// Output form, parallelism and each subject's time budget.
     #[command(flatten)]
     pub out: OutputArgs,
 }

@@ -19,12 +19,14 @@ pub struct SimulateArgs {
     /// The workload to generate (see the list below).
     #[arg(value_parser = super::parse_workload)]
     pub workload: Workload,
+    /// Which subjects run (`--subjects`; every subject when not given).
     #[command(flatten)]
     pub subjects: SubjectArgs,
     /// Region size of each subject, which the workload also aims at
     /// [default: 64KiB for checkerboard, 1MiB otherwise; units K, M, G, T, P, E].
     #[arg(long, value_parser = super::format::parse_capacity)]
     pub capacity: Option<usize>,
+    /// The generated workload's knobs (seed, steps, sizes, ratios, alignment).
     #[command(flatten)]
     pub workload_args: WorkloadArgs,
     /// Also write the generated trace to FILE (native format), to replay it
@@ -36,6 +38,7 @@ pub struct SimulateArgs {
     /// to draw).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(8..=1000))]
     pub width: u16,
+    /// Output form, parallelism and each subject's time budget.
     #[command(flatten)]
     pub out: OutputArgs,
 }

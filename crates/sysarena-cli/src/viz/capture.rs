@@ -14,9 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use sysarena::{ArenaInfo, TableEntry};
 use sysarena_sim::metrics::Summary;
+use sysarena_sim::registry;
 use sysarena_sim::replay::{ReplayOptions, replay_with_progress};
+use sysarena_sim::subject::SubjectError;
 use sysarena_sim::subject::{Block, Subject};
-use sysarena_sim::subjects::{self, SubjectError};
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
 use sysarena_sim::trace::{Event, Id, Trace};
 
@@ -38,7 +39,7 @@ impl Subj {
             Some((config, defrag)) => Ok(Subj::Sys(Box::new(
                 SysarenaSubject::with_config(config, capacity)?.defragment_on_failure(defrag),
             ))),
-            None => subjects::by_name(name, capacity).map(Subj::Peer),
+            None => registry::by_name(name, capacity).map(Subj::Peer),
         }
     }
 

@@ -9,7 +9,7 @@ pub mod svg;
 use std::io;
 use std::path::PathBuf;
 
-use sysarena_sim::subjects::DEFAULT_CAPACITY;
+use sysarena_sim::registry::DEFAULT_CAPACITY;
 use sysarena_sim::trace::Trace;
 
 use crate::sim::SubjectArgs;

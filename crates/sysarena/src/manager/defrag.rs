@@ -37,6 +37,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         tag: u32,
     ) -> Result<Allocation, AllocError> {
         let need = self.check_request(size, align)?;
+        self.reserve_hash();
         self.alloc_checked(size, need, align, tag)
     }
 

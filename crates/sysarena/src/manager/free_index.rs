@@ -34,6 +34,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             let s = self.slot_mut(i);
             s.link_prev = NIL;
             s.link_next = head;
+            s.class = class as u16;
         }
         if head != NIL {
             self.slot_mut(head).link_prev = i;
@@ -63,9 +64,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             size,
             link_prev,
             link_next,
+            class,
             ..
         } = *self.slot(i);
-        let class = class_of(size);
+        let class = class as usize;
         if link_prev != NIL {
             self.slot_mut(link_prev).link_next = link_next;
         } else {

@@ -22,6 +22,30 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 slot: slot.map(|s| s as usize),
             })
         };
+        // The link invariant `slot` relies on, first: every stored index is
+        // below the table's length or NIL (the walks below follow them).
+        let in_table = |i: u32| i == NIL || (i as usize) < slots.len();
+        let roots = [self.head, self.tail, self.spare_head, self.rover_slot];
+        if let Some(&i) = roots
+            .iter()
+            .chain(&self.index.heads)
+            .find(|&&i| !in_table(i))
+        {
+            return err("a list head is outside the table", Some(i));
+        }
+        if self.hash_len as usize > slots.len() {
+            return err("the offset map is larger than the table", None);
+        }
+        for (i, s) in slots.iter().enumerate() {
+            let links = [s.prev, s.next, s.link_prev, s.link_next, s.hash_next];
+            if !links
+                .into_iter()
+                .chain([s.bucket.wrapping_sub(1)])
+                .all(in_table)
+            {
+                return err("a link is outside the table", Some(i as u32));
+            }
+        }
         // The address walk.
         let (mut end, mut prev, mut cur, mut count) = (0usize, NIL, self.head, 0usize);
         let (mut free_b, mut used_b, mut req_b, mut nfree, mut nused) = (0, 0, 0, 0, 0);
@@ -138,7 +162,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                     return err("free index has a cycle", Some(c));
                 }
                 let s = &slots[c as usize];
-                if s.state != State::Free || class_of(s.size) != class || s.link_prev != p {
+                if s.state != State::Free
+                    || class_of(s.size) != class
+                    || s.class as usize != class
+                    || s.link_prev != p
+                {
                     return err("free index entry is wrong", Some(c));
                 }
                 p = c;

@@ -5,10 +5,12 @@ use super::state::ArenaManager;
 use crate::table::{NIL, State, TableStorage};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// The bucket of `offset`: a position below `hash_len`, which is at most
+    /// the table's length (a valid [`slot`](Self::slot) index).
     #[inline]
-    fn bucket_of(&self, offset: usize) -> usize {
+    fn bucket_of(&self, offset: usize) -> u32 {
         let h = (offset as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        ((h * self.hash_len as u64) >> 32) as usize
+        ((h * self.hash_len as u64) >> 32) as u32
     }
 
     /// Keeps the offset map's load at most about one entry per bucket: runs
@@ -16,7 +18,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// in the middle of one (a rehash then would see half-made arenas).
     #[inline]
     pub(super) fn reserve_hash(&mut self) {
-        if self.fresh + 2 > self.hash_grow_at {
+        if self.fresh >= self.hash_grow_at {
             let len = self.slots.as_ref().len() as u32;
             self.grow_hash(len);
         }
@@ -27,7 +29,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     fn grow_hash(&mut self, len: u32) {
         self.hash_len = self.hash_len.saturating_mul(2).min(len);
         self.hash_grow_at = if self.hash_len < len {
-            self.hash_len
+            self.hash_len - 1
         } else {
             u32::MAX
         };
@@ -35,10 +37,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     pub(super) fn hash_find(&self, offset: usize) -> Option<u32> {
-        let slots = self.slots.as_ref();
-        let mut cur = slots[self.bucket_of(offset)].bucket.wrapping_sub(1);
+        let mut cur = self.slot(self.bucket_of(offset)).bucket.wrapping_sub(1);
         while cur != NIL {
-            let s = &slots[cur as usize];
+            let s = self.slot(cur);
             if s.offset == offset {
                 return Some(cur);
             }
@@ -49,17 +50,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     pub(super) fn hash_insert(&mut self, i: u32) {
         let b = self.bucket_of(self.slot(i).offset);
-        let head = self.slots.as_ref()[b].bucket.wrapping_sub(1);
+        let head = self.slot(b).bucket.wrapping_sub(1);
         self.slot_mut(i).hash_next = head;
-        self.slots.as_mut()[b].bucket = i.wrapping_add(1);
+        self.slot_mut(b).bucket = i.wrapping_add(1);
     }
 
     pub(super) fn hash_remove(&mut self, i: u32) {
         let b = self.bucket_of(self.slot(i).offset);
         let next = self.slot(i).hash_next;
-        let mut cur = self.slots.as_ref()[b].bucket.wrapping_sub(1);
+        let mut cur = self.slot(b).bucket.wrapping_sub(1);
         if cur == i {
-            self.slots.as_mut()[b].bucket = next.wrapping_add(1);
+            self.slot_mut(b).bucket = next.wrapping_add(1);
             return;
         }
         while cur != NIL {

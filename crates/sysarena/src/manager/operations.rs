@@ -33,11 +33,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// what [`stats`](Self::stats) says.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
         let need = self.check_request(size, align)?;
+        self.reserve_hash();
         self.alloc_checked(size, need, align, NIL)
     }
 
-    /// `alloc` after the request was validated: `need` is `size` rounded up
-    /// to `align`; the new arena carries `tag` (the slot's owner tag).
+    /// `alloc` after the request was validated and the offset map reserved
+    /// (`reserve_hash`): `need` is `size` rounded up to `align`; the new
+    /// arena carries `tag` (the slot's owner tag).
+    #[inline(always)]
     pub(super) fn alloc_checked(
         &mut self,
         size: usize,
@@ -45,17 +48,23 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         align: usize,
         tag: u32,
     ) -> Result<Allocation, AllocError> {
-        self.reserve_hash();
         let Some((slot, pad)) = self.find(need, align) else {
-            return Err(AllocError::OutOfMemory(OomReason::NoFit {
-                needed: need,
-                free_bytes: self.free_bytes,
-                largest_free: self.largest_free(),
-            }));
+            return Err(self.no_fit(need));
         };
         let offset = self.carve(slot, pad, need, size, align, tag)?;
         self.settle();
         Ok(Allocation { offset, size: need })
+    }
+
+    /// The out-of-memory error of a request for `need` bytes that no free
+    /// arena holds.
+    #[cold]
+    fn no_fit(&self, need: usize) -> AllocError {
+        AllocError::OutOfMemory(OomReason::NoFit {
+            needed: need,
+            free_bytes: self.free_bytes,
+            largest_free: self.largest_free(),
+        })
     }
 
     /// Frees the allocation that starts at `offset`.
@@ -82,7 +91,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Frees in-use arena `i` (already looked up).
     fn free_slot(&mut self, i: u32) {
         let (size, used) = {
-            let s = &mut self.slots.as_mut()[i as usize];
+            let s = self.slot_mut(i);
             let r = (s.size, s.used);
             s.used = 0;
             s.state = State::Free;
@@ -129,7 +138,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             size: old_size,
             next,
             ..
-        } = self.slots.as_ref()[i as usize];
+        } = *self.slot(i);
         if self.origin.wrapping_add(offset).is_multiple_of(align) {
             if need <= old_size {
                 self.shrink_in_place(i, need);
@@ -194,7 +203,20 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// The free arena the policy chooses for `need` bytes at `align`, and
     /// the padding in front of the aligned offset.
+    #[inline(always)]
     fn find(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
+        // Segregated fit's O(1) look at two list heads stays inline; the
+        // scanning policies are a call away.
+        if self.config.policy == Policy::SegregatedFit {
+            self.find_segregated(need, align)
+        } else {
+            self.find_scanning(need, align)
+        }
+    }
+
+    /// [`find`](Self::find) for the policies that scan.
+    #[inline(never)]
+    fn find_scanning(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
         match self.config.policy {
             Policy::SegregatedFit => self.find_segregated(need, align),
             Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),

@@ -17,14 +17,15 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// each, so that no search walks a class whose population grows with the
     /// heap. A fitting arena deeper in a class more populous than that is
     /// missed (plain TLSF never looks in those classes at all).
+    #[inline(always)]
     pub(super) fn find_segregated(&mut self, need: usize, align: usize) -> Option<(u32, usize)> {
-        let (slots, origin) = (self.slots.as_ref(), self.origin);
+        let origin = self.origin;
         // The head of the request's own class often fits (sizes rounded to
         // a common alignment make many arenas exactly as large as a request):
         // an exact fit needs no split. O(1): one list head.
         let own = self.index.heads[class_of(need)];
         if own != NIL {
-            let s = &slots[own as usize];
+            let s = self.slot(own);
             if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
                 return Some((own, pad));
             }
@@ -34,7 +35,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             upper = c;
             if let Some(c) = self.index.first_from(c) {
                 let i = self.index.heads[c];
-                let s = &slots[i as usize];
+                let s = self.slot(i);
                 if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
                     return Some((i, pad));
                 }
@@ -43,7 +44,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                     upper = c;
                     if let Some(c) = self.index.first_from(c) {
                         let i = self.index.heads[c];
-                        let s = &slots[i as usize];
+                        let s = self.slot(i);
                         let pad = Self::fit(origin.wrapping_add(s.offset), s.size, need, align);
                         debug_assert!(pad.is_some());
                         if let Some(pad) = pad {
@@ -55,8 +56,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 }
             }
         }
-        // Fallback: the classes below `upper` that may still hold a fit
-        // (classes from `upper` on were empty or are covered above).
+        self.fallback(need, align, upper)
+    }
+
+    /// The bounded search of the classes below `upper` that may still hold
+    /// a fit (classes from `upper` on were empty or are covered by
+    /// [`find_segregated`](Self::find_segregated)'s look at their heads).
+    #[cold]
+    #[inline(never)]
+    fn fallback(&mut self, need: usize, align: usize, upper: usize) -> Option<(u32, usize)> {
+        let origin = self.origin;
         self.fallback_searches += 1;
         let mut class = self.index.first_from(class_of(need));
         while let Some(c) = class {
@@ -69,7 +78,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                     break;
                 }
                 self.count_visit();
-                let s = &slots[cur as usize];
+                let s = self.slot(cur);
                 if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
                     self.fallback_hits += 1;
                     return Some((cur, pad));

@@ -9,7 +9,78 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Splits free arena `i`: `pad` bytes in front stay free, the next
     /// `need` bytes become the allocation (tagged `tag`), the rest stays
     /// free.
+    #[inline(always)]
     pub(super) fn carve(
+        &mut self,
+        i: u32,
+        pad: usize,
+        need: usize,
+        used: usize,
+        align: usize,
+        tag: u32,
+    ) -> Result<usize, AllocError> {
+        if pad > 0 {
+            return self.carve_padded(i, pad, need, used, align, tag);
+        }
+        // No padding (the usual case): the allocation keeps descriptor `i`
+        // and a remainder takes a spare.
+        let Slot { offset, size, .. } = *self.slot(i);
+        let rest = size - need;
+        if rest > 0 {
+            if self.spare == 0 {
+                return Err(self.no_spare_descriptor());
+            }
+            self.index_remove(i);
+            let k = self.new_free_arena(offset + need, rest);
+            self.slot_mut(i).size = need;
+            self.link_after(i, k);
+            self.hash_insert(k);
+            self.index_insert(k);
+        } else {
+            self.index_remove(i);
+        }
+        self.mark_in_use(i, offset, need, used, align, tag);
+        Ok(offset)
+    }
+
+    /// The out-of-memory error of a split that lacks a spare descriptor.
+    #[cold]
+    fn no_spare_descriptor(&self) -> AllocError {
+        AllocError::OutOfMemory(OomReason::NoSpareDescriptor {
+            descriptors: self.slots.as_ref().len(),
+        })
+    }
+
+    /// Free arena `i`, already out of the index and `need` bytes at
+    /// `offset`, becomes the allocation.
+    #[inline(always)]
+    fn mark_in_use(
+        &mut self,
+        i: u32,
+        offset: usize,
+        need: usize,
+        used: usize,
+        align: usize,
+        tag: u32,
+    ) {
+        let s = self.slot_mut(i);
+        s.state = State::InUse;
+        s.used = used;
+        s.align_log2 = align.trailing_zeros() as u8;
+        s.tag = tag;
+        let next = s.next;
+        self.used_arenas += 1;
+        self.in_use_bytes += need;
+        self.requested_bytes += used;
+        self.rover = offset + need;
+        self.rover_slot = next;
+    }
+
+    /// `carve` with alignment padding in front (`pad > 0`): the padding
+    /// joins a free left neighbour or becomes a free arena of its own.
+    #[cold]
+    #[inline(never)]
+    fn carve_padded(
         &mut self,
         i: u32,
         pad: usize,
@@ -25,9 +96,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let pad_joins_prev = pad > 0 && prev != NIL && self.slot(prev).state == State::Free;
         let spares_needed = usize::from(pad > 0 && !pad_joins_prev) + usize::from(rest > 0);
         if spares_needed > self.spare {
-            return Err(AllocError::OutOfMemory(OomReason::NoSpareDescriptor {
-                descriptors: self.slots.as_ref().len(),
-            }));
+            return Err(self.no_spare_descriptor());
         }
         self.index_remove(i);
         if pad > 0 {
@@ -54,16 +123,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.hash_insert(k);
             self.index_insert(k);
         }
-        let s = self.slot_mut(i);
-        s.state = State::InUse;
-        s.used = used;
-        s.align_log2 = align.trailing_zeros() as u8;
-        s.tag = tag;
-        self.used_arenas += 1;
-        self.in_use_bytes += need;
-        self.requested_bytes += used;
-        self.rover = offset + pad + need;
-        self.rover_slot = self.slot(i).next;
+        self.mark_in_use(i, offset + pad, need, used, align, tag);
         Ok(offset + pad)
     }
 

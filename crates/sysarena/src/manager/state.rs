@@ -59,8 +59,9 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// table (a power of two, or the table's length); it doubles as the
     /// used part of the table grows, so positions beyond it stay untouched.
     pub(super) hash_len: u32,
-    /// `hash_len` while the map can still grow, `u32::MAX` once it spans the
-    /// table: the map grows when `fresh + 2` exceeds it (one compare).
+    /// `hash_len - 1` while the map can still grow, `u32::MAX` once it spans
+    /// the table: the map grows when `fresh` reaches it, i.e. when
+    /// `fresh + 2` would exceed `hash_len` (one compare).
     pub(super) hash_grow_at: u32,
     pub(super) index: FreeIndex,
     pub(super) free_bytes: usize,
@@ -112,7 +113,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             spare_head: NIL,
             fresh: 0,
             hash_len: if len < 16 { len as u32 } else { 16 },
-            hash_grow_at: if len <= 16 { u32::MAX } else { 16 },
+            hash_grow_at: if len <= 16 { u32::MAX } else { 16 - 1 },
             index: FreeIndex::EMPTY,
             free_bytes: 0,
             in_use_bytes: 0,
@@ -133,14 +134,39 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
     }
 
-    #[inline]
+    /// Descriptor `i`, without a bounds check.
+    ///
+    /// `i` must be a table index, never [`NIL`]: the manager's *link
+    /// invariant* is that every index it stores (`head`, `tail`,
+    /// `spare_head`, `rover_slot`, the free index's class heads, and every
+    /// slot's `prev`, `next`, `link_prev`, `link_next`, `hash_next` and
+    /// `bucket - 1`) is below the table's length or `NIL`, and every caller
+    /// in this module tests for `NIL` before it follows a link.
+    /// [`check_invariants`](Self::check_invariants) verifies the stored
+    /// indices; debug builds check every access.
+    #[inline(always)]
     pub(super) fn slot(&self, i: u32) -> &Slot {
-        &self.slots.as_ref()[i as usize]
+        let slots = self.slots.as_ref();
+        debug_assert!((i as usize) < slots.len(), "slot {i} of {}", slots.len());
+        // SAFETY: `i < slots.len()` by the link invariant above: every index
+        // the manager follows was stored by the manager, below the length of
+        // this same table (the table never changes length, and
+        // `TableStorage` is sealed to storages whose `as_ref`/`as_mut`
+        // return the same slice at every call), and a table handed in from
+        // outside holds only `Slot::EMPTY` or all-zero slots, whose links
+        // are `NIL` or 0 (`from_empty_table`'s contract; len >= 1).
+        unsafe { slots.get_unchecked(i as usize) }
     }
 
-    #[inline]
+    /// Descriptor `i` for writing, without a bounds check: as
+    /// [`slot`](Self::slot).
+    #[inline(always)]
     pub(super) fn slot_mut(&mut self, i: u32) -> &mut Slot {
-        &mut self.slots.as_mut()[i as usize]
+        let slots = self.slots.as_mut();
+        debug_assert!((i as usize) < slots.len(), "slot {i} of {}", slots.len());
+        // SAFETY: as in `slot`: `i` is below the table's length by the link
+        // invariant.
+        unsafe { slots.get_unchecked_mut(i as usize) }
     }
 
     /// Counts one arena visited by a search or walk (unit tests only).

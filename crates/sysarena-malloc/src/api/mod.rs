@@ -55,7 +55,7 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
     if need >= g.mmap_threshold {
         counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
         // Fresh pages: already zero.
-        return big::alloc(g, size, align);
+        return big_alloc(g, size, align);
     }
     // Out of memory: this thread's cache gives its blocks back first.
     let fresh = shard::alloc(g, size, align).or_else(|| {
@@ -71,8 +71,54 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
             }
             f.ptr
         }
-        None => ptr::null_mut(),
+        // Every shard is full (a small reservation, under `ulimit -v`): the
+        // block gets its own mapping, as a large one would (fresh pages,
+        // already zero), while the kernel grants them.
+        None => {
+            counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+            big_alloc(g, size, align)
+        }
     }
+}
+
+/// The shard that owns `p`, or `None` for a pointer outside the shards —
+/// or a direct mapping that the kernel placed where the shards withdrew
+/// address space (checked only once they have).
+#[inline]
+fn owner(g: &Settings, p: *mut u8) -> Option<usize> {
+    let i = shard::owner(g, p as usize)?;
+    if shard::withdrew() && big::usable(p).is_some() {
+        return None;
+    }
+    Some(i)
+}
+
+/// After the kernel refused a direct mapping of `need` bytes: under an
+/// address-space limit, if the request could fit once the shards give back
+/// their free address space (`need` at most what is left plus the shards'
+/// span — a larger one fails anyway, and must not shrink the heap), the
+/// shards withdraw up to `need` bytes. Whether anything was withdrawn.
+#[cold]
+fn withdraw_for(g: &Settings, need: usize) -> bool {
+    if !g.limited {
+        return false;
+    }
+    let left = sys::address_space_left().unwrap_or(0);
+    need <= left.saturating_add(g.span) && shard::withdraw(g, need) > 0
+}
+
+/// A direct mapping; if the kernel refuses (an address-space limit), the
+/// shards give free address space back and it is tried once more.
+fn big_alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
+    let p = big::alloc(g, size, align);
+    if !p.is_null() {
+        return p;
+    }
+    let need = size.saturating_add(align).saturating_add(g.page);
+    if !withdraw_for(g, need) {
+        return p;
+    }
+    big::alloc(g, size, align)
 }
 
 /// An allocation with tracing and errno.
@@ -113,7 +159,7 @@ pub(crate) fn calloc(n: usize, size: usize) -> *mut c_void {
 /// # Safety
 /// If `p` is a live block, the caller gives it up.
 unsafe fn free_raw(g: &Settings, p: *mut u8) {
-    match shard::owner(g, p as usize) {
+    match owner(g, p.cast()) {
         // SAFETY: forwarded; the cache only takes a live slab slot.
         Some(_) if g.tcache => match unsafe { tcache::free(g, p) } {
             tcache::Freed::Cached => {}
@@ -137,7 +183,7 @@ unsafe fn free_raw(g: &Settings, p: *mut u8) {
 /// # Safety
 /// As [`free_raw`].
 unsafe fn free_locked(g: &Settings, p: *mut u8) {
-    match shard::owner(g, p as usize) {
+    match owner(g, p.cast()) {
         // SAFETY: forwarded; an invalid `p` is reported, not used.
         Some(i) => match unsafe { Locked::lock(i).free(p, g) } {
             Ok(()) => {}
@@ -190,12 +236,12 @@ fn invalid_realloc() -> *mut u8 {
 /// # Safety
 /// As [`realloc`].
 unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
-    if let Some(i) = shard::owner(g, p as usize) {
+    if let Some(i) = owner(g, p.cast()) {
         if size >= g.mmap_threshold {
             let Ok(old) = Locked::lock(i).usable(p) else {
                 return invalid_realloc();
             };
-            let q = big::alloc(g, size, MIN_ALIGN);
+            let q = big_alloc(g, size, MIN_ALIGN);
             if q.is_null() {
                 return no_memory().cast();
             }
@@ -211,16 +257,41 @@ unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
         return match unsafe { shard::realloc(g, i, p, size) } {
             Ok(q) => q,
             Err(ReallocFail::Invalid) => invalid_realloc(),
-            Err(ReallocFail::NoMemory) => no_memory().cast(),
+            Err(ReallocFail::NoMemory) => {
+                // Every shard is full: a mapping of its own (see `alloc_raw`).
+                let Ok(old) = Locked::lock(i).usable(p) else {
+                    return invalid_realloc();
+                };
+                let q = big_alloc(g, size, MIN_ALIGN);
+                if q.is_null() {
+                    return no_memory().cast();
+                }
+                counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: `p` has `old` usable bytes, `q` at least `size`;
+                // distinct blocks.
+                unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
+                // SAFETY: `p` is live and given up.
+                unsafe { free_raw(g, p) };
+                q
+            }
         };
     }
     // A direct mapping: stays one while at least half the threshold.
     if size >= g.mmap_threshold / 2 {
         // SAFETY: forwarded.
-        return match unsafe { big::remap(g, p, size) } {
-            None => invalid_realloc(),
-            Some(q) if q.is_null() => no_memory().cast(),
-            Some(q) => q,
+        let q = match unsafe { big::remap(g, p, size) } {
+            None => return invalid_realloc(),
+            // Refused (an address-space limit): the shards give address
+            // space back, and the kernel is asked once more.
+            Some(q) if q.is_null() && withdraw_for(g, size) => {
+                // SAFETY: forwarded (`p` is unchanged after a refusal).
+                unsafe { big::remap(g, p, size) }
+            }
+            Some(q) => Some(q),
+        };
+        return match q {
+            Some(q) if !q.is_null() => q,
+            _ => no_memory().cast(),
         };
     }
     let Some(old) = big::usable(p) else {
@@ -353,247 +424,11 @@ pub(crate) unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
     if p.is_null() {
         return 0;
     }
-    match shard::owner(g, p as usize) {
+    match owner(g, p.cast()) {
         Some(i) => Locked::lock(i).usable(p.cast()).unwrap_or(0),
         None => big::usable(p.cast()).unwrap_or(0),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn errno() -> i32 {
-        // SAFETY: reading this thread's errno.
-        unsafe { *libc::__errno_location() }
-    }
-
-    #[test]
-    fn malloc_free_usable() {
-        let p = malloc(100);
-        assert!(!p.is_null());
-        assert_eq!(p as usize % 16, 0);
-        // SAFETY: `p` is ours.
-        unsafe {
-            assert!(malloc_usable_size(p) >= 100);
-            ptr::write_bytes(p.cast::<u8>(), 0xab, 100);
-            free(p);
-            free(ptr::null_mut());
-        }
-        let z = malloc(0);
-        assert!(!z.is_null());
-        // SAFETY: ours.
-        unsafe { free(z) };
-    }
-
-    #[test]
-    fn calloc_zeroes_reused_memory() {
-        for _ in 0..50 {
-            let p = malloc(4096).cast::<u8>();
-            // SAFETY: 4096 bytes of ours.
-            unsafe {
-                ptr::write_bytes(p, 0xff, 4096);
-                free(p.cast());
-            }
-            let q = calloc(64, 64).cast::<u8>();
-            // SAFETY: 4096 bytes of ours.
-            let s = unsafe { core::slice::from_raw_parts(q, 4096) };
-            assert!(s.iter().all(|&b| b == 0));
-            // SAFETY: ours.
-            unsafe { free(q.cast()) };
-        }
-        set_errno(0);
-        assert!(calloc(usize::MAX / 2, 3).is_null());
-        assert_eq!(errno(), libc::ENOMEM);
-    }
-
-    #[test]
-    fn small_blocks_use_the_slab_layer() {
-        let g = init::get().unwrap();
-        assert!(g.slab);
-        // calloc zeroes a reused slot.
-        for size in [1usize, 16, 17, 100, 512, 1000, 1024] {
-            let p = malloc(size).cast::<u8>();
-            // SAFETY: `size` bytes of ours; then freed.
-            unsafe {
-                ptr::write_bytes(p, 0xee, malloc_usable_size(p.cast()));
-                free(p.cast());
-            }
-            let q = calloc(1, size).cast::<u8>();
-            // SAFETY: the whole usable size is ours.
-            let s = unsafe { core::slice::from_raw_parts(q, malloc_usable_size(q.cast())) };
-            assert!(
-                s.iter().all(|&b| b == 0),
-                "calloc({size}) reused dirty bytes"
-            );
-            assert_eq!(s.len(), size.max(1).next_multiple_of(16));
-            // SAFETY: ours.
-            unsafe { free(q.cast()) };
-        }
-        // SAFETY: every pointer below is ours and used within its size.
-        unsafe {
-            // realloc within a class stays; across classes it moves and keeps
-            // the bytes; up into the heap and back down too.
-            let p = malloc(20).cast::<u8>();
-            for i in 0..20 {
-                *p.add(i) = i as u8;
-            }
-            assert_eq!(realloc(p.cast(), 30).cast::<u8>(), p);
-            let q = realloc(p.cast(), 200).cast::<u8>();
-            assert_eq!(malloc_usable_size(q.cast()), 208);
-            let r = realloc(q.cast(), 5000).cast::<u8>();
-            let s = realloc(r.cast(), 10).cast::<u8>();
-            for i in 0..10 {
-                assert_eq!(*s.add(i), i as u8);
-            }
-            assert_eq!(malloc_usable_size(s.cast()), 16);
-            free(s.cast());
-            // A double free of a slot is reported and ignored. (A size no
-            // other test uses: tests run in parallel, and another thread
-            // could be handed the slot between the two frees.)
-            let d = malloc(470);
-            let before = counters::INVALID.load(Ordering::Relaxed);
-            free(d);
-            free(d);
-            assert_eq!(malloc_usable_size(d), 0);
-            assert!(counters::INVALID.load(Ordering::Relaxed) > before);
-            // Alignment above 16 does not use the layer, and still works.
-            let a = memalign(64, 48);
-            assert_eq!(a as usize % 64, 0);
-            free(a);
-        }
-    }
-
-    #[test]
-    fn realloc_semantics() {
-        // SAFETY: every pointer below is ours and used within its size.
-        unsafe {
-            let p = realloc(ptr::null_mut(), 10).cast::<u8>();
-            assert!(!p.is_null());
-            for i in 0..10 {
-                *p.add(i) = i as u8;
-            }
-            let q = realloc(p.cast(), 100_000).cast::<u8>();
-            assert!(!q.is_null());
-            for i in 0..10 {
-                assert_eq!(*q.add(i), i as u8);
-            }
-            let r = realloc(q.cast(), 5).cast::<u8>();
-            assert_eq!(*r.add(4), 4);
-            assert!(realloc(r.cast(), 0).is_null());
-            set_errno(0);
-            let s = malloc(16);
-            assert!(reallocarray(s, usize::MAX, 2).is_null());
-            assert_eq!(errno(), libc::ENOMEM);
-            free(s);
-        }
-    }
-
-    #[test]
-    fn big_blocks_map_and_remap() {
-        let g = init::get().unwrap();
-        let n = g.mmap_threshold;
-        let p = malloc(n).cast::<u8>();
-        assert!(!p.is_null());
-        assert!(shard::owner(g, p as usize).is_none());
-        // SAFETY: `n` bytes of ours; then resized and freed.
-        unsafe {
-            *p = 7;
-            *p.add(n - 1) = 9;
-            assert!(malloc_usable_size(p.cast()) >= n);
-            let q = realloc(p.cast(), 2 * n).cast::<u8>();
-            assert_eq!((*q, *q.add(n - 1)), (7, 9));
-            let r = realloc(q.cast(), 1000).cast::<u8>();
-            assert!(shard::owner(g, r as usize).is_some());
-            assert_eq!(*r, 7);
-            let s = realloc(r.cast(), n + 1).cast::<u8>();
-            assert_eq!(*s, 7);
-            free(s.cast());
-        }
-    }
-
-    #[test]
-    fn aligned_family() {
-        for align in [16usize, 32, 64, 4096, 1 << 16] {
-            let p = memalign(align, 100);
-            assert_eq!(p as usize % align, 0);
-            let q = aligned_alloc(align, 3 * align);
-            assert_eq!(q as usize % align, 0);
-            let mut r = ptr::null_mut();
-            // SAFETY: `r` is a valid out-pointer; the blocks are ours.
-            unsafe {
-                assert_eq!(posix_memalign(&mut r, align, 1), 0);
-                assert_eq!(r as usize % align, 0);
-                free(p);
-                free(q);
-                free(r);
-            }
-        }
-        let mut r = ptr::null_mut();
-        // SAFETY: `r` is a valid out-pointer.
-        unsafe {
-            assert_eq!(posix_memalign(&mut r, 24, 8), libc::EINVAL);
-            assert_eq!(posix_memalign(&mut r, 4, 8), libc::EINVAL);
-        }
-        set_errno(0);
-        assert!(aligned_alloc(24, 48).is_null());
-        assert_eq!(errno(), libc::EINVAL);
-        // memalign rounds a non-power of two up.
-        let p = memalign(24, 10);
-        assert_eq!(p as usize % 32, 0);
-        let v = valloc(10);
-        let pv = pvalloc(10);
-        assert_eq!(v as usize % 4096, 0);
-        assert_eq!(pv as usize % 4096, 0);
-        // SAFETY: ours.
-        unsafe {
-            assert!(malloc_usable_size(pv) >= 4096);
-            free(p);
-            free(v);
-            free(pv);
-        }
-    }
-
-    #[test]
-    fn foreign_and_double_frees_are_ignored() {
-        let mut local = [0u64; 4];
-        let before = counters::INVALID.load(Ordering::Relaxed);
-        // A size no other test uses (see `small_blocks_use_the_slab_layer`).
-        let p = malloc(440);
-        // SAFETY: invalid frees are reported and ignored; `p` is ours.
-        unsafe {
-            free(local.as_mut_ptr().cast());
-            free(p.cast::<u8>().add(16).cast());
-            free(p);
-            free(p);
-            assert_eq!(malloc_usable_size(local.as_mut_ptr().cast()), 0);
-            assert!(realloc(local.as_mut_ptr().cast(), 10).is_null());
-        }
-        assert!(counters::INVALID.load(Ordering::Relaxed) >= before + 4);
-        assert_eq!(local, [0; 4]);
-    }
-
-    #[test]
-    fn threads_free_each_others_blocks() {
-        let (tx, rx) = std::sync::mpsc::channel::<usize>();
-        let producer = std::thread::spawn(move || {
-            for i in 0..20_000usize {
-                let p = malloc(16 + i % 300).cast::<u8>();
-                // SAFETY: at least 16 bytes of ours.
-                unsafe { *p = (i % 251) as u8 };
-                tx.send(p as usize).unwrap();
-            }
-        });
-        let mut n = 0usize;
-        for p in rx {
-            // SAFETY: the producer handed us the block.
-            unsafe {
-                assert_eq!(*(p as *const u8), (n % 251) as u8);
-                free(p as *mut c_void);
-            }
-            n += 1;
-        }
-        producer.join().unwrap();
-        assert_eq!(n, 20_000);
-    }
-}
+mod tests;

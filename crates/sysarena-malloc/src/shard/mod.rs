@@ -20,6 +20,12 @@ use crate::slab::state::States;
 use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
 
+mod batch;
+mod space;
+
+pub(crate) use batch::{flush_cached, refill};
+pub(crate) use space::{withdraw, withdrew};
+
 /// One shard's state, guarded by its lock.
 pub(crate) struct Inner {
     pub(crate) heap: ShardHeap,
@@ -34,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) reallocs: u64,
     /// Bytes given back to the kernel with `MADV_DONTNEED`.
     pub(crate) released: u64,
+    /// Bytes of address space withdrawn (unmapped for a direct mapping).
+    pub(crate) withdrawn: u64,
 }
 
 /// A shard: a lock and the state it guards, on its own cache lines.
@@ -109,6 +117,7 @@ pub(crate) unsafe fn build(
             frees: 0,
             reallocs: 0,
             released: 0,
+            withdrawn: 0,
         });
     }
     true
@@ -506,66 +515,5 @@ pub(crate) fn unlock_all(n: usize) {
 pub(crate) fn reset_all_in_child(n: usize) {
     for s in &SHARDS[..n] {
         s.lock.reset_in_child();
-    }
-}
-
-// ----- thread caches -------------------------------------------------------------------
-
-/// Fills `out` with free slots of class `c` from the thread's shard (one
-/// lock for the batch) and returns how many it took: fewer when the shard
-/// has no 64 KiB left for a page, 0 when the layer is off. The slots are
-/// the caller's, in state `LIVE` (the caller marks them cached).
-///
-/// # Time complexity
-/// O(`out.len()`) under one lock.
-pub(crate) fn refill(g: &Settings, c: usize, out: &mut [*mut u8]) -> usize {
-    let (_, mut l) = lock_for_alloc(g.shards);
-    let inner = &mut *l;
-    let mut n = 0;
-    for slot in out.iter_mut() {
-        match inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c) {
-            Some(f) => *slot = f.ptr,
-            None => break,
-        }
-        n += 1;
-    }
-    n
-}
-
-/// Gives slots a thread cache held back to their pages, each under its
-/// owner's lock (one lock per shard in the batch). A pointer that is not a
-/// cached slot of this allocator is skipped: after a `fork`, the caches of
-/// threads that do not exist in the child are flushed as they were left,
-/// possibly mid-update.
-///
-/// # Time complexity
-/// O(`ptrs.len()` × shards in the batch).
-pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
-    let mut done = 0;
-    while done < ptrs.len() {
-        // The first pointer not yet given back names the next shard.
-        let Some(k) = ptrs.iter().position(|p| !p.is_null()) else {
-            break;
-        };
-        let Some(i) = owner(g, ptrs[k] as usize) else {
-            ptrs[k] = core::ptr::null_mut();
-            done += 1;
-            continue;
-        };
-        let mut l = Locked::lock(i);
-        let inner = &mut *l;
-        let base = inner.heap.base().as_ptr();
-        for p in ptrs[k..].iter_mut() {
-            if p.is_null() || owner(g, *p as usize) != Some(i) {
-                continue;
-            }
-            if let Found::Cached { page, class, idx } = inner.slab.find(base, *p) {
-                // SAFETY: `find` just reported the slot cached: the calling
-                // cache holds it and gives it up.
-                unsafe { inner.slab.free(&mut inner.heap, page, class, idx) };
-            }
-            *p = core::ptr::null_mut();
-            done += 1;
-        }
     }
 }
