@@ -47,7 +47,7 @@ const BUCKETS = 600;
 // ---- state ------------------------------------------------------------------
 
 const panels = []; // {id, policy, coalescing, pinned, el, view, note}
-let settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred' };
+let settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred', handles: false };
 const recall = [];
 let recallAt = 0;
 const quiz = { queue: [], pending: null, right: 0, asked: 0 };
@@ -74,14 +74,16 @@ function letter(row) { return row[4] === 0 ? '·' : String.fromCharCode(65 + (ro
 // heaps, buckets drawn as a skyline of in-use bytes). Patterns, not only
 // colours: free arenas are hatched, slack is striped, the largest free arena
 // is outlined and labelled; every rectangle has a <title>.
-function heapSvg(v, k) {
-  const W = 1000, H = 90, cap = Math.max(1, v.capacity);
+// `W` is the drawing's width in CSS pixels, so labels keep their size on a
+// phone as on a desktop.
+function heapSvg(v, k, W = 640) {
+  const H = 70, cap = Math.max(1, v.capacity);
   const x = (o) => (o / cap) * W;
   const out = [];
   const free = `f${k}`, slack = `s${k}`;
   const live = v.stats.used_arenas, fa = v.stats.free_arenas;
   const label = `Heap map of ${bytes(v.capacity)}: ${live} in-use arenas (${bytes(v.stats.in_use_bytes)}), ${fa} free arenas (${bytes(v.stats.free_bytes)}), largest free ${bytes(v.stats.largest_free)}`;
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="heapmap" viewBox="0 0 ${W} ${H + 22}" role="img" aria-label="${esc(label)}">`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="heapmap" viewBox="0 0 ${W} ${H + 20}" role="img" aria-label="${esc(label)}">`);
   out.push(`<title>${esc(label)}</title>`);
   out.push(`<defs><pattern id="${free}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><rect width="2" height="6" fill="#8a96a3"/></pattern>`);
   out.push(`<pattern id="${slack}" width="5" height="5" patternUnits="userSpaceOnUse"><rect width="5" height="5" fill="#c6d4e4"/><rect width="2" height="5" fill="#4e79a7"/></pattern></defs>`);
@@ -94,13 +96,13 @@ function heapSvg(v, k) {
       const tip = `${name}: offset ${off}, ${bytes(size)}${a[4] ? `, ${bytes(used)} requested` : ''}, slot ${a[3]}`;
       if (a[4] === 0) {
         out.push(`<rect x="${x0}" y="0" width="${w}" height="${H}" fill="url(#${free})" stroke="#57606a" stroke-width="0.5" data-kind="free"><title>${esc(tip)}</title></rect>`);
-        if (w > 70) out.push(`<text x="${x0 + w / 2}" y="${H / 2 + 6}" text-anchor="middle" font-size="18" fill="#1b1f24" font-family="sans-serif">free ${esc(bytes(size))}</text>`);
+        if (w > 64) out.push(`<text x="${x0 + w / 2}" y="${H / 2 + 5}" text-anchor="middle" font-size="14" fill="#1b1f24" font-family="sans-serif">free ${esc(bytes(size))}</text>`);
       } else {
         const colour = PALETTE[(a[5] % PALETTE.length) || 0];
         const wu = size > 0 ? (used / size) * w : w;
         out.push(`<rect x="${x0}" y="0" width="${w}" height="${H}" fill="url(#${slack})" stroke="#fff" stroke-width="0.7" data-kind="used"><title>${esc(tip)}</title></rect>`);
         out.push(`<rect x="${x0}" y="0" width="${wu}" height="${H}" fill="${colour}" pointer-events="none"/>`);
-        if (w > 30) out.push(`<text x="${x0 + Math.min(wu, w) / 2}" y="${H / 2 + 7}" text-anchor="middle" font-size="${w > 60 ? 22 : 15}" fill="#fff" font-family="sans-serif" pointer-events="none">${esc(name)}</text>`);
+        if (w > 22) out.push(`<text x="${x0 + Math.min(wu, w) / 2}" y="${H / 2 + 6}" text-anchor="middle" font-size="${w > 44 ? 17 : 12}" fill="#fff" font-family="sans-serif" pointer-events="none">${esc(name)}</text>`);
       }
     }
   } else if (v.buckets) {
@@ -118,10 +120,10 @@ function heapSvg(v, k) {
     const [off, size] = v.largest;
     const x0 = x(off), w = Math.max(x(size), 1);
     out.push(`<rect x="${x0 + 1}" y="1" width="${Math.max(w - 2, 0.5)}" height="${H - 2}" fill="none" stroke="#000" stroke-width="2.5" data-kind="largest"><title>${esc(`largest free arena: offset ${off}, ${bytes(size)}`)}</title></rect>`);
-    out.push(`<text x="${Math.min(Math.max(x0 + w / 2, 120), W - 120)}" y="${H + 18}" text-anchor="middle" font-size="17" fill="#000" font-family="sans-serif">▲ largest free</text>`);
+    out.push(`<text x="${Math.min(Math.max(x0 + w / 2, 60), W - 60)}" y="${H + 16}" text-anchor="middle" font-size="13" fill="#000" font-family="sans-serif">▲ largest free</text>`);
   }
-  out.push(`<text x="0" y="${H + 18}" font-size="16" fill="#57606a" font-family="sans-serif">0</text>`);
-  out.push(`<text x="${W}" y="${H + 18}" font-size="16" fill="#57606a" text-anchor="end" font-family="sans-serif">${esc(bytes(v.capacity))}</text>`);
+  out.push(`<text x="0" y="${H + 16}" font-size="12" fill="#57606a" font-family="sans-serif">0</text>`);
+  out.push(`<text x="${W}" y="${H + 16}" font-size="12" fill="#57606a" text-anchor="end" font-family="sans-serif">${esc(bytes(v.capacity))}</text>`);
   out.push('</svg>');
   return out.join('');
 }
@@ -176,11 +178,11 @@ function render() {
   panels.forEach((p, k) => {
     const v = core.state(p.id);
     p.view = v;
-    const title = `${k === 0 ? 'Main' : 'Panel ' + (k + 1)} · ${v.policy} · ${v.coalescing} coalescing`;
+    const title = `${k === 0 ? 'Main' : 'Panel ' + (k + 1)} · ${v.policy} · ${v.coalescing} coalescing${v.handles ? ' · handles (Movable)' : ''}`;
     const where = v.trace ? `${esc(v.trace.name)}: step ${v.pos} of ${v.len}` : `operation ${v.pos} of ${v.len}`;
     p.el.innerHTML = `<h2><span>${esc(title)}</span><small>${where}</small>${k > 0 ? '<button type="button" class="close">Remove</button>' : ''}</h2>`
       + (k > 0 && p.note ? `<p class="note">${esc(p.note)}</p>` : '')
-      + heapSvg(v, k)
+      + heapSvg(v, k, Math.round(Math.min(1400, Math.max(280, p.el.clientWidth - 24))))
       + '<div class="legend"><span><i class="swatch sw-used"></i>in use (label #N)</span><span><i class="swatch sw-slack"></i>slack (reserved, not requested)</span><span><i class="swatch sw-free"></i>free (hatched)</span><span><i class="swatch sw-largest"></i>largest free (outlined)</span></div>'
       + tableHtml(v) + statsHtml(v, k);
     const close = p.el.querySelector('.close');
@@ -207,10 +209,10 @@ function explain(lines, failed) {
 function showError(where, msg) {
   const span = $(where + '-error');
   if (span) span.textContent = msg ? msg : '';
-  const inputs = { cmd: ['cmd'], alloc: ['alloc-size', 'alloc-align'], free: ['free-number'], settings: ['set-capacity', 'set-descriptors'], trace: [] }[where] || [];
+  const inputs = { cmd: ['cmd'], alloc: ['alloc-size', 'alloc-align'], free: ['free-number'], pass: ['pass-moves'], settings: ['set-capacity', 'set-descriptors'], trace: [] }[where] || [];
   for (const i of inputs) $(i).setAttribute('aria-invalid', msg ? 'true' : 'false');
 }
-function clearErrors() { for (const w of ['cmd', 'alloc', 'free', 'settings', 'trace', 'compare']) showError(w, ''); }
+function clearErrors() { for (const w of ['cmd', 'alloc', 'free', 'pass', 'settings', 'trace', 'compare']) showError(w, ''); }
 
 // Runs `text` on the main panel, then on every other panel; an error is shown
 // next to `where` and nothing changes.
@@ -276,7 +278,7 @@ function addPanel(policy, coalescing, pinned) {
   const id = X.pg_new();
   const p = { id, policy, coalescing, pinned, el: document.createElement('article'), view: null, note: '' };
   p.el.className = 'panel';
-  const text = `capacity=${settings.capacity} descriptors=${settings.descriptors} policy=${policy} coalescing=${coalescing}${pinned ? ' pinned=1' : ''}`;
+  const text = `capacity=${settings.capacity} descriptors=${settings.descriptors} policy=${policy} coalescing=${coalescing} handles=${settings.handles ? 1 : 0}${pinned ? ' pinned=1' : ''}`;
   const c = core.configure(id, text);
   if (!c.ok) { X.pg_drop(id); return c.error; }
   if (panels.length > 0) core.adopt(id, panels[0].id);
@@ -300,6 +302,7 @@ function currentLink() {
   const s = core.script(panels[0].id);
   const parts = [`capacity=${settings.capacity}`, `descriptors=${settings.descriptors}`,
     `policy=${settings.policy}`, `coalescing=${settings.coalescing}`];
+  if (settings.handles) parts.push('handles=1');
   if (s.script) parts.push('ops=' + encodeURIComponent(s.script).replace(/%20/g, '+').replace(/%3B/gi, ';'));
   if (s.pos < s.len) parts.push(`at=${s.pos}`);
   const cmp = panels.slice(1).map((p) => `${p.policy}/${p.coalescing}`);
@@ -321,11 +324,12 @@ function updateLink() {
 function openLink(hash) {
   const problems = [];
   const params = new URLSearchParams(hash.replace(/^#/, ''));
-  const known = new Set(['capacity', 'descriptors', 'policy', 'coalescing', 'ops', 'at', 'compare', 'quiz', 'selftest', 'bench']);
+  const known = new Set(['capacity', 'descriptors', 'policy', 'coalescing', 'handles', 'ops', 'at', 'compare', 'quiz', 'selftest', 'bench']);
   for (const k of params.keys()) if (!known.has(k)) problems.push(`unknown key “${k}” ignored`);
   const s = { ...settings };
   for (const k of ['capacity', 'descriptors', 'policy', 'coalescing']) if (params.has(k)) s[k] = params.get(k).trim();
-  const text = `capacity=${s.capacity} descriptors=${s.descriptors} policy=${s.policy} coalescing=${s.coalescing}`;
+  if (params.has('handles')) s.handles = params.get('handles').trim() === '1';
+  const text = `capacity=${s.capacity} descriptors=${s.descriptors} policy=${s.policy} coalescing=${s.coalescing} handles=${s.handles ? 1 : 0}`;
   const c = core.configure(panels[0].id, text);
   if (c.ok) settings = s; else problems.push(`settings: ${c.error} (kept ${settings.capacity} B, ${settings.descriptors} descriptors)`);
   fillSettings();
@@ -360,6 +364,7 @@ function fillSettings() {
   $('set-descriptors').value = settings.descriptors;
   $('set-policy').value = settings.policy;
   $('set-coalescing').value = settings.coalescing;
+  $('set-handles').checked = !!settings.handles;
 }
 
 // ---- traces -----------------------------------------------------------------
@@ -417,19 +422,25 @@ function exportSvg() {
 // ---- wiring -----------------------------------------------------------------
 
 function wire() {
+  let resizeTimer = 0;
+  window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(render, 150); });
   $('settings').addEventListener('submit', (e) => {
     e.preventDefault();
     clearErrors();
-    const s = { capacity: $('set-capacity').value.trim(), descriptors: $('set-descriptors').value.trim(), policy: $('set-policy').value, coalescing: $('set-coalescing').value };
-    // Policy and coalescing changes are operations (undoable); the region and
-    // table are settings (the history is replayed on them).
-    if (applySettings(`capacity=${s.capacity} descriptors=${s.descriptors}`, 'settings')) {
+    const s = { capacity: $('set-capacity').value.trim(), descriptors: $('set-descriptors').value.trim(), policy: $('set-policy').value, coalescing: $('set-coalescing').value, handles: $('set-handles').checked };
+    // Policy and coalescing changes are operations (undoable); the region,
+    // the table and handles are settings (the history is replayed on them).
+    // A handle-based manager keeps its configuration: there they are settings too.
+    const cfg = s.handles ? ` policy=${s.policy} coalescing=${s.coalescing}` : '';
+    if (applySettings(`capacity=${s.capacity} descriptors=${s.descriptors} handles=${s.handles ? 1 : 0}${cfg}`, 'settings')) {
       settings.capacity = s.capacity;
       settings.descriptors = s.descriptors;
+      settings.handles = s.handles;
+      if (s.handles) { settings.policy = s.policy; settings.coalescing = s.coalescing; }
       const v = core.state(panels[0].id);
       if (s.policy !== v.policy) run(`policy ${s.policy}`, 'settings');
       if (s.coalescing !== v.coalescing) run(`coalescing ${s.coalescing}`, 'settings');
-      explain([`region ${s.capacity} B, ${s.descriptors} descriptors; the history was replayed on them`], false);
+      explain([`region ${s.capacity} B, ${s.descriptors} descriptors${s.handles ? ', handles (Movable)' : ''}; the history was replayed on them`], false);
       render();
       updateLink();
     }
@@ -450,6 +461,12 @@ function wire() {
   $('btn-defrag').addEventListener('click', () => run('defrag', 'cmd'));
   $('btn-relocate').addEventListener('click', () => run('relocate', 'cmd'));
   $('btn-undo').addEventListener('click', () => run('undo', 'cmd'));
+  $('pass-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const n = $('pass-moves').value.trim() || '1';
+    if (/\s/.test(n)) return showError('pass', 'one number');
+    run(`pass ${n}`, 'pass');
+  });
   $('btn-redo').addEventListener('click', () => run('redo', 'cmd'));
   $('cmd-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -519,7 +536,7 @@ function restart(hash) {
   X.pg_drop(panels[0].id);
   panels[0].el.remove();
   panels.length = 0;
-  settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred' };
+  settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred', handles: false };
   addPanel(settings.policy, settings.coalescing, false);
   const r = openLink(hash);
   showProblems(r.problems);
@@ -587,6 +604,41 @@ async function selftest() {
     document.dispatchEvent(new KeyboardEvent('keydown', { key: 'y' }));
     check(line() === before, 'z then y leaves the state as it was');
   }
+  // Quiz mode: the alloc waits for a prediction, then the core answers.
+  $('quiz-mode').checked = true;
+  $('cmd').value = 'alloc 1';
+  $('cmd-form').requestSubmit();
+  check(!$('quiz').hidden && line() === before, 'quiz mode asks before it allocates');
+  $('quiz-fails').click();
+  check(/^(✓|✗)/.test($('quiz-result').textContent) && $('quiz-score').textContent === `score ${quiz.right}/1`, 'quiz mode checks the answer');
+  $('quiz-mode').checked = false;
+  $('quiz-mode').dispatchEvent(new Event('change'));
+  $('btn-undo').click();
+  check(line() === before && $('quiz').hidden, 'undo takes the quiz’s allocation back');
+  // The newcomer's minute: the headline link, then Defragment, alloc 200,
+  // Relocate, alloc 200 — by the page's own controls.
+  restart('#capacity=400&descriptors=8&ops=alloc+100;alloc+100;alloc+100;alloc+100;free+1;free+3;alloc+200');
+  const said = () => $('explain').textContent;
+  check(said().includes('although 200 B are free') && said().includes('cannot help'), 'the headline fails with 200 B free');
+  $('btn-defrag').click();
+  $('cmd').value = 'alloc 200';
+  $('cmd-form').requestSubmit();
+  check(said().startsWith('✗ alloc(200)'), 'after defragment alloc(200) still fails');
+  $('btn-relocate').click();
+  check(said().startsWith('relocate: moved 1 live blocks'), 'relocate moves one block');
+  $('cmd').value = 'alloc 200';
+  $('cmd-form').requestSubmit();
+  check(said().startsWith('✓ alloc(200) = #6 at offset 200'), 'after relocation alloc(200) fits');
+  // Handles: a pass needs them; with them, bounded passes close the holes.
+  $('pass-moves').value = '2';
+  $('pass-form').requestSubmit();
+  check(panels[0].view.handles || $('pass-error').textContent.includes('handles'), 'a pass without handles is refused next to its field');
+  restart('#capacity=1000&descriptors=32&handles=1&ops=' + Array(10).fill('alloc+100').join(';') + ';free+0;free+2;free+4;free+6;free+8');
+  check($('set-handles').checked && panels[0].view.handles, 'handles=1 in a link makes a Movable manager');
+  for (let i = 0; i < 20 && !said().includes('converged'); i++) $('pass-form').requestSubmit();
+  check(said().includes('converged') && panels[0].view.stats.largest_free === 500, 'bounded passes close the holes');
+  restart(location.hash);
+  check(line() === before, 'the link replays to the same state again');
   clearErrors();
   check(pageErrors.length === 0, 'no page error');
   const verdict = fails.length === 0 && pageErrors.length === 0 ? 'selftest: PASS' : 'selftest: FAIL — ' + fails.concat(pageErrors).join('; ');
@@ -644,7 +696,15 @@ async function boot() {
   if (window.self !== window.top) document.body.classList.add('embedded');
   try {
     const raw = Uint8Array.from(atob(window.SYSARENA_WASM), (c) => c.charCodeAt(0));
-    const { instance } = await WebAssembly.instantiate(raw, {});
+    // Compiled synchronously where the browser allows it (the whole start,
+    // a link's replay included, then finishes before the load event), else
+    // asynchronously.
+    let instance;
+    try {
+      instance = new WebAssembly.Instance(new WebAssembly.Module(raw), {});
+    } catch (_) {
+      instance = (await WebAssembly.instantiate(raw, {})).instance;
+    }
     X = instance.exports;
   } catch (e) {
     const b = $('boot-error');

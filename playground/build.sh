@@ -31,7 +31,7 @@ done
 sources() {
     git ls-files -co --exclude-standard -- \
         crates/sysarena/src crates/sysarena/Cargo.toml \
-        crates/sysarena-wasm crates/sysarena-sim/src/trace.rs \
+        crates/sysarena-wasm crates/sysarena-sim/src/trace.rs crates/sysarena-sim/src/trace \
         playground/index.html playground/app.js playground/style.css playground/build.sh |
         LC_ALL=C sort
 }

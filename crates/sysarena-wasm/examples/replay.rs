@@ -75,7 +75,7 @@ fn main() {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let v = decode(v);
                 match k {
-                    "capacity" | "descriptors" | "policy" | "coalescing" => {
+                    "capacity" | "descriptors" | "policy" | "coalescing" | "handles" => {
                         settings.push(format!("{k}={v}"));
                     }
                     "ops" => ops = v,

@@ -2,7 +2,10 @@
 //! an allocation failed although N bytes are free, what defragment and
 //! relocation did — the core's typed errors and reports, in words.
 
-use sysarena::{AllocError, ArenaInfo, DefragReport, OomReason, Policy, RelocationReport};
+use sysarena::{
+    AllocError, ArenaInfo, DefragReport, OomReason, PassPlan, PassProgress, PassReport, Policy,
+    RelocationReport,
+};
 
 use crate::session::Manager;
 use crate::view::fmt_bytes;
@@ -202,5 +205,24 @@ pub fn relocated(r: &RelocationReport) -> String {
         r.free_arenas_after,
         fmt_bytes(r.largest_free_before),
         fmt_bytes(r.largest_free_after)
+    )
+}
+
+/// What one bounded relocation pass did.
+pub fn pass(max_moves: usize, plan: &PassPlan, r: &PassReport) -> String {
+    let next = match plan.progress() {
+        PassProgress::Moving => "another pass can move more",
+        PassProgress::Converged => "converged: as compact as alignment and pins allow",
+        PassProgress::Blocked => "blocked: nothing can move under this limit",
+    };
+    format!(
+        "pass (at most {max_moves} moves): planned {}, carried out and committed {} ({}); free arenas {} → {}, largest free {} → {}; {next}",
+        plan.moves,
+        r.done,
+        fmt_bytes(r.bytes_moved),
+        r.free_arenas_before,
+        r.free_arenas_after,
+        fmt_bytes(r.largest_free_before),
+        fmt_bytes(r.largest_free_after),
     )
 }

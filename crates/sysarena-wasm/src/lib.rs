@@ -103,7 +103,8 @@ pub fn run_script(s: &mut Session, script: &str) -> Result<Vec<String>, ScriptEr
 }
 
 /// Parses settings written as `capacity=1K descriptors=16 policy=first-fit
-/// coalescing=deferred pinned=1` (any subset, any order) on top of `base`.
+/// coalescing=deferred handles=1 pinned=1` (any subset, any order) on top of
+/// `base`.
 ///
 /// # Errors
 /// The first unknown key or bad value, in words.
@@ -139,6 +140,7 @@ pub fn parse_settings(text: &str, base: Settings) -> Result<(Settings, bool), St
                 s.config = Config::new(s.config.policy, c);
             }
             "pinned" => pinned = v == "1" || v == "true",
+            "handles" => s.handles = v == "1" || v == "true",
             _ => return Err(format!("unknown setting `{k}`")),
         }
     }

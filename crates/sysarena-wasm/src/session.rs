@@ -9,16 +9,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sysarena::{
-    AllocError, ArenaInfo, ArenaManager, Coalescing, Config, OomReason, Policy, Slot, TableError,
-};
+use sysarena::{ArenaInfo, Coalescing, Config};
 use sysarena_sim::trace::{Event, Trace, TraceFormat};
 
 use crate::explain;
 
-/// The manager a session drives: its table is a `Vec` sized by the
-/// learner's "descriptors" setting.
-pub type Manager = ArenaManager<0, Vec<Slot>>;
+mod command;
+mod engine;
+
+pub use command::{HELP, InputError, parse_size};
+pub use engine::{Engine, Handles, Manager};
 
 /// The most descriptors a session may ask for (a table of this many slots
 /// is a few MiB of the page's memory).
@@ -33,6 +33,9 @@ pub struct Settings {
     pub descriptors: usize,
     /// The configuration at operation 0.
     pub config: Config,
+    /// Whether allocations are named by handles (a [`sysarena::Movable`]
+    /// manager: bounded relocation passes; the configuration is fixed).
+    pub handles: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             capacity: 1024,
             descriptors: 16,
             config: Config::classic(),
+            handles: false,
         }
     }
 }
@@ -65,13 +69,9 @@ impl Settings {
         Ok(())
     }
 
-    fn manager(&self) -> Manager {
-        ArenaManager::from_table(
-            vec![Slot::EMPTY; self.descriptors],
-            self.capacity,
-            self.config,
-        )
-        .expect("the table size was checked")
+    fn engine(&self) -> Engine {
+        Engine::new(self.capacity, self.descriptors, self.config, self.handles)
+            .expect("the table size was checked")
     }
 }
 
@@ -99,6 +99,11 @@ pub enum Op {
     Defrag,
     /// `relocate`: slide every live block down.
     Relocate,
+    /// `pass [MOVES]`: one bounded relocation pass (handles only).
+    Pass {
+        /// The most moves the pass may plan.
+        moves: usize,
+    },
     /// `policy NAME` / `coalescing NAME`.
     Config(Config),
     /// The trace's event at this index.
@@ -123,34 +128,6 @@ pub enum Landed {
     Failed,
 }
 
-/// A command the session refused: nothing changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InputError {
-    /// What was wrong, in words.
-    pub message: String,
-}
-
-impl InputError {
-    fn new(message: impl Into<String>) -> Self {
-        InputError {
-            message: message.into(),
-        }
-    }
-}
-
-/// The commands, one line each (the words of `sysarena step`, plus
-/// `relocate`, `redo` and `seek`).
-pub const HELP: &str = "\
-alloc SIZE [ALIGN]   allocate (sizes may end in K, M, G); the allocation gets the next number #0, #1, …
-free N | free @OFF   free allocation #N, or the in-use arena at offset OFF
-defrag               merge free neighbours and compact the table (nothing moves)
-relocate             slide every live block down: one free arena at the end
-policy NAME          first-fit, next-fit, best-fit, worst-fit, segregated-fit
-coalescing NAME      deferred or immediate
-prev [N] | undo [N]  take back the last N operations;  redo [N] | next [N]: replay them
-goto STEP            the state after STEP operations (with a trace: STEP events)
-reset | help";
-
 /// A session: settings, trace, history and the manager they give.
 #[derive(Debug)]
 pub struct Session {
@@ -161,7 +138,7 @@ pub struct Session {
     trace: Option<Trace>,
     history: Vec<Op>,
     pos: usize,
-    m: Manager,
+    e: Engine,
     config: Config,
     /// Live arenas: offset → owner.
     owners: BTreeMap<usize, Owner>,
@@ -173,26 +150,6 @@ pub struct Session {
     quiet: bool,
     log: Vec<String>,
     landed: Option<Landed>,
-}
-
-/// Parses a size: digits with an optional `K`, `M` or `G` (binary) suffix,
-/// as `sysarena step` reads them.
-pub fn parse_size(s: &str) -> Option<usize> {
-    let t = s.trim();
-    let t = t
-        .strip_suffix("iB")
-        .or_else(|| t.strip_suffix('B'))
-        .unwrap_or(t);
-    let (num, mul) = match t.chars().last() {
-        Some('K' | 'k') => (&t[..t.len() - 1], 1usize << 10),
-        Some('M' | 'm') => (&t[..t.len() - 1], 1 << 20),
-        Some('G' | 'g') => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    num.trim()
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mul))
 }
 
 impl Session {
@@ -208,7 +165,7 @@ impl Session {
             trace: None,
             history: Vec::new(),
             pos: 0,
-            m: settings.manager(),
+            e: settings.engine(),
             config: settings.config,
             owners: BTreeMap::new(),
             typed: HashMap::new(),
@@ -222,7 +179,7 @@ impl Session {
 
     /// The manager after `history[..pos]`.
     pub fn manager(&self) -> &Manager {
-        &self.m
+        self.e.manager()
     }
 
     /// The settings.
@@ -298,6 +255,7 @@ impl Session {
                 Op::FreeAt { offset } => format!("free @{offset}"),
                 Op::Defrag => "defrag".to_owned(),
                 Op::Relocate => "relocate".to_owned(),
+                Op::Pass { moves } => format!("pass {moves}"),
                 Op::Config(c) => {
                     let cmd = if c.policy != config.policy {
                         format!("policy {}", c.policy.name())
@@ -364,244 +322,6 @@ impl Session {
         Ok(n)
     }
 
-    /// Runs one command line.
-    ///
-    /// # Errors
-    /// A malformed command, or one the core refuses outright (a zero size,
-    /// a bad alignment, a size beyond the region, a free of something not
-    /// allocated): the message says why and nothing changes. An allocation
-    /// that fails for lack of memory is not an input error: it is recorded
-    /// (it is the story) and the log explains it.
-    pub fn exec(&mut self, line: &str) -> Result<(), InputError> {
-        let line = line.split('#').next().unwrap_or("").trim();
-        self.log.clear();
-        self.landed = None;
-        if line.is_empty() {
-            return Ok(());
-        }
-        let mut words = line.split_whitespace();
-        let cmd = words.next().unwrap_or("");
-        let args: Vec<&str> = words.collect();
-        let count = |default: usize| -> Result<usize, InputError> {
-            match args.first() {
-                None => Ok(default),
-                Some(a) => a
-                    .parse::<usize>()
-                    .map_err(|_| InputError::new(format!("`{a}` is not a count"))),
-            }
-        };
-        let too_many = |n: usize| -> Result<(), InputError> {
-            if args.len() > n {
-                Err(InputError::new(format!(
-                    "`{cmd}` takes {} (got `{}`)",
-                    match n {
-                        0 => "no arguments".to_owned(),
-                        1 => "one argument".to_owned(),
-                        n => format!("at most {n} arguments"),
-                    },
-                    args.join(" ")
-                )))
-            } else {
-                Ok(())
-            }
-        };
-        let op = match cmd {
-            "alloc" | "a" | "malloc" => {
-                too_many(2)?;
-                let Some(s) = args.first() else {
-                    return Err(InputError::new("usage: alloc SIZE [ALIGN]"));
-                };
-                let size = parse_size(s).ok_or_else(|| {
-                    InputError::new(format!("`{s}` is not a size (e.g. 100, 4K, 1M)"))
-                })?;
-                let align = match args.get(1) {
-                    None => 1,
-                    Some(a) => parse_size(a).ok_or_else(|| {
-                        InputError::new(format!("`{a}` is not an alignment (e.g. 8, 64)"))
-                    })?,
-                };
-                self.check_alloc(size, align)?;
-                Op::Alloc { size, align }
-            }
-            "free" | "f" => {
-                too_many(1)?;
-                let Some(a) = args.first() else {
-                    return Err(InputError::new(
-                        "usage: free N (allocation #N) or free @OFFSET",
-                    ));
-                };
-                if let Some(off) = a.strip_prefix('@') {
-                    let offset = off
-                        .parse::<usize>()
-                        .map_err(|_| InputError::new(format!("`{off}` is not an offset")))?;
-                    if !self.pinned {
-                        self.check_free_at(offset)?;
-                    }
-                    Op::FreeAt { offset }
-                } else {
-                    let number = a.trim_start_matches('#').parse::<usize>().map_err(|_| {
-                        InputError::new(format!(
-                            "`{a}` is not an allocation number (#N) or @OFFSET"
-                        ))
-                    })?;
-                    // A side-by-side panel follows the main panel's
-                    // commands: an allocation that failed only here is
-                    // recorded and skipped, so the histories stay in step.
-                    if !self.typed.contains_key(&number) && !self.pinned {
-                        return Err(InputError::new(if number < self.next_number {
-                            format!("#{number} is not live: it was freed, or its allocation failed")
-                        } else {
-                            format!(
-                                "no allocation #{number} yet (the next is #{})",
-                                self.next_number
-                            )
-                        }));
-                    }
-                    Op::Free { number }
-                }
-            }
-            "defrag" | "defragment" | "d" => {
-                too_many(0)?;
-                Op::Defrag
-            }
-            "relocate" | "compact" => {
-                too_many(0)?;
-                Op::Relocate
-            }
-            "policy" | "p" => {
-                too_many(1)?;
-                match args.first().and_then(|a| a.parse::<Policy>().ok()) {
-                    Some(p) => Op::Config(Config::new(p, self.config.coalescing)),
-                    None => {
-                        return Err(InputError::new(
-                            "policy: first-fit, next-fit, best-fit, worst-fit or segregated-fit",
-                        ));
-                    }
-                }
-            }
-            "coalescing" | "c" => {
-                too_many(1)?;
-                match args.first().and_then(|a| a.parse::<Coalescing>().ok()) {
-                    Some(c) => Op::Config(Config::new(self.config.policy, c)),
-                    None => return Err(InputError::new("coalescing: deferred or immediate")),
-                }
-            }
-            "next" | "n" | "redo" => {
-                too_many(1)?;
-                let n = count(1)?;
-                if self.pos >= self.history.len() {
-                    return Err(InputError::new(if self.trace.is_some() {
-                        "the trace has no more events"
-                    } else {
-                        "nothing to redo"
-                    }));
-                }
-                let to = self.pos.saturating_add(n).min(self.history.len());
-                let from = self.pos;
-                self.seek(to);
-                if to - from > 1 {
-                    self.log = vec![format!("applied operations {from}..{to}")];
-                }
-                return Ok(());
-            }
-            "prev" | "undo" | "back" => {
-                too_many(1)?;
-                let n = count(1)?.min(self.pos);
-                if n == 0 {
-                    return Err(InputError::new("nothing to undo"));
-                }
-                self.seek(self.pos - n);
-                self.log = vec![format!("undid {n} operation(s)")];
-                return Ok(());
-            }
-            "goto" | "g" | "seek" => {
-                too_many(1)?;
-                let Some(a) = args.first() else {
-                    return Err(InputError::new("usage: goto STEP"));
-                };
-                let n = a
-                    .parse::<usize>()
-                    .map_err(|_| InputError::new(format!("`{a}` is not a step")))?;
-                if let Some(t) = &self.trace {
-                    let all = t.events.len();
-                    if self.history.len() != all
-                        || !matches!(self.history.last(), Some(Op::Event(_)) | None)
-                    {
-                        self.history = (0..all).map(Op::Event).collect();
-                        self.rebuild(0);
-                    }
-                }
-                let n = n.min(self.history.len());
-                self.seek(n);
-                self.log = vec![format!("at step {n} of {}", self.history.len())];
-                return Ok(());
-            }
-            "reset" => {
-                too_many(0)?;
-                self.history = match &self.trace {
-                    Some(t) => (0..t.events.len()).map(Op::Event).collect(),
-                    None => Vec::new(),
-                };
-                self.rebuild(0);
-                self.log = vec!["reset".to_owned()];
-                return Ok(());
-            }
-            "help" | "h" | "?" => {
-                self.log = HELP.lines().map(str::to_owned).collect();
-                return Ok(());
-            }
-            _ => {
-                return Err(InputError::new(format!(
-                    "unknown command `{cmd}` (try `help`)"
-                )));
-            }
-        };
-        self.record(op);
-        Ok(())
-    }
-
-    /// The core's verdict on a request's shape, before it is recorded.
-    fn check_alloc(&self, size: usize, align: usize) -> Result<(), InputError> {
-        let err = if size == 0 {
-            Some(AllocError::ZeroSize)
-        } else if !align.is_power_of_two() {
-            Some(AllocError::BadAlign { align })
-        } else {
-            match size.checked_next_multiple_of(align) {
-                None => Some(AllocError::SizeOverflow { size, align }),
-                Some(n) if n > self.settings.capacity || align > self.settings.capacity => {
-                    Some(AllocError::TooLarge {
-                        size,
-                        capacity: self.settings.capacity,
-                    })
-                }
-                Some(_) => None,
-            }
-        };
-        match err {
-            Some(e) => Err(InputError::new(explain::alloc_error_words(&e))),
-            None => Ok(()),
-        }
-    }
-
-    fn check_free_at(&self, offset: usize) -> Result<(), InputError> {
-        if offset >= self.m.capacity() {
-            return Err(InputError::new(format!(
-                "invalid free: offset {offset} is outside the region (0..{})",
-                self.m.capacity()
-            )));
-        }
-        match self.m.arena_at(offset) {
-            Some(a) if a.in_use => Ok(()),
-            Some(_) => Err(InputError::new(format!(
-                "double free: the arena at offset {offset} is already free"
-            ))),
-            None => Err(InputError::new(format!(
-                "invalid free: no arena starts at offset {offset}"
-            ))),
-        }
-    }
-
     /// Records `op` at the cursor (dropping the redo tail unless it is the
     /// same operation) and applies it.
     fn record(&mut self, op: Op) {
@@ -636,7 +356,7 @@ impl Session {
     /// A fresh manager with `history[..to]` replayed, silently.
     fn rebuild(&mut self, to: usize) {
         let to = to.min(self.history.len());
-        self.m = self.settings.manager();
+        self.e = self.settings.engine();
         self.config = self.settings.config;
         self.owners.clear();
         self.typed.clear();
@@ -677,14 +397,15 @@ impl Session {
             Op::Defrag => {
                 let explain = !self.quiet;
                 let before = if explain {
-                    explain::largest_run(&self.m)
+                    explain::largest_run(self.e.manager())
                 } else {
                     0
                 };
-                let r = self.m.defragment();
+                let r = self.e.defragment();
                 self.say(explain::defrag(&r, before));
             }
             Op::Relocate => self.relocate(),
+            Op::Pass { moves } => self.pass(moves),
             Op::Config(c) => {
                 if self.pinned {
                     self.say(format!(
@@ -692,8 +413,13 @@ impl Session {
                         self.config.policy.name(),
                         self.config.coalescing.name()
                     ));
+                } else if !self.e.set_config(c) {
+                    self.say(format!(
+                        "a handle-based (Movable) manager keeps {} with {} coalescing: change it in the settings",
+                        self.config.policy.name(),
+                        self.config.coalescing.name()
+                    ));
                 } else {
-                    self.m.set_config(c);
                     self.config = c;
                     self.say(format!(
                         "now {} with {} coalescing: {}",
@@ -724,7 +450,7 @@ impl Session {
                 None => self.say(format!("free id {id}: its alloc failed, skipped")),
             },
             Event::Realloc { id, size } => match self.traced.get(&id).copied() {
-                Some(off) => match self.m.realloc(off, size.max(1), 1) {
+                Some(off) => match self.e.realloc(off, size.max(1)) {
                     Ok(r) => {
                         let owner = self.owners.remove(&off).unwrap_or(Owner::Traced(id));
                         self.owners.insert(r.offset, owner);
@@ -749,31 +475,35 @@ impl Session {
         let before: Vec<ArenaInfo> = if self.quiet {
             Vec::new()
         } else {
-            self.m.arenas().filter(|a| !a.in_use).collect()
+            self.e.manager().arenas().filter(|a| !a.in_use).collect()
         };
-        let name = owner_name(owner);
-        match self.m.alloc(size, align) {
-            Ok(a) => {
-                self.owners.insert(a.offset(), owner);
-                self.landed = Some(Landed::At(a.offset()));
+        match self.e.alloc(size, align) {
+            Ok((offset, got)) => {
+                self.owners.insert(offset, owner);
+                self.landed = Some(Landed::At(offset));
                 if !self.quiet {
+                    let name = owner_name(owner);
                     let line = explain::alloc_ok(
-                        &self.m,
+                        self.e.manager(),
                         &before,
                         size,
                         align,
                         &name,
-                        a.offset(),
-                        a.size(),
+                        offset,
+                        got,
                     );
                     self.log.push(line);
                 }
-                Some(a.offset())
+                Some(offset)
             }
             Err(e) => {
                 self.landed = Some(Landed::Failed);
                 if !self.quiet {
-                    let line = explain::alloc_failed(&self.m, size, align, &name, &e);
+                    let name = owner_name(owner);
+                    let line = match e {
+                        Ok(e) => explain::alloc_failed(self.e.manager(), size, align, &name, &e),
+                        Err(words) => format!("✗ alloc({size}) for {name} failed: {words}"),
+                    };
                     self.log.push(line);
                 }
                 None
@@ -782,7 +512,12 @@ impl Session {
     }
 
     fn free(&mut self, offset: usize) {
-        match self.m.free(offset) {
+        let size_before = if self.quiet {
+            0
+        } else {
+            self.e.manager().arena_at(offset).map_or(0, |a| a.size)
+        };
+        match self.e.free(offset) {
             Ok(()) => {
                 let owner = self.owners.remove(&offset);
                 if let Some(Owner::Typed(n)) = owner {
@@ -792,22 +527,16 @@ impl Session {
                     let name = owner.map_or_else(|| format!("@{offset}"), owner_name);
                     let merged = match self.config.coalescing {
                         Coalescing::Immediate => {
-                            let a = self.m.arenas().find(|a| {
+                            // The free arena that now holds the offset: larger
+                            // than the block was when a neighbour joined it.
+                            let a = self.e.manager().arenas().find(|a| {
                                 !a.in_use && a.offset <= offset && offset < a.offset + a.size
                             });
                             match a {
-                                Some(a)
-                                    if a.offset != offset
-                                        || self
-                                            .m
-                                            .arena_at(offset)
-                                            .is_none_or(|b| b.size != a.size) =>
-                                {
-                                    format!(
-                                        "; immediate coalescing merged it with its free neighbours into [{}+{}]",
-                                        a.offset, a.size
-                                    )
-                                }
+                                Some(a) if a.size != size_before => format!(
+                                    "; immediate coalescing merged it with its free neighbours into [{}+{}]",
+                                    a.offset, a.size
+                                ),
                                 _ => "; no free neighbour to merge with".to_owned(),
                             }
                         }
@@ -826,30 +555,46 @@ impl Session {
 
     fn relocate(&mut self) {
         let mut moves = Vec::new();
-        match self.m.relocate(|mv| moves.push(mv)) {
+        match self.e.relocate(|mv| moves.push(mv)) {
             Ok(r) => {
-                // Moves come in address order and each destination lies
-                // below every block not yet moved, so renaming in order
-                // never collides with a block still to move.
-                for mv in &moves {
-                    if let Some(owner) = self.owners.remove(&mv.from) {
-                        self.owners.insert(mv.to, owner);
-                        match owner {
-                            Owner::Typed(n) => {
-                                self.typed.insert(n, mv.to);
-                            }
-                            Owner::Traced(id) => {
-                                self.traced.insert(id, mv.to);
-                            }
-                        }
-                    }
-                }
+                self.rename(&moves);
                 self.say(explain::relocated(&r));
             }
-            Err(TableError::NoSpareDescriptor) => self.say(
-                "✗ relocate: the new layout needs a free arena and the table has no spare descriptor; `defrag` first returns descriptors".to_owned(),
-            ),
             Err(e) => self.say(format!("✗ relocate: {e}")),
+        }
+    }
+
+    fn pass(&mut self, max_moves: usize) {
+        let mut moves = Vec::new();
+        match self.e.pass(max_moves, |mv| moves.push(mv)) {
+            Ok((plan, report)) => {
+                self.rename(&moves);
+                self.say(explain::pass(max_moves, &plan, &report));
+            }
+            Err(e) => self.say(format!("✗ pass: {e}")),
+        }
+    }
+
+    /// Carries the owners' names along `moves`. Relocation's moves come in
+    /// address order, each destination below every block not yet moved;
+    /// a pass's moves are independent. Taking every source out before
+    /// putting any destination in is right for both.
+    fn rename(&mut self, moves: &[sysarena::Move]) {
+        let owners: Vec<Option<Owner>> = moves
+            .iter()
+            .map(|mv| self.owners.remove(&mv.from))
+            .collect();
+        for (mv, owner) in moves.iter().zip(owners) {
+            let Some(owner) = owner else { continue };
+            self.owners.insert(mv.to, owner);
+            match owner {
+                Owner::Typed(n) => {
+                    self.typed.insert(n, mv.to);
+                }
+                Owner::Traced(id) => {
+                    self.traced.insert(id, mv.to);
+                }
+            }
         }
     }
 }
@@ -886,9 +631,4 @@ fn sniff(name: &str, bytes: &[u8]) -> TraceFormat {
         break;
     }
     TraceFormat::Native
-}
-
-/// What an OOM's reason says about the policies (used by the explanation).
-pub fn is_fragmentation(e: &AllocError) -> bool {
-    matches!(e, AllocError::OutOfMemory(OomReason::NoFit { needed, free_bytes, .. }) if free_bytes >= needed)
 }

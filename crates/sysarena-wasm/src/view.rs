@@ -89,6 +89,8 @@ pub struct View {
     policy: &'static str,
     coalescing: &'static str,
     pinned: bool,
+    /// Whether allocations are named by handles (a `Movable` manager).
+    handles: bool,
     pos: usize,
     len: usize,
     next_number: usize,
@@ -200,6 +202,7 @@ pub fn view(
         policy: cfg.policy.name(),
         coalescing: cfg.coalescing.name(),
         pinned: s.pinned(),
+        handles: s.settings().handles,
         pos: s.pos(),
         len: s.len(),
         next_number: s.next_number(),
