@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 
 if ! command -v mdbook >/dev/null 2>&1; then
-    cargo install mdbook --version "^0.5" --locked
+    # Only what `mdbook build` needs: no `serve`/`watch` (tokio, axum,
+    # notify), which halves the install on a fresh 2-core machine.
+    cargo install mdbook --version "^0.5" --locked --no-default-features --features search
 fi
 
 passed=0
