@@ -7,8 +7,8 @@ use sysarena::{
     RelocationReport,
 };
 
-use crate::session::Manager;
-use crate::view::fmt_bytes;
+use crate::bytes::fmt_bytes;
+use crate::managers::Manager;
 
 /// The rule a policy follows, in one sentence.
 pub fn policy_rule(p: Policy) -> &'static str {

@@ -41,7 +41,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod bytes;
 pub mod explain;
+pub mod managers;
 pub mod picture;
 pub mod session;
 pub mod view;

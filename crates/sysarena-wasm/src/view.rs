@@ -6,23 +6,8 @@
 use serde::Serialize;
 use sysarena::Stats;
 
+pub use crate::bytes::fmt_bytes;
 use crate::session::{Owner, Session};
-
-/// Formats bytes as `sysarena step` does: `900 B`, `1.5 KiB`.
-pub fn fmt_bytes(n: usize) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{} {}", v.round(), UNITS[0])
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
 
 /// `n` arenas, in the singular for one (as `sysarena step` says it).
 fn arenas(n: usize) -> String {

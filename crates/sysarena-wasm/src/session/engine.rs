@@ -12,13 +12,7 @@ use sysarena::{
     RelocationReport, Slot, TableError,
 };
 
-/// The plain manager: its table is a `Vec` sized by the learner's
-/// "descriptors" setting.
-pub type Manager = ArenaManager<0, Vec<Slot>>;
-
-/// The handle-based manager: as many handles as descriptors (every live
-/// allocation has a descriptor, so handles never run out first).
-pub type Handles = Movable<0, 0, Vec<Slot>, Vec<HandleSlot>>;
+pub use crate::managers::{Handles, Manager};
 
 /// The manager behind a session.
 #[derive(Debug)]
