@@ -1,4 +1,4 @@
-"""Checks that a file is a valid sysarena trace (see /work/shared/traces/README.md):
+"""Checks that a file is a valid sysarena trace (see traces/README.md in the repository):
 every line is `a <id> <size> <align>`, `f <id>` or `r <id> <new_size>`;
 ids start at 1 and increase by one with each `a`; `f` and `r` name live
 blocks; alignments are powers of two. Prints a one-line summary.
