@@ -10,7 +10,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Checks every internal invariant by walking the whole table: the
     /// arenas tile the region in address order; links, free index, hash map
     /// and counters agree; under immediate coalescing no two free arenas
-    /// touch. For tests and debugging: O(arenas + descriptors).
+    /// touch. For tests and debugging.
+    ///
+    /// # Time complexity
+    /// O(arenas + descriptors): every slot's links are checked, then every
+    /// list is walked once.
     ///
     /// # Errors
     /// The first broken invariant found (a bug in sysarena).
