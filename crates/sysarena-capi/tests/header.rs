@@ -6,8 +6,6 @@ use std::path::Path;
 fn generate() -> String {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let src = manifest.join("../sysarena/src/capi/mod.rs");
-    let block = manifest.join("../sysarena/src/capi/block.rs");
-    let pass = manifest.join("../sysarena/src/capi/pass.rs");
     let config = cbindgen::Config {
         language: cbindgen::Language::C,
         include_guard: Some("SYSARENA_H".into()),
@@ -29,9 +27,9 @@ fn generate() -> String {
     let mut out = Vec::new();
     cbindgen::Builder::new()
         .with_config(config)
+        // cbindgen follows `mod block; mod pass;` from here: naming those
+        // files too declared every block function twice.
         .with_src(src)
-        .with_src(block)
-        .with_src(pass)
         .generate()
         .expect("cbindgen parses the C ABI")
         .write(&mut out);
