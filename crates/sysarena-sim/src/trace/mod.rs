@@ -104,24 +104,62 @@ impl Trace {
             kind: e.into(),
         };
         let handle = File::open(path).map_err(open_err)?;
-        let mut reader =
-            maybe_gunzip(BufReader::with_capacity(1 << 16, handle)).map_err(open_err)?;
+        let name = path
+            .file_name()
+            .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+        let (mut trace, _) = Trace::read_guessing(
+            &file,
+            &name,
+            BufReader::with_capacity(1 << 16, handle),
+            format,
+            max_events,
+        )?;
+        trace.name = name;
+        Ok(trace)
+    }
+
+    /// [`from_path`](Trace::from_path) for a file already in memory (a file
+    /// handed to a browser page): `name` is the file's name, used in errors
+    /// and to recognise `.rep`; the same guessing, gzip and BOM handling.
+    /// Returns the trace and the format it was read in.
+    pub fn from_bytes(
+        name: &str,
+        bytes: &[u8],
+        format: Option<TraceFormat>,
+        max_events: Option<usize>,
+    ) -> Result<(Trace, TraceFormat), TraceError> {
+        let (mut trace, format) = Trace::read_guessing(name, name, bytes, format, max_events)?;
+        trace.name = name.to_owned();
+        Ok((trace, format))
+    }
+
+    /// Gunzips `reader` if needed and reads it in `format`, or in the format
+    /// guessed from `name` and the first op.
+    fn read_guessing<'a>(
+        file: &str,
+        name: &str,
+        reader: impl BufRead + 'a,
+        format: Option<TraceFormat>,
+        max_events: Option<usize>,
+    ) -> Result<(Trace, TraceFormat), TraceError> {
+        let io_err = |e: io::Error| TraceError {
+            file: file.to_owned(),
+            line: 0,
+            kind: e.into(),
+        };
+        let mut reader = maybe_gunzip(reader).map_err(io_err)?;
         let format = match format {
             Some(format) => format,
             None => {
-                let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase());
-                if name.is_some_and(|n| n.ends_with(".rep") || n.ends_with(".rep.gz")) {
+                let lower = name.to_lowercase();
+                if lower.ends_with(".rep") || lower.ends_with(".rep.gz") {
                     TraceFormat::MallocLab
                 } else {
-                    sniff(&mut reader).map_err(open_err)?
+                    sniff(&mut reader).map_err(io_err)?
                 }
             }
         };
-        let mut trace = Trace::read(&file, reader, format, max_events)?;
-        trace.name = path
-            .file_name()
-            .map_or(file, |n| n.to_string_lossy().into_owned());
-        Ok(trace)
+        Ok((Trace::read(file, reader, format, max_events)?, format))
     }
 
     /// Checks the trace's own consistency (ids fresh on alloc, live on free
