@@ -216,6 +216,17 @@ typedef struct SysarenaStats {
    * Descriptors in the table.
    */
   size_t descriptors;
+  /**
+   * Of `free_bytes`, the bytes in small freed arenas that wait, whole, in
+   * the fast model's quick lists (they merge with their free neighbours
+   * when the lists are flushed: before an out-of-memory error, a
+   * defragmentation or a pass).
+   */
+  size_t cached_bytes;
+  /**
+   * Of `free_arenas`, the arenas waiting in the quick lists.
+   */
+  size_t cached_arenas;
 } SysarenaStats;
 
 /**

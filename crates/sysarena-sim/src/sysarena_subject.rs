@@ -149,6 +149,16 @@ impl SysarenaSubject {
         &self.manager
     }
 
+    /// An allocation that failed once: [`retry`](Self::retry) it.
+    #[cold]
+    #[inline(never)]
+    fn alloc_failed(&mut self, size: usize, align: usize) -> Option<usize> {
+        // Asking again without a defragment gives the same error (the
+        // manager changes nothing on error), now recorded.
+        self.retry(|m| m.alloc(size.max(1), align), Some)
+            .map(|a| a.offset())
+    }
+
     /// Runs `f`; on failure defragments and runs it once more when asked
     /// to, and records why the last failure failed.
     fn retry<T, E>(
@@ -218,8 +228,12 @@ impl Subject for SysarenaSubject {
     }
 
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
-        self.retry(|m| m.alloc(size.max(1), align), Some)
-            .map(|a| a.offset())
+        // The usual case first and inline; failures (and the retry after a
+        // defragment) out of line.
+        match self.manager.alloc(size.max(1), align) {
+            Ok(a) => Some(a.offset()),
+            Err(_) => self.alloc_failed(size, align),
+        }
     }
 
     unsafe fn free(&mut self, block: Block) {

@@ -132,7 +132,12 @@ impl Config {
         }
     }
 
-    /// The fast, bounded model: segregated fit with immediate coalescing.
+    /// The fast, bounded model: segregated fit with immediate coalescing,
+    /// with quick lists in front (small freed arenas wait, whole, for the
+    /// next request of their exact size: see
+    /// [`ArenaManager::free`](crate::ArenaManager::free) and
+    /// [`Stats::cached_bytes`](crate::Stats::cached_bytes)). Any config
+    /// with this policy and this coalescing mode is the fast model.
     pub const fn fast() -> Config {
         Config {
             policy: Policy::SegregatedFit,

@@ -54,7 +54,9 @@ pub use heap::{
     Heap, HeapArena, MAX_REGION_ALIGN, MAX_REGIONS, MIN_REGION_LEN, REGION_ALIGN, Region,
     RegionError, SliceHeap,
 };
-pub use manager::{ArenaManager, Arenas, SliceManager};
+pub use manager::{
+    ArenaManager, Arenas, QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES, SliceManager,
+};
 #[doc(inline)]
 pub use movable::Movable;
 #[doc(inline)]

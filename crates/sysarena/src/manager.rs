@@ -2,7 +2,7 @@
 //!
 //! One concept per file, in layer order (a file uses only those above it):
 //! `state` (the struct) → `links`, `offset_map`, `free_index` (table upkeep) →
-//! `split_merge`, `fits`, `segregated_fit` → `table_compaction`, `resize`,
+//! `split_merge`, `fits`, `segregated_fit` → `quick_lists` → `table_compaction`, `resize`,
 //! `relocation`, `operations`, `construction`, `reading`, `invariants` →
 //! `defrag` (pass planning for [`Movable`](crate::Movable)).
 
@@ -15,6 +15,7 @@ mod invariants;
 mod links;
 mod offset_map;
 mod operations;
+mod quick_lists;
 mod reading;
 mod relocation;
 mod resize;
@@ -24,5 +25,6 @@ mod split_merge;
 mod state;
 mod table_compaction;
 
+pub use quick_lists::{QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES};
 pub use reading::Arenas;
 pub use state::{ArenaManager, SliceManager};

@@ -54,6 +54,10 @@ pub struct ArenaInfo {
     pub used: usize,
     /// Whether the arena is handed out.
     pub in_use: bool,
+    /// Whether the arena is free but waiting, whole, in a quick list (the
+    /// fast model's cache of small freed arenas; `in_use` is false). It
+    /// merges with its free neighbours only when the lists are flushed.
+    pub cached: bool,
     /// The descriptor's position in the arena table.
     pub slot: usize,
 }
@@ -78,15 +82,16 @@ pub struct TableEntry {
 pub struct Stats {
     /// Bytes in the region.
     pub capacity: usize,
-    /// Bytes in free arenas.
+    /// Bytes in free arenas (cached ones included: `cached_bytes`).
     pub free_bytes: usize,
-    /// The largest single free arena.
+    /// The largest single free arena in the free index (cached arenas, all
+    /// smaller than [`QUICK_LIMIT`](crate::QUICK_LIMIT), are not counted).
     pub largest_free: usize,
     /// Bytes in in-use arenas (their sizes, padding included).
     pub in_use_bytes: usize,
     /// Bytes callers asked for (sum of every in-use arena's `used`).
     pub requested_bytes: usize,
-    /// Number of free arenas.
+    /// Number of free arenas (cached ones included: `cached_arenas`).
     pub free_arenas: usize,
     /// Number of in-use arenas.
     pub used_arenas: usize,
@@ -100,6 +105,12 @@ pub struct Stats {
     /// Of those, the times the fallback found a fitting arena (an
     /// out-of-memory that plain TLSF would have reported).
     pub fallback_hits: u64,
+    /// Of `free_bytes`, the bytes in arenas waiting in the quick lists (the
+    /// fast model's cache of small freed arenas: free for any allocation of
+    /// their size now, and for any other after a flush).
+    pub cached_bytes: usize,
+    /// Of `free_arenas`, the arenas waiting in the quick lists.
+    pub cached_arenas: usize,
 }
 
 impl Stats {

@@ -35,6 +35,10 @@ pub(crate) enum State {
     Free,
     /// An arena handed out to a caller.
     InUse,
+    /// An arena its caller freed, waiting whole in a quick list (see
+    /// `manager/quick_lists.rs`): not in the free index, still in the
+    /// offset map.
+    Cached,
 }
 
 /// One arena descriptor: a slot of the arena table.

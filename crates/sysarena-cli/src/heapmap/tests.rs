@@ -8,6 +8,7 @@ fn arena(offset: usize, size: usize, in_use: bool) -> ArenaInfo {
         size,
         used: if in_use { size } else { 0 },
         in_use,
+        cached: false,
         slot: 0,
     }
 }

@@ -184,6 +184,7 @@ impl Tracker {
                         size,
                         used: size,
                         in_use: true,
+                        cached: false,
                         slot: usize::MAX,
                     });
                     at = off + size;
@@ -269,6 +270,7 @@ fn free_arena(offset: usize, size: usize) -> ArenaInfo {
         size,
         used: 0,
         in_use: false,
+        cached: false,
         slot: usize::MAX,
     }
 }

@@ -346,6 +346,8 @@ pub unsafe extern "C" fn sysarena_block_stats(
             used_arenas: s.used_arenas,
             spare_descriptors: s.spare_descriptors,
             descriptors: s.descriptors,
+            cached_bytes: s.cached_bytes,
+            cached_arenas: s.cached_arenas,
         };
         // SAFETY: non-null and writable by the caller's contract.
         unsafe { out.write_unaligned(stats) };

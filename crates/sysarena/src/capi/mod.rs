@@ -139,6 +139,13 @@ pub struct SysarenaStats {
     pub spare_descriptors: usize,
     /// Descriptors in the table.
     pub descriptors: usize,
+    /// Of `free_bytes`, the bytes in small freed arenas that wait, whole, in
+    /// the fast model's quick lists (they merge with their free neighbours
+    /// when the lists are flushed: before an out-of-memory error, a
+    /// defragmentation or a pass).
+    pub cached_bytes: usize,
+    /// Of `free_arenas`, the arenas waiting in the quick lists.
+    pub cached_arenas: usize,
 }
 
 type CHeap = SliceLockedHeap<'static>;
@@ -380,6 +387,8 @@ pub unsafe extern "C" fn sysarena_stats(out: *mut SysarenaStats) -> i32 {
         used_arenas: s.used_arenas,
         spare_descriptors: s.spare_descriptors,
         descriptors: s.descriptors,
+        cached_bytes: s.cached_bytes,
+        cached_arenas: s.cached_arenas,
     };
     // SAFETY: `out` is non-null and, by the caller's contract, writable.
     unsafe { out.write_unaligned(stats) };

@@ -295,6 +295,10 @@ impl Regions {
         len: usize,
     ) -> Result<(), RegionError> {
         let base = ptr as usize;
+        // Cached arenas are outside the free index and `largest_free`: out
+        // of the quick lists with them, so that the fence below is larger
+        // than every free arena.
+        m.flush_quick_lists();
         let s = m.stats();
         // The fence must be larger than every free arena, so that an
         // exact-size request can only land where `push_fence` wants it.
@@ -359,6 +363,8 @@ fn push_fence<const N: usize, S: TableStorage>(
     let f = m.alloc(size, 1).map_err(|_| broken())?.offset();
     debug_assert_eq!(f, end);
     m.free(a).map_err(|_| broken())?;
+    // (A small `a` may have gone into a quick list: back to the free index.)
+    m.flush_quick_lists();
     Ok(())
 }
 

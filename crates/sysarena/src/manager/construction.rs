@@ -160,14 +160,20 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.index_insert(j);
         }
         self.capacity = end;
+        self.rebudget_quick_lists();
         self.settle();
         Ok(())
     }
 
-    /// Switches policy and coalescing mode. Switching to
+    /// Switches policy and coalescing mode. The quick lists are flushed
+    /// first (only the fast model keeps them). Switching to
     /// [`Coalescing::Immediate`] first merges every run of free neighbours,
     /// so its invariant (no two adjacent free arenas) holds from then on.
+    ///
+    /// # Time complexity
+    /// O(1), except switching to immediate coalescing: O(arenas).
     pub fn set_config(&mut self, config: Config) {
+        self.flush_quick_lists();
         if config.coalescing == Coalescing::Immediate
             && self.config.coalescing == Coalescing::Deferred
         {
@@ -175,6 +181,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.settle();
         }
         self.config = config;
+        self.rebudget_quick_lists();
     }
 
     /// Sets the address that offset 0 stands for, so that alignment is

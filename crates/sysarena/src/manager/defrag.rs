@@ -96,6 +96,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         out: &mut [PlannedMove],
         mut movable: impl FnMut(u32) -> Option<Handle>,
     ) -> PassPlan {
+        self.flush_quick_lists();
         self.merge_all();
         self.settle();
         let mut plan = PassPlan {

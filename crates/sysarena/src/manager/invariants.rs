@@ -54,6 +54,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let (mut end, mut prev, mut cur, mut count) = (0usize, NIL, self.head, 0usize);
         let (mut free_b, mut used_b, mut req_b, mut nfree, mut nused) = (0, 0, 0, 0, 0);
         let (mut largest, mut nlargest) = (0, 0);
+        let (mut cached_b, mut ncached) = (0, 0);
         let mut prev_free = false;
         while cur != NIL {
             count += 1;
@@ -87,6 +88,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                         nlargest += 1;
                     }
                 }
+                State::Cached => {
+                    if s.used != 0 || s.size >= super::quick_lists::QUICK_LIMIT {
+                        return err("cached arena with used bytes or too large", Some(cur));
+                    }
+                    cached_b += s.size;
+                    ncached += 1;
+                }
                 State::InUse => {
                     if s.used == 0 || s.used > s.size {
                         return err("in-use arena's used is out of range", Some(cur));
@@ -118,8 +126,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         {
             return err("counters disagree with the table", None);
         }
-        if self.in_use_bytes + self.free_bytes != self.capacity {
-            return err("in_use_bytes + free_bytes != capacity", None);
+        if self.in_use_bytes + self.free_bytes + self.quick.bytes != self.capacity {
+            return err("in_use_bytes + free_bytes + cached bytes != capacity", None);
+        }
+        // The quick lists hold exactly the cached arenas, each in its class.
+        if let Err(what) = self.check_quick_lists(cached_b, ncached) {
+            return err(what, None);
         }
         if self.largest_stale {
             if nfree > 0 && largest >= self.largest_free {
@@ -199,6 +211,48 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
         if hashed != count {
             return err("offset map holds stale entries", None);
+        }
+        Ok(())
+    }
+
+    /// The quick lists against the address walk's count of cached arenas
+    /// (`bytes`, `arenas`): every entry cached, in its class, within the
+    /// bounds, and the totals right.
+    fn check_quick_lists(&self, bytes: usize, arenas: usize) -> Result<(), &'static str> {
+        use super::quick_lists::{QUICK_CLASSES, QUICK_DEPTH};
+        let q = &self.quick;
+        if q.bytes != bytes || q.arenas != arenas {
+            return Err("quick-list totals disagree with the table");
+        }
+        if q.bytes > q.budget {
+            return Err("quick lists hold more than their budget");
+        }
+        let (mut walked, mut walked_bytes) = (0, 0);
+        for c in 0..QUICK_CLASSES {
+            let (mut len, mut top) = (0, q.heads[c]);
+            while top != 0 {
+                let i = top - 1;
+                if i as usize >= self.slots.as_ref().len() {
+                    return Err("a quick list links outside the table");
+                }
+                let s = self.slot(i);
+                len += 1;
+                if len > QUICK_DEPTH || s.state != crate::table::State::Cached {
+                    return Err("quick list entry is wrong or the list too long");
+                }
+                if super::quick_lists::quick_index(s.size) != Some(c) {
+                    return Err("quick list entry in the wrong stack");
+                }
+                walked_bytes += s.size;
+                top = s.link_next.wrapping_add(1);
+            }
+            if len != q.lens[c] as usize {
+                return Err("quick list length is wrong");
+            }
+            walked += len;
+        }
+        if walked != arenas || walked_bytes != bytes {
+            return Err("quick lists do not hold every cached arena");
         }
         Ok(())
     }

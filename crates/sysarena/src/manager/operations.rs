@@ -15,6 +15,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// allocation takes the front (after any alignment padding, which becomes
     /// a free arena of its own, or joins a free left neighbour), and the rest
     /// stays free in a spare descriptor. An exact fit needs no descriptor.
+    /// Under the fast model ([`Config::fast`](crate::Config::fast)) a
+    /// request first looks at the quick list of its exact size: a small
+    /// arena freed earlier, waiting whole, is handed out again at once.
     ///
     /// # Errors
     /// [`AllocError::ZeroSize`], [`AllocError::BadAlign`],
@@ -24,11 +27,15 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// request is external fragmentation), or the split needs more spare
     /// descriptors than the table has left — one for the remainder, one
     /// for alignment padding ([`OomReason::NoSpareDescriptor`]).
-    /// On error nothing changes.
+    /// Before either out-of-memory error the quick lists are flushed and
+    /// the request tried once more. On error no allocation changes; only
+    /// that flush may have happened (cached arenas, free already, merged
+    /// with their free neighbours).
     ///
     /// # Time complexity
     /// [`Policy::SegregatedFit`](crate::Policy::SegregatedFit): O(1) (see its docs for the bounded
-    /// fallback). The others: see each [`Policy`](crate::Policy). A
+    /// fallback; a flush of the quick lists before an out-of-memory error is
+    /// at most 2,048 frees, a constant). The others: see each [`Policy`](crate::Policy). A
     /// [`OomReason::NoFit`] error reports the largest free arena, which costs
     /// what [`stats`](Self::stats) says.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
@@ -48,6 +55,37 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         align: usize,
         tag: u32,
     ) -> Result<Allocation, AllocError> {
+        if let Some(a) = self.take_cached(need, size, align, tag) {
+            return Ok(a);
+        }
+        let Some((slot, pad)) = self.find(need, align) else {
+            return self.alloc_after_flush(size, need, align, tag, None);
+        };
+        let offset = match self.carve(slot, pad, need, size, align, tag) {
+            Ok(offset) => offset,
+            Err(e) => return self.alloc_after_flush(size, need, align, tag, Some(e)),
+        };
+        self.settle();
+        Ok(Allocation { offset, size: need })
+    }
+
+    /// The allocation that found no fit (or no spare descriptor, `err`):
+    /// if arenas wait in the quick lists, frees them for real and tries once
+    /// more; otherwise (or if that fails too) the error.
+    #[cold]
+    #[inline(never)]
+    fn alloc_after_flush(
+        &mut self,
+        size: usize,
+        need: usize,
+        align: usize,
+        tag: u32,
+        err: Option<AllocError>,
+    ) -> Result<Allocation, AllocError> {
+        if self.quick.arenas == 0 {
+            return Err(err.unwrap_or_else(|| self.no_fit(need)));
+        }
+        self.flush_quick_lists();
         let Some((slot, pad)) = self.find(need, align) else {
             return Err(self.no_fit(need));
         };
@@ -71,10 +109,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ///
     /// Under [`Coalescing::Deferred`] (the classic model) the arena is only
     /// marked free and its `used` reset to 0. Under
-    /// [`Coalescing::Immediate`] it merges with its free neighbours at once.
+    /// [`Coalescing::Immediate`] it merges with its free neighbours at once —
+    /// except under the fast model ([`Config::fast`](crate::Config::fast)),
+    /// where an arena under [`QUICK_LIMIT`](crate::QUICK_LIMIT) bytes whose
+    /// size is a multiple of [`QUICK_GRANULE`](crate::QUICK_GRANULE) first
+    /// waits, whole, in the quick list of its size (bounded; see
+    /// [`Stats::cached_bytes`](crate::Stats::cached_bytes)) for the next
+    /// request of that size.
     ///
     /// # Errors
-    /// [`FreeError::DoubleFree`] if the arena is already free,
+    /// [`FreeError::DoubleFree`] if the arena is already free (or cached),
     /// [`FreeError::NotAllocated`] if no arena starts at `offset`,
     /// [`FreeError::OutOfRegion`] if `offset >= capacity`. On error nothing
     /// changes.
@@ -84,8 +128,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// map, neighbours through the address links.
     pub fn free(&mut self, offset: usize) -> Result<(), FreeError> {
         let i = self.lookup_in_use(offset)?;
-        self.free_slot(i);
+        self.free_or_cache(i);
         Ok(())
+    }
+
+    /// Frees in-use arena `i` (already looked up) into a quick list if it
+    /// takes it, else for real.
+    #[inline(always)]
+    fn free_or_cache(&mut self, i: u32) {
+        if !self.try_cache(i) {
+            self.free_slot(i);
+        }
     }
 
     /// Frees in-use arena `i` (already looked up).
@@ -171,8 +224,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             }
         };
         // `i` still describes the old arena: `alloc` neither moves nor
-        // touches an in-use descriptor.
-        self.free_slot(i);
+        // touches an in-use descriptor (a flush frees only cached arenas).
+        self.free_or_cache(i);
         Ok(Reallocation {
             offset: new.offset,
             size: new.size,
@@ -188,6 +241,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// # Time complexity
     /// O(arenas + descriptors).
     pub fn defragment(&mut self) -> DefragReport {
+        self.flush_quick_lists();
         let mut report = DefragReport {
             free_arenas_before: self.free_arenas,
             largest_free_before: self.largest_free(),
@@ -259,7 +313,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
         match self.hash_find(offset) {
             None => Err(FreeError::NotAllocated { offset }),
-            Some(i) if self.slot(i).state == State::Free => Err(FreeError::DoubleFree { offset }),
+            Some(i) if self.slot(i).state != State::InUse => Err(FreeError::DoubleFree { offset }),
             Some(i) => Ok(i),
         }
     }

@@ -30,16 +30,18 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     pub fn stats(&self) -> Stats {
         Stats {
             capacity: self.capacity,
-            free_bytes: self.free_bytes,
+            free_bytes: self.free_bytes + self.quick.bytes,
             largest_free: self.largest_free(),
             in_use_bytes: self.in_use_bytes,
             requested_bytes: self.requested_bytes,
-            free_arenas: self.free_arenas,
+            free_arenas: self.free_arenas + self.quick.arenas,
             used_arenas: self.used_arenas,
             spare_descriptors: self.spare,
             descriptors: self.slots.as_ref().len(),
             fallback_searches: self.fallback_searches,
             fallback_hits: self.fallback_hits,
+            cached_bytes: self.quick.bytes,
+            cached_arenas: self.quick.arenas,
         }
     }
 
@@ -77,6 +79,7 @@ fn info(slot: usize, s: &Slot) -> ArenaInfo {
         size: s.size,
         used: s.used,
         in_use: s.state == State::InUse,
+        cached: s.state == State::Cached,
         slot,
     }
 }

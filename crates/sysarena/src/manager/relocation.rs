@@ -46,6 +46,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         mut movable: impl FnMut(u32) -> bool,
         mut on_move: impl FnMut(u32, Move),
     ) -> Result<RelocationReport, TableError> {
+        self.flush_quick_lists();
         let mut report = RelocationReport {
             free_arenas_before: self.free_arenas,
             largest_free_before: self.largest_free(),

@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use super::quick_lists::QuickLists;
 use crate::config::Config;
 use crate::table::{FreeIndex, NIL, Slot, TableStorage};
 
@@ -64,6 +65,9 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// `fresh + 2` would exceed `hash_len` (one compare).
     pub(super) hash_grow_at: u32,
     pub(super) index: FreeIndex,
+    /// Small freed arenas waiting for an allocation of their size (the fast
+    /// model only; see `quick_lists`).
+    pub(super) quick: QuickLists,
     pub(super) free_bytes: usize,
     pub(super) in_use_bytes: usize,
     pub(super) requested_bytes: usize,
@@ -115,6 +119,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             hash_len: if len < 16 { len as u32 } else { 16 },
             hash_grow_at: if len <= 16 { u32::MAX } else { 16 - 1 },
             index: FreeIndex::EMPTY,
+            quick: QuickLists::EMPTY,
             free_bytes: 0,
             in_use_bytes: 0,
             requested_bytes: 0,

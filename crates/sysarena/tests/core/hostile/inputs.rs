@@ -501,6 +501,18 @@ fn already_freed(config: Config, log: &mut Log) {
         "every policy fills a fresh region in order"
     );
     m.free(a).unwrap();
+    // The fast model caches small freed arenas (quick lists): a second free
+    // of one is caught all the same.
+    if m.stats().cached_arenas > 0 {
+        log.manager(
+            WHAT,
+            "free(a) — again, a waiting in a quick list",
+            &mut m,
+            FreeError::DoubleFree { offset: a },
+            |m| m.free(a),
+        );
+        m.flush_quick_lists();
+    }
     // `a` has no left neighbour and its right one is live: it stays an
     // arena of its own under either coalescing mode.
     log.manager(
@@ -520,6 +532,8 @@ fn already_freed(config: Config, log: &mut Log) {
     // `b`'s left neighbour is free: immediate coalescing merges `b` into it,
     // so no arena starts at `b` any more (documented on `NotAllocated`).
     m.free(b).unwrap();
+    // (Under the fast model `b` waits in a quick list until a flush.)
+    m.flush_quick_lists();
     let want = match config.coalescing {
         Coalescing::Deferred => FreeError::DoubleFree { offset: b },
         Coalescing::Immediate => FreeError::NotAllocated { offset: b },
