@@ -4,7 +4,8 @@ use std::alloc::Layout;
 use std::fmt;
 
 use sysarena::{
-    AllocError, ArenaManager, Coalescing, Config, OomReason, Policy, ReallocError, Slot,
+    AllocError, ArenaManager, Coalescing, Config, OomReason, Policy, ReallocError, Reallocation,
+    Slot,
 };
 
 use crate::subject::Region;
@@ -159,6 +160,19 @@ impl SysarenaSubject {
             .map(|a| a.offset())
     }
 
+    /// A reallocation that failed once: [`retry`](Self::retry) it.
+    #[cold]
+    #[inline(never)]
+    fn realloc_failed(&mut self, block: Block, new_size: usize) -> Option<Reallocation> {
+        self.retry(
+            |m| m.realloc(block.offset, new_size.max(1), block.align),
+            |e| match e {
+                ReallocError::Alloc(e) => Some(e),
+                _ => None,
+            },
+        )
+    }
+
     /// Runs `f`; on failure defragments and runs it once more when asked
     /// to, and records why the last failure failed.
     fn retry<T, E>(
@@ -243,13 +257,15 @@ impl Subject for SysarenaSubject {
     }
 
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
-        let r = self.retry(
-            |m| m.realloc(block.offset, new_size.max(1), block.align),
-            |e| match e {
-                ReallocError::Alloc(e) => Some(e),
-                _ => None,
-            },
-        )?;
+        // The usual case first; a failure (and the retry after a
+        // defragment) out of line.
+        let r = match self
+            .manager
+            .realloc(block.offset, new_size.max(1), block.align)
+        {
+            Ok(r) => r,
+            Err(_) => self.realloc_failed(block, new_size)?,
+        };
         if let (Some(from), Some(memory)) = (r.moved_from, &self.memory) {
             // SAFETY: both arenas lie inside the region (the manager's
             // capacity is the region's size) and are disjoint: the new one

@@ -2,7 +2,7 @@
 //! arena carries to its neighbours.
 
 use super::state::ArenaManager;
-use crate::table::{NIL, Slot, TableStorage};
+use crate::table::{NIL, Slot, State, TableStorage};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     pub(super) fn spare_pop(&mut self) -> Option<u32> {
@@ -10,13 +10,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if j != NIL {
             self.spare_head = self.slot(j).link_next;
         } else if (self.fresh as usize) < self.slots.as_ref().len() {
+            // A never-used descriptor: `Slot::EMPTY` or all zero (its links
+            // NIL or 0, valid either way); the caller writes every field but
+            // the bucket head, which stays where it is.
             let j = self.fresh;
             self.fresh += 1;
-            let bucket = self.slot(j).bucket;
-            *self.slot_mut(j) = Slot {
-                bucket,
-                ..Slot::EMPTY
-            };
             self.spare -= 1;
             return Some(j);
         } else {
@@ -26,13 +24,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         Some(j)
     }
 
+    /// Puts descriptor `j` (out of every list and map) on the spare list.
+    /// Only its state and spare link are written: the other fields keep
+    /// stale but valid values (every link an index or NIL), never read
+    /// while it is spare, and [`new_free_arena`](Self::new_free_arena)
+    /// writes them all when it is taken again.
     pub(super) fn spare_push(&mut self, j: u32) {
-        let bucket = self.slot(j).bucket;
-        *self.slot_mut(j) = Slot {
-            link_next: self.spare_head,
-            bucket,
-            ..Slot::EMPTY
-        };
+        let head = self.spare_head;
+        let s = self.slot_mut(j);
+        s.state = State::Spare;
+        s.link_next = head;
         self.spare_head = j;
         self.spare += 1;
     }

@@ -38,10 +38,27 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// at most 2,048 frees, a constant). The others: see each [`Policy`](crate::Policy). A
     /// [`OomReason::NoFit`] error reports the largest free arena, which costs
     /// what [`stats`](Self::stats) says.
+    #[inline]
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
+        // The quick-list hit inline (in the caller); everything else a call
+        // away.
         let need = self.check_request(size, align)?;
+        if let Some(a) = self.take_cached(need, size, align, NIL) {
+            return Ok(a);
+        }
+        self.alloc_uncached(size, need, align)
+    }
+
+    /// `alloc` when no cached arena serves the request.
+    #[inline(never)]
+    fn alloc_uncached(
+        &mut self,
+        size: usize,
+        need: usize,
+        align: usize,
+    ) -> Result<Allocation, AllocError> {
         self.reserve_hash();
-        self.alloc_checked(size, need, align, NIL)
+        self.alloc_split(size, need, align, NIL)
     }
 
     /// `alloc` after the request was validated and the offset map reserved
@@ -58,6 +75,19 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if let Some(a) = self.take_cached(need, size, align, tag) {
             return Ok(a);
         }
+        self.alloc_split(size, need, align, tag)
+    }
+
+    /// [`alloc_checked`](Self::alloc_checked) past the quick lists: the
+    /// policy's search and the split.
+    #[inline(always)]
+    fn alloc_split(
+        &mut self,
+        size: usize,
+        need: usize,
+        align: usize,
+        tag: u32,
+    ) -> Result<Allocation, AllocError> {
         let Some((slot, pad)) = self.find(need, align) else {
             return self.alloc_after_flush(size, need, align, tag, None);
         };
@@ -126,6 +156,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// # Time complexity
     /// O(1) for every policy: the offset is looked up in the table's hash
     /// map, neighbours through the address links.
+    #[inline]
     pub fn free(&mut self, offset: usize) -> Result<(), FreeError> {
         let i = self.lookup_in_use(offset)?;
         self.free_or_cache(i);
@@ -142,6 +173,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Frees in-use arena `i` (already looked up).
+    #[inline(never)]
     fn free_slot(&mut self, i: u32) {
         let (size, used) = {
             let s = self.slot_mut(i);
