@@ -84,8 +84,9 @@ pub struct Stats {
     pub capacity: usize,
     /// Bytes in free arenas (cached ones included: `cached_bytes`).
     pub free_bytes: usize,
-    /// The largest single free arena in the free index (cached arenas, all
-    /// smaller than [`QUICK_LIMIT`](crate::QUICK_LIMIT), are not counted).
+    /// The largest single free arena, cached ones included (a request that
+    /// no cached arena serves exactly gets them after a flush, which comes
+    /// before any out-of-memory answer).
     pub largest_free: usize,
     /// Bytes in in-use arenas (their sizes, padding included).
     pub in_use_bytes: usize,

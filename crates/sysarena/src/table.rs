@@ -164,6 +164,18 @@ pub(crate) const fn class_of(size: usize) -> usize {
     ((s as usize) << SL_BITS) + (size >> s)
 }
 
+/// [`class_of`]`(size)` and the lowest class whose every arena holds at
+/// least `size` bytes ([`class_at_least`], or [`CLASSES`] when none), from
+/// one `log2`: the second is the first, plus one unless `size` is its
+/// class's lower bound.
+#[inline]
+pub(crate) const fn classes_for(size: usize) -> (usize, usize) {
+    let s = usize::BITS - 1 - (size | SL).leading_zeros() - SL_BITS;
+    let class = ((s as usize) << SL_BITS) + (size >> s);
+    let inexact = (size & ((1usize << s) - 1) != 0) as usize;
+    (class, class + inexact)
+}
+
 /// The lowest size class whose every arena holds at least `size` bytes
 /// (TLSF's `mapping_search`), or `None` when no class can promise that:
 /// `size` rounded up to its class's width (1 below 32) and mapped.
@@ -291,6 +303,23 @@ mod tests {
             }
         }
         assert_eq!(class_at_least(usize::MAX), None);
+    }
+
+    #[test]
+    fn classes_for_is_class_of_and_class_at_least() {
+        let edges = (SL_BITS..usize::BITS).flat_map(|b| {
+            let p = 1usize << b;
+            [p - 1, p, p + 1, p | (p >> 1), p + (p - 1)]
+        });
+        for size in (1..UPTO).chain(edges).chain([usize::MAX - 1, usize::MAX]) {
+            let (class, at_least) = classes_for(size);
+            assert_eq!(class, class_of(size), "size {size}");
+            assert_eq!(
+                at_least,
+                class_at_least(size).unwrap_or(CLASSES),
+                "size {size}"
+            );
+        }
     }
 
     /// The two-level definition, with its branch: the reference for the

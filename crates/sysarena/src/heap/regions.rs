@@ -325,6 +325,7 @@ impl Regions {
             base % MAX_REGION_ALIGN
         );
         m.grow(len)?;
+        m.quick_lists_exclude(fence);
         self.push(ptr, Region { base, len, offset }, fence);
         Ok(())
     }

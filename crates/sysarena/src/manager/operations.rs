@@ -1,6 +1,7 @@
 //! The public operations: alloc, free, realloc, defragment, and the request
 //! checks they share.
 
+use super::quick_lists::{LARGE_FLUSH_RATIO, QUICK_LIMIT};
 use super::state::ArenaManager;
 use crate::config::{Coalescing, Policy};
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
@@ -35,7 +36,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// # Time complexity
     /// [`Policy::SegregatedFit`](crate::Policy::SegregatedFit): O(1) (see its docs for the bounded
     /// fallback; a flush of the quick lists before an out-of-memory error is
-    /// at most 2,048 frees, a constant). The others: see each [`Policy`](crate::Policy). A
+    /// at most 16,384 frees, a constant). The others: see each [`Policy`](crate::Policy). A
     /// [`OomReason::NoFit`] error reports the largest free arena, which costs
     /// what [`stats`](Self::stats) says.
     #[inline]
@@ -46,19 +47,26 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if let Some(a) = self.take_cached(need, size, align, NIL) {
             return Ok(a);
         }
-        self.alloc_uncached(size, need, align)
+        self.alloc_uncached(size, need, align, NIL)
     }
 
-    /// `alloc` when no cached arena serves the request.
+    /// `alloc` when no cached arena serves the request (the new arena
+    /// tagged `tag`).
     #[inline(never)]
     fn alloc_uncached(
         &mut self,
         size: usize,
         need: usize,
         align: usize,
+        tag: u32,
     ) -> Result<Allocation, AllocError> {
+        // A large request while the lists hold many times its size: the
+        // cached arenas merge first (see `quick_lists`).
+        if need >= QUICK_LIMIT && self.quick.bytes / LARGE_FLUSH_RATIO >= need {
+            self.flush_quick_lists();
+        }
         self.reserve_hash();
-        self.alloc_split(size, need, align, NIL)
+        self.alloc_split(size, need, align, tag)
     }
 
     /// `alloc` after the request was validated and the offset map reserved

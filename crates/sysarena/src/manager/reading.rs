@@ -31,7 +31,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         Stats {
             capacity: self.capacity,
             free_bytes: self.free_bytes + self.quick.bytes,
-            largest_free: self.largest_free(),
+            largest_free: self.largest_free().max(self.largest_cached()),
             in_use_bytes: self.in_use_bytes,
             requested_bytes: self.requested_bytes,
             free_arenas: self.free_arenas + self.quick.arenas,

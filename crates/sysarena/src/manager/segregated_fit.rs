@@ -2,7 +2,7 @@
 //! then a bounded fallback.
 
 use super::state::ArenaManager;
-use crate::table::{CLASSES, NIL, TableStorage, class_at_least, class_of};
+use crate::table::{CLASSES, NIL, TableStorage, class_at_least, class_of, classes_for};
 
 /// How many arenas of each class the fallback search looks at. A table of
 /// at most this many descriptors is therefore always searched completely.
@@ -23,7 +23,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // The head of the request's own class often fits (sizes rounded to
         // a common alignment make many arenas exactly as large as a request):
         // an exact fit needs no split. O(1): one list head.
-        let own = self.index.heads[class_of(need)];
+        let (own_class, at_least) = classes_for(need);
+        let own = self.index.heads[own_class];
         if own != NIL {
             let s = self.slot(own);
             if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
@@ -31,7 +32,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             }
         }
         let mut upper = CLASSES;
-        if let Some(c) = class_at_least(need) {
+        if at_least < CLASSES {
+            let c = at_least;
             upper = c;
             if let Some(c) = self.index.first_from(c) {
                 let i = self.index.heads[c];
