@@ -552,3 +552,29 @@ fn the_picture_draws_a_cached_arena_and_its_descriptor() {
         "{svg}"
     );
 }
+
+#[test]
+fn flush_on_a_movable_says_it_flushes_itself() {
+    let mut s = Session::new(Settings {
+        capacity: 1024,
+        descriptors: 16,
+        config: sysarena::Config::fast(),
+        handles: true,
+    })
+    .unwrap();
+    run_script(&mut s, "alloc 32; alloc 32; free 0").unwrap();
+    assert_eq!(
+        run_script(&mut s, "flush").unwrap(),
+        [
+            "flush: a handle-based (Movable) manager flushes its quick lists itself, before out of memory, `defrag` and passes"
+        ]
+    );
+    // Outside the fast model there is nothing to flush.
+    let mut classic = session(400, 8);
+    assert_eq!(
+        run_script(&mut classic, "flush").unwrap(),
+        [
+            "flush: nothing to do: only the fast model (segregated-fit with immediate coalescing) keeps quick lists"
+        ]
+    );
+}
