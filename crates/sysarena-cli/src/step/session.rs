@@ -123,6 +123,12 @@ impl State {
                     c.coalescing.name()
                 ));
                 self.say_flushed(&before, m, "the quick lists were flushed first");
+                if keeps_quick_lists(c) {
+                    self.say(
+                        "  the fast model: a freed arena under 1 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size for the next request of that size"
+                            .to_owned(),
+                    );
+                }
             }
             Op::Flush => {
                 let before = m.stats();

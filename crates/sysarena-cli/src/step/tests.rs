@@ -252,6 +252,17 @@ fn a_policy_change_flushes_the_quick_lists_and_says_so() {
 }
 
 #[test]
+fn switching_to_the_fast_model_tells_of_its_quick_lists() {
+    let out = run_script(&args(&[]), "policy segregated-fit\ncoalescing immediate\n").unwrap();
+    assert!(
+        out.contains("\n  now segregated-fit with immediate coalescing\n    the fast model: a freed arena under 1 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size for the next request of that size\n"),
+        "{out}"
+    );
+    // Not before: segregated fit with deferred coalescing keeps no lists.
+    assert_eq!(out.matches("the fast model").count(), 1, "{out}");
+}
+
+#[test]
 fn flush_outside_the_fast_model_says_there_is_nothing_to_do() {
     let out = run_script(&args(&[]), "alloc 32\nfree 0\nflush\n").unwrap();
     assert!(
