@@ -63,17 +63,22 @@ function bytes(n) {
   while (v >= 1024 && i + 1 < u.length) { v /= 1024; i++; }
   return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${u[i]}`;
 }
+// A cached arena (row[6] = 1): free, waiting whole in a quick list (the
+// fast model). Drawn solid grey-blue, as `sysarena viz` draws it.
+const CACHED = '#9fa8bd';
+const isFast = (v) => v.policy === 'segregated-fit' && v.coalescing === 'immediate';
 function ownerName(row) {
-  if (row[4] === 0) return 'free';
+  if (row[4] === 0) return row[6] ? 'cached' : 'free';
   if (row[4] === 2) return `id ${row[5]}`;
   return row[5] >= 2 ** 53 ? 'in use' : `#${row[5]}`;
 }
-function letter(row) { return row[4] === 0 ? '·' : String.fromCharCode(65 + (row[5] % 26)); }
+function letter(row) { return row[4] === 0 ? (row[6] ? '○' : '·') : String.fromCharCode(65 + (row[5] % 26)); }
 
 // The heap map as an SVG string: every arena a rectangle (or, for large
 // heaps, buckets drawn as a skyline of in-use bytes). Patterns, not only
 // colours: free arenas are hatched, slack is striped, the largest free arena
-// is outlined and labelled; every rectangle has a <title>.
+// is outlined and labelled, cached arenas are solid grey-blue; every
+// rectangle has a <title>. Buckets count cached bytes as free.
 // `W` is the drawing's width in CSS pixels, so labels keep their size on a
 // phone as on a desktop.
 function heapSvg(v, k, W = 640) {
@@ -82,7 +87,8 @@ function heapSvg(v, k, W = 640) {
   const out = [];
   const free = `f${k}`, slack = `s${k}`;
   const live = v.stats.used_arenas, fa = v.stats.free_arenas;
-  const label = `Heap map of ${bytes(v.capacity)}: ${live} in-use arenas (${bytes(v.stats.in_use_bytes)}), ${fa} free arenas (${bytes(v.stats.free_bytes)}), largest free ${bytes(v.stats.largest_free)}`;
+  const cached = v.stats.cached_arenas ? ` of which ${v.stats.cached_arenas} cached (${bytes(v.stats.cached_bytes)})` : '';
+  const label = `Heap map of ${bytes(v.capacity)}: ${live} in-use arenas (${bytes(v.stats.in_use_bytes)}), ${fa} free arenas (${bytes(v.stats.free_bytes)})${cached}, largest free ${bytes(v.stats.largest_free)}`;
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="heapmap" viewBox="0 0 ${W} ${H + 20}" role="img" aria-label="${esc(label)}">`);
   out.push(`<title>${esc(label)}</title>`);
   out.push(`<defs><pattern id="${free}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><rect width="2" height="6" fill="#8a96a3"/></pattern>`);
@@ -94,7 +100,10 @@ function heapSvg(v, k, W = 640) {
       const x0 = x(off), w = Math.max(x(size), 0.6);
       const name = ownerName(a);
       const tip = `${name}: offset ${off}, ${bytes(size)}${a[4] ? `, ${bytes(used)} requested` : ''}, slot ${a[3]}`;
-      if (a[4] === 0) {
+      if (a[4] === 0 && a[6]) {
+        out.push(`<rect x="${x0}" y="0" width="${w}" height="${H}" fill="${CACHED}" stroke="#57606a" stroke-width="0.5" data-kind="cached"><title>${esc(`cached (waiting whole in a quick list for a request of ${bytes(size)}): offset ${off}, slot ${a[3]}`)}</title></rect>`);
+        if (w > 64) out.push(`<text x="${x0 + w / 2}" y="${H / 2 + 5}" text-anchor="middle" font-size="14" fill="#1b1f24" font-family="sans-serif">cached ${esc(bytes(size))}</text>`);
+      } else if (a[4] === 0) {
         out.push(`<rect x="${x0}" y="0" width="${w}" height="${H}" fill="url(#${free})" stroke="#57606a" stroke-width="0.5" data-kind="free"><title>${esc(tip)}</title></rect>`);
         if (w > 64) out.push(`<text x="${x0 + w / 2}" y="${H / 2 + 5}" text-anchor="middle" font-size="14" fill="#1b1f24" font-family="sans-serif">free ${esc(bytes(size))}</text>`);
       } else {
@@ -132,7 +141,7 @@ function tableHtml(v) {
   const cells = [];
   for (const e of v.table) {
     if (!e) cells.push('<span class="spare" title="spare descriptor">_</span>');
-    else cells.push(`<span class="${e[4] ? 'used' : 'free'}" title="${esc(`slot ${e[3]}: ${ownerName(e)}, offset ${e[0]}, ${bytes(e[1])}`)}"${e[4] ? ` style="background:${PALETTE[e[5] % PALETTE.length] || PALETTE[0]}"` : ''}>${esc(letter(e))}</span>`);
+    else cells.push(`<span class="${e[4] ? 'used' : (e[6] ? 'cached' : 'free')}" title="${esc(`slot ${e[3]}: ${ownerName(e)}, offset ${e[0]}, ${bytes(e[1])}`)}"${e[4] ? ` style="background:${PALETTE[e[5] % PALETTE.length] || PALETTE[0]}"` : ''}>${esc(letter(e))}</span>`);
   }
   const more = v.descriptors > v.table.length ? `<span title="more descriptors">… ${v.descriptors - v.table.length} more</span>` : '';
   const rows = [];
@@ -147,10 +156,10 @@ function tableHtml(v) {
       i = j + 1;
       continue;
     }
-    rows.push(`<tr><td>${e[3]}</td><td>${e[0]}</td><td>${e[1]}</td><td>${e[2]}</td><td style="text-align:left">${e[4] ? 'in use ' + esc(ownerName(e)) : 'free'}</td></tr>`);
+    rows.push(`<tr><td>${e[3]}</td><td>${e[0]}</td><td>${e[1]}</td><td>${e[2]}</td><td style="text-align:left">${e[4] ? 'in use ' + esc(ownerName(e)) : (e[6] ? 'cached (quick list)' : 'free')}</td></tr>`);
     i++;
   }
-  return `<div class="strip" aria-label="arena table: letter = in-use arena, dot = free arena, underscore = spare descriptor">${cells.join('')}${more}</div>`
+  return `<div class="strip" aria-label="arena table: letter = in-use arena, dot = free arena, circle = cached arena, underscore = spare descriptor">${cells.join('')}${more}</div>`
     + `<details><summary>arena table (${v.descriptors - v.stats.spare_descriptors} descriptors describe arenas, ${v.stats.spare_descriptors} spare)</summary><table><thead><tr><th>slot</th><th>offset</th><th>size</th><th>used</th><th style="text-align:left">state</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
 }
 
@@ -160,16 +169,16 @@ function statsHtml(v, k) {
   const items = [
     ['in use', `${bytes(s.in_use_bytes)} in ${s.used_arenas} arenas`],
     ['requested', `${bytes(s.requested_bytes)} (slack ${bytes(s.in_use_bytes - s.requested_bytes)})`],
-    ['free', `${bytes(s.free_bytes)} in ${s.free_arenas} arenas`],
+    ['free', `${bytes(s.free_bytes)} in ${s.free_arenas} arenas${s.cached_arenas ? ` (${bytes(s.cached_bytes)} cached in ${s.cached_arenas})` : ''}`],
     ['largest free', bytes(s.largest_free)],
     ['external fragmentation', pct(s.fragmentation)],
     ['descriptors', `${s.descriptors - s.spare_descriptors} used, ${s.spare_descriptors} spare of ${s.descriptors}`],
   ];
   if (v.policy === 'segregated-fit') items.push(['fallback searches', `${s.fallback_searches} (${s.fallback_hits} found a fit)`]);
-  const fl = v.free_list.map(([o, sz]) => `[${o}+${sz}]${v.largest && v.largest[0] === o ? '*' : ''}`).join(' ');
+  const fl = v.free_list.map(([o, sz, c]) => `[${o}+${sz}]${c ? '○' : (v.largest && v.largest[0] === o ? '*' : '')}`).join(' ');
   const more = s.free_arenas > v.free_list.length ? ` … ${s.free_arenas - v.free_list.length} more` : '';
   return `<dl class="stats">${items.map(([a, b]) => `<dt>${a}</dt><dd>${esc(b)}</dd>`).join('')}</dl>`
-    + `<p class="freelist">free list (address order, * largest): ${fl || '(empty)'}${more}</p>`
+    + `<p class="freelist">free list (address order, * largest${v.free_list.some((f) => f[2]) ? ', ○ cached' : ''}): ${fl || '(empty)'}${more}</p>`
     + `<p class="stats-line" id="stats-line-${k}">${esc(v.stats_line)}</p>`;
 }
 
@@ -183,7 +192,8 @@ function render() {
     p.el.innerHTML = `<h2><span>${esc(title)}</span><small>${where}</small>${k > 0 ? '<button type="button" class="close">Remove</button>' : ''}</h2>`
       + (k > 0 && p.note ? `<p class="note">${esc(p.note)}</p>` : '')
       + heapSvg(v, k, Math.round(Math.min(1400, Math.max(280, p.el.clientWidth - 24))))
-      + '<div class="legend"><span><i class="swatch sw-used"></i>in use (label #N)</span><span><i class="swatch sw-slack"></i>slack (reserved, not requested)</span><span><i class="swatch sw-free"></i>free (hatched)</span><span><i class="swatch sw-largest"></i>largest free (outlined)</span></div>'
+      + '<div class="legend"><span><i class="swatch sw-used"></i>in use (label #N)</span><span><i class="swatch sw-slack"></i>slack (reserved, not requested)</span><span><i class="swatch sw-free"></i>free (hatched)</span><span><i class="swatch sw-largest"></i>largest free (outlined)</span>'
+      + (isFast(v) ? '<span><i class="swatch sw-cached"></i>cached (freed, waiting whole in a quick list)</span>' : '') + '</div>'
       + tableHtml(v) + statsHtml(v, k);
     const close = p.el.querySelector('.close');
     if (close) close.addEventListener('click', () => removePanel(p));
@@ -560,7 +570,7 @@ async function selftest() {
   const line = () => $('stats-line-0').textContent;
   const main = panels[0];
   check(line() === main.view.stats_line, 'the displayed stats line is the core’s');
-  if (main.view.arenas) check(main.el.querySelectorAll('rect[data-kind="used"],rect[data-kind="free"]').length === main.view.arenas.length, 'one rectangle per arena');
+  if (main.view.arenas) check(main.el.querySelectorAll('rect[data-kind="used"],rect[data-kind="free"],rect[data-kind="cached"]').length === main.view.arenas.length, 'one rectangle per arena');
   const before = line(), pos = main.view.pos;
   // Bad input: an error next to the field, nothing changes.
   for (const [field, value, form] of [['cmd', 'alloc 0', 'cmd-form'], ['cmd', 'allco 10', 'cmd-form'], ['alloc-size', '-5', 'alloc-form'], ['free-number', '9999', 'free-form']]) {
@@ -637,6 +647,15 @@ async function selftest() {
   check($('set-handles').checked && panels[0].view.handles, 'handles=1 in a link makes a Movable manager');
   for (let i = 0; i < 20 && !said().includes('converged'); i++) $('pass-form').requestSubmit();
   check(said().includes('converged') && panels[0].view.stats.largest_free === 500, 'bounded passes close the holes');
+  // The fast model: a freed 32-byte block waits in a quick list, drawn in
+  // its colour, named in the legend and the stats; alloc 32 takes it back.
+  restart('#capacity=1K&policy=segregated-fit&coalescing=immediate&ops=alloc+32;alloc+32;free+0');
+  check(panels[0].el.querySelectorAll('rect[data-kind="cached"]').length === 1 && panels[0].view.stats.cached_arenas === 1, 'a cached arena is drawn');
+  check(panels[0].el.querySelector('.sw-cached') !== null && line().includes('(32 B cached in 1)'), 'the legend and the stats line name cached arenas');
+  check(said().includes('quick list of 32 B arenas'), 'the free says it waits in a quick list');
+  $('cmd').value = 'alloc 32';
+  $('cmd-form').requestSubmit();
+  check(said().includes('taken back from the quick list') && panels[0].view.stats.cached_arenas === 0, 'alloc 32 takes the cached arena back');
   restart(location.hash);
   check(line() === before, 'the link replays to the same state again');
   clearErrors();

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use sysarena::{AllocError, ArenaManager, Coalescing, Config, Policy};
 
-use crate::heapmap::{HeapMap, count, fmt_bytes, label};
+use crate::heapmap::{HeapMap, cached_note, count, fmt_bytes, label};
 
 /// Options of the demo.
 #[derive(Clone, Debug, clap::Args)]
@@ -83,11 +83,12 @@ impl<W: Write> Demo<W> {
         let s = self.m.stats();
         writeln!(
             self.out,
-            "   in use {} in {} · free {} in {}, largest {} · fragmentation {:.0}% · descriptors {}/{} in use",
+            "   in use {} in {} · free {} in {}{}, largest {} · fragmentation {:.0}% · descriptors {}/{} in use",
             fmt_bytes(s.in_use_bytes),
             count(s.used_arenas, "arena"),
             fmt_bytes(s.free_bytes),
             count(s.free_arenas, "arena"),
+            cached_note(&s),
             fmt_bytes(s.largest_free),
             s.fragmentation() * 100.0,
             s.descriptors - s.spare_descriptors,
@@ -198,6 +199,9 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
         if classic { " (the classic model)" } else { "" },
         HeapMap::legend()
     )?;
+    if config == Config::fast() {
+        writeln!(d.out, "{}", HeapMap::legend_cached())?;
+    }
     d.map()?;
 
     d.heading(&format!(
@@ -353,6 +357,32 @@ mod tests {
             }
         }
         plain
+    }
+
+    #[test]
+    fn the_fast_model_shows_a_cached_block() {
+        let out = demo(&[
+            "--policy",
+            "segregated-fit",
+            "--coalescing",
+            "immediate",
+            "--block-size",
+            "16",
+            "--blocks",
+            "26",
+            "--width",
+            "26",
+        ]);
+        // The region's sixteenth (26 B) holds one freed 16-byte block.
+        for line in [
+            "○∘ a cached arena: freed, waiting whole in a quick list for the next request of its size (it merges with free neighbours only when the lists are flushed)\n",
+            "   |A○C▏E▏G▏I▏K▏M▏O▏Q▏S▏U▏W▏Y▏|\n",
+            "   in use 208 B in 13 arenas · free 208 B in 13 arenas (16 B cached in 1), largest 16 B · fragmentation 92% · descriptors 26/32 in use\n",
+        ] {
+            assert!(out.contains(line), "{line}\n{out}");
+        }
+        // The classic demo names no cached arena.
+        assert!(!demo(&[]).contains('○'));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::heapmap::{FREE_RGB, LARGEST_RGB, RGB, fmt_bytes};
+use crate::heapmap::{CACHED_RGB, FREE_RGB, LARGEST_RGB, RGB, fmt_bytes};
 use crate::viz::capture::{CaptureOptions, SubjectRun, capture, keyframe_steps};
 use crate::viz::plots::SUBJECT_RGB;
 use crate::viz::svg::{describe_last, esc};
@@ -74,6 +74,7 @@ pub fn render(args: &ReportArgs) -> io::Result<String> {
         "palette": RGB,
         "free": FREE_RGB,
         "largest": LARGEST_RGB,
+        "cached": CACHED_RGB,
         "scale": runs.first().and_then(|r| r.frames.first()).map(|f| f.map.scale_note()),
         "peakLive": stats.peak_live_bytes,
         "peakFrame": peak_frame,
@@ -202,5 +203,30 @@ mod tests {
         assert!(html.contains("opens at the peak"));
         assert!(html.contains("<table>"));
         assert!(!html.contains("{{"));
+    }
+
+    #[test]
+    fn the_fast_models_cached_arenas_reach_the_report() {
+        let p = P::parse_from([
+            "report",
+            "--workload",
+            "uniform",
+            "--ops",
+            "2000",
+            "--subjects",
+            "sysarena/segregated-fit/immediate",
+            "-o",
+            "unused.html",
+            "--keyframes",
+            "20",
+        ]);
+        let html = render(&p.a).unwrap();
+        // The colour the page draws `~` cells in, and some keyframe with
+        // one; the page names it in the legend only then.
+        assert!(html.contains(r##""cached":"#9fa8bd""##), "no cached colour");
+        assert!(html.contains("if (c === '~') return [D.cached, null];"));
+        let maps = html.split("\"maps\":[").nth(1).expect("maps");
+        let maps = &maps[..maps.find(']').expect("end of maps")];
+        assert!(maps.contains('~'), "no cached cell in {maps}");
     }
 }

@@ -25,6 +25,34 @@ pub fn policy_rule(p: Policy) -> &'static str {
     }
 }
 
+/// What the fast model adds to its policy's rule: the quick lists.
+pub const QUICK_LISTS: &str = "with immediate coalescing this is the fast model: a freed arena under 1 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size and the next request of that size takes it back with no search; the lists are flushed (their arenas freed for real) before an out-of-memory answer, `defrag` and a policy change";
+
+/// Whether `c` is the fast model, the one with quick lists.
+pub fn is_fast(c: sysarena::Config) -> bool {
+    c.policy == Policy::SegregatedFit && c.coalescing == sysarena::Coalescing::Immediate
+}
+
+/// A flush of the quick lists that freed `arenas` cached arenas of `bytes`
+/// in all, in words.
+pub fn flushed(arenas: usize, bytes: usize) -> String {
+    format!(
+        "the quick lists were flushed first: {} cached arena{} ({}) freed for real, merging with {} free neighbours",
+        arenas,
+        if arenas == 1 { "" } else { "s" },
+        fmt_bytes(bytes),
+        if arenas == 1 { "its" } else { "their" }
+    )
+}
+
+/// Why a free left the arena cached rather than free.
+pub fn cached_free(size: usize) -> String {
+    format!(
+        "; cached: it waits, whole, in the quick list of {} arenas for the next request of that size (its free neighbours merge with it only when the lists are flushed)",
+        fmt_bytes(size)
+    )
+}
+
 /// Whether free arena `a` holds `size` bytes at `align` (the offset is
 /// rounded up; the manager's origin is 0 here).
 fn holds(a: &ArenaInfo, size: usize, align: usize) -> bool {
@@ -47,10 +75,16 @@ pub fn alloc_ok(
     offset: usize,
     got: usize,
 ) -> String {
-    let fitting = free_before.iter().filter(|a| holds(a, size, align)).count();
+    // Cached arenas (quick lists) take only requests of their own size.
+    let fitting = free_before
+        .iter()
+        .filter(|a| !a.cached && holds(a, size, align))
+        .count();
     let chosen = free_before
         .iter()
         .find(|a| a.offset <= offset && offset < a.offset + a.size);
+    let cached_before: Vec<&ArenaInfo> = free_before.iter().filter(|a| a.cached).collect();
+    let cached_after = m.stats().cached_arenas;
     let slot = m.arena_at(offset).map_or(0, |a| a.slot);
     let al = if align > 1 {
         format!(", align {align}")
@@ -61,6 +95,26 @@ pub fn alloc_ok(
         "✓ alloc({size}{al}) = {name} at offset {offset} (arena of {} in slot {slot})",
         fmt_bytes(got)
     );
+    let took_cached = chosen.is_some_and(|c| {
+        c.cached && c.offset == offset && c.size == got && cached_after + 1 == cached_before.len()
+    });
+    if took_cached {
+        s.push_str(&format!(
+            ": taken back from the quick list of {} arenas — the one freed last, handed out whole with no search and no split",
+            fmt_bytes(got)
+        ));
+        return s;
+    }
+    if !cached_before.is_empty() && cached_after == 0 {
+        s.push_str(&format!(
+            ": no free arena fitted, so {}; then the request was tried again",
+            flushed(
+                cached_before.len(),
+                cached_before.iter().map(|a| a.size).sum()
+            )
+        ));
+        return s;
+    }
     if let Some(c) = chosen {
         s.push_str(&format!(
             ": {}; {} of {} free arenas fit{}, it took [{}+{}]",

@@ -1,13 +1,17 @@
 //! The heap map as a standalone SVG picture, drawn natively from a session
 //! — the book's pictures (`book/pictures.sh`). The same marks as the
 //! playground: in-use arenas filled and labelled `#N`, slack striped, free
-//! arenas hatched, the largest free arena outlined; the arena table strip
-//! below (letter: in-use, `·`: free, `_`: spare) and the stats line.
+//! arenas hatched, the largest free arena outlined, cached arenas (the fast
+//! model's quick lists) solid grey-blue; the arena table strip below
+//! (letter: in-use, `·`: free, `○`: cached, `_`: spare) and the stats line.
 
 use std::fmt::Write as _;
 
 use crate::session::{Owner, Session, owner_name};
 use crate::view::{fmt_bytes, stats_line};
+
+/// A cached arena's fill, as in the playground and `sysarena viz`.
+const CACHED: &str = "#9fa8bd";
 
 const PALETTE: [&str; 8] = [
     "#4e79a7", "#e15759", "#59a14f", "#b07aa1", "#9c755f", "#f28e2b", "#76b7b2", "#7f7f7f",
@@ -56,12 +60,34 @@ pub fn svg(s: &Session, caption: &str) -> String {
                 a.slot
             ),
             _ => format!(
-                "free: offset {}, {}, slot {}",
+                "{}: offset {}, {}, slot {}",
+                if a.cached {
+                    "cached (waiting in a quick list)"
+                } else {
+                    "free"
+                },
                 a.offset,
                 fmt_bytes(a.size),
                 a.slot
             ),
         };
+        if a.cached {
+            let _ = writeln!(
+                o,
+                r##"<rect x="{x0:.1}" y="{top}" width="{aw:.1}" height="{h}" fill="{CACHED}" stroke="#57606a" stroke-width="0.5"><title>{}</title></rect>"##,
+                esc(&tip)
+            );
+            if aw > 70.0 {
+                let _ = writeln!(
+                    o,
+                    r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13" fill="#1b1f24">cached {}</text>"##,
+                    x0 + aw / 2.0,
+                    top + h / 2.0 + 5.0,
+                    fmt_bytes(a.size)
+                );
+            }
+            continue;
+        }
         if !a.in_use {
             if largest.is_none_or(|(_, l)| a.size > l) {
                 largest = Some((a.offset, a.size));
@@ -141,6 +167,7 @@ pub fn svg(s: &Session, caption: &str) -> String {
         let cx = 200.0 + i as f64 * 12.5;
         let (fill, ch, fg) = match e.arena {
             None => ("#f6f8fa", "_".to_owned(), "#8c959f"),
+            Some(a) if a.cached => (CACHED, "○".to_owned(), "#1b1f24"),
             Some(a) if !a.in_use => ("url(#free)", "·".to_owned(), "#1b1f24"),
             Some(a) => {
                 let n = match s.owner(a.offset) {

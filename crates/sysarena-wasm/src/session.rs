@@ -98,6 +98,8 @@ pub enum Op {
     },
     /// `defrag`: the classic defragment.
     Defrag,
+    /// `flush`: free every cached arena of the quick lists for real.
+    Flush,
     /// `relocate`: slide every live block down.
     Relocate,
     /// `pass [MOVES]`: one bounded relocation pass (handles only).
@@ -255,6 +257,7 @@ impl Session {
                 Op::Free { number } => format!("free {number}"),
                 Op::FreeAt { offset } => format!("free @{offset}"),
                 Op::Defrag => "defrag".to_owned(),
+                Op::Flush => "flush".to_owned(),
                 Op::Relocate => "relocate".to_owned(),
                 Op::Pass { moves } => format!("pass {moves}"),
                 Op::Config(c) => {

@@ -440,3 +440,141 @@ fn passes_need_handles() {
     let e = s.exec("pass").unwrap_err();
     assert!(e.message.contains("handles"), "{e:?}");
 }
+
+/// A session of the fast model (quick lists) over `capacity` bytes.
+fn fast(capacity: usize) -> Session {
+    Session::new(Settings {
+        capacity,
+        descriptors: 16,
+        config: sysarena::Config::fast(),
+        handles: false,
+    })
+    .unwrap()
+}
+
+#[test]
+fn every_stats_line_matches_the_fast_models_golden_frames() {
+    // `sysarena step --policy segregated-fit --coalescing immediate
+    // --capacity 1K --script step-fast.script`: cached bytes included.
+    let script = include_str!("../../sysarena-cli/tests/golden/step-fast.script");
+    let golden = include_str!("../../sysarena-cli/tests/golden/step-fast.txt");
+    let expected: Vec<&str> = golden.lines().filter(|l| l.starts_with("stats:")).collect();
+    let mut s = fast(1024);
+    let mut got = vec![line(&s)];
+    for cmd in script.lines() {
+        let body = cmd.split('#').next().unwrap().trim();
+        if body.is_empty() {
+            continue;
+        }
+        s.exec(body).unwrap();
+        got.push(line(&s));
+    }
+    assert_eq!(got, expected);
+    assert!(got.iter().any(|l| l.contains("(32 B cached in 1)")));
+}
+
+#[test]
+fn the_view_carries_cached_arenas() {
+    let mut s = fast(1024);
+    run_script(&mut s, "alloc 32; alloc 32; alloc 960; free 0").unwrap();
+    let v = serde_json::to_value(view::view(&s, 1000, 100, 16, 16)).unwrap();
+    assert_eq!(v["stats"]["cached_bytes"], 32);
+    assert_eq!(v["stats"]["cached_arenas"], 1);
+    // [offset, size, used, slot, owner kind, owner number, cached]
+    assert_eq!(v["arenas"][0], serde_json::json!([0, 32, 0, 0, 0, 0, 1]));
+    assert_eq!(v["arenas"][1], serde_json::json!([32, 32, 32, 1, 1, 1, 0]));
+    assert_eq!(v["free_list"], serde_json::json!([[0, 32, 1]]));
+    // A cached arena is never the largest free one.
+    assert_eq!(v["largest"], serde_json::Value::Null);
+    assert_eq!(
+        v["stats_line"],
+        "stats: in use 992 B (requested 992 B, slack 0 B) in 2 arenas · free 32 B in 1 arena (32 B cached in 1), largest 32 B · external fragmentation 0% · descriptors 3 used, 13 spare of 16"
+    );
+}
+
+#[test]
+fn the_explanations_tell_the_quick_lists_story() {
+    let mut s = fast(1024);
+    run_script(&mut s, "alloc 32; alloc 32; alloc 960").unwrap();
+    assert_eq!(
+        run_script(&mut s, "free 0").unwrap(),
+        [
+            "✓ free #0 at offset 0; cached: it waits, whole, in the quick list of 32 B arenas for the next request of that size (its free neighbours merge with it only when the lists are flushed)"
+        ]
+    );
+    assert_eq!(
+        run_script(&mut s, "alloc 32").unwrap(),
+        [
+            "✓ alloc(32) = #3 at offset 0 (arena of 32 B in slot 0): taken back from the quick list of 32 B arenas — the one freed last, handed out whole with no search and no split"
+        ]
+    );
+    run_script(&mut s, "free 3; free 1").unwrap();
+    assert_eq!(
+        run_script(&mut s, "alloc 64").unwrap(),
+        [
+            "✓ alloc(64) = #4 at offset 0 (arena of 64 B in slot 0): no free arena fitted, so the quick lists were flushed first: 2 cached arenas (64 B) freed for real, merging with their free neighbours; then the request was tried again"
+        ]
+    );
+    run_script(&mut s, "free 4").unwrap();
+    assert_eq!(
+        run_script(&mut s, "flush").unwrap(),
+        [
+            "flush: 1 cached arena (64 B) freed for real, each merging with its free neighbours; free arenas 1 → 1, largest free 64 B → 64 B"
+        ]
+    );
+    assert_eq!(
+        run_script(&mut s, "flush").unwrap(),
+        ["flush: the quick lists are empty"]
+    );
+    run_script(&mut s, "coalescing deferred").unwrap();
+    let log = run_script(&mut s, "coalescing immediate").unwrap();
+    assert_eq!(
+        log[0],
+        format!(
+            "now segregated-fit with immediate coalescing: {}; {}",
+            explain::policy_rule(sysarena::Policy::SegregatedFit),
+            explain::QUICK_LISTS
+        )
+    );
+}
+
+#[test]
+fn the_picture_draws_a_cached_arena_and_its_descriptor() {
+    let mut s = fast(1024);
+    run_script(&mut s, "alloc 32; alloc 32; free 0").unwrap();
+    let svg = picture::svg(&s, "cached");
+    assert!(
+        svg.contains(r##"<rect x="0.0" y="28" width="25.0" height="70" fill="#9fa8bd" stroke="#57606a" stroke-width="0.5"><title>cached (waiting in a quick list): offset 0, 32 B, slot 0</title></rect>"##),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(r##"<rect x="200.0" y="122.0" width="11" height="16" fill="#9fa8bd" stroke="#d0d7de"/><text x="205.5" y="134.0" font-size="11" text-anchor="middle" fill="#1b1f24">○</text>"##),
+        "{svg}"
+    );
+}
+
+#[test]
+fn flush_on_a_movable_says_it_flushes_itself() {
+    let mut s = Session::new(Settings {
+        capacity: 1024,
+        descriptors: 16,
+        config: sysarena::Config::fast(),
+        handles: true,
+    })
+    .unwrap();
+    run_script(&mut s, "alloc 32; alloc 32; free 0").unwrap();
+    assert_eq!(
+        run_script(&mut s, "flush").unwrap(),
+        [
+            "flush: a handle-based (Movable) manager flushes its quick lists itself, before out of memory, `defrag` and passes"
+        ]
+    );
+    // Outside the fast model there is nothing to flush.
+    let mut classic = session(400, 8);
+    assert_eq!(
+        run_script(&mut classic, "flush").unwrap(),
+        [
+            "flush: nothing to do: only the fast model (segregated-fit with immediate coalescing) keeps quick lists"
+        ]
+    );
+}

@@ -1,7 +1,9 @@
 //! What the page draws, as JSON: the stats, the arenas (or, past a
 //! threshold, the heap map in buckets), the first descriptors of the arena
 //! table and the free list — all read through the core's public `stats`,
-//! `arenas` and `table`.
+//! `arenas` and `table`. Cached arenas (the fast model's quick lists) are
+//! free arenas with their `cached` mark set; a bucketed map counts their
+//! bytes as free.
 
 use serde::Serialize;
 use sysarena::Stats;
@@ -18,17 +20,32 @@ fn arenas(n: usize) -> String {
     }
 }
 
+/// What follows the free arenas when some are cached: ` (112 B cached in
+/// 1)`, as `sysarena step` says it; empty when none are.
+fn cached_note(st: &Stats) -> String {
+    if st.cached_arenas == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({} cached in {})",
+            fmt_bytes(st.cached_bytes),
+            st.cached_arenas
+        )
+    }
+}
+
 /// The stats line, word for word as `sysarena step` prints it, so the
 /// browser test can compare the page with the command line.
 pub fn stats_line(st: &Stats) -> String {
     format!(
-        "stats: in use {} (requested {}, slack {}) in {} · free {} in {}, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
+        "stats: in use {} (requested {}, slack {}) in {} · free {} in {}{}, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
         fmt_bytes(st.in_use_bytes),
         fmt_bytes(st.requested_bytes),
         fmt_bytes(st.internal_fragmentation()),
         arenas(st.used_arenas),
         fmt_bytes(st.free_bytes),
         arenas(st.free_arenas),
+        cached_note(st),
         fmt_bytes(st.largest_free),
         st.fragmentation() * 100.0,
         st.descriptors - st.spare_descriptors,
@@ -51,13 +68,18 @@ pub struct StatsView {
     descriptors: usize,
     fallback_searches: u64,
     fallback_hits: u64,
+    /// Of `free_bytes`, the bytes waiting in the quick lists.
+    cached_bytes: usize,
+    /// Of `free_arenas`, the arenas waiting in the quick lists.
+    cached_arenas: usize,
     /// `1 - largest_free / free_bytes`.
     fragmentation: f64,
 }
 
-/// One arena: `[offset, size, used, slot, owner kind, owner number]`;
-/// owner kind 0 = free, 1 = typed (`#N`), 2 = a trace id.
-pub type ArenaRow = [u64; 6];
+/// One arena: `[offset, size, used, slot, owner kind, owner number,
+/// cached]`; owner kind 0 = free, 1 = typed (`#N`), 2 = a trace id; cached
+/// 1 for a free arena waiting in a quick list (the fast model), else 0.
+pub type ArenaRow = [u64; 7];
 
 /// The loaded trace.
 #[derive(Debug, Serialize)]
@@ -87,13 +109,15 @@ pub struct View {
     /// Otherwise the heap map in equal buckets: `[in-use bytes, requested
     /// bytes, arenas starting]` per bucket.
     buckets: Option<Vec<[u64; 3]>>,
-    /// The largest free arena: `[offset, size]`.
+    /// The largest free arena: `[offset, size]` (never a cached one, as in
+    /// `Stats::largest_free`).
     largest: Option<[usize; 2]>,
     /// The first descriptors of the arena table, in table order: an arena
     /// row, or `null` for a spare.
     table: Vec<Option<ArenaRow>>,
-    /// The first free arenas in address order: `[offset, size]`.
-    free_list: Vec<[usize; 2]>,
+    /// The first free arenas in address order: `[offset, size, cached]`
+    /// (cached 1 for an arena waiting in a quick list).
+    free_list: Vec<[usize; 3]>,
 }
 
 fn row(s: &Session, a: &sysarena::ArenaInfo) -> ArenaRow {
@@ -110,6 +134,7 @@ fn row(s: &Session, a: &sysarena::ArenaInfo) -> ArenaRow {
         a.slot as u64,
         kind,
         n,
+        u64::from(a.cached),
     ]
 }
 
@@ -168,11 +193,11 @@ pub fn view(
         map = Some(b);
     }
     for a in m.arenas().filter(|a| !a.in_use) {
-        if largest.is_none_or(|l| a.size > l[1]) {
+        if !a.cached && largest.is_none_or(|l| a.size > l[1]) {
             largest = Some([a.offset, a.size]);
         }
         if free_list.len() < free_rows {
-            free_list.push([a.offset, a.size]);
+            free_list.push([a.offset, a.size, usize::from(a.cached)]);
         }
     }
     let table = m
@@ -207,6 +232,8 @@ pub fn view(
             descriptors: st.descriptors,
             fallback_searches: st.fallback_searches,
             fallback_hits: st.fallback_hits,
+            cached_bytes: st.cached_bytes,
+            cached_arenas: st.cached_arenas,
             fragmentation: st.fragmentation(),
         },
         stats_line: stats_line(&st),

@@ -28,7 +28,7 @@ use sysarena::{
 
 use sysarena_sim::trace::Event;
 
-use crate::heapmap::{HeapMap, LABEL_NOTE, count, fmt_bytes, label, labels_repeat};
+use crate::heapmap::{HeapMap, LABEL_NOTE, cached_note, count, fmt_bytes, label, labels_repeat};
 use crate::sim::format::parse_size;
 use crate::viz::{output_error, svg};
 
@@ -122,11 +122,12 @@ impl<W: Write> Run<W> {
         let map = HeapMap::fit(&arenas, capacity, self.width, key);
         let s = self.d.m.stats();
         let stats = format!(
-            "in use {} in {} · free {} in {}, largest {} ({:.0}% of free)",
+            "in use {} in {} · free {} in {}{}, largest {} ({:.0}% of free)",
             fmt_bytes(s.in_use_bytes),
             count(s.used_arenas, "block"),
             fmt_bytes(s.free_bytes),
             count(s.free_arenas, "arena"),
+            cached_note(&s),
             fmt_bytes(s.largest_free),
             if s.free_bytes == 0 {
                 100.0

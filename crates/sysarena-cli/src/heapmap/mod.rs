@@ -19,11 +19,11 @@ mod units;
 
 pub use strip::{SlotKind, TableStrip};
 pub use style::{
-    FREE_RGB, LABEL_NOTE, LARGEST_RGB, MAX_WIDTH, RGB, cell_fill, label, labels_repeat, palette,
-    parse_width,
+    CACHED_RGB, FREE_RGB, LABEL_NOTE, LARGEST_RGB, MAX_WIDTH, RGB, cell_fill, label, labels_repeat,
+    palette, parse_width,
 };
 use units::fmt_bytes_f;
-pub use units::{count, fmt_bytes};
+pub use units::{cached_note, count, fmt_bytes};
 
 use std::fmt::Write as _;
 
@@ -42,6 +42,11 @@ pub enum CellKind {
     Free,
     /// The largest free arena (highlighted).
     LargestFree,
+    /// A cached arena: freed, but waiting whole in a quick list (the fast
+    /// model's cache of small freed arenas) for the next request of its
+    /// size; it merges with its free neighbours only when the lists are
+    /// flushed. Never the largest free arena.
+    Cached,
     /// A cell of a [bucketed](HeapMap::bucketed) map that is mostly in use
     /// but holds at least one free byte: holes smaller than a cell stay
     /// visible.
@@ -119,11 +124,7 @@ impl HeapMap {
             }
             distorted = true;
         }
-        let largest = arenas
-            .iter()
-            .filter(|a| !a.in_use)
-            .max_by_key(|a| (a.size, std::cmp::Reverse(a.offset)))
-            .map(|a| a.offset);
+        let largest = largest_free(arenas);
         let mut cells = Vec::with_capacity(total);
         for (a, &n) in arenas.iter().zip(&cells_for) {
             let k = key(a);
@@ -148,7 +149,9 @@ impl HeapMap {
                     });
                 }
             } else {
-                let kind = if Some(a.offset) == largest {
+                let kind = if a.cached {
+                    CellKind::Cached
+                } else if Some(a.offset) == largest {
                     CellKind::LargestFree
                 } else {
                     CellKind::Free
@@ -191,7 +194,9 @@ impl HeapMap {
     /// range, for regions with more arenas than cells. A cell shows what
     /// most of its bytes are, except that a mostly used cell with any free
     /// byte is [`CellKind::Holes`]: no hole vanishes, however small. Its key
-    /// is the in-use arena with the most bytes in it. O(arenas + width).
+    /// is the in-use arena with the most bytes in it. Cached arenas count as
+    /// free bytes; a mostly free cell whose free bytes are mostly cached is
+    /// [`CellKind::Cached`]. O(arenas + width).
     pub fn bucketed(
         arenas: &[ArenaInfo],
         capacity: usize,
@@ -200,18 +205,16 @@ impl HeapMap {
     ) -> HeapMap {
         let width = width.max(1);
         let capacity_nz = capacity.max(1);
-        let largest = arenas
-            .iter()
-            .filter(|a| !a.in_use)
-            .max_by_key(|a| (a.size, std::cmp::Reverse(a.offset)))
-            .map(|a| a.offset);
-        // Per cell: used, slack, free, largest-free bytes, and the best key.
+        let largest = largest_free(arenas);
+        // Per cell: used, slack, free (cached included), largest-free and
+        // cached bytes, and the best key.
         #[derive(Clone, Copy, Default)]
         struct Acc {
             used: usize,
             slack: usize,
             free: usize,
             largest: usize,
+            cached: usize,
             key: Option<(usize, Option<usize>, usize)>,
             first: bool,
         }
@@ -244,7 +247,9 @@ impl HeapMap {
                         }
                     } else {
                         cell.free += hi - lo;
-                        if Some(a.offset) == largest {
+                        if a.cached {
+                            cell.cached += hi - lo;
+                        } else if Some(a.offset) == largest {
                             cell.largest += hi - lo;
                         }
                     }
@@ -262,6 +267,8 @@ impl HeapMap {
                 let kind = if a.free * 2 >= total.max(1) {
                     if a.largest * 2 >= a.free {
                         CellKind::LargestFree
+                    } else if a.cached * 2 > a.free {
+                        CellKind::Cached
                     } else {
                         CellKind::Free
                     }
@@ -272,14 +279,15 @@ impl HeapMap {
                 } else {
                     CellKind::Slack
                 };
-                let key = match kind {
-                    CellKind::Free | CellKind::LargestFree => None,
-                    _ => a.key.and_then(|(_, k, _)| k),
+                let key = if kind.is_free() {
+                    None
+                } else {
+                    a.key.and_then(|(_, k, _)| k)
                 };
                 Cell {
                     kind,
                     key,
-                    first: a.first && !matches!(kind, CellKind::Free | CellKind::LargestFree),
+                    first: a.first && !kind.is_free(),
                 }
             })
             .collect();
@@ -321,7 +329,8 @@ impl HeapMap {
 
     /// The map as SVG rectangles in the box `(x, y, w, h)`: runs of equal
     /// cells become one rectangle; slack is drawn pale, a cell with holes
-    /// half used, half free; the largest free arena green. A block wide
+    /// half used, half free; the largest free arena green, a cached arena
+    /// grey-blue ([`CACHED_RGB`]). A block wide
     /// enough for a letter carries its label ([`label`]), and a thin edge
     /// separates neighbouring blocks.
     pub fn svg_rects(&self, x: f64, y: f64, w: f64, h: f64) -> String {
@@ -366,9 +375,10 @@ impl HeapMap {
             let same_colour =
                 i > 0 && cell_code(&self.cells[i - 1]) == code && self.cells[i - 1].key != c.key;
             if edges && c.first && i > 0 && (cw >= 2.0 || same_colour) {
-                let edge = match c.kind {
-                    CellKind::Free | CellKind::LargestFree => "#9a9a9a",
-                    _ => "#ffffff",
+                let edge = if c.kind.is_free() {
+                    "#9a9a9a"
+                } else {
+                    "#ffffff"
                 };
                 let _ = write!(
                     out,
@@ -380,8 +390,7 @@ impl HeapMap {
             // share one of the twelve colours still read as two blocks.
             if edges
                 && c.first
-                && c.kind != CellKind::Free
-                && c.kind != CellKind::LargestFree
+                && !c.kind.is_free()
                 && wd >= 9.0
                 && h >= 10.0
                 && let Some(k) = c.key
@@ -423,7 +432,7 @@ impl HeapMap {
     /// The map as one line of coloured cells (ANSI; `anstream` strips the
     /// colours when the output is not a terminal). In-use cells show the
     /// allocation's label at its first cell, free cells `·`, the largest free
-    /// arena `=`, slack `░`.
+    /// arena `=`, slack `░`, a cached arena `○` then `∘`.
     pub fn render_line(&self, label: impl Fn(usize) -> char) -> String {
         let mut out = String::new();
         for c in &self.cells {
@@ -461,6 +470,10 @@ impl HeapMap {
                     Style::new().fg_color(Some(palette(c.key.unwrap_or(0)))),
                     '▚',
                 ),
+                CellKind::Cached => (
+                    Style::new().fg_color(Some(Color::Ansi(AnsiColor::BrightBlue))),
+                    plain_char(c, &label),
+                ),
             };
             let _ = write!(out, "{style}{ch}{style:#}");
         }
@@ -476,11 +489,48 @@ impl HeapMap {
     pub fn legend_bucketed() -> &'static str {
         "█ in use   ░ slack   ▚ in use with holes smaller than a cell   · free   = the largest free arena"
     }
+
+    /// What [`legend`](Self::legend) and
+    /// [`legend_bucketed`](Self::legend_bucketed) add when cached arenas
+    /// may be drawn (the fast model): pictures of the other models keep
+    /// their legend as it was. A bucketed map counts cached bytes as free
+    /// and draws a cell as cached when most of its free bytes are.
+    pub fn legend_cached() -> &'static str {
+        "○∘ a cached arena: freed, waiting whole in a quick list for the next request of its size (it merges with free neighbours only when the lists are flushed)"
+    }
+
+    /// Whether some cell shows a cached arena.
+    pub fn has_cached(&self) -> bool {
+        self.cells.iter().any(|c| c.kind == CellKind::Cached)
+    }
+}
+
+impl CellKind {
+    /// Whether the cell shows free bytes only (a free, the largest free or
+    /// a cached arena): no allocation, no label.
+    pub fn is_free(self) -> bool {
+        matches!(
+            self,
+            CellKind::Free | CellKind::LargestFree | CellKind::Cached
+        )
+    }
+}
+
+/// The largest free arena's offset; cached arenas never count (as in
+/// [`Stats::largest_free`](sysarena::Stats::largest_free)), ties go to the
+/// lowest address.
+fn largest_free(arenas: &[ArenaInfo]) -> Option<usize> {
+    arenas
+        .iter()
+        .filter(|a| !a.in_use && !a.cached)
+        .max_by_key(|a| (a.size, std::cmp::Reverse(a.offset)))
+        .map(|a| a.offset)
 }
 
 /// The one-character code of a cell in [`HeapMap::run_length`]: `A`–`L`
 /// an in-use cell of palette colour 0–11, `a`–`l` its slack, `M`–`X` a cell
-/// with holes of that colour, `.` free, `=` the largest free arena.
+/// with holes of that colour, `.` free, `=` the largest free arena, `~` a
+/// cached arena.
 pub fn cell_code(c: &Cell) -> char {
     let k = (c.key.unwrap_or(0) % RGB.len()) as u8;
     match c.kind {
@@ -489,6 +539,7 @@ pub fn cell_code(c: &Cell) -> char {
         CellKind::Holes => char::from(b'M' + k),
         CellKind::Free => '.',
         CellKind::LargestFree => '=',
+        CellKind::Cached => '~',
     }
 }
 
@@ -502,5 +553,7 @@ fn plain_char(c: &Cell, label: &impl Fn(usize) -> char) -> char {
         CellKind::Free => '·',
         CellKind::LargestFree if c.first => '▏',
         CellKind::LargestFree => '=',
+        CellKind::Cached if c.first => '○',
+        CellKind::Cached => '∘',
     }
 }

@@ -1,12 +1,12 @@
 //! The arena table drawn as a strip: one cell a descriptor (or an equal run
-//! of them), in table order — in-use arenas, free arenas and the spare
-//! descriptors a split needs.
+//! of them), in table order — in-use arenas, free arenas (cached ones
+//! apart) and the spare descriptors a split needs.
 
 use std::fmt::Write as _;
 
 use sysarena::ArenaInfo;
 
-use super::{FREE_RGB, RGB, count};
+use super::{CACHED_RGB, FREE_RGB, RGB, count};
 
 /// What one position of the arena table holds, for the table strip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub enum SlotKind {
     Used(Option<usize>),
     /// A descriptor of a free arena.
     Free,
+    /// A descriptor of a cached arena (free, waiting in a quick list).
+    Cached,
     /// A spare descriptor: describes no arena.
     Spare,
 }
@@ -51,12 +53,13 @@ impl TableStrip {
         let kind = |e: &sysarena::TableEntry| match e.arena {
             None => SlotKind::Spare,
             Some(a) if a.in_use => SlotKind::Used(key(&a)),
+            Some(a) if a.cached => SlotKind::Cached,
             Some(_) => SlotKind::Free,
         };
         let cells = entries
             .chunks(per_cell)
             .map(|chunk| {
-                let (mut u, mut f, mut s) = (0, 0, 0);
+                let (mut u, mut f, mut c, mut s) = (0, 0, 0, 0);
                 let mut k = None;
                 for e in chunk {
                     match kind(e) {
@@ -65,13 +68,18 @@ impl TableStrip {
                             k = k.or(Some(key));
                         }
                         SlotKind::Free => f += 1,
+                        SlotKind::Cached => c += 1,
                         SlotKind::Spare => s += 1,
                     }
                 }
-                if s >= u.max(f) && s > 0 {
+                // Cached descriptors count with the free ones; the cell is
+                // cached when they are most of those.
+                if s >= u.max(f + c) && s > 0 {
                     SlotKind::Spare
-                } else if u >= f {
+                } else if u >= f + c {
                     SlotKind::Used(k.flatten())
+                } else if c > f {
+                    SlotKind::Cached
                 } else {
                     SlotKind::Free
                 }
@@ -89,13 +97,15 @@ impl TableStrip {
     }
 
     /// The strip as plain text: the allocation's label for a descriptor of
-    /// an in-use arena, `·` a free arena's, `_` a spare descriptor.
+    /// an in-use arena, `·` a free arena's, `○` a cached arena's, `_` a
+    /// spare descriptor.
     pub fn render_plain(&self, label: impl Fn(usize) -> char) -> String {
         self.cells
             .iter()
             .map(|c| match c {
                 SlotKind::Used(k) => label(k.unwrap_or(0)),
                 SlotKind::Free => '·',
+                SlotKind::Cached => '○',
                 SlotKind::Spare => '_',
             })
             .collect()
@@ -109,6 +119,7 @@ impl TableStrip {
             let fill = match c {
                 SlotKind::Used(k) => RGB[k.unwrap_or(0) % RGB.len()],
                 SlotKind::Free => FREE_RGB,
+                SlotKind::Cached => CACHED_RGB,
                 SlotKind::Spare => "#ffffff",
             };
             let _ = write!(
@@ -123,11 +134,12 @@ impl TableStrip {
 
     /// The strip as runs, like [`HeapMap::run_length`](super::HeapMap::run_length): `A`–`L` a
     /// descriptor of an in-use arena of that palette colour, `.` of a free
-    /// arena, `_` a spare descriptor.
+    /// arena, `~` of a cached arena, `_` a spare descriptor.
     pub fn run_length(&self) -> String {
         let code = |c: &SlotKind| match c {
             SlotKind::Used(k) => char::from(b'A' + (k.unwrap_or(0) % RGB.len()) as u8),
             SlotKind::Free => '.',
+            SlotKind::Cached => '~',
             SlotKind::Spare => '_',
         };
         let mut out = String::new();
@@ -145,6 +157,21 @@ impl TableStrip {
             i = j;
         }
         out
+    }
+
+    /// Whether some cell shows a cached arena's descriptor.
+    pub fn has_cached(&self) -> bool {
+        self.cells.contains(&SlotKind::Cached)
+    }
+
+    /// What the strip's characters mean, as `step` prints it under the
+    /// strip; `○` is named only when the strip shows a cached arena.
+    pub fn key_note(&self) -> &'static str {
+        if self.has_cached() {
+            "(letter: in-use arena, ·: free arena, ○: cached arena, _: spare)"
+        } else {
+            "(letter: in-use arena, ·: free arena, _: spare)"
+        }
     }
 
     /// One line saying what the strip shows.

@@ -15,6 +15,9 @@ pub const RGB: [&str; 12] = [
 pub const FREE_RGB: &str = "#e4e4e4";
 /// The largest free arena in SVG and HTML.
 pub const LARGEST_RGB: &str = "#8fd18f";
+/// A cached arena (free, waiting whole in a quick list) in SVG and HTML: a
+/// darker, bluer grey than free space, and no allocation's colour.
+pub const CACHED_RGB: &str = "#9fa8bd";
 
 /// The SVG fill of a cell (slack is the allocation's colour, paler).
 pub fn cell_fill(c: &Cell) -> String {
@@ -24,6 +27,7 @@ pub fn cell_fill(c: &Cell) -> String {
         CellKind::Slack => format!("{}66", RGB[k]),
         CellKind::Free => FREE_RGB.to_owned(),
         CellKind::LargestFree => LARGEST_RGB.to_owned(),
+        CellKind::Cached => CACHED_RGB.to_owned(),
     }
 }
 

@@ -247,3 +247,197 @@ fn neighbours_of_the_same_colour_are_separated_in_svg() {
         &svg[..400]
     );
 }
+
+/// A cached arena: freed, waiting in a quick list.
+fn cached(offset: usize, size: usize) -> ArenaInfo {
+    ArenaInfo {
+        cached: true,
+        ..arena(offset, size, false)
+    }
+}
+
+/// 16 bytes in use, 16 cached, 32 free, in 8 cells of 8 bytes.
+fn with_cached() -> HeapMap {
+    let arenas = [arena(0, 16, true), cached(16, 16), arena(32, 32, false)];
+    HeapMap::new(&arenas, 64, 8, |a| (a.in_use).then_some(0))
+}
+
+#[test]
+fn a_cached_arena_has_its_own_cells_in_plain_text() {
+    let map = with_cached();
+    let kinds: Vec<_> = map.cells.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            CellKind::Used,
+            CellKind::Used,
+            CellKind::Cached,
+            CellKind::Cached,
+            CellKind::LargestFree,
+            CellKind::LargestFree,
+            CellKind::LargestFree,
+            CellKind::LargestFree
+        ]
+    );
+    assert_eq!(map.render_plain(label), "A█○∘▏===");
+    assert_eq!(map.run_length(), "A2~2=4");
+    assert!(map.has_cached());
+    assert!(!HeapMap::new(&[arena(0, 64, false)], 64, 8, |_| None).has_cached());
+}
+
+#[test]
+fn a_cached_arena_is_never_the_largest_free_one() {
+    // The cached arena is the biggest free one, yet the highlight goes to
+    // the free arena, as `Stats::largest_free` counts it.
+    let arenas = [cached(0, 48), arena(48, 16, false)];
+    let map = HeapMap::new(&arenas, 64, 4, |_| None);
+    assert_eq!(map.render_plain(label), "○∘∘▏");
+    assert_eq!(map.run_length(), "~3=");
+    // With only cached arenas free, nothing is the largest.
+    let map = HeapMap::new(&[cached(0, 64)], 64, 2, |_| None);
+    assert_eq!(map.run_length(), "~2");
+}
+
+#[test]
+fn a_cached_arena_is_bright_blue_in_the_terminal() {
+    let map = with_cached();
+    let line = map.render_line(label);
+    let blue = Style::new().fg_color(Some(Color::Ansi(AnsiColor::BrightBlue)));
+    assert!(
+        line.contains(&format!("{blue}○{blue:#}{blue}∘{blue:#}")),
+        "{line:?}"
+    );
+}
+
+#[test]
+fn a_cached_arena_is_grey_blue_in_svg_with_a_free_edge() {
+    let map = with_cached();
+    let svg = map.svg_rects(0.0, 0.0, 80.0, 10.0);
+    assert_eq!(
+        svg,
+        concat!(
+            r##"<rect x="0.0" y="0.0" width="20.0" height="10.0" fill="#4e79a7"/>"##,
+            r##"<text x="2.0" y="6.8" font-size="5" fill="#ffffff">A</text>"##,
+            r##"<rect x="20.0" y="0.0" width="20.0" height="10.0" fill="#9fa8bd"/>"##,
+            r##"<rect x="20.0" y="0.0" width="0.8" height="10.0" fill="#9a9a9a"/>"##,
+            r##"<rect x="40.0" y="0.0" width="40.0" height="10.0" fill="#8fd18f"/>"##,
+            r##"<rect x="40.0" y="0.0" width="0.8" height="10.0" fill="#9a9a9a"/>"##,
+        )
+    );
+    assert_eq!(
+        cell_fill(&Cell {
+            kind: CellKind::Cached,
+            key: None,
+            first: true
+        }),
+        CACHED_RGB
+    );
+}
+
+#[test]
+fn a_bucketed_cell_mostly_cached_is_cached() {
+    // Four cells of 16 bytes: used | cached | half cached, half free |
+    // the largest free arena.
+    let arenas = [
+        arena(0, 16, true),
+        cached(16, 16),
+        cached(32, 8),
+        arena(40, 8, false),
+        arena(48, 16, false),
+    ];
+    let map = HeapMap::bucketed(&arenas, 64, 4, |_| Some(0));
+    let kinds: Vec<_> = map.cells.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            CellKind::Used,
+            CellKind::Cached,
+            CellKind::Free,
+            CellKind::LargestFree
+        ]
+    );
+    assert_eq!(map.run_length(), "A~.=");
+    // A bucketed map marks no arena's start in free cells.
+    assert_eq!(map.render_plain(label), "A∘·=");
+}
+
+#[test]
+fn the_legend_names_cached_arenas_only_when_asked() {
+    assert!(!HeapMap::legend().contains('○'));
+    assert!(!HeapMap::legend_bucketed().contains('○'));
+    assert_eq!(
+        HeapMap::legend_cached(),
+        "○∘ a cached arena: freed, waiting whole in a quick list for the next request of its size (it merges with free neighbours only when the lists are flushed)"
+    );
+}
+
+#[test]
+fn the_table_strip_marks_cached_descriptors() {
+    let entries = [
+        sysarena::TableEntry {
+            slot: 0,
+            arena: Some(arena(0, 16, true)),
+        },
+        sysarena::TableEntry {
+            slot: 1,
+            arena: Some(cached(16, 16)),
+        },
+        sysarena::TableEntry {
+            slot: 2,
+            arena: Some(arena(32, 32, false)),
+        },
+        sysarena::TableEntry {
+            slot: 3,
+            arena: None,
+        },
+    ];
+    let strip = TableStrip::new(&entries, 4, 8, |_| Some(0));
+    assert_eq!(
+        strip.cells,
+        [
+            SlotKind::Used(Some(0)),
+            SlotKind::Cached,
+            SlotKind::Free,
+            SlotKind::Spare
+        ]
+    );
+    assert_eq!(strip.render_plain(label), "A○·_");
+    assert_eq!(strip.run_length(), "A~._");
+    assert!(strip.has_cached());
+    assert_eq!(
+        strip.key_note(),
+        "(letter: in-use arena, ·: free arena, ○: cached arena, _: spare)"
+    );
+    let svg = strip.svg_rects(0.0, 0.0, 40.0, 10.0);
+    assert!(
+        svg.contains(r##"<rect x="10.0" y="0.0" width="10.0" height="10.0" fill="#9fa8bd" stroke="#999" stroke-width="0.3"/>"##),
+        "{svg}"
+    );
+    // Without a cached arena the note is the one every model printed.
+    let plain = TableStrip::new(&entries[..1], 1, 8, |_| Some(0));
+    assert_eq!(
+        plain.key_note(),
+        "(letter: in-use arena, ·: free arena, _: spare)"
+    );
+    // Two cached and one free descriptor in one cell: cached.
+    let wide = TableStrip::new(
+        &[entries[1], entries[1], entries[2], entries[0]],
+        4,
+        2,
+        |_| Some(0),
+    );
+    assert_eq!(wide.render_plain(label), "○A");
+}
+
+#[test]
+fn the_cached_note_follows_the_free_arenas_only_when_some_are_cached() {
+    let mut st = sysarena::Stats {
+        free_bytes: 640,
+        free_arenas: 5,
+        ..Default::default()
+    };
+    assert_eq!(cached_note(&st), "");
+    st.cached_bytes = 112;
+    st.cached_arenas = 1;
+    assert_eq!(cached_note(&st), " (112 B cached in 1)");
+}

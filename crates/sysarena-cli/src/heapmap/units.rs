@@ -1,4 +1,5 @@
-//! Bytes and counts for people: `1.5 KiB`, `16.0 EiB`, `1 free arena`.
+//! Bytes and counts for people: `1.5 KiB`, `16.0 EiB`, `1 free arena`,
+//! ` (112 B cached in 1)`.
 
 /// `1536` → `1.5 KiB`.
 pub fn fmt_bytes(n: usize) -> String {
@@ -31,5 +32,20 @@ pub fn count(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+/// What a status line adds after its free bytes and arenas when some of
+/// them are cached (the fast model's quick lists): ` (112 B cached in 1)`;
+/// empty when none are, so the other models' lines stay as they were.
+pub fn cached_note(st: &sysarena::Stats) -> String {
+    if st.cached_arenas == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({} cached in {})",
+            fmt_bytes(st.cached_bytes),
+            st.cached_arenas
+        )
     }
 }

@@ -141,24 +141,36 @@ fn draw_map(
     let map = HeapMap::new(arenas, capacity, width, |a| order.get(&a.offset).copied());
     let line = map.render_line(|k| char::from(b'A' + (k % 26) as u8));
     let free: usize = arenas.iter().filter(|a| !a.in_use).map(|a| a.size).sum();
+    // Cached arenas (the fast model's quick lists) are free but never the
+    // largest, as in `Stats::largest_free`.
     let largest = arenas
         .iter()
-        .filter(|a| !a.in_use)
+        .filter(|a| !a.in_use && !a.cached)
         .map(|a| a.size)
         .max()
         .unwrap_or(0);
+    let cached = sysarena::Stats {
+        cached_bytes: arenas.iter().filter(|a| a.cached).map(|a| a.size).sum(),
+        cached_arenas: arenas.iter().filter(|a| a.cached).count(),
+        ..Default::default()
+    };
     writeln!(out, "\n{subject} at the end ({}):", map.scale_note())?;
     writeln!(out, "  |{line}|")?;
     writeln!(
         out,
-        "  {} free in {}, the largest {}",
+        "  {} free in {}{}, the largest {}",
         bytes(free),
         count(
             arenas.iter().filter(|a| !a.in_use).count(),
             "arena",
             "arenas"
         ),
+        crate::heapmap::cached_note(&cached),
         bytes(largest)
     )?;
-    writeln!(out, "  {}", HeapMap::legend())
+    writeln!(out, "  {}", HeapMap::legend())?;
+    if map.has_cached() {
+        writeln!(out, "  {}", HeapMap::legend_cached())?;
+    }
+    Ok(())
 }

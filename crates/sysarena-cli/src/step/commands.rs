@@ -5,7 +5,7 @@
 use super::*;
 
 pub(super) const HELP: &str =
-    "commands: alloc SIZE [ALIGN] · free N | free @OFFSET · defrag · policy NAME · coalescing NAME
+    "commands: alloc SIZE [ALIGN] · free N | free @OFFSET · defrag · flush · policy NAME · coalescing NAME
           next [N] · prev [N] · redo [N] · goto STEP (trace) · reset · help · quit";
 
 impl State {
@@ -89,6 +89,7 @@ impl State {
                 }
             }
             "defrag" | "defragment" | "d" => Op::Defrag,
+            "flush" => Op::Flush,
             "policy" | "p" => match args.first().and_then(|a| a.parse::<Policy>().ok()) {
                 Some(p) => Op::Config(Config::new(p, self.config.coalescing)),
                 None => {

@@ -36,14 +36,13 @@ pub(super) fn frame_text(st: &State, m: &SliceManager<'_>, width: usize) -> Stri
     if map.bucketed.is_some() {
         let _ = writeln!(s, "      {}", HeapMap::legend_bucketed());
     }
+    if map.has_cached() {
+        let _ = writeln!(s, "      {}", HeapMap::legend_cached());
+    }
     let entries = table_entries(m);
     let strip = TableStrip::new(&entries, m.stats().descriptors, width, key);
     let _ = writeln!(s, "table |{}|", strip.render_plain(label));
-    let _ = writeln!(
-        s,
-        "      {} (letter: in-use arena, ·: free arena, _: spare)",
-        strip.note()
-    );
+    let _ = writeln!(s, "      {} {}", strip.note(), strip.key_note());
     let _ = writeln!(s, "  slot   offset     size     used  state");
     let total = m.stats().descriptors;
     let mut i = 0;
@@ -58,7 +57,7 @@ pub(super) fn frame_text(st: &State, m: &SliceManager<'_>, width: usize) -> Stri
                         None => "in use".to_owned(),
                     }
                 } else {
-                    "free".to_owned()
+                    arena_state(&a).to_owned()
                 };
                 let _ = writeln!(
                     s,
@@ -98,30 +97,70 @@ pub(super) fn frame_text(st: &State, m: &SliceManager<'_>, width: usize) -> Stri
         let _ = writeln!(s, "  … {} more descriptors", total - i);
     }
     let free: Vec<ArenaInfo> = arenas.iter().filter(|a| !a.in_use).copied().collect();
-    let largest = free.iter().map(|a| a.size).max().unwrap_or(0);
+    let largest = largest_free(&free);
     let mut fl = String::new();
     for a in free.iter().take(10) {
-        let mark = if a.size == largest { "*" } else { "" };
+        let mark = free_mark(a, largest);
         let _ = write!(fl, " [{}+{}]{mark}", a.offset, a.size);
     }
     if free.len() > 10 {
         let _ = write!(fl, " … {} more", free.len() - 10);
     }
-    let _ = writeln!(s, "free list (address order, * largest):{fl}");
+    let cached = if free.iter().any(|a| a.cached) {
+        ", ○ cached"
+    } else {
+        ""
+    };
+    let _ = writeln!(s, "free list (address order, * largest{cached}):{fl}");
     let _ = writeln!(s, "{}", stats_line(m));
     s
 }
 
+/// The state column of a free arena's row: `free`, or `cached` for one
+/// waiting in a quick list.
+pub(super) fn arena_state(a: &ArenaInfo) -> &'static str {
+    if a.cached {
+        "cached (quick list)"
+    } else {
+        "free"
+    }
+}
+
+/// The size of the largest free arena among `free` (cached ones never
+/// count, as in [`sysarena::Stats::largest_free`]); 0 when there is none.
+pub(super) fn largest_free(free: &[ArenaInfo]) -> usize {
+    free.iter()
+        .filter(|a| !a.cached)
+        .map(|a| a.size)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The mark after a free arena in the free list: `*` the largest, `○`
+/// cached.
+pub(super) fn free_mark(a: &ArenaInfo, largest: usize) -> &'static str {
+    if a.cached {
+        "○"
+    } else if a.size == largest {
+        "*"
+    } else {
+        ""
+    }
+}
+
+/// The stats line under every frame; `(… cached in N)` follows the free
+/// arenas when the quick lists hold some.
 pub(super) fn stats_line(m: &SliceManager<'_>) -> String {
     let st = m.stats();
     format!(
-        "stats: in use {} (requested {}, slack {}) in {} · free {} in {}, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
+        "stats: in use {} (requested {}, slack {}) in {} · free {} in {}{}, largest {} · external fragmentation {:.0}% · descriptors {} used, {} spare of {}",
         fmt_bytes(st.in_use_bytes),
         fmt_bytes(st.requested_bytes),
         fmt_bytes(st.internal_fragmentation()),
         crate::heapmap::count(st.used_arenas, "arena"),
         fmt_bytes(st.free_bytes),
         crate::heapmap::count(st.free_arenas, "arena"),
+        crate::heapmap::cached_note(&st),
         fmt_bytes(st.largest_free),
         st.fragmentation() * 100.0,
         st.descriptors - st.spare_descriptors,

@@ -8,6 +8,7 @@
 //! alloc SIZE [ALIGN]   allocate; the allocation gets the next number (#0, #1, …)
 //! free N | free @OFF   free allocation #N, or the arena at offset OFF
 //! defrag               merge free neighbours and compact the table
+//! flush                free the quick lists' cached arenas for real (fast model)
 //! policy NAME          first-fit, next-fit, best-fit, worst-fit, segregated-fit
 //! coalescing NAME      deferred or immediate
 //! next [N] | prev [N]  apply the trace's next N events / undo the last N operations
@@ -24,6 +25,13 @@
 //! where each allocation will land (or whether it fails) before showing it,
 //! like OSTEP's `malloc.py`; in plain mode it prints the question and then
 //! the answer, as `malloc.py -c` does.
+//!
+//! Under the fast model (`--policy segregated-fit --coalescing immediate`)
+//! the log says when a freed arena is *cached* — it waits, whole, in the
+//! quick list of its size (`○∘` in the map, `cached` in the table) — when
+//! an allocation takes one back, and when the lists are flushed (by
+//! `flush`, `defrag`, a policy change, or an allocation that found no
+//! other fit).
 mod commands;
 mod frame;
 mod quiz;

@@ -69,11 +69,16 @@ impl State {
     /// the rule and the free arenas that could hold the request.
     pub(super) fn explain(&self, m: &SliceManager<'_>, op: Op) -> Option<String> {
         let (size, align) = self.request(op)?;
+        // Cached arenas (the fast model's quick lists) take only requests
+        // of exactly their size; the others see them after a flush.
+        let need = size.checked_next_multiple_of(align.max(1));
+        let cached: Vec<ArenaInfo> = m.arenas().filter(|a| a.cached).collect();
         let fits: Vec<ArenaInfo> = m
             .arenas()
             .filter(|a| {
                 let start = a.offset.checked_next_multiple_of(align.max(1));
                 !a.in_use
+                    && !a.cached
                     && start.is_some_and(|s| {
                         s.checked_add(size)
                             .is_some_and(|end| end <= a.offset + a.size)
@@ -93,6 +98,23 @@ impl State {
         };
         if size == 0 {
             return Some("why: a request of 0 bytes is refused (ZeroSize)".to_owned());
+        }
+        let same: Vec<String> = cached
+            .iter()
+            .filter(|a| Some(a.size) == need)
+            .map(|a| format!("[{}+{}]", a.offset, a.size))
+            .collect();
+        if !same.is_empty() {
+            return Some(format!(
+                "why: the quick list of {} arenas holds {}: the one freed last is handed back whole, with no search (if its address suits the alignment)",
+                fmt_bytes(need.unwrap_or(size)),
+                same.join(" ")
+            ));
+        }
+        if fits.is_empty() && !cached.is_empty() {
+            return Some(format!(
+                "why: no free arena outside the quick lists holds {size} bytes at alignment {align}, so the lists are flushed (their arenas merge with free neighbours) and the request is tried once more"
+            ));
         }
         if fits.is_empty() {
             return Some(format!(

@@ -7,9 +7,16 @@ use super::*;
 /// One operation in the history (what `prev` undoes).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Op {
-    Alloc { size: usize, align: usize },
-    Free { offset: usize },
+    Alloc {
+        size: usize,
+        align: usize,
+    },
+    Free {
+        offset: usize,
+    },
     Defrag,
+    /// Free every cached arena for real (`flush`).
+    Flush,
     Config(Config),
     Event(usize),
 }
@@ -93,6 +100,7 @@ impl State {
             }
             Op::Free { offset } => self.free(m, offset),
             Op::Defrag => {
+                let before = m.stats();
                 let r = m.defragment();
                 self.say(format!(
                     "defragment: merged {}, moved {}; free arenas {} → {}, largest free {} → {}",
@@ -103,8 +111,10 @@ impl State {
                     fmt_bytes(r.largest_free_before),
                     fmt_bytes(r.largest_free_after)
                 ));
+                self.say_flushed(&before, m, "it flushed the quick lists first");
             }
             Op::Config(c) => {
+                let before = m.stats();
                 m.set_config(c);
                 self.config = c;
                 self.say(format!(
@@ -112,6 +122,39 @@ impl State {
                     c.policy.name(),
                     c.coalescing.name()
                 ));
+                self.say_flushed(&before, m, "the quick lists were flushed first");
+                if keeps_quick_lists(c) {
+                    self.say(
+                        "  the fast model: a freed arena under 1 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size for the next request of that size"
+                            .to_owned(),
+                    );
+                }
+            }
+            Op::Flush => {
+                let before = m.stats();
+                m.flush_quick_lists();
+                if before.cached_arenas == 0 {
+                    self.say(if keeps_quick_lists(self.config) {
+                        "flush: the quick lists are empty".to_owned()
+                    } else {
+                        "flush: nothing to do: only the fast model (segregated-fit with immediate coalescing) keeps quick lists".to_owned()
+                    });
+                } else {
+                    let after = m.stats();
+                    self.say(format!(
+                        "flush: {} ({}) freed for real; free arenas {} → {}, largest free {} → {}",
+                        crate::heapmap::count(before.cached_arenas, "cached arena"),
+                        fmt_bytes(before.cached_bytes),
+                        before.free_arenas,
+                        after.free_arenas,
+                        fmt_bytes(before.largest_free),
+                        fmt_bytes(after.largest_free)
+                    ));
+                    self.say(
+                        "  each merged with its free neighbours and entered the free index: now any request may use those bytes"
+                            .to_owned(),
+                    );
+                }
             }
             Op::Event(i) => {
                 let ev = self
@@ -177,6 +220,16 @@ impl State {
         // `ZeroSize`); a trace's `malloc(0)` is a legal C call that returns
         // a unique block, so it becomes one byte, as in every replay.
         let asked = if tag.traced { size.max(1) } else { size };
+        // The cached arenas before, to tell a quick-list hit from a flush.
+        let before = m.stats();
+        let cached: Vec<(usize, usize)> = if before.cached_arenas > 0 {
+            m.arenas()
+                .filter(|a| a.cached)
+                .map(|a| (a.offset, a.size))
+                .collect()
+        } else {
+            Vec::new()
+        };
         match m.alloc(asked, align) {
             Ok(a) => {
                 self.names.insert(a.offset(), tag);
@@ -186,10 +239,29 @@ impl State {
                     a.offset(),
                     fmt_bytes(a.size())
                 ));
+                if m.stats().cached_arenas + 1 == before.cached_arenas
+                    && cached.contains(&(a.offset(), a.size()))
+                {
+                    self.say(format!(
+                        "  taken back from the quick list of {} arenas: the one freed last, handed out whole — no search, no split",
+                        fmt_bytes(a.size())
+                    ));
+                } else {
+                    self.say_flushed(
+                        &before,
+                        m,
+                        "no free arena fitted, so the quick lists were flushed and the request tried again",
+                    );
+                }
                 Some(a.offset())
             }
             Err(e) => {
                 self.say(format!("✗ alloc({size}) for {name}: {e}"));
+                self.say_flushed(
+                    &before,
+                    m,
+                    "before answering out of memory, the quick lists were flushed and the request tried again",
+                );
                 if let AllocError::OutOfMemory(OomReason::NoFit {
                     free_bytes,
                     largest_free,
@@ -214,8 +286,43 @@ impl State {
                 let tag = self.names.remove(&offset);
                 let name = tag.map_or_else(|| format!("@{offset}"), |t| self.tag_name(t));
                 self.say(format!("✓ free {name} at offset {offset}"));
+                if !keeps_quick_lists(self.config) {
+                    return;
+                }
+                match m.arenas().find(|a| a.offset == offset) {
+                    Some(a) if a.cached => self.say(format!(
+                        "  cached: it waits, whole, in the quick list of {} arenas (free, but not merged with its neighbours); the next alloc of exactly that size takes it back",
+                        fmt_bytes(a.size)
+                    )),
+                    _ => self.say(
+                        "  freed for real, not cached: quick lists take only arenas under 1 KiB whose size is a multiple of 8, while their room lasts (16 a size, 1/16 of the region)"
+                            .to_owned(),
+                    ),
+                }
             }
             Err(e) => self.say(format!("✗ free @{offset}: {e}")),
+        }
+    }
+
+    /// Tells that an operation flushed the quick lists (`why` says when),
+    /// if `before` had cached arenas and none are left.
+    pub(super) fn say_flushed(
+        &mut self,
+        before: &sysarena::Stats,
+        m: &SliceManager<'_>,
+        why: &str,
+    ) {
+        if before.cached_arenas > 0 && m.stats().cached_arenas == 0 {
+            self.say(format!(
+                "  {why}: {} ({}) freed for real, merging with {} free neighbours",
+                crate::heapmap::count(before.cached_arenas, "cached arena"),
+                fmt_bytes(before.cached_bytes),
+                if before.cached_arenas == 1 {
+                    "its"
+                } else {
+                    "their"
+                }
+            ));
         }
     }
 
@@ -238,4 +345,10 @@ impl State {
             None => format!("operation {}", self.history.len()),
         }
     }
+}
+
+/// Whether `config` is the fast model, the one that keeps quick lists
+/// ([`Config::fast`]: segregated fit with immediate coalescing).
+pub(super) fn keeps_quick_lists(config: Config) -> bool {
+    config.policy == Policy::SegregatedFit && config.coalescing == Coalescing::Immediate
 }

@@ -184,3 +184,109 @@ fn the_arrows_undo_and_redo() {
     assert_eq!(m.stats().in_use_bytes, 64);
     assert_eq!(tui::arrow_command(true, &st), "next");
 }
+
+/// `step`'s arguments for the fast model in a region of `capacity`.
+fn fast(capacity: &str) -> StepArgs {
+    args(&[
+        "--policy",
+        "segregated-fit",
+        "--coalescing",
+        "immediate",
+        "--capacity",
+        capacity,
+    ])
+}
+
+#[test]
+fn the_quiz_explains_a_quick_list_hit() {
+    let out = run_script(
+        &args(&[
+            "--quiz",
+            "--policy",
+            "segregated-fit",
+            "--coalescing",
+            "immediate",
+        ]),
+        "alloc 32\nalloc 32\nfree 0\nalloc 32\n",
+    )
+    .unwrap();
+    assert!(
+        out.contains("\n  why: the quick list of 32 B arenas holds [0+32]: the one freed last is handed back whole, with no search (if its address suits the alignment)\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n  answer: offset 0\n"), "{out}");
+}
+
+#[test]
+fn the_quiz_says_a_flush_comes_before_out_of_memory() {
+    // 32 B cached at 0, 32 B in use at 32, 960 B in use: 64 B fits nowhere
+    // until the cached arena merges — and then it still does not.
+    let out = run_script(
+        &args(&[
+            "--quiz",
+            "--policy",
+            "segregated-fit",
+            "--coalescing",
+            "immediate",
+        ]),
+        "alloc 32\nalloc 32\nalloc 960\nfree 0\nalloc 64\n",
+    )
+    .unwrap();
+    assert!(
+        out.contains("\n  why: no free arena outside the quick lists holds 64 bytes at alignment 1, so the lists are flushed (their arenas merge with free neighbours) and the request is tried once more\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n    before answering out of memory, the quick lists were flushed and the request tried again: 1 cached arena (32 B) freed for real, merging with its free neighbours\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_policy_change_flushes_the_quick_lists_and_says_so() {
+    let out = run_script(&fast("1K"), "alloc 32\nalloc 32\nfree 0\npolicy best-fit\n").unwrap();
+    assert!(
+        out.contains("\n  now best-fit with immediate coalescing\n    the quick lists were flushed first: 1 cached arena (32 B) freed for real, merging with its free neighbours\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn switching_to_the_fast_model_tells_of_its_quick_lists() {
+    let out = run_script(&args(&[]), "policy segregated-fit\ncoalescing immediate\n").unwrap();
+    assert!(
+        out.contains("\n  now segregated-fit with immediate coalescing\n    the fast model: a freed arena under 1 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size for the next request of that size\n"),
+        "{out}"
+    );
+    // Not before: segregated fit with deferred coalescing keeps no lists.
+    assert_eq!(out.matches("the fast model").count(), 1, "{out}");
+}
+
+#[test]
+fn flush_outside_the_fast_model_says_there_is_nothing_to_do() {
+    let out = run_script(&args(&[]), "alloc 32\nfree 0\nflush\n").unwrap();
+    assert!(
+        out.contains("\n  flush: nothing to do: only the fast model (segregated-fit with immediate coalescing) keeps quick lists\n"),
+        "{out}"
+    );
+    // The classic model says nothing about quick lists when it frees.
+    assert!(!out.contains("cached"), "{out}");
+}
+
+#[test]
+fn a_cached_cell_in_the_terminal_view_is_light_blue() {
+    use ratatui::style::{Color, Style};
+    let cell = |first| Cell {
+        kind: CellKind::Cached,
+        key: None,
+        first,
+    };
+    assert_eq!(
+        tui::cell_style(&cell(true)),
+        (Style::default().fg(Color::LightBlue), '○')
+    );
+    assert_eq!(
+        tui::cell_style(&cell(false)),
+        (Style::default().fg(Color::LightBlue), '∘')
+    );
+}

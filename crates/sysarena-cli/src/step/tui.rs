@@ -74,6 +74,9 @@ pub(super) fn draw(f: &mut Frame<'_>, st: &State, m: &SliceManager<'_>, input: &
             crate::heapmap::SlotKind::Free => {
                 Span::styled("·", Style::default().fg(Color::DarkGray))
             }
+            crate::heapmap::SlotKind::Cached => {
+                Span::styled("○", Style::default().fg(Color::LightBlue))
+            }
             crate::heapmap::SlotKind::Spare => Span::raw("_"),
         })
         .collect();
@@ -81,15 +84,19 @@ pub(super) fn draw(f: &mut Frame<'_>, st: &State, m: &SliceManager<'_>, input: &
         Paragraph::new(vec![
             Line::from(cells),
             Line::from(Span::styled(
-                map.scale_note(),
+                if map.has_cached() {
+                    format!(
+                        "{}; ○∘ cached: freed, waiting whole in a quick list",
+                        map.scale_note()
+                    )
+                } else {
+                    map.scale_note()
+                },
                 Style::default().fg(Color::DarkGray),
             )),
             Line::from(strip_spans),
             Line::from(Span::styled(
-                format!(
-                    "{} (letter: in-use arena, ·: free arena, _: spare)",
-                    strip.note()
-                ),
+                format!("{} {}", strip.note(), strip.key_note()),
                 Style::default().fg(Color::DarkGray),
             )),
         ])
@@ -118,7 +125,7 @@ pub(super) fn draw(f: &mut Frame<'_>, st: &State, m: &SliceManager<'_>, input: &
                         .get(&a.offset)
                         .map_or_else(|| "in use".to_owned(), |&t| st.tag_name(t))
                 } else {
-                    "free".to_owned()
+                    frame::arena_state(&a).to_owned()
                 }
             ),
             None => format!("{:>4} {:>8} {:>8} {:>8}  spare", e.slot, "-", "-", "-"),
@@ -129,19 +136,27 @@ pub(super) fn draw(f: &mut Frame<'_>, st: &State, m: &SliceManager<'_>, input: &
         table_area,
     );
     let free: Vec<ArenaInfo> = arenas.iter().filter(|a| !a.in_use).copied().collect();
-    let largest = free.iter().map(|a| a.size).max().unwrap_or(0);
+    let largest = frame::largest_free(&free);
     let mut lines: Vec<Line<'_>> = free
         .iter()
         .take(right.height.saturating_sub(8) as usize)
         .map(|a| {
-            let st = if a.size == largest {
-                Style::default()
-                    .fg(Color::Green)
-                    .add_modifier(Modifier::BOLD)
+            let (st, mark) = if a.cached {
+                (Style::default().fg(Color::LightBlue), " cached")
+            } else if a.size == largest {
+                (
+                    Style::default()
+                        .fg(Color::Green)
+                        .add_modifier(Modifier::BOLD),
+                    "",
+                )
             } else {
-                Style::default()
+                (Style::default(), "")
             };
-            Line::from(Span::styled(format!("[{} + {}]", a.offset, a.size), st))
+            Line::from(Span::styled(
+                format!("[{} + {}]{mark}", a.offset, a.size),
+                st,
+            ))
         })
         .collect();
     if free.len() > lines.len() {
@@ -233,7 +248,7 @@ pub(super) fn run(table: &mut [Slot], st: &mut State) -> io::Result<()> {
 }
 
 /// A heap-map cell as a ratatui style and character.
-fn cell_style(c: &Cell) -> (ratatui::style::Style, char) {
+pub(super) fn cell_style(c: &Cell) -> (ratatui::style::Style, char) {
     use ratatui::style::{Color, Modifier, Style};
     const COLOURS: [Color; 6] = [
         Color::Cyan,
@@ -264,6 +279,10 @@ fn cell_style(c: &Cell) -> (ratatui::style::Style, char) {
                 .fg(Color::Green)
                 .add_modifier(Modifier::BOLD),
             if c.first { '▏' } else { '=' },
+        ),
+        CellKind::Cached => (
+            Style::default().fg(Color::LightBlue),
+            if c.first { '○' } else { '∘' },
         ),
     }
 }

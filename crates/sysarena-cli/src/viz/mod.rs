@@ -254,4 +254,36 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("lots").is_err());
     }
+
+    fn arena(offset: usize, size: usize, in_use: bool, cached: bool) -> sysarena::ArenaInfo {
+        sysarena::ArenaInfo {
+            offset,
+            size,
+            used: if in_use { size } else { 0 },
+            in_use,
+            cached,
+            slot: 0,
+        }
+    }
+
+    #[test]
+    fn the_svg_legend_names_cached_arenas_only_when_a_row_shows_one() {
+        let entry = r##"<rect x="808.6" y="50" width="12" height="10" fill="#9fa8bd"/><text x="824.6" y="60.0" font-size="11" font-weight="normal" fill="#222">cached (quick list)</text>"##;
+        let plain = crate::heapmap::HeapMap::new(
+            &[arena(0, 32, true, false), arena(32, 32, false, false)],
+            64,
+            8,
+            |_| Some(0),
+        );
+        let cached = crate::heapmap::HeapMap::new(
+            &[arena(0, 32, true, false), arena(32, 32, false, true)],
+            64,
+            8,
+            |_| Some(0),
+        );
+        let without = svg::rows_svg(&[("a", &plain, "s")], "t");
+        let with = svg::rows_svg(&[("a", &plain, "s"), ("b", &cached, "s")], "t");
+        assert!(!without.contains("#9fa8bd"), "{without}");
+        assert!(with.contains(entry), "{with}");
+    }
 }

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::capture::SubjectRun;
-use crate::heapmap::{FREE_RGB, HeapMap, LARGEST_RGB, RGB, fmt_bytes};
+use crate::heapmap::{CACHED_RGB, FREE_RGB, HeapMap, LARGEST_RGB, RGB, fmt_bytes};
 
 /// Escapes text for XML.
 pub fn esc(s: &str) -> String {
@@ -35,14 +35,19 @@ fn text(out: &mut String, x: f64, y: f64, size: u32, weight: &str, s: &str) {
     );
 }
 
-fn legend(out: &mut String, x: f64, y: f64) {
-    let items: [(&str, &str); 5] = [
+/// The legend row; `cached` adds the cached arenas' colour (only pictures
+/// that show one name it, so the others stay as they were).
+fn legend(out: &mut String, x: f64, y: f64, cached: bool) {
+    let mut items: Vec<(&str, &str)> = vec![
         (RGB[0], "in use (colour per allocation)"),
         ("#4e79a766", "slack (reserved, not requested)"),
         (FREE_RGB, "free"),
         (LARGEST_RGB, "largest free"),
         ("#4e79a7|", "in use with holes < 1 cell"),
     ];
+    if cached {
+        items.push((CACHED_RGB, "cached (quick list)"));
+    }
     let mut cx = x;
     for (fill, label) in items {
         if let Some(f) = fill.strip_suffix('|') {
@@ -119,7 +124,12 @@ pub fn heap_map_svg(
         note.push_str(" (no subject's blocks reach further)");
     }
     text(&mut out, left, 42.0, 11, "normal", &note);
-    legend(&mut out, left, 60.0);
+    legend(
+        &mut out,
+        left,
+        60.0,
+        runs.iter().any(|r| r.frames[index].map.has_cached()),
+    );
     let mut y = 78.0;
     for r in runs {
         let f = &r.frames[index];
@@ -199,7 +209,12 @@ pub fn rows_svg(rows: &[(&str, &HeapMap, &str)], title: &str) -> String {
     if let Some((_, map, _)) = rows.first() {
         text(&mut out, left, 42.0, 11, "normal", &map.scale_note());
     }
-    legend(&mut out, left, 60.0);
+    legend(
+        &mut out,
+        left,
+        60.0,
+        rows.iter().any(|(_, m, _)| m.has_cached()),
+    );
     let mut y = 78.0;
     for (caption, map, stats) in rows {
         text(&mut out, left, y + 12.0, 13, "bold", caption);
@@ -249,7 +264,14 @@ pub fn timeline_svg(runs: &[SubjectRun], view: usize, capacity: usize, title: &s
             first_map.map(|m| m.scale_note()).unwrap_or_default()
         ),
     );
-    legend(&mut out, 10.0, 60.0);
+    legend(
+        &mut out,
+        10.0,
+        60.0,
+        runs.iter()
+            .flat_map(|r| &r.frames)
+            .any(|f| f.map.has_cached()),
+    );
     for (c, r) in runs.iter().enumerate() {
         let x = left + c as f64 * (col + gap);
         text(&mut out, x, top - 8.0, 12, "bold", &r.name);

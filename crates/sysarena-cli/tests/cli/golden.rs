@@ -96,6 +96,46 @@ fn step_quiz_asks_then_answers() {
 }
 
 #[test]
+fn step_frames_of_the_fast_model_show_the_quick_lists() {
+    let out = sysarena(&[
+        "step",
+        "--script",
+        "step-fast.script",
+        "--policy",
+        "segregated-fit",
+        "--coalescing",
+        "immediate",
+        "--capacity",
+        "1K",
+        "--width",
+        "32",
+    ]);
+    assert!(out.contains("cached: it waits, whole, in the quick list of 32 B arenas"));
+    assert!(out.contains("taken back from the quick list of 32 B arenas"));
+    assert!(out.contains("(32 B cached in 1)"));
+    golden("step-fast.txt", &out);
+}
+
+#[test]
+fn the_terminal_view_of_the_fast_model() {
+    let out = sysarena(&[
+        "step",
+        "--script",
+        "step-fast-tui.script",
+        "--policy",
+        "segregated-fit",
+        "--coalescing",
+        "immediate",
+        "--capacity",
+        "1K",
+        "--snapshot",
+        "100x32",
+    ]);
+    assert!(out.contains("cached"));
+    golden("step-fast-tui.txt", &out);
+}
+
+#[test]
 fn step_through_a_trace() {
     let out = sysarena(&[
         "step",

@@ -147,6 +147,44 @@ fn simulate_checkerboard_fails_first_fit_with_half_the_region_free() {
 }
 
 #[test]
+fn simulate_draws_the_fast_models_cached_arenas_and_counts_them() {
+    let out = ok(&[
+        "simulate",
+        "uniform",
+        "-s",
+        "sysarena/segregated-fit/immediate",
+        "--ops",
+        "2000",
+        "--capacity",
+        "16K",
+        "--max-size",
+        "256",
+        "-q",
+    ]);
+    let map = out
+        .lines()
+        .skip_while(|l| !l.starts_with("sysarena/segregated-fit/immediate at the end"))
+        .collect::<Vec<_>>();
+    assert!(map.len() >= 5, "no map:\n{out}");
+    // The map shows cached arenas, the free line counts them, and the
+    // legend under the classic one names them.
+    assert!(map[1].contains('○'), "{}", map[1]);
+    let free = map[2];
+    let cached = free
+        .split_once(" (")
+        .and_then(|(_, r)| r.split_once(" cached in "))
+        .map(|(bytes, _)| bytes);
+    assert!(
+        cached.is_some_and(|b| b.ends_with(" B") || b.ends_with("KiB")),
+        "{free}"
+    );
+    assert_eq!(
+        map[4],
+        "  ○∘ a cached arena: freed, waiting whole in a quick list for the next request of its size (it merges with free neighbours only when the lists are flushed)"
+    );
+}
+
+#[test]
 fn simulate_is_reproducible_and_takes_every_flag() {
     let args = [
         "simulate",

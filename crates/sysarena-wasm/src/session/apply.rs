@@ -2,6 +2,7 @@
 //! call, the explanation line, and the names of the blocks it moved.
 
 use super::*;
+use crate::bytes::fmt_bytes;
 
 impl Session {
     fn say(&mut self, line: String) {
@@ -32,12 +33,45 @@ impl Session {
                 } else {
                     0
                 };
+                let cached = self.e.manager().stats();
                 let r = self.e.defragment();
-                self.say(explain::defrag(&r, before));
+                let mut line = explain::defrag(&r, before);
+                if cached.cached_arenas > 0 {
+                    line.push_str("; ");
+                    line.push_str(&explain::flushed(cached.cached_arenas, cached.cached_bytes));
+                }
+                self.say(line);
+            }
+            Op::Flush => {
+                let before = self.e.manager().stats();
+                if !self.e.flush() {
+                    self.say(
+                        "flush: a handle-based (Movable) manager flushes its quick lists itself, before out of memory, `defrag` and passes".to_owned(),
+                    );
+                } else if before.cached_arenas == 0 {
+                    self.say(if explain::is_fast(self.config) {
+                        "flush: the quick lists are empty".to_owned()
+                    } else {
+                        "flush: nothing to do: only the fast model (segregated-fit with immediate coalescing) keeps quick lists".to_owned()
+                    });
+                } else {
+                    let after = self.e.manager().stats();
+                    self.say(format!(
+                        "flush: {} cached arena{} ({}) freed for real, each merging with its free neighbours; free arenas {} → {}, largest free {} → {}",
+                        before.cached_arenas,
+                        if before.cached_arenas == 1 { "" } else { "s" },
+                        fmt_bytes(before.cached_bytes),
+                        before.free_arenas,
+                        after.free_arenas,
+                        fmt_bytes(before.largest_free),
+                        fmt_bytes(after.largest_free)
+                    ));
+                }
             }
             Op::Relocate => self.relocate(),
             Op::Pass { moves } => self.pass(moves),
             Op::Config(c) => {
+                let cached = self.e.manager().stats();
                 if self.pinned {
                     self.say(format!(
                         "this panel keeps {} with {} coalescing",
@@ -52,12 +86,21 @@ impl Session {
                     ));
                 } else {
                     self.config = c;
-                    self.say(format!(
+                    let mut line = format!(
                         "now {} with {} coalescing: {}",
                         c.policy.name(),
                         c.coalescing.name(),
                         explain::policy_rule(c.policy)
-                    ));
+                    );
+                    if explain::is_fast(c) {
+                        line.push_str("; ");
+                        line.push_str(explain::QUICK_LISTS);
+                    }
+                    if cached.cached_arenas > 0 {
+                        line.push_str("; ");
+                        line.push_str(&explain::flushed(cached.cached_arenas, cached.cached_bytes));
+                    }
+                    self.say(line);
                 }
             }
             Op::Event(e) => self.event(e),
@@ -131,10 +174,19 @@ impl Session {
                 self.landed = Some(Landed::Failed);
                 if !self.quiet {
                     let name = owner_name(owner);
-                    let line = match e {
+                    let mut line = match e {
                         Ok(e) => explain::alloc_failed(self.e.manager(), size, align, &name, &e),
                         Err(words) => format!("✗ alloc({size}) for {name} failed: {words}"),
                     };
+                    let (n, bytes) = before
+                        .iter()
+                        .filter(|a| a.cached)
+                        .fold((0, 0), |(n, b), a| (n + 1, b + a.size));
+                    if n > 0 && self.e.manager().stats().cached_arenas == 0 {
+                        line.push_str(" (");
+                        line.push_str(&explain::flushed(n, bytes));
+                        line.push(')');
+                    }
                     self.log.push(line);
                 }
                 None
@@ -156,7 +208,13 @@ impl Session {
                 }
                 if !self.quiet {
                     let name = owner.map_or_else(|| format!("@{offset}"), owner_name);
+                    let cached = self
+                        .e
+                        .manager()
+                        .arenas()
+                        .find(|a| a.offset == offset && a.cached);
                     let merged = match self.config.coalescing {
+                        _ if cached.is_some() => explain::cached_free(cached.map_or(0, |a| a.size)),
                         Coalescing::Immediate => {
                             // The free arena that now holds the offset: larger
                             // than the block was when a neighbour joined it.

@@ -28,6 +28,7 @@ pub const HELP: &str = "\
 alloc SIZE [ALIGN]   allocate (sizes may end in K, M, G); the allocation gets the next number #0, #1, …
 free N | free @OFF   free allocation #N, or the in-use arena at offset OFF
 defrag               merge free neighbours and compact the table (nothing moves)
+flush                free the quick lists' cached arenas for real (the fast model)
 relocate             slide every live block down: one free arena at the end
 pass [MOVES]         one bounded relocation pass of at most MOVES moves (with handles=1)
 policy NAME          first-fit, next-fit, best-fit, worst-fit, segregated-fit
@@ -156,6 +157,10 @@ impl Session {
             "defrag" | "defragment" | "d" => {
                 too_many(0)?;
                 Op::Defrag
+            }
+            "flush" => {
+                too_many(0)?;
+                Op::Flush
             }
             "relocate" | "compact" => {
                 too_many(0)?;

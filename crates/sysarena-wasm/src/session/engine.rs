@@ -143,6 +143,19 @@ impl Engine {
         }
     }
 
+    /// Frees every cached arena of the quick lists for real; false for a
+    /// `Movable`, which flushes them itself (before out of memory,
+    /// defragment and passes) and offers no flush of its own.
+    pub fn flush(&mut self) -> bool {
+        match self {
+            Engine::Plain(m) => {
+                m.flush_quick_lists();
+                true
+            }
+            Engine::Movable { .. } => false,
+        }
+    }
+
     /// The classic defragment.
     pub fn defragment(&mut self) -> DefragReport {
         match self {
