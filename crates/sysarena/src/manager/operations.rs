@@ -276,18 +276,23 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// The classic defragment: (1) merge every run of address-adjacent free
     /// arenas into one; (2) compact the table so that the spare descriptors
-    /// sit at the end. No allocation moves.
+    /// sit at the end. No allocation moves. Under the fast model the quick
+    /// lists are flushed first, and the merges that flush makes count in
+    /// [`DefragReport::merged`].
     ///
     /// # Time complexity
     /// O(arenas + descriptors).
     pub fn defragment(&mut self) -> DefragReport {
-        self.flush_quick_lists();
         let mut report = DefragReport {
-            free_arenas_before: self.free_arenas,
-            largest_free_before: self.largest_free(),
+            free_arenas_before: self.free_arenas + self.quick.arenas,
+            largest_free_before: self.largest_free().max(self.largest_cached()),
             ..DefragReport::default()
         };
-        report.merged = self.merge_all();
+        // The fast model's cached arenas first: each merges with its free
+        // neighbours as it is freed for real (counted as merges).
+        self.flush_quick_lists();
+        report.merged = report.free_arenas_before - self.free_arenas;
+        report.merged += self.merge_all();
         report.compacted = self.compact_table();
         self.settle();
         report.free_arenas_after = self.free_arenas;
