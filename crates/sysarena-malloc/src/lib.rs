@@ -99,6 +99,7 @@ mod sys;
 mod tcache;
 #[cfg(test)]
 mod threads;
+mod tls;
 mod trace;
 
 /// Writes the trace buffer and the stats report, then runs the

@@ -31,7 +31,6 @@
 //! `SYSARENA_TCACHE=0` turns the caches off (every call takes its shard's
 //! lock, as before they existed).
 
-use core::cell::UnsafeCell;
 use core::sync::atomic::Ordering::Relaxed;
 use core::sync::atomic::{AtomicU64, AtomicUsize};
 
@@ -49,11 +48,11 @@ pub(crate) const MAX_BIN: usize = 64;
 /// stress over all 64 classes flush and refill: 1.55 × the instructions).
 pub(crate) const MAX_BYTES: usize = 1 << 20;
 
-/// Slots class `c`'s stack holds: 16 KiB of them, between 16 and
+/// Slots class `c`'s stack holds: 32 KiB of them, between 8 and
 /// [`MAX_BIN`] (looked up, not divided: this is on every free).
 #[inline]
 pub(crate) fn cap(c: usize) -> usize {
-    CAPS[c & (CLASSES - 1)] as usize
+    CAPS[c.min(CLASSES - 1)] as usize
 }
 
 /// [`cap`] per class.
@@ -61,9 +60,9 @@ static CAPS: [u8; CLASSES] = {
     let mut r = [0u8; CLASSES];
     let mut c = 0;
     while c < CLASSES {
-        let n = (16 << 10) / class_size(c);
-        r[c] = if n < 16 {
-            16
+        let n = (32 << 10) / class_size(c);
+        r[c] = if n < 8 {
+            8
         } else if n > MAX_BIN {
             MAX_BIN as u8
         } else {
@@ -165,12 +164,22 @@ impl Cache {
     }
 }
 
-std::thread_local! {
-    /// The calling thread's cache. Const-initialised and without a
+crate::tls::static_tls! {
+    /// The calling thread's cache (initial-exec TLS: two instructions, no
+    /// call). Zero bytes are [`Cache::empty`] (see [`EMPTY_IS_ZERO`]); no
     /// destructor (a `pthread` key's destructor flushes it): reaching it
     /// never allocates, and works during thread exit.
-    static CACHE: UnsafeCell<Cache> = const { UnsafeCell::new(Cache::empty()) };
+    fn cache() -> *mut Cache = Cache::empty(), "sysarena_malloc_tcache"
 }
+
+/// [`Cache::empty`] is what `.tbss` holds, zero bytes: its lengths and
+/// counts are 0, its pointers null, and its mode [`UNREGISTERED`], 0.
+#[allow(dead_code)]
+const EMPTY_IS_ZERO: () = {
+    let e = Cache::empty();
+    assert!(UNREGISTERED == 0 && e.mode == 0 && e.bytes == 0 && e.bins[0].len == 0);
+    assert!(e.next.is_null() && e.prev.is_null() && e.allocs == 0 && e.frees == 0);
+};
 
 /// The list of registered caches, and its lock.
 static LIST: Lock = Lock::new();
@@ -187,11 +196,6 @@ pub(crate) fn init() -> bool {
     // SAFETY: KEY is written only here, during initialisation, before any
     // cache is used; `flush_at_exit` lives for ever.
     unsafe { libc::pthread_key_create(KEY.get(), Some(flush_at_exit)) == 0 }
-}
-
-#[inline]
-fn cache() -> *mut Cache {
-    CACHE.with(|c| c.get())
 }
 
 /// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the thread's

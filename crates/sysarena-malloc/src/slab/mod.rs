@@ -241,7 +241,7 @@ impl Slab {
         hwm: &mut usize,
         c: usize,
     ) -> Option<Fresh> {
-        let c = c & (CLASSES - 1);
+        let c = c.min(CLASSES - 1);
         while let Some(e) = self.recent[c].pop() {
             let (page, idx) = (e >> 16, e & 0xffff);
             // The entry is a hint: the slot must still be free, in a page
@@ -368,7 +368,7 @@ impl Slab {
         if m.class == 0 {
             return Found::NotSlab;
         }
-        let c = (m.class - 1) as usize & (CLASSES - 1);
+        let c = ((m.class - 1) as usize).min(CLASSES - 1);
         let in_page = off & (PAGE - 1);
         let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
         if idx * class_size(c) != in_page || idx >= slots(c) {
@@ -410,7 +410,7 @@ impl Slab {
         c: usize,
         idx: usize,
     ) -> usize {
-        let c = c & (CLASSES - 1);
+        let c = c.min(CLASSES - 1);
         let n = slots(c) as u16;
         self.states.slot(page, idx).store(state::FREE, Relaxed);
         let m = self.meta_mut(page);

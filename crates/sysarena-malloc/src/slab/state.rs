@@ -165,7 +165,7 @@ pub(crate) fn locate(off: usize) -> Lookup {
     if cls == 0 {
         return Lookup::NotSlab;
     }
-    let c = (cls as usize - 1) & (CLASSES - 1);
+    let c = (cls as usize - 1).min(CLASSES - 1);
     let in_page = off & (PAGE - 1);
     let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
     if idx * class_size(c) != in_page || idx >= slots(c) {
@@ -187,7 +187,7 @@ pub(crate) fn locate(off: usize) -> Lookup {
 pub(crate) fn slot_of(off: usize, c: usize) -> &'static AtomicU8 {
     // SAFETY: written only during initialisation, before any caller.
     let s: &'static States = unsafe { &*GLOBAL.get() };
-    let c = c & (CLASSES - 1);
+    let c = c.min(CLASSES - 1);
     let idx = (((off & (PAGE - 1)) as u64 * RECIP[c]) >> 32) as usize;
     s.slot(off >> PAGE_SHIFT, idx)
 }

@@ -54,10 +54,24 @@ fn classes_and_reciprocals() {
     assert_eq!(class_of(1), 0);
     assert_eq!(class_of(16), 0);
     assert_eq!(class_of(17), 1);
-    assert_eq!(class_of(1024), CLASSES - 1);
+    assert_eq!(class_of(1024), 63);
     assert_eq!(class_of(512), 31);
+    assert_eq!((class_of(1025), class_size(64)), (64, 1152));
+    assert_eq!((class_of(4096), class_of(4097)), (79, 80));
+    assert_eq!(class_of(MAX_SIZE), CLASSES - 1);
     assert_eq!(class_size(CLASSES - 1), MAX_SIZE);
-    for (c, &r) in RECIP.iter().enumerate() {
+    // Every request gets the smallest class that holds it; above 1 KiB a
+    // slot wastes at most 1/9 of itself.
+    for size in 1..=MAX_SIZE {
+        let c = class_of(size);
+        assert!(class_size(c) >= size, "{size}");
+        assert!(c == 0 || class_size(c - 1) < size, "{size}");
+        assert_eq!(class_size(c) % GRANULE, 0);
+        if size > 1024 {
+            assert!(9 * (class_size(c) - size) < class_size(c), "{size}");
+        }
+    }
+    for (c, &r) in RECIP.iter().enumerate().take(CLASSES) {
         for off in 0..PAGE {
             let idx = ((off as u64 * r) >> 32) as usize;
             assert_eq!(idx, off / class_size(c), "class {c} offset {off}");
@@ -71,7 +85,10 @@ fn classes_and_reciprocals() {
 fn fills_every_slot_then_frees_in_random_order() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
-    for (k, c) in [0, 1, 2, 6, 15, 20, CLASSES - 1].into_iter().enumerate() {
+    for (k, c) in [0, 1, 2, 6, 15, 20, 63, 64, 79, CLASSES - 1]
+        .into_iter()
+        .enumerate()
+    {
         // The spares of the classes before.
         let spares = k;
         let n = slots(c);
@@ -199,7 +216,7 @@ fn empty_pages_go_back_but_one_spare_stays() {
 fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     let (mut heap, mut slab) = setup(16);
     let mut hwm = 0;
-    let c = CLASSES - 1;
+    let c = class_of(1024);
     let n = slots(c);
     let ps: Vec<*mut u8> = (0..3 * n)
         .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
