@@ -94,9 +94,9 @@ pub(crate) struct Cache {
     /// Calls served from the cache since the last publication.
     allocs: u64,
     frees: u64,
-    /// What the stats report reads: the bytes and blocks held (stored by
-    /// the owner — a load and a store, no read-modify-write: it is the
-    /// only writer — and read by the reporting thread).
+    /// What the stats report reads: the bytes and blocks held as of the
+    /// cache's last refill or flush (stored by the owner, the only writer,
+    /// read by the reporting thread; not on the fast paths).
     shown_bytes: AtomicUsize,
     shown_blocks: AtomicUsize,
     /// Links in the list of caches (under [`LIST`]).
@@ -216,17 +216,31 @@ pub(crate) fn alloc(g: &Settings, size: usize) -> Option<*mut u8> {
     Some(pop(g, k, c))
 }
 
-#[inline]
+/// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the thread's
+/// cache if its stack for the class is not empty; `None` otherwise (the
+/// caller takes [`alloc`]). The fast path of `malloc`: no call, no lock.
+///
+/// # Time complexity
+/// O(1).
+#[inline(always)]
+pub(crate) fn alloc_fast(g: &Settings, size: usize) -> Option<*mut u8> {
+    let c = slab::class_of(size).min(CLASSES - 1);
+    // SAFETY: as in `alloc`.
+    let k = unsafe { &mut *cache() };
+    if k.mode != ACTIVE || k.bins[c].len == 0 {
+        return None;
+    }
+    Some(pop(g, k, c))
+}
+
+#[inline(always)]
 fn pop(g: &Settings, k: &mut Cache, c: usize) -> *mut u8 {
     let bin = &mut k.bins[c];
     bin.len -= 1;
-    let p = bin.items[bin.len];
+    let p = bin.items[bin.len & (MAX_BIN - 1)];
     let size = class_size(c);
     k.bytes -= size;
     k.allocs += 1;
-    k.shown_bytes.store(k.bytes, Relaxed);
-    k.shown_blocks
-        .store(k.shown_blocks.load(Relaxed) - 1, Relaxed);
     state::slot_of((p as usize).wrapping_sub(g.base), c).store(state::LIVE, Relaxed);
     if counters::enabled() {
         counters::live_changed(0, size);
@@ -273,6 +287,48 @@ pub(crate) enum Freed {
     Pass,
 }
 
+/// Frees `p` into the thread's cache if it is a live slab slot and its
+/// class's stack has room; `false` otherwise, with nothing changed (the
+/// caller takes [`free`], which reports a double free). The fast path of
+/// `free`: no call, no lock.
+///
+/// # Safety
+/// As [`free`].
+///
+/// # Time complexity
+/// O(1).
+#[inline(always)]
+pub(crate) unsafe fn free_fast(g: &Settings, p: *mut u8) -> bool {
+    let off = (p as usize).wrapping_sub(g.base);
+    if off >= g.span {
+        return false;
+    }
+    let Lookup::Slot(slot) = state::locate(off) else {
+        return false;
+    };
+    // SAFETY: as in `alloc`.
+    let k = unsafe { &mut *cache() };
+    let c = slot.class.min(CLASSES - 1);
+    let size = class_size(c);
+    if k.mode != ACTIVE
+        || slot.state.load(Relaxed) != state::LIVE
+        || k.bins[c].len >= cap(c)
+        || k.bytes + size > MAX_BYTES
+    {
+        return false;
+    }
+    slot.state.store(state::CACHED, Relaxed);
+    let bin = &mut k.bins[c];
+    bin.items[bin.len & (MAX_BIN - 1)] = p;
+    bin.len += 1;
+    k.bytes += size;
+    k.frees += 1;
+    if counters::enabled() {
+        counters::live_changed(size, 0);
+    }
+    true
+}
+
 /// Frees `p` into the thread's cache if it is a live slab slot.
 ///
 /// # Safety
@@ -316,9 +372,6 @@ pub(crate) unsafe fn free(g: &Settings, p: *mut u8) -> Freed {
     bin.len += 1;
     k.bytes += size;
     k.frees += 1;
-    k.shown_bytes.store(k.bytes, Relaxed);
-    k.shown_blocks
-        .store(k.shown_blocks.load(Relaxed) + 1, Relaxed);
     if counters::enabled() {
         counters::live_changed(size, 0);
     }
