@@ -100,7 +100,7 @@ unsafe fn init(g: &mut Settings) -> bool {
                 .checked_mul(descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
             pages.checked_mul(slab::META_BYTES),
-            pages.checked_mul(slab::state::BYTES_PER_PAGE),
+            slab::state::bytes_for(pages),
         ];
         let mut maps = [core::ptr::null_mut::<u8>(); 4];
         let mut ok = true;

@@ -26,7 +26,7 @@ const SMALL: usize = SMALL_MAX / GRANULE;
 /// Classes per doubling above [`SMALL_MAX`].
 const PER_DOUBLING: usize = 8;
 /// Doublings above [`SMALL_MAX`]: up to 2, 4 and 8 KiB.
-const DOUBLINGS: usize = 3;
+const DOUBLINGS: usize = 2;
 /// The largest request the layer serves.
 pub(crate) const MAX_SIZE: usize = SMALL_MAX << DOUBLINGS;
 /// Size classes: 16, 32, …, 1,024, then eight per doubling up to

@@ -45,7 +45,7 @@ use class::{RECIP, slots};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
 use recent::Recent;
-use state::States;
+use state::{Chunks, States};
 
 /// The heap a slab layer carves its pages from (a shard's): a sysarena
 /// [`Heap`] whose arena table is a slice of mapped memory.
@@ -115,6 +115,8 @@ pub(crate) struct Slab {
     meta: *mut PageMeta,
     /// The pages' classes and slot states, for lock-free readers.
     states: States,
+    /// Where the pages' slot states are (under the lock).
+    chunks: Chunks,
     /// Pages the metadata covers (the shard's size / [`PAGE`]).
     pages: usize,
     /// Whether new pages are carved (`SYSARENA_SLAB`).
@@ -132,6 +134,7 @@ impl Slab {
         Slab {
             meta: core::ptr::null_mut(),
             states: States::NONE,
+            chunks: Chunks::EMPTY,
             pages: 0,
             enabled: false,
             madvise: false,
@@ -327,7 +330,13 @@ impl Slab {
         // Bytes of the page below the high-water mark may hold old data.
         let dirty = hwm.saturating_sub(off).min(PAGE);
         *hwm = (*hwm).max(off + PAGE);
-        self.states.set_class(page, c as u8 + 1);
+        if !self.states.assign(&mut self.chunks, page, c) {
+            // Cannot happen (a shard has a state block per page); give the
+            // arena back.
+            // SAFETY: `p` was just allocated from `heap` and never handed out.
+            let _ = unsafe { heap.free(p) };
+            return None;
+        }
         let m = self.meta_mut(page);
         m.class = c as u8 + 1;
         m.free = n as u16;
@@ -445,7 +454,7 @@ impl Slab {
     #[cold]
     fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
         self.meta_mut(page).class = 0;
-        self.states.set_class(page, 0);
+        self.states.unassign(&mut self.chunks, page);
         let n = slots(c);
         self.counts.pages -= 1;
         self.counts.returned += 1;

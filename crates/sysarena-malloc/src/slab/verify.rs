@@ -34,6 +34,10 @@ impl Slab {
                 }
             };
         }
+        ensure!(
+            self.chunks.used == self.counts.pages,
+            "slab pages and chunks of slot states differ in number"
+        );
         let pages = pages.min(self.pages);
         let mut free_slots = 0;
         let mut listed = 0;
