@@ -316,7 +316,7 @@ fn slot_states_of_live_pages_never_overlap() {
     let mut live: Vec<(*mut u8, usize)> = Vec::new();
     // Fill, then drain in random order, again and again: pages of every
     // chunk size are carved and given back, and their chunks reused.
-    for cycle in 0..30 {
+    for cycle in 0..30u32 {
         while live.len() < 600 {
             let r = rng(&mut s) as usize;
             let c = if r.is_multiple_of(2) {
