@@ -219,6 +219,14 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
+        "thread caches took a shard lock {} times to refill ({} slots) and {} times to give slots back ({} slots)",
+        crate::shard::batch::REFILLS.load(Ordering::Relaxed),
+        crate::shard::batch::REFILLED.load(Ordering::Relaxed),
+        crate::shard::batch::FLUSHES.load(Ordering::Relaxed),
+        crate::shard::batch::FLUSHED.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        b,
         "descriptors in use: {} ({} bytes of table)",
         sum.descriptors_used,
         sum.descriptors_used * core::mem::size_of::<sysarena::Slot>(),

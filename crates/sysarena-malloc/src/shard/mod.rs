@@ -19,7 +19,7 @@ use crate::slab::state::States;
 use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
 
-mod batch;
+pub(crate) mod batch;
 mod space;
 
 pub(crate) use batch::{flush_cached, refill};
