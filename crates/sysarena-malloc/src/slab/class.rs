@@ -3,14 +3,19 @@
 //! by the class's reciprocal, not a division.
 //!
 //! The classes follow the size histograms of the real traces in
-//! `traces/` (python, sqlite3, perl): 93–99.7 % of their requests are at
-//! most 1 KiB, so up to [`SMALL_MAX`] every multiple of [`GRANULE`] is a
-//! class (glibc's rounding, without its header). Above, sqlite3 asks for
-//! 1,032 bytes (its 1 KiB page and a header: 4.7 % of its requests),
-//! 4,104 and 4,368 (1.5 %) and python and perl for up to 4,096; so four
-//! classes more per 128, 256 and 512 bytes … eight per doubling up to
-//! [`MAX_SIZE`] — 1,152, 1,280, …, 2,048, 2,304, …, 4,096, 4,608, …,
-//! 8,192 — which wastes at most 1/9 of a slot (1,032 in 1,152 bytes).
+//! `traces/` (requests and reallocs, by size): python 99.7 % at most 1 KiB,
+//! 0.3 % up to 8 KiB (1,520, 4,096, 1,184 … bytes); perl 99.6 % at most
+//! 1 KiB, 0.3 % at 2-4 KiB (4,080 bytes: 2,807 requests); sqlite3 93.3 %
+//! at most 1 KiB, 4.7 % at 1-2 KiB (1,032 bytes — its 1 KiB page and a
+//! header: 26,683 requests), 1.7 % at 4-8 KiB (4,104 and 4,368 bytes) and
+//! 0.3 % at 8-16 KiB. So up to [`SMALL_MAX`] every multiple of
+//! [`GRANULE`] is a class (glibc's rounding, without its header); above,
+//! eight classes per doubling up to [`MAX_SIZE`] — 1,152, 1,280, …, 2,048,
+//! 2,304, …, 4,096 — which wastes at most 1/9 of a slot (1,032 bytes in
+//! 1,152) and serves perl's 4,080 and python's 4,096. Going on to 8 KiB
+//! (sqlite3's 4,104 and 4,368) was tried: each class is a partly used
+//! 64 KiB page per shard, and the 4-8 KiB classes raised a 4-thread
+//! stress's peak RSS by about a tenth; above 4 KiB the heap serves.
 
 /// log2 of [`PAGE`].
 pub(crate) const PAGE_SHIFT: u32 = 16;
@@ -25,7 +30,7 @@ pub(crate) const SMALL_MAX: usize = 1024;
 const SMALL: usize = SMALL_MAX / GRANULE;
 /// Classes per doubling above [`SMALL_MAX`].
 const PER_DOUBLING: usize = 8;
-/// Doublings above [`SMALL_MAX`]: up to 2, 4 and 8 KiB.
+/// Doublings above [`SMALL_MAX`]: up to 2 and 4 KiB.
 const DOUBLINGS: usize = 2;
 /// The largest request the layer serves.
 pub(crate) const MAX_SIZE: usize = SMALL_MAX << DOUBLINGS;
@@ -115,7 +120,7 @@ pub(super) static SLOTS: [u16; TABLE] = {
 /// `ceil(2^32 / size)` per class: `(offset * RECIP[c]) >> 32` is
 /// `offset / size` for every offset in a page (the error, below
 /// `offset / 2^32 < 2^-16`, never reaches the next multiple, which is at
-/// least `1 / size >= 2^-13` away; the unit tests check every offset).
+/// least `1 / size >= 2^-12` away; the unit tests check every offset).
 pub(super) static RECIP: [u64; TABLE] = {
     let mut r = [0u64; TABLE];
     let mut c = 0;

@@ -4,11 +4,12 @@
 //! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
 //! that the shard's [`Heap`] hands out as one arena (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
-//! bytes). Everything the layer knows lives out of band, in an array of
-//! [`PageMeta`] indexed by page number (`(addr - shard base) >> 16`) in a
-//! `MAP_NORESERVE` mapping: the class, the free count, and a free bitmap with
-//! a one-word summary. Nothing is ever written into user memory, so a buffer
-//! overflow corrupts a neighbouring block's bytes, never the allocator.
+//! bytes, then eight per doubling up to 4 KiB: `class.rs`). Everything the
+//! layer knows lives out of band, in an array of [`PageMeta`] indexed by
+//! page number (`(addr - shard base) >> 16`) in a `MAP_NORESERVE` mapping:
+//! the class, the free count, and a free bitmap with a one-word summary.
+//! Nothing is ever written into user memory, so a buffer overflow corrupts
+//! a neighbouring block's bytes, never the allocator.
 //!
 //! Per class, a shard keeps a doubly linked list (links in the page
 //! metadata) of its pages that have a free slot. All operations are O(1):
