@@ -56,10 +56,10 @@
 //!
 //! ## Layers
 //!
-//! Each module imports only modules to its left: `sys`, `lock`, `ptrmap` →
-//! `settings`, `counters` → `globals` → `slab` → `shard`, `big`, `trace` →
-//! `tcache` → `check`, `report` → `init` → `api` → `exports` (the README's "Where
-//! things are" gives each file's one job).
+//! Each module imports only modules to its left: `sys`, `lock`, `ptrmap`,
+//! `tls` → `settings`, `counters` → `globals` → `slab` → `shard`, `big`,
+//! `trace` → `tcache` → `check`, `report` → `init` → `api` → `exports`
+//! (the README's "Where things are" gives each file's one job).
 //!
 //! ## The C functions
 //!
