@@ -166,16 +166,16 @@ impl Cache {
 
 crate::tls::static_tls! {
     /// The calling thread's cache (initial-exec TLS: two instructions, no
-    /// call). Zero bytes are [`Cache::empty`] (see [`EMPTY_IS_ZERO`]); no
+    /// call). Zero bytes are [`Cache::empty`] (checked below); no
     /// destructor (a `pthread` key's destructor flushes it): reaching it
     /// never allocates, and works during thread exit.
     fn cache() -> *mut Cache = Cache::empty(), "sysarena_malloc_tcache"
 }
 
-/// [`Cache::empty`] is what `.tbss` holds, zero bytes: its lengths and
-/// counts are 0, its pointers null, and its mode [`UNREGISTERED`], 0.
-#[allow(dead_code)]
-const EMPTY_IS_ZERO: () = {
+// `Cache::empty()` is what `.tbss` holds, zero bytes: its lengths and
+// counts are 0, its pointers null, and its mode `UNREGISTERED`, 0
+// (checked at compile time).
+const _: () = {
     let e = Cache::empty();
     assert!(UNREGISTERED == 0 && e.mode == 0 && e.bytes == 0 && e.bins[0].len == 0);
     assert!(e.next.is_null() && e.prev.is_null() && e.allocs == 0 && e.frees == 0);
