@@ -494,8 +494,8 @@ pub(crate) fn flush_mine(g: &Settings) -> bool {
 }
 
 /// What sits in thread caches: (caches, blocks, bytes, allocs served,
-/// frees served) — blocks and bytes as they are, the call counts as of
-/// each cache's last refill or flush (and the calling thread's now).
+/// frees served), as of each cache's last refill, flush or thread exit
+/// (and the calling thread's now: the fast paths do not publish).
 pub(crate) fn totals() -> (usize, usize, usize, u64, u64) {
     let (mut n, mut blocks, mut bytes) = (0, 0, 0);
     LIST.lock();
