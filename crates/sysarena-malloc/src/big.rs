@@ -23,6 +23,57 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Bytes mapped now and at most, for the stats report.
 pub(crate) static MAPPED: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static PEAK_MAPPED: AtomicUsize = AtomicUsize::new(0);
+/// The most bytes of the live mappings that were touched (resident, by
+/// `mincore`) at once, as sampled by [`sample_touched`]: what the
+/// footprint counts (a program's huge buffer that it never fills costs
+/// only the pages it wrote).
+pub(crate) static PEAK_TOUCHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Pages `mincore` reports on per call (its vector is on the stack).
+const MINCORE_CHUNK: usize = 512;
+
+/// Resident bytes of the mapping `start .. start + len` (page-aligned).
+fn resident(start: usize, len: usize, page: usize) -> usize {
+    let mut vec = [0u8; MINCORE_CHUNK];
+    let mut total = 0;
+    let mut at = start;
+    let end = start + len;
+    while at < end {
+        let n = ((end - at) / page).min(MINCORE_CHUNK);
+        // SAFETY: `at .. at + n * page` lies in a live mapping of ours
+        // (page-aligned); `vec` holds `n <= MINCORE_CHUNK` bytes.
+        if unsafe { libc::mincore(at as *mut _, n * page, vec.as_mut_ptr()) } != 0 {
+            return total;
+        }
+        total += vec[..n].iter().filter(|&&v| v & 1 != 0).count() * page;
+        at += n * page;
+    }
+    total
+}
+
+/// With the stats report on: adds up the touched bytes of every live
+/// mapping (`mincore`) and keeps the peak in [`PEAK_TOUCHED`]. Called
+/// (under the table's lock) before a mapping is unmapped or resized, and
+/// at exit.
+///
+/// # Time complexity
+/// O([`CAP`] + pages of the live mappings); only when the report is on.
+fn sample_locked(m: &PtrMap) {
+    if !crate::counters::enabled() {
+        return;
+    }
+    let page = crate::globals::get_if_ready().map_or(4096, |g| g.page);
+    let mut touched = 0;
+    m.for_each(|start, len| touched += resident(start, len as usize, page));
+    PEAK_TOUCHED.fetch_max(touched, Ordering::Relaxed);
+}
+
+/// [`sample_locked`], taking the lock (before the exit report).
+pub(crate) fn sample_touched() {
+    if LIVE.load(Ordering::Relaxed) != 0 {
+        with_map(|m| sample_locked(m));
+    }
+}
 
 fn with_map<R>(f: impl FnOnce(&mut PtrMap) -> R) -> R {
     LOCK.lock();
@@ -113,7 +164,12 @@ pub(crate) unsafe fn free(p: *mut u8) -> bool {
     if LIVE.load(Ordering::Relaxed) == 0 {
         return false;
     }
-    let Some(len) = with_map(|m| m.remove(p as usize)) else {
+    let Some(len) = with_map(|m| {
+        if m.get(p as usize).is_some() {
+            sample_locked(m);
+        }
+        m.remove(p as usize)
+    }) else {
         return false;
     };
     LIVE.fetch_sub(1, Ordering::Relaxed);
@@ -136,7 +192,12 @@ pub(crate) unsafe fn remap(g: &Settings, p: *mut u8, size: usize) -> Option<*mut
     }
     // Out of the table first: once the kernel moves the pages, another
     // thread's new mapping may land at `p` and must find no stale entry.
-    let old = with_map(|m| m.remove(p as usize))? as usize;
+    let old = with_map(|m| {
+        if m.get(p as usize).is_some() {
+            sample_locked(m);
+        }
+        m.remove(p as usize)
+    })? as usize;
     let q = match size.checked_next_multiple_of(g.page) {
         // SAFETY: `p .. p + old` is a mapping of ours owned by the caller;
         // the kernel moves or resizes it, or leaves it unchanged.
@@ -170,4 +231,37 @@ pub(crate) fn unlock_after_fork() {
 /// Frees it in the child after `fork`.
 pub(crate) fn reset_in_child() {
     LOCK.reset_in_child();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_counts_only_touched_pages() {
+        let page = 4096;
+        // More pages than one mincore call covers.
+        let len = (MINCORE_CHUNK * 2 + 7) * page;
+        // SAFETY: a fresh private mapping, unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        let start = p as usize;
+        assert_eq!(resident(start, len, page), 0);
+        for i in [0, 3, MINCORE_CHUNK + 1, 2 * MINCORE_CHUNK + 6] {
+            // SAFETY: inside the mapping.
+            unsafe { *((start + i * page) as *mut u8) = 1 };
+        }
+        assert_eq!(resident(start, len, page), 4 * page);
+        // SAFETY: ours.
+        unsafe { libc::munmap(p, len) };
+    }
 }

@@ -83,7 +83,8 @@ unsafe fn init(g: &mut Settings) -> bool {
             shards = (reserve / shard_size).clamp(shards, MAX_SHARDS);
         }
         // Unless asked: under a limit, one descriptor per 2 KiB of shard
-        // (every heap block is over 1 KiB), else the default.
+        // (with the slab layer, every heap block is over 4 KiB), else the
+        // default.
         let descriptors = if descriptors_asked || limited.is_none() {
             descriptors_env
         } else {
@@ -100,7 +101,7 @@ unsafe fn init(g: &mut Settings) -> bool {
                 .checked_mul(descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
             pages.checked_mul(slab::META_BYTES),
-            pages.checked_mul(slab::state::BYTES_PER_PAGE),
+            slab::state::bytes_for(pages),
         ];
         let mut maps = [core::ptr::null_mut::<u8>(); 4];
         let mut ok = true;

@@ -17,13 +17,13 @@
 //!   in a second `MAP_NORESERVE` mapping, built with
 //!   [`SliceManager::from_empty_slice`](sysarena::SliceManager::from_empty_slice)
 //!   so that it costs nothing until used.
-//! - **Small blocks** (at most 1 KiB, alignment at most 16) come from
+//! - **Small blocks** (at most 4 KiB, alignment at most 16) come from
 //!   the shard's slab layer (`slab`): 64 KiB pages carved out of its heap,
 //!   one descriptor per page, cut into slots of one size class (16, 32, …,
-//!   1024 bytes), with the class, free bitmap and list links of each page out
-//!   of band in a `MAP_NORESERVE` array of page records. O(1) malloc and
-//!   free; double frees detected by the bitmap. `SYSARENA_SLAB=0` turns it
-//!   off.
+//!   1024 bytes, then 1152, 1280, …, 4096: eight per doubling), with the
+//!   class, free bitmap and list links of each page out of band in a
+//!   `MAP_NORESERVE` array of page records. O(1) malloc and free; double
+//!   frees detected by the bitmap. `SYSARENA_SLAB=0` turns it off.
 //! - **Threads.** Each shard has its own futex lock. A thread allocates from
 //!   its shard (a thread-local index, given round-robin and moved to a free
 //!   shard when its own is busy); a free goes to the shard that owns the
@@ -32,11 +32,14 @@
 //!   exit strands nothing.
 //! - **Thread caches** (`tcache`). In front of the shards, each thread
 //!   keeps bounded per-class stacks of small blocks: a small malloc or free
-//!   takes no lock and no atomic read-modify-write; a block freed by
-//!   another thread lands in the freeing thread's cache. Double frees are
-//!   caught by a state byte per slot, out of band. Caches are given back at
-//!   thread exit, in a forked child and before reporting out-of-memory.
-//!   `SYSARENA_TCACHE=0` turns them off.
+//!   takes no lock and no atomic read-modify-write, and runs inline in the
+//!   exported function (the cache is a thread-local variable in the
+//!   initial-exec TLS model, `tls`: two instructions, no
+//!   `__tls_get_addr`); a block freed by another thread lands in the
+//!   freeing thread's cache. Double frees are caught by a state byte per
+//!   slot, out of band. Caches are given back at thread exit, in a forked
+//!   child and before reporting out-of-memory. `SYSARENA_TCACHE=0` turns
+//!   them off.
 //! - **Very large requests** (64 MiB and up) get their own mapping, found
 //!   again through a fixed table of mappings; `realloc` moves them with
 //!   `mremap`.
@@ -53,10 +56,10 @@
 //!
 //! ## Layers
 //!
-//! Each module imports only modules to its left: `sys`, `lock`, `ptrmap` →
-//! `settings`, `counters` → `globals` → `slab` → `shard`, `big`, `trace` →
-//! `tcache` → `check`, `report` → `init` → `api` → `exports` (the README's "Where
-//! things are" gives each file's one job).
+//! Each module imports only modules to its left: `sys`, `lock`, `ptrmap`,
+//! `tls` → `settings`, `counters` → `globals` → `slab` → `shard`, `big`,
+//! `trace` → `tcache` → `check`, `report` → `init` → `api` → `exports`
+//! (the README's "Where things are" gives each file's one job).
 //!
 //! ## The C functions
 //!
@@ -99,6 +102,7 @@ mod sys;
 mod tcache;
 #[cfg(test)]
 mod threads;
+mod tls;
 mod trace;
 
 /// Writes the trace buffer and the stats report, then runs the

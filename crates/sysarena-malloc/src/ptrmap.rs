@@ -160,6 +160,20 @@ impl PtrMap {
         Some(val)
     }
 
+    /// Calls `f` with every live entry's key and value.
+    ///
+    /// # Time complexity
+    /// O(capacity).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, u64)) {
+        for i in 0..self.cap() {
+            // SAFETY: `i < cap`, inside the entries.
+            let e = unsafe { *self.at(i) };
+            if e.key != 0 {
+                f(e.key, e.val);
+            }
+        }
+    }
+
     /// Forgets every entry without touching the memory (the caller has
     /// replaced it with fresh zeroed pages).
     pub(crate) fn reset_len(&mut self) {

@@ -171,7 +171,9 @@ fn report(g: &Settings, fd: i32) {
     }
     let peak = PEAK.load(Ordering::Relaxed);
     let big_peak = big::PEAK_MAPPED.load(Ordering::Relaxed);
-    let footprint = sum.touched + big_peak;
+    big::sample_touched();
+    let big_touched = big::PEAK_TOUCHED.load(Ordering::Relaxed);
+    let footprint = sum.touched + big_touched;
     let mut b = Buf::<2048>::new();
     let _ = writeln!(
         b,
@@ -217,15 +219,24 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
+        "thread caches took a shard lock {} times to refill ({} slots) and {} times to give slots back ({} slots)",
+        crate::shard::batch::REFILLS.load(Ordering::Relaxed),
+        crate::shard::batch::REFILLED.load(Ordering::Relaxed),
+        crate::shard::batch::FLUSHES.load(Ordering::Relaxed),
+        crate::shard::batch::FLUSHED.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        b,
         "descriptors in use: {} ({} bytes of table)",
         sum.descriptors_used,
         sum.descriptors_used * core::mem::size_of::<sysarena::Slot>(),
     );
     let _ = writeln!(
         b,
-        "direct mappings: {} bytes now, {} at peak",
+        "direct mappings: {} bytes now, {} at peak, of which {} touched at peak (resident, sampled at each unmap and resize and at exit)",
         big::MAPPED.load(Ordering::Relaxed),
-        big_peak
+        big_peak,
+        big_touched
     );
     let _ = writeln!(
         b,
@@ -241,7 +252,7 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "footprint {} bytes (touched + peak direct), peak live {} requested bytes (slab blocks at their class sizes), footprint / peak live {:.3}",
+        "footprint {} bytes (touched + peak touched direct), peak live {} requested bytes (slab blocks at their class sizes), footprint / peak live {:.3}",
         footprint,
         peak,
         if peak == 0 {

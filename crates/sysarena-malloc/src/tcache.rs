@@ -31,7 +31,6 @@
 //! `SYSARENA_TCACHE=0` turns the caches off (every call takes its shard's
 //! lock, as before they existed).
 
-use core::cell::UnsafeCell;
 use core::sync::atomic::Ordering::Relaxed;
 use core::sync::atomic::{AtomicU64, AtomicUsize};
 
@@ -49,11 +48,11 @@ pub(crate) const MAX_BIN: usize = 64;
 /// stress over all 64 classes flush and refill: 1.55 × the instructions).
 pub(crate) const MAX_BYTES: usize = 1 << 20;
 
-/// Slots class `c`'s stack holds: 16 KiB of them, between 16 and
+/// Slots class `c`'s stack holds: 32 KiB of them, between 8 and
 /// [`MAX_BIN`] (looked up, not divided: this is on every free).
 #[inline]
 pub(crate) fn cap(c: usize) -> usize {
-    CAPS[c & (CLASSES - 1)] as usize
+    CAPS[c.min(CLASSES - 1)] as usize
 }
 
 /// [`cap`] per class.
@@ -61,9 +60,9 @@ static CAPS: [u8; CLASSES] = {
     let mut r = [0u8; CLASSES];
     let mut c = 0;
     while c < CLASSES {
-        let n = (16 << 10) / class_size(c);
-        r[c] = if n < 16 {
-            16
+        let n = (32 << 10) / class_size(c);
+        r[c] = if n < 8 {
+            8
         } else if n > MAX_BIN {
             MAX_BIN as u8
         } else {
@@ -95,9 +94,9 @@ pub(crate) struct Cache {
     /// Calls served from the cache since the last publication.
     allocs: u64,
     frees: u64,
-    /// What the stats report reads: the bytes and blocks held (stored by
-    /// the owner — a load and a store, no read-modify-write: it is the
-    /// only writer — and read by the reporting thread).
+    /// What the stats report reads: the bytes and blocks held as of the
+    /// cache's last refill or flush (stored by the owner, the only writer,
+    /// read by the reporting thread; not on the fast paths).
     shown_bytes: AtomicUsize,
     shown_blocks: AtomicUsize,
     /// Links in the list of caches (under [`LIST`]).
@@ -165,12 +164,22 @@ impl Cache {
     }
 }
 
-std::thread_local! {
-    /// The calling thread's cache. Const-initialised and without a
+crate::tls::static_tls! {
+    /// The calling thread's cache (initial-exec TLS: two instructions, no
+    /// call). Zero bytes are [`Cache::empty`] (checked below); no
     /// destructor (a `pthread` key's destructor flushes it): reaching it
     /// never allocates, and works during thread exit.
-    static CACHE: UnsafeCell<Cache> = const { UnsafeCell::new(Cache::empty()) };
+    fn cache() -> *mut Cache = Cache::empty(), "sysarena_malloc_tcache"
 }
+
+// `Cache::empty()` is what `.tbss` holds, zero bytes: its lengths and
+// counts are 0, its pointers null, and its mode `UNREGISTERED`, 0
+// (checked at compile time).
+const _: () = {
+    let e = Cache::empty();
+    assert!(UNREGISTERED == 0 && e.mode == 0 && e.bytes == 0 && e.bins[0].len == 0);
+    assert!(e.next.is_null() && e.prev.is_null() && e.allocs == 0 && e.frees == 0);
+};
 
 /// The list of registered caches, and its lock.
 static LIST: Lock = Lock::new();
@@ -187,11 +196,6 @@ pub(crate) fn init() -> bool {
     // SAFETY: KEY is written only here, during initialisation, before any
     // cache is used; `flush_at_exit` lives for ever.
     unsafe { libc::pthread_key_create(KEY.get(), Some(flush_at_exit)) == 0 }
-}
-
-#[inline]
-fn cache() -> *mut Cache {
-    CACHE.with(|c| c.get())
 }
 
 /// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the thread's
@@ -212,17 +216,31 @@ pub(crate) fn alloc(g: &Settings, size: usize) -> Option<*mut u8> {
     Some(pop(g, k, c))
 }
 
-#[inline]
+/// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the thread's
+/// cache if its stack for the class is not empty; `None` otherwise (the
+/// caller takes [`alloc`]). The fast path of `malloc`: no call, no lock.
+///
+/// # Time complexity
+/// O(1).
+#[inline(always)]
+pub(crate) fn alloc_fast(g: &Settings, size: usize) -> Option<*mut u8> {
+    let c = slab::class_of(size).min(CLASSES - 1);
+    // SAFETY: as in `alloc`.
+    let k = unsafe { &mut *cache() };
+    if k.mode != ACTIVE || k.bins[c].len == 0 {
+        return None;
+    }
+    Some(pop(g, k, c))
+}
+
+#[inline(always)]
 fn pop(g: &Settings, k: &mut Cache, c: usize) -> *mut u8 {
     let bin = &mut k.bins[c];
     bin.len -= 1;
-    let p = bin.items[bin.len];
+    let p = bin.items[bin.len & (MAX_BIN - 1)];
     let size = class_size(c);
     k.bytes -= size;
     k.allocs += 1;
-    k.shown_bytes.store(k.bytes, Relaxed);
-    k.shown_blocks
-        .store(k.shown_blocks.load(Relaxed) - 1, Relaxed);
     state::slot_of((p as usize).wrapping_sub(g.base), c).store(state::LIVE, Relaxed);
     if counters::enabled() {
         counters::live_changed(0, size);
@@ -269,6 +287,48 @@ pub(crate) enum Freed {
     Pass,
 }
 
+/// Frees `p` into the thread's cache if it is a live slab slot and its
+/// class's stack has room; `false` otherwise, with nothing changed (the
+/// caller takes [`free`], which reports a double free). The fast path of
+/// `free`: no call, no lock.
+///
+/// # Safety
+/// As [`free`].
+///
+/// # Time complexity
+/// O(1).
+#[inline(always)]
+pub(crate) unsafe fn free_fast(g: &Settings, p: *mut u8) -> bool {
+    let off = (p as usize).wrapping_sub(g.base);
+    if off >= g.span {
+        return false;
+    }
+    let Lookup::Slot(slot) = state::locate(off) else {
+        return false;
+    };
+    // SAFETY: as in `alloc`.
+    let k = unsafe { &mut *cache() };
+    let c = slot.class.min(CLASSES - 1);
+    let size = class_size(c);
+    if k.mode != ACTIVE
+        || slot.state.load(Relaxed) != state::LIVE
+        || k.bins[c].len >= cap(c)
+        || k.bytes + size > MAX_BYTES
+    {
+        return false;
+    }
+    slot.state.store(state::CACHED, Relaxed);
+    let bin = &mut k.bins[c];
+    bin.items[bin.len & (MAX_BIN - 1)] = p;
+    bin.len += 1;
+    k.bytes += size;
+    k.frees += 1;
+    if counters::enabled() {
+        counters::live_changed(size, 0);
+    }
+    true
+}
+
 /// Frees `p` into the thread's cache if it is a live slab slot.
 ///
 /// # Safety
@@ -312,9 +372,6 @@ pub(crate) unsafe fn free(g: &Settings, p: *mut u8) -> Freed {
     bin.len += 1;
     k.bytes += size;
     k.frees += 1;
-    k.shown_bytes.store(k.bytes, Relaxed);
-    k.shown_blocks
-        .store(k.shown_blocks.load(Relaxed) + 1, Relaxed);
     if counters::enabled() {
         counters::live_changed(size, 0);
     }
@@ -437,8 +494,8 @@ pub(crate) fn flush_mine(g: &Settings) -> bool {
 }
 
 /// What sits in thread caches: (caches, blocks, bytes, allocs served,
-/// frees served) — blocks and bytes as they are, the call counts as of
-/// each cache's last refill or flush (and the calling thread's now).
+/// frees served), as of each cache's last refill, flush or thread exit
+/// (and the calling thread's now: the fast paths do not publish).
 pub(crate) fn totals() -> (usize, usize, usize, u64, u64) {
     let (mut n, mut blocks, mut bytes) = (0, 0, 0);
     LIST.lock();

@@ -122,6 +122,7 @@ fn big_alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
 }
 
 /// An allocation with tracing and errno.
+#[inline(never)]
 fn allocate(size: usize, align: usize, zero: bool) -> *mut c_void {
     let Some(g) = init::get() else {
         return no_memory();
@@ -138,10 +139,26 @@ fn allocate(size: usize, align: usize, zero: bool) -> *mut c_void {
     p.cast()
 }
 
+/// The settings, if a call may take a thread cache's fast path: the
+/// allocator is ready and not tracing (a traced call runs under the trace
+/// lock).
+#[inline(always)]
+fn fast_settings() -> Option<&'static Settings> {
+    let g = globals::get_if_ready()?;
+    (g.tcache && !trace::active()).then_some(g)
+}
+
 /// `malloc(size)`: at least `size` bytes aligned to 16; `malloc(0)` returns
 /// a unique pointer. Null and `ENOMEM` when no memory (or descriptor) is
 /// left.
+#[inline]
 pub(crate) fn malloc(size: usize) -> *mut c_void {
+    if size <= slab::MAX_SIZE
+        && let Some(g) = fast_settings()
+        && let Some(p) = tcache::alloc_fast(g, size)
+    {
+        return p.cast();
+    }
     allocate(size, MIN_ALIGN, false)
 }
 
@@ -204,7 +221,25 @@ unsafe fn free_locked(g: &Settings, p: *mut u8) {
 ///
 /// # Safety
 /// If `p` is a live block, the caller must not use it again.
+#[inline]
 pub(crate) unsafe fn free(p: *mut c_void) {
+    if let Some(g) = fast_settings()
+        && !shard::withdrew()
+        // SAFETY: forwarded; only a live slab slot is taken.
+        && unsafe { tcache::free_fast(g, p.cast()) }
+    {
+        return;
+    }
+    // SAFETY: forwarded.
+    unsafe { free_slow(p) }
+}
+
+/// [`free`] past the thread cache's fast path.
+///
+/// # Safety
+/// As [`free`].
+#[inline(never)]
+unsafe fn free_slow(p: *mut c_void) {
     if p.is_null() {
         return;
     }

@@ -1,9 +1,19 @@
 //! Batches for the thread caches: slots taken from the thread's shard, and
 //! slots given back to their owners, one lock per shard in a batch.
 
+use core::sync::atomic::AtomicU64;
+use core::sync::atomic::Ordering::Relaxed;
+
 use super::{Locked, lock_for_alloc, owner};
 use crate::settings::Settings;
 use crate::slab::Found;
+
+/// Shard locks taken for refills, and the slots they handed out.
+pub(crate) static REFILLS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static REFILLED: AtomicU64 = AtomicU64::new(0);
+/// Shard locks taken to give cached slots back, and the slots given back.
+pub(crate) static FLUSHES: AtomicU64 = AtomicU64::new(0);
+pub(crate) static FLUSHED: AtomicU64 = AtomicU64::new(0);
 
 /// Fills `out` with free slots of class `c` from the thread's shard (one
 /// lock for the batch) and returns how many it took: fewer when the shard
@@ -23,6 +33,8 @@ pub(crate) fn refill(g: &Settings, c: usize, out: &mut [*mut u8]) -> usize {
         }
         n += 1;
     }
+    REFILLS.fetch_add(1, Relaxed);
+    REFILLED.fetch_add(n as u64, Relaxed);
     n
 }
 
@@ -47,6 +59,7 @@ pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
             continue;
         };
         let mut l = Locked::lock(i);
+        FLUSHES.fetch_add(1, Relaxed);
         let inner = &mut *l;
         let base = inner.heap.base().as_ptr();
         for p in ptrs[k..].iter_mut() {
@@ -54,6 +67,7 @@ pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
                 continue;
             }
             if let Found::Cached { page, class, idx } = inner.slab.find(base, *p) {
+                FLUSHED.fetch_add(1, Relaxed);
                 // SAFETY: `find` just reported the slot cached: the calling
                 // cache holds it and gives it up.
                 unsafe { inner.slab.free(&mut inner.heap, page, class, idx) };

@@ -5,7 +5,6 @@
 //! are shared, not per thread, so nothing is stranded when a thread exits.
 
 use core::alloc::Layout;
-use core::cell::Cell;
 use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
@@ -20,7 +19,7 @@ use crate::slab::state::States;
 use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
 
-mod batch;
+pub(crate) mod batch;
 mod space;
 
 pub(crate) use batch::{flush_cached, refill};
@@ -63,11 +62,10 @@ const SPIN_BEFORE_MOVE: u32 = 64;
 
 static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
 
-std::thread_local! {
-    /// The calling thread's shard (usize::MAX: not chosen yet). Const
-    /// initialised and without a destructor: reading it never allocates
-    /// and works during thread exit.
-    static HOME: Cell<usize> = const { Cell::new(usize::MAX) };
+crate::tls::static_tls! {
+    /// The calling thread's shard plus one (0: not chosen yet). Reading it
+    /// never allocates and works during thread exit.
+    fn home_cell() -> *mut usize = 0, "sysarena_malloc_home"
 }
 
 /// Builds shard `i`.
@@ -184,21 +182,21 @@ pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
 
 #[inline]
 fn home(n: usize) -> usize {
-    HOME.try_with(|h| {
-        let v = h.get();
-        if v < n {
-            v
-        } else {
-            let v = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % n;
-            h.set(v);
-            v
-        }
-    })
-    .unwrap_or(0)
+    let h = home_cell();
+    // SAFETY: this thread's variable; no reference to it is held.
+    let v = unsafe { *h }.wrapping_sub(1);
+    if v < n {
+        v
+    } else {
+        let v = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % n;
+        set_home(v);
+        v
+    }
 }
 
 fn set_home(i: usize) {
-    let _ = HOME.try_with(|h| h.set(i));
+    // SAFETY: as in `home`.
+    unsafe { *home_cell() = i + 1 };
 }
 
 /// Locks a shard for an allocation: the thread's own if free, else the

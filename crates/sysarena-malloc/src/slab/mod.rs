@@ -4,11 +4,12 @@
 //! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
 //! that the shard's [`Heap`] hands out as one arena (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
-//! bytes). Everything the layer knows lives out of band, in an array of
-//! [`PageMeta`] indexed by page number (`(addr - shard base) >> 16`) in a
-//! `MAP_NORESERVE` mapping: the class, the free count, and a free bitmap with
-//! a one-word summary. Nothing is ever written into user memory, so a buffer
-//! overflow corrupts a neighbouring block's bytes, never the allocator.
+//! bytes, then eight per doubling up to 4 KiB: `class.rs`). Everything the
+//! layer knows lives out of band, in an array of [`PageMeta`] indexed by
+//! page number (`(addr - shard base) >> 16`) in a `MAP_NORESERVE` mapping:
+//! the class, the free count, and a free bitmap with a one-word summary.
+//! Nothing is ever written into user memory, so a buffer overflow corrupts
+//! a neighbouring block's bytes, never the allocator.
 //!
 //! Per class, a shard keeps a doubly linked list (links in the page
 //! metadata) of its pages that have a free slot. All operations are O(1):
@@ -45,7 +46,7 @@ use class::{RECIP, slots};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
 use recent::Recent;
-use state::States;
+use state::{Chunks, States};
 
 /// The heap a slab layer carves its pages from (a shard's): a sysarena
 /// [`Heap`] whose arena table is a slice of mapped memory.
@@ -115,6 +116,8 @@ pub(crate) struct Slab {
     meta: *mut PageMeta,
     /// The pages' classes and slot states, for lock-free readers.
     states: States,
+    /// Where the pages' slot states are (under the lock).
+    chunks: Chunks,
     /// Pages the metadata covers (the shard's size / [`PAGE`]).
     pages: usize,
     /// Whether new pages are carved (`SYSARENA_SLAB`).
@@ -123,8 +126,16 @@ pub(crate) struct Slab {
     madvise: bool,
     lists: [List; CLASSES],
     recent: [Recent; CLASSES],
+    /// Empty pages kept (at most one per class, [`MAX_SPARES`] in all).
+    spares: usize,
     pub(crate) counts: Counts,
 }
+
+/// The most empty pages a shard keeps as spares (one per class at most):
+/// a spare spares a malloc/free loop at a page boundary a `Heap::alloc`
+/// and `free` each time, but it is resident memory — one per class of the
+/// 72 and shard made a 4-thread stress hold 18 MiB of empty pages.
+pub(crate) const MAX_SPARES: usize = 4;
 
 impl Slab {
     /// A layer with no metadata: serves nothing, finds nothing.
@@ -132,6 +143,7 @@ impl Slab {
         Slab {
             meta: core::ptr::null_mut(),
             states: States::NONE,
+            chunks: Chunks::EMPTY,
             pages: 0,
             enabled: false,
             madvise: false,
@@ -140,6 +152,7 @@ impl Slab {
                 empty: 0,
             }; CLASSES],
             recent: [Recent::EMPTY; CLASSES],
+            spares: 0,
             counts: Counts {
                 pages: 0,
                 used_slots: 0,
@@ -241,7 +254,7 @@ impl Slab {
         hwm: &mut usize,
         c: usize,
     ) -> Option<Fresh> {
-        let c = c & (CLASSES - 1);
+        let c = c.min(CLASSES - 1);
         while let Some(e) = self.recent[c].pop() {
             let (page, idx) = (e >> 16, e & 0xffff);
             // The entry is a hint: the slot must still be free, in a page
@@ -291,6 +304,7 @@ impl Slab {
         };
         if was_empty {
             self.lists[c].empty -= 1;
+            self.spares -= 1;
         }
         if full {
             self.unlink(c, page);
@@ -327,7 +341,13 @@ impl Slab {
         // Bytes of the page below the high-water mark may hold old data.
         let dirty = hwm.saturating_sub(off).min(PAGE);
         *hwm = (*hwm).max(off + PAGE);
-        self.states.set_class(page, c as u8 + 1);
+        if !self.states.assign(&mut self.chunks, page, c) {
+            // Cannot happen (a shard has a state block per page); give the
+            // arena back.
+            // SAFETY: `p` was just allocated from `heap` and never handed out.
+            let _ = unsafe { heap.free(p) };
+            return None;
+        }
         let m = self.meta_mut(page);
         m.class = c as u8 + 1;
         m.free = n as u16;
@@ -346,6 +366,7 @@ impl Slab {
         m.summary = if words == 64 { !0 } else { (1u64 << words) - 1 };
         self.push_front(c, page);
         self.lists[c].empty += 1;
+        self.spares += 1;
         self.counts.pages += 1;
         self.counts.carved += 1;
         self.counts.slots += n;
@@ -368,7 +389,7 @@ impl Slab {
         if m.class == 0 {
             return Found::NotSlab;
         }
-        let c = (m.class - 1) as usize & (CLASSES - 1);
+        let c = ((m.class - 1) as usize).min(CLASSES - 1);
         let in_page = off & (PAGE - 1);
         let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
         if idx * class_size(c) != in_page || idx >= slots(c) {
@@ -410,7 +431,7 @@ impl Slab {
         c: usize,
         idx: usize,
     ) -> usize {
-        let c = c & (CLASSES - 1);
+        let c = c.min(CLASSES - 1);
         let n = slots(c) as u16;
         self.states.slot(page, idx).store(state::FREE, Relaxed);
         let m = self.meta_mut(page);
@@ -429,8 +450,9 @@ impl Slab {
             self.push_front(c, page);
         }
         if empty {
-            if self.lists[c].empty == 0 {
+            if self.lists[c].empty == 0 && self.spares < MAX_SPARES {
                 self.lists[c].empty = 1;
+                self.spares += 1;
             } else {
                 self.unlink(c, page);
                 self.release(heap, page, c);
@@ -445,7 +467,7 @@ impl Slab {
     #[cold]
     fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
         self.meta_mut(page).class = 0;
-        self.states.set_class(page, 0);
+        self.states.unassign(&mut self.chunks, page);
         let n = slots(c);
         self.counts.pages -= 1;
         self.counts.returned += 1;

@@ -1,17 +1,28 @@
 //! Slot states: what a thread may learn about a small block without a
-//! lock. Beside the page records (which only the shard's lock guards), two
-//! out-of-band arrays of atomic bytes: each page's class (0: not a slab
-//! page), and one state per slot — [`FREE`] (free in the page's bitmap),
-//! [`LIVE`] (handed to the program) or [`CACHED`] (taken from the page by
-//! a thread cache, not handed out). The layer writes them under the lock as
-//! its pages and slots change hands; a thread cache reads them, and moves a
-//! slot between `LIVE` and `CACHED`, with plain atomic loads and stores (no
+//! lock. Beside the page records (which only the shard's lock guards), an
+//! out-of-band array with one word per page — its class (0: not a slab
+//! page) and where its slot states are — and the states themselves, one
+//! byte per slot: [`FREE`] (free in the page's bitmap), [`LIVE`] (handed
+//! to the program) or [`CACHED`] (taken from the page by a thread cache,
+//! not handed out). The layer writes them under the lock as its pages and
+//! slots change hands; a thread cache reads them, and moves a slot between
+//! `LIVE` and `CACHED`, with plain atomic loads and stores (no
 //! read-modify-write): each slot's state is its own byte, so writers of
 //! different slots never touch the same word.
+//!
+//! A page's states take as many bytes as it has slots, rounded up to a
+//! power of two of at least [`UNIT`] (a *chunk*): 4 KiB for the 16-byte
+//! class, 64 bytes for the classes of 1 KiB and more. Chunks come from
+//! 4 KiB *state blocks*, each cut into chunks of one size (a slab layer in
+//! miniature, under the shard's lock): a page of a large class costs 64
+//! bytes of states, not a whole 4 KiB memory page (which made the states
+//! 6 % of slab memory whatever the class). Each shard has as many blocks
+//! as pages, which always suffices: a block in use holds a live page's
+//! chunk.
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use super::class::{CLASSES, GRANULE, PAGE, PAGE_SHIFT, RECIP, class_size, slots};
+use super::class::{CLASSES, PAGE, PAGE_SHIFT, RECIP, class_size, slots};
 use crate::sys::SyncCell;
 
 /// The slot is free in its page's bitmap (or no slot: the page is not a
@@ -22,21 +33,59 @@ pub(crate) const LIVE: u8 = 1;
 /// The slot sits in a thread cache.
 pub(crate) const CACHED: u8 = 2;
 
-/// Slot states per page: one per [`GRANULE`] (the smallest class's slots).
-pub(crate) const PER_PAGE: usize = PAGE / GRANULE;
-/// Bytes of state per page: its class and its slots' states.
-pub(crate) const BYTES_PER_PAGE: usize = 1 + PER_PAGE;
+/// Bytes of a state block.
+pub(crate) const BLOCK: usize = 4096;
+/// The smallest chunk.
+pub(crate) const UNIT: usize = 64;
+/// Chunk sizes: `UNIT << order` for order `0 .. ORDERS` (64 B … 4 KiB).
+const ORDERS: usize = 7;
+/// No block.
+const NO_BLOCK: u32 = u32::MAX;
 
-/// The class and slot-state arrays of a run of pages.
+/// What the shard's lock guards about a state block.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct BlockMeta {
+    /// Chunks handed out (bit `i`: chunk `i`).
+    used: u64,
+    /// Links in its order's list of blocks with a free chunk, or in the
+    /// stack of free blocks.
+    next: u32,
+    prev: u32,
+    order: u32,
+    _pad: u32,
+}
+
+/// Bytes of states per page, for sizing the mapping: its word, its
+/// block's record and a block (plus one block of alignment per mapping:
+/// [`bytes_for`]).
+pub(crate) const BYTES_PER_PAGE: usize = 8 + core::mem::size_of::<BlockMeta>() + BLOCK;
+
+/// Bytes of the mapping for `pages` pages' states.
+pub(crate) fn bytes_for(pages: usize) -> Option<usize> {
+    pages.checked_mul(BYTES_PER_PAGE)?.checked_add(BLOCK)
+}
+
+/// The order of class `c`'s chunks.
+fn order_of(c: usize) -> usize {
+    let n = slots(c).max(UNIT);
+    (n.next_power_of_two() / UNIT).trailing_zeros() as usize
+}
+
+/// The per-page words, block records and blocks of a run of pages.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct States {
-    classes: *const AtomicU8,
-    slots: *const AtomicU8,
+    /// Per page: 0 (not a slab page), or the address of its chunk shifted
+    /// left by 8, plus its class + 1.
+    words: *const AtomicU64,
+    metas: *mut BlockMeta,
+    blocks: *mut u8,
     pages: usize,
 }
 
-// SAFETY: the arrays are atomics, shared by design; the pointers are fixed
-// after initialisation.
+// SAFETY: the words and chunks are atomics, shared by design; the block
+// records are only used under the owning shard's lock; the pointers are
+// fixed after initialisation.
 unsafe impl Sync for States {}
 // SAFETY: as above.
 unsafe impl Send for States {}
@@ -44,30 +93,38 @@ unsafe impl Send for States {}
 impl States {
     /// No pages: every lookup says "not a slab page".
     pub(crate) const NONE: States = States {
-        classes: core::ptr::null(),
-        slots: core::ptr::null(),
+        words: core::ptr::null(),
+        metas: core::ptr::null_mut(),
+        blocks: core::ptr::null_mut(),
         pages: 0,
     };
 
-    /// The arrays of `pages` pages: `mem` holds `pages * BYTES_PER_PAGE`
-    /// zeroed bytes (the classes first, then the slot states).
+    /// The states of `pages` pages: `mem` holds [`bytes_for`]`(pages)`
+    /// zeroed bytes, page-aligned.
     ///
     /// # Safety
-    /// `mem` (null: no pages) is that many zeroed bytes, live for ever, used
-    /// only through `States` values made from it.
+    /// `mem` (null: no pages) is that many zeroed bytes, aligned to 8 and
+    /// live for ever, used only through `States` values made from it.
     pub(crate) unsafe fn new(mem: *mut u8, pages: usize) -> States {
         if mem.is_null() {
             return States::NONE;
         }
+        let metas_at = pages * 8;
+        let blocks_at =
+            (metas_at + pages * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK);
         States {
-            classes: mem.cast(),
-            // SAFETY: inside the caller's `pages * BYTES_PER_PAGE` bytes.
-            slots: unsafe { mem.add(pages) }.cast(),
+            words: mem.cast(),
+            // SAFETY: inside the caller's bytes (`bytes_for` counts them).
+            metas: unsafe { mem.add(metas_at) }.cast(),
+            // SAFETY: as above; the blocks end at most `BLOCK` past
+            // `pages * BYTES_PER_PAGE`.
+            blocks: unsafe { mem.add(blocks_at) },
             pages,
         }
     }
 
-    /// The states of pages `first .. first + pages` of these.
+    /// The states of pages `first .. first + pages` of these (and as many
+    /// blocks).
     pub(crate) fn part(&self, first: usize, pages: usize) -> States {
         if self.pages == 0 {
             return States::NONE;
@@ -75,9 +132,11 @@ impl States {
         assert!(first + pages <= self.pages);
         States {
             // SAFETY: in bounds (checked above).
-            classes: unsafe { self.classes.add(first) },
-            // SAFETY: in bounds (checked above).
-            slots: unsafe { self.slots.add(first * PER_PAGE) },
+            words: unsafe { self.words.add(first) },
+            // SAFETY: as above.
+            metas: unsafe { self.metas.add(first) },
+            // SAFETY: as above.
+            blocks: unsafe { self.blocks.add(first * BLOCK) },
             pages,
         }
     }
@@ -87,37 +146,195 @@ impl States {
         self.pages
     }
 
-    /// Page `page`'s class + 1 (0: not a slab page).
     #[inline]
-    pub(crate) fn class(&self, page: usize) -> u8 {
+    fn word(&self, page: usize) -> u64 {
         if page >= self.pages {
             return 0;
         }
         // SAFETY: `page < pages`.
-        unsafe { &*self.classes.add(page) }.load(Ordering::Relaxed)
+        unsafe { &*self.words.add(page) }.load(Ordering::Relaxed)
     }
 
-    /// Sets page `page`'s class + 1 (the layer, under the shard's lock).
+    /// Page `page`'s class + 1 (0: not a slab page).
     #[inline]
-    pub(crate) fn set_class(&self, page: usize, v: u8) {
-        if page < self.pages {
-            // SAFETY: `page < pages`.
-            unsafe { &*self.classes.add(page) }.store(v, Ordering::Relaxed);
-        }
+    pub(crate) fn class(&self, page: usize) -> u8 {
+        self.word(page) as u8
     }
 
-    /// Slot `idx`'s state byte in page `page`.
+    /// Slot `idx`'s state byte in page `page`, a slab page with more than
+    /// `idx` slots.
     #[inline]
     pub(crate) fn slot(&self, page: usize, idx: usize) -> &AtomicU8 {
-        debug_assert!(page < self.pages && idx < PER_PAGE);
-        // SAFETY: callers pass a page below `pages` and a slot index below
-        // the class's slot count (at most `PER_PAGE`); masked for safety.
-        unsafe {
-            &*self
-                .slots
-                .add(page.min(self.pages - 1) * PER_PAGE + (idx & (PER_PAGE - 1)))
+        slot_at(self.word(page), idx)
+    }
+
+    /// Makes page `page` a page of class `c` (the layer, under the shard's
+    /// lock, as it carves the page): a chunk of zeroed (free) states. `false`
+    /// if there is no block (cannot happen: see the module docs).
+    pub(crate) fn assign(&mut self, chunks: &mut Chunks, page: usize, c: usize) -> bool {
+        if page >= self.pages {
+            return false;
+        }
+        let Some(addr) = self.alloc_chunk(chunks, order_of(c)) else {
+            return false;
+        };
+        // SAFETY: `page < pages`.
+        unsafe { &*self.words.add(page) }
+            .store(((addr as u64) << 8) | (c as u64 + 1), Ordering::Relaxed);
+        true
+    }
+
+    /// Page `page` is no slab page any more (the layer, under the shard's
+    /// lock, as it gives the page back; every slot is free, so its chunk
+    /// is all zero again).
+    pub(crate) fn unassign(&mut self, chunks: &mut Chunks, page: usize) {
+        let w = self.word(page);
+        if w == 0 {
+            return;
+        }
+        // SAFETY: `page < pages` (the word is not 0).
+        unsafe { &*self.words.add(page) }.store(0, Ordering::Relaxed);
+        self.free_chunk(chunks, (w >> 8) as usize);
+    }
+
+    fn meta(&mut self, b: usize) -> &mut BlockMeta {
+        debug_assert!(b < self.pages);
+        // SAFETY: `b < pages` blocks are this part's; only the owning
+        // shard, under its lock (it holds `&mut self`), touches their
+        // records.
+        unsafe { &mut *self.metas.add(b.min(self.pages - 1)) }
+    }
+
+    fn unlink(&mut self, chunks: &mut Chunks, order: usize, b: usize) {
+        let (next, prev) = {
+            let m = self.meta(b);
+            (m.next, m.prev)
+        };
+        if prev == NO_BLOCK {
+            chunks.lists[order] = next;
+        } else {
+            self.meta(prev as usize).next = next;
+        }
+        if next != NO_BLOCK {
+            self.meta(next as usize).prev = prev;
         }
     }
+
+    fn push(&mut self, chunks: &mut Chunks, order: usize, b: usize) {
+        let head = chunks.lists[order];
+        if head != NO_BLOCK {
+            self.meta(head as usize).prev = b as u32;
+        }
+        let m = self.meta(b);
+        m.next = head;
+        m.prev = NO_BLOCK;
+        chunks.lists[order] = b as u32;
+    }
+
+    fn alloc_chunk(&mut self, chunks: &mut Chunks, order: usize) -> Option<usize> {
+        let per_block = BLOCK / (UNIT << order);
+        let full = if per_block == 64 {
+            u64::MAX
+        } else {
+            (1u64 << per_block) - 1
+        };
+        let mut b = chunks.lists[order] as usize;
+        if b == NO_BLOCK as usize {
+            // A free block: one given back, else one never used.
+            b = if chunks.free != NO_BLOCK {
+                let b = chunks.free as usize;
+                chunks.free = self.meta(b).next;
+                b
+            } else if chunks.bump < self.pages {
+                chunks.bump += 1;
+                chunks.bump - 1
+            } else {
+                return None;
+            };
+            *self.meta(b) = BlockMeta {
+                used: 0,
+                next: NO_BLOCK,
+                prev: NO_BLOCK,
+                order: order as u32,
+                _pad: 0,
+            };
+            self.push(chunks, order, b);
+        }
+        let m = self.meta(b);
+        let i = (!m.used).trailing_zeros() as usize;
+        m.used |= 1u64 << i;
+        if m.used == full {
+            self.unlink(chunks, order, b);
+        }
+        chunks.used += 1;
+        Some(self.blocks as usize + b * BLOCK + i * (UNIT << order))
+    }
+
+    fn free_chunk(&mut self, chunks: &mut Chunks, addr: usize) {
+        let off = addr.wrapping_sub(self.blocks as usize);
+        let b = off / BLOCK;
+        if b >= self.pages {
+            return;
+        }
+        let (order, was_full, now) = {
+            let m = self.meta(b);
+            let order = (m.order as usize).min(ORDERS - 1);
+            let per_block = BLOCK / (UNIT << order);
+            let was_full = m.used.count_ones() as usize == per_block;
+            m.used &= !(1u64 << ((off % BLOCK) / (UNIT << order)));
+            (order, was_full, m.used)
+        };
+        chunks.used -= 1;
+        if now == 0 {
+            if !was_full {
+                self.unlink(chunks, order, b);
+            }
+            self.meta(b).next = chunks.free;
+            chunks.free = b as u32;
+        } else if was_full {
+            self.push(chunks, order, b);
+        }
+    }
+}
+
+/// A shard's chunk allocator (guarded by its lock): the lists of blocks
+/// with a free chunk, per chunk size; the stack of free blocks; how many
+/// blocks were ever used.
+#[derive(Debug)]
+pub(crate) struct Chunks {
+    lists: [u32; ORDERS],
+    free: u32,
+    bump: usize,
+    /// Chunks in use.
+    pub(crate) used: usize,
+}
+
+impl Chunks {
+    /// No block used yet.
+    pub(crate) const EMPTY: Chunks = Chunks {
+        lists: [NO_BLOCK; ORDERS],
+        free: NO_BLOCK,
+        bump: 0,
+        used: 0,
+    };
+}
+
+/// What [`slot_at`] gives for a page that is not a slab page (a caller's
+/// mistake; never `LIVE`, so nothing is freed through it).
+static NO_SLOT: AtomicU8 = AtomicU8::new(FREE);
+
+/// The state byte of slot `idx` of the page whose word is `w`.
+#[inline]
+fn slot_at(w: u64, idx: usize) -> &'static AtomicU8 {
+    if w == 0 {
+        return &NO_SLOT;
+    }
+    // SAFETY: a non-zero word holds the address of the page's chunk, which
+    // has at least as many bytes as the page has slots (callers pass an
+    // index below that), in a mapping that lives for ever. (A reader
+    // racing with the page's release may read a byte of a chunk that has
+    // changed hands: still a live atomic byte.)
+    unsafe { &*((w >> 8) as usize as *const AtomicU8).add(idx) }
 }
 
 /// A slab block found without a lock.
@@ -160,12 +377,12 @@ pub(crate) unsafe fn install(s: States) {
 pub(crate) fn locate(off: usize) -> Lookup {
     // SAFETY: written only during initialisation, before any caller.
     let s: &'static States = unsafe { &*GLOBAL.get() };
-    let page = off >> PAGE_SHIFT;
-    let cls = s.class(page);
+    let w = s.word(off >> PAGE_SHIFT);
+    let cls = w as u8;
     if cls == 0 {
         return Lookup::NotSlab;
     }
-    let c = (cls as usize - 1) & (CLASSES - 1);
+    let c = (cls as usize - 1).min(CLASSES - 1);
     let in_page = off & (PAGE - 1);
     let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
     if idx * class_size(c) != in_page || idx >= slots(c) {
@@ -173,7 +390,7 @@ pub(crate) fn locate(off: usize) -> Lookup {
     }
     Lookup::Slot(Located {
         class: c,
-        state: s.slot(page, idx),
+        state: slot_at(w, idx),
     })
 }
 
@@ -187,7 +404,7 @@ pub(crate) fn locate(off: usize) -> Lookup {
 pub(crate) fn slot_of(off: usize, c: usize) -> &'static AtomicU8 {
     // SAFETY: written only during initialisation, before any caller.
     let s: &'static States = unsafe { &*GLOBAL.get() };
-    let c = c & (CLASSES - 1);
+    let c = c.min(CLASSES - 1);
     let idx = (((off & (PAGE - 1)) as u64 * RECIP[c]) >> 32) as usize;
-    s.slot(off >> PAGE_SHIFT, idx)
+    slot_at(s.word(off >> PAGE_SHIFT), idx)
 }

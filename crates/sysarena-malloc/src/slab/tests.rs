@@ -26,7 +26,7 @@ fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
     // SAFETY: `len` bytes of a leaked mapping, used by nothing else.
     let heap = unsafe { Heap::from_manager(NonNull::new(base).unwrap(), m) };
     let meta = sys::map_noreserve(pages * META_BYTES).unwrap();
-    let st = sys::map_noreserve(pages * state::BYTES_PER_PAGE).unwrap();
+    let st = sys::map_noreserve(state::bytes_for(pages).unwrap()).unwrap();
     // SAFETY: zeroed states for `pages` pages, leaked.
     let states = unsafe { States::new(st, pages) };
     (heap, meta.cast(), states)
@@ -54,10 +54,24 @@ fn classes_and_reciprocals() {
     assert_eq!(class_of(1), 0);
     assert_eq!(class_of(16), 0);
     assert_eq!(class_of(17), 1);
-    assert_eq!(class_of(1024), CLASSES - 1);
+    assert_eq!(class_of(1024), 63);
     assert_eq!(class_of(512), 31);
+    assert_eq!((class_of(1025), class_size(64)), (64, 1152));
+    assert_eq!((class_of(2048), class_of(2049)), (71, 72));
+    assert_eq!(class_of(MAX_SIZE), CLASSES - 1);
     assert_eq!(class_size(CLASSES - 1), MAX_SIZE);
-    for (c, &r) in RECIP.iter().enumerate() {
+    // Every request gets the smallest class that holds it; above 1 KiB a
+    // slot wastes at most 1/9 of itself.
+    for size in 1..=MAX_SIZE {
+        let c = class_of(size);
+        assert!(class_size(c) >= size, "{size}");
+        assert!(c == 0 || class_size(c - 1) < size, "{size}");
+        assert_eq!(class_size(c) % GRANULE, 0);
+        if size > 1024 {
+            assert!(9 * (class_size(c) - size) < class_size(c), "{size}");
+        }
+    }
+    for (c, &r) in RECIP.iter().enumerate().take(CLASSES) {
         for off in 0..PAGE {
             let idx = ((off as u64 * r) >> 32) as usize;
             assert_eq!(idx, off / class_size(c), "class {c} offset {off}");
@@ -71,9 +85,12 @@ fn classes_and_reciprocals() {
 fn fills_every_slot_then_frees_in_random_order() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
-    for (k, c) in [0, 1, 2, 6, 15, 20, CLASSES - 1].into_iter().enumerate() {
+    for (k, c) in [0, 1, 2, 6, 15, 20, 63, 64, 71, CLASSES - 1]
+        .into_iter()
+        .enumerate()
+    {
         // The spares of the classes before.
-        let spares = k;
+        let spares = k.min(MAX_SPARES);
         let n = slots(c);
         let size = class_size(c);
         // Two pages and a bit.
@@ -108,8 +125,9 @@ fn fills_every_slot_then_frees_in_random_order() {
             }
         }
         slab.check();
-        // Every page emptied: one stays as the class's spare.
-        assert_eq!(slab.counts.pages, spares + 1);
+        // Every page emptied: one stays as the class's spare, while the
+        // shard keeps fewer than `MAX_SPARES`.
+        assert_eq!(slab.counts.pages, (k + 1).min(MAX_SPARES));
         assert_eq!(slab.counts.used_slots, 0);
         assert_eq!(heap.stats().used_arenas, slab.counts.pages);
     }
@@ -199,7 +217,7 @@ fn empty_pages_go_back_but_one_spare_stays() {
 fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     let (mut heap, mut slab) = setup(16);
     let mut hwm = 0;
-    let c = CLASSES - 1;
+    let c = class_of(1024);
     let n = slots(c);
     let ps: Vec<*mut u8> = (0..3 * n)
         .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
@@ -268,4 +286,66 @@ fn disabled_layer_serves_nothing() {
         slab.find(heap.base().as_ptr(), heap.base().as_ptr()),
         Found::NotSlab
     );
+}
+
+/// The slot states of the layer's slab pages: each a chunk of its own,
+/// as long as the page has slots, and all zero (free) but for live slots.
+fn check_chunks(slab: &Slab) {
+    let mut ranges = Vec::new();
+    for page in 0..slab.pages {
+        let cls = slab.states.class(page) as usize;
+        if cls == 0 {
+            continue;
+        }
+        let c = cls - 1;
+        let first = slab.states.slot(page, 0) as *const _ as usize;
+        let last = slab.states.slot(page, slots(c) - 1) as *const _ as usize;
+        assert_eq!(last - first, slots(c) - 1, "a chunk is not contiguous");
+        ranges.push((first, last + 1));
+    }
+    ranges.sort();
+    for w in ranges.windows(2) {
+        assert!(w[0].1 <= w[1].0, "two pages share slot states");
+    }
+}
+
+#[test]
+fn slot_states_of_live_pages_never_overlap() {
+    let (mut heap, mut slab) = setup(64);
+    let mut hwm = 0;
+    let mut s = 0x9e37_79b9_u64;
+    let mut live: Vec<(*mut u8, usize)> = Vec::new();
+    // Fill, then drain in random order, again and again: pages of every
+    // chunk size are carved and given back, and their chunks reused.
+    for cycle in 0..30u32 {
+        while live.len() < 600 {
+            let r = rng(&mut s) as usize;
+            let c = if r.is_multiple_of(2) {
+                CLASSES - 1
+            } else {
+                [0, 1, 2, 3, 7, 15, 31, 63][(r >> 8) % 8]
+            };
+            let f = slab.alloc(&mut heap, &mut hwm, c).unwrap();
+            // SAFETY: a live slot of class `c`.
+            unsafe { core::ptr::write_bytes(f.ptr, 0xa5, class_size(c)) };
+            live.push((f.ptr, c));
+        }
+        slab.check();
+        check_chunks(&slab);
+        let keep = if cycle.is_multiple_of(3) { 0 } else { 200 };
+        while live.len() > keep {
+            let i = rng(&mut s) as usize % live.len();
+            let (p, c) = live.swap_remove(i);
+            let f = free(&mut heap, &mut slab, p);
+            assert!(
+                matches!(f, Found::Live { class, .. } if class == c),
+                "{f:?}"
+            );
+        }
+        slab.check();
+        check_chunks(&slab);
+    }
+    assert_eq!(slab.chunks.used, slab.counts.pages);
+    // Pages changed hands often enough for chunks to be reused.
+    assert!(slab.counts.returned > 100, "{}", slab.counts.returned);
 }

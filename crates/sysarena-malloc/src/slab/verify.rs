@@ -4,7 +4,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::class::{CLASSES, slots};
 use super::page::NONE;
-use super::{Slab, state};
+use super::{MAX_SPARES, Slab, state};
 
 impl Slab {
     /// Checks the layer's invariants (lists, counts, bitmaps); for tests.
@@ -34,9 +34,14 @@ impl Slab {
                 }
             };
         }
+        ensure!(
+            self.chunks.used == self.counts.pages,
+            "slab pages and chunks of slot states differ in number"
+        );
         let pages = pages.min(self.pages);
         let mut free_slots = 0;
         let mut listed = 0;
+        let mut spares = 0usize;
         for c in 0..CLASSES {
             let (mut page, mut prev, mut empty) = (self.lists[c].head, NONE, 0);
             while page != NONE {
@@ -67,7 +72,10 @@ impl Slab {
                 "a class's empty-page count is wrong"
             );
             ensure!(empty <= 1, "a class keeps more than one empty page");
+            spares += empty as usize;
         }
+        ensure!(spares == self.spares, "the count of spare pages is wrong");
+        ensure!(spares <= MAX_SPARES, "too many spare pages");
         let mut found = 0;
         for page in 0..pages {
             let m = self.meta(page);

@@ -5,7 +5,11 @@
  * replaced block in eight is not freed by its thread but passed to the
  * next thread, which frees it (a remote free). Passed blocks travel in
  * batches of 64 through a mutex-guarded mailbox, so the test's own locking
- * costs little.
+ * costs little. A worker drains its mailbox every 1024 replacements, and
+ * keeps draining after its last one until every worker is done, so the
+ * blocks in transit stay few whatever the scheduling (before, a worker
+ * that finished first left everything passed to it since in its mailbox,
+ * and the peak RSS varied 2-5 x from run to run).
  *
  * usage: larson [threads=4] [max=512] [ops=2000000 per thread] [slots=1000]
  * Prints "larson ok threads=T max=M" on stdout (the same under any
@@ -13,6 +17,7 @@
  * allocation, 3 on a corrupt block.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +35,7 @@ struct box {
 static int threads = 4;
 static long maxsize = 512, ops = 2000000, slots = 1000;
 static struct box *boxes;
+static int finished;
 
 static uint64_t next(uint64_t *x) {
     *x ^= *x << 13;
@@ -110,6 +116,16 @@ static void *worker(void *arg) {
         if (k % 1024 == 0)
             drain(t);
     }
+    /* Keep draining until every worker is done: a worker that finished
+     * early would otherwise leave every block passed to it since in its
+     * box, and the peak RSS would measure the scheduling, not the
+     * allocator. */
+    __atomic_add_fetch(&finished, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&finished, __ATOMIC_SEQ_CST) < threads) {
+        drain(t);
+        sched_yield();
+    }
+    drain(t);
     for (int i = 0; i < nout; i++)
         drop(out[i]);
     for (long i = 0; i < slots; i++)
