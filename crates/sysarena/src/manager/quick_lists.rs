@@ -77,9 +77,6 @@ pub(crate) struct QuickLists {
     pub(crate) arenas: usize,
     /// Bytes the lists may hold: 0 outside the fast model.
     pub(crate) budget: usize,
-    /// Offsets that are not memory (a heap's fences between regions): left
-    /// out of the region size the budget is a share of.
-    pub(crate) not_memory: usize,
 }
 
 /// A large request flushes the lists when they hold this many times its
@@ -111,7 +108,6 @@ impl QuickLists {
         bytes: 0,
         arenas: 0,
         budget: 0,
-        not_memory: 0,
     };
 
     /// The budget for a region of `capacity` bytes under `config`.
@@ -267,14 +263,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// fence between two regions), so that their budget stays a share of
     /// the memory alone.
     pub(crate) fn quick_lists_exclude(&mut self, bytes: usize) {
-        self.quick.not_memory = self.quick.not_memory.saturating_add(bytes);
+        self.not_memory = self.not_memory.saturating_add(bytes);
         self.rebudget_quick_lists();
     }
 
     /// Recomputes the lists' byte budget after the model or the region
     /// changed (flushing them first when the model no longer keeps them).
     pub(super) fn rebudget_quick_lists(&mut self) {
-        let memory = self.capacity.saturating_sub(self.quick.not_memory);
+        let memory = self.capacity.saturating_sub(self.not_memory);
         self.quick.budget = QuickLists::budget_for(self.config, memory);
         if self.quick.budget == 0 {
             self.flush_quick_lists();

@@ -94,6 +94,9 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// Added to offsets before alignment is checked (a `Heap` sets it to its
     /// base address).
     pub(super) origin: usize,
+    /// Offsets that are not memory (a heap's fences between regions): left
+    /// out of the region size the quick lists' budget is a share of.
+    pub(super) not_memory: usize,
     /// Work done by searches and walks, in arenas visited (unit tests count
     /// work with it, never time).
     #[cfg(test)]
@@ -134,6 +137,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             fallback_searches: 0,
             fallback_hits: 0,
             origin: 0,
+            not_memory: 0,
             #[cfg(test)]
             visits: core::cell::Cell::new(0),
         }
