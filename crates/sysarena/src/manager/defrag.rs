@@ -373,15 +373,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Frees in-use arena `i` and merges it with its free neighbours,
     /// whatever the coalescing mode: relocation gathers free space.
     fn release(&mut self, i: u32) {
-        let Slot { size, used, .. } = *self.slot(i);
+        let used = self.slot(i).used;
         {
             let s = self.slot_mut(i);
             s.used = 0;
             s.state = State::Free;
             s.tag = NIL;
         }
-        self.used_arenas -= 1;
-        self.in_use_bytes -= size;
         self.requested_bytes -= used;
         let i = self.merge_neighbours(i);
         self.index_insert(i);

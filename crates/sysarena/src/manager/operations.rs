@@ -120,7 +120,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         tag: u32,
         err: Option<AllocError>,
     ) -> Result<Allocation, AllocError> {
-        if self.quick.arenas == 0 {
+        if self.quick.bytes == 0 {
             return Err(err.unwrap_or_else(|| self.no_fit(need)));
         }
         self.flush_quick_lists();
@@ -183,15 +183,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Frees in-use arena `i` (already looked up).
     #[inline(never)]
     fn free_slot(&mut self, i: u32) {
-        let (size, used) = {
+        let used = {
             let s = self.slot_mut(i);
-            let r = (s.size, s.used);
+            let used = s.used;
             s.used = 0;
             s.state = State::Free;
-            r
+            used
         };
-        self.used_arenas -= 1;
-        self.in_use_bytes -= size;
         self.requested_bytes -= used;
         let i = match self.config.coalescing {
             Coalescing::Deferred => i,
@@ -284,7 +282,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// O(arenas + descriptors).
     pub fn defragment(&mut self) -> DefragReport {
         let mut report = DefragReport {
-            free_arenas_before: self.free_arenas + self.quick.arenas,
+            free_arenas_before: self.free_arenas + self.cached_arenas(),
             largest_free_before: self.largest_free().max(self.largest_cached()),
             ..DefragReport::default()
         };

@@ -71,10 +71,8 @@ pub(crate) struct QuickLists {
     /// How many arenas each stack holds (read eight at a time by a flush,
     /// which skips the empty ones).
     pub(crate) lens: [u8; QUICK_CLASSES],
-    /// Bytes cached.
+    /// Bytes cached (0: nothing is).
     pub(crate) bytes: usize,
-    /// Arenas cached.
-    pub(crate) arenas: usize,
     /// Bytes the lists may hold: 0 outside the fast model.
     pub(crate) budget: usize,
 }
@@ -106,7 +104,6 @@ impl QuickLists {
         heads: [0; QUICK_CLASSES],
         lens: [0; QUICK_CLASSES],
         bytes: 0,
-        arenas: 0,
         budget: 0,
     };
 
@@ -148,9 +145,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.quick.heads[c] = i + 1;
         self.quick.lens[c] += 1;
         self.quick.bytes += size;
-        self.quick.arenas += 1;
-        self.used_arenas -= 1;
-        self.in_use_bytes -= size;
         self.requested_bytes -= used;
         true
     }
@@ -188,9 +182,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.quick.heads[c] = below.wrapping_add(1);
         self.quick.lens[c] -= 1;
         self.quick.bytes -= size;
-        self.quick.arenas -= 1;
-        self.used_arenas += 1;
-        self.in_use_bytes += size;
         self.requested_bytes += used;
         Some(Allocation { offset, size })
     }
@@ -203,7 +194,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// frees, each O(1), and a look at the stacks' lengths, eight at a time
     /// (64 words): a flush costs about what it frees.
     pub fn flush_quick_lists(&mut self) {
-        if self.quick.arenas == 0 {
+        if self.quick.bytes == 0 {
             return;
         }
         self.flush_cold();
@@ -243,14 +234,34 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             }
         }
         self.quick.bytes = 0;
-        self.quick.arenas = 0;
         self.settle();
+    }
+
+    /// How many arenas are cached. O(1): the 512 stacks' lengths, summed
+    /// (no counter is kept on the fast path).
+    pub(super) fn cached_arenas(&self) -> usize {
+        if self.quick.bytes == 0 {
+            return 0;
+        }
+        self.quick.lens.iter().map(|&n| n as usize).sum()
+    }
+
+    /// How many arenas are in use: every arena that is neither free nor
+    /// cached (no counter is kept on the fast path). O(1).
+    pub(super) fn used_arenas(&self) -> usize {
+        self.slots.as_ref().len() - self.spare - self.free_arenas - self.cached_arenas()
+    }
+
+    /// Bytes in in-use arenas: every byte neither free nor cached (no
+    /// counter is kept on the fast path). O(1).
+    pub(super) fn in_use_bytes(&self) -> usize {
+        self.capacity - self.free_bytes - self.quick.bytes
     }
 
     /// The size of the largest cached arena (0 if none). O(1): a look at
     /// the stacks' lengths, eight at a time.
     pub(super) fn largest_cached(&self) -> usize {
-        if self.quick.arenas == 0 {
+        if self.quick.bytes == 0 {
             return 0;
         }
         (0..QUICK_CLASSES)

@@ -32,16 +32,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             capacity: self.capacity,
             free_bytes: self.free_bytes + self.quick.bytes,
             largest_free: self.largest_free().max(self.largest_cached()),
-            in_use_bytes: self.in_use_bytes,
+            in_use_bytes: self.in_use_bytes(),
             requested_bytes: self.requested_bytes,
-            free_arenas: self.free_arenas + self.quick.arenas,
-            used_arenas: self.used_arenas,
+            free_arenas: self.free_arenas + self.cached_arenas(),
+            used_arenas: self.used_arenas(),
             spare_descriptors: self.spare,
             descriptors: self.slots.as_ref().len(),
             fallback_searches: self.fallback_searches,
             fallback_hits: self.fallback_hits,
             cached_bytes: self.quick.bytes,
-            cached_arenas: self.quick.arenas,
+            cached_arenas: self.cached_arenas(),
         }
     }
 

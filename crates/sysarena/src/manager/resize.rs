@@ -33,7 +33,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return;
         }
         self.slot_mut(i).size = need;
-        self.in_use_bytes -= rest;
     }
 
     /// The last resort of `realloc` before out of memory: the allocation's
@@ -84,8 +83,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return None;
         }
         // Release the allocation, then carve the new one out of the union.
-        self.used_arenas -= 1;
-        self.in_use_bytes -= size;
         self.requested_bytes -= used;
         if right > 0 {
             self.index_remove(next);
@@ -123,7 +120,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.index_insert(n);
             self.slot_mut(i).size += extra;
         }
-        self.in_use_bytes += extra;
     }
 
     pub(super) fn set_used(&mut self, i: u32, used: usize) {

@@ -69,8 +69,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         s.align_log2 = align.trailing_zeros() as u8;
         s.tag = tag;
         let next = s.next;
-        self.used_arenas += 1;
-        self.in_use_bytes += need;
         self.requested_bytes += used;
         self.rover = offset + need;
         self.rover_slot = next;

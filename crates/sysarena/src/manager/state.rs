@@ -69,10 +69,8 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// model only; see `quick_lists`).
     pub(super) quick: QuickLists,
     pub(super) free_bytes: usize,
-    pub(super) in_use_bytes: usize,
     pub(super) requested_bytes: usize,
     pub(super) free_arenas: usize,
-    pub(super) used_arenas: usize,
     pub(super) spare: usize,
     /// The largest free arena's size: exact unless `largest_stale`, then
     /// larger than every free arena (see `free_index`).
@@ -124,10 +122,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             index: FreeIndex::EMPTY,
             quick: QuickLists::EMPTY,
             free_bytes: 0,
-            in_use_bytes: 0,
             requested_bytes: 0,
             free_arenas: 0,
-            used_arenas: 0,
             spare: len,
             largest_free: 0,
             largest_count: 0,

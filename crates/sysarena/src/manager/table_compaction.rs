@@ -29,7 +29,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
         // Every arena now sits below `active`; the spares above it are taken
         // in table order again, as if never used.
-        let active = (self.free_arenas + self.used_arenas) as u32;
+        // (The quick lists were flushed: every arena is free or in use.)
+        let active = (self.slots.as_ref().len() - self.spare) as u32;
         self.fresh = active;
         self.spare_head = NIL;
         moved
