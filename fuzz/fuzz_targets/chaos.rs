@@ -481,6 +481,7 @@ fuzz_target!(|input: Input| {
             }
             Op::Defragment => {
                 let r = m.defragment();
+                assert_eq!(m.stats().cached_arenas, 0, "defragment flushes first");
                 assert!(r.free_arenas_after <= r.free_arenas_before);
                 assert!(r.largest_free_after >= r.largest_free_before);
             }
@@ -488,6 +489,7 @@ fuzz_target!(|input: Input| {
                 let mut moves = Vec::new();
                 match m.relocate(|mv| moves.push(mv)) {
                     Ok(report) => {
+                        assert_eq!(m.stats().cached_arenas, 0, "relocate flushes first");
                         assert_eq!(report.moved, moves.len());
                         let mut moved = BTreeMap::new();
                         for mv in moves {
@@ -513,7 +515,10 @@ fuzz_target!(|input: Input| {
                     failed = true;
                 }
             }
-            Op::SetConfig { policy, immediate } => m.set_config(config(policy, immediate)),
+            Op::SetConfig { policy, immediate } => {
+                m.set_config(config(policy, immediate));
+                assert_eq!(m.stats().cached_arenas, 0, "set_config flushes");
+            }
         }
         if failed {
             quick::assert_same_or_flushed(&before, &Snapshot::of(&m), may_flush, "failed op");

@@ -401,6 +401,7 @@ fuzz_target!(|input: Input| {
             }
             Op::Defragment => {
                 w.heap.defragment();
+                assert_eq!(w.heap.stats().cached_arenas, 0, "defragment flushes first");
             }
             Op::Relocate => {
                 let mut moves = Vec::new();
@@ -409,6 +410,7 @@ fuzz_target!(|input: Input| {
                 let r = unsafe { w.heap.relocate(|from, to, len| moves.push((from, to, len))) };
                 match r {
                     Ok(report) => {
+                        assert_eq!(w.heap.stats().cached_arenas, 0, "relocate flushes first");
                         assert_eq!(report.moved, moves.len());
                         let mut moved = BTreeMap::new();
                         for (from, to, len) in moves {

@@ -291,6 +291,7 @@ fuzz_target!(|input: Input| {
                 let mut buf = [PlannedMove::EMPTY; 16];
                 let limits = PassLimits::new(usize::from(*moves), usize::from(*bytes) * 4);
                 let plan = w.m.begin_pass(limits, &mut buf).unwrap();
+                assert_eq!(w.m.stats().cached_arenas, 0, "a pass plan flushes first");
                 assert!(plan.moves <= usize::from(*moves));
                 for c in churn.iter().take(4) {
                     match *c {
@@ -357,7 +358,8 @@ fuzz_target!(|input: Input| {
                     .m
                     .relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
                 {
-                    Ok(_) | Err(HandleError::NoSpareDescriptor) => {}
+                    Ok(_) => assert_eq!(w.m.stats().cached_arenas, 0, "relocate flushes first"),
+                    Err(HandleError::NoSpareDescriptor) => {}
                     Err(e) => panic!("relocate: {e}"),
                 }
                 for (h, off) in pinned {
