@@ -9,8 +9,6 @@ use sysarena_sim::sysarena_subject::SysarenaSubject;
 
 use super::*;
 
-use super::*;
-
 /// On a small region (the stream's requests are up to 100 KB, so a
 /// 4 MiB region refuses within a few hundred steps): both ways gather
 /// at least once, never score below the same manager's first refusal,
