@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Bounded coverage-guided fuzzing (cargo-fuzz, libFuzzer) of every target in
 # fuzz/: the core against a shadow model (chaos), Heap on real memory with
-# byte patterns (heap_patterns), the trace readers (trace_readers), the
+# byte patterns (heap_patterns), Movable with passes and relocation over a
+# simulated device region (movable), the trace readers (trace_readers), the
 # CLI's input parsing and step scripts (cli_input) and the C ABI (capi).
+# chaos, heap_patterns and movable draw the fast model (Config::fast()) half
+# of the time and check its quick lists (fuzz/fuzz_targets/common/quick.rs):
+# a cached block is never handed out twice, a second free of it is refused,
+# the cached bytes add up, and a refused request changes nothing but a flush.
 #
 # Each target starts from its checked-in seed corpus (fuzz/corpus/<target>,
 # copied so the run does not grow it) and runs FUZZ_SECONDS (default 30);

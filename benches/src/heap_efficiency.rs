@@ -21,7 +21,7 @@ pub const MAX_ALLOC: usize = 10_000;
 pub const MAX_REALLOC: usize = 100_000;
 /// A round that has not failed after this many steps stops (never reached
 /// with a 128 MiB region; a guard against a subject that never refuses).
-const STEP_LIMIT: usize = 10_000_000;
+pub const STEP_LIMIT: usize = 10_000_000;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -53,6 +53,56 @@ struct Round {
     free: Option<FreeStats>,
 }
 
+/// One step of the workload's stream.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    /// Allocate `size` bytes at `align`.
+    Alloc {
+        /// Bytes requested.
+        size: usize,
+        /// A power of two.
+        align: usize,
+    },
+    /// Free live block `index` (of the caller's list, removed by
+    /// `swap_remove`).
+    Free {
+        /// Into the caller's list of live blocks.
+        index: usize,
+    },
+    /// Reallocate live block `index` to `size` bytes.
+    Realloc {
+        /// Into the caller's list of live blocks.
+        index: usize,
+        /// The new size.
+        size: usize,
+    },
+    /// Nothing live to free or reallocate.
+    Nothing,
+}
+
+/// The stream's next step when `live` blocks are live. Every variant of
+/// the workload draws its steps here, so all of them see the same stream
+/// as long as their live lists agree.
+pub fn next_step(rng: &mut Rng, live: usize) -> Step {
+    let draw = rng.below(10);
+    if draw <= 4 {
+        let cap = rng.range(16, MAX_ALLOC);
+        let size = rng.range(4, cap);
+        let align = rng.align();
+        Step::Alloc { size, align }
+    } else if live == 0 {
+        Step::Nothing
+    } else if draw == 5 {
+        Step::Free {
+            index: rng.below(live),
+        }
+    } else {
+        let index = rng.below(live);
+        let size = rng.range(1, MAX_REALLOC);
+        Step::Realloc { index, size }
+    }
+}
+
 /// One round, to the first failure.
 fn round(subject: &mut dyn Subject, seed: u64) -> Round {
     let mut rng = Rng::new(seed);
@@ -62,12 +112,8 @@ fn round(subject: &mut dyn Subject, seed: u64) -> Round {
     let mut failed = ("none", 0);
     while steps < STEP_LIMIT {
         steps += 1;
-        let draw = rng.below(10);
-        if draw <= 4 {
-            let cap = rng.range(16, MAX_ALLOC);
-            let size = rng.range(4, cap);
-            let align = rng.align();
-            match subject.alloc(size, align) {
+        match next_step(&mut rng, live.len()) {
+            Step::Alloc { size, align } => match subject.alloc(size, align) {
                 Some(offset) => {
                     live.push(Block {
                         offset,
@@ -80,32 +126,31 @@ fn round(subject: &mut dyn Subject, seed: u64) -> Round {
                     failed = ("alloc", size);
                     break;
                 }
+            },
+            Step::Nothing => {}
+            Step::Free { index } => {
+                let block = live.swap_remove(index);
+                live_bytes -= block.size;
+                // SAFETY: `block` was returned by this subject and was live
+                // until it left `live` just now.
+                unsafe { subject.free(block) };
             }
-        } else if live.is_empty() {
-            continue;
-        } else if draw == 5 {
-            let block = live.swap_remove(rng.below(live.len()));
-            live_bytes -= block.size;
-            // SAFETY: `block` was returned by this subject and was live
-            // until it left `live` just now.
-            unsafe { subject.free(block) };
-        } else {
-            let i = rng.below(live.len());
-            let size = rng.range(1, MAX_REALLOC);
-            let block = live[i];
-            // SAFETY: `block` is live; replaced on success, kept on failure.
-            match unsafe { subject.realloc(block, size) } {
-                Some(offset) => {
-                    live[i] = Block {
-                        offset,
-                        size,
-                        align: block.align,
-                    };
-                    live_bytes = live_bytes - block.size + size;
-                }
-                None => {
-                    failed = ("realloc", size);
-                    break;
+            Step::Realloc { index, size } => {
+                let block = live[index];
+                // SAFETY: `block` is live; replaced on success, kept on failure.
+                match unsafe { subject.realloc(block, size) } {
+                    Some(offset) => {
+                        live[index] = Block {
+                            offset,
+                            size,
+                            align: block.align,
+                        };
+                        live_bytes = live_bytes - block.size + size;
+                    }
+                    None => {
+                        failed = ("realloc", size);
+                        break;
+                    }
                 }
             }
         }

@@ -1,12 +1,16 @@
 //! `sysarena-bench`: sysarena against its peers on identical, seeded
 //! workloads, in one process, each subject over its own 128 MiB region.
 //!
-//! Four workloads (issue 3, "How it is measured"):
+//! The workloads (issue 3, "How it is measured"; 2b from issue 14):
 //!
 //! 1. **random actions** — operations per second on a stream of allocs,
 //!    frees and reallocs, for max sizes 200 … 30000 ([`random_actions`]);
 //! 2. **heap efficiency** — live requested bytes / region size at the
 //!    first refused request, averaged over rounds ([`heap_efficiency`]);
+//!    **heap efficiency with relocation** — the same stream against a
+//!    `Movable` that, on a refused request, moves live allocations to
+//!    gather its free space and asks again; scored when that is refused too
+//!    ([`heap_efficiency_moving`]; sysarena only);
 //! 3. **latency** — cycles per alloc, free and realloc call (rdtsc),
 //!    p50/p99/p99.9/max ([`latency`]);
 //! 4. **traces** — replay of the recorded real traces: time, footprint at
@@ -26,6 +30,7 @@
 mod clock;
 mod defrag;
 mod heap_efficiency;
+mod heap_efficiency_moving;
 mod latency;
 mod ops;
 mod random_actions;
@@ -48,6 +53,10 @@ const WORKLOADS: &[(&str, &str)] = &[
     (
         "heap-efficiency",
         "live requested bytes / region at the first failure",
+    ),
+    (
+        "heap-efficiency-moving",
+        "the same, a Movable that relocates on refusal and retries (sysarena only)",
     ),
     ("latency", "cycles per call, p50/p99/p99.9/max"),
     ("traces", "replay of the real traces: time and footprint"),
@@ -94,7 +103,16 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "N",
         "timed trials (random actions, latency, traces); the median is reported",
     ),
-    ("--rounds", "N", "heap efficiency: rounds per subject"),
+    (
+        "--rounds",
+        "N",
+        "heap efficiency (both workloads): rounds per subject",
+    ),
+    (
+        "--gather",
+        "WAY[,WAY]",
+        "heap efficiency moving: relocate (default) and/or passes (slow: ~1 min a round)",
+    ),
     (
         "--latency-max",
         "N",
@@ -130,6 +148,7 @@ struct Options {
     ops: Option<usize>,
     trials: Option<usize>,
     rounds: Option<usize>,
+    gather: Vec<heap_efficiency_moving::Gather>,
     latency_max: usize,
     traces: Vec<String>,
     trace_dir: PathBuf,
@@ -180,6 +199,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         ops: None,
         trials: None,
         rounds: None,
+        gather: vec![heap_efficiency_moving::Gather::Relocate],
         latency_max: 1000,
         traces: traces::TRACES.iter().map(|s| (*s).to_owned()).collect(),
         trace_dir: default_trace_dir(),
@@ -221,6 +241,19 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--ops" => o.ops = Some(number(flag, &v)?),
             "--trials" => o.trials = Some(number(flag, &v)?),
             "--rounds" => o.rounds = Some(number(flag, &v)?),
+            "--gather" => {
+                o.gather = list(&v)
+                    .iter()
+                    .map(|w| {
+                        heap_efficiency_moving::Gather::parse(w).ok_or_else(|| {
+                            format!("--gather: `{w}` is not a way (relocate, passes)")
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                if o.gather.is_empty() {
+                    return Err("--gather: name a way (relocate, passes)".into());
+                }
+            }
             "--latency-max" => {
                 o.latency_max = number(flag, &v)?;
                 if o.latency_max <= 16 {
@@ -370,6 +403,16 @@ fn main() -> ExitCode {
         let [t, csv] = heap_efficiency::run(&subjects, &p, &mut progress);
         show(&mut progress, &[&t]);
         all.push(("heap_efficiency.csv".into(), vec![t], csv));
+    }
+    if wants("heap-efficiency-moving") {
+        let p = heap_efficiency_moving::Params {
+            rounds: o.rounds.unwrap_or(if o.quick { 2 } else { 50 }),
+            gather: o.gather.clone(),
+            seed: o.seed,
+        };
+        let [t, csv] = heap_efficiency_moving::run(&p, &mut progress);
+        show(&mut progress, &[&t]);
+        all.push(("heap_efficiency_moving.csv".into(), vec![t], csv));
     }
     if wants("latency") {
         let p = latency::Params {

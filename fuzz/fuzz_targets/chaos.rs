@@ -6,16 +6,29 @@
 //! offsets, offsets inside a live arena, double frees. After every step the
 //! manager's own `check_invariants()` runs, its accounting (`Stats`) must
 //! balance, and its in-use arenas must be exactly the shadow's live blocks;
-//! a failed operation must leave the manager exactly as it was.
+//! a failed operation must leave the manager exactly as it was — but for a
+//! flush of the fast model's quick lists, which a refused allocation (or
+//! a relocation) does first.
+//!
+//! The fast model (`Config::fast()`) is drawn half of the time, with
+//! requests of the exact sizes its quick lists cache, explicit flushes,
+//! double frees of cached arenas, and requests for all the free bytes,
+//! which fit only after a flush (or never): a cached arena must never be
+//! handed out twice, a second free of it must be `DoubleFree`, and the
+//! cached bytes must add up (see `common/quick.rs`).
 #![no_main]
+
+#[path = "common/quick.rs"]
+mod quick;
 
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use quick::Snapshot;
 use sysarena::{
-    AllocError, ArenaManager, Coalescing, Config, FreeError, OomReason, Policy, ReallocError, Slot,
-    Stats,
+    AllocError, ArenaManager, Coalescing, Config, FreeError, OomReason, Policy, QUICK_GRANULE,
+    QUICK_LIMIT, ReallocError, Slot,
 };
 
 /// A requested size: mostly small, sometimes hostile.
@@ -108,10 +121,28 @@ enum Op {
         policy: u8,
         immediate: bool,
     },
+    /// An allocation of a size the quick lists cache (a multiple of
+    /// `QUICK_GRANULE` below `QUICK_LIMIT`).
+    AllocQuick {
+        granules: u8,
+        align_log2: u8,
+    },
+    /// Free a live block, then free it again at once: the second must be
+    /// refused (`DoubleFree` while the arena is cached) and change nothing.
+    FreeTwice {
+        pick: u16,
+    },
+    FlushQuickLists,
+    /// Ask for all the free bytes but `slack`: it fits only when they are
+    /// one arena, so with arenas cached it forces a flush and a retry.
+    AllocAllFree {
+        slack: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// Policy index; with the top bit set, the fast model.
     policy: u8,
     immediate: bool,
     /// 0 starts with no region (then only `grow` adds memory).
@@ -134,21 +165,10 @@ struct Block {
 
 type Manager = ArenaManager<0, Box<[Slot]>>;
 
-/// Everything observable about the manager, to prove a failed operation
-/// changed nothing.
-fn snapshot(m: &Manager) -> (Stats, Vec<(usize, usize, usize, bool)>) {
-    let mut s = m.stats();
-    // Counters of searches made, not state.
-    s.fallback_searches = 0;
-    s.fallback_hits = 0;
-    let arenas = m
-        .arenas()
-        .map(|a| (a.offset, a.size, a.used, a.in_use))
-        .collect();
-    (s, arenas)
-}
-
 fn config(policy: u8, immediate: bool) -> Config {
+    if policy & 0x80 != 0 {
+        return Config::fast();
+    }
     let policy = Policy::ALL[usize::from(policy) % Policy::ALL.len()];
     let coalescing = if immediate {
         Coalescing::Immediate
@@ -265,6 +285,45 @@ fn check(m: &Manager, live: &BTreeMap<usize, Block>) {
         end = off + b.size;
     }
     assert!(end <= m.capacity());
+    quick::check_quick_lists(m);
+}
+
+/// `m.alloc(size, align)` checked against the shadow: a new block must be
+/// aligned, large enough, and overlap no live block (a cached arena handed
+/// out twice would); a refusal must be the right one.
+fn alloc(m: &mut Manager, live: &mut BTreeMap<usize, Block>, size: usize, align: usize) -> bool {
+    let cached = quick::check_quick_lists(m);
+    match m.alloc(size, align) {
+        Ok(a) => {
+            assert_eq!(m.origin().wrapping_add(a.offset()) % align, 0);
+            assert!(a.size() >= size);
+            if let Some(&was) = cached.get(&a.offset()) {
+                // Taken back from a quick list: exactly the cached arena,
+                // the others still cached. (After a flush, the arena may
+                // have merged into a larger one first.)
+                let now = m.stats().cached_arenas;
+                if now > 0 {
+                    assert_eq!(was, a.size(), "a cached arena of another size");
+                    assert_eq!(now, cached.len() - 1, "one cached arena taken");
+                }
+            }
+            let end = a.offset() + a.size();
+            if let Some((&o, b)) = live.range(..end).next_back() {
+                assert!(o + b.size <= a.offset(), "handed out over a live block");
+            }
+            let b = Block {
+                size: a.size(),
+                used: size,
+                align,
+            };
+            assert!(live.insert(a.offset(), b).is_none());
+            true
+        }
+        Err(e) => {
+            check_alloc_error(m, e, size, align);
+            false
+        }
+    }
 }
 
 fuzz_target!(|input: Input| {
@@ -279,27 +338,58 @@ fuzz_target!(|input: Input| {
     let mut freed: Vec<usize> = Vec::new();
     check(&m, &live);
     for op in input.ops.iter().take(512) {
-        let before = snapshot(&m);
+        let before = Snapshot::of(&m);
         let mut failed = false;
+        // Whether a failure may have flushed the quick lists (allocations
+        // and relocations; a refused free or a bad request may not).
+        let mut may_flush = false;
         match *op {
             Op::Alloc { size, align } => {
                 let (size, align) = (size.get(), align.get());
-                match m.alloc(size, align) {
-                    Ok(a) => {
-                        assert_eq!(m.origin().wrapping_add(a.offset()) % align, 0);
-                        assert!(a.size() >= size);
-                        let b = Block {
-                            size: a.size(),
-                            used: size,
-                            align,
-                        };
-                        assert!(live.insert(a.offset(), b).is_none());
-                    }
-                    Err(e) => {
-                        check_alloc_error(&m, e, size, align);
-                        failed = true;
-                    }
+                failed = !alloc(&mut m, &mut live, size, align);
+                may_flush = true;
+            }
+            Op::AllocQuick {
+                granules,
+                align_log2,
+            } => {
+                let size =
+                    (usize::from(granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1) * QUICK_GRANULE;
+                failed = !alloc(&mut m, &mut live, size, 1 << (align_log2 % 5));
+                may_flush = true;
+            }
+            Op::AllocAllFree { slack } => {
+                let size = before.stats.free_bytes.saturating_sub(usize::from(slack));
+                if size > 0 {
+                    failed = !alloc(&mut m, &mut live, size, 1);
+                    may_flush = true;
                 }
+            }
+            Op::FreeTwice { pick: p } => {
+                if let Some(off) = pick(&live, p) {
+                    m.free(off).unwrap();
+                    live.remove(&off);
+                    freed.push(off);
+                    let once = Snapshot::of(&m);
+                    let cached = m.arena_at(off).is_some_and(|a| a.cached);
+                    match m.free(off) {
+                        Err(FreeError::DoubleFree { offset }) => assert_eq!(offset, off),
+                        // Merged into a free neighbour below it: no arena
+                        // starts there any more (never while cached).
+                        Err(FreeError::NotAllocated { offset }) if !cached => {
+                            assert_eq!(offset, off)
+                        }
+                        other => panic!("a second free: {other:?} (cached: {cached})"),
+                    }
+                    quick::assert_same_or_flushed(&once, &Snapshot::of(&m), false, "double free");
+                }
+            }
+            Op::FlushQuickLists => {
+                m.flush_quick_lists();
+                assert_eq!(m.stats().cached_arenas, 0);
+                // A flush is a change no caller can see but in the free
+                // arenas: the same checks as a failed allocation's.
+                quick::assert_same_or_flushed(&before, &Snapshot::of(&m), true, "flush");
             }
             Op::Free { pick: p } => {
                 if let Some(off) = pick(&live, p) {
@@ -310,7 +400,11 @@ fuzz_target!(|input: Input| {
             }
             Op::FreeWild(w) => {
                 if let Some(off) = wild(w, &live, &freed) {
+                    let cached = m.arena_at(off).is_some_and(|a| a.cached);
                     let e = m.free(off).unwrap_err();
+                    if cached {
+                        assert_eq!(e, FreeError::DoubleFree { offset: off }, "a cached arena");
+                    }
                     match e {
                         FreeError::OutOfRegion { offset } => {
                             assert_eq!(offset, off);
@@ -357,6 +451,7 @@ fuzz_target!(|input: Input| {
                         );
                     }
                     Err(ReallocError::Alloc(e)) => {
+                        may_flush = true;
                         // Not `check_alloc_error`'s NoFit test: realloc may
                         // also use the old arena, which is still in use.
                         if let AllocError::OutOfMemory(OomReason::NoFit { needed, .. }) = e {
@@ -374,13 +469,19 @@ fuzz_target!(|input: Input| {
             }
             Op::ReallocWild { at, size } => {
                 if let Some(off) = wild(at, &live, &freed) {
+                    let cached = m.arena_at(off).is_some_and(|a| a.cached);
                     let r = m.realloc(off, usize::from(size), 1);
                     assert!(matches!(r, Err(ReallocError::Free(_))), "{r:?}");
+                    if cached {
+                        let e = FreeError::DoubleFree { offset: off };
+                        assert_eq!(r, Err(ReallocError::Free(e)), "a cached arena");
+                    }
                     failed = true;
                 }
             }
             Op::Defragment => {
                 let r = m.defragment();
+                assert_eq!(m.stats().cached_arenas, 0, "defragment flushes first");
                 assert!(r.free_arenas_after <= r.free_arenas_before);
                 assert!(r.largest_free_after >= r.largest_free_before);
             }
@@ -388,6 +489,7 @@ fuzz_target!(|input: Input| {
                 let mut moves = Vec::new();
                 match m.relocate(|mv| moves.push(mv)) {
                     Ok(report) => {
+                        assert_eq!(m.stats().cached_arenas, 0, "relocate flushes first");
                         assert_eq!(report.moved, moves.len());
                         let mut moved = BTreeMap::new();
                         for mv in moves {
@@ -401,25 +503,25 @@ fuzz_target!(|input: Input| {
                         freed.clear();
                     }
                     Err(_) => {
-                        assert_eq!(before.0.spare_descriptors, 0);
+                        assert_eq!(before.stats.spare_descriptors, 0);
                         failed = true;
+                        may_flush = true;
                     }
                 }
             }
             Op::Grow(n) => {
                 if m.grow(usize::from(n)).is_err() {
-                    assert_eq!(before.0.spare_descriptors, 0);
+                    assert_eq!(before.stats.spare_descriptors, 0);
                     failed = true;
                 }
             }
-            Op::SetConfig { policy, immediate } => m.set_config(config(policy, immediate)),
+            Op::SetConfig { policy, immediate } => {
+                m.set_config(config(policy, immediate));
+                assert_eq!(m.stats().cached_arenas, 0, "set_config flushes");
+            }
         }
         if failed {
-            assert_eq!(
-                snapshot(&m),
-                before,
-                "a failed operation changed the manager"
-            );
+            quick::assert_same_or_flushed(&before, &Snapshot::of(&m), may_flush, "failed op");
         }
         check(&m, &live);
         if freed.len() > 64 {

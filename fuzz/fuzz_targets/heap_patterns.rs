@@ -5,7 +5,20 @@
 //! pattern is verified, which detects overlapping blocks and lost bytes.
 //! A realloc must keep the first `min(old usable size, new size)` bytes; a
 //! relocation must move every block's bytes with it.
+//!
+//! The fast model's quick lists (`Config::fast()`, drawn half of the time):
+//! every allocation's range is checked against every live block's (a
+//! cached block handed out twice would overlap its first owner); a block
+//! freed into a quick list must refuse a second free with `DoubleFree` and
+//! change nothing; after every step `in_use_bytes + free_bytes ==
+//! capacity`, `cached_bytes <= free_bytes` and the cached arenas add up to
+//! what `Stats` says (`common/quick.rs`). Requests of the exact sizes the
+//! lists cache, and requests for all the free bytes (which force a flush),
+//! are part of the mix.
 #![no_main]
+
+#[path = "common/quick.rs"]
+mod quick;
 
 use std::alloc::Layout;
 use std::collections::BTreeMap;
@@ -13,7 +26,11 @@ use std::ptr::NonNull;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{ArenaManager, Coalescing, Config, FreeError, Heap, Policy, ReallocError, Slot};
+use quick::Snapshot;
+use sysarena::{
+    ArenaManager, Coalescing, Config, FreeError, Heap, Policy, QUICK_GRANULE, QUICK_LIMIT,
+    ReallocError, Slot,
+};
 
 #[derive(Arbitrary, Debug)]
 enum Bogus {
@@ -55,10 +72,21 @@ enum Op {
     Rewrite {
         pick: u16,
     },
+    /// An allocation of a size the quick lists cache.
+    AllocQuick {
+        granules: u8,
+        align_log2: u8,
+    },
+    /// All the free bytes but `slack`: fits only as one arena, so with
+    /// arenas cached it forces a flush (and maybe still fails).
+    AllocAllFree {
+        slack: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// Policy index; with the top bit set, the fast model.
     policy: u8,
     immediate: bool,
     /// Region bytes, at most 16 KiB.
@@ -130,6 +158,13 @@ impl World {
         m.check_invariants().unwrap();
         let s = self.heap.stats();
         assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity);
+        let cached = quick::check_quick_lists(m);
+        for (&off, &size) in &cached {
+            // No live block reaches into a cached arena.
+            if let Some((&o, b)) = self.live.range(..off + size).next_back() {
+                assert!(o + b.len <= off, "a live block over a cached arena");
+            }
+        }
         assert_eq!(s.used_arenas, self.live.len());
         let mut end = 0;
         for (&off, b) in &self.live {
@@ -173,6 +208,19 @@ impl World {
         (!self.live.contains_key(&off)).then_some(off)
     }
 
+    /// Allocates `layout`; whether it was refused.
+    fn alloc(&mut self, layout: Layout) -> bool {
+        match self.heap.alloc(layout) {
+            Ok(p) => {
+                let off = p.as_ptr() as usize - self.heap.base().as_ptr() as usize;
+                let b = self.new_block(off, layout.align());
+                assert!(b.len >= layout.size().max(1));
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
     fn nonnull(&self, off: usize) -> Option<NonNull<u8>> {
         NonNull::new(self.ptr(off))
     }
@@ -180,6 +228,19 @@ impl World {
     fn new_block(&mut self, off: usize, align: usize) -> Block {
         let p = NonNull::new(self.ptr(off)).unwrap();
         let len = self.heap.usable_size(p).expect("a new block is live");
+        // Its whole range is clear of every live block: a block handed out
+        // twice (from a quick list or anywhere) would overlap its owner.
+        if let Some((&o, b)) = self.live.range(..off + len).next_back() {
+            assert!(
+                o + b.len <= off,
+                "[{off}, {}) handed out over live block [{o}, {})",
+                off + len,
+                o + b.len
+            );
+        }
+        if let Some((&o, _)) = self.live.range(off..).next() {
+            assert!(o >= off + len, "handed out over a live block at {o}");
+        }
         self.next_id += 1;
         let b = Block {
             id: self.next_id,
@@ -193,11 +254,16 @@ impl World {
 }
 
 fuzz_target!(|input: Input| {
-    let policy = Policy::ALL[usize::from(input.policy) % Policy::ALL.len()];
+    let policy = Policy::ALL[usize::from(input.policy & 0x7f) % Policy::ALL.len()];
     let coalescing = if input.immediate {
         Coalescing::Immediate
     } else {
         Coalescing::Deferred
+    };
+    let config = if input.policy & 0x80 != 0 {
+        Config::fast()
+    } else {
+        Config::new(policy, coalescing)
     };
     let capacity = usize::from(input.capacity) % (16 << 10) + 1;
     let descriptors = usize::from(input.descriptors % 64) + 1;
@@ -208,8 +274,7 @@ fuzz_target!(|input: Input| {
     let room = buffer.len() * 8 - shift;
     let base = NonNull::new(buffer.as_mut_ptr().cast::<u8>().wrapping_add(shift)).unwrap();
     let table = vec![Slot::EMPTY; descriptors].into_boxed_slice();
-    let manager =
-        ArenaManager::from_table(table, capacity, Config::new(policy, coalescing)).unwrap();
+    let manager = ArenaManager::from_table(table, capacity, config).unwrap();
     // SAFETY: `base .. base + room` lies in `buffer`, which outlives the
     // heap (dropped at the end of this closure, after `world`) and is used
     // only through it.
@@ -224,18 +289,33 @@ fuzz_target!(|input: Input| {
 
     for op in input.ops.iter().take(256) {
         let before = w.heap.stats();
+        let snap = Snapshot::of(w.heap.manager());
         let mut failed = false;
+        // Whether a failure may have flushed the quick lists (a refused
+        // allocation or relocation; never a refused free).
+        let mut may_flush = false;
         match *op {
             Op::Alloc { size, align_log2 } => {
                 let align = 1usize << (align_log2 % 12);
                 let layout = Layout::from_size_align(usize::from(size), align).unwrap();
-                match w.heap.alloc(layout) {
-                    Ok(p) => {
-                        let off = p.as_ptr() as usize - base.as_ptr() as usize;
-                        let b = w.new_block(off, align);
-                        assert!(b.len >= usize::from(size).max(1));
-                    }
-                    Err(_) => failed = true,
+                failed = w.alloc(layout);
+                may_flush = true;
+            }
+            Op::AllocQuick {
+                granules,
+                align_log2,
+            } => {
+                let size =
+                    (usize::from(granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1) * QUICK_GRANULE;
+                let layout = Layout::from_size_align(size, 1 << (align_log2 % 5)).unwrap();
+                failed = w.alloc(layout);
+                may_flush = true;
+            }
+            Op::AllocAllFree { slack } => {
+                let size = before.free_bytes.saturating_sub(usize::from(slack));
+                if size > 0 {
+                    failed = w.alloc(Layout::from_size_align(size, 1).unwrap());
+                    may_flush = true;
                 }
             }
             Op::Free { pick } => {
@@ -245,17 +325,33 @@ fuzz_target!(|input: Input| {
                     unsafe { w.heap.free(p) }.unwrap();
                     w.live.remove(&off);
                     w.freed.push(off);
+                    if w.heap.manager().arena_at(off).is_some_and(|a| a.cached) {
+                        // Freed into a quick list: a second free is a
+                        // double free and changes nothing.
+                        let once = Snapshot::of(w.heap.manager());
+                        // SAFETY: not a live block: the heap must refuse it
+                        // without touching memory.
+                        let e = unsafe { w.heap.free(p) }.unwrap_err();
+                        assert!(matches!(e, FreeError::DoubleFree { .. }), "{e:?}");
+                        let now = Snapshot::of(w.heap.manager());
+                        quick::assert_same_or_flushed(&once, &now, false, "double free");
+                    }
                 }
             }
             Op::FreeBogus(ref b) => {
                 if let Some(off) = w.bogus(b)
                     && let Some(p) = w.nonnull(off)
                 {
+                    let cached = off < before.capacity
+                        && w.heap.manager().arena_at(off).is_some_and(|a| a.cached);
                     // SAFETY: not a live block: the heap must refuse it
                     // without touching memory.
                     let e = unsafe { w.heap.free(p) }.unwrap_err();
                     if off >= before.capacity {
                         assert!(matches!(e, FreeError::OutOfRegion { .. }), "{e:?}");
+                    }
+                    if cached {
+                        assert!(matches!(e, FreeError::DoubleFree { .. }), "{e:?}");
                     }
                     failed = true;
                 }
@@ -284,7 +380,10 @@ fuzz_target!(|input: Input| {
                         let b = w.new_block(new_off, align);
                         assert!(b.len >= usize::from(size).max(1));
                     }
-                    Err(ReallocError::Alloc(_)) => failed = true,
+                    Err(ReallocError::Alloc(_)) => {
+                        failed = true;
+                        may_flush = true;
+                    }
                     Err(e @ ReallocError::Free(_)) => panic!("realloc of a live block: {e:?}"),
                 }
             }
@@ -302,6 +401,7 @@ fuzz_target!(|input: Input| {
             }
             Op::Defragment => {
                 w.heap.defragment();
+                assert_eq!(w.heap.stats().cached_arenas, 0, "defragment flushes first");
             }
             Op::Relocate => {
                 let mut moves = Vec::new();
@@ -310,6 +410,7 @@ fuzz_target!(|input: Input| {
                 let r = unsafe { w.heap.relocate(|from, to, len| moves.push((from, to, len))) };
                 match r {
                     Ok(report) => {
+                        assert_eq!(w.heap.stats().cached_arenas, 0, "relocate flushes first");
                         assert_eq!(report.moved, moves.len());
                         let mut moved = BTreeMap::new();
                         for (from, to, len) in moves {
@@ -323,7 +424,10 @@ fuzz_target!(|input: Input| {
                         w.live.append(&mut moved);
                         w.freed.clear();
                     }
-                    Err(_) => failed = true,
+                    Err(_) => {
+                        failed = true;
+                        may_flush = true;
+                    }
                 }
             }
             Op::Grow(n) => {
@@ -344,10 +448,8 @@ fuzz_target!(|input: Input| {
             }
         }
         if failed {
-            let mut after = w.heap.stats();
-            after.fallback_searches = before.fallback_searches;
-            after.fallback_hits = before.fallback_hits;
-            assert_eq!(after, before, "a failed operation changed the heap");
+            let now = Snapshot::of(w.heap.manager());
+            quick::assert_same_or_flushed(&snap, &now, may_flush, "failed op");
         }
         w.verify_all();
         if w.freed.len() > 64 {

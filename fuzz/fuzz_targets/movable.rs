@@ -5,27 +5,52 @@
 //! GPU driver would), and every live block's pattern is verified at the
 //! place its handle names after every step, with the invariants and the
 //! accounting.
+//!
+//! The fast model (`Config::fast()`, drawn half of the time) runs its quick
+//! lists under all of that: requests of the exact sizes they cache, and
+//! requests for all the free bytes, which force a flush; a refused request
+//! may flush the lists and change nothing else; a freed block waiting in a
+//! list is never handed out twice nor overlapped, and the cached bytes add
+//! up (`common/quick.rs`).
 #![no_main]
+
+#[path = "common/quick.rs"]
+mod quick;
 
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use quick::Snapshot;
 use sysarena::{
-    ArenaManager, Coalescing, Config, Handle, HandleError, HandleSlot, MoveStatus, Movable,
-    PassLimits, PlannedMove, Policy, Slot,
+    ArenaManager, Coalescing, Config, Handle, HandleError, HandleSlot, Movable, MoveStatus,
+    PassLimits, PlannedMove, Policy, QUICK_GRANULE, QUICK_LIMIT, Slot,
 };
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Alloc { size: u16, align_log2: u8 },
-    Free { pick: u8 },
-    Resize { pick: u8, size: u16 },
-    Pin { pick: u8 },
-    Unpin { pick: u8 },
+    Alloc {
+        size: u16,
+        align_log2: u8,
+    },
+    Free {
+        pick: u8,
+    },
+    Resize {
+        pick: u8,
+        size: u16,
+    },
+    Pin {
+        pick: u8,
+    },
+    Unpin {
+        pick: u8,
+    },
     /// A forged handle: every operation must answer `Stale` (or name a live
     /// block by chance, then behave as for it).
-    Forged { bits: u64 },
+    Forged {
+        bits: u64,
+    },
     Pass {
         moves: u8,
         bytes: u16,
@@ -38,6 +63,15 @@ enum Op {
     },
     Compact,
     Defragment,
+    /// An allocation of a size the quick lists cache.
+    AllocQuick {
+        granules: u8,
+    },
+    /// All the free bytes but `slack`: fits only as one arena, so with
+    /// arenas cached it forces a flush (and maybe still fails).
+    AllocAllFree {
+        slack: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -49,6 +83,7 @@ enum Churn {
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// Policy index; with the top bit set, the fast model.
     policy: u8,
     immediate: bool,
     capacity: u16,
@@ -73,14 +108,31 @@ struct World {
 
 impl World {
     fn pick(&self, pick: u8) -> Option<Handle> {
-        (!self.live.is_empty())
-            .then(|| *self.live.keys().nth(usize::from(pick) % self.live.len()).unwrap())
+        (!self.live.is_empty()).then(|| {
+            *self
+                .live
+                .keys()
+                .nth(usize::from(pick) % self.live.len())
+                .unwrap()
+        })
     }
 
     fn alloc(&mut self, size: usize, align: usize) {
-        if let Ok(h) = self.m.alloc(size, align) {
+        let before = Snapshot::of(self.m.manager());
+        let r = self.m.alloc(size, align);
+        if r.is_err() {
+            let now = Snapshot::of(self.m.manager());
+            quick::assert_same_or_flushed(&before, &now, true, "refused alloc");
+        }
+        if let Ok(h) = r {
             let off = self.m.offset(h).unwrap();
             assert_eq!(off % align, 0);
+            // Clear of every live block (a cached arena handed out twice
+            // would overlap its first owner).
+            for (l, &(_, lsize, _)) in &self.live {
+                let lo = self.m.offset(*l).unwrap();
+                assert!(lo + lsize <= off || off + size <= lo, "{h} over {l}");
+            }
             self.seed += 1;
             for i in 0..size {
                 self.region[off + i] = pat(self.seed, i);
@@ -90,9 +142,18 @@ impl World {
     }
 
     fn free(&mut self, h: Handle) {
+        let off = self.m.offset(h).unwrap();
         match self.m.free(h) {
             Ok(()) => {
                 assert_eq!(self.live.remove(&h).map(|l| l.2), Some(0));
+                if self.m.manager().arena_at(off).is_some_and(|a| a.cached) {
+                    // Waiting in a quick list: the handle is stale, and a
+                    // second free changes nothing.
+                    let once = Snapshot::of(self.m.manager());
+                    assert_eq!(self.m.free(h), Err(HandleError::Stale { handle: h }));
+                    let now = Snapshot::of(self.m.manager());
+                    quick::assert_same_or_flushed(&once, &now, false, "double free");
+                }
             }
             Err(HandleError::Pinned { .. }) => assert!(self.live[&h].2 > 0),
             Err(HandleError::Moving { .. }) => assert!(self.m.pass_active()),
@@ -112,6 +173,7 @@ impl World {
         self.m.check_invariants().unwrap();
         let s = self.m.stats();
         assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity);
+        let cached = quick::check_quick_lists(self.m.manager());
         assert_eq!(self.m.live(), self.live.len());
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for (h, &(seed, size, pins)) in &self.live {
@@ -122,21 +184,36 @@ impl World {
             }
             spans.push((off, off + size));
         }
+        for (&off, &size) in &cached {
+            // A cached arena is not a block's: no live span reaches into it.
+            spans.push((off, off + size));
+        }
         spans.sort();
         for w in spans.windows(2) {
-            assert!(w[0].1 <= w[1].0, "blocks overlap");
+            assert!(
+                w[0].1 <= w[1].0,
+                "blocks (or a block and a cached arena) overlap"
+            );
         }
     }
 }
 
 fuzz_target!(|input: Input| {
-    let policy = Policy::ALL[usize::from(input.policy) % Policy::ALL.len()];
-    let coalescing = if input.immediate { Coalescing::Immediate } else { Coalescing::Deferred };
+    let policy = Policy::ALL[usize::from(input.policy & 0x7f) % Policy::ALL.len()];
+    let coalescing = if input.immediate {
+        Coalescing::Immediate
+    } else {
+        Coalescing::Deferred
+    };
+    let config = if input.policy & 0x80 != 0 {
+        Config::fast()
+    } else {
+        Config::new(policy, coalescing)
+    };
     let capacity = usize::from(input.capacity) % (16 << 10) + 1;
     let table = vec![Slot::EMPTY; usize::from(input.descriptors % 48) + 1].into_boxed_slice();
     let handles = vec![HandleSlot::EMPTY; usize::from(input.handles % 48) + 1].into_boxed_slice();
-    let manager =
-        ArenaManager::from_table(table, capacity, Config::new(policy, coalescing)).unwrap();
+    let manager = ArenaManager::from_table(table, capacity, config).unwrap();
     let mut w = World {
         m: Movable::from_parts(manager, handles).unwrap(),
         region: vec![0; capacity],
@@ -157,6 +234,7 @@ fuzz_target!(|input: Input| {
                 let Some(h) = w.pick(*pick) else { continue };
                 let size = usize::from(*size).max(1);
                 let (seed, old, _) = w.live[&h];
+                let before = Snapshot::of(w.m.manager());
                 match w.m.resize(h, size) {
                     Ok(r) => {
                         if let Some(from) = r.moved_from {
@@ -168,7 +246,10 @@ fuzz_target!(|input: Input| {
                         w.live.get_mut(&h).unwrap().1 = size;
                     }
                     Err(HandleError::Pinned { .. }) => assert!(w.live[&h].2 > 0),
-                    Err(HandleError::Alloc(_)) => {}
+                    Err(HandleError::Alloc(_)) => {
+                        let now = Snapshot::of(w.m.manager());
+                        quick::assert_same_or_flushed(&before, &now, true, "refused resize");
+                    }
                     Err(e) => panic!("resize: {e}"),
                 }
             }
@@ -193,13 +274,24 @@ fuzz_target!(|input: Input| {
                     let stale = Err(HandleError::Stale { handle: h });
                     assert_eq!(w.m.offset(h), stale);
                     assert_eq!(w.m.free(h), Err(HandleError::Stale { handle: h }));
-                    assert_eq!(w.m.pin(h).map(|_| ()), Err(HandleError::Stale { handle: h }));
+                    assert_eq!(
+                        w.m.pin(h).map(|_| ()),
+                        Err(HandleError::Stale { handle: h })
+                    );
                 }
             }
-            Op::Pass { moves, bytes, statuses, churn, keep, forge } => {
+            Op::Pass {
+                moves,
+                bytes,
+                statuses,
+                churn,
+                keep,
+                forge,
+            } => {
                 let mut buf = [PlannedMove::EMPTY; 16];
                 let limits = PassLimits::new(usize::from(*moves), usize::from(*bytes) * 4);
                 let plan = w.m.begin_pass(limits, &mut buf).unwrap();
+                assert_eq!(w.m.stats().cached_arenas, 0, "a pass plan flushes first");
                 assert!(plan.moves <= usize::from(*moves));
                 for c in churn.iter().take(4) {
                     match *c {
@@ -262,8 +354,12 @@ fuzz_target!(|input: Input| {
                     .map(|(h, _)| (*h, w.m.offset(*h).unwrap()))
                     .collect();
                 let region = &mut w.region;
-                match w.m.relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to)) {
-                    Ok(_) | Err(HandleError::NoSpareDescriptor) => {}
+                match w
+                    .m
+                    .relocate(|_, mv| region.copy_within(mv.from..mv.from + mv.len, mv.to))
+                {
+                    Ok(_) => assert_eq!(w.m.stats().cached_arenas, 0, "relocate flushes first"),
+                    Err(HandleError::NoSpareDescriptor) => {}
                     Err(e) => panic!("relocate: {e}"),
                 }
                 for (h, off) in pinned {
@@ -272,6 +368,18 @@ fuzz_target!(|input: Input| {
             }
             Op::Defragment => {
                 w.m.defragment();
+                assert_eq!(w.m.stats().cached_arenas, 0, "defragment flushes");
+            }
+            Op::AllocQuick { granules } => {
+                let size = (usize::from(*granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1)
+                    * QUICK_GRANULE;
+                w.alloc(size, 8);
+            }
+            Op::AllocAllFree { slack } => {
+                let size = w.m.stats().free_bytes.saturating_sub(usize::from(*slack));
+                if size > 0 {
+                    w.alloc(size, 1);
+                }
             }
         }
         w.verify();

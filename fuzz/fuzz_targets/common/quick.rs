@@ -1,0 +1,126 @@
+//! Checks of the fast model's quick lists shared by the targets that run
+//! it (`chaos`, `heap_patterns`, `movable`): what the manager says it
+//! caches must add up, stay within the documented bounds, and never be in
+//! use; a failed operation may have flushed the lists and nothing else.
+
+use std::collections::BTreeMap;
+
+use sysarena::{
+    ArenaInfo, ArenaManager, Coalescing, Config, Policy, QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT,
+    QUICK_MAX_BYTES, Stats, TableStorage,
+};
+
+/// Whether `config` is the fast model, the only one that caches.
+pub fn is_fast(config: Config) -> bool {
+    config.policy == Policy::SegregatedFit && config.coalescing == Coalescing::Immediate
+}
+
+/// The stats and every arena: what a failed operation must leave as it
+/// was (but for a flush of the quick lists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub stats: Stats,
+    pub arenas: Vec<ArenaInfo>,
+}
+
+impl Snapshot {
+    pub fn of<const N: usize, S: TableStorage>(m: &ArenaManager<N, S>) -> Snapshot {
+        let mut stats = m.stats();
+        // Counters of searches made, not state.
+        stats.fallback_searches = 0;
+        stats.fallback_hits = 0;
+        Snapshot {
+            stats,
+            arenas: m.arenas().collect(),
+        }
+    }
+
+    fn in_use(&self) -> Vec<ArenaInfo> {
+        self.arenas.iter().filter(|a| a.in_use).copied().collect()
+    }
+}
+
+/// `after` is `before`, or (when `may_flush`) `before` with its quick
+/// lists flushed: the cached arenas, free already, became ordinary free
+/// arenas and merged with their free neighbours; no in-use arena and no
+/// byte count changed.
+pub fn assert_same_or_flushed(before: &Snapshot, after: &Snapshot, may_flush: bool, what: &str) {
+    if before == after {
+        return;
+    }
+    assert!(
+        may_flush && before.stats.cached_arenas > 0 && after.stats.cached_arenas == 0,
+        "{what}: a failed operation changed the manager\nbefore: {before:?}\nafter: {after:?}"
+    );
+    assert_eq!(
+        before.in_use(),
+        after.in_use(),
+        "{what}: a failed operation changed an in-use arena"
+    );
+    let (b, a) = (before.stats, after.stats);
+    let counts = |s: Stats| {
+        (
+            s.capacity,
+            s.free_bytes,
+            s.in_use_bytes,
+            s.requested_bytes,
+            s.used_arenas,
+        )
+    };
+    assert_eq!(counts(b), counts(a), "{what}: a flush changed a byte count");
+    assert!(
+        a.free_arenas <= b.free_arenas,
+        "{what}: a flush split an arena"
+    );
+    assert!(
+        a.largest_free >= b.largest_free,
+        "{what}: a flush shrank the largest free arena"
+    );
+}
+
+/// The quick lists as the manager reports them add up and keep their
+/// bounds; returns the cached arenas by offset.
+pub fn check_quick_lists<const N: usize, S: TableStorage>(
+    m: &ArenaManager<N, S>,
+) -> BTreeMap<usize, usize> {
+    let s = m.stats();
+    let mut cached = BTreeMap::new();
+    let mut per_size: BTreeMap<usize, usize> = BTreeMap::new();
+    for a in m.arenas() {
+        if !a.cached {
+            continue;
+        }
+        assert!(!a.in_use, "a cached arena is in use: {a:?}");
+        assert!(
+            a.size < QUICK_LIMIT && a.size.is_multiple_of(QUICK_GRANULE),
+            "{a:?}"
+        );
+        assert_eq!(a.used, 0, "a cached arena keeps a request: {a:?}");
+        *per_size.entry(a.size).or_default() += 1;
+        cached.insert(a.offset, a.size);
+    }
+    assert!(per_size.values().all(|&n| n <= QUICK_DEPTH), "{per_size:?}");
+    assert_eq!(s.cached_arenas, cached.len(), "cached_arenas");
+    assert_eq!(
+        s.cached_bytes,
+        cached.values().sum::<usize>(),
+        "cached_bytes"
+    );
+    assert!(s.cached_bytes <= s.free_bytes, "{s:?}");
+    assert!(s.cached_arenas <= s.free_arenas, "{s:?}");
+    assert!(
+        s.cached_bytes <= QUICK_MAX_BYTES.min(s.capacity / 16),
+        "{s:?}"
+    );
+    assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity, "{s:?}");
+    if !is_fast(m.config()) {
+        assert_eq!(s.cached_arenas, 0, "only the fast model caches: {s:?}");
+    }
+    for (&off, &size) in &cached {
+        let a = m
+            .arena_at(off)
+            .expect("a cached arena is in the offset map");
+        assert!(a.cached && !a.in_use && a.size == size, "{a:?}");
+    }
+    cached
+}
