@@ -36,9 +36,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         align: usize,
         tag: u32,
     ) -> Result<Allocation, AllocError> {
+        // As `alloc` does: the quick lists, then the uncached path (with its
+        // flush before a large request).
         let need = self.check_request(size, align)?;
-        self.reserve_hash();
-        self.alloc_checked(size, need, align, tag)
+        if let Some(a) = self.take_cached(need, size, align, tag) {
+            return Ok(a);
+        }
+        self.alloc_uncached(size, need, align, tag)
     }
 
     /// The tag of the in-use arena at `offset`, without the planned mark.

@@ -53,7 +53,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// `alloc` when no cached arena serves the request (the new arena
     /// tagged `tag`).
     #[inline(never)]
-    fn alloc_uncached(
+    pub(super) fn alloc_uncached(
         &mut self,
         size: usize,
         need: usize,
@@ -61,7 +61,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         tag: u32,
     ) -> Result<Allocation, AllocError> {
         // A large request while the lists hold many times its size: the
-        // cached arenas merge first (see `quick_lists`).
+        // cached arenas merge first (see `quick_lists`). New allocations
+        // only (`alloc` and a handle's): a moving `realloc` keeps the lists,
+        // as growing blocks (a vector doubling) would otherwise flush them
+        // again and again.
         if need >= QUICK_LIMIT && self.quick.bytes / LARGE_FLUSH_RATIO >= need {
             self.flush_quick_lists();
         }

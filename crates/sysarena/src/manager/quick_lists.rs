@@ -29,10 +29,12 @@
 //! # Flushes
 //!
 //! Every cached arena is freed for real (merging with its free neighbours)
-//! before an uncached allocation of [`QUICK_LIMIT`] bytes or more while the
-//! lists hold at least 16 times its size (dlmalloc consolidates its fastbins
-//! before a large request for the same reason: small cached arenas must not
-//! chop up the space large ones need; the ratio keeps the flushes rare),
+//! before a new uncached allocation (`alloc`, or a handle's) of
+//! [`QUICK_LIMIT`] bytes or more while the lists hold at least 16 times its
+//! size (dlmalloc consolidates its fastbins before a large request for the
+//! same reason: small cached arenas must not chop up the space large ones
+//! need; the ratio keeps the flushes rare; a moving `realloc` does not
+//! flush, or a growing vector would flush the lists at every doubling),
 //! before an allocation reports out of memory (then the allocation is
 //! retried), before [`defragment`](crate::ArenaManager::defragment), before
 //! a relocation or a pass plan, and before
