@@ -127,12 +127,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return Err(err.unwrap_or_else(|| self.no_fit(need)));
         }
         self.flush_quick_lists();
-        let Some((slot, pad)) = self.find(need, align) else {
-            return Err(self.no_fit(need));
-        };
-        let offset = self.carve(slot, pad, need, size, align, tag)?;
-        self.settle();
-        Ok(Allocation { offset, size: need })
+        // Once more, with the lists empty: a failure now returns above.
+        self.alloc_uncached(size, need, align, tag)
     }
 
     /// The out-of-memory error of a request for `need` bytes that no free
