@@ -23,7 +23,8 @@
 //! Arenas below [`QUICK_LIMIT`] bytes whose size is a multiple of
 //! [`QUICK_GRANULE`] (every size a front end rounds to 8 or 16) only, one
 //! stack per size; at most [`QUICK_DEPTH`] per size; at most a sixteenth of
-//! the region and [`QUICK_MAX_BYTES`] in all. A full stack leaves the arena
+//! the memory (a heap's fences between regions left out) and
+//! [`QUICK_MAX_BYTES`] in all. A full stack leaves the arena
 //! to the ordinary free.
 //!
 //! # Flushes
@@ -37,8 +38,9 @@
 //! flush, or a growing vector would flush the lists at every doubling),
 //! before an allocation reports out of memory (then the allocation is
 //! retried), before [`defragment`](crate::ArenaManager::defragment), before
-//! a relocation or a pass plan, and before
-//! [`set_config`](crate::ArenaManager::set_config). So "an allocation never
+//! a relocation or a pass plan, before
+//! [`set_config`](crate::ArenaManager::set_config), and before a heap adds a
+//! region (its fence must be larger than every free arena). So "an allocation never
 //! fails while a fitting free arena exists" stays as true as without the
 //! lists. A flush does at most 512 × [`QUICK_DEPTH`] (16,384) frees: a
 //! constant.
