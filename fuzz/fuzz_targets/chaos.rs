@@ -15,21 +15,17 @@
 //! double frees of cached arenas, and requests for all the free bytes,
 //! which fit only after a flush (or never): a cached arena must never be
 //! handed out twice, a second free of it must be `DoubleFree`, and the
-//! cached bytes must add up (see `common/quick.rs`).
+//! cached bytes must add up (see the fuzz crate's `quick` module).
 #![no_main]
-
-#[path = "common/quick.rs"]
-mod quick;
 
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use quick::Snapshot;
 use sysarena::{
-    AllocError, ArenaManager, Coalescing, Config, FreeError, OomReason, Policy, QUICK_GRANULE,
-    QUICK_LIMIT, ReallocError, Slot,
+    AllocError, ArenaManager, FreeError, OomReason, QUICK_GRANULE, QUICK_LIMIT, ReallocError, Slot,
 };
+use sysarena_fuzz::quick::{self, Snapshot};
 
 /// A requested size: mostly small, sometimes hostile.
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -164,19 +160,6 @@ struct Block {
 }
 
 type Manager = ArenaManager<0, Box<[Slot]>>;
-
-fn config(policy: u8, immediate: bool) -> Config {
-    if policy & 0x80 != 0 {
-        return Config::fast();
-    }
-    let policy = Policy::ALL[usize::from(policy) % Policy::ALL.len()];
-    let coalescing = if immediate {
-        Coalescing::Immediate
-    } else {
-        Coalescing::Deferred
-    };
-    Config::new(policy, coalescing)
-}
 
 fn pick(live: &BTreeMap<usize, Block>, pick: u16) -> Option<usize> {
     if live.is_empty() {
@@ -330,7 +313,8 @@ fuzz_target!(|input: Input| {
     let descriptors = usize::from(input.descriptors % 64) + 1;
     let table = vec![Slot::EMPTY; descriptors].into_boxed_slice();
     let capacity = usize::from(input.capacity);
-    let mut m = Manager::from_table(table, 0, config(input.policy, input.immediate)).unwrap();
+    let mut m =
+        Manager::from_table(table, 0, quick::config_from(input.policy, input.immediate)).unwrap();
     m.set_origin(usize::from(input.origin));
     m.grow(capacity).unwrap();
     let mut live: BTreeMap<usize, Block> = BTreeMap::new();
@@ -516,7 +500,7 @@ fuzz_target!(|input: Input| {
                 }
             }
             Op::SetConfig { policy, immediate } => {
-                m.set_config(config(policy, immediate));
+                m.set_config(quick::config_from(policy, immediate));
                 assert_eq!(m.stats().cached_arenas, 0, "set_config flushes");
             }
         }

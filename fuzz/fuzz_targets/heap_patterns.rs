@@ -17,20 +17,14 @@
 //! are part of the mix.
 #![no_main]
 
-#[path = "common/quick.rs"]
-mod quick;
-
 use std::alloc::Layout;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use quick::Snapshot;
-use sysarena::{
-    ArenaManager, Coalescing, Config, FreeError, Heap, Policy, QUICK_GRANULE, QUICK_LIMIT,
-    ReallocError, Slot,
-};
+use sysarena::{ArenaManager, FreeError, Heap, QUICK_GRANULE, QUICK_LIMIT, ReallocError, Slot};
+use sysarena_fuzz::quick::{self, Snapshot};
 
 #[derive(Arbitrary, Debug)]
 enum Bogus {
@@ -254,17 +248,7 @@ impl World {
 }
 
 fuzz_target!(|input: Input| {
-    let policy = Policy::ALL[usize::from(input.policy & 0x7f) % Policy::ALL.len()];
-    let coalescing = if input.immediate {
-        Coalescing::Immediate
-    } else {
-        Coalescing::Deferred
-    };
-    let config = if input.policy & 0x80 != 0 {
-        Config::fast()
-    } else {
-        Config::new(policy, coalescing)
-    };
+    let config = quick::config_from(input.policy, input.immediate);
     let capacity = usize::from(input.capacity) % (16 << 10) + 1;
     let descriptors = usize::from(input.descriptors % 64) + 1;
     let shift = usize::from(input.shift % 64);

@@ -14,18 +14,15 @@
 //! up (`common/quick.rs`).
 #![no_main]
 
-#[path = "common/quick.rs"]
-mod quick;
-
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use quick::Snapshot;
 use sysarena::{
-    ArenaManager, Coalescing, Config, Handle, HandleError, HandleSlot, Movable, MoveStatus,
-    PassLimits, PlannedMove, Policy, QUICK_GRANULE, QUICK_LIMIT, Slot,
+    ArenaManager, Handle, HandleError, HandleSlot, Movable, MoveStatus, PassLimits, PlannedMove,
+    QUICK_GRANULE, QUICK_LIMIT, Slot,
 };
+use sysarena_fuzz::quick::{self, Snapshot};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -199,17 +196,7 @@ impl World {
 }
 
 fuzz_target!(|input: Input| {
-    let policy = Policy::ALL[usize::from(input.policy & 0x7f) % Policy::ALL.len()];
-    let coalescing = if input.immediate {
-        Coalescing::Immediate
-    } else {
-        Coalescing::Deferred
-    };
-    let config = if input.policy & 0x80 != 0 {
-        Config::fast()
-    } else {
-        Config::new(policy, coalescing)
-    };
+    let config = quick::config_from(input.policy, input.immediate);
     let capacity = usize::from(input.capacity) % (16 << 10) + 1;
     let table = vec![Slot::EMPTY; usize::from(input.descriptors % 48) + 1].into_boxed_slice();
     let handles = vec![HandleSlot::EMPTY; usize::from(input.handles % 48) + 1].into_boxed_slice();

@@ -10,6 +10,22 @@ use sysarena::{
     QUICK_MAX_BYTES, Stats, TableStorage,
 };
 
+/// The config a fuzz input picks: the fast model when the top bit of
+/// `policy` is set (half the inputs), else the policy its other bits name
+/// with the coalescing mode `immediate` says.
+pub fn config_from(policy: u8, immediate: bool) -> Config {
+    if policy & 0x80 != 0 {
+        return Config::fast();
+    }
+    let policy = Policy::ALL[usize::from(policy & 0x7f) % Policy::ALL.len()];
+    let coalescing = if immediate {
+        Coalescing::Immediate
+    } else {
+        Coalescing::Deferred
+    };
+    Config::new(policy, coalescing)
+}
+
 /// Whether `config` is the fast model, the only one that caches.
 pub fn is_fast(config: Config) -> bool {
     config.policy == Policy::SegregatedFit && config.coalescing == Coalescing::Immediate
