@@ -265,6 +265,29 @@ fn invalid_realloc() -> *mut u8 {
     ptr::null_mut()
 }
 
+/// Moves shard `i`'s block `p` into a mapping of its own of `size` bytes
+/// (copying what fits) and frees it; null (errno set) on failure with `p`
+/// unchanged.
+///
+/// # Safety
+/// `p` is a live block of shard `i`, not used again by the caller.
+unsafe fn realloc_to_mapping(g: &Settings, i: usize, p: *mut u8, size: usize) -> *mut u8 {
+    let Ok(old) = Locked::lock(i).usable(p) else {
+        return invalid_realloc();
+    };
+    let q = big_alloc(g, size, MIN_ALIGN);
+    if q.is_null() {
+        return no_memory().cast();
+    }
+    counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: `p` has `old` usable bytes, `q` at least `size`; distinct
+    // blocks.
+    unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
+    // SAFETY: `p` is live and given up.
+    unsafe { free_raw(g, p) };
+    q
+}
+
 /// Resizes `p` to `size > 0` bytes; null (errno set) on failure with `p`
 /// unchanged.
 ///
@@ -273,42 +296,16 @@ fn invalid_realloc() -> *mut u8 {
 unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
     if let Some(i) = owner(g, p.cast()) {
         if size >= g.mmap_threshold {
-            let Ok(old) = Locked::lock(i).usable(p) else {
-                return invalid_realloc();
-            };
-            let q = big_alloc(g, size, MIN_ALIGN);
-            if q.is_null() {
-                return no_memory().cast();
-            }
-            counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
-            // SAFETY: `p` has `old` usable bytes, `q` at least `size`;
-            // distinct blocks.
-            unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
-            // SAFETY: `p` is live and given up.
-            unsafe { free_raw(g, p) };
-            return q;
+            // SAFETY: forwarded.
+            return unsafe { realloc_to_mapping(g, i, p, size) };
         }
         // SAFETY: forwarded.
         return match unsafe { shard::realloc(g, i, p, size) } {
             Ok(q) => q,
             Err(ReallocFail::Invalid) => invalid_realloc(),
-            Err(ReallocFail::NoMemory) => {
-                // Every shard is full: a mapping of its own (see `alloc_raw`).
-                let Ok(old) = Locked::lock(i).usable(p) else {
-                    return invalid_realloc();
-                };
-                let q = big_alloc(g, size, MIN_ALIGN);
-                if q.is_null() {
-                    return no_memory().cast();
-                }
-                counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
-                // SAFETY: `p` has `old` usable bytes, `q` at least `size`;
-                // distinct blocks.
-                unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
-                // SAFETY: `p` is live and given up.
-                unsafe { free_raw(g, p) };
-                q
-            }
+            // Every shard is full: a mapping of its own (see `alloc_raw`).
+            // SAFETY: forwarded.
+            Err(ReallocFail::NoMemory) => unsafe { realloc_to_mapping(g, i, p, size) },
         };
     }
     // A direct mapping: stays one while at least half the threshold.

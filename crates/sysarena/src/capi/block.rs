@@ -335,20 +335,7 @@ pub unsafe extern "C" fn sysarena_block_stats(
     // SAFETY: forwarded to the caller.
     let b = unsafe { block(b) };
     code(b.map(|b| {
-        let s = b.movable.stats();
-        let stats = SysarenaStats {
-            capacity: s.capacity,
-            free_bytes: s.free_bytes,
-            largest_free: s.largest_free,
-            in_use_bytes: s.in_use_bytes,
-            requested_bytes: s.requested_bytes,
-            free_arenas: s.free_arenas,
-            used_arenas: s.used_arenas,
-            spare_descriptors: s.spare_descriptors,
-            descriptors: s.descriptors,
-            cached_bytes: s.cached_bytes,
-            cached_arenas: s.cached_arenas,
-        };
+        let stats = SysarenaStats::from(b.movable.stats());
         // SAFETY: non-null and writable by the caller's contract.
         unsafe { out.write_unaligned(stats) };
     }))

@@ -148,6 +148,24 @@ pub struct SysarenaStats {
     pub cached_arenas: usize,
 }
 
+impl From<crate::Stats> for SysarenaStats {
+    fn from(s: crate::Stats) -> Self {
+        SysarenaStats {
+            capacity: s.capacity,
+            free_bytes: s.free_bytes,
+            largest_free: s.largest_free,
+            in_use_bytes: s.in_use_bytes,
+            requested_bytes: s.requested_bytes,
+            free_arenas: s.free_arenas,
+            used_arenas: s.used_arenas,
+            spare_descriptors: s.spare_descriptors,
+            descriptors: s.descriptors,
+            cached_bytes: s.cached_bytes,
+            cached_arenas: s.cached_arenas,
+        }
+    }
+}
+
 type CHeap = SliceLockedHeap<'static>;
 
 static HEAP: CHeap = LockedHeap::new();
@@ -376,20 +394,7 @@ pub unsafe extern "C" fn sysarena_stats(out: *mut SysarenaStats) -> i32 {
     if out.is_null() {
         return fail(SYSARENA_E_NULL);
     }
-    let s = HEAP.stats();
-    let stats = SysarenaStats {
-        capacity: s.capacity,
-        free_bytes: s.free_bytes,
-        largest_free: s.largest_free,
-        in_use_bytes: s.in_use_bytes,
-        requested_bytes: s.requested_bytes,
-        free_arenas: s.free_arenas,
-        used_arenas: s.used_arenas,
-        spare_descriptors: s.spare_descriptors,
-        descriptors: s.descriptors,
-        cached_bytes: s.cached_bytes,
-        cached_arenas: s.cached_arenas,
-    };
+    let stats = SysarenaStats::from(HEAP.stats());
     // SAFETY: `out` is non-null and, by the caller's contract, writable.
     unsafe { out.write_unaligned(stats) };
     if initialized() {
