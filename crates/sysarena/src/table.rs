@@ -10,8 +10,10 @@
 //! - `link_prev`/`link_next`: the free list of the arena's size class when it
 //!   is free, or the spare list when the slot is spare;
 //! - `hash_next` and `bucket`: an offset → slot hash map threaded through the
-//!   table (the bucket heads live in the slots too, one per table position),
-//!   so `free(offset)` finds its arena without a scan.
+//!   table, so `free(offset)` finds its arena without a scan. The bucket
+//!   heads live in the table too: packed four to a slot in never-used
+//!   descriptors at its top while there is room, otherwise one per table
+//!   position in `bucket` (see `manager/offset_map.rs`).
 
 /// "No slot": the end of every list.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -50,6 +52,7 @@ pub(crate) enum State {
 /// (start it as `vec![Slot::EMPTY; n]` or `[Slot::EMPTY; N]`; the manager
 /// initialises it).
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct Slot {
     pub(crate) offset: usize,
     pub(crate) size: usize,
@@ -73,13 +76,22 @@ pub struct Slot {
     pub(crate) link_next: u32,
     pub(crate) hash_next: u32,
     /// Head of the hash bucket numbered by this slot's *position*, plus one
-    /// (0: empty, so zero-filled memory is a table of empty buckets); it does
-    /// not move with the descriptor.
+    /// (0: empty, so zero-filled memory is a table of empty buckets), while
+    /// the heads are not dense; it does not move with the descriptor.
     pub(crate) bucket: u32,
 }
 
 // The tag and the class live in what was padding: a descriptor stays 56 bytes on 64-bit.
 const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<Slot>() == 56);
+// `repr(C)`: the seven `u32` fields, `tag` to `bucket`, are one run of
+// words at the end of the slot with no padding, which the offset map's dense
+// buckets use (see `manager/offset_map.rs`); the bytes before them keep a
+// valid `State` whatever the map writes there.
+pub(crate) const SLOT_WORDS: usize = 7;
+const _: () = assert!(
+    core::mem::offset_of!(Slot, bucket) == core::mem::offset_of!(Slot, tag) + 4 * (SLOT_WORDS - 1)
+        && core::mem::offset_of!(Slot, tag) + 4 * SLOT_WORDS == core::mem::size_of::<Slot>()
+);
 
 impl Slot {
     /// A spare descriptor, for initialising a caller-provided table.

@@ -40,7 +40,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if self.hash_len as usize > slots.len() {
             return err("the offset map is larger than the table", None);
         }
-        for (i, s) in slots.iter().enumerate() {
+        if let Err(what) = self.check_dense() {
+            return err(what, None);
+        }
+        // The dense buckets' slots hold bucket heads, not links.
+        for (i, s) in slots[..self.fresh_end as usize].iter().enumerate() {
             let links = [s.prev, s.next, s.link_prev, s.link_next, s.hash_next];
             if !links
                 .into_iter()
@@ -200,7 +204,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // The offset map holds exactly the arenas.
         let mut hashed = 0;
         for b in 0..self.hash_len as usize {
-            let mut c = slots[b].bucket.wrapping_sub(1);
+            let mut c = self.stored_head(b as u32).wrapping_sub(1);
             while c != NIL {
                 hashed += 1;
                 if hashed > slots.len() || slots[c as usize].state == State::Spare {

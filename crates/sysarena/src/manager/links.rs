@@ -9,7 +9,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let j = self.spare_head;
         if j != NIL {
             self.spare_head = self.slot(j).link_next;
-        } else if (self.fresh as usize) < self.slots.as_ref().len() {
+        } else if self.fresh < self.fresh_end {
             // A never-used descriptor: `Slot::EMPTY` or all zero (its links
             // NIL or 0, valid either way); the caller writes every field but
             // the bucket head, which stays where it is.
@@ -17,6 +17,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.fresh += 1;
             self.spare -= 1;
             return Some(j);
+        } else if self.dense {
+            // The never-used descriptors left are the dense buckets': the
+            // buckets move back into the slots, which frees them.
+            self.leave_dense();
+            return self.spare_pop();
         } else {
             return None;
         }

@@ -56,14 +56,27 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// head) are set when first taken. This keeps construction O(1) and
     /// leaves a large table's memory untouched until it is needed.
     pub(super) fresh: u32,
-    /// The offset map's buckets are the first `hash_len` positions of the
-    /// table (a power of two, or the table's length); it doubles as the
-    /// used part of the table grows, so positions beyond it stay untouched.
+    /// The offset map's buckets: a power of two, at most the table's
+    /// length. It doubles as the used part of the table grows, so the table
+    /// beyond it stays untouched. Their heads are the first `hash_len`
+    /// positions' `bucket` fields, or dense (see `dense`).
     pub(super) hash_len: u32,
     /// `hash_len - 1` while the map can still grow, `u32::MAX` once it spans
     /// the table: the map grows when `fresh` reaches it, i.e. when
     /// `fresh + 2` would exceed `hash_len` (one compare).
     pub(super) hash_grow_at: u32,
+    /// Whether the offset map's bucket heads are *dense*: packed seven to a
+    /// slot in never-used descriptors at the top of the table, from
+    /// `fresh_end` up, instead of one per slot in the slots' `bucket`
+    /// fields (see `offset_map`).
+    pub(super) dense: bool,
+    /// Where never-used descriptors end: the table's length, or the first
+    /// slot of the dense buckets. Taking descriptor `fresh_end` first moves
+    /// the buckets back into the slots.
+    pub(super) fresh_end: u32,
+    /// While `dense`: the byte offset in the table of the first dense
+    /// bucket head (slot `fresh_end`'s first `u32` field).
+    pub(super) dense_base: usize,
     pub(super) index: FreeIndex,
     /// Small freed arenas waiting for an allocation of their size (the fast
     /// model only; see `quick_lists`).
@@ -117,8 +130,22 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             tail: NIL,
             spare_head: NIL,
             fresh: 0,
-            hash_len: if len < 16 { len as u32 } else { 16 },
-            hash_grow_at: if len <= 16 { u32::MAX } else { 16 - 1 },
+            // A power of two (the map masks), at most the table's length.
+            hash_len: if len == 0 {
+                0
+            } else if len < 16 {
+                1 << (usize::BITS - 1 - len.leading_zeros())
+            } else {
+                16
+            },
+            hash_grow_at: if len < 32 { u32::MAX } else { 16 - 1 },
+            dense: false,
+            dense_base: 0,
+            fresh_end: if len < u32::MAX as usize {
+                len as u32
+            } else {
+                u32::MAX
+            },
             index: FreeIndex::EMPTY,
             quick: QuickLists::EMPTY,
             free_bytes: 0,
