@@ -83,15 +83,9 @@ pub struct Slot {
 
 // The tag and the class live in what was padding: a descriptor stays 56 bytes on 64-bit.
 const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<Slot>() == 56);
-// `repr(C)`: the seven `u32` fields, `tag` to `bucket`, are one run of
-// words at the end of the slot with no padding, which the offset map's dense
-// buckets use (see `manager/offset_map.rs`); the bytes before them keep a
-// valid `State` whatever the map writes there.
-pub(crate) const SLOT_WORDS: usize = 7;
-const _: () = assert!(
-    core::mem::offset_of!(Slot, bucket) == core::mem::offset_of!(Slot, tag) + 4 * (SLOT_WORDS - 1)
-        && core::mem::offset_of!(Slot, tag) + 4 * SLOT_WORDS == core::mem::size_of::<Slot>()
-);
+// `repr(C)`: the field order above is the layout, so the offset map knows
+// which bytes of a never-used slot it may use for its dense bucket heads
+// (all but `state`'s; see `manager/offset_map.rs`).
 
 impl Slot {
     /// A spare descriptor, for initialising a caller-provided table.

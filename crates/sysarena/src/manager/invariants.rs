@@ -37,8 +37,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         {
             return err("a list head is outside the table", Some(i));
         }
-        if self.hash_len as usize > slots.len() {
-            return err("the offset map is larger than the table", None);
+        if self.hash_len as usize > slots.len()
+            || !self.hash_len.is_power_of_two()
+            || self.hash_mask != self.hash_len - 1
+        {
+            return err(
+                "the offset map is not a power of two within the table",
+                None,
+            );
         }
         if let Err(what) = self.check_dense() {
             return err(what, None);

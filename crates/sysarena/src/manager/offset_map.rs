@@ -6,11 +6,12 @@
 //!
 //! - **Dense** (while the table has room to spare): packed four to a slot
 //!   in never-used descriptors at the very top of the table, `fresh_end`
-//!   and up, in the first four of the slot's seven `u32` fields (`tag` on;
-//!   `Slot` is `repr(C)`). 14 bytes of table per bucket: a lookup's first access
-//!   usually hits a cache line that earlier lookups brought in, where a head
-//!   inside a 56-byte slot is almost always a line of its own (profiled on
-//!   the perl trace: the load of that head was 55 % of `free`'s samples).
+//!   and up, a quarter of a slot apart (14 bytes on 64-bit targets; `Slot`
+//!   is `repr(C)`, and no head covers its `state` byte). A lookup's first
+//!   access usually hits a cache line that earlier lookups brought in,
+//!   where a head inside a 56-byte slot is almost always a line of its own
+//!   (profiled on the perl trace: the load of that head was 55 % of
+//!   `free`'s samples).
 //! - **In the slots** (a small or nearly full table): bucket `b`'s head is
 //!   slot `b`'s `bucket` field.
 //!
@@ -32,19 +33,42 @@
 //! never less than its length.
 
 use super::state::ArenaManager;
-use crate::table::{NIL, SLOT_WORDS, Slot, State, TableStorage};
+use crate::table::{NIL, Slot, State, TableStorage};
 
-/// The byte offset of a slot's first `u32` field (`tag`), where a dense
-/// slot's bucket heads start.
-const WORDS_AT: usize = core::mem::offset_of!(Slot, tag);
+/// A slot's size in bytes.
+const SLOT: usize = core::mem::size_of::<Slot>();
 /// The byte offset of a slot's own bucket head.
 const BUCKET_AT: usize = core::mem::offset_of!(Slot, bucket);
-/// Dense bucket heads per slot: four of its seven `u32` fields, so that a
-/// head's place is a shift and a mask away (seven would need a division by
-/// 7 on every lookup: measured, 12 instructions against 5). Still 14 bytes
-/// of table per bucket where a head inside a slot takes 56.
+/// Dense bucket heads per slot.
 const DENSE_PER_SLOT: usize = 4;
-const _: () = assert!(DENSE_PER_SLOT <= SLOT_WORDS);
+/// The distance between two dense heads: a quarter of a slot (14 bytes on
+/// 64-bit targets, 11 on 32-bit), so that a head's place is one multiply
+/// away, as in the slots (a stride of 4 bytes inside the slots' `u32`
+/// fields would need a division or a shift and a mask: measured, 5 to 12
+/// instructions a lookup against 2).
+const DENSE_STRIDE: usize = SLOT / DENSE_PER_SLOT;
+/// Where the first dense head lies in the first dense slot.
+const DENSE_AT: usize = core::mem::offset_of!(Slot, tag);
+/// A dense head's four bytes, at every place the stride puts one in a slot,
+/// never include the `state` byte (the one field with invalid values:
+/// every other byte of a `Slot` is part of an integer, so a dense slot stays
+/// a valid `Slot` whatever its heads hold).
+const _: () = {
+    assert!(SLOT.is_multiple_of(DENSE_PER_SLOT) && DENSE_STRIDE >= 4);
+    let state = core::mem::offset_of!(Slot, state);
+    let mut k = 0;
+    while k < DENSE_PER_SLOT {
+        let at = (DENSE_AT + k * DENSE_STRIDE) % SLOT;
+        assert!(!(at <= state && state < at + 4) && !(at + 4 > SLOT && state < at + 4 - SLOT));
+        k += 1;
+    }
+};
+
+/// Never-used slots the dense heads of `hash_len` buckets take at the top
+/// of the table: heads at `DENSE_AT + k * DENSE_STRIDE`, `k < hash_len`.
+const fn dense_slots(hash_len: usize) -> usize {
+    (DENSE_AT + hash_len * DENSE_STRIDE).div_ceil(SLOT)
+}
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// The bucket of `offset`: its 16-byte granule plus a hash of its 4 KiB
@@ -54,23 +78,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     fn bucket_of(&self, offset: usize) -> u32 {
         let granule = (offset >> 4) as u32;
         let page = granule >> 8;
-        granule.wrapping_add(page.wrapping_mul(0x9E37_79B1)) & (self.hash_len - 1)
+        granule.wrapping_add(page.wrapping_mul(0x9E37_79B1)) & self.hash_mask
     }
 
     /// Where the head of bucket `b < hash_len` lives, as a byte offset into
-    /// the table: slot `b`'s `bucket` field, or while dense, word `b % 4`
-    /// of the `u32` run of slot `fresh_end + b / 4`.
+    /// the table: `head_base + b * head_stride`, i.e. slot `b`'s `bucket`
+    /// field, or while dense, `DENSE_AT + b * DENSE_STRIDE` bytes into the
+    /// first dense slot (`fresh_end`). No branch on the form.
     #[inline(always)]
     fn head_at(&self, b: u32) -> usize {
         debug_assert!(b < self.hash_len);
-        let b = b as usize;
-        if self.dense {
-            self.dense_base
-                + (b / DENSE_PER_SLOT) * core::mem::size_of::<Slot>()
-                + 4 * (b % DENSE_PER_SLOT)
-        } else {
-            b * core::mem::size_of::<Slot>() + BUCKET_AT
-        }
+        self.head_base + b as usize * self.head_stride
     }
 
     /// The head stored at `at` (from [`head_at`](Self::head_at)), plus one
@@ -80,13 +98,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let base = self.slots.as_ref().as_ptr().cast::<u8>();
         // SAFETY: `at` comes from `head_at` for a bucket below `hash_len`:
         // either slot `b`'s `bucket` field (`b < hash_len <= len`), or while
-        // dense one of the first four words of slot `fresh_end + b / 4`, and
-        // then `fresh_end + ceil(hash_len / 4) <= len` (set by `grow_hash`,
-        // checked by `check_invariants`). Both are `u32` fields of a slot of
-        // this table (`repr(C)`, no padding: `SLOT_WORDS`' assertion),
-        // 4-aligned in an 8-aligned slot; any bits are a valid `u32`. The
-        // pointer comes from the whole slice.
-        unsafe { base.add(at).cast::<u32>().read() }
+        // dense four bytes at most `DENSE_AT + hash_len * DENSE_STRIDE`
+        // bytes past slot `fresh_end`, which `dense_slots` slots hold and
+        // `fresh_end + dense_slots(hash_len) <= len` (set by `grow_hash`,
+        // checked by `check_invariants`): inside this table, in bytes that
+        // are initialised (a `Slot` has no padding: `repr(C)`, and the
+        // assertion above keeps heads off `state`). Read unaligned: a dense
+        // head may be 2-aligned. The pointer comes from the whole slice.
+        unsafe { base.add(at).cast::<u32>().read_unaligned() }
     }
 
     /// Stores `head` (plus one; 0: empty) at `at` (from
@@ -94,12 +113,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[inline(always)]
     fn set_head(&mut self, at: usize, head: u32) {
         let base = self.slots.as_mut().as_mut_ptr().cast::<u8>();
-        // SAFETY: as in `head`. A dense word lies in a slot above every
+        // SAFETY: as in `head`. A dense head lies in a slot above every
         // descriptor in use, which nothing reads as a descriptor while
         // `dense` (never-used descriptors are not read past `fresh_end`);
-        // writing a `u32` field leaves the slot a valid `Slot` (its `state`
-        // byte is not among the words).
-        unsafe { base.add(at).cast::<u32>().write(head) }
+        // its four bytes are parts of integer fields (never `state`: the
+        // assertion above), so the slot stays a valid `Slot`.
+        unsafe { base.add(at).cast::<u32>().write_unaligned(head) }
     }
 
     /// Keeps the offset map's load at most about one entry per bucket: runs
@@ -119,6 +138,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let len = self.slots.as_ref().len();
         let len32 = len as u32;
         self.hash_len = self.hash_len.saturating_mul(2);
+        self.hash_mask = self.hash_len - 1;
         self.hash_grow_at = if self.hash_len <= len32 / 2 {
             self.hash_len - 1
         } else {
@@ -127,7 +147,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // Dense if its slots fit above the descriptors in use, with room for
         // the two an operation may take, and leave the buckets' positions
         // (`hash_len`) below them.
-        let dense_slots = (self.hash_len as usize).div_ceil(DENSE_PER_SLOT);
+        let dense_slots = dense_slots(self.hash_len as usize);
         let dense = len >= dense_slots
             && self.hash_len as usize <= len - dense_slots
             && self.fresh as usize + 2 <= len - dense_slots;
@@ -135,7 +155,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if dense {
             self.dense = true;
             self.fresh_end = (len - dense_slots) as u32;
-            self.dense_base = (len - dense_slots) * core::mem::size_of::<Slot>() + WORDS_AT;
+            self.head_base = (len - dense_slots) * SLOT + DENSE_AT;
+            self.head_stride = DENSE_STRIDE;
         }
         self.rebuild_hash();
     }
@@ -151,6 +172,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.slots.as_mut()[from..len].fill(Slot::EMPTY);
         self.dense = false;
         self.fresh_end = len as u32;
+        self.head_base = BUCKET_AT;
+        self.head_stride = SLOT;
     }
 
     /// Moves the bucket heads from the dense slots into the slots' `bucket`
@@ -215,7 +238,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     pub(super) fn check_dense(&self) -> Result<(), &'static str> {
         let len = self.slots.as_ref().len();
         if !self.dense {
-            return if self.fresh_end as usize == len.min(u32::MAX as usize) {
+            return if self.fresh_end as usize == len.min(u32::MAX as usize)
+                && self.head_base == BUCKET_AT
+                && self.head_stride == SLOT
+            {
                 Ok(())
             } else {
                 Err("fresh_end is not the table's end without dense buckets")
@@ -224,7 +250,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let end = self.fresh_end as usize;
         if self.fresh as usize > end
             || self.hash_len as usize > end
-            || end + (self.hash_len as usize).div_ceil(DENSE_PER_SLOT) > len
+            || end + dense_slots(self.hash_len as usize) > len
+            || self.head_base != end * SLOT + DENSE_AT
+            || self.head_stride != DENSE_STRIDE
         {
             return Err("dense buckets overlap descriptors or leave the table");
         }
@@ -266,8 +294,8 @@ mod tests {
 
     /// Table sizes (Miri interprets: keep it small). Both go dense, and
     /// fill up to the dense slots, for the second test's after leaving.
-    const LEN: usize = if cfg!(miri) { 40 } else { 700 };
-    const LEN2: usize = if cfg!(miri) { 80 } else { 700 };
+    const LEN: usize = if cfg!(miri) { 48 } else { 700 };
+    const LEN2: usize = if cfg!(miri) { 96 } else { 700 };
 
     /// Fills a table with one-arena-per-allocation until the descriptors run
     /// out, checking the map at every step: the heads go dense once the map

@@ -61,6 +61,8 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// beyond it stays untouched. Their heads are the first `hash_len`
     /// positions' `bucket` fields, or dense (see `dense`).
     pub(super) hash_len: u32,
+    /// `hash_len - 1`: what an offset's hash is masked with.
+    pub(super) hash_mask: u32,
     /// `hash_len - 1` while the map can still grow, `u32::MAX` once it spans
     /// the table: the map grows when `fresh` reaches it, i.e. when
     /// `fresh + 2` would exceed `hash_len` (one compare).
@@ -74,9 +76,12 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// slot of the dense buckets. Taking descriptor `fresh_end` first moves
     /// the buckets back into the slots.
     pub(super) fresh_end: u32,
-    /// While `dense`: the byte offset in the table of the first dense
-    /// bucket head (slot `fresh_end`'s first `u32` field).
-    pub(super) dense_base: usize,
+    /// Bucket `b`'s head lies `head_base + b * head_stride` bytes into the
+    /// table: `bucket`'s offset in a slot and a slot's size, or while dense,
+    /// where the dense heads start and a quarter of a slot.
+    pub(super) head_base: usize,
+    /// See `head_base`.
+    pub(super) head_stride: usize,
     pub(super) index: FreeIndex,
     /// Small freed arenas waiting for an allocation of their size (the fast
     /// model only; see `quick_lists`).
@@ -138,9 +143,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             } else {
                 16
             },
+            hash_mask: if len == 0 {
+                0
+            } else if len < 16 {
+                (1 << (usize::BITS - 1 - len.leading_zeros())) - 1
+            } else {
+                16 - 1
+            },
             hash_grow_at: if len < 32 { u32::MAX } else { 16 - 1 },
             dense: false,
-            dense_base: 0,
+            head_base: core::mem::offset_of!(Slot, bucket),
+            head_stride: core::mem::size_of::<Slot>(),
             fresh_end: if len < u32::MAX as usize {
                 len as u32
             } else {
