@@ -38,7 +38,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// fallback; a flush of the quick lists before an out-of-memory error is
     /// at most 16,384 frees, a constant). The others: see each [`Policy`](crate::Policy). A
     /// [`OomReason::NoFit`] error reports the largest free arena, which costs
-    /// what [`stats`](Self::stats) says.
+    /// what [`stats`](Self::stats) says. Plus the offset map's upkeep:
+    /// expected O(1) per entry (hash chains of about one arena), and
+    /// amortised O(1) growth — each time the descriptors in use double,
+    /// the map doubles and is rebuilt in O(descriptors in use), and its
+    /// heads may move once into the slots (O(map size)) when the table
+    /// fills up.
     #[inline]
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Allocation, AllocError> {
         // The quick-list hit inline (in the caller); everything else a call
@@ -162,7 +167,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ///
     /// # Time complexity
     /// O(1) for every policy: the offset is looked up in the table's hash
-    /// map, neighbours through the address links.
+    /// map (expected O(1): chains of about one arena), neighbours through
+    /// the address links.
     #[inline]
     pub fn free(&mut self, offset: usize) -> Result<(), FreeError> {
         let i = self.lookup_in_use(offset)?;
@@ -214,7 +220,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// old allocation is unchanged and still live.
     ///
     /// # Time complexity
-    /// In place: O(1). Moving: one `alloc` and one `free`.
+    /// In place: O(1) (with `alloc`'s offset-map upkeep). Moving: one
+    /// `alloc` and one `free`.
     pub fn realloc(
         &mut self,
         offset: usize,
