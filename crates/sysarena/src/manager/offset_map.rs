@@ -55,6 +55,22 @@ const DENSE_AT: usize = core::mem::offset_of!(Slot, tag);
 /// a valid `Slot` whatever its heads hold).
 const _: () = {
     assert!(SLOT.is_multiple_of(DENSE_PER_SLOT) && DENSE_STRIDE >= 4);
+    // No padding anywhere in a slot (every byte a head may cover is
+    // initialised): the fields end to end, `bucket` last.
+    assert!(BUCKET_AT + 4 == SLOT);
+    let word = core::mem::size_of::<usize>();
+    assert!(core::mem::offset_of!(Slot, offset) == 0);
+    assert!(core::mem::offset_of!(Slot, size) == word);
+    assert!(core::mem::offset_of!(Slot, used) == 2 * word);
+    assert!(core::mem::offset_of!(Slot, class) + 2 == DENSE_AT);
+    // `tag`, `prev`, `next`, `link_prev`, `link_next`, `hash_next`, `bucket`.
+    assert!(SLOT - DENSE_AT == 7 * 4);
+    assert!(core::mem::offset_of!(Slot, state) + 1 == core::mem::offset_of!(Slot, align_log2));
+    assert!(core::mem::offset_of!(Slot, align_log2) + 1 == core::mem::offset_of!(Slot, class));
+    assert!(
+        core::mem::offset_of!(Slot, used) + core::mem::size_of::<usize>()
+            == core::mem::offset_of!(Slot, state)
+    );
     let state = core::mem::offset_of!(Slot, state);
     let mut k = 0;
     while k < DENSE_PER_SLOT {
