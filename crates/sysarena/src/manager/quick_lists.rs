@@ -61,8 +61,10 @@ pub(crate) const QUICK_CLASSES: usize = QUICK_LIMIT / QUICK_GRANULE;
 /// At most this many cached arenas per size.
 pub const QUICK_DEPTH: usize = 32;
 /// At most this many bytes cached in all (and at most a sixteenth of the
-/// region).
-pub const QUICK_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// region). It binds on regions over 256 MiB only: random actions at max
+/// 3000 over 128 MiB took 151.7 M instructions with 8 MiB cached at most,
+/// 154.8 M with 4 MiB, at the same heap efficiency and trace footprints.
+pub const QUICK_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// The quick lists of one manager. All-zero is empty (so a manager in a
 /// `static` stays in `.bss`).
