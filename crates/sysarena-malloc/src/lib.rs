@@ -4,8 +4,8 @@
 //! in any dynamically linked program with sysarena [`Heap`]s:
 //!
 //! ```text
-//! cargo build --release -p sysarena-malloc
-//! LD_PRELOAD=target/release/libsysarena_malloc.so python3 script.py
+//! cargo build --profile preload -p sysarena-malloc
+//! LD_PRELOAD=target/preload/libsysarena_malloc.so python3 script.py
 //! ```
 //!
 //! ## How it is built
@@ -84,6 +84,13 @@
 //!
 //! [`Heap`]: sysarena::Heap
 
+// Built with `panic = "abort"` (the `preload` profile, the library as
+// shipped) the library links no `std`: the std runtime's panic machinery
+// (backtraces, unwinding tables) would load `libgcc_s` and add code that a
+// malloc never needs. Built with unwinding (tests, `--release`), it links
+// `std` as any crate does; nothing outside the tests uses it either way.
+#![cfg_attr(all(not(test), panic = "abort"), no_std)]
+
 mod api;
 mod big;
 mod check;
@@ -113,4 +120,30 @@ extern "C" fn at_exit() {
     tcache::show_mine();
     report::write_at_exit();
     check::check_at_exit();
+}
+
+// Without `std`, nothing else asks the linker for the C library: link it
+// (and its static part, where `pthread_atfork` lives) so that the library
+// names `libc.so.6` and binds glibc's versioned symbols.
+#[cfg(all(not(test), panic = "abort"))]
+#[link(name = "c")]
+unsafe extern "C" {}
+
+/// Without `std` (the `preload` profile), a panic — a bug in the library:
+/// no input makes it panic — names where it happened on stderr and aborts,
+/// as a panic in an `extern "C"` function does with `std`.
+#[cfg(all(not(test), panic = "abort"))]
+#[panic_handler]
+#[cold]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
+    let mut msg = sys::Buf::<512>::new();
+    msg.push(b"sysarena-malloc: panicked");
+    if let Some(at) = info.location() {
+        let _ = write!(msg, " at {}:{}", at.file(), at.line());
+    }
+    let _ = writeln!(msg, ": {}", info.message());
+    sys::eprint(msg.as_bytes());
+    // SAFETY: abort takes no arguments and never returns.
+    unsafe { libc::abort() }
 }
