@@ -43,8 +43,10 @@
 //! - **Very large requests** (64 MiB and up) get their own mapping, found
 //!   again through a fixed table of mappings; `realloc` moves them with
 //!   `mremap`.
-//! - **Giving memory back.** Freeing an arena of 1 MiB or more returns its
-//!   whole pages to the kernel (`MADV_DONTNEED`).
+//! - **Giving memory back.** Freeing an arena of 128 KiB or more returns
+//!   its whole pages to the kernel (`MADV_DONTNEED`), unless (below 1 MiB)
+//!   a block released just before started at the same address: a buffer
+//!   freed and allocated again and again at one place keeps its pages.
 //! - **`calloc`** clears only the part of a block below its shard's
 //!   high-water mark: memory never handed out is still the kernel's zero
 //!   pages.

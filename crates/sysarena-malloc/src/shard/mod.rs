@@ -18,8 +18,10 @@ use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
 use crate::slab::state::States;
 use crate::slab::{self, Found, Fresh, PageMeta, ShardHeap, Slab};
 use crate::sys::SyncCell;
+use release::Released;
 
 pub(crate) mod batch;
+mod release;
 mod space;
 
 pub(crate) use batch::{flush_cached, refill};
@@ -39,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) reallocs: u64,
     /// Bytes given back to the kernel with `MADV_DONTNEED`.
     pub(crate) released: u64,
+    /// Where the last heap blocks that gave their pages back were.
+    released_at: Released,
     /// Bytes of address space withdrawn (unmapped for a direct mapping).
     pub(crate) withdrawn: u64,
 }
@@ -115,6 +119,7 @@ pub(crate) unsafe fn build(
             frees: 0,
             reallocs: 0,
             released: 0,
+            released_at: Released::NONE,
             withdrawn: 0,
         });
     }
@@ -337,7 +342,11 @@ impl Inner {
     #[inline(never)]
     unsafe fn free_heap(&mut self, p: *mut u8, g: &Settings) -> Result<(), FreeError> {
         let size = self.usable(p)?;
-        if g.release != 0 && size >= g.release {
+        let big = g.release != 0 && size >= g.release;
+        if self
+            .released_at
+            .decide(p as usize, size, big, g.release_adapts)
+        {
             // Page-aligned interior of the arena: the whole pages it covers.
             let start = (p as usize).next_multiple_of(g.page);
             let end = (p as usize + size) & !(g.page - 1);
