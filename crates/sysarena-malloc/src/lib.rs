@@ -131,6 +131,33 @@ extern "C" fn at_exit() {
 #[link(name = "c")]
 unsafe extern "C" {}
 
+/// Without `std`, the library's own heap is also Rust's global allocator.
+/// Nothing in the library allocates; but a build that links the `alloc`
+/// crate — the core's `alloc` feature, which Cargo turns on when another
+/// package of the workspace is built in the same command — must name one.
+#[cfg(all(not(test), panic = "abort"))]
+#[global_allocator]
+static OWN_HEAP: OwnHeap = OwnHeap;
+
+/// [`OWN_HEAP`]'s type: `memalign` and `free` of this library.
+#[cfg(all(not(test), panic = "abort"))]
+struct OwnHeap;
+
+// SAFETY: `memalign` returns null or a block of at least `size` bytes at
+// the alignment asked for (a power of two, as a `Layout`'s), which stays
+// valid until `free`; `free` takes exactly those blocks.
+#[cfg(all(not(test), panic = "abort"))]
+unsafe impl core::alloc::GlobalAlloc for OwnHeap {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        api::memalign(layout.align(), layout.size()).cast()
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: core::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` above (the trait's contract).
+        unsafe { api::free(ptr.cast()) }
+    }
+}
+
 /// Without `std` (the `preload` profile), a panic — a bug in the library:
 /// no input makes it panic — names where it happened on stderr and aborts,
 /// as a panic in an `extern "C"` function does with `std`.
