@@ -24,6 +24,9 @@
 # SYSARENA_STATS: it must exit 0, report "check ok", and no failed request
 # or invalid free.
 #
+# The library is built as shipped: the `preload` profile (release,
+# panic = "abort", LTO), which links no std.
+#
 # usage: .ci/malloc.sh            (about a minute and a half on 2 cores, plus
 #                                  building the CLI the first time)
 set -euo pipefail
@@ -42,8 +45,8 @@ if ((${#missing[@]})); then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cargo build --release -q -p sysarena-malloc
-LIB=$CARGO_TARGET_DIR/release/libsysarena_malloc.so
+cargo build --profile preload -q -p sysarena-malloc # the library as shipped
+LIB=$CARGO_TARGET_DIR/preload/libsysarena_malloc.so
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # The real interpreter, not a version-manager shim (the shim would work too,

@@ -43,8 +43,8 @@ fi
 if [[ -n ${SYSARENA_LIB:-} ]]; then
     LIB=$(realpath "$SYSARENA_LIB")
 else
-    cargo build --release -q -p sysarena-malloc
-    LIB=$CARGO_TARGET_DIR/release/libsysarena_malloc.so
+    cargo build --profile preload -q -p sysarena-malloc
+    LIB=$CARGO_TARGET_DIR/preload/libsysarena_malloc.so
 fi
 NAMES=(glibc jemalloc mimalloc sysarena)
 PRELOADS=("" "$JE" "$MI" "$LIB")

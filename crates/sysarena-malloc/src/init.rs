@@ -53,6 +53,7 @@ unsafe fn init(g: &mut Settings) -> bool {
     let descriptors_asked = sys::env(c"SYSARENA_DESCRIPTORS").is_some();
     let descriptors_env = env_size(c"SYSARENA_DESCRIPTORS", DEFAULT_DESCRIPTORS).clamp(16, 1 << 30);
     g.mmap_threshold = env_size(c"SYSARENA_MMAP_THRESHOLD", DEFAULT_MMAP_THRESHOLD).max(g.page);
+    g.release_adapts = sys::env(c"SYSARENA_RELEASE").is_none();
     g.release = env_size(c"SYSARENA_RELEASE", DEFAULT_RELEASE);
     g.config = config_from_env();
     g.slab = env_switch(c"SYSARENA_SLAB", true);

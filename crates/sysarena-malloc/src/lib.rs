@@ -4,8 +4,8 @@
 //! in any dynamically linked program with sysarena [`Heap`]s:
 //!
 //! ```text
-//! cargo build --release -p sysarena-malloc
-//! LD_PRELOAD=target/release/libsysarena_malloc.so python3 script.py
+//! cargo build --profile preload -p sysarena-malloc
+//! LD_PRELOAD=target/preload/libsysarena_malloc.so python3 script.py
 //! ```
 //!
 //! ## How it is built
@@ -43,8 +43,10 @@
 //! - **Very large requests** (64 MiB and up) get their own mapping, found
 //!   again through a fixed table of mappings; `realloc` moves them with
 //!   `mremap`.
-//! - **Giving memory back.** Freeing an arena of 1 MiB or more returns its
-//!   whole pages to the kernel (`MADV_DONTNEED`).
+//! - **Giving memory back.** Freeing an arena of 128 KiB or more returns
+//!   its whole pages to the kernel (`MADV_DONTNEED`), unless (below 1 MiB)
+//!   a block released just before started at the same address: a buffer
+//!   freed and allocated again and again at one place keeps its pages.
 //! - **`calloc`** clears only the part of a block below its shard's
 //!   high-water mark: memory never handed out is still the kernel's zero
 //!   pages.
@@ -84,6 +86,13 @@
 //!
 //! [`Heap`]: sysarena::Heap
 
+// Built with `panic = "abort"` (the `preload` profile, the library as
+// shipped) the library links no `std`: the std runtime's panic machinery
+// (backtraces, unwinding tables) would load `libgcc_s` and add code that a
+// malloc never needs. Built with unwinding (tests, `--release`), it links
+// `std` as any crate does; nothing outside the tests uses it either way.
+#![cfg_attr(all(not(test), panic = "abort"), no_std)]
+
 mod api;
 mod big;
 mod check;
@@ -113,4 +122,57 @@ extern "C" fn at_exit() {
     tcache::show_mine();
     report::write_at_exit();
     check::check_at_exit();
+}
+
+// Without `std`, nothing else asks the linker for the C library: link it
+// (and its static part, where `pthread_atfork` lives) so that the library
+// names `libc.so.6` and binds glibc's versioned symbols.
+#[cfg(all(not(test), panic = "abort"))]
+#[link(name = "c")]
+unsafe extern "C" {}
+
+/// Without `std`, the library's own heap is also Rust's global allocator.
+/// Nothing in the library allocates; but a build that links the `alloc`
+/// crate — the core's `alloc` feature, which Cargo turns on when another
+/// package of the workspace is built in the same command — must name one.
+#[cfg(all(not(test), panic = "abort"))]
+#[global_allocator]
+static OWN_HEAP: OwnHeap = OwnHeap;
+
+/// [`OWN_HEAP`]'s type: `memalign` and `free` of this library.
+#[cfg(all(not(test), panic = "abort"))]
+struct OwnHeap;
+
+// SAFETY: `memalign` returns null or a block of at least `size` bytes at
+// the alignment asked for (a power of two, as a `Layout`'s), which stays
+// valid until `free`; `free` takes exactly those blocks.
+#[cfg(all(not(test), panic = "abort"))]
+unsafe impl core::alloc::GlobalAlloc for OwnHeap {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        api::memalign(layout.align(), layout.size()).cast()
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: core::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` above (the trait's contract).
+        unsafe { api::free(ptr.cast()) }
+    }
+}
+
+/// Without `std` (the `preload` profile), a panic — a bug in the library:
+/// no input makes it panic — names where it happened on stderr and aborts,
+/// as a panic in an `extern "C"` function does with `std`.
+#[cfg(all(not(test), panic = "abort"))]
+#[panic_handler]
+#[cold]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
+    let mut msg = sys::Buf::<512>::new();
+    msg.push(b"sysarena-malloc: panicked");
+    if let Some(at) = info.location() {
+        let _ = write!(msg, " at {}:{}", at.file(), at.line());
+    }
+    let _ = writeln!(msg, ": {}", info.message());
+    sys::eprint(msg.as_bytes());
+    // SAFETY: abort takes no arguments and never returns.
+    unsafe { libc::abort() }
 }

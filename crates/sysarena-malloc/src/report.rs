@@ -154,7 +154,7 @@ fn report(g: &Settings, fd: i32) {
         let mut b = Buf::<256>::new();
         let _ = writeln!(
             b,
-            "{i:>5} {:>14} {:>16} {:>12} {:>12} {:>14} {:>16} {:>24} {:>9.4} {:>11} {:>16} {:>16}",
+            "{i:>5} {:>14} {:>16} {:>12} {:>12} {:>14} {:>16} {:>24} {:>9} {:>11} {:>16} {:>16}",
             row.0,
             row.1,
             row.2,
@@ -240,7 +240,7 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "external fragmentation (1 - largest free / free, touched part): {:.4} ({} free bytes in {} free arenas)",
+        "external fragmentation (1 - largest free / free, touched part): {} ({} free bytes in {} free arenas)",
         frag(sum.largest_touched, sum.free_touched),
         sum.free_touched,
         sum.free_arenas,
@@ -252,30 +252,79 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "footprint {} bytes (touched + peak touched direct), peak live {} requested bytes (slab blocks at their class sizes), footprint / peak live {:.3}",
+        "footprint {} bytes (touched + peak touched direct), peak live {} requested bytes (slab blocks at their class sizes), footprint / peak live {}",
         footprint,
         peak,
-        if peak == 0 {
-            0.0
-        } else {
-            footprint as f64 / peak as f64
-        },
+        Decimal::ratio(footprint as u64, peak as u64, 3),
     );
     out.push(b.as_bytes());
     sys::write_all(fd, out.as_bytes());
 }
 
-fn frag(largest: usize, free: usize) -> f64 {
-    if free == 0 {
-        0.0
-    } else {
-        1.0 - largest as f64 / free as f64
+/// External fragmentation, 1 − largest / free, to 4 decimals.
+fn frag(largest: usize, free: usize) -> Decimal {
+    Decimal::ratio(free.saturating_sub(largest) as u64, free as u64, 4)
+}
+
+/// `num / den` (0 when `den` is 0) written with `digits` decimals, rounded
+/// half up. Integers only: formatting an `f64` linked 25 KB of core's
+/// float printing into a library whose every byte of code a small
+/// program maps.
+struct Decimal {
+    num: u64,
+    den: u64,
+    digits: u32,
+}
+
+impl Decimal {
+    fn ratio(num: u64, den: u64, digits: u32) -> Decimal {
+        Decimal { num, den, digits }
+    }
+}
+
+impl core::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let scale = 10u128.pow(self.digits);
+        let scaled = if self.den == 0 {
+            0
+        } else {
+            (u128::from(self.num) * scale * 2 + u128::from(self.den)) / (2 * u128::from(self.den))
+        };
+        let mut text = Buf::<64>::new();
+        // The whole part is at most `num` and the fraction below `scale`:
+        // both fit a u64 (and a u128 would link its own printing).
+        let _ = write!(
+            text,
+            "{}.{:0width$}",
+            (scaled / scale) as u64,
+            (scaled % scale) as u64,
+            width = self.digits as usize
+        );
+        // The buffer holds ASCII digits and a point only.
+        f.pad(core::str::from_utf8(text.as_bytes()).unwrap_or("?"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_rounded_half_up() {
+        let s = |n, d, digits| format!("{:>9}", Decimal::ratio(n, d, digits));
+        assert_eq!(s(0, 0, 4), "   0.0000");
+        assert_eq!(s(1, 3, 4), "   0.3333");
+        assert_eq!(s(2, 3, 3), "    0.667");
+        assert_eq!(s(1622, 1000, 3), "    1.622");
+        assert_eq!(s(u64::MAX, 1, 3), format!("{}.000", u64::MAX));
+        assert_eq!(format!("{}", Decimal::ratio(1, 8, 2)), "0.13");
+        for (n, d) in [(1u64, 7u64), (5, 9), (1_259_000, 1_000_000), (123_456, 7)] {
+            assert_eq!(
+                format!("{}", Decimal::ratio(n, d, 4)),
+                format!("{:.4}", n as f64 / d as f64)
+            );
+        }
+    }
 
     #[test]
     fn report_names_every_figure() {

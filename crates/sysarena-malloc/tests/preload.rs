@@ -9,10 +9,12 @@ use std::sync::OnceLock;
 
 /// The cdylib under test. `cargo test` does not build a cdylib for
 /// integration tests (and one left in the target directory by an earlier
-/// `cargo build` may be stale), so this builds it once per run (same
-/// profile; nothing to do when it is up to date) into its own target
-/// directory, which avoids waiting on the lock of the build that runs these
-/// tests.
+/// `cargo build` may be stale), so this builds it once per run (nothing to
+/// do when it is up to date) into its own target directory, which avoids
+/// waiting on the lock of the build that runs these tests: in the debug
+/// profile for `cargo test` (with `std`, overflow checks and unwinding),
+/// and as shipped — the `preload` profile, without `std` — for
+/// `cargo test --release`.
 fn library() -> PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
@@ -27,7 +29,7 @@ fn library() -> PathBuf {
             .arg(&own)
             .current_dir(env!("CARGO_MANIFEST_DIR"));
         if release {
-            cargo.arg("--release");
+            cargo.args(["--profile", "preload"]);
         }
         let status = cargo
             .status()
@@ -36,7 +38,7 @@ fn library() -> PathBuf {
             status.success(),
             "building libsysarena_malloc.so failed: {status}"
         );
-        own.join(if release { "release" } else { "debug" })
+        own.join(if release { "preload" } else { "debug" })
             .join("libsysarena_malloc.so")
     })
     .clone()

@@ -19,8 +19,13 @@ use super::user_error;
 /// The library's file name.
 pub const LIB_NAME: &str = "libsysarena_malloc.so";
 
-/// The command that builds it.
-pub const BUILD: &str = "cargo build --release -p sysarena-malloc";
+/// The command that builds it (the `preload` profile: the library as
+/// shipped, into `target/preload`).
+pub const BUILD: &str = "cargo build --profile preload -p sysarena-malloc";
+
+/// The profile directories looked in, in order: the library as shipped,
+/// then a plain release build (which records the same trace).
+const PROFILES: [&str; 2] = ["preload", "release"];
 
 /// Options of `record`.
 #[derive(Clone, Debug, clap::Args)]
@@ -39,8 +44,9 @@ pub struct RecordArgs {
     #[arg(short, long, value_name = "FILE", default_value = "sysarena.trace")]
     pub output: PathBuf,
     /// The sysarena-malloc library [default: `libsysarena_malloc.so` in the
-    /// release directory of this executable's target directory, then beside
-    /// this executable, then in ./target/release].
+    /// preload, then the release directory of this executable's target
+    /// directory, then beside this executable, then in ./target/preload and
+    /// ./target/release].
     #[arg(long, value_name = "PATH")]
     pub lib: Option<PathBuf>,
     /// Print one JSON document on stdout instead of text (the program's
@@ -60,11 +66,15 @@ pub fn candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(dir) = super::exe_dir() {
         if let Some(target) = dir.parent() {
-            out.push(target.join("release").join(LIB_NAME));
+            out.extend(PROFILES.iter().map(|p| target.join(p).join(LIB_NAME)));
         }
         out.push(dir.join(LIB_NAME));
     }
-    out.push(Path::new("target").join("release").join(LIB_NAME));
+    out.extend(
+        PROFILES
+            .iter()
+            .map(|p| Path::new("target").join(p).join(LIB_NAME)),
+    );
     out.dedup();
     out
 }

@@ -403,7 +403,7 @@ fn record_says_how_to_build_the_library() {
     ]);
     assert_ne!(o.status.code(), Some(0));
     assert!(
-        stderr(&o).contains("cargo build --release -p sysarena-malloc"),
+        stderr(&o).contains("cargo build --profile preload -p sysarena-malloc"),
         "{}",
         stderr(&o)
     );
@@ -411,25 +411,25 @@ fn record_says_how_to_build_the_library() {
     assert_ne!(o.status.code(), Some(0));
 }
 
-/// The release build of the recorder, `libsysarena_malloc.so` (another
-/// crate's cdylib: `cargo build --release -p sysarena-malloc`). The tests
+/// The recorder as shipped, `libsysarena_malloc.so` (another crate's
+/// cdylib: `cargo build --profile preload -p sysarena-malloc`). The tests
 /// that need it are `#[ignore]`d and run by `.ci/record.sh`, which builds it.
 fn release_lib() -> PathBuf {
     let lib = Path::new(BIN)
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>/sysarena")
-        .join("release/libsysarena_malloc.so");
+        .join("preload/libsysarena_malloc.so");
     assert!(
         lib.is_file(),
-        "{} is not built: run `cargo build --release -p sysarena-malloc` (.ci/record.sh does)",
+        "{} is not built: run `cargo build --profile preload -p sysarena-malloc` (.ci/record.sh does)",
         lib.display()
     );
     lib
 }
 
 #[test]
-#[ignore = "needs the release libsysarena_malloc.so; run by .ci/record.sh"]
+#[ignore = "needs the shipped libsysarena_malloc.so (preload profile); run by .ci/record.sh"]
 fn record_writes_a_valid_trace_when_the_library_is_built() {
     let lib = release_lib();
     let out = scratch("record", "ls.trace", "stale");
@@ -458,7 +458,7 @@ fn record_writes_a_valid_trace_when_the_library_is_built() {
 }
 
 #[test]
-#[ignore = "needs the release libsysarena_malloc.so; run by .ci/record.sh"]
+#[ignore = "needs the shipped libsysarena_malloc.so (preload profile); run by .ci/record.sh"]
 fn record_passes_on_a_failing_exit_status_and_keeps_the_trace() {
     let lib = release_lib();
     let out = scratch("record-status", "ls.trace", "");
@@ -483,7 +483,7 @@ fn record_passes_on_a_failing_exit_status_and_keeps_the_trace() {
 }
 
 #[test]
-#[ignore = "needs the release libsysarena_malloc.so; run by .ci/record.sh"]
+#[ignore = "needs the shipped libsysarena_malloc.so (preload profile); run by .ci/record.sh"]
 fn record_of_a_shell_pipeline_points_to_the_busy_child() {
     let lib = release_lib();
     let out = scratch("record-sh", "sh.trace", "");

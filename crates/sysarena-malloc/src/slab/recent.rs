@@ -18,12 +18,30 @@ pub(super) struct Recent {
     len: u32,
 }
 
+// An empty ring is all zero bytes (no padding: 16 words and two `u32`s).
+const _: () =
+    assert!(Recent::EMPTY.is_zero() && core::mem::size_of::<Recent>() == (RECENT + 1) * 8);
+
 impl Recent {
+    /// No hint; all zero bytes (so zeroed memory holds empty rings, which
+    /// `Slab::init_in_place` relies on; checked below).
     pub(super) const EMPTY: Recent = Recent {
         entries: [0; RECENT],
         next: 0,
         len: 0,
     };
+
+    /// Whether this is [`Recent::EMPTY`]'s value, field by field.
+    pub(super) const fn is_zero(&self) -> bool {
+        let mut i = 0;
+        while i < RECENT {
+            if self.entries[i] != 0 {
+                return false;
+            }
+            i += 1;
+        }
+        self.next == 0 && self.len == 0
+    }
 
     #[inline]
     pub(super) fn push(&mut self, e: usize) {

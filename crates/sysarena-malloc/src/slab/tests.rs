@@ -349,3 +349,17 @@ fn slot_states_of_live_pages_never_overlap() {
     // Pages changed hands often enough for chunks to be reused.
     assert!(slab.counts.returned > 100, "{}", slab.counts.returned);
 }
+
+#[test]
+fn a_layer_built_in_place_is_the_one_new_returns() {
+    let (_heap, meta, states) = parts(4);
+    // SAFETY: zeroed metadata and states for 4 pages, leaked; the two
+    // layers are only compared, never used.
+    let a = unsafe { Slab::new(meta, states, 4, true) };
+    let mut b = Box::new(core::mem::MaybeUninit::<Slab>::zeroed());
+    // SAFETY: as above; `b` is zeroed, so its rings and counts are too.
+    unsafe { Slab::init_in_place(b.as_mut_ptr(), meta, states, 4, true) };
+    // SAFETY: every field was written or is a zero that is its empty value.
+    let b = unsafe { b.assume_init() };
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}

@@ -100,6 +100,7 @@ fn pop(g: &Settings, k: &mut Cache, c: usize) -> *mut u8 {
     let bin = &mut k.bins[c];
     bin.len -= 1;
     let p = bin.items[bin.len & (MAX_BIN - 1)];
+    k.used[c] = true;
     let size = class_size(c);
     k.bytes -= size;
     k.allocs += 1;
@@ -194,6 +195,7 @@ pub(crate) unsafe fn free_fast(g: &Settings, p: *mut u8) -> bool {
     let bin = &mut k.bins[c];
     bin.items[bin.len & (MAX_BIN - 1)] = p;
     bin.len += 1;
+    k.used[c] = true;
     k.bytes += size;
     k.frees += 1;
     if counters::enabled() {
@@ -240,6 +242,7 @@ pub(crate) unsafe fn free(g: &Settings, p: *mut u8) -> Freed {
     let bin = &mut k.bins[c];
     bin.items[bin.len] = p;
     bin.len += 1;
+    k.used[c] = true;
     k.bytes += size;
     k.frees += 1;
     if counters::enabled() {
