@@ -22,9 +22,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{
-    AllocError, ArenaManager, FreeError, OomReason, QUICK_GRANULE, QUICK_LIMIT, ReallocError, Slot,
-};
+use sysarena::{AllocError, ArenaManager, FreeError, OomReason, ReallocError, Slot};
 use sysarena_fuzz::quick::{self, Snapshot};
 
 /// A requested size: mostly small, sometimes hostile.
@@ -337,8 +335,7 @@ fuzz_target!(|input: Input| {
                 granules,
                 align_log2,
             } => {
-                let size =
-                    (usize::from(granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1) * QUICK_GRANULE;
+                let size = quick::quick_size(granules);
                 failed = !alloc(&mut m, &mut live, size, 1 << (align_log2 % 5));
                 may_flush = true;
             }

@@ -23,7 +23,7 @@ use std::ptr::NonNull;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{ArenaManager, FreeError, Heap, QUICK_GRANULE, QUICK_LIMIT, ReallocError, Slot};
+use sysarena::{ArenaManager, FreeError, Heap, ReallocError, Slot};
 use sysarena_fuzz::quick::{self, Snapshot};
 
 #[derive(Arbitrary, Debug)]
@@ -289,8 +289,7 @@ fuzz_target!(|input: Input| {
                 granules,
                 align_log2,
             } => {
-                let size =
-                    (usize::from(granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1) * QUICK_GRANULE;
+                let size = quick::quick_size(granules);
                 let layout = Layout::from_size_align(size, 1 << (align_log2 % 5)).unwrap();
                 failed = w.alloc(layout);
                 may_flush = true;

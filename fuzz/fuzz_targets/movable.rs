@@ -20,7 +20,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sysarena::{
     ArenaManager, Handle, HandleError, HandleSlot, Movable, MoveStatus, PassLimits, PlannedMove,
-    QUICK_GRANULE, QUICK_LIMIT, Slot,
+    Slot,
 };
 use sysarena_fuzz::quick::{self, Snapshot};
 
@@ -358,9 +358,7 @@ fuzz_target!(|input: Input| {
                 assert_eq!(w.m.stats().cached_arenas, 0, "defragment flushes");
             }
             Op::AllocQuick { granules } => {
-                let size = (usize::from(*granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1)
-                    * QUICK_GRANULE;
-                w.alloc(size, 8);
+                w.alloc(quick::quick_size(*granules), 8);
             }
             Op::AllocAllFree { slack } => {
                 let size = w.m.stats().free_bytes.saturating_sub(usize::from(*slack));

@@ -10,6 +10,13 @@ use sysarena::{
     QUICK_MAX_BYTES, Stats, TableStorage,
 };
 
+/// The size of a quick-list-sized request from a fuzz byte: a multiple of
+/// [`QUICK_GRANULE`] from one granule up to the largest below
+/// [`QUICK_LIMIT`], so that it lands in a stack.
+pub fn quick_size(granules: u8) -> usize {
+    (usize::from(granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1) * QUICK_GRANULE
+}
+
 /// The config a fuzz input picks: the fast model when the top bit of
 /// `policy` is set (half the inputs), else the policy its other bits name
 /// with the coalescing mode `immediate` says.
