@@ -192,15 +192,7 @@ pub(crate) unsafe fn free_fast(g: &Settings, p: *mut u8) -> bool {
         return false;
     }
     slot.state.store(state::CACHED, Relaxed);
-    let bin = &mut k.bins[c];
-    bin.items[bin.len & (MAX_BIN - 1)] = p;
-    bin.len += 1;
-    k.used[c] = true;
-    k.bytes += size;
-    k.frees += 1;
-    if counters::enabled() {
-        counters::live_changed(size, 0);
-    }
+    k.push(c, p, size);
     true
 }
 
@@ -239,15 +231,7 @@ pub(crate) unsafe fn free(g: &Settings, p: *mut u8) -> Freed {
         make_room(g, k, c);
     }
     slot.state.store(state::CACHED, Relaxed);
-    let bin = &mut k.bins[c];
-    bin.items[bin.len] = p;
-    bin.len += 1;
-    k.used[c] = true;
-    k.bytes += size;
-    k.frees += 1;
-    if counters::enabled() {
-        counters::live_changed(size, 0);
-    }
+    k.push(c, p, size);
     Freed::Cached
 }
 
