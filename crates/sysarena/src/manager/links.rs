@@ -17,7 +17,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.fresh += 1;
             self.spare -= 1;
             return Some(j);
-        } else if self.dense {
+        } else if self.dense() {
             // The never-used descriptors left are the dense buckets': the
             // buckets move back into the slots, which frees them.
             self.leave_dense();

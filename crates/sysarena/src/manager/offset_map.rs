@@ -97,6 +97,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         granule.wrapping_add(page.wrapping_mul(0x9E37_79B1)) & self.hash_mask
     }
 
+    /// Whether the bucket heads are dense (the module docs): their stride is
+    /// a quarter of a slot, not a slot.
+    #[inline(always)]
+    pub(super) fn dense(&self) -> bool {
+        self.head_stride == DENSE_STRIDE
+    }
+
     /// Where the head of bucket `b < hash_len` lives, as a byte offset into
     /// the table: `head_base + b * head_stride`, i.e. slot `b`'s `bucket`
     /// field, or while dense, `DENSE_AT + b * DENSE_STRIDE` bytes into the
@@ -169,7 +176,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             && self.fresh as usize + 2 <= len - dense_slots;
         self.clear_dense_slots();
         if dense {
-            self.dense = true;
             self.fresh_end = (len - dense_slots) as u32;
             self.head_base = (len - dense_slots) * SLOT + DENSE_AT;
             self.head_stride = DENSE_STRIDE;
@@ -181,12 +187,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// descriptors again (`Slot::EMPTY`); the caller then puts every head
     /// back.
     fn clear_dense_slots(&mut self) {
-        if !self.dense {
+        if !self.dense() {
             return;
         }
         let (from, len) = (self.fresh_end as usize, self.slots.as_ref().len());
         self.slots.as_mut()[from..len].fill(Slot::EMPTY);
-        self.dense = false;
         self.fresh_end = len as u32;
         self.head_base = BUCKET_AT;
         self.head_stride = SLOT;
@@ -253,7 +258,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// bucket, whose positions lie below them.
     pub(super) fn check_dense(&self) -> Result<(), &'static str> {
         let len = self.slots.as_ref().len();
-        if !self.dense {
+        if !self.dense() {
             return if self.fresh_end as usize == len.min(u32::MAX as usize)
                 && self.head_base == BUCKET_AT
                 && self.head_stride == SLOT
@@ -268,7 +273,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             || self.hash_len as usize > end
             || end + dense_slots(self.hash_len as usize) > len
             || self.head_base != end * SLOT + DENSE_AT
-            || self.head_stride != DENSE_STRIDE
         {
             return Err("dense buckets overlap descriptors or leave the table");
         }
@@ -329,11 +333,11 @@ mod tests {
                     Err(AllocError::OutOfMemory(OomReason::NoSpareDescriptor { .. })) => break,
                     Err(e) => panic!("{e:?}"),
                 }
-                was_dense |= m.dense;
+                was_dense |= m.dense();
                 m.check_invariants().unwrap();
             }
             assert!(was_dense, "the map never went dense");
-            assert!(!m.dense, "the last descriptors were not taken back");
+            assert!(!m.dense(), "the last descriptors were not taken back");
             // Every descriptor describes an arena: the allocations and the
             // free rest of the region.
             assert_eq!(offsets.len() + 1, LEN);
@@ -368,12 +372,12 @@ mod tests {
         let mut table = vec![Slot::EMPTY; LEN2];
         let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
         let mut offsets = Vec::new();
-        while !m.dense {
+        while !m.dense() {
             offsets.push(m.alloc(40, 8).unwrap().offset());
         }
         let hash_len = m.hash_len;
         m.leave_dense();
-        assert!(!m.dense);
+        assert!(!m.dense());
         assert_eq!(m.fresh_end as usize, LEN2);
         m.check_invariants().unwrap();
         for &off in &offsets {
@@ -383,7 +387,7 @@ mod tests {
             offsets.push(m.alloc(40, 8).unwrap().offset());
             m.check_invariants().unwrap();
         }
-        assert!(m.dense, "the map grew without going dense again");
+        assert!(m.dense(), "the map grew without going dense again");
         for &off in &offsets {
             m.free(off).unwrap();
         }

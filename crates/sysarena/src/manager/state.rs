@@ -67,18 +67,15 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// the table: the map grows when `fresh` reaches it, i.e. when
     /// `fresh + 2` would exceed `hash_len` (one compare).
     pub(super) hash_grow_at: u32,
-    /// Whether the offset map's bucket heads are *dense*: packed seven to a
-    /// slot in never-used descriptors at the top of the table, from
-    /// `fresh_end` up, instead of one per slot in the slots' `bucket`
-    /// fields (see `offset_map`).
-    pub(super) dense: bool,
     /// Where never-used descriptors end: the table's length, or the first
     /// slot of the dense buckets. Taking descriptor `fresh_end` first moves
     /// the buckets back into the slots.
     pub(super) fresh_end: u32,
     /// Bucket `b`'s head lies `head_base + b * head_stride` bytes into the
-    /// table: `bucket`'s offset in a slot and a slot's size, or while dense,
-    /// where the dense heads start and a quarter of a slot.
+    /// table: `bucket`'s offset in a slot and a slot's size, or while the
+    /// heads are *dense* (packed four to a slot in never-used descriptors
+    /// from `fresh_end` up; see `offset_map`), where the dense heads start
+    /// and a quarter of a slot. The stride says which form is on.
     pub(super) head_base: usize,
     /// See `head_base`.
     pub(super) head_stride: usize,
@@ -151,7 +148,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 16 - 1
             },
             hash_grow_at: if len < 32 { u32::MAX } else { 16 - 1 },
-            dense: false,
             head_base: core::mem::offset_of!(Slot, bucket),
             head_stride: core::mem::size_of::<Slot>(),
             fresh_end: if len < u32::MAX as usize {
