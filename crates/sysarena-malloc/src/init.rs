@@ -93,8 +93,8 @@ unsafe fn init(g: &mut Settings) -> bool {
         };
         let pages = shards * (shard_size / slab::PAGE);
         let sizes = [
-            // One slab page more: the shards start at the first 64 KiB
-            // boundary (slab pages are 64 KiB-aligned arenas of the shards).
+            // One slab page more: the shards start at the first slab-page
+            // boundary (slab pages are page-aligned arenas of the shards).
             shards
                 .checked_mul(shard_size)
                 .and_then(|n| n.checked_add(slab::PAGE)),
@@ -140,7 +140,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         // SAFETY: shard `i`'s table is its own `descriptors` slots in the
         // fresh (zeroed) table mapping, its page records its own
         // `pages_per_shard` in the fresh record mapping, and its region its
-        // own `shard_size` bytes of the reservation, starting on a 64 KiB
+        // own `shard_size` bytes of the reservation, starting on a slab-page
         // boundary; all are leaked for the process's life.
         let ok = unsafe {
             shard::build(

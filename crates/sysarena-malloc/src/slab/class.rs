@@ -18,7 +18,7 @@
 //! stress's peak RSS by about a tenth; above 4 KiB the heap serves.
 
 /// log2 of [`PAGE`].
-pub(crate) const PAGE_SHIFT: u32 = 16;
+pub(crate) const PAGE_SHIFT: u32 = 14;
 /// Bytes in a slab page (and its alignment).
 pub(crate) const PAGE: usize = 1 << PAGE_SHIFT;
 /// The step between the small size classes, and every slot's alignment.

@@ -1,12 +1,12 @@
 //! The slab layer: small blocks without a descriptor each.
 //!
 //! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 is
-//! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
+//! served from a *slab page*: [`PAGE`] bytes (16 KiB, aligned to 16 KiB)
 //! that the shard's [`Heap`] hands out as one arena (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
 //! bytes, then eight per doubling up to 4 KiB: `class.rs`). Everything the
 //! layer knows lives out of band, in an array of [`PageMeta`] indexed by
-//! page number (`(addr - shard base) >> 16`) in a `MAP_NORESERVE` mapping:
+//! page number (`(addr - shard base) >> 14`) in a `MAP_NORESERVE` mapping:
 //! the class, the free count, and a free bitmap with a one-word summary.
 //! Nothing is ever written into user memory, so a buffer overflow corrupts
 //! a neighbouring block's bytes, never the allocator.
@@ -16,14 +16,21 @@
 //!
 //! - **alloc**: the list's first page; its lowest free slot (two
 //!   `trailing_zeros`: the summary word, then the bitmap word). A page that
-//!   becomes full leaves the list. An empty list carves a new page out of
-//!   the heap (one `Heap::alloc`).
+//!   becomes full leaves the list. An empty list takes another class's
+//!   spare page if the shard has one (resident already), else carves a new
+//!   page out of the heap (one `Heap::alloc`).
 //! - **free**: page → class → slot index (a multiply by the class's
 //!   reciprocal, checked); the slot's bit must be clear (else the free is a
 //!   double free and nothing changes); set it. A full page re-enters the
 //!   list at its head. A page that becomes empty stays as the class's one
-//!   spare, or, if the class has a spare already, goes back to the heap
-//!   (`Heap::free`, after `MADV_DONTNEED` on its memory).
+//!   spare, or, if the class has a spare already or the shard as many as
+//!   it may keep (a cap that adapts to how much its pages churn:
+//!   `spares.rs`), goes back to the heap (`Heap::free`, after
+//!   `MADV_DONTNEED` on its memory).
+//!
+//! Pages are 16 KiB: the 64 KiB of earlier versions left every size class
+//! a program touched a partly used 64 KiB page per shard, which made
+//! `git log --stat`'s peak RSS 1.05–1.11× glibc's.
 //!
 //! The layer is guarded by the shard's lock, like the heap it carves from.
 
@@ -36,6 +43,7 @@ use sysarena::{Heap, Slot};
 mod class;
 mod page;
 mod recent;
+mod spares;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
@@ -46,6 +54,8 @@ use class::{RECIP, slots};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
 use recent::Recent;
+pub(crate) use spares::MOST_SPARES;
+use spares::SpareCap;
 use state::{Chunks, States};
 
 /// The heap a slab layer carves its pages from (a shard's): a sysarena
@@ -64,8 +74,9 @@ pub(crate) struct Fresh {
 struct List {
     /// First page with a free slot, or [`NONE`].
     head: u32,
-    /// Pages in the list with every slot free (at most one stays).
-    empty: u32,
+    /// The class's spare: its listed page with every slot free, or
+    /// [`NONE`] (at most one stays).
+    spare: u32,
 }
 
 /// The layer's counts, for the stats report.
@@ -126,18 +137,24 @@ pub(crate) struct Slab {
     madvise: bool,
     lists: [List; CLASSES],
     recent: [Recent; CLASSES],
-    /// Empty pages kept (at most one per class, [`MAX_SPARES`] in all).
+    /// Empty pages kept (at most one per class, `spare_cap.cap()` in all).
     spares: usize,
+    /// The classes that have a spare (bit `c`).
+    spare_classes: u128,
+    /// How many spares the layer may keep (it adapts: `spares.rs`).
+    spare_cap: SpareCap,
     pub(crate) counts: Counts,
 }
 
-/// The most empty pages a shard keeps as spares (one per class at most):
-/// a spare spares a malloc/free loop at a page boundary a `Heap::alloc`
-/// and `free` each time, but it is resident memory — one per class of the
-/// 72 and shard made a 4-thread stress hold 18 MiB of empty pages. Since
-/// the thread caches serve such a loop without reaching the layer, one is
-/// enough: `git log --stat` peaks 0.15 MB lower than with four, at the
-/// same instructions in one-thread larson (callgrind).
+/// The fewest empty pages a shard keeps as spares (one per class at most),
+/// where its pages do not churn (`spares.rs` raises it, up to
+/// [`MOST_SPARES`], where they do): a spare spares a malloc/free loop at a
+/// page boundary a `Heap::alloc` and `free` each time, but it is resident
+/// memory — one per class of the 72 and shard made a 4-thread stress hold
+/// 18 MiB of empty pages. Since the thread caches serve such a loop
+/// without reaching the layer, one is enough there: `git log --stat`
+/// peaks 0.15 MB lower than with four, at the same instructions in
+/// one-thread larson (callgrind).
 pub(crate) const MAX_SPARES: usize = 1;
 
 impl Slab {
@@ -153,10 +170,12 @@ impl Slab {
             madvise: false,
             lists: [List {
                 head: NONE,
-                empty: 0,
+                spare: NONE,
             }; CLASSES],
             recent: [Recent::EMPTY; CLASSES],
             spares: 0,
+            spare_classes: 0,
+            spare_cap: SpareCap::NEW,
             counts: Counts {
                 pages: 0,
                 used_slots: 0,
@@ -226,10 +245,12 @@ impl Slab {
             (&raw mut (*dst).lists).write(
                 [List {
                     head: NONE,
-                    empty: 0,
+                    spare: NONE,
                 }; CLASSES],
             );
             (&raw mut (*dst).spares).write(0);
+            (&raw mut (*dst).spare_classes).write(0);
+            (&raw mut (*dst).spare_cap).write(SpareCap::NEW);
         }
     }
 
@@ -287,7 +308,7 @@ impl Slab {
     /// page, carving a page from `heap` if no page of the class has a free
     /// slot. `hwm` is the shard's high-water mark (bytes from its start ever
     /// handed out), kept up to date. `None` when the layer is off or the
-    /// heap has no 64 KiB left.
+    /// heap has no page (16 KiB) left.
     ///
     /// # Time complexity
     /// O(1) (at most [`RECENT`](recent::RECENT) stale entries are skipped, each once).
@@ -347,8 +368,7 @@ impl Slab {
             0
         };
         if was_empty {
-            self.lists[c].empty -= 1;
-            self.spares -= 1;
+            self.unspare(c);
         }
         if full {
             self.unlink(c, page);
@@ -363,20 +383,25 @@ impl Slab {
         }
     }
 
-    /// Carves a page of class `c` out of `heap` and lists it.
+    /// Lists a page for class `c`: another class's spare if there is one
+    /// (resident already: no system call, no page fault), else a page
+    /// carved out of `heap`.
     #[cold]
     fn carve(&mut self, heap: &mut ShardHeap, hwm: &mut usize, c: usize) -> Option<usize> {
         if !self.enabled {
             return None;
         }
-        let layout = Layout::from_size_align(PAGE, PAGE).ok()?;
-        let p = heap.alloc(layout).ok()?;
+        let reused = self.take_spare();
+        let p = match reused {
+            Some(page) => NonNull::new(heap.base().as_ptr().wrapping_add(page << PAGE_SHIFT))?,
+            None => heap.alloc(Layout::from_size_align(PAGE, PAGE).ok()?).ok()?,
+        };
         let off = p.as_ptr() as usize - heap.base().as_ptr() as usize;
         let page = off >> PAGE_SHIFT;
         if page >= self.pages || !off.is_multiple_of(PAGE) {
             // Cannot happen (the heap starts on a page boundary and honours
             // alignment); give the arena back rather than trust it.
-            // SAFETY: `p` was just allocated from `heap` and never handed out.
+            // SAFETY: `p` is an arena of `heap` that holds no live slot.
             let _ = unsafe { heap.free(p) };
             return None;
         }
@@ -388,7 +413,7 @@ impl Slab {
         if !self.states.assign(&mut self.chunks, page, c) {
             // Cannot happen (a shard has a state block per page); give the
             // arena back.
-            // SAFETY: `p` was just allocated from `heap` and never handed out.
+            // SAFETY: `p` is an arena of `heap` that holds no live slot.
             let _ = unsafe { heap.free(p) };
             return None;
         }
@@ -409,10 +434,12 @@ impl Slab {
         let words = n.div_ceil(64);
         m.summary = if words == 64 { !0 } else { (1u64 << words) - 1 };
         self.push_front(c, page);
-        self.lists[c].empty += 1;
-        self.spares += 1;
+        self.spare(c, page);
         self.counts.pages += 1;
-        self.counts.carved += 1;
+        if reused.is_none() {
+            self.spare_cap.carved();
+            self.counts.carved += 1;
+        }
         self.counts.slots += n;
         self.counts.slot_bytes += n * size;
         Some(page)
@@ -490,13 +517,13 @@ impl Slab {
         let size = class_size(c);
         self.counts.used_slots -= 1;
         self.counts.used_bytes -= size;
+        self.spare_cap.freed();
         if was_full {
             self.push_front(c, page);
         }
         if empty {
-            if self.lists[c].empty == 0 && self.spares < MAX_SPARES {
-                self.lists[c].empty = 1;
-                self.spares += 1;
+            if self.lists[c].spare == NONE && self.spares < self.spare_cap.cap() {
+                self.spare(c, page);
             } else {
                 self.unlink(c, page);
                 self.release(heap, page, c);
@@ -507,16 +534,52 @@ impl Slab {
         size
     }
 
-    /// Gives an empty, unlisted page back to the heap.
-    #[cold]
-    fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
+    /// Makes `page` (listed empty) class `c`'s spare.
+    fn spare(&mut self, c: usize, page: usize) {
+        self.lists[c].spare = page as u32;
+        self.spares += 1;
+        self.spare_classes |= 1u128 << c;
+    }
+
+    /// Class `c`'s spare is a spare no more (a slot of it is taken, or the
+    /// page goes to another class).
+    fn unspare(&mut self, c: usize) {
+        self.lists[c].spare = NONE;
+        self.spares -= 1;
+        self.spare_classes &= !(1u128 << c);
+    }
+
+    /// Takes the spare of the lowest class that has one out of its class,
+    /// for another class: the page stays an in-use arena of the heap, its
+    /// bytes resident. O(1).
+    fn take_spare(&mut self) -> Option<usize> {
+        if self.spare_classes == 0 {
+            return None;
+        }
+        let c = (self.spare_classes.trailing_zeros() as usize).min(CLASSES - 1);
+        let page = self.lists[c].spare as usize;
+        self.unspare(c);
+        self.unlink(c, page);
+        self.retire(page, c);
+        Some(page)
+    }
+
+    /// Forgets that the empty, unlisted `page` belongs to class `c`.
+    fn retire(&mut self, page: usize, c: usize) {
         self.meta_mut(page).class = 0;
         self.states.unassign(&mut self.chunks, page);
         let n = slots(c);
         self.counts.pages -= 1;
-        self.counts.returned += 1;
         self.counts.slots -= n;
         self.counts.slot_bytes -= n * class_size(c);
+    }
+
+    /// Gives an empty, unlisted page back to the heap.
+    #[cold]
+    fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
+        self.retire(page, c);
+        self.counts.returned += 1;
+        self.spare_cap.released();
         let p = heap.base().as_ptr().wrapping_add(page << PAGE_SHIFT);
         if self.madvise {
             // SAFETY: the page is an in-use arena of the heap that holds no

@@ -30,5 +30,5 @@ pub(crate) struct PageMeta {
     pub(super) bits: [u64; WORDS],
 }
 
-/// Bytes of metadata per slab page (per 64 KiB of the reservation).
+/// Bytes of metadata per slab page (per 16 KiB of the reservation).
 pub(crate) const META_BYTES: usize = core::mem::size_of::<PageMeta>();

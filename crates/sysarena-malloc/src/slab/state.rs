@@ -11,18 +11,19 @@
 //! different slots never touch the same word.
 //!
 //! A page's states take as many bytes as it has slots, rounded up to a
-//! power of two of at least [`UNIT`] (a *chunk*): 4 KiB for the 16-byte
-//! class, 64 bytes for the classes of 1 KiB and more. Chunks come from
-//! 4 KiB *state blocks*, each cut into chunks of one size (a slab layer in
+//! power of two of at least [`UNIT`] (a *chunk*): 1 KiB for the 16-byte
+//! class (a 16 KiB page has 1,024 slots), 64 bytes for the classes of
+//! 256 bytes and more. Chunks come from [`BLOCK`]-byte *state blocks*
+//! (the largest chunk), each cut into chunks of one size (a slab layer in
 //! miniature, under the shard's lock): a page of a large class costs 64
-//! bytes of states, not a whole 4 KiB memory page (which made the states
-//! 6 % of slab memory whatever the class). Each shard has as many blocks
+//! bytes of states, not a whole block (which made the states 6 % of slab
+//! memory whatever the class). Each shard has as many blocks
 //! as pages, which always suffices: a block in use holds a live page's
 //! chunk.
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use super::class::{CLASSES, PAGE, PAGE_SHIFT, RECIP, class_size, slots};
+use super::class::{CLASSES, GRANULE, PAGE, PAGE_SHIFT, RECIP, class_size, slots};
 use crate::sys::SyncCell;
 
 /// The slot is free in its page's bitmap (or no slot: the page is not a
@@ -33,12 +34,16 @@ pub(crate) const LIVE: u8 = 1;
 /// The slot sits in a thread cache.
 pub(crate) const CACHED: u8 = 2;
 
-/// Bytes of a state block.
-pub(crate) const BLOCK: usize = 4096;
+/// Bytes of a state block: the largest chunk, a page of the smallest
+/// class's states.
+pub(crate) const BLOCK: usize = PAGE / GRANULE;
 /// The smallest chunk.
 pub(crate) const UNIT: usize = 64;
-/// Chunk sizes: `UNIT << order` for order `0 .. ORDERS` (64 B … 4 KiB).
-const ORDERS: usize = 7;
+/// Chunk sizes: `UNIT << order` for order `0 .. ORDERS` (64 B …
+/// [`BLOCK`]).
+const ORDERS: usize = (BLOCK / UNIT).trailing_zeros() as usize + 1;
+// A block's chunks fit its `used` word.
+const _: () = assert!(BLOCK / UNIT <= 64 && BLOCK.is_power_of_two());
 /// No block.
 const NO_BLOCK: u32 = u32::MAX;
 

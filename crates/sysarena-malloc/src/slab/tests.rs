@@ -78,19 +78,19 @@ fn classes_and_reciprocals() {
         }
     }
     // The README's figure.
-    assert_eq!(META_BYTES, 576);
+    assert_eq!(META_BYTES, 192);
 }
 
 #[test]
 fn fills_every_slot_then_frees_in_random_order() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
-    for (k, c) in [0, 1, 2, 6, 15, 20, 63, 64, 71, CLASSES - 1]
-        .into_iter()
-        .enumerate()
-    {
-        // The spares of the classes before.
-        let spares = k.min(MAX_SPARES);
+    for c in [0, 1, 2, 6, 15, 20, 63, 64, 71, CLASSES - 1] {
+        // The spares the classes before left: the new class's pages
+        // are those (another class's spare is reused before the heap is
+        // asked) and then new ones.
+        let before = slab.counts.pages;
+        assert_eq!(before, slab.spares);
         let n = slots(c);
         let size = class_size(c);
         // Two pages and a bit.
@@ -98,7 +98,7 @@ fn fills_every_slot_then_frees_in_random_order() {
             .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
             .collect();
         slab.check();
-        assert_eq!(slab.counts.pages, spares + 3);
+        assert_eq!(slab.counts.pages, before.max(3));
         assert_eq!(slab.counts.used_slots, 2 * n + 3);
         let mut sorted = ps.clone();
         sorted.sort();
@@ -125,9 +125,11 @@ fn fills_every_slot_then_frees_in_random_order() {
             }
         }
         slab.check();
-        // Every page emptied: one stays as the class's spare, while the
-        // shard keeps fewer than `MAX_SPARES`.
-        assert_eq!(slab.counts.pages, (k + 1).min(MAX_SPARES));
+        // Every page emptied: what stays is spares, at most one a class
+        // (`check`) and the cap in all; this class keeps one.
+        assert_eq!(slab.counts.pages, slab.spares);
+        assert!((1..=slab.spare_cap.cap().max(1)).contains(&slab.spares));
+        assert_ne!(slab.lists[c].spare, NONE);
         assert_eq!(slab.counts.used_slots, 0);
         assert_eq!(heap.stats().used_arenas, slab.counts.pages);
     }
@@ -224,8 +226,8 @@ fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
         .collect();
     // LIFO: the slot freed last is handed out next.
     free(&mut heap, &mut slab, ps[5]);
-    free(&mut heap, &mut slab, ps[100]);
-    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[100]);
+    free(&mut heap, &mut slab, ps[n + 3]);
+    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[n + 3]);
     assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[5]);
     // Free everything: two pages go back to the heap while the class
     // still remembers slots in them.
@@ -311,7 +313,7 @@ fn check_chunks(slab: &Slab) {
 
 #[test]
 fn slot_states_of_live_pages_never_overlap() {
-    let (mut heap, mut slab) = setup(64);
+    let (mut heap, mut slab) = setup(256);
     let mut hwm = 0;
     let mut s = 0x9e37_79b9_u64;
     let mut live: Vec<(*mut u8, usize)> = Vec::new();
@@ -362,4 +364,47 @@ fn a_layer_built_in_place_is_the_one_new_returns() {
     // SAFETY: every field was written or is a zero that is its empty value.
     let b = unsafe { b.assume_init() };
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}
+
+#[test]
+fn a_class_in_need_takes_another_class_s_spare_before_the_heap() {
+    let (mut heap, mut slab) = setup(8);
+    let mut hwm = 0;
+    let a = class_of(64);
+    let ps: Vec<*mut u8> = (0..5)
+        .map(|_| slab.alloc(&mut heap, &mut hwm, a).unwrap().ptr)
+        .collect();
+    for &p in &ps {
+        free(&mut heap, &mut slab, p);
+    }
+    slab.check();
+    let page = slab.lists[a].spare;
+    assert_ne!(page, NONE);
+    assert_eq!((slab.counts.pages, slab.counts.carved), (1, 1));
+    // Class `b` has no page: it gets `a`'s spare, not a new arena, and the
+    // whole page counts as dirty (it held `a`'s slots).
+    let b = CLASSES - 1;
+    let f = slab.alloc(&mut heap, &mut hwm, b).unwrap();
+    slab.check();
+    assert_eq!(slab.counts.carved, 1);
+    assert_eq!(heap.stats().used_arenas, 1);
+    assert_eq!(slab.lists[a].spare, NONE);
+    assert_eq!(slab.lists[a].head, NONE);
+    assert_eq!(f.ptr, ps[0]);
+    assert_eq!(f.dirty, class_size(b));
+    assert!(matches!(
+        slab.find(heap.base().as_ptr(), f.ptr),
+        Found::Live { class, .. } if class == b
+    ));
+    // The old class's slots are gone with it.
+    assert_eq!(slab.find(heap.base().as_ptr(), ps[1]), Found::Invalid);
+    assert_eq!(
+        free(&mut heap, &mut slab, f.ptr),
+        Found::Live {
+            page: page as usize,
+            class: b,
+            idx: 0
+        }
+    );
+    slab.check();
 }

@@ -4,7 +4,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::class::{CLASSES, slots};
 use super::page::NONE;
-use super::{MAX_SPARES, Slab, state};
+use super::{MOST_SPARES, Slab, state};
 
 impl Slab {
     /// Checks the layer's invariants (lists, counts, bitmaps); for tests.
@@ -62,20 +62,28 @@ impl Slab {
                 ensure!(m.free > 0, "a full page is listed");
                 if m.free as usize == slots(c) {
                     empty += 1;
+                    ensure!(
+                        self.lists[c].spare == page,
+                        "an empty page is not its class's spare"
+                    );
                 }
                 listed += 1;
                 prev = page;
                 page = m.next;
             }
             ensure!(
-                empty == self.lists[c].empty,
-                "a class's empty-page count is wrong"
+                empty == (self.lists[c].spare != NONE) as u32,
+                "a class's spare is not its one empty page"
+            );
+            ensure!(
+                (self.spare_classes >> c) & 1 == empty as u128,
+                "a class's spare bit is wrong"
             );
             ensure!(empty <= 1, "a class keeps more than one empty page");
             spares += empty as usize;
         }
         ensure!(spares == self.spares, "the count of spare pages is wrong");
-        ensure!(spares <= MAX_SPARES, "too many spare pages");
+        ensure!(spares <= MOST_SPARES, "too many spare pages");
         let mut found = 0;
         for page in 0..pages {
             let m = self.meta(page);

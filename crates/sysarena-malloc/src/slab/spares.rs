@@ -1,0 +1,128 @@
+//! How many empty pages a shard's slab layer keeps as spares.
+//!
+//! A page that becomes empty either stays (a *spare*: resident memory the
+//! program is not using, but the next page its class needs costs nothing)
+//! or goes back to the heap after `MADV_DONTNEED` (a system call now, and
+//! a page fault per 4 KiB when a page is carved there again). Which is
+//! better depends on the program: `git log --stat` empties few pages and
+//! rarely needs them again, so every spare is peak RSS for nothing, while a
+//! multi-threaded stress empties and refills pages of random classes all
+//! the time and pays the kernel for every page it gave back.
+//!
+//! So the cap adapts, like glibc's dynamic mmap threshold: it starts at
+//! [`MAX_SPARES`](super::MAX_SPARES) and grows by one, up to
+//! [`MOST_SPARES`], whenever the layer carves a page within [`WINDOW`]
+//! frees of giving one back (*churn*: the page it gave back would have
+//! served); after [`QUIET`] frees without churn it halves back towards the
+//! floor at the next give-back. All of it is a few counters on cold paths
+//! and one add per free: O(1).
+
+use super::MAX_SPARES;
+
+/// The most spares a shard keeps however much its pages churn (one per
+/// class at most): 16 × 16 KiB = 256 KiB of resident memory per shard.
+pub(crate) const MOST_SPARES: usize = 16;
+/// A carve this many slab frees or fewer after a give-back is churn.
+const WINDOW: u32 = 4096;
+/// Slab frees without churn after which the cap halves back.
+const QUIET: u32 = 64 * WINDOW;
+
+/// The adaptive cap on a shard's spare pages. All zero bytes is the
+/// starting state (the shards' layers live in zeroed statics).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SpareCap {
+    /// Spares allowed beyond [`MAX_SPARES`].
+    extra: u32,
+    /// Slab frees, ever (wrapping).
+    frees: u32,
+    /// `frees` at the last give-back, plus one (0: none yet).
+    released_at: u32,
+    /// `frees` at the last churn (or the last halving).
+    churn_at: u32,
+}
+
+impl SpareCap {
+    /// The starting state.
+    pub(crate) const NEW: SpareCap = SpareCap {
+        extra: 0,
+        frees: 0,
+        released_at: 0,
+        churn_at: 0,
+    };
+
+    /// How many spare pages the shard may keep now.
+    #[inline]
+    pub(crate) fn cap(&self) -> usize {
+        MAX_SPARES + self.extra as usize
+    }
+
+    /// Counts a slab free.
+    #[inline]
+    pub(crate) fn freed(&mut self) {
+        self.frees = self.frees.wrapping_add(1);
+    }
+
+    /// A page went back to the heap.
+    pub(crate) fn released(&mut self) {
+        if self.frees.wrapping_sub(self.churn_at) > QUIET {
+            self.extra /= 2;
+            self.churn_at = self.frees;
+        }
+        self.released_at = self.frees.wrapping_add(1);
+    }
+
+    /// A page was carved out of the heap.
+    pub(crate) fn carved(&mut self) {
+        if self.released_at != 0
+            && self.frees.wrapping_add(1).wrapping_sub(self.released_at) <= WINDOW
+        {
+            self.extra = (self.extra + 1).min((MOST_SPARES - MAX_SPARES) as u32);
+            self.churn_at = self.frees;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_grows_with_churn_and_halves_when_quiet() {
+        let mut s = SpareCap::NEW;
+        assert_eq!(s.cap(), MAX_SPARES);
+        // A carve before any give-back is no churn.
+        s.carved();
+        assert_eq!(s.cap(), MAX_SPARES);
+        // Give-backs each followed by a carve within the window: churn,
+        // up to the most.
+        for _ in 0..2 * MOST_SPARES {
+            s.released();
+            for _ in 0..WINDOW - 1 {
+                s.freed();
+            }
+            s.carved();
+        }
+        assert_eq!(s.cap(), MOST_SPARES);
+        // A carve long after the last give-back is no churn.
+        s.released();
+        for _ in 0..=WINDOW {
+            s.freed();
+        }
+        s.carved();
+        assert_eq!(s.cap(), MOST_SPARES);
+        // Quiet for longer than QUIET: the next give-back halves the
+        // extra, and again after another quiet stretch.
+        for _ in 0..QUIET {
+            s.freed();
+        }
+        s.released();
+        assert_eq!(s.cap(), MAX_SPARES + (MOST_SPARES - MAX_SPARES) / 2);
+        s.released();
+        assert_eq!(s.cap(), MAX_SPARES + (MOST_SPARES - MAX_SPARES) / 2);
+        for _ in 0..=QUIET {
+            s.freed();
+        }
+        s.released();
+        assert_eq!(s.cap(), MAX_SPARES + (MOST_SPARES - MAX_SPARES) / 4);
+    }
+}
