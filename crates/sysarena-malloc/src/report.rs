@@ -147,6 +147,8 @@ fn report(g: &Settings, fd: i32) {
         sum.slab.slot_bytes += sc.slot_bytes;
         sum.slab.carved += sc.carved;
         sum.slab.returned += sc.returned;
+        sum.slab.spares += sc.spares;
+        sum.slab.reused += sc.reused;
         sum.free_touched += free_t;
         sum.largest_touched = sum.largest_touched.max(largest_t);
         sum.descriptors_used += s.descriptors - s.spare_descriptors;
@@ -199,7 +201,7 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "slab layer: {} pages of {} bytes ({} bytes, in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back",
+        "slab layer: {} pages of {} bytes ({} bytes, in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back, {} kept empty as spares now, {} taken off the spares",
         sum.slab.pages,
         crate::slab::PAGE,
         slab_bytes,
@@ -210,6 +212,8 @@ fn report(g: &Settings, fd: i32) {
         slab_bytes - sum.slab.slot_bytes,
         sum.slab.carved,
         sum.slab.returned,
+        sum.slab.spares,
+        sum.slab.reused,
     );
     let (caches, cached, cached_bytes, cache_allocs, cache_frees) = crate::tcache::totals();
     let _ = writeln!(

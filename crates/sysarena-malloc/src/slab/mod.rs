@@ -74,9 +74,9 @@ pub(crate) struct Fresh {
 struct List {
     /// First page with a free slot, or [`NONE`].
     head: u32,
-    /// The class's spare: its listed page with every slot free, or
-    /// [`NONE`] (at most one stays).
-    spare: u32,
+    /// First of the class's spares (pages with every slot free, not on
+    /// the list above), or [`NONE`].
+    spares: u32,
 }
 
 /// The layer's counts, for the stats report.
@@ -95,6 +95,12 @@ pub(crate) struct Counts {
     /// Pages carved out of the heap, and given back to it, ever.
     pub(crate) carved: u64,
     pub(crate) returned: u64,
+    /// Empty pages kept, on their classes' spare lists (at most
+    /// `spare_cap.cap()` when a page empties; in `pages`).
+    pub(crate) spares: usize,
+    /// Pages taken off the spare lists for a class, ever (its own or, with
+    /// new slot states, another's).
+    pub(crate) reused: u64,
 }
 
 /// What the metadata says about a pointer.
@@ -137,8 +143,6 @@ pub(crate) struct Slab {
     madvise: bool,
     lists: [List; CLASSES],
     recent: [Recent; CLASSES],
-    /// Empty pages kept (at most one per class, `spare_cap.cap()` in all).
-    spares: usize,
     /// The classes that have a spare (bit `c`).
     spare_classes: u128,
     /// How many spares the layer may keep (it adapts: `spares.rs`).
@@ -170,10 +174,9 @@ impl Slab {
             madvise: false,
             lists: [List {
                 head: NONE,
-                spare: NONE,
+                spares: NONE,
             }; CLASSES],
             recent: [Recent::EMPTY; CLASSES],
-            spares: 0,
             spare_classes: 0,
             spare_cap: SpareCap::NEW,
             counts: Counts {
@@ -184,6 +187,8 @@ impl Slab {
                 slot_bytes: 0,
                 carved: 0,
                 returned: 0,
+                spares: 0,
+                reused: 0,
             },
         }
     }
@@ -245,10 +250,9 @@ impl Slab {
             (&raw mut (*dst).lists).write(
                 [List {
                     head: NONE,
-                    spare: NONE,
+                    spares: NONE,
                 }; CLASSES],
             );
-            (&raw mut (*dst).spares).write(0);
             (&raw mut (*dst).spare_classes).write(0);
             (&raw mut (*dst).spare_cap).write(SpareCap::NEW);
         }
@@ -359,6 +363,7 @@ impl Slab {
             m.summary &= !(1u64 << w);
         }
         let was_empty = m.free == n;
+        let was_spare = m.spare;
         m.free -= 1;
         let full = m.free == 0;
         let dirty = if idx < m.clean_from as usize {
@@ -368,7 +373,12 @@ impl Slab {
             0
         };
         if was_empty {
-            self.unspare(c);
+            // The page was on no list of pages with a free slot: a spare
+            // (taken by its class, or through a hint) or just carved.
+            if was_spare {
+                self.unspare(c, page);
+            }
+            self.push_front(c, page);
         }
         if full {
             self.unlink(c, page);
@@ -383,13 +393,18 @@ impl Slab {
         }
     }
 
-    /// Lists a page for class `c`: another class's spare if there is one
-    /// (resident already: no system call, no page fault), else a page
-    /// carved out of `heap`.
+    /// A page for class `c` with every slot free (which `take` lists): the
+    /// class's own spare if it has one, else another class's (resident
+    /// already: no system call, no page fault), else a page carved out of
+    /// `heap`.
     #[cold]
     fn carve(&mut self, heap: &mut ShardHeap, hwm: &mut usize, c: usize) -> Option<usize> {
         if !self.enabled {
             return None;
+        }
+        if self.lists[c].spares != NONE {
+            self.counts.reused += 1;
+            return Some(self.lists[c].spares as usize);
         }
         let reused = self.take_spare();
         let p = match reused {
@@ -419,6 +434,7 @@ impl Slab {
         }
         let m = self.meta_mut(page);
         m.class = c as u8 + 1;
+        m.spare = false;
         m.free = n as u16;
         m.clean_from = dirty.div_ceil(size) as u16;
         for (w, word) in m.bits.iter_mut().enumerate() {
@@ -433,8 +449,6 @@ impl Slab {
         }
         let words = n.div_ceil(64);
         m.summary = if words == 64 { !0 } else { (1u64 << words) - 1 };
-        self.push_front(c, page);
-        self.spare(c, page);
         self.counts.pages += 1;
         if reused.is_none() {
             self.spare_cap.carved();
@@ -522,10 +536,10 @@ impl Slab {
             self.push_front(c, page);
         }
         if empty {
-            if self.lists[c].spare == NONE && self.spares < self.spare_cap.cap() {
+            self.unlink(c, page);
+            if self.counts.spares < self.spare_cap.cap() {
                 self.spare(c, page);
             } else {
-                self.unlink(c, page);
                 self.release(heap, page, c);
                 return size;
             }
@@ -534,22 +548,44 @@ impl Slab {
         size
     }
 
-    /// Makes `page` (listed empty) class `c`'s spare.
+    /// Puts `page` (empty, unlisted) on class `c`'s spares.
     fn spare(&mut self, c: usize, page: usize) {
-        self.lists[c].spare = page as u32;
-        self.spares += 1;
+        let head = self.lists[c].spares;
+        if head != NONE {
+            self.meta_mut(head as usize).prev = page as u32;
+        }
+        let m = self.meta_mut(page);
+        m.spare = true;
+        m.prev = NONE;
+        m.next = head;
+        self.lists[c].spares = page as u32;
+        self.counts.spares += 1;
         self.spare_classes |= 1u128 << c;
     }
 
-    /// Class `c`'s spare is a spare no more (a slot of it is taken, or the
-    /// page goes to another class).
-    fn unspare(&mut self, c: usize) {
-        self.lists[c].spare = NONE;
-        self.spares -= 1;
-        self.spare_classes &= !(1u128 << c);
+    /// Takes `page` off class `c`'s spares (a slot of it is taken, or it
+    /// goes to another class).
+    fn unspare(&mut self, c: usize, page: usize) {
+        let (prev, next) = {
+            let m = self.meta_mut(page);
+            m.spare = false;
+            (m.prev, m.next)
+        };
+        if prev == NONE {
+            self.lists[c].spares = next;
+        } else {
+            self.meta_mut(prev as usize).next = next;
+        }
+        if next != NONE {
+            self.meta_mut(next as usize).prev = prev;
+        }
+        self.counts.spares -= 1;
+        if self.lists[c].spares == NONE {
+            self.spare_classes &= !(1u128 << c);
+        }
     }
 
-    /// Takes the spare of the lowest class that has one out of its class,
+    /// Takes a spare of the lowest class that has one out of its class,
     /// for another class: the page stays an in-use arena of the heap, its
     /// bytes resident. O(1).
     fn take_spare(&mut self) -> Option<usize> {
@@ -557,10 +593,10 @@ impl Slab {
             return None;
         }
         let c = (self.spare_classes.trailing_zeros() as usize).min(CLASSES - 1);
-        let page = self.lists[c].spare as usize;
-        self.unspare(c);
-        self.unlink(c, page);
+        let page = self.lists[c].spares as usize;
+        self.unspare(c, page);
         self.retire(page, c);
+        self.counts.reused += 1;
         Some(page)
     }
 

@@ -16,12 +16,15 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(crate) struct PageMeta {
     /// 0: not a slab page; else the class + 1.
     pub(super) class: u8,
+    /// On its class's list of spares (every slot free, not on the list of
+    /// pages with a free slot).
+    pub(super) spare: bool,
     /// Free slots.
     pub(super) free: u16,
     /// Slots from this index on have not been handed out since the page was
     /// carved and were zero then (for `calloc`).
     pub(super) clean_from: u16,
-    /// Links in the class's list of pages with a free slot.
+    /// Links in the class's list of pages with a free slot, or of spares.
     pub(super) next: u32,
     pub(super) prev: u32,
     /// Bit `w`: `bits[w]` has a free slot.

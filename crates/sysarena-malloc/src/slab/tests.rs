@@ -90,7 +90,7 @@ fn fills_every_slot_then_frees_in_random_order() {
         // are those (another class's spare is reused before the heap is
         // asked) and then new ones.
         let before = slab.counts.pages;
-        assert_eq!(before, slab.spares);
+        assert_eq!(before, slab.counts.spares);
         let n = slots(c);
         let size = class_size(c);
         // Two pages and a bit.
@@ -125,11 +125,10 @@ fn fills_every_slot_then_frees_in_random_order() {
             }
         }
         slab.check();
-        // Every page emptied: what stays is spares, at most one a class
-        // (`check`) and the cap in all; this class keeps one.
-        assert_eq!(slab.counts.pages, slab.spares);
-        assert!((1..=slab.spare_cap.cap().max(1)).contains(&slab.spares));
-        assert_ne!(slab.lists[c].spare, NONE);
+        // Every page emptied: what stays is spares, as many as the cap
+        // allowed when they emptied (the first one at least).
+        assert_eq!(slab.counts.pages, slab.counts.spares);
+        assert!((1..=slab.spare_cap.cap()).contains(&slab.counts.spares));
         assert_eq!(slab.counts.used_slots, 0);
         assert_eq!(heap.stats().used_arenas, slab.counts.pages);
     }
@@ -378,7 +377,7 @@ fn a_class_in_need_takes_another_class_s_spare_before_the_heap() {
         free(&mut heap, &mut slab, p);
     }
     slab.check();
-    let page = slab.lists[a].spare;
+    let page = slab.lists[a].spares;
     assert_ne!(page, NONE);
     assert_eq!((slab.counts.pages, slab.counts.carved), (1, 1));
     // Class `b` has no page: it gets `a`'s spare, not a new arena, and the
@@ -388,7 +387,7 @@ fn a_class_in_need_takes_another_class_s_spare_before_the_heap() {
     slab.check();
     assert_eq!(slab.counts.carved, 1);
     assert_eq!(heap.stats().used_arenas, 1);
-    assert_eq!(slab.lists[a].spare, NONE);
+    assert_eq!(slab.lists[a].spares, NONE);
     assert_eq!(slab.lists[a].head, NONE);
     assert_eq!(f.ptr, ps[0]);
     assert_eq!(f.dirty, class_size(b));
@@ -406,5 +405,50 @@ fn a_class_in_need_takes_another_class_s_spare_before_the_heap() {
             idx: 0
         }
     );
+    slab.check();
+}
+
+#[test]
+fn a_class_keeps_several_spares_under_churn_and_hints_into_them_still_work() {
+    let (mut heap, mut slab) = setup(64);
+    let mut hwm = 0;
+    let c = CLASSES - 1;
+    let n = slots(c);
+    // Churn: fill and empty eight pages, again and again, so that the
+    // layer carves soon after giving back and raises its cap.
+    let mut ps = Vec::new();
+    for _ in 0..8 {
+        ps = (0..8 * n)
+            .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+            .collect();
+        for &p in &ps {
+            free(&mut heap, &mut slab, p);
+        }
+        slab.check();
+    }
+    assert!(slab.spare_cap.cap() >= 8, "{}", slab.spare_cap.cap());
+    // Now all eight stay, every one on the class's spare list.
+    assert_eq!((slab.counts.pages, slab.counts.spares), (8, 8));
+    assert_eq!(slab.lists[c].head, NONE);
+    let carved = slab.counts.carved;
+    // The last slot freed is handed out first (a hint into a spare): its
+    // page leaves the spares for the class's list.
+    let last = *ps.last().unwrap();
+    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, last);
+    slab.check();
+    assert_eq!(slab.counts.spares, 7);
+    // Seven pages more come from the spares, not the heap.
+    let more: Vec<*mut u8> = (0..7 * n)
+        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+        .collect();
+    slab.check();
+    assert_eq!((slab.counts.spares, slab.counts.carved), (0, carved));
+    // A second free of a slot in a spare page is a double free.
+    free(&mut heap, &mut slab, last);
+    for &p in &more {
+        free(&mut heap, &mut slab, p);
+    }
+    slab.check();
+    assert_eq!(free(&mut heap, &mut slab, last), Found::Free);
     slab.check();
 }

@@ -41,9 +41,9 @@ impl Slab {
         let pages = pages.min(self.pages);
         let mut free_slots = 0;
         let mut listed = 0;
-        let mut spares = 0usize;
         for c in 0..CLASSES {
-            let (mut page, mut prev, mut empty) = (self.lists[c].head, NONE, 0);
+            let mut page = self.lists[c].head;
+            let mut prev = NONE;
             while page != NONE {
                 ensure!(
                     (page as usize) < self.pages,
@@ -60,29 +60,53 @@ impl Slab {
                 );
                 ensure!(m.prev == prev, "a list's back link is wrong");
                 ensure!(m.free > 0, "a full page is listed");
-                if m.free as usize == slots(c) {
-                    empty += 1;
-                    ensure!(
-                        self.lists[c].spare == page,
-                        "an empty page is not its class's spare"
-                    );
-                }
+                ensure!(!m.spare, "a spare is listed");
+                ensure!(
+                    (m.free as usize) < slots(c),
+                    "an empty page is listed (it is a spare or given back)"
+                );
                 listed += 1;
                 prev = page;
                 page = m.next;
             }
+        }
+        let mut spares = 0usize;
+        for c in 0..CLASSES {
+            let mut page = self.lists[c].spares;
+            let mut prev = NONE;
             ensure!(
-                empty == (self.lists[c].spare != NONE) as u32,
-                "a class's spare is not its one empty page"
-            );
-            ensure!(
-                (self.spare_classes >> c) & 1 == empty as u128,
+                (page != NONE) == ((self.spare_classes >> c) & 1 == 1),
                 "a class's spare bit is wrong"
             );
-            ensure!(empty <= 1, "a class keeps more than one empty page");
-            spares += empty as usize;
+            while page != NONE {
+                ensure!(
+                    (page as usize) < self.pages,
+                    "a spare list links a page out of range"
+                );
+                ensure!(
+                    spares <= self.counts.pages,
+                    "a spare list is longer than the pages (a cycle?)"
+                );
+                let m = self.meta(page as usize);
+                ensure!(
+                    m.class as usize == c + 1 && m.spare,
+                    "a spare is listed under another class, or not marked"
+                );
+                ensure!(m.prev == prev, "a spare list's back link is wrong");
+                ensure!(m.free as usize == slots(c), "a spare has a used slot");
+                spares += 1;
+                prev = page;
+                page = m.next;
+            }
         }
-        ensure!(spares == self.spares, "the count of spare pages is wrong");
+        ensure!(
+            self.spare_classes >> CLASSES == 0,
+            "a spare bit past the classes"
+        );
+        ensure!(
+            spares == self.counts.spares,
+            "the count of spare pages is wrong"
+        );
         ensure!(spares <= MOST_SPARES, "too many spare pages");
         let mut found = 0;
         for page in 0..pages {
