@@ -147,6 +147,7 @@ fn report(g: &Settings, fd: i32) {
         sum.slab.slot_bytes += sc.slot_bytes;
         sum.slab.carved += sc.carved;
         sum.slab.returned += sc.returned;
+        sum.slab.bytes += sc.bytes;
         sum.slab.spares += sc.spares;
         sum.slab.reused += sc.reused;
         sum.free_touched += free_t;
@@ -190,7 +191,7 @@ fn report(g: &Settings, fd: i32) {
     // Slab pages are in-use arenas of the shards (in the columns above);
     // here they are taken out of the arena figures and counted once, as
     // slab blocks.
-    let slab_bytes = sum.slab.pages * crate::slab::PAGE;
+    let slab_bytes = sum.slab.bytes;
     let _ = writeln!(
         b,
         "live at exit: {} requested bytes in {} arenas ({} bytes reserved; internal fragmentation {} bytes), not counting slab pages",
@@ -201,10 +202,11 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "slab layer: {} pages of {} bytes ({} bytes, in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back, {} kept empty as spares now, {} taken off the spares",
+        "slab layer: {} slabs ({} bytes: pages of {} bytes, spans of {} above 1 KiB; in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back, {} kept empty as spares now, {} taken off the spares",
         sum.slab.pages,
-        crate::slab::PAGE,
         slab_bytes,
+        crate::slab::PAGE,
+        crate::slab::PAGE * crate::slab::SPAN,
         sum.slab.used_slots,
         sum.slab.used_bytes,
         sum.slab.slots - sum.slab.used_slots,

@@ -19,6 +19,10 @@ pub(crate) struct PageMeta {
     /// On its class's list of spares (every slot free, not on the list of
     /// pages with a free slot).
     pub(super) spare: bool,
+    /// Its place in its slab: 0 for the first page (which holds
+    /// everything below), `1 .. SPAN` for the other pages of a span (which
+    /// hold only this and `class`).
+    pub(super) part: u8,
     /// Free slots.
     pub(super) free: u16,
     /// Slots from this index on have not been handed out since the page was

@@ -1,26 +1,27 @@
-//! How many empty pages a shard's slab layer keeps as spares.
+//! How many pages of empty slabs a shard's slab layer keeps as spares.
 //!
-//! A page that becomes empty either stays (a *spare*: resident memory the
-//! program is not using, but the next page its class needs costs nothing)
-//! or goes back to the heap after `MADV_DONTNEED` (a system call now, and
-//! a page fault per 4 KiB when a page is carved there again). Which is
-//! better depends on the program: `git log --stat` empties few pages and
-//! rarely needs them again, so every spare is peak RSS for nothing, while a
-//! multi-threaded stress empties and refills pages of random classes all
-//! the time and pays the kernel for every page it gave back.
+//! A slab that becomes empty either stays (a *spare*: resident memory the
+//! program is not using, so it counts in peak RSS, but the next slab of
+//! its size costs nothing) or goes back to the heap after `MADV_DONTNEED`
+//! (a system call now, and a page fault per 4 KiB when a slab is carved
+//! there again). Which is better depends on the program: a 4-thread
+//! stress empties and refills slabs of random classes all the time and
+//! paid the kernel for every one it gave back (1.2–1.3× glibc's time with
+//! one spare a shard), while every spare kept is peak RSS for a program
+//! like `git log --stat`, which is within 5 % of glibc's.
 //!
-//! So the cap adapts, like glibc's dynamic mmap threshold: it starts at
-//! [`MAX_SPARES`](super::MAX_SPARES) and grows by one, up to
-//! [`MOST_SPARES`], whenever the layer carves a page within [`WINDOW`]
-//! frees of giving one back (*churn*: the page it gave back would have
+//! So the cap, in pages, adapts, like glibc's dynamic mmap threshold: it
+//! starts at [`MAX_SPARES`](super::MAX_SPARES) and grows by one, up to
+//! [`MOST_SPARES`], whenever the layer carves a slab within [`WINDOW`]
+//! frees of giving one back (*churn*: the slab it gave back would have
 //! served); after [`QUIET`] frees without churn it halves back towards the
 //! floor at the next give-back. All of it is a few counters on cold paths
 //! and one add per free: O(1).
 
 use super::MAX_SPARES;
 
-/// The most spares a shard keeps however much its pages churn (one per
-/// class at most): 16 × 16 KiB = 256 KiB of resident memory per shard.
+/// The most pages of spares a shard keeps however much its slabs churn:
+/// 16 × 16 KiB = 256 KiB of resident memory per shard.
 pub(crate) const MOST_SPARES: usize = 16;
 /// A carve this many slab frees or fewer after a give-back is churn.
 const WINDOW: u32 = 4096;
@@ -31,7 +32,7 @@ const QUIET: u32 = 64 * WINDOW;
 /// starting state (the shards' layers live in zeroed statics).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SpareCap {
-    /// Spares allowed beyond [`MAX_SPARES`].
+    /// Pages of spares allowed beyond [`MAX_SPARES`].
     extra: u32,
     /// Slab frees, ever (wrapping).
     frees: u32,
@@ -50,7 +51,7 @@ impl SpareCap {
         churn_at: 0,
     };
 
-    /// How many spare pages the shard may keep now.
+    /// How many pages of spares the shard may keep now.
     #[inline]
     pub(crate) fn cap(&self) -> usize {
         MAX_SPARES + self.extra as usize
@@ -62,7 +63,7 @@ impl SpareCap {
         self.frees = self.frees.wrapping_add(1);
     }
 
-    /// A page went back to the heap.
+    /// A slab went back to the heap.
     pub(crate) fn released(&mut self) {
         if self.frees.wrapping_sub(self.churn_at) > QUIET {
             self.extra /= 2;
@@ -71,7 +72,7 @@ impl SpareCap {
         self.released_at = self.frees.wrapping_add(1);
     }
 
-    /// A page was carved out of the heap.
+    /// A slab was carved out of the heap.
     pub(crate) fn carved(&mut self) {
         if self.released_at != 0
             && self.frees.wrapping_add(1).wrapping_sub(self.released_at) <= WINDOW

@@ -23,7 +23,7 @@
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use super::class::{CLASSES, GRANULE, PAGE, PAGE_SHIFT, RECIP, class_size, slots};
+use super::class::{CLASSES, GRANULE, PAGE, PAGE_SHIFT, RECIP, class_size, slots, span_pages};
 use crate::sys::SyncCell;
 
 /// The slot is free in its page's bitmap (or no slot: the page is not a
@@ -80,8 +80,9 @@ fn order_of(c: usize) -> usize {
 /// The per-page words, block records and blocks of a run of pages.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct States {
-    /// Per page: 0 (not a slab page), or the address of its chunk shifted
-    /// left by 8, plus its class + 1.
+    /// Per page: 0 (not a slab page), or the address of its slab's chunk
+    /// shifted left by 16, plus its place in its slab (a span's pages
+    /// 0 .. `SPAN`) shifted left by 8, plus its class + 1.
     words: *const AtomicU64,
     metas: *mut BlockMeta,
     blocks: *mut u8,
@@ -173,33 +174,47 @@ impl States {
         slot_at(self.word(page), idx)
     }
 
-    /// Makes page `page` a page of class `c` (the layer, under the shard's
-    /// lock, as it carves the page): a chunk of zeroed (free) states. `false`
-    /// if there is no block (cannot happen: see the module docs).
+    /// Makes the slab at page `page` a slab of class `c` (the layer, under
+    /// the shard's lock, as it carves it): a chunk of zeroed (free) states,
+    /// which every page of a span names with its place in the span.
+    /// `false` if there is no block (cannot happen: see the module docs).
     pub(crate) fn assign(&mut self, chunks: &mut Chunks, page: usize, c: usize) -> bool {
-        if page >= self.pages {
+        let span = span_pages(c);
+        if page + span > self.pages {
             return false;
         }
         let Some(addr) = self.alloc_chunk(chunks, order_of(c)) else {
             return false;
         };
-        // SAFETY: `page < pages`.
-        unsafe { &*self.words.add(page) }
-            .store(((addr as u64) << 8) | (c as u64 + 1), Ordering::Relaxed);
+        for part in 0..span {
+            // SAFETY: `page + part < pages`.
+            unsafe { &*self.words.add(page + part) }.store(
+                ((addr as u64) << 16) | ((part as u64) << 8) | (c as u64 + 1),
+                Ordering::Relaxed,
+            );
+        }
         true
     }
 
-    /// Page `page` is no slab page any more (the layer, under the shard's
-    /// lock, as it gives the page back; every slot is free, so its chunk
-    /// is all zero again).
+    /// The slab at page `page` is no slab any more (the layer, under the
+    /// shard's lock, as it gives the slab back; every slot is free, so its
+    /// chunk is all zero again).
     pub(crate) fn unassign(&mut self, chunks: &mut Chunks, page: usize) {
         let w = self.word(page);
         if w == 0 {
             return;
         }
-        // SAFETY: `page < pages` (the word is not 0).
-        unsafe { &*self.words.add(page) }.store(0, Ordering::Relaxed);
-        self.free_chunk(chunks, (w >> 8) as usize);
+        let span = span_pages((w as u8 as usize - 1).min(CLASSES - 1));
+        for part in 0..span.min(self.pages - page) {
+            // SAFETY: `page + part < pages`.
+            unsafe { &*self.words.add(page + part) }.store(0, Ordering::Relaxed);
+        }
+        self.free_chunk(chunks, (w >> 16) as usize);
+    }
+
+    /// Page `page`'s place in its slab (0: its first page).
+    pub(crate) fn place(&self, page: usize) -> usize {
+        (self.word(page) >> 8) as u8 as usize
     }
 
     fn meta(&mut self, b: usize) -> &mut BlockMeta {
@@ -339,7 +354,7 @@ fn slot_at(w: u64, idx: usize) -> &'static AtomicU8 {
     // index below that), in a mapping that lives for ever. (A reader
     // racing with the page's release may read a byte of a chunk that has
     // changed hands: still a live atomic byte.)
-    unsafe { &*((w >> 8) as usize as *const AtomicU8).add(idx) }
+    unsafe { &*((w >> 16) as usize as *const AtomicU8).add(idx) }
 }
 
 /// A slab block found without a lock.
@@ -388,9 +403,9 @@ pub(crate) fn locate(off: usize) -> Lookup {
         return Lookup::NotSlab;
     }
     let c = (cls as usize - 1).min(CLASSES - 1);
-    let in_page = off & (PAGE - 1);
-    let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
-    if idx * class_size(c) != in_page || idx >= slots(c) {
+    let in_slab = (((w >> 8) as u8 as usize) << PAGE_SHIFT) | (off & (PAGE - 1));
+    let idx = ((in_slab as u64 * RECIP[c]) >> 32) as usize;
+    if idx * class_size(c) != in_slab || idx >= slots(c) {
         return Lookup::Invalid;
     }
     Lookup::Slot(Located {
@@ -410,6 +425,8 @@ pub(crate) fn slot_of(off: usize, c: usize) -> &'static AtomicU8 {
     // SAFETY: written only during initialisation, before any caller.
     let s: &'static States = unsafe { &*GLOBAL.get() };
     let c = c.min(CLASSES - 1);
-    let idx = (((off & (PAGE - 1)) as u64 * RECIP[c]) >> 32) as usize;
-    slot_at(s.word(off >> PAGE_SHIFT), idx)
+    let w = s.word(off >> PAGE_SHIFT);
+    let in_slab = (((w >> 8) as u8 as usize) << PAGE_SHIFT) | (off & (PAGE - 1));
+    let idx = ((in_slab as u64 * RECIP[c]) >> 32) as usize;
+    slot_at(w, idx)
 }

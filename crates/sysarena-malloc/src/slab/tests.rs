@@ -72,7 +72,7 @@ fn classes_and_reciprocals() {
         }
     }
     for (c, &r) in RECIP.iter().enumerate().take(CLASSES) {
-        for off in 0..PAGE {
+        for off in 0..class::slab_bytes(c) {
             let idx = ((off as u64 * r) >> 32) as usize;
             assert_eq!(idx, off / class_size(c), "class {c} offset {off}");
         }
@@ -86,9 +86,8 @@ fn fills_every_slot_then_frees_in_random_order() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
     for c in [0, 1, 2, 6, 15, 20, 63, 64, 71, CLASSES - 1] {
-        // The spares the classes before left: the new class's pages
-        // are those (another class's spare is reused before the heap is
-        // asked) and then new ones.
+        // The spares the classes before left stay theirs: the new class
+        // carves its own.
         let before = slab.counts.pages;
         assert_eq!(before, slab.counts.spares);
         let n = slots(c);
@@ -98,7 +97,7 @@ fn fills_every_slot_then_frees_in_random_order() {
             .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
             .collect();
         slab.check();
-        assert_eq!(slab.counts.pages, before.max(3));
+        assert_eq!(slab.counts.pages, before + 3);
         assert_eq!(slab.counts.used_slots, 2 * n + 3);
         let mut sorted = ps.clone();
         sorted.sort();
@@ -220,7 +219,7 @@ fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     let mut hwm = 0;
     let c = class_of(1024);
     let n = slots(c);
-    let ps: Vec<*mut u8> = (0..3 * n)
+    let ps: Vec<*mut u8> = (0..(MAX_SPARES + 2) * n)
         .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
         .collect();
     // LIFO: the slot freed last is handed out next.
@@ -229,13 +228,13 @@ fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[n + 3]);
     assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[5]);
     // Free everything: two pages go back to the heap while the class
-    // still remembers slots in them.
+    // still remembers slots in them; the rest stay as spares.
     for &p in ps.iter().rev() {
         free(&mut heap, &mut slab, p);
     }
-    assert_eq!(slab.counts.pages, 1);
-    // Another class takes the pages back from the heap.
-    let small: Vec<*mut u8> = (0..3 * slots(0))
+    assert_eq!((slab.counts.pages, slab.counts.returned), (MAX_SPARES, 2));
+    // Another class takes the spares and pages back from the heap.
+    let small: Vec<*mut u8> = (0..(MAX_SPARES + 2) * slots(0))
         .map(|_| slab.alloc(&mut heap, &mut hwm, 0).unwrap().ptr)
         .collect();
     slab.check();
@@ -295,7 +294,7 @@ fn check_chunks(slab: &Slab) {
     let mut ranges = Vec::new();
     for page in 0..slab.pages {
         let cls = slab.states.class(page) as usize;
-        if cls == 0 {
+        if cls == 0 || slab.states.place(page) != 0 {
             continue;
         }
         let c = cls - 1;
@@ -366,7 +365,7 @@ fn a_layer_built_in_place_is_the_one_new_returns() {
 }
 
 #[test]
-fn a_class_in_need_takes_another_class_s_spare_before_the_heap() {
+fn a_spare_stays_its_class_s_and_comes_back_before_the_heap() {
     let (mut heap, mut slab) = setup(8);
     let mut hwm = 0;
     let a = class_of(64);
@@ -379,40 +378,50 @@ fn a_class_in_need_takes_another_class_s_spare_before_the_heap() {
     slab.check();
     let page = slab.lists[a].spares;
     assert_ne!(page, NONE);
+    assert_eq!(slab.lists[a].head, NONE);
     assert_eq!((slab.counts.pages, slab.counts.carved), (1, 1));
-    // Class `b` has no page: it gets `a`'s spare, not a new arena, and the
-    // whole page counts as dirty (it held `a`'s slots).
-    let b = CLASSES - 1;
+    // Another class of the same slab size carves its own slab: the spare's
+    // bytes held `a`'s slots.
+    let b = class_of(1024);
     let f = slab.alloc(&mut heap, &mut hwm, b).unwrap();
     slab.check();
-    assert_eq!(slab.counts.carved, 1);
-    assert_eq!(heap.stats().used_arenas, 1);
-    assert_eq!(slab.lists[a].spares, NONE);
-    assert_eq!(slab.lists[a].head, NONE);
-    assert_eq!(f.ptr, ps[0]);
-    assert_eq!(f.dirty, class_size(b));
-    assert!(matches!(
-        slab.find(heap.base().as_ptr(), f.ptr),
-        Found::Live { class, .. } if class == b
-    ));
-    // The old class's slots are gone with it.
-    assert_eq!(slab.find(heap.base().as_ptr(), ps[1]), Found::Invalid);
-    assert_eq!(
-        free(&mut heap, &mut slab, f.ptr),
-        Found::Live {
-            page: page as usize,
-            class: b,
-            idx: 0
-        }
-    );
+    assert_eq!((slab.counts.carved, slab.counts.spares), (2, 1));
+    assert_ne!(f.ptr, ps[0]);
+    // A span (a class above 1 KiB) is one slab of four pages, and every
+    // one of its slots is found from any of them.
+    let big = CLASSES - 1;
+    let spans: Vec<*mut u8> = (0..slots(big))
+        .map(|_| slab.alloc(&mut heap, &mut hwm, big).unwrap().ptr)
+        .collect();
     slab.check();
+    assert_eq!(slab.counts.bytes, 2 * PAGE + SPAN * PAGE);
+    let first = slab.find(heap.base().as_ptr(), spans[0]);
+    for (k, &p) in spans.iter().enumerate() {
+        match (slab.find(heap.base().as_ptr(), p), first) {
+            (Found::Live { page, class, idx }, Found::Live { page: p0, .. }) => {
+                assert_eq!((page, class, idx), (p0, big, k));
+            }
+            (f, _) => panic!("{f:?}"),
+        }
+        // Inside a slot: not a block.
+        assert_eq!(
+            slab.find(heap.base().as_ptr(), p.wrapping_add(16)),
+            Found::Invalid
+        );
+    }
+    // Class `a` takes its spare back: no new slab, the first slot again.
+    let g = slab.alloc(&mut heap, &mut hwm, a).unwrap();
+    slab.check();
+    assert_eq!(g.ptr, ps[4]);
+    assert_eq!((slab.counts.spares, slab.counts.reused), (0, 1));
+    assert_eq!(slab.counts.carved, 3);
 }
 
 #[test]
 fn a_class_keeps_several_spares_under_churn_and_hints_into_them_still_work() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
-    let c = CLASSES - 1;
+    let c = class_of(1024);
     let n = slots(c);
     // Churn: fill and empty eight pages, again and again, so that the
     // layer carves soon after giving back and raises its cap.

@@ -2,7 +2,7 @@
 
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::class::{CLASSES, slots};
+use super::class::{CLASSES, slab_bytes, slots, span_pages};
 use super::page::NONE;
 use super::{MOST_SPARES, Slab, state};
 
@@ -71,13 +71,10 @@ impl Slab {
             }
         }
         let mut spares = 0usize;
+        let mut spare_pages = 0usize;
         for c in 0..CLASSES {
             let mut page = self.lists[c].spares;
             let mut prev = NONE;
-            ensure!(
-                (page != NONE) == ((self.spare_classes >> c) & 1 == 1),
-                "a class's spare bit is wrong"
-            );
             while page != NONE {
                 ensure!(
                     (page as usize) < self.pages,
@@ -95,28 +92,56 @@ impl Slab {
                 ensure!(m.prev == prev, "a spare list's back link is wrong");
                 ensure!(m.free as usize == slots(c), "a spare has a used slot");
                 spares += 1;
+                spare_pages += span_pages(c);
                 prev = page;
                 page = m.next;
             }
         }
         ensure!(
-            self.spare_classes >> CLASSES == 0,
-            "a spare bit past the classes"
-        );
-        ensure!(
             spares == self.counts.spares,
             "the count of spare pages is wrong"
         );
-        ensure!(spares <= MOST_SPARES, "too many spare pages");
+        ensure!(
+            spare_pages == self.counts.spare_pages,
+            "the count of spare pages is wrong"
+        );
+        ensure!(spare_pages <= MOST_SPARES, "too many spare pages");
         let mut found = 0;
+        let mut bytes = 0;
         for page in 0..pages {
             let m = self.meta(page);
             if m.class == 0 {
+                ensure!(m.part == 0, "a page that is no slab's names a place");
+                continue;
+            }
+            ensure!(m.class as usize <= CLASSES, "a page has no valid class");
+            let c = m.class as usize - 1;
+            ensure!(
+                self.states.class(page) == m.class && self.states.place(page) == m.part as usize,
+                "a page's class or place differs from its lock-free copy"
+            );
+            if m.part != 0 {
+                // A span's later page: its first page is `part` before,
+                // of its class, and names the span's pages in order.
+                let head = page.checked_sub(m.part as usize);
+                ensure!(
+                    (m.part as usize) < span_pages(c)
+                        && head.is_some_and(|h| {
+                            let hm = self.meta(h);
+                            hm.class == m.class && hm.part == 0
+                        }),
+                    "a span's page does not follow its first page"
+                );
                 continue;
             }
             found += 1;
-            ensure!(m.class as usize <= CLASSES, "a page has no valid class");
-            let c = m.class as usize - 1;
+            bytes += slab_bytes(c);
+            for part in 1..span_pages(c) {
+                ensure!(
+                    page + part < self.pages && self.meta(page + part).part as usize == part,
+                    "a span's first page is not followed by its pages"
+                );
+            }
             let ones: u32 = m.bits.iter().map(|w| w.count_ones()).sum();
             ensure!(
                 ones == m.free as u32,
@@ -133,10 +158,6 @@ impl Slab {
                     "a page marks a slot past its last one free"
                 );
             }
-            ensure!(
-                self.states.class(page) == m.class,
-                "a page's class differs from its lock-free copy"
-            );
             for idx in 0..slots(c) {
                 let free = m.bits[idx >> 6] & (1u64 << (idx & 63)) != 0;
                 let st = self.states.slot(page, idx).load(Relaxed);
@@ -150,6 +171,10 @@ impl Slab {
         ensure!(
             found == self.counts.pages,
             "the page count differs from the page records"
+        );
+        ensure!(
+            bytes == self.counts.bytes,
+            "the slab bytes differ from the page records"
         );
         ensure!(
             free_slots == self.counts.slots - self.counts.used_slots,
