@@ -107,6 +107,10 @@ pub(crate) const fn class_size(c: usize) -> usize {
 /// 4 KiB spent 2.3 s of CPU where 64 KiB pages spent 1.1 s (glibc 1.7 s).
 pub(crate) const SPAN: usize = 4;
 
+/// The largest slab, a span: every slab is aligned to its size, and the
+/// reservation's shards start on a multiple of this.
+pub(crate) const ALIGN: usize = SPAN * PAGE;
+
 /// The first class whose slabs are spans.
 const FIRST_SPANNED: usize = SMALL;
 
@@ -116,11 +120,29 @@ pub(crate) const fn span_pages(c: usize) -> usize {
     if c < FIRST_SPANNED { 1 } else { SPAN }
 }
 
-/// Bytes in a slab of class `c`.
+/// Bytes in a slab of class `c` (also its alignment).
 #[inline]
 pub(crate) const fn slab_bytes(c: usize) -> usize {
     span_pages(c) << PAGE_SHIFT
 }
+
+/// The offset of `off` (from a span boundary) in its slab of class `c`
+/// (a masked table load: this is on every cached malloc and free).
+#[inline]
+pub(crate) fn in_slab(off: usize, c: usize) -> usize {
+    off & SLAB_MASK[c & (TABLE - 1)] as usize
+}
+
+/// `slab_bytes(c) - 1` per class.
+static SLAB_MASK: [u32; TABLE] = {
+    let mut r = [0u32; TABLE];
+    let mut c = 0;
+    while c < CLASSES {
+        r[c] = (slab_bytes(c) - 1) as u32;
+        c += 1;
+    }
+    r
+};
 
 /// Slots in a slab of class `c` (the tail, `slab_bytes(c) % size` bytes,
 /// is unused).

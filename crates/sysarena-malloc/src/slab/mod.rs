@@ -53,7 +53,9 @@ pub(crate) mod state;
 mod tests;
 mod verify;
 
-pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, SPAN, class_of, class_size};
+pub(crate) use class::{
+    ALIGN, CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, SPAN, class_of, class_size,
+};
 use class::{RECIP, slab_bytes, slots, span_pages};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
@@ -410,12 +412,12 @@ impl Slab {
         }
         let bytes = slab_bytes(c);
         let p = heap
-            .alloc(Layout::from_size_align(bytes, PAGE).ok()?)
+            .alloc(Layout::from_size_align(bytes, bytes).ok()?)
             .ok()?;
         let off = p.as_ptr() as usize - heap.base().as_ptr() as usize;
         let page = off >> PAGE_SHIFT;
-        if page + span_pages(c) > self.pages || !off.is_multiple_of(PAGE) {
-            // Cannot happen (the heap starts on a page boundary and honours
+        if page + span_pages(c) > self.pages || !off.is_multiple_of(bytes) {
+            // Cannot happen (the heap starts on a span boundary and honours
             // alignment); give the arena back rather than trust it.
             // SAFETY: `p` is an arena of `heap` that holds no live slot.
             let _ = unsafe { heap.free(p) };

@@ -23,7 +23,9 @@
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use super::class::{CLASSES, GRANULE, PAGE, PAGE_SHIFT, RECIP, class_size, slots, span_pages};
+use super::class::{
+    CLASSES, GRANULE, PAGE, PAGE_SHIFT, RECIP, class_size, in_slab, slots, span_pages,
+};
 use crate::sys::SyncCell;
 
 /// The slot is free in its page's bitmap (or no slot: the page is not a
@@ -403,7 +405,7 @@ pub(crate) fn locate(off: usize) -> Lookup {
         return Lookup::NotSlab;
     }
     let c = (cls as usize - 1).min(CLASSES - 1);
-    let in_slab = (((w >> 8) as u8 as usize) << PAGE_SHIFT) | (off & (PAGE - 1));
+    let in_slab = in_slab(off, c);
     let idx = ((in_slab as u64 * RECIP[c]) >> 32) as usize;
     if idx * class_size(c) != in_slab || idx >= slots(c) {
         return Lookup::Invalid;
@@ -426,7 +428,7 @@ pub(crate) fn slot_of(off: usize, c: usize) -> &'static AtomicU8 {
     let s: &'static States = unsafe { &*GLOBAL.get() };
     let c = c.min(CLASSES - 1);
     let w = s.word(off >> PAGE_SHIFT);
-    let in_slab = (((w >> 8) as u8 as usize) << PAGE_SHIFT) | (off & (PAGE - 1));
+    let in_slab = in_slab(off, c);
     let idx = ((in_slab as u64 * RECIP[c]) >> 32) as usize;
     slot_at(w, idx)
 }

@@ -3,8 +3,8 @@ use super::*;
 use crate::sys;
 use sysarena::{Config, SliceManager};
 
-/// A heap over a fresh 64 KiB-aligned mapping of `pages` pages, and a
-/// layer over it.
+/// A heap over a fresh span-aligned mapping of `pages` pages, and a layer
+/// over it.
 fn setup(pages: usize) -> (ShardHeap, Slab) {
     let (heap, meta, states) = parts(pages);
     // SAFETY: zeroed metadata and states for `pages` pages, leaked.
@@ -15,8 +15,8 @@ fn setup(pages: usize) -> (ShardHeap, Slab) {
 /// The heap, page records and slot states of [`setup`].
 fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
     let len = pages * PAGE;
-    let raw = sys::map_noreserve(len + PAGE).unwrap();
-    let base = (raw as usize).next_multiple_of(PAGE) - raw as usize;
+    let raw = sys::map_noreserve(len + ALIGN).unwrap();
+    let base = (raw as usize).next_multiple_of(ALIGN) - raw as usize;
     let base = raw.wrapping_add(base);
     let table = sys::map_noreserve(1024 * core::mem::size_of::<Slot>()).unwrap();
     // SAFETY: a fresh zeroed mapping of 1024 slots, leaked.
