@@ -26,10 +26,11 @@
 //! the memory (a heap's fences between regions left out) and
 //! [`QUICK_MAX_BYTES`] in all. A full stack leaves the arena
 //! to the ordinary free. A moving `realloc` leaves the arena it moved from
-//! to the lists only below [`MOVED_CACHE_LIMIT`] (2 KiB): a block that grew
-//! out of its place is the kind whose old place larger neighbours want
-//! merged (measured: caching those up to 8 KiB cost the heap-efficiency
-//! workload 0.06 points over 200 rounds; see `benches/RESULTS.md`).
+//! to the lists only below [`MOVED_CACHE_LIMIT`] (2 KiB); a larger one is
+//! freed for real at once. Measured (`benches/RESULTS.md`, "Engine work,
+//! part 5"): caching the old places of growing blocks up to 8 KiB cost the
+//! heap-efficiency workload 0.06 points over 200 rounds, caching what
+//! `free` releases up to 8 KiB did not.
 //!
 //! # Flushes
 //!

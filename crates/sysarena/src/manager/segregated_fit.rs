@@ -106,8 +106,8 @@ mod tests {
 
     /// The holes' size: above [`QUICK_LIMIT`](crate::QUICK_LIMIT), so that
     /// freeing them makes free arenas in the index (smaller ones would wait
-    /// in the quick lists), and 16 KiB wide classes (512 bytes) hold every
-    /// spread below.
+    /// in the quick lists); the size classes there are 512 bytes wide, so
+    /// every spread below stays in one class.
     const HOLE: usize = 16 * 1024;
     const _: () = assert!(HOLE >= crate::QUICK_LIMIT);
 
