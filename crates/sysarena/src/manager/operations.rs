@@ -1,7 +1,9 @@
 //! The public operations: alloc, free, realloc, defragment, and the request
 //! checks they share.
 
-use super::quick_lists::{LARGE_FLUSH_RATIO, LARGE_REQUEST, MOVED_CACHE_LIMIT};
+use super::quick_lists::{
+    LARGE_FLUSH_RATIO, LARGE_PAUSE, LARGE_REQUEST, MOVED_CACHE_LIMIT, PAUSED,
+};
 use super::state::ArenaManager;
 use crate::config::{Coalescing, Policy};
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
@@ -72,6 +74,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // again and again.
         if need >= LARGE_REQUEST && self.quick.bytes / LARGE_FLUSH_RATIO >= need {
             self.flush_quick_lists();
+            self.quick.shrink = PAUSED;
+            self.quick.pause = LARGE_PAUSE;
         }
         self.reserve_hash();
         self.alloc_split(size, need, align, tag)
@@ -188,6 +192,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Frees in-use arena `i` (already looked up).
     #[inline(never)]
     fn free_slot(&mut self, i: u32) {
+        if self.quick.pause != 0 {
+            self.quick.pause -= 1;
+            if self.quick.pause == 0 {
+                self.quick.shrink = 0;
+            }
+        }
         let used = {
             let s = self.slot_mut(i);
             let used = s.used;

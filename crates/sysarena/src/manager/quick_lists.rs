@@ -40,7 +40,13 @@
 //! size (dlmalloc consolidates its fastbins before a large request for the
 //! same reason: small cached arenas must not chop up the space large ones
 //! need; the ratio keeps the flushes rare; a moving `realloc` does not
-//! flush, or a growing vector would flush the lists at every doubling),
+//! flush, or a growing vector would flush the lists at every doubling;
+//! after such a flush, arenas of `LARGE_REQUEST` bytes or more are freed
+//! for real, not cached, for the next [`LARGE_PAUSE`] (256) real frees:
+//! where large requests come often, caching large arenas only fed the next
+//! flush — a larson-style churn of blocks up to 8 KiB under the LD_PRELOAD
+//! malloc took 140.9 M instructions without the pause, 128.8 M with the
+//! lists up to 4 KiB and 130.5 M with the pause; `benches/RESULTS.md`),
 //! before an allocation reports out of memory (then the allocation is
 //! retried), before [`defragment`](crate::ArenaManager::defragment), before
 //! a relocation or a pass plan, before
@@ -66,6 +72,15 @@ pub(crate) const MOVED_CACHE_LIMIT: usize = QUICK_LIMIT / 4;
 /// An uncached new allocation of this many bytes or more flushes the lists
 /// first when they hold [`LARGE_FLUSH_RATIO`] times its size.
 pub(crate) const LARGE_REQUEST: usize = 4096;
+/// After a large request flushed the lists, arenas of [`LARGE_REQUEST`]
+/// bytes or more are freed for real, not cached, for this many real frees
+/// (the module docs say why).
+pub(crate) const LARGE_PAUSE: u32 = 256;
+/// [`QuickLists::shrink`] during that pause: the size bits from
+/// [`LARGE_REQUEST`] up to [`QUICK_LIMIT`]; a size below the limit with any
+/// of them set is at least `LARGE_REQUEST`.
+pub(crate) const PAUSED: usize = (QUICK_LIMIT - 1) & !(LARGE_REQUEST - 1);
+const _: () = assert!(QUICK_LIMIT.is_power_of_two() && LARGE_REQUEST.is_power_of_two());
 /// Only arenas whose size is a multiple of this are cached: one stack per
 /// size, indexed with a shift.
 pub const QUICK_GRANULE: usize = 8;
@@ -93,6 +108,13 @@ pub(crate) struct QuickLists {
     pub(crate) lens: [u8; QUICK_CLASSES],
     /// Bytes cached (0: nothing is).
     pub(crate) bytes: usize,
+    /// 0, or [`PAUSED`] while a large request's flush pauses the caching of
+    /// arenas of [`LARGE_REQUEST`] bytes or more: an arena whose size has a
+    /// bit of it set is not cached (one test on the fast path; 0 keeps an
+    /// all-zero manager empty).
+    pub(crate) shrink: usize,
+    /// Real frees left before the pause ends (0: no pause).
+    pub(crate) pause: u32,
     /// Bytes the lists may hold: 0 outside the fast model.
     pub(crate) budget: usize,
 }
@@ -124,6 +146,8 @@ impl QuickLists {
         heads: [0; QUICK_CLASSES],
         lens: [0; QUICK_CLASSES],
         bytes: 0,
+        shrink: 0,
+        pause: 0,
         budget: 0,
     };
 
@@ -152,6 +176,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let Some(c) = quick_index(size) else {
             return false;
         };
+        if size & self.quick.shrink != 0 {
+            return false;
+        }
         if self.quick.bytes + size > self.quick.budget || self.quick.lens[c] as usize >= QUICK_DEPTH
         {
             return false;
@@ -315,7 +342,7 @@ mod tests {
     use std::vec;
 
     use super::super::state::ArenaManager;
-    use super::{MOVED_CACHE_LIMIT, QUICK_LIMIT};
+    use super::{LARGE_PAUSE, LARGE_REQUEST, MOVED_CACHE_LIMIT, QUICK_LIMIT};
     use crate::config::Config;
     use crate::table::Slot;
 
@@ -358,5 +385,48 @@ mod tests {
         assert!(m.arena_at(c).unwrap().cached, "free caches below the limit");
         assert_eq!(m.stats().cached_bytes, cached + small + QUICK_LIMIT - 8);
         m.check_invariants().unwrap();
+    }
+
+    /// A large request's flush pauses the caching of large arenas for
+    /// [`LARGE_PAUSE`] real frees; small ones are cached meanwhile.
+    #[test]
+    fn a_large_requests_flush_pauses_large_arenas_for_a_while() {
+        let large = LARGE_REQUEST + 904;
+        let n = LARGE_PAUSE as usize + 24;
+        let mut table = vec![Slot::EMPTY; 4 * n];
+        let mut m = ArenaManager::from_slice(&mut table, 1 << 23, Config::fast()).unwrap();
+        let blocks = |m: &mut ArenaManager<0, &mut [Slot]>, count: usize, size: usize| {
+            (0..count)
+                .map(|_| {
+                    let a = m.alloc(size, 8).unwrap().offset();
+                    m.alloc(8, 8).unwrap();
+                    a
+                })
+                .collect::<std::vec::Vec<_>>()
+        };
+        // Enough cached for a flush before a request of `LARGE_REQUEST`.
+        let first = blocks(&mut m, 16, large);
+        for &a in &first {
+            m.free(a).unwrap();
+        }
+        assert_eq!(m.stats().cached_bytes, 16 * large);
+        m.alloc(LARGE_REQUEST, 8).unwrap();
+        assert_eq!(m.stats().cached_bytes, 0, "the large request flushed");
+        m.check_invariants().unwrap();
+
+        let later = blocks(&mut m, n, large);
+        let small = blocks(&mut m, 1, 64)[0];
+        m.free(small).unwrap();
+        assert_eq!(m.stats().cached_bytes, 64, "small arenas still wait");
+        for (k, &a) in later.iter().enumerate() {
+            let before = m.stats().cached_bytes;
+            m.free(a).unwrap();
+            let cached = m.stats().cached_bytes == before + large;
+            assert_eq!(cached, k >= LARGE_PAUSE as usize, "free {k}");
+            // Miri interprets: the table is checked at the end only.
+            if !cfg!(miri) || k + 1 == later.len() {
+                m.check_invariants().unwrap();
+            }
+        }
     }
 }
