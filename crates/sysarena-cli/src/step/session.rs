@@ -3,6 +3,7 @@
 //! one operation is applied to the manager and told in the log.
 
 use super::*;
+use sysarena::{QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT};
 
 /// One operation in the history (what `prev` undoes).
 #[derive(Clone, Copy, Debug)]
@@ -124,10 +125,10 @@ impl State {
                 ));
                 self.say_flushed(&before, m, "the quick lists were flushed first");
                 if keeps_quick_lists(c) {
-                    self.say(
-                        "  the fast model: a freed arena under 1 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size for the next request of that size"
-                            .to_owned(),
-                    );
+                    self.say(format!(
+                        "  the fast model: a freed arena under {} whose size is a multiple of {QUICK_GRANULE} is cached — it waits, whole, in the quick list of its size for the next request of that size",
+                        fmt_bytes(QUICK_LIMIT)
+                    ));
                 }
             }
             Op::Flush => {
@@ -294,10 +295,10 @@ impl State {
                         "  cached: it waits, whole, in the quick list of {} arenas (free, but not merged with its neighbours); the next alloc of exactly that size takes it back",
                         fmt_bytes(a.size)
                     )),
-                    _ => self.say(
-                        "  freed for real, not cached: quick lists take only arenas under 1 KiB whose size is a multiple of 8, while their room lasts (16 a size, 1/16 of the region)"
-                            .to_owned(),
-                    ),
+                    _ => self.say(format!(
+                        "  freed for real, not cached: quick lists take only arenas under {} whose size is a multiple of {QUICK_GRANULE}, while their room lasts ({QUICK_DEPTH} a size, 1/16 of the region)",
+                        fmt_bytes(QUICK_LIMIT)
+                    )),
                 }
             }
             Err(e) => self.say(format!("✗ free @{offset}: {e}")),

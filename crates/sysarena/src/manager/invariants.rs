@@ -237,6 +237,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if q.bytes > q.budget {
             return Err("quick lists hold more than their budget");
         }
+        if (q.pause == 0) != (q.shrink == 0)
+            || (q.shrink != 0 && q.shrink != super::quick_lists::PAUSED)
+        {
+            return Err("the pause of large arenas is half set");
+        }
         let (mut walked, mut walked_bytes) = (0, 0);
         for c in 0..QUICK_CLASSES {
             let (mut len, mut top) = (0, q.heads[c]);

@@ -1,7 +1,9 @@
 //! The public operations: alloc, free, realloc, defragment, and the request
 //! checks they share.
 
-use super::quick_lists::{LARGE_FLUSH_RATIO, QUICK_LIMIT};
+use super::quick_lists::{
+    LARGE_FLUSH_RATIO, LARGE_PAUSE, LARGE_REQUEST, MOVED_CACHE_LIMIT, PAUSED,
+};
 use super::state::ArenaManager;
 use crate::config::{Coalescing, Policy};
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
@@ -36,7 +38,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// # Time complexity
     /// [`Policy::SegregatedFit`](crate::Policy::SegregatedFit): O(1) (see its docs for the bounded
     /// fallback; a flush of the quick lists before an out-of-memory error is
-    /// at most 16,384 frees, a constant). The others: see each [`Policy`](crate::Policy). A
+    /// at most 32,768 frees, a constant). The others: see each [`Policy`](crate::Policy). A
     /// [`OomReason::NoFit`] error reports the largest free arena, which costs
     /// what [`stats`](Self::stats) says. Plus the offset map's upkeep:
     /// expected O(1) per entry (hash chains of about one arena), and
@@ -70,8 +72,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // only (`alloc` and a handle's): a moving `realloc` keeps the lists,
         // as growing blocks (a vector doubling) would otherwise flush them
         // again and again.
-        if need >= QUICK_LIMIT && self.quick.bytes / LARGE_FLUSH_RATIO >= need {
+        if need >= LARGE_REQUEST && self.quick.bytes / LARGE_FLUSH_RATIO >= need {
             self.flush_quick_lists();
+            self.quick.shrink = PAUSED;
+            self.quick.pause = LARGE_PAUSE;
         }
         self.reserve_hash();
         self.alloc_split(size, need, align, tag)
@@ -188,6 +192,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Frees in-use arena `i` (already looked up).
     #[inline(never)]
     fn free_slot(&mut self, i: u32) {
+        if self.quick.pause != 0 {
+            self.quick.pause -= 1;
+            if self.quick.pause == 0 {
+                self.quick.shrink = 0;
+            }
+        }
         let used = {
             let s = self.slot_mut(i);
             let used = s.used;
@@ -210,6 +220,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// becomes a free arena if a spare descriptor is left); grows in place
     /// into a free right neighbour; otherwise allocates anew and frees the
     /// old arena, and tells the caller to copy ([`Reallocation::moved_from`]).
+    /// Under the fast model the old arena waits in a quick list only if it
+    /// is smaller than a quarter of [`QUICK_LIMIT`](crate::QUICK_LIMIT).
     /// When nothing else fits, it takes the free left neighbour too (with
     /// itself and a free right neighbour): the allocation then moves down,
     /// overlapping its old place, so copy as `memmove` does.
@@ -269,7 +281,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         };
         // `i` still describes the old arena: `alloc` neither moves nor
         // touches an in-use descriptor (a flush frees only cached arenas).
-        self.free_or_cache(i);
+        // Only a small one waits in a quick list (see `quick_lists`).
+        if old_size < MOVED_CACHE_LIMIT {
+            self.free_or_cache(i);
+        } else {
+            self.free_slot(i);
+        }
         Ok(Reallocation {
             offset: new.offset,
             size: new.size,

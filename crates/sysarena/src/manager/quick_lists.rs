@@ -25,24 +25,35 @@
 //! stack per size; at most [`QUICK_DEPTH`] per size; at most a sixteenth of
 //! the memory (a heap's fences between regions left out) and
 //! [`QUICK_MAX_BYTES`] in all. A full stack leaves the arena
-//! to the ordinary free.
+//! to the ordinary free. A moving `realloc` leaves the arena it moved from
+//! to the lists only below [`MOVED_CACHE_LIMIT`] (2 KiB); a larger one is
+//! freed for real at once. Measured (`benches/RESULTS.md`, "Engine work,
+//! part 5"): caching the old places of growing blocks up to 8 KiB cost the
+//! heap-efficiency workload 0.06 points over 200 rounds, caching what
+//! `free` releases up to 8 KiB did not.
 //!
 //! # Flushes
 //!
 //! Every cached arena is freed for real (merging with its free neighbours)
 //! before a new uncached allocation (`alloc`, or a handle's) of
-//! [`QUICK_LIMIT`] bytes or more while the lists hold at least 16 times its
+//! [`LARGE_REQUEST`] (4 KiB) or more while the lists hold at least 16 times its
 //! size (dlmalloc consolidates its fastbins before a large request for the
 //! same reason: small cached arenas must not chop up the space large ones
 //! need; the ratio keeps the flushes rare; a moving `realloc` does not
-//! flush, or a growing vector would flush the lists at every doubling),
+//! flush, or a growing vector would flush the lists at every doubling;
+//! after such a flush, arenas of `LARGE_REQUEST` bytes or more are freed
+//! for real, not cached, for the next [`LARGE_PAUSE`] (256) real frees:
+//! where large requests come often, caching large arenas only fed the next
+//! flush — a larson-style churn of blocks up to 8 KiB under the LD_PRELOAD
+//! malloc took 140.9 M instructions without the pause, 128.8 M with the
+//! lists up to 4 KiB and 130.5 M with the pause; `benches/RESULTS.md`),
 //! before an allocation reports out of memory (then the allocation is
 //! retried), before [`defragment`](crate::ArenaManager::defragment), before
 //! a relocation or a pass plan, before
 //! [`set_config`](crate::ArenaManager::set_config), and before a heap adds a
 //! region (its fence must be larger than every free arena). So "an allocation never
 //! fails while a fitting free arena exists" stays as true as without the
-//! lists. A flush does at most 512 × [`QUICK_DEPTH`] (16,384) frees: a
+//! lists. A flush does at most 1,024 × [`QUICK_DEPTH`] (32,768) frees: a
 //! constant.
 
 use super::state::ArenaManager;
@@ -50,8 +61,26 @@ use crate::config::{Coalescing, Config, Policy};
 use crate::stats::Allocation;
 use crate::table::{NIL, Slot, State, TableStorage};
 
-/// Arenas of fewer bytes than this are cached when freed.
-pub const QUICK_LIMIT: usize = 4096;
+/// Arenas of fewer bytes than this are cached when freed. 8 KiB: random
+/// actions at max 3000 (reallocs up to 9,000 bytes) took 142.4 M
+/// instructions with it, 151.7 M with 4 KiB (`benches/RESULTS.md`).
+pub const QUICK_LIMIT: usize = 8192;
+/// A moving `realloc` caches the arena it moved from only below this many
+/// bytes (a quarter of [`QUICK_LIMIT`]); larger ones are freed for real at
+/// once (the module docs say why).
+pub(crate) const MOVED_CACHE_LIMIT: usize = QUICK_LIMIT / 4;
+/// An uncached new allocation of this many bytes or more flushes the lists
+/// first when they hold [`LARGE_FLUSH_RATIO`] times its size.
+pub(crate) const LARGE_REQUEST: usize = 4096;
+/// After a large request flushed the lists, arenas of [`LARGE_REQUEST`]
+/// bytes or more are freed for real, not cached, for this many real frees
+/// (the module docs say why).
+pub(crate) const LARGE_PAUSE: u32 = 256;
+/// [`QuickLists::shrink`] during that pause: the size bits from
+/// [`LARGE_REQUEST`] up to [`QUICK_LIMIT`]; a size below the limit with any
+/// of them set is at least `LARGE_REQUEST`.
+pub(crate) const PAUSED: usize = (QUICK_LIMIT - 1) & !(LARGE_REQUEST - 1);
+const _: () = assert!(QUICK_LIMIT.is_power_of_two() && LARGE_REQUEST.is_power_of_two());
 /// Only arenas whose size is a multiple of this are cached: one stack per
 /// size, indexed with a shift.
 pub const QUICK_GRANULE: usize = 8;
@@ -79,6 +108,13 @@ pub(crate) struct QuickLists {
     pub(crate) lens: [u8; QUICK_CLASSES],
     /// Bytes cached (0: nothing is).
     pub(crate) bytes: usize,
+    /// 0, or [`PAUSED`] while a large request's flush pauses the caching of
+    /// arenas of [`LARGE_REQUEST`] bytes or more: an arena whose size has a
+    /// bit of it set is not cached (one test on the fast path; 0 keeps an
+    /// all-zero manager empty).
+    pub(crate) shrink: usize,
+    /// Real frees left before the pause ends (0: no pause).
+    pub(crate) pause: u32,
     /// Bytes the lists may hold: 0 outside the fast model.
     pub(crate) budget: usize,
 }
@@ -110,6 +146,8 @@ impl QuickLists {
         heads: [0; QUICK_CLASSES],
         lens: [0; QUICK_CLASSES],
         bytes: 0,
+        shrink: 0,
+        pause: 0,
         budget: 0,
     };
 
@@ -138,6 +176,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let Some(c) = quick_index(size) else {
             return false;
         };
+        if size & self.quick.shrink != 0 {
+            return false;
+        }
         if self.quick.bytes + size > self.quick.budget || self.quick.lens[c] as usize >= QUICK_DEPTH
         {
             return false;
@@ -196,9 +237,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// neighbours and enters the free index.
     ///
     /// # Time complexity
-    /// O(1): at most `QUICK_LIMIT / QUICK_GRANULE × QUICK_DEPTH` (512 × 32)
+    /// O(1): at most `QUICK_LIMIT / QUICK_GRANULE × QUICK_DEPTH` (1,024 × 32)
     /// frees, each O(1), and a look at the stacks' lengths, eight at a time
-    /// (64 words): a flush costs about what it frees.
+    /// (128 words): a flush costs about what it frees.
     pub fn flush_quick_lists(&mut self) {
         if self.quick.bytes == 0 {
             return;
@@ -243,7 +284,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.settle();
     }
 
-    /// How many arenas are cached. O(1): the 512 stacks' lengths, summed
+    /// How many arenas are cached. O(1): the 1,024 stacks' lengths, summed
     /// (no counter is kept on the fast path).
     pub(super) fn cached_arenas(&self) -> usize {
         if self.quick.bytes == 0 {
@@ -291,6 +332,101 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.quick.budget = QuickLists::budget_for(self.config, memory);
         if self.quick.budget == 0 {
             self.flush_quick_lists();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec;
+
+    use super::super::state::ArenaManager;
+    use super::{LARGE_PAUSE, LARGE_REQUEST, MOVED_CACHE_LIMIT, QUICK_LIMIT};
+    use crate::config::Config;
+    use crate::table::Slot;
+
+    /// A moving `realloc` leaves a small old arena to the quick lists and
+    /// frees a large one for real (it merges with its free neighbour at
+    /// once), while `free` caches every size below the limit.
+    #[test]
+    fn a_moving_realloc_caches_only_a_small_old_arena() {
+        let mut table = vec![Slot::EMPTY; 64];
+        let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
+        let small = MOVED_CACHE_LIMIT - 8;
+        let large = MOVED_CACHE_LIMIT;
+        // Each block has a live right neighbour (it cannot grow in place)
+        // and a free left neighbour once `gap` is freed.
+        let gap = m.alloc(64, 8).unwrap().offset();
+        let a = m.alloc(small, 8).unwrap().offset();
+        m.alloc(8, 8).unwrap();
+        let b = m.alloc(large, 8).unwrap().offset();
+        m.alloc(8, 8).unwrap();
+        let c = m.alloc(QUICK_LIMIT - 8, 8).unwrap().offset();
+        m.alloc(8, 8).unwrap();
+        m.free(gap).unwrap();
+        let cached = m.stats().cached_bytes;
+        assert_eq!(cached, 64, "free caches a small arena");
+
+        let r = m.realloc(a, 2 * QUICK_LIMIT, 8).unwrap();
+        assert_eq!(r.moved_from, Some(a));
+        assert!(m.arena_at(a).unwrap().cached, "the small old arena waits");
+        assert_eq!(m.stats().cached_bytes, cached + small);
+        m.check_invariants().unwrap();
+
+        let r = m.realloc(b, 2 * QUICK_LIMIT, 8).unwrap();
+        assert_eq!(r.moved_from, Some(b));
+        let old = m.arena_at(b).unwrap();
+        assert!(!old.in_use && !old.cached, "the large old arena is free");
+        assert_eq!(m.stats().cached_bytes, cached + small, "not cached");
+        m.check_invariants().unwrap();
+
+        m.free(c).unwrap();
+        assert!(m.arena_at(c).unwrap().cached, "free caches below the limit");
+        assert_eq!(m.stats().cached_bytes, cached + small + QUICK_LIMIT - 8);
+        m.check_invariants().unwrap();
+    }
+
+    /// A large request's flush pauses the caching of large arenas for
+    /// [`LARGE_PAUSE`] real frees; small ones are cached meanwhile.
+    #[test]
+    fn a_large_requests_flush_pauses_large_arenas_for_a_while() {
+        let large = LARGE_REQUEST + 904;
+        let n = LARGE_PAUSE as usize + 24;
+        let mut table = vec![Slot::EMPTY; 4 * n];
+        let mut m = ArenaManager::from_slice(&mut table, 1 << 23, Config::fast()).unwrap();
+        let blocks = |m: &mut ArenaManager<0, &mut [Slot]>, count: usize, size: usize| {
+            (0..count)
+                .map(|_| {
+                    let a = m.alloc(size, 8).unwrap().offset();
+                    m.alloc(8, 8).unwrap();
+                    a
+                })
+                .collect::<std::vec::Vec<_>>()
+        };
+        // Enough cached for a flush before a request of `LARGE_REQUEST`.
+        let first = blocks(&mut m, 16, large);
+        for &a in &first {
+            m.free(a).unwrap();
+        }
+        assert_eq!(m.stats().cached_bytes, 16 * large);
+        m.alloc(LARGE_REQUEST, 8).unwrap();
+        assert_eq!(m.stats().cached_bytes, 0, "the large request flushed");
+        m.check_invariants().unwrap();
+
+        let later = blocks(&mut m, n, large);
+        let small = blocks(&mut m, 1, 64)[0];
+        m.free(small).unwrap();
+        assert_eq!(m.stats().cached_bytes, 64, "small arenas still wait");
+        for (k, &a) in later.iter().enumerate() {
+            let before = m.stats().cached_bytes;
+            m.free(a).unwrap();
+            let cached = m.stats().cached_bytes == before + large;
+            assert_eq!(cached, k >= LARGE_PAUSE as usize, "free {k}");
+            // Miri interprets: the table is checked at the end only.
+            if !cfg!(miri) || k + 1 == later.len() {
+                m.check_invariants().unwrap();
+            }
         }
     }
 }

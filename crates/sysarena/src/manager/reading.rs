@@ -28,7 +28,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// non-empty class (O(k), k = its arenas). No allocation or free pays
     /// for it. Under the fast model the quick lists' figures (cached
     /// arenas, the largest cached size, and from them the in-use count) are
-    /// read from their 512 stack lengths: a constant.
+    /// read from their 1,024 stack lengths: a constant.
     pub fn stats(&self) -> Stats {
         Stats {
             capacity: self.capacity,

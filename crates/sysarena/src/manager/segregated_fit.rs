@@ -104,9 +104,14 @@ mod tests {
     use crate::config::Config;
     use crate::table::Slot;
 
-    const HOLE: usize = 4096;
+    /// The holes' size: above [`QUICK_LIMIT`](crate::QUICK_LIMIT), so that
+    /// freeing them makes free arenas in the index (smaller ones would wait
+    /// in the quick lists); the size classes there are 512 bytes wide, so
+    /// every spread below stays in one class.
+    const HOLE: usize = 16 * 1024;
+    const _: () = assert!(HOLE >= crate::QUICK_LIMIT);
 
-    /// A fast manager over `2 * holes` blocks of 4 KiB with every other one
+    /// A fast manager over `2 * holes` blocks of 16 KiB with every other one
     /// freed (the checkerboard), the holes sized `HOLE + 16 * (i % spread)`
     /// (all in one size class), plus `tail` bytes free at the top.
     fn checkerboard(holes: usize, spread: usize) -> ArenaManager<0, Box<[Slot]>> {
@@ -175,8 +180,8 @@ mod tests {
 
     #[test]
     fn a_fit_deeper_than_the_fallback_looks_is_missed_as_documented() {
-        // 200 holes: 199 of 4096 bytes in front of the class list, one of
-        // 4112 bytes behind them, nothing larger. A request for 4112 would
+        // 200 holes: 199 of `HOLE` bytes in front of the class list, one of
+        // `HOLE + 16` behind them, nothing larger. A request for that would
         // need a walk of the whole class: the bounded fallback gives up.
         let holes = 200;
         let cap = 2 * holes * HOLE + 16;

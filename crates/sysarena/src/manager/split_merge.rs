@@ -127,22 +127,26 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Takes a spare descriptor for a new free arena (the caller links,
     /// hashes and indexes it). The caller has checked a spare exists.
+    ///
+    /// Only what no caller writes is written: the extent, `used` and the
+    /// state. The links come from `link_after`/`link_before`, `hash_insert`
+    /// and `index_insert`; `tag` and `align_log2` keep stale values, never
+    /// read while the arena is not in use (every way into use writes them),
+    /// and the bucket head stays where it is.
     #[inline(always)]
     pub(super) fn new_free_arena(&mut self, offset: usize, size: usize) -> u32 {
         let j = self.spare_pop().expect("caller checked for a spare");
-        let bucket = self.slot(j).bucket;
-        *self.slot_mut(j) = Slot {
-            offset,
-            size,
-            state: State::Free,
-            bucket,
-            ..Slot::EMPTY
-        };
+        let s = self.slot_mut(j);
+        s.offset = offset;
+        s.size = size;
+        s.used = 0;
+        s.state = State::Free;
         j
     }
 
     /// Immediate coalescing of a just-freed arena (not yet indexed) with its
     /// free neighbours; returns the slot that now describes the merged arena.
+    #[inline(always)]
     pub(super) fn merge_neighbours(&mut self, i: u32) -> u32 {
         let next = self.slot(i).next;
         if next != NIL && self.slot(next).state == State::Free {
