@@ -4,9 +4,9 @@
 //! served from a *slab*: an arena the shard's [`Heap`] hands out whole (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
 //! bytes, then eight per doubling up to 4 KiB: `class.rs`). A slab of a
-//! class up to 1 KiB is one *page* ([`PAGE`], 16 KiB, aligned to 16 KiB);
-//! above, a *span* of [`SPAN`] pages (64 KiB), so that a class of 4 KiB
-//! slots still has 16 of them. Everything the layer knows lives out of
+//! class up to 256 bytes is one *page* ([`PAGE`], 16 KiB, aligned to
+//! 16 KiB: 64 slots or more); above, a *span* of [`SPAN`] pages (64 KiB,
+//! aligned to 64 KiB), so that a class of 4 KiB slots still has 16. Everything the layer knows lives out of
 //! band, in an array of [`PageMeta`] indexed by page number (`(addr -
 //! shard base) >> 14`) in a `MAP_NORESERVE` mapping: the class, the free
 //! count, and a free bitmap with a one-word summary (in a span's first

@@ -217,7 +217,7 @@ fn empty_pages_go_back_but_one_spare_stays() {
 fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     let (mut heap, mut slab) = setup(16);
     let mut hwm = 0;
-    let c = class_of(1024);
+    let c = class_of(256);
     let n = slots(c);
     let ps: Vec<*mut u8> = (0..(MAX_SPARES + 2) * n)
         .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
@@ -382,7 +382,7 @@ fn a_spare_stays_its_class_s_and_comes_back_before_the_heap() {
     assert_eq!((slab.counts.pages, slab.counts.carved), (1, 1));
     // Another class of the same slab size carves its own slab: the spare's
     // bytes held `a`'s slots.
-    let b = class_of(1024);
+    let b = class_of(256);
     let f = slab.alloc(&mut heap, &mut hwm, b).unwrap();
     slab.check();
     assert_eq!((slab.counts.carved, slab.counts.spares), (2, 1));
@@ -421,7 +421,7 @@ fn a_spare_stays_its_class_s_and_comes_back_before_the_heap() {
 fn a_class_keeps_several_spares_under_churn_and_hints_into_them_still_work() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
-    let c = class_of(1024);
+    let c = class_of(256);
     let n = slots(c);
     // Churn: fill and empty eight pages, again and again, so that the
     // layer carves soon after giving back and raises its cap.
