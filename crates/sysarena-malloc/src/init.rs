@@ -72,11 +72,11 @@ unsafe fn init(g: &mut Settings) -> bool {
     // The reservation, the descriptor tables, the page records and the slot
     // states, sized together; halved together until the kernel grants them.
     let (raw, tables, meta, states_mem, shard_size, descriptors) = loop {
-        // Shards are a power of two of bytes (whole spans), so that the
+        // Shards are a power of two of bytes (whole slab pages), so that the
         // owner of an address is a shift away; more of them (unless asked
         // for a number) use what the rounding would leave unused.
         let per_shard = reserve / shards;
-        if per_shard < slab::ALIGN {
+        if per_shard < slab::PAGE {
             return false;
         }
         let shard_size = 1usize << per_shard.ilog2();
@@ -93,11 +93,11 @@ unsafe fn init(g: &mut Settings) -> bool {
         };
         let pages = shards * (shard_size / slab::PAGE);
         let sizes = [
-            // One span more: the shards start at the first span boundary
-            // (slabs are arenas of the shards aligned to their size).
+            // One slab page more: the shards start at the first 64 KiB
+            // boundary (slab pages are 64 KiB-aligned arenas of the shards).
             shards
                 .checked_mul(shard_size)
-                .and_then(|n| n.checked_add(slab::ALIGN)),
+                .and_then(|n| n.checked_add(slab::PAGE)),
             shards
                 .checked_mul(descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
@@ -129,7 +129,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         }
         reserve /= 2;
     };
-    let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::ALIGN) - raw as usize);
+    let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::PAGE) - raw as usize);
     let pages_per_shard = shard_size / slab::PAGE;
     let meta = meta.cast::<slab::PageMeta>();
     // SAFETY: a fresh zeroed mapping of that many pages' states, leaked.
@@ -140,7 +140,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         // SAFETY: shard `i`'s table is its own `descriptors` slots in the
         // fresh (zeroed) table mapping, its page records its own
         // `pages_per_shard` in the fresh record mapping, and its region its
-        // own `shard_size` bytes of the reservation, starting on a span
+        // own `shard_size` bytes of the reservation, starting on a 64 KiB
         // boundary; all are leaked for the process's life.
         let ok = unsafe {
             shard::build(

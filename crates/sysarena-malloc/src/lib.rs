@@ -18,7 +18,7 @@
 //!   [`SliceManager::from_empty_slice`](sysarena::SliceManager::from_empty_slice)
 //!   so that it costs nothing until used.
 //! - **Small blocks** (at most 4 KiB, alignment at most 16) come from
-//!   the shard's slab layer (`slab`): 16 KiB pages carved out of its heap,
+//!   the shard's slab layer (`slab`): 64 KiB pages carved out of its heap,
 //!   one descriptor per page, cut into slots of one size class (16, 32, …,
 //!   1024 bytes, then 1152, 1280, …, 4096: eight per doubling), with the
 //!   class, free bitmap and list links of each page out of band in a

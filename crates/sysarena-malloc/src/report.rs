@@ -147,9 +147,6 @@ fn report(g: &Settings, fd: i32) {
         sum.slab.slot_bytes += sc.slot_bytes;
         sum.slab.carved += sc.carved;
         sum.slab.returned += sc.returned;
-        sum.slab.bytes += sc.bytes;
-        sum.slab.spares += sc.spares;
-        sum.slab.reused += sc.reused;
         sum.free_touched += free_t;
         sum.largest_touched = sum.largest_touched.max(largest_t);
         sum.descriptors_used += s.descriptors - s.spare_descriptors;
@@ -191,7 +188,7 @@ fn report(g: &Settings, fd: i32) {
     // Slab pages are in-use arenas of the shards (in the columns above);
     // here they are taken out of the arena figures and counted once, as
     // slab blocks.
-    let slab_bytes = sum.slab.bytes;
+    let slab_bytes = sum.slab.pages * crate::slab::PAGE;
     let _ = writeln!(
         b,
         "live at exit: {} requested bytes in {} arenas ({} bytes reserved; internal fragmentation {} bytes), not counting slab pages",
@@ -202,11 +199,10 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "slab layer: {} slabs ({} bytes: pages of {} bytes, spans of {} above 1 KiB; in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back, {} kept empty as spares now, {} taken off the spares",
+        "slab layer: {} pages of {} bytes ({} bytes, in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back",
         sum.slab.pages,
-        slab_bytes,
         crate::slab::PAGE,
-        crate::slab::PAGE * crate::slab::SPAN,
+        slab_bytes,
         sum.slab.used_slots,
         sum.slab.used_bytes,
         sum.slab.slots - sum.slab.used_slots,
@@ -214,8 +210,6 @@ fn report(g: &Settings, fd: i32) {
         slab_bytes - sum.slab.slot_bytes,
         sum.slab.carved,
         sum.slab.returned,
-        sum.slab.spares,
-        sum.slab.reused,
     );
     let (caches, cached, cached_bytes, cache_allocs, cache_frees) = crate::tcache::totals();
     let _ = writeln!(

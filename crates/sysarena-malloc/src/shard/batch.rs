@@ -17,7 +17,7 @@ pub(crate) static FLUSHED: AtomicU64 = AtomicU64::new(0);
 
 /// Fills `out` with free slots of class `c` from the thread's shard (one
 /// lock for the batch) and returns how many it took: fewer when the shard
-/// has no 16 KiB left for a page, 0 when the layer is off. The slots are
+/// has no 64 KiB left for a page, 0 when the layer is off. The slots are
 /// the caller's, in state `LIVE` (the caller marks them cached).
 ///
 /// # Time complexity

@@ -256,7 +256,7 @@ impl Inner {
                 }
                 return Some(f);
             }
-            // No 16 KiB left for a page: the heap may still fit the block.
+            // No 64 KiB left for a page: the heap may still fit the block.
         }
         self.alloc_heap(size, align, config)
     }
@@ -406,7 +406,7 @@ impl Inner {
 
 /// A small block (`size <= slab::MAX_SIZE`, 16-aligned) from the slab layer
 /// of the thread's shard: the fast path. `None` when the layer is off or
-/// the shard has no 16 KiB left for a page (then [`alloc`] tries the heap
+/// the shard has no 64 KiB left for a page (then [`alloc`] tries the heap
 /// and the other shards).
 #[inline]
 pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {

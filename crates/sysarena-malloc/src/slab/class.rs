@@ -18,7 +18,7 @@
 //! stress's peak RSS by about a tenth; above 4 KiB the heap serves.
 
 /// log2 of [`PAGE`].
-pub(crate) const PAGE_SHIFT: u32 = 14;
+pub(crate) const PAGE_SHIFT: u32 = 16;
 /// Bytes in a slab page (and its alignment).
 pub(crate) const PAGE: usize = 1 << PAGE_SHIFT;
 /// The step between the small size classes, and every slot's alignment.
@@ -100,56 +100,7 @@ pub(crate) const fn class_size(c: usize) -> usize {
     SIZES[c & (TABLE - 1)] as usize
 }
 
-/// Pages in a slab of a class above 256 bytes: a *span* of `SPAN × PAGE`
-/// = 64 KiB, carved and given back as one. A slab with few slots empties
-/// (and goes back, and is carved again) often: with one 16 KiB page for
-/// every class up to 4 KiB, larson at 8 threads up to 4 KiB spent 2.3 s
-/// of CPU where 64 KiB pages spent 1.1 s (glibc 1.7 s); with spans only
-/// above 1 KiB, larson at 4 and 8 threads up to 1 KiB ran at 25–30 M
-/// operations a second where 64 KiB pages ran at 39–48 M. With spans
-/// above 256 bytes (every slab has at least 16 slots, a page at least 64)
-/// it runs at 41–43 M.
-pub(crate) const SPAN: usize = 4;
-
-/// The largest slab, a span: every slab is aligned to its size, and the
-/// reservation's shards start on a multiple of this.
-pub(crate) const ALIGN: usize = SPAN * PAGE;
-
-/// The first class whose slabs are spans: 272 bytes.
-const FIRST_SPANNED: usize = 256 / GRANULE;
-
-/// Pages in a slab of class `c`: 1 up to 256 bytes, else [`SPAN`].
-#[inline]
-pub(crate) const fn span_pages(c: usize) -> usize {
-    if c < FIRST_SPANNED { 1 } else { SPAN }
-}
-
-/// Bytes in a slab of class `c` (also its alignment).
-#[inline]
-pub(crate) const fn slab_bytes(c: usize) -> usize {
-    span_pages(c) << PAGE_SHIFT
-}
-
-/// The offset of `off` (from a span boundary) in its slab of class `c`
-/// (a masked table load: this is on every cached malloc and free).
-#[inline]
-pub(crate) fn in_slab(off: usize, c: usize) -> usize {
-    off & SLAB_MASK[c & (TABLE - 1)] as usize
-}
-
-/// `slab_bytes(c) - 1` per class.
-static SLAB_MASK: [u32; TABLE] = {
-    let mut r = [0u32; TABLE];
-    let mut c = 0;
-    while c < CLASSES {
-        r[c] = (slab_bytes(c) - 1) as u32;
-        c += 1;
-    }
-    r
-};
-
-/// Slots in a slab of class `c` (the tail, `slab_bytes(c) % size` bytes,
-/// is unused).
+/// Slots in a page of class `c` (the tail, `PAGE % size` bytes, is unused).
 #[inline]
 pub(super) fn slots(c: usize) -> usize {
     SLOTS[c & (TABLE - 1)] as usize
@@ -160,25 +111,14 @@ pub(super) static SLOTS: [u16; TABLE] = {
     let mut r = [0u16; TABLE];
     let mut c = 0;
     while c < CLASSES {
-        r[c] = (slab_bytes(c) / SIZES[c] as usize) as u16;
+        r[c] = (PAGE / SIZES[c] as usize) as u16;
         c += 1;
     }
     r
 };
 
-// Every slab's slots fit a page record's bitmap, and a span's 64 KiB keep
-// the reciprocals exact (see `RECIP`).
-const _: () = {
-    let mut c = 0;
-    while c < CLASSES {
-        assert!(slab_bytes(c) / (SIZES[c] as usize) <= PAGE / GRANULE);
-        assert!(slab_bytes(c) <= 1 << 16);
-        c += 1;
-    }
-};
-
 /// `ceil(2^32 / size)` per class: `(offset * RECIP[c]) >> 32` is
-/// `offset / size` for every offset in a slab (the error, below
+/// `offset / size` for every offset in a page (the error, below
 /// `offset / 2^32 < 2^-16`, never reaches the next multiple, which is at
 /// least `1 / size >= 2^-12` away; the unit tests check every offset).
 pub(super) static RECIP: [u64; TABLE] = {

@@ -1,40 +1,29 @@
 //! The slab layer: small blocks without a descriptor each.
 //!
 //! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 is
-//! served from a *slab*: an arena the shard's [`Heap`] hands out whole (one
+//! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
+//! that the shard's [`Heap`] hands out as one arena (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
-//! bytes, then eight per doubling up to 4 KiB: `class.rs`). A slab of a
-//! class up to 256 bytes is one *page* ([`PAGE`], 16 KiB, aligned to
-//! 16 KiB: 64 slots or more); above, a *span* of [`SPAN`] pages (64 KiB,
-//! aligned to 64 KiB), so that a class of 4 KiB slots still has 16. Everything the layer knows lives out of
-//! band, in an array of [`PageMeta`] indexed by page number (`(addr -
-//! shard base) >> 14`) in a `MAP_NORESERVE` mapping: the class, the free
-//! count, and a free bitmap with a one-word summary (in a span's first
-//! page; its other pages only say where that is). Nothing is ever written
-//! into user memory, so a buffer overflow corrupts a neighbouring block's
-//! bytes, never the allocator.
+//! bytes, then eight per doubling up to 4 KiB: `class.rs`). Everything the
+//! layer knows lives out of band, in an array of [`PageMeta`] indexed by
+//! page number (`(addr - shard base) >> 16`) in a `MAP_NORESERVE` mapping:
+//! the class, the free count, and a free bitmap with a one-word summary.
+//! Nothing is ever written into user memory, so a buffer overflow corrupts
+//! a neighbouring block's bytes, never the allocator.
 //!
 //! Per class, a shard keeps a doubly linked list (links in the page
-//! metadata) of its slabs that have a free slot, and one of its empty
-//! slabs. All operations are O(1):
+//! metadata) of its pages that have a free slot. All operations are O(1):
 //!
-//! - **alloc**: the list's first slab; its lowest free slot (two
-//!   `trailing_zeros`: the summary word, then the bitmap word). A slab
-//!   that becomes full leaves the list. An empty list takes one of the
-//!   class's spares if it has one (resident already), else carves a new
-//!   slab out of the heap (one `Heap::alloc`).
-//! - **free**: page → first page of its slab → class → slot index (a
-//!   multiply by the class's reciprocal, checked); the slot's bit must be
-//!   clear (else the free is a double free and nothing changes); set it. A
-//!   full slab re-enters the list at its head. A slab that becomes empty
-//!   leaves the list: it stays as one of its class's *spares*, or, if the
-//!   shard keeps as many pages of spares as it may (a cap that adapts to
-//!   how much its slabs churn: `spares.rs`), goes back to the heap
+//! - **alloc**: the list's first page; its lowest free slot (two
+//!   `trailing_zeros`: the summary word, then the bitmap word). A page that
+//!   becomes full leaves the list. An empty list carves a new page out of
+//!   the heap (one `Heap::alloc`).
+//! - **free**: page → class → slot index (a multiply by the class's
+//!   reciprocal, checked); the slot's bit must be clear (else the free is a
+//!   double free and nothing changes); set it. A full page re-enters the
+//!   list at its head. A page that becomes empty stays as the class's one
+//!   spare, or, if the class has a spare already, goes back to the heap
 //!   (`Heap::free`, after `MADV_DONTNEED` on its memory).
-//!
-//! Slabs were 64 KiB pages for every class, and one spare a class: a
-//! 4-thread stress gave back and faulted in 2,000 slabs a run (1.2× glibc's
-//! time) and `git log --stat` 2,079 (32.7k page faults, glibc 18.8k).
 //!
 //! The layer is guarded by the shard's lock, like the heap it carves from.
 
@@ -47,21 +36,16 @@ use sysarena::{Heap, Slot};
 mod class;
 mod page;
 mod recent;
-mod spares;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 mod verify;
 
-pub(crate) use class::{
-    ALIGN, CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, SPAN, class_of, class_size,
-};
-use class::{RECIP, slab_bytes, slots, span_pages};
+pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, class_size};
+use class::{RECIP, slots};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
 use recent::Recent;
-pub(crate) use spares::MOST_SPARES;
-use spares::SpareCap;
 use state::{Chunks, States};
 
 /// The heap a slab layer carves its pages from (a shard's): a sysarena
@@ -80,19 +64,15 @@ pub(crate) struct Fresh {
 struct List {
     /// First page with a free slot, or [`NONE`].
     head: u32,
-    /// First of the class's spares (pages with every slot free, not on
-    /// the list above), or [`NONE`].
-    spares: u32,
+    /// Pages in the list with every slot free (at most one stays).
+    empty: u32,
 }
 
 /// The layer's counts, for the stats report.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Counts {
-    /// Slabs held (each an in-use arena of the shard's heap: a page, or a
-    /// span of pages).
+    /// Slab pages held (each an in-use arena of the shard's heap).
     pub(crate) pages: usize,
-    /// Their bytes.
-    pub(crate) bytes: usize,
     /// Slots handed out and not freed.
     pub(crate) used_slots: usize,
     /// Their bytes (at their class sizes).
@@ -104,12 +84,6 @@ pub(crate) struct Counts {
     /// Pages carved out of the heap, and given back to it, ever.
     pub(crate) carved: u64,
     pub(crate) returned: u64,
-    /// Empty slabs kept, on their classes' spare lists (in `pages`).
-    pub(crate) spares: usize,
-    /// Their pages (at most `spare_cap.cap()`).
-    pub(crate) spare_pages: usize,
-    /// Slabs taken off their class's spare list for a new slot, ever.
-    pub(crate) reused: u64,
 }
 
 /// What the metadata says about a pointer.
@@ -152,19 +126,19 @@ pub(crate) struct Slab {
     madvise: bool,
     lists: [List; CLASSES],
     recent: [Recent; CLASSES],
-    /// How many spares the layer may keep (it adapts: `spares.rs`).
-    spare_cap: SpareCap,
+    /// Empty pages kept (at most one per class, [`MAX_SPARES`] in all).
+    spares: usize,
     pub(crate) counts: Counts,
 }
 
-/// The fewest pages of empty slabs a shard keeps as spares, where its
-/// slabs do not churn (`spares.rs` raises it, up to [`MOST_SPARES`], where
-/// they do): 64 KiB, a span. A spare spares a malloc/free loop at a slab
-/// boundary a `Heap::alloc` and `free` each time, but it is resident
-/// memory — one 64 KiB page per class of the 72 and shard made a 4-thread
-/// stress hold 18 MiB of empty pages. Since the thread caches serve such a
-/// loop without reaching the layer, little is enough there.
-pub(crate) const MAX_SPARES: usize = 4;
+/// The most empty pages a shard keeps as spares (one per class at most):
+/// a spare spares a malloc/free loop at a page boundary a `Heap::alloc`
+/// and `free` each time, but it is resident memory — one per class of the
+/// 72 and shard made a 4-thread stress hold 18 MiB of empty pages. Since
+/// the thread caches serve such a loop without reaching the layer, one is
+/// enough: `git log --stat` peaks 0.15 MB lower than with four, at the
+/// same instructions in one-thread larson (callgrind).
+pub(crate) const MAX_SPARES: usize = 1;
 
 impl Slab {
     /// A layer with no metadata: serves nothing, finds nothing.
@@ -179,22 +153,18 @@ impl Slab {
             madvise: false,
             lists: [List {
                 head: NONE,
-                spares: NONE,
+                empty: 0,
             }; CLASSES],
             recent: [Recent::EMPTY; CLASSES],
-            spare_cap: SpareCap::NEW,
+            spares: 0,
             counts: Counts {
                 pages: 0,
-                bytes: 0,
                 used_slots: 0,
                 used_bytes: 0,
                 slots: 0,
                 slot_bytes: 0,
                 carved: 0,
                 returned: 0,
-                spares: 0,
-                spare_pages: 0,
-                reused: 0,
             },
         }
     }
@@ -256,10 +226,10 @@ impl Slab {
             (&raw mut (*dst).lists).write(
                 [List {
                     head: NONE,
-                    spares: NONE,
+                    empty: 0,
                 }; CLASSES],
             );
-            (&raw mut (*dst).spare_cap).write(SpareCap::NEW);
+            (&raw mut (*dst).spares).write(0);
         }
     }
 
@@ -317,7 +287,7 @@ impl Slab {
     /// page, carving a page from `heap` if no page of the class has a free
     /// slot. `hwm` is the shard's high-water mark (bytes from its start ever
     /// handed out), kept up to date. `None` when the layer is off or the
-    /// heap has no page (16 KiB) left.
+    /// heap has no 64 KiB left.
     ///
     /// # Time complexity
     /// O(1) (at most [`RECENT`](recent::RECENT) stale entries are skipped, each once).
@@ -368,7 +338,6 @@ impl Slab {
             m.summary &= !(1u64 << w);
         }
         let was_empty = m.free == n;
-        let was_spare = m.spare;
         m.free -= 1;
         let full = m.free == 0;
         let dirty = if idx < m.clean_from as usize {
@@ -378,13 +347,8 @@ impl Slab {
             0
         };
         if was_empty {
-            // The page was on no list of pages with a free slot: a spare
-            // (taken by its class, or through a hint) or just carved.
-            if was_spare {
-                self.unspare(c, page);
-                self.counts.reused += 1;
-            }
-            self.push_front(c, page);
+            self.lists[c].empty -= 1;
+            self.spares -= 1;
         }
         if full {
             self.unlink(c, page);
@@ -399,51 +363,37 @@ impl Slab {
         }
     }
 
-    /// A slab for class `c` with every slot free (which `take` lists): one
-    /// of the class's spares if it has one (resident already: no system
-    /// call, no page fault), else a slab carved out of `heap`.
+    /// Carves a page of class `c` out of `heap` and lists it.
     #[cold]
     fn carve(&mut self, heap: &mut ShardHeap, hwm: &mut usize, c: usize) -> Option<usize> {
         if !self.enabled {
             return None;
         }
-        if self.lists[c].spares != NONE {
-            return Some(self.lists[c].spares as usize);
-        }
-        let bytes = slab_bytes(c);
-        let p = heap
-            .alloc(Layout::from_size_align(bytes, bytes).ok()?)
-            .ok()?;
+        let layout = Layout::from_size_align(PAGE, PAGE).ok()?;
+        let p = heap.alloc(layout).ok()?;
         let off = p.as_ptr() as usize - heap.base().as_ptr() as usize;
         let page = off >> PAGE_SHIFT;
-        if page + span_pages(c) > self.pages || !off.is_multiple_of(bytes) {
-            // Cannot happen (the heap starts on a span boundary and honours
+        if page >= self.pages || !off.is_multiple_of(PAGE) {
+            // Cannot happen (the heap starts on a page boundary and honours
             // alignment); give the arena back rather than trust it.
-            // SAFETY: `p` is an arena of `heap` that holds no live slot.
+            // SAFETY: `p` was just allocated from `heap` and never handed out.
             let _ = unsafe { heap.free(p) };
             return None;
         }
         let size = class_size(c);
         let n = slots(c);
         // Bytes of the page below the high-water mark may hold old data.
-        let dirty = hwm.saturating_sub(off).min(bytes);
-        *hwm = (*hwm).max(off + bytes);
+        let dirty = hwm.saturating_sub(off).min(PAGE);
+        *hwm = (*hwm).max(off + PAGE);
         if !self.states.assign(&mut self.chunks, page, c) {
             // Cannot happen (a shard has a state block per page); give the
             // arena back.
-            // SAFETY: `p` is an arena of `heap` that holds no live slot.
+            // SAFETY: `p` was just allocated from `heap` and never handed out.
             let _ = unsafe { heap.free(p) };
             return None;
         }
-        for part in 1..span_pages(c) {
-            let t = self.meta_mut(page + part);
-            t.class = c as u8 + 1;
-            t.part = part as u8;
-        }
         let m = self.meta_mut(page);
         m.class = c as u8 + 1;
-        m.spare = false;
-        m.part = 0;
         m.free = n as u16;
         m.clean_from = dirty.div_ceil(size) as u16;
         for (w, word) in m.bits.iter_mut().enumerate() {
@@ -458,9 +408,10 @@ impl Slab {
         }
         let words = n.div_ceil(64);
         m.summary = if words == 64 { !0 } else { (1u64 << words) - 1 };
+        self.push_front(c, page);
+        self.lists[c].empty += 1;
+        self.spares += 1;
         self.counts.pages += 1;
-        self.counts.bytes += bytes;
-        self.spare_cap.carved();
         self.counts.carved += 1;
         self.counts.slots += n;
         self.counts.slot_bytes += n * size;
@@ -482,13 +433,10 @@ impl Slab {
         if m.class == 0 {
             return Found::NotSlab;
         }
-        // A span's later pages name their place; the first holds the rest.
-        let page = page - m.part as usize;
-        let m = if m.part == 0 { m } else { self.meta(page) };
         let c = ((m.class - 1) as usize).min(CLASSES - 1);
-        let in_slab = off - (page << PAGE_SHIFT);
-        let idx = ((in_slab as u64 * RECIP[c]) >> 32) as usize;
-        if idx * class_size(c) != in_slab || idx >= slots(c) {
+        let in_page = off & (PAGE - 1);
+        let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
+        if idx * class_size(c) != in_page || idx >= slots(c) {
             return Found::Invalid;
         }
         if m.bits[(idx >> 6) & (WORDS - 1)] & (1u64 << (idx & 63)) != 0 {
@@ -542,15 +490,15 @@ impl Slab {
         let size = class_size(c);
         self.counts.used_slots -= 1;
         self.counts.used_bytes -= size;
-        self.spare_cap.freed();
         if was_full {
             self.push_front(c, page);
         }
         if empty {
-            self.unlink(c, page);
-            if self.counts.spare_pages + span_pages(c) <= self.spare_cap.cap() {
-                self.spare(c, page);
+            if self.lists[c].empty == 0 && self.spares < MAX_SPARES {
+                self.lists[c].empty = 1;
+                self.spares += 1;
             } else {
+                self.unlink(c, page);
                 self.release(heap, page, c);
                 return size;
             }
@@ -559,74 +507,27 @@ impl Slab {
         size
     }
 
-    /// Puts `page` (empty, unlisted) on class `c`'s spares.
-    fn spare(&mut self, c: usize, page: usize) {
-        let head = self.lists[c].spares;
-        if head != NONE {
-            self.meta_mut(head as usize).prev = page as u32;
-        }
-        let m = self.meta_mut(page);
-        m.spare = true;
-        m.prev = NONE;
-        m.next = head;
-        self.lists[c].spares = page as u32;
-        self.counts.spares += 1;
-        self.counts.spare_pages += span_pages(c);
-    }
-
-    /// Takes `page` off class `c`'s spares (a slot of it is taken, or it
-    /// goes to another class).
-    fn unspare(&mut self, c: usize, page: usize) {
-        let (prev, next) = {
-            let m = self.meta_mut(page);
-            m.spare = false;
-            (m.prev, m.next)
-        };
-        if prev == NONE {
-            self.lists[c].spares = next;
-        } else {
-            self.meta_mut(prev as usize).next = next;
-        }
-        if next != NONE {
-            self.meta_mut(next as usize).prev = prev;
-        }
-        self.counts.spares -= 1;
-        self.counts.spare_pages -= span_pages(c);
-    }
-
-    /// Forgets that the empty, unlisted slab at `page` belongs to class
-    /// `c`.
-    fn retire(&mut self, page: usize, c: usize) {
-        for part in 0..span_pages(c) {
-            let m = self.meta_mut(page + part);
-            m.class = 0;
-            m.part = 0;
-        }
+    /// Gives an empty, unlisted page back to the heap.
+    #[cold]
+    fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
+        self.meta_mut(page).class = 0;
         self.states.unassign(&mut self.chunks, page);
         let n = slots(c);
         self.counts.pages -= 1;
-        self.counts.bytes -= slab_bytes(c);
+        self.counts.returned += 1;
         self.counts.slots -= n;
         self.counts.slot_bytes -= n * class_size(c);
-    }
-
-    /// Gives an empty, unlisted slab back to the heap.
-    #[cold]
-    fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
-        self.retire(page, c);
-        self.counts.returned += 1;
-        self.spare_cap.released();
         let p = heap.base().as_ptr().wrapping_add(page << PAGE_SHIFT);
         if self.madvise {
-            // SAFETY: the slab is an in-use arena of the heap that holds no
+            // SAFETY: the page is an in-use arena of the heap that holds no
             // live slot: nobody uses its bytes. MADV_DONTNEED on private
             // anonymous memory makes them read as zero later, which is all
             // the allocator assumes (the shard's high-water mark already
             // counts them as dirty).
-            unsafe { libc::madvise(p.cast(), slab_bytes(c), libc::MADV_DONTNEED) };
+            unsafe { libc::madvise(p.cast(), PAGE, libc::MADV_DONTNEED) };
         }
         if let Some(nn) = NonNull::new(p) {
-            // SAFETY: the slab is the arena `carve` allocated from `heap`
+            // SAFETY: the page is the arena `carve` allocated from `heap`
             // and no slot of it is live.
             let _ = unsafe { heap.free(nn) };
         }

@@ -16,19 +16,12 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(crate) struct PageMeta {
     /// 0: not a slab page; else the class + 1.
     pub(super) class: u8,
-    /// On its class's list of spares (every slot free, not on the list of
-    /// pages with a free slot).
-    pub(super) spare: bool,
-    /// Its place in its slab: 0 for the first page (which holds
-    /// everything below), `1 .. SPAN` for the other pages of a span (which
-    /// hold only this and `class`).
-    pub(super) part: u8,
     /// Free slots.
     pub(super) free: u16,
     /// Slots from this index on have not been handed out since the page was
     /// carved and were zero then (for `calloc`).
     pub(super) clean_from: u16,
-    /// Links in the class's list of pages with a free slot, or of spares.
+    /// Links in the class's list of pages with a free slot.
     pub(super) next: u32,
     pub(super) prev: u32,
     /// Bit `w`: `bits[w]` has a free slot.
@@ -37,5 +30,5 @@ pub(crate) struct PageMeta {
     pub(super) bits: [u64; WORDS],
 }
 
-/// Bytes of metadata per slab page (per 16 KiB of the reservation).
+/// Bytes of metadata per slab page (per 64 KiB of the reservation).
 pub(crate) const META_BYTES: usize = core::mem::size_of::<PageMeta>();

@@ -11,21 +11,18 @@
 //! different slots never touch the same word.
 //!
 //! A page's states take as many bytes as it has slots, rounded up to a
-//! power of two of at least [`UNIT`] (a *chunk*): 1 KiB for the 16-byte
-//! class (a 16 KiB page has 1,024 slots), 64 bytes for the classes of
-//! 256 bytes and more. Chunks come from [`BLOCK`]-byte *state blocks*
-//! (the largest chunk), each cut into chunks of one size (a slab layer in
+//! power of two of at least [`UNIT`] (a *chunk*): 4 KiB for the 16-byte
+//! class, 64 bytes for the classes of 1 KiB and more. Chunks come from
+//! 4 KiB *state blocks*, each cut into chunks of one size (a slab layer in
 //! miniature, under the shard's lock): a page of a large class costs 64
-//! bytes of states, not a whole block (which made the states 6 % of slab
-//! memory whatever the class). Each shard has as many blocks
+//! bytes of states, not a whole 4 KiB memory page (which made the states
+//! 6 % of slab memory whatever the class). Each shard has as many blocks
 //! as pages, which always suffices: a block in use holds a live page's
 //! chunk.
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use super::class::{
-    CLASSES, GRANULE, PAGE, PAGE_SHIFT, RECIP, class_size, in_slab, slots, span_pages,
-};
+use super::class::{CLASSES, PAGE, PAGE_SHIFT, RECIP, class_size, slots};
 use crate::sys::SyncCell;
 
 /// The slot is free in its page's bitmap (or no slot: the page is not a
@@ -36,16 +33,12 @@ pub(crate) const LIVE: u8 = 1;
 /// The slot sits in a thread cache.
 pub(crate) const CACHED: u8 = 2;
 
-/// Bytes of a state block: the largest chunk, a page of the smallest
-/// class's states.
-pub(crate) const BLOCK: usize = PAGE / GRANULE;
+/// Bytes of a state block.
+pub(crate) const BLOCK: usize = 4096;
 /// The smallest chunk.
 pub(crate) const UNIT: usize = 64;
-/// Chunk sizes: `UNIT << order` for order `0 .. ORDERS` (64 B …
-/// [`BLOCK`]).
-const ORDERS: usize = (BLOCK / UNIT).trailing_zeros() as usize + 1;
-// A block's chunks fit its `used` word.
-const _: () = assert!(BLOCK / UNIT <= 64 && BLOCK.is_power_of_two());
+/// Chunk sizes: `UNIT << order` for order `0 .. ORDERS` (64 B … 4 KiB).
+const ORDERS: usize = 7;
 /// No block.
 const NO_BLOCK: u32 = u32::MAX;
 
@@ -82,9 +75,8 @@ fn order_of(c: usize) -> usize {
 /// The per-page words, block records and blocks of a run of pages.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct States {
-    /// Per page: 0 (not a slab page), or the address of its slab's chunk
-    /// shifted left by 16, plus its place in its slab (a span's pages
-    /// 0 .. `SPAN`) shifted left by 8, plus its class + 1.
+    /// Per page: 0 (not a slab page), or the address of its chunk shifted
+    /// left by 8, plus its class + 1.
     words: *const AtomicU64,
     metas: *mut BlockMeta,
     blocks: *mut u8,
@@ -176,47 +168,33 @@ impl States {
         slot_at(self.word(page), idx)
     }
 
-    /// Makes the slab at page `page` a slab of class `c` (the layer, under
-    /// the shard's lock, as it carves it): a chunk of zeroed (free) states,
-    /// which every page of a span names with its place in the span.
-    /// `false` if there is no block (cannot happen: see the module docs).
+    /// Makes page `page` a page of class `c` (the layer, under the shard's
+    /// lock, as it carves the page): a chunk of zeroed (free) states. `false`
+    /// if there is no block (cannot happen: see the module docs).
     pub(crate) fn assign(&mut self, chunks: &mut Chunks, page: usize, c: usize) -> bool {
-        let span = span_pages(c);
-        if page + span > self.pages {
+        if page >= self.pages {
             return false;
         }
         let Some(addr) = self.alloc_chunk(chunks, order_of(c)) else {
             return false;
         };
-        for part in 0..span {
-            // SAFETY: `page + part < pages`.
-            unsafe { &*self.words.add(page + part) }.store(
-                ((addr as u64) << 16) | ((part as u64) << 8) | (c as u64 + 1),
-                Ordering::Relaxed,
-            );
-        }
+        // SAFETY: `page < pages`.
+        unsafe { &*self.words.add(page) }
+            .store(((addr as u64) << 8) | (c as u64 + 1), Ordering::Relaxed);
         true
     }
 
-    /// The slab at page `page` is no slab any more (the layer, under the
-    /// shard's lock, as it gives the slab back; every slot is free, so its
-    /// chunk is all zero again).
+    /// Page `page` is no slab page any more (the layer, under the shard's
+    /// lock, as it gives the page back; every slot is free, so its chunk
+    /// is all zero again).
     pub(crate) fn unassign(&mut self, chunks: &mut Chunks, page: usize) {
         let w = self.word(page);
         if w == 0 {
             return;
         }
-        let span = span_pages((w as u8 as usize - 1).min(CLASSES - 1));
-        for part in 0..span.min(self.pages - page) {
-            // SAFETY: `page + part < pages`.
-            unsafe { &*self.words.add(page + part) }.store(0, Ordering::Relaxed);
-        }
-        self.free_chunk(chunks, (w >> 16) as usize);
-    }
-
-    /// Page `page`'s place in its slab (0: its first page).
-    pub(crate) fn place(&self, page: usize) -> usize {
-        (self.word(page) >> 8) as u8 as usize
+        // SAFETY: `page < pages` (the word is not 0).
+        unsafe { &*self.words.add(page) }.store(0, Ordering::Relaxed);
+        self.free_chunk(chunks, (w >> 8) as usize);
     }
 
     fn meta(&mut self, b: usize) -> &mut BlockMeta {
@@ -356,7 +334,7 @@ fn slot_at(w: u64, idx: usize) -> &'static AtomicU8 {
     // index below that), in a mapping that lives for ever. (A reader
     // racing with the page's release may read a byte of a chunk that has
     // changed hands: still a live atomic byte.)
-    unsafe { &*((w >> 16) as usize as *const AtomicU8).add(idx) }
+    unsafe { &*((w >> 8) as usize as *const AtomicU8).add(idx) }
 }
 
 /// A slab block found without a lock.
@@ -405,9 +383,9 @@ pub(crate) fn locate(off: usize) -> Lookup {
         return Lookup::NotSlab;
     }
     let c = (cls as usize - 1).min(CLASSES - 1);
-    let in_slab = in_slab(off, c);
-    let idx = ((in_slab as u64 * RECIP[c]) >> 32) as usize;
-    if idx * class_size(c) != in_slab || idx >= slots(c) {
+    let in_page = off & (PAGE - 1);
+    let idx = ((in_page as u64 * RECIP[c]) >> 32) as usize;
+    if idx * class_size(c) != in_page || idx >= slots(c) {
         return Lookup::Invalid;
     }
     Lookup::Slot(Located {
@@ -427,8 +405,6 @@ pub(crate) fn slot_of(off: usize, c: usize) -> &'static AtomicU8 {
     // SAFETY: written only during initialisation, before any caller.
     let s: &'static States = unsafe { &*GLOBAL.get() };
     let c = c.min(CLASSES - 1);
-    let w = s.word(off >> PAGE_SHIFT);
-    let in_slab = in_slab(off, c);
-    let idx = ((in_slab as u64 * RECIP[c]) >> 32) as usize;
-    slot_at(w, idx)
+    let idx = (((off & (PAGE - 1)) as u64 * RECIP[c]) >> 32) as usize;
+    slot_at(s.word(off >> PAGE_SHIFT), idx)
 }

@@ -3,8 +3,8 @@ use super::*;
 use crate::sys;
 use sysarena::{Config, SliceManager};
 
-/// A heap over a fresh span-aligned mapping of `pages` pages, and a layer
-/// over it.
+/// A heap over a fresh 64 KiB-aligned mapping of `pages` pages, and a
+/// layer over it.
 fn setup(pages: usize) -> (ShardHeap, Slab) {
     let (heap, meta, states) = parts(pages);
     // SAFETY: zeroed metadata and states for `pages` pages, leaked.
@@ -15,8 +15,8 @@ fn setup(pages: usize) -> (ShardHeap, Slab) {
 /// The heap, page records and slot states of [`setup`].
 fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
     let len = pages * PAGE;
-    let raw = sys::map_noreserve(len + ALIGN).unwrap();
-    let base = (raw as usize).next_multiple_of(ALIGN) - raw as usize;
+    let raw = sys::map_noreserve(len + PAGE).unwrap();
+    let base = (raw as usize).next_multiple_of(PAGE) - raw as usize;
     let base = raw.wrapping_add(base);
     let table = sys::map_noreserve(1024 * core::mem::size_of::<Slot>()).unwrap();
     // SAFETY: a fresh zeroed mapping of 1024 slots, leaked.
@@ -72,24 +72,25 @@ fn classes_and_reciprocals() {
         }
     }
     for (c, &r) in RECIP.iter().enumerate().take(CLASSES) {
-        for off in 0..class::slab_bytes(c) {
+        for off in 0..PAGE {
             let idx = ((off as u64 * r) >> 32) as usize;
             assert_eq!(idx, off / class_size(c), "class {c} offset {off}");
         }
     }
     // The README's figure.
-    assert_eq!(META_BYTES, 192);
+    assert_eq!(META_BYTES, 576);
 }
 
 #[test]
 fn fills_every_slot_then_frees_in_random_order() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
-    for c in [0, 1, 2, 6, 15, 20, 63, 64, 71, CLASSES - 1] {
-        // The spares the classes before left stay theirs: the new class
-        // carves its own.
-        let before = slab.counts.pages;
-        assert_eq!(before, slab.counts.spares);
+    for (k, c) in [0, 1, 2, 6, 15, 20, 63, 64, 71, CLASSES - 1]
+        .into_iter()
+        .enumerate()
+    {
+        // The spares of the classes before.
+        let spares = k.min(MAX_SPARES);
         let n = slots(c);
         let size = class_size(c);
         // Two pages and a bit.
@@ -97,7 +98,7 @@ fn fills_every_slot_then_frees_in_random_order() {
             .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
             .collect();
         slab.check();
-        assert_eq!(slab.counts.pages, before + 3);
+        assert_eq!(slab.counts.pages, spares + 3);
         assert_eq!(slab.counts.used_slots, 2 * n + 3);
         let mut sorted = ps.clone();
         sorted.sort();
@@ -124,10 +125,9 @@ fn fills_every_slot_then_frees_in_random_order() {
             }
         }
         slab.check();
-        // Every page emptied: what stays is spares, as many as the cap
-        // allowed when they emptied (the first one at least).
-        assert_eq!(slab.counts.pages, slab.counts.spares);
-        assert!((1..=slab.spare_cap.cap()).contains(&slab.counts.spares));
+        // Every page emptied: one stays as the class's spare, while the
+        // shard keeps fewer than `MAX_SPARES`.
+        assert_eq!(slab.counts.pages, (k + 1).min(MAX_SPARES));
         assert_eq!(slab.counts.used_slots, 0);
         assert_eq!(heap.stats().used_arenas, slab.counts.pages);
     }
@@ -217,24 +217,24 @@ fn empty_pages_go_back_but_one_spare_stays() {
 fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     let (mut heap, mut slab) = setup(16);
     let mut hwm = 0;
-    let c = class_of(256);
+    let c = class_of(1024);
     let n = slots(c);
-    let ps: Vec<*mut u8> = (0..(MAX_SPARES + 2) * n)
+    let ps: Vec<*mut u8> = (0..3 * n)
         .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
         .collect();
     // LIFO: the slot freed last is handed out next.
     free(&mut heap, &mut slab, ps[5]);
-    free(&mut heap, &mut slab, ps[n + 3]);
-    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[n + 3]);
+    free(&mut heap, &mut slab, ps[100]);
+    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[100]);
     assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, ps[5]);
     // Free everything: two pages go back to the heap while the class
-    // still remembers slots in them; the rest stay as spares.
+    // still remembers slots in them.
     for &p in ps.iter().rev() {
         free(&mut heap, &mut slab, p);
     }
-    assert_eq!((slab.counts.pages, slab.counts.returned), (MAX_SPARES, 2));
-    // Another class takes the spares and pages back from the heap.
-    let small: Vec<*mut u8> = (0..(MAX_SPARES + 2) * slots(0))
+    assert_eq!(slab.counts.pages, 1);
+    // Another class takes the pages back from the heap.
+    let small: Vec<*mut u8> = (0..3 * slots(0))
         .map(|_| slab.alloc(&mut heap, &mut hwm, 0).unwrap().ptr)
         .collect();
     slab.check();
@@ -294,7 +294,7 @@ fn check_chunks(slab: &Slab) {
     let mut ranges = Vec::new();
     for page in 0..slab.pages {
         let cls = slab.states.class(page) as usize;
-        if cls == 0 || slab.states.place(page) != 0 {
+        if cls == 0 {
             continue;
         }
         let c = cls - 1;
@@ -311,7 +311,7 @@ fn check_chunks(slab: &Slab) {
 
 #[test]
 fn slot_states_of_live_pages_never_overlap() {
-    let (mut heap, mut slab) = setup(256);
+    let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
     let mut s = 0x9e37_79b9_u64;
     let mut live: Vec<(*mut u8, usize)> = Vec::new();
@@ -362,102 +362,4 @@ fn a_layer_built_in_place_is_the_one_new_returns() {
     // SAFETY: every field was written or is a zero that is its empty value.
     let b = unsafe { b.assume_init() };
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
-}
-
-#[test]
-fn a_spare_stays_its_class_s_and_comes_back_before_the_heap() {
-    let (mut heap, mut slab) = setup(8);
-    let mut hwm = 0;
-    let a = class_of(64);
-    let ps: Vec<*mut u8> = (0..5)
-        .map(|_| slab.alloc(&mut heap, &mut hwm, a).unwrap().ptr)
-        .collect();
-    for &p in &ps {
-        free(&mut heap, &mut slab, p);
-    }
-    slab.check();
-    let page = slab.lists[a].spares;
-    assert_ne!(page, NONE);
-    assert_eq!(slab.lists[a].head, NONE);
-    assert_eq!((slab.counts.pages, slab.counts.carved), (1, 1));
-    // Another class of the same slab size carves its own slab: the spare's
-    // bytes held `a`'s slots.
-    let b = class_of(256);
-    let f = slab.alloc(&mut heap, &mut hwm, b).unwrap();
-    slab.check();
-    assert_eq!((slab.counts.carved, slab.counts.spares), (2, 1));
-    assert_ne!(f.ptr, ps[0]);
-    // A span (a class above 1 KiB) is one slab of four pages, and every
-    // one of its slots is found from any of them.
-    let big = CLASSES - 1;
-    let spans: Vec<*mut u8> = (0..slots(big))
-        .map(|_| slab.alloc(&mut heap, &mut hwm, big).unwrap().ptr)
-        .collect();
-    slab.check();
-    assert_eq!(slab.counts.bytes, 2 * PAGE + SPAN * PAGE);
-    let first = slab.find(heap.base().as_ptr(), spans[0]);
-    for (k, &p) in spans.iter().enumerate() {
-        match (slab.find(heap.base().as_ptr(), p), first) {
-            (Found::Live { page, class, idx }, Found::Live { page: p0, .. }) => {
-                assert_eq!((page, class, idx), (p0, big, k));
-            }
-            (f, _) => panic!("{f:?}"),
-        }
-        // Inside a slot: not a block.
-        assert_eq!(
-            slab.find(heap.base().as_ptr(), p.wrapping_add(16)),
-            Found::Invalid
-        );
-    }
-    // Class `a` takes its spare back: no new slab, the first slot again.
-    let g = slab.alloc(&mut heap, &mut hwm, a).unwrap();
-    slab.check();
-    assert_eq!(g.ptr, ps[4]);
-    assert_eq!((slab.counts.spares, slab.counts.reused), (0, 1));
-    assert_eq!(slab.counts.carved, 3);
-}
-
-#[test]
-fn a_class_keeps_several_spares_under_churn_and_hints_into_them_still_work() {
-    let (mut heap, mut slab) = setup(64);
-    let mut hwm = 0;
-    let c = class_of(256);
-    let n = slots(c);
-    // Churn: fill and empty eight pages, again and again, so that the
-    // layer carves soon after giving back and raises its cap.
-    let mut ps = Vec::new();
-    for _ in 0..8 {
-        ps = (0..8 * n)
-            .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-            .collect();
-        for &p in &ps {
-            free(&mut heap, &mut slab, p);
-        }
-        slab.check();
-    }
-    assert!(slab.spare_cap.cap() >= 8, "{}", slab.spare_cap.cap());
-    // Now all eight stay, every one on the class's spare list.
-    assert_eq!((slab.counts.pages, slab.counts.spares), (8, 8));
-    assert_eq!(slab.lists[c].head, NONE);
-    let carved = slab.counts.carved;
-    // The last slot freed is handed out first (a hint into a spare): its
-    // page leaves the spares for the class's list.
-    let last = *ps.last().unwrap();
-    assert_eq!(slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr, last);
-    slab.check();
-    assert_eq!(slab.counts.spares, 7);
-    // Seven pages more come from the spares, not the heap.
-    let more: Vec<*mut u8> = (0..7 * n)
-        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-        .collect();
-    slab.check();
-    assert_eq!((slab.counts.spares, slab.counts.carved), (0, carved));
-    // A second free of a slot in a spare page is a double free.
-    free(&mut heap, &mut slab, last);
-    for &p in &more {
-        free(&mut heap, &mut slab, p);
-    }
-    slab.check();
-    assert_eq!(free(&mut heap, &mut slab, last), Found::Free);
-    slab.check();
 }

@@ -2,9 +2,9 @@
 
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::class::{CLASSES, slab_bytes, slots, span_pages};
+use super::class::{CLASSES, slots};
 use super::page::NONE;
-use super::{MOST_SPARES, Slab, state};
+use super::{MAX_SPARES, Slab, state};
 
 impl Slab {
     /// Checks the layer's invariants (lists, counts, bitmaps); for tests.
@@ -41,9 +41,9 @@ impl Slab {
         let pages = pages.min(self.pages);
         let mut free_slots = 0;
         let mut listed = 0;
+        let mut spares = 0usize;
         for c in 0..CLASSES {
-            let mut page = self.lists[c].head;
-            let mut prev = NONE;
+            let (mut page, mut prev, mut empty) = (self.lists[c].head, NONE, 0);
             while page != NONE {
                 ensure!(
                     (page as usize) < self.pages,
@@ -60,88 +60,31 @@ impl Slab {
                 );
                 ensure!(m.prev == prev, "a list's back link is wrong");
                 ensure!(m.free > 0, "a full page is listed");
-                ensure!(!m.spare, "a spare is listed");
-                ensure!(
-                    (m.free as usize) < slots(c),
-                    "an empty page is listed (it is a spare or given back)"
-                );
+                if m.free as usize == slots(c) {
+                    empty += 1;
+                }
                 listed += 1;
                 prev = page;
                 page = m.next;
             }
+            ensure!(
+                empty == self.lists[c].empty,
+                "a class's empty-page count is wrong"
+            );
+            ensure!(empty <= 1, "a class keeps more than one empty page");
+            spares += empty as usize;
         }
-        let mut spares = 0usize;
-        let mut spare_pages = 0usize;
-        for c in 0..CLASSES {
-            let mut page = self.lists[c].spares;
-            let mut prev = NONE;
-            while page != NONE {
-                ensure!(
-                    (page as usize) < self.pages,
-                    "a spare list links a page out of range"
-                );
-                ensure!(
-                    spares <= self.counts.pages,
-                    "a spare list is longer than the pages (a cycle?)"
-                );
-                let m = self.meta(page as usize);
-                ensure!(
-                    m.class as usize == c + 1 && m.spare,
-                    "a spare is listed under another class, or not marked"
-                );
-                ensure!(m.prev == prev, "a spare list's back link is wrong");
-                ensure!(m.free as usize == slots(c), "a spare has a used slot");
-                spares += 1;
-                spare_pages += span_pages(c);
-                prev = page;
-                page = m.next;
-            }
-        }
-        ensure!(
-            spares == self.counts.spares,
-            "the count of spare pages is wrong"
-        );
-        ensure!(
-            spare_pages == self.counts.spare_pages,
-            "the count of spare pages is wrong"
-        );
-        ensure!(spare_pages <= MOST_SPARES, "too many spare pages");
+        ensure!(spares == self.spares, "the count of spare pages is wrong");
+        ensure!(spares <= MAX_SPARES, "too many spare pages");
         let mut found = 0;
-        let mut bytes = 0;
         for page in 0..pages {
             let m = self.meta(page);
             if m.class == 0 {
-                ensure!(m.part == 0, "a page that is no slab's names a place");
-                continue;
-            }
-            ensure!(m.class as usize <= CLASSES, "a page has no valid class");
-            let c = m.class as usize - 1;
-            ensure!(
-                self.states.class(page) == m.class && self.states.place(page) == m.part as usize,
-                "a page's class or place differs from its lock-free copy"
-            );
-            if m.part != 0 {
-                // A span's later page: its first page is `part` before,
-                // of its class, and names the span's pages in order.
-                let head = page.checked_sub(m.part as usize);
-                ensure!(
-                    (m.part as usize) < span_pages(c)
-                        && head.is_some_and(|h| {
-                            let hm = self.meta(h);
-                            hm.class == m.class && hm.part == 0
-                        }),
-                    "a span's page does not follow its first page"
-                );
                 continue;
             }
             found += 1;
-            bytes += slab_bytes(c);
-            for part in 1..span_pages(c) {
-                ensure!(
-                    page + part < self.pages && self.meta(page + part).part as usize == part,
-                    "a span's first page is not followed by its pages"
-                );
-            }
+            ensure!(m.class as usize <= CLASSES, "a page has no valid class");
+            let c = m.class as usize - 1;
             let ones: u32 = m.bits.iter().map(|w| w.count_ones()).sum();
             ensure!(
                 ones == m.free as u32,
@@ -158,6 +101,10 @@ impl Slab {
                     "a page marks a slot past its last one free"
                 );
             }
+            ensure!(
+                self.states.class(page) == m.class,
+                "a page's class differs from its lock-free copy"
+            );
             for idx in 0..slots(c) {
                 let free = m.bits[idx >> 6] & (1u64 << (idx & 63)) != 0;
                 let st = self.states.slot(page, idx).load(Relaxed);
@@ -171,10 +118,6 @@ impl Slab {
         ensure!(
             found == self.counts.pages,
             "the page count differs from the page records"
-        );
-        ensure!(
-            bytes == self.counts.bytes,
-            "the slab bytes differ from the page records"
         );
         ensure!(
             free_slots == self.counts.slots - self.counts.used_slots,

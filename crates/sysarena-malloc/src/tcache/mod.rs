@@ -21,7 +21,7 @@
 //!   state byte (`slab::state`: free, live or cached). A free reads it
 //!   (a relaxed load) and requires `LIVE`; push and pop store `CACHED` and
 //!   `LIVE` (relaxed stores, no read-modify-write). Cost: one byte per 16
-//!   bytes of slab page (1 KiB per 16 KiB page), a load and a store per
+//!   bytes of slab page (4 KiB per 64 KiB page), a load and a store per
 //!   call. Two frees of one block that race on two threads (a data race in
 //!   the program) can both pass; every ordered double free is caught.
 //! - **Nothing is stranded.** A thread's cache is given back when the thread
