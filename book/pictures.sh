@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 check=0
 [ "${1:-}" = "--check" ] && check=1
-cargo build -q -p sysarena-cli -p sysarena-wasm --examples
+cargo build -q -p sysarena-cli -p sysarena-wasm --bins --examples
 bin="${CARGO_TARGET_DIR:-target}/debug"
 dest=book/src/img
 if [ "$check" = 1 ]; then dest=$(mktemp -d); trap 'rm -rf "$dest"' EXIT; fi
