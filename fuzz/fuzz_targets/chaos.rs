@@ -118,7 +118,7 @@ enum Op {
     /// An allocation of a size the quick lists cache (a multiple of
     /// `QUICK_GRANULE` below `QUICK_LIMIT`).
     AllocQuick {
-        granules: u8,
+        granules: u16,
         align_log2: u8,
     },
     /// Free a live block, then free it again at once: the second must be

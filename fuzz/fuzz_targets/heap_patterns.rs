@@ -68,7 +68,7 @@ enum Op {
     },
     /// An allocation of a size the quick lists cache.
     AllocQuick {
-        granules: u8,
+        granules: u16,
         align_log2: u8,
     },
     /// All the free bytes but `slack`: fits only as one arena, so with

@@ -62,7 +62,7 @@ enum Op {
     Defragment,
     /// An allocation of a size the quick lists cache.
     AllocQuick {
-        granules: u8,
+        granules: u16,
     },
     /// All the free bytes but `slack`: fits only as one arena, so with
     /// arenas cached it forces a flush (and maybe still fails).

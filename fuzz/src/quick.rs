@@ -10,10 +10,11 @@ use sysarena::{
     QUICK_MAX_BYTES, Stats, TableStorage,
 };
 
-/// The size of a quick-list-sized request from a fuzz byte: a multiple of
-/// [`QUICK_GRANULE`] from one granule up to the largest below
-/// [`QUICK_LIMIT`], so that it lands in a stack.
-pub fn quick_size(granules: u8) -> usize {
+/// The size of a quick-list-sized request from two fuzz bytes: a multiple
+/// of [`QUICK_GRANULE`] from one granule up to the largest below
+/// [`QUICK_LIMIT`], so that it lands in a stack. (A byte reached only
+/// 2 KiB of the 8 KiB the lists take.)
+pub fn quick_size(granules: u16) -> usize {
     (usize::from(granules) % (QUICK_LIMIT / QUICK_GRANULE - 1) + 1) * QUICK_GRANULE
 }
 
