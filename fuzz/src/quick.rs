@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sysarena::{
     ArenaInfo, ArenaManager, Coalescing, Config, Policy, QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT,
-    QUICK_MAX_BYTES, Stats, TableStorage,
+    QUICK_MAX_BYTES, QUICK_SHARE, Stats, TableStorage,
 };
 
 /// The size of a quick-list-sized request from two fuzz bytes: a multiple
@@ -133,7 +133,7 @@ pub fn check_quick_lists<const N: usize, S: TableStorage>(
     assert!(s.cached_bytes <= s.free_bytes, "{s:?}");
     assert!(s.cached_arenas <= s.free_arenas, "{s:?}");
     assert!(
-        s.cached_bytes <= QUICK_MAX_BYTES.min(s.capacity / 16),
+        s.cached_bytes <= QUICK_MAX_BYTES.min(s.capacity / QUICK_SHARE),
         "{s:?}"
     );
     assert_eq!(s.in_use_bytes + s.free_bytes, s.capacity, "{s:?}");

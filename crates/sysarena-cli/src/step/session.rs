@@ -3,7 +3,7 @@
 //! one operation is applied to the manager and told in the log.
 
 use super::*;
-use sysarena::{QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT};
+use sysarena::{QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_SHARE};
 
 /// One operation in the history (what `prev` undoes).
 #[derive(Clone, Copy, Debug)]
@@ -296,7 +296,7 @@ impl State {
                         fmt_bytes(a.size)
                     )),
                     _ => self.say(format!(
-                        "  freed for real, not cached: quick lists take only arenas under {} whose size is a multiple of {QUICK_GRANULE}, while their room lasts ({QUICK_DEPTH} a size, 1/16 of the region)",
+                        "  freed for real, not cached: quick lists take only arenas under {} whose size is a multiple of {QUICK_GRANULE}, while their room lasts ({QUICK_DEPTH} a size, 1/{QUICK_SHARE} of the region)",
                         fmt_bytes(QUICK_LIMIT)
                     )),
                 }
