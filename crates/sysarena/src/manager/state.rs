@@ -63,9 +63,10 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     pub(super) hash_len: u32,
     /// `hash_len - 1`: what an offset's hash is masked with.
     pub(super) hash_mask: u32,
-    /// `hash_len - 1` while the map can still grow, `u32::MAX` once it spans
-    /// the table: the map grows when `fresh` reaches it, i.e. when
-    /// `fresh + 2` would exceed `hash_len` (one compare).
+    /// `hash_len / LOAD_BUCKETS - 1` while the map can still grow,
+    /// `u32::MAX` once it spans the table: the map grows when `fresh`
+    /// reaches it, i.e. when `fresh + 2` would exceed `hash_len /
+    /// LOAD_BUCKETS` (one compare).
     pub(super) hash_grow_at: u32,
     /// Where never-used descriptors end: the table's length, or the first
     /// slot of the dense buckets. Taking descriptor `fresh_end` first moves
@@ -147,7 +148,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             } else {
                 16 - 1
             },
-            hash_grow_at: if len < 32 { u32::MAX } else { 16 - 1 },
+            hash_grow_at: if len < 32 {
+                u32::MAX
+            } else {
+                16 / super::offset_map::LOAD_BUCKETS - 1
+            },
             head_base: core::mem::offset_of!(Slot, bucket),
             head_stride: core::mem::size_of::<Slot>(),
             fresh_end: if len < u32::MAX as usize {
