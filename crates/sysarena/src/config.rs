@@ -48,9 +48,10 @@ pub enum Policy {
     /// *Drawback:* breaks up the large arenas first, so a later large request
     /// fails early.
     WorstFit,
-    /// Two-level segregated fit (TLSF-style): bitmaps find a non-empty size
-    /// class whose every arena fits, in a constant number of steps; if none,
-    /// a bounded search of the classes in between (the request's own class,
+    /// Two-level segregated fit (TLSF-style): the head of the request's own
+    /// size class and up to 8 arenas behind it, then bitmaps find a
+    /// non-empty size class whose every arena fits, in a constant number of
+    /// steps; if none, a bounded search of the classes in between (the request's own class,
     /// and a few more for an over-aligned request): at most 64 arenas of
     /// each.
     ///
@@ -58,8 +59,9 @@ pub enum Policy {
     /// independent of the number of arenas: no step walks a class whose
     /// population grows with the heap. Fallback searches are counted in
     /// [`Stats::fallback_searches`](crate::Stats::fallback_searches).
-    /// *Drawbacks:* it takes any arena of a large-enough class, not the best
-    /// one, so it can split a bigger arena than best fit would; and a
+    /// *Drawbacks:* past those first 9 of its own class it takes any arena
+    /// of a large-enough class, not the best one, so it can split a bigger
+    /// arena than best fit would; and a
     /// fitting arena deeper than 64 entries in a class that does not
     /// guarantee a fit is missed (the request fails as plain TLSF's would; a
     /// table of at most 64 descriptors is always searched completely).

@@ -8,9 +8,19 @@ use crate::table::{CLASSES, NIL, TableStorage, class_at_least, class_of, classes
 /// at most this many descriptors is therefore always searched completely.
 pub(super) const FALLBACK_LOOK: usize = 64;
 
+/// How many arenas of the request's own class, past its head, are looked at
+/// before an arena of a larger class is split. A class spans 1/32 of a power
+/// of two, so a fit there wastes less than one from a class above. Measured
+/// (`benches/RESULTS.md`, "Engine work, part 6"): heap efficiency over 200
+/// rounds 97.49 % without the look, 97.55 % with 8 (and with 32); random
+/// actions at max 200 took 118.94 M instructions without, 117.85 M with 8
+/// (fewer splits), at max 30000 1,242.61 M and 1,246.97 M.
+pub(super) const OWN_LOOK: usize = 8;
+
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
-    /// Segregated fit: the head of the request's own class if it fits; else
-    /// the head of the first class that guarantees a fit;
+    /// Segregated fit: the head of the request's own class if it fits, or
+    /// else one of the [`OWN_LOOK`] arenas behind it; else the head of the
+    /// first class that guarantees a fit;
     /// for an over-aligned request whose head is misaligned, the first class
     /// that guarantees a fit with any padding; and only then a bounded
     /// search of the classes in between: at most [`FALLBACK_LOOK`] arenas of
@@ -29,6 +39,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             let s = self.slot(own);
             if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
                 return Some((own, pad));
+            }
+            if let Some(found) = self.own_class_look(s.link_next, need, align, at_least) {
+                return Some(found);
             }
         }
         let mut upper = CLASSES;
@@ -59,6 +72,38 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             }
         }
         self.fallback(need, align, upper)
+    }
+
+    /// The request's own class past its head (`cur`): the first of at most
+    /// [`OWN_LOOK`] arenas that fits. A fit found while no class from
+    /// `at_least` on holds an arena counts as a fallback search and hit
+    /// (plain TLSF would have failed).
+    #[cold]
+    #[inline(never)]
+    fn own_class_look(
+        &mut self,
+        mut cur: u32,
+        need: usize,
+        align: usize,
+        at_least: usize,
+    ) -> Option<(u32, usize)> {
+        let origin = self.origin;
+        for _ in 0..OWN_LOOK {
+            if cur == NIL {
+                return None;
+            }
+            self.count_visit();
+            let s = self.slot(cur);
+            if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
+                if at_least >= CLASSES || self.index.first_from(at_least).is_none() {
+                    self.fallback_searches += 1;
+                    self.fallback_hits += 1;
+                }
+                return Some((cur, pad));
+            }
+            cur = s.link_next;
+        }
+        None
     }
 
     /// The bounded search of the classes below `upper` that may still hold
@@ -172,7 +217,9 @@ mod tests {
             m.check_invariants().unwrap();
         }
         let [a, b] = visits;
-        let bound = 508 * (super::FALLBACK_LOOK + super::super::free_index::SETTLE_LOOK) as u64;
+        let bound = 508
+            * (super::OWN_LOOK + super::FALLBACK_LOOK + super::super::free_index::SETTLE_LOOK)
+                as u64;
         assert!(a > 0, "the fallback and the settle look were exercised");
         assert!(a <= bound, "visits: {a}, bound {bound}");
         assert_eq!(a, b, "visits: {a} with 1,000 holes, {b} with 16,000");
@@ -198,7 +245,7 @@ mod tests {
         }
         let before = m.visits.get();
         assert!(m.alloc(HOLE + 16, 1).is_err());
-        assert!(m.visits.get() - before <= super::FALLBACK_LOOK as u64);
+        assert!(m.visits.get() - before <= (super::OWN_LOOK + super::FALLBACK_LOOK) as u64);
         assert_eq!(m.stats().largest_free, HOLE + 16);
         m.check_invariants().unwrap();
     }
