@@ -80,15 +80,23 @@ const _: () = {
     }
 };
 
-/// Buckets per descriptor taken (at most): the map doubles when the
-/// descriptors ever taken reach `hash_len / LOAD_BUCKETS`. Two, not one:
-/// random actions at max 200 (1 M operations, callgrind with its cache and
-/// branch simulation) mispredicted 1.42 M branches with one, 1.18 M with two
-/// (talc: 1.18 M), with 4.7 % fewer D1 misses and 0.7 % fewer instructions
+/// Buckets per descriptor taken (at most) while the map is small: the map
+/// doubles when the descriptors ever taken reach `hash_len / LOAD_BUCKETS`,
+/// up to [`SPARSE_UP_TO`] buckets. Two, not one: random actions at max 200
+/// (1 M operations, callgrind with its cache and branch simulation)
+/// mispredicted 1.42 M branches with one, 1.18 M with two (talc: 1.18 M),
+/// with 4.7 % fewer D1 misses and 0.7 % fewer instructions
 /// (`benches/RESULTS.md`, "Engine work, part 6"). The price is dense heads
 /// for twice as many buckets, in never-used slots: half a slot per
 /// descriptor taken.
 pub(super) const LOAD_BUCKETS: u32 = 2;
+/// The largest map kept at [`LOAD_BUCKETS`] buckets per descriptor (dense
+/// heads up to 224 KiB on 64-bit targets); a larger one grows at one
+/// bucket per descriptor. Two buckets per descriptor all the way made the
+/// python trace (88 k blocks live, a map of 2^18 buckets: 3.5 MiB of heads
+/// against 1.75 MiB) replay 10–15 % slower: more pages under random
+/// lookups, while the chains it shortens were already short.
+pub(super) const SPARSE_UP_TO: u32 = 1 << 14;
 
 /// Never-used slots the dense heads of `hash_len` buckets take at the top
 /// of the table: heads at `DENSE_AT + k * DENSE_STRIDE`, `k < hash_len`.
@@ -155,7 +163,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Keeps the offset map's load at most about one entry per two buckets
-    /// (see [`LOAD_BUCKETS`]): runs
+    /// while it is small, one per bucket above that (see [`LOAD_BUCKETS`]):
+    /// runs
     /// before an operation that may take up to two fresh descriptors, never
     /// in the middle of one (a rehash then would see half-made arenas).
     #[inline]
@@ -174,7 +183,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.hash_len = self.hash_len.saturating_mul(2);
         self.hash_mask = self.hash_len - 1;
         self.hash_grow_at = if self.hash_len <= len32 / 2 {
-            self.hash_len / LOAD_BUCKETS - 1
+            if self.hash_len <= SPARSE_UP_TO {
+                self.hash_len / LOAD_BUCKETS - 1
+            } else {
+                self.hash_len - 1
+            }
         } else {
             u32::MAX
         };

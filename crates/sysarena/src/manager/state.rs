@@ -63,10 +63,10 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     pub(super) hash_len: u32,
     /// `hash_len - 1`: what an offset's hash is masked with.
     pub(super) hash_mask: u32,
-    /// `hash_len / LOAD_BUCKETS - 1` while the map can still grow,
-    /// `u32::MAX` once it spans the table: the map grows when `fresh`
-    /// reaches it, i.e. when `fresh + 2` would exceed `hash_len /
-    /// LOAD_BUCKETS` (one compare).
+    /// `hash_len / LOAD_BUCKETS - 1` (`hash_len - 1` above
+    /// `SPARSE_UP_TO` buckets) while the map can still grow, `u32::MAX`
+    /// once it spans the table: the map grows when `fresh` reaches it (one
+    /// compare).
     pub(super) hash_grow_at: u32,
     /// Where never-used descriptors end: the table's length, or the first
     /// slot of the dense buckets. Taking descriptor `fresh_end` first moves
