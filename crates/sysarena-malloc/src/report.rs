@@ -147,6 +147,8 @@ fn report(g: &Settings, fd: i32) {
         sum.slab.slot_bytes += sc.slot_bytes;
         sum.slab.carved += sc.carved;
         sum.slab.returned += sc.returned;
+        sum.slab.pooled += sc.pooled;
+        sum.slab.reused += sc.reused;
         sum.free_touched += free_t;
         sum.largest_touched = sum.largest_touched.max(largest_t);
         sum.descriptors_used += s.descriptors - s.spare_descriptors;
@@ -185,21 +187,22 @@ fn report(g: &Settings, fd: i32) {
         FAILED.load(Ordering::Relaxed),
         INVALID.load(Ordering::Relaxed),
     );
-    // Slab pages are in-use arenas of the shards (in the columns above);
-    // here they are taken out of the arena figures and counted once, as
-    // slab blocks.
+    // Slab pages, pooled ones included, are in-use arenas of the shards
+    // (in the columns above); here they are taken out of the arena figures
+    // and counted once, as slab blocks and empty pages.
     let slab_bytes = sum.slab.pages * crate::slab::PAGE;
+    let pooled_bytes = sum.slab.pooled * crate::slab::PAGE;
     let _ = writeln!(
         b,
         "live at exit: {} requested bytes in {} arenas ({} bytes reserved; internal fragmentation {} bytes), not counting slab pages",
-        sum.requested - slab_bytes,
-        sum.used_arenas - sum.slab.pages,
-        sum.in_use - slab_bytes,
+        sum.requested - slab_bytes - pooled_bytes,
+        sum.used_arenas - sum.slab.pages - sum.slab.pooled,
+        sum.in_use - slab_bytes - pooled_bytes,
         sum.in_use - sum.requested,
     );
     let _ = writeln!(
         b,
-        "slab layer: {} pages of {} bytes ({} bytes, in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved, {} given back",
+        "slab layer: {} pages of {} bytes ({} bytes, in-use arenas of the shards above), {} slots in use ({} bytes at their class sizes), {} free slots ({} bytes) and {} bytes of page tails: internal fragmentation of those arenas; {} pages carved ({} of them from the empty-page pool), {} given back; {} empty pages pooled ({} bytes)",
         sum.slab.pages,
         crate::slab::PAGE,
         slab_bytes,
@@ -209,7 +212,10 @@ fn report(g: &Settings, fd: i32) {
         sum.slab.slot_bytes - sum.slab.used_bytes,
         slab_bytes - sum.slab.slot_bytes,
         sum.slab.carved,
+        sum.slab.reused,
         sum.slab.returned,
+        sum.slab.pooled,
+        pooled_bytes,
     );
     let (caches, cached, cached_bytes, cache_allocs, cache_frees) = crate::tcache::totals();
     let _ = writeln!(

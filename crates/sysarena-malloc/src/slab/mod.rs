@@ -22,8 +22,10 @@
 //!   reciprocal, checked); the slot's bit must be clear (else the free is a
 //!   double free and nothing changes); set it. A full page re-enters the
 //!   list at its head. A page that becomes empty stays as the class's one
-//!   spare, or, if the class has a spare already, goes back to the heap
-//!   (`Heap::free`, after `MADV_DONTNEED` on its memory).
+//!   spare, or, if the class has a spare already, waits in the shard's
+//!   empty-page pool (`pool.rs`) for the next carve of any class, or, if
+//!   the pool is full, goes back to the heap (`Heap::free`, after
+//!   `MADV_DONTNEED` on its memory).
 //!
 //! The layer is guarded by the shard's lock, like the heap it carves from.
 
@@ -35,6 +37,7 @@ use sysarena::{Heap, Slot};
 
 mod class;
 mod page;
+mod pool;
 mod recent;
 pub(crate) mod state;
 #[cfg(test)]
@@ -45,6 +48,8 @@ pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, c
 use class::{RECIP, slots};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
+pub(crate) use pool::POOL_PURGE_AT;
+use pool::{EmptyPool, POOL_SHARE};
 use recent::Recent;
 use state::{Chunks, States};
 
@@ -84,6 +89,10 @@ pub(crate) struct Counts {
     /// Pages carved out of the heap, and given back to it, ever.
     pub(crate) carved: u64,
     pub(crate) returned: u64,
+    /// Empty pages in the pool now (in-use arenas of the heap, of no
+    /// class, not in `pages`), and carves the pool served, ever.
+    pub(crate) pooled: usize,
+    pub(crate) reused: u64,
 }
 
 /// What the metadata says about a pointer.
@@ -128,6 +137,8 @@ pub(crate) struct Slab {
     recent: [Recent; CLASSES],
     /// Empty pages kept (at most one per class, [`MAX_SPARES`] in all).
     spares: usize,
+    /// Empty pages of no class, kept for the next carve (`pool.rs`).
+    pool: EmptyPool,
     pub(crate) counts: Counts,
 }
 
@@ -157,6 +168,7 @@ impl Slab {
             }; CLASSES],
             recent: [Recent::EMPTY; CLASSES],
             spares: 0,
+            pool: EmptyPool::EMPTY,
             counts: Counts {
                 pages: 0,
                 used_slots: 0,
@@ -165,6 +177,8 @@ impl Slab {
                 slot_bytes: 0,
                 carved: 0,
                 returned: 0,
+                pooled: 0,
+                reused: 0,
             },
         }
     }
@@ -196,15 +210,15 @@ impl Slab {
     }
 
     /// Writes [`Slab::new`]'s value at `dst` field by field, except the
-    /// hint rings and the counts, which zero bytes already hold: a shard's
+    /// hint rings, the pool and the counts, which zero bytes already hold: a shard's
     /// layer lives in a zeroed static, and writing its 11 KB of empty rings
     /// (besides building the value on the stack first) made every program
     /// touch those pages, where one that uses a few classes touches the
     /// rings of those. O(classes).
     ///
     /// # Safety
-    /// As [`Slab::new`]; `dst` is valid for writes, and its `recent` and
-    /// `counts` are zero bytes.
+    /// As [`Slab::new`]; `dst` is valid for writes, and its `recent`,
+    /// `pool` and `counts` are zero bytes.
     pub(crate) unsafe fn init_in_place(
         dst: *mut Slab,
         meta: *mut PageMeta,
@@ -215,7 +229,7 @@ impl Slab {
         let ok = !meta.is_null() && states.pages() >= pages;
         // SAFETY: `dst` is valid for writes (the caller's contract); the
         // fields left out are zero bytes, their empty values (`Recent`
-        // checks its own; `Counts` is integers).
+        // checks its own; `EmptyPool` and `Counts` are integers).
         unsafe {
             (&raw mut (*dst).meta).write(meta);
             (&raw mut (*dst).states).write(states);
@@ -363,15 +377,26 @@ impl Slab {
         }
     }
 
-    /// Carves a page of class `c` out of `heap` and lists it.
+    /// Carves a page of class `c` — the page the pool kept last, or a new
+    /// arena of `heap` — and lists it.
     #[cold]
     fn carve(&mut self, heap: &mut ShardHeap, hwm: &mut usize, c: usize) -> Option<usize> {
         if !self.enabled {
             return None;
         }
-        let layout = Layout::from_size_align(PAGE, PAGE).ok()?;
-        let p = heap.alloc(layout).ok()?;
-        let off = p.as_ptr() as usize - heap.base().as_ptr() as usize;
+        let (p, off) = match self.pool.pop() {
+            Some(page) => {
+                self.counts.pooled -= 1;
+                self.counts.reused += 1;
+                let off = page << PAGE_SHIFT;
+                (NonNull::new(heap.base().as_ptr().wrapping_add(off))?, off)
+            }
+            None => {
+                let layout = Layout::from_size_align(PAGE, PAGE).ok()?;
+                let p = heap.alloc(layout).ok()?;
+                (p, p.as_ptr() as usize - heap.base().as_ptr() as usize)
+            }
+        };
         let page = off >> PAGE_SHIFT;
         if page >= self.pages || !off.is_multiple_of(PAGE) {
             // Cannot happen (the heap starts on a page boundary and honours
@@ -507,16 +532,50 @@ impl Slab {
         size
     }
 
-    /// Gives an empty, unlisted page back to the heap.
+    /// Takes an empty, unlisted page out of its class, into the pool if
+    /// it has room, else back to the heap.
     #[cold]
     fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
         self.meta_mut(page).class = 0;
         self.states.unassign(&mut self.chunks, page);
         let n = slots(c);
         self.counts.pages -= 1;
-        self.counts.returned += 1;
         self.counts.slots -= n;
         self.counts.slot_bytes -= n * class_size(c);
+        let cap = self.counts.pages / POOL_SHARE;
+        if self.pool.push(page, cap) {
+            self.counts.pooled += 1;
+        } else {
+            self.give_back(heap, page);
+        }
+        // The layer shrank: so does the pool's share.
+        while self.pool.len() > cap {
+            let Some(page) = self.pool.pop() else { break };
+            self.counts.pooled -= 1;
+            self.give_back(heap, page);
+        }
+    }
+
+    /// Gives every page of the pool back to the heap (before the heap
+    /// serves a large block, or when it failed to serve one). O(pages
+    /// pooled): at most [`POOL_PAGES`](pool::POOL_PAGES) system calls.
+    #[cold]
+    pub(crate) fn purge(&mut self, heap: &mut ShardHeap) {
+        while let Some(page) = self.pool.pop() {
+            self.counts.pooled -= 1;
+            self.give_back(heap, page);
+        }
+    }
+
+    /// Whether the pool holds a page.
+    #[inline]
+    pub(crate) fn pooled(&self) -> bool {
+        self.pool.len() != 0
+    }
+
+    /// Gives an empty page of no class back to the heap.
+    fn give_back(&mut self, heap: &mut ShardHeap, page: usize) {
+        self.counts.returned += 1;
         let p = heap.base().as_ptr().wrapping_add(page << PAGE_SHIFT);
         if self.madvise {
             // SAFETY: the page is an in-use arena of the heap that holds no

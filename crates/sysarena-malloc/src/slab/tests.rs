@@ -363,3 +363,64 @@ fn a_layer_built_in_place_is_the_one_new_returns() {
     let b = unsafe { b.assume_init() };
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
 }
+
+#[test]
+fn emptied_pages_wait_in_the_pool_for_any_class_and_a_purge_gives_them_back() {
+    let (mut heap, mut slab) = setup(64);
+    let mut hwm = 0;
+    let c = 20;
+    let n = slots(c);
+    // Twelve full pages of class `c`.
+    let ps: Vec<*mut u8> = (0..12 * n)
+        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
+        .collect();
+    assert_eq!(slab.counts.pages, 12);
+    // Empty four of them: the first stays as the class's spare, the next
+    // ones go to the pool while it holds fewer than a quarter of the pages
+    // left, the rest back to the heap.
+    for &p in &ps[..4 * n] {
+        assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+    }
+    slab.check();
+    assert_eq!(slab.counts.pages, 9, "eight full pages and the spare");
+    assert_eq!(
+        slab.counts.pooled, 2,
+        "a quarter of nine pages, rounded down"
+    );
+    assert_eq!(slab.counts.returned, 1);
+    assert_eq!(
+        heap.stats().used_arenas,
+        slab.counts.pages + slab.counts.pooled,
+        "pooled pages stay arenas of the heap"
+    );
+    // A page of another class comes from the pool, not from the heap.
+    let arenas = heap.stats().used_arenas;
+    let other = CLASSES - 1;
+    let q = slab.alloc(&mut heap, &mut hwm, other).unwrap();
+    slab.check();
+    assert_eq!(slab.counts.reused, 1);
+    assert_eq!(slab.counts.pooled, 1);
+    assert_eq!(heap.stats().used_arenas, arenas);
+    // Its bytes may hold the old class's data: the whole slot is dirty.
+    assert_eq!(q.dirty, class_size(other));
+    // A purge gives the rest back.
+    slab.purge(&mut heap);
+    slab.check();
+    assert_eq!(slab.counts.pooled, 0);
+    assert_eq!(slab.counts.returned, 2);
+    assert_eq!(heap.stats().used_arenas, slab.counts.pages);
+    for &p in &ps[4 * n..] {
+        assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+    }
+    assert!(matches!(
+        free(&mut heap, &mut slab, q.ptr),
+        Found::Live { .. }
+    ));
+    slab.check();
+    assert_eq!(slab.counts.used_slots, 0);
+    assert_eq!(
+        heap.stats().used_arenas,
+        slab.counts.pages + slab.counts.pooled
+    );
+    heap.manager().check_invariants().unwrap();
+}

@@ -18,11 +18,13 @@ impl Slab {
     /// Checks the layer's invariants — every class list well linked and
     /// holding only pages of its class with a free slot, at most one empty
     /// page per class, each page's free count equal to its bitmap's ones,
-    /// the summary word matching the bitmap, no bit past the last slot, and
-    /// the page and free-slot totals matching the counts — over the first
+    /// the summary word matching the bitmap, no bit past the last slot, the
+    /// page and free-slot totals matching the counts, and the pool's pages
+    /// distinct, in range and of no class — over the first
     /// `pages` page records (every slab page lies below the shard's
     /// high-water mark, so the untouched records need not be read).
-    /// O(pages + listed pages); for `SYSARENA_CHECK` and the tests.
+    /// O(pages + listed pages + pooled pages²), pooled pages at most 64;
+    /// for `SYSARENA_CHECK` and the tests.
     ///
     /// # Errors
     /// What was found wrong (a bug in the layer, or memory corruption).
@@ -124,6 +126,23 @@ impl Slab {
             "the free-slot count differs from the bitmaps"
         );
         ensure!(listed <= found, "more pages listed than exist");
+        let pool = self.pool.pages();
+        ensure!(
+            pool.len() == self.counts.pooled,
+            "the pooled-page count differs from the pool"
+        );
+        for (k, &page) in pool.iter().enumerate() {
+            let page = page as usize;
+            ensure!(page < self.pages, "the pool holds a page out of range");
+            ensure!(
+                self.meta(page).class == 0 && self.states.class(page) == 0,
+                "the pool holds a page of a class"
+            );
+            ensure!(
+                !pool[..k].contains(&(page as u32)),
+                "the pool holds a page twice"
+            );
+        }
         Ok(())
     }
 }
