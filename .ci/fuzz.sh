@@ -5,7 +5,7 @@
 # simulated device region (movable), the trace readers (trace_readers), the
 # CLI's input parsing and step scripts (cli_input) and the C ABI (capi).
 # chaos, heap_patterns and movable draw the fast model (Config::fast()) half
-# of the time and check its quick lists (fuzz/fuzz_targets/common/quick.rs):
+# of the time and check its quick lists (the fuzz crate's library, fuzz/src/quick.rs):
 # a cached block is never handed out twice, a second free of it is refused,
 # the cached bytes add up, and a refused request changes nothing but a flush.
 #

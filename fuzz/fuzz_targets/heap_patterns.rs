@@ -12,7 +12,7 @@
 //! freed into a quick list must refuse a second free with `DoubleFree` and
 //! change nothing; after every step `in_use_bytes + free_bytes ==
 //! capacity`, `cached_bytes <= free_bytes` and the cached arenas add up to
-//! what `Stats` says (`common/quick.rs`). Requests of the exact sizes the
+//! what `Stats` says (`sysarena_fuzz::quick`, the fuzz crate's library). Requests of the exact sizes the
 //! lists cache, and requests for all the free bytes (which force a flush),
 //! are part of the mix.
 #![no_main]

@@ -11,7 +11,7 @@
 //! requests for all the free bytes, which force a flush; a refused request
 //! may flush the lists and change nothing else; a freed block waiting in a
 //! list is never handed out twice nor overlapped, and the cached bytes add
-//! up (`common/quick.rs`).
+//! up (`sysarena_fuzz::quick`, the fuzz crate's library).
 #![no_main]
 
 use std::collections::BTreeMap;
