@@ -98,6 +98,18 @@ pub(super) const LOAD_BUCKETS: u32 = 2;
 /// lookups, while the chains it shortens were already short.
 pub(super) const SPARSE_UP_TO: u32 = 1 << 14;
 
+/// The `fresh` count at which a map of `hash_len` buckets (at least
+/// [`LOAD_BUCKETS`]) doubles: when the descriptors taken reach a
+/// [`LOAD_BUCKETS`]-th of its buckets while it is small, all of them above
+/// [`SPARSE_UP_TO`].
+pub(super) const fn grow_at(hash_len: u32) -> u32 {
+    if hash_len <= SPARSE_UP_TO {
+        hash_len / LOAD_BUCKETS - 1
+    } else {
+        hash_len - 1
+    }
+}
+
 /// Never-used slots the dense heads of `hash_len` buckets take at the top
 /// of the table: heads at `DENSE_AT + k * DENSE_STRIDE`, `k < hash_len`.
 const fn dense_slots(hash_len: usize) -> usize {
@@ -183,11 +195,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.hash_len = self.hash_len.saturating_mul(2);
         self.hash_mask = self.hash_len - 1;
         self.hash_grow_at = if self.hash_len <= len32 / 2 {
-            if self.hash_len <= SPARSE_UP_TO {
-                self.hash_len / LOAD_BUCKETS - 1
-            } else {
-                self.hash_len - 1
-            }
+            grow_at(self.hash_len)
         } else {
             u32::MAX
         };

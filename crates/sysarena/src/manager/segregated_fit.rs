@@ -82,23 +82,37 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[inline(never)]
     fn own_class_look(
         &mut self,
-        mut cur: u32,
+        cur: u32,
         need: usize,
         align: usize,
         at_least: usize,
     ) -> Option<(u32, usize)> {
+        let found = self.first_fit_in_list(cur, OWN_LOOK, need, align)?;
+        if at_least >= CLASSES || self.index.first_from(at_least).is_none() {
+            self.fallback_searches += 1;
+            self.fallback_hits += 1;
+        }
+        Some(found)
+    }
+
+    /// The first of at most `look` free arenas of a class list, from `cur`
+    /// on, that holds `need` bytes at `align` (with its padding).
+    #[inline(always)]
+    fn first_fit_in_list(
+        &self,
+        mut cur: u32,
+        look: usize,
+        need: usize,
+        align: usize,
+    ) -> Option<(u32, usize)> {
         let origin = self.origin;
-        for _ in 0..OWN_LOOK {
+        for _ in 0..look {
             if cur == NIL {
                 return None;
             }
             self.count_visit();
             let s = self.slot(cur);
             if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
-                if at_least >= CLASSES || self.index.first_from(at_least).is_none() {
-                    self.fallback_searches += 1;
-                    self.fallback_hits += 1;
-                }
                 return Some((cur, pad));
             }
             cur = s.link_next;
@@ -112,25 +126,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[cold]
     #[inline(never)]
     fn fallback(&mut self, need: usize, align: usize, upper: usize) -> Option<(u32, usize)> {
-        let origin = self.origin;
         self.fallback_searches += 1;
         let mut class = self.index.first_from(class_of(need));
         while let Some(c) = class {
             if c >= upper {
                 break;
             }
-            let mut cur = self.index.heads[c];
-            for _ in 0..FALLBACK_LOOK {
-                if cur == NIL {
-                    break;
-                }
-                self.count_visit();
-                let s = self.slot(cur);
-                if let Some(pad) = Self::fit(origin.wrapping_add(s.offset), s.size, need, align) {
-                    self.fallback_hits += 1;
-                    return Some((cur, pad));
-                }
-                cur = s.link_next;
+            let head = self.index.heads[c];
+            if let Some(found) = self.first_fit_in_list(head, FALLBACK_LOOK, need, align) {
+                self.fallback_hits += 1;
+                return Some(found);
             }
             class = self.index.first_from(c + 1);
         }

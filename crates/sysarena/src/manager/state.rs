@@ -63,10 +63,9 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     pub(super) hash_len: u32,
     /// `hash_len - 1`: what an offset's hash is masked with.
     pub(super) hash_mask: u32,
-    /// `hash_len / LOAD_BUCKETS - 1` (`hash_len - 1` above
-    /// `SPARSE_UP_TO` buckets) while the map can still grow, `u32::MAX`
-    /// once it spans the table: the map grows when `fresh` reaches it (one
-    /// compare).
+    /// `offset_map::grow_at(hash_len)` while the map can still grow,
+    /// `u32::MAX` once it spans the table: the map grows when `fresh`
+    /// reaches it (one compare).
     pub(super) hash_grow_at: u32,
     /// Where never-used descriptors end: the table's length, or the first
     /// slot of the dense buckets. Taking descriptor `fresh_end` first moves
@@ -151,7 +150,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             hash_grow_at: if len < 32 {
                 u32::MAX
             } else {
-                16 / super::offset_map::LOAD_BUCKETS - 1
+                super::offset_map::grow_at(16)
             },
             head_base: core::mem::offset_of!(Slot, bucket),
             head_stride: core::mem::size_of::<Slot>(),

@@ -93,6 +93,38 @@ fn segregated_fit_falls_back_to_the_requests_own_class() {
 }
 
 #[test]
+fn segregated_fit_takes_a_fit_behind_its_own_class_head_before_a_larger_class() {
+    // Class [992, 1008) holds 995 at its head (too small for 1000) and 1007
+    // behind it; a free 2001-byte arena sits in a class that surely fits.
+    // Sizes that are not multiples of 8 are never cached, so all three are
+    // in the free index.
+    let mut m = ArenaManager::<16>::with_config(4096, Config::fast());
+    let a = m.alloc(1007, 1).unwrap();
+    m.alloc(8, 1).unwrap();
+    let c = m.alloc(995, 1).unwrap();
+    m.alloc(8, 1).unwrap();
+    let big = m.alloc(2001, 1).unwrap();
+    m.alloc(4096 - 1007 - 8 - 995 - 8 - 2001, 1).unwrap();
+    for b in [a, c, big] {
+        m.free(b.offset()).unwrap();
+    }
+    let before = m.stats();
+    let got = m.alloc(1000, 1).unwrap();
+    assert_eq!(
+        got.offset(),
+        a.offset(),
+        "the 1007-byte arena of the own class, not a split of the 2001-byte one"
+    );
+    let s = m.stats();
+    assert_eq!(s.largest_free, 2001, "the larger arena is left whole");
+    assert_eq!(
+        s.fallback_searches, before.fallback_searches,
+        "a class above held an arena: plain TLSF would not have failed"
+    );
+    check(&m);
+}
+
+#[test]
 fn segregated_fit_takes_an_exact_fit_from_the_own_class() {
     let mut m = ArenaManager::<8>::with_config(4096, Config::fast());
     let a = m.alloc(80, 16).unwrap();
