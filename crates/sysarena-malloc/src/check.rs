@@ -90,7 +90,7 @@ fn check_shard(l: &Locked, shard_size: usize) -> Result<(), &'static str> {
     if s.requested_bytes > s.in_use_bytes || s.largest_free > s.free_bytes {
         return Err("requested or free bytes out of range");
     }
-    if l.slab.counts.pages + l.slab.counts.pooled > s.used_arenas {
+    if l.slab.counts.pages + l.slab.pooled_pages() > s.used_arenas {
         return Err("more slab pages (pooled ones included) than arenas in use");
     }
     if l.hwm > s.capacity {

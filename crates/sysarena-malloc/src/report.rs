@@ -74,6 +74,8 @@ struct Sum {
     withdrawn: u64,
     fallback: u64,
     slab: crate::slab::Counts,
+    /// Empty slab pages pooled (`Slab::pooled_pages`).
+    pooled: usize,
 }
 
 fn report(g: &Settings, fd: i32) {
@@ -127,6 +129,7 @@ fn report(g: &Settings, fd: i32) {
             l.released,
             l.slab.counts,
             l.withdrawn,
+            l.slab.pooled_pages(),
         );
         drop(l);
         sum.in_use += row.0;
@@ -139,6 +142,7 @@ fn report(g: &Settings, fd: i32) {
         sum.reallocs += row.7;
         sum.released += row.8;
         sum.withdrawn += row.10;
+        sum.pooled += row.11;
         let sc = row.9;
         sum.slab.pages += sc.pages;
         sum.slab.used_slots += sc.used_slots;
@@ -147,7 +151,6 @@ fn report(g: &Settings, fd: i32) {
         sum.slab.slot_bytes += sc.slot_bytes;
         sum.slab.carved += sc.carved;
         sum.slab.returned += sc.returned;
-        sum.slab.pooled += sc.pooled;
         sum.slab.reused += sc.reused;
         sum.free_touched += free_t;
         sum.largest_touched = sum.largest_touched.max(largest_t);
@@ -191,12 +194,12 @@ fn report(g: &Settings, fd: i32) {
     // (in the columns above); here they are taken out of the arena figures
     // and counted once, as slab blocks and empty pages.
     let slab_bytes = sum.slab.pages * crate::slab::PAGE;
-    let pooled_bytes = sum.slab.pooled * crate::slab::PAGE;
+    let pooled_bytes = sum.pooled * crate::slab::PAGE;
     let _ = writeln!(
         b,
         "live at exit: {} requested bytes in {} arenas ({} bytes reserved; internal fragmentation {} bytes), not counting slab pages",
         sum.requested - slab_bytes - pooled_bytes,
-        sum.used_arenas - sum.slab.pages - sum.slab.pooled,
+        sum.used_arenas - sum.slab.pages - sum.pooled,
         sum.in_use - slab_bytes - pooled_bytes,
         sum.in_use - sum.requested,
     );
@@ -214,7 +217,7 @@ fn report(g: &Settings, fd: i32) {
         sum.slab.carved,
         sum.slab.reused,
         sum.slab.returned,
-        sum.slab.pooled,
+        sum.pooled,
         pooled_bytes,
     );
     let (caches, cached, cached_bytes, cache_allocs, cache_frees) = crate::tcache::totals();

@@ -264,11 +264,7 @@ impl Inner {
     #[inline(never)]
     fn alloc_heap(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
         let layout = Layout::from_size_align(size, align).ok()?;
-        // A large block: the slab layer's pooled empty pages go back first,
-        // so the heap may use them (see `slab/pool.rs`).
-        if size >= slab::POOL_PURGE_AT && self.slab.pooled() {
-            self.slab.purge(&mut self.heap);
-        }
+        self.slab.make_room_for(&mut self.heap, size);
         let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let p = match self.heap.alloc(layout) {
             Ok(p) => p,
@@ -276,7 +272,7 @@ impl Inner {
             // the classic model (which merges only when asked) defragment;
             // then try once more.
             Err(AllocError::OutOfMemory(_))
-                if self.slab.pooled() || config.coalescing == Coalescing::Deferred =>
+                if self.slab.pooled_pages() != 0 || config.coalescing == Coalescing::Deferred =>
             {
                 self.slab.purge(&mut self.heap);
                 if config.coalescing == Coalescing::Deferred {
@@ -401,11 +397,7 @@ impl Inner {
             .map_err(|_| ReallocError::Alloc(AllocError::SizeOverflow { size, align: 16 }))?;
         let nn =
             NonNull::new(p).ok_or(ReallocError::Free(FreeError::NotAllocated { offset: 0 }))?;
-        // A large block: pooled empty slab pages go back first, as in
-        // `alloc_heap`.
-        if size >= slab::POOL_PURGE_AT && self.slab.pooled() {
-            self.slab.purge(&mut self.heap);
-        }
+        self.slab.make_room_for(&mut self.heap, size);
         let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         // SAFETY: `Heap::realloc` checks that `p` is a live allocation and
         // changes nothing otherwise; the caller gives up `p` on success.

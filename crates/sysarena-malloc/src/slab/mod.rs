@@ -48,8 +48,7 @@ pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, c
 use class::{RECIP, slots};
 pub(crate) use page::{META_BYTES, PageMeta};
 use page::{NONE, WORDS};
-pub(crate) use pool::POOL_PURGE_AT;
-use pool::{EmptyPool, POOL_SHARE};
+use pool::{EmptyPool, POOL_PURGE_AT, POOL_SHARE};
 use recent::Recent;
 use state::{Chunks, States};
 
@@ -89,9 +88,7 @@ pub(crate) struct Counts {
     /// Pages carved out of the heap, and given back to it, ever.
     pub(crate) carved: u64,
     pub(crate) returned: u64,
-    /// Empty pages in the pool now (in-use arenas of the heap, of no
-    /// class, not in `pages`), and carves the pool served, ever.
-    pub(crate) pooled: usize,
+    /// Carves the empty-page pool served, ever (of `carved`).
     pub(crate) reused: u64,
 }
 
@@ -177,7 +174,6 @@ impl Slab {
                 slot_bytes: 0,
                 carved: 0,
                 returned: 0,
-                pooled: 0,
                 reused: 0,
             },
         }
@@ -386,7 +382,6 @@ impl Slab {
         }
         let (p, off) = match self.pool.pop() {
             Some(page) => {
-                self.counts.pooled -= 1;
                 self.counts.reused += 1;
                 let off = page << PAGE_SHIFT;
                 (NonNull::new(heap.base().as_ptr().wrapping_add(off))?, off)
@@ -543,34 +538,41 @@ impl Slab {
         self.counts.slots -= n;
         self.counts.slot_bytes -= n * class_size(c);
         let cap = self.counts.pages / POOL_SHARE;
-        if self.pool.push(page, cap) {
-            self.counts.pooled += 1;
-        } else {
+        if !self.pool.push(page, cap) {
             self.give_back(heap, page);
         }
         // The layer shrank: so does the pool's share.
         while self.pool.len() > cap {
             let Some(page) = self.pool.pop() else { break };
-            self.counts.pooled -= 1;
             self.give_back(heap, page);
         }
     }
 
-    /// Gives every page of the pool back to the heap (before the heap
-    /// serves a large block, or when it failed to serve one). O(pages
-    /// pooled): at most [`POOL_PAGES`](pool::POOL_PAGES) system calls.
+    /// Gives every page of the pool back to the heap (when the heap failed
+    /// to serve a block). O(pages pooled): at most
+    /// [`POOL_PAGES`](pool::POOL_PAGES) system calls.
     #[cold]
     pub(crate) fn purge(&mut self, heap: &mut ShardHeap) {
         while let Some(page) = self.pool.pop() {
-            self.counts.pooled -= 1;
             self.give_back(heap, page);
         }
     }
 
-    /// Whether the pool holds a page.
+    /// Before the heap serves a block of `size` bytes: a large one
+    /// ([`POOL_PURGE_AT`] or more) empties the pool first, so that the heap
+    /// may use those pages (`pool.rs` says why). O(1) unless it purges.
     #[inline]
-    pub(crate) fn pooled(&self) -> bool {
-        self.pool.len() != 0
+    pub(crate) fn make_room_for(&mut self, heap: &mut ShardHeap, size: usize) {
+        if size >= POOL_PURGE_AT && self.pooled_pages() != 0 {
+            self.purge(heap);
+        }
+    }
+
+    /// Empty pages in the pool now: in-use arenas of the heap, of no class,
+    /// not in [`Counts::pages`].
+    #[inline]
+    pub(crate) fn pooled_pages(&self) -> usize {
+        self.pool.len()
     }
 
     /// Gives an empty page of no class back to the heap.

@@ -384,13 +384,14 @@ fn emptied_pages_wait_in_the_pool_for_any_class_and_a_purge_gives_them_back() {
     slab.check();
     assert_eq!(slab.counts.pages, 9, "eight full pages and the spare");
     assert_eq!(
-        slab.counts.pooled, 2,
+        slab.pooled_pages(),
+        2,
         "a quarter of nine pages, rounded down"
     );
     assert_eq!(slab.counts.returned, 1);
     assert_eq!(
         heap.stats().used_arenas,
-        slab.counts.pages + slab.counts.pooled,
+        slab.counts.pages + slab.pooled_pages(),
         "pooled pages stay arenas of the heap"
     );
     // A page of another class comes from the pool, not from the heap.
@@ -399,14 +400,14 @@ fn emptied_pages_wait_in_the_pool_for_any_class_and_a_purge_gives_them_back() {
     let q = slab.alloc(&mut heap, &mut hwm, other).unwrap();
     slab.check();
     assert_eq!(slab.counts.reused, 1);
-    assert_eq!(slab.counts.pooled, 1);
+    assert_eq!(slab.pooled_pages(), 1);
     assert_eq!(heap.stats().used_arenas, arenas);
     // Its bytes may hold the old class's data: the whole slot is dirty.
     assert_eq!(q.dirty, class_size(other));
     // A purge gives the rest back.
     slab.purge(&mut heap);
     slab.check();
-    assert_eq!(slab.counts.pooled, 0);
+    assert_eq!(slab.pooled_pages(), 0);
     assert_eq!(slab.counts.returned, 2);
     assert_eq!(heap.stats().used_arenas, slab.counts.pages);
     for &p in &ps[4 * n..] {
@@ -420,7 +421,7 @@ fn emptied_pages_wait_in_the_pool_for_any_class_and_a_purge_gives_them_back() {
     assert_eq!(slab.counts.used_slots, 0);
     assert_eq!(
         heap.stats().used_arenas,
-        slab.counts.pages + slab.counts.pooled
+        slab.counts.pages + slab.pooled_pages()
     );
     heap.manager().check_invariants().unwrap();
 }
