@@ -45,8 +45,8 @@
 //!   `mremap`.
 //! - **Giving memory back.** Freeing an arena of 128 KiB or more returns
 //!   its whole pages to the kernel (`MADV_DONTNEED`), unless (below 1 MiB)
-//!   a block released just before started at the same address: a buffer
-//!   freed and allocated again and again at one place keeps its pages. A
+//!   it overlaps a block released just before: buffers freed and
+//!   allocated again and again in one place keep their pages. A
 //!   slab page that empties goes back the same way, unless it is its
 //!   class's one spare or waits in the shard's empty-page pool
 //!   (`slab/pool.rs`) for the next page any class carves — the pool is

@@ -25,15 +25,15 @@ pub(crate) const DEFAULT_DESCRIPTORS: usize = 1 << 22;
 pub(crate) const DEFAULT_MMAP_THRESHOLD: usize = 64 << 20;
 /// Default release threshold (`SYSARENA_RELEASE` unset): a freed heap
 /// block of at least 128 KiB (glibc's first mmap threshold) gives its whole
-/// pages back to the kernel — unless a block of about its size (within
-/// 1/64) was given back in the shard's last 256 heap frees: a program that
-/// frees and allocates a buffer of one size again and again would pay a
-/// system call and a page fault per page each time (a loop of 200 KB
-/// buffers ran 85 times slower), so it pays once per 256 frees. (glibc
-/// raises its threshold to each freed mapped chunk's size instead; a
-/// threshold that rose so, or a fixed 1 MiB, held `git log --stat`'s
-/// freed 430–670 KB buffers resident: 0.5–0.9 MB over this.) Blocks of
-/// [`MAX_RELEASE`] or more always give their pages back.
+/// pages back to the kernel — unless it overlaps a block given back in the
+/// shard's last 1,024 heap frees (one of the last four; `shard/release.rs`):
+/// a program that frees and allocates buffers in one place again and again
+/// would pay a system call and a page fault per page each time (a loop of
+/// 200 KB buffers ran 85 times slower), so it pays once. (glibc raises its
+/// threshold to each freed mapped chunk's size instead; a threshold that
+/// rose so, or a fixed 1 MiB, held `git log --stat`'s freed 430–670 KB
+/// buffers resident: 0.5–0.9 MB over this.) Blocks of [`MAX_RELEASE`] or
+/// more always give their pages back.
 pub(crate) const DEFAULT_RELEASE: usize = 128 << 10;
 /// Freed heap blocks of this size or more always give their pages back.
 pub(crate) const MAX_RELEASE: usize = 1 << 20;
@@ -64,7 +64,7 @@ pub(crate) struct Settings {
     /// Freed arenas of at least this many bytes give their pages back
     /// (0: never).
     pub(crate) release: usize,
-    /// Whether a block of a size released recently is kept
+    /// Whether a block overlapping one released recently is kept
     /// (`SYSARENA_RELEASE` unset; see [`DEFAULT_RELEASE`]).
     pub(crate) release_adapts: bool,
     /// The page size.
