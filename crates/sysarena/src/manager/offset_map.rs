@@ -48,7 +48,7 @@ const DENSE_PER_SLOT: usize = 4;
 /// instructions a lookup against 2).
 const DENSE_STRIDE: usize = SLOT / DENSE_PER_SLOT;
 /// Where the first dense head lies in the first dense slot.
-const DENSE_AT: usize = core::mem::offset_of!(Slot, tag);
+const DENSE_AT: usize = core::mem::offset_of!(Slot, hash_next);
 /// A dense head's four bytes, at every place the stride puts one in a slot,
 /// never include the `state` byte (the one field with invalid values:
 /// every other byte of a `Slot` is part of an integer, so a dense slot stays
@@ -63,7 +63,7 @@ const _: () = {
     assert!(core::mem::offset_of!(Slot, size) == word);
     assert!(core::mem::offset_of!(Slot, used) == 2 * word);
     assert!(core::mem::offset_of!(Slot, class) + 2 == DENSE_AT);
-    // `tag`, `prev`, `next`, `link_prev`, `link_next`, `hash_next`, `bucket`.
+    // `hash_next`, `link_next`, `tag`, `prev`, `next`, `link_prev`, `bucket`.
     assert!(SLOT - DENSE_AT == 7 * 4);
     assert!(core::mem::offset_of!(Slot, state) + 1 == core::mem::offset_of!(Slot, align_log2));
     assert!(core::mem::offset_of!(Slot, align_log2) + 1 == core::mem::offset_of!(Slot, class));
