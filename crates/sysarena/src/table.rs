@@ -26,21 +26,45 @@ pub(crate) const MOVING: u32 = 1 << 30;
 /// The handle index in a tag: handle tables have fewer than 2³⁰ entries.
 pub(crate) const TAG_INDEX: u32 = MOVING - 1;
 
-/// What a descriptor currently describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum State {
+/// What a descriptor currently describes: one byte.
+///
+/// A plain byte rather than an enum, so that every byte of a [`Slot`] is
+/// part of an integer and any bit pattern is a valid slot: the offset map
+/// packs its dense bucket heads end to end over never-used slots, four
+/// bytes apart, without stepping around a byte whose values are
+/// restricted (see `manager/offset_map.rs`). A descriptor in use holds one
+/// of the four values below (`check_invariants` checks it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct State(u8);
+
+// The four states read like the enum they were (`State::InUse`), in
+// comparisons and in `match` patterns.
+#[allow(non_upper_case_globals)]
+impl State {
     /// Describes nothing; on the spare list. Zero, so that zero-filled
     /// memory is a valid table of spares.
-    Spare = 0,
+    pub(crate) const Spare: State = State(0);
     /// A free arena; in the free index.
-    Free,
+    pub(crate) const Free: State = State(1);
     /// An arena handed out to a caller.
-    InUse,
+    pub(crate) const InUse: State = State(2);
     /// An arena its caller freed, waiting whole in a quick list (see
     /// `manager/quick_lists.rs`): not in the free index, still in the
     /// offset map.
-    Cached,
+    pub(crate) const Cached: State = State(3);
+}
+
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            State::Spare => f.write_str("Spare"),
+            State::Free => f.write_str("Free"),
+            State::InUse => f.write_str("InUse"),
+            State::Cached => f.write_str("Cached"),
+            State(v) => write!(f, "State({v})"),
+        }
+    }
 }
 
 /// One arena descriptor: a slot of the arena table.
@@ -84,8 +108,7 @@ pub struct Slot {
 // The tag and the class live in what was padding: a descriptor stays 56 bytes on 64-bit.
 const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<Slot>() == 56);
 // `repr(C)`: the field order above is the layout, so the offset map knows
-// which bytes of a never-used slot it may use for its dense bucket heads
-// (all but `state`'s; see `manager/offset_map.rs`). The order puts what a
+// where a slot's fields lie. The order puts what a
 // free and a quick-list hit touch — `offset`, `size`, `used`, `state`,
 // `hash_next` (the offset map's chain) and `link_next` (the quick list's
 // stack) — in the first 36 bytes, so that those fit one cache line in half

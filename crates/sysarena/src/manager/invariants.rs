@@ -113,6 +113,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                     req_b += s.used;
                     nused += 1;
                 }
+                _ => return err("descriptor state is not one of the four", Some(cur)),
             }
             if self.hash_find(s.offset) != Some(cur) {
                 return err("arena missing from the offset map", Some(cur));

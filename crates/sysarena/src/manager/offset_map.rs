@@ -4,13 +4,14 @@
 //! Each arena's descriptor is chained (`hash_next`) into the bucket of its
 //! offset. The bucket *heads* live in one of two places:
 //!
-//! - **Dense** (while the table has room to spare): packed four to a slot
-//!   in never-used descriptors at the very top of the table, `fresh_end`
-//!   and up, a quarter of a slot apart (14 bytes on 64-bit targets; `Slot`
-//!   is `repr(C)`, and no head covers its `state` byte). A lookup's first
-//!   access usually hits a cache line that earlier lookups brought in,
-//!   where a head inside a 56-byte slot is almost always a line of its own
-//!   (profiled on the perl trace: the load of that head was 55 % of
+//! - **Dense** (while the table has room to spare): an array of `u32`
+//!   laid over never-used descriptors at the very top of the table,
+//!   `fresh_end` and up, sixteen heads to a cache line (`Slot` is
+//!   `repr(C)` with no padding, and every byte of it is part of an
+//!   integer, so the slots stay valid whatever the heads hold). A lookup's
+//!   first access usually hits a cache line that earlier lookups brought
+//!   in, where a head inside a 56-byte slot is almost always a line of its
+//!   own (profiled on the perl trace: the load of that head was 55 % of
 //!   `free`'s samples).
 //! - **In the slots** (a small or nearly full table): bucket `b`'s head is
 //!   slot `b`'s `bucket` field.
@@ -39,45 +40,34 @@ use crate::table::{NIL, Slot, State, TableStorage};
 const SLOT: usize = core::mem::size_of::<Slot>();
 /// The byte offset of a slot's own bucket head.
 const BUCKET_AT: usize = core::mem::offset_of!(Slot, bucket);
-/// Dense bucket heads per slot.
-const DENSE_PER_SLOT: usize = 4;
-/// The distance between two dense heads: a quarter of a slot (14 bytes on
-/// 64-bit targets, 11 on 32-bit), so that a head's place is one multiply
-/// away, as in the slots (a stride of 4 bytes inside the slots' `u32`
-/// fields would need a division or a shift and a mask: measured, 5 to 12
-/// instructions a lookup against 2).
-const DENSE_STRIDE: usize = SLOT / DENSE_PER_SLOT;
+/// The distance between two dense heads: four bytes, end to end, as in an
+/// array of `u32`. Every byte of a [`Slot`] is part of an integer (its
+/// `state` is a plain byte, not an enum), so heads may cover any byte of a
+/// never-used slot and the slot stays a valid `Slot` whatever they hold.
+/// (While `state` was an enum the heads had to step around it: fourteen
+/// bytes apart, four to a slot, which spread a map of 1,024 buckets over
+/// 14 KiB where 4 KiB hold it now; random actions at max 200, callgrind's
+/// cache simulation: `benches/RESULTS.md`, "Engine work, part 7".)
+const DENSE_STRIDE: usize = 4;
 /// Where the first dense head lies in the first dense slot.
-const DENSE_AT: usize = core::mem::offset_of!(Slot, hash_next);
-/// A dense head's four bytes, at every place the stride puts one in a slot,
-/// never include the `state` byte (the one field with invalid values:
-/// every other byte of a `Slot` is part of an integer, so a dense slot stays
-/// a valid `Slot` whatever its heads hold).
+const DENSE_AT: usize = 0;
 const _: () = {
-    assert!(SLOT.is_multiple_of(DENSE_PER_SLOT) && DENSE_STRIDE >= 4);
     // No padding anywhere in a slot (every byte a head may cover is
-    // initialised): the fields end to end, `bucket` last.
+    // initialised): the fields end to end, `bucket` last; and a head at a
+    // multiple of four bytes is aligned for a `u32`.
     assert!(BUCKET_AT + 4 == SLOT);
+    assert!(SLOT.is_multiple_of(DENSE_STRIDE) && DENSE_AT.is_multiple_of(DENSE_STRIDE));
+    assert!(core::mem::size_of::<State>() == 1);
     let word = core::mem::size_of::<usize>();
     assert!(core::mem::offset_of!(Slot, offset) == 0);
     assert!(core::mem::offset_of!(Slot, size) == word);
     assert!(core::mem::offset_of!(Slot, used) == 2 * word);
-    assert!(core::mem::offset_of!(Slot, class) + 2 == DENSE_AT);
+    assert!(core::mem::offset_of!(Slot, state) == 3 * word);
+    assert!(core::mem::offset_of!(Slot, align_log2) == 3 * word + 1);
+    assert!(core::mem::offset_of!(Slot, class) == 3 * word + 2);
     // `hash_next`, `link_next`, `tag`, `prev`, `next`, `link_prev`, `bucket`.
-    assert!(SLOT - DENSE_AT == 7 * 4);
-    assert!(core::mem::offset_of!(Slot, state) + 1 == core::mem::offset_of!(Slot, align_log2));
-    assert!(core::mem::offset_of!(Slot, align_log2) + 1 == core::mem::offset_of!(Slot, class));
-    assert!(
-        core::mem::offset_of!(Slot, used) + core::mem::size_of::<usize>()
-            == core::mem::offset_of!(Slot, state)
-    );
-    let state = core::mem::offset_of!(Slot, state);
-    let mut k = 0;
-    while k < DENSE_PER_SLOT {
-        let at = (DENSE_AT + k * DENSE_STRIDE) % SLOT;
-        assert!(!(at <= state && state < at + 4) && !(at + 4 > SLOT && state < at + 4 - SLOT));
-        k += 1;
-    }
+    assert!(SLOT - core::mem::offset_of!(Slot, hash_next) == 7 * 4);
+    assert!(core::mem::offset_of!(Slot, hash_next) == 3 * word + 4);
 };
 
 /// Buckets per descriptor taken (at most) while the map is small: the map
@@ -87,15 +77,17 @@ const _: () = {
 /// mispredicted 1.42 M branches with one, 1.18 M with two (talc: 1.18 M),
 /// with 4.7 % fewer D1 misses and 0.7 % fewer instructions
 /// (`benches/RESULTS.md`, "Engine work, part 6"). The price is dense heads
-/// for twice as many buckets, in never-used slots: half a slot per
+/// for twice as many buckets, in never-used slots: eight bytes per
 /// descriptor taken.
 pub(super) const LOAD_BUCKETS: u32 = 2;
 /// The largest map kept at [`LOAD_BUCKETS`] buckets per descriptor (dense
-/// heads up to 224 KiB on 64-bit targets); a larger one grows at one
-/// bucket per descriptor. Two buckets per descriptor all the way made the
-/// python trace (88 k blocks live, a map of 2^18 buckets: 3.5 MiB of heads
-/// against 1.75 MiB) replay 10–15 % slower: more pages under random
-/// lookups, while the chains it shortens were already short.
+/// heads up to 64 KiB); a larger one grows at one bucket per descriptor.
+/// Measured while the heads were 14 bytes apart: two buckets per
+/// descriptor all the way made the python trace (88 k blocks live, a map
+/// of 2^18 buckets: 3.5 MiB of heads against 1.75 MiB) replay 10–15 %
+/// slower — more pages under random lookups, while the chains it shortens
+/// were already short. With four-byte heads (1 MiB against 0.5 MiB) the
+/// two replayed alike within this machine's spread, so the bound stayed.
 pub(super) const SPARSE_UP_TO: u32 = 1 << 14;
 
 /// The `fresh` count at which a map of `hash_len` buckets (at least
@@ -128,7 +120,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Whether the bucket heads are dense (the module docs): their stride is
-    /// a quarter of a slot, not a slot.
+    /// four bytes, not a slot.
     #[inline(always)]
     pub(super) fn dense(&self) -> bool {
         self.head_stride == DENSE_STRIDE
@@ -155,9 +147,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // bytes past slot `fresh_end`, which `dense_slots` slots hold and
         // `fresh_end + dense_slots(hash_len) <= len` (set by `grow_hash`,
         // checked by `check_invariants`): inside this table, in bytes that
-        // are initialised (a `Slot` has no padding: `repr(C)`, and the
-        // assertion above keeps heads off `state`). Read unaligned: a dense
-        // head may be 2-aligned. The pointer comes from the whole slice.
+        // are initialised (a `Slot` has no padding: `repr(C)`, checked
+        // above). Both forms put a head at a multiple of four bytes; read
+        // unaligned all the same, which costs nothing where loads may be
+        // unaligned. The pointer comes from the whole slice.
         unsafe { base.add(at).cast::<u32>().read_unaligned() }
     }
 
@@ -169,8 +162,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // SAFETY: as in `head`. A dense head lies in a slot above every
         // descriptor in use, which nothing reads as a descriptor while
         // `dense` (never-used descriptors are not read past `fresh_end`);
-        // its four bytes are parts of integer fields (never `state`: the
-        // assertion above), so the slot stays a valid `Slot`.
+        // its four bytes are parts of integer fields (every field of a
+        // `Slot` is one, `state` a plain byte), so the slot stays a valid
+        // `Slot`.
         unsafe { base.add(at).cast::<u32>().write_unaligned(head) }
     }
 
