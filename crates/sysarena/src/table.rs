@@ -36,7 +36,7 @@ pub(crate) const TAG_INDEX: u32 = MOVING - 1;
 /// of the four values below (`check_invariants` checks it).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(transparent)]
-pub(crate) struct State(u8);
+pub(crate) struct State(pub(crate) u8);
 
 // The four states read like the enum they were (`State::InUse`), in
 // comparisons and in `match` patterns.

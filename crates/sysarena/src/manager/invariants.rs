@@ -273,3 +273,33 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec;
+
+    use super::super::state::ArenaManager;
+    use crate::config::Config;
+    use crate::table::{Slot, State};
+
+    /// A descriptor's state is a plain byte (so that the offset map's dense
+    /// heads may cover it): a value that is none of the four states is a
+    /// broken invariant, reported, not read as some state.
+    #[test]
+    fn a_state_byte_that_is_no_state_is_reported() {
+        let mut table = vec![Slot::EMPTY; 16];
+        let mut m = ArenaManager::from_slice(&mut table, 4096, Config::fast()).unwrap();
+        let a = m.alloc(100, 8).unwrap();
+        m.check_invariants().unwrap();
+        let i = m.lookup_in_use(a.offset()).unwrap();
+        m.slot_mut(i).state = State(7);
+        let e = m.check_invariants().unwrap_err();
+        assert_eq!(e.what, "descriptor state is not one of the four");
+        assert_eq!(e.slot, Some(i as usize));
+        m.slot_mut(i).state = State::InUse;
+        m.check_invariants().unwrap();
+        m.free(a.offset()).unwrap();
+        m.check_invariants().unwrap();
+    }
+}
