@@ -11,7 +11,7 @@
 //!   is free, or the spare list when the slot is spare;
 //! - `hash_next` and `bucket`: an offset → slot hash map threaded through the
 //!   table, so `free(offset)` finds its arena without a scan. The bucket
-//!   heads live in the table too: packed four to a slot in never-used
+//!   heads live in the table too: an array of `u32` laid over never-used
 //!   descriptors at its top while there is room, otherwise one per table
 //!   position in `bucket` (see `manager/offset_map.rs`).
 

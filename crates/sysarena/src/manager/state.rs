@@ -73,9 +73,9 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     pub(super) fresh_end: u32,
     /// Bucket `b`'s head lies `head_base + b * head_stride` bytes into the
     /// table: `bucket`'s offset in a slot and a slot's size, or while the
-    /// heads are *dense* (packed four to a slot in never-used descriptors
+    /// heads are *dense* (an array of `u32` over never-used descriptors
     /// from `fresh_end` up; see `offset_map`), where the dense heads start
-    /// and a quarter of a slot. The stride says which form is on.
+    /// and four bytes. The stride says which form is on.
     pub(super) head_base: usize,
     /// See `head_base`.
     pub(super) head_stride: usize,
