@@ -49,14 +49,12 @@ const BUCKET_AT: usize = core::mem::offset_of!(Slot, bucket);
 /// 14 KiB where 4 KiB hold it now; random actions at max 200, callgrind's
 /// cache simulation: `benches/RESULTS.md`, "Engine work, part 7".)
 const DENSE_STRIDE: usize = 4;
-/// Where the first dense head lies in the first dense slot.
-const DENSE_AT: usize = 0;
 const _: () = {
     // No padding anywhere in a slot (every byte a head may cover is
     // initialised): the fields end to end, `bucket` last; and a head at a
     // multiple of four bytes is aligned for a `u32`.
     assert!(BUCKET_AT + 4 == SLOT);
-    assert!(SLOT.is_multiple_of(DENSE_STRIDE) && DENSE_AT.is_multiple_of(DENSE_STRIDE));
+    assert!(SLOT.is_multiple_of(DENSE_STRIDE));
     assert!(core::mem::size_of::<State>() == 1);
     let word = core::mem::size_of::<usize>();
     assert!(core::mem::offset_of!(Slot, offset) == 0);
@@ -103,9 +101,10 @@ pub(super) const fn grow_at(hash_len: u32) -> u32 {
 }
 
 /// Never-used slots the dense heads of `hash_len` buckets take at the top
-/// of the table: heads at `DENSE_AT + k * DENSE_STRIDE`, `k < hash_len`.
+/// of the table: heads at `k * DENSE_STRIDE` bytes from the first, `k <
+/// hash_len`.
 const fn dense_slots(hash_len: usize) -> usize {
-    (DENSE_AT + hash_len * DENSE_STRIDE).div_ceil(SLOT)
+    (hash_len * DENSE_STRIDE).div_ceil(SLOT)
 }
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
@@ -128,7 +127,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Where the head of bucket `b < hash_len` lives, as a byte offset into
     /// the table: `head_base + b * head_stride`, i.e. slot `b`'s `bucket`
-    /// field, or while dense, `DENSE_AT + b * DENSE_STRIDE` bytes into the
+    /// field, or while dense, `b * DENSE_STRIDE` bytes into the
     /// first dense slot (`fresh_end`). No branch on the form.
     #[inline(always)]
     fn head_at(&self, b: u32) -> usize {
@@ -143,7 +142,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let base = self.slots.as_ref().as_ptr().cast::<u8>();
         // SAFETY: `at` comes from `head_at` for a bucket below `hash_len`:
         // either slot `b`'s `bucket` field (`b < hash_len <= len`), or while
-        // dense four bytes at most `DENSE_AT + hash_len * DENSE_STRIDE`
+        // dense four bytes at most `hash_len * DENSE_STRIDE`
         // bytes past slot `fresh_end`, which `dense_slots` slots hold and
         // `fresh_end + dense_slots(hash_len) <= len` (set by `grow_hash`,
         // checked by `check_invariants`): inside this table, in bytes that
@@ -203,7 +202,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.clear_dense_slots();
         if dense {
             self.fresh_end = (len - dense_slots) as u32;
-            self.head_base = (len - dense_slots) * SLOT + DENSE_AT;
+            self.head_base = (len - dense_slots) * SLOT;
             self.head_stride = DENSE_STRIDE;
         }
         self.rebuild_hash();
@@ -298,7 +297,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if self.fresh as usize > end
             || self.hash_len as usize > end
             || end + dense_slots(self.hash_len as usize) > len
-            || self.head_base != end * SLOT + DENSE_AT
+            || self.head_base != end * SLOT
         {
             return Err("dense buckets overlap descriptors or leave the table");
         }
