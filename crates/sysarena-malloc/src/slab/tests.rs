@@ -276,6 +276,45 @@ fn dirty_slots_are_reported_for_calloc() {
 }
 
 #[test]
+fn a_class_first_page_gives_back_old_data_past_its_first_bytes() {
+    let (mut heap, mut slab) = setup(8);
+    // Two pages of old data: heap blocks written all over, then freed.
+    let layout = Layout::from_size_align(PAGE, PAGE).unwrap();
+    let olds: Vec<_> = (0..2).map(|_| heap.alloc(layout).unwrap()).collect();
+    for p in &olds {
+        // SAFETY: a live block of PAGE bytes.
+        unsafe { p.as_ptr().write_bytes(0xAB, PAGE) };
+    }
+    for p in olds {
+        // SAFETY: live, given up.
+        unsafe { heap.free(p) }.unwrap();
+    }
+    let mut hwm = 2 * PAGE;
+    let c = class_of(1024);
+    let size = class_size(c);
+    let first: Vec<Fresh> = (0..slots(c))
+        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap())
+        .collect();
+    for (k, f) in first.iter().enumerate() {
+        let at = k * size;
+        if at + size <= FIRST_KEEP {
+            assert_eq!(f.dirty, size, "slot {k}: old data kept");
+        } else {
+            assert_eq!(f.dirty, 0, "slot {k}: past the first {FIRST_KEEP} bytes");
+            // SAFETY: a live slot of `size` bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(f.ptr, size) };
+            assert!(bytes.iter().all(|&b| b == 0), "slot {k} reads as zero");
+        }
+    }
+    // The class's second page is not its first: old data throughout.
+    let second = slab.alloc(&mut heap, &mut hwm, c).unwrap();
+    assert_eq!(second.dirty, size);
+    // SAFETY: a live slot of `size` bytes.
+    assert_eq!(unsafe { *second.ptr.add(size - 1) }, 0xAB);
+    assert_eq!(slab.verify(2), Ok(()));
+}
+
+#[test]
 fn disabled_layer_serves_nothing() {
     let (mut heap, meta, states) = parts(4);
     // SAFETY: fresh zeroed metadata and states, leaked.

@@ -79,6 +79,7 @@ impl Slab {
         ensure!(spares == self.spares, "the count of spare pages is wrong");
         ensure!(spares <= MAX_SPARES, "too many spare pages");
         let mut found = 0;
+        let mut held = [0u32; CLASSES];
         for page in 0..pages {
             let m = self.meta(page);
             if m.class == 0 {
@@ -87,6 +88,7 @@ impl Slab {
             found += 1;
             ensure!(m.class as usize <= CLASSES, "a page has no valid class");
             let c = m.class as usize - 1;
+            held[c] += 1;
             let ones: u32 = m.bits.iter().map(|w| w.count_ones()).sum();
             ensure!(
                 ones == m.free as u32,
@@ -120,6 +122,10 @@ impl Slab {
         ensure!(
             found == self.counts.pages,
             "the page count differs from the page records"
+        );
+        ensure!(
+            (0..CLASSES).all(|c| held[c] == self.lists[c].held),
+            "a class's page count differs from the page records"
         );
         ensure!(
             free_slots == self.counts.slots - self.counts.used_slots,
