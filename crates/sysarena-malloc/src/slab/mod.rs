@@ -17,7 +17,9 @@
 //! - **alloc**: the list's first page; its lowest free slot (two
 //!   `trailing_zeros`: the summary word, then the bitmap word). A page that
 //!   becomes full leaves the list. An empty list carves a new page out of
-//!   the heap (one `Heap::alloc`).
+//!   the heap (one `Heap::alloc`). A class's first page, carved where old
+//!   data lies, keeps only its first `FIRST_KEEP` bytes resident (the
+//!   rest goes back with `MADV_DONTNEED`): most classes hold a few blocks.
 //! - **free**: page → class → slot index (a multiply by the class's
 //!   reciprocal, checked); the slot's bit must be clear (else the free is a
 //!   double free and nothing changes); set it. A full page re-enters the
