@@ -418,7 +418,7 @@ impl Slab {
         let mut dirty = hwm.saturating_sub(off).min(PAGE);
         *hwm = (*hwm).max(off + PAGE);
         if self.lists[c].held == 0 && dirty > FIRST_KEEP && self.madvise {
-            // The class's only page: most classes a program uses hold a
+            // The class holds no page yet: most classes a program uses hold a
             // few blocks (`git log --stat` peaks with 65 classes and 0.7 MB
             // in their slots), so the old data past its first FIRST_KEEP
             // bytes goes back to the kernel now, and faults in again only
