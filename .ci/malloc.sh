@@ -7,6 +7,9 @@
 # event, and one is replayed through the simulator (`sysarena replay`): the
 # round trip must replay every event with no failed request.
 #
+# Every program's sysarena run has SYSARENA_CHECK=1 (each process checks
+# its shards' invariants, accounting and slab records at exit).
+#
 # Thread caches and limits (issue 17): tests/programs/exits.c (blocks freed
 # after their threads exited and in a forked child) must agree with glibc;
 # under `ulimit -v 500000` python, sort (`--version` and the 19 MB file)
@@ -55,13 +58,23 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 
 failures=0
 # same NAME CMD...: runs CMD under glibc and under sysarena in $WORK/NAME.*;
-# both must exit 0 with identical stdout and stderr.
+# both must exit 0 with identical stdout and stderr. Under sysarena with
+# SYSARENA_CHECK=1: every process of CMD checks its shards at exit (and
+# aborts, failing CMD, if one is wrong); the "check ok" lines it writes to
+# stderr are counted and left out of the comparison (a CMD that sends its
+# stderr elsewhere, or closes it before exit as coreutils' sort does, shows
+# none: its exit status says the checks passed).
+CHECK_OK='^sysarena-malloc: check ok (pid [0-9]*): '
 same() {
     local name=$1
     shift
     local rc_g=0 rc_s=0
     "$@" >"$WORK/$name.glibc.out" 2>"$WORK/$name.glibc.err" || rc_g=$?
-    LD_PRELOAD=$LIB "$@" >"$WORK/$name.sysarena.out" 2>"$WORK/$name.sysarena.err" || rc_s=$?
+    LD_PRELOAD=$LIB SYSARENA_CHECK=1 "$@" >"$WORK/$name.sysarena.out" \
+        2>"$WORK/$name.sysarena.raw" || rc_s=$?
+    local checks
+    checks=$(grep -c "$CHECK_OK" "$WORK/$name.sysarena.raw" || true)
+    grep -v "$CHECK_OK" "$WORK/$name.sysarena.raw" >"$WORK/$name.sysarena.err" || true
     local verdict=ok
     if ((rc_g != 0 || rc_s != 0)); then
         verdict="FAILED (exit: glibc $rc_g, sysarena $rc_s)"
@@ -70,7 +83,8 @@ same() {
     elif ! cmp -s "$WORK/$name.glibc.err" "$WORK/$name.sysarena.err"; then
         verdict="FAILED (stderr differs)"
     fi
-    printf '%-10s %s (%s bytes of output)\n' "$name" "$verdict" "$(wc -c <"$WORK/$name.glibc.out")"
+    printf '%-10s %s (%s bytes of output; %s checks ok)\n' "$name" "$verdict" \
+        "$(wc -c <"$WORK/$name.glibc.out")" "$checks"
     if [[ $verdict != ok ]]; then
         failures=$((failures + 1))
         diff <(head -c 2000 "$WORK/$name.glibc.err") <(head -c 2000 "$WORK/$name.sysarena.err") | head -20 || true
