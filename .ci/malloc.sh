@@ -30,7 +30,7 @@
 # The library is built as shipped: the `preload` profile (release,
 # panic = "abort", LTO), which links no std.
 #
-# usage: .ci/malloc.sh            (about a minute and a half on 2 cores, plus
+# usage: .ci/malloc.sh            (about two minutes on 2 cores, plus
 #                                  building the CLI the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
