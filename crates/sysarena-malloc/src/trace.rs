@@ -30,8 +30,30 @@ pub(crate) const TABLE_ENTRIES: usize = 1 << 22;
 /// The line buffer.
 const BUF: usize = 1 << 16;
 
+/// The trace file's descriptor plus one (0: none). The state's first
+/// value is all zero bytes, so its static (69 KB, mostly the line buffer)
+/// lies in `.bss`, untouched unless a program is traced, not in `.data`,
+/// whose pages every program maps in (an `fd` of -1 put it there).
+#[derive(Clone, Copy)]
+struct Fd(u32);
+
+impl Fd {
+    /// No file.
+    const NONE: Fd = Fd(0);
+
+    /// Open descriptor `fd` (at least 0).
+    fn of(fd: i32) -> Fd {
+        Fd(fd as u32 + 1)
+    }
+
+    /// The descriptor, if a file is open.
+    fn get(self) -> Option<i32> {
+        self.0.checked_sub(1).map(|fd| fd as i32)
+    }
+}
+
 struct State {
-    fd: i32,
+    fd: Fd,
     /// A forked child has not opened its own file yet.
     reopen: bool,
     template: Buf<4096>,
@@ -48,7 +70,7 @@ static LOCK: Lock = Lock::new();
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static STATE: SyncCell<State> = SyncCell::new(State {
-    fd: -1,
+    fd: Fd::NONE,
     reopen: false,
     template: Buf::new(),
     has_pid: false,
@@ -133,7 +155,7 @@ fn try_open(st: &mut State, pid: u32, suffix: Option<u32>, own: bool) -> bool {
             return false;
         }
     }
-    st.fd = fd;
+    st.fd = Fd::of(fd);
     true
 }
 
@@ -240,8 +262,8 @@ impl Guard {
 }
 
 fn flush(st: &mut State) {
-    if st.len > 0 && st.fd >= 0 {
-        sys::write_all(st.fd, &st.buf[..st.len]);
+    if let (true, Some(fd)) = (st.len > 0, st.fd.get()) {
+        sys::write_all(fd, &st.buf[..st.len]);
     }
     st.len = 0;
 }
@@ -276,10 +298,10 @@ pub(crate) fn reset_in_child() {
     // SAFETY: the child has one thread, and it is here.
     let st = unsafe { &mut *STATE.get() };
     st.len = 0;
-    if st.fd >= 0 {
+    if let Some(fd) = st.fd.get() {
         // SAFETY: closing the child's copy of our own descriptor.
-        unsafe { libc::close(st.fd) };
-        st.fd = -1;
+        unsafe { libc::close(fd) };
+        st.fd = Fd::NONE;
     }
     st.reopen = true;
     // Fresh zero pages over the table (cheaper than clearing it, and a
