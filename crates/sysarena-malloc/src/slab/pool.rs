@@ -15,6 +15,15 @@
 //! program now wants for large blocks is not held for small ones (without
 //! that, `git log --stat`, whose small objects die while its buffers grow,
 //! peaked 1 MB higher).
+//!
+//! Here too is the path of every page that empties once its class keeps
+//! its spare (`Slab::release`): into the pool, or back to the heap
+//! (`give_back`: `MADV_DONTNEED`, then `Heap::free`), and the purges.
+
+use core::ptr::NonNull;
+
+use super::class::slots;
+use super::{PAGE, PAGE_SHIFT, ShardHeap, Slab, class_size};
 
 /// The most pages a shard's pool holds (4 MiB).
 pub(crate) const POOL_PAGES: usize = 64;
@@ -69,6 +78,77 @@ impl EmptyPool {
     /// The pages held, oldest first.
     pub(crate) fn pages(&self) -> &[u32] {
         &self.pages[..self.len as usize]
+    }
+}
+
+/// Where the pages that empty go: the pool, or back to the heap.
+impl Slab {
+    /// Takes an empty, unlisted page out of its class, into the pool if
+    /// it has room, else back to the heap.
+    #[cold]
+    pub(super) fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
+        self.meta_mut(page).class = 0;
+        self.states.unassign(&mut self.chunks, page);
+        let n = slots(c);
+        self.lists[c].held -= 1;
+        self.counts.pages -= 1;
+        self.counts.slots -= n;
+        self.counts.slot_bytes -= n * class_size(c);
+        let cap = self.counts.pages / POOL_SHARE;
+        if !self.pool.push(page, cap) {
+            self.give_back(heap, page);
+        }
+        // The layer shrank: so does the pool's share.
+        while self.pool.len() > cap {
+            let Some(page) = self.pool.pop() else { break };
+            self.give_back(heap, page);
+        }
+    }
+
+    /// Gives every page of the pool back to the heap (when the heap failed
+    /// to serve a block). O(pages pooled): at most
+    /// [`POOL_PAGES`] system calls.
+    #[cold]
+    pub(crate) fn purge(&mut self, heap: &mut ShardHeap) {
+        while let Some(page) = self.pool.pop() {
+            self.give_back(heap, page);
+        }
+    }
+
+    /// Before the heap serves a block of `size` bytes: a large one
+    /// ([`POOL_PURGE_AT`] or more) empties the pool first, so that the heap
+    /// may use those pages (`pool.rs` says why). O(1) unless it purges.
+    #[inline]
+    pub(crate) fn make_room_for(&mut self, heap: &mut ShardHeap, size: usize) {
+        if size >= POOL_PURGE_AT && self.pooled_pages() != 0 {
+            self.purge(heap);
+        }
+    }
+
+    /// Empty pages in the pool now: in-use arenas of the heap, of no class,
+    /// not in [`Counts::pages`](super::Counts::pages).
+    #[inline]
+    pub(crate) fn pooled_pages(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Gives an empty page of no class back to the heap.
+    fn give_back(&mut self, heap: &mut ShardHeap, page: usize) {
+        self.counts.returned += 1;
+        let p = heap.base().as_ptr().wrapping_add(page << PAGE_SHIFT);
+        if self.madvise {
+            // SAFETY: the page is an in-use arena of the heap that holds no
+            // live slot: nobody uses its bytes. MADV_DONTNEED on private
+            // anonymous memory makes them read as zero later, which is all
+            // the allocator assumes (the shard's high-water mark already
+            // counts them as dirty).
+            unsafe { libc::madvise(p.cast(), PAGE, libc::MADV_DONTNEED) };
+        }
+        if let Some(nn) = NonNull::new(p) {
+            // SAFETY: the page is the arena `carve` allocated from `heap`
+            // and no slot of it is live.
+            let _ = unsafe { heap.free(nn) };
+        }
     }
 }
 
