@@ -262,7 +262,9 @@ impl Guard {
 }
 
 fn flush(st: &mut State) {
-    if let (true, Some(fd)) = (st.len > 0, st.fd.get()) {
+    if st.len > 0
+        && let Some(fd) = st.fd.get()
+    {
         sys::write_all(fd, &st.buf[..st.len]);
     }
     st.len = 0;
