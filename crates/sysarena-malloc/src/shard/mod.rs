@@ -246,7 +246,7 @@ fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
 
 impl Inner {
     #[inline]
-    fn alloc(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
+    fn alloc(&mut self, size: usize, align: usize, g: &Settings) -> Option<Fresh> {
         if size <= slab::MAX_SIZE && align <= slab::GRANULE && self.slab.enabled() {
             let c = slab::class_of(size);
             if let Some(f) = self.slab.alloc(&mut self.heap, &mut self.hwm, c) {
@@ -258,11 +258,12 @@ impl Inner {
             }
             // No 64 KiB left for a page: the heap may still fit the block.
         }
-        self.alloc_heap(size, align, config)
+        self.alloc_heap(size, align, g)
     }
 
     #[inline(never)]
-    fn alloc_heap(&mut self, size: usize, align: usize, config: Config) -> Option<Fresh> {
+    fn alloc_heap(&mut self, size: usize, align: usize, g: &Settings) -> Option<Fresh> {
+        let config = g.config;
         let layout = Layout::from_size_align(size, align).ok()?;
         self.slab.make_room_for(&mut self.heap, size);
         let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
@@ -287,6 +288,7 @@ impl Inner {
         let need = size.max(1).next_multiple_of(align);
         let dirty = size.min(self.hwm.saturating_sub(off));
         self.hwm = self.hwm.max(off + need);
+        self.sweep_if_due(g);
         self.allocs += 1;
         if let Some(b) = before {
             counters::live_changed(b, self.heap.stats().requested_bytes);
@@ -295,6 +297,22 @@ impl Inner {
             ptr: p.as_ptr(),
             dirty,
         })
+    }
+
+    /// After the high-water mark grew: gives back the pages of the free
+    /// arenas of the release size if the shard kept some since its last
+    /// sweep and grew enough since (`release.rs`). O(1) unless a sweep is
+    /// due; a sweep is O(arenas), amortised O(1) per 64 bytes of growth.
+    #[inline]
+    fn sweep_if_due(&mut self, g: &Settings) {
+        if g.release != 0
+            && self
+                .released_at
+                .sweep_due(self.hwm, self.heap.stats().used_arenas)
+        {
+            self.released += release::sweep(&self.heap, self.hwm, g.release, g.page);
+            self.released_at.swept(self.hwm);
+        }
     }
 
     /// The usable size of the live allocation at `p`, or why there is none.
@@ -392,7 +410,12 @@ impl Inner {
     /// # Safety
     /// As `Heap::realloc`, for a pointer that may also be invalid (then the
     /// error says so and nothing changes).
-    unsafe fn realloc(&mut self, p: *mut u8, size: usize) -> Result<*mut u8, ReallocError> {
+    unsafe fn realloc(
+        &mut self,
+        p: *mut u8,
+        size: usize,
+        g: &Settings,
+    ) -> Result<*mut u8, ReallocError> {
         let layout = Layout::from_size_align(size, MIN_ALIGN)
             .map_err(|_| ReallocError::Alloc(AllocError::SizeOverflow { size, align: 16 }))?;
         let nn =
@@ -404,6 +427,7 @@ impl Inner {
         let q = unsafe { self.heap.realloc(nn, layout)? };
         let off = q.as_ptr() as usize - self.heap.base().as_ptr() as usize;
         self.hwm = self.hwm.max(off + size.max(1).next_multiple_of(MIN_ALIGN));
+        self.sweep_if_due(g);
         self.reallocs += 1;
         if let Some(b) = before {
             counters::live_changed(b, self.heap.stats().requested_bytes);
@@ -435,13 +459,13 @@ pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {
 pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     let n = g.shards;
     let (first, mut l) = lock_for_alloc(n);
-    if let Some(f) = l.alloc(size, align, g.config) {
+    if let Some(f) = l.alloc(size, align, g) {
         return Some(f);
     }
     drop(l);
     for k in 1..n {
         let mut l = Locked::lock((first + k) % n);
-        if let Some(f) = l.alloc(size, align, g.config) {
+        if let Some(f) = l.alloc(size, align, g) {
             return Some(f);
         }
     }
@@ -499,7 +523,7 @@ pub(crate) unsafe fn realloc(
         Found::Free | Found::Cached { .. } | Found::Invalid => return Err(ReallocFail::Invalid),
     }
     // SAFETY: forwarded; an invalid `p` is reported, not used.
-    match unsafe { l.realloc(p, size) } {
+    match unsafe { l.realloc(p, size, g) } {
         Ok(q) => Ok(q),
         Err(ReallocError::Free(_)) => Err(ReallocFail::Invalid),
         Err(ReallocError::Alloc(_)) => {
