@@ -305,10 +305,11 @@ impl Inner {
     /// due; a sweep is O(arenas), amortised O(1) per 64 bytes of growth.
     #[inline]
     fn sweep_if_due(&mut self, g: &Settings) {
+        let heap = &self.heap;
         if g.release != 0
             && self
                 .released_at
-                .sweep_due(self.hwm, self.heap.stats().used_arenas)
+                .sweep_due(self.hwm, || heap.stats().used_arenas)
         {
             self.released += release::sweep(&self.heap, self.hwm, g.release, g.page);
             self.released_at.swept(self.hwm);
@@ -380,17 +381,9 @@ impl Inner {
             .released_at
             .decide(p as usize, size, big, g.release_adapts)
         {
-            // Page-aligned interior of the arena: the whole pages it covers.
-            let start = (p as usize).next_multiple_of(g.page);
-            let end = (p as usize + size) & !(g.page - 1);
-            if end > start {
-                // SAFETY: the pages lie inside a live arena of ours, whose
-                // contents the caller is giving up; MADV_DONTNEED on private
-                // anonymous memory makes them read as zero later, which is
-                // all the allocator assumes.
-                unsafe { libc::madvise(start as *mut _, end - start, libc::MADV_DONTNEED) };
-                self.released += (end - start) as u64;
-            }
+            // SAFETY: `p .. p + size` is a live arena of ours, whose
+            // contents the caller is giving up.
+            self.released += unsafe { release::give_back_pages(p as usize, size, g.page) };
         }
         let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let Some(nn) = NonNull::new(p) else {

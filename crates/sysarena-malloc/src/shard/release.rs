@@ -19,7 +19,7 @@
 //! since freed blocks were last kept, a *sweep* gives back the pages of
 //! every free arena of the release size below the mark ([`sweep`]).
 //! `git log --stat`'s peak RSS: 50.1 → 49.2 MB (glibc 47.3); its page
-//! faults 25,100 → 30,000 (glibc 22,000). Every 1 MiB or 512 KiB of growth
+//! faults 25,100 → 29,200 (glibc 22,000). Every 1 MiB or 512 KiB of growth
 //! instead of 256 KiB: 50.2 MB (the sweeps came too late); sweeping all
 //! but the last four released places: 50.2 MB (those are the kept pages).
 
@@ -49,9 +49,9 @@ pub(crate) struct Released {
     at: [(usize, usize); REMEMBERED],
     /// Heap frees since the last release.
     since: u32,
-    /// Bytes of freed blocks of the release size kept resident since the
+    /// Whether a freed block of the release size kept its pages since the
     /// last sweep.
-    kept: usize,
+    kept: bool,
     /// The shard's high-water mark at the last sweep.
     swept_at: usize,
 }
@@ -60,7 +60,7 @@ impl Released {
     pub(crate) const NONE: Released = Released {
         at: [(0, 0); REMEMBERED],
         since: 0,
-        kept: 0,
+        kept: false,
         swept_at: 0,
     };
 
@@ -84,7 +84,7 @@ impl Released {
             return true;
         }
         if self.at.iter().any(|&(s, e)| at < e && s < at + size) {
-            self.kept += size;
+            self.kept = true;
             return false;
         }
         self.at.rotate_right(1);
@@ -92,23 +92,40 @@ impl Released {
         self.since = 0;
         true
     }
-}
 
-impl Released {
     /// Whether pages were kept since the last sweep and the shard's
     /// high-water mark `hwm` has grown enough since for a sweep of a heap
-    /// of `arenas` arenas. O(1).
-    pub(crate) fn sweep_due(&self, hwm: usize, arenas: usize) -> bool {
-        self.kept != 0
-            && hwm.saturating_sub(self.swept_at)
-                >= SWEEP_EVERY.max(arenas.saturating_mul(VISIT_BYTES))
+    /// of `arenas()` arenas (asked only when pages were kept and the mark
+    /// grew by [`SWEEP_EVERY`]: the heap's stats are not free). O(1).
+    pub(crate) fn sweep_due(&self, hwm: usize, arenas: impl FnOnce() -> usize) -> bool {
+        let grown = hwm.saturating_sub(self.swept_at);
+        self.kept && grown >= SWEEP_EVERY && grown >= arenas().saturating_mul(VISIT_BYTES)
     }
 
     /// Records a sweep at high-water mark `hwm`. O(1).
     pub(crate) fn swept(&mut self, hwm: usize) {
-        self.kept = 0;
+        self.kept = false;
         self.swept_at = hwm;
     }
+}
+
+/// Gives the whole pages inside `p .. p + len` back to the kernel
+/// (`MADV_DONTNEED`); returns their bytes. O(1) system calls.
+///
+/// # Safety
+/// `p .. p + len` lies inside the shard's heap, and no one uses its bytes
+/// (a free arena, or a live one whose contents its owner is giving up).
+pub(super) unsafe fn give_back_pages(p: usize, len: usize, page: usize) -> u64 {
+    let start = p.next_multiple_of(page);
+    let end = (p + len) & !(page - 1);
+    if end <= start {
+        return 0;
+    }
+    // SAFETY: whole pages inside the caller's unused range; MADV_DONTNEED on
+    // private anonymous memory makes them read as zero later, which is all
+    // the allocator assumes.
+    unsafe { libc::madvise(start as *mut _, end - start, libc::MADV_DONTNEED) };
+    (end - start) as u64
 }
 
 /// Gives back to the kernel the whole pages of every free arena of `heap`
@@ -128,17 +145,9 @@ pub(super) fn sweep(heap: &ShardHeap, hwm: usize, min: usize, page: usize) -> u6
             continue;
         }
         let p = a.ptr.as_ptr() as usize;
-        let start = p.next_multiple_of(page);
-        let end = (p + a.info.size).min(top) & !(page - 1);
-        if end > start {
-            // SAFETY: the pages lie inside a free arena of the heap (not in
-            // use, not cached in a quick list): no one's data is there, and
-            // the heap treats free memory as garbage. MADV_DONTNEED on
-            // private anonymous memory makes them read as zero, which is
-            // all the allocator assumes.
-            unsafe { libc::madvise(start as *mut _, end - start, libc::MADV_DONTNEED) };
-            released += (end - start) as u64;
-        }
+        // SAFETY: a free arena of the heap (not in use, not cached in a
+        // quick list), cut at the mark: no one's data is there.
+        released += unsafe { give_back_pages(p, (p + a.info.size).min(top) - p, page) };
     }
     released
 }
@@ -148,7 +157,6 @@ mod tests {
     use super::*;
     use core::alloc::Layout;
     use core::ptr::NonNull;
-    use sysarena::{Config, Heap, SliceManager, Slot};
 
     const KB: usize = 1024;
 
@@ -200,35 +208,28 @@ mod tests {
     fn a_sweep_is_due_after_kept_pages_and_enough_growth() {
         let mut r = Released::NONE;
         // Nothing kept: never due.
-        assert!(!r.sweep_due(64 << 20, 10));
+        assert!(!r.sweep_due(64 << 20, || 10));
         assert!(r.decide(0x100000, 200 * KB, true, true));
-        assert!(!r.sweep_due(64 << 20, 10));
+        assert!(!r.sweep_due(64 << 20, || 10));
         // Freed again where it was released: kept.
         assert!(!r.decide(0x100000, 200 * KB, true, true));
-        assert!(!r.sweep_due(SWEEP_EVERY - 1, 10));
-        assert!(r.sweep_due(SWEEP_EVERY, 10));
+        assert!(!r.sweep_due(SWEEP_EVERY - 1, || 10));
+        assert!(r.sweep_due(SWEEP_EVERY, || 10));
         // A heap of many arenas waits for one VISIT_BYTES of growth each.
-        assert!(!r.sweep_due(SWEEP_EVERY, 10_000));
-        assert!(r.sweep_due(10_000 * VISIT_BYTES, 10_000));
+        assert!(!r.sweep_due(SWEEP_EVERY, || 10_000));
+        assert!(r.sweep_due(10_000 * VISIT_BYTES, || 10_000));
         r.swept(SWEEP_EVERY);
-        assert!(!r.sweep_due(2 * SWEEP_EVERY, 10));
+        assert!(!r.sweep_due(2 * SWEEP_EVERY, || 10));
         // Kept again: due once the mark grew by the step again.
         assert!(!r.decide(0x100000, 200 * KB, true, true));
-        assert!(!r.sweep_due(2 * SWEEP_EVERY - 1, 10));
-        assert!(r.sweep_due(2 * SWEEP_EVERY, 10));
+        assert!(!r.sweep_due(2 * SWEEP_EVERY - 1, || 10));
+        assert!(r.sweep_due(2 * SWEEP_EVERY, || 10));
     }
 
     #[test]
     fn a_sweep_gives_back_large_free_arenas_below_the_mark_and_nothing_else() {
-        let len = 4 << 20;
-        let base = crate::sys::map_noreserve(len).unwrap();
-        let table = crate::sys::map_noreserve(64 * core::mem::size_of::<Slot>()).unwrap();
-        // SAFETY: a fresh zeroed mapping of 64 slots, leaked.
-        let table = unsafe { core::slice::from_raw_parts_mut(table.cast::<Slot>(), 64) };
-        // SAFETY: zeroed slots are valid empty slots.
-        let m = unsafe { SliceManager::from_empty_slice(table, len, Config::fast()) }.unwrap();
-        // SAFETY: `len` bytes of a leaked mapping, used by nothing else.
-        let mut heap: ShardHeap = unsafe { Heap::from_manager(NonNull::new(base).unwrap(), m) };
+        let mut heap = crate::slab::test_heap(64);
+        let base = heap.base().as_ptr();
         let sizes = [
             256 * KB,
             8 * KB,
@@ -271,14 +272,10 @@ mod tests {
         }
         // In-use blocks, the small free block and everything above the mark
         // keep their bytes.
-        for i in 1..6 {
-            if i != 2 {
-                assert_eq!(byte(blocks[i], 0), 0xab);
-                assert_eq!(byte(blocks[i], sizes[i] - 1), 0xab);
-            }
+        for i in [1, 3, 4, 5, 6] {
+            assert_eq!(byte(blocks[i], 0), 0xab);
+            assert_eq!(byte(blocks[i], sizes[i] - 1), 0xab);
         }
-        assert_eq!(byte(blocks[6], 0), 0xab);
-        assert_eq!(byte(blocks[6], sizes[6] - 1), 0xab);
         // The whole pages of the first and third blocks, no more.
         assert!(released >= ((256 + 300) * KB - 2 * 4096) as u64);
         assert!(released <= ((256 + 300) * KB) as u64);

@@ -44,6 +44,8 @@ mod recent;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) use tests::test_heap;
 mod verify;
 
 pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, class_size};

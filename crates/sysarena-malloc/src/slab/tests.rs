@@ -12,8 +12,9 @@ fn setup(pages: usize) -> (ShardHeap, Slab) {
     (heap, slab)
 }
 
-/// The heap, page records and slot states of [`setup`].
-fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
+/// A shard heap (fast model, 1,024 descriptors) over a fresh mapping of
+/// `pages` slab pages, 64 KiB-aligned, leaked.
+pub(crate) fn test_heap(pages: usize) -> ShardHeap {
     let len = pages * PAGE;
     let raw = sys::map_noreserve(len + PAGE).unwrap();
     let base = (raw as usize).next_multiple_of(PAGE) - raw as usize;
@@ -24,7 +25,12 @@ fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
     // SAFETY: zeroed slots are valid empty slots.
     let m = unsafe { SliceManager::from_empty_slice(table, len, Config::fast()) }.unwrap();
     // SAFETY: `len` bytes of a leaked mapping, used by nothing else.
-    let heap = unsafe { Heap::from_manager(NonNull::new(base).unwrap(), m) };
+    unsafe { Heap::from_manager(NonNull::new(base).unwrap(), m) }
+}
+
+/// The heap, page records and slot states of [`setup`].
+fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
+    let heap = test_heap(pages);
     let meta = sys::map_noreserve(pages * META_BYTES).unwrap();
     let st = sys::map_noreserve(state::bytes_for(pages).unwrap()).unwrap();
     // SAFETY: zeroed states for `pages` pages, leaked.
