@@ -11,15 +11,10 @@
 //! and at most one for every [`POOL_SHARE`] pages the layer holds, so a
 //! program with few slab pages keeps few. And it is purged (every pooled
 //! page given back) before the shard's heap serves a block of
-//! [`POOL_PURGE_AT`] (1 MiB) bytes or more, or fails to serve one: memory
-//! that a program now wants for large blocks is not held for small ones.
-//! The threshold was 16 KiB until stop 28: then, without the purge,
-//! `git log --stat` (whose small objects die while its buffers grow)
-//! peaked 1 MB higher. Since the shard's sweep gives kept heap pages back
-//! as the heap grows (`shard/release.rs`), its peak is the same with any
-//! threshold, and each purge before a block of 16 KiB–1 MiB only gave
-//! back pages that the next carves faulted in again (the crate README,
-//! "Fewer purges").
+//! [`POOL_PURGE_AT`] bytes or more, or fails to serve one: memory that a
+//! program now wants for large blocks is not held for small ones (without
+//! that, `git log --stat`, whose small objects die while its buffers grow,
+//! peaked 1 MB higher).
 //!
 //! Here too is the path of every page that empties once its class keeps
 //! its spare (`Slab::release`): into the pool, or back to the heap
@@ -35,11 +30,7 @@ pub(crate) const POOL_PAGES: usize = 64;
 /// At most one pooled page per this many slab pages held.
 pub(crate) const POOL_SHARE: usize = 4;
 /// A heap block of at least this many bytes purges the pool first.
-/// Measured (interleaved, `perf stat -e page-faults`, peak RSS): 16 KiB ·
-/// 256 KiB · 1 MiB · never took `git log --stat` 29.5k · 24.3k · 22.0k ·
-/// 21.9k faults at the same 48.1 MiB, and `gcc -O2 -c big.c` 80.9k at
-/// 16 KiB, 57.4k at 1 MiB (145.3 → 145.8 MiB).
-pub(crate) const POOL_PURGE_AT: usize = 1024 * 1024;
+pub(crate) const POOL_PURGE_AT: usize = 16 * 1024;
 
 /// Empty pages kept (page numbers), newest last. All zero bytes is empty,
 /// so a shard's zeroed static holds an empty pool.

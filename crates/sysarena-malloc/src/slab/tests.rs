@@ -449,11 +449,8 @@ fn emptied_pages_wait_in_the_pool_for_any_class_and_a_purge_gives_them_back() {
     assert_eq!(heap.stats().used_arenas, arenas);
     // Its bytes may hold the old class's data: the whole slot is dirty.
     assert_eq!(q.dirty, class_size(other));
-    // A heap block below the purge threshold leaves the pool alone; a
-    // block of the threshold gives the rest back.
-    slab.make_room_for(&mut heap, pool::POOL_PURGE_AT - 1);
-    assert_eq!(slab.pooled_pages(), 1);
-    slab.make_room_for(&mut heap, pool::POOL_PURGE_AT);
+    // A purge gives the rest back.
+    slab.purge(&mut heap);
     slab.check();
     assert_eq!(slab.pooled_pages(), 0);
     assert_eq!(slab.counts.returned, 2);
