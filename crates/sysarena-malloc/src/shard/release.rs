@@ -110,7 +110,8 @@ impl Released {
 }
 
 /// Gives the whole pages inside `p .. p + len` back to the kernel
-/// (`MADV_DONTNEED`); returns their bytes. O(1) system calls.
+/// (`MADV_DONTNEED`); returns their bytes (0 if the kernel refused). O(1)
+/// system calls.
 ///
 /// # Safety
 /// `p .. p + len` lies inside the shard's heap, and no one uses its bytes
@@ -124,8 +125,9 @@ pub(super) unsafe fn give_back_pages(p: usize, len: usize, page: usize) -> u64 {
     // SAFETY: whole pages inside the caller's unused range; MADV_DONTNEED on
     // private anonymous memory makes them read as zero later, which is all
     // the allocator assumes.
-    unsafe { libc::madvise(start as *mut _, end - start, libc::MADV_DONTNEED) };
-    (end - start) as u64
+    let r = unsafe { libc::madvise(start as *mut _, end - start, libc::MADV_DONTNEED) };
+    // Counted only if the kernel took them (the stats report's "released").
+    if r == 0 { (end - start) as u64 } else { 0 }
 }
 
 /// Gives back to the kernel the whole pages of every free arena of `heap`

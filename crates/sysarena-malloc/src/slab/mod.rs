@@ -430,15 +430,20 @@ impl Slab {
             // boundary, at most the page's end), an arena no slot of which
             // is handed out yet: nobody uses its bytes. MADV_DONTNEED on
             // private anonymous memory makes them read as zero, which the
-            // smaller `dirty` below says.
-            unsafe {
+            // smaller `dirty` below says — only if the call succeeded: under
+            // a kernel whose pages are larger than FIRST_KEEP (64 KiB pages
+            // on some arm64 systems) the address is not page-aligned, the
+            // call fails, the old data stays, and `calloc` must clear it.
+            let r = unsafe {
                 libc::madvise(
                     p.as_ptr().add(FIRST_KEEP).cast(),
                     dirty - FIRST_KEEP,
                     libc::MADV_DONTNEED,
                 )
             };
-            dirty = FIRST_KEEP;
+            if r == 0 {
+                dirty = FIRST_KEEP;
+            }
         }
         if !self.states.assign(&mut self.chunks, page, c) {
             // Cannot happen (a shard has a state block per page); give the
