@@ -321,6 +321,68 @@ fn a_class_first_page_gives_back_old_data_past_its_first_bytes() {
 }
 
 #[test]
+fn a_slot_reported_clean_reads_as_zero_even_when_the_give_back_fails() {
+    // As the test above, with the old data locked in memory (`mlock`):
+    // MADV_DONTNEED then fails (EINVAL), as it does on a kernel whose
+    // pages are larger than FIRST_KEEP, and the old data stays. No slot
+    // may then be reported clean (`calloc` would skip clearing it). Where
+    // `mlock` is refused, the give-back works and the same property is
+    // checked on the slots it cleared.
+    let (mut heap, mut slab) = setup(8);
+    let layout = Layout::from_size_align(PAGE, PAGE).unwrap();
+    let olds: Vec<_> = (0..2).map(|_| heap.alloc(layout).unwrap()).collect();
+    for p in &olds {
+        // SAFETY: a live block of PAGE bytes.
+        unsafe { p.as_ptr().write_bytes(0xAB, PAGE) };
+    }
+    // Both pages locked, or neither (a memlock limit may allow one).
+    let at: Vec<_> = olds.iter().map(|p| p.as_ptr()).collect();
+    // SAFETY: locking pages of a live mapping changes no byte.
+    let lock = |p: *mut u8| unsafe { libc::mlock(p.cast(), PAGE) } == 0;
+    // SAFETY: unlocking pages changes no byte.
+    let unlock = |p: *mut u8| unsafe { libc::munlock(p.cast(), PAGE) };
+    let locked = at.iter().all(|&p| lock(p));
+    if !locked {
+        at.iter().for_each(|&p| {
+            unlock(p);
+        });
+    }
+    for p in olds {
+        // SAFETY: live, given up.
+        unsafe { heap.free(p) }.unwrap();
+    }
+    let mut hwm = 2 * PAGE;
+    let c = class_of(1024);
+    let size = class_size(c);
+    let mut clean = 0;
+    for k in 0..slots(c) {
+        let f = slab.alloc(&mut heap, &mut hwm, c).unwrap();
+        if f.dirty == 0 {
+            clean += 1;
+            // SAFETY: a live slot of `size` bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(f.ptr, size) };
+            assert!(
+                bytes.iter().all(|&b| b == 0),
+                "slot {k}: reported clean, holds old data"
+            );
+        }
+    }
+    if locked {
+        assert_eq!(clean, 0, "nothing was given back, so every slot is dirty");
+    } else {
+        assert_eq!(
+            clean,
+            (PAGE - FIRST_KEEP) / size,
+            "past the first FIRST_KEEP bytes"
+        );
+    }
+    at.iter().for_each(|&p| {
+        unlock(p);
+    });
+    assert_eq!(slab.verify(2), Ok(()));
+}
+
+#[test]
 fn disabled_layer_serves_nothing() {
     let (mut heap, meta, states) = parts(4);
     // SAFETY: fresh zeroed metadata and states, leaked.
