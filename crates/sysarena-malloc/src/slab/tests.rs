@@ -281,20 +281,25 @@ fn dirty_slots_are_reported_for_calloc() {
     assert_eq!(h.dirty, 64);
 }
 
-#[test]
-fn a_class_first_page_gives_back_old_data_past_its_first_bytes() {
-    let (mut heap, mut slab) = setup(8);
-    // Two pages of old data: heap blocks written all over, then freed.
+/// Leaves `pages` pages of old data (0xAB) at the start of `heap`: heap
+/// blocks written all over, then freed. Returns where each page starts.
+fn leave_old_data(heap: &mut ShardHeap, pages: usize) -> Vec<*mut u8> {
     let layout = Layout::from_size_align(PAGE, PAGE).unwrap();
-    let olds: Vec<_> = (0..2).map(|_| heap.alloc(layout).unwrap()).collect();
-    for p in &olds {
-        // SAFETY: a live block of PAGE bytes.
-        unsafe { p.as_ptr().write_bytes(0xAB, PAGE) };
-    }
+    let olds: Vec<_> = (0..pages).map(|_| heap.alloc(layout).unwrap()).collect();
+    let at = olds.iter().map(|p| p.as_ptr()).collect();
     for p in olds {
+        // SAFETY: a live block of PAGE bytes, then given up.
+        unsafe { p.as_ptr().write_bytes(0xAB, PAGE) };
         // SAFETY: live, given up.
         unsafe { heap.free(p) }.unwrap();
     }
+    at
+}
+
+#[test]
+fn a_class_first_page_gives_back_old_data_past_its_first_bytes() {
+    let (mut heap, mut slab) = setup(8);
+    leave_old_data(&mut heap, 2);
     let mut hwm = 2 * PAGE;
     let c = class_of(1024);
     let size = class_size(c);
@@ -329,15 +334,9 @@ fn a_slot_reported_clean_reads_as_zero_even_when_the_give_back_fails() {
     // `mlock` is refused, the give-back works and the same property is
     // checked on the slots it cleared.
     let (mut heap, mut slab) = setup(8);
-    let layout = Layout::from_size_align(PAGE, PAGE).unwrap();
-    let olds: Vec<_> = (0..2).map(|_| heap.alloc(layout).unwrap()).collect();
-    for p in &olds {
-        // SAFETY: a live block of PAGE bytes.
-        unsafe { p.as_ptr().write_bytes(0xAB, PAGE) };
-    }
+    let at = leave_old_data(&mut heap, 2);
     // Both pages locked, or neither (a memlock limit may allow one).
-    let at: Vec<_> = olds.iter().map(|p| p.as_ptr()).collect();
-    // SAFETY: locking pages of a live mapping changes no byte.
+    // SAFETY: locking pages of a mapping changes no byte.
     let lock = |p: *mut u8| unsafe { libc::mlock(p.cast(), PAGE) } == 0;
     // SAFETY: unlocking pages changes no byte.
     let unlock = |p: *mut u8| unsafe { libc::munlock(p.cast(), PAGE) };
@@ -346,10 +345,6 @@ fn a_slot_reported_clean_reads_as_zero_even_when_the_give_back_fails() {
         at.iter().for_each(|&p| {
             unlock(p);
         });
-    }
-    for p in olds {
-        // SAFETY: live, given up.
-        unsafe { heap.free(p) }.unwrap();
     }
     let mut hwm = 2 * PAGE;
     let c = class_of(1024);
