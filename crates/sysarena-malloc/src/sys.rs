@@ -120,6 +120,21 @@ pub(crate) fn fmt_u64(mut v: u64, out: &mut [u8; 20]) -> usize {
     }
 }
 
+/// Gives `len` bytes at `p` back to the kernel (`MADV_DONTNEED`): on
+/// private anonymous memory they read as zero afterwards. Returns whether
+/// the kernel took them; it refuses (`EINVAL`) an address that is not
+/// page-aligned — under a kernel with pages larger than the caller
+/// assumed — and then the bytes keep their old data. The length is
+/// rounded up to whole pages. O(1) system calls.
+///
+/// # Safety
+/// `p .. p + len`, rounded up to whole pages, lies inside memory this
+/// library mapped, and no one uses its bytes.
+pub(crate) unsafe fn dont_need(p: *mut u8, len: usize) -> bool {
+    // SAFETY: the caller's contract: unused bytes of our own mapping.
+    unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
+}
+
 /// Maps `len` bytes of fresh, zeroed, private anonymous memory that is
 /// committed only when touched; `None` on failure.
 pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {

@@ -122,12 +122,14 @@ pub(super) unsafe fn give_back_pages(p: usize, len: usize, page: usize) -> u64 {
     if end <= start {
         return 0;
     }
-    // SAFETY: whole pages inside the caller's unused range; MADV_DONTNEED on
-    // private anonymous memory makes them read as zero later, which is all
-    // the allocator assumes.
-    let r = unsafe { libc::madvise(start as *mut _, end - start, libc::MADV_DONTNEED) };
-    // Counted only if the kernel took them (the stats report's "released").
-    if r == 0 { (end - start) as u64 } else { 0 }
+    // SAFETY: whole pages inside the caller's unused range of the heap;
+    // reading as zero later is all the allocator assumes. Counted only if
+    // the kernel took them (the stats report's "released").
+    if unsafe { crate::sys::dont_need(start as *mut u8, end - start) } {
+        (end - start) as u64
+    } else {
+        0
+    }
 }
 
 /// Gives back to the kernel the whole pages of every free arena of `heap`

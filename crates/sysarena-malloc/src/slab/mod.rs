@@ -434,14 +434,7 @@ impl Slab {
             // a kernel whose pages are larger than FIRST_KEEP (64 KiB pages
             // on some arm64 systems) the address is not page-aligned, the
             // call fails, the old data stays, and `calloc` must clear it.
-            let r = unsafe {
-                libc::madvise(
-                    p.as_ptr().add(FIRST_KEEP).cast(),
-                    dirty - FIRST_KEEP,
-                    libc::MADV_DONTNEED,
-                )
-            };
-            if r == 0 {
+            if unsafe { crate::sys::dont_need(p.as_ptr().add(FIRST_KEEP), dirty - FIRST_KEEP) } {
                 dirty = FIRST_KEEP;
             }
         }
