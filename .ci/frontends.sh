@@ -17,9 +17,9 @@
 # `cargo test --workspace` runs the same four targets (sysarena-capi turns
 # the features on); step 2 selects them with the same feature resolution,
 # so after the workspace tests it rebuilds nothing and takes seconds, and
-# run alone it still checks everything;
-#  3. Miri with strict provenance over the `frontends` tests and the
-#     threaded `global_stress` (a shorter run under Miri).
+# run alone it still checks everything.
+# Miri over the `frontends` tests and the threaded `global_stress` runs in
+# .ci/miri.sh, beside the core's Miri runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,15 +59,5 @@ if ! command -v "${CC:-cc}" >/dev/null 2>&1 || ! command -v "${CXX:-c++}" >/dev/
   apt-get update -qq && apt-get install -y -qq gcc g++ >/dev/null
 fi
 cargo test --workspace --test global_alloc --test global_static --test frontends --test header --test c_demo
-
-step "Miri (strict provenance): the front-end tests"
-# The pointer layer under the front ends, the allocator-api2 impl and the C
-# ABI, checked for UB. .ci/run installs Miri; skipped when it is missing.
-if cargo +nightly miri --version >/dev/null 2>&1; then
-  MIRIFLAGS="-Zmiri-strict-provenance" \
-    cargo +nightly miri test -p sysarena --all-features --test frontends --test global_stress
-else
-  echo "cargo +nightly miri not installed: skipped"
-fi
 
 step "front ends done"
