@@ -1,6 +1,7 @@
 //! Initialisation and `fork`: on the first call, reads the settings,
-//! reserves the region, the descriptor tables and the page records, builds
-//! every shard and publishes the settings; and the `pthread_atfork`
+//! reserves the region, the descriptor tables and the page records, plans
+//! the shards (building the first; the others are built on first use) and
+//! publishes the settings; and the `pthread_atfork`
 //! handlers that take and release every lock around a `fork`. The one
 //! module that orchestrates the others (nothing below imports it).
 
@@ -37,7 +38,8 @@ fn init_slow() -> Option<&'static Settings> {
 }
 
 /// Reads the environment, reserves the region and the descriptor tables
-/// and builds every shard. Calls nothing that allocates.
+/// and plans the shards (see [`shard::plan`]). Calls nothing that
+/// allocates.
 ///
 /// # Safety
 /// Runs once, with exclusive access to `g` and the shards.
@@ -136,32 +138,27 @@ unsafe fn init(g: &mut Settings) -> bool {
     let states = unsafe { slab::state::States::new(states_mem, shards * pages_per_shard) };
     // SAFETY: initialisation, before any lookup.
     unsafe { slab::state::install(states) };
-    for i in 0..shards {
-        // SAFETY: shard `i`'s table is its own `descriptors` slots in the
-        // fresh (zeroed) table mapping, its page records its own
-        // `pages_per_shard` in the fresh record mapping, and its region its
-        // own `shard_size` bytes of the reservation, starting on a 64 KiB
-        // boundary; all are leaked for the process's life.
-        let ok = unsafe {
-            shard::build(
-                i,
-                base.add(i * shard_size),
-                shard_size,
-                tables.cast::<Slot>().add(i * descriptors),
-                descriptors,
-                g.config,
-                if meta.is_null() {
-                    meta
-                } else {
-                    meta.add(i * pages_per_shard)
-                },
-                states.part(i * pages_per_shard, pages_per_shard),
-                g.slab,
-            )
-        };
-        if !ok {
-            return false;
-        }
+    // SAFETY: initialisation, before any other access to the shards: each
+    // shard's table is its own `descriptors` slots in the fresh (zeroed)
+    // table mapping, its page records its own `pages_per_shard` in the
+    // fresh record mapping, and its region its own `shard_size` bytes of
+    // the reservation, starting on a 64 KiB boundary; all are leaked for
+    // the process's life.
+    let ok = unsafe {
+        shard::plan(
+            base,
+            shard_size,
+            tables.cast::<Slot>(),
+            descriptors,
+            g.config,
+            meta,
+            pages_per_shard,
+            states,
+            g.slab,
+        )
+    };
+    if !ok {
+        return false;
     }
     g.tcache = g.slab && env_switch(c"SYSARENA_TCACHE", true) && tcache::init();
     tcache::enable(g.tcache);

@@ -101,7 +101,10 @@ fn report(g: &Settings, fd: i32) {
     out.push(b.as_bytes());
     let mut sum = Sum::default();
     for i in 0..g.shards {
-        let l = Locked::lock(i);
+        // A shard no thread ever used was never built: nothing to show.
+        let Some(l) = Locked::lock_if_built(i) else {
+            continue;
+        };
         let s = l.heap.stats();
         // Free bytes and the largest free arena below the high-water mark
         // (the untouched rest of the shard is one huge free arena that would

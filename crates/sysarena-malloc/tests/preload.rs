@@ -115,6 +115,45 @@ fn stress_passes_blocks_between_threads() {
     let _ = std::fs::remove_file(exe);
 }
 
+/// A shard is built by the first thread that takes it: a program of three
+/// threads on sixteen shards builds at most three, and leaves the others'
+/// state (23 KB each) and tables untouched.
+#[test]
+fn only_the_shards_threads_use_are_built() {
+    let exe = compile("stress.c");
+    let (stdout, stderr) = run(
+        &exe,
+        &["2", "20000", "300"],
+        &[("SYSARENA_CHECK", "1"), ("SYSARENA_SHARDS", "16")],
+    );
+    assert!(stdout.starts_with("stress ok threads=2"), "{stdout}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("sysarena-malloc: check ok"))
+        .unwrap_or_else(|| panic!("no check line: {stderr}"));
+    // "... N shards consistent (M never used), ..."
+    let number_before = |word: &str| -> usize {
+        let at = line
+            .find(word)
+            .unwrap_or_else(|| panic!("{word:?}: {line}"));
+        let digits = line[..at].trim_end();
+        let start = digits
+            .rfind(|c: char| !c.is_ascii_digit())
+            .map_or(0, |k| k + 1);
+        digits[start..].parse().unwrap_or_else(|_| panic!("{line}"))
+    };
+    let (built, unused) = (
+        number_before("shards consistent"),
+        number_before("never used"),
+    );
+    assert_eq!(built + unused, 16, "{line}");
+    assert!(
+        (1..=3).contains(&built),
+        "main and two threads built {built}: {line}"
+    );
+    let _ = std::fs::remove_file(exe);
+}
+
 #[test]
 fn mixed_stress_agrees_with_glibc_and_every_shard_checks_out() {
     let exe = compile("stress.c");
