@@ -103,9 +103,10 @@ crate::tls::static_tls! {
 /// page records at `meta + i * pages_per_shard` and as many pages' states in
 /// `states`. Then builds shard 0; the others are built by the first lock
 /// that takes them ([`Locked::lock`]), so a program that never uses a shard
-/// never touches its state (23 KB of `.bss`) or its table: on a machine of
-/// 64 CPUs (64 shards), `ls` peaked at 4.0 MB where it does at 2.4 MB with
-/// one shard. False if shard 0 cannot be built.
+/// never touches its state (23 KB of `.bss`) or its table: with 64 shards
+/// (a machine of 64 CPUs) `ls /` peaked at 3.8–3.9 MB when every shard was
+/// built at start-up, and does at 2.3 MB now (README, "Shards built on first
+/// use"). False if shard 0 cannot be built.
 ///
 /// # Safety
 /// Called once, during initialisation, before any other access to the
