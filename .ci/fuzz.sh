@@ -32,9 +32,9 @@ cargo +nightly fuzz build
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# Runs one target for FUZZ_SECONDS; its log and exit status go to $work.
+# Fuzzes one target for FUZZ_SECONDS from a copy of its seed corpus.
 fuzz_one() {
-    local target=$1 status=0
+    local target=$1
     mkdir -p "$work/$target"
     if [ -d "fuzz/corpus/$target" ]; then
         cp -r "fuzz/corpus/$target/." "$work/$target/"
@@ -42,37 +42,19 @@ fuzz_one() {
     # -timeout: a single input running longer than 10 s is a hang.
     cargo +nightly fuzz run "$target" "$work/$target" -- \
         -max_total_time="$seconds" -max_len=4096 -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 >"$work/$target.log" 2>&1 ||
-        status=$?
-    echo "$status" >"$work/$target.status"
+        -rss_limit_mb=2048 -print_final_stats=1
 }
 
 # libFuzzer runs one process per target: FUZZ_JOBS targets at a time
 # (default: one per CPU), so on CI's two cores the six targets take three
 # rounds of FUZZ_SECONDS instead of six. Each still fuzzes for the full
 # FUZZ_SECONDS of its own.
-jobs_max="${FUZZ_JOBS:-$(nproc)}"
-for target in $targets; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
-        wait -n || true
-    done
-    echo "--- fuzz $target for ${seconds}s"
-    fuzz_one "$target" &
-done
-wait
-
-failed=0
-for target in $targets; do
-    echo "--- $target"
-    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec)' \
-        "$work/$target.log" || true
-    if [ "$(cat "$work/$target.status")" -ne 0 ]; then
-        tail -n 80 "$work/$target.log" >&2
-        echo "fuzz target $target failed; the input is in fuzz/artifacts/$target/" >&2
-        failed=1
-    fi
-done
-if [ "$failed" -ne 0 ]; then
+. .ci/jobs.sh
+# shellcheck disable=SC2086 # one word per target
+if ! in_parallel "${FUZZ_JOBS:-$(nproc)}" \
+    '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec)' \
+    fuzz_one $targets; then
+    echo "fuzz: a target failed; its input is in fuzz/artifacts/<target>/" >&2
     exit 1
 fi
 echo "fuzz: every target ran ${seconds}s without a crash"
