@@ -145,17 +145,17 @@ unsafe fn init(g: &mut Settings) -> bool {
     // the reservation, starting on a 64 KiB boundary; all are leaked for
     // the process's life.
     let ok = unsafe {
-        shard::plan(
+        shard::plan(shard::Plan {
             base,
             shard_size,
-            tables.cast::<Slot>(),
+            tables: tables.cast::<Slot>(),
             descriptors,
-            g.config,
+            config: g.config,
             meta,
             pages_per_shard,
             states,
-            g.slab,
-        )
+            slab_on: g.slab,
+        })
     };
     if !ok {
         return false;

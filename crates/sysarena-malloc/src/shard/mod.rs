@@ -68,20 +68,23 @@ static SHARDS: [Shard; MAX_SHARDS] = [const {
     }
 }; MAX_SHARDS];
 
-/// Where the shards' memory is, for [`build`]: written once by
-/// initialisation ([`plan`]) before any shard is built or locked, only read
-/// after.
+/// Where the shards' memory is: shard `i` has `shard_size` bytes at `base +
+/// i * shard_size`, `descriptors` slots at `tables + i * descriptors`, and
+/// (unless `meta` is null: no slab layer) `pages_per_shard` page records at
+/// `meta + i * pages_per_shard` and as many pages' states in `states`.
+/// Written once by initialisation ([`plan`]) before any shard is built or
+/// locked, only read after (by [`build`]).
 #[derive(Clone, Copy)]
-struct Plan {
-    base: *mut u8,
-    shard_size: usize,
-    tables: *mut Slot,
-    descriptors: usize,
-    config: Config,
-    meta: *mut PageMeta,
-    pages_per_shard: usize,
-    states: States,
-    slab_on: bool,
+pub(crate) struct Plan {
+    pub(crate) base: *mut u8,
+    pub(crate) shard_size: usize,
+    pub(crate) tables: *mut Slot,
+    pub(crate) descriptors: usize,
+    pub(crate) config: Config,
+    pub(crate) meta: *mut PageMeta,
+    pub(crate) pages_per_shard: usize,
+    pub(crate) states: States,
+    pub(crate) slab_on: bool,
 }
 
 static PLAN: SyncCell<MaybeUninit<Plan>> = SyncCell::new(MaybeUninit::uninit());
@@ -97,48 +100,22 @@ crate::tls::static_tls! {
     fn home_cell() -> *mut usize = 0, "sysarena_malloc_home"
 }
 
-/// Records where the shards' memory is: shard `i` has `shard_size` bytes
-/// at `base + i * shard_size`, `descriptors` slots at `tables + i *
-/// descriptors`, and (unless `meta` is null: no slab layer) `pages_per_shard`
-/// page records at `meta + i * pages_per_shard` and as many pages' states in
-/// `states`. Then builds shard 0; the others are built by the first lock
-/// that takes them ([`Locked::lock`]), so a program that never uses a shard
-/// never touches its state (23 KB of `.bss`) or its table: with 64 shards
-/// (a machine of 64 CPUs) `ls /` peaked at 3.8–3.9 MB when every shard was
-/// built at start-up, and does at 2.3 MB now (README, "Shards built on first
-/// use"). False if shard 0 cannot be built.
+/// Records where the shards' memory is, then builds shard 0; the others
+/// are built by the first lock that takes them ([`Locked::lock`]), so a
+/// program that never uses a shard never touches its state (23 KB of
+/// `.bss`) or its table: with 64 shards (a machine of 64 CPUs) `ls /`
+/// peaked at 3.8–3.9 MB when every shard was built at start-up, and does at
+/// 2.3 MB now (README, "Shards built on first use"). False if shard 0
+/// cannot be built.
 ///
 /// # Safety
 /// Called once, during initialisation, before any other access to the
-/// shards; `base` is a multiple of [`slab::PAGE`]; the memory described is
-/// ours, zeroed, used by nothing else and lives for ever.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn plan(
-    base: *mut u8,
-    shard_size: usize,
-    tables: *mut Slot,
-    descriptors: usize,
-    config: Config,
-    meta: *mut PageMeta,
-    pages_per_shard: usize,
-    states: States,
-    slab_on: bool,
-) -> bool {
+/// shards; `plan.base` is a multiple of [`slab::PAGE`]; the memory the plan
+/// describes is ours, zeroed, used by nothing else and lives for ever.
+pub(crate) unsafe fn plan(plan: Plan) -> bool {
     // SAFETY: initialisation has exclusive access; every later read comes
     // after this write and the settings' publication (release/acquire).
-    unsafe {
-        (*PLAN.get()).write(Plan {
-            base,
-            shard_size,
-            tables,
-            descriptors,
-            config,
-            meta,
-            pages_per_shard,
-            states,
-            slab_on,
-        });
-    }
+    unsafe { (*PLAN.get()).write(plan) };
     // SAFETY: initialisation, before any other access to shard 0.
     unsafe { build(0) }
 }
