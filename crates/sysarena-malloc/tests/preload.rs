@@ -115,18 +115,21 @@ fn stress_passes_blocks_between_threads() {
     let _ = std::fs::remove_file(exe);
 }
 
-/// A shard is built by the first thread that takes it: a program of three
-/// threads on sixteen shards builds at most three, and leaves the others'
-/// state (23 KB each) and tables untouched.
+/// A shard is built by the first thread that takes it: a program whose
+/// main thread waits while one worker runs, on sixteen shards, builds at
+/// most two (main's and the worker's), and leaves the others' state (23 KB
+/// each) and tables untouched. (With threads running side by side, one that
+/// finds its home shard taken moves on and builds the next: how many are
+/// built then depends on timing.)
 #[test]
 fn only_the_shards_threads_use_are_built() {
     let exe = compile("stress.c");
     let (stdout, stderr) = run(
         &exe,
-        &["2", "20000", "300"],
+        &["1", "20000", "300"],
         &[("SYSARENA_CHECK", "1"), ("SYSARENA_SHARDS", "16")],
     );
-    assert!(stdout.starts_with("stress ok threads=2"), "{stdout}");
+    assert!(stdout.starts_with("stress ok threads=1"), "{stdout}");
     let line = stderr
         .lines()
         .find(|l| l.contains("sysarena-malloc: check ok"))
