@@ -189,6 +189,37 @@ fn mixed_stress_agrees_with_glibc_and_every_shard_checks_out() {
     let _ = std::fs::remove_file(exe);
 }
 
+/// A program that closes stderr before it exits (coreutils' `ls`, `sort`
+/// and `cat` do) still gets its `SYSARENA_CHECK` line, on the stderr it
+/// started with; and a program that put its own file where the library
+/// keeps that copy gets nothing written into the file.
+#[test]
+fn the_check_line_outlives_a_closed_stderr_and_never_lands_in_a_reused_descriptor() {
+    let exe = compile("closes_stderr.c");
+    let (stdout, stderr) = run(&exe, &[], &[("SYSARENA_CHECK", "1")]);
+    assert_eq!(stdout, "closes_stderr ok\n");
+    assert!(
+        stderr.starts_with("sysarena-malloc: check ok"),
+        "no check line after stderr was closed: {stderr:?}"
+    );
+
+    let file =
+        std::env::temp_dir().join(format!("sysarena-malloc-{}-reused-fds", std::process::id()));
+    let (stdout, stderr) = run(&exe, &[file.to_str().unwrap()], &[("SYSARENA_CHECK", "1")]);
+    assert_eq!(stdout, "closes_stderr ok\n");
+    let written = std::fs::read(&file).expect("the program created the file");
+    assert!(
+        written.is_empty(),
+        "the check line went into the program's own file: {:?}",
+        String::from_utf8_lossy(&written)
+    );
+    // Its stderr was closed and the copy was replaced: the line has
+    // nowhere to go, and the exit status says the check passed.
+    assert_eq!(stderr, "");
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(exe);
+}
+
 #[test]
 fn trace_and_stats_are_written() {
     let exe = compile("stress.c");
