@@ -154,7 +154,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             if self.spare == 0 {
                 return Err(TableError::NoSpareDescriptor);
             }
-            let j = self.new_free_arena(self.capacity, additional);
+            let j = self.new_free_arena(tail, self.capacity, additional);
             self.link_after(tail, j);
             self.hash_insert(j);
             self.index_insert(j);

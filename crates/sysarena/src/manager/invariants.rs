@@ -163,12 +163,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if nspare + (slots.len() - fresh) != self.spare || self.spare + count != slots.len() {
             return err("spare count disagrees with the table", None);
         }
-        let (mut walked, mut cur) = (0, self.spare_head);
+        let (mut walked, mut before, mut cur) = (0, NIL, self.spare_head);
         while cur != NIL {
             walked += 1;
-            if walked > slots.len() || slots[cur as usize].state != State::Spare {
+            if walked > slots.len()
+                || slots[cur as usize].state != State::Spare
+                || slots[cur as usize].link_prev != before
+            {
                 return err("spare list is broken", Some(cur));
             }
+            before = cur;
             cur = slots[cur as usize].link_next;
         }
         if walked != nspare {

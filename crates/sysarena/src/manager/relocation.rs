@@ -106,7 +106,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 // Alignment padding, or the gap in front of a pinned arena:
                 // a free arena. A free arena was removed from this gap (or it
                 // would be empty), so a spare descriptor is there for it.
-                let j = self.new_free_arena(cursor, dest - cursor);
+                let j = self.new_free_arena(cur, cursor, dest - cursor);
                 self.link_before(cur, j);
                 self.hash_insert(j);
                 self.index_insert(j);
@@ -130,8 +130,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             cur = next;
         }
         if cursor < self.capacity {
-            let j = self.new_free_arena(cursor, self.capacity - cursor);
             let tail = self.tail;
+            let j = self.new_free_arena(tail, cursor, self.capacity - cursor);
             self.link_after(tail, j);
             self.hash_insert(j);
             self.index_insert(j);

@@ -24,7 +24,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.hash_insert(next);
             self.index_insert(next);
         } else if self.spare > 0 {
-            let k = self.new_free_arena(offset + need, rest);
+            let k = self.new_free_arena(i, offset + need, rest);
             self.link_after(i, k);
             self.hash_insert(k);
             self.index_insert(k);

@@ -31,7 +31,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 return Err(self.no_spare_descriptor());
             }
             self.index_remove(i);
-            let k = self.new_free_arena(offset + need, rest);
+            let k = self.new_free_arena(i, offset + need, rest);
             self.slot_mut(i).size = need;
             self.link_after(i, k);
             self.hash_insert(k);
@@ -104,7 +104,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 self.slot_mut(prev).size += pad;
                 self.index_insert(prev);
             } else {
-                let j = self.new_free_arena(offset, pad);
+                let j = self.new_free_arena(i, offset, pad);
                 self.link_before(i, j);
                 self.hash_insert(j);
                 self.index_insert(j);
@@ -115,7 +115,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.hash_insert(i);
         }
         if rest > 0 {
-            let k = self.new_free_arena(offset + pad + need, rest);
+            let k = self.new_free_arena(i, offset + pad + need, rest);
             self.slot_mut(i).size = need;
             self.link_after(i, k);
             self.hash_insert(k);
@@ -125,8 +125,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         Ok(offset + pad)
     }
 
-    /// Takes a spare descriptor for a new free arena (the caller links,
-    /// hashes and indexes it). The caller has checked a spare exists.
+    /// Takes a spare descriptor for a new free arena that will lie beside
+    /// arena `near` in address order (`NIL`: nowhere known yet), preferring
+    /// `near`'s neighbours in the table (see `spare_near`); the caller
+    /// links, hashes and indexes it. The caller has checked a spare exists.
     ///
     /// Only what no caller writes is written: the extent, `used` and the
     /// state. The links come from `link_after`/`link_before`, `hash_insert`
@@ -134,8 +136,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// read while the arena is not in use (every way into use writes them),
     /// and the bucket head stays where it is.
     #[inline(always)]
-    pub(super) fn new_free_arena(&mut self, offset: usize, size: usize) -> u32 {
-        let j = self.spare_pop().expect("caller checked for a spare");
+    pub(super) fn new_free_arena(&mut self, near: u32, offset: usize, size: usize) -> u32 {
+        let j = if near == NIL {
+            self.spare_pop()
+        } else {
+            self.spare_near(near)
+        }
+        .expect("caller checked for a spare");
         let s = self.slot_mut(j);
         s.offset = offset;
         s.size = size;
