@@ -69,20 +69,23 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.spare += 1;
     }
 
-    /// A spare descriptor for an arena beside arena `i` in address order:
-    /// `i`'s neighbour in the table when that one is on the spare list (the
-    /// one after first: see the module docs), else any (`spare_pop`).
-    /// O(1).
+    /// A spare descriptor for an arena beside arena `i` in address order
+    /// (`NIL`: beside none yet): `i`'s neighbour in the table when that one
+    /// is on the spare list (the one after first: see the module docs),
+    /// else any (`spare_pop`). O(1).
     #[inline(always)]
     pub(super) fn spare_near(&mut self, i: u32) -> Option<u32> {
-        let after = i.wrapping_add(1);
-        if after < self.fresh && self.slot(after).state == State::Spare {
-            self.spare_take(after);
-            return Some(after);
-        }
-        if i > 0 && i < self.fresh && self.slot(i - 1).state == State::Spare {
-            self.spare_take(i - 1);
-            return Some(i - 1);
+        // Below `fresh`, a spare is on the list; `NIL` is never below it.
+        if i < self.fresh {
+            let after = i + 1;
+            if after < self.fresh && self.slot(after).state == State::Spare {
+                self.spare_take(after);
+                return Some(after);
+            }
+            if i > 0 && self.slot(i - 1).state == State::Spare {
+                self.spare_take(i - 1);
+                return Some(i - 1);
+            }
         }
         self.spare_pop()
     }

@@ -137,12 +137,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// and the bucket head stays where it is.
     #[inline(always)]
     pub(super) fn new_free_arena(&mut self, near: u32, offset: usize, size: usize) -> u32 {
-        let j = if near == NIL {
-            self.spare_pop()
-        } else {
-            self.spare_near(near)
-        }
-        .expect("caller checked for a spare");
+        let j = self.spare_near(near).expect("caller checked for a spare");
         let s = self.slot_mut(j);
         s.offset = offset;
         s.size = size;
