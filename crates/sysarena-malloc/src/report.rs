@@ -270,7 +270,7 @@ fn report(g: &Settings, fd: i32) {
         Decimal::ratio(footprint as u64, peak as u64, 3),
     );
     out.push(b.as_bytes());
-    sys::write_all(fd, out.as_bytes());
+    let _ = sys::write_all(fd, out.as_bytes());
 }
 
 /// External fragmentation, 1 − largest / free, to 4 decimals.

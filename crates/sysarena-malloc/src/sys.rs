@@ -6,6 +6,7 @@ use core::cell::UnsafeCell;
 use core::ffi::CStr;
 use core::fmt;
 use core::ptr;
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 /// A cell for process-wide state whose access is serialised by a [`Lock`]
 /// (or happens once, before the state is published).
@@ -35,25 +36,104 @@ pub(crate) fn set_errno(e: i32) {
 }
 
 /// Writes all of `bytes` to `fd`, retrying on short writes and `EINTR`;
-/// gives up silently on any other error (there is nobody to tell).
-pub(crate) fn write_all(fd: i32, mut bytes: &[u8]) {
+/// gives up on any other error and returns its `errno` (callers mostly
+/// ignore it: there is nobody to tell).
+pub(crate) fn write_all(fd: i32, mut bytes: &[u8]) -> Result<(), i32> {
     while !bytes.is_empty() {
         // SAFETY: `bytes` is a valid, initialised buffer of that length.
         let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
         if n < 0 {
             // SAFETY: reading this thread's errno.
-            if unsafe { *libc::__errno_location() } == libc::EINTR {
+            let e = unsafe { *libc::__errno_location() };
+            if e == libc::EINTR {
                 continue;
             }
-            return;
+            return Err(e);
         }
         bytes = &bytes[(n as usize).min(bytes.len())..];
     }
+    Ok(())
 }
 
-/// Writes `msg` to standard error in one `write`.
+/// Writes `msg` to standard error in one `write`; if the program closed
+/// descriptor 2, to the copy of it [`keep_stderr_copy`] kept, if any.
 pub(crate) fn eprint(msg: &[u8]) {
-    write_all(2, msg);
+    if write_all(2, msg) == Err(libc::EBADF)
+        && let Some(fd) = stderr_copy()
+    {
+        let _ = write_all(fd, msg);
+    }
+}
+
+/// The descriptor of the copy of stderr, or -1 (see [`keep_stderr_copy`]).
+static STDERR_COPY: AtomicI32 = AtomicI32::new(-1);
+/// The device and inode of the file the copy names.
+static STDERR_DEV: AtomicU64 = AtomicU64::new(0);
+static STDERR_INO: AtomicU64 = AtomicU64::new(0);
+/// The lowest descriptor number the copy takes: away from the low numbers
+/// programs pick by hand.
+const STDERR_COPY_LOWEST: i32 = 100;
+
+/// Keeps a copy of the stderr the process started with, for messages
+/// written after the program closed it. Some programs close stderr before
+/// they exit — coreutils' `ls`, `sort` and `cat` do, in `close_stdout` —
+/// and the library's exit messages (`SYSARENA_CHECK`'s line) come after
+/// that. Taken only when asked (`SYSARENA_CHECK`), close-on-exec (a program
+/// the process runs does not inherit it), at descriptor
+/// [`STDERR_COPY_LOWEST`] or above; [`eprint`] uses it only while
+/// descriptor 2 is closed and the copy still names the file it was made
+/// from: a program that reused its number (`dup2` onto it clears
+/// close-on-exec, and names another file) gets nothing written into it.
+/// Runs during initialisation.
+pub(crate) fn keep_stderr_copy() {
+    // SAFETY: `fcntl` with `F_DUPFD_CLOEXEC` takes no pointer; it fails
+    // harmlessly (-1) when descriptor 2 is closed or the limit is low.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, STDERR_COPY_LOWEST) };
+    if fd < 0 {
+        return;
+    }
+    let Some((dev, ino)) = file_id(fd) else {
+        // SAFETY: `fd` is the descriptor just made, owned by this code.
+        unsafe { libc::close(fd) };
+        return;
+    };
+    STDERR_DEV.store(dev, Ordering::Relaxed);
+    STDERR_INO.store(ino, Ordering::Relaxed);
+    // Publishes the identity stored above (Acquire in `stderr_copy`).
+    STDERR_COPY.store(fd, Ordering::Release);
+}
+
+/// The copy of stderr, if one was kept and it still names its file.
+fn stderr_copy() -> Option<i32> {
+    let fd = STDERR_COPY.load(Ordering::Acquire);
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `F_GETFD` takes no pointer. A descriptor that is not
+    // close-on-exec any more was replaced by the program (`dup2` clears the
+    // flag).
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 || flags & libc::FD_CLOEXEC == 0 {
+        return None;
+    }
+    let id = (
+        STDERR_DEV.load(Ordering::Relaxed),
+        STDERR_INO.load(Ordering::Relaxed),
+    );
+    (file_id(fd) == Some(id)).then_some(fd)
+}
+
+/// The device and inode of the file open at `fd`.
+fn file_id(fd: i32) -> Option<(u64, u64)> {
+    let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is valid for writes of one `stat`; `fstat` fills it on
+    // success (0), which is the only case it is read.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: `fstat` returned 0, so it initialised `st`.
+    let st = unsafe { st.assume_init() };
+    Some((st.st_dev, st.st_ino))
 }
 
 /// A fixed-capacity byte buffer on the stack that implements

@@ -265,7 +265,7 @@ fn flush(st: &mut State) {
     if st.len > 0
         && let Some(fd) = st.fd.get()
     {
-        sys::write_all(fd, &st.buf[..st.len]);
+        let _ = sys::write_all(fd, &st.buf[..st.len]);
     }
     st.len = 0;
 }
