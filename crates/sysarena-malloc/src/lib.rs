@@ -50,7 +50,8 @@
 //!   slab page that empties goes back the same way, unless it is its
 //!   class's one spare or waits in the shard's empty-page pool
 //!   (`slab/pool.rs`) for the next page any class carves — the pool is
-//!   emptied before the heap serves a block of 16 KiB or more.
+//!   emptied into the heap, its pages still resident, before the heap
+//!   serves a block of 16 KiB or more.
 //! - **`calloc`** clears only the part of a block below its shard's
 //!   high-water mark: memory never handed out is still the kernel's zero
 //!   pages.
