@@ -17,10 +17,9 @@
 //! - **alloc**: the list's first page; its lowest free slot (two
 //!   `trailing_zeros`: the summary word, then the bitmap word). A page that
 //!   becomes full leaves the list. An empty list carves a new page out of
-//!   the heap (one `Heap::alloc`). A class's first page, carved from the
-//!   heap where old data lies, keeps only its first `FIRST_KEEP` bytes
-//!   resident (the rest goes back with `MADV_DONTNEED`): most classes hold
-//!   a few blocks. A page from the pool keeps what it has.
+//!   the heap (one `Heap::alloc`). A class's first page, carved where old
+//!   data lies, keeps only its first `FIRST_KEEP` bytes resident (the
+//!   rest goes back with `MADV_DONTNEED`): most classes hold a few blocks.
 //! - **free**: page → class → slot index (a multiply by the class's
 //!   reciprocal, checked); the slot's bit must be clear (else the free is a
 //!   double free and nothing changes); set it. A full page re-enters the
@@ -395,24 +394,16 @@ impl Slab {
         if !self.enabled {
             return None;
         }
-        let (p, off, pooled) = match self.pool.pop() {
+        let (p, off) = match self.pool.pop() {
             Some(page) => {
                 self.counts.reused += 1;
                 let off = page << PAGE_SHIFT;
-                (
-                    NonNull::new(heap.base().as_ptr().wrapping_add(off))?,
-                    off,
-                    true,
-                )
+                (NonNull::new(heap.base().as_ptr().wrapping_add(off))?, off)
             }
             None => {
                 let layout = Layout::from_size_align(PAGE, PAGE).ok()?;
                 let p = heap.alloc(layout).ok()?;
-                (
-                    p,
-                    p.as_ptr() as usize - heap.base().as_ptr() as usize,
-                    false,
-                )
+                (p, p.as_ptr() as usize - heap.base().as_ptr() as usize)
             }
         };
         let page = off >> PAGE_SHIFT;
@@ -428,17 +419,12 @@ impl Slab {
         // Bytes of the page below the high-water mark may hold old data.
         let mut dirty = hwm.saturating_sub(off).min(PAGE);
         *hwm = (*hwm).max(off + PAGE);
-        if self.lists[c].held == 0 && dirty > FIRST_KEEP && self.madvise && !pooled {
+        if self.lists[c].held == 0 && dirty > FIRST_KEEP && self.madvise {
             // The class holds no page yet: most classes a program uses hold a
             // few blocks (`git log --stat` peaks with 65 classes and 0.7 MB
             // in their slots), so the old data past its first FIRST_KEEP
             // bytes goes back to the kernel now, and faults in again only
-            // if the class grows into it. Not a page from the pool: a class
-            // that just emptied it left resident only what it used (`gcc
-            // -O2` made 65,000 such calls in one compile, each carving a
-            // narrow class's page for another narrow class: they saved no
-            // page fault and 0.2 % of its peak RSS; the crate README,
-            // "Pooled pages stay resident").
+            // if the class grows into it.
             // SAFETY: the range lies inside the page (FIRST_KEEP < dirty <=
             // PAGE, and the kernel rounds the length up to a 4 KiB page
             // boundary, at most the page's end), an arena no slot of which
