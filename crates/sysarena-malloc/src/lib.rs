@@ -25,7 +25,7 @@
 //!   `MAP_NORESERVE` array of page records. O(1) malloc and free; double
 //!   frees detected by the bitmap. `SYSARENA_SLAB=0` turns it off.
 //! - **Threads.** Each shard has its own futex lock. A thread allocates from
-//!   its shard (a thread-local index, given round-robin and moved to a free
+//!   its shard (a thread-local index: shard 0 at first, moved to a free
 //!   shard when its own is busy); a free goes to the shard that owns the
 //!   address, `(ptr - base) / shard_size`, whichever thread calls it. When a
 //!   shard is full, the others are tried. Shards are shared, so a thread's

@@ -12,8 +12,8 @@
 //! allocator), this test can run under ThreadSanitizer, which intercepts
 //! `malloc` itself and so cannot be combined with `LD_PRELOAD`:
 //! `.ci/tsan.sh` runs it built with `-Zsanitizer=thread`, which checks
-//! that the shard locks (futex locks built on atomics), the round-robin
-//! home shards and the slab layer order every access.
+//! that the shard locks (futex locks built on atomics), the home shards
+//! (moved on contention) and the slab layer order every access.
 //!
 //! Environment: `SYSARENA_STRESS_SECS` (default 1), `SYSARENA_STRESS_THREADS`
 //! (default 8).

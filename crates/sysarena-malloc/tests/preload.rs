@@ -150,8 +150,10 @@ fn only_the_shards_threads_use_are_built() {
         number_before("never used"),
     );
     assert_eq!(built + unused, 16, "{line}");
+    // Threads start on shard 0 and build another only when they find its
+    // lock taken (which timing may allow once): never one per thread.
     assert!(
-        (1..=3).contains(&built),
+        (1..=2).contains(&built),
         "main and two threads built {built}: {line}"
     );
     let _ = std::fs::remove_file(exe);

@@ -10,7 +10,6 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use sysarena::{AllocError, Coalescing, FreeError, ReallocError};
 
@@ -71,8 +70,6 @@ static SHARDS: [Shard; MAX_SHARDS] = [const {
 
 /// Spins on a taken home shard before moving to another.
 const SPIN_BEFORE_MOVE: u32 = 64;
-
-static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
 
 crate::tls::static_tls! {
     /// The calling thread's shard plus one (0: not chosen yet). Reading it
@@ -163,6 +160,12 @@ pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
     (off < g.span).then_some(off >> g.shard_shift)
 }
 
+/// The calling thread's home shard (below `n`). A thread starts on shard
+/// 0 and moves only when it finds its home's lock taken
+/// ([`lock_for_alloc`]), as glibc makes a new arena only on contention: a
+/// program whose threads seldom meet builds one shard (`pigz -p 2`: one,
+/// where homes given in turn, thread k on shard k mod n, built two), at
+/// the same larson throughput (the crate README, "Homes on contention").
 #[inline]
 fn home(n: usize) -> usize {
     let h = home_cell();
@@ -171,9 +174,8 @@ fn home(n: usize) -> usize {
     if v < n {
         v
     } else {
-        let v = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % n;
-        set_home(v);
-        v
+        set_home(0);
+        0
     }
 }
 
@@ -525,5 +527,17 @@ pub(crate) fn unlock_all(n: usize) {
 pub(crate) fn reset_all_in_child(n: usize) {
     for s in &SHARDS[..n] {
         s.lock.reset_in_child();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_new_thread_starts_on_shard_zero() {
+        // Homes given in turn put the second thread on shard 1.
+        for _ in 0..3 {
+            let h = std::thread::spawn(|| super::home(16)).join().unwrap();
+            assert_eq!(h, 0);
+        }
     }
 }
