@@ -54,6 +54,19 @@ fn free(heap: &mut ShardHeap, slab: &mut Slab, p: *mut u8) -> Found {
     f
 }
 
+/// `count` slots of class `c`, allocated one after another.
+fn alloc_slots(
+    heap: &mut ShardHeap,
+    slab: &mut Slab,
+    hwm: &mut usize,
+    c: usize,
+    count: usize,
+) -> Vec<*mut u8> {
+    (0..count)
+        .map(|_| slab.alloc(heap, hwm, c).unwrap().ptr)
+        .collect()
+}
+
 #[test]
 fn classes_and_reciprocals() {
     assert_eq!(class_of(0), 0);
@@ -100,9 +113,7 @@ fn fills_every_slot_then_frees_in_random_order() {
         let n = slots(c);
         let size = class_size(c);
         // Two pages and a bit.
-        let mut ps: Vec<*mut u8> = (0..2 * n + 3)
-            .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-            .collect();
+        let mut ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 2 * n + 3);
         slab.check();
         assert_eq!(slab.counts.pages, spares + 3);
         assert_eq!(slab.counts.used_slots, 2 * n + 3);
@@ -193,9 +204,7 @@ fn empty_pages_go_back_but_one_spare_stays() {
     let mut hwm = 0;
     let c = CLASSES - 1;
     let n = slots(c);
-    let ps: Vec<*mut u8> = (0..4 * n)
-        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-        .collect();
+    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 4 * n);
     assert_eq!(heap.stats().used_arenas, 4);
     for &p in &ps {
         free(&mut heap, &mut slab, p);
@@ -225,9 +234,7 @@ fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     let mut hwm = 0;
     let c = class_of(1024);
     let n = slots(c);
-    let ps: Vec<*mut u8> = (0..3 * n)
-        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-        .collect();
+    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 3 * n);
     // LIFO: the slot freed last is handed out next.
     free(&mut heap, &mut slab, ps[5]);
     free(&mut heap, &mut slab, ps[100]);
@@ -246,9 +253,7 @@ fn recently_freed_slots_come_back_first_and_stale_hints_are_skipped() {
     slab.check();
     // The old hints now point into pages of class 0 (or nowhere):
     // they are skipped, and nothing is handed out twice.
-    let big: Vec<*mut u8> = (0..2 * n)
-        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-        .collect();
+    let big = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 2 * n);
     slab.check();
     let mut all: Vec<usize> = small.iter().chain(&big).map(|&p| p as usize).collect();
     all.sort();
@@ -473,9 +478,7 @@ fn emptied_pages_wait_in_the_pool_for_any_class_and_a_purge_gives_them_back() {
     let c = 20;
     let n = slots(c);
     // Twelve full pages of class `c`.
-    let ps: Vec<*mut u8> = (0..12 * n)
-        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-        .collect();
+    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 12 * n);
     assert_eq!(slab.counts.pages, 12);
     // Empty four of them: the first stays as the class's spare, the next
     // ones go to the pool while it holds fewer than a quarter of the pages
@@ -536,9 +539,7 @@ fn a_purge_hands_pooled_pages_to_the_heap_with_their_bytes() {
     let size = class_size(c);
     let n = slots(c);
     // Twelve full pages of class `c`, every byte written.
-    let ps: Vec<*mut u8> = (0..12 * n)
-        .map(|_| slab.alloc(&mut heap, &mut hwm, c).unwrap().ptr)
-        .collect();
+    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 12 * n);
     for &p in &ps {
         // SAFETY: a live slot of `size` bytes.
         unsafe { p.write_bytes(0xAB, size) };
