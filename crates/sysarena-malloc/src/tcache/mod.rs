@@ -136,6 +136,15 @@ fn alloc_slow(g: &Settings, c: usize) -> Option<*mut u8> {
     if n == 0 {
         return None;
     }
+    // The shard hands out a page's lowest free slots first; the stack pops
+    // from its top, so put the first slot there. Popped highest first, a
+    // refill's slots ran up the page (to its given-back tail, past a
+    // class's first `FIRST_KEEP` bytes) while the slots below waited, and
+    // the flush of a full stack's older half gave back the low ones:
+    // `git log --stat`'s peak RSS, medians of 8 runs in four batches,
+    // 50.1 MB before, 49.7–49.9 MB after (glibc 47.2), at the same
+    // instructions (one-thread larson, callgrind).
+    bin.items[..n].reverse();
     for &p in &bin.items[..n] {
         state::slot_of((p as usize).wrapping_sub(g.base), c).store(state::CACHED, Relaxed);
     }

@@ -45,3 +45,36 @@ fn a_stack_left_alone_goes_back() {
     .unwrap();
     assert_ne!(next, 0);
 }
+
+/// A refill's slots come off the stack in the order the shard handed them
+/// out: lowest first. A class no other test uses (2,200 bytes: the 2,304
+/// class), in a new thread, so its first refill takes the lowest slots of
+/// a fresh page, in address order.
+#[test]
+fn a_refill_pops_its_lowest_slot_first() {
+    std::thread::spawn(|| {
+        let c = slab::class_of(2200);
+        assert_eq!(class_size(c), 2304);
+        let first = malloc(2200).cast::<u8>();
+        assert!(!first.is_null());
+        let k = cache();
+        assert!(!k.is_null());
+        // SAFETY: this thread's cache, read between calls.
+        let bin = unsafe { &(*k).bins[c] };
+        assert!(bin.len >= 2, "the refill took {} slots", bin.len + 1);
+        // The rest wait above `first`, and the next pop is the next slot
+        // up: the stack runs from the highest (bottom) to the lowest (top).
+        let waiting = &bin.items[..bin.len];
+        assert!(waiting.iter().all(|&p| p > first));
+        assert!(waiting.windows(2).all(|w| w[0] > w[1]));
+        let next = malloc(2200).cast::<u8>();
+        assert_eq!(next as usize, first as usize + 2304);
+        for p in [first, next] {
+            let p = p.cast();
+            // SAFETY: ours, freed once.
+            unsafe { free(p) };
+        }
+    })
+    .join()
+    .unwrap();
+}
