@@ -70,14 +70,19 @@ pub(super) const ACTIVE: u8 = 1;
 /// Registering, exiting or off: calls bypass the cache.
 pub(super) const BYPASS: u8 = 2;
 
-pub(super) struct Bin {
-    pub(super) len: usize,
-    pub(super) items: [*mut u8; MAX_BIN],
-}
-
 /// One thread's cache.
+#[repr(C)]
 pub(crate) struct Cache {
-    pub(super) bins: [Bin; CLASSES],
+    /// How many slots each class's stack holds: all the lengths together,
+    /// eight to a cache line, where each used to head its own stack's
+    /// 520 bytes (a line of its own for each class: a malloc or free of a
+    /// class not used for a while missed on it before reading the stack).
+    /// One-thread larson (`larson 1 MAX 200000 1000`, callgrind's cache
+    /// simulation) up to 512 B / 1 KiB / 4 KiB: D1 read misses 443.9 k /
+    /// 594.0 k / 700.0 k before, 438.8 k / 533.9 k / 630.5 k so; nine
+    /// interleaved runs of a million replacements: 43.2 / 42.0 / 29.4 M
+    /// ops/s (medians) before, 44.9 / 44.2 / 30.9 M so.
+    pub(super) lens: [usize; CLASSES],
     /// Bytes in the bins (at class sizes).
     pub(super) bytes: usize,
     /// Whether each stack was popped or pushed since the last scan for
@@ -111,17 +116,15 @@ pub(crate) struct Cache {
     /// Links in the list of caches (under `registry`'s lock).
     pub(super) next: *mut Cache,
     pub(super) prev: *mut Cache,
+    /// Each class's stack, bottom first.
+    pub(super) stacks: [[*mut u8; MAX_BIN]; CLASSES],
 }
 
 impl Cache {
     pub(super) const fn empty() -> Cache {
         Cache {
-            bins: [const {
-                Bin {
-                    len: 0,
-                    items: [core::ptr::null_mut(); MAX_BIN],
-                }
-            }; CLASSES],
+            lens: [0; CLASSES],
+            stacks: [[core::ptr::null_mut(); MAX_BIN]; CLASSES],
             bytes: 0,
             used: [false; CLASSES],
             calls: 0,
@@ -145,10 +148,10 @@ impl Cache {
     /// check), and counts it. O(1): both of `free`'s paths end here.
     #[inline(always)]
     pub(super) fn push(&mut self, c: usize, p: *mut u8, size: usize) {
-        let bin = &mut self.bins[c];
-        debug_assert!(bin.len < MAX_BIN);
-        bin.items[bin.len & (MAX_BIN - 1)] = p;
-        bin.len += 1;
+        let len = self.lens[c];
+        debug_assert!(len < MAX_BIN);
+        self.stacks[c][len & (MAX_BIN - 1)] = p;
+        self.lens[c] = len + 1;
         self.used[c] = true;
         self.bytes += size;
         self.frees += 1;
@@ -158,7 +161,7 @@ impl Cache {
     }
 
     pub(super) fn blocks(&self) -> usize {
-        self.bins.iter().map(|b| b.len).sum()
+        self.lens.iter().sum()
     }
 
     /// Publishes the figures the stats report reads.
@@ -176,16 +179,17 @@ impl Cache {
 
     /// Gives the oldest `k` slots of class `c` back to their pages.
     pub(super) fn flush_bin(&mut self, g: &Settings, c: usize, k: usize) {
-        let bin = &mut self.bins[c];
-        let k = k.min(bin.len);
+        let len = self.lens[c];
+        let k = k.min(len);
         if k == 0 {
             return;
         }
         self.active |= 1 << c;
         let mut batch = [core::ptr::null_mut(); MAX_BIN];
-        batch[..k].copy_from_slice(&bin.items[..k]);
-        bin.items.copy_within(k..bin.len, 0);
-        bin.len -= k;
+        let stack = &mut self.stacks[c];
+        batch[..k].copy_from_slice(&stack[..k]);
+        stack.copy_within(k..len, 0);
+        self.lens[c] = len - k;
         self.bytes -= k * class_size(c);
         shard::flush_cached(g, &mut batch[..k]);
     }
@@ -213,7 +217,7 @@ impl Cache {
         self.scanned = now;
         let mut in_use = 0;
         for c in 0..CLASSES {
-            let len = self.bins[c].len;
+            let len = self.lens[c];
             let bit = 1u128 << c;
             let used = core::mem::take(&mut self.used[c]);
             in_use += u64::from(used);
@@ -247,7 +251,7 @@ impl Cache {
 // (checked at compile time).
 const _: () = {
     let e = Cache::empty();
-    assert!(UNREGISTERED == 0 && e.mode == 0 && e.bytes == 0 && e.bins[0].len == 0);
+    assert!(UNREGISTERED == 0 && e.mode == 0 && e.bytes == 0 && e.lens[0] == 0);
     assert!(e.next.is_null() && e.prev.is_null() && e.allocs == 0 && e.frees == 0);
 };
 

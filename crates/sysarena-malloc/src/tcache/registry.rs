@@ -264,10 +264,9 @@ pub(crate) fn reset_in_child(g: &Settings) {
             if p != mine {
                 let k = &mut *p;
                 for c in 0..CLASSES {
-                    let bin = &mut k.bins[c];
-                    let n = bin.len.min(MAX_BIN);
-                    shard::flush_cached(g, &mut bin.items[..n]);
-                    bin.len = 0;
+                    let n = k.lens[c].min(MAX_BIN);
+                    shard::flush_cached(g, &mut k.stacks[c][..n]);
+                    k.lens[c] = 0;
                 }
                 k.bytes = 0;
                 unlink(p);

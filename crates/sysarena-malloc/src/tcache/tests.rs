@@ -17,7 +17,7 @@ fn a_stack_left_alone_goes_back() {
         let k = cache();
         assert!(!k.is_null());
         // SAFETY: this thread's cache, read between calls.
-        assert!(unsafe { (*k).bins[quiet].len } >= 8);
+        assert!(unsafe { (*k).lens[quiet] } >= 8);
         // Thousands of calls in another class, with refills and
         // flushes: the untouched stack goes back whole.
         let mut v = Vec::new();
@@ -29,7 +29,7 @@ fn a_stack_left_alone_goes_back() {
             }
         }
         // SAFETY: as above.
-        assert_eq!(unsafe { (*k).bins[quiet].len }, 0);
+        assert_eq!(unsafe { (*k).lens[quiet] }, 0);
     })
     .join()
     .unwrap();
@@ -60,11 +60,11 @@ fn a_refill_pops_its_lowest_slot_first() {
         let k = cache();
         assert!(!k.is_null());
         // SAFETY: this thread's cache, read between calls.
-        let bin = unsafe { &(*k).bins[c] };
-        assert!(bin.len >= 2, "the refill took {} slots", bin.len + 1);
+        let (len, stack) = unsafe { ((*k).lens[c], &(*k).stacks[c]) };
+        assert!(len >= 2, "the refill took {} slots", len + 1);
         // The rest wait above `first`, and the next pop is the next slot
         // up: the stack runs from the highest (bottom) to the lowest (top).
-        let waiting = &bin.items[..bin.len];
+        let waiting = &stack[..len];
         assert!(waiting.iter().all(|&p| p > first));
         assert!(waiting.windows(2).all(|w| w[0] > w[1]));
         let next = malloc(2200).cast::<u8>();
