@@ -72,7 +72,8 @@ static SHARDS: [Shard; MAX_SHARDS] = [const {
 const SPIN_BEFORE_MOVE: u32 = 64;
 
 crate::tls::static_tls! {
-    /// The calling thread's shard plus one (0: not chosen yet). Reading it
+    /// The calling thread's shard: 0 until it moves (every thread starts
+    /// on shard 0, so a new thread's zero is already its home). Reading it
     /// never allocates and works during thread exit.
     fn home_cell() -> *mut usize = 0, "sysarena_malloc_home"
 }
@@ -168,20 +169,16 @@ pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
 /// the same larson throughput (the crate README, "Homes on contention").
 #[inline]
 fn home(n: usize) -> usize {
-    let h = home_cell();
     // SAFETY: this thread's variable; no reference to it is held.
-    let v = unsafe { *h }.wrapping_sub(1);
-    if v < n {
-        v
-    } else {
-        set_home(0);
-        0
-    }
+    let v = unsafe { *home_cell() };
+    // Always below `n` (only `set_home` writes it, with a shard index); the
+    // test keeps a shard index whatever the cell holds.
+    if v < n { v } else { 0 }
 }
 
 fn set_home(i: usize) {
     // SAFETY: as in `home`.
-    unsafe { *home_cell() = i + 1 };
+    unsafe { *home_cell() = i };
 }
 
 /// Locks a shard for an allocation: the thread's own if free, else the
