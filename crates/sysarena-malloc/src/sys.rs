@@ -80,7 +80,7 @@ const STDERR_COPY_LOWEST: i32 = 100;
 /// and the library's exit messages (`SYSARENA_CHECK`'s line) come after
 /// that. Taken only when asked (`SYSARENA_CHECK`), close-on-exec (a program
 /// the process runs does not inherit it), at descriptor
-/// [`STDERR_COPY_LOWEST`] or above; [`eprint`] uses it only while
+/// [`STDERR_COPY_LOWEST`] or above; [`eprint()`] uses it only while
 /// descriptor 2 is closed and the copy still names the file it was made
 /// from: a program that reused its number (`dup2` onto it clears
 /// close-on-exec, and names another file) gets nothing written into it.

@@ -218,7 +218,7 @@ impl Slab {
         }
     }
 
-    /// Writes [`Slab::new`]'s value at `dst` field by field, except the
+    /// Writes `Slab::new`'s value at `dst` field by field, except the
     /// hint rings, the pool and the counts, which zero bytes already hold: a shard's
     /// layer lives in a zeroed static, and writing its 11 KB of empty rings
     /// (besides building the value on the stack first) made every program
@@ -226,7 +226,7 @@ impl Slab {
     /// rings of those. O(classes).
     ///
     /// # Safety
-    /// As [`Slab::new`]; `dst` is valid for writes, and its `recent`,
+    /// As `Slab::new`; `dst` is valid for writes, and its `recent`,
     /// `pool` and `counts` are zero bytes.
     pub(crate) unsafe fn init_in_place(
         dst: *mut Slab,

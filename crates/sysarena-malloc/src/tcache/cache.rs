@@ -83,7 +83,7 @@ pub(crate) struct Cache {
     /// interleaved runs of a million replacements: 43.2 / 42.0 / 29.4 M
     /// ops/s (medians) before, 44.9 / 44.2 / 30.9 M so.
     pub(super) lens: [usize; CLASSES],
-    /// Bytes in the bins (at class sizes).
+    /// Bytes in the stacks (at class sizes).
     pub(super) bytes: usize,
     /// Whether each stack was popped or pushed since the last scan for
     /// stale stacks (a byte store on the fast paths, beside the counts
