@@ -1,6 +1,7 @@
 //! One thread's cache: a bounded stack of slots per size class, the
 //! bounds, and the scan that gives back the stacks a thread stopped using.
 
+use crate::counters;
 use crate::settings::Settings;
 use crate::shard;
 use crate::slab::{CLASSES, class_size};
@@ -164,8 +165,15 @@ impl Cache {
         self.lens.iter().sum()
     }
 
-    /// Publishes the figures the stats report reads.
+    /// Publishes the figures the stats report reads; nothing when there is
+    /// no report (`SYSARENA_STATS` unset): it runs at every refill and
+    /// flush, and its sum over the stacks' lengths was 0.9 % of one-thread
+    /// larson's instructions up to 4 KiB (callgrind, `larson 1 4096 200000
+    /// 1000`: 55.64 M with it, 55.15 M without).
     pub(super) fn show(&mut self) {
+        if !counters::enabled() {
+            return;
+        }
         self.shown_bytes.store(self.bytes, Relaxed);
         self.shown_blocks.store(self.blocks(), Relaxed);
         if self.allocs | self.frees != 0 {
