@@ -133,7 +133,9 @@ unsafe fn init(g: &mut Settings) -> bool {
     };
     let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::PAGE) - raw as usize);
     let pages_per_shard = shard_size / slab::PAGE;
-    let meta = meta.cast::<slab::PageMeta>();
+    // SAFETY: a fresh zeroed mapping of `META_BYTES` per page of every
+    // shard, page-aligned, leaked.
+    let meta = unsafe { slab::Meta::new(meta, shards * pages_per_shard) };
     // SAFETY: a fresh zeroed mapping of that many pages' states, leaked.
     let states = unsafe { slab::state::States::new(states_mem, shards * pages_per_shard) };
     // SAFETY: initialisation, before any lookup.

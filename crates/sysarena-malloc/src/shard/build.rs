@@ -11,13 +11,14 @@ use sysarena::{Config, Heap, SliceManager, Slot};
 
 use super::{Released, SHARDS};
 use crate::slab::state::States;
-use crate::slab::{self, PageMeta, Slab};
+use crate::slab::{self, Meta, Slab};
 use crate::sys::{self, SyncCell};
 
 /// Where the shards' memory is: shard `i` has `shard_size` bytes at `base +
 /// i * shard_size`, `descriptors` slots at `tables + i * descriptors`, and
-/// (unless `meta` is null: no slab layer) `pages_per_shard` page records at
-/// `meta + i * pages_per_shard` and as many pages' states in `states`.
+/// (unless `meta` is none: no slab layer) the page records and bitmap
+/// pools of pages `i * pages_per_shard ..` in `meta`, and as many pages'
+/// states in `states`.
 /// Written once by initialisation ([`plan`]) before any shard is built or
 /// locked, only read after (by [`build`]).
 #[derive(Clone, Copy)]
@@ -27,7 +28,7 @@ pub(crate) struct Plan {
     pub(crate) tables: *mut Slot,
     pub(crate) descriptors: usize,
     pub(crate) config: Config,
-    pub(crate) meta: *mut PageMeta,
+    pub(crate) meta: Meta,
     pub(crate) pages_per_shard: usize,
     pub(crate) states: States,
     pub(crate) slab_on: bool,
@@ -67,11 +68,7 @@ unsafe fn build(i: usize) -> bool {
     let p = unsafe { (*PLAN.get()).assume_init() };
     let region = p.base.wrapping_add(i * p.shard_size);
     let size = p.shard_size;
-    let meta = if p.meta.is_null() {
-        p.meta
-    } else {
-        p.meta.wrapping_add(i * p.pages_per_shard)
-    };
+    let meta = p.meta.part(i * p.pages_per_shard, p.pages_per_shard);
     let states = p.states.part(i * p.pages_per_shard, p.pages_per_shard);
     let (descriptors, config, slab_on) = (p.descriptors, p.config, p.slab_on);
     // SAFETY: shard `i`'s own `descriptors` zeroed slots of the planned

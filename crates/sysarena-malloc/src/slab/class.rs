@@ -117,6 +117,26 @@ pub(super) static SLOTS: [u16; TABLE] = {
     r
 };
 
+/// The bitmap pool of each class (`page::kind`), looked up: the smallest
+/// of [`KIND_WORDS`](super::page::KIND_WORDS) with a bit per slot.
+pub(super) static KIND: [u8; TABLE] = {
+    let words = super::page::KIND_WORDS;
+    let mut r = [0u8; TABLE];
+    let mut c = 0;
+    while c < CLASSES {
+        let need = (PAGE / SIZES[c] as usize).div_ceil(64);
+        r[c] = if need <= words[0] {
+            0
+        } else if need <= words[1] {
+            1
+        } else {
+            2
+        };
+        c += 1;
+    }
+    r
+};
+
 /// `ceil(2^32 / size)` per class: `(offset * RECIP[c]) >> 32` is
 /// `offset / size` for every offset in a page (the error, below
 /// `offset / 2^32 < 2^-16`, never reaches the next multiple, which is at

@@ -5,9 +5,11 @@
 //! that the shard's [`Heap`] hands out as one arena (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
 //! bytes, then eight per doubling up to 4 KiB: `class.rs`). Everything the
-//! layer knows lives out of band, in an array of [`PageMeta`] indexed by
-//! page number (`(addr - shard base) >> 16`) in a `MAP_NORESERVE` mapping:
-//! the class, the free count, and a free bitmap with a one-word summary.
+//! layer knows lives out of band, in an array of 32-byte page records
+//! indexed by page number (`(addr - shard base) >> 16`) in a
+//! `MAP_NORESERVE` mapping — the class, the free count, a one-word summary
+//! of the page's free bitmap — and the bitmaps themselves, in three dense
+//! pools by size beside it (`page.rs`).
 //! Nothing is ever written into user memory, so a buffer overflow corrupts
 //! a neighbouring block's bytes, never the allocator.
 //!
@@ -50,8 +52,8 @@ mod verify;
 
 pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, class_size};
 use class::{RECIP, slots};
-pub(crate) use page::{META_BYTES, PageMeta};
-use page::{NONE, WORDS};
+use page::{KIND_WORDS, KINDS, NONE, PageMeta, Pool, UNIT_WORDS, kind};
+pub(crate) use page::{META_BYTES, Meta};
 use pool::EmptyPool;
 use recent::Recent;
 use state::{Chunks, States};
@@ -131,7 +133,10 @@ const FIRST_KEEP: usize = 16 * 1024;
 /// One shard's slab layer.
 #[derive(Debug)]
 pub(crate) struct Slab {
-    meta: *mut PageMeta,
+    /// The pages' records and bitmap pools (under the lock).
+    meta: Meta,
+    /// Each bitmap pool's stack of free entries.
+    maps: [Pool; KINDS],
     /// The pages' classes and slot states, for lock-free readers.
     states: States,
     /// Where the pages' slot states are (under the lock).
@@ -165,7 +170,8 @@ impl Slab {
     #[cfg(test)]
     pub(crate) const fn none() -> Slab {
         Slab {
-            meta: core::ptr::null_mut(),
+            meta: Meta::NONE,
+            maps: [Pool::EMPTY; KINDS],
             states: States::NONE,
             chunks: Chunks::EMPTY,
             pages: 0,
@@ -196,18 +202,14 @@ impl Slab {
     /// with `meta` and `states` describing its first `pages` pages.
     ///
     /// # Safety
-    /// `meta` points to `pages` zeroed `PageMeta`s that nothing else uses
-    /// and that live for ever; `states` covers `pages` pages (all zero) that
-    /// no other layer writes; the layer is only used with that heap.
+    /// `meta` covers `pages` pages (zeroed records and pools) that nothing
+    /// else uses and that live for ever; `states` covers `pages` pages
+    /// (all zero) that no other layer writes; the layer is only used with
+    /// that heap.
     /// (The shards build theirs in place: [`Slab::init_in_place`].)
     #[cfg(test)]
-    pub(crate) unsafe fn new(
-        meta: *mut PageMeta,
-        states: States,
-        pages: usize,
-        enabled: bool,
-    ) -> Slab {
-        let ok = !meta.is_null() && states.pages() >= pages;
+    pub(crate) unsafe fn new(meta: Meta, states: States, pages: usize, enabled: bool) -> Slab {
+        let ok = !meta.is_none() && meta.pages >= pages && states.pages() >= pages;
         Slab {
             meta,
             states,
@@ -230,17 +232,18 @@ impl Slab {
     /// `pool` and `counts` are zero bytes.
     pub(crate) unsafe fn init_in_place(
         dst: *mut Slab,
-        meta: *mut PageMeta,
+        meta: Meta,
         states: States,
         pages: usize,
         enabled: bool,
     ) {
-        let ok = !meta.is_null() && states.pages() >= pages;
+        let ok = !meta.is_none() && meta.pages >= pages && states.pages() >= pages;
         // SAFETY: `dst` is valid for writes (the caller's contract); the
         // fields left out are zero bytes, their empty values (`Recent`
         // checks its own; `EmptyPool` and `Counts` are integers).
         unsafe {
             (&raw mut (*dst).meta).write(meta);
+            (&raw mut (*dst).maps).write([Pool::EMPTY; KINDS]);
             (&raw mut (*dst).states).write(states);
             (&raw mut (*dst).chunks).write(Chunks::EMPTY);
             (&raw mut (*dst).pages).write(if ok { pages } else { 0 });
@@ -267,8 +270,8 @@ impl Slab {
     fn meta(&self, page: usize) -> &PageMeta {
         debug_assert!(page < self.pages);
         // SAFETY: callers pass `page < self.pages`; `new`'s contract makes
-        // that many entries ours, and `&self` excludes writers.
-        unsafe { &*self.meta.add(page) }
+        // that many records ours, and `&self` excludes writers.
+        unsafe { &*self.meta.records.add(page) }
     }
 
     #[inline]
@@ -276,7 +279,68 @@ impl Slab {
     fn meta_mut(&mut self, page: usize) -> &mut PageMeta {
         debug_assert!(page < self.pages);
         // SAFETY: as in `meta`; `&mut self` makes this the only reference.
-        unsafe { &mut *self.meta.add(page) }
+        unsafe { &mut *self.meta.records.add(page) }
+    }
+
+    /// The bitmap entry `unit` 64-byte units past pool 0's first entry.
+    #[inline]
+    fn map_at(&self, unit: u32) -> *mut u64 {
+        // In bounds: `unit` names an entry below its pool's `top` (given
+        // out by `map_alloc`), inside the pools `new`'s contract makes ours.
+        self.meta.pools[0].wrapping_add(unit as usize * UNIT_WORDS)
+    }
+
+    /// The free bitmap of `page`, a slab page of class `c`.
+    #[inline]
+    fn bits(&self, page: usize, c: usize) -> &[u64] {
+        let p = self.map_at(self.meta(page).map);
+        // SAFETY: the page's entry, handed to it by `carve` (`map_alloc`)
+        // and its own until `release`: `KIND_WORDS[kind(c)]` words of the
+        // pools, which `new`'s contract makes ours; `&self` excludes
+        // writers.
+        unsafe { core::slice::from_raw_parts(p, KIND_WORDS[kind(c)]) }
+    }
+
+    /// `page`'s record and free bitmap (class `c`), to change.
+    #[inline]
+    fn page_mut(&mut self, page: usize, c: usize) -> (&mut PageMeta, &mut [u64]) {
+        let p = self.map_at(self.meta(page).map);
+        // SAFETY: as in `bits`, and `&mut self` makes these the only
+        // references; the record and the entry are different memory.
+        unsafe {
+            (
+                &mut *self.meta.records.add(page),
+                core::slice::from_raw_parts_mut(p, KIND_WORDS[kind(c)]),
+            )
+        }
+    }
+
+    /// An entry of pool `k` (its unit, as `map_at` takes it): the last one
+    /// given back, or a never-used one; `None` if all `pages` are in use
+    /// (cannot happen: each is a slab page's, and there are no more slab
+    /// pages than pages). O(1).
+    fn map_alloc(&mut self, k: usize) -> Option<u32> {
+        let pool = self.maps[k];
+        if pool.free != NONE {
+            // SAFETY: a free entry of the pool; its first word holds the
+            // entry given back before it (`map_free`).
+            let next = unsafe { *self.map_at(pool.free) } as u32;
+            self.maps[k].free = next;
+            Some(pool.free)
+        } else if (pool.top as usize) < self.pages {
+            self.maps[k].top += 1;
+            Some(self.meta.unit_of(k, pool.top))
+        } else {
+            None
+        }
+    }
+
+    /// Gives entry `unit` of pool `k` back. O(1).
+    fn map_free(&mut self, k: usize, unit: u32) {
+        // SAFETY: the entry is the caller's, no page's any more; its first
+        // word links it.
+        unsafe { *self.map_at(unit) = self.maps[k].free as u64 };
+        self.maps[k].free = unit;
     }
 
     fn push_front(&mut self, c: usize, page: usize) {
@@ -328,36 +392,35 @@ impl Slab {
             // The entry is a hint: the slot must still be free, in a page
             // of this class (its page may have gone back to the heap, been
             // carved again, or the slot handed out since).
-            if page < self.pages {
-                let m = self.meta(page);
-                if m.class as usize == c + 1
-                    && idx < slots(c)
-                    && m.bits[(idx >> 6) & (WORDS - 1)] & (1u64 << (idx & 63)) != 0
-                {
-                    return Some(self.take(heap, c, page, idx));
-                }
+            if page < self.pages
+                && self.meta(page).class as usize == c + 1
+                && idx < slots(c)
+                && self.bits(page, c)[(idx >> 6) & (KIND_WORDS[kind(c)] - 1)] & (1u64 << (idx & 63))
+                    != 0
+            {
+                return Some(self.take(heap, c, page, idx));
             }
         }
         let mut page = self.lists[c].head as usize;
         if page == NONE as usize {
             page = self.carve(heap, hwm, c)?;
         }
-        let m = self.meta(page);
+        let bits = self.bits(page, c);
         // A listed page has a free slot: the summary is not zero.
-        let w = m.summary.trailing_zeros() as usize & (WORDS - 1);
-        let idx = w * 64 + m.bits[w].trailing_zeros() as usize;
+        let w = self.meta(page).summary.trailing_zeros() as usize & (bits.len() - 1);
+        let idx = w * 64 + bits[w].trailing_zeros() as usize;
         Some(self.take(heap, c, page, idx))
     }
 
     /// Hands out slot `idx` of `page` (class `c`), which is free.
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, heap: &ShardHeap, c: usize, page: usize, idx: usize) -> Fresh {
         let n = slots(c) as u16;
         let size = class_size(c);
-        let m = self.meta_mut(page);
-        let w = (idx >> 6) & (WORDS - 1);
-        let word = m.bits[w] & !(1u64 << (idx & 63));
-        m.bits[w] = word;
+        let (m, bits) = self.page_mut(page, c);
+        let w = (idx >> 6) & (bits.len() - 1);
+        let word = bits[w] & !(1u64 << (idx & 63));
+        bits[w] = word;
         if word == 0 {
             m.summary &= !(1u64 << w);
         }
@@ -438,9 +501,17 @@ impl Slab {
                 dirty = FIRST_KEEP;
             }
         }
+        let Some(map) = self.map_alloc(kind(c)) else {
+            // Cannot happen (a pool has an entry per page); give the arena
+            // back.
+            // SAFETY: `p` was just allocated from `heap` and never handed out.
+            let _ = unsafe { heap.free(p) };
+            return None;
+        };
         if !self.states.assign(&mut self.chunks, page, c) {
             // Cannot happen (a shard has a state block per page); give the
-            // arena back.
+            // arena and the entry back.
+            self.map_free(kind(c), map);
             // SAFETY: `p` was just allocated from `heap` and never handed out.
             let _ = unsafe { heap.free(p) };
             return None;
@@ -449,7 +520,9 @@ impl Slab {
         m.class = c as u8 + 1;
         m.free = n as u16;
         m.clean_from = dirty.div_ceil(size) as u16;
-        for (w, word) in m.bits.iter_mut().enumerate() {
+        m.map = map;
+        let (m, bits) = self.page_mut(page, c);
+        for (w, word) in bits.iter_mut().enumerate() {
             let lo = w * 64;
             *word = if lo + 64 <= n {
                 !0
@@ -493,7 +566,8 @@ impl Slab {
         if idx * class_size(c) != in_page || idx >= slots(c) {
             return Found::Invalid;
         }
-        if m.bits[(idx >> 6) & (WORDS - 1)] & (1u64 << (idx & 63)) != 0 {
+        let bits = self.bits(page, c);
+        if bits[(idx >> 6) & (bits.len() - 1)] & (1u64 << (idx & 63)) != 0 {
             return Found::Free;
         }
         if self.states.slot(page, idx).load(Relaxed) == state::CACHED {
@@ -532,12 +606,12 @@ impl Slab {
         let c = c.min(CLASSES - 1);
         let n = slots(c) as u16;
         self.states.slot(page, idx).store(state::FREE, Relaxed);
-        let m = self.meta_mut(page);
-        let w = (idx >> 6) & (WORDS - 1);
-        if m.bits[w] == 0 {
+        let (m, bits) = self.page_mut(page, c);
+        let w = (idx >> 6) & (bits.len() - 1);
+        if bits[w] == 0 {
             m.summary |= 1u64 << w;
         }
-        m.bits[w] |= 1u64 << (idx & 63);
+        bits[w] |= 1u64 << (idx & 63);
         let was_full = m.free == 0;
         m.free += 1;
         let empty = m.free == n;

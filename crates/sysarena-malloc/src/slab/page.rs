@@ -1,17 +1,29 @@
 //! The page record: what the layer knows of one slab page, out of band in
-//! an array indexed by page number — its class, free count, the free
-//! bitmap with a one-word summary, and the links of its class's list.
+//! an array indexed by page number — its class, free count, the links of
+//! its class's list, a one-word summary of its free bitmap, and where that
+//! bitmap is.
+//!
+//! The bitmaps are not in the records. A record is 32 bytes, and the array
+//! spans every page number the heap ever carved a slab page at, so a
+//! program whose slab pages lie among large blocks touches a record every
+//! few hundred KiB of heap. With a 512-byte bitmap inside, records were 576
+//! bytes, and `git log --stat` (41 MB of heap, 81 slab pages at exit) had
+//! 328 KB of them resident. The bitmaps come from three dense pools by
+//! size — 64 bytes for the classes of 512 slots or fewer (128 bytes and
+//! up), 256 for up to 2,048 (32–112 bytes), 512 for the 16-byte class —
+//! each a stack of free entries, so that the entries in use stay
+//! together and a page of 1 KiB slots holds 64 bytes of bitmap, not 512.
 
-use super::class::{GRANULE, PAGE};
+use super::class::{GRANULE, KIND, PAGE};
 
-/// Bitmap words per page: enough for the smallest class's slots.
+/// Bitmap words of the largest bitmap: enough for the smallest class's slots.
 pub(super) const WORDS: usize = PAGE / GRANULE / 64;
-/// "No page" in the list links.
+/// "No page" in the list links; "no entry" in a pool's stack of free ones.
 pub(super) const NONE: u32 = u32::MAX;
 
 /// One slab page's metadata, out of band. All zero (a fresh `MAP_NORESERVE`
 /// page) means "not a slab page".
-#[repr(C, align(64))]
+#[repr(C, align(32))]
 #[derive(Debug)]
 pub(crate) struct PageMeta {
     /// 0: not a slab page; else the class + 1.
@@ -24,11 +36,124 @@ pub(crate) struct PageMeta {
     /// Links in the class's list of pages with a free slot.
     pub(super) next: u32,
     pub(super) prev: u32,
-    /// Bit `w`: `bits[w]` has a free slot.
+    /// The page's bitmap (bit `i`: slot `i` is free): its entry in the
+    /// pool of its class's [`kind`], named by its distance from pool 0's
+    /// first entry in units of [`UNIT_WORDS`] words.
+    pub(super) map: u32,
+    /// Bit `w`: word `w` of the bitmap has a free slot.
     pub(super) summary: u64,
-    /// Bit `i`: slot `i` is free.
-    pub(super) bits: [u64; WORDS],
 }
 
-/// Bytes of metadata per slab page (per 64 KiB of the reservation).
-pub(crate) const META_BYTES: usize = core::mem::size_of::<PageMeta>();
+const _: () = assert!(core::mem::size_of::<PageMeta>() == 32);
+
+/// Bitmap sizes, in words, of the three pools.
+pub(super) const KIND_WORDS: [usize; KINDS] = [8, 32, WORDS];
+/// Bitmap pools.
+pub(super) const KINDS: usize = 3;
+/// Words of the unit that names an entry ([`PageMeta::map`]): the
+/// smallest entry.
+pub(super) const UNIT_WORDS: usize = KIND_WORDS[0];
+
+/// The pool class `c`'s bitmaps come from: the smallest whose bitmaps have
+/// a bit per slot (a table: `class::KIND`).
+#[inline]
+pub(super) fn kind(c: usize) -> usize {
+    KIND[c & (KIND.len() - 1)] as usize
+}
+
+/// Bytes of metadata per slab page (per 64 KiB of the reservation): its
+/// record, and an entry in each pool (address space; what is resident is
+/// the records of page numbers used and the pools' entries in use).
+pub(crate) const META_BYTES: usize =
+    core::mem::size_of::<PageMeta>() + (KIND_WORDS[0] + KIND_WORDS[1] + KIND_WORDS[2]) * 8;
+
+/// Where a run of pages' records and bitmap pools are: `pages` records,
+/// then each pool's `pages` entries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Meta {
+    pub(super) records: *mut PageMeta,
+    pub(super) pools: [*mut u64; KINDS],
+    pub(super) pages: usize,
+}
+
+impl Meta {
+    /// No pages: no slab layer.
+    pub(crate) const NONE: Meta = Meta {
+        records: core::ptr::null_mut(),
+        pools: [core::ptr::null_mut(); KINDS],
+        pages: 0,
+    };
+
+    /// The metadata of `pages` pages in `mem`, [`META_BYTES`] per page
+    /// (null: none).
+    ///
+    /// # Safety
+    /// `mem` is null, or that many zeroed bytes, aligned to 32, used only
+    /// through `Meta` values made from it, and live for ever.
+    /// Too many pages for a `u32` to name every entry (a reservation of
+    /// 20 PiB) is none too: no slab layer.
+    pub(crate) unsafe fn new(mem: *mut u8, pages: usize) -> Meta {
+        let units = (KIND_WORDS[0] + KIND_WORDS[1] + KIND_WORDS[2]) / UNIT_WORDS;
+        if mem.is_null() || pages >= (u32::MAX as usize) / units {
+            return Meta::NONE;
+        }
+        let mut at = pages * core::mem::size_of::<PageMeta>();
+        let mut pools = [core::ptr::null_mut(); KINDS];
+        for (k, pool) in pools.iter_mut().enumerate() {
+            *pool = mem.wrapping_add(at).cast();
+            at += pages * KIND_WORDS[k] * 8;
+        }
+        Meta {
+            records: mem.cast(),
+            pools,
+            pages,
+        }
+    }
+
+    /// The metadata of pages `first .. first + pages` of these (and as
+    /// many entries of each pool).
+    pub(crate) fn part(&self, first: usize, pages: usize) -> Meta {
+        if self.records.is_null() {
+            return Meta::NONE;
+        }
+        assert!(first + pages <= self.pages);
+        let mut pools = self.pools;
+        for (k, pool) in pools.iter_mut().enumerate() {
+            *pool = pool.wrapping_add(first * KIND_WORDS[k]);
+        }
+        Meta {
+            records: self.records.wrapping_add(first),
+            pools,
+            pages,
+        }
+    }
+
+    /// The unit ([`PageMeta::map`]) of entry `i` of pool `k`.
+    pub(super) fn unit_of(&self, k: usize, i: u32) -> u32 {
+        self.start(k) + i * (KIND_WORDS[k] / UNIT_WORDS) as u32
+    }
+
+    /// The unit of pool `k`'s first entry: below `u32::MAX` (`new`).
+    pub(super) fn start(&self, k: usize) -> u32 {
+        ((self.pools[k] as usize - self.pools[0] as usize) / (UNIT_WORDS * 8)) as u32
+    }
+
+    /// Whether there are no pages.
+    pub(crate) fn is_none(&self) -> bool {
+        self.records.is_null()
+    }
+}
+
+/// A pool's stack of free entries and its never-used rest.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pool {
+    /// Entries ever handed out (the rest were never touched).
+    pub(super) top: u32,
+    /// The last entry given back, or [`NONE`]; each free entry's first
+    /// word holds the one given back before it.
+    pub(super) free: u32,
+}
+
+impl Pool {
+    pub(super) const EMPTY: Pool = Pool { top: 0, free: NONE };
+}

@@ -108,6 +108,8 @@ impl Slab {
     /// it has room, else back to the heap.
     #[cold]
     pub(super) fn release(&mut self, heap: &mut ShardHeap, page: usize, c: usize) {
+        let map = self.meta(page).map;
+        self.map_free(super::page::kind(c), map);
         self.meta_mut(page).class = 0;
         self.states.unassign(&mut self.chunks, page);
         let n = slots(c);

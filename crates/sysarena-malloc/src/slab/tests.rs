@@ -29,13 +29,15 @@ pub(crate) fn test_heap(pages: usize) -> ShardHeap {
 }
 
 /// The heap, page records and slot states of [`setup`].
-fn parts(pages: usize) -> (ShardHeap, *mut PageMeta, States) {
+fn parts(pages: usize) -> (ShardHeap, Meta, States) {
     let heap = test_heap(pages);
-    let meta = sys::map_noreserve(pages * META_BYTES).unwrap();
+    let mem = sys::map_noreserve(pages * META_BYTES).unwrap();
+    // SAFETY: zeroed records and pools for `pages` pages, leaked.
+    let meta = unsafe { Meta::new(mem, pages) };
     let st = sys::map_noreserve(state::bytes_for(pages).unwrap()).unwrap();
     // SAFETY: zeroed states for `pages` pages, leaked.
     let states = unsafe { States::new(st, pages) };
-    (heap, meta.cast(), states)
+    (heap, meta, states)
 }
 
 fn rng(s: &mut u64) -> u64 {
@@ -96,8 +98,19 @@ fn classes_and_reciprocals() {
             assert_eq!(idx, off / class_size(c), "class {c} offset {off}");
         }
     }
-    // The README's figure.
-    assert_eq!(META_BYTES, 576);
+    // The README's figures: a 32-byte record, and one entry of each pool
+    // (64, 256 and 512 bytes) of address space per page.
+    assert_eq!(META_BYTES, 864);
+    assert_eq!(core::mem::size_of::<page::PageMeta>(), 32);
+    // Each class's bitmap is the smallest with a bit per slot.
+    for c in 0..CLASSES {
+        let k = page::kind(c);
+        assert!(slots(c) <= page::KIND_WORDS[k] * 64, "class {c}");
+        assert!(
+            k == 0 || slots(c) > page::KIND_WORDS[k - 1] * 64,
+            "class {c}"
+        );
+    }
 }
 
 #[test]
@@ -185,12 +198,12 @@ fn verify_names_a_corrupt_page_record() {
     assert_eq!(slab.verify(hwm.div_ceil(PAGE)), Ok(()));
     let page = (a as usize - heap.base().as_ptr() as usize) >> PAGE_SHIFT;
     // A slot marked free behind the layer's back.
-    slab.meta_mut(page).bits[0] ^= 1;
+    slab.page_mut(page, 2).1[0] ^= 1;
     assert_eq!(
         slab.verify(slab.pages),
         Err("a page's free count differs from its bitmap")
     );
-    slab.meta_mut(page).bits[0] ^= 1;
+    slab.page_mut(page, 2).1[0] ^= 1;
     // A free count off by one, bitmap and all.
     slab.meta_mut(page).free -= 1;
     assert!(slab.verify(slab.pages).is_err());
@@ -579,4 +592,41 @@ fn a_purge_hands_pooled_pages_to_the_heap_with_their_bytes() {
     for &page in &pooled {
         assert!(hwm >= (page as usize - heap.base().as_ptr() as usize) + PAGE);
     }
+}
+
+#[test]
+fn bitmaps_come_from_their_kind_of_pool_and_are_reused() {
+    let (mut heap, mut slab) = setup(64);
+    let mut hwm = 0;
+    // 16-byte slots need the 512-byte bitmaps, 32-byte ones the 256-byte,
+    // 1 KiB ones the 64-byte.
+    let (tiny, small, big) = (class_of(16), class_of(32), class_of(1024));
+    assert_eq!(
+        (page::kind(tiny), page::kind(small), page::kind(big)),
+        (2, 1, 0)
+    );
+    let n = slots(big);
+    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, big, 3 * n);
+    let a = alloc_slots(&mut heap, &mut slab, &mut hwm, tiny, 1);
+    let b = alloc_slots(&mut heap, &mut slab, &mut hwm, small, 1);
+    slab.check();
+    assert_eq!(slab.maps.map(|p| p.top), [3, 1, 1]);
+    // Three pages emptied: one stays as the spare (its entry too), the
+    // others leave the layer and give their entries back.
+    for &p in &ps {
+        assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+    }
+    slab.check();
+    assert_eq!(slab.counts.pages, 3, "the spare, and the two small pages");
+    assert_ne!(slab.maps[0].free, NONE, "an entry is free");
+    // A class of the same kind takes a free entry, not a new one.
+    let c = class_of(2048);
+    assert_eq!(page::kind(c), 0);
+    let q = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 2 * slots(c));
+    slab.check();
+    assert_eq!(slab.maps[0].top, 3, "entries given back were reused");
+    for p in q.into_iter().chain(a).chain(b) {
+        assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+    }
+    slab.check();
 }

@@ -3,7 +3,7 @@
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::class::{CLASSES, slots};
-use super::page::NONE;
+use super::page::{KIND_WORDS, KINDS, NONE, UNIT_WORDS, kind};
 use super::{MAX_SPARES, Slab, state};
 
 impl Slab {
@@ -20,11 +20,13 @@ impl Slab {
     /// page per class, each page's free count equal to its bitmap's ones,
     /// the summary word matching the bitmap, no bit past the last slot, the
     /// page and free-slot totals matching the counts, and the pool's pages
-    /// distinct, in range and of no class — over the first
-    /// `pages` page records (every slab page lies below the shard's
-    /// high-water mark, so the untouched records need not be read).
-    /// O(pages + listed pages + pooled pages²), pooled pages at most 64;
-    /// for `SYSARENA_CHECK` and the tests.
+    /// distinct, in range and of no class, and each bitmap pool's entries
+    /// either a slab page's or on its stack of free ones, once — over the
+    /// first `pages` page records (every slab page lies below the shard's
+    /// high-water mark, so the untouched records need not be read). Two
+    /// pages sharing a bitmap entry would disagree with their slots'
+    /// states. O(pages + listed pages + pooled pages² + bitmap entries),
+    /// pooled pages at most 64; for `SYSARENA_CHECK` and the tests.
     ///
     /// # Errors
     /// What was found wrong (a bug in the layer, or memory corruption).
@@ -80,6 +82,7 @@ impl Slab {
         ensure!(spares <= MAX_SPARES, "too many spare pages");
         let mut found = 0;
         let mut held = [0u32; CLASSES];
+        let mut maps = [0usize; KINDS];
         for page in 0..pages {
             let m = self.meta(page);
             if m.class == 0 {
@@ -89,12 +92,18 @@ impl Slab {
             ensure!(m.class as usize <= CLASSES, "a page has no valid class");
             let c = m.class as usize - 1;
             held[c] += 1;
-            let ones: u32 = m.bits.iter().map(|w| w.count_ones()).sum();
+            ensure!(
+                self.entry_index(kind(c), m.map).is_some(),
+                "a page's bitmap is not an entry of its pool"
+            );
+            maps[kind(c)] += 1;
+            let bits = self.bits(page, c);
+            let ones: u32 = bits.iter().map(|w| w.count_ones()).sum();
             ensure!(
                 ones == m.free as u32,
                 "a page's free count differs from its bitmap"
             );
-            for (w, word) in m.bits.iter().enumerate() {
+            for (w, word) in bits.iter().enumerate() {
                 ensure!(
                     (*word != 0) == (m.summary & (1 << w) != 0),
                     "a page's summary differs from its bitmap"
@@ -110,7 +119,7 @@ impl Slab {
                 "a page's class differs from its lock-free copy"
             );
             for idx in 0..slots(c) {
-                let free = m.bits[idx >> 6] & (1u64 << (idx & 63)) != 0;
+                let free = bits[idx >> 6] & (1u64 << (idx & 63)) != 0;
                 let st = self.states.slot(page, idx).load(Relaxed);
                 ensure!(
                     free == (st == state::FREE),
@@ -132,6 +141,32 @@ impl Slab {
             "the free-slot count differs from the bitmaps"
         );
         ensure!(listed <= found, "more pages listed than exist");
+        for (k, &used) in maps.iter().enumerate() {
+            let pool = self.maps[k];
+            ensure!(
+                pool.top as usize <= self.pages,
+                "a bitmap pool is past its end"
+            );
+            let (mut i, mut free) = (pool.free, 0usize);
+            while i != NONE {
+                ensure!(
+                    self.entry_index(k, i).is_some(),
+                    "a bitmap pool's free stack links out of range"
+                );
+                free += 1;
+                ensure!(
+                    free <= pool.top as usize,
+                    "a bitmap pool's free stack is longer than the pool (a cycle?)"
+                );
+                // SAFETY: a free entry below the pool's top: its first word
+                // links the next (`map_free`).
+                i = unsafe { *self.map_at(i) } as u32;
+            }
+            ensure!(
+                used + free == pool.top as usize,
+                "a bitmap pool's entries are neither a page's nor free"
+            );
+        }
         let pool = self.pool.pages();
         for (k, &page) in pool.iter().enumerate() {
             let page = page as usize;
@@ -146,5 +181,13 @@ impl Slab {
             );
         }
         Ok(())
+    }
+
+    /// The index in pool `k` of the entry `unit` names, if it names one
+    /// below the pool's top.
+    fn entry_index(&self, k: usize, unit: u32) -> Option<u32> {
+        let per = (KIND_WORDS[k] / UNIT_WORDS) as u32;
+        let rel = unit.checked_sub(self.meta.start(k))?;
+        (rel % per == 0 && rel / per < self.maps[k].top).then_some(rel / per)
     }
 }
