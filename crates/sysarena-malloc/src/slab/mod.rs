@@ -52,7 +52,7 @@ mod verify;
 
 pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, class_size};
 use class::{RECIP, slots};
-use page::{KIND_WORDS, KINDS, NONE, PageMeta, Pool, UNIT_WORDS, kind};
+use page::{KINDS, MapPool, NONE, PageMeta, kind};
 pub(crate) use page::{META_BYTES, Meta};
 use pool::EmptyPool;
 use recent::Recent;
@@ -136,7 +136,7 @@ pub(crate) struct Slab {
     /// The pages' records and bitmap pools (under the lock).
     meta: Meta,
     /// Each bitmap pool's stack of free entries.
-    maps: [Pool; KINDS],
+    maps: [MapPool; KINDS],
     /// The pages' classes and slot states, for lock-free readers.
     states: States,
     /// Where the pages' slot states are (under the lock).
@@ -171,7 +171,7 @@ impl Slab {
     pub(crate) const fn none() -> Slab {
         Slab {
             meta: Meta::NONE,
-            maps: [Pool::EMPTY; KINDS],
+            maps: [MapPool::EMPTY; KINDS],
             states: States::NONE,
             chunks: Chunks::EMPTY,
             pages: 0,
@@ -243,7 +243,7 @@ impl Slab {
         // checks its own; `EmptyPool` and `Counts` are integers).
         unsafe {
             (&raw mut (*dst).meta).write(meta);
-            (&raw mut (*dst).maps).write([Pool::EMPTY; KINDS]);
+            (&raw mut (*dst).maps).write([MapPool::EMPTY; KINDS]);
             (&raw mut (*dst).states).write(states);
             (&raw mut (*dst).chunks).write(Chunks::EMPTY);
             (&raw mut (*dst).pages).write(if ok { pages } else { 0 });
@@ -280,67 +280,6 @@ impl Slab {
         debug_assert!(page < self.pages);
         // SAFETY: as in `meta`; `&mut self` makes this the only reference.
         unsafe { &mut *self.meta.records.add(page) }
-    }
-
-    /// The bitmap entry `unit` 64-byte units past pool 0's first entry.
-    #[inline]
-    fn map_at(&self, unit: u32) -> *mut u64 {
-        // In bounds: `unit` names an entry below its pool's `top` (given
-        // out by `map_alloc`), inside the pools `new`'s contract makes ours.
-        self.meta.pools[0].wrapping_add(unit as usize * UNIT_WORDS)
-    }
-
-    /// The free bitmap of `page`, a slab page of class `c`.
-    #[inline]
-    fn bits(&self, page: usize, c: usize) -> &[u64] {
-        let p = self.map_at(self.meta(page).map);
-        // SAFETY: the page's entry, handed to it by `carve` (`map_alloc`)
-        // and its own until `release`: `KIND_WORDS[kind(c)]` words of the
-        // pools, which `new`'s contract makes ours; `&self` excludes
-        // writers.
-        unsafe { core::slice::from_raw_parts(p, KIND_WORDS[kind(c)]) }
-    }
-
-    /// `page`'s record and free bitmap (class `c`), to change.
-    #[inline]
-    fn page_mut(&mut self, page: usize, c: usize) -> (&mut PageMeta, &mut [u64]) {
-        let p = self.map_at(self.meta(page).map);
-        // SAFETY: as in `bits`, and `&mut self` makes these the only
-        // references; the record and the entry are different memory.
-        unsafe {
-            (
-                &mut *self.meta.records.add(page),
-                core::slice::from_raw_parts_mut(p, KIND_WORDS[kind(c)]),
-            )
-        }
-    }
-
-    /// An entry of pool `k` (its unit, as `map_at` takes it): the last one
-    /// given back, or a never-used one; `None` if all `pages` are in use
-    /// (cannot happen: each is a slab page's, and there are no more slab
-    /// pages than pages). O(1).
-    fn map_alloc(&mut self, k: usize) -> Option<u32> {
-        let pool = self.maps[k];
-        if pool.free != NONE {
-            // SAFETY: a free entry of the pool; its first word holds the
-            // entry given back before it (`map_free`).
-            let next = unsafe { *self.map_at(pool.free) } as u32;
-            self.maps[k].free = next;
-            Some(pool.free)
-        } else if (pool.top as usize) < self.pages {
-            self.maps[k].top += 1;
-            Some(self.meta.unit_of(k, pool.top))
-        } else {
-            None
-        }
-    }
-
-    /// Gives entry `unit` of pool `k` back. O(1).
-    fn map_free(&mut self, k: usize, unit: u32) {
-        // SAFETY: the entry is the caller's, no page's any more; its first
-        // word links it.
-        unsafe { *self.map_at(unit) = self.maps[k].free as u64 };
-        self.maps[k].free = unit;
     }
 
     fn push_front(&mut self, c: usize, page: usize) {
@@ -395,8 +334,7 @@ impl Slab {
             if page < self.pages
                 && self.meta(page).class as usize == c + 1
                 && idx < slots(c)
-                && self.bits(page, c)[(idx >> 6) & (KIND_WORDS[kind(c)] - 1)] & (1u64 << (idx & 63))
-                    != 0
+                && self.slot_free(page, c, idx)
             {
                 return Some(self.take(heap, c, page, idx));
             }
@@ -566,8 +504,7 @@ impl Slab {
         if idx * class_size(c) != in_page || idx >= slots(c) {
             return Found::Invalid;
         }
-        let bits = self.bits(page, c);
-        if bits[(idx >> 6) & (bits.len() - 1)] & (1u64 << (idx & 63)) != 0 {
+        if self.slot_free(page, c, idx) {
             return Found::Free;
         }
         if self.states.slot(page, idx).load(Relaxed) == state::CACHED {

@@ -14,6 +14,7 @@
 //! each a stack of free entries, so that the entries in use stay
 //! together and a page of 1 KiB slots holds 64 bytes of bitmap, not 512.
 
+use super::Slab;
 use super::class::{GRANULE, KIND, PAGE};
 
 /// Bitmap words of the largest bitmap: enough for the smallest class's slots.
@@ -146,7 +147,7 @@ impl Meta {
 
 /// A pool's stack of free entries and its never-used rest.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Pool {
+pub(super) struct MapPool {
     /// Entries ever handed out (the rest were never touched).
     pub(super) top: u32,
     /// The last entry given back, or [`NONE`]; each free entry's first
@@ -154,6 +155,120 @@ pub(super) struct Pool {
     pub(super) free: u32,
 }
 
-impl Pool {
-    pub(super) const EMPTY: Pool = Pool { top: 0, free: NONE };
+impl MapPool {
+    pub(super) const EMPTY: MapPool = MapPool { top: 0, free: NONE };
+}
+
+/// The bitmaps: where a page's is, and the pools' stacks of free entries.
+impl Slab {
+    /// Whether slot `idx` of `page` (a slab page of class `c`, `idx` below
+    /// its slots) is free in the page's bitmap.
+    #[inline]
+    pub(super) fn slot_free(&self, page: usize, c: usize, idx: usize) -> bool {
+        let bits = self.bits(page, c);
+        bits[(idx >> 6) & (bits.len() - 1)] & (1u64 << (idx & 63)) != 0
+    }
+
+    /// The bitmap entry `unit` 64-byte units past pool 0's first entry.
+    #[inline]
+    pub(super) fn map_at(&self, unit: u32) -> *mut u64 {
+        // In bounds: `unit` names an entry below its pool's `top` (given
+        // out by `map_alloc`), inside the pools `new`'s contract makes ours.
+        self.meta.pools[0].wrapping_add(unit as usize * UNIT_WORDS)
+    }
+
+    /// The free bitmap of `page`, a slab page of class `c`.
+    #[inline]
+    pub(super) fn bits(&self, page: usize, c: usize) -> &[u64] {
+        let p = self.map_at(self.meta(page).map);
+        // SAFETY: the page's entry, handed to it by `carve` (`map_alloc`)
+        // and its own until `release`: `KIND_WORDS[kind(c)]` words of the
+        // pools, which `new`'s contract makes ours; `&self` excludes
+        // writers.
+        unsafe { core::slice::from_raw_parts(p, KIND_WORDS[kind(c)]) }
+    }
+
+    /// `page`'s record and free bitmap (class `c`), to change.
+    #[inline]
+    pub(super) fn page_mut(&mut self, page: usize, c: usize) -> (&mut PageMeta, &mut [u64]) {
+        let p = self.map_at(self.meta(page).map);
+        // SAFETY: as in `bits`, and `&mut self` makes these the only
+        // references; the record and the entry are different memory.
+        unsafe {
+            (
+                &mut *self.meta.records.add(page),
+                core::slice::from_raw_parts_mut(p, KIND_WORDS[kind(c)]),
+            )
+        }
+    }
+
+    /// An entry of pool `k` (its unit, as `map_at` takes it): the last one
+    /// given back, or a never-used one; `None` if all `pages` are in use
+    /// (cannot happen: each is a slab page's, and there are no more slab
+    /// pages than pages). O(1).
+    pub(super) fn map_alloc(&mut self, k: usize) -> Option<u32> {
+        let pool = self.maps[k];
+        if pool.free != NONE {
+            // SAFETY: a free entry of the pool; its first word holds the
+            // entry given back before it (`map_free`).
+            let next = unsafe { *self.map_at(pool.free) } as u32;
+            self.maps[k].free = next;
+            Some(pool.free)
+        } else if (pool.top as usize) < self.pages {
+            self.maps[k].top += 1;
+            Some(self.meta.unit_of(k, pool.top))
+        } else {
+            None
+        }
+    }
+
+    /// Gives entry `unit` of pool `k` back. O(1).
+    pub(super) fn map_free(&mut self, k: usize, unit: u32) {
+        // SAFETY: the entry is the caller's, no page's any more; its first
+        // word links it.
+        unsafe { *self.map_at(unit) = self.maps[k].free as u64 };
+        self.maps[k].free = unit;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{alloc_slots, free, setup};
+    use super::super::{Found, class_of};
+    use super::{NONE, kind};
+    use crate::slab::class::slots;
+
+    #[test]
+    fn bitmaps_come_from_their_kind_of_pool_and_are_reused() {
+        let (mut heap, mut slab) = setup(64);
+        let mut hwm = 0;
+        // 16-byte slots need the 512-byte bitmaps, 32-byte ones the 256-byte,
+        // 1 KiB ones the 64-byte.
+        let (tiny, small, big) = (class_of(16), class_of(32), class_of(1024));
+        assert_eq!((kind(tiny), kind(small), kind(big)), (2, 1, 0));
+        let n = slots(big);
+        let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, big, 3 * n);
+        let a = alloc_slots(&mut heap, &mut slab, &mut hwm, tiny, 1);
+        let b = alloc_slots(&mut heap, &mut slab, &mut hwm, small, 1);
+        slab.check();
+        assert_eq!(slab.maps.map(|p| p.top), [3, 1, 1]);
+        // Three pages emptied: one stays as the spare (its entry too), the
+        // others leave the layer and give their entries back.
+        for &p in &ps {
+            assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+        }
+        slab.check();
+        assert_eq!(slab.counts.pages, 3, "the spare, and the two small pages");
+        assert_ne!(slab.maps[0].free, NONE, "an entry is free");
+        // A class of the same kind takes a free entry, not a new one.
+        let c = class_of(2048);
+        assert_eq!(kind(c), 0);
+        let q = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 2 * slots(c));
+        slab.check();
+        assert_eq!(slab.maps[0].top, 3, "entries given back were reused");
+        for p in q.into_iter().chain(a).chain(b) {
+            assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+        }
+        slab.check();
+    }
 }

@@ -5,7 +5,7 @@ use sysarena::{Config, SliceManager};
 
 /// A heap over a fresh 64 KiB-aligned mapping of `pages` pages, and a
 /// layer over it.
-fn setup(pages: usize) -> (ShardHeap, Slab) {
+pub(super) fn setup(pages: usize) -> (ShardHeap, Slab) {
     let (heap, meta, states) = parts(pages);
     // SAFETY: zeroed metadata and states for `pages` pages, leaked.
     let slab = unsafe { Slab::new(meta, states, pages, true) };
@@ -47,7 +47,7 @@ fn rng(s: &mut u64) -> u64 {
     *s
 }
 
-fn free(heap: &mut ShardHeap, slab: &mut Slab, p: *mut u8) -> Found {
+pub(super) fn free(heap: &mut ShardHeap, slab: &mut Slab, p: *mut u8) -> Found {
     let f = slab.find(heap.base().as_ptr(), p);
     if let Found::Live { page, class, idx } = f {
         // SAFETY: `find` just reported it live.
@@ -57,7 +57,7 @@ fn free(heap: &mut ShardHeap, slab: &mut Slab, p: *mut u8) -> Found {
 }
 
 /// `count` slots of class `c`, allocated one after another.
-fn alloc_slots(
+pub(super) fn alloc_slots(
     heap: &mut ShardHeap,
     slab: &mut Slab,
     hwm: &mut usize,
@@ -592,41 +592,4 @@ fn a_purge_hands_pooled_pages_to_the_heap_with_their_bytes() {
     for &page in &pooled {
         assert!(hwm >= (page as usize - heap.base().as_ptr() as usize) + PAGE);
     }
-}
-
-#[test]
-fn bitmaps_come_from_their_kind_of_pool_and_are_reused() {
-    let (mut heap, mut slab) = setup(64);
-    let mut hwm = 0;
-    // 16-byte slots need the 512-byte bitmaps, 32-byte ones the 256-byte,
-    // 1 KiB ones the 64-byte.
-    let (tiny, small, big) = (class_of(16), class_of(32), class_of(1024));
-    assert_eq!(
-        (page::kind(tiny), page::kind(small), page::kind(big)),
-        (2, 1, 0)
-    );
-    let n = slots(big);
-    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, big, 3 * n);
-    let a = alloc_slots(&mut heap, &mut slab, &mut hwm, tiny, 1);
-    let b = alloc_slots(&mut heap, &mut slab, &mut hwm, small, 1);
-    slab.check();
-    assert_eq!(slab.maps.map(|p| p.top), [3, 1, 1]);
-    // Three pages emptied: one stays as the spare (its entry too), the
-    // others leave the layer and give their entries back.
-    for &p in &ps {
-        assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
-    }
-    slab.check();
-    assert_eq!(slab.counts.pages, 3, "the spare, and the two small pages");
-    assert_ne!(slab.maps[0].free, NONE, "an entry is free");
-    // A class of the same kind takes a free entry, not a new one.
-    let c = class_of(2048);
-    assert_eq!(page::kind(c), 0);
-    let q = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 2 * slots(c));
-    slab.check();
-    assert_eq!(slab.maps[0].top, 3, "entries given back were reused");
-    for p in q.into_iter().chain(a).chain(b) {
-        assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
-    }
-    slab.check();
 }
