@@ -10,6 +10,10 @@
 //! flush of the fast model's quick lists, which a refused allocation (or
 //! a relocation) does first.
 //!
+//! Frees and reallocs name their block by offset alone or with a hint
+//! (`free_with_hint`, `realloc_with_hint`): the block's own, another
+//! block's, or a made-up number; every check holds whatever the hint.
+//!
 //! The fast model (`Config::fast()`) is drawn half of the time, with
 //! requests of the exact sizes its quick lists cache, explicit flushes,
 //! double frees of cached arenas, and requests for all the free bytes,
@@ -22,7 +26,9 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{AllocError, ArenaManager, FreeError, OomReason, ReallocError, Slot};
+use sysarena::{
+    AllocError, ArenaManager, FreeError, OomReason, ReallocError, Reallocation, Slot,
+};
 use sysarena_fuzz::quick::{self, Snapshot};
 
 /// A requested size: mostly small, sometimes hostile.
@@ -84,6 +90,50 @@ enum Wild {
     NearMax(u8),
 }
 
+/// How a free or realloc names its block: by offset alone (`free`,
+/// `realloc`), or with a hint (`free_with_hint`, `realloc_with_hint`) that
+/// is right, another block's, or made up. Whatever the hint, every check
+/// below must hold as it does for the offset alone.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Hint {
+    Offset,
+    Right,
+    Other(u16),
+    Made(u32),
+}
+
+impl Hint {
+    /// The hint to pass for the block at `off` (`None`: the plain call).
+    fn get(self, off: usize, live: &BTreeMap<usize, Block>) -> Option<u32> {
+        match self {
+            Hint::Offset => None,
+            Hint::Right => Some(live.get(&off).map_or(0, |b| b.hint)),
+            Hint::Other(p) => Some(pick(live, p).map_or(0, |o| live[&o].hint)),
+            Hint::Made(h) => Some(h),
+        }
+    }
+}
+
+fn free(m: &mut Manager, off: usize, hint: Option<u32>) -> Result<(), FreeError> {
+    match hint {
+        None => m.free(off),
+        Some(h) => m.free_with_hint(off, h),
+    }
+}
+
+fn realloc(
+    m: &mut Manager,
+    off: usize,
+    hint: Option<u32>,
+    size: usize,
+    align: usize,
+) -> Result<Reallocation, ReallocError> {
+    match hint {
+        None => m.realloc(off, size, align),
+        Some(h) => m.realloc_with_hint(off, h, size, align),
+    }
+}
+
 #[derive(Arbitrary, Debug)]
 enum Op {
     /// `a <size> <align>`
@@ -94,19 +144,22 @@ enum Op {
     /// `f <id>`: a live block picked by index.
     Free {
         pick: u16,
+        hint: Hint,
     },
     /// A free of something that is not a live block.
-    FreeWild(Wild),
+    FreeWild(Wild, Hint),
     /// `r <id> <new_size>`
     Realloc {
         pick: u16,
         size: Size,
         align: Align,
+        hint: Hint,
     },
     /// A realloc of something that is not a live block.
     ReallocWild {
         at: Wild,
         size: u16,
+        hint: Hint,
     },
     Defragment,
     Relocate,
@@ -125,6 +178,7 @@ enum Op {
     /// refused (`DoubleFree` while the arena is cached) and change nothing.
     FreeTwice {
         pick: u16,
+        hint: Hint,
     },
     FlushQuickLists,
     /// Ask for all the free bytes but `slack`: it fits only when they are
@@ -155,6 +209,9 @@ struct Block {
     size: usize,
     used: usize,
     align: usize,
+    /// The hint the block came with (stale once it moved or the table was
+    /// compacted: kept on purpose).
+    hint: u32,
 }
 
 type Manager = ArenaManager<0, Box<[Slot]>>;
@@ -296,6 +353,7 @@ fn alloc(m: &mut Manager, live: &mut BTreeMap<usize, Block>, size: usize, align:
                 size: a.size(),
                 used: size,
                 align,
+                hint: a.hint(),
             };
             assert!(live.insert(a.offset(), b).is_none());
             true
@@ -346,14 +404,15 @@ fuzz_target!(|input: Input| {
                     may_flush = true;
                 }
             }
-            Op::FreeTwice { pick: p } => {
+            Op::FreeTwice { pick: p, hint } => {
                 if let Some(off) = pick(&live, p) {
-                    m.free(off).unwrap();
+                    let h = hint.get(off, &live);
+                    free(&mut m, off, h).unwrap();
                     live.remove(&off);
                     freed.push(off);
                     let once = Snapshot::of(&m);
                     let cached = m.arena_at(off).is_some_and(|a| a.cached);
-                    match m.free(off) {
+                    match free(&mut m, off, h) {
                         Err(FreeError::DoubleFree { offset }) => assert_eq!(offset, off),
                         // Merged into a free neighbour below it: no arena
                         // starts there any more (never while cached).
@@ -372,17 +431,17 @@ fuzz_target!(|input: Input| {
                 // arenas: the same checks as a failed allocation's.
                 quick::assert_same_or_flushed(&before, &Snapshot::of(&m), true, "flush");
             }
-            Op::Free { pick: p } => {
+            Op::Free { pick: p, hint } => {
                 if let Some(off) = pick(&live, p) {
-                    m.free(off).unwrap();
+                    free(&mut m, off, hint.get(off, &live)).unwrap();
                     live.remove(&off);
                     freed.push(off);
                 }
             }
-            Op::FreeWild(w) => {
+            Op::FreeWild(w, hint) => {
                 if let Some(off) = wild(w, &live, &freed) {
                     let cached = m.arena_at(off).is_some_and(|a| a.cached);
-                    let e = m.free(off).unwrap_err();
+                    let e = free(&mut m, off, hint.get(off, &live)).unwrap_err();
                     if cached {
                         assert_eq!(e, FreeError::DoubleFree { offset: off }, "a cached arena");
                     }
@@ -407,11 +466,12 @@ fuzz_target!(|input: Input| {
                 pick: p,
                 size,
                 align,
+                hint,
             } => {
                 let Some(off) = pick(&live, p) else { continue };
                 let (size, align) = (size.get(), align.get());
                 let old = live[&off];
-                match m.realloc(off, size, align) {
+                match realloc(&mut m, off, hint.get(off, &live), size, align) {
                     Ok(r) => {
                         assert_eq!(m.origin().wrapping_add(r.offset) % align, 0);
                         assert!(r.size >= size);
@@ -428,6 +488,7 @@ fuzz_target!(|input: Input| {
                                 size: r.size,
                                 used: size,
                                 align,
+                                hint: r.hint(),
                             },
                         );
                     }
@@ -448,10 +509,10 @@ fuzz_target!(|input: Input| {
                     Err(ReallocError::Free(e)) => panic!("realloc of a live block: {e:?}"),
                 }
             }
-            Op::ReallocWild { at, size } => {
+            Op::ReallocWild { at, size, hint } => {
                 if let Some(off) = wild(at, &live, &freed) {
                     let cached = m.arena_at(off).is_some_and(|a| a.cached);
-                    let r = m.realloc(off, usize::from(size), 1);
+                    let r = realloc(&mut m, off, hint.get(off, &live), usize::from(size), 1);
                     assert!(matches!(r, Err(ReallocError::Free(_))), "{r:?}");
                     if cached {
                         let e = FreeError::DoubleFree { offset: off };

@@ -6,6 +6,8 @@
 pub struct Allocation {
     pub(crate) offset: usize,
     pub(crate) size: usize,
+    /// See [`Allocation::hint`].
+    pub(crate) hint: u32,
 }
 
 impl Allocation {
@@ -18,6 +20,17 @@ impl Allocation {
     /// (at least the bytes requested).
     pub const fn size(&self) -> usize {
         self.size
+    }
+
+    /// The number of the descriptor that holds this allocation, for
+    /// [`free_with_hint`](crate::ArenaManager::free_with_hint) and
+    /// [`realloc_with_hint`](crate::ArenaManager::realloc_with_hint): they
+    /// skip the offset map's lookup while it is right (until a
+    /// `defragment` compacts the table or a relocation moves the
+    /// allocation). Any number is safe to pass back: a wrong one costs the
+    /// lookup and nothing else.
+    pub const fn hint(&self) -> u32 {
+        self.hint
     }
 }
 
@@ -40,6 +53,16 @@ pub struct Reallocation {
     /// bytes first requested, because callers may use all of it (it is what
     /// `malloc_usable_size` reports).
     pub copy_len: usize,
+    /// See [`Reallocation::hint`].
+    pub(crate) hint: u32,
+}
+
+impl Reallocation {
+    /// The number of the descriptor that holds the allocation now (moved or
+    /// not): what [`Allocation::hint`] is for a new allocation.
+    pub const fn hint(&self) -> u32 {
+        self.hint
+    }
 }
 
 /// One arena, as the visualizer and tests see it.

@@ -116,7 +116,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             Err(e) => return self.alloc_after_flush(size, need, align, tag, Some(e)),
         };
         self.settle();
-        Ok(Allocation { offset, size: need })
+        Ok(Allocation {
+            offset,
+            size: need,
+            hint: slot,
+        })
     }
 
     /// The allocation that found no fit (or no spare descriptor, `err`):
@@ -176,6 +180,48 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[inline]
     pub fn free(&mut self, offset: usize) -> Result<(), FreeError> {
         let i = self.lookup_in_use(offset)?;
+        self.free_or_cache(i);
+        Ok(())
+    }
+
+    /// [`free`](Self::free), told where the allocation's descriptor is:
+    /// `hint` is the [`Allocation::hint`] (or [`Reallocation::hint`]) that
+    /// came with it.
+    ///
+    /// `free` finds the descriptor through the offset map: two dependent
+    /// loads (a bucket head, then the descriptor) before anything else can
+    /// start, where an allocator with a header beside the block has one.
+    /// A caller that keeps the hint (four bytes per allocation, as a GPU
+    /// sub-allocator keeps its allocation object) skips the map: the hinted
+    /// descriptor is read, and used only if it describes the in-use arena
+    /// at `offset`. Any other hint — stale after a `defragment` compacted
+    /// the table or a relocation moved the arena, or made up — costs the
+    /// lookup `free` does, and the result is the same: for every `hint`,
+    /// `free_with_hint(offset, hint)` does exactly what `free(offset)`
+    /// does, errors included.
+    ///
+    /// ```
+    /// use sysarena::{ArenaManager, Config, FreeError};
+    ///
+    /// let mut m = ArenaManager::<64>::with_config(4096, Config::fast());
+    /// let a = m.alloc(100, 8).unwrap();
+    /// m.free_with_hint(a.offset(), a.hint()).unwrap();
+    /// // A stale or made-up hint is only slower.
+    /// assert_eq!(
+    ///     m.free_with_hint(a.offset(), 7),
+    ///     Err(FreeError::DoubleFree { offset: a.offset() })
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// As [`free`](Self::free).
+    ///
+    /// # Time complexity
+    /// O(1), as `free`; with a right hint, one descriptor read instead of
+    /// the offset map's lookup.
+    #[inline]
+    pub fn free_with_hint(&mut self, offset: usize, hint: u32) -> Result<(), FreeError> {
+        let i = self.lookup_hinted(offset, hint)?;
         self.free_or_cache(i);
         Ok(())
     }
@@ -241,6 +287,41 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         align: usize,
     ) -> Result<Reallocation, ReallocError> {
         let i = self.lookup_in_use(offset)?;
+        self.realloc_at(i, offset, new_size, align)
+    }
+
+    /// [`realloc`](Self::realloc), told where the allocation's descriptor
+    /// is, as [`free_with_hint`](Self::free_with_hint) is: for every
+    /// `hint` it does exactly what `realloc(offset, new_size, align)` does,
+    /// and a right one skips the offset map's lookup. The result's
+    /// [`Reallocation::hint`] is the hint for the allocation's next call.
+    ///
+    /// # Errors
+    /// As [`realloc`](Self::realloc).
+    ///
+    /// # Time complexity
+    /// As [`realloc`](Self::realloc); with a right hint, one descriptor
+    /// read instead of the offset map's lookup.
+    pub fn realloc_with_hint(
+        &mut self,
+        offset: usize,
+        hint: u32,
+        new_size: usize,
+        align: usize,
+    ) -> Result<Reallocation, ReallocError> {
+        let i = self.lookup_hinted(offset, hint)?;
+        self.realloc_at(i, offset, new_size, align)
+    }
+
+    /// `realloc` of in-use arena `i` (at `offset`), already looked up.
+    #[inline(always)]
+    fn realloc_at(
+        &mut self,
+        i: u32,
+        offset: usize,
+        new_size: usize,
+        align: usize,
+    ) -> Result<Reallocation, ReallocError> {
         let need = self.check_request(new_size, align)?;
         self.reserve_hash();
         let Slot {
@@ -292,6 +373,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             size: new.size,
             moved_from: Some(offset),
             copy_len: new_size.min(old_size),
+            hint: new.hint,
         })
     }
 
@@ -371,6 +453,24 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             });
         }
         Ok(need)
+    }
+
+    /// The in-use arena at `offset`: `hint` if it is a descriptor (below
+    /// `fresh`: every slot there is one, none is a dense bucket head, and
+    /// `fresh` is at most the table's length, so `slot`'s unchecked read
+    /// stays inside the table whatever the caller passed) that
+    /// describes the in-use arena at `offset` — arenas do not overlap, so
+    /// that arena is the one [`lookup_in_use`](Self::lookup_in_use) would
+    /// find — else what `lookup_in_use` finds.
+    #[inline(always)]
+    fn lookup_hinted(&self, offset: usize, hint: u32) -> Result<u32, FreeError> {
+        if hint < self.fresh {
+            let s = self.slot(hint);
+            if s.offset == offset && s.state == State::InUse {
+                return Ok(hint);
+            }
+        }
+        self.lookup_in_use(offset)
     }
 
     /// The in-use arena at `offset`. The map first (no arena starts at or

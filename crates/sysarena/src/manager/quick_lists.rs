@@ -233,7 +233,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.quick.lens[c] -= 1;
         self.quick.bytes -= size;
         self.requested_bytes += used;
-        Some(Allocation { offset, size })
+        Some(Allocation {
+            offset,
+            size,
+            hint: i,
+        })
     }
 
     /// Frees every cached arena for real: each merges with its free

@@ -102,6 +102,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             size: need,
             moved_from: Some(offset),
             copy_len: new_size.min(size),
+            hint: prev,
         })
     }
 
@@ -135,6 +136,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             size: s.size,
             moved_from: None,
             copy_len,
+            hint: i,
         }
     }
 }

@@ -14,6 +14,7 @@ mod common;
 mod defrag;
 mod defrag_cases;
 mod heap;
+mod hints;
 mod hostile;
 mod liveness;
 mod model;

@@ -1,0 +1,261 @@
+//! Hints (`Allocation::hint`, `free_with_hint`, `realloc_with_hint`): two
+//! managers take the same operations, one through the hinted calls with
+//! right, stale and made-up hints, the other through `free` and `realloc`
+//! by offset. Whatever the hint, every result must be the same and the two
+//! tables must stay identical — a hint may only save the offset map's
+//! lookup, never change what happens — for every policy, coalescing mode
+//! and a table small enough to run out of descriptors.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use sysarena::{ArenaManager, Coalescing, Config, Policy};
+
+use super::common::{check, layout};
+
+#[cfg(not(miri))]
+const CASES: u32 = 64;
+#[cfg(miri)]
+const CASES: u32 = 1;
+#[cfg(not(miri))]
+const MAX_OPS: usize = 300;
+#[cfg(miri)]
+const MAX_OPS: usize = 16;
+
+const CAPACITY: usize = 8192;
+
+/// Which hint a hinted call gets.
+#[derive(Clone, Copy, Debug)]
+enum Hint {
+    /// The one the allocation came with.
+    Right,
+    /// The hint of another live allocation (or of a freed one).
+    Other(usize),
+    /// Any number at all.
+    Wild(u32),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Alloc {
+        size: usize,
+        align_log2: u32,
+    },
+    Free {
+        pick: usize,
+        hint: Hint,
+    },
+    /// A second free of a freed allocation (a double free, unless its
+    /// offset was handed out again), with the hint it had.
+    FreeAgain {
+        pick: usize,
+    },
+    /// Any offset, inside or past the region.
+    FreeWild {
+        offset: usize,
+        hint: Hint,
+    },
+    Realloc {
+        pick: usize,
+        size: usize,
+        hint: Hint,
+    },
+    Defragment,
+    Relocate,
+}
+
+fn hint() -> impl Strategy<Value = Hint> {
+    prop_oneof![
+        6 => Just(Hint::Right),
+        2 => any::<usize>().prop_map(Hint::Other),
+        2 => any::<u32>().prop_map(Hint::Wild),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (1usize..700, 0u32..7).prop_map(|(size, align_log2)| Op::Alloc { size, align_log2 }),
+        4 => (any::<usize>(), hint()).prop_map(|(pick, hint)| Op::Free { pick, hint }),
+        1 => any::<usize>().prop_map(|pick| Op::FreeAgain { pick }),
+        1 => (0usize..CAPACITY + 64, hint()).prop_map(|(offset, hint)| Op::FreeWild { offset, hint }),
+        3 => (any::<usize>(), 1usize..900, hint())
+            .prop_map(|(pick, size, hint)| Op::Realloc { pick, size, hint }),
+        1 => Just(Op::Defragment),
+        1 => Just(Op::Relocate),
+    ]
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (
+        prop::sample::select(Policy::ALL.to_vec()),
+        prop::sample::select(Coalescing::ALL.to_vec()),
+    )
+        .prop_map(|(p, c)| Config::new(p, c))
+}
+
+/// Live allocations: offset -> (hint, align).
+type Live = BTreeMap<usize, (u32, usize)>;
+
+/// The hint a call gets under `kind`.
+fn pick_hint(kind: Hint, own: u32, live: &Live, freed: &[(usize, u32)]) -> u32 {
+    match kind {
+        Hint::Right => own,
+        Hint::Other(k) => {
+            let n = live.len() + freed.len();
+            if n == 0 {
+                return own;
+            }
+            match live.values().nth(k % n) {
+                Some(&(h, _)) => h,
+                None => freed[k % n - live.len()].1,
+            }
+        }
+        Hint::Wild(h) => h,
+    }
+}
+
+fn run<const N: usize>(config: Config, ops: &[Op]) {
+    // `hinted` takes the hinted calls, `plain` the same calls by offset.
+    let mut hinted = ArenaManager::<N>::with_config(CAPACITY, config);
+    let mut plain = ArenaManager::<N>::with_config(CAPACITY, config);
+    let mut live = Live::new();
+    let mut freed: Vec<(usize, u32)> = Vec::new();
+    for op in ops {
+        match *op {
+            Op::Alloc { size, align_log2 } => {
+                let align = 1 << align_log2;
+                let (a, b) = (hinted.alloc(size, align), plain.alloc(size, align));
+                assert_eq!(a, b, "alloc({size}, {align})");
+                if let Ok(a) = a {
+                    live.insert(a.offset(), (a.hint(), align));
+                }
+            }
+            Op::Free { pick, hint } => {
+                let Some((&off, &(own, _))) = live.iter().nth(pick % live.len().max(1)) else {
+                    continue;
+                };
+                let h = pick_hint(hint, own, &live, &freed);
+                let (a, b) = (hinted.free_with_hint(off, h), plain.free(off));
+                assert_eq!(a, b, "free({off}) hinted {h}");
+                assert!(a.is_ok(), "a live allocation frees: {a:?}");
+                live.remove(&off);
+                freed.push((off, own));
+            }
+            Op::FreeAgain { pick } => {
+                let Some(&(off, own)) = freed.get(pick % freed.len().max(1)) else {
+                    continue;
+                };
+                if live.contains_key(&off) {
+                    // Handed out again since: not a double free.
+                    continue;
+                }
+                let (a, b) = (hinted.free_with_hint(off, own), plain.free(off));
+                assert_eq!(a, b, "second free({off}) hinted {own}");
+                assert!(a.is_err(), "a second free must fail");
+            }
+            Op::FreeWild { offset, hint } => {
+                if live.contains_key(&offset) {
+                    continue;
+                }
+                let h = pick_hint(hint, 0, &live, &freed);
+                let (a, b) = (hinted.free_with_hint(offset, h), plain.free(offset));
+                assert_eq!(a, b, "free({offset}) of no allocation, hinted {h}");
+                assert!(a.is_err(), "no allocation starts at {offset}");
+            }
+            Op::Realloc { pick, size, hint } => {
+                let Some((&off, &(own, align))) = live.iter().nth(pick % live.len().max(1)) else {
+                    continue;
+                };
+                let h = pick_hint(hint, own, &live, &freed);
+                let a = hinted.realloc_with_hint(off, h, size, align);
+                let b = plain.realloc(off, size, align);
+                assert_eq!(a, b, "realloc({off}, {size}) hinted {h}");
+                if let Ok(r) = a {
+                    live.remove(&off);
+                    live.insert(r.offset, (r.hint(), align));
+                }
+            }
+            Op::Defragment => {
+                assert_eq!(hinted.defragment(), plain.defragment());
+            }
+            Op::Relocate => {
+                let (mut ma, mut mb) = (Vec::new(), Vec::new());
+                let a = hinted.relocate(|mv| ma.push(mv));
+                let b = plain.relocate(|mv| mb.push(mv));
+                assert_eq!(a.is_ok(), b.is_ok());
+                assert_eq!(ma, mb);
+                // The moved allocations' hints are stale now (kept on
+                // purpose: a stale hint must still work).
+                for mv in ma {
+                    let entry = live.remove(&mv.from).expect("a move names a live block");
+                    live.insert(mv.to, entry);
+                }
+            }
+        }
+        assert_eq!(
+            layout(&hinted),
+            layout(&plain),
+            "the tables differ after {op:?}"
+        );
+        assert_eq!(hinted.stats(), plain.stats());
+        check(&hinted);
+    }
+    // Everything still live frees with its (possibly stale) hint.
+    for (&off, &(h, _)) in &live {
+        assert_eq!(hinted.free_with_hint(off, h), plain.free(off));
+    }
+    assert_eq!(layout(&hinted), layout(&plain));
+    assert_eq!(hinted.stats().used_arenas, 0);
+}
+
+/// A right hint is used as is: an allocation's hint names the descriptor
+/// the table shows for it, through a split, a quick-list round trip and
+/// an in-place and a moving realloc.
+#[test]
+fn a_hint_names_the_allocations_descriptor() {
+    for config in [Config::fast(), Config::default()] {
+        let mut m = ArenaManager::<64>::with_config(1 << 16, config);
+        let at = |m: &ArenaManager<64>, offset: usize| {
+            m.table()
+                .position(|e| e.arena.is_some_and(|a| a.offset == offset && a.in_use))
+                .expect("a live allocation has a descriptor") as u32
+        };
+        let a = m.alloc(100, 8).unwrap();
+        let b = m.alloc(200, 16).unwrap();
+        assert_eq!(a.hint(), at(&m, a.offset()));
+        assert_eq!(b.hint(), at(&m, b.offset()));
+        m.free_with_hint(a.offset(), a.hint()).unwrap();
+        // Back from a quick list (fast model) or carved again.
+        let c = m.alloc(100, 8).unwrap();
+        assert_eq!(c.hint(), at(&m, c.offset()));
+        let r = m.realloc_with_hint(c.offset(), c.hint(), 40, 8).unwrap();
+        assert_eq!(r.moved_from, None);
+        assert_eq!(r.hint(), at(&m, r.offset));
+        let r = m.realloc_with_hint(b.offset(), b.hint(), 4000, 16).unwrap();
+        assert_eq!(r.hint(), at(&m, r.offset));
+        m.free_with_hint(r.offset, r.hint()).unwrap();
+        check(&m);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: CASES,
+        // Miri's isolation forbids the file that records failing seeds.
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
+
+    // Miri interprets: it runs the small table only (the same paths, and
+    // descriptors run out).
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn any_hint_does_what_the_offset_alone_does(config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
+        run::<96>(config, &ops);
+    }
+
+    #[test]
+    fn any_hint_does_what_the_offset_alone_does_in_a_small_table(config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
+        run::<6>(config, &ops);
+    }
+}
