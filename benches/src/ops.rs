@@ -144,6 +144,9 @@ impl Probe for NoProbe {
 pub struct Driver {
     /// Live blocks; a free swaps the last one into the freed place.
     pub live: Vec<Block>,
+    /// Each live block's key from the subject ([`Subject::alloc_keyed`]),
+    /// at the block's index in `live`.
+    pub keys: Vec<u32>,
     /// Requests the subject refused.
     pub failures: u64,
 }
@@ -153,6 +156,7 @@ impl Driver {
     pub fn new() -> Driver {
         Driver {
             live: Vec::with_capacity(4096),
+            keys: Vec::with_capacity(4096),
             failures: 0,
         }
     }
@@ -164,24 +168,28 @@ impl Driver {
             match op {
                 Op::Alloc { size, align } => {
                     let t = probe.begin();
-                    let r = subject.alloc(size, align);
+                    let r = subject.alloc_keyed(size, align);
                     probe.end(Kind::Alloc, t);
                     match r {
-                        Some(offset) => self.live.push(Block {
-                            offset,
-                            size,
-                            align,
-                        }),
+                        Some((offset, key)) => {
+                            self.live.push(Block {
+                                offset,
+                                size,
+                                align,
+                            });
+                            self.keys.push(key);
+                        }
                         None => self.failures += 1,
                     }
                 }
                 Op::Free { pick } => {
                     let Some(i) = self.index(pick) else { continue };
                     let block = self.live.swap_remove(i);
+                    let key = self.keys.swap_remove(i);
                     let t = probe.begin();
                     // SAFETY: `block` was returned by this subject and was
                     // live until it left `live` just now.
-                    unsafe { subject.free(block) };
+                    unsafe { subject.free_keyed(block, key) };
                     probe.end(Kind::Free, t);
                 }
                 Op::Realloc { pick, size } => {
@@ -190,10 +198,11 @@ impl Driver {
                     let t = probe.begin();
                     // SAFETY: `block` is live (it is in `live`); on success
                     // it is replaced by the new block, on failure it stays.
-                    let r = unsafe { subject.realloc(block, size) };
+                    let r = unsafe { subject.realloc_keyed(block, self.keys[i], size) };
                     probe.end(Kind::Realloc, t);
                     match r {
-                        Some(offset) => {
+                        Some((offset, key)) => {
+                            self.keys[i] = key;
                             self.live[i] = Block {
                                 offset,
                                 size,
@@ -223,10 +232,10 @@ impl Driver {
 
     /// Frees every live block (untimed clean-up).
     pub fn release(&mut self, subject: &mut dyn Subject) {
-        for block in self.live.drain(..) {
+        for (block, key) in self.live.drain(..).zip(self.keys.drain(..)) {
             // SAFETY: every block in `live` is live in this subject and is
             // freed once (drained).
-            unsafe { subject.free(block) };
+            unsafe { subject.free_keyed(block, key) };
         }
     }
 }

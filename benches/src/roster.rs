@@ -31,9 +31,9 @@ pub const ROSTER: &[&str] = &[
 /// subjects get real memory ([`SysarenaSubject::with_memory`]) so that a
 /// moving realloc copies its bytes as the peers' do.
 pub fn build(name: &str, capacity: usize) -> Result<Box<dyn Subject>, SubjectError> {
-    if let Some((config, defrag)) = sysarena_subject::parse_name(name) {
+    if let Some((config, variant)) = sysarena_subject::parse_name(name) {
         let s = SysarenaSubject::with_config(config, capacity)?
-            .defragment_on_failure(defrag)
+            .variant(variant)
             .with_memory()?;
         return Ok(Box::new(s));
     }

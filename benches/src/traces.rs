@@ -101,40 +101,47 @@ fn max_id(trace: &Trace) -> usize {
 }
 
 /// One unchecked pass; returns the time and the refused requests, and
-/// leaves every block freed.
+/// leaves every block freed. Each live block is kept with the key its
+/// subject returned ([`Subject::alloc_keyed`]).
 #[inline(never)]
-fn pass(subject: &mut dyn Subject, trace: &Trace, blocks: &mut [Option<Block>]) -> (Lap, u64) {
+fn pass(
+    subject: &mut dyn Subject,
+    trace: &Trace,
+    blocks: &mut [Option<(Block, u32)>],
+) -> (Lap, u64) {
     let mut failures = 0u64;
     let t = Stopwatch::start();
     for e in &trace.events {
         match *e {
-            Event::Alloc { id, size, align } => match subject.alloc(size, align) {
-                Some(offset) => {
-                    blocks[id as usize] = Some(Block {
+            Event::Alloc { id, size, align } => match subject.alloc_keyed(size, align) {
+                Some((offset, key)) => {
+                    let block = Block {
                         offset,
                         size,
                         align,
-                    })
+                    };
+                    blocks[id as usize] = Some((block, key));
                 }
                 None => failures += 1,
             },
             Event::Free { id } => {
-                if let Some(block) = blocks[id as usize].take() {
+                if let Some((block, key)) = blocks[id as usize].take() {
                     // SAFETY: `block` was returned by this subject and was
                     // live until taken out of `blocks` just now.
-                    unsafe { subject.free(block) };
+                    unsafe { subject.free_keyed(block, key) };
                 }
             }
             Event::Realloc { id, size } => {
-                if let Some(block) = blocks[id as usize] {
+                if let Some((block, key)) = blocks[id as usize] {
                     // SAFETY: `block` is live; replaced on success.
-                    match unsafe { subject.realloc(block, size) } {
-                        Some(offset) => {
-                            blocks[id as usize] = Some(Block {
+                    match unsafe { subject.realloc_keyed(block, key, size) } {
+                        Some((offset, key)) => {
+                            let block = Block {
                                 offset,
                                 size,
                                 align: block.align,
-                            })
+                            };
+                            blocks[id as usize] = Some((block, key));
                         }
                         None => failures += 1,
                     }
@@ -144,9 +151,9 @@ fn pass(subject: &mut dyn Subject, trace: &Trace, blocks: &mut [Option<Block>]) 
     }
     let lap = t.lap();
     for slot in blocks.iter_mut() {
-        if let Some(block) = slot.take() {
+        if let Some((block, key)) = slot.take() {
             // SAFETY: every block left in `blocks` is live; each is freed once.
-            unsafe { subject.free(block) };
+            unsafe { subject.free_keyed(block, key) };
         }
     }
     (lap, failures)

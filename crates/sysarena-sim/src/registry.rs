@@ -60,8 +60,8 @@ pub fn peer_names() -> Vec<&'static str> {
 
 /// Builds the subject called `name` over a fresh region of `capacity` bytes.
 pub fn by_name(name: &str, capacity: usize) -> Result<Box<dyn Subject>, SubjectError> {
-    if let Some((config, defrag)) = crate::sysarena_subject::parse_name(name) {
-        let s = SysarenaSubject::with_config(config, capacity)?.defragment_on_failure(defrag);
+    if let Some((config, variant)) = crate::sysarena_subject::parse_name(name) {
+        let s = SysarenaSubject::with_config(config, capacity)?.variant(variant);
         return Ok(Box::new(s));
     }
     match table().into_iter().find(|(n, _)| *n == name) {

@@ -9,7 +9,7 @@ use sysarena::{
 };
 
 use crate::subject::Region;
-use crate::subject::{Block, FreeStats, Refusal, Subject, SubjectError};
+use crate::subject::{Block, FreeStats, NO_KEY, Refusal, Subject, SubjectError};
 
 /// The descriptor table a subject gets for a region of `capacity` bytes
 /// when none is given: `capacity / 128`, clamped to `[1024, 1 << 20]`
@@ -27,6 +27,13 @@ pub fn default_descriptors(capacity: usize) -> usize {
 /// the subject needs no memory buffer, only the table. Zero-byte requests
 /// are passed on as 1 byte (the arena model has no empty arenas).
 ///
+/// A driver that keeps each block's key ([`Subject::alloc_keyed`]; the
+/// benchmarks do) gets the allocation's [`hint`](sysarena::Allocation::hint)
+/// and passes it back: frees and reallocs skip the offset map's lookup
+/// (`free_with_hint`). With [`SysarenaSubject::by_offset`] (name suffix
+/// `+offsets`) the keys are ignored and every free and realloc goes by
+/// offset alone, as a `malloc`-like caller's must.
+///
 /// With [`SysarenaSubject::defragment_on_failure`] (name suffix `+defrag`),
 /// a failed request runs `defragment` (merge free neighbours, compact the
 /// table) and retries once — what a program using the classic model does;
@@ -37,8 +44,13 @@ pub fn default_descriptors(capacity: usize) -> usize {
 /// does; the benchmarks use it so that sysarena pays for the same copies.
 pub struct SysarenaSubject {
     manager: TableManager,
+    /// `sysarena/<policy>/<coalescing>`, then the variant's suffixes.
     name: String,
+    /// The name's length without the suffixes.
+    base_len: usize,
     defrag_on_failure: bool,
+    /// Frees and reallocs by offset alone, ignoring the keys (`+offsets`).
+    by_offset: bool,
     defragments: u64,
     /// Real memory for moving reallocs to copy in (see `with_memory`).
     memory: Option<Region>,
@@ -100,8 +112,10 @@ impl SysarenaSubject {
             .map_err(|_| too_large())?;
         Ok(SysarenaSubject {
             manager,
+            base_len: name.len(),
             name,
             defrag_on_failure: false,
+            by_offset: false,
             defragments: 0,
             memory: None,
             last_refusal: None,
@@ -116,13 +130,34 @@ impl SysarenaSubject {
     /// Makes a failed request run `defragment` and retry once (adds
     /// `+defrag` to the name).
     pub fn defragment_on_failure(mut self, on: bool) -> Self {
-        if on && !self.defrag_on_failure {
-            self.name.push_str("+defrag");
-        } else if !on && self.defrag_on_failure {
-            self.name.truncate(self.name.len() - "+defrag".len());
-        }
         self.defrag_on_failure = on;
+        self.rename();
         self
+    }
+
+    /// Makes every free and realloc go by offset alone, ignoring the keys
+    /// the driver passes back (adds `+offsets` to the name): what a caller
+    /// that keeps no hint pays.
+    pub fn by_offset(mut self, on: bool) -> Self {
+        self.by_offset = on;
+        self.rename();
+        self
+    }
+
+    /// Applies a parsed name's [`Variant`].
+    pub fn variant(self, v: Variant) -> Self {
+        self.defragment_on_failure(v.defrag).by_offset(v.by_offset)
+    }
+
+    /// The name from the config and the variant's suffixes.
+    fn rename(&mut self) {
+        self.name.truncate(self.base_len);
+        if self.by_offset {
+            self.name.push_str("+offsets");
+        }
+        if self.defrag_on_failure {
+            self.name.push_str("+defrag");
+        }
     }
 
     /// Gives the subject a zeroed region of real memory of its capacity, in
@@ -148,6 +183,20 @@ impl SysarenaSubject {
     /// The manager, for stats and arena walks.
     pub fn manager(&self) -> &TableManager {
         &self.manager
+    }
+
+    /// Copies a moved allocation's bytes in the subject's memory, if it
+    /// has some.
+    #[inline]
+    fn copy_moved(&self, r: &Reallocation) {
+        if let (Some(from), Some(memory)) = (r.moved_from, &self.memory) {
+            // SAFETY: both arenas lie inside the region (the manager's
+            // capacity is the region's size) and may overlap only as
+            // `memmove` allows (`Region::copy` is one): the new one was
+            // allocated while the old one was still live, or grew into its
+            // free left neighbour.
+            unsafe { memory.copy(from, r.offset, r.copy_len) };
+        }
     }
 
     /// An allocation that failed once: [`retry`](Self::retry) it.
@@ -218,18 +267,36 @@ pub fn names() -> Vec<String> {
         .collect()
 }
 
-/// Parses `sysarena/<policy>/<coalescing>[+defrag]` into a config and the
-/// defragment-on-failure flag.
-pub fn parse_name(name: &str) -> Option<(Config, bool)> {
+/// The suffixes a sysarena subject's name may carry, in this order:
+/// `+offsets` ([`SysarenaSubject::by_offset`]), `+defrag`
+/// ([`SysarenaSubject::defragment_on_failure`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// `+defrag`: a failed request defragments and retries once.
+    pub defrag: bool,
+    /// `+offsets`: frees and reallocs by offset alone, without hints.
+    pub by_offset: bool,
+}
+
+/// Parses `sysarena/<policy>/<coalescing>[+offsets][+defrag]` into a config
+/// and the [`Variant`].
+pub fn parse_name(name: &str) -> Option<(Config, Variant)> {
     let rest = name.strip_prefix("sysarena/")?;
     let (rest, defrag) = match rest.strip_suffix("+defrag") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let (rest, by_offset) = match rest.strip_suffix("+offsets") {
         Some(r) => (r, true),
         None => (rest, false),
     };
     let (policy, coalescing) = rest.split_once('/')?;
     let policy: Policy = policy.parse().ok()?;
     let coalescing: Coalescing = coalescing.parse().ok()?;
-    Some((Config::new(policy, coalescing), defrag))
+    Some((
+        Config::new(policy, coalescing),
+        Variant { defrag, by_offset },
+    ))
 }
 
 impl Subject for SysarenaSubject {
@@ -266,13 +333,45 @@ impl Subject for SysarenaSubject {
             Ok(r) => r,
             Err(_) => self.realloc_failed(block, new_size)?,
         };
-        if let (Some(from), Some(memory)) = (r.moved_from, &self.memory) {
-            // SAFETY: both arenas lie inside the region (the manager's
-            // capacity is the region's size) and are disjoint: the new one
-            // was allocated while the old one was still live.
-            unsafe { memory.copy(from, r.offset, r.copy_len) };
-        }
+        self.copy_moved(&r);
         Some(r.offset)
+    }
+
+    fn alloc_keyed(&mut self, size: usize, align: usize) -> Option<(usize, u32)> {
+        match self.manager.alloc(size.max(1), align) {
+            Ok(a) => Some((a.offset(), a.hint())),
+            Err(_) => self.alloc_failed(size, align).map(|o| (o, NO_KEY)),
+        }
+    }
+
+    unsafe fn free_keyed(&mut self, block: Block, key: u32) {
+        // A key that is not the block's hint (`NO_KEY` from a failed
+        // request's retry) only costs the lookup `free` does.
+        let _ = if self.by_offset {
+            self.manager.free(block.offset)
+        } else {
+            self.manager.free_with_hint(block.offset, key)
+        };
+    }
+
+    unsafe fn realloc_keyed(
+        &mut self,
+        block: Block,
+        key: u32,
+        new_size: usize,
+    ) -> Option<(usize, u32)> {
+        let (offset, size, align) = (block.offset, new_size.max(1), block.align);
+        let r = if self.by_offset {
+            self.manager.realloc(offset, size, align)
+        } else {
+            self.manager.realloc_with_hint(offset, key, size, align)
+        };
+        let r = match r {
+            Ok(r) => r,
+            Err(_) => self.realloc_failed(block, new_size)?,
+        };
+        self.copy_moved(&r);
+        Some((r.offset, r.hint()))
     }
 
     fn free_extents(&self) -> Option<Vec<(usize, usize)>> {
@@ -302,6 +401,86 @@ impl Subject for SysarenaSubject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_carry_the_variant() {
+        for (name, defrag, by_offset) in [
+            ("sysarena/segregated-fit/immediate", false, false),
+            ("sysarena/segregated-fit/immediate+offsets", false, true),
+            ("sysarena/first-fit/deferred+defrag", true, false),
+            ("sysarena/first-fit/deferred+offsets+defrag", true, true),
+        ] {
+            let (config, v) = parse_name(name).unwrap();
+            assert_eq!((v.defrag, v.by_offset), (defrag, by_offset), "{name}");
+            let s = SysarenaSubject::with_config(config, 1 << 16)
+                .unwrap()
+                .variant(v);
+            assert_eq!(s.name(), name, "the name round-trips");
+        }
+        assert!(parse_name("sysarena/first-fit/deferred+defrag+offsets").is_none());
+    }
+
+    /// The keyed calls, with hints or by offset, do what the plain ones do.
+    #[test]
+    fn keyed_calls_match_the_plain_ones() {
+        for by_offset in [false, true] {
+            let mut plain = SysarenaSubject::with_config(Config::fast(), 1 << 16).unwrap();
+            let mut keyed = SysarenaSubject::with_config(Config::fast(), 1 << 16)
+                .unwrap()
+                .by_offset(by_offset);
+            let mut live = Vec::new();
+            for k in 0..200usize {
+                let size = 8 + (k * 37) % 300;
+                let (a, key) = keyed.alloc_keyed(size, 8).unwrap();
+                assert_eq!(plain.alloc(size, 8), Some(a));
+                live.push((
+                    Block {
+                        offset: a,
+                        size,
+                        align: 8,
+                    },
+                    key,
+                ));
+                if k % 3 == 2 {
+                    let (b, key) = live.swap_remove(k % live.len());
+                    // SAFETY: `b` is live in both subjects.
+                    unsafe {
+                        keyed.free_keyed(b, key);
+                        plain.free(b);
+                    }
+                }
+                if k % 5 == 4 {
+                    let i = k % live.len();
+                    let (b, key) = live[i];
+                    // SAFETY: `b` is live in both subjects.
+                    let r = unsafe { keyed.realloc_keyed(b, key, size * 2) }.unwrap();
+                    // SAFETY: as above.
+                    let p = unsafe { plain.realloc(b, size * 2) };
+                    assert_eq!(p, Some(r.0));
+                    live[i] = (
+                        Block {
+                            offset: r.0,
+                            size: size * 2,
+                            align: 8,
+                        },
+                        r.1,
+                    );
+                }
+                assert_eq!(
+                    keyed.manager().arenas().collect::<Vec<_>>(),
+                    plain.manager().arenas().collect::<Vec<_>>()
+                );
+            }
+            for (b, key) in live.drain(..) {
+                // SAFETY: `b` is live in both subjects.
+                unsafe {
+                    keyed.free_keyed(b, key);
+                    plain.free(b);
+                }
+            }
+            assert_eq!(keyed.manager().stats().used_arenas, 0);
+        }
+    }
 
     #[test]
     fn with_memory_copies_a_moving_realloc() {

@@ -261,9 +261,9 @@ fn run_one(
     let go = |s: &mut dyn Subject| {
         replay_controlled(trace, s, options, controls).map_err(|e| replay_error(&e))
     };
-    if keep_arenas && let Some((config, defrag)) = sysarena_subject::parse_name(name) {
+    if keep_arenas && let Some((config, variant)) = sysarena_subject::parse_name(name) {
         let mut s = match SysarenaSubject::with_config(config, capacity) {
-            Ok(s) => s.defragment_on_failure(defrag),
+            Ok(s) => s.variant(variant),
             Err(e) => return outcome(Err(e.reason()), None),
         };
         let result = go(&mut s);

@@ -36,8 +36,8 @@ impl Subj {
     /// Builds the subject called `name` over `capacity` bytes.
     pub fn new(name: &str, capacity: usize) -> Result<Subj, SubjectError> {
         match sysarena_subject::parse_name(name) {
-            Some((config, defrag)) => Ok(Subj::Sys(Box::new(
-                SysarenaSubject::with_config(config, capacity)?.defragment_on_failure(defrag),
+            Some((config, variant)) => Ok(Subj::Sys(Box::new(
+                SysarenaSubject::with_config(config, capacity)?.variant(variant),
             ))),
             None => registry::by_name(name, capacity).map(Subj::Peer),
         }

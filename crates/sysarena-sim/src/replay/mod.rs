@@ -267,11 +267,11 @@ pub fn replay_controlled(
         summary.jw_fragmentation = summary.footprint_ratio - 1.0;
     }
     if options.release_at_end {
-        let live: Vec<Block> = state.blocks.values().flatten().copied().collect();
-        for block in live {
+        let live: Vec<(Block, u32)> = state.blocks.values().flatten().copied().collect();
+        for (block, key) in live {
             // SAFETY: every block left in `blocks` was returned by this
             // subject and is live; each is freed once.
-            unsafe { state.subject.free(block) };
+            unsafe { state.subject.free_keyed(block, key) };
         }
         state.blocks.clear();
     }

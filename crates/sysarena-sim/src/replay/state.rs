@@ -18,8 +18,9 @@ use crate::trace::{Event, Id};
 /// subject's own free extents (when it reports them).
 type FailureView = (Vec<(usize, usize)>, Option<Vec<(usize, usize)>>);
 
-/// The ids' blocks: `None` for a block whose alloc failed.
-pub(super) type Blocks = HashMap<Id, Option<Block>>;
+/// The ids' blocks, each with the key its subject returned
+/// ([`Subject::alloc_keyed`]): `None` for a block whose alloc failed.
+pub(super) type Blocks = HashMap<Id, Option<(Block, u32)>>;
 
 pub(super) struct State<'a> {
     pub(super) subject: &'a mut dyn Subject,
@@ -130,15 +131,15 @@ impl State<'_> {
                 if !align.is_power_of_two() {
                     return Err(bad(format!("alignment {align} is not a power of two")));
                 }
-                match self.timed(|s| s.alloc(size, align)) {
-                    Some(offset) => {
+                match self.timed(|s| s.alloc_keyed(size, align)) {
+                    Some((offset, key)) => {
                         let block = Block {
                             offset,
                             size,
                             align,
                         };
                         self.admit(n, block)?;
-                        self.blocks.insert(id, Some(block));
+                        self.blocks.insert(id, Some((block, key)));
                     }
                     None => {
                         self.summary.failed_allocs += 1;
@@ -152,17 +153,17 @@ impl State<'_> {
                 match self.blocks.remove(&id) {
                     None => return Err(bad(format!("free of unknown or dead block {id}"))),
                     Some(None) => self.summary.skipped_events += 1,
-                    Some(Some(block)) => {
+                    Some(Some((block, key))) => {
                         self.retire(block);
                         // SAFETY: `block` was returned by this subject and is
                         // live: it was in `blocks` until just now.
-                        self.timed(|s| unsafe { s.free(block) });
+                        self.timed(|s| unsafe { s.free_keyed(block, key) });
                     }
                 }
             }
             Event::Realloc { id, size } => {
                 self.summary.reallocs += 1;
-                let block = match self.blocks.get(&id) {
+                let (block, key) = match self.blocks.get(&id) {
                     None => return Err(bad(format!("realloc of unknown or dead block {id}"))),
                     Some(None) => {
                         self.summary.skipped_events += 1;
@@ -171,8 +172,8 @@ impl State<'_> {
                     Some(Some(block)) => *block,
                 };
                 // SAFETY: `block` was returned by this subject and is live.
-                match self.timed(|s| unsafe { s.realloc(block, size) }) {
-                    Some(offset) => {
+                match self.timed(|s| unsafe { s.realloc_keyed(block, key, size) }) {
+                    Some((offset, key)) => {
                         self.retire(block);
                         let new = Block {
                             offset,
@@ -180,7 +181,7 @@ impl State<'_> {
                             align: block.align,
                         };
                         self.admit(n, new)?;
-                        self.blocks.insert(id, Some(new));
+                        self.blocks.insert(id, Some((new, key)));
                     }
                     None => {
                         self.summary.failed_reallocs += 1;

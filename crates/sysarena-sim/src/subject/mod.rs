@@ -30,6 +30,9 @@ pub struct Block {
     pub align: usize,
 }
 
+/// The key of a block whose subject keeps none ([`Subject::alloc_keyed`]).
+pub const NO_KEY: u32 = u32::MAX;
+
 /// Free-space figures a subject reports about itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FreeStats {
@@ -73,6 +76,13 @@ pub enum Refusal {
 
 /// One allocator under test.
 ///
+/// A driver that can keep four bytes per live block calls the keyed forms
+/// ([`alloc_keyed`](Subject::alloc_keyed), [`free_keyed`](Subject::free_keyed),
+/// [`realloc_keyed`](Subject::realloc_keyed)) and passes each block's key
+/// back: a subject that wants one (sysarena: its allocation's hint) skips a
+/// lookup; every other subject ignores it (the defaults call the plain
+/// forms). The benchmarks and the replay do.
+///
 /// Implementations own their region. The driver (replay, workloads, benches)
 /// keeps the set of live blocks and only ever passes back blocks this subject
 /// returned and that are still live; that is the contract of the `unsafe`
@@ -104,6 +114,38 @@ pub trait Subject {
     /// # Safety
     /// As for [`Subject::free`].
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize>;
+
+    /// [`alloc`](Subject::alloc), also returning a key the subject wants
+    /// back when the block is freed or reallocated ([`NO_KEY`] if none).
+    fn alloc_keyed(&mut self, size: usize, align: usize) -> Option<(usize, u32)> {
+        self.alloc(size, align).map(|offset| (offset, NO_KEY))
+    }
+
+    /// [`free`](Subject::free), given the key `alloc_keyed` or
+    /// `realloc_keyed` returned with the block.
+    ///
+    /// # Safety
+    /// As for [`Subject::free`].
+    unsafe fn free_keyed(&mut self, block: Block, key: u32) {
+        let _ = key;
+        // SAFETY: the caller's contract is `free`'s.
+        unsafe { self.free(block) }
+    }
+
+    /// [`realloc`](Subject::realloc), given and returning the block's key.
+    ///
+    /// # Safety
+    /// As for [`Subject::free`].
+    unsafe fn realloc_keyed(
+        &mut self,
+        block: Block,
+        key: u32,
+        new_size: usize,
+    ) -> Option<(usize, u32)> {
+        let _ = key;
+        // SAFETY: the caller's contract is `realloc`'s.
+        unsafe { self.realloc(block, new_size) }.map(|offset| (offset, NO_KEY))
+    }
 
     /// The subject's own free extents `(offset, size)` in address order, when
     /// it can tell (sysarena can; most peers keep them private). `None` means
