@@ -117,6 +117,7 @@ pub trait Subject {
 
     /// [`alloc`](Subject::alloc), also returning a key the subject wants
     /// back when the block is freed or reallocated ([`NO_KEY`] if none).
+    #[inline]
     fn alloc_keyed(&mut self, size: usize, align: usize) -> Option<(usize, u32)> {
         self.alloc(size, align).map(|offset| (offset, NO_KEY))
     }
@@ -126,6 +127,7 @@ pub trait Subject {
     ///
     /// # Safety
     /// As for [`Subject::free`].
+    #[inline]
     unsafe fn free_keyed(&mut self, block: Block, key: u32) {
         let _ = key;
         // SAFETY: the caller's contract is `free`'s.
@@ -136,6 +138,7 @@ pub trait Subject {
     ///
     /// # Safety
     /// As for [`Subject::free`].
+    #[inline]
     unsafe fn realloc_keyed(
         &mut self,
         block: Block,
