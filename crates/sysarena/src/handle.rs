@@ -98,8 +98,13 @@ pub struct HandleSlot {
     pub(crate) offset: usize,
     pub(crate) generation: u32,
     pub(crate) pins: u32,
-    /// Next entry on the free list (`NIL`: none); meaningful when not live.
-    pub(crate) next_free: u32,
+    /// While the entry is free, the next entry on the free list (`NIL`:
+    /// none); while it is live, its allocation's descriptor hint
+    /// ([`Allocation::hint`](crate::stats::Allocation::hint)), which frees
+    /// and reallocs pass to the manager (stale after a move: then it only
+    /// costs the lookup by offset). One word for both keeps an entry at 24
+    /// bytes.
+    pub(crate) link: u32,
     pub(crate) live: bool,
 }
 
@@ -109,7 +114,7 @@ impl HandleSlot {
         offset: 0,
         generation: 0,
         pins: 0,
-        next_free: NIL,
+        link: NIL,
         live: false,
     };
 }

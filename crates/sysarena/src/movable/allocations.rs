@@ -25,6 +25,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         };
         let e = self.entry_mut(index);
         e.offset = a.offset();
+        e.link = a.hint();
         e.live = true;
         e.pins = 0;
         self.live += 1;
@@ -41,7 +42,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     pub fn free(&mut self, handle: Handle) -> Result<(), HandleError> {
         let e = self.changeable_entry(handle)?;
         self.manager
-            .free(e.offset)
+            .free_with_hint(e.offset, e.link)
             .expect("a live handle names an in-use arena");
         self.put_entry(handle.index());
         self.live -= 1;
@@ -66,15 +67,15 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         let e = self.changeable_entry(handle)?;
         let r = self
             .manager
-            .realloc(e.offset, new_size, align)
+            .realloc_with_hint(e.offset, e.link, new_size, align)
             .map_err(|e| match e {
                 ReallocError::Alloc(a) => HandleError::Alloc(a),
                 ReallocError::Free(_) => HandleError::Stale { handle },
             })?;
         // A moved arena keeps its tag (the manager carries it).
-        if r.moved_from.is_some() {
-            self.entry_mut(handle.index()).offset = r.offset;
-        }
+        let e = self.entry_mut(handle.index());
+        e.offset = r.offset;
+        e.link = r.hint();
         Ok(r)
     }
 

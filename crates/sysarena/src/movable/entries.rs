@@ -40,7 +40,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     pub(super) fn take_entry(&mut self) -> Result<u32, HandleError> {
         if self.free_head != NIL {
             let i = self.free_head;
-            self.free_head = self.entry(i).next_free;
+            self.free_head = self.entry(i).link;
             return Ok(i);
         }
         let len = self.handles.as_ref().len();
@@ -62,7 +62,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         }
         e.live = false;
         e.pins = 0;
-        e.next_free = head;
+        e.link = head;
         self.free_head = index;
     }
 }
