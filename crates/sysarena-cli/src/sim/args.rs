@@ -57,8 +57,9 @@ fn parse_budget(s: &str) -> Result<Budget, String> {
 pub struct SubjectArgs {
     /// Comma-separated subjects: names from `sysarena/<policy>/<coalescing>`
     /// (policies first-fit, next-fit, best-fit, worst-fit, segregated-fit;
-    /// coalescing deferred or immediate; add `+defrag` to defragment on
-    /// failure) and the peers talc, rlsf, buddy, linked-list, dlmalloc,
+    /// coalescing deferred or immediate; add `+offsets` to free by offset
+    /// without the allocation's hint, `+defrag` to defragment on failure)
+    /// and the peers talc, rlsf, buddy, linked-list, dlmalloc,
     /// offset-allocator, slab; or the groups `all`, `sysarena`, `peers`.
     #[arg(long, short, value_delimiter = ',', value_name = "NAMES")]
     pub subjects: Option<Vec<String>>,
