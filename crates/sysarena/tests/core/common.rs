@@ -1,6 +1,30 @@
 //! Helpers shared by the test modules.
 
-use sysarena::{ArenaManager, TableStorage};
+use proptest::prelude::*;
+use sysarena::{ArenaManager, Coalescing, Config, Policy, TableStorage};
+
+/// Any policy with any coalescing mode, for the property tests.
+pub fn any_config() -> impl Strategy<Value = Config> {
+    (
+        prop::sample::select(Policy::ALL.to_vec()),
+        prop::sample::select(Coalescing::ALL.to_vec()),
+    )
+        .prop_map(|(p, c)| Config::new(p, c))
+}
+
+/// A property test's settings: `cases` cases, and no file of failing
+/// seeds under Miri (its isolation forbids the file).
+pub fn proptest_config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: if cfg!(miri) {
+            None
+        } else {
+            ProptestConfig::default().failure_persistence
+        },
+        ..ProptestConfig::default()
+    }
+}
 
 /// Checks the manager's own invariants and the accounting invariant.
 pub fn check<const N: usize, S: TableStorage>(m: &ArenaManager<N, S>) {

@@ -13,7 +13,7 @@ use sysarena::{
     PlannedMove, Policy,
 };
 
-use super::common::check;
+use super::common::{check, proptest_config};
 use sysarena_testkit::{AlignedRegion, pattern};
 
 #[cfg(not(miri))]
@@ -403,11 +403,7 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: CASES,
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_config(CASES))]
 
     #[test]
     fn passes_keep_every_pattern_and_converge_to_one_free_arena(

@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sysarena::{ArenaManager, Coalescing, Config, Policy};
+use sysarena::{ArenaManager, Config};
 
-use super::common::{check, layout};
+use super::common::{any_config, check, layout, proptest_config};
 
 #[cfg(not(miri))]
 const CASES: u32 = 64;
@@ -83,14 +83,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Defragment),
         1 => Just(Op::Relocate),
     ]
-}
-
-fn config() -> impl Strategy<Value = Config> {
-    (
-        prop::sample::select(Policy::ALL.to_vec()),
-        prop::sample::select(Coalescing::ALL.to_vec()),
-    )
-        .prop_map(|(p, c)| Config::new(p, c))
 }
 
 /// Live allocations: offset -> (hint, align).
@@ -239,23 +231,18 @@ fn a_hint_names_the_allocations_descriptor() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: CASES,
-        // Miri's isolation forbids the file that records failing seeds.
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_config(CASES))]
 
     // Miri interprets: it runs the small table only (the same paths, and
     // descriptors run out).
     #[test]
     #[cfg_attr(miri, ignore)]
-    fn any_hint_does_what_the_offset_alone_does(config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
+    fn any_hint_does_what_the_offset_alone_does(config in any_config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
         run::<96>(config, &ops);
     }
 
     #[test]
-    fn any_hint_does_what_the_offset_alone_does_in_a_small_table(config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
+    fn any_hint_does_what_the_offset_alone_does_in_a_small_table(config in any_config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
         run::<6>(config, &ops);
     }
 }

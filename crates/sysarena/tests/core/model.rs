@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sysarena::{AllocError, ArenaInfo, ArenaManager, Coalescing, Config, OomReason, Policy};
+use sysarena::{AllocError, ArenaInfo, ArenaManager, Config, OomReason};
 
-use super::common::check;
+use super::common::{any_config, check, proptest_config};
 
 #[cfg(not(miri))]
 const CASES: u32 = 64;
@@ -36,14 +36,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Defragment),
         1 => Just(Op::Relocate),
     ]
-}
-
-fn config() -> impl Strategy<Value = Config> {
-    (
-        prop::sample::select(Policy::ALL.to_vec()),
-        prop::sample::select(Coalescing::ALL.to_vec()),
-    )
-        .prop_map(|(p, c)| Config::new(p, c))
 }
 
 /// Live allocations: offset -> (arena size, requested, align).
@@ -182,20 +174,15 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: CASES,
-        // Miri's isolation forbids the file that records failing seeds.
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_config(CASES))]
 
     #[test]
-    fn every_policy_matches_the_model(config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
+    fn every_policy_matches_the_model(config in any_config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
         run::<64>(config, &ops);
     }
 
     #[test]
-    fn small_tables_run_out_of_descriptors_cleanly(config in config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
+    fn small_tables_run_out_of_descriptors_cleanly(config in any_config(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
         run::<6>(config, &ops);
     }
 }
