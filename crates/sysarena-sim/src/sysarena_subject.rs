@@ -308,36 +308,25 @@ impl Subject for SysarenaSubject {
         self.manager.capacity()
     }
 
+    // The plain forms are the keyed ones without a key: `NO_KEY` is never a
+    // descriptor's number, so the manager looks the offset up.
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
-        // The usual case first and inline; failures (and the retry after a
-        // defragment) out of line.
-        match self.manager.alloc(size.max(1), align) {
-            Ok(a) => Some(a.offset()),
-            Err(_) => self.alloc_failed(size, align),
-        }
+        self.alloc_keyed(size, align).map(|(offset, _)| offset)
     }
 
     unsafe fn free(&mut self, block: Block) {
-        // Cannot fail for a live block (the caller's contract); sysarena
-        // would report a bad free as an error rather than misbehave.
-        let _ = self.manager.free(block.offset);
+        // SAFETY: the caller's contract is `free_keyed`'s.
+        unsafe { self.free_keyed(block, NO_KEY) }
     }
 
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
-        // The usual case first; a failure (and the retry after a
-        // defragment) out of line.
-        let r = match self
-            .manager
-            .realloc(block.offset, new_size.max(1), block.align)
-        {
-            Ok(r) => r,
-            Err(_) => self.realloc_failed(block, new_size)?,
-        };
-        self.copy_moved(&r);
-        Some(r.offset)
+        // SAFETY: the caller's contract is `realloc_keyed`'s.
+        unsafe { self.realloc_keyed(block, NO_KEY, new_size) }.map(|(offset, _)| offset)
     }
 
     fn alloc_keyed(&mut self, size: usize, align: usize) -> Option<(usize, u32)> {
+        // The usual case first and inline; failures (and the retry after a
+        // defragment) out of line.
         match self.manager.alloc(size.max(1), align) {
             Ok(a) => Some((a.offset(), a.hint())),
             Err(_) => self.alloc_failed(size, align).map(|o| (o, NO_KEY)),
@@ -345,8 +334,10 @@ impl Subject for SysarenaSubject {
     }
 
     unsafe fn free_keyed(&mut self, block: Block, key: u32) {
-        // A key that is not the block's hint (`NO_KEY` from a failed
-        // request's retry) only costs the lookup `free` does.
+        // Cannot fail for a live block (the caller's contract); sysarena
+        // would report a bad free as an error rather than misbehave. A key
+        // that is not the block's hint (`NO_KEY`: the plain form, or a
+        // failed request's retry) only costs the lookup `free` does.
         let _ = if self.by_offset {
             self.manager.free(block.offset)
         } else {
@@ -366,6 +357,8 @@ impl Subject for SysarenaSubject {
         } else {
             self.manager.realloc_with_hint(offset, key, size, align)
         };
+        // The usual case first; a failure (and the retry after a
+        // defragment) out of line.
         let r = match r {
             Ok(r) => r,
             Err(_) => self.realloc_failed(block, new_size)?,
