@@ -142,11 +142,10 @@ impl Probe for NoProbe {
 /// The live blocks of one subject and what failed.
 #[derive(Debug, Default)]
 pub struct Driver {
-    /// Live blocks; a free swaps the last one into the freed place.
-    pub live: Vec<Block>,
-    /// Each live block's key from the subject ([`Subject::alloc_keyed`]),
-    /// at the block's index in `live`.
-    pub keys: Vec<u32>,
+    /// Live blocks, each with the key its subject returned
+    /// ([`Subject::alloc_keyed`]); a free swaps the last one into the freed
+    /// place.
+    pub live: Vec<(Block, u32)>,
     /// Requests the subject refused.
     pub failures: u64,
 }
@@ -156,7 +155,6 @@ impl Driver {
     pub fn new() -> Driver {
         Driver {
             live: Vec::with_capacity(4096),
-            keys: Vec::with_capacity(4096),
             failures: 0,
         }
     }
@@ -172,20 +170,19 @@ impl Driver {
                     probe.end(Kind::Alloc, t);
                     match r {
                         Some((offset, key)) => {
-                            self.live.push(Block {
+                            let block = Block {
                                 offset,
                                 size,
                                 align,
-                            });
-                            self.keys.push(key);
+                            };
+                            self.live.push((block, key));
                         }
                         None => self.failures += 1,
                     }
                 }
                 Op::Free { pick } => {
                     let Some(i) = self.index(pick) else { continue };
-                    let block = self.live.swap_remove(i);
-                    let key = self.keys.swap_remove(i);
+                    let (block, key) = self.live.swap_remove(i);
                     let t = probe.begin();
                     // SAFETY: `block` was returned by this subject and was
                     // live until it left `live` just now.
@@ -194,20 +191,20 @@ impl Driver {
                 }
                 Op::Realloc { pick, size } => {
                     let Some(i) = self.index(pick) else { continue };
-                    let block = self.live[i];
+                    let (block, key) = self.live[i];
                     let t = probe.begin();
                     // SAFETY: `block` is live (it is in `live`); on success
                     // it is replaced by the new block, on failure it stays.
-                    let r = unsafe { subject.realloc_keyed(block, self.keys[i], size) };
+                    let r = unsafe { subject.realloc_keyed(block, key, size) };
                     probe.end(Kind::Realloc, t);
                     match r {
                         Some((offset, key)) => {
-                            self.keys[i] = key;
-                            self.live[i] = Block {
+                            let block = Block {
                                 offset,
                                 size,
                                 align: block.align,
-                            }
+                            };
+                            self.live[i] = (block, key);
                         }
                         None => self.failures += 1,
                     }
@@ -232,7 +229,7 @@ impl Driver {
 
     /// Frees every live block (untimed clean-up).
     pub fn release(&mut self, subject: &mut dyn Subject) {
-        for (block, key) in self.live.drain(..).zip(self.keys.drain(..)) {
+        for (block, key) in self.live.drain(..) {
             // SAFETY: every block in `live` is live in this subject and is
             // freed once (drained).
             unsafe { subject.free_keyed(block, key) };
