@@ -101,9 +101,10 @@ pub struct HandleSlot {
     /// While the entry is free, the next entry on the free list (`NIL`:
     /// none); while it is live, its allocation's descriptor hint
     /// ([`Allocation::hint`](crate::stats::Allocation::hint)), which frees
-    /// and reallocs pass to the manager (stale after a move: then it only
-    /// costs the lookup by offset). One word for both keeps an entry at 24
-    /// bytes.
+    /// and reallocs pass to the manager (renewed when a moving realloc, a
+    /// committed pass move or a defragment that compacted the table gives
+    /// the allocation another descriptor; a stale one would only cost the
+    /// lookup by offset). One word for both keeps an entry at 24 bytes.
     pub(crate) link: u32,
     pub(crate) live: bool,
 }

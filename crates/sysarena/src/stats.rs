@@ -26,9 +26,10 @@ impl Allocation {
     /// [`free_with_hint`](crate::ArenaManager::free_with_hint) and
     /// [`realloc_with_hint`](crate::ArenaManager::realloc_with_hint): they
     /// skip the offset map's lookup while it is right (until a
-    /// `defragment` compacts the table or a relocation moves the
-    /// allocation). Any number is safe to pass back: a wrong one costs the
-    /// lookup and nothing else.
+    /// `defragment` compacts the table; a relocation moves the allocation
+    /// with its descriptor, so the hint stays right for the new offset).
+    /// Any number is safe to pass back: a wrong one costs the lookup and
+    /// nothing else.
     pub const fn hint(&self) -> u32 {
         self.hint
     }

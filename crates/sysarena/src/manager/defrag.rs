@@ -20,8 +20,9 @@ const HOLES: usize = 16;
 /// What became of one planned move when its pass ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Finish {
-    /// The allocation now lives at the move's destination.
-    Committed,
+    /// The allocation now lives at the move's destination, described by
+    /// this descriptor (the reservation's): its new hint.
+    Committed(u32),
     /// The reservation was freed; the allocation stays where it was.
     Released,
     /// No reservation of this pass matches the move.
@@ -43,6 +44,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return Ok(a);
         }
         self.alloc_uncached(size, need, align, tag)
+    }
+
+    /// The descriptor of the in-use arena at `offset`, if there is one.
+    #[cfg(test)]
+    pub(crate) fn in_use_descriptor(&self, offset: usize) -> Option<u32> {
+        self.lookup_in_use(offset).ok()
     }
 
     /// The tag of the in-use arena at `offset`, without the planned mark.
@@ -339,7 +346,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 && rs.size == mv.len.min(mv.from - mv.to)
             {
                 self.commit_move(r, x);
-                return Finish::Committed;
+                return Finish::Committed(r);
             }
         }
         self.release(r);

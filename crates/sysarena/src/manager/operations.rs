@@ -195,7 +195,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// sub-allocator keeps its allocation object) skips the map: the hinted
     /// descriptor is read, and used only if it describes the in-use arena
     /// at `offset`. Any other hint — stale after a `defragment` compacted
-    /// the table or a relocation moved the arena, or made up — costs the
+    /// the table (a relocation moves each arena with its descriptor: its
+    /// hint stays right for its new offset), or made up — costs the
     /// lookup `free` does, and the result is the same: for every `hint`,
     /// `free_with_hint(offset, hint)` does exactly what `free(offset)`
     /// does, errors included.
@@ -386,6 +387,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// # Time complexity
     /// O(arenas + descriptors).
     pub fn defragment(&mut self) -> DefragReport {
+        self.defragment_renaming(|_, _| {})
+    }
+
+    /// [`defragment`](Self::defragment), calling `renamed(tag, to)` for each
+    /// in-use arena carrying a handle's tag whose descriptor the compaction
+    /// moved to number `to` (a [`Movable`](crate::Movable) renews its
+    /// hints with it).
+    pub(crate) fn defragment_renaming(&mut self, renamed: impl FnMut(u32, u32)) -> DefragReport {
         let mut report = DefragReport {
             free_arenas_before: self.free_arenas + self.cached_arenas(),
             largest_free_before: self.largest_free().max(self.largest_cached()),
@@ -396,7 +405,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.flush_quick_lists();
         report.merged = report.free_arenas_before - self.free_arenas;
         report.merged += self.merge_all();
-        report.compacted = self.compact_table();
+        report.compacted = self.compact_table(renamed);
         self.settle();
         report.free_arenas_after = self.free_arenas;
         report.largest_free_after = self.largest_free();

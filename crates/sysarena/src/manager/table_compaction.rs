@@ -2,12 +2,15 @@
 //! (the classic defragment's second phase).
 
 use super::state::ArenaManager;
-use crate::table::{NIL, Slot, State, TableStorage, class_of};
+use crate::table::{NIL, RESERVED, Slot, State, TAG_INDEX, TableStorage, class_of};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Moves descriptors down so that the spares sit at the end of the
-    /// table; returns how many moved.
-    pub(super) fn compact_table(&mut self) -> usize {
+    /// table; returns how many moved. `renamed(tag, to)` hears of each
+    /// moved in-use arena that carries a handle's tag (the planned mark
+    /// left out; a pass's reservations, whose numbers no handle keeps,
+    /// skipped).
+    pub(super) fn compact_table(&mut self, mut renamed: impl FnMut(u32, u32)) -> usize {
         let len = self.fresh as usize;
         let mut moved = 0;
         let (mut lo, mut hi) = (0usize, len);
@@ -21,7 +24,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             if hi == 0 || lo >= hi - 1 {
                 break;
             }
-            self.move_slot((hi - 1) as u32, lo as u32);
+            let (from, to) = ((hi - 1) as u32, lo as u32);
+            self.move_slot(from, to);
+            let Slot { state, tag, .. } = *self.slot(to);
+            if state == State::InUse && tag != NIL && tag & RESERVED == 0 {
+                renamed(tag & TAG_INDEX, to);
+            }
             moved += 1;
         }
         if moved > 0 {
