@@ -13,6 +13,10 @@ benches/RESULTS.md splits a subject's cost into alloc, free and realloc:
     python3 benches/scripts/callgrind_calls.py ra200.out 'Driver.*run'
     python3 benches/scripts/callgrind_calls.py ra200.out 'ArenaManager<_,S>::alloc$'
 
+Profiles taken with --dump-instr=yes (an instruction-address column
+before the line) or --cache-sim=yes (more events; Ir is the first) read
+the same.
+
 usage: callgrind_calls.py CALLGRIND_OUT CALLER_REGEX [LIMIT]
 """
 
@@ -40,10 +44,15 @@ def main() -> None:
     fn = cfn = ""
     calls = 0
     pending = False
+    # Position columns before the costs: "line" by default, "instr line"
+    # with --dump-instr=yes (read from the "positions:" header).
+    npos = 1
     totals: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     with open(path) as f:
         for line in f:
-            if line.startswith("fn="):
+            if line.startswith("positions:"):
+                npos = len(line.split()) - 1
+            elif line.startswith("fn="):
                 fn = name(line[3:].strip())
             elif line.startswith("cfn="):
                 cfn = name(line[4:].strip())
@@ -52,9 +61,9 @@ def main() -> None:
                 pending = True
             elif pending and line[:1] and (line[0].isdigit() or line[0] in "+-*"):
                 parts = line.split()
-                if len(parts) >= 2 and caller.search(fn):
+                if len(parts) > npos and caller.search(fn):
                     totals[cfn][0] += calls
-                    totals[cfn][1] += int(parts[1])
+                    totals[cfn][1] += int(parts[npos])
                 pending = False
     rows = sorted(totals.items(), key=lambda kv: -kv[1][1])[:limit]
     for callee, (n, ir) in rows:
