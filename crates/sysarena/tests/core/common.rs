@@ -12,6 +12,12 @@ pub fn any_config() -> impl Strategy<Value = Config> {
         .prop_map(|(p, c)| Config::new(p, c))
 }
 
+/// `native` in a native run, `miri` under Miri, which interprets the tests
+/// far more slowly: how many cases or operations a property test runs.
+pub const fn native_or_miri(native: usize, miri: usize) -> usize {
+    if cfg!(miri) { miri } else { native }
+}
+
 /// A property test's settings: `cases` cases, and no file of failing
 /// seeds under Miri (its isolation forbids the file).
 pub fn proptest_config(cases: u32) -> ProptestConfig {

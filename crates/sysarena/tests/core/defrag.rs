@@ -13,17 +13,11 @@ use sysarena::{
     PlannedMove, Policy,
 };
 
-use super::common::{check, proptest_config};
+use super::common::{check, native_or_miri, proptest_config};
 use sysarena_testkit::{AlignedRegion, pattern};
 
-#[cfg(not(miri))]
-const CASES: u32 = 64;
-#[cfg(miri)]
-const CASES: u32 = 1;
-#[cfg(not(miri))]
-const MAX_OPS: usize = 120;
-#[cfg(miri)]
-const MAX_OPS: usize = 16;
+const CASES: u32 = native_or_miri(64, 1) as u32;
+const MAX_OPS: usize = native_or_miri(120, 16);
 
 const CAPACITY: usize = 4096;
 

@@ -11,16 +11,10 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use sysarena::{ArenaManager, Config};
 
-use super::common::{any_config, check, layout, proptest_config};
+use super::common::{any_config, check, layout, native_or_miri, proptest_config};
 
-#[cfg(not(miri))]
-const CASES: u32 = 64;
-#[cfg(miri)]
-const CASES: u32 = 1;
-#[cfg(not(miri))]
-const MAX_OPS: usize = 300;
-#[cfg(miri)]
-const MAX_OPS: usize = 16;
+const CASES: u32 = native_or_miri(64, 1) as u32;
+const MAX_OPS: usize = native_or_miri(300, 16);
 
 const CAPACITY: usize = 8192;
 

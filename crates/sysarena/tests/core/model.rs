@@ -6,16 +6,10 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use sysarena::{AllocError, ArenaInfo, ArenaManager, Config, OomReason};
 
-use super::common::{any_config, check, proptest_config};
+use super::common::{any_config, check, native_or_miri, proptest_config};
 
-#[cfg(not(miri))]
-const CASES: u32 = 64;
-#[cfg(miri)]
-const CASES: u32 = 2;
-#[cfg(not(miri))]
-const MAX_OPS: usize = 200;
-#[cfg(miri)]
-const MAX_OPS: usize = 24;
+const CASES: u32 = native_or_miri(64, 2) as u32;
+const MAX_OPS: usize = native_or_miri(200, 24);
 
 const CAPACITY: usize = 4096;
 
