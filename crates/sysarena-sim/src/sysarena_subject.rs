@@ -32,7 +32,14 @@ pub fn default_descriptors(capacity: usize) -> usize {
 /// and passes it back: frees and reallocs skip the offset map's lookup
 /// (`free_with_hint`). With [`SysarenaSubject::by_offset`] (name suffix
 /// `+offsets`) the keys are ignored and every free and realloc goes by
-/// offset alone, as a `malloc`-like caller's must.
+/// offset alone, as a `malloc`-like caller's must. With
+/// [`SysarenaSubject::without_offset_map`] (name suffix `+nomap`) the
+/// manager keeps no offset map at all
+/// ([`ArenaManager::set_offset_map`](sysarena::ArenaManager::set_offset_map)):
+/// every free and realloc goes by hint, as a GPU sub-allocator that keeps
+/// its allocation objects does; a plain call (no key) finds its hint by a
+/// walk of the arenas, O(arenas), so that a driver without keys stays
+/// correct, only slow.
 ///
 /// With [`SysarenaSubject::defragment_on_failure`] (name suffix `+defrag`),
 /// a failed request runs `defragment` (merge free neighbours, compact the
@@ -49,8 +56,9 @@ pub struct SysarenaSubject {
     /// The name's length without the suffixes.
     base_len: usize,
     defrag_on_failure: bool,
-    /// Frees and reallocs by offset alone, ignoring the keys (`+offsets`).
-    by_offset: bool,
+    /// How frees and reallocs find their block: one field, so that each
+    /// call tests one thing.
+    keys: Keys,
     defragments: u64,
     /// Real memory for moving reallocs to copy in (see `with_memory`).
     memory: Option<Region>,
@@ -115,7 +123,7 @@ impl SysarenaSubject {
             base_len: name.len(),
             name,
             defrag_on_failure: false,
-            by_offset: false,
+            keys: Keys::Hints,
             defragments: 0,
             memory: None,
             last_refusal: None,
@@ -129,8 +137,14 @@ impl SysarenaSubject {
 
     /// Makes a failed request run `defragment` and retry once (adds
     /// `+defrag` to the name).
+    /// Makes a failed request run `defragment` and retry once (adds
+    /// `+defrag` to the name). Turns `+nomap` off: a defragment compacts
+    /// the table, and the hints a map-less manager depends on go wrong.
     pub fn defragment_on_failure(mut self, on: bool) -> Self {
         self.defrag_on_failure = on;
+        if on && self.keys == Keys::NoMap {
+            self.set_keys(Keys::Hints);
+        }
         self.rename();
         self
     }
@@ -139,21 +153,71 @@ impl SysarenaSubject {
     /// the driver passes back (adds `+offsets` to the name): what a caller
     /// that keeps no hint pays.
     pub fn by_offset(mut self, on: bool) -> Self {
-        self.by_offset = on;
+        if on {
+            self.set_keys(Keys::Offsets);
+        } else if self.keys == Keys::Offsets {
+            self.set_keys(Keys::Hints);
+        }
         self.rename();
         self
     }
 
+    /// Drops the manager's offset map (adds `+nomap` to the name): every
+    /// free and realloc goes by the key the driver passes back, and a plain
+    /// call finds it by a walk of the arenas (see the type's docs).
+    /// `+offsets` and `+defrag` are turned off.
+    pub fn without_offset_map(mut self, on: bool) -> Self {
+        if on {
+            self.set_keys(Keys::NoMap);
+            self.defrag_on_failure = false;
+        } else if self.keys == Keys::NoMap {
+            self.set_keys(Keys::Hints);
+        }
+        self.rename();
+        self
+    }
+
+    /// Switches how blocks are found, keeping the offset map only where it
+    /// is used.
+    fn set_keys(&mut self, keys: Keys) {
+        self.keys = keys;
+        self.manager.set_offset_map(keys != Keys::NoMap);
+    }
+
     /// Applies a parsed name's [`Variant`].
     pub fn variant(self, v: Variant) -> Self {
-        self.defragment_on_failure(v.defrag).by_offset(v.by_offset)
+        self.defragment_on_failure(v.defrag)
+            .by_offset(v.by_offset)
+            .without_offset_map(v.no_map)
+    }
+
+    /// The key a plain call (which has none) passes on: `NO_KEY`, so that
+    /// the manager looks the offset up — or without the map, the
+    /// descriptor of the arena at `offset`, found by a walk.
+    fn plain_key(&self, offset: usize) -> u32 {
+        if self.keys == Keys::NoMap {
+            self.walk_for_hint(offset)
+        } else {
+            NO_KEY
+        }
+    }
+
+    /// The descriptor of the arena at `offset`, by a walk (no map, no key).
+    #[cold]
+    #[inline(never)]
+    fn walk_for_hint(&self, offset: usize) -> u32 {
+        self.manager
+            .arena_at(offset)
+            .map_or(NO_KEY, |a| a.slot as u32)
     }
 
     /// The name from the config and the variant's suffixes.
     fn rename(&mut self) {
         self.name.truncate(self.base_len);
-        if self.by_offset {
-            self.name.push_str("+offsets");
+        match self.keys {
+            Keys::Hints => {}
+            Keys::Offsets => self.name.push_str("+offsets"),
+            Keys::NoMap => self.name.push_str("+nomap"),
         }
         if self.defrag_on_failure {
             self.name.push_str("+defrag");
@@ -202,19 +266,26 @@ impl SysarenaSubject {
     /// An allocation that failed once: [`retry`](Self::retry) it.
     #[cold]
     #[inline(never)]
-    fn alloc_failed(&mut self, size: usize, align: usize) -> Option<usize> {
+    fn alloc_failed(&mut self, size: usize, align: usize) -> Option<(usize, u32)> {
         // Asking again without a defragment gives the same error (the
         // manager changes nothing on error), now recorded.
         self.retry(|m| m.alloc(size.max(1), align), Some)
-            .map(|a| a.offset())
+            .map(|a| (a.offset(), a.hint()))
     }
 
     /// A reallocation that failed once: [`retry`](Self::retry) it.
     #[cold]
     #[inline(never)]
-    fn realloc_failed(&mut self, block: Block, new_size: usize) -> Option<Reallocation> {
+    fn realloc_failed(&mut self, block: Block, key: u32, new_size: usize) -> Option<Reallocation> {
+        let by_offset = self.keys == Keys::Offsets;
         self.retry(
-            |m| m.realloc(block.offset, new_size.max(1), block.align),
+            |m| {
+                if by_offset {
+                    m.realloc(block.offset, new_size.max(1), block.align)
+                } else {
+                    m.realloc_with_hint(block.offset, key, new_size.max(1), block.align)
+                }
+            },
             |e| match e {
                 ReallocError::Alloc(e) => Some(e),
                 _ => None,
@@ -267,19 +338,36 @@ pub fn names() -> Vec<String> {
         .collect()
 }
 
+/// How a subject's frees and reallocs find their block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keys {
+    /// By the hint the driver passes back (offset map kept, for a wrong or
+    /// missing one).
+    Hints,
+    /// By offset alone (`+offsets`).
+    Offsets,
+    /// By the hint alone, without an offset map (`+nomap`).
+    NoMap,
+}
+
 /// The suffixes a sysarena subject's name may carry, in this order:
-/// `+offsets` ([`SysarenaSubject::by_offset`]), `+defrag`
-/// ([`SysarenaSubject::defragment_on_failure`]).
+/// `+offsets` ([`SysarenaSubject::by_offset`]) or `+nomap`
+/// ([`SysarenaSubject::without_offset_map`]), then `+defrag`
+/// ([`SysarenaSubject::defragment_on_failure`]), never with `+nomap`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Variant {
     /// `+defrag`: a failed request defragments and retries once.
     pub defrag: bool,
     /// `+offsets`: frees and reallocs by offset alone, without hints.
     pub by_offset: bool,
+    /// `+nomap`: no offset map; frees and reallocs by hint alone.
+    pub no_map: bool,
 }
 
-/// Parses `sysarena/<policy>/<coalescing>[+offsets][+defrag]` into a config
-/// and the [`Variant`].
+/// Parses `sysarena/<policy>/<coalescing>[+offsets|+nomap][+defrag]` into
+/// a config and the [`Variant`] (`+nomap+defrag` is refused: a defragment
+/// compacts the table, and the hints a map-less manager depends on go
+/// wrong).
 pub fn parse_name(name: &str) -> Option<(Config, Variant)> {
     let rest = name.strip_prefix("sysarena/")?;
     let (rest, defrag) = match rest.strip_suffix("+defrag") {
@@ -290,12 +378,21 @@ pub fn parse_name(name: &str) -> Option<(Config, Variant)> {
         Some(r) => (r, true),
         None => (rest, false),
     };
+    let (rest, no_map) = match rest.strip_suffix("+nomap") {
+        Some(r) if !by_offset && !defrag => (r, true),
+        Some(_) => return None,
+        None => (rest, false),
+    };
     let (policy, coalescing) = rest.split_once('/')?;
     let policy: Policy = policy.parse().ok()?;
     let coalescing: Coalescing = coalescing.parse().ok()?;
     Some((
         Config::new(policy, coalescing),
-        Variant { defrag, by_offset },
+        Variant {
+            defrag,
+            by_offset,
+            no_map,
+        },
     ))
 }
 
@@ -309,19 +406,23 @@ impl Subject for SysarenaSubject {
     }
 
     // The plain forms are the keyed ones without a key: `NO_KEY` is never a
-    // descriptor's number, so the manager looks the offset up.
+    // descriptor's number, so the manager looks the offset up (without the
+    // map, a walk finds the key: `plain_key`). A keyed call's key is the
+    // one `alloc_keyed` or `realloc_keyed` returned (the trait's contract),
+    // so the keyed calls test nothing more.
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         self.alloc_keyed(size, align).map(|(offset, _)| offset)
     }
 
     unsafe fn free(&mut self, block: Block) {
         // SAFETY: the caller's contract is `free_keyed`'s.
-        unsafe { self.free_keyed(block, NO_KEY) }
+        unsafe { self.free_keyed(block, self.plain_key(block.offset)) }
     }
 
     unsafe fn realloc(&mut self, block: Block, new_size: usize) -> Option<usize> {
         // SAFETY: the caller's contract is `realloc_keyed`'s.
-        unsafe { self.realloc_keyed(block, NO_KEY, new_size) }.map(|(offset, _)| offset)
+        unsafe { self.realloc_keyed(block, self.plain_key(block.offset), new_size) }
+            .map(|(offset, _)| offset)
     }
 
     fn alloc_keyed(&mut self, size: usize, align: usize) -> Option<(usize, u32)> {
@@ -329,7 +430,7 @@ impl Subject for SysarenaSubject {
         // defragment) out of line.
         match self.manager.alloc(size.max(1), align) {
             Ok(a) => Some((a.offset(), a.hint())),
-            Err(_) => self.alloc_failed(size, align).map(|o| (o, NO_KEY)),
+            Err(_) => self.alloc_failed(size, align),
         }
     }
 
@@ -338,7 +439,7 @@ impl Subject for SysarenaSubject {
         // would report a bad free as an error rather than misbehave. A key
         // that is not the block's hint (`NO_KEY`: the plain form, or a
         // failed request's retry) only costs the lookup `free` does.
-        let _ = if self.by_offset {
+        let _ = if self.keys == Keys::Offsets {
             self.manager.free(block.offset)
         } else {
             self.manager.free_with_hint(block.offset, key)
@@ -352,7 +453,7 @@ impl Subject for SysarenaSubject {
         new_size: usize,
     ) -> Option<(usize, u32)> {
         let (offset, size, align) = (block.offset, new_size.max(1), block.align);
-        let r = if self.by_offset {
+        let r = if self.keys == Keys::Offsets {
             self.manager.realloc(offset, size, align)
         } else {
             self.manager.realloc_with_hint(offset, key, size, align)
@@ -361,7 +462,7 @@ impl Subject for SysarenaSubject {
         // defragment) out of line.
         let r = match r {
             Ok(r) => r,
-            Err(_) => self.realloc_failed(block, new_size)?,
+            Err(_) => self.realloc_failed(block, key, new_size)?,
         };
         self.copy_moved(&r);
         Some((r.offset, r.hint()))
@@ -397,30 +498,66 @@ mod tests {
 
     #[test]
     fn names_carry_the_variant() {
-        for (name, defrag, by_offset) in [
-            ("sysarena/segregated-fit/immediate", false, false),
-            ("sysarena/segregated-fit/immediate+offsets", false, true),
-            ("sysarena/first-fit/deferred+defrag", true, false),
-            ("sysarena/first-fit/deferred+offsets+defrag", true, true),
+        for (name, defrag, by_offset, no_map) in [
+            ("sysarena/segregated-fit/immediate", false, false, false),
+            (
+                "sysarena/segregated-fit/immediate+offsets",
+                false,
+                true,
+                false,
+            ),
+            (
+                "sysarena/segregated-fit/immediate+nomap",
+                false,
+                false,
+                true,
+            ),
+            ("sysarena/first-fit/deferred+defrag", true, false, false),
+            (
+                "sysarena/first-fit/deferred+offsets+defrag",
+                true,
+                true,
+                false,
+            ),
         ] {
             let (config, v) = parse_name(name).unwrap();
-            assert_eq!((v.defrag, v.by_offset), (defrag, by_offset), "{name}");
+            assert_eq!(
+                (v.defrag, v.by_offset, v.no_map),
+                (defrag, by_offset, no_map),
+                "{name}"
+            );
             let s = SysarenaSubject::with_config(config, 1 << 16)
                 .unwrap()
                 .variant(v);
             assert_eq!(s.name(), name, "the name round-trips");
         }
-        assert!(parse_name("sysarena/first-fit/deferred+defrag+offsets").is_none());
+        for refused in [
+            "sysarena/first-fit/deferred+defrag+offsets",
+            "sysarena/first-fit/deferred+nomap+defrag",
+            "sysarena/first-fit/deferred+nomap+offsets",
+            "sysarena/first-fit/deferred+offsets+nomap",
+        ] {
+            assert!(parse_name(refused).is_none(), "{refused}");
+        }
     }
 
-    /// The keyed calls, with hints or by offset, do what the plain ones do.
+    /// The keyed calls, with hints, by offset or without a map, do what the
+    /// plain ones do — and so do plain calls without a map (a walk finds
+    /// each block's hint).
     #[test]
     fn keyed_calls_match_the_plain_ones() {
-        for by_offset in [false, true] {
-            let mut plain = SysarenaSubject::with_config(Config::fast(), 1 << 16).unwrap();
+        for (by_offset, no_map, plain_no_map) in [
+            (false, false, false),
+            (true, false, false),
+            (false, true, true),
+        ] {
+            let mut plain = SysarenaSubject::with_config(Config::fast(), 1 << 16)
+                .unwrap()
+                .without_offset_map(plain_no_map);
             let mut keyed = SysarenaSubject::with_config(Config::fast(), 1 << 16)
                 .unwrap()
-                .by_offset(by_offset);
+                .by_offset(by_offset)
+                .without_offset_map(no_map);
             let mut live = Vec::new();
             for k in 0..200usize {
                 let size = 8 + (k * 37) % 300;
@@ -472,6 +609,8 @@ mod tests {
                 }
             }
             assert_eq!(keyed.manager().stats().used_arenas, 0);
+            assert_eq!(plain.manager().stats().used_arenas, 0);
+            keyed.manager().check_invariants().unwrap();
         }
     }
 

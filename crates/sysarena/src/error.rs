@@ -88,6 +88,15 @@ pub enum FreeError {
         /// wrapping).
         offset: usize,
     },
+    /// The manager keeps no offset map
+    /// ([`set_offset_map(false)`](crate::ArenaManager::set_offset_map)), and
+    /// the call named no descriptor that describes an arena at this offset:
+    /// a `free` or `realloc` without a hint, or with a wrong or stale one.
+    /// Without the map nothing else can find the arena, so nothing is freed.
+    NoOffsetMap {
+        /// The offset given.
+        offset: usize,
+    },
 }
 
 /// Why a reallocation failed. The original allocation is untouched and
@@ -244,6 +253,11 @@ impl fmt::Display for FreeError {
             FreeError::OutOfRegion { offset } => {
                 write!(f, "invalid free: offset {offset} is outside the region")
             }
+            FreeError::NoOffsetMap { offset } => write!(
+                f,
+                "invalid free: the manager keeps no offset map and the hint \
+                 names no arena at offset {offset}"
+            ),
         }
     }
 }

@@ -218,7 +218,9 @@ pub(crate) fn alloc_code(e: AllocError) -> i32 {
 fn free_code(e: FreeError) -> i32 {
     match e {
         FreeError::DoubleFree { .. } => SYSARENA_E_DOUBLE_FREE,
-        FreeError::NotAllocated { .. } | FreeError::OutOfRegion { .. } => SYSARENA_E_INVALID_FREE,
+        FreeError::NotAllocated { .. }
+        | FreeError::OutOfRegion { .. }
+        | FreeError::NoOffsetMap { .. } => SYSARENA_E_INVALID_FREE,
     }
 }
 

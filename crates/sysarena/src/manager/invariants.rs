@@ -115,7 +115,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 }
                 _ => return err("descriptor state is not one of the four", Some(cur)),
             }
-            if self.hash_find(s.offset) != Some(cur) {
+            if self.mapped && self.hash_find(s.offset) != Some(cur) {
                 return err("arena missing from the offset map", Some(cur));
             }
             prev_free = s.state == State::Free;
@@ -211,6 +211,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
         if indexed != nfree {
             return err("free index does not hold every free arena", None);
+        }
+        // Without the map every head is empty (so every lookup misses).
+        if !self.mapped {
+            if self.hash_grow_at != u32::MAX || (0..self.hash_len).any(|b| self.stored_head(b) != 0)
+            {
+                return err("a manager without an offset map has a head", None);
+            }
+            return Ok(());
         }
         // The offset map holds exactly the arenas.
         let mut hashed = 0;

@@ -183,15 +183,34 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// O(1) per descriptor taken.
     #[cold]
     fn grow_hash(&mut self) {
+        self.double_map();
+        self.place_heads();
+    }
+
+    /// The `fresh` count at which a map of `hash_len` buckets grows in this
+    /// table: [`grow_at`] while the map is at most half the table (and the
+    /// table has room for more than the first sixteen buckets), never once
+    /// it spans the table.
+    fn grow_at_here(&self) -> u32 {
         let len = self.slots.as_ref().len();
-        let len32 = len as u32;
-        self.hash_len = self.hash_len.saturating_mul(2);
-        self.hash_mask = self.hash_len - 1;
-        self.hash_grow_at = if self.hash_len <= len32 / 2 {
+        if len >= 32 && self.hash_len as usize <= len / 2 {
             grow_at(self.hash_len)
         } else {
             u32::MAX
-        };
+        }
+    }
+
+    /// Doubles `hash_len` (no rebuild).
+    fn double_map(&mut self) {
+        self.hash_len = self.hash_len.saturating_mul(2);
+        self.hash_mask = self.hash_len - 1;
+        self.hash_grow_at = self.grow_at_here();
+    }
+
+    /// Chooses where the heads of `hash_len` buckets live, and files every
+    /// arena: O(descriptors taken + `hash_len`).
+    fn place_heads(&mut self) {
+        let len = self.slots.as_ref().len();
         // Dense if its slots fit above the descriptors in use, with room for
         // the two an operation may take, and leave the buckets' positions
         // (`hash_len`) below them.
@@ -206,6 +225,87 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.head_stride = DENSE_STRIDE;
         }
         self.rebuild_hash();
+    }
+
+    /// Whether this manager keeps an offset map (the default): see
+    /// [`set_offset_map`](Self::set_offset_map).
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn has_offset_map(&self) -> bool {
+        self.mapped
+    }
+
+    /// Keeps the offset map (`true`, the default) or drops it (`false`).
+    ///
+    /// The offset map is how [`free`](Self::free) and
+    /// [`realloc`](Self::realloc) find an allocation's descriptor from its
+    /// offset alone; every split, merge and move keeps it up to date. A
+    /// caller that keeps every allocation's hint ([`Allocation::hint`](crate::Allocation::hint),
+    /// [`Reallocation::hint`](crate::Reallocation::hint)) and frees only with
+    /// [`free_with_hint`](Self::free_with_hint) and
+    /// [`realloc_with_hint`](Self::realloc_with_hint) never needs it, as a
+    /// GPU sub-allocator that keeps its allocation objects (offset-allocator,
+    /// VMA) needs none. Without it that upkeep is gone (4–8 % of the
+    /// instructions of random actions and of the real traces:
+    /// `benches/RESULTS.md`, "Engine work, part 16"), and the rules change:
+    ///
+    /// - A right hint (its descriptor describes the in-use arena at the
+    ///   offset) frees or resizes as before.
+    /// - A hint whose descriptor describes a free (or cached) arena at the
+    ///   offset is [`FreeError::DoubleFree`](crate::FreeError::DoubleFree), as with the map.
+    /// - Any other call — no hint, a wrong or a stale one — is refused with
+    ///   [`FreeError::NoOffsetMap`](crate::FreeError::NoOffsetMap) (or
+    ///   [`FreeError::OutOfRegion`](crate::FreeError::OutOfRegion) for an
+    ///   offset past the capacity), and nothing changes: without the map
+    ///   nothing else can find the arena, and nothing wrong is freed.
+    /// - [`arena_at`](Self::arena_at) walks the arenas.
+    ///
+    /// Hints stay right as long as the table is not compacted: a
+    /// [`defragment`](Self::defragment) that moves descriptors makes the
+    /// hints of the allocations it moved wrong (a [`Movable`](crate::Movable)
+    /// renews its own, and keeps its map for its passes; its manager always
+    /// has one).
+    ///
+    /// ```
+    /// use sysarena::{ArenaManager, Config, FreeError};
+    ///
+    /// let mut m = ArenaManager::<64>::with_config(4096, Config::fast());
+    /// m.set_offset_map(false);
+    /// let a = m.alloc(100, 8).unwrap();
+    /// // By offset alone: refused, nothing freed.
+    /// assert_eq!(
+    ///     m.free(a.offset()),
+    ///     Err(FreeError::NoOffsetMap { offset: a.offset() })
+    /// );
+    /// m.free_with_hint(a.offset(), a.hint()).unwrap();
+    /// assert_eq!(m.stats().used_arenas, 0);
+    /// ```
+    ///
+    /// # Time complexity
+    /// Dropping: O(map size). Keeping it again: O(descriptors taken), the
+    /// map rebuilt for every arena. O(1) when nothing changes.
+    pub fn set_offset_map(&mut self, keep: bool) {
+        if keep == self.mapped {
+            return;
+        }
+        if keep {
+            self.mapped = true;
+            self.hash_grow_at = self.grow_at_here();
+            while self.fresh >= self.hash_grow_at {
+                self.double_map();
+            }
+            self.place_heads();
+        } else {
+            // Every head empty, and kept empty (`hash_insert` does nothing
+            // without the map): every `hash_find` misses.
+            self.clear_dense_slots();
+            for b in 0..self.hash_len {
+                self.set_head(self.head_at(b), 0);
+            }
+            self.mapped = false;
+            self.hash_grow_at = u32::MAX;
+        }
     }
 
     /// Ends the dense form (if on): the dense slots become never-used
@@ -238,6 +338,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.clear_dense_slots();
     }
 
+    /// The arena (free, cached or in use) that starts at `offset`. Without
+    /// the map every head is empty: `None`.
     pub(super) fn hash_find(&self, offset: usize) -> Option<u32> {
         let mut cur = self
             .head(self.head_at(self.bucket_of(offset)))
@@ -252,14 +354,22 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         None
     }
 
+    /// Files arena `i` under its offset (nothing without the map).
     pub(super) fn hash_insert(&mut self, i: u32) {
+        if !self.mapped {
+            return;
+        }
         let at = self.head_at(self.bucket_of(self.slot(i).offset));
         let head = self.head(at).wrapping_sub(1);
         self.slot_mut(i).hash_next = head;
         self.set_head(at, i.wrapping_add(1));
     }
 
+    /// Takes arena `i` out of the map (nothing without one).
     pub(super) fn hash_remove(&mut self, i: u32) {
+        if !self.mapped {
+            return;
+        }
         let at = self.head_at(self.bucket_of(self.slot(i).offset));
         let next = self.slot(i).hash_next;
         let mut cur = self.head(at).wrapping_sub(1);
@@ -309,7 +419,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.head(self.head_at(b))
     }
 
+    /// Files every arena in the map again (nothing without one).
     pub(super) fn rebuild_hash(&mut self) {
+        if !self.mapped {
+            return;
+        }
         // Buckets at and above `hash_len` were never written: already empty.
         let (fresh, hash_len) = (self.fresh as usize, self.hash_len);
         for b in 0..hash_len {
@@ -387,6 +501,69 @@ mod tests {
             m.check_invariants().unwrap();
             assert_eq!(m.stats().used_arenas, 0);
         }
+    }
+
+    /// The map dropped in the middle of use (dense heads and all) and kept
+    /// again later: without it hinted calls work, lookups by offset are
+    /// refused with nothing changed, and it grows nowhere; kept again, it is
+    /// rebuilt at the size the descriptors taken call for, and every offset
+    /// is found.
+    #[test]
+    fn the_map_dropped_and_kept_again() {
+        let mut table = vec![Slot::EMPTY; LEN];
+        let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
+        let mut live = Vec::new();
+        while !m.dense() {
+            let a = m.alloc(40, 8).unwrap();
+            live.push((a.offset(), a.hint()));
+        }
+        m.set_offset_map(false);
+        assert!(!m.has_offset_map() && !m.dense());
+        m.check_invariants().unwrap();
+        let (hash_len, before) = (m.hash_len, m.stats());
+        let (off, hint) = live[0];
+        assert_eq!(m.free(off), Err(FreeError::NoOffsetMap { offset: off }));
+        assert_eq!(
+            m.free_with_hint(off, hint ^ 1),
+            Err(FreeError::NoOffsetMap { offset: off })
+        );
+        assert_eq!(
+            m.free_with_hint(1 << 20, hint),
+            Err(FreeError::OutOfRegion { offset: 1 << 20 })
+        );
+        assert_eq!(m.stats(), before, "a refused free changed nothing");
+        assert!(
+            m.arena_at(off)
+                .is_some_and(|a| a.in_use && a.slot == hint as usize)
+        );
+        // Grow well past the map's size: it stays as it was.
+        for k in 0..LEN / 2 {
+            match m.alloc(24 + k % 5 * 8, 8) {
+                Ok(a) => live.push((a.offset(), a.hint())),
+                Err(_) => break,
+            }
+            if k % 3 == 0 {
+                let (off, hint) = live.swap_remove(k % live.len());
+                m.free_with_hint(off, hint).unwrap();
+                // A second free with the same hint: the descriptor still
+                // describes the freed arena (cached or free), or has moved on.
+                assert!(matches!(
+                    m.free_with_hint(off, hint),
+                    Err(FreeError::DoubleFree { .. } | FreeError::NoOffsetMap { .. })
+                ));
+            }
+            m.check_invariants().unwrap();
+        }
+        assert_eq!(m.hash_len, hash_len, "a map-less manager grew its map");
+        m.set_offset_map(true);
+        assert!(m.has_offset_map());
+        assert!(m.fresh < m.hash_grow_at, "the map is sized for the table");
+        m.check_invariants().unwrap();
+        for &(off, _) in &live {
+            m.free(off).unwrap();
+        }
+        m.check_invariants().unwrap();
+        assert_eq!(m.stats().used_arenas, 0);
     }
 
     /// The heads leave the dense slots in the middle of use (what

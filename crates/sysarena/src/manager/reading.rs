@@ -68,8 +68,19 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             })
     }
 
-    /// The arena that starts at `offset`, if any. O(1).
+    /// The arena that starts at `offset`, if any.
+    ///
+    /// # Time complexity
+    /// O(1) through the offset map; without one
+    /// ([`set_offset_map`](Self::set_offset_map)), a walk of the arenas
+    /// below `offset`: O(arenas).
     pub fn arena_at(&self, offset: usize) -> Option<ArenaInfo> {
+        if !self.mapped {
+            return self
+                .arenas()
+                .take_while(|a| a.offset <= offset)
+                .find(|a| a.offset == offset);
+        }
         let i = self.hash_find(offset)?;
         Some(info(i as usize, self.slot(i)))
     }

@@ -61,6 +61,9 @@ pub struct ArenaManager<const N: usize, S: TableStorage = [Slot; N]> {
     /// beyond it stays untouched. Their heads are the first `hash_len`
     /// positions' `bucket` fields, or dense (see `dense`).
     pub(super) hash_len: u32,
+    /// Whether the offset map is kept (see `set_offset_map`): without it
+    /// every head stays empty and nothing is filed.
+    pub(super) mapped: bool,
     /// `hash_len - 1`: what an offset's hash is masked with.
     pub(super) hash_mask: u32,
     /// `offset_map::grow_at(hash_len)` while the map can still grow,
@@ -140,6 +143,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             } else {
                 16
             },
+            mapped: true,
             hash_mask: if len == 0 {
                 0
             } else if len < 16 {

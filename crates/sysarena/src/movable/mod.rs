@@ -157,7 +157,14 @@ impl<const N: usize, const H: usize> Movable<N, H> {
 impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<N, H, S, T> {
     /// A manager from its parts: an arena manager (any table storage) and a
     /// handle table (its entries are reset). Allocations the manager already
-    /// holds have no handle: they never move.
+    /// holds have no handle: they never move. A manager without an offset
+    /// map ([`ArenaManager::set_offset_map`]) gets it back: a pass finds its
+    /// moves' arenas by offset.
+    ///
+    /// # Time complexity
+    /// O(handles), plus O(arenas) to release a pass's reservations the
+    /// manager may hold, plus O(descriptors taken) to rebuild a dropped
+    /// offset map.
     ///
     /// # Errors
     /// [`HandleError::BadTableSize`] if the handle table is empty or has 2³⁰
@@ -172,6 +179,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         }
         handles.as_mut().fill(HandleSlot::EMPTY);
         manager.release_reservations();
+        manager.set_offset_map(true);
         Ok(Movable {
             manager,
             handles,

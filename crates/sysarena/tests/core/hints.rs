@@ -5,11 +5,17 @@
 //! tables must stay identical — a hint may only save the offset map's
 //! lookup, never change what happens — for every policy, coalescing mode
 //! and a table small enough to run out of descriptors.
+//!
+//! A third manager keeps no offset map (`set_offset_map(false)`) and takes
+//! the hinted calls too: a right hint must do what the offset alone does;
+//! any other may instead be refused with `FreeError::NoOffsetMap`, changing
+//! nothing — it then retries with the right hint, found by a walk — and an
+//! offset past the region is `OutOfRegion` with any hint.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sysarena::{ArenaManager, Config};
+use sysarena::{ArenaManager, Config, FreeError, ReallocError};
 
 use super::common::{any_config, check, layout, native_or_miri, proptest_config};
 
@@ -100,10 +106,38 @@ fn pick_hint(kind: Hint, own: u32, live: &Live, freed: &[(usize, u32)]) -> u32 {
     }
 }
 
+/// The descriptor of the in-use arena at `offset` in a manager without an
+/// offset map, found by a walk (`arena_at`); `u32::MAX` if there is none.
+fn walked_hint<const N: usize>(m: &ArenaManager<N>, offset: usize) -> u32 {
+    m.arena_at(offset)
+        .filter(|a| a.in_use)
+        .map_or(u32::MAX, |a| a.slot as u32)
+}
+
+/// Whether `got`, a map-less manager's answer to a free of `offset` with
+/// `hint`, agrees with `want`, the answer by offset: the same, or (with a
+/// hint that is not `right`, for an offset in the region) a refusal for
+/// want of the map.
+fn nomap_agrees(
+    got: Result<(), FreeError>,
+    want: Result<(), FreeError>,
+    offset: usize,
+    hint: u32,
+    right: u32,
+) -> bool {
+    got == want
+        || (hint != right
+            && got == Err(FreeError::NoOffsetMap { offset })
+            && !matches!(want, Err(FreeError::OutOfRegion { .. })))
+}
+
 fn run<const N: usize>(config: Config, ops: &[Op]) {
-    // `hinted` takes the hinted calls, `plain` the same calls by offset.
+    // `hinted` takes the hinted calls, `plain` the same calls by offset,
+    // `nomap` the hinted calls without an offset map.
     let mut hinted = ArenaManager::<N>::with_config(CAPACITY, config);
     let mut plain = ArenaManager::<N>::with_config(CAPACITY, config);
+    let mut nomap = ArenaManager::<N>::with_config(CAPACITY, config);
+    nomap.set_offset_map(false);
     let mut live = Live::new();
     let mut freed: Vec<(usize, u32)> = Vec::new();
     for op in ops {
@@ -112,6 +146,11 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                 let align = 1 << align_log2;
                 let (a, b) = (hinted.alloc(size, align), plain.alloc(size, align));
                 assert_eq!(a, b, "alloc({size}, {align})");
+                assert_eq!(
+                    nomap.alloc(size, align),
+                    b,
+                    "alloc({size}, {align}), no map"
+                );
                 if let Ok(a) = a {
                     live.insert(a.offset(), (a.hint(), align));
                 }
@@ -124,6 +163,15 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                 let (a, b) = (hinted.free_with_hint(off, h), plain.free(off));
                 assert_eq!(a, b, "free({off}) hinted {h}");
                 assert!(a.is_ok(), "a live allocation frees: {a:?}");
+                let right = walked_hint(&nomap, off);
+                let c = nomap.free_with_hint(off, h);
+                assert!(
+                    nomap_agrees(c, b, off, h, right),
+                    "free({off}) hinted {h}, no map: {c:?}"
+                );
+                if c.is_err() {
+                    assert_eq!(nomap.free_with_hint(off, right), b);
+                }
                 live.remove(&off);
                 freed.push((off, own));
             }
@@ -138,6 +186,11 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                 let (a, b) = (hinted.free_with_hint(off, own), plain.free(off));
                 assert_eq!(a, b, "second free({off}) hinted {own}");
                 assert!(a.is_err(), "a second free must fail");
+                let c = nomap.free_with_hint(off, own);
+                assert!(
+                    nomap_agrees(c, b, off, own, u32::MAX),
+                    "second free({off}), no map: {c:?}"
+                );
             }
             Op::FreeWild { offset, hint } => {
                 if live.contains_key(&offset) {
@@ -147,6 +200,14 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                 let (a, b) = (hinted.free_with_hint(offset, h), plain.free(offset));
                 assert_eq!(a, b, "free({offset}) of no allocation, hinted {h}");
                 assert!(a.is_err(), "no allocation starts at {offset}");
+                let c = nomap.free_with_hint(offset, h);
+                assert!(
+                    nomap_agrees(c, b, offset, h, u32::MAX),
+                    "free({offset}), no map: {c:?}"
+                );
+                // By offset alone: refused, or out of the region.
+                let d = nomap.free(offset);
+                assert!(nomap_agrees(d, b, offset, u32::MAX - 1, u32::MAX), "{d:?}");
             }
             Op::Realloc { pick, size, hint } => {
                 let Some((&off, &(own, align))) = live.iter().nth(pick % live.len().max(1)) else {
@@ -156,13 +217,24 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                 let a = hinted.realloc_with_hint(off, h, size, align);
                 let b = plain.realloc(off, size, align);
                 assert_eq!(a, b, "realloc({off}, {size}) hinted {h}");
+                let right = walked_hint(&nomap, off);
+                let c = match nomap.realloc_with_hint(off, h, size, align) {
+                    Err(ReallocError::Free(FreeError::NoOffsetMap { offset })) => {
+                        assert!(h != right && offset == off, "refused a right hint");
+                        nomap.realloc_with_hint(off, right, size, align)
+                    }
+                    c => c,
+                };
+                assert_eq!(c, b, "realloc({off}, {size}) hinted {h}, no map");
                 if let Ok(r) = a {
                     live.remove(&off);
                     live.insert(r.offset, (r.hint(), align));
                 }
             }
             Op::Defragment => {
-                assert_eq!(hinted.defragment(), plain.defragment());
+                let b = plain.defragment();
+                assert_eq!(hinted.defragment(), b);
+                assert_eq!(nomap.defragment(), b);
             }
             Op::Relocate => {
                 let (mut ma, mut mb) = (Vec::new(), Vec::new());
@@ -170,6 +242,9 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
                 let b = plain.relocate(|mv| mb.push(mv));
                 assert_eq!(a.is_ok(), b.is_ok());
                 assert_eq!(ma, mb);
+                let mut mc = Vec::new();
+                assert_eq!(nomap.relocate(|mv| mc.push(mv)).is_ok(), b.is_ok());
+                assert_eq!(mc, mb);
                 // The moved allocations' hints are stale now (kept on
                 // purpose: a stale hint must still work).
                 for mv in ma {
@@ -185,12 +260,24 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
         );
         assert_eq!(hinted.stats(), plain.stats());
         check(&hinted);
+        assert_eq!(layout(&nomap), layout(&plain), "no map: after {op:?}");
+        assert_eq!(nomap.stats(), plain.stats());
+        check(&nomap);
     }
     // Everything still live frees with its (possibly stale) hint.
     for (&off, &(h, _)) in &live {
-        assert_eq!(hinted.free_with_hint(off, h), plain.free(off));
+        let b = plain.free(off);
+        assert_eq!(hinted.free_with_hint(off, h), b);
+        let right = walked_hint(&nomap, off);
+        let c = nomap.free_with_hint(off, h);
+        assert!(nomap_agrees(c, b, off, h, right), "{c:?}");
+        if c.is_err() {
+            assert_eq!(nomap.free_with_hint(off, right), b);
+        }
     }
     assert_eq!(layout(&hinted), layout(&plain));
+    assert_eq!(layout(&nomap), layout(&plain));
+    check(&nomap);
     assert_eq!(hinted.stats().used_arenas, 0);
 }
 
