@@ -20,6 +20,12 @@
 //! which fit only after a flush (or never): a cached arena must never be
 //! handed out twice, a second free of it must be `DoubleFree`, and the
 //! cached bytes must add up (see the fuzz crate's `quick` module).
+//!
+//! The offset map is dropped and kept again (`set_offset_map`) mid-run.
+//! Without it a call that is not given its block's right hint must be
+//! refused with `FreeError::NoOffsetMap` (or say `DoubleFree` of an arena
+//! its hint names) and change nothing; it is then made again with the hint
+//! a walk of the arenas finds.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -115,10 +121,35 @@ impl Hint {
 }
 
 fn free(m: &mut Manager, off: usize, hint: Option<u32>) -> Result<(), FreeError> {
-    match hint {
+    let before = Snapshot::of(m);
+    let r = match hint {
         None => m.free(off),
         Some(h) => m.free_with_hint(off, h),
+    };
+    match (r, walked_hint(m, off)) {
+        (Err(FreeError::NoOffsetMap { offset }), Some(right)) => {
+            refused_for_the_map(m, &before, offset, off);
+            m.free_with_hint(off, right)
+        }
+        (r, _) => r,
     }
+}
+
+/// Without the offset map: the descriptor of the in-use arena at `off`,
+/// found by a walk (`None` with the map, or if no block starts there).
+fn walked_hint(m: &Manager, off: usize) -> Option<u32> {
+    if m.has_offset_map() {
+        return None;
+    }
+    m.arena_at(off).filter(|a| a.in_use).map(|a| a.slot as u32)
+}
+
+/// A call that was refused for want of the offset map: only without one,
+/// for the offset given, and nothing changed.
+fn refused_for_the_map(m: &Manager, before: &Snapshot, offset: usize, off: usize) {
+    assert!(!m.has_offset_map(), "NoOffsetMap with the map");
+    assert_eq!(offset, off);
+    quick::assert_same_or_flushed(before, &Snapshot::of(m), false, "refused for the map");
 }
 
 fn realloc(
@@ -128,9 +159,17 @@ fn realloc(
     size: usize,
     align: usize,
 ) -> Result<Reallocation, ReallocError> {
-    match hint {
+    let before = Snapshot::of(m);
+    let r = match hint {
         None => m.realloc(off, size, align),
         Some(h) => m.realloc_with_hint(off, h, size, align),
+    };
+    match (r, walked_hint(m, off)) {
+        (Err(ReallocError::Free(FreeError::NoOffsetMap { offset })), Some(right)) => {
+            refused_for_the_map(m, &before, offset, off);
+            m.realloc_with_hint(off, right, size, align)
+        }
+        (r, _) => r,
     }
 }
 
@@ -181,6 +220,8 @@ enum Op {
         hint: Hint,
     },
     FlushQuickLists,
+    /// `set_offset_map(keep)`.
+    OffsetMap(bool),
     /// Ask for all the free bytes but `slack`: it fits only when they are
     /// one arena, so with arenas cached it forces a flush and a retry.
     AllocAllFree {
@@ -419,10 +460,21 @@ fuzz_target!(|input: Input| {
                         Err(FreeError::NotAllocated { offset }) if !cached => {
                             assert_eq!(offset, off)
                         }
+                        // Without the map, a hint that does not name the
+                        // freed arena.
+                        Err(FreeError::NoOffsetMap { offset }) if !m.has_offset_map() => {
+                            assert_eq!(offset, off)
+                        }
                         other => panic!("a second free: {other:?} (cached: {cached})"),
                     }
                     quick::assert_same_or_flushed(&once, &Snapshot::of(&m), false, "double free");
                 }
+            }
+            Op::OffsetMap(keep) => {
+                m.set_offset_map(keep);
+                assert_eq!(m.has_offset_map(), keep);
+                // Nothing a caller sees changes.
+                quick::assert_same_or_flushed(&before, &Snapshot::of(&m), false, "offset map");
             }
             Op::FlushQuickLists => {
                 m.flush_quick_lists();
@@ -442,7 +494,7 @@ fuzz_target!(|input: Input| {
                 if let Some(off) = wild(w, &live, &freed) {
                     let cached = m.arena_at(off).is_some_and(|a| a.cached);
                     let e = free(&mut m, off, hint.get(off, &live)).unwrap_err();
-                    if cached {
+                    if cached && m.has_offset_map() {
                         assert_eq!(e, FreeError::DoubleFree { offset: off }, "a cached arena");
                     }
                     match e {
@@ -451,6 +503,11 @@ fuzz_target!(|input: Input| {
                             assert!(off >= m.capacity());
                         }
                         FreeError::DoubleFree { offset } | FreeError::NotAllocated { offset } => {
+                            assert_eq!(offset, off);
+                            assert!(off < m.capacity());
+                        }
+                        FreeError::NoOffsetMap { offset } => {
+                            assert!(!m.has_offset_map(), "NoOffsetMap with the map");
                             assert_eq!(offset, off);
                             assert!(off < m.capacity());
                         }
@@ -514,7 +571,7 @@ fuzz_target!(|input: Input| {
                     let cached = m.arena_at(off).is_some_and(|a| a.cached);
                     let r = realloc(&mut m, off, hint.get(off, &live), usize::from(size), 1);
                     assert!(matches!(r, Err(ReallocError::Free(_))), "{r:?}");
-                    if cached {
+                    if cached && m.has_offset_map() {
                         let e = FreeError::DoubleFree { offset: off };
                         assert_eq!(r, Err(ReallocError::Free(e)), "a cached arena");
                     }
