@@ -387,7 +387,8 @@ pub unsafe extern "C" fn sysarena_block_walk(
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
 /// `SYSARENA_E_BAD_ARGUMENT` (`offset` is past the capacity, or no arena
-/// starts there). O(1).
+/// starts there). O(arenas): a block finds its allocations by handle
+/// and keeps no offset map, so this walks the arenas.
 ///
 /// # Safety
 /// As [`sysarena_block_free`]; `out` writable.

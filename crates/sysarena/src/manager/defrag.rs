@@ -46,15 +46,24 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.alloc_uncached(size, need, align, tag)
     }
 
-    /// The descriptor of the in-use arena at `offset`, if there is one.
-    #[cfg(test)]
-    pub(crate) fn in_use_descriptor(&self, offset: usize) -> Option<u32> {
+    /// The descriptor of the in-use arena at `offset`: `hint` if it
+    /// describes it (a `Movable` keeps every handle's hint right, and keeps
+    /// no offset map), else the map's answer if there is a map. O(1).
+    pub(crate) fn in_use_descriptor(&self, offset: usize, hint: u32) -> Option<u32> {
+        if hint < self.fresh {
+            let s = self.slot(hint);
+            if s.offset == offset && s.state == State::InUse {
+                return Some(hint);
+            }
+        }
         self.lookup_in_use(offset).ok()
     }
 
-    /// The tag of the in-use arena at `offset`, without the planned mark.
-    pub(crate) fn tag_at(&self, offset: usize) -> Option<u32> {
-        let tag = self.slot(self.lookup_in_use(offset).ok()?).tag;
+    /// The tag of the in-use arena at `offset` (its descriptor `hint`, as
+    /// in [`in_use_descriptor`](Self::in_use_descriptor)), without the
+    /// planned mark.
+    pub(crate) fn tag_at(&self, offset: usize, hint: u32) -> Option<u32> {
+        let tag = self.slot(self.in_use_descriptor(offset, hint)?).tag;
         Some(if tag != NIL && tag & RESERVED == 0 {
             tag & !MOVING
         } else {
@@ -62,19 +71,27 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         })
     }
 
-    /// Whether the in-use arena at `offset` has a move planned.
-    pub(crate) fn is_moving(&self, offset: usize) -> bool {
-        self.lookup_in_use(offset).is_ok_and(|i| {
+    /// Whether the in-use arena at `offset` (descriptor `hint`) has a move
+    /// planned.
+    pub(crate) fn is_moving(&self, offset: usize, hint: u32) -> bool {
+        self.in_use_descriptor(offset, hint).is_some_and(|i| {
             let tag = self.slot(i).tag;
             tag != NIL && tag & (RESERVED | MOVING) == MOVING
         })
     }
 
-    /// The alignment the in-use arena at `offset` was allocated with.
-    pub(crate) fn align_at(&self, offset: usize) -> Option<usize> {
-        self.lookup_in_use(offset)
-            .ok()
+    /// The alignment the in-use arena at `offset` (descriptor `hint`) was
+    /// allocated with.
+    pub(crate) fn align_at(&self, offset: usize, hint: u32) -> Option<usize> {
+        self.in_use_descriptor(offset, hint)
             .map(|i| 1usize << self.slot(i).align_log2)
+    }
+
+    /// The in-use arena at `offset` (descriptor `hint`), as a reader sees
+    /// it.
+    pub(crate) fn in_use_info(&self, offset: usize, hint: u32) -> Option<crate::stats::ArenaInfo> {
+        let i = self.in_use_descriptor(offset, hint)?;
+        Some(super::reading::info(i as usize, self.slot(i)))
     }
 
     /// Alignment padding in front of `offset` for `align`.
@@ -314,7 +331,16 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let to = self
             .carve(f, pad, size, size, 1usize << align_log2, tag | RESERVED)
             .expect("two spare descriptors were checked");
-        self.slot_mut(x).tag = tag | MOVING;
+        // The reservation keeps descriptor `f` (`carve` gives the allocation
+        // the descriptor it split). An in-use arena's free-list link is
+        // unused: while the move is planned the allocation's names the
+        // reservation and the reservation's the allocation, so that
+        // `finish_move` needs no offset map (and a table compaction, which
+        // may move either, renews both: `move_slot`).
+        let xm = self.slot_mut(x);
+        xm.tag = tag | MOVING;
+        xm.link_next = f;
+        self.slot_mut(f).link_next = x;
         out[plan.moves] = PlannedMove::new(handle, from, to, len);
         plan.moves += 1;
         plan.bytes += len;
@@ -322,32 +348,41 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Ends one planned move: commits it (when `commit` and the move still
     /// describes the allocation: same place, same size) or frees its
-    /// reservation.
-    pub(crate) fn finish_move(&mut self, mv: &PlannedMove, commit: bool) -> Finish {
+    /// reservation. `x` is the descriptor of the allocation of the move's
+    /// handle (the handle's hint); the reservation is found through it, so
+    /// no offset is looked up. A move that does not match (a wrong handle,
+    /// a destination that is not its reservation's, a move already ended)
+    /// is `Missing` and changes nothing.
+    pub(crate) fn finish_move(&mut self, mv: &PlannedMove, x: u32, commit: bool) -> Finish {
         let tag = mv.handle.index();
-        let Some(r) = self.hash_find(mv.to) else {
-            return Finish::Missing;
-        };
-        let rs = *self.slot(r);
-        if rs.state != State::InUse || rs.tag != tag | RESERVED {
+        if x >= self.fresh {
             return Finish::Missing;
         }
-        // The allocation, if it is still where the plan found it.
-        let x = self.hash_find(mv.from).filter(|&x| {
-            let xs = self.slot(x);
-            xs.state == State::InUse && xs.tag == tag | MOVING
-        });
-        if let Some(x) = x {
-            self.slot_mut(x).tag = tag;
-            let xs = *self.slot(x);
-            if commit
-                && mv.to < mv.from
-                && xs.size == mv.len
-                && rs.size == mv.len.min(mv.from - mv.to)
-            {
-                self.commit_move(r, x);
-                return Finish::Committed(r);
-            }
+        let xs = *self.slot(x);
+        if xs.state != State::InUse || xs.tag != tag | MOVING {
+            return Finish::Missing;
+        }
+        // `x` has a move planned: its link names the reservation (see
+        // `reserve_move`), a descriptor below `fresh`.
+        let r = xs.link_next;
+        debug_assert!(r < self.fresh);
+        let rs = *self.slot(r);
+        if rs.state != State::InUse
+            || rs.tag != tag | RESERVED
+            || rs.link_next != x
+            || rs.offset != mv.to
+        {
+            return Finish::Missing;
+        }
+        self.slot_mut(x).tag = tag;
+        if commit
+            && mv.to < mv.from
+            && xs.offset == mv.from
+            && xs.size == mv.len
+            && rs.size == mv.len.min(mv.from - mv.to)
+        {
+            self.commit_move(r, x);
+            return Finish::Committed(r);
         }
         self.release(r);
         self.settle();

@@ -263,9 +263,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ///
     /// Hints stay right as long as the table is not compacted: a
     /// [`defragment`](Self::defragment) that moves descriptors makes the
-    /// hints of the allocations it moved wrong (a [`Movable`](crate::Movable)
-    /// renews its own, and keeps its map for its passes; its manager always
-    /// has one).
+    /// hints of the allocations it moved wrong. A [`Movable`](crate::Movable)
+    /// renews its own, and runs without the map: its manager has none.
     ///
     /// ```
     /// use sysarena::{ArenaManager, Config, FreeError};

@@ -86,7 +86,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 }
 
-fn info(slot: usize, s: &Slot) -> ArenaInfo {
+/// What a reader sees of descriptor `slot`.
+pub(super) fn info(slot: usize, s: &Slot) -> ArenaInfo {
     ArenaInfo {
         offset: s.offset,
         size: s.size,

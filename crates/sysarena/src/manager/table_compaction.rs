@@ -2,7 +2,7 @@
 //! (the classic defragment's second phase).
 
 use super::state::ArenaManager;
-use crate::table::{NIL, RESERVED, Slot, State, TAG_INDEX, TableStorage, class_of};
+use crate::table::{MOVING, NIL, RESERVED, Slot, State, TAG_INDEX, TableStorage, class_of};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Moves descriptors down so that the spares sit at the end of the
@@ -72,6 +72,21 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             }
             if ln != NIL {
                 self.slot_mut(ln).link_prev = to;
+            }
+        }
+        // A planned move's pair (the moving allocation and its
+        // reservation) name each other: the partner learns the new number.
+        // (Checked both ways: a stale mark must not write into a stranger.)
+        if d.state == State::InUse && d.tag != NIL && d.tag & (RESERVED | MOVING) != 0 {
+            let p = d.link_next;
+            if (p as usize) < self.slots.as_ref().len() {
+                let ps = self.slot(p);
+                if ps.state == State::InUse
+                    && ps.link_next == from
+                    && ps.tag ^ d.tag == RESERVED | MOVING
+                {
+                    self.slot_mut(p).link_next = to;
+                }
             }
         }
         *self.slot_mut(to) = d;

@@ -88,7 +88,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         let e = self.live_entry(handle)?;
         let align = self
             .manager
-            .align_at(e.offset)
+            .align_at(e.offset, e.link)
             .ok_or(HandleError::Stale { handle })?;
         self.realloc(handle, new_size, align)
     }
@@ -109,7 +109,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         let e = self.live_entry(handle)?;
         Ok(self
             .manager
-            .arena_at(e.offset)
+            .in_use_info(e.offset, e.link)
             .expect("a live handle names an in-use arena"))
     }
 
@@ -123,7 +123,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// [`HandleError::PinOverflow`] after 2³² − 1 pins.
     pub fn pin(&mut self, handle: Handle) -> Result<usize, HandleError> {
         let e = self.live_entry(handle)?;
-        if self.pass.is_some() && self.manager.is_moving(e.offset) {
+        if self.pass.is_some() && self.manager.is_moving(e.offset, e.link) {
             return Err(HandleError::Moving { handle });
         }
         let pins = e

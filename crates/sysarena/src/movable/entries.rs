@@ -31,7 +31,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         if e.pins > 0 {
             return Err(HandleError::Pinned { handle });
         }
-        if self.pass.is_some() && self.manager.is_moving(e.offset) {
+        if self.pass.is_some() && self.manager.is_moving(e.offset, e.link) {
             return Err(HandleError::Moving { handle });
         }
         Ok(e)

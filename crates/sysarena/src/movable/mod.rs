@@ -157,14 +157,18 @@ impl<const N: usize, const H: usize> Movable<N, H> {
 impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<N, H, S, T> {
     /// A manager from its parts: an arena manager (any table storage) and a
     /// handle table (its entries are reset). Allocations the manager already
-    /// holds have no handle: they never move. A manager without an offset
-    /// map ([`ArenaManager::set_offset_map`]) gets it back: a pass finds its
-    /// moves' arenas by offset.
+    /// holds have no handle: they never move.
+    ///
+    /// A `Movable` finds every allocation by its handle's hint (the number
+    /// of its descriptor, kept right through every move and table
+    /// compaction), never by offset, so its manager keeps no offset map
+    /// ([`ArenaManager::set_offset_map`]`(false)`): no split, merge or move
+    /// pays for one. [`manager`](Self::manager)`().arena_at` therefore walks
+    /// the arenas.
     ///
     /// # Time complexity
     /// O(handles), plus O(arenas) to release a pass's reservations the
-    /// manager may hold, plus O(descriptors taken) to rebuild a dropped
-    /// offset map.
+    /// manager may hold, plus O(map size) to drop its offset map.
     ///
     /// # Errors
     /// [`HandleError::BadTableSize`] if the handle table is empty or has 2³⁰
@@ -179,7 +183,7 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         }
         handles.as_mut().fill(HandleSlot::EMPTY);
         manager.release_reservations();
-        manager.set_offset_map(true);
+        manager.set_offset_map(false);
         Ok(Movable {
             manager,
             handles,
@@ -253,7 +257,13 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
                 continue;
             }
             live += 1;
-            if self.manager.tag_at(e.offset) != Some(i as u32) {
+            if self.manager.in_use_descriptor(e.offset, e.link) != Some(e.link) {
+                return Err(InvariantError {
+                    what: "a live handle's hint does not name its in-use arena",
+                    slot: Some(i),
+                });
+            }
+            if self.manager.tag_at(e.offset, e.link) != Some(i as u32) {
                 return Err(InvariantError {
                     what: "a live handle does not name an in-use arena tagged with it",
                     slot: Some(i),

@@ -181,7 +181,16 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         for mv in moves {
             let handle_ok = self.live_entry(mv.handle).is_ok_and(|e| e.pins == 0);
             let commit = mv.status == MoveStatus::Done && handle_ok;
-            match self.manager.finish_move(mv, commit) {
+            // The allocation's descriptor: the hint of the entry the move's
+            // handle indexes (whatever its generation: the manager checks
+            // that the move is that entry's, by its tag).
+            let x = self
+                .handles
+                .as_ref()
+                .get(mv.handle.index() as usize)
+                .filter(|e| e.live)
+                .map_or(NIL, |e| e.link);
+            match self.manager.finish_move(mv, x, commit) {
                 Finish::Missing => {
                     report.rejected += 1;
                     continue;
@@ -240,7 +249,7 @@ mod tests {
         hs.iter()
             .filter(|h| {
                 let e = m.live_entry(**h).unwrap();
-                m.manager.in_use_descriptor(e.offset) == Some(e.link)
+                m.manager.arena_at(e.offset).map(|a| a.slot as u32) == Some(e.link)
             })
             .count()
     }
@@ -274,6 +283,39 @@ mod tests {
             m.free(h).unwrap();
         }
         m.check_invariants().unwrap();
+    }
+
+    /// A `defragment` during a pass compacts the table under the planned
+    /// moves: each moving allocation and its reservation name each other by
+    /// descriptor number (the manager keeps no offset map), and the
+    /// compaction renews both, so every move still commits.
+    #[test]
+    fn a_defragment_during_a_pass_keeps_every_planned_move() {
+        for config in [crate::Config::default(), crate::Config::fast()] {
+            let mut m = Movable::<32, 32>::with_config(1000, config);
+            let live = holes(&mut m);
+            let mut buf = [PlannedMove::EMPTY; 16];
+            let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+            assert!(plan.moves > 0);
+            let before: Vec<_> = m.manager.table().map(|e| e.arena).collect();
+            let report = m.defragment();
+            let after: Vec<_> = m.manager.table().map(|e| e.arena).collect();
+            assert!(report.compacted > 0 && before != after, "{report:?}");
+            m.check_invariants().unwrap();
+            for mv in &mut buf[..plan.moves] {
+                mv.status = MoveStatus::Done;
+            }
+            let report = m.end_pass(&buf[..plan.moves]).unwrap();
+            assert_eq!(report.done, plan.moves, "{report:?}");
+            assert_eq!(report.unreturned, 0);
+            assert_eq!(right_hints(&m, &live), live.len());
+            m.check_invariants().unwrap();
+            for h in live {
+                m.free(h).unwrap();
+            }
+            m.check_invariants().unwrap();
+            assert_eq!(m.stats().used_arenas, 0);
+        }
     }
 
     #[test]
