@@ -363,9 +363,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return Finish::Missing;
         }
         // `x` has a move planned: its link names the reservation (see
-        // `reserve_move`), a descriptor below `fresh`.
+        // `reserve_move`), a descriptor below `fresh`; checked all the same
+        // before `slot` reads it.
         let r = xs.link_next;
-        debug_assert!(r < self.fresh);
+        if r >= self.fresh {
+            debug_assert!(false, "a moving arena's link is not a descriptor");
+            return Finish::Missing;
+        }
         let rs = *self.slot(r);
         if rs.state != State::InUse
             || rs.tag != tag | RESERVED
