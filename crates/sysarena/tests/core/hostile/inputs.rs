@@ -716,6 +716,55 @@ fn from_another_region(config: Config, log: &mut Log) {
     check(g.manager());
 }
 
+fn without_the_offset_map(config: Config, log: &mut Log) {
+    const WHAT: &str = "no offset map (`set_offset_map(false)`), a wrong hint";
+    let mut m = ArenaManager::<16>::with_config(CAP, config);
+    m.set_offset_map(false);
+    let a = m.alloc(64, 8).unwrap();
+    let b = m.alloc(64, 8).unwrap();
+    let (off, hint) = (a.offset(), a.hint());
+    log.manager(
+        WHAT,
+        "free(a) — by offset alone",
+        &mut m,
+        FreeError::NoOffsetMap { offset: off },
+        |m| m.free(off),
+    );
+    log.manager(
+        WHAT,
+        "free_with_hint(a, b.hint()) — another block's hint",
+        &mut m,
+        FreeError::NoOffsetMap { offset: off },
+        |m| m.free_with_hint(off, b.hint()),
+    );
+    log.manager(
+        WHAT,
+        "realloc_with_hint(a, 1000, 8, 8) — a made-up hint",
+        &mut m,
+        ReallocError::Free(FreeError::NoOffsetMap { offset: off }),
+        |m| m.realloc_with_hint(off, 1000, 8, 8),
+    );
+    log.manager(
+        WHAT,
+        "free_with_hint(capacity, a.hint())",
+        &mut m,
+        FreeError::OutOfRegion { offset: CAP },
+        |m| m.free_with_hint(CAP, hint),
+    );
+    // Freed with its right hint: the same hint again is a double free (its
+    // descriptor still describes the freed arena: `b` is live beside it).
+    m.free_with_hint(off, hint).unwrap();
+    log.manager(
+        WHAT,
+        "free_with_hint(a, a.hint()) — again",
+        &mut m,
+        FreeError::DoubleFree { offset: off },
+        |m| m.free_with_hint(off, hint),
+    );
+    m.free_with_hint(b.offset(), b.hint()).unwrap();
+    check(&m);
+}
+
 fn empty_region(config: Config, log: &mut Log) {
     const WHAT: &str = "an empty region (capacity 0)";
     let mut m = ArenaManager::<4>::with_config(0, config);
@@ -778,6 +827,7 @@ cases!(
     already_freed,
     table_exhausted_during_a_split,
     from_another_region,
+    without_the_offset_map,
     empty_region,
 );
 
