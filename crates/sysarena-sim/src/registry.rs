@@ -46,9 +46,10 @@ fn table() -> Vec<(&'static str, Ctor)> {
 /// The names of every subject: the sysarena policy × coalescing subjects
 /// first (`sysarena/first-fit/deferred`, ...), then the peers. A sysarena
 /// name may also carry `+offsets` (free and realloc by offset alone,
-/// ignoring the hints a driver keeps) and `+defrag` (defragment on
-/// failure and retry), in that order; [`by_name`] accepts them, [`all`]
-/// leaves those variants out.
+/// ignoring the hints a driver keeps) or `+nomap` (no offset map: by hint
+/// alone), and `+defrag` (defragment on failure and retry; not with
+/// `+nomap`), in that order; [`by_name`] accepts them, [`all`] leaves
+/// those variants out.
 pub fn names() -> Vec<String> {
     let mut names = crate::sysarena_subject::names();
     names.extend(peer_names().into_iter().map(str::to_owned));

@@ -58,7 +58,8 @@ pub struct SubjectArgs {
     /// Comma-separated subjects: names from `sysarena/<policy>/<coalescing>`
     /// (policies first-fit, next-fit, best-fit, worst-fit, segregated-fit;
     /// coalescing deferred or immediate; add `+offsets` to free by offset
-    /// without the allocation's hint, `+defrag` to defragment on failure)
+    /// without the allocation's hint, `+nomap` to keep no offset map and
+    /// free by hint alone, `+defrag` to defragment on failure)
     /// and the peers talc, rlsf, buddy, linked-list, dlmalloc,
     /// offset-allocator, slab; or the groups `all`, `sysarena`, `peers`.
     #[arg(long, short, value_delimiter = ',', value_name = "NAMES")]
