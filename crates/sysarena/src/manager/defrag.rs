@@ -8,6 +8,7 @@
 //! (done) or frees it (skipped).
 
 use super::state::ArenaManager;
+use crate::config::Coalescing;
 use crate::error::AllocError;
 use crate::handle::Handle;
 use crate::pass::{PassLimits, PassPlan, PassStop, PlannedMove};
@@ -125,7 +126,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         mut movable: impl FnMut(u32) -> Option<Handle>,
     ) -> PassPlan {
         self.flush_quick_lists();
-        self.merge_all();
+        // Under immediate coalescing no two free arenas touch once the
+        // lists are flushed: nothing to merge, and no walk to find that out.
+        if self.config.coalescing == Coalescing::Deferred {
+            self.merge_all();
+        }
         self.settle();
         let mut plan = PassPlan {
             moves: 0,
@@ -138,14 +143,32 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let mut cur = self.head;
         while cur != NIL {
             let s = *self.slot(cur);
-            if s.state == State::InUse && self.planable(&s, &mut movable).is_some() {
-                smallest = smallest.min(s.size);
+            // The size first: only an arena that would lower the minimum
+            // asks `movable` (a handle-table read).
+            if s.state == State::InUse
+                && s.size < smallest
+                && self.planable(&s, &mut movable).is_some()
+            {
+                smallest = s.size;
             }
             cur = s.next;
         }
         let mut holes = [NIL; HOLES];
         let mut found = 0;
+        // The lowest free arena: below it every arena is in use and packed
+        // from offset 0, where a full compaction would leave it, so the
+        // bottom-up sweep starts there. (The top-down sweep only moves
+        // arenas above a hole, into holes at or above this one.)
+        let mut first_free = NIL;
         let mut cur = self.head;
+        while cur != NIL && first_free == NIL {
+            let s = self.slot(cur);
+            if s.state == State::Free {
+                first_free = cur;
+            } else {
+                cur = s.next;
+            }
+        }
         while cur != NIL && found < HOLES && smallest != usize::MAX {
             let s = self.slot(cur);
             if s.state == State::Free && s.size >= smallest {
@@ -159,6 +182,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // below the largest allocation never stalls the passes), and the
         // plan says `ByteLimit`.
         let mut over_budget = false;
+        // The largest hole left: an allocation larger than it fits none,
+        // and skips the look at each (most of the walk's work otherwise).
+        let largest_hole = |m: &Self, holes: &[u32]| {
+            holes
+                .iter()
+                .filter(|&&h| h != NIL)
+                .map(|&h| m.slot(h).size)
+                .max()
+                .unwrap_or(0)
+        };
+        let mut largest = largest_hole(self, &holes[..found]);
         // Top down into the holes.
         let mut cur = self.tail;
         while cur != NIL && found > 0 {
@@ -167,6 +201,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             match lowest {
                 Some(&h) if self.slot(h).offset < s.offset => {}
                 _ => break,
+            }
+            if s.state != State::InUse || s.size > largest {
+                cur = s.prev;
+                continue;
             }
             let Some(handle) = self.planable(&s, &mut movable) else {
                 cur = s.prev;
@@ -206,6 +244,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 } else {
                     NIL
                 };
+                largest = largest_hole(self, &holes[..found]);
                 break;
             }
             cur = s.prev;
@@ -219,8 +258,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // settled — when the bytes in between are free now. A run of
         // allocations behind a hole settles one per pass, and none moves
         // twice.
-        let mut cursor = 0usize;
-        let mut cur = self.head;
+        // From the lowest free arena (see `first_free`): the arenas below
+        // it end where it starts, and none of them would move.
+        let (mut cursor, mut cur) = match first_free {
+            NIL => (0, NIL),
+            f => (self.slot(f).offset, f),
+        };
         while cur != NIL {
             let i = cur;
             let s = *self.slot(i);
@@ -229,14 +272,19 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 // Free, or leaving for a hole below: its place empties.
                 continue;
             }
+            let settled = cursor + self.pad_at(cursor, 1usize << s.align_log2);
+            if settled >= s.offset {
+                // Already where a full compaction would leave it (`settled`
+                // is never past it): it stays, whatever `movable` says.
+                cursor = s.offset + s.size;
+                continue;
+            }
             let Some(handle) = self.planable(&s, &mut movable) else {
                 // Stays (pinned, untagged, a reservation).
                 cursor = s.offset + s.size;
                 continue;
             };
-            let settled = cursor + self.pad_at(cursor, 1usize << s.align_log2);
-            if settled < s.offset
-                && s.prev != NIL
+            if s.prev != NIL
                 && self.slot(s.prev).state == State::Free
                 && self.slot(s.prev).offset <= settled
             {
