@@ -202,7 +202,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 Some(&h) if self.slot(h).offset < s.offset => {}
                 _ => break,
             }
-            if s.state != State::InUse || s.size > largest {
+            // (`planable` turns away what is not in use.)
+            if s.size > largest {
                 cur = s.prev;
                 continue;
             }

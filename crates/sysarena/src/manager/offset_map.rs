@@ -502,6 +502,17 @@ mod tests {
         }
     }
 
+    /// Allocates 40-byte blocks until the map's heads go dense: their
+    /// offsets and hints.
+    fn fill_until_dense(m: &mut ArenaManager<0, &mut [Slot]>) -> Vec<(usize, u32)> {
+        let mut live = Vec::new();
+        while !m.dense() {
+            let a = m.alloc(40, 8).unwrap();
+            live.push((a.offset(), a.hint()));
+        }
+        live
+    }
+
     /// The map dropped in the middle of use (dense heads and all) and kept
     /// again later: without it hinted calls work, lookups by offset are
     /// refused with nothing changed, and it grows nowhere; kept again, it is
@@ -511,11 +522,7 @@ mod tests {
     fn the_map_dropped_and_kept_again() {
         let mut table = vec![Slot::EMPTY; LEN];
         let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
-        let mut live = Vec::new();
-        while !m.dense() {
-            let a = m.alloc(40, 8).unwrap();
-            live.push((a.offset(), a.hint()));
-        }
+        let mut live = fill_until_dense(&mut m);
         m.set_offset_map(false);
         assert!(!m.has_offset_map() && !m.dense());
         m.check_invariants().unwrap();
@@ -572,10 +579,10 @@ mod tests {
     fn leaving_dense_keeps_every_lookup() {
         let mut table = vec![Slot::EMPTY; LEN2];
         let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
-        let mut offsets = Vec::new();
-        while !m.dense() {
-            offsets.push(m.alloc(40, 8).unwrap().offset());
-        }
+        let mut offsets: Vec<_> = fill_until_dense(&mut m)
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect();
         let hash_len = m.hash_len;
         m.leave_dense();
         assert!(!m.dense());
