@@ -13,8 +13,9 @@ more than a hit, a mispredict about 15) that is deterministic, so two
 designs can be ranked on a shared, noisy machine. It is a model, not a
 measurement: calibrated against timed runs in `benches/RESULTS.md`
 ("Engine work, part 17"), it ranked the variants as the timings did
-but put sysarena 0.1-0.15 closer to talc than the timings at max 10000,
-where misses go past L2. With several profiles, the last column is each
+but put sysarena 0.1-0.15 closer to talc than the timings at max 10000:
+its misses and mispredicts come in dependent chains and cost it more
+than the model's cycles. With several profiles, the last column is each
 one's estimate divided by the first's.
 
     valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes \\
