@@ -251,7 +251,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             return Err("quick lists hold more than their budget");
         }
         if (q.pause == 0) != (q.shrink == 0)
-            || (q.shrink != 0 && q.shrink != super::quick_lists::PAUSED)
+            || (q.shrink != 0
+                && q.shrink != super::quick_lists::PAUSED
+                && q.shrink != super::quick_lists::PAUSED_ALL)
         {
             return Err("the pause of large arenas is half set");
         }

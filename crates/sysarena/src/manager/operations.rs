@@ -1,9 +1,7 @@
 //! The public operations: alloc, free, realloc, defragment, and the request
 //! checks they share.
 
-use super::quick_lists::{
-    LARGE_FLUSH_RATIO, LARGE_PAUSE, LARGE_REQUEST, MOVED_CACHE_LIMIT, PAUSED,
-};
+use super::quick_lists::{LARGE_FLUSH_RATIO, LARGE_REQUEST, MOVED_CACHE_LIMIT};
 use super::state::ArenaManager;
 use crate::config::{Coalescing, Policy};
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
@@ -73,9 +71,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // as growing blocks (a vector doubling) would otherwise flush them
         // again and again.
         if need >= LARGE_REQUEST && self.quick.bytes / LARGE_FLUSH_RATIO >= need {
-            self.flush_quick_lists();
-            self.quick.shrink = PAUSED;
-            self.quick.pause = LARGE_PAUSE;
+            self.large_flush();
         }
         self.reserve_hash();
         self.alloc_split(size, need, align, tag)

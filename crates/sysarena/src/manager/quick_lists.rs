@@ -46,8 +46,16 @@
 //! where large requests come often, caching large arenas only fed the next
 //! flush — a larson-style churn of blocks up to 8 KiB under the LD_PRELOAD
 //! malloc took 140.9 M instructions without the pause, 128.8 M with the
-//! lists up to 4 KiB and 130.5 M with the pause; `benches/RESULTS.md`),
-//! before an allocation reports out of memory (then the allocation is
+//! lists up to 4 KiB and 130.5 M with the pause; `benches/RESULTS.md`;
+//! and if the lists served fewer allocations since the last such flush
+//! than this one frees, caching is not paying — requests rarely meet a
+//! stack of their exact size before the next flush — so *no* arena is
+//! cached for the pause, which doubles at each such flush in a row, up to
+//! 4,096 real frees, and shrinks back to 256 at the first flush that finds
+//! caching paid: random actions at max 10000 took an estimated 734.4 M
+//! cycles instead of 765.3 M, with 133 flushes instead of 5,133, and every
+//! workload whose sizes repeat is unchanged; `benches/RESULTS.md`, "Engine
+//! work, part 17"), before an allocation reports out of memory (then the allocation is
 //! retried), before [`defragment`](crate::ArenaManager::defragment), before
 //! a relocation or a pass plan, before
 //! [`set_config`](crate::ArenaManager::set_config), and before a heap adds a
@@ -80,6 +88,12 @@ pub(crate) const LARGE_PAUSE: u32 = 256;
 /// [`LARGE_REQUEST`] up to [`QUICK_LIMIT`]; a size below the limit with any
 /// of them set is at least `LARGE_REQUEST`.
 pub(crate) const PAUSED: usize = (QUICK_LIMIT - 1) & !(LARGE_REQUEST - 1);
+/// [`QuickLists::shrink`] while caching does not pay: every size bit, so
+/// no arena is cached (see [`ArenaManager::large_flush`]).
+pub(crate) const PAUSED_ALL: usize = usize::MAX;
+/// A pause over every size lasts [`LARGE_PAUSE`] real frees doubled once
+/// per flush in a row that found caching unpaid, at most this many times.
+pub(crate) const MAX_BACKOFF: u32 = 4;
 const _: () = assert!(QUICK_LIMIT.is_power_of_two() && LARGE_REQUEST.is_power_of_two());
 /// Only arenas whose size is a multiple of this are cached: one stack per
 /// size, indexed with a shift.
@@ -118,6 +132,11 @@ pub(crate) struct QuickLists {
     pub(crate) shrink: usize,
     /// Real frees left before the pause ends (0: no pause).
     pub(crate) pause: u32,
+    /// Allocations the lists served since the last large request's flush.
+    pub(crate) hits: usize,
+    /// How many large requests' flushes in a row found caching unpaid (at
+    /// most [`MAX_BACKOFF`]).
+    pub(crate) backoff: u32,
     /// Bytes the lists may hold: 0 outside the fast model.
     pub(crate) budget: usize,
 }
@@ -153,6 +172,8 @@ impl QuickLists {
         bytes: 0,
         shrink: 0,
         pause: 0,
+        hits: 0,
+        backoff: 0,
         budget: 0,
     };
 
@@ -234,6 +255,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.quick.heads[c] = below.wrapping_add(1);
         self.quick.lens[c] -= 1;
         self.quick.bytes -= size;
+        self.quick.hits += 1;
         self.requested_bytes += used;
         Some(Allocation {
             offset,
@@ -256,6 +278,31 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.flush_cold();
     }
 
+    /// The flush before a large request (see the module docs), and the
+    /// pause after it: of arenas of [`LARGE_REQUEST`] bytes or more for
+    /// [`LARGE_PAUSE`] real frees while the lists pay; of every arena,
+    /// for twice as long at each such flush in a row (up to
+    /// [`MAX_BACKOFF`] doublings), while they served fewer allocations
+    /// since the last such flush than this one frees — where requests
+    /// rarely repeat a size, arenas wait only to be flushed, and caching
+    /// then costs more than it saves. O(1), as a flush.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn large_flush(&mut self) {
+        let flushed = self.flush_cold();
+        let q = &mut self.quick;
+        if q.hits < flushed {
+            q.shrink = PAUSED_ALL;
+            q.pause = LARGE_PAUSE << q.backoff;
+            q.backoff = (q.backoff + 1).min(MAX_BACKOFF);
+        } else {
+            q.shrink = PAUSED;
+            q.pause = LARGE_PAUSE;
+            q.backoff = 0;
+        }
+        q.hits = 0;
+    }
+
     /// The lengths of stacks `8 w .. 8 w + 8`, as one word (0: all empty).
     #[inline(always)]
     fn lens_word(&self, w: usize) -> u64 {
@@ -264,9 +311,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         u64::from_ne_bytes(b)
     }
 
+    /// Frees every cached arena for real; returns how many there were.
     #[cold]
     #[inline(never)]
-    fn flush_cold(&mut self) {
+    fn flush_cold(&mut self) -> usize {
+        let mut flushed = 0;
         for w in 0..QUICK_WORDS {
             if self.lens_word(w) == 0 {
                 continue;
@@ -285,12 +334,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                     };
                     self.index_insert(j);
                 }
+                flushed += self.quick.lens[c] as usize;
                 self.quick.heads[c] = 0;
                 self.quick.lens[c] = 0;
             }
         }
         self.quick.bytes = 0;
         self.settle();
+        flushed
     }
 
     /// How many arenas are cached. O(1): the 1,024 stacks' lengths, summed
@@ -351,7 +402,9 @@ mod tests {
     use std::vec;
 
     use super::super::state::ArenaManager;
-    use super::{LARGE_PAUSE, LARGE_REQUEST, MOVED_CACHE_LIMIT, QUICK_LIMIT};
+    use super::{
+        LARGE_PAUSE, LARGE_REQUEST, MAX_BACKOFF, MOVED_CACHE_LIMIT, PAUSED, PAUSED_ALL, QUICK_LIMIT,
+    };
     use crate::config::Config;
     use crate::table::Slot;
 
@@ -396,6 +449,101 @@ mod tests {
         m.check_invariants().unwrap();
     }
 
+    /// `count` allocations served by the quick lists: a 64-byte block
+    /// freed (cached) and allocated again, `count` times.
+    fn serve_from_the_lists(m: &mut ArenaManager<0, &mut [Slot]>, count: usize) {
+        let mut b = m.alloc(64, 8).unwrap().offset();
+        for _ in 0..count {
+            let hits = m.quick.hits;
+            m.free(b).unwrap();
+            b = m.alloc(64, 8).unwrap().offset();
+            assert_eq!(m.quick.hits, hits + 1, "served from the lists");
+        }
+    }
+
+    /// A large request's flush that frees more arenas than the lists served
+    /// since the last one pauses the caching of every size, for twice as
+    /// many real frees at each such flush in a row; a flush that finds
+    /// caching paid ends the backoff.
+    #[test]
+    fn an_unpaid_flush_pauses_every_size_and_backs_off() {
+        let large = LARGE_REQUEST + 904;
+        let mut table = vec![Slot::EMPTY; 1024];
+        let mut m = ArenaManager::from_slice(&mut table, 1 << 23, Config::fast()).unwrap();
+        // Blocks to free for real during the pauses (256 + 512 frees).
+        let mut spare: std::vec::Vec<usize> = (0..3 * LARGE_PAUSE as usize)
+            .map(|_| m.alloc(24, 8).unwrap().offset())
+            .collect();
+        let large_flush = |m: &mut ArenaManager<0, &mut [Slot]>, paid: bool| {
+            let blocks: std::vec::Vec<usize> = (0..16)
+                .map(|_| {
+                    let a = m.alloc(large, 8).unwrap().offset();
+                    m.alloc(8, 8).unwrap();
+                    a
+                })
+                .collect();
+            for a in blocks {
+                m.free(a).unwrap();
+            }
+            if paid {
+                serve_from_the_lists(m, 16);
+            }
+            assert_eq!(m.quick.bytes, 16 * large);
+            m.alloc(LARGE_REQUEST, 8).unwrap();
+            assert_eq!(m.quick.bytes, 0, "the large request flushed");
+            assert_eq!(m.quick.hits, 0);
+            // Miri interprets: the table is checked at the end only.
+            if !cfg!(miri) {
+                m.check_invariants().unwrap();
+            }
+        };
+        // Ends a pause of `len` real frees, checking that nothing is cached
+        // meanwhile and that caching resumes after.
+        let sit_out =
+            |m: &mut ArenaManager<0, &mut [Slot]>, spare: &mut std::vec::Vec<usize>, len: u32| {
+                assert_eq!(m.quick.pause, len);
+                for k in 0..len {
+                    m.free(spare.pop().unwrap()).unwrap();
+                    assert_eq!(m.quick.bytes, 0, "free {k} of the pause cached");
+                }
+                assert_eq!((m.quick.pause, m.quick.shrink), (0, 0), "the pause ended");
+                let b = m.alloc(24, 8).unwrap().offset();
+                m.free(b).unwrap();
+                assert_eq!(m.quick.bytes, 24, "caching resumed");
+                m.alloc(24, 8).unwrap();
+                // Miri interprets: the table is checked at the end only.
+                if !cfg!(miri) {
+                    m.check_invariants().unwrap();
+                }
+            };
+
+        large_flush(&mut m, false);
+        assert_eq!((m.quick.shrink, m.quick.backoff), (PAUSED_ALL, 1));
+        sit_out(&mut m, &mut spare, LARGE_PAUSE);
+        large_flush(&mut m, false);
+        assert_eq!((m.quick.shrink, m.quick.backoff), (PAUSED_ALL, 2));
+        sit_out(&mut m, &mut spare, 2 * LARGE_PAUSE);
+        // Paid: back to the pause of large arenas alone.
+        large_flush(&mut m, true);
+        assert_eq!((m.quick.shrink, m.quick.backoff), (PAUSED, 0));
+        assert_eq!(m.quick.pause, LARGE_PAUSE);
+        // The backoff is bounded: at its most, an unpaid flush pauses for
+        // 4,096 real frees (the docs' figure), and stays there.
+        m.quick.backoff = MAX_BACKOFF;
+        let b = m.alloc(24, 8).unwrap().offset();
+        m.free(b).unwrap();
+        assert_eq!(
+            m.quick.bytes, 24,
+            "small arenas wait while large ones pause"
+        );
+        m.large_flush();
+        assert_eq!(
+            (m.quick.shrink, m.quick.pause, m.quick.backoff),
+            (PAUSED_ALL, 4096, MAX_BACKOFF)
+        );
+        m.check_invariants().unwrap();
+    }
+
     /// A large request's flush pauses the caching of large arenas for
     /// [`LARGE_PAUSE`] real frees; small ones are cached meanwhile.
     #[test]
@@ -418,9 +566,12 @@ mod tests {
         for &a in &first {
             m.free(a).unwrap();
         }
+        // Caching pays: the lists serve as many requests as the flush frees.
+        serve_from_the_lists(&mut m, 16);
         assert_eq!(m.stats().cached_bytes, 16 * large);
         m.alloc(LARGE_REQUEST, 8).unwrap();
         assert_eq!(m.stats().cached_bytes, 0, "the large request flushed");
+        assert_eq!(m.quick.shrink, PAUSED, "large arenas only");
         m.check_invariants().unwrap();
 
         let later = blocks(&mut m, n, large);
