@@ -1,0 +1,196 @@
+//! Unit tests of the quick lists ([`quick_lists`](super)).
+
+extern crate std;
+use std::vec;
+
+use super::super::state::ArenaManager;
+use super::{
+    LARGE_PAUSE, LARGE_REQUEST, MAX_BACKOFF, MOVED_CACHE_LIMIT, PAUSED, PAUSED_ALL, QUICK_LIMIT,
+};
+use crate::config::Config;
+use crate::table::Slot;
+
+/// A moving `realloc` leaves a small old arena to the quick lists and
+/// frees a large one for real (it merges with its free neighbour at
+/// once), while `free` caches every size below the limit.
+#[test]
+fn a_moving_realloc_caches_only_a_small_old_arena() {
+    let mut table = vec![Slot::EMPTY; 64];
+    let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
+    let small = MOVED_CACHE_LIMIT - 8;
+    let large = MOVED_CACHE_LIMIT;
+    // Each block has a live right neighbour (it cannot grow in place)
+    // and a free left neighbour once `gap` is freed.
+    let gap = m.alloc(64, 8).unwrap().offset();
+    let a = m.alloc(small, 8).unwrap().offset();
+    m.alloc(8, 8).unwrap();
+    let b = m.alloc(large, 8).unwrap().offset();
+    m.alloc(8, 8).unwrap();
+    let c = m.alloc(QUICK_LIMIT - 8, 8).unwrap().offset();
+    m.alloc(8, 8).unwrap();
+    m.free(gap).unwrap();
+    let cached = m.stats().cached_bytes;
+    assert_eq!(cached, 64, "free caches a small arena");
+
+    let r = m.realloc(a, 2 * QUICK_LIMIT, 8).unwrap();
+    assert_eq!(r.moved_from, Some(a));
+    assert!(m.arena_at(a).unwrap().cached, "the small old arena waits");
+    assert_eq!(m.stats().cached_bytes, cached + small);
+    m.check_invariants().unwrap();
+
+    let r = m.realloc(b, 2 * QUICK_LIMIT, 8).unwrap();
+    assert_eq!(r.moved_from, Some(b));
+    let old = m.arena_at(b).unwrap();
+    assert!(!old.in_use && !old.cached, "the large old arena is free");
+    assert_eq!(m.stats().cached_bytes, cached + small, "not cached");
+    m.check_invariants().unwrap();
+
+    m.free(c).unwrap();
+    assert!(m.arena_at(c).unwrap().cached, "free caches below the limit");
+    assert_eq!(m.stats().cached_bytes, cached + small + QUICK_LIMIT - 8);
+    m.check_invariants().unwrap();
+}
+
+/// `count` allocations served by the quick lists: a 64-byte block
+/// freed (cached) and allocated again, `count` times.
+fn serve_from_the_lists(m: &mut ArenaManager<0, &mut [Slot]>, count: usize) {
+    let mut b = m.alloc(64, 8).unwrap().offset();
+    for _ in 0..count {
+        let hits = m.quick.hits;
+        m.free(b).unwrap();
+        b = m.alloc(64, 8).unwrap().offset();
+        assert_eq!(m.quick.hits, hits + 1, "served from the lists");
+    }
+}
+
+/// A large request's flush that frees more arenas than the lists served
+/// since the last one pauses the caching of every size, for twice as
+/// many real frees at each such flush in a row; a flush that finds
+/// caching paid ends the backoff.
+#[test]
+fn an_unpaid_flush_pauses_every_size_and_backs_off() {
+    let large = LARGE_REQUEST + 904;
+    let mut table = vec![Slot::EMPTY; 1024];
+    let mut m = ArenaManager::from_slice(&mut table, 1 << 23, Config::fast()).unwrap();
+    // Blocks to free for real during the pauses (256 + 512 frees).
+    let mut spare: std::vec::Vec<usize> = (0..3 * LARGE_PAUSE as usize)
+        .map(|_| m.alloc(24, 8).unwrap().offset())
+        .collect();
+    let large_flush = |m: &mut ArenaManager<0, &mut [Slot]>, paid: bool| {
+        let blocks: std::vec::Vec<usize> = (0..16)
+            .map(|_| {
+                let a = m.alloc(large, 8).unwrap().offset();
+                m.alloc(8, 8).unwrap();
+                a
+            })
+            .collect();
+        for a in blocks {
+            m.free(a).unwrap();
+        }
+        if paid {
+            serve_from_the_lists(m, 16);
+        }
+        assert_eq!(m.quick.bytes, 16 * large);
+        m.alloc(LARGE_REQUEST, 8).unwrap();
+        assert_eq!(m.quick.bytes, 0, "the large request flushed");
+        assert_eq!(m.quick.hits, 0);
+        // Miri interprets: the table is checked at the end only.
+        if !cfg!(miri) {
+            m.check_invariants().unwrap();
+        }
+    };
+    // Ends a pause of `len` real frees, checking that nothing is cached
+    // meanwhile and that caching resumes after.
+    let sit_out =
+        |m: &mut ArenaManager<0, &mut [Slot]>, spare: &mut std::vec::Vec<usize>, len: u32| {
+            assert_eq!(m.quick.pause, len);
+            for k in 0..len {
+                m.free(spare.pop().unwrap()).unwrap();
+                assert_eq!(m.quick.bytes, 0, "free {k} of the pause cached");
+            }
+            assert_eq!((m.quick.pause, m.quick.shrink), (0, 0), "the pause ended");
+            let b = m.alloc(24, 8).unwrap().offset();
+            m.free(b).unwrap();
+            assert_eq!(m.quick.bytes, 24, "caching resumed");
+            m.alloc(24, 8).unwrap();
+            // Miri interprets: the table is checked at the end only.
+            if !cfg!(miri) {
+                m.check_invariants().unwrap();
+            }
+        };
+
+    large_flush(&mut m, false);
+    assert_eq!((m.quick.shrink, m.quick.backoff), (PAUSED_ALL, 1));
+    sit_out(&mut m, &mut spare, LARGE_PAUSE);
+    large_flush(&mut m, false);
+    assert_eq!((m.quick.shrink, m.quick.backoff), (PAUSED_ALL, 2));
+    sit_out(&mut m, &mut spare, 2 * LARGE_PAUSE);
+    // Paid: back to the pause of large arenas alone.
+    large_flush(&mut m, true);
+    assert_eq!((m.quick.shrink, m.quick.backoff), (PAUSED, 0));
+    assert_eq!(m.quick.pause, LARGE_PAUSE);
+    // The backoff is bounded: at its most, an unpaid flush pauses for
+    // 4,096 real frees (the docs' figure), and stays there.
+    m.quick.backoff = MAX_BACKOFF;
+    let b = m.alloc(24, 8).unwrap().offset();
+    m.free(b).unwrap();
+    assert_eq!(
+        m.quick.bytes, 24,
+        "small arenas wait while large ones pause"
+    );
+    m.large_flush();
+    assert_eq!(
+        (m.quick.shrink, m.quick.pause, m.quick.backoff),
+        (PAUSED_ALL, 4096, MAX_BACKOFF)
+    );
+    m.check_invariants().unwrap();
+}
+
+/// A large request's flush pauses the caching of large arenas for
+/// [`LARGE_PAUSE`] real frees; small ones are cached meanwhile.
+#[test]
+fn a_large_requests_flush_pauses_large_arenas_for_a_while() {
+    let large = LARGE_REQUEST + 904;
+    let n = LARGE_PAUSE as usize + 24;
+    let mut table = vec![Slot::EMPTY; 4 * n];
+    let mut m = ArenaManager::from_slice(&mut table, 1 << 23, Config::fast()).unwrap();
+    let blocks = |m: &mut ArenaManager<0, &mut [Slot]>, count: usize, size: usize| {
+        (0..count)
+            .map(|_| {
+                let a = m.alloc(size, 8).unwrap().offset();
+                m.alloc(8, 8).unwrap();
+                a
+            })
+            .collect::<std::vec::Vec<_>>()
+    };
+    // Enough cached for a flush before a request of `LARGE_REQUEST`.
+    let first = blocks(&mut m, 16, large);
+    for &a in &first {
+        m.free(a).unwrap();
+    }
+    // Caching pays: the lists serve as many requests as the flush frees.
+    serve_from_the_lists(&mut m, 16);
+    assert_eq!(m.stats().cached_bytes, 16 * large);
+    m.alloc(LARGE_REQUEST, 8).unwrap();
+    assert_eq!(m.stats().cached_bytes, 0, "the large request flushed");
+    assert_eq!(m.quick.shrink, PAUSED, "large arenas only");
+    m.check_invariants().unwrap();
+
+    let later = blocks(&mut m, n, large);
+    let small = blocks(&mut m, 1, 64)[0];
+    m.free(small).unwrap();
+    assert_eq!(m.stats().cached_bytes, 64, "small arenas still wait");
+    // `stats().cached_bytes` is `quick.bytes`; read directly, each step
+    // is O(1) (`stats` reads the 1,024 stack lengths, which under Miri
+    // made this test five minutes long).
+    for (k, &a) in later.iter().enumerate() {
+        let before = m.quick.bytes;
+        m.free(a).unwrap();
+        let cached = m.quick.bytes == before + large;
+        assert_eq!(cached, k >= LARGE_PAUSE as usize, "free {k}");
+        // Miri interprets: the table is checked at the end only.
+        if !cfg!(miri) || k + 1 == later.len() {
+            m.check_invariants().unwrap();
+        }
+    }
+}
