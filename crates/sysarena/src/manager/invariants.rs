@@ -255,7 +255,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 && q.shrink != super::quick_lists::PAUSED
                 && q.shrink != super::quick_lists::PAUSED_ALL)
         {
-            return Err("the pause of large arenas is half set");
+            return Err("the quick lists' pause is half set or unknown");
         }
         let (mut walked, mut walked_bytes) = (0, 0);
         for c in 0..QUICK_CLASSES {

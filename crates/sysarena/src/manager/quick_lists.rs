@@ -47,16 +47,9 @@
 //! flush — a larson-style churn of blocks up to 8 KiB under the LD_PRELOAD
 //! malloc took 140.9 M instructions without the pause, 128.8 M with the
 //! lists up to 4 KiB and 130.5 M with the pause; `benches/RESULTS.md`;
-//! and if the lists served fewer allocations since the last such flush
-//! than this one frees, caching is not paying — requests rarely meet a
-//! stack of their exact size before the next flush — so *no* arena is
-//! cached for the pause, which doubles at each such flush in a row, up to
-//! 4,096 real frees, and shrinks back to 256 at the first flush that finds
-//! caching paid: random actions at max 10000 took an estimated 734.4 M
-//! cycles instead of 765.3 M, with 133 flushes instead of 5,133, and every
-//! workload whose sizes repeat is unchanged; `benches/RESULTS.md`, "Engine
-//! work, part 17"), before an allocation reports out of memory (then the allocation is
-//! retried), before [`defragment`](crate::ArenaManager::defragment), before
+//! where caching does not pay, the pause covers every size: see
+//! [`large_flush`](ArenaManager::large_flush)), before an allocation
+//! reports out of memory (then the allocation is retried), before [`defragment`](crate::ArenaManager::defragment), before
 //! a relocation or a pass plan, before
 //! [`set_config`](crate::ArenaManager::set_config), and before a heap adds a
 //! region (its fence must be larger than every free arena). So "an allocation never
@@ -125,10 +118,10 @@ pub(crate) struct QuickLists {
     pub(crate) lens: [u8; QUICK_CLASSES],
     /// Bytes cached (0: nothing is).
     pub(crate) bytes: usize,
-    /// 0, or [`PAUSED`] while a large request's flush pauses the caching of
-    /// arenas of [`LARGE_REQUEST`] bytes or more: an arena whose size has a
-    /// bit of it set is not cached (one test on the fast path; 0 keeps an
-    /// all-zero manager empty).
+    /// 0, or while a large request's flush pauses caching, [`PAUSED`] (arenas
+    /// of [`LARGE_REQUEST`] bytes or more) or [`PAUSED_ALL`] (every arena):
+    /// an arena whose size has a bit of it set is not cached (one test on
+    /// the fast path; 0 keeps an all-zero manager empty).
     pub(crate) shrink: usize,
     /// Real frees left before the pause ends (0: no pause).
     pub(crate) pause: u32,
@@ -285,7 +278,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// [`MAX_BACKOFF`] doublings), while they served fewer allocations
     /// since the last such flush than this one frees — where requests
     /// rarely repeat a size, arenas wait only to be flushed, and caching
-    /// then costs more than it saves. O(1), as a flush.
+    /// then costs more than it saves. Random actions at max 10000 took an
+    /// estimated 734.4 M cycles instead of 765.3 M, with 133 flushes instead
+    /// of 5,133; workloads whose sizes repeat never pause every size
+    /// (`benches/RESULTS.md`, "Engine work, part 17"). O(1), as a flush.
     #[cold]
     #[inline(never)]
     pub(super) fn large_flush(&mut self) {
