@@ -377,11 +377,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             tag,
             ..
         } = *self.slot(x);
-        let to = self
+        let (to, f) = self
             .carve(f, pad, size, size, 1usize << align_log2, tag | RESERVED)
             .expect("two spare descriptors were checked");
-        // The reservation keeps descriptor `f` (`carve` gives the allocation
-        // the descriptor it split). An in-use arena's free-list link is
+        // The reservation's descriptor is the one `carve` names (the one it
+        // split, unless padding kept that). An in-use arena's free-list link is
         // unused: while the move is planned the allocation's names the
         // reservation and the reservation's the allocation, so that
         // `finish_move` needs no offset map (and a table compaction, which

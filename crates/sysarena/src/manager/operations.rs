@@ -107,8 +107,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let Some((slot, pad)) = self.find(need, align) else {
             return self.alloc_after_flush(size, need, align, tag, None);
         };
-        let offset = match self.carve(slot, pad, need, size, align, tag) {
-            Ok(offset) => offset,
+        let (offset, slot) = match self.carve(slot, pad, need, size, align, tag) {
+            Ok(carved) => carved,
             Err(e) => return self.alloc_after_flush(size, need, align, tag, Some(e)),
         };
         self.settle();

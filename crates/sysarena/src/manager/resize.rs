@@ -92,7 +92,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.absorb_next(prev); // `prev` now spans [start, end), not indexed
         self.slot_mut(prev).used = 0;
         self.index_insert(prev);
-        let to = self
+        let (to, hint) = self
             .carve(prev, pad, need, new_size, align, tag)
             .expect("descriptors were counted above");
         self.settle();
@@ -102,7 +102,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             size: need,
             moved_from: Some(offset),
             copy_len: new_size.min(size),
-            hint: prev,
+            hint,
         })
     }
 

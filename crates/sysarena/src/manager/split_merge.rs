@@ -8,7 +8,8 @@ use crate::table::{NIL, Slot, State, TableStorage};
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Splits free arena `i`: `pad` bytes in front stay free, the next
     /// `need` bytes become the allocation (tagged `tag`), the rest stays
-    /// free.
+    /// free. Returns the allocation's offset and descriptor: `i` itself
+    /// unless padding that becomes a free arena of its own keeps `i`.
     #[inline(always)]
     pub(super) fn carve(
         &mut self,
@@ -18,7 +19,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         used: usize,
         align: usize,
         tag: u32,
-    ) -> Result<usize, AllocError> {
+    ) -> Result<(usize, u32), AllocError> {
         if pad > 0 {
             return self.carve_padded(i, pad, need, used, align, tag);
         }
@@ -40,7 +41,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.index_remove(i);
         }
         self.mark_in_use(i, offset, need, used, align, tag);
-        Ok(offset)
+        Ok((offset, i))
     }
 
     /// The out-of-memory error of a split that lacks a spare descriptor.
@@ -75,7 +76,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// `carve` with alignment padding in front (`pad > 0`): the padding
-    /// joins a free left neighbour or becomes a free arena of its own.
+    /// joins a free left neighbour (the allocation keeps `i`, moved up by
+    /// `pad`), or stays in `i` as a free arena of its own and the
+    /// allocation takes a spare: either way the offset map moves or gains
+    /// one entry, not three.
     #[cold]
     #[inline(never)]
     fn carve_padded(
@@ -86,43 +90,44 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         used: usize,
         align: usize,
         tag: u32,
-    ) -> Result<usize, AllocError> {
+    ) -> Result<(usize, u32), AllocError> {
         let Slot {
             offset, size, prev, ..
         } = *self.slot(i);
         let rest = size - pad - need;
-        let pad_joins_prev = pad > 0 && prev != NIL && self.slot(prev).state == State::Free;
-        let spares_needed = usize::from(pad > 0 && !pad_joins_prev) + usize::from(rest > 0);
+        let pad_joins_prev = prev != NIL && self.slot(prev).state == State::Free;
+        let spares_needed = usize::from(!pad_joins_prev) + usize::from(rest > 0);
         if spares_needed > self.spare {
             return Err(self.no_spare_descriptor());
         }
         self.index_remove(i);
-        if pad > 0 {
+        let a = if pad_joins_prev {
             self.hash_remove(i);
-            if pad_joins_prev {
-                self.index_remove(prev);
-                self.slot_mut(prev).size += pad;
-                self.index_insert(prev);
-            } else {
-                let j = self.new_free_arena(i, offset, pad);
-                self.link_before(i, j);
-                self.hash_insert(j);
-                self.index_insert(j);
-            }
+            self.index_remove(prev);
+            self.slot_mut(prev).size += pad;
+            self.index_insert(prev);
             let s = self.slot_mut(i);
             s.offset += pad;
             s.size -= pad;
             self.hash_insert(i);
-        }
+            i
+        } else {
+            let a = self.new_free_arena(i, offset + pad, size - pad);
+            self.slot_mut(i).size = pad;
+            self.link_after(i, a);
+            self.hash_insert(a);
+            self.index_insert(i);
+            a
+        };
         if rest > 0 {
-            let k = self.new_free_arena(i, offset + pad + need, rest);
-            self.slot_mut(i).size = need;
-            self.link_after(i, k);
+            let k = self.new_free_arena(a, offset + pad + need, rest);
+            self.slot_mut(a).size = need;
+            self.link_after(a, k);
             self.hash_insert(k);
             self.index_insert(k);
         }
-        self.mark_in_use(i, offset + pad, need, used, align, tag);
-        Ok(offset + pad)
+        self.mark_in_use(a, offset + pad, need, used, align, tag);
+        Ok((offset + pad, a))
     }
 
     /// Takes a spare descriptor for a new free arena that will lie beside

@@ -282,8 +282,8 @@ fn run<const N: usize>(config: Config, ops: &[Op]) {
 }
 
 /// A right hint is used as is: an allocation's hint names the descriptor
-/// the table shows for it, through a split, a quick-list round trip and
-/// an in-place and a moving realloc.
+/// the table shows for it, through a split, a quick-list round trip, an
+/// in-place and a moving realloc, and alignment padding of either kind.
 #[test]
 fn a_hint_names_the_allocations_descriptor() {
     for config in [Config::fast(), Config::default()] {
@@ -307,8 +307,41 @@ fn a_hint_names_the_allocations_descriptor() {
         let r = m.realloc_with_hint(b.offset(), b.hint(), 4000, 16).unwrap();
         assert_eq!(r.hint(), at(&m, r.offset));
         m.free_with_hint(r.offset, r.hint()).unwrap();
+        // An over-aligned request whose padding stays a free arena of its
+        // own: the allocation takes another descriptor.
+        let d = m.alloc(20_000, 8).unwrap();
+        let e = m.alloc(64, 1024).unwrap();
+        assert!(free_ends_at(&m, e.offset()), "padding of its own");
+        assert_eq!(e.hint(), at(&m, e.offset()));
+        m.free_with_hint(e.offset(), e.hint()).unwrap();
+        m.free_with_hint(d.offset(), d.hint()).unwrap();
         check(&m);
     }
+    // Padding that joins a free left neighbour (two free neighbours stay
+    // apart under the classic model's deferred coalescing): the allocation
+    // keeps the descriptor it split.
+    let mut m = ArenaManager::<64>::with_config(1 << 16, Config::classic());
+    let p = m.alloc(104, 8).unwrap();
+    let q = m.alloc(2000, 8).unwrap();
+    m.alloc(100, 8).unwrap();
+    m.free(p.offset()).unwrap();
+    m.free(q.offset()).unwrap();
+    let f = m.alloc(1000, 1024).unwrap();
+    assert_eq!(f.offset(), 1024, "carved from the second free arena");
+    assert_eq!(
+        m.arena_at(0).map(|a| (a.size, a.in_use)),
+        Some((1024, false))
+    );
+    assert_eq!(f.hint(), q.hint(), "the split descriptor");
+    check(&m);
+}
+
+/// Whether a free arena of `m` ends at `end`.
+fn free_ends_at(m: &ArenaManager<64>, end: usize) -> bool {
+    m.table().any(|e| {
+        e.arena
+            .is_some_and(|a| !a.in_use && a.offset + a.size == end)
+    })
 }
 
 proptest! {
