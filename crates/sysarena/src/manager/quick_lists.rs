@@ -49,8 +49,9 @@
 //! lists up to 4 KiB and 130.5 M with the pause; `benches/RESULTS.md`;
 //! where caching does not pay, the pause covers every size: see
 //! [`large_flush`](ArenaManager::large_flush)), before an allocation
-//! reports out of memory (then the allocation is retried), before [`defragment`](crate::ArenaManager::defragment), before
-//! a relocation or a pass plan, before
+//! reports out of memory (then the allocation is retried), before
+//! [`defragment`](crate::ArenaManager::defragment), before a relocation or
+//! a pass plan, before
 //! [`set_config`](crate::ArenaManager::set_config), and before a heap adds a
 //! region (its fence must be larger than every free arena). So "an allocation never
 //! fails while a fitting free arena exists" stays as true as without the

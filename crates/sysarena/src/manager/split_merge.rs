@@ -32,11 +32,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 return Err(self.no_spare_descriptor());
             }
             self.index_remove(i);
-            let k = self.new_free_arena(i, offset + need, rest);
-            self.slot_mut(i).size = need;
-            self.link_after(i, k);
-            self.hash_insert(k);
-            self.index_insert(k);
+            self.split_rest(i, offset, need, rest);
         } else {
             self.index_remove(i);
         }
@@ -94,6 +90,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let Slot {
             offset, size, prev, ..
         } = *self.slot(i);
+        debug_assert!(pad > 0, "`carve` takes the unpadded split");
         let rest = size - pad - need;
         let pad_joins_prev = prev != NIL && self.slot(prev).state == State::Free;
         let spares_needed = usize::from(!pad_joins_prev) + usize::from(rest > 0);
@@ -112,6 +109,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             self.hash_insert(i);
             i
         } else {
+            // Free until `mark_in_use` below, as `i` is in the other branch.
             let a = self.new_free_arena(i, offset + pad, size - pad);
             self.slot_mut(i).size = pad;
             self.link_after(i, a);
@@ -120,14 +118,23 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             a
         };
         if rest > 0 {
-            let k = self.new_free_arena(a, offset + pad + need, rest);
-            self.slot_mut(a).size = need;
-            self.link_after(a, k);
-            self.hash_insert(k);
-            self.index_insert(k);
+            self.split_rest(a, offset + pad, need, rest);
         }
         self.mark_in_use(a, offset + pad, need, used, align, tag);
         Ok((offset + pad, a))
+    }
+
+    /// Arena `a`, out of the index and at `at`, keeps its first `need`
+    /// bytes; the `rest` after them (more than 0) become a free arena in a
+    /// spare descriptor (the caller checked one is left), linked after `a`,
+    /// mapped and indexed.
+    #[inline(always)]
+    fn split_rest(&mut self, a: u32, at: usize, need: usize, rest: usize) {
+        let k = self.new_free_arena(a, at + need, rest);
+        self.slot_mut(a).size = need;
+        self.link_after(a, k);
+        self.hash_insert(k);
+        self.index_insert(k);
     }
 
     /// Takes a spare descriptor for a new free arena that will lie beside
