@@ -99,6 +99,12 @@ pub(crate) const QUICK_CLASSES: usize = QUICK_LIMIT / QUICK_GRANULE;
 pub const QUICK_DEPTH: usize = 32;
 /// The quick lists hold at most one `QUICK_SHARE`-th of the region (and at
 /// most [`QUICK_MAX_BYTES`]).
+///
+/// That much costs locality where sizes rarely repeat: random actions at
+/// max 3000 over 128 MiB spread 1.3 MiB of live blocks over 13.2 MiB (talc:
+/// 1.9 MiB) and miss the L2 2.3 times as often as talc, and yet every
+/// smaller or live-relative cap measured cost more instructions than those
+/// misses (`benches/RESULTS.md`, "Engine work, part 19").
 pub const QUICK_SHARE: usize = 16;
 /// At most this many bytes cached in all (and at most one
 /// [`QUICK_SHARE`]-th of the region). It binds on regions over 256 MiB only: random actions at max
