@@ -27,14 +27,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         // and a remainder takes a spare.
         let Slot { offset, size, .. } = *self.slot(i);
         let rest = size - need;
+        if rest > 0 && self.spare == 0 {
+            return Err(self.no_spare_descriptor());
+        }
+        self.index_remove(i);
         if rest > 0 {
-            if self.spare == 0 {
-                return Err(self.no_spare_descriptor());
-            }
-            self.index_remove(i);
             self.split_rest(i, offset, need, rest);
-        } else {
-            self.index_remove(i);
         }
         self.mark_in_use(i, offset, need, used, align, tag);
         Ok((offset, i))

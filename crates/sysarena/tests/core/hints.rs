@@ -311,7 +311,10 @@ fn a_hint_names_the_allocations_descriptor() {
         // own: the allocation takes another descriptor.
         let d = m.alloc(20_000, 8).unwrap();
         let e = m.alloc(64, 1024).unwrap();
-        assert!(free_ends_at(&m, e.offset()), "padding of its own");
+        assert!(
+            free_ends_at(&m, e.offset()),
+            "the request was padded: a free arena ends where it starts"
+        );
         assert_eq!(e.hint(), at(&m, e.offset()));
         m.free_with_hint(e.offset(), e.hint()).unwrap();
         m.free_with_hint(d.offset(), d.hint()).unwrap();
