@@ -1,7 +1,7 @@
 //! The public operations: alloc, free, realloc, defragment, and the request
 //! checks they share.
 
-use super::quick_lists::{LARGE_FLUSH_RATIO, LARGE_REQUEST, MOVED_CACHE_LIMIT};
+use super::quick_lists::{LARGE_FLUSH_RATIO, LARGE_REQUEST, MOVED_CACHE_LIMIT, NEAR_MIN};
 use super::state::ArenaManager;
 use crate::config::{Coalescing, Policy};
 use crate::error::{AllocError, FreeError, OomReason, ReallocError};
@@ -18,7 +18,11 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// stays free in a spare descriptor. An exact fit needs no descriptor.
     /// Under the fast model ([`Config::fast`](crate::Config::fast)) a
     /// request first looks at the quick list of its exact size: a small
-    /// arena freed earlier, waiting whole, is handed out again at once.
+    /// arena freed earlier, waiting whole, is handed out again at once. If
+    /// that list is empty, a request of 512 bytes or more takes a waiting
+    /// arena at most a 64th larger than it, from the first non-empty list
+    /// of the sizes just above (at most 16 lists looked at);
+    /// [`Allocation::size`] then says how many bytes the arena holds.
     ///
     /// # Errors
     /// [`AllocError::ZeroSize`], [`AllocError::BadAlign`],
@@ -104,6 +108,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         align: usize,
         tag: u32,
     ) -> Result<Allocation, AllocError> {
+        if need >= NEAR_MIN
+            && self.quick.bytes != 0
+            && let Some(a) = self.take_near(need, size, align, tag)
+        {
+            return Ok(a);
+        }
         let Some((slot, pad)) = self.find(need, align) else {
             return self.alloc_after_flush(size, need, align, tag, None);
         };

@@ -5,9 +5,11 @@ use std::vec;
 
 use super::super::state::ArenaManager;
 use super::{
-    LARGE_PAUSE, LARGE_REQUEST, MAX_BACKOFF, MOVED_CACHE_LIMIT, PAUSED, PAUSED_ALL, QUICK_LIMIT,
+    LARGE_PAUSE, LARGE_REQUEST, MAX_BACKOFF, MOVED_CACHE_LIMIT, NEAR_MIN, NEAR_SHARE, PAUSED,
+    PAUSED_ALL, QUICK_LIMIT,
 };
 use crate::config::Config;
+use crate::error::FreeError;
 use crate::table::Slot;
 
 /// A moving `realloc` leaves a small old arena to the quick lists and
@@ -193,4 +195,56 @@ fn a_large_requests_flush_pauses_large_arenas_for_a_while() {
             m.check_invariants().unwrap();
         }
     }
+}
+
+/// A request whose own stack is empty takes a cached arena at most a
+/// `NEAR_SHARE`-th larger and reports the arena's size; freed, the arena
+/// goes back to its own size's stack. A farther size, or a request under
+/// `NEAR_MIN`, is served by a split instead.
+#[test]
+fn a_near_size_serves_a_request_whose_stack_is_empty() {
+    let mut table = vec![Slot::EMPTY; 64];
+    let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
+    // Requests of 1,024 bytes may take arenas of up to 1,024 + 1,024 / 64.
+    let need = 1024;
+    let near = need + need / NEAR_SHARE;
+    let a = m.alloc(near, 8).unwrap();
+    m.alloc(8, 8).unwrap();
+    let small = m.alloc(NEAR_MIN, 8).unwrap();
+    m.alloc(8, 8).unwrap();
+    m.free(a.offset()).unwrap();
+    m.free(small.offset()).unwrap();
+    let cached = near + NEAR_MIN;
+    assert_eq!(m.stats().cached_bytes, cached);
+
+    // 1,016 bytes may take up to 1,031: the 1,040-byte arena stays.
+    let far = m.alloc(need - 8, 8).unwrap();
+    assert_ne!(far.offset(), a.offset());
+    assert_eq!(far.size(), need - 8);
+    // Under `NEAR_MIN` only the request's own stack counts.
+    let below = m.alloc(NEAR_MIN - 8, 8).unwrap();
+    assert_ne!(below.offset(), small.offset());
+    assert_eq!(m.stats().cached_bytes, cached);
+    m.check_invariants().unwrap();
+
+    let b = m.alloc(need, 8).unwrap();
+    assert_eq!(
+        (b.offset(), b.size()),
+        (a.offset(), near),
+        "the nearby arena"
+    );
+    assert_eq!(m.stats().cached_bytes, NEAR_MIN);
+    let requested = m.stats().requested_bytes;
+    m.check_invariants().unwrap();
+
+    m.free_with_hint(b.offset(), b.hint()).unwrap();
+    assert_eq!(m.stats().requested_bytes, requested - need);
+    assert_eq!(m.stats().cached_bytes, cached, "back in its own stack");
+    assert_eq!(
+        m.free(b.offset()),
+        Err(FreeError::DoubleFree { offset: b.offset() })
+    );
+    let c = m.alloc(near, 8).unwrap();
+    assert_eq!((c.offset(), c.size()), (a.offset(), near), "an exact hit");
+    m.check_invariants().unwrap();
 }
