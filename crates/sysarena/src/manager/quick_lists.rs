@@ -106,11 +106,12 @@ pub const QUICK_GRANULE: usize = 8;
 pub(crate) const QUICK_CLASSES: usize = QUICK_LIMIT / QUICK_GRANULE;
 /// A request whose size's stack is empty may take a cached arena at most
 /// one `NEAR_SHARE`-th larger than it (the top of the first non-empty
-/// stack above its own): at most `QUICK_CLASSES / NEAR_SHARE` (16)
+/// stack above its own): fewer than `QUICK_CLASSES / NEAR_SHARE` (16)
 /// stacks are looked at. Random actions at max 3000 miss the L2 less
 /// (2.90 M against 3.51 M) and run fewer instructions (142.95 M against
-/// 144.81 M); one eighth would cost the heap-efficiency workload 0.06
-/// points (`benches/RESULTS.md`, "Engine work, part 20").
+/// 144.81 M), at the same heap efficiency; up to 64 bytes larger
+/// whatever the size cost that workload 0.06 points, a sixteenth 0.035
+/// (`benches/RESULTS.md`, "Engine work, part 20").
 pub(crate) const NEAR_SHARE: usize = 64;
 /// Requests below this many bytes have no larger stack within
 /// [`NEAR_SHARE`] of them: they look at their own stack only.
@@ -122,9 +123,12 @@ pub const QUICK_DEPTH: usize = 32;
 ///
 /// That much costs locality where sizes rarely repeat: random actions at
 /// max 3000 over 128 MiB spread 1.3 MiB of live blocks over 13.2 MiB (talc:
-/// 1.9 MiB) and miss the L2 2.3 times as often as talc, and yet every
+/// 1.9 MiB) and missed the L2 2.3 times as often as talc, and yet every
 /// smaller or live-relative cap measured cost more instructions than those
-/// misses (`benches/RESULTS.md`, "Engine work, part 19").
+/// misses (`benches/RESULTS.md`, "Engine work, part 19"). Near sizes
+/// (see [`ArenaManager::alloc`](crate::ArenaManager::alloc)) take 17 %
+/// of those misses away; with them, a 32nd or a 64th of the region still
+/// estimates slower (part 20).
 pub const QUICK_SHARE: usize = 16;
 /// At most this many bytes cached in all (and at most one
 /// [`QUICK_SHARE`]-th of the region). It binds on regions over 256 MiB only: random actions at max
@@ -288,7 +292,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// the first non-empty stack above `need`'s whose arenas are at most
     /// `need / NEAR_SHARE` bytes larger, if its address is
     /// `align`-aligned. The allocation reports the arena's size. O(1): at
-    /// most 16 stacks are looked at. Out of line: it runs only on a miss,
+    /// most 15 stacks are looked at. Out of line: it runs only on a miss,
     /// and inline it would grow every caller of `take_cached`.
     #[inline(never)]
     pub(super) fn take_near(
