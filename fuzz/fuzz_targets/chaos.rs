@@ -378,12 +378,20 @@ fn alloc(m: &mut Manager, live: &mut BTreeMap<usize, Block>, size: usize, align:
             assert!(a.size() >= size);
             if let Some(&was) = cached.get(&a.offset()) {
                 // Taken back from a quick list: exactly the cached arena,
-                // the others still cached. (After a flush, the arena may
-                // have merged into a larger one first.)
+                // the others still cached, and the arena is the request's
+                // size or (near sizes) at most a 64th larger. (After a
+                // flush, the arena may have merged into a larger one
+                // first.)
                 let now = m.stats().cached_arenas;
                 if now > 0 {
                     assert_eq!(was, a.size(), "a cached arena of another size");
                     assert_eq!(now, cached.len() - 1, "one cached arena taken");
+                    let need = size.next_multiple_of(align);
+                    assert!(
+                        (need..=need + need / 64).contains(&a.size()),
+                        "a cached arena of {} bytes for a request of {need}",
+                        a.size()
+                    );
                 }
             }
             let end = a.offset() + a.size();
