@@ -292,8 +292,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// the first non-empty stack above `need`'s whose arenas are at most
     /// `need / NEAR_SHARE` bytes larger, if its address is
     /// `align`-aligned. The allocation reports the arena's size. O(1): at
-    /// most 15 stacks are looked at. Out of line: it runs only on a miss,
-    /// and inline it would grow every caller of `take_cached`.
+    /// most 15 stacks are looked at. Out of line and apart from
+    /// `take_cached`: inside it, the look made `alloc` too large to inline
+    /// (+10 M instructions at max 3000; `benches/RESULTS.md`, part 20).
     #[inline(never)]
     pub(super) fn take_near(
         &mut self,
