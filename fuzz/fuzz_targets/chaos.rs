@@ -32,9 +32,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{
-    AllocError, ArenaManager, FreeError, OomReason, ReallocError, Reallocation, Slot,
-};
+use sysarena::{AllocError, ArenaManager, FreeError, OomReason, ReallocError, Reallocation, Slot};
 use sysarena_fuzz::quick::{self, Snapshot};
 
 /// A requested size: mostly small, sometimes hostile.
