@@ -32,7 +32,10 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{AllocError, ArenaManager, FreeError, OomReason, ReallocError, Reallocation, Slot};
+use sysarena::{
+    AllocError, ArenaManager, FreeError, OomReason, QUICK_NEAR_SHARE, ReallocError, Reallocation,
+    Slot,
+};
 use sysarena_fuzz::quick::{self, Snapshot};
 
 /// A requested size: mostly small, sometimes hostile.
@@ -386,7 +389,7 @@ fn alloc(m: &mut Manager, live: &mut BTreeMap<usize, Block>, size: usize, align:
                     assert_eq!(now, cached.len() - 1, "one cached arena taken");
                     let need = size.next_multiple_of(align);
                     assert!(
-                        (need..=need + need / 64).contains(&a.size()),
+                        (need..=need + need / QUICK_NEAR_SHARE).contains(&a.size()),
                         "a cached arena of {} bytes for a request of {need}",
                         a.size()
                     );

@@ -55,8 +55,8 @@ pub use heap::{
     RegionError, SliceHeap,
 };
 pub use manager::{
-    ArenaManager, Arenas, QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES, QUICK_SHARE,
-    SliceManager,
+    ArenaManager, Arenas, QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES,
+    QUICK_NEAR_SHARE, QUICK_SHARE, SliceManager,
 };
 #[doc(inline)]
 pub use movable::Movable;

@@ -26,6 +26,8 @@ mod split_merge;
 mod state;
 mod table_compaction;
 
-pub use quick_lists::{QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES, QUICK_SHARE};
+pub use quick_lists::{
+    QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES, QUICK_NEAR_SHARE, QUICK_SHARE,
+};
 pub use reading::Arenas;
 pub use state::{ArenaManager, SliceManager};

@@ -17,8 +17,9 @@ impl Allocation {
     }
 
     /// Bytes the arena reserves: the request rounded up to its alignment
-    /// (at least the bytes requested), or up to a 64th more when the fast
-    /// model served it from a cached arena of a nearby size (see
+    /// (at least the bytes requested), or up to a
+    /// [`QUICK_NEAR_SHARE`](crate::QUICK_NEAR_SHARE)-th (64th) more when
+    /// the fast model served it from a cached arena of a nearby size (see
     /// [`ArenaManager::alloc`](crate::ArenaManager::alloc)).
     pub const fn size(&self) -> usize {
         self.size

@@ -20,7 +20,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// request first looks at the quick list of its exact size: a small
     /// arena freed earlier, waiting whole, is handed out again at once. If
     /// that list is empty, a request of 512 bytes or more takes a waiting
-    /// arena at most a 64th larger than it, from the first non-empty list
+    /// arena at most a [`QUICK_NEAR_SHARE`](crate::QUICK_NEAR_SHARE)-th
+    /// (64th) larger than it, from the first non-empty list
     /// of the sizes just above (at most 15 lists looked at);
     /// [`Allocation::size`] then says how many bytes the arena holds.
     ///

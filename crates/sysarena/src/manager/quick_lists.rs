@@ -22,7 +22,7 @@
 //!
 //! A request of [`NEAR_MIN`] (512) bytes or more whose own stack is empty
 //! takes a cached arena of a slightly larger size if one waits: at most a
-//! 64th larger ([`NEAR_SHARE`]), and the allocation reports the arena's
+//! 64th larger ([`QUICK_NEAR_SHARE`]), and the allocation reports the arena's
 //! size ([`Allocation::size`]). Where sizes rarely repeat exactly (random
 //! sizes up to a few KiB), arenas then wait less, so fewer wait and the
 //! heap stays denser.
@@ -104,18 +104,22 @@ pub const QUICK_GRANULE: usize = 8;
 /// Stacks: one per multiple of [`QUICK_GRANULE`] below [`QUICK_LIMIT`]
 /// (index 0, size 0, stays empty).
 pub(crate) const QUICK_CLASSES: usize = QUICK_LIMIT / QUICK_GRANULE;
-/// A request whose size's stack is empty may take a cached arena at most
-/// one `NEAR_SHARE`-th larger than it (the top of the first non-empty
-/// stack above its own): fewer than `QUICK_CLASSES / NEAR_SHARE` (16)
-/// stacks are looked at. Random actions at max 3000 miss the L2 less
-/// (2.90 M against 3.51 M) and run fewer instructions (142.95 M against
-/// 144.81 M), at the same heap efficiency; up to 64 bytes larger
-/// whatever the size cost that workload 0.06 points, a sixteenth 0.035
-/// (`benches/RESULTS.md`, "Engine work, part 20").
-pub(crate) const NEAR_SHARE: usize = 64;
+/// Near sizes: a request of `need` bytes whose own stack is empty (under
+/// the fast model, `need` at least 512) may take the top of the first
+/// non-empty stack above its own whose arenas hold at most `need + need /
+/// QUICK_NEAR_SHARE` bytes; [`Allocation::size`] says how many it got.
+/// Fewer than `QUICK_LIMIT / QUICK_GRANULE / QUICK_NEAR_SHARE` (16) stacks
+/// are looked at.
+///
+/// Random actions at max 3000 miss the L2 less (2.90 M against 3.51 M)
+/// and run fewer instructions (142.95 M against 144.81 M), at the same
+/// heap efficiency; up to 64 bytes larger whatever the size cost that
+/// workload 0.06 points, a sixteenth 0.035 (`benches/RESULTS.md`, "Engine
+/// work, part 20").
+pub const QUICK_NEAR_SHARE: usize = 64;
 /// Requests below this many bytes have no larger stack within
-/// [`NEAR_SHARE`] of them: they look at their own stack only.
-pub(crate) const NEAR_MIN: usize = NEAR_SHARE * QUICK_GRANULE;
+/// [`QUICK_NEAR_SHARE`] of them: they look at their own stack only.
+pub(crate) const NEAR_MIN: usize = QUICK_NEAR_SHARE * QUICK_GRANULE;
 /// At most this many cached arenas per size.
 pub const QUICK_DEPTH: usize = 32;
 /// The quick lists hold at most one `QUICK_SHARE`-th of the region (and at
@@ -290,7 +294,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// After [`take_cached`](Self::take_cached) missed: takes the top of
     /// the first non-empty stack above `need`'s whose arenas are at most
-    /// `need / NEAR_SHARE` bytes larger, if its address is
+    /// `need / QUICK_NEAR_SHARE` bytes larger, if its address is
     /// `align`-aligned. The allocation reports the arena's size. O(1): at
     /// most 15 stacks are looked at. Out of line and apart from
     /// `take_cached`: inside it, the look made `alloc` too large to inline
@@ -304,7 +308,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         tag: u32,
     ) -> Option<Allocation> {
         let c = quick_index(need)?;
-        let end = (c + 1 + c / NEAR_SHARE).min(QUICK_CLASSES);
+        let end = (c + 1 + c / QUICK_NEAR_SHARE).min(QUICK_CLASSES);
         let k = (c + 1..end).find(|&k| self.quick.heads[k] != 0)?;
         self.take_cached(k * QUICK_GRANULE, used, align, tag)
     }

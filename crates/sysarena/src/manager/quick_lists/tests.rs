@@ -5,8 +5,8 @@ use std::vec;
 
 use super::super::state::ArenaManager;
 use super::{
-    LARGE_PAUSE, LARGE_REQUEST, MAX_BACKOFF, MOVED_CACHE_LIMIT, NEAR_MIN, NEAR_SHARE, PAUSED,
-    PAUSED_ALL, QUICK_LIMIT,
+    LARGE_PAUSE, LARGE_REQUEST, MAX_BACKOFF, MOVED_CACHE_LIMIT, NEAR_MIN, PAUSED, PAUSED_ALL,
+    QUICK_LIMIT, QUICK_NEAR_SHARE,
 };
 use crate::config::Config;
 use crate::error::FreeError;
@@ -198,7 +198,7 @@ fn a_large_requests_flush_pauses_large_arenas_for_a_while() {
 }
 
 /// A request whose own stack is empty takes a cached arena at most a
-/// `NEAR_SHARE`-th larger and reports the arena's size; freed, the arena
+/// `QUICK_NEAR_SHARE`-th larger and reports the arena's size; freed, the arena
 /// goes back to its own size's stack. A farther size, or a request under
 /// `NEAR_MIN`, is served by a split instead.
 #[test]
@@ -207,7 +207,7 @@ fn a_near_size_serves_a_request_whose_stack_is_empty() {
     let mut m = ArenaManager::from_slice(&mut table, 1 << 20, Config::fast()).unwrap();
     // Requests of 1,024 bytes may take arenas of up to 1,024 + 1,024 / 64.
     let need = 1024;
-    let near = need + need / NEAR_SHARE;
+    let near = need + need / QUICK_NEAR_SHARE;
     let a = m.alloc(near, 8).unwrap();
     m.alloc(8, 8).unwrap();
     let small = m.alloc(NEAR_MIN, 8).unwrap();
