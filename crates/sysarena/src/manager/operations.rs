@@ -111,7 +111,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ) -> Result<Allocation, AllocError> {
         if need >= NEAR_MIN
             && self.quick.bytes != 0
-            && let Some(a) = self.take_near(need, size, align, tag)
+            && let Some(near) = self.near_size(need)
+            && let Some(a) = self.take_cached(near, size, align, tag)
         {
             return Ok(a);
         }

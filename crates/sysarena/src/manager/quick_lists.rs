@@ -292,25 +292,19 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         })
     }
 
-    /// After [`take_cached`](Self::take_cached) missed: takes the top of
-    /// the first non-empty stack above `need`'s whose arenas are at most
-    /// `need / QUICK_NEAR_SHARE` bytes larger, if its address is
-    /// `align`-aligned. The allocation reports the arena's size. O(1): at
-    /// most 15 stacks are looked at. Out of line and apart from
-    /// `take_cached`: inside it, the look made `alloc` too large to inline
-    /// (+10 M instructions at max 3000; `benches/RESULTS.md`, part 20).
+    /// After [`take_cached`](Self::take_cached) missed for `need` bytes:
+    /// the size of the first non-empty stack above `need`'s whose arenas
+    /// are at most `need / QUICK_NEAR_SHARE` bytes larger (the caller pops
+    /// it with `take_cached`, which also checks the alignment). O(1): at
+    /// most 15 stacks are looked at. Out of line: inside `take_cached` the
+    /// look made `alloc` too large to inline (+10 M instructions at max
+    /// 3000; `benches/RESULTS.md`, part 20).
     #[inline(never)]
-    pub(super) fn take_near(
-        &mut self,
-        need: usize,
-        used: usize,
-        align: usize,
-        tag: u32,
-    ) -> Option<Allocation> {
+    pub(super) fn near_size(&self, need: usize) -> Option<usize> {
         let c = quick_index(need)?;
         let end = (c + 1 + c / QUICK_NEAR_SHARE).min(QUICK_CLASSES);
         let k = (c + 1..end).find(|&k| self.quick.heads[k] != 0)?;
-        self.take_cached(k * QUICK_GRANULE, used, align, tag)
+        Some(k * QUICK_GRANULE)
     }
 
     /// Frees every cached arena for real: each merges with its free
