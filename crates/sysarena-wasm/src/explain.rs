@@ -25,8 +25,19 @@ pub fn policy_rule(p: Policy) -> &'static str {
     }
 }
 
-/// What the fast model adds to its policy's rule: the quick lists.
-pub const QUICK_LISTS: &str = "with immediate coalescing this is the fast model: a freed arena under 1 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size and the next request of that size takes it back with no search; the lists are flushed (their arenas freed for real) before an out-of-memory answer, `defrag` and a policy change";
+/// What the fast model adds to its policy's rule: the quick lists, in
+/// words, with the core's own bounds ([`sysarena::QUICK_LIMIT`],
+/// [`sysarena::QUICK_GRANULE`], [`sysarena::QUICK_NEAR_SHARE`]), so the
+/// sentence cannot drift from what the core does.
+pub fn quick_lists() -> String {
+    format!(
+        "with immediate coalescing this is the fast model: a freed arena under {} whose size is a multiple of {} is cached — it waits, whole, in the quick list of its size and the next request of that size takes it back with no search (a request of {} or more whose list is empty may take one at most a {}th larger); the lists are flushed (their arenas freed for real) before an out-of-memory answer, `defrag`, a relocation and a policy change",
+        fmt_bytes(sysarena::QUICK_LIMIT),
+        sysarena::QUICK_GRANULE,
+        fmt_bytes(sysarena::QUICK_NEAR_SHARE * sysarena::QUICK_GRANULE),
+        sysarena::QUICK_NEAR_SHARE
+    )
+}
 
 /// Whether `c` is the fast model, the one with quick lists.
 pub fn is_fast(c: sysarena::Config) -> bool {

@@ -533,7 +533,7 @@ fn the_explanations_tell_the_quick_lists_story() {
         format!(
             "now segregated-fit with immediate coalescing: {}; {}",
             explain::policy_rule(sysarena::Policy::SegregatedFit),
-            explain::QUICK_LISTS
+            explain::quick_lists()
         )
     );
 }

@@ -3,7 +3,7 @@
 //! one operation is applied to the manager and told in the log.
 
 use super::*;
-use sysarena::{QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_SHARE};
+use sysarena::{QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_NEAR_SHARE, QUICK_SHARE};
 
 /// One operation in the history (what `prev` undoes).
 #[derive(Clone, Copy, Debug)]
@@ -126,8 +126,9 @@ impl State {
                 self.say_flushed(&before, m, "the quick lists were flushed first");
                 if keeps_quick_lists(c) {
                     self.say(format!(
-                        "  the fast model: a freed arena under {} whose size is a multiple of {QUICK_GRANULE} is cached — it waits, whole, in the quick list of its size for the next request of that size",
-                        fmt_bytes(QUICK_LIMIT)
+                        "  the fast model: a freed arena under {} whose size is a multiple of {QUICK_GRANULE} is cached — it waits, whole, in the quick list of its size for the next request of that size (or, from {}, of a size at most a {QUICK_NEAR_SHARE}th smaller)",
+                        fmt_bytes(QUICK_LIMIT),
+                        fmt_bytes(QUICK_NEAR_SHARE * QUICK_GRANULE)
                     ));
                 }
             }

@@ -255,7 +255,7 @@ fn a_policy_change_flushes_the_quick_lists_and_says_so() {
 fn switching_to_the_fast_model_tells_of_its_quick_lists() {
     let out = run_script(&args(&[]), "policy segregated-fit\ncoalescing immediate\n").unwrap();
     assert!(
-        out.contains("\n  now segregated-fit with immediate coalescing\n    the fast model: a freed arena under 8.0 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size for the next request of that size\n"),
+        out.contains("\n  now segregated-fit with immediate coalescing\n    the fast model: a freed arena under 8.0 KiB whose size is a multiple of 8 is cached — it waits, whole, in the quick list of its size for the next request of that size (or, from 512 B, of a size at most a 64th smaller)\n"),
         "{out}"
     );
     // Not before: segregated fit with deferred coalescing keeps no lists.

@@ -94,7 +94,7 @@ impl Session {
                     );
                     if explain::is_fast(c) {
                         line.push_str("; ");
-                        line.push_str(explain::QUICK_LISTS);
+                        line.push_str(&explain::quick_lists());
                     }
                     if cached.cached_arenas > 0 {
                         line.push_str("; ");
