@@ -59,8 +59,16 @@ pub fn flushed(arenas: usize, bytes: usize) -> String {
 /// Why a free left the arena cached rather than free.
 pub fn cached_free(size: usize) -> String {
     format!(
-        "; cached: it waits, whole, in the quick list of {} arenas for the next request of that size (its free neighbours merge with it only when the lists are flushed)",
-        fmt_bytes(size)
+        "; cached: it waits, whole, in the quick list of {} arenas for the next request of {} (its free neighbours merge with it only when the lists are flushed)",
+        fmt_bytes(size),
+        if size > sysarena::QUICK_NEAR_SHARE * sysarena::QUICK_GRANULE {
+            format!(
+                "that size or of a size at most a {}th smaller",
+                sysarena::QUICK_NEAR_SHARE
+            )
+        } else {
+            "that size".to_owned()
+        }
     )
 }
 
@@ -86,7 +94,8 @@ pub fn alloc_ok(
     offset: usize,
     got: usize,
 ) -> String {
-    // Cached arenas (quick lists) take only requests of their own size.
+    // Cached arenas (quick lists) take only requests of their own size (or
+    // a near size, a 64th smaller at most): not counted as fitting here.
     let fitting = free_before
         .iter()
         .filter(|a| !a.cached && holds(a, size, align))
@@ -109,6 +118,14 @@ pub fn alloc_ok(
     let took_cached = chosen.is_some_and(|c| {
         c.cached && c.offset == offset && c.size == got && cached_after + 1 == cached_before.len()
     });
+    let need = size.max(1).next_multiple_of(align.max(1));
+    if took_cached && got > need {
+        s.push_str(&format!(
+            ": taken from the quick list of {got} B arenas, a near size — the list of {need} B arenas was empty, and these are at most a {}th larger; handed out whole with no search and no split",
+            sysarena::QUICK_NEAR_SHARE
+        ));
+        return s;
+    }
     if took_cached {
         s.push_str(&format!(
             ": taken back from the quick list of {} arenas — the one freed last, handed out whole with no search and no split",

@@ -578,3 +578,21 @@ fn flush_on_a_movable_says_it_flushes_itself() {
         ]
     );
 }
+
+#[test]
+fn a_near_size_take_is_explained() {
+    let mut s = fast(64 * 1024);
+    run_script(&mut s, "alloc 1040; alloc 16").unwrap();
+    assert_eq!(
+        run_script(&mut s, "free 0").unwrap(),
+        [
+            "✓ free #0 at offset 0; cached: it waits, whole, in the quick list of 1.0 KiB arenas for the next request of that size or of a size at most a 64th smaller (its free neighbours merge with it only when the lists are flushed)"
+        ]
+    );
+    assert_eq!(
+        run_script(&mut s, "alloc 1024").unwrap(),
+        [
+            "✓ alloc(1024) = #2 at offset 0 (arena of 1.0 KiB in slot 0): taken from the quick list of 1040 B arenas, a near size — the list of 1024 B arenas was empty, and these are at most a 64th larger; handed out whole with no search and no split"
+        ]
+    );
+}

@@ -16,7 +16,8 @@ pub enum Policy {
     ///
     /// *Time:* O(f), f = free arenas in classes large enough.
     /// *Drawback:* small remainders pile up at the start of the region
-    /// ("splinters"), and every search walks past them.
+    /// ("splinters"), and every search for a request of about their size
+    /// walks past them.
     #[default]
     FirstFit,
     /// First fit, but starting in the arena that holds the point where the

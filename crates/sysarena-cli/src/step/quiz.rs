@@ -4,6 +4,7 @@
 //! together; in the interactive view the question waits for an answer.
 
 use super::*;
+use sysarena::{QUICK_GRANULE, QUICK_LIMIT, QUICK_NEAR_SHARE};
 
 thread_local! {
     pub(super) static INTERACTIVE_QUIZ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -70,7 +71,8 @@ impl State {
     pub(super) fn explain(&self, m: &SliceManager<'_>, op: Op) -> Option<String> {
         let (size, align) = self.request(op)?;
         // Cached arenas (the fast model's quick lists) take only requests
-        // of exactly their size; the others see them after a flush.
+        // of their size, or from 512 B a near size (a 64th smaller at
+        // most); the others see them after a flush.
         let need = size.checked_next_multiple_of(align.max(1));
         let cached: Vec<ArenaInfo> = m.arenas().filter(|a| a.cached).collect();
         let fits: Vec<ArenaInfo> = m
@@ -109,6 +111,34 @@ impl State {
                 "why: the quick list of {} arenas holds {}: the one freed last is handed back whole, with no search (if its address suits the alignment)",
                 fmt_bytes(need.unwrap_or(size)),
                 same.join(" ")
+            ));
+        }
+        // The core's near-size look: the first non-empty list above the
+        // request's own, at most a `QUICK_NEAR_SHARE`-th larger.
+        let near = need
+            .filter(|&n| {
+                (QUICK_NEAR_SHARE * QUICK_GRANULE..QUICK_LIMIT).contains(&n)
+                    && n.is_multiple_of(QUICK_GRANULE)
+            })
+            .and_then(|n| {
+                let top = n + n / QUICK_GRANULE / QUICK_NEAR_SHARE * QUICK_GRANULE;
+                cached
+                    .iter()
+                    .map(|a| a.size)
+                    .filter(|&s| (n + 1..=top).contains(&s) && s < QUICK_LIMIT)
+                    .min()
+                    .map(|s| (n, s))
+            });
+        if let Some((n, s)) = near {
+            let held: Vec<String> = cached
+                .iter()
+                .filter(|a| a.size == s)
+                .map(|a| format!("[{}+{}]", a.offset, a.size))
+                .collect();
+            return Some(format!(
+                "why: the quick list of {n} B arenas is empty, but from {} a request may take a near size: the list of {s} B arenas (at most a {QUICK_NEAR_SHARE}th larger) holds {}, and the one freed last is handed out whole, with no search (if its address suits the alignment)",
+                fmt_bytes(QUICK_NEAR_SHARE * QUICK_GRANULE),
+                held.join(" ")
             ));
         }
         if fits.is_empty() && !cached.is_empty() {

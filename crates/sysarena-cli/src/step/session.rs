@@ -244,10 +244,18 @@ impl State {
                 if m.stats().cached_arenas + 1 == before.cached_arenas
                     && cached.contains(&(a.offset(), a.size()))
                 {
-                    self.say(format!(
-                        "  taken back from the quick list of {} arenas: the one freed last, handed out whole — no search, no split",
-                        fmt_bytes(a.size())
-                    ));
+                    let need = asked.max(1).next_multiple_of(align.max(1));
+                    if a.size() > need {
+                        self.say(format!(
+                            "  taken from the quick list of {} B arenas, a near size: the list of {need} B arenas was empty, and these are at most a {QUICK_NEAR_SHARE}th larger — handed out whole, no search, no split",
+                            a.size()
+                        ));
+                    } else {
+                        self.say(format!(
+                            "  taken back from the quick list of {} arenas: the one freed last, handed out whole — no search, no split",
+                            fmt_bytes(a.size())
+                        ));
+                    }
                 } else {
                     self.say_flushed(
                         &before,
@@ -293,8 +301,9 @@ impl State {
                 }
                 match m.arenas().find(|a| a.offset == offset) {
                     Some(a) if a.cached => self.say(format!(
-                        "  cached: it waits, whole, in the quick list of {} arenas (free, but not merged with its neighbours); the next alloc of exactly that size takes it back",
-                        fmt_bytes(a.size)
+                        "  cached: it waits, whole, in the quick list of {} arenas (free, but not merged with its neighbours); the next alloc of {} takes it back",
+                        fmt_bytes(a.size),
+                        takers(a.size)
                     )),
                     _ => self.say(format!(
                         "  freed for real, not cached: quick lists take only arenas under {} whose size is a multiple of {QUICK_GRANULE}, while their room lasts ({QUICK_DEPTH} a size, 1/{QUICK_SHARE} of the region)",
@@ -353,4 +362,15 @@ impl State {
 /// ([`Config::fast`]: segregated fit with immediate coalescing).
 pub(super) fn keeps_quick_lists(config: Config) -> bool {
     config.policy == Policy::SegregatedFit && config.coalescing == Coalescing::Immediate
+}
+
+/// Which requests a cached arena of `size` bytes serves: its own size,
+/// and above 512 B (`QUICK_NEAR_SHARE` granules: below that no smaller
+/// size is within the slack) sizes up to a `QUICK_NEAR_SHARE`-th smaller.
+fn takers(size: usize) -> String {
+    if size > QUICK_NEAR_SHARE * QUICK_GRANULE {
+        format!("that size (or of a size at most a {QUICK_NEAR_SHARE}th smaller)")
+    } else {
+        "exactly that size".to_owned()
+    }
 }

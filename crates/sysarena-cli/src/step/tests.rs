@@ -290,3 +290,33 @@ fn a_cached_cell_in_the_terminal_view_is_light_blue() {
         (Style::default().fg(Color::LightBlue), '∘')
     );
 }
+
+#[test]
+fn a_near_size_take_is_told_and_foretold() {
+    // 1,040 B cached at 0; a 1,024 B request finds its own list empty and
+    // takes the 1,040 B arena (a 64th larger at most); 1,056 B would not be.
+    let script = "alloc 1040\nalloc 16\nfree 0\nalloc 1024\n";
+    let mut a = fast("64K");
+    a.quiz = true;
+    let out = run_script(&a, script).unwrap();
+    assert!(
+        out.contains("\n  why: the quick list of 1024 B arenas is empty, but from 512 B a request may take a near size: the list of 1040 B arenas (at most a 64th larger) holds [0+1040], and the one freed last is handed out whole, with no search (if its address suits the alignment)\n"),
+        "{out}"
+    );
+    let out = run_script(&fast("64K"), script).unwrap();
+    assert!(
+        out.contains("\n    cached: it waits, whole, in the quick list of 1.0 KiB arenas (free, but not merged with its neighbours); the next alloc of that size (or of a size at most a 64th smaller) takes it back\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  ✓ alloc(1024) = #2 (C) at offset 0 (arena of 1.0 KiB in slot 0)\n    taken from the quick list of 1040 B arenas, a near size: the list of 1024 B arenas was empty, and these are at most a 64th larger — handed out whole, no search, no split\n"),
+        "{out}"
+    );
+    // Beyond the slack the request is split from the free top instead.
+    let out = run_script(&fast("64K"), "alloc 1056\nalloc 16\nfree 0\nalloc 1024\n").unwrap();
+    assert!(!out.contains("near size"), "{out}");
+    assert!(
+        out.contains("✓ alloc(1024) = #2 (C) at offset 1072"),
+        "{out}"
+    );
+}
