@@ -13,7 +13,8 @@
 //! looks at no more than [`SETTLE_LOOK`] arenas of the top class to make it
 //! exact again; if the class is more populous it stays stale, and a reader
 //! ([`largest_free`](ArenaManager::largest_free): `stats`, reports, the
-//! `NoFit` error) walks that one class. No allocation or free walks it.
+//! `NoFit` error) walks that one class. No successful allocation or free
+//! walks it.
 
 use super::state::ArenaManager;
 use crate::table::{CLASSES, NIL, Slot, TableStorage, class_of};
@@ -125,10 +126,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         let mut cur = self.index.heads[c];
         for _ in 0..SETTLE_LOOK {
             if cur == NIL {
-                self.largest_free = best;
-                self.largest_count = count;
-                self.largest_stale = false;
-                return;
+                break;
             }
             self.count_visit();
             let s = self.slot(cur);
@@ -138,6 +136,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
                 count += 1;
             }
             cur = s.link_next;
+        }
+        // The whole class was seen (a class of exactly `SETTLE_LOOK`
+        // arenas too: the last one's link is NIL).
+        if cur == NIL {
+            self.largest_free = best;
+            self.largest_count = count;
+            self.largest_stale = false;
         }
     }
 
@@ -162,5 +167,42 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             cur = s.link_next;
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::state::ArenaManager;
+    use super::SETTLE_LOOK;
+    use crate::config::{Coalescing, Config, Policy};
+
+    /// When the largest free arena is taken and the top class holds
+    /// exactly `SETTLE_LOOK` arenas, `settle` sees the whole class and the
+    /// largest free size is exact again (it stayed stale while the look
+    /// ended without checking the last link).
+    #[test]
+    fn a_top_class_of_exactly_settle_look_arenas_is_settled() {
+        let config = Config::new(Policy::BestFit, Coalescing::Immediate);
+        // Eight free arenas of 996 bytes and one of 1,000, all in the same
+        // size class, each followed by a 16-byte arena in use; no free top.
+        let sizes: [usize; SETTLE_LOOK + 1] =
+            core::array::from_fn(|k| if k == SETTLE_LOOK { 1000 } else { 996 });
+        let capacity = sizes.iter().map(|s| s + 16).sum();
+        let mut m = ArenaManager::<32>::with_config(capacity, config);
+        let big: [usize; SETTLE_LOOK + 1] = core::array::from_fn(|k| {
+            let a = m.alloc(sizes[k], 1).unwrap().offset();
+            m.alloc(16, 1).unwrap();
+            a
+        });
+        assert_eq!(m.stats().free_bytes, 0);
+        for a in big {
+            m.free(a).unwrap();
+        }
+        assert_eq!((m.largest_free, m.largest_count), (1000, 1));
+        // Best fit takes the 1,000-byte arena: the largest size is gone.
+        assert_eq!(m.alloc(1000, 1).unwrap().offset(), big[SETTLE_LOOK]);
+        assert!(!m.largest_stale, "eight arenas were looked at: all of them");
+        assert_eq!((m.largest_free, m.largest_count), (996, SETTLE_LOOK));
+        m.check_invariants().unwrap();
     }
 }

@@ -25,8 +25,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// more than 8 free arenas share the highest size class, until an arena
     /// at least as large is freed or the highest non-empty class holds 8 or
     /// fewer. Meanwhile `largest_free` is found by a walk of the highest
-    /// non-empty class (O(k), k = its arenas). No allocation or free pays
-    /// for it. Under the fast model the quick lists' figures (cached
+    /// non-empty class (O(k), k = its arenas). No successful allocation or
+    /// free pays for it. Under the fast model the quick lists' figures (cached
     /// arenas, the largest cached size, and from them the in-use count) are
     /// read from their 1,024 stack lengths: a constant.
     pub fn stats(&self) -> Stats {
