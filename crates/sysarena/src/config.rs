@@ -34,7 +34,8 @@ pub enum Policy {
     NextFit,
     /// The smallest fitting free arena (lowest offset on ties).
     ///
-    /// *Time:* O(k), k = free arenas in the first size class that fits.
+    /// *Time:* O(k), k = free arenas in the classes walked from the
+    /// request's own up to the first that holds a fit (usually one or two).
     /// *Drawback:* leaves tiny, unusable remainders; well-behaved on real
     /// programs (Johnstone & Wilson).
     BestFit,
@@ -42,7 +43,8 @@ pub enum Policy {
     ///
     /// *Time:* O(k), k = free arenas in the largest non-empty size class
     /// (one walk of it per allocation, to find the largest with the lowest
-    /// offset). Under deferred coalescing that class fills up: splitting the
+    /// offset; and of the classes below it while none holds a fit at the
+    /// request's alignment). Under deferred coalescing that class fills up: splitting the
     /// largest arenas again and again makes them alike in size, and nothing
     /// merges them, so k grows with the heap and a long trace costs
     /// O(allocations × k).
@@ -52,9 +54,10 @@ pub enum Policy {
     /// Two-level segregated fit (TLSF-style): the head of the request's own
     /// size class and up to 8 arenas behind it, then bitmaps find a
     /// non-empty size class whose every arena fits, in a constant number of
-    /// steps; if none, a bounded search of the classes in between (the request's own class,
-    /// and a few more for an over-aligned request): at most 64 arenas of
-    /// each.
+    /// steps; if none, a bounded search of the classes in between (the
+    /// request's own class; for an over-aligned request whose head is
+    /// misaligned, every class up to the one that fits with any padding):
+    /// at most 64 arenas of each, so at most 64 × the number of classes.
     ///
     /// *Time:* O(1) for alloc and free (a few bit scans and list edits),
     /// independent of the number of arenas: no step walks a class whose

@@ -1,5 +1,8 @@
 //! Typed errors. Nothing in the core panics on caller input: every bad
-//! request is one of these, and the manager is left exactly as it was.
+//! request is one of these, and no allocation changes: the manager is left
+//! as it was, except that under the fast model the quick lists may have
+//! been flushed first (their cached arenas freed for real and merged, as
+//! before an out-of-memory answer: see `manager::quick_lists`).
 //!
 //! The error enums are `#[non_exhaustive]`: new reasons may be added, so a
 //! `match` outside this crate ends with a `_` arm. ([`ReallocError`] is

@@ -169,8 +169,12 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// `base .. base + len` must satisfy the contract of [`Heap::new`].
     ///
     /// # Time complexity
-    /// O(regions) to keep the table sorted, plus up to six manager
-    /// operations (the fence: see the module docs of `heap/regions.rs`).
+    /// O(regions) to keep the table sorted, plus the fence's manager
+    /// operations (see `heap/regions.rs`): seven O(1) grows, allocations,
+    /// reallocs and a free, two flushes of the quick lists (bounded: see
+    /// [`ArenaManager::flush_quick_lists`](crate::ArenaManager::flush_quick_lists)),
+    /// and one `stats` (see
+    /// [`ArenaManager::stats`](crate::ArenaManager::stats)).
     pub unsafe fn add_region(&mut self, base: NonNull<u8>, len: usize) -> Result<(), RegionError> {
         let addr = base.as_ptr() as usize;
         let last = *self.regions.list().last().unwrap_or(&Region::default());

@@ -44,7 +44,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// at most 32,768 frees, a constant). The others: see each [`Policy`](crate::Policy). A
     /// [`OomReason::NoFit`] error reports the largest free arena, which costs
     /// what [`stats`](Self::stats) says. Plus the offset map's upkeep:
-    /// expected O(1) per entry (at most one entry per bucket, per two in a small map), and
+    /// expected O(1) per entry (on average at most one entry per bucket
+    /// while the map grows, two once it spans the table), and
     /// amortised O(1) growth — each time the descriptors in use double,
     /// the map doubles and is rebuilt in O(descriptors in use), and its
     /// heads may move once into the slots (O(map size)) when the table
@@ -185,8 +186,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ///
     /// # Time complexity
     /// O(1) for every policy: the offset is looked up in the table's hash
-    /// map (expected O(1): at most one entry per bucket), neighbours through
-    /// the address links.
+    /// map (expected O(1): on average at most two entries per bucket),
+    /// neighbours through the address links.
     #[inline]
     pub fn free(&mut self, offset: usize) -> Result<(), FreeError> {
         let i = self.lookup_in_use(offset)?;

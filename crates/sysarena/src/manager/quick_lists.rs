@@ -412,7 +412,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// The size of the largest cached arena (0 if none). O(1): a look at
-    /// the stacks' lengths, eight at a time.
+    /// the 1,024 stacks' lengths, from the largest size down.
     pub(super) fn largest_cached(&self) -> usize {
         if self.quick.bytes == 0 {
             return 0;

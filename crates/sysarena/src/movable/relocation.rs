@@ -168,6 +168,12 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// [`HandleError::NoPass`] if no pass is open.
+    ///
+    /// # Time complexity
+    /// O(`moves.len()`): each move is finished in O(1) (its descriptor is
+    /// its handle's hint); plus, when some planned moves were not handed
+    /// back, one walk of the arenas to free their reservations (O(arenas));
+    /// plus one [`stats`](Self::stats) for the report.
     pub fn end_pass(&mut self, moves: &[PlannedMove]) -> Result<PassReport, HandleError> {
         let Some(pass) = self.pass.take() else {
             return Err(HandleError::NoPass);
