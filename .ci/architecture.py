@@ -129,8 +129,15 @@ def other_doc(path):
         if m:
             return first_sentence(m.group(1))
     if path.endswith(".sh"):
-        lines = [l[1:].strip() for l in text.splitlines()[1:] if l.startswith("#")]
-        return first_sentence(" ".join(lines[:4])) if lines else ""
+        # The leading comment block, after a shebang if there is one.
+        lines = []
+        for l in text.splitlines():
+            if l.startswith("#!") and not lines:
+                continue
+            if not l.startswith("#") or (lines and l.strip() == "#"):
+                break
+            lines.append(l[1:].strip())
+        return first_sentence(" ".join(lines)) if lines else ""
     return ""
 
 

@@ -62,6 +62,9 @@ pub struct SubjectArgs {
     /// free by hint alone, `+defrag` to defragment on failure)
     /// and the peers talc, rlsf, buddy, linked-list, dlmalloc,
     /// offset-allocator, slab; or the groups `all`, `sysarena`, `peers`.
+    /// Without it `simulate`, `replay` and `compare` run every subject, and
+    /// `viz` and `report` draw four: sysarena/first-fit/deferred,
+    /// sysarena/best-fit/immediate, talc, buddy.
     #[arg(long, short, value_delimiter = ',', value_name = "NAMES")]
     pub subjects: Option<Vec<String>>,
 }

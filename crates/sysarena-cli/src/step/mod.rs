@@ -85,8 +85,8 @@ pub struct StepArgs {
     /// Run the commands in FILE and print every frame as text.
     #[arg(long)]
     pub script: Option<PathBuf>,
-    /// Width of the heap map, in cells (plain mode, 1 to 4096; the
-    /// terminal view fits its window).
+    /// Width of the heap map, in cells (plain mode, 1 to 4096; narrower
+    /// than 8 is drawn as 8; the terminal view fits its window).
     #[arg(long, default_value_t = 64, value_parser = crate::heapmap::parse_width)]
     pub width: usize,
     /// Run `--script` (or standard input), then print the interactive
