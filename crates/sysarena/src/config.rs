@@ -83,6 +83,9 @@ impl Policy {
     ];
 
     /// The policy's command-line name, e.g. `first-fit`.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn name(self) -> &'static str {
         match self {
             Policy::FirstFit => "first-fit",
@@ -112,6 +115,9 @@ impl Coalescing {
     pub const ALL: [Coalescing; 2] = [Coalescing::Deferred, Coalescing::Immediate];
 
     /// The mode's command-line name: `deferred` or `immediate`.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn name(self) -> &'static str {
         match self {
             Coalescing::Deferred => "deferred",
@@ -131,6 +137,9 @@ pub struct Config {
 
 impl Config {
     /// The classic model: first fit, deferred coalescing.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn classic() -> Config {
         Config {
             policy: Policy::FirstFit,
@@ -144,6 +153,9 @@ impl Config {
     /// [`ArenaManager::free`](crate::ArenaManager::free) and
     /// [`Stats::cached_bytes`](crate::Stats::cached_bytes)). Any config
     /// with this policy and this coalescing mode is the fast model.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn fast() -> Config {
         Config {
             policy: Policy::SegregatedFit,
@@ -152,6 +164,9 @@ impl Config {
     }
 
     /// A config from its parts.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn new(policy: Policy, coalescing: Coalescing) -> Config {
         Config { policy, coalescing }
     }

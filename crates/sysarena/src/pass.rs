@@ -34,6 +34,9 @@ impl PassLimits {
     };
 
     /// At most `max_moves` moves and `max_bytes` bytes.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn new(max_moves: usize, max_bytes: usize) -> Self {
         PassLimits {
             max_moves,
@@ -110,12 +113,18 @@ impl PlannedMove {
     }
 
     /// Whether source and destination overlap (copy as `memmove`).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn overlaps(&self) -> bool {
         self.to + self.len > self.from
     }
 
     /// The move as [`Move`], for code shared with
     /// [`ArenaManager::relocate`](crate::ArenaManager::relocate).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn as_move(&self) -> Move {
         Move {
             from: self.from,

@@ -12,6 +12,9 @@ pub struct Allocation {
 
 impl Allocation {
     /// Offset of the first byte, aligned as requested.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn offset(&self) -> usize {
         self.offset
     }
@@ -21,6 +24,9 @@ impl Allocation {
     /// [`QUICK_NEAR_SHARE`](crate::QUICK_NEAR_SHARE)-th (64th) more when
     /// the fast model served it from a cached arena of a nearby size (see
     /// [`ArenaManager::alloc`](crate::ArenaManager::alloc)).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn size(&self) -> usize {
         self.size
     }
@@ -33,6 +39,9 @@ impl Allocation {
     /// with its descriptor, so the hint stays right for the new offset).
     /// Any number is safe to pass back: a wrong one costs the lookup and
     /// nothing else.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn hint(&self) -> u32 {
         self.hint
     }
@@ -64,6 +73,9 @@ pub struct Reallocation {
 impl Reallocation {
     /// The number of the descriptor that holds the allocation now (moved or
     /// not): what [`Allocation::hint`] is for a new allocation.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn hint(&self) -> u32 {
         self.hint
     }
@@ -99,8 +111,10 @@ pub struct TableEntry {
     pub arena: Option<ArenaInfo>,
 }
 
-/// A snapshot of the manager's accounting. Every field is maintained as the
-/// manager runs, so taking it is O(1).
+/// A snapshot of the manager's accounting. Almost every field is maintained
+/// as the manager runs; [`ArenaManager::stats`](crate::ArenaManager::stats)
+/// says what taking it costs (O(1) but for a rare walk of one size class
+/// while the largest free arena is not known exactly).
 ///
 /// Invariant, after every public operation: `in_use_bytes + free_bytes ==
 /// capacity`, and `free_arenas + used_arenas + spare_descriptors ==
@@ -145,6 +159,9 @@ impl Stats {
     /// External fragmentation: `1 - largest_free / free_bytes`, in `[0, 1)`.
     /// 0 when all free bytes are in one arena (or none are free); near 1 when
     /// they are scattered in many small arenas.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn fragmentation(&self) -> f64 {
         if self.free_bytes == 0 {
             0.0
@@ -154,6 +171,9 @@ impl Stats {
     }
 
     /// Internal fragmentation in bytes: reserved but not requested.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn internal_fragmentation(&self) -> usize {
         self.in_use_bytes - self.requested_bytes
     }

@@ -14,13 +14,18 @@ impl<const N: usize> ArenaManager<N> {
     /// A `capacity` of 0 gives a manager with no arena; add memory with
     /// [`grow`](Self::grow).
     ///
-    /// *Time:* O(N). The table is built on the stack first: for large `N`
-    /// use [`from_slice`](ArenaManager::from_slice).
+    /// # Time complexity
+    /// O(N), as [`with_config`](Self::with_config). The table is built on the
+    /// stack first: for large `N` use [`from_slice`](ArenaManager::from_slice).
     pub fn new(capacity: usize) -> Self {
         Self::with_config(capacity, Config::classic())
     }
 
     /// Any model over `capacity` bytes.
+    ///
+    /// # Time complexity
+    /// O(N): the `N` descriptors are written once, as [`empty`](Self::empty);
+    /// the first arena is then made in O(1).
     pub fn with_config(capacity: usize, config: Config) -> Self {
         const {
             assert!(
@@ -38,6 +43,10 @@ impl<const N: usize> ArenaManager<N> {
 
     /// A manager with no region yet (capacity 0), for a `static` that is
     /// given memory later with [`grow`](Self::grow).
+    ///
+    /// # Time complexity
+    /// O(N): the `N` descriptors are written as [`Slot::EMPTY`] (at compile
+    /// time when it initialises a `static`).
     pub const fn empty(config: Config) -> Self {
         const {
             assert!(
@@ -57,6 +66,10 @@ impl<'t> ArenaManager<0, &'t mut [Slot]> {
     /// # Errors
     /// [`TableError::BadTableSize`] if `table` is empty or has `u32::MAX - 1`
     /// descriptors or more.
+    ///
+    /// # Time complexity
+    /// O(len), len = the slice's length: every descriptor is written once;
+    /// the first arena is then made in O(1).
     pub fn from_slice(
         table: &'t mut [Slot],
         capacity: usize,
@@ -74,6 +87,10 @@ impl<'t> ArenaManager<0, &'t mut [Slot]> {
     ///
     /// # Safety
     /// As [`from_empty_table`](ArenaManager::from_empty_table).
+    ///
+    /// # Time complexity
+    /// O(1): only the first arena's descriptor and its bucket head are
+    /// written.
     pub unsafe fn from_empty_slice(
         table: &'t mut [Slot],
         capacity: usize,
@@ -92,6 +109,10 @@ impl<S: TableStorage> ArenaManager<0, S> {
     /// # Errors
     /// [`TableError::BadTableSize`] if the table is empty or has
     /// `u32::MAX - 1` descriptors or more.
+    ///
+    /// # Time complexity
+    /// O(len), len = the table's length: every descriptor is written once;
+    /// the first arena is then made in O(1).
     pub fn from_table(mut table: S, capacity: usize, config: Config) -> Result<Self, TableError> {
         table.as_mut().fill(Slot::EMPTY);
         // SAFETY: every slot is now `Slot::EMPTY`.
@@ -109,6 +130,11 @@ impl<S: TableStorage> ArenaManager<0, S> {
     /// freshly mapped anonymous memory, or `std::alloc::alloc_zeroed`; all-zero
     /// bytes are a valid `Slot`). Any other contents break the manager's
     /// offset map, and with it the guarantee that allocations never overlap.
+    ///
+    /// # Time complexity
+    /// O(1) for a slice, a `Box<[Slot]>` or a `Vec<Slot>`: only the first
+    /// arena's descriptor and its bucket head are written. An inline array
+    /// (`[Slot; K]`) is moved into the manager by a copy: O(K).
     pub unsafe fn from_empty_table(
         table: S,
         capacity: usize,
@@ -134,8 +160,15 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     ///
     /// # Errors
     /// [`TableError::CapacityOverflow`], or [`TableError::NoSpareDescriptor`]
-    /// when a new arena is needed and the table is full. On error nothing
-    /// changes.
+    /// when a new arena is needed and the table is full. On error no arena,
+    /// statistic or capacity changes (the offset map may have grown, which
+    /// nothing outside sees).
+    ///
+    /// # Time complexity
+    /// Amortised O(1). Worst case O(descriptors taken): when they reach the
+    /// offset map's growth point the map doubles and is rebuilt first, and
+    /// when the never-used descriptors run out its bucket heads move out of
+    /// them into the slots (O(map size)); each at most once per doubling.
     pub fn grow(&mut self, additional: usize) -> Result<(), TableError> {
         if additional == 0 {
             return Ok(());
@@ -189,11 +222,17 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// [`Heap`](crate::Heap) sets it to its base address; a sub-allocator of
     /// device memory sets it to the buffer's device address. Change it only
     /// while nothing is allocated. Defaults to 0.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn set_origin(&mut self, origin: usize) {
         self.origin = origin;
     }
 
     /// The address offset 0 stands for; see [`set_origin`](Self::set_origin).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn origin(&self) -> usize {
         self.origin
     }

@@ -8,11 +8,17 @@ use crate::table::{NIL, Slot, State, TableStorage};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// The model this manager runs.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn config(&self) -> Config {
         self.config
     }
 
     /// Bytes in the region.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -48,6 +54,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Every arena, in address order (they tile the region exactly).
+    ///
+    /// # Time complexity
+    /// O(1) to create. A full walk is O(arenas), O(1) a step: it follows
+    /// the address links and never visits a spare descriptor.
     pub fn arenas(&self) -> Arenas<'_> {
         Arenas {
             slots: self.slots.as_ref(),
@@ -56,6 +66,10 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Every descriptor, in table order: arenas and spares.
+    ///
+    /// # Time complexity
+    /// O(1) to create. A full walk is O(len), len = the table's length
+    /// (spares included), O(1) a step.
     pub fn table(&self) -> impl Iterator<Item = TableEntry> + '_ {
         let fresh = self.fresh as usize;
         self.slots
