@@ -81,6 +81,9 @@ impl<const N: usize, const H: usize> HandleHeap<N, H> {
     /// used by anything else while the heap (or a pointer from
     /// [`pin`](Self::pin)) is alive, and must not wrap around the address
     /// space.
+    ///
+    /// # Time complexity
+    /// O(N + H), as [`Movable::with_config`]: both tables are built.
     pub unsafe fn new(base: NonNull<u8>, len: usize, config: Config) -> Self {
         // SAFETY: forwarded to the caller.
         unsafe { Self::from_movable(base, Movable::with_config(len, config)) }
@@ -88,6 +91,9 @@ impl<const N: usize, const H: usize> HandleHeap<N, H> {
 
     /// A handle heap over a `'static` buffer. Safe: the buffer is borrowed
     /// for ever.
+    ///
+    /// # Time complexity
+    /// O(N + H), as [`new`](Self::new).
     pub fn from_static(mem: &'static mut [MaybeUninit<u8>], config: Config) -> Self {
         let len = mem.len();
         let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap_or(NonNull::dangling());
@@ -104,6 +110,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     /// # Safety
     /// As for [`HandleHeap::new`], with `len = movable.capacity()`; and
     /// nothing may be allocated in `movable` yet.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub unsafe fn from_movable(base: NonNull<u8>, mut movable: Movable<N, H, S, T>) -> Self {
         movable.set_origin(base.as_ptr() as usize);
         HandleHeap { base, movable }
@@ -114,6 +123,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// As [`Movable::alloc`].
+    ///
+    /// # Time complexity
+    /// [`Movable::alloc`]'s cost, plus O(`layout.size()`) to zero the block.
     pub fn alloc(&mut self, layout: Layout) -> Result<Handle, HandleError> {
         let size = layout.size().max(1);
         let h = self.movable.alloc(size, layout.align())?;
@@ -129,6 +141,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// [`HandleError::Stale`] or [`HandleError::Pinned`]; nothing changes.
+    ///
+    /// # Time complexity
+    /// O(1), as [`Movable::free`].
     pub fn free(&mut self, handle: Handle) -> Result<(), HandleError> {
         self.movable.free(handle)
     }
@@ -139,6 +154,11 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// As [`Movable::resize`]; on error the block is unchanged.
+    ///
+    /// # Time complexity
+    /// [`Movable::resize`]'s cost, plus O(bytes copied + bytes zeroed): the
+    /// first `min(old, new)` bytes when the block moves, `new - old` when it
+    /// grows.
     pub fn resize(&mut self, handle: Handle, new_size: usize) -> Result<(), HandleError> {
         let old = self.movable.info(handle)?.used;
         let new_size = new_size.max(1);
@@ -167,6 +187,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// [`HandleError::Stale`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn get(&self, handle: Handle) -> Result<&[u8], HandleError> {
         let a = self.movable.info(handle)?;
         // SAFETY: the block's first `used` bytes lie in the region, were
@@ -180,6 +203,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// [`HandleError::Stale`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn get_mut(&mut self, handle: Handle) -> Result<&mut [u8], HandleError> {
         let a = self.movable.info(handle)?;
         // SAFETY: as in `get`, and the exclusive borrow of `self` makes this
@@ -197,6 +223,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// As [`Movable::pin`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn pin(&mut self, handle: Handle) -> Result<NonNull<u8>, HandleError> {
         let offset = self.movable.pin(handle)?;
         Ok(self.ptr_at(offset))
@@ -206,6 +235,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// As [`Movable::unpin`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn unpin(&mut self, handle: Handle) -> Result<(), HandleError> {
         self.movable.unpin(handle)
     }
@@ -238,6 +270,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// As [`relocate`](Self::relocate).
+    ///
+    /// # Time complexity
+    /// As [`relocate`](Self::relocate).
     #[deprecated(
         since = "0.1.0",
         note = "renamed to `relocate` (compaction is the table's)"
@@ -250,13 +285,16 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     /// `limits` (and `moves.len()` moves), carried out at once. Call it
     /// again (say, once per frame) until [`PassReport::done`] is 0 to
     /// converge with bounded pauses: 0 means the layout converged, or that
-    /// nothing can move under `limits` (see
-    /// [`PassProgress`](crate::PassProgress)); either way another step with
-    /// the same limits does nothing.
+    /// nothing can move under `limits` and `moves` (see
+    /// [`PassProgress`](crate::PassProgress); an empty `moves` buffer moves
+    /// nothing); either way another step with the same limits and buffer
+    /// does nothing.
     ///
     /// # Errors
-    /// [`HandleError::PassActive`] cannot happen here (the heap opens and
-    /// ends its own passes); see [`Movable::begin_pass`].
+    /// [`HandleError::PassActive`] if a pass is already open: the heap
+    /// opens and ends its own passes, so only one a [`Movable`] brought to
+    /// [`from_movable`](Self::from_movable) left open; see
+    /// [`Movable::begin_pass`].
     ///
     /// # Time complexity
     /// O(arenas) plus the bytes moved.
@@ -287,6 +325,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// As [`relocate_step`](Self::relocate_step).
+    ///
+    /// # Time complexity
+    /// As [`relocate_step`](Self::relocate_step).
     #[deprecated(
         since = "0.1.0",
         note = "renamed to `relocate_step` (compaction is the table's)"
@@ -300,31 +341,50 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     }
 
     /// The classic defragment; nothing moves.
+    ///
+    /// # Time complexity
+    /// O(arenas + descriptors), as [`Movable::defragment`].
     pub fn defragment(&mut self) -> DefragReport {
         self.movable.defragment()
     }
 
     /// The manager's accounting.
+    ///
+    /// # Time complexity
+    /// As [`Movable::stats`]: O(1) but for a rare walk of the highest
+    /// non-empty size class.
     pub fn stats(&self) -> Stats {
         self.movable.stats()
     }
 
     /// Moves made so far.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn move_stats(&self) -> MoveStats {
         self.movable.move_stats()
     }
 
     /// The [`Movable`] manager underneath (read only).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn movable(&self) -> &Movable<N, H, S, T> {
         &self.movable
     }
 
     /// The arena manager underneath (read only).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn manager(&self) -> &ArenaManager<N, S> {
         self.movable.manager()
     }
 
     /// The first byte of the region.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn base(&self) -> NonNull<u8> {
         self.base
     }
@@ -333,6 +393,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     ///
     /// # Errors
     /// The first broken invariant (a bug in sysarena).
+    ///
+    /// # Time complexity
+    /// As [`Movable::check_invariants`]: O(arenas + descriptors + handles).
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.movable.check_invariants()
     }

@@ -14,6 +14,11 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// [`HandleError::Alloc`] with the manager's reason, or
     /// [`HandleError::NoSpareHandle`] when the handle table is full. On error
     /// nothing changes.
+    ///
+    /// # Time complexity
+    /// O(1) (a handle entry taken from the free list or the never-used
+    /// ones) plus [`ArenaManager::alloc`](crate::ArenaManager::alloc)'s cost, less its
+    /// offset-map upkeep: a `Movable`'s manager keeps no offset map.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<Handle, HandleError> {
         let index = self.take_entry()?;
         let a = match self.manager.alloc_tagged(size, align, index) {
@@ -39,6 +44,10 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// [`HandleError::Stale`] if it names no live allocation,
     /// [`HandleError::Pinned`] if it is pinned, [`HandleError::Moving`] if
     /// the open pass plans to move it. On error nothing changes.
+    ///
+    /// # Time complexity
+    /// O(1), as [`ArenaManager::free_with_hint`](crate::ArenaManager::free_with_hint):
+    /// the handle's entry holds the descriptor's hint.
     pub fn free(&mut self, handle: Handle) -> Result<(), HandleError> {
         let e = self.changeable_entry(handle)?;
         self.manager
@@ -58,6 +67,11 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// [`HandleError::Stale`], [`HandleError::Pinned`] (a pinned allocation
     /// keeps its size: it might move), [`HandleError::Moving`], or
     /// [`HandleError::Alloc`]. On error nothing changes.
+    ///
+    /// # Time complexity
+    /// O(1) plus [`ArenaManager::realloc_with_hint`](crate::ArenaManager::realloc_with_hint)'s
+    /// cost with a right hint (the handle's entry holds it) and no offset
+    /// map: in place O(1); moving, one `alloc` and one `free`.
     pub fn realloc(
         &mut self,
         handle: Handle,
@@ -84,6 +98,10 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// As [`realloc`](Self::realloc).
+    ///
+    /// # Time complexity
+    /// As [`realloc`](Self::realloc): the alignment is read from the handle's
+    /// descriptor in O(1).
     pub fn resize(&mut self, handle: Handle, new_size: usize) -> Result<Reallocation, HandleError> {
         let e = self.live_entry(handle)?;
         let align = self
@@ -97,6 +115,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// [`HandleError::Stale`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn offset(&self, handle: Handle) -> Result<usize, HandleError> {
         Ok(self.live_entry(handle)?.offset)
     }
@@ -105,6 +126,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// [`HandleError::Stale`].
+    ///
+    /// # Time complexity
+    /// O(1): the handle's entry holds the descriptor's hint.
     pub fn info(&self, handle: Handle) -> Result<ArenaInfo, HandleError> {
         let e = self.live_entry(handle)?;
         Ok(self
@@ -121,6 +145,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     /// [`HandleError::Stale`], [`HandleError::Moving`] if the open pass plans
     /// to move it (the caller may be copying it), or
     /// [`HandleError::PinOverflow`] after 2³² − 1 pins.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn pin(&mut self, handle: Handle) -> Result<usize, HandleError> {
         let e = self.live_entry(handle)?;
         if self.pass.is_some() && self.manager.is_moving(e.offset, e.link) {
@@ -138,6 +165,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// [`HandleError::Stale`], or [`HandleError::NotPinned`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn unpin(&mut self, handle: Handle) -> Result<(), HandleError> {
         let e = self.live_entry(handle)?;
         if e.pins == 0 {
@@ -151,6 +181,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// [`HandleError::Stale`].
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn is_pinned(&self, handle: Handle) -> Result<bool, HandleError> {
         Ok(self.live_entry(handle)?.pins > 0)
     }

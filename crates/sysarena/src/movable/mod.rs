@@ -202,36 +202,59 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     }
 
     /// The arena manager underneath (read only: its arenas, table, stats).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn manager(&self) -> &ArenaManager<N, S> {
         &self.manager
     }
 
     /// The manager's [`Stats`].
+    ///
+    /// # Time complexity
+    /// As [`ArenaManager::stats`](crate::ArenaManager::stats): O(1) but for a
+    /// rare walk of the highest non-empty size class.
     pub fn stats(&self) -> Stats {
         self.manager.stats()
     }
 
     /// Totals of moves over the manager's life.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn move_stats(&self) -> MoveStats {
         self.totals
     }
 
     /// Live handles.
+    ///
+    /// # Time complexity
+    /// O(1): a count kept up to date, not a walk of the table.
     pub fn live(&self) -> usize {
         self.live
     }
 
     /// The handle table's size.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn handle_capacity(&self) -> usize {
         self.handles.as_ref().len()
     }
 
     /// The region's capacity in bytes.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn capacity(&self) -> usize {
         self.manager.capacity()
     }
 
     /// The live handles, in table order.
+    ///
+    /// # Time complexity
+    /// O(1) to create; iterating to the end walks every handle entry ever
+    /// used: O(handles).
     pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
         self.handles.as_ref()[..self.fresh as usize]
             .iter()
@@ -246,6 +269,11 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// The first broken invariant found (a bug in sysarena).
+    ///
+    /// # Time complexity
+    /// O(arenas + descriptors), as
+    /// [`ArenaManager::check_invariants`](crate::ArenaManager::check_invariants),
+    /// plus O(1) per handle entry ever used: O(handles).
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.manager.check_invariants()?;
         let mut live = 0;

@@ -92,6 +92,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     ///
     /// # Errors
     /// As [`relocate`](Self::relocate).
+    ///
+    /// # Time complexity
+    /// As [`relocate`](Self::relocate).
     #[deprecated(
         since = "0.1.0",
         note = "renamed to `relocate` (compaction is the table's)"
@@ -235,6 +238,9 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
     }
 
     /// Whether a pass is open.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn pass_active(&self) -> bool {
         self.pass.is_some()
     }
