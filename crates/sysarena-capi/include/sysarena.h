@@ -347,6 +347,10 @@ extern "C" {
  * # Safety
  * `base .. base + len` must be readable and writable memory that nothing
  * else uses for as long as the program uses the heap.
+ *
+ * # Time complexity
+ * O([`SYSARENA_DESCRIPTORS`]): the descriptor table is written once
+ * ([`ArenaManager::from_slice`]); plus the lock.
  */
 int32_t sysarena_init(void *base, size_t len);
 
@@ -360,13 +364,19 @@ int32_t sysarena_init(void *base, size_t len);
  *
  * # Safety
  * As [`sysarena_init`], for the new bytes.
+ *
+ * # Time complexity
+ * O(1) ([`Heap::grow`]), plus the lock, taken twice.
  */
 int32_t sysarena_extend(void *base, size_t len);
 
 /**
  * Allocates `size` bytes aligned to `SYSARENA_MIN_ALIGN` (a `size` of 0
  * gets a unique 1-byte block). Returns `NULL` on failure; the reason is
- * then [`sysarena_last_error`]. *Time:* O(1).
+ * then [`sysarena_last_error`].
+ *
+ * # Time complexity
+ * As [`sysarena_alloc_aligned`]: O(1).
  */
 void *sysarena_alloc(size_t size);
 
@@ -376,6 +386,12 @@ void *sysarena_alloc(size_t size);
  * (`SYSARENA_E_BAD_ALIGN`, `SYSARENA_E_TOO_LARGE`,
  * `SYSARENA_E_OUT_OF_MEMORY`, `SYSARENA_E_NO_DESCRIPTOR`,
  * `SYSARENA_E_NOT_INITIALIZED`).
+ *
+ * # Time complexity
+ * O(1): [`ArenaManager::alloc`] under segregated fit
+ * ([`Config::fast`](crate::Config::fast)), plus the lock (taken again on
+ * failure). A failure costs what [`ArenaManager::alloc`] says of its
+ * errors.
  */
 void *sysarena_alloc_aligned(size_t size, size_t align);
 
@@ -384,10 +400,13 @@ void *sysarena_alloc_aligned(size_t size, size_t align);
  * changes nothing and is reported.
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_INVALID_FREE`,
- * `SYSARENA_E_DOUBLE_FREE` or `SYSARENA_E_NOT_INITIALIZED`. *Time:* O(1).
+ * `SYSARENA_E_DOUBLE_FREE` or `SYSARENA_E_NOT_INITIALIZED`.
  *
  * # Safety
  * The block must not be used after a successful free.
+ *
+ * # Time complexity
+ * O(1) ([`ArenaManager::free`]), plus the lock.
  */
 int32_t sysarena_free(void *ptr);
 
@@ -401,6 +420,11 @@ int32_t sysarena_free(void *ptr);
  *
  * # Safety
  * After a success that moved the block, the old pointer must not be used.
+ *
+ * # Time complexity
+ * As [`Heap::realloc`]: O(1) in place; moving, an O(1) `alloc` and `free`
+ * plus a copy of O(bytes) (the old block's requested size, up to
+ * `new_size`); plus the lock.
  */
 void *sysarena_realloc(void *ptr, size_t new_size);
 
@@ -410,12 +434,15 @@ void *sysarena_realloc(void *ptr, size_t new_size);
  * neighbours are already merged, so this mostly compacts the table.
  *
  * Returns the number of merges (>= 0) or `SYSARENA_E_NOT_INITIALIZED`.
- * *Time:* O(arenas + descriptors).
+ *
+ * # Time complexity
+ * O(arenas + descriptors) ([`ArenaManager::defragment`]), plus the lock,
+ * taken twice.
  */
 int32_t sysarena_defragment(void);
 
 /**
- * Fills `*out` with the heap's accounting. O(1).
+ * Fills `*out` with the heap's accounting.
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL` or `SYSARENA_E_NOT_INITIALIZED`
  * (then `*out` is zeroed).
@@ -423,6 +450,10 @@ int32_t sysarena_defragment(void);
  * # Safety
  * `out` must be `NULL` or point to writable memory for one
  * `SysarenaStats`.
+ *
+ * # Time complexity
+ * As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+ * (see there); plus the lock, taken twice.
  */
 int32_t sysarena_stats(struct SysarenaStats *out);
 
@@ -430,18 +461,30 @@ int32_t sysarena_stats(struct SysarenaStats *out);
  * Walks the whole table and checks the heap's invariants.
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_INTERNAL` (a bug in sysarena) or
- * `SYSARENA_E_NOT_INITIALIZED`. *Time:* O(arenas + descriptors).
+ * `SYSARENA_E_NOT_INITIALIZED`.
+ *
+ * # Time complexity
+ * O(arenas + descriptors) ([`ArenaManager::check_invariants`]), plus the
+ * lock, taken twice.
  */
 int32_t sysarena_check(void);
 
 /**
- * The code of the most recent failed call (process-wide, not per thread),
- * or `SYSARENA_OK` if none failed yet.
+ * The code of the most recent failed call of the process-wide heap
+ * (`sysarena_init` … `sysarena_check`; process-wide, not per thread), or
+ * `SYSARENA_OK` if none failed yet. The `sysarena_block_*` functions
+ * return their code and do not set it.
+ *
+ * # Time complexity
+ * O(1).
  */
 int32_t sysarena_last_error(void);
 
 /**
  * A static, NUL-terminated English description of a `SYSARENA_*` code.
+ *
+ * # Time complexity
+ * O(1).
  */
 const char *sysarena_strerror(int32_t code);
 
@@ -449,7 +492,10 @@ const char *sysarena_strerror(int32_t code);
  * The bytes of memory [`sysarena_block_init`] needs for a block of
  * `n_desc` arena descriptors, `n_handles` handles and passes of at most
  * `n_moves` moves, at any alignment; 0 if a count is 0 or the size
- * overflows. O(1).
+ * overflows.
+ *
+ * # Time complexity
+ * O(1).
  */
 size_t sysarena_block_size_for(size_t n_desc, size_t n_handles, size_t n_moves);
 
@@ -462,12 +508,15 @@ size_t sysarena_block_size_for(size_t n_desc, size_t n_handles, size_t n_moves);
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL` (`mem` or `out`),
  * `SYSARENA_E_BAD_ARGUMENT` (a count is 0, or `len` is smaller than
- * [`sysarena_block_size_for`] says). O(n_desc + n_handles + n_moves): every
- * table is written once.
+ * [`sysarena_block_size_for`] says).
  *
  * # Safety
  * `mem .. mem + len` must be writable memory that nothing else uses while
  * the block is used; `out` must be `NULL` or writable.
+ *
+ * # Time complexity
+ * O(n_desc + n_handles + n_moves): every table is written once
+ * ([`Movable::from_parts`] adds only O(1) on a fresh manager).
  */
 int32_t sysarena_block_init(void *mem,
                             size_t len,
@@ -485,10 +534,15 @@ int32_t sysarena_block_init(void *mem,
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
  * `SYSARENA_E_BAD_ALIGN`, `SYSARENA_E_TOO_LARGE` (also a `size` of 0),
  * `SYSARENA_E_OUT_OF_MEMORY`, `SYSARENA_E_NO_DESCRIPTOR`,
- * `SYSARENA_E_NO_HANDLE`. On error nothing changes. O(1).
+ * `SYSARENA_E_NO_HANDLE`. On error nothing changes.
  *
  * # Safety
  * `b` as [`sysarena_block_free`]; the out pointers writable.
+ *
+ * # Time complexity
+ * O(1): [`Movable::alloc`], i.e. [`ArenaManager::alloc`] under segregated
+ * fit. An out-of-memory error costs what [`ArenaManager::alloc`] says of
+ * its errors.
  */
 int32_t sysarena_block_alloc(struct SysarenaBlock *b,
                              size_t size,
@@ -502,12 +556,15 @@ int32_t sysarena_block_alloc(struct SysarenaBlock *b,
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
  * `SYSARENA_E_STALE_HANDLE` (freed already, or never handed out),
  * `SYSARENA_E_PINNED` (pinned, or moving in the open pass). On error
- * nothing changes. O(1).
+ * nothing changes.
  *
  * # Safety
  * `b` must be `NULL` or the pointer `sysarena_block_init` stored, with
  * its memory still the block's; no other thread may use the block during
  * the call.
+ *
+ * # Time complexity
+ * O(1) ([`Movable::free`]: the handle's hint names the descriptor).
  */
 int32_t sysarena_block_free(struct SysarenaBlock *b, uint64_t handle);
 
@@ -515,21 +572,28 @@ int32_t sysarena_block_free(struct SysarenaBlock *b, uint64_t handle);
  * Stores the current offset of the allocation `handle` in `*out`.
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
- * `SYSARENA_E_STALE_HANDLE`. O(1).
+ * `SYSARENA_E_STALE_HANDLE`.
  *
  * # Safety
  * As [`sysarena_block_free`]; `out` writable.
+ *
+ * # Time complexity
+ * O(1).
  */
 int32_t sysarena_block_offset(struct SysarenaBlock *b, uint64_t handle, size_t *out);
 
 /**
  * Fills `*out` with the block's accounting (`capacity` is the block's
- * offsets). O(1).
+ * offsets).
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`.
  *
  * # Safety
  * As [`sysarena_block_free`]; `out` writable.
+ *
+ * # Time complexity
+ * As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+ * (see there).
  */
 int32_t sysarena_block_stats(struct SysarenaBlock *b, struct SysarenaStats *out);
 
@@ -537,13 +601,16 @@ int32_t sysarena_block_stats(struct SysarenaBlock *b, struct SysarenaStats *out)
  * The heap walk: writes the block's arenas, in offset order, to
  * `out[0 .. cap]` and the number of arenas to `*count` (which may exceed
  * `cap`: call again with a larger array). `out` may be `NULL` when `cap`
- * is 0. O(arenas).
+ * is 0.
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`.
  *
  * # Safety
  * As [`sysarena_block_free`]; `out` writable for `cap` entries, `count`
  * writable.
+ *
+ * # Time complexity
+ * O(arenas), whatever `cap`.
  */
 int32_t sysarena_block_walk(struct SysarenaBlock *b,
                             struct SysarenaArena *out,
@@ -555,11 +622,14 @@ int32_t sysarena_block_walk(struct SysarenaBlock *b,
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
  * `SYSARENA_E_BAD_ARGUMENT` (`offset` is past the capacity, or no arena
- * starts there). O(arenas): a block finds its allocations by handle
- * and keeps no offset map, so this walks the arenas.
+ * starts there).
  *
  * # Safety
  * As [`sysarena_block_free`]; `out` writable.
+ *
+ * # Time complexity
+ * O(arenas): a block finds its allocations by handle and keeps no offset
+ * map, so [`ArenaManager::arena_at`] walks the arenas below `offset`.
  */
 int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct SysarenaArena *out);
 
@@ -567,10 +637,13 @@ int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct S
  * Checks the block's invariants (a bug in sysarena if one is broken).
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
- * `SYSARENA_E_INTERNAL`. O(arenas + descriptors + handles).
+ * `SYSARENA_E_INTERNAL`.
  *
  * # Safety
  * As [`sysarena_block_free`].
+ *
+ * # Time complexity
+ * O(arenas + descriptors + handles) ([`Movable::check_invariants`]).
  */
 int32_t sysarena_block_check(struct SysarenaBlock *b);
 
@@ -582,11 +655,15 @@ int32_t sysarena_block_check(struct SysarenaBlock *b);
  * set each one's `status`, then call [`sysarena_block_end_pass`].
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
- * `SYSARENA_E_PASS_ACTIVE`. O(arenas).
+ * `SYSARENA_E_PASS_ACTIVE`.
  *
  * # Safety
  * As [`sysarena_block_free`](super::sysarena_block_free); `moves` writable for `cap` entries, `plan`
  * writable.
+ *
+ * # Time complexity
+ * O(arenas), as [`Movable::begin_pass`](crate::Movable::begin_pass) (the
+ * moves it plans and copies out are at most the arenas).
  */
 int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
                                   size_t max_moves,
@@ -606,11 +683,16 @@ int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
  * `SYSARENA_E_NO_PASS`, `SYSARENA_E_BAD_ARGUMENT` (a status that is not a
  * `SYSARENA_MOVE_*` value, or more entries than the block's move
- * capacity; the pass stays open then). O(n + arenas).
+ * capacity; the pass stays open then).
  *
  * # Safety
  * As [`sysarena_block_free`](super::sysarena_block_free); `moves` readable for `n` entries, `report`
  * `NULL` or writable.
+ *
+ * # Time complexity
+ * O(n + arenas): O(1) per entry, as
+ * [`Movable::end_pass`](crate::Movable::end_pass), plus a walk of the
+ * arenas when planned moves were not handed back, and one `stats`.
  */
 int32_t sysarena_block_end_pass(struct SysarenaBlock *b,
                                 const struct SysarenaMove *moves,

@@ -117,6 +117,10 @@ impl<const N: usize> Heap<N> {
     /// `base .. base + len` must be valid for reads and writes, must not be
     /// used by anything else while the heap (or any pointer it returned) is
     /// alive, and must not wrap around the address space.
+    ///
+    /// # Time complexity
+    /// O(N): the inline table of `N` descriptors is built (on the stack)
+    /// first, as in [`ArenaManager::with_config`].
     pub unsafe fn new(base: NonNull<u8>, len: usize, config: Config) -> Self {
         // SAFETY: forwarded to the caller.
         unsafe { Self::from_manager(base, ArenaManager::with_config(len, config)) }
@@ -124,6 +128,9 @@ impl<const N: usize> Heap<N> {
 
     /// A heap over a `'static` buffer (e.g. a `static mut` array taken once,
     /// or leaked memory). Safe: the buffer is borrowed for ever.
+    ///
+    /// # Time complexity
+    /// O(N), as [`Heap::new`].
     pub fn from_static(mem: &'static mut [MaybeUninit<u8>], config: Config) -> Self {
         let len = mem.len();
         let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap_or(NonNull::dangling());
@@ -142,6 +149,10 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// As for [`Heap::new`], with `len = manager.capacity()` (and every
     /// later [`grow`](Heap::grow)); and nothing may be allocated in `manager`
     /// yet.
+    ///
+    /// # Time complexity
+    /// O(1), plus moving `manager` in (for an inline `[Slot; N]` table, a
+    /// copy of its `N` descriptors).
     pub unsafe fn from_manager(base: NonNull<u8>, mut manager: ArenaManager<N, S>) -> Self {
         manager.set_origin(base.as_ptr() as usize);
         let len = manager.capacity();
@@ -204,13 +215,20 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     }
 
     /// The heap's regions, in the order they were added (their offsets'
-    /// order). O(1) to start, O(1) per region.
+    /// order).
+    ///
+    /// # Time complexity
+    /// O(1) to start, O(1) per region.
     pub fn regions(&self) -> impl Iterator<Item = Region> + '_ {
         self.regions.list().iter().copied()
     }
 
     /// The index of the region that holds `ptr` (in the order of
-    /// [`regions`](Heap::regions)), if any. O(log regions).
+    /// [`regions`](Heap::regions)), if any.
+    ///
+    /// # Time complexity
+    /// O(regions): a binary search finds the region in O(log regions), then
+    /// a scan of the regions finds its index (at most [`MAX_REGIONS`]).
     pub fn region_of(&self, ptr: *const u8) -> Option<usize> {
         let r = self.regions.find_addr(ptr as usize)?;
         self.regions
@@ -221,7 +239,12 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
 
     /// Every arena of every region, in the order of the manager's offsets
     /// (region by region, each in address order); the fences between
-    /// regions are left out. O(1) per arena.
+    /// regions are left out.
+    ///
+    /// # Time complexity
+    /// O(1) to start. Each arena: O(1) in the first region, O(log regions)
+    /// in the others (its pointer is found by binary search); fences are
+    /// walked too, and the region cursor moves O(regions) in all.
     pub fn arenas(&self) -> impl Iterator<Item = HeapArena> + '_ {
         let list = self.regions.list();
         let mut region = 0;
@@ -287,6 +310,11 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// # Safety
     /// `ptr` must be a live allocation of this heap; on success the memory
     /// at `ptr` must not be used again unless the returned pointer equals it.
+    ///
+    /// # Time complexity
+    /// As [`ArenaManager::realloc`] (in place: O(1); moving: one `alloc` and
+    /// one `free`), plus, when it moves, a copy of O(bytes copied); plus
+    /// O(log regions) for a block outside the first region.
     pub unsafe fn realloc(
         &mut self,
         ptr: NonNull<u8>,
@@ -357,7 +385,8 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// contract of [`Heap::new`].
     ///
     /// # Time complexity
-    /// O(1).
+    /// O(1), amortised: like an allocation, it may double the offset map
+    /// (see [`ArenaManager::alloc`]).
     pub unsafe fn grow(&mut self, additional: usize) -> Result<(), crate::TableError> {
         let last = self.regions.last_mut();
         last.base
@@ -374,6 +403,9 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
 
     /// One past the last byte of the last region added: where
     /// [`grow`](Heap::grow) adds memory.
+    ///
+    /// # Time complexity
+    /// O(log regions) (O(1) for a heap of one region).
     pub fn end(&self) -> NonNull<u8> {
         let end = self.manager.capacity();
         self.regions
@@ -384,13 +416,20 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
 
     /// Runs the manager's [`defragment`](ArenaManager::defragment). No
     /// allocation moves.
+    ///
+    /// # Time complexity
+    /// O(arenas + descriptors), as [`ArenaManager::defragment`].
     pub fn defragment(&mut self) -> DefragReport {
         self.manager.defragment()
     }
 
     /// The manager's accounting over every region, the fences between
     /// regions left out (they take one descriptor each, counted neither in
-    /// `descriptors` nor anywhere else). O(1).
+    /// `descriptors` nor anywhere else).
+    ///
+    /// # Time complexity
+    /// As [`ArenaManager::stats`]: O(1), except a rare walk of the highest
+    /// non-empty size class (see there).
     pub fn stats(&self) -> Stats {
         let mut s = self.manager.stats();
         let (fences, bytes) = (self.regions.fences(), self.regions.fence_bytes());
@@ -407,17 +446,26 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// In a heap of several regions its offsets include the fences (see
     /// [`arenas`](Heap::arenas) and [`stats`](Heap::stats) for the heap's
     /// own view).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn manager(&self) -> &ArenaManager<N, S> {
         &self.manager
     }
 
     /// The first byte of the first region.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn base(&self) -> NonNull<u8> {
         self.base
     }
 
-    /// Whether `ptr` points into one of the heap's regions. O(1) for the
-    /// first region, O(log regions) for the others.
+    /// Whether `ptr` points into one of the heap's regions.
+    ///
+    /// # Time complexity
+    /// O(1) for a pointer into the first region (or any pointer, in a heap
+    /// of one region); otherwise O(log regions).
     pub fn contains(&self, ptr: *const u8) -> bool {
         (ptr as usize).wrapping_sub(self.base.as_ptr() as usize) < self.first_len
             || (self.regions.fences() > 0 && self.regions.find_addr(ptr as usize).is_some())
@@ -425,6 +473,11 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
 
     /// The size of the arena reserved for the live allocation at `ptr` (at
     /// least what was requested): `malloc_usable_size`.
+    ///
+    /// # Time complexity
+    /// As [`ArenaManager::arena_at`]: O(1) through the offset map (O(arenas)
+    /// for a manager without one); plus O(log regions) for a pointer
+    /// outside the first region.
     pub fn usable_size(&self, ptr: NonNull<u8>) -> Option<usize> {
         let offset = self.offset_of(ptr).ok()?;
         self.manager

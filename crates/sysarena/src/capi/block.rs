@@ -92,7 +92,10 @@ fn parts(start: usize, n_desc: usize, n_handles: usize, n_moves: usize) -> Optio
 /// The bytes of memory [`sysarena_block_init`] needs for a block of
 /// `n_desc` arena descriptors, `n_handles` handles and passes of at most
 /// `n_moves` moves, at any alignment; 0 if a count is 0 or the size
-/// overflows. O(1).
+/// overflows.
+///
+/// # Time complexity
+/// O(1).
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_block_size_for(
     n_desc: usize,
@@ -112,12 +115,15 @@ pub extern "C" fn sysarena_block_size_for(
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL` (`mem` or `out`),
 /// `SYSARENA_E_BAD_ARGUMENT` (a count is 0, or `len` is smaller than
-/// [`sysarena_block_size_for`] says). O(n_desc + n_handles + n_moves): every
-/// table is written once.
+/// [`sysarena_block_size_for`] says).
 ///
 /// # Safety
 /// `mem .. mem + len` must be writable memory that nothing else uses while
 /// the block is used; `out` must be `NULL` or writable.
+///
+/// # Time complexity
+/// O(n_desc + n_handles + n_moves): every table is written once
+/// ([`Movable::from_parts`] adds only O(1) on a fresh manager).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_init(
     mem: *mut core::ffi::c_void,
@@ -234,10 +240,15 @@ pub(super) fn code(r: Result<(), i32>) -> i32 {
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
 /// `SYSARENA_E_BAD_ALIGN`, `SYSARENA_E_TOO_LARGE` (also a `size` of 0),
 /// `SYSARENA_E_OUT_OF_MEMORY`, `SYSARENA_E_NO_DESCRIPTOR`,
-/// `SYSARENA_E_NO_HANDLE`. On error nothing changes. O(1).
+/// `SYSARENA_E_NO_HANDLE`. On error nothing changes.
 ///
 /// # Safety
 /// `b` as [`sysarena_block_free`]; the out pointers writable.
+///
+/// # Time complexity
+/// O(1): [`Movable::alloc`], i.e. [`ArenaManager::alloc`] under segregated
+/// fit. An out-of-memory error costs what [`ArenaManager::alloc`] says of
+/// its errors.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_alloc(
     b: *mut SysarenaBlock,
@@ -271,12 +282,15 @@ pub unsafe extern "C" fn sysarena_block_alloc(
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
 /// `SYSARENA_E_STALE_HANDLE` (freed already, or never handed out),
 /// `SYSARENA_E_PINNED` (pinned, or moving in the open pass). On error
-/// nothing changes. O(1).
+/// nothing changes.
 ///
 /// # Safety
 /// `b` must be `NULL` or the pointer `sysarena_block_init` stored, with
 /// its memory still the block's; no other thread may use the block during
 /// the call.
+///
+/// # Time complexity
+/// O(1) ([`Movable::free`]: the handle's hint names the descriptor).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_free(b: *mut SysarenaBlock, handle: u64) -> i32 {
     // SAFETY: forwarded to the caller.
@@ -291,10 +305,13 @@ pub unsafe extern "C" fn sysarena_block_free(b: *mut SysarenaBlock, handle: u64)
 /// Stores the current offset of the allocation `handle` in `*out`.
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
-/// `SYSARENA_E_STALE_HANDLE`. O(1).
+/// `SYSARENA_E_STALE_HANDLE`.
 ///
 /// # Safety
 /// As [`sysarena_block_free`]; `out` writable.
+///
+/// # Time complexity
+/// O(1).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_offset(
     b: *mut SysarenaBlock,
@@ -318,12 +335,16 @@ pub unsafe extern "C" fn sysarena_block_offset(
 }
 
 /// Fills `*out` with the block's accounting (`capacity` is the block's
-/// offsets). O(1).
+/// offsets).
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`.
 ///
 /// # Safety
 /// As [`sysarena_block_free`]; `out` writable.
+///
+/// # Time complexity
+/// As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+/// (see there).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_stats(
     b: *mut SysarenaBlock,
@@ -344,13 +365,16 @@ pub unsafe extern "C" fn sysarena_block_stats(
 /// The heap walk: writes the block's arenas, in offset order, to
 /// `out[0 .. cap]` and the number of arenas to `*count` (which may exceed
 /// `cap`: call again with a larger array). `out` may be `NULL` when `cap`
-/// is 0. O(arenas).
+/// is 0.
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`.
 ///
 /// # Safety
 /// As [`sysarena_block_free`]; `out` writable for `cap` entries, `count`
 /// writable.
+///
+/// # Time complexity
+/// O(arenas), whatever `cap`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_walk(
     b: *mut SysarenaBlock,
@@ -387,11 +411,14 @@ pub unsafe extern "C" fn sysarena_block_walk(
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
 /// `SYSARENA_E_BAD_ARGUMENT` (`offset` is past the capacity, or no arena
-/// starts there). O(arenas): a block finds its allocations by handle
-/// and keeps no offset map, so this walks the arenas.
+/// starts there).
 ///
 /// # Safety
 /// As [`sysarena_block_free`]; `out` writable.
+///
+/// # Time complexity
+/// O(arenas): a block finds its allocations by handle and keeps no offset
+/// map, so [`ArenaManager::arena_at`] walks the arenas below `offset`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_arena_at(
     b: *mut SysarenaBlock,
@@ -424,10 +451,13 @@ pub unsafe extern "C" fn sysarena_block_arena_at(
 /// Checks the block's invariants (a bug in sysarena if one is broken).
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
-/// `SYSARENA_E_INTERNAL`. O(arenas + descriptors + handles).
+/// `SYSARENA_E_INTERNAL`.
 ///
 /// # Safety
 /// As [`sysarena_block_free`].
+///
+/// # Time complexity
+/// O(arenas + descriptors + handles) ([`Movable::check_invariants`]).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_check(b: *mut SysarenaBlock) -> i32 {
     // SAFETY: forwarded to the caller.

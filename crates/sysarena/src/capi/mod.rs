@@ -240,6 +240,10 @@ fn layout(size: usize, align: usize) -> Result<core::alloc::Layout, i32> {
 /// # Safety
 /// `base .. base + len` must be readable and writable memory that nothing
 /// else uses for as long as the program uses the heap.
+///
+/// # Time complexity
+/// O([`SYSARENA_DESCRIPTORS`]): the descriptor table is written once
+/// ([`ArenaManager::from_slice`]); plus the lock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_init(base: *mut c_void, len: usize) -> i32 {
     let Some(base) = NonNull::new(base.cast::<u8>()) else {
@@ -272,6 +276,9 @@ pub unsafe extern "C" fn sysarena_init(base: *mut c_void, len: usize) -> i32 {
 ///
 /// # Safety
 /// As [`sysarena_init`], for the new bytes.
+///
+/// # Time complexity
+/// O(1) ([`Heap::grow`]), plus the lock, taken twice.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_extend(base: *mut c_void, len: usize) -> i32 {
     let Some(base) = NonNull::new(base.cast::<u8>()) else {
@@ -296,7 +303,10 @@ pub unsafe extern "C" fn sysarena_extend(base: *mut c_void, len: usize) -> i32 {
 
 /// Allocates `size` bytes aligned to `SYSARENA_MIN_ALIGN` (a `size` of 0
 /// gets a unique 1-byte block). Returns `NULL` on failure; the reason is
-/// then [`sysarena_last_error`]. *Time:* O(1).
+/// then [`sysarena_last_error`].
+///
+/// # Time complexity
+/// As [`sysarena_alloc_aligned`]: O(1).
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_alloc(size: usize) -> *mut c_void {
     sysarena_alloc_aligned(size, SYSARENA_MIN_ALIGN)
@@ -307,6 +317,12 @@ pub extern "C" fn sysarena_alloc(size: usize) -> *mut c_void {
 /// (`SYSARENA_E_BAD_ALIGN`, `SYSARENA_E_TOO_LARGE`,
 /// `SYSARENA_E_OUT_OF_MEMORY`, `SYSARENA_E_NO_DESCRIPTOR`,
 /// `SYSARENA_E_NOT_INITIALIZED`).
+///
+/// # Time complexity
+/// O(1): [`ArenaManager::alloc`] under segregated fit
+/// ([`Config::fast`](crate::Config::fast)), plus the lock (taken again on
+/// failure). A failure costs what [`ArenaManager::alloc`] says of its
+/// errors.
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_alloc_aligned(size: usize, align: usize) -> *mut c_void {
     let layout = match layout(size, align) {
@@ -324,10 +340,13 @@ pub extern "C" fn sysarena_alloc_aligned(size: usize, align: usize) -> *mut c_vo
 /// changes nothing and is reported.
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_INVALID_FREE`,
-/// `SYSARENA_E_DOUBLE_FREE` or `SYSARENA_E_NOT_INITIALIZED`. *Time:* O(1).
+/// `SYSARENA_E_DOUBLE_FREE` or `SYSARENA_E_NOT_INITIALIZED`.
 ///
 /// # Safety
 /// The block must not be used after a successful free.
+///
+/// # Time complexity
+/// O(1) ([`ArenaManager::free`]), plus the lock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_free(ptr: *mut c_void) -> i32 {
     let Some(p) = NonNull::new(ptr.cast::<u8>()) else {
@@ -350,6 +369,11 @@ pub unsafe extern "C" fn sysarena_free(ptr: *mut c_void) -> i32 {
 ///
 /// # Safety
 /// After a success that moved the block, the old pointer must not be used.
+///
+/// # Time complexity
+/// As [`Heap::realloc`]: O(1) in place; moving, an O(1) `alloc` and `free`
+/// plus a copy of O(bytes) (the old block's requested size, up to
+/// `new_size`); plus the lock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_realloc(ptr: *mut c_void, new_size: usize) -> *mut c_void {
     let Some(p) = NonNull::new(ptr.cast::<u8>()) else {
@@ -373,7 +397,10 @@ pub unsafe extern "C" fn sysarena_realloc(ptr: *mut c_void, new_size: usize) -> 
 /// neighbours are already merged, so this mostly compacts the table.
 ///
 /// Returns the number of merges (>= 0) or `SYSARENA_E_NOT_INITIALIZED`.
-/// *Time:* O(arenas + descriptors).
+///
+/// # Time complexity
+/// O(arenas + descriptors) ([`ArenaManager::defragment`]), plus the lock,
+/// taken twice.
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_defragment() -> i32 {
     if !initialized() {
@@ -383,7 +410,7 @@ pub extern "C" fn sysarena_defragment() -> i32 {
     i32::try_from(merged).unwrap_or(i32::MAX)
 }
 
-/// Fills `*out` with the heap's accounting. O(1).
+/// Fills `*out` with the heap's accounting.
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL` or `SYSARENA_E_NOT_INITIALIZED`
 /// (then `*out` is zeroed).
@@ -391,6 +418,10 @@ pub extern "C" fn sysarena_defragment() -> i32 {
 /// # Safety
 /// `out` must be `NULL` or point to writable memory for one
 /// `SysarenaStats`.
+///
+/// # Time complexity
+/// As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+/// (see there); plus the lock, taken twice.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_stats(out: *mut SysarenaStats) -> i32 {
     if out.is_null() {
@@ -409,7 +440,11 @@ pub unsafe extern "C" fn sysarena_stats(out: *mut SysarenaStats) -> i32 {
 /// Walks the whole table and checks the heap's invariants.
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_INTERNAL` (a bug in sysarena) or
-/// `SYSARENA_E_NOT_INITIALIZED`. *Time:* O(arenas + descriptors).
+/// `SYSARENA_E_NOT_INITIALIZED`.
+///
+/// # Time complexity
+/// O(arenas + descriptors) ([`ArenaManager::check_invariants`]), plus the
+/// lock, taken twice.
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_check() -> i32 {
     if !initialized() {
@@ -421,14 +456,22 @@ pub extern "C" fn sysarena_check() -> i32 {
     }
 }
 
-/// The code of the most recent failed call (process-wide, not per thread),
-/// or `SYSARENA_OK` if none failed yet.
+/// The code of the most recent failed call of the process-wide heap
+/// (`sysarena_init` … `sysarena_check`; process-wide, not per thread), or
+/// `SYSARENA_OK` if none failed yet. The `sysarena_block_*` functions
+/// return their code and do not set it.
+///
+/// # Time complexity
+/// O(1).
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_last_error() -> i32 {
     LAST_ERROR.load(Ordering::Relaxed)
 }
 
 /// A static, NUL-terminated English description of a `SYSARENA_*` code.
+///
+/// # Time complexity
+/// O(1).
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_strerror(code: i32) -> *const c_char {
     let s: &'static core::ffi::CStr = match code {

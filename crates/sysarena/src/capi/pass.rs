@@ -98,11 +98,15 @@ fn stop_code(s: PassStop) -> i32 {
 /// set each one's `status`, then call [`sysarena_block_end_pass`].
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
-/// `SYSARENA_E_PASS_ACTIVE`. O(arenas).
+/// `SYSARENA_E_PASS_ACTIVE`.
 ///
 /// # Safety
 /// As [`sysarena_block_free`](super::sysarena_block_free); `moves` writable for `cap` entries, `plan`
 /// writable.
+///
+/// # Time complexity
+/// O(arenas), as [`Movable::begin_pass`](crate::Movable::begin_pass) (the
+/// moves it plans and copies out are at most the arenas).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_begin_pass(
     b: *mut SysarenaBlock,
@@ -158,11 +162,16 @@ pub unsafe extern "C" fn sysarena_block_begin_pass(
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
 /// `SYSARENA_E_NO_PASS`, `SYSARENA_E_BAD_ARGUMENT` (a status that is not a
 /// `SYSARENA_MOVE_*` value, or more entries than the block's move
-/// capacity; the pass stays open then). O(n + arenas).
+/// capacity; the pass stays open then).
 ///
 /// # Safety
 /// As [`sysarena_block_free`](super::sysarena_block_free); `moves` readable for `n` entries, `report`
 /// `NULL` or writable.
+///
+/// # Time complexity
+/// O(n + arenas): O(1) per entry, as
+/// [`Movable::end_pass`](crate::Movable::end_pass), plus a walk of the
+/// arenas when planned moves were not handed back, and one `stats`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_end_pass(
     b: *mut SysarenaBlock,

@@ -26,6 +26,9 @@ pub type BadFreeHandler = fn(&BadFree);
 
 /// The default [`BadFreeHandler`](crate::global::BadFreeHandler): [`abort_on_bad_free`](crate::global::abort_on_bad_free) when
 /// `debug_assertions` are on, [`ignore_bad_free`](crate::global::ignore_bad_free) otherwise.
+///
+/// # Time complexity
+/// O(1).
 pub const fn default_bad_free_handler() -> BadFreeHandler {
     if cfg!(debug_assertions) {
         abort_on_bad_free
@@ -35,12 +38,19 @@ pub const fn default_bad_free_handler() -> BadFreeHandler {
 }
 
 /// A [`BadFreeHandler`](crate::global::BadFreeHandler) that ignores the free (it is still counted).
+///
+/// # Time complexity
+/// O(1).
 pub fn ignore_bad_free(_: &BadFree) {}
 
 /// A [`BadFreeHandler`](crate::global::BadFreeHandler) that stops the program with a message naming the
 /// pointer and the error, without unwinding: it panics with a guard whose
 /// drop panics again, which aborts under `std` (with `panic = "abort"`, or
 /// in `no_std`, the first panic already stops).
+///
+/// # Time complexity
+/// O(1) before it stops the program (formatting a short message, then
+/// the panic handler's work); it does not return.
 pub fn abort_on_bad_free(bad: &BadFree) {
     struct AbortOnUnwind;
     impl Drop for AbortOnUnwind {

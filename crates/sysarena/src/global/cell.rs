@@ -41,6 +41,9 @@ impl<const N: usize, S: TableStorage> HeapCell<N, S> {
     /// The cell must only ever be used from one thread, and not from an
     /// interrupt or signal handler that can run while a call on it is in
     /// progress.
+    ///
+    /// # Time complexity
+    /// O(1) (a `const fn`: usually run when the program is compiled).
     pub const unsafe fn new() -> Self {
         // SAFETY: forwarded to the caller.
         unsafe { Self::with_config(Config::fast()) }
@@ -50,6 +53,9 @@ impl<const N: usize, S: TableStorage> HeapCell<N, S> {
     ///
     /// # Safety
     /// As [`HeapCell::new`](crate::global::HeapCell::new).
+    ///
+    /// # Time complexity
+    /// O(1) (a `const fn`: usually run when the program is compiled).
     pub const unsafe fn with_config(config: Config) -> Self {
         HeapCell {
             state: UnsafeCell::new(State::new(config)),
@@ -62,6 +68,9 @@ impl<const N: usize, S: TableStorage> HeapCell<N, S> {
     ///
     /// # Safety
     /// As [`HeapCell::new`](crate::global::HeapCell::new).
+    ///
+    /// # Time complexity
+    /// O(1) (a `const fn`: usually run when the program is compiled).
     pub const unsafe fn with_oom_handler(config: Config, handler: OomHandler<N, S>) -> Self {
         let mut state = State::new(config);
         state.oom = Some(handler);
@@ -94,6 +103,10 @@ impl<const N: usize> HeapCell<N, [Slot; N]> {
     ///
     /// # Safety
     /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+    ///
+    /// # Time complexity
+    /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim): the first
+    /// claim O(N), later ones as [`Heap::add_region`](crate::Heap::add_region).
     pub unsafe fn claim(&self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
         // SAFETY: forwarded to the caller.
         self.access(|s| unsafe { s.claim(base, len) })

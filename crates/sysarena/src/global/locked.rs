@@ -40,11 +40,17 @@ pub struct LockedHeap<const N: usize, R: RawMutex = DefaultRawMutex, S: TableSto
 impl<const N: usize, R: RawMutex, S: TableStorage> LockedHeap<N, R, S> {
     /// An empty heap running [`Config::fast`]; give it memory with
     /// [`claim`](Self::claim) or [`init_heap`](Self::init_heap).
+    ///
+    /// # Time complexity
+    /// O(1) (a `const fn`: usually run when the program is compiled).
     pub const fn new() -> Self {
         Self::with_config(Config::fast())
     }
 
     /// An empty heap that will run `config`.
+    ///
+    /// # Time complexity
+    /// O(1) (a `const fn`: usually run when the program is compiled).
     pub const fn with_config(config: Config) -> Self {
         LockedHeap {
             state: lock_api::Mutex::new(State::new(config)),
@@ -54,6 +60,9 @@ impl<const N: usize, R: RawMutex, S: TableStorage> LockedHeap<N, R, S> {
     /// An empty heap that will run `config` and call `handler` when a
     /// request cannot be served — e.g. to claim its first region lazily,
     /// before `main` runs, as a `#[global_allocator]` must.
+    ///
+    /// # Time complexity
+    /// O(1) (a `const fn`: usually run when the program is compiled).
     pub const fn with_oom_handler(config: Config, handler: OomHandler<N, S>) -> Self {
         let mut state = State::new(config);
         state.oom = Some(handler);

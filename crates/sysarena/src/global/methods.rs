@@ -11,12 +11,19 @@ macro_rules! shared_methods {
     () => {
         /// Sets the handler called when a request cannot be served (`None`:
         /// fail at once). See the [module docs](crate::global#out-of-memory-and-the-rescue-handler).
+        ///
+        /// # Time complexity
+        /// O(1), plus the lock (O(1) uncontended; a `HeapCell` has a flag
+        /// instead).
         pub fn set_oom_handler(&self, handler: Option<OomHandler<N, S>>) {
             self.access(|s| s.oom = handler);
         }
 
         /// Sets the handler for invalid and double frees (the default is
         /// [`default_bad_free_handler`](crate::global::default_bad_free_handler)).
+        ///
+        /// # Time complexity
+        /// O(1), plus the lock.
         pub fn set_bad_free_handler(&self, handler: BadFreeHandler) {
             self.access(|s| s.bad_free = handler);
         }
@@ -28,6 +35,10 @@ macro_rules! shared_methods {
         ///
         /// # Errors
         /// [`ClaimError::AlreadyClaimed`](crate::global::ClaimError::AlreadyClaimed) if the heap has a region.
+        ///
+        /// # Time complexity
+        /// O(1), plus the lock, plus moving `heap` in (for an inline
+        /// `[Slot; N]` table, a copy of its `N` descriptors).
         pub fn init_heap(&self, heap: Heap<N, S>) -> Result<(), ClaimError> {
             self.access(|s| s.init(heap))
                 .unwrap_or(Err(ClaimError::AlreadyClaimed))
@@ -48,7 +59,9 @@ macro_rules! shared_methods {
         /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
         ///
         /// # Time complexity
-        /// O(regions), with the lock held.
+        /// As [`Heap::add_region`](crate::Heap::add_region) (O(regions) plus
+        /// a few manager operations; O(log regions) to grow the last
+        /// region), with the lock held.
         pub unsafe fn extend(&self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
             // SAFETY: forwarded to the caller.
             self.access(|s| unsafe { s.extend(base, len) })
@@ -79,6 +92,10 @@ macro_rules! shared_methods {
         ///
         /// # Safety
         /// The memory at `ptr` must not be used after this call.
+        ///
+        /// # Time complexity
+        /// As [`Heap::free`](crate::Heap::free): O(1), plus O(log regions)
+        /// for a pointer outside the first region; plus the lock.
         pub unsafe fn try_free(&self, ptr: NonNull<u8>) -> Result<(), FreeError> {
             // SAFETY: forwarded to the caller.
             self.access(|s| unsafe { s.free(ptr) })
@@ -95,6 +112,12 @@ macro_rules! shared_methods {
         /// # Safety
         /// As [`Heap::realloc`](crate::Heap::realloc), except that a `ptr` that is not a live
         /// allocation is reported, not trusted.
+        ///
+        /// # Time complexity
+        /// As [`Heap::realloc`](crate::Heap::realloc) (a copy of O(bytes)
+        /// when it moves), plus the lock; a failure that the OOM handler
+        /// rescues retries, up to [`MAX_RESCUES`](crate::global::MAX_RESCUES)
+        /// times, plus the handler's work.
         pub unsafe fn try_realloc(
             &self,
             ptr: NonNull<u8>,
@@ -106,34 +129,56 @@ macro_rules! shared_methods {
         }
 
         /// Runs the heap's [`defragment`](Heap::defragment). No allocation
-        /// moves. *Time:* O(arenas + descriptors), with the lock held.
+        /// moves.
+        ///
+        /// # Time complexity
+        /// O(arenas + descriptors), with the lock held.
         pub fn defragment(&self) -> DefragReport {
             self.access(|s| s.heap.as_mut().map(Heap::defragment))
                 .flatten()
                 .unwrap_or_default()
         }
 
-        /// The heap's accounting (zeros before the first region). O(1).
+        /// The heap's accounting (zeros before the first region).
+        ///
+        /// # Time complexity
+        /// As [`Heap::stats`](crate::Heap::stats): O(1), except a rare walk
+        /// of one size class (see
+        /// [`ArenaManager::stats`](crate::ArenaManager::stats)); plus the lock.
         pub fn stats(&self) -> Stats {
             self.access(|s| s.stats()).unwrap_or_default()
         }
 
         /// Invalid or double frees seen by `dealloc` so far.
+        ///
+        /// # Time complexity
+        /// O(1), plus the lock.
         pub fn invalid_frees(&self) -> usize {
             self.access(|s| s.invalid_frees).unwrap_or(0)
         }
 
         /// Times the OOM handler was called so far.
+        ///
+        /// # Time complexity
+        /// O(1), plus the lock.
         pub fn rescues(&self) -> usize {
             self.access(|s| s.rescues).unwrap_or(0)
         }
 
         /// The usable size of the live allocation at `ptr`, if it is one.
+        ///
+        /// # Time complexity
+        /// As [`Heap::usable_size`](crate::Heap::usable_size) (O(1) with the
+        /// offset map), plus the lock.
         pub fn usable_size(&self, ptr: NonNull<u8>) -> Option<usize> {
             self.access(|s| s.heap.as_ref()?.usable_size(ptr)).flatten()
         }
 
         /// Whether `ptr` points into the heap's region.
+        ///
+        /// # Time complexity
+        /// As [`Heap::contains`](crate::Heap::contains): O(1) for the first
+        /// region, O(log regions) otherwise; plus the lock.
         pub fn contains(&self, ptr: *const u8) -> bool {
             self.access(|s| s.heap.as_ref().is_some_and(|h| h.contains(ptr)))
                 .unwrap_or(false)
@@ -142,6 +187,9 @@ macro_rules! shared_methods {
         /// Runs `f` on the heap (`None` before the first region) with the
         /// lock held: for reading arenas and the table. `f` must not
         /// allocate through this heap.
+        ///
+        /// # Time complexity
+        /// O(1), plus the lock, plus what `f` does.
         pub fn with_heap<T>(&self, f: impl FnOnce(Option<&Heap<N, S>>) -> T) -> T {
             let mut f = Some(f);
             match self.access(|s| (f.take().expect("called once"))(s.heap.as_ref())) {
@@ -152,10 +200,13 @@ macro_rules! shared_methods {
 
         /// Checks the manager's invariants
         /// ([`ArenaManager::check_invariants`](crate::ArenaManager::check_invariants)),
-        /// with the lock held. O(arenas + descriptors).
+        /// with the lock held.
         ///
         /// # Errors
         /// The first broken invariant (a bug in sysarena).
+        ///
+        /// # Time complexity
+        /// O(arenas + descriptors), with the lock held.
         pub fn check_invariants(&self) -> Result<(), InvariantError> {
             self.with_heap(|h| h.map_or(Ok(()), |h| h.manager().check_invariants()))
         }

@@ -231,6 +231,9 @@ impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
     ///
     /// # Safety
     /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+    ///
+    /// # Time complexity
+    /// As [`Heap::add_region`] (the lock is already held).
     pub unsafe fn extend(&mut self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
         // SAFETY: forwarded to the caller.
         unsafe { self.state.extend(base, len) }
@@ -241,18 +244,28 @@ impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
     ///
     /// # Errors
     /// [`ClaimError::AlreadyClaimed`](crate::global::ClaimError::AlreadyClaimed).
+    ///
+    /// # Time complexity
+    /// O(1), plus moving `heap` in (for an inline `[Slot; N]` table, a copy
+    /// of its `N` descriptors).
     pub fn init_heap(&mut self, heap: Heap<N, S>) -> Result<(), ClaimError> {
         self.state.init(heap)
     }
 
     /// The end of the last region added, where memory grows that region
     /// instead of making a new one (`None` before the first region).
+    ///
+    /// # Time complexity
+    /// As [`Heap::end`]: O(log regions).
     pub fn end(&self) -> Option<NonNull<u8>> {
         Some(self.state.heap.as_ref()?.end())
     }
 
     /// Runs [`Heap::defragment`](crate::Heap::defragment). Under deferred coalescing this can cure an
     /// out-of-memory caused by unmerged free neighbours.
+    ///
+    /// # Time complexity
+    /// O(arenas + descriptors), as [`Heap::defragment`].
     pub fn defragment(&mut self) -> DefragReport {
         self.state
             .heap
@@ -262,12 +275,19 @@ impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
     }
 
     /// The heap's accounting (zeros before the first region).
+    ///
+    /// # Time complexity
+    /// As [`Heap::stats`]: O(1), except a rare walk of one size class (see
+    /// [`ArenaManager::stats`](crate::ArenaManager::stats)).
     pub fn stats(&self) -> Stats {
         self.state.stats()
     }
 
     /// Which call of the handler this is for the current request (1, 2, …
     /// up to [`MAX_RESCUES`](crate::global::MAX_RESCUES)).
+    ///
+    /// # Time complexity
+    /// O(1).
     pub fn attempt(&self) -> usize {
         self.attempt
     }
@@ -282,6 +302,10 @@ impl<const N: usize> Rescue<'_, N, [Slot; N]> {
     ///
     /// # Safety
     /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+    ///
+    /// # Time complexity
+    /// The first claim: O(N) (as [`Heap::new`]). Later ones: as
+    /// [`Heap::add_region`].
     pub unsafe fn claim(&mut self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
         // SAFETY: forwarded to the caller.
         unsafe { self.state.claim(base, len) }

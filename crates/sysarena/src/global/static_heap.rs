@@ -186,15 +186,24 @@ impl<const N: usize, const BYTES: usize, R: RawMutex> StaticHeap<N, BYTES, R> {
         unsafe { heap.extend(base, len) }
     }
 
-    /// The heap's accounting over every region (zeros if moved). O(1).
+    /// The heap's accounting over every region (zeros if moved).
+    ///
+    /// # Time complexity
+    /// As [`LockedHeap::stats`]: O(1), except a rare walk of one size class
+    /// (see [`ArenaManager::stats`]); plus the lock, and on the first call
+    /// the O(1) set-up of [`heap`](Self::heap).
     pub fn stats(&self) -> Stats {
         self.heap().map(LockedHeap::stats).unwrap_or_default()
     }
 
-    /// Checks the heap's invariants. O(arenas + descriptors).
+    /// Checks the heap's invariants.
     ///
     /// # Errors
     /// The first broken invariant (a bug in sysarena).
+    ///
+    /// # Time complexity
+    /// O(arenas + descriptors), with the lock held
+    /// ([`ArenaManager::check_invariants`]).
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.heap().map_or(Ok(()), LockedHeap::check_invariants)
     }

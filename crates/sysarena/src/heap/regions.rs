@@ -64,6 +64,9 @@ pub struct Region {
 
 impl Region {
     /// One past the region's last byte, as an address.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn end(&self) -> usize {
         self.base + self.len
     }
