@@ -22,4 +22,7 @@ fi
 RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo +nightly doc -p sysarena --all-features --no-deps \
   --target-dir target/docsrs
 
+step "every public function of the core has a # Time complexity section"
+python3 .ci/complexity.py
+
 step "docs done"
