@@ -33,8 +33,8 @@ use std::collections::BTreeMap;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sysarena::{
-    AllocError, ArenaManager, FreeError, OomReason, QUICK_NEAR_SHARE, ReallocError, Reallocation,
-    Slot,
+    AllocError, ArenaManager, FreeError, OomReason, ReallocError, Reallocation, Slot,
+    quick_near_sizes,
 };
 use sysarena_fuzz::quick::{self, Snapshot};
 
@@ -389,7 +389,8 @@ fn alloc(m: &mut Manager, live: &mut BTreeMap<usize, Block>, size: usize, align:
                     assert_eq!(now, cached.len() - 1, "one cached arena taken");
                     let need = size.next_multiple_of(align);
                     assert!(
-                        (need..=need + need / QUICK_NEAR_SHARE).contains(&a.size()),
+                        a.size() == need
+                            || quick_near_sizes(need).is_some_and(|r| r.contains(&a.size())),
                         "a cached arena of {} bytes for a request of {need}",
                         a.size()
                     );

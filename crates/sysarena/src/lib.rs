@@ -56,7 +56,7 @@ pub use heap::{
 };
 pub use manager::{
     ArenaManager, Arenas, QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES,
-    QUICK_NEAR_SHARE, QUICK_SHARE, SliceManager,
+    QUICK_NEAR_SHARE, QUICK_SHARE, SliceManager, quick_near_sizes,
 };
 #[doc(inline)]
 pub use movable::Movable;

@@ -28,6 +28,7 @@ mod table_compaction;
 
 pub use quick_lists::{
     QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES, QUICK_NEAR_SHARE, QUICK_SHARE,
+    quick_near_sizes,
 };
 pub use reading::Arenas;
 pub use state::{ArenaManager, SliceManager};

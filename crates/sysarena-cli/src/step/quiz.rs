@@ -4,7 +4,7 @@
 //! together; in the interactive view the question waits for an answer.
 
 use super::*;
-use sysarena::{QUICK_GRANULE, QUICK_LIMIT, QUICK_NEAR_SHARE};
+use sysarena::{QUICK_GRANULE, QUICK_NEAR_SHARE, quick_near_sizes};
 
 thread_local! {
     pub(super) static INTERACTIVE_QUIZ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -113,22 +113,17 @@ impl State {
                 same.join(" ")
             ));
         }
-        // The core's near-size look: the first non-empty list above the
-        // request's own, at most a `QUICK_NEAR_SHARE`-th larger.
-        let near = need
-            .filter(|&n| {
-                (QUICK_NEAR_SHARE * QUICK_GRANULE..QUICK_LIMIT).contains(&n)
-                    && n.is_multiple_of(QUICK_GRANULE)
-            })
-            .and_then(|n| {
-                let top = n + n / QUICK_GRANULE / QUICK_NEAR_SHARE * QUICK_GRANULE;
-                cached
-                    .iter()
-                    .map(|a| a.size)
-                    .filter(|&s| (n + 1..=top).contains(&s) && s < QUICK_LIMIT)
-                    .min()
-                    .map(|s| (n, s))
-            });
+        // The core's near-size look: the first non-empty list of the
+        // request's near sizes.
+        let near = need.and_then(|n| {
+            let sizes = quick_near_sizes(n)?;
+            cached
+                .iter()
+                .map(|a| a.size)
+                .filter(|s| sizes.contains(s))
+                .min()
+                .map(|s| (n, s))
+        });
         if let Some((n, s)) = near {
             let held: Vec<String> = cached
                 .iter()

@@ -183,6 +183,39 @@ const _: () = assert!(QUICK_CLASSES.is_multiple_of(8));
 // A stack's length fits its `u8`.
 const _: () = assert!(QUICK_DEPTH <= u8::MAX as usize);
 
+/// The near sizes of a request of `need` bytes (its size rounded up to its
+/// alignment): the sizes of cached arenas, larger than `need`, that it may
+/// take when its own stack is empty — multiples of [`QUICK_GRANULE`] up
+/// to `need + need / QUICK_NEAR_SHARE` and below [`QUICK_LIMIT`]. `None`
+/// when there are none: below 520 bytes no larger size is within the
+/// slack, and a size the lists do not cache has no stack of its own.
+/// (The search takes the first non-empty stack in this range.)
+///
+/// # Time complexity
+/// O(1).
+pub const fn quick_near_sizes(need: usize) -> Option<core::ops::RangeInclusive<usize>> {
+    let Some(c) = quick_index(need) else {
+        return None;
+    };
+    match near_stacks(c) {
+        Some((first, last)) => Some(first * QUICK_GRANULE..=last * QUICK_GRANULE),
+        None => None,
+    }
+}
+
+/// [`quick_near_sizes`] in stack indices: the first and the last stack
+/// above stack `c` within the slack, if any.
+#[inline(always)]
+const fn near_stacks(c: usize) -> Option<(usize, usize)> {
+    let last = c + c / QUICK_NEAR_SHARE;
+    let last = if last < QUICK_CLASSES {
+        last
+    } else {
+        QUICK_CLASSES - 1
+    };
+    if last > c { Some((c + 1, last)) } else { None }
+}
+
 /// The stack of arenas of `size` bytes, if arenas of that size are cached.
 #[inline(always)]
 pub(crate) const fn quick_index(size: usize) -> Option<usize> {
@@ -293,17 +326,19 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// After [`take_cached`](Self::take_cached) missed for `need` bytes:
-    /// the size of the first non-empty stack above `need`'s whose arenas
-    /// are at most `need / QUICK_NEAR_SHARE` bytes larger (the caller pops
+    /// the size of the first non-empty stack of `need`'s near sizes
+    /// ([`quick_near_sizes`]: at most `need / QUICK_NEAR_SHARE` bytes
+    /// larger; the caller pops
     /// it with `take_cached`, which also checks the alignment). O(1): at
     /// most 15 stacks are looked at. Out of line: inside `take_cached` the
     /// look made `alloc` too large to inline (+10 M instructions at max
     /// 3000; `benches/RESULTS.md`, part 20).
     #[inline(never)]
     pub(super) fn near_size(&self, need: usize) -> Option<usize> {
-        let c = quick_index(need)?;
-        let end = (c + 1 + c / QUICK_NEAR_SHARE).min(QUICK_CLASSES);
-        let k = (c + 1..end).find(|&k| self.quick.heads[k] != 0)?;
+        let (first, last) = near_stacks(quick_index(need)?)?;
+        // A half-open range: `first..=last` measured +0.4 M instructions at
+        // max 3000 (an inclusive range's iterator carries an extra flag).
+        let k = (first..last + 1).find(|&k| self.quick.heads[k] != 0)?;
         Some(k * QUICK_GRANULE)
     }
 

@@ -248,3 +248,24 @@ fn a_near_size_serves_a_request_whose_stack_is_empty() {
     assert_eq!((c.offset(), c.size()), (a.offset(), near), "an exact hit");
     m.check_invariants().unwrap();
 }
+
+/// The near sizes: none below 520 bytes or for a size the lists do not
+/// cache; above, the sizes up to a 64th larger, never past the last
+/// stack.
+#[test]
+fn near_sizes_are_the_stacks_within_a_64th_above() {
+    use super::quick_near_sizes;
+    assert_eq!(quick_near_sizes(NEAR_MIN - 8), None);
+    assert_eq!(quick_near_sizes(NEAR_MIN), Some(520..=520));
+    assert_eq!(quick_near_sizes(1024), Some(1032..=1040));
+    assert_eq!(quick_near_sizes(1030), None, "not a multiple of 8");
+    assert_eq!(quick_near_sizes(4096), Some(4104..=4160));
+    assert_eq!(quick_near_sizes(8176), Some(8184..=8184), "the last stack");
+    assert_eq!(quick_near_sizes(8184), None);
+    assert_eq!(quick_near_sizes(QUICK_LIMIT), None);
+    for need in (8..QUICK_LIMIT).step_by(8) {
+        if let Some(r) = quick_near_sizes(need) {
+            assert!(*r.end() <= need + need / QUICK_NEAR_SHARE && *r.end() < QUICK_LIMIT);
+        }
+    }
+}
