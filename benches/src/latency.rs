@@ -1,5 +1,8 @@
 //! Workload 3, latency: the cycles of every alloc, free and realloc call on
-//! the random-actions stream, as percentiles.
+//! the random-actions stream, as percentiles; and the realloc calls again by
+//! what each did (stayed and shrank, stayed and grew, or moved), with the
+//! share of calls that took each path, so a subject that grows in place
+//! more often, or whose in-place paths cost more than a move, shows it.
 //!
 //! Each call is bracketed by `lfence; rdtsc; lfence` on both sides, so the
 //! figure holds the call, the dynamic dispatch into the subject and one
@@ -14,7 +17,7 @@
 //! median over the trials.
 
 use crate::clock::thread_cpu_secs;
-use crate::ops::{Driver, Kind, NoProbe, Op, Probe, RandomActions};
+use crate::ops::{Driver, Kind, NoProbe, Op, Probe, RandomActions, ReallocPath};
 use crate::report::{Progress, Table, median, ratio};
 use crate::roster::{self, BASELINE, CAPACITY};
 
@@ -84,22 +87,23 @@ pub struct Params {
     pub seed: u64,
 }
 
-/// Records every call's duration by kind.
+/// Sample vectors a [`Recorder`] keeps: one per [`Kind`], then one per
+/// [`ReallocPath`] (the realloc samples again, sorted by what they did).
+const SERIES: usize = 3 + 3;
+
+/// Records every call's duration by kind, and each successful realloc's
+/// by path as well.
 #[derive(Debug, Default)]
 struct Recorder {
-    samples: [Vec<u64>; 3],
+    samples: [Vec<u64>; SERIES],
 }
 
 impl Recorder {
-    fn lens(&self) -> [usize; 3] {
-        [
-            self.samples[0].len(),
-            self.samples[1].len(),
-            self.samples[2].len(),
-        ]
+    fn lens(&self) -> [usize; SERIES] {
+        core::array::from_fn(|k| self.samples[k].len())
     }
 
-    fn truncate(&mut self, lens: [usize; 3]) {
+    fn truncate(&mut self, lens: [usize; SERIES]) {
         for (v, n) in self.samples.iter_mut().zip(lens) {
             v.truncate(n);
         }
@@ -117,12 +121,20 @@ impl Probe for Recorder {
         let t = stamp();
         self.samples[kind as usize].push(t.wrapping_sub(start));
     }
+
+    #[inline(always)]
+    fn realloc_path(&mut self, path: ReallocPath) {
+        if let Some(&t) = self.samples[Kind::Realloc as usize].last() {
+            self.samples[3 + path as usize].push(t);
+        }
+    }
 }
 
 /// One subject's figures: per kind, and the share of batches dropped.
 #[derive(Clone, Copy, Debug)]
 struct Measured {
-    stats: [Stats; 3],
+    /// Per [`Kind`], then per [`ReallocPath`] (as [`Recorder::samples`]).
+    stats: [Stats; SERIES],
     dropped: f64,
 }
 
@@ -297,8 +309,67 @@ pub fn run(subjects: &[&str], p: &Params, progress: &mut Progress) -> Vec<Table>
         ));
         tables.push(t);
     }
+    tables.push(by_path(subjects, &results, p, timer, &mut csv));
     tables.push(csv);
     tables
+}
+
+/// The realloc samples again, by what each call did: the share of
+/// successful calls that took each path and its p50 · p99, and the same
+/// rows into `csv` (op `realloc: <path>`).
+fn by_path(
+    subjects: &[&str],
+    results: &[Result<Measured, String>],
+    p: &Params,
+    timer: f64,
+    csv: &mut Table,
+) -> Table {
+    let mut headers = vec!["subject".to_owned()];
+    headers.extend(ReallocPath::ALL.iter().map(|path| path.name().to_owned()));
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut t = Table::new(
+        format!(
+            "Latency of realloc by path ({UNIT}, p50 · p99, and the share of calls; \
+             random actions, max {}; median of {} trials)",
+            p.max, p.trials
+        ),
+        &headers,
+    );
+    for (name, r) in subjects.iter().zip(results) {
+        let Ok(m) = r else { continue };
+        let paths = &m.stats[3..];
+        let total: usize = paths.iter().map(|s| s.calls).sum();
+        let mut row = vec![(*name).to_owned()];
+        for (path, s) in ReallocPath::ALL.iter().zip(paths) {
+            if s.calls == 0 {
+                row.push("–".to_owned());
+            } else {
+                let share = 100.0 * s.calls as f64 / total as f64;
+                row.push(format!("{:.0} · {:.0} ({share:.1} %)", s.p50, s.p99));
+            }
+            csv.row(vec![
+                (*name).to_owned(),
+                format!("realloc: {}", path.name()),
+                UNIT.to_owned(),
+                s.calls.to_string(),
+                format!("{:.0}", s.p50),
+                format!("{:.0}", s.p99),
+                format!("{:.0}", s.p999),
+                format!("{:.0}", s.max),
+                String::new(),
+                String::new(),
+                format!("{:.4}", m.dropped),
+                String::new(),
+            ]);
+        }
+        t.row(row);
+    }
+    t.note(format!(
+        "the realloc calls of the table above, sorted by where the block ended up: at its old \
+         place with its old size or smaller, at its old place grown, or moved (its bytes \
+         copied); failed calls are left out; the timer pair ({timer:.0} {UNIT}) is included"
+    ));
+    t
 }
 
 fn measure(name: &str, p: &Params, ticks_per_ns: f64) -> Result<Measured, String> {
@@ -308,7 +379,7 @@ fn measure(name: &str, p: &Params, ticks_per_ns: f64) -> Result<Measured, String
     let mut buf: Vec<Op> = Vec::new();
     generator.fill(&mut buf, p.warmup);
     driver.run(subject.as_mut(), &buf, &mut NoProbe);
-    let mut per_trial: [Vec<Stats>; 3] = Default::default();
+    let mut per_trial: [Vec<Stats>; SERIES] = Default::default();
     let (mut batches, mut dropped) = (0usize, 0usize);
     for _ in 0..p.trials.max(1) {
         generator.fill(&mut buf, p.ops);
@@ -335,11 +406,68 @@ fn measure(name: &str, p: &Params, ticks_per_ns: f64) -> Result<Measured, String
     }
     driver.release(subject.as_mut());
     Ok(Measured {
-        stats: [
-            median_stats(&per_trial[0]),
-            median_stats(&per_trial[1]),
-            median_stats(&per_trial[2]),
-        ],
+        stats: core::array::from_fn(|k| median_stats(&per_trial[k])),
         dropped: dropped as f64 / batches.max(1) as f64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_realloc_sample_is_filed_under_its_path_too() {
+        let mut r = Recorder::default();
+        let t = r.begin();
+        r.end(Kind::Realloc, t);
+        r.realloc_path(ReallocPath::Moved);
+        // A failed realloc: timed, but no path.
+        let t = r.begin();
+        r.end(Kind::Realloc, t);
+        let t = r.begin();
+        r.end(Kind::Realloc, t);
+        r.realloc_path(ReallocPath::InPlaceSmaller);
+        assert_eq!(r.samples[Kind::Realloc as usize].len(), 3);
+        assert_eq!(
+            r.samples[3 + ReallocPath::Moved as usize],
+            [r.samples[2][0]]
+        );
+        assert_eq!(
+            r.samples[3 + ReallocPath::InPlaceSmaller as usize],
+            [r.samples[2][2]]
+        );
+        assert!(r.samples[3 + ReallocPath::InPlaceLarger as usize].is_empty());
+        // A dropped batch takes its path samples with it.
+        let lens = r.lens();
+        let t = r.begin();
+        r.end(Kind::Realloc, t);
+        r.realloc_path(ReallocPath::InPlaceLarger);
+        r.truncate(lens);
+        assert_eq!(r.lens(), lens);
+    }
+
+    #[test]
+    fn the_by_path_table_has_every_path_and_a_share_per_subject() {
+        let p = Params {
+            max: 200,
+            warmup: 1000,
+            ops: 20_000,
+            trials: 1,
+            seed: 7,
+        };
+        // Infinitely many ticks per nanosecond: no batch counts as
+        // descheduled, so a busy machine cannot drop every sample.
+        let m = measure(BASELINE, &p, f64::INFINITY).unwrap();
+        let paths = &m.stats[3..];
+        let total: usize = paths.iter().map(|s| s.calls).sum();
+        assert!(paths[ReallocPath::Moved as usize].calls > 0);
+        assert!(total <= m.stats[Kind::Realloc as usize].calls);
+        let mut csv = Table::new("latency", &["a"; 12]);
+        let t = by_path(&[BASELINE], &[Ok(m)], &p, 50.0, &mut csv);
+        let text = t.to_markdown();
+        for path in ReallocPath::ALL {
+            assert!(text.contains(path.name()), "{text}");
+        }
+        assert!(text.contains(" %)"), "{text}");
+    }
 }

@@ -12,7 +12,8 @@
 //!    gather its free space and asks again; scored when that is refused too
 //!    ([`heap_efficiency_moving`]; sysarena only);
 //! 3. **latency** — cycles per alloc, free and realloc call (rdtsc),
-//!    p50/p99/p99.9/max ([`latency`]);
+//!    p50/p99/p99.9/max, and realloc's again by path: in place smaller, in
+//!    place larger, moved ([`latency`]);
 //! 4. **traces** — replay of the recorded real traces: time, footprint at
 //!    peak / peak live bytes and / the alignment floor ([`traces`]);
 //! 5. **defrag** — the manager's cost of gathering all free space by moving
@@ -58,7 +59,10 @@ const WORKLOADS: &[(&str, &str)] = &[
         "heap-efficiency-moving",
         "the same, a Movable that relocates on refusal and retries (sysarena only)",
     ),
-    ("latency", "cycles per call, p50/p99/p99.9/max"),
+    (
+        "latency",
+        "cycles per call, p50/p99/p99.9/max; realloc by path",
+    ),
     ("traces", "replay of the real traces: time and footprint"),
     (
         "defrag",

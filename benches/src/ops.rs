@@ -64,6 +64,49 @@ impl Kind {
     }
 }
 
+/// What a successful `realloc` did, told apart by where the block ended
+/// up (for the latency benchmark's table by path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReallocPath {
+    /// It stayed where it was, at its old size or smaller.
+    InPlaceSmaller = 0,
+    /// It stayed where it was and grew.
+    InPlaceLarger = 1,
+    /// It moved (and its bytes were copied).
+    Moved = 2,
+}
+
+impl ReallocPath {
+    /// Every path, in table order.
+    pub const ALL: [ReallocPath; 3] = [
+        ReallocPath::InPlaceSmaller,
+        ReallocPath::InPlaceLarger,
+        ReallocPath::Moved,
+    ];
+
+    /// The path of a block at `old` (its requested size `old_size`) that a
+    /// `realloc` to `new_size` left at `new`.
+    #[inline(always)]
+    pub fn of(old: usize, old_size: usize, new: usize, new_size: usize) -> ReallocPath {
+        if new != old {
+            ReallocPath::Moved
+        } else if new_size > old_size {
+            ReallocPath::InPlaceLarger
+        } else {
+            ReallocPath::InPlaceSmaller
+        }
+    }
+
+    /// The path's name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReallocPath::InPlaceSmaller => "in place, smaller",
+            ReallocPath::InPlaceLarger => "in place, larger",
+            ReallocPath::Moved => "moved",
+        }
+    }
+}
+
 /// The issue's random actions: each step draws 0..=6; 6 reallocates a
 /// random live block to `uniform[1, 3 × max)`; below 3, or with fewer than
 /// [`MIN_LIVE`] blocks live, it allocates `uniform[4, cap)` bytes with
@@ -123,6 +166,11 @@ pub trait Probe {
     fn begin(&mut self) -> u64;
     /// Called right after the subject call.
     fn end(&mut self, kind: Kind, start: u64);
+    /// Called after [`end`](Self::end) of a successful `realloc`, with what
+    /// it did (outside the timed bracket). Does nothing unless a probe
+    /// wants it.
+    #[inline(always)]
+    fn realloc_path(&mut self, _path: ReallocPath) {}
 }
 
 /// A probe that does nothing (inlined away).
@@ -199,6 +247,12 @@ impl Driver {
                     probe.end(Kind::Realloc, t);
                     match r {
                         Some((offset, key)) => {
+                            probe.realloc_path(ReallocPath::of(
+                                block.offset,
+                                block.size,
+                                offset,
+                                size,
+                            ));
                             let block = Block {
                                 offset,
                                 size,
@@ -240,6 +294,24 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_realloc_path_is_where_the_block_ended_up() {
+        assert_eq!(
+            ReallocPath::of(64, 100, 64, 40),
+            ReallocPath::InPlaceSmaller
+        );
+        assert_eq!(
+            ReallocPath::of(64, 100, 64, 100),
+            ReallocPath::InPlaceSmaller
+        );
+        assert_eq!(
+            ReallocPath::of(64, 100, 64, 101),
+            ReallocPath::InPlaceLarger
+        );
+        assert_eq!(ReallocPath::of(64, 100, 512, 40), ReallocPath::Moved);
+        assert_eq!(ReallocPath::of(64, 100, 0, 400), ReallocPath::Moved);
+    }
 
     #[test]
     fn stream_follows_the_issue() {
