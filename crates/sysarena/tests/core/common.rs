@@ -19,10 +19,13 @@ pub const fn native_or_miri(native: usize, miri: usize) -> usize {
 }
 
 /// A property test's settings: `cases` cases, and no file of failing
-/// seeds under Miri (its isolation forbids the file).
+/// seeds under Miri (its isolation forbids the file). Natively,
+/// `SYSARENA_PROPTEST_SCALE=K` runs K times as many cases (a deeper run by
+/// hand: `SYSARENA_PROPTEST_SCALE=50 cargo test --release -p sysarena
+/// --test core`); unset, empty or not a positive number, it is 1.
 pub fn proptest_config(cases: u32) -> ProptestConfig {
     ProptestConfig {
-        cases,
+        cases: cases.saturating_mul(scale()),
         failure_persistence: if cfg!(miri) {
             None
         } else {
@@ -30,6 +33,19 @@ pub fn proptest_config(cases: u32) -> ProptestConfig {
         },
         ..ProptestConfig::default()
     }
+}
+
+/// `SYSARENA_PROPTEST_SCALE` as a positive number, else 1 (always 1 under
+/// Miri, whose isolation hides the environment).
+fn scale() -> u32 {
+    if cfg!(miri) {
+        return 1;
+    }
+    std::env::var("SYSARENA_PROPTEST_SCALE")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|&k| k > 0)
+        .unwrap_or(1)
 }
 
 /// Checks the manager's own invariants and the accounting invariant.
