@@ -87,9 +87,12 @@ pub struct Params {
     pub seed: u64,
 }
 
+/// Where a [`Recorder`]'s per-path series start: after one per [`Kind`].
+const PATHS_AT: usize = Kind::ALL.len();
+
 /// Sample vectors a [`Recorder`] keeps: one per [`Kind`], then one per
 /// [`ReallocPath`] (the realloc samples again, sorted by what they did).
-const SERIES: usize = 3 + 3;
+const SERIES: usize = PATHS_AT + ReallocPath::ALL.len();
 
 /// Records every call's duration by kind, and each successful realloc's
 /// by path as well.
@@ -125,7 +128,7 @@ impl Probe for Recorder {
     #[inline(always)]
     fn realloc_path(&mut self, path: ReallocPath) {
         if let Some(&t) = self.samples[Kind::Realloc as usize].last() {
-            self.samples[3 + path as usize].push(t);
+            self.samples[PATHS_AT + path as usize].push(t);
         }
     }
 }
@@ -337,12 +340,12 @@ fn by_path(
     );
     for (name, r) in subjects.iter().zip(results) {
         let Ok(m) = r else { continue };
-        let paths = &m.stats[3..];
+        let paths = &m.stats[PATHS_AT..];
         let total: usize = paths.iter().map(|s| s.calls).sum();
         let mut row = vec![(*name).to_owned()];
         for (path, s) in ReallocPath::ALL.iter().zip(paths) {
             if s.calls == 0 {
-                row.push("–".to_owned());
+                row.push("-".to_owned());
             } else {
                 let share = 100.0 * s.calls as f64 / total as f64;
                 row.push(format!("{:.0} · {:.0} ({share:.1} %)", s.p50, s.p99));
@@ -429,14 +432,14 @@ mod tests {
         r.realloc_path(ReallocPath::InPlaceSmaller);
         assert_eq!(r.samples[Kind::Realloc as usize].len(), 3);
         assert_eq!(
-            r.samples[3 + ReallocPath::Moved as usize],
+            r.samples[PATHS_AT + ReallocPath::Moved as usize],
             [r.samples[2][0]]
         );
         assert_eq!(
-            r.samples[3 + ReallocPath::InPlaceSmaller as usize],
+            r.samples[PATHS_AT + ReallocPath::InPlaceSmaller as usize],
             [r.samples[2][2]]
         );
-        assert!(r.samples[3 + ReallocPath::InPlaceLarger as usize].is_empty());
+        assert!(r.samples[PATHS_AT + ReallocPath::InPlaceLarger as usize].is_empty());
         // A dropped batch takes its path samples with it.
         let lens = r.lens();
         let t = r.begin();
@@ -458,7 +461,7 @@ mod tests {
         // Infinitely many ticks per nanosecond: no batch counts as
         // descheduled, so a busy machine cannot drop every sample.
         let m = measure(BASELINE, &p, f64::INFINITY).unwrap();
-        let paths = &m.stats[3..];
+        let paths = &m.stats[PATHS_AT..];
         let total: usize = paths.iter().map(|s| s.calls).sum();
         assert!(paths[ReallocPath::Moved as usize].calls > 0);
         assert!(total <= m.stats[Kind::Realloc as usize].calls);
