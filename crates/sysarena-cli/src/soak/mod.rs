@@ -27,6 +27,10 @@
 //! The first violation stops the soak with the seed, epoch, configuration
 //! and operation, so that it can be replayed (`--seed`, `--ops`), and the
 //! command exits non-zero.
+//!
+//! While it runs, a terminal shows a progress bar; a stderr that is not a
+//! terminal (a log, a CI job) gets a plain progress line every minute
+//! instead, so that an hours-long soak is seen to be alive.
 use std::alloc::Layout;
 use std::collections::HashMap;
 use std::fmt;
@@ -79,7 +83,8 @@ pub struct SoakArgs {
     /// this many operations.
     #[arg(long, default_value_t = 20_000, value_parser = parse_ops)]
     pub check_every: u64,
-    /// No progress bar.
+    /// No progress: no bar on a terminal, and no line a minute on a
+    /// stderr that is not one (a log, a CI job).
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -176,7 +181,7 @@ mod tests;
 
 use block::{Block, Region, Rng, corrupt};
 use epoch::{Counts, Epoch};
-use summary::{draw, progress_bar, summary};
+use summary::{Progress, draw, summary};
 
 /// Where a violation happened, for replaying it.
 struct Failure {
@@ -238,7 +243,7 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
     )?;
     out.flush()?;
 
-    let bar = progress_bar(args.quiet, duration);
+    let mut progress = Progress::new(args.quiet, duration);
     let started = Instant::now();
     let deadline = duration.map(|d| started + d);
     let mut per_config = vec![Counts::default(); configs.len()];
@@ -290,7 +295,7 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
                     if now - last_draw >= Duration::from_millis(200) {
                         last_draw = now;
                         draw(
-                            &bar,
+                            &mut progress,
                             started,
                             duration,
                             config,
@@ -338,7 +343,7 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
         drop(e);
         epoch += 1;
     }
-    bar.finish_and_clear();
+    progress.bar.finish_and_clear();
     let elapsed = started.elapsed();
 
     summary(&mut out, &configs, &per_config, total_ops, elapsed)?;

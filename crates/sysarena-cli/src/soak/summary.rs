@@ -3,6 +3,39 @@
 
 use super::*;
 
+/// How often a soak whose stderr is not a terminal (a log file, a CI job,
+/// where the bar is not drawn) prints a plain progress line instead.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// Where a soak's progress goes: the bar on a terminal; otherwise, unless
+/// quiet, a plain line on stderr every [`HEARTBEAT`], so that an hours-long
+/// run in a log is seen to run.
+pub(super) struct Progress {
+    pub(super) bar: ProgressBar,
+    /// When the last plain line was printed (`None`: none are).
+    plain: Option<Instant>,
+}
+
+impl Progress {
+    pub(super) fn new(quiet: bool, duration: Option<Duration>) -> Progress {
+        let plain = !quiet && !io::IsTerminal::is_terminal(&io::stderr());
+        Progress {
+            bar: progress_bar(quiet, duration),
+            plain: plain.then(Instant::now),
+        }
+    }
+}
+
+/// A plain progress line: how long the soak has run (of how long), then
+/// the bar's message.
+pub(super) fn plain_line(elapsed: Duration, duration: Option<Duration>, msg: &str) -> String {
+    let mins = |d: Duration| format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60);
+    match duration {
+        Some(d) => format!("soak: {} of {} · {msg}", mins(elapsed), mins(d)),
+        None => format!("soak: {} · {msg}", mins(elapsed)),
+    }
+}
+
 pub(super) fn progress_bar(quiet: bool, duration: Option<Duration>) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
@@ -25,7 +58,7 @@ pub(super) fn progress_bar(quiet: bool, duration: Option<Duration>) -> ProgressB
 }
 
 pub(super) fn draw(
-    bar: &ProgressBar,
+    progress: &mut Progress,
     started: Instant,
     duration: Option<Duration>,
     config: Config,
@@ -34,12 +67,13 @@ pub(super) fn draw(
     c: &Counts,
 ) {
     let secs = started.elapsed().as_secs_f64();
+    let bar = &progress.bar;
     if duration.is_some() {
         bar.set_position(started.elapsed().as_millis() as u64);
     } else {
         bar.tick();
     }
-    bar.set_message(format!(
+    let msg = format!(
         "{}/{} · {} ops · {}/s · live {} · failed requests {} · violations 0",
         config.policy,
         config.coalescing,
@@ -47,7 +81,14 @@ pub(super) fn draw(
         thousands((ops as f64 / secs.max(1e-9)) as usize),
         fmt_bytes(live),
         thousands((c.oom + c.no_descriptor + c.realloc_oom) as usize),
-    ));
+    );
+    if let Some(last) = &mut progress.plain
+        && last.elapsed() >= HEARTBEAT
+    {
+        *last = Instant::now();
+        eprintln!("{}", plain_line(started.elapsed(), duration, &msg));
+    }
+    bar.set_message(msg);
 }
 
 pub(super) fn summary(

@@ -1,7 +1,26 @@
 //! Tests of `sysarena soak`: the duration parser, the byte patterns, and
 //! short soaks.
 
+use super::summary::{HEARTBEAT, plain_line};
 use super::*;
+
+#[test]
+fn a_plain_progress_line_says_how_long_of_how_long() {
+    let msg = "best-fit/immediate · 1,024 ops";
+    assert_eq!(
+        plain_line(
+            Duration::from_secs(125),
+            Some(Duration::from_secs(1200)),
+            msg
+        ),
+        "soak: 2m05s of 20m00s · best-fit/immediate · 1,024 ops"
+    );
+    assert_eq!(
+        plain_line(Duration::from_secs(59), None, msg),
+        "soak: 0m59s · best-fit/immediate · 1,024 ops"
+    );
+    assert_eq!(HEARTBEAT, Duration::from_secs(60));
+}
 
 #[test]
 fn durations() {
