@@ -61,11 +61,7 @@ pub fn cached_free(size: usize) -> String {
     format!(
         "; cached: it waits, whole, in the quick list of {} arenas for the next request of {} (its free neighbours merge with it only when the lists are flushed)",
         fmt_bytes(size),
-        if size
-            .checked_sub(sysarena::QUICK_GRANULE)
-            .and_then(sysarena::quick_near_sizes)
-            .is_some_and(|sizes| sizes.contains(&size))
-        {
+        if sysarena::quick_serves_smaller(size) {
             format!(
                 "that size or of a size at most a {}th smaller",
                 sysarena::QUICK_NEAR_SHARE

@@ -56,7 +56,7 @@ pub use heap::{
 };
 pub use manager::{
     ArenaManager, Arenas, QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES,
-    QUICK_NEAR_SHARE, QUICK_SHARE, SliceManager, quick_near_sizes,
+    QUICK_NEAR_SHARE, QUICK_SHARE, SliceManager, quick_near_sizes, quick_serves_smaller,
 };
 #[doc(inline)]
 pub use movable::Movable;

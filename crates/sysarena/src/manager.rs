@@ -28,7 +28,7 @@ mod table_compaction;
 
 pub use quick_lists::{
     QUICK_DEPTH, QUICK_GRANULE, QUICK_LIMIT, QUICK_MAX_BYTES, QUICK_NEAR_SHARE, QUICK_SHARE,
-    quick_near_sizes,
+    quick_near_sizes, quick_serves_smaller,
 };
 pub use reading::Arenas;
 pub use state::{ArenaManager, SliceManager};

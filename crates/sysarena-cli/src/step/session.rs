@@ -367,17 +367,9 @@ pub(super) fn keeps_quick_lists(config: Config) -> bool {
 /// Which requests a cached arena of `size` bytes serves: its own size,
 /// and smaller ones that have it among their near sizes (from 520 B on).
 fn takers(size: usize) -> String {
-    if serves_smaller(size) {
+    if sysarena::quick_serves_smaller(size) {
         format!("that size (or of a size at most a {QUICK_NEAR_SHARE}th smaller)")
     } else {
         "exactly that size".to_owned()
     }
-}
-
-/// Whether a cached arena of `size` bytes is a near size of a smaller
-/// request (the next smaller one has it among its near sizes).
-fn serves_smaller(size: usize) -> bool {
-    size.checked_sub(QUICK_GRANULE)
-        .and_then(sysarena::quick_near_sizes)
-        .is_some_and(|sizes| sizes.contains(&size))
 }

@@ -205,6 +205,24 @@ pub const fn quick_near_sizes(need: usize) -> Option<core::ops::RangeInclusive<u
 
 /// [`quick_near_sizes`] in stack indices: the first and the last stack
 /// above stack `c` within the slack, if any.
+/// Whether a cached arena of `size` bytes may also serve requests smaller
+/// than itself: whether it is among the [near sizes](quick_near_sizes) of
+/// the next smaller cached size (the ranges grow with the request, so if
+/// any smaller request may take it, that one may). From 520 bytes on,
+/// for multiples of [`QUICK_GRANULE`] below [`QUICK_LIMIT`].
+///
+/// # Time complexity
+/// O(1).
+pub const fn quick_serves_smaller(size: usize) -> bool {
+    if size < QUICK_GRANULE {
+        return false;
+    }
+    match quick_near_sizes(size - QUICK_GRANULE) {
+        Some(sizes) => *sizes.start() <= size && size <= *sizes.end(),
+        None => false,
+    }
+}
+
 #[inline(always)]
 const fn near_stacks(c: usize) -> Option<(usize, usize)> {
     let last = c + c / QUICK_NEAR_SHARE;

@@ -269,3 +269,22 @@ fn near_sizes_are_the_stacks_within_a_64th_above() {
         }
     }
 }
+
+#[test]
+fn an_arena_serves_smaller_requests_when_it_is_one_of_their_near_sizes() {
+    use super::{QUICK_GRANULE, quick_near_sizes, quick_serves_smaller};
+    assert!(!quick_serves_smaller(0));
+    assert!(!quick_serves_smaller(512));
+    assert!(quick_serves_smaller(520), "512's near size");
+    assert!(quick_serves_smaller(1040), "1,032's (and 1,024's)");
+    assert!(!quick_serves_smaller(1036), "not a multiple of 8");
+    assert!(!quick_serves_smaller(QUICK_LIMIT));
+    // The same answer as asking every smaller request, for every size the
+    // lists cache (and no for every other).
+    for size in 0..QUICK_LIMIT + 64 {
+        let cached = size.is_multiple_of(QUICK_GRANULE);
+        let any =
+            cached && (1..size).any(|n| quick_near_sizes(n).is_some_and(|r| r.contains(&size)));
+        assert_eq!(quick_serves_smaller(size), any, "size {size}");
+    }
+}
