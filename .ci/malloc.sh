@@ -127,14 +127,18 @@ same semantics "$WORK/semantics"
 same exits "$WORK/exits"
 
 # Under an address-space limit (ulimit -v 500000, about 488 MiB), what runs
-# under glibc runs under sysarena: python, sort, and a program that
-# allocates until ENOMEM (then frees everything and allocates again).
+# under glibc runs under sysarena: python, sort (also with a descriptor
+# count set too large for the limit), and a program that allocates until
+# ENOMEM (then frees everything and allocates again).
 limited() { sh -c 'ulimit -v "$0" && exec "$@"' "$@"; }
 export PYTHONMALLOC=malloc
 same ulimit-python limited 500000 "$PY" "$PROGRAMS/work.py"
 unset PYTHONMALLOC
 same ulimit-sort limited 500000 env LC_ALL=C sort "$WORK/sort.in"
 same ulimit-sortv limited 500000 sort --version
+# A descriptor count asked for that the limit cannot hold is halved with
+# the reservation (before, every start failed: "memory exhausted").
+same ulimit-desc limited 500000 env SYSARENA_DESCRIPTORS=4194304 sort --version
 NEED_CHECK=0 same ulimit-enomem sh -c 'ulimit -v 500000 && "$0" fill 2>/dev/null' "$WORK/enomem"
 # The largest single malloc at ulimit -v 2000000: within 10% of glibc's.
 largest() { env ${1:+LD_PRELOAD=$1} sh -c 'ulimit -v 2000000 && "$0" largest' "$WORK/enomem" 2>&1 >/dev/null | awk '/largest malloc/{print $3}'; }

@@ -148,6 +148,12 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
     start as *mut u8
 }
 
+/// Whether the table has room for one more mapping (another thread may
+/// take it first: [`alloc`] still checks).
+pub(crate) fn has_room() -> bool {
+    with_map(|m| m.has_room())
+}
+
 /// The length of the direct mapping at `p`, if it is one.
 pub(crate) fn usable(p: *mut u8) -> Option<usize> {
     if LIVE.load(Ordering::Relaxed) == 0 {

@@ -71,6 +71,7 @@ unsafe fn init(g: &mut Settings) -> bool {
     {
         reserve = reserve.min((left / RESERVE_SHARE_OF_LIMIT).max(MIN_RESERVE));
     }
+    let mut descriptors_wanted = descriptors_env;
     // The reservation, the descriptor tables, the page records and the slot
     // states, sized together; halved together until the kernel grants them.
     let (raw, tables, meta, states_mem, shard_size, descriptors) = loop {
@@ -89,7 +90,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         // (with the slab layer, every heap block is over 4 KiB), else the
         // default.
         let descriptors = if descriptors_asked || limited.is_none() {
-            descriptors_env
+            descriptors_wanted
         } else {
             (shard_size / DESCRIPTOR_EVERY).clamp(256, DEFAULT_DESCRIPTORS)
         };
@@ -130,6 +131,11 @@ unsafe fn init(g: &mut Settings) -> bool {
             return false;
         }
         reserve /= 2;
+        // A count asked for is halved with the rest (at least 16 a shard):
+        // under a limit, tables too large for it would refuse every start.
+        if limited.is_some() {
+            descriptors_wanted = (descriptors_wanted / 2).max(16);
+        }
     };
     let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::PAGE) - raw as usize);
     let pages_per_shard = shard_size / slab::PAGE;

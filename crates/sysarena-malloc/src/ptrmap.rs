@@ -76,6 +76,12 @@ impl PtrMap {
         self.entries.wrapping_add(i)
     }
 
+    /// Whether one more key fits (the map is kept at most 7/8 full, so
+    /// that a probe always ends at an empty entry).
+    pub(crate) fn has_room(&self) -> bool {
+        (self.len + 1) * 8 <= self.cap() * 7
+    }
+
     /// Inserts `key` (non-zero) with `val`, replacing any old value.
     pub(crate) fn insert(&mut self, key: usize, val: u64) -> Result<(), Full> {
         if key == 0 || self.cap() == 0 {
@@ -86,7 +92,7 @@ impl PtrMap {
             // SAFETY: `i` is masked into the map's entries (new's contract).
             let e = unsafe { &mut *self.at(i) };
             if e.key == 0 {
-                if (self.len + 1) * 8 > self.cap() * 7 {
+                if !self.has_room() {
                     return Err(Full);
                 }
                 *e = Entry { key, val };

@@ -103,6 +103,22 @@ fn c_semantics_hold_under_preload() {
     let _ = std::fs::remove_file(exe);
 }
 
+/// The table of direct mappings holds 57,344 at most. Past that, a
+/// request at or above the mmap threshold is served by the shards, and so
+/// is a block reallocated past it: a full table never refuses memory the
+/// shards have (the table caps the mappings, not the program).
+#[test]
+fn a_full_table_of_direct_mappings_falls_back_to_the_shards() {
+    let exe = compile("enomem.c");
+    let (stdout, _) = run(
+        &exe,
+        &["many", "60000", "8192"],
+        &[("SYSARENA_MMAP_THRESHOLD", "4096"), ("SYSARENA_CHECK", "1")],
+    );
+    assert_eq!(stdout, "many ok\n");
+    let _ = std::fs::remove_file(exe);
+}
+
 #[test]
 fn stress_passes_blocks_between_threads() {
     let exe = compile("stress.c");

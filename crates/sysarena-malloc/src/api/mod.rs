@@ -53,32 +53,37 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
         return ptr::null_mut();
     };
     if need >= g.mmap_threshold {
-        counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // Fresh pages: already zero.
-        return big_alloc(g, size, align);
+        let p = big_alloc(g, size, align);
+        if !p.is_null() {
+            return p;
+        }
+        // No mapping (the table of direct mappings is full, or the kernel
+        // refused): the shards may still hold the block.
+        return shard_alloc(g, size, align, zero).unwrap_or(ptr::null_mut());
     }
-    // Out of memory: this thread's cache gives its blocks back first.
-    let fresh = shard::alloc(g, size, align).or_else(|| {
+    if let Some(p) = shard_alloc(g, size, align, zero) {
+        return p;
+    }
+    // Every shard is full (a small reservation under `ulimit -v`, or every
+    // descriptor taken): the block gets its own mapping, as a large one
+    // would (fresh pages, already zero), while the kernel and the table of
+    // direct mappings allow.
+    big_alloc(g, size, align)
+}
+
+/// A block of the shards, cleared if `zero`; `None` if no shard holds it,
+/// even after this thread's cache gave its blocks back.
+fn shard_alloc(g: &Settings, size: usize, align: usize, zero: bool) -> Option<*mut u8> {
+    let f = shard::alloc(g, size, align).or_else(|| {
         (g.tcache && tcache::flush_mine(g))
             .then(|| shard::alloc(g, size, align))
             .flatten()
-    });
-    match fresh {
-        Some(f) => {
-            if zero && f.dirty > 0 {
-                // SAFETY: the first `dirty <= size` bytes of the new block.
-                unsafe { ptr::write_bytes(f.ptr, 0, f.dirty) };
-            }
-            f.ptr
-        }
-        // Every shard is full (a small reservation, under `ulimit -v`): the
-        // block gets its own mapping, as a large one would (fresh pages,
-        // already zero), while the kernel grants them.
-        None => {
-            counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
-            big_alloc(g, size, align)
-        }
+    })?;
+    if zero && f.dirty > 0 {
+        // SAFETY: the first `dirty <= size` bytes of the new block.
+        unsafe { ptr::write_bytes(f.ptr, 0, f.dirty) };
     }
+    Some(f.ptr)
 }
 
 /// The shard that owns `p`, or `None` for a pointer outside the shards —
@@ -107,18 +112,24 @@ fn withdraw_for(g: &Settings, need: usize) -> bool {
     need <= left.saturating_add(g.span) && shard::withdraw(g, need) > 0
 }
 
-/// A direct mapping; if the kernel refuses (an address-space limit), the
-/// shards give free address space back and it is tried once more.
+/// A direct mapping (counted in the report's calls); if the kernel refuses
+/// (an address-space limit), the shards give free address space back and
+/// it is tried once more. Null if the table of direct mappings is full.
 fn big_alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
-    let p = big::alloc(g, size, align);
+    if !big::has_room() {
+        return ptr::null_mut();
+    }
+    let mut p = big::alloc(g, size, align);
+    if p.is_null() {
+        let need = size.saturating_add(align).saturating_add(g.page);
+        if withdraw_for(g, need) {
+            p = big::alloc(g, size, align);
+        }
+    }
     if !p.is_null() {
-        return p;
+        counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
     }
-    let need = size.saturating_add(align).saturating_add(g.page);
-    if !withdraw_for(g, need) {
-        return p;
-    }
-    big::alloc(g, size, align)
+    p
 }
 
 /// An allocation with tracing and errno.
@@ -266,26 +277,39 @@ fn invalid_realloc() -> *mut u8 {
 }
 
 /// Moves shard `i`'s block `p` into a mapping of its own of `size` bytes
-/// (copying what fits) and frees it; null (errno set) on failure with `p`
-/// unchanged.
+/// (copying what fits) and frees it; on failure `p` is unchanged.
 ///
 /// # Safety
-/// `p` is a live block of shard `i`, not used again by the caller.
-unsafe fn realloc_to_mapping(g: &Settings, i: usize, p: *mut u8, size: usize) -> *mut u8 {
-    let Ok(old) = Locked::lock(i).usable(p) else {
-        return invalid_realloc();
-    };
+/// `p` is a live block of shard `i`, not used again by the caller on
+/// success.
+unsafe fn realloc_to_mapping(
+    g: &Settings,
+    i: usize,
+    p: *mut u8,
+    size: usize,
+) -> Result<*mut u8, ReallocFail> {
+    let old = Locked::lock(i)
+        .usable(p)
+        .map_err(|_| ReallocFail::Invalid)?;
     let q = big_alloc(g, size, MIN_ALIGN);
     if q.is_null() {
-        return no_memory().cast();
+        return Err(ReallocFail::NoMemory);
     }
-    counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
     // SAFETY: `p` has `old` usable bytes, `q` at least `size`; distinct
     // blocks.
     unsafe { ptr::copy_nonoverlapping(p, q, old.min(size)) };
     // SAFETY: `p` is live and given up.
     unsafe { free_raw(g, p) };
-    q
+    Ok(q)
+}
+
+/// A shard's `realloc` outcome as `realloc` returns it.
+fn shard_realloc_result(r: Result<*mut u8, ReallocFail>) -> *mut u8 {
+    match r {
+        Ok(q) => q,
+        Err(ReallocFail::Invalid) => invalid_realloc(),
+        Err(ReallocFail::NoMemory) => no_memory().cast(),
+    }
 }
 
 /// Resizes `p` to `size > 0` bytes; null (errno set) on failure with `p`
@@ -296,16 +320,26 @@ unsafe fn realloc_to_mapping(g: &Settings, i: usize, p: *mut u8, size: usize) ->
 unsafe fn realloc_raw(g: &Settings, p: *mut u8, size: usize) -> *mut u8 {
     if let Some(i) = owner(g, p.cast()) {
         if size >= g.mmap_threshold {
+            // A mapping of its own; if none can be made (the table of
+            // direct mappings is full, or the kernel refused), the shards
+            // may still hold it.
             // SAFETY: forwarded.
-            return unsafe { realloc_to_mapping(g, i, p, size) };
+            match unsafe { realloc_to_mapping(g, i, p, size) } {
+                Err(ReallocFail::NoMemory) => {}
+                r => return shard_realloc_result(r),
+            }
+            // SAFETY: forwarded (`p` is unchanged).
+            return shard_realloc_result(unsafe { shard::realloc(g, i, p, size) });
         }
         // SAFETY: forwarded.
         return match unsafe { shard::realloc(g, i, p, size) } {
-            Ok(q) => q,
-            Err(ReallocFail::Invalid) => invalid_realloc(),
             // Every shard is full: a mapping of its own (see `alloc_raw`).
-            // SAFETY: forwarded.
-            Err(ReallocFail::NoMemory) => unsafe { realloc_to_mapping(g, i, p, size) },
+            Err(ReallocFail::NoMemory) => {
+                // SAFETY: forwarded (`p` is unchanged).
+                let r = unsafe { realloc_to_mapping(g, i, p, size) };
+                shard_realloc_result(r)
+            }
+            r => shard_realloc_result(r),
         };
     }
     // A direct mapping: stays one while at least half the threshold.

@@ -443,7 +443,7 @@ pub(crate) enum ReallocFail {
 }
 
 /// Resizes `p`, owned by shard `i`, to `size` bytes (below the mmap
-/// threshold): in place when the shard can, else into a new block of any
+/// threshold, or any size when no direct mapping can be made): in place when the shard can, else into a new block of any
 /// shard.
 ///
 /// # Safety

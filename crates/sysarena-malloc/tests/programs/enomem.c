@@ -8,6 +8,15 @@
  *        enomem largest  the largest single malloc that succeeds (binary
  *                        search to 1 MiB), printed in MiB on stderr; stdout
  *                        "largest ok"
+ *        enomem many N SIZE
+ *                        N blocks of SIZE bytes live at once (every 1024th
+ *                        and the last 1024 written at both ends, the rest
+ *                        untouched: they cost no memory); then a small block
+ *                        reallocated to 2 * SIZE keeps its bytes; all freed;
+ *                        stdout "many ok". Run with SYSARENA_MMAP_THRESHOLD
+ *                        at most SIZE and N past the table of direct
+ *                        mappings: a full table must not refuse a request
+ *                        the shards can hold.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -30,6 +39,42 @@ int main(int argc, char **argv) {
         }
         fprintf(stderr, "largest malloc: %zu MiB\n", lo >> 20);
         printf("largest ok\n");
+        return 0;
+    }
+    if (argc > 3 && strcmp(argv[1], "many") == 0) {
+        size_t n = strtoul(argv[2], NULL, 10), size = strtoul(argv[3], NULL, 10);
+        char **b = malloc(n * sizeof *b);
+        if (!b || size < 2)
+            return 1;
+        for (size_t i = 0; i < n; i++) {
+            b[i] = malloc(size);
+            if (!b[i]) {
+                fprintf(stderr, "many: malloc %zu of %zu failed\n", i, n);
+                return 1;
+            }
+            if (i % 1024 == 0 || i + 1024 >= n)
+                b[i][0] = (char)i, b[i][size - 1] = (char)(i >> 8);
+        }
+        char *small = malloc(100);
+        if (!small)
+            return 1;
+        memset(small, 7, 100);
+        char *grown = realloc(small, 2 * size);
+        if (!grown || grown[0] != 7 || grown[99] != 7) {
+            fprintf(stderr, "many: realloc to %zu failed\n", 2 * size);
+            return 1;
+        }
+        free(grown);
+        for (size_t i = 0; i < n; i++) {
+            if ((i % 1024 == 0 || i + 1024 >= n) &&
+                (b[i][0] != (char)i || b[i][size - 1] != (char)(i >> 8))) {
+                fprintf(stderr, "many: block %zu changed\n", i);
+                return 1;
+            }
+            free(b[i]);
+        }
+        free(b);
+        printf("many ok\n");
         return 0;
     }
     size_t cap = 1 << 16, n = 0, bytes = 0;
