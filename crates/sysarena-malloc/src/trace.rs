@@ -13,7 +13,10 @@
 //! - `fork`: the child discards the parent's unwritten lines (the parent
 //!   writes them), forgets the parent's blocks, and writes its own trace to
 //!   `path.<pid>` (or to the `%p` expansion of `path`), opened on its first
-//!   event, so a child that only `exec`s leaves no file.
+//!   event, so a child that only `exec`s leaves no file. Its first
+//!   [`CHILD_THROUGH`] lines are written at once, not buffered: a child
+//!   usually ends with `_exit` or `exec`, which run no exit handler, and
+//!   buffered lines would be lost.
 //! - A process writes `path` only if it can take an exclusive `flock` on it;
 //!   a program started (`exec`) by a traced one finds it locked and writes
 //!   `path.<pid>` instead.
@@ -29,6 +32,10 @@ use crate::sys::{self, Buf, SyncCell};
 pub(crate) const TABLE_ENTRIES: usize = 1 << 22;
 /// The line buffer.
 const BUF: usize = 1 << 16;
+/// Lines a forked child writes at once (one `write` each) before it
+/// buffers them as any process does: a short-lived child loses none to an
+/// `_exit` or `exec`, and a long-lived one pays about a millisecond.
+const CHILD_THROUGH: u32 = 1024;
 
 /// The trace file's descriptor plus one (0: none). The state's first
 /// value is all zero bytes, so its static (69 KB, mostly the line buffer)
@@ -64,6 +71,8 @@ struct State {
     table: *mut Entry,
     /// Past the exit flush: write every line at once.
     finished: bool,
+    /// Lines still to write at once in a forked child ([`CHILD_THROUGH`]).
+    through: u32,
 }
 
 static LOCK: Lock = Lock::new();
@@ -79,6 +88,7 @@ static STATE: SyncCell<State> = SyncCell::new(State {
     map: PtrMap::none(),
     table: core::ptr::null_mut(),
     finished: false,
+    through: 0,
 });
 
 /// Reads `SYSARENA_TRACE` and opens the trace. Runs during initialisation,
@@ -248,7 +258,10 @@ impl Guard {
         }
         st.buf[st.len..st.len + bytes.len()].copy_from_slice(bytes);
         st.len += bytes.len();
-        if st.finished {
+        if st.through > 0 {
+            st.through -= 1;
+            flush(st);
+        } else if st.finished {
             flush(st);
         }
     }
@@ -300,6 +313,7 @@ pub(crate) fn reset_in_child() {
     // SAFETY: the child has one thread, and it is here.
     let st = unsafe { &mut *STATE.get() };
     st.len = 0;
+    st.through = CHILD_THROUGH;
     if let Some(fd) = st.fd.get() {
         // SAFETY: closing the child's copy of our own descriptor.
         unsafe { libc::close(fd) };

@@ -237,6 +237,29 @@ fn the_check_line_outlives_a_closed_stderr_and_never_lands_in_a_reused_descripto
     let _ = std::fs::remove_file(exe);
 }
 
+/// A forked child that ends with `_exit` (no exit handler runs) still
+/// leaves its calls in its trace: a child's first lines are written at once.
+#[test]
+fn a_forked_childs_trace_survives_its_exit() {
+    let exe = compile("fork_trace.c");
+    let trace =
+        std::env::temp_dir().join(format!("sysarena-malloc-{}-fork.trace", std::process::id()));
+    let (stdout, _) = run(&exe, &[], &[("SYSARENA_TRACE", trace.to_str().unwrap())]);
+    let mut lines = stdout.lines();
+    let child = lines.next().expect("the child's pid");
+    assert_eq!(lines.next(), Some("fork_trace ok"));
+    let own = std::path::PathBuf::from(format!("{}.{child}", trace.display()));
+    let text = std::fs::read_to_string(&own).expect("the child's trace file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text:?}");
+    let a: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!((a[0], a[2], a.len()), ("a", "22", 4), "{text:?}");
+    assert_eq!(lines[1], format!("f {}", a[1]), "{text:?}");
+    let _ = std::fs::remove_file(&trace);
+    let _ = std::fs::remove_file(own);
+    let _ = std::fs::remove_file(exe);
+}
+
 #[test]
 fn trace_and_stats_are_written() {
     let exe = compile("stress.c");
