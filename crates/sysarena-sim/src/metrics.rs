@@ -55,9 +55,24 @@ pub fn external_fragmentation(free: usize, largest: usize) -> f64 {
 
 /// Whether a block of `size` bytes at `align` fits in one of `extents`.
 pub fn fits(extents: &[(usize, usize)], size: usize, align: usize) -> bool {
+    fits_from(extents, size, align, 0)
+}
+
+/// [`fits`] for offsets that stand for the addresses `origin + offset`
+/// (a peer's region base, [`Subject::alignment_origin`]): the block must
+/// start at an address that is a multiple of `align`.
+///
+/// [`Subject::alignment_origin`]: crate::subject::Subject::alignment_origin
+pub fn fits_from(extents: &[(usize, usize)], size: usize, align: usize, origin: usize) -> bool {
     let size = size.max(1);
+    let align = align.max(1);
+    // The offsets whose address is aligned are those ≡ `-origin` (mod align).
+    let phase = origin.wrapping_neg() & (align - 1);
     extents.iter().any(|&(start, len)| {
-        let Some(aligned) = start.checked_next_multiple_of(align.max(1)) else {
+        let Some(aligned) = start.checked_sub(phase).map_or(Some(phase), |s| {
+            s.checked_next_multiple_of(align)
+                .and_then(|a| a.checked_add(phase))
+        }) else {
             return false;
         };
         aligned
@@ -369,5 +384,19 @@ mod tests {
         // gap [1, 40): 39 bytes; 32 at align 32 starts at 32 and ends at 64: no.
         assert!(!s.gap_fits(32, 32));
         assert!(s.gap_fits(24, 8));
+    }
+
+    #[test]
+    fn fits_from_judges_alignment_by_address_not_offset() {
+        // Offsets from a base at 0x1000: offset 0xf000 is address 0x10000,
+        // the only 64 KiB-aligned start in this extent.
+        let extent = [(0, 0xf000 + 16)];
+        assert!(fits_from(&extent, 16, 0x10000, 0x1000));
+        assert!(!fits_from(&extent, 32, 0x10000, 0x1000));
+        // The same extent by offset alone holds 32 bytes at offset 0.
+        assert!(fits(&extent, 32, 0x10000));
+        // An extent starting past the phase rounds up to the next one.
+        assert!(!fits_from(&[(0xf001, 0x10000)], 16, 0x10000, 0x1000));
+        assert!(fits_from(&[(0xf001, 0x10000 + 16)], 16, 0x10000, 0x1000));
     }
 }

@@ -47,6 +47,10 @@ impl Subject for BuddySubject {
         self.region.capacity()
     }
 
+    fn alignment_origin(&self) -> usize {
+        self.region.base().as_ptr().addr()
+    }
+
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let ptr = self.heap.alloc(layout(size, align)?).ok()?;
         Some(self.region.offset_of(ptr))

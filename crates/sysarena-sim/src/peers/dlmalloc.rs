@@ -108,6 +108,10 @@ impl Subject for DlmallocSubject {
         self.region.capacity()
     }
 
+    fn alignment_origin(&self) -> usize {
+        self.region.base().as_ptr().addr()
+    }
+
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         if !align.is_power_of_two() {
             return None;

@@ -59,6 +59,10 @@ impl Subject for RlsfSubject {
         self.region.capacity()
     }
 
+    fn alignment_origin(&self) -> usize {
+        self.region.base().as_ptr().addr()
+    }
+
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let ptr = self.pool.allocate(layout(size, align)?)?;
         Some(self.region.offset_of(ptr))

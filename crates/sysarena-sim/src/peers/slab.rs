@@ -143,6 +143,10 @@ impl Subject for SlabSubject {
         self.region.capacity()
     }
 
+    fn alignment_origin(&self) -> usize {
+        self.region.base().as_ptr().addr()
+    }
+
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let layout = layout(size, align)?;
         let ptr = if slab_served(size, align) {

@@ -59,6 +59,10 @@ impl Subject for TalcSubject {
         self.region.capacity()
     }
 
+    fn alignment_origin(&self) -> usize {
+        self.region.base().as_ptr().addr()
+    }
+
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let layout = layout(size, align)?;
         // SAFETY: `layout` has a non-zero size.

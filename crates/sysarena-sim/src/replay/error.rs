@@ -29,7 +29,10 @@ pub enum Violation {
     },
     /// The block is not aligned as requested.
     Misaligned {
-        /// Offset returned.
+        /// Offset returned (for a peer, its address is the region's base
+        /// plus this: [`Subject::alignment_origin`]).
+        ///
+        /// [`Subject::alignment_origin`]: crate::subject::Subject::alignment_origin
         offset: usize,
         /// Alignment requested.
         align: usize,

@@ -2,8 +2,9 @@
 //! out and measuring what it does with its memory.
 //!
 //! Every block the subject returns is checked: it must lie inside the
-//! region, must not overlap any live block, and must be aligned as asked
-//! (unless the subject says it [does not honour
+//! region, must not overlap any live block, and must be aligned as asked,
+//! judged by address for a subject over real memory
+//! ([`Subject::alignment_origin`]) (unless the subject says it [does not honour
 //! alignment](Subject::honours_alignment), in which case misaligned blocks
 //! are counted). A broken subject gives a [`ReplayError::Violation`], never a
 //! panic. A refused alloc is counted as failed, and later frees and
@@ -208,6 +209,7 @@ pub fn replay_controlled(
         stopped: None,
     };
     let honours_alignment = subject.honours_alignment();
+    let origin = subject.alignment_origin();
     let mut state = State {
         subject,
         clock,
@@ -218,6 +220,7 @@ pub fn replay_controlled(
         timing: Timing::default(),
         live_bytes: 0,
         honours_alignment,
+        origin,
         cache: None,
     };
     let mut series = Vec::with_capacity(trace.events.len() / every + 2);

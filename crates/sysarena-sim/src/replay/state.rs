@@ -33,6 +33,8 @@ pub(super) struct State<'a> {
     pub(super) timing: Timing,
     pub(super) live_bytes: usize,
     pub(super) honours_alignment: bool,
+    /// The address offset 0 stands for ([`Subject::alignment_origin`]).
+    pub(super) origin: usize,
     /// Failure analysis cache, valid until the next successful change:
     /// (gap extents, the subject's extents).
     pub(super) cache: Option<FailureView>,
@@ -55,7 +57,8 @@ impl State<'_> {
             event,
             violation,
         };
-        if block.align > 1 && !block.offset.is_multiple_of(block.align) {
+        let address = self.origin.wrapping_add(block.offset);
+        if block.align > 1 && !address.is_multiple_of(block.align) {
             if self.honours_alignment {
                 return Err(violation(Violation::Misaligned {
                     offset: block.offset,
@@ -102,11 +105,11 @@ impl State<'_> {
             self.cache = Some((self.live.gap_extents(), self.subject.free_extents()));
         }
         let (gaps, own) = self.cache.as_ref().expect("filled above");
-        if metrics::fits(gaps, size, align) {
+        if metrics::fits_from(gaps, size, align, self.origin) {
             self.summary.failed_with_fitting_gap += 1;
         }
         if let Some(own) = own
-            && metrics::fits(own, size, align)
+            && metrics::fits_from(own, size, align, self.origin)
         {
             *self
                 .summary

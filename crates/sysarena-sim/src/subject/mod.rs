@@ -179,6 +179,18 @@ pub trait Subject {
     fn honours_alignment(&self) -> bool {
         true
     }
+
+    /// The address offset 0 stands for when alignment is judged: a block
+    /// at `offset` is aligned to `align` when `origin + offset` is a
+    /// multiple of it. A subject over real memory that aligns real
+    /// addresses (every peer) returns its region's base address, which is
+    /// only page-aligned, so a 64 KiB-aligned block may sit at an offset
+    /// that is not; sysarena aligns offsets and keeps the default, 0. The
+    /// replay judges both its alignment check and its "could a gap have
+    /// held it" analysis from here.
+    fn alignment_origin(&self) -> usize {
+        0
+    }
 }
 
 impl std::fmt::Debug for dyn Subject + '_ {

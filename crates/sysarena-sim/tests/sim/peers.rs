@@ -92,6 +92,32 @@ fn offset_allocator_ignores_alignment_and_the_replay_counts_it() {
 }
 
 #[test]
+fn over_aligned_requests_are_judged_by_address_and_no_subject_is_blamed() {
+    // 64 KiB and 1 MiB alignments exceed a region's page alignment, so a
+    // peer's correctly aligned address sits at an offset that is not.
+    let text = "a 1 100 65536\na 2 100 65536\nf 1\na 3 5000 1048576\na 4 8 16\n";
+    let t = sysarena_sim::trace::Trace::parse_native("t", text).unwrap();
+    for name in registry::names() {
+        let mut s = registry::by_name(&name, 8 << 20).unwrap();
+        let origin = s.alignment_origin();
+        let r = replay(&t, s.as_mut(), &ReplayOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if s.honours_alignment() {
+            assert_eq!(r.summary.misaligned_blocks, 0, "{name}");
+            assert_eq!(r.summary.failed_requests, 0, "{name}: {:?}", r.summary);
+        }
+        if registry::peer_names().contains(&name.as_str()) && name != "offset-allocator" {
+            // A peer over real memory: the address is what is aligned.
+            assert_ne!(origin, 0, "{name}");
+            let off = s.alloc(64, 1 << 16).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!((origin + off) % (1 << 16), 0, "{name}");
+        } else {
+            assert_eq!(origin, 0, "{name}");
+        }
+    }
+}
+
+#[test]
 fn every_sysarena_subject_replays_sqlite3_prefix() {
     let trace = sqlite_20k();
     let stats = trace.stats();
