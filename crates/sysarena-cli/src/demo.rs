@@ -18,12 +18,13 @@ use crate::heapmap::{HeapMap, cached_note, count, fmt_bytes, label};
 #[derive(Clone, Debug, clap::Args)]
 pub struct DemoArgs {
     /// Fit policy (first-fit is the classic model).
-    #[arg(long, default_value = "first-fit")]
+    #[arg(long, default_value = "first-fit", value_parser = crate::names::PolicyParser)]
     pub policy: Policy,
     /// Coalescing mode (deferred is the classic model).
-    #[arg(long, default_value = "deferred")]
+    #[arg(long, default_value = "deferred", value_parser = crate::names::CoalescingParser)]
     pub coalescing: Coalescing,
-    /// Number of blocks that fill the region.
+    /// Number of blocks that fill the region, 4 to 26; from 6 on the story
+    /// goes on to relocation (with 4 or 5, merging leaves no hole for it).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(4..=26))]
     pub blocks: u8,
     /// Size of each block, 1 byte to 1 TiB [units: K, M, G].
@@ -277,7 +278,20 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
     d.ask(big, next_name)?;
     d.map()?;
 
-    let bigger = 3 * args.block_size;
+    // The bigger request is chosen from what is free now: more than the
+    // largest free arena (so it fails), at most every free byte (so it fits
+    // once relocation has gathered them), three blocks when that is so.
+    let s = d.m.stats();
+    if s.free_bytes <= s.largest_free {
+        writeln!(
+            d.out,
+            "   Free now: {} in {}. No hole is left for relocation to close; with `--blocks 6` or more the story goes on to relocation.",
+            fmt_bytes(s.free_bytes),
+            count(s.free_arenas, "arena")
+        )?;
+        return finish(d);
+    }
+    let bigger = s.free_bytes.min(3 * args.block_size);
     d.heading(&format!("Ask for {}", fmt_bytes(bigger)))?;
     if !d.ask(bigger, next_name + 1)? {
         d.heading("Relocate: slide the live blocks down (the caller moves their bytes)")?;
@@ -308,13 +322,27 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
             fmt_bytes(r.largest_free_after)
         )?;
         d.map()?;
-        d.ask(bigger, next_name + 1)?;
+        let served = d.ask(bigger, next_name + 1)?;
         d.map()?;
-        writeln!(
-            d.out,
-            "   Relocation closes every hole, but only a caller that can update its pointers may use it: `sysarena defrag` shows handles and bounded passes."
-        )?;
+        if served && r.free_arenas_after <= 1 {
+            writeln!(
+                d.out,
+                "   Relocation closes every hole, but only a caller that can update its pointers may use it: `sysarena defrag` shows handles and bounded passes."
+            )?;
+        } else {
+            writeln!(
+                d.out,
+                "   Relocation left {}, the largest {}: it did not gather room for this request.",
+                count(r.free_arenas_after, "free arena"),
+                fmt_bytes(r.largest_free_after)
+            )?;
+        }
     }
+    finish(d)
+}
+
+/// The demo's last line: the accounting adds up, and the invariants hold.
+fn finish<W: Write>(mut d: Demo<W>) -> io::Result<()> {
     let s = d.m.stats();
     writeln!(
         d.out,
@@ -429,6 +457,42 @@ mod tests {
         let out = demo(&["--block-size", "1024G", "--blocks", "26"]);
         assert!(out.contains("A region of 26.0 TiB"), "{out}");
         assert!(out.contains("= capacity"), "{out}");
+    }
+
+    #[test]
+    fn every_block_count_tells_a_true_story() {
+        for blocks in 4..=26u8 {
+            for policy in [
+                "first-fit",
+                "next-fit",
+                "best-fit",
+                "worst-fit",
+                "segregated-fit",
+            ] {
+                let n = blocks.to_string();
+                let out = demo(&["--blocks", &n, "--policy", policy]);
+                let at = format!("--blocks {blocks} --policy {policy}");
+                assert!(out.contains("= capacity"), "{at}: {out}");
+                match out.split_once("Relocate:") {
+                    Some((before, after)) => {
+                        assert!(blocks >= 6, "{at}: {out}");
+                        // The bigger request failed before relocation and
+                        // is served after it; only then is the claim made.
+                        assert!(before.contains("— external fragmentation"), "{at}: {out}");
+                        assert!(!after.contains('✗'), "{at}: {out}");
+                        assert!(after.contains("Relocation closes every hole"), "{at}");
+                        assert!(!after.contains("moved 0 blocks"), "{at}: {out}");
+                    }
+                    None => {
+                        assert!(blocks < 6, "{at}: {out}");
+                        assert!(out.contains("No hole is left for relocation"), "{at}");
+                        assert!(!out.contains("Relocation closes"), "{at}: {out}");
+                    }
+                }
+            }
+        }
+        // Eight blocks (the default) ask for three blocks' worth.
+        assert!(demo(&[]).contains("8. Ask for 384 B"));
     }
 
     #[test]

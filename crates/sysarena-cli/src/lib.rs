@@ -8,7 +8,7 @@
 //! is the one picture of a region they all draw. [`Cli`] is the whole
 //! command line; [`run`] runs one parsed command.
 //!
-//! Layers, each importing only those before it: [`heapmap`] → [`sim`] →
+//! Layers, each importing only those before it: [`heapmap`], [`names`] → [`sim`] →
 //! [`viz`] → [`demo`], [`defrag`], [`report`], [`step`] → [`soak`] →
 //! [`completions`] (which reads the whole command line, [`Cli`]).
 
@@ -16,6 +16,7 @@ pub mod completions;
 pub mod defrag;
 pub mod demo;
 pub mod heapmap;
+pub mod names;
 pub mod report;
 pub mod sim;
 pub mod soak;

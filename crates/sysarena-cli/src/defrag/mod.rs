@@ -55,7 +55,7 @@ pub struct DefragArgs {
     #[arg(long, value_parser = parse_size)]
     pub max_bytes: Option<usize>,
     /// Fit policy.
-    #[arg(long, default_value = "first-fit")]
+    #[arg(long, default_value = "first-fit", value_parser = crate::names::PolicyParser)]
     pub policy: Policy,
     /// Seed of the scenario.
     #[arg(long, default_value_t = 7)]
@@ -68,7 +68,7 @@ pub struct DefragArgs {
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// With `--trace`: replay only the first N events (`50000`, `50k`).
-    #[arg(long, default_value = "50000", value_parser = crate::sim::parse_events)]
+    #[arg(long, default_value = "50000", value_parser = crate::sim::parse_max_events)]
     pub events: usize,
     /// Also write the heap map before, after the classic defragment, after
     /// every pass and at the end as one SVG picture.

@@ -147,10 +147,32 @@ struct Json<'a> {
 /// Child traces listed one a line; the rest are summed up.
 const LISTED_CHILDREN: usize = 5;
 
+/// Checks that the trace file can be created (or, if it exists, written)
+/// without changing it: a file this creates is removed again.
+///
+/// # Errors
+/// `cannot write the trace FILE: ...` when it cannot (a missing directory,
+/// no permission, a directory of that name).
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| user_error(format!("cannot write the trace {}: {e}", path.display())))?;
+    if !existed {
+        std::fs::remove_file(path).map_err(|e| user_error(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 /// Runs `record`.
 pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
-    let lib = find_lib(args.lib.as_deref())?;
     let output = absolute(&args.output);
+    // A trace that cannot be written must be said before the program runs,
+    // not blamed on the program afterwards.
+    check_writable(&output)?;
+    let lib = find_lib(args.lib.as_deref())?;
     // A stale file must not pass for this run's trace.
     match std::fs::remove_file(&output) {
         Ok(()) => {}

@@ -101,9 +101,12 @@ fn parse_policies(s: &str) -> Result<Policies, String> {
     if s == "all" {
         return Ok(Policies(Policy::ALL.to_vec()));
     }
-    s.parse::<Policy>()
-        .map(|p| Policies(vec![p]))
-        .map_err(|e| format!("{e} (or `all`)"))
+    s.parse::<Policy>().map(|p| Policies(vec![p])).map_err(|_| {
+        format!(
+            "`{s}` is not a policy: choose {} (or `all`)",
+            crate::names::policy_names()
+        )
+    })
 }
 
 fn parse_coalescings(s: &str) -> Result<Coalescings, String> {
@@ -112,15 +115,28 @@ fn parse_coalescings(s: &str) -> Result<Coalescings, String> {
     }
     s.parse::<Coalescing>()
         .map(|c| Coalescings(vec![c]))
-        .map_err(|e| format!("{e} (or `all`)"))
+        .map_err(|_| {
+            format!(
+                "`{s}` is not a coalescing mode: choose {} (or `all`)",
+                crate::names::coalescing_names()
+            )
+        })
 }
 
+/// Parses a count of operations (`--ops`, `--epoch-ops`, `--check-every`):
+/// at least one, since a soak of no operations checks nothing.
 fn parse_ops(s: &str) -> Result<u64, String> {
-    crate::sim::parse_events(s).map(|n| n as u64)
+    match crate::sim::parse_events(s)? {
+        0 => Err(format!(
+            "`{s}`: give at least 1 operation (0 would check nothing)"
+        )),
+        n => Ok(n as u64),
+    }
 }
 
 /// Parses `90s`, `1.5m`, `2h`, `1h30m`, `500ms`, `1d`; a bare number is
-/// seconds.
+/// seconds. A duration of zero is refused: a soak that runs for no time
+/// checks nothing.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let bad = || format!("`{s}` is not a duration (try 30s, 10m, 2h or 1h30m)");
@@ -151,7 +167,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total += value * scale;
         rest = next;
     }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
+    match Duration::try_from_secs_f64(total).map_err(|_| bad())? {
+        Duration::ZERO => Err(format!(
+            "`{s}` is no time at all, so nothing would be checked: give a duration above zero"
+        )),
+        d => Ok(d),
+    }
 }
 
 /// The first thing found wrong.
@@ -206,8 +227,24 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
         (None, None) => Some(Duration::from_secs(30)),
     };
     let max_ops = args.ops.unwrap_or(u64::MAX);
-    let epoch_ops = args.epoch_ops.max(1);
-    let check_every = args.check_every.max(1);
+    let epoch_ops = args.epoch_ops;
+    let check_every = args.check_every;
+    // The parsers refuse these on the command line; a caller that builds
+    // the options itself gets the same refusal, not a run that checks
+    // nothing (or a silently changed count).
+    for (flag, zero) in [
+        ("--ops", max_ops == 0),
+        ("--duration", duration == Some(Duration::ZERO)),
+        ("--epoch-ops", epoch_ops == 0),
+        ("--check-every", check_every == 0),
+    ] {
+        if zero {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{flag} 0 checks nothing: give more than zero"),
+            ));
+        }
+    }
     if args.capacity < 64 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

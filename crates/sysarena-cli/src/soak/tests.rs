@@ -107,21 +107,64 @@ fn a_short_soak_says_how_many_configurations_it_covered() {
     );
 }
 
-#[test]
-fn a_table_of_zero_or_too_many_descriptors_is_refused() {
-    let mut args = SoakArgs {
+/// A small soak of one configuration (first fit, deferred): 100
+/// operations.
+fn one_configuration() -> SoakArgs {
+    SoakArgs {
         duration: None,
         ops: Some(100),
         seed: 7,
         policy: Policies(vec![Policy::FirstFit]),
         coalescing: Coalescings(vec![Coalescing::Deferred]),
         capacity: 64 << 10,
-        descriptors: 0,
+        descriptors: 64,
         epoch_ops: 100,
         check_every: 50,
         quiet: true,
+    }
+}
+
+#[test]
+fn a_table_of_zero_or_too_many_descriptors_is_refused() {
+    let mut args = SoakArgs {
+        descriptors: 0,
+        ..one_configuration()
     };
     assert!(run(&args, Vec::new()).is_err());
     args.descriptors = 100_000_000_000;
     assert!(run(&args, Vec::new()).is_err());
+}
+
+#[test]
+fn zero_operations_or_no_time_are_refused_not_reported_as_passed() {
+    for flag in ["0", "0k", "0_000"] {
+        let e = parse_ops(flag).unwrap_err();
+        assert!(e.contains("give at least 1 operation"), "{flag}: {e}");
+    }
+    assert_eq!(parse_ops("1"), Ok(1));
+    for d in ["0", "0s", "0ms", "0h0m"] {
+        let e = parse_duration(d).unwrap_err();
+        assert!(e.contains("give a duration above zero"), "{d}: {e}");
+    }
+    // A caller that builds the options itself gets the same refusal.
+    assert!(run(&one_configuration(), Vec::new()).is_ok());
+    type Zero = fn(&mut SoakArgs);
+    let cases: [(&str, Zero); 4] = [
+        ("--ops 0", |a| a.ops = Some(0)),
+        ("--duration 0", |a| a.duration = Some(Duration::ZERO)),
+        ("--epoch-ops 0", |a| a.epoch_ops = 0),
+        ("--check-every 0", |a| a.check_every = 0),
+    ];
+    for (flag, zero) in cases {
+        let mut args = one_configuration();
+        zero(&mut args);
+        let mut out = Vec::new();
+        let e = run(&args, &mut out).unwrap_err();
+        assert!(e.to_string().contains(flag), "{flag}: {e}");
+        assert!(
+            out.is_empty(),
+            "{flag}: printed {:?}",
+            String::from_utf8_lossy(&out)
+        );
+    }
 }

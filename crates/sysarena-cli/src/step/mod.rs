@@ -66,10 +66,10 @@ pub struct StepArgs {
     #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_max_events)]
     pub max_events: Option<usize>,
     /// Fit policy.
-    #[arg(long, default_value = "first-fit")]
+    #[arg(long, default_value = "first-fit", value_parser = crate::names::PolicyParser)]
     pub policy: Policy,
     /// Coalescing mode.
-    #[arg(long, default_value = "deferred")]
+    #[arg(long, default_value = "deferred", value_parser = crate::names::CoalescingParser)]
     pub coalescing: Coalescing,
     /// Region size in bytes (suffixes K, M, G); default 1 KiB, or 16 MiB
     /// with a trace.

@@ -21,12 +21,15 @@ use capture::{CaptureOptions, capture, keyframe_steps};
 pub const DEFAULT_SUBJECTS: &str =
     "sysarena/first-fit/deferred,sysarena/best-fit/immediate,talc,buddy";
 
-/// Where the events come from: a trace file or a generated workload.
+/// Where the events come from: a trace file or a generated workload (one
+/// of them is required, and a missing one is named as `<TRACE|--workload
+/// <WORKLOAD>>`, as in `compare`).
 #[derive(Clone, Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["trace", "workload"])))]
 pub struct SourceArgs {
     /// A trace file (native, malloc-lab `.rep` or OSTEP op list; gzip is
     /// detected).
-    #[arg(required_unless_present = "workload", conflicts_with = "workload")]
+    #[arg(conflicts_with = "workload")]
     pub trace: Option<PathBuf>,
     /// A generated workload instead of a trace (uniform, exponential,
     /// random, ramp, peaks, plateau, checkerboard).

@@ -2,6 +2,7 @@
 //! runs the built executable and checks its output and exit status.
 
 mod golden;
+mod refusals;
 mod sim;
 mod soak;
 mod verbs;

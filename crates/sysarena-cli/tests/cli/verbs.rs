@@ -6,7 +6,8 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sysarena");
 
-fn sysarena(args: &[&str]) -> Output {
+/// Runs the binary with `args`.
+pub(crate) fn sysarena(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .output()
