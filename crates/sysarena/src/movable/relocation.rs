@@ -188,17 +188,16 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
         };
         let mut returned = 0;
         for mv in moves {
-            let handle_ok = self.live_entry(mv.handle).is_ok_and(|e| e.pins == 0);
+            // The allocation's entry: live and of the move's generation. A
+            // stale or made-up handle names no entry, so its move is
+            // `Missing` (rejected, and nothing changes), even where its
+            // index is that of a planned move: the manager checks the
+            // move against the descriptor by the index alone (its tag).
+            let entry = self.live_entry(mv.handle).ok();
+            let handle_ok = entry.is_some_and(|e| e.pins == 0);
             let commit = mv.status == MoveStatus::Done && handle_ok;
-            // The allocation's descriptor: the hint of the entry the move's
-            // handle indexes (whatever its generation: the manager checks
-            // that the move is that entry's, by its tag).
-            let x = self
-                .handles
-                .as_ref()
-                .get(mv.handle.index() as usize)
-                .filter(|e| e.live)
-                .map_or(NIL, |e| e.link);
+            // The allocation's descriptor: the entry's hint.
+            let x = entry.map_or(NIL, |e| e.link);
             match self.manager.finish_move(mv, x, commit) {
                 Finish::Missing => {
                     report.rejected += 1;

@@ -106,6 +106,38 @@ fn skipping_everything_changes_nothing() {
     m.check_invariants().unwrap();
 }
 
+/// A move handed back with a handle of another generation than the one
+/// planned (a stale or forged entry) is rejected and changes nothing: it
+/// neither cancels the planned move of the same index nor frees its
+/// reservation, and the planned move, handed back after it, commits.
+#[test]
+fn a_move_with_a_stale_generation_is_rejected_and_changes_nothing() {
+    let mut m = Movable::<16, 16>::new(1000);
+    let hs: Vec<_> = (0..6).map(|_| m.alloc(100, 1).unwrap()).collect();
+    for h in hs.iter().step_by(2) {
+        m.free(*h).unwrap();
+    }
+    let mut buf = [PlannedMove::EMPTY; 8];
+    let plan = m.begin_pass(PassLimits::UNLIMITED, &mut buf).unwrap();
+    assert!(plan.moves >= 1);
+    let mut forged = buf[0];
+    forged.handle = Handle::from_bits(buf[0].handle.to_bits() ^ (1 << 32));
+    forged.status = MoveStatus::Cancelled;
+    let mut back = vec![forged];
+    for mv in &mut buf[..plan.moves] {
+        mv.status = MoveStatus::Done;
+        back.push(*mv);
+    }
+    let r = m.end_pass(&back).unwrap();
+    assert_eq!((r.done, r.cancelled, r.rejected), (plan.moves, 0, 1));
+    m.check_invariants().unwrap();
+    // Nothing was pinned: every block can be freed.
+    for h in hs.iter().skip(1).step_by(2) {
+        m.free(*h).unwrap();
+    }
+    assert_eq!(m.stats().in_use_bytes, 0);
+}
+
 #[test]
 fn cancelled_moves_pin_and_later_passes_work_around_them() {
     let mut m = Movable::<32, 32>::new(600);
