@@ -439,10 +439,18 @@ impl BlockWorld {
                 if let Some(i) = self.pick(pick) {
                     let (h, ..) = self.live[i];
                     // SAFETY: a live block.
-                    let rc = unsafe { sysarena_block_free(b, h) };
+                    let mut rc = unsafe { sysarena_block_free(b, h) };
                     if rc == SYSARENA_E_PINNED {
-                        // A cancelled move pinned it: it stays.
-                        return true;
+                        // A cancelled move pinned it: unpinned, it frees.
+                        // SAFETY: a live block and handle.
+                        assert_eq!(unsafe { sysarena_block_unpin(b, h) }, SYSARENA_OK);
+                        // SAFETY: as above.
+                        assert_eq!(
+                            unsafe { sysarena_block_unpin(b, h) },
+                            SYSARENA_E_BAD_ARGUMENT
+                        );
+                        // SAFETY: as above.
+                        rc = unsafe { sysarena_block_free(b, h) };
                     }
                     assert_eq!(rc, SYSARENA_OK);
                     self.live.swap_remove(i);

@@ -33,6 +33,9 @@
 /**
  * The pointer is not a live allocation of the heap (never returned by it,
  * not the start of a block, or outside the region). Nothing was changed.
+ * (A pointer to the start of a free arena reads as
+ * `SYSARENA_E_DOUBLE_FREE`, even one never handed out, such as the
+ * region's start before any allocation: the heap keeps no history.)
  */
 #define SYSARENA_E_INVALID_FREE -4
 
@@ -107,8 +110,10 @@
 #define SYSARENA_E_BAD_ARGUMENT -17
 
 /**
- * The pointer is not a block made by `sysarena_block_init` (or the block
- * was overwritten).
+ * The pointer is not a block made by `sysarena_block_init`: its marker
+ * (the block's first word) does not match. A block whose memory was
+ * overwritten past the marker is not detected: using it is undefined
+ * behaviour, like any corrupted memory.
  */
 #define SYSARENA_E_BAD_BLOCK -18
 
@@ -140,7 +145,8 @@
 #define SYSARENA_MOVE_SKIPPED 2
 
 /**
- * Not copied, and it must not move: the allocation is pinned.
+ * Not copied, and it must not move: the allocation is pinned (until
+ * `sysarena_block_unpin`).
  */
 #define SYSARENA_MOVE_CANCELLED 3
 
@@ -315,7 +321,8 @@ typedef struct SysarenaPassReport {
    */
   size_t skipped;
   /**
-   * Moves cancelled (those allocations are now pinned).
+   * Moves cancelled (those allocations are now pinned, until
+   * `sysarena_block_unpin`).
    */
   size_t cancelled;
   /**
@@ -340,6 +347,12 @@ extern "C" {
 /**
  * Gives the heap its region: `len` bytes at `base`. Call it once.
  *
+ * The process-wide heap (`sysarena_init` … `sysarena_check`) is
+ * thread-safe: one spin lock serialises every call, so any thread may
+ * call any of these functions at any time (a second, racing
+ * `sysarena_init` gets `SYSARENA_E_ALREADY_INITIALIZED`). A block
+ * (`sysarena_block_*`) is not: one thread at a time per block.
+ *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL` (`base` is `NULL`),
  * `SYSARENA_E_BAD_REGION` (`len` is 0 or the range wraps) or
  * `SYSARENA_E_ALREADY_INITIALIZED`.
@@ -349,8 +362,8 @@ extern "C" {
  * else uses for as long as the program uses the heap.
  *
  * # Time complexity
- * O([`SYSARENA_DESCRIPTORS`]): the descriptor table is written once
- * ([`ArenaManager::from_slice`]); plus the lock.
+ * O(`SYSARENA_DESCRIPTORS`): the descriptor table is written once; plus
+ * the lock.
  */
 int32_t sysarena_init(void *base, size_t len);
 
@@ -366,7 +379,7 @@ int32_t sysarena_init(void *base, size_t len);
  * As [`sysarena_init`], for the new bytes.
  *
  * # Time complexity
- * O(1) ([`Heap::grow`]), plus the lock, taken twice.
+ * O(1), plus the lock, taken twice.
  */
 int32_t sysarena_extend(void *base, size_t len);
 
@@ -388,10 +401,9 @@ void *sysarena_alloc(size_t size);
  * `SYSARENA_E_NOT_INITIALIZED`).
  *
  * # Time complexity
- * O(1): [`ArenaManager::alloc`] under segregated fit
- * ([`Config::fast`](crate::Config::fast)), plus the lock (taken again on
- * failure). A failure costs what [`ArenaManager::alloc`] says of its
- * errors.
+ * O(1) (segregated fit with quick lists), plus the lock (taken again on
+ * failure). Before it fails, an allocation empties the quick lists (a
+ * bounded amount of work) and tries again.
  */
 void *sysarena_alloc_aligned(size_t size, size_t align);
 
@@ -406,7 +418,7 @@ void *sysarena_alloc_aligned(size_t size, size_t align);
  * The block must not be used after a successful free.
  *
  * # Time complexity
- * O(1) ([`ArenaManager::free`]), plus the lock.
+ * O(1), plus the lock.
  */
 int32_t sysarena_free(void *ptr);
 
@@ -422,7 +434,7 @@ int32_t sysarena_free(void *ptr);
  * After a success that moved the block, the old pointer must not be used.
  *
  * # Time complexity
- * As [`Heap::realloc`]: O(1) in place; moving, an O(1) `alloc` and `free`
+ * O(1) in place; moving, an O(1) `alloc` and `free`
  * plus a copy of O(bytes) (the old block's requested size, up to
  * `new_size`); plus the lock.
  */
@@ -436,7 +448,7 @@ void *sysarena_realloc(void *ptr, size_t new_size);
  * Returns the number of merges (>= 0) or `SYSARENA_E_NOT_INITIALIZED`.
  *
  * # Time complexity
- * O(arenas + descriptors) ([`ArenaManager::defragment`]), plus the lock,
+ * O(arenas + descriptors), plus the lock,
  * taken twice.
  */
 int32_t sysarena_defragment(void);
@@ -452,7 +464,7 @@ int32_t sysarena_defragment(void);
  * `SysarenaStats`.
  *
  * # Time complexity
- * As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+ * O(1), except a rare walk of one size class
  * (see there); plus the lock, taken twice.
  */
 int32_t sysarena_stats(struct SysarenaStats *out);
@@ -464,7 +476,7 @@ int32_t sysarena_stats(struct SysarenaStats *out);
  * `SYSARENA_E_NOT_INITIALIZED`.
  *
  * # Time complexity
- * O(arenas + descriptors) ([`ArenaManager::check_invariants`]), plus the
+ * O(arenas + descriptors), plus the
  * lock, taken twice.
  */
 int32_t sysarena_check(void);
@@ -504,19 +516,20 @@ size_t sysarena_block_size_for(size_t n_desc, size_t n_handles, size_t n_moves);
  * `len` bytes at `mem`, and stores its pointer in `*out`. Nothing else is
  * allocated: `mem` holds the block and its tables until the caller stops
  * using it (the block needs no clean-up: just stop using `mem`). The
- * block runs [`Config::fast`] (O(1) segregated fit, immediate coalescing).
+ * block runs the fast model (O(1) segregated fit, immediate coalescing).
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL` (`mem` or `out`),
- * `SYSARENA_E_BAD_ARGUMENT` (a count is 0, or `len` is smaller than
- * [`sysarena_block_size_for`] says).
+ * `SYSARENA_E_BAD_ARGUMENT` (a count is 0, or the block and its tables do
+ * not fit in `len` bytes at `mem`'s alignment; `sysarena_block_size_for`
+ * bytes always fit, at any alignment, and a well-aligned `mem` may need a
+ * little less).
  *
  * # Safety
  * `mem .. mem + len` must be writable memory that nothing else uses while
  * the block is used; `out` must be `NULL` or writable.
  *
  * # Time complexity
- * O(n_desc + n_handles + n_moves): every table is written once
- * ([`Movable::from_parts`] adds only O(1) on a fresh manager).
+ * O(n_desc + n_handles + n_moves): every table is written once.
  */
 int32_t sysarena_block_init(void *mem,
                             size_t len,
@@ -540,9 +553,8 @@ int32_t sysarena_block_init(void *mem,
  * `b` as [`sysarena_block_free`]; the out pointers writable.
  *
  * # Time complexity
- * O(1): [`Movable::alloc`], i.e. [`ArenaManager::alloc`] under segregated
- * fit. An out-of-memory error costs what [`ArenaManager::alloc`] says of
- * its errors.
+ * O(1) (segregated fit with quick lists). Before it fails, an allocation
+ * empties the quick lists (a bounded amount of work) and tries again.
  */
 int32_t sysarena_block_alloc(struct SysarenaBlock *b,
                              size_t size,
@@ -564,9 +576,44 @@ int32_t sysarena_block_alloc(struct SysarenaBlock *b,
  * the call.
  *
  * # Time complexity
- * O(1) ([`Movable::free`]: the handle's hint names the descriptor).
+ * O(1) (the handle names the allocation's descriptor).
  */
 int32_t sysarena_block_free(struct SysarenaBlock *b, uint64_t handle);
+
+/**
+ * Pins the allocation `handle`: no defragmentation pass moves it, and it
+ * cannot be freed, until as many `sysarena_block_unpin` calls. Stores its
+ * offset in `*out` when `out` is not `NULL` (it stays there while pinned).
+ *
+ * Returns `SYSARENA_OK`, `SYSARENA_E_BAD_BLOCK`,
+ * `SYSARENA_E_STALE_HANDLE`, `SYSARENA_E_PINNED` (it has a move planned
+ * in the open pass), `SYSARENA_E_BAD_ARGUMENT` (pinned 2^32 - 1 times
+ * already). On error nothing changes.
+ *
+ * # Safety
+ * As [`sysarena_block_free`]; `out` `NULL` or writable.
+ *
+ * # Time complexity
+ * O(1).
+ */
+int32_t sysarena_block_pin(struct SysarenaBlock *b, uint64_t handle, size_t *out);
+
+/**
+ * Undoes one pin of the allocation `handle`: one `sysarena_block_pin`, or
+ * the pin that a move marked `SYSARENA_MOVE_CANCELLED` left — the way to
+ * make that allocation movable and freeable again.
+ *
+ * Returns `SYSARENA_OK`, `SYSARENA_E_BAD_BLOCK`,
+ * `SYSARENA_E_STALE_HANDLE`, `SYSARENA_E_BAD_ARGUMENT` (not pinned). On
+ * error nothing changes.
+ *
+ * # Safety
+ * As [`sysarena_block_free`].
+ *
+ * # Time complexity
+ * O(1).
+ */
+int32_t sysarena_block_unpin(struct SysarenaBlock *b, uint64_t handle);
 
 /**
  * Stores the current offset of the allocation `handle` in `*out`.
@@ -592,7 +639,7 @@ int32_t sysarena_block_offset(struct SysarenaBlock *b, uint64_t handle, size_t *
  * As [`sysarena_block_free`]; `out` writable.
  *
  * # Time complexity
- * As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+ * O(1), except a rare walk of one size class
  * (see there).
  */
 int32_t sysarena_block_stats(struct SysarenaBlock *b, struct SysarenaStats *out);
@@ -629,7 +676,7 @@ int32_t sysarena_block_walk(struct SysarenaBlock *b,
  *
  * # Time complexity
  * O(arenas): a block finds its allocations by handle and keeps no offset
- * map, so [`ArenaManager::arena_at`] walks the arenas below `offset`.
+ * map, so it walks the arenas below `offset`.
  */
 int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct SysarenaArena *out);
 
@@ -643,7 +690,7 @@ int32_t sysarena_block_arena_at(struct SysarenaBlock *b, size_t offset, struct S
  * As [`sysarena_block_free`].
  *
  * # Time complexity
- * O(arenas + descriptors + handles) ([`Movable::check_invariants`]).
+ * O(arenas + descriptors + handles).
  */
 int32_t sysarena_block_check(struct SysarenaBlock *b);
 
@@ -658,12 +705,11 @@ int32_t sysarena_block_check(struct SysarenaBlock *b);
  * `SYSARENA_E_PASS_ACTIVE`.
  *
  * # Safety
- * As [`sysarena_block_free`](super::sysarena_block_free); `moves` writable for `cap` entries, `plan`
+ * As `sysarena_block_free`; `moves` writable for `cap` entries, `plan`
  * writable.
  *
  * # Time complexity
- * O(arenas), as [`Movable::begin_pass`](crate::Movable::begin_pass) (the
- * moves it plans and copies out are at most the arenas).
+ * O(arenas) (the moves it plans and copies out are at most the arenas).
  */
 int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
                                   size_t max_moves,
@@ -676,9 +722,10 @@ int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
  * Ends the open pass with the caller's verdicts: `moves[0 .. n]` as
  * [`sysarena_block_begin_pass`] wrote them, each `status` set. Moves
  * marked `SYSARENA_MOVE_DONE` are committed (the allocations' offsets
- * change), `SYSARENA_MOVE_CANCELLED` pins the allocation, the rest are
- * skipped; an entry the pass did not plan is rejected and changes
- * nothing. `report` may be `NULL`.
+ * change), `SYSARENA_MOVE_CANCELLED` pins the allocation (until
+ * `sysarena_block_unpin`), the rest are skipped; an entry the pass did
+ * not plan (another handle, or the planned handle's index with another
+ * generation) is rejected and changes nothing. `report` may be `NULL`.
  *
  * Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
  * `SYSARENA_E_NO_PASS`, `SYSARENA_E_BAD_ARGUMENT` (a status that is not a
@@ -686,12 +733,11 @@ int32_t sysarena_block_begin_pass(struct SysarenaBlock *b,
  * capacity; the pass stays open then).
  *
  * # Safety
- * As [`sysarena_block_free`](super::sysarena_block_free); `moves` readable for `n` entries, `report`
+ * As `sysarena_block_free`; `moves` readable for `n` entries, `report`
  * `NULL` or writable.
  *
  * # Time complexity
- * O(n + arenas): O(1) per entry, as
- * [`Movable::end_pass`](crate::Movable::end_pass), plus a walk of the
+ * O(n + arenas): O(1) per entry, plus a walk of the
  * arenas when planned moves were not handed back, and one `stats`.
  */
 int32_t sysarena_block_end_pass(struct SysarenaBlock *b,

@@ -52,7 +52,7 @@ pub enum Command {
     /// `--subjects`, every subject, each within its time budget).
     Replay(sim::replay::ReplayArgs),
     /// Replay a trace or a workload against every subject: one table ranked
-    /// by footprint, with ratios to the best.
+    /// by footprint, with ratios to the best footprint and the fastest time.
     Compare(sim::compare::CompareArgs),
     /// Run a program with sysarena-malloc preloaded in trace mode and check
     /// the trace it records.

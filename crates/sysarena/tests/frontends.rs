@@ -446,3 +446,74 @@ fn c_abi_blocks_defragment_a_device_buffer() {
         live.len()
     );
 }
+
+/// A move marked cancelled pins its allocation; `sysarena_block_unpin`
+/// releases it, so it can be freed (and moved) again. Pins nest, and an
+/// unpin of an allocation that is not pinned is refused.
+#[test]
+fn c_abi_blocks_unpin_what_a_cancelled_move_pinned() {
+    use std::ffi::c_void;
+    use sysarena::capi::*;
+
+    const CAP: usize = 4 << 10;
+    let need = sysarena_block_size_for(16, 16, 4);
+    let mut mem = vec![0u64; need / 8 + 1];
+    let mut b = std::ptr::null_mut();
+    let p = mem.as_mut_ptr().cast::<c_void>();
+    // SAFETY: `mem` outlives the block.
+    let rc = unsafe { sysarena_block_init(p, need, CAP, 16, 16, 4, &mut b) };
+    assert_eq!(rc, SYSARENA_OK);
+    let mut hs = Vec::new();
+    for _ in 0..4 {
+        let (mut h, mut off) = (0, 0);
+        // SAFETY: a live block; out pointers writable.
+        let rc = unsafe { sysarena_block_alloc(b, 100, 16, &mut h, &mut off) };
+        assert_eq!(rc, SYSARENA_OK);
+        hs.push(h);
+    }
+    // SAFETY: a live block and handles, bogus ones refused.
+    unsafe {
+        assert_eq!(sysarena_block_free(b, hs[0]), SYSARENA_OK);
+        assert_eq!(sysarena_block_unpin(b, hs[1]), SYSARENA_E_BAD_ARGUMENT);
+        assert_eq!(sysarena_block_unpin(b, hs[0]), SYSARENA_E_STALE_HANDLE);
+        assert_eq!(
+            sysarena_block_unpin(std::ptr::null_mut(), hs[1]),
+            SYSARENA_E_NULL
+        );
+        let mut off = 0;
+        assert_eq!(sysarena_block_pin(b, hs[1], &mut off), SYSARENA_OK);
+        assert_eq!(off, 112);
+        assert_eq!(
+            sysarena_block_pin(b, hs[1], std::ptr::null_mut()),
+            SYSARENA_OK
+        );
+        assert_eq!(sysarena_block_free(b, hs[1]), SYSARENA_E_PINNED);
+        assert_eq!(sysarena_block_unpin(b, hs[1]), SYSARENA_OK);
+        assert_eq!(sysarena_block_free(b, hs[1]), SYSARENA_E_PINNED);
+        assert_eq!(sysarena_block_unpin(b, hs[1]), SYSARENA_OK);
+    }
+    // A pass plans moving the blocks down; every move is cancelled.
+    let mut moves = [SysarenaMove::default(); 4];
+    let mut plan = SysarenaPassPlan::default();
+    // SAFETY: a live block; 4 writable moves.
+    let rc = unsafe { sysarena_block_begin_pass(b, 0, 0, moves.as_mut_ptr(), 4, &mut plan) };
+    assert_eq!(rc, SYSARENA_OK);
+    assert!(plan.moves > 0);
+    for m in &mut moves[..plan.moves] {
+        m.status = SYSARENA_MOVE_CANCELLED;
+    }
+    let mut r = SysarenaPassReport::default();
+    // SAFETY: the moves as planned and marked.
+    let rc = unsafe { sysarena_block_end_pass(b, moves.as_ptr(), plan.moves, &mut r) };
+    assert_eq!((rc, r.cancelled), (SYSARENA_OK, plan.moves));
+    for m in &moves[..plan.moves] {
+        // SAFETY: a live block and handle.
+        unsafe {
+            assert_eq!(sysarena_block_free(b, m.handle), SYSARENA_E_PINNED);
+            assert_eq!(sysarena_block_unpin(b, m.handle), SYSARENA_OK);
+            assert_eq!(sysarena_block_free(b, m.handle), SYSARENA_OK);
+        }
+    }
+    // SAFETY: a live block.
+    assert_eq!(unsafe { sysarena_block_check(b) }, SYSARENA_OK);
+}

@@ -111,19 +111,20 @@ pub extern "C" fn sysarena_block_size_for(
 /// `len` bytes at `mem`, and stores its pointer in `*out`. Nothing else is
 /// allocated: `mem` holds the block and its tables until the caller stops
 /// using it (the block needs no clean-up: just stop using `mem`). The
-/// block runs [`Config::fast`] (O(1) segregated fit, immediate coalescing).
+/// block runs the fast model (O(1) segregated fit, immediate coalescing).
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL` (`mem` or `out`),
-/// `SYSARENA_E_BAD_ARGUMENT` (a count is 0, or `len` is smaller than
-/// [`sysarena_block_size_for`] says).
+/// `SYSARENA_E_BAD_ARGUMENT` (a count is 0, or the block and its tables do
+/// not fit in `len` bytes at `mem`'s alignment; `sysarena_block_size_for`
+/// bytes always fit, at any alignment, and a well-aligned `mem` may need a
+/// little less).
 ///
 /// # Safety
 /// `mem .. mem + len` must be writable memory that nothing else uses while
 /// the block is used; `out` must be `NULL` or writable.
 ///
 /// # Time complexity
-/// O(n_desc + n_handles + n_moves): every table is written once
-/// ([`Movable::from_parts`] adds only O(1) on a fresh manager).
+/// O(n_desc + n_handles + n_moves): every table is written once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_init(
     mem: *mut core::ffi::c_void,
@@ -221,6 +222,7 @@ pub(super) fn handle_code(e: HandleError) -> i32 {
         HandleError::NoSpareDescriptor => SYSARENA_E_NO_DESCRIPTOR,
         HandleError::PassActive => SYSARENA_E_PASS_ACTIVE,
         HandleError::NoPass => SYSARENA_E_NO_PASS,
+        HandleError::NotPinned { .. } | HandleError::PinOverflow { .. } => SYSARENA_E_BAD_ARGUMENT,
         _ => SYSARENA_E_INTERNAL,
     }
 }
@@ -246,9 +248,8 @@ pub(super) fn code(r: Result<(), i32>) -> i32 {
 /// `b` as [`sysarena_block_free`]; the out pointers writable.
 ///
 /// # Time complexity
-/// O(1): [`Movable::alloc`], i.e. [`ArenaManager::alloc`] under segregated
-/// fit. An out-of-memory error costs what [`ArenaManager::alloc`] says of
-/// its errors.
+/// O(1) (segregated fit with quick lists). Before it fails, an allocation
+/// empties the quick lists (a bounded amount of work) and tries again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_alloc(
     b: *mut SysarenaBlock,
@@ -290,7 +291,7 @@ pub unsafe extern "C" fn sysarena_block_alloc(
 /// the call.
 ///
 /// # Time complexity
-/// O(1) ([`Movable::free`]: the handle's hint names the descriptor).
+/// O(1) (the handle names the allocation's descriptor).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_free(b: *mut SysarenaBlock, handle: u64) -> i32 {
     // SAFETY: forwarded to the caller.
@@ -298,6 +299,65 @@ pub unsafe extern "C" fn sysarena_block_free(b: *mut SysarenaBlock, handle: u64)
     code(b.and_then(|b| {
         b.movable
             .free(Handle::from_bits(handle))
+            .map_err(handle_code)
+    }))
+}
+
+/// Pins the allocation `handle`: no defragmentation pass moves it, and it
+/// cannot be freed, until as many `sysarena_block_unpin` calls. Stores its
+/// offset in `*out` when `out` is not `NULL` (it stays there while pinned).
+///
+/// Returns `SYSARENA_OK`, `SYSARENA_E_BAD_BLOCK`,
+/// `SYSARENA_E_STALE_HANDLE`, `SYSARENA_E_PINNED` (it has a move planned
+/// in the open pass), `SYSARENA_E_BAD_ARGUMENT` (pinned 2^32 - 1 times
+/// already). On error nothing changes.
+///
+/// # Safety
+/// As [`sysarena_block_free`]; `out` `NULL` or writable.
+///
+/// # Time complexity
+/// O(1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sysarena_block_pin(
+    b: *mut SysarenaBlock,
+    handle: u64,
+    out: *mut usize,
+) -> i32 {
+    // SAFETY: forwarded to the caller.
+    let b = unsafe { block(b) };
+    code(b.and_then(|b| {
+        let off = b
+            .movable
+            .pin(Handle::from_bits(handle))
+            .map_err(handle_code)?;
+        if !out.is_null() {
+            // SAFETY: non-null, so writable by the caller's contract.
+            unsafe { out.write_unaligned(off) };
+        }
+        Ok(())
+    }))
+}
+
+/// Undoes one pin of the allocation `handle`: one `sysarena_block_pin`, or
+/// the pin that a move marked `SYSARENA_MOVE_CANCELLED` left — the way to
+/// make that allocation movable and freeable again.
+///
+/// Returns `SYSARENA_OK`, `SYSARENA_E_BAD_BLOCK`,
+/// `SYSARENA_E_STALE_HANDLE`, `SYSARENA_E_BAD_ARGUMENT` (not pinned). On
+/// error nothing changes.
+///
+/// # Safety
+/// As [`sysarena_block_free`].
+///
+/// # Time complexity
+/// O(1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sysarena_block_unpin(b: *mut SysarenaBlock, handle: u64) -> i32 {
+    // SAFETY: forwarded to the caller.
+    let b = unsafe { block(b) };
+    code(b.and_then(|b| {
+        b.movable
+            .unpin(Handle::from_bits(handle))
             .map_err(handle_code)
     }))
 }
@@ -343,7 +403,7 @@ pub unsafe extern "C" fn sysarena_block_offset(
 /// As [`sysarena_block_free`]; `out` writable.
 ///
 /// # Time complexity
-/// As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+/// O(1), except a rare walk of one size class
 /// (see there).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_stats(
@@ -418,7 +478,7 @@ pub unsafe extern "C" fn sysarena_block_walk(
 ///
 /// # Time complexity
 /// O(arenas): a block finds its allocations by handle and keeps no offset
-/// map, so [`ArenaManager::arena_at`] walks the arenas below `offset`.
+/// map, so it walks the arenas below `offset`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_arena_at(
     b: *mut SysarenaBlock,
@@ -457,7 +517,7 @@ pub unsafe extern "C" fn sysarena_block_arena_at(
 /// As [`sysarena_block_free`].
 ///
 /// # Time complexity
-/// O(arenas + descriptors + handles) ([`Movable::check_invariants`]).
+/// O(arenas + descriptors + handles).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_check(b: *mut SysarenaBlock) -> i32 {
     // SAFETY: forwarded to the caller.

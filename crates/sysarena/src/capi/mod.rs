@@ -73,6 +73,9 @@ pub const SYSARENA_E_ALREADY_INITIALIZED: i32 = -2;
 pub const SYSARENA_E_NULL: i32 = -3;
 /// The pointer is not a live allocation of the heap (never returned by it,
 /// not the start of a block, or outside the region). Nothing was changed.
+/// (A pointer to the start of a free arena reads as
+/// `SYSARENA_E_DOUBLE_FREE`, even one never handed out, such as the
+/// region's start before any allocation: the heap keeps no history.)
 pub const SYSARENA_E_INVALID_FREE: i32 = -4;
 /// The pointer's block is already free. Nothing was changed.
 pub const SYSARENA_E_DOUBLE_FREE: i32 = -5;
@@ -105,8 +108,10 @@ pub const SYSARENA_E_NO_HANDLE: i32 = -16;
 /// for the tables, an offset past the block's capacity, a move status
 /// that is not a `SYSARENA_MOVE_*` value.
 pub const SYSARENA_E_BAD_ARGUMENT: i32 = -17;
-/// The pointer is not a block made by `sysarena_block_init` (or the block
-/// was overwritten).
+/// The pointer is not a block made by `sysarena_block_init`: its marker
+/// (the block's first word) does not match. A block whose memory was
+/// overwritten past the marker is not detected: using it is undefined
+/// behaviour, like any corrupted memory.
 pub const SYSARENA_E_BAD_BLOCK: i32 = -18;
 
 /// Arena descriptors in the C heap's table: the most arenas, free and in
@@ -233,6 +238,12 @@ fn layout(size: usize, align: usize) -> Result<core::alloc::Layout, i32> {
 
 /// Gives the heap its region: `len` bytes at `base`. Call it once.
 ///
+/// The process-wide heap (`sysarena_init` … `sysarena_check`) is
+/// thread-safe: one spin lock serialises every call, so any thread may
+/// call any of these functions at any time (a second, racing
+/// `sysarena_init` gets `SYSARENA_E_ALREADY_INITIALIZED`). A block
+/// (`sysarena_block_*`) is not: one thread at a time per block.
+///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL` (`base` is `NULL`),
 /// `SYSARENA_E_BAD_REGION` (`len` is 0 or the range wraps) or
 /// `SYSARENA_E_ALREADY_INITIALIZED`.
@@ -242,8 +253,8 @@ fn layout(size: usize, align: usize) -> Result<core::alloc::Layout, i32> {
 /// else uses for as long as the program uses the heap.
 ///
 /// # Time complexity
-/// O([`SYSARENA_DESCRIPTORS`]): the descriptor table is written once
-/// ([`ArenaManager::from_slice`]); plus the lock.
+/// O(`SYSARENA_DESCRIPTORS`): the descriptor table is written once; plus
+/// the lock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_init(base: *mut c_void, len: usize) -> i32 {
     let Some(base) = NonNull::new(base.cast::<u8>()) else {
@@ -278,7 +289,7 @@ pub unsafe extern "C" fn sysarena_init(base: *mut c_void, len: usize) -> i32 {
 /// As [`sysarena_init`], for the new bytes.
 ///
 /// # Time complexity
-/// O(1) ([`Heap::grow`]), plus the lock, taken twice.
+/// O(1), plus the lock, taken twice.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_extend(base: *mut c_void, len: usize) -> i32 {
     let Some(base) = NonNull::new(base.cast::<u8>()) else {
@@ -319,10 +330,9 @@ pub extern "C" fn sysarena_alloc(size: usize) -> *mut c_void {
 /// `SYSARENA_E_NOT_INITIALIZED`).
 ///
 /// # Time complexity
-/// O(1): [`ArenaManager::alloc`] under segregated fit
-/// ([`Config::fast`](crate::Config::fast)), plus the lock (taken again on
-/// failure). A failure costs what [`ArenaManager::alloc`] says of its
-/// errors.
+/// O(1) (segregated fit with quick lists), plus the lock (taken again on
+/// failure). Before it fails, an allocation empties the quick lists (a
+/// bounded amount of work) and tries again.
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_alloc_aligned(size: usize, align: usize) -> *mut c_void {
     let layout = match layout(size, align) {
@@ -346,7 +356,7 @@ pub extern "C" fn sysarena_alloc_aligned(size: usize, align: usize) -> *mut c_vo
 /// The block must not be used after a successful free.
 ///
 /// # Time complexity
-/// O(1) ([`ArenaManager::free`]), plus the lock.
+/// O(1), plus the lock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_free(ptr: *mut c_void) -> i32 {
     let Some(p) = NonNull::new(ptr.cast::<u8>()) else {
@@ -371,7 +381,7 @@ pub unsafe extern "C" fn sysarena_free(ptr: *mut c_void) -> i32 {
 /// After a success that moved the block, the old pointer must not be used.
 ///
 /// # Time complexity
-/// As [`Heap::realloc`]: O(1) in place; moving, an O(1) `alloc` and `free`
+/// O(1) in place; moving, an O(1) `alloc` and `free`
 /// plus a copy of O(bytes) (the old block's requested size, up to
 /// `new_size`); plus the lock.
 #[unsafe(no_mangle)]
@@ -399,7 +409,7 @@ pub unsafe extern "C" fn sysarena_realloc(ptr: *mut c_void, new_size: usize) -> 
 /// Returns the number of merges (>= 0) or `SYSARENA_E_NOT_INITIALIZED`.
 ///
 /// # Time complexity
-/// O(arenas + descriptors) ([`ArenaManager::defragment`]), plus the lock,
+/// O(arenas + descriptors), plus the lock,
 /// taken twice.
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_defragment() -> i32 {
@@ -420,7 +430,7 @@ pub extern "C" fn sysarena_defragment() -> i32 {
 /// `SysarenaStats`.
 ///
 /// # Time complexity
-/// As [`ArenaManager::stats`]: O(1), except a rare walk of one size class
+/// O(1), except a rare walk of one size class
 /// (see there); plus the lock, taken twice.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_stats(out: *mut SysarenaStats) -> i32 {
@@ -443,7 +453,7 @@ pub unsafe extern "C" fn sysarena_stats(out: *mut SysarenaStats) -> i32 {
 /// `SYSARENA_E_NOT_INITIALIZED`.
 ///
 /// # Time complexity
-/// O(arenas + descriptors) ([`ArenaManager::check_invariants`]), plus the
+/// O(arenas + descriptors), plus the
 /// lock, taken twice.
 #[unsafe(no_mangle)]
 pub extern "C" fn sysarena_check() -> i32 {

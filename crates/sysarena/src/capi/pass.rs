@@ -13,7 +13,8 @@ pub const SYSARENA_MOVE_PENDING: i32 = 0;
 pub const SYSARENA_MOVE_DONE: i32 = 1;
 /// Not copied this time; a later pass may plan it again.
 pub const SYSARENA_MOVE_SKIPPED: i32 = 2;
-/// Not copied, and it must not move: the allocation is pinned.
+/// Not copied, and it must not move: the allocation is pinned (until
+/// `sysarena_block_unpin`).
 pub const SYSARENA_MOVE_CANCELLED: i32 = 3;
 
 /// Planning walked every arena. With no move planned, the layout has
@@ -69,7 +70,8 @@ pub struct SysarenaPassReport {
     pub done: usize,
     /// Moves skipped or left pending.
     pub skipped: usize,
-    /// Moves cancelled (those allocations are now pinned).
+    /// Moves cancelled (those allocations are now pinned, until
+    /// `sysarena_block_unpin`).
     pub cancelled: usize,
     /// Moves marked done that could not be committed, or entries the pass
     /// did not plan: nothing changed for them.
@@ -101,12 +103,11 @@ fn stop_code(s: PassStop) -> i32 {
 /// `SYSARENA_E_PASS_ACTIVE`.
 ///
 /// # Safety
-/// As [`sysarena_block_free`](super::sysarena_block_free); `moves` writable for `cap` entries, `plan`
+/// As `sysarena_block_free`; `moves` writable for `cap` entries, `plan`
 /// writable.
 ///
 /// # Time complexity
-/// O(arenas), as [`Movable::begin_pass`](crate::Movable::begin_pass) (the
-/// moves it plans and copies out are at most the arenas).
+/// O(arenas) (the moves it plans and copies out are at most the arenas).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_begin_pass(
     b: *mut SysarenaBlock,
@@ -155,9 +156,10 @@ pub unsafe extern "C" fn sysarena_block_begin_pass(
 /// Ends the open pass with the caller's verdicts: `moves[0 .. n]` as
 /// [`sysarena_block_begin_pass`] wrote them, each `status` set. Moves
 /// marked `SYSARENA_MOVE_DONE` are committed (the allocations' offsets
-/// change), `SYSARENA_MOVE_CANCELLED` pins the allocation, the rest are
-/// skipped; an entry the pass did not plan is rejected and changes
-/// nothing. `report` may be `NULL`.
+/// change), `SYSARENA_MOVE_CANCELLED` pins the allocation (until
+/// `sysarena_block_unpin`), the rest are skipped; an entry the pass did
+/// not plan (another handle, or the planned handle's index with another
+/// generation) is rejected and changes nothing. `report` may be `NULL`.
 ///
 /// Returns `SYSARENA_OK`, `SYSARENA_E_NULL`, `SYSARENA_E_BAD_BLOCK`,
 /// `SYSARENA_E_NO_PASS`, `SYSARENA_E_BAD_ARGUMENT` (a status that is not a
@@ -165,12 +167,11 @@ pub unsafe extern "C" fn sysarena_block_begin_pass(
 /// capacity; the pass stays open then).
 ///
 /// # Safety
-/// As [`sysarena_block_free`](super::sysarena_block_free); `moves` readable for `n` entries, `report`
+/// As `sysarena_block_free`; `moves` readable for `n` entries, `report`
 /// `NULL` or writable.
 ///
 /// # Time complexity
-/// O(n + arenas): O(1) per entry, as
-/// [`Movable::end_pass`](crate::Movable::end_pass), plus a walk of the
+/// O(n + arenas): O(1) per entry, plus a walk of the
 /// arenas when planned moves were not handed back, and one `stats`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysarena_block_end_pass(
