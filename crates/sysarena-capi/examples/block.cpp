@@ -30,6 +30,10 @@ class Block {
                                   handles, moves, &block_),
               "init");
     }
+    // The block lives inside `mem_` and `block_` points into it: a copy
+    // would point into the original's memory, so there are none.
+    Block(const Block &) = delete;
+    Block &operator=(const Block &) = delete;
     struct Allocation {
         uint64_t handle;
         size_t offset;
