@@ -147,3 +147,55 @@ fn the_readme_shows_these_lines() {
         .unwrap();
     assert!(readme.contains(block), "README.md must show:\n{block}");
 }
+
+/// A double free in a debug build stops the program with a message and
+/// SIGABRT, at once, even with this heap as the global allocator: the
+/// handler allocates nothing (with the `std` feature), where a double
+/// panic's backtrace, allocated from this heap, used to hang it.
+#[test]
+#[cfg(all(feature = "std", debug_assertions, unix))]
+#[cfg_attr(miri, ignore = "spawns a child process")]
+fn a_double_free_aborts_at_once_with_the_heap_as_global_allocator() {
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    const CHILD: &str = "SYSARENA_DOUBLE_FREE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let heap = HEAP.heap().unwrap();
+        let l = Layout::from_size_align(64, 8).unwrap();
+        // SAFETY: the second free is the bad free under test; the heap
+        // rejects it before any change.
+        unsafe {
+            let p = heap.alloc(l);
+            heap.dealloc(p, l);
+            heap.dealloc(p, l);
+        }
+        unreachable!("the double free returned");
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_double_free_aborts_at_once_with_the_heap_as_global_allocator",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the child hung after its double free");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.signal(), Some(6), "{stderr}");
+    assert!(stderr.contains("sysarena: double free"), "{stderr}");
+    assert!(stderr.contains("aborting"), "{stderr}");
+}

@@ -44,14 +44,42 @@ pub const fn default_bad_free_handler() -> BadFreeHandler {
 pub fn ignore_bad_free(_: &BadFree) {}
 
 /// A [`BadFreeHandler`](crate::global::BadFreeHandler) that stops the program with a message naming the
-/// pointer and the error, without unwinding: it panics with a guard whose
-/// drop panics again, which aborts under `std` (with `panic = "abort"`, or
-/// in `no_std`, the first panic already stops).
+/// pointer and the error, without unwinding.
+///
+/// With the `std` feature it writes the message to stderr and aborts the
+/// process: nothing is allocated on the way. Without it, it panics with a
+/// guard whose drop panics again (with `panic = "abort"`, or in `no_std`,
+/// the first panic already stops). Under `std` that second panic's report
+/// prints a backtrace, which allocates — from this heap when it is the
+/// global allocator, and std's out-of-memory hook can then wait for ever
+/// on the lock the backtrace holds. So a program with `std` that uses
+/// sysarena as its global allocator should enable the `std` feature.
 ///
 /// # Time complexity
 /// O(1) before it stops the program (formatting a short message, then
 /// the panic handler's work); it does not return.
 pub fn abort_on_bad_free(bad: &BadFree) {
+    #[cfg(feature = "std")]
+    {
+        // `eprintln!` formats straight into the unbuffered stderr: no
+        // allocation, and no panic whose report would make one.
+        std::eprintln!(
+            "sysarena: {} (pointer {:p}, layout size {} align {}); the heap is unchanged; aborting",
+            bad.error,
+            bad.ptr,
+            bad.layout.size(),
+            bad.layout.align()
+        );
+        std::process::abort();
+    }
+    #[cfg(not(feature = "std"))]
+    stop_by_double_panic(bad);
+}
+
+/// [`abort_on_bad_free`] without `std`: a panic that cannot unwind out of
+/// the allocator.
+#[cfg(not(feature = "std"))]
+fn stop_by_double_panic(bad: &BadFree) {
     struct AbortOnUnwind;
     impl Drop for AbortOnUnwind {
         fn drop(&mut self) {

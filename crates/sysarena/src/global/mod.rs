@@ -85,7 +85,9 @@
 //! it is counted ([`LockedHeap::invalid_frees`](crate::global::LockedHeap::invalid_frees)) and handed to the
 //! [`BadFreeHandler`], after the lock is released. The default,
 //! [`default_bad_free_handler`], aborts with a message in debug builds
-//! (`debug_assertions`) and ignores the free in release builds.
+//! (`debug_assertions`) and ignores the free in release builds. In a
+//! program with `std`, enable the `std` feature as well: the abort then
+//! allocates nothing (see [`abort_on_bad_free`]).
 //!
 //! Like every allocator, sysarena cannot tell a double free from a valid
 //! free when the block was handed out again in between.
