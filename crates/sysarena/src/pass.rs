@@ -117,7 +117,12 @@ impl PlannedMove {
     /// # Time complexity
     /// O(1).
     pub const fn overlaps(&self) -> bool {
-        self.to + self.len > self.from
+        // The fields are public: a made-up move gets an answer, not an
+        // overflow (an end past `usize::MAX` is past any source).
+        match self.to.checked_add(self.len) {
+            Some(end) => end > self.from,
+            None => true,
+        }
     }
 
     /// The move as [`Move`], for code shared with

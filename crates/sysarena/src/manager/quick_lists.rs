@@ -187,8 +187,9 @@ const _: () = assert!(QUICK_DEPTH <= u8::MAX as usize);
 /// alignment): the sizes of cached arenas, larger than `need`, that it may
 /// take when its own stack is empty — multiples of [`QUICK_GRANULE`] up
 /// to `need + need / QUICK_NEAR_SHARE` and below [`QUICK_LIMIT`]. `None`
-/// when there are none: below 520 bytes no larger size is within the
-/// slack, and a size the lists do not cache has no stack of its own.
+/// when there are none: below 512 bytes no larger size is within the
+/// slack (512 may take 520), and a size the lists do not cache has no
+/// stack of its own.
 /// (The search takes the first non-empty stack in this range.)
 ///
 /// # Time complexity

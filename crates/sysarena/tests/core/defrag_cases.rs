@@ -60,6 +60,23 @@ fn classic_defragment_fails_where_passes_succeed() {
     assert_eq!(m.offset(big).unwrap(), 500);
 }
 
+/// `overlaps` answers for any move, a made-up one too (its fields are
+/// public): no overflow.
+#[test]
+fn overlaps_answers_for_a_made_up_move() {
+    let mv = |from, to, len| PlannedMove {
+        handle: Handle::from_bits(0),
+        from,
+        to,
+        len,
+        status: MoveStatus::Done,
+    };
+    assert!(mv(10, usize::MAX, 5).overlaps());
+    assert!(mv(usize::MAX, usize::MAX - 1, 2).overlaps());
+    assert!(!mv(100, 0, 100).overlaps());
+    assert!(mv(100, 0, 101).overlaps());
+}
+
 #[test]
 fn a_slide_overlaps_its_own_source_only() {
     // [free 40][A 100]: A cannot fit the hole, so it slides down by 40.
