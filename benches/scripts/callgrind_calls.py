@@ -11,7 +11,11 @@ benches/RESULTS.md splits a subject's cost into alloc, free and realloc:
         target/bench/release/sysarena-bench --quick --workload random-actions \\
         --max 200 --ops 1000000 --subjects talc
     python3 benches/scripts/callgrind_calls.py ra200.out 'Driver.*run'
-    python3 benches/scripts/callgrind_calls.py ra200.out 'ArenaManager<_,S>::alloc$'
+    python3 benches/scripts/callgrind_calls.py ra200.out 'ArenaManager<_,S>>::alloc_uncached$'
+
+(A function inlined everywhere, as the core's `free` is, has no entry of
+its own: match one that calls it, such as 'SysarenaSubject.*free_keyed'.
+Methods read `<impl ...ArenaManager<_,S>>::name`.)
 
 Profiles taken with --dump-instr=yes (an instruction-address column
 before the line) or --cache-sim=yes (more events; Ir is the first) read
