@@ -176,6 +176,12 @@ fn help() -> String {
     for name in roster::ROSTER {
         s.push_str(&format!("  {name}\n"));
     }
+    s.push_str(
+        "\na sysarena subject also takes a suffix:\n  \
+         +offsets  every free and realloc by offset alone (no hint), as malloc's must\n  \
+         +nomap    no offset map: every free and realloc by hint\n  \
+         +defrag   a refused request defragments and retries\n",
+    );
     s
 }
 
