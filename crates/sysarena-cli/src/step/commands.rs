@@ -59,35 +59,43 @@ impl State {
         let mut words = line.split_whitespace();
         let cmd = words.next().unwrap_or("");
         let args: Vec<&str> = words.collect();
-        let num = |i: usize| args.get(i).and_then(|a| parse_size(a).ok());
-        let op = match cmd {
-            "alloc" | "a" | "malloc" => match num(0) {
-                Some(size) => Op::Alloc {
-                    size,
-                    align: num(1).unwrap_or(1),
-                },
-                None => return self.err("usage: alloc SIZE [ALIGN]"),
-            },
-            "free" | "f" => {
-                let Some(a) = args.first() else {
-                    return self.err("usage: free N  (allocation #N)  or  free @OFFSET");
-                };
-                let offset = if let Some(off) = a.strip_prefix('@') {
-                    off.parse().ok()
-                } else {
-                    let n: Option<usize> = a.trim_start_matches('#').parse().ok();
-                    n.and_then(|n| {
-                        self.names
-                            .iter()
-                            .find(|(_, t)| !t.traced && t.key == n)
-                            .map(|(&o, _)| o)
-                    })
-                };
-                match offset {
-                    Some(offset) => Op::Free { offset },
-                    None => return self.err(&format!("no live allocation {a}")),
+        // The number at `args[i]`: `Ok(None)` when absent, `Err` (a message
+        // with the usage) when it is not one; a bad number changes nothing.
+        let num = |i: usize, usage: &str| -> Result<Option<usize>, String> {
+            args.get(i)
+                .map(|a| {
+                    parse_size(a).map_err(|_| format!("`{a}` is not a number: usage: {usage}"))
+                })
+                .transpose()
+        };
+        // Unwraps `num`'s answer, or reports its error (or the usage, for a
+        // missing required number) and returns.
+        macro_rules! take {
+            ($r:expr) => {
+                match $r {
+                    Ok(n) => n,
+                    Err(e) => return self.err(&e),
                 }
+            };
+            ($r:expr, required $usage:expr) => {
+                match $r {
+                    Ok(Some(n)) => n,
+                    Ok(None) => return self.err(&format!("usage: {}", $usage)),
+                    Err(e) => return self.err(&e),
+                }
+            };
+        }
+        let op = match cmd {
+            "alloc" | "a" | "malloc" => {
+                const USAGE: &str = "alloc SIZE [ALIGN]";
+                let size = take!(num(0, USAGE), required USAGE);
+                let align = take!(num(1, USAGE)).unwrap_or(1);
+                Op::Alloc { size, align }
             }
+            "free" | "f" => match self.free_target(args.first().copied()) {
+                Ok(offset) => Op::Free { offset },
+                Err(e) => return self.err(&e),
+            },
             "defrag" | "defragment" | "d" => Op::Defrag,
             "flush" => Op::Flush,
             "policy" | "p" => match args.first().and_then(|a| a.parse::<Policy>().ok()) {
@@ -102,7 +110,7 @@ impl State {
                 None => return self.err("coalescing: deferred or immediate"),
             },
             "next" | "n" => {
-                let count = num(0).unwrap_or(1);
+                let count = take!(num(0, "next [N]")).unwrap_or(1);
                 let total = self.trace.as_ref().map_or(0, |t| t.events.len());
                 if self.trace.is_none() {
                     return self.err("no trace: start with `sysarena step TRACE`");
@@ -125,7 +133,9 @@ impl State {
                 }
             }
             "prev" | "undo" | "back" => {
-                let count = num(0).unwrap_or(1).min(self.history.len());
+                let count = take!(num(0, "prev [N]"))
+                    .unwrap_or(1)
+                    .min(self.history.len());
                 if count == 0 {
                     return self.err("nothing to undo");
                 }
@@ -139,7 +149,9 @@ impl State {
                 return Flow::Rebuild;
             }
             "redo" | "r" => {
-                let count = num(0).unwrap_or(1).min(self.undone.len());
+                let count = take!(num(0, "redo [N]"))
+                    .unwrap_or(1)
+                    .min(self.undone.len());
                 if count == 0 {
                     return self.err("nothing to redo");
                 }
@@ -155,10 +167,10 @@ impl State {
                 return Flow::Continue;
             }
             "goto" | "g" => {
-                let Some(t) = &self.trace else {
+                let Some(total) = self.trace.as_ref().map(|t| t.events.len()) else {
                     return self.err("no trace");
                 };
-                let n = num(0).unwrap_or(0).min(t.events.len());
+                let n = take!(num(0, "goto STEP"), required "goto STEP").min(total);
                 self.history = (0..n).map(Op::Event).collect();
                 self.undone.clear();
                 self.log.push(format!("jumped to step {n}"));
@@ -179,5 +191,48 @@ impl State {
         };
         self.undone.clear();
         self.run_op(m, op)
+    }
+
+    /// The offset `free ARG` frees: `@OFFSET`, or for `N` allocation #N,
+    /// else the trace's live id N (`#` starts a comment, so `#N` cannot
+    /// tell them apart: `@OFFSET` does).
+    ///
+    /// # Errors
+    ///
+    /// A message for the log: the usage when `arg` is missing or not a
+    /// number, "no live allocation" when nothing answers to it, and which
+    /// to type when `N` names both a typed allocation and a trace's id.
+    fn free_target(&self, arg: Option<&str>) -> Result<usize, String> {
+        const USAGE: &str =
+            "usage: free N  (allocation #N, else the trace's id N)  or  free @OFFSET";
+        let Some(a) = arg else {
+            return Err(USAGE.to_owned());
+        };
+        if let Some(off) = a.strip_prefix('@') {
+            return off
+                .parse()
+                .map_err(|_| format!("`{a}` is not an offset: {USAGE}"));
+        }
+        let Ok(n) = a.parse::<usize>() else {
+            return Err(format!("`{a}` is not a number: {USAGE}"));
+        };
+        let typed = self
+            .names
+            .iter()
+            .find(|(_, t)| !t.traced && t.key == n)
+            .map(|(&o, _)| o);
+        let traced = u64::try_from(n)
+            .ok()
+            .and_then(|id| self.ids.get(&id).copied());
+        match (typed, traced) {
+            (Some(o), None) | (None, Some(o)) => Ok(o),
+            (Some(o), Some(t)) => Err(format!(
+                "`free {n}` is ambiguous: type `free @{o}` for #{n} or `free @{t}` for the trace's id {n}"
+            )),
+            (None, None) if self.trace.is_some() => Err(format!(
+                "no live allocation {n}: no typed #{n}, and the trace's id {n} is not live"
+            )),
+            (None, None) => Err(format!("no live allocation {n}")),
+        }
     }
 }

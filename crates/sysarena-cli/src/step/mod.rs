@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! alloc SIZE [ALIGN]   allocate; the allocation gets the next number (#0, #1, …)
-//! free N | free @OFF   free allocation #N, or the arena at offset OFF
+//! free N | free @OFF   free allocation #N (else the trace's id N), or the arena at offset OFF
 //! defrag               merge free neighbours and compact the table
 //! flush                free the quick lists' cached arenas for real (fast model)
 //! policy NAME          first-fit, next-fit, best-fit, worst-fit, segregated-fit
@@ -40,7 +40,7 @@ mod session;
 mod tests;
 mod tui;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -127,9 +127,16 @@ pub fn run(args: &StepArgs, out: impl Write) -> io::Result<()> {
         && io::stdout().is_terminal();
     let lines: Box<dyn Iterator<Item = io::Result<String>>> = match &args.script {
         Some(p) => {
-            let f = std::fs::File::open(p)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
-            Box::new(io::BufReader::new(f).lines())
+            // Read whole, so an unreadable script (a directory, not UTF-8)
+            // fails, naming it, before any frame is printed.
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot read --script {}: {e}", p.display()),
+                )
+            })?;
+            let lines: Vec<io::Result<String>> = text.lines().map(|l| Ok(l.to_owned())).collect();
+            Box::new(lines.into_iter())
         }
         None => Box::new(io::stdin().lock().lines()),
     };
@@ -209,6 +216,7 @@ fn new_state(args: &StepArgs) -> io::Result<(State, usize)> {
             undone: Vec::new(),
             names: BTreeMap::new(),
             ids: HashMap::new(),
+            freed_by_hand: HashSet::new(),
             next_name: 0,
             title,
             log: Vec::new(),

@@ -52,6 +52,9 @@ pub(super) struct State {
     pub(super) names: BTreeMap<usize, Tag>,
     /// Trace id → offset of its live block.
     pub(super) ids: HashMap<u64, usize>,
+    /// Trace ids whose live block a typed `free` freed: the trace's own
+    /// free or realloc of one is skipped, and says so.
+    pub(super) freed_by_hand: HashSet<u64>,
     pub(super) next_name: usize,
     /// The command that made the current frame, and what it did.
     pub(super) title: String,
@@ -74,6 +77,7 @@ impl State {
         let history = std::mem::take(&mut self.history);
         self.names.clear();
         self.ids.clear();
+        self.freed_by_hand.clear();
         self.next_name = 0;
         self.cursor = 0;
         self.config = self.initial;
@@ -99,7 +103,19 @@ impl State {
                 self.next_name += 1;
                 self.alloc(m, size, align, Tag { key, traced: false });
             }
-            Op::Free { offset } => self.free(m, offset),
+            Op::Free { offset } => {
+                // A trace's block freed by hand leaves the trace's view, so
+                // the trace's later free of its id cannot free another block.
+                let tag = self.names.get(&offset).copied();
+                if self.free(m, offset)
+                    && let Some(Tag { key, traced: true }) = tag
+                    && let Ok(id) = u64::try_from(key)
+                    && self.ids.get(&id) == Some(&offset)
+                {
+                    self.ids.remove(&id);
+                    self.freed_by_hand.insert(id);
+                }
+            }
             Op::Defrag => {
                 let before = m.stats();
                 let r = m.defragment();
@@ -178,11 +194,18 @@ impl State {
                         );
                         if let Some(off) = ok {
                             self.ids.insert(id, off);
+                            self.freed_by_hand.remove(&id);
                         }
                     }
                     Event::Free { id } => match self.ids.remove(&id) {
-                        Some(off) => self.free(m, off),
-                        None => self.say(format!("free id {id}: its alloc failed, skipped")),
+                        Some(off) => {
+                            self.free(m, off);
+                        }
+                        None => {
+                            let why = self.why_not_live(id);
+                            self.freed_by_hand.remove(&id);
+                            self.say(format!("free id {id}: {why}, skipped"));
+                        }
                     },
                     Event::Realloc { id, size } => match self.ids.get(&id).copied() {
                         Some(off) => match m.realloc(off, size.max(1), 1) {
@@ -203,7 +226,10 @@ impl State {
                             }
                             Err(e) => self.say(format!("✗ realloc id {id} to {size} B: {e:?}")),
                         },
-                        None => self.say(format!("realloc id {id}: its alloc failed, skipped")),
+                        None => {
+                            let why = self.why_not_live(id);
+                            self.say(format!("realloc id {id}: {why}, skipped"));
+                        }
                     },
                 }
             }
@@ -290,14 +316,24 @@ impl State {
         }
     }
 
-    pub(super) fn free(&mut self, m: &mut SliceManager<'_>, offset: usize) {
+    /// Why the trace's id `id` has no live block (for a skipped event).
+    fn why_not_live(&self, id: u64) -> &'static str {
+        if self.freed_by_hand.contains(&id) {
+            "its block was already freed by hand (a typed `free`)"
+        } else {
+            "its alloc failed"
+        }
+    }
+
+    /// Frees the arena at `offset` and tells it; returns whether it freed.
+    pub(super) fn free(&mut self, m: &mut SliceManager<'_>, offset: usize) -> bool {
         match m.free(offset) {
             Ok(()) => {
                 let tag = self.names.remove(&offset);
                 let name = tag.map_or_else(|| format!("@{offset}"), |t| self.tag_name(t));
                 self.say(format!("✓ free {name} at offset {offset}"));
                 if !keeps_quick_lists(self.config) {
-                    return;
+                    return true;
                 }
                 match m.arenas().find(|a| a.offset == offset) {
                     Some(a) if a.cached => self.say(format!(
@@ -310,8 +346,12 @@ impl State {
                         fmt_bytes(QUICK_LIMIT)
                     )),
                 }
+                true
             }
-            Err(e) => self.say(format!("✗ free @{offset}: {e}")),
+            Err(e) => {
+                self.say(format!("✗ free @{offset}: {e}"));
+                false
+            }
         }
     }
 

@@ -320,3 +320,131 @@ fn a_near_size_take_is_told_and_foretold() {
         "{out}"
     );
 }
+
+/// A native trace written to a temporary file, named after the test.
+fn temp_trace(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sysarena-step-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join(format!("{name}.trace"));
+    std::fs::write(&trace, text).unwrap();
+    trace
+}
+
+#[test]
+fn a_trace_block_freed_by_hand_is_not_freed_again_by_the_trace() {
+    // id 1 at 0, id 2 at 100; `free @0` frees id 1 by hand; id 3 then
+    // lands at 0. The trace's `f 1` must not free id 3, and `r 1` must not
+    // move it.
+    let trace = temp_trace("hand-free", "a 1 100\na 2 50\na 3 100\nr 1 200\nf 1\nf 3\n");
+    let t = trace.to_str().unwrap();
+    let out = run_script(&args(&[t]), "next 2\nfree @0\nnext\nnext\nnext\nnext\n").unwrap();
+    assert!(out.contains("✓ free id 1 (B) at offset 0"), "{out}");
+    assert!(out.contains("✓ alloc(100) = id 3 (D) at offset 0"), "{out}");
+    assert!(
+        out.contains("realloc id 1: its block was already freed by hand (a typed `free`), skipped"),
+        "{out}"
+    );
+    assert!(
+        out.contains("free id 1: its block was already freed by hand (a typed `free`), skipped"),
+        "{out}"
+    );
+    // id 3 is still there for the trace's own free, and nothing double-frees.
+    assert!(out.contains("✓ free id 3 (D) at offset 0"), "{out}");
+    assert!(!out.contains('✗'), "{out}");
+    // Undo and redo rebuild the same view.
+    let out = run_script(&args(&[t]), "next 2\nfree @0\nnext 4\nprev 4\nredo 4\n").unwrap();
+    assert!(!out.contains('✗'), "{out}");
+    assert!(out.ends_with_frame_with("requested 50 B"), "{out}");
+}
+
+/// The last frame of a run's output.
+trait LastFrame {
+    fn ends_with_frame_with(&self, needle: &str) -> bool;
+}
+
+impl LastFrame for String {
+    fn ends_with_frame_with(&self, needle: &str) -> bool {
+        self.rsplit("\n── ")
+            .next()
+            .is_some_and(|f| f.contains(needle))
+    }
+}
+
+#[test]
+fn free_n_reaches_a_trace_id_and_says_when_it_is_ambiguous() {
+    let trace = temp_trace("free-id", "a 0 100\na 1 50\nf 1\n");
+    let t = trace.to_str().unwrap();
+    // `free 1` frees the trace's id 1 when no typed #1 lives.
+    let out = run_script(&args(&[t]), "next 2\nfree 1\nnext\n").unwrap();
+    assert!(out.contains("✓ free id 1 (B) at offset 112"), "{out}");
+    assert!(
+        out.contains("free id 1: its block was already freed by hand"),
+        "{out}"
+    );
+    // With a typed #0 and the trace's id 0 both live, `free 0` asks which.
+    let out = run_script(&args(&[t]), "next\nalloc 10\nfree 0\nfree @112\n").unwrap();
+    assert!(
+        out.contains(
+            "? `free 0` is ambiguous: type `free @112` for #0 or `free @0` for the trace's id 0"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("✓ free #0 (A) at offset 112"), "{out}");
+    let out = run_script(&args(&[t]), "free 7\n").unwrap();
+    assert!(
+        out.contains("? no live allocation 7: no typed #7, and the trace's id 7 is not live"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_number_is_refused_with_the_usage_and_changes_nothing() {
+    let trace = temp_trace("bad-numbers", "a 1 100\na 2 50\nf 1\nf 2\n");
+    let t = trace.to_str().unwrap();
+    for (cmd, says) in [
+        ("goto abc", "? `abc` is not a number: usage: goto STEP"),
+        ("goto -1", "? `-1` is not a number: usage: goto STEP"),
+        ("goto", "? usage: goto STEP"),
+        ("next abc", "? `abc` is not a number: usage: next [N]"),
+        ("next -1", "? `-1` is not a number: usage: next [N]"),
+        ("prev abc", "? `abc` is not a number: usage: prev [N]"),
+        ("redo abc", "? `abc` is not a number: usage: redo [N]"),
+        (
+            "alloc 100 abc",
+            "? `abc` is not a number: usage: alloc SIZE [ALIGN]",
+        ),
+        (
+            "alloc x",
+            "? `x` is not a number: usage: alloc SIZE [ALIGN]",
+        ),
+        ("free @abc", "? `@abc` is not an offset: usage: free N"),
+        ("free abc", "? `abc` is not a number: usage: free N"),
+    ] {
+        // Two events applied, one undone (so `redo` has something to lose).
+        let out = run_script(&args(&[t]), &format!("next\nnext\nprev\n{cmd}\n")).unwrap();
+        assert!(out.contains(says), "{cmd}: {out}");
+        let frames: Vec<&str> = out.split("\n── ").collect();
+        let (before, after) = (frames[frames.len() - 2], frames[frames.len() - 1]);
+        assert!(before.contains("step 1 of 4"), "{cmd}: {before}");
+        assert!(after.contains("step 1 of 4"), "{cmd}: {after}");
+        assert!(after.contains("requested 100 B"), "{cmd}: {after}");
+        // The undone event can still be redone.
+        let out = run_script(&args(&[t]), &format!("next\nnext\nprev\n{cmd}\nredo\n")).unwrap();
+        assert!(out.contains("redid 1 operation"), "{cmd}: {out}");
+    }
+    // A missing count still means 1.
+    let out = run_script(&args(&[t]), "next\nnext\nprev\nredo\n").unwrap();
+    assert!(out.contains("redid 1 operation"), "{out}");
+}
+
+#[test]
+fn an_unreadable_script_fails_naming_it_before_any_frame() {
+    let dir = std::env::temp_dir().join(format!("sysarena-step-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut a = args(&[]);
+    a.script = Some(dir.clone());
+    let mut out = Vec::new();
+    let e = run(&a, &mut out).unwrap_err();
+    assert!(e.to_string().contains(&dir.display().to_string()), "{e}");
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+}
