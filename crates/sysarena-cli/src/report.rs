@@ -22,7 +22,7 @@ use crate::heapmap::{CACHED_RGB, FREE_RGB, LARGEST_RGB, RGB, fmt_bytes};
 use crate::viz::capture::{CaptureOptions, SubjectRun, capture, keyframe_steps};
 use crate::viz::plots::SUBJECT_RGB;
 use crate::viz::svg::{describe_last, esc};
-use crate::viz::{SourceArgs, output_error, parse_frames, parse_view};
+use crate::viz::{SourceArgs, parse_frames, parse_view, write_output};
 
 /// Options of `sysarena report`.
 #[derive(Clone, Debug, clap::Args)]
@@ -157,7 +157,7 @@ fn summary_table(runs: &[SubjectRun]) -> String {
 /// Runs `sysarena report`.
 pub fn run(args: &ReportArgs, mut out: impl io::Write) -> io::Result<()> {
     let html = render(args)?;
-    std::fs::write(&args.output, &html).map_err(|e| output_error(&args.output, e))?;
+    write_output(&args.output, html.as_bytes())?;
     writeln!(
         out,
         "wrote {} ({})",

@@ -21,7 +21,7 @@ use sysarena_sim::subject::{Block, Subject};
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
 use sysarena_sim::trace::{Event, Id, Trace};
 
-use crate::heapmap::{HeapMap, TableStrip};
+use crate::heapmap::{HeapMap, TableStrip, fmt_bytes};
 
 /// A subject the capture can look inside.
 #[derive(Debug)]
@@ -197,6 +197,25 @@ impl Tracker {
         out
     }
 
+    /// Where the highest block ends: an in-use (or cached) arena of a
+    /// sysarena subject, a live block of a peer; 0 when none is live.
+    pub fn reach(&self) -> usize {
+        match &self.subj {
+            Subj::Sys(s) => s
+                .manager()
+                .arenas()
+                .filter(|a| a.in_use || a.cached)
+                .map(|a| a.offset + a.size)
+                .max()
+                .unwrap_or(0),
+            Subj::Peer(_) => self
+                .live
+                .iter()
+                .next_back()
+                .map_or(0, |(&off, &(size, _))| off + size.max(1)),
+        }
+    }
+
     /// The trace id of the block at `offset`, for stable colours.
     pub fn key_at(&self, offset: usize) -> Option<usize> {
         self.live.get(&offset).map(|&(_, id)| id as usize)
@@ -319,6 +338,8 @@ pub struct Keyframe {
     pub live_bytes: usize,
     /// The arena-table strip, for sysarena subjects.
     pub table: Option<TableStrip>,
+    /// Where the highest block ends ([`Tracker::reach`]).
+    pub reach: usize,
     /// The event applied just before (what made this frame).
     pub last: Option<(Event, Outcome)>,
 }
@@ -377,6 +398,13 @@ pub fn capture(
     // Each subject is replayed twice: once for its figures, once stepped
     // for the pictures.
     let events = trace.events.len() as u64;
+    if let Some(view) = options.view.filter(|&v| v > options.capacity) {
+        return Err(format!(
+            "--view {} is larger than the {} region: give at most the capacity (--capacity)",
+            fmt_bytes(view),
+            fmt_bytes(options.capacity)
+        ));
+    }
     let bar = crate::sim::progress(options.quiet, Some(2 * names.len() as u64 * events));
     let mut results = Vec::new();
     for name in names {
@@ -448,6 +476,7 @@ fn frame(
         } else {
             None
         },
+        reach: t.reach(),
         last,
     }
 }

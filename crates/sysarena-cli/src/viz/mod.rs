@@ -148,6 +148,60 @@ pub fn output_error(path: &std::path::Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
 }
 
+/// Writes `bytes` to `path` whole or not at all: into a temporary file
+/// beside it (`tempfile`), renamed over `path` on success and removed on
+/// failure, so a failed write (a full disk, a file-size limit) leaves no
+/// partial file and an older file stays as it was. A new file gets the
+/// usual permissions (0666 less the umask), a replaced one keeps its own.
+/// A path that exists and is not a regular file (`/dev/stdout`, a pipe)
+/// is written directly; a symbolic link is followed, so the file it names
+/// is replaced.
+///
+/// # Errors
+///
+/// The error of creating, writing or renaming the file, naming `path`.
+pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let err = |e| output_error(path, e);
+    let (target, permissions) = match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return std::fs::write(path, bytes).map_err(err),
+        Ok(m) => (
+            std::fs::canonicalize(path).map_err(err)?,
+            Some(m.permissions()),
+        ),
+        Err(_) => (path.to_path_buf(), new_file_permissions()),
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sysarena-");
+    if let Some(p) = permissions {
+        builder.permissions(p);
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    // On failure the temporary is dropped, and so removed.
+    tmp.persist(&target).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// The permissions a new output file is made with, before the umask
+/// (0666, as `File::create`'s); elsewhere than Unix, `tempfile`'s.
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        Some(std::fs::Permissions::from_mode(0o666))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Which picture `viz` draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
@@ -189,9 +243,22 @@ pub struct VizArgs {
 
 /// Renders the SVG `args` asks for, as a string.
 pub fn render(args: &VizArgs) -> io::Result<String> {
+    if let (Some(_), Kind::Timeline | Kind::Curves) = (args.step, args.kind) {
+        return Err(crate::sim::user_error(
+            "--step applies to --kind map and histogram only: the timeline and the curves show every step",
+        ));
+    }
     let (trace, capacity) = args.source.load()?;
     let n = trace.events.len();
-    let step = args.step.unwrap_or(n).min(n);
+    let step = match args.step {
+        Some(step) if step > n => {
+            return Err(crate::sim::user_error(format!(
+                "--step {step} is past the end: {} has {n} events (give 0 to {n})",
+                trace.name
+            )));
+        }
+        step => step.unwrap_or(n),
+    };
     let (steps, width, table_width) = match args.kind {
         Kind::Map => (vec![step], args.width, 96),
         Kind::Histogram => (vec![step], 8, 0),
@@ -240,7 +307,7 @@ pub fn run(args: &VizArgs, mut out: impl io::Write) -> io::Result<()> {
     if args.svg.as_os_str() == "-" {
         out.write_all(svg.as_bytes())
     } else {
-        std::fs::write(&args.svg, svg).map_err(|e| output_error(&args.svg, e))?;
+        write_output(&args.svg, svg.as_bytes())?;
         writeln!(out, "wrote {}", args.svg.display())
     }
 }
@@ -256,6 +323,65 @@ mod tests {
         assert_eq!(parse_size("16MiB"), Ok(16 << 20));
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("lots").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct P {
+        #[command(flatten)]
+        a: VizArgs,
+    }
+
+    fn map_note(view: Option<&str>) -> String {
+        use clap::Parser;
+        let mut args = vec![
+            "viz",
+            "--workload",
+            "random",
+            "--ops",
+            "300",
+            "-q",
+            "--svg",
+            "-",
+        ];
+        args.extend(view.map(|v| ["--view", v]).into_iter().flatten());
+        let svg = render(&P::parse_from(args).a).unwrap();
+        let at = svg.find("addresses [").expect("a note");
+        svg[at..at + svg[at..].find('<').unwrap()].to_owned()
+    }
+
+    #[test]
+    fn the_map_says_no_block_reaches_past_the_view_only_when_none_does() {
+        assert_eq!(
+            map_note(None),
+            "addresses [0, 256.0 KiB) of a 1.0 MiB region across (no subject's blocks reach further)"
+        );
+        assert_eq!(
+            map_note(Some("1")),
+            "addresses [0, 1 B) of a 1.0 MiB region across"
+        );
+        assert_eq!(
+            map_note(Some("1M")),
+            "addresses [0, 1.0 MiB) of a 1.0 MiB region across"
+        );
+    }
+
+    #[test]
+    fn a_written_file_replaces_the_old_one_whole_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("sysarena-write-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.svg");
+        std::fs::write(&path, "an older, longer picture").unwrap();
+        write_output(&path, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.svg"]);
+        let missing = dir.join("no/such/dir/out.svg");
+        let e = write_output(&missing, b"x").unwrap_err();
+        assert!(e.to_string().starts_with("cannot write "), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn arena(offset: usize, size: usize, in_use: bool, cached: bool) -> sysarena::ArenaInfo {

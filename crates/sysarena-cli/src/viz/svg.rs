@@ -120,7 +120,8 @@ pub fn heap_map_svg(
         fmt_bytes(view),
         fmt_bytes(capacity)
     );
-    if view < capacity {
+    // Only when it is true: a `--view` may cut live blocks off.
+    if view < capacity && runs.iter().all(|r| r.frames[index].reach <= view) {
         note.push_str(" (no subject's blocks reach further)");
     }
     text(&mut out, left, 42.0, 11, "normal", &note);

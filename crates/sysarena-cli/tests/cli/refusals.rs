@@ -140,3 +140,53 @@ fn viz_and_report_without_input_ask_for_a_trace_or_a_workload() {
     }
     assert!(!std::path::Path::new("x.svg").exists());
 }
+
+#[test]
+fn viz_refuses_a_step_past_the_end_or_for_a_picture_of_every_step() {
+    let trace = golden("tiny.trace");
+    let o = sysarena(&["viz", &trace, "-q", "--svg", "-"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = String::from_utf8_lossy(&o.stdout);
+    let n = svg
+        .split(" after ")
+        .nth(1)
+        .and_then(|s| s.split(" of ").nth(1))
+        .and_then(|s| s.split(' ').next())
+        .expect("the title says how many events");
+    let past = (n.parse::<usize>().unwrap() + 1).to_string();
+    for step in [&past[..], "99999999"] {
+        refused(
+            &["viz", &trace, "-q", "--step", step, "--svg", "-"],
+            1,
+            &[
+                &format!("--step {step} is past the end"),
+                &format!("(give 0 to {n})"),
+            ],
+        );
+    }
+    let o = sysarena(&["viz", &trace, "-q", "--step", n, "--svg", "-"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for kind in ["timeline", "curves"] {
+        refused(
+            &[
+                "viz", &trace, "-q", "--kind", kind, "--step", "1", "--svg", "-",
+            ],
+            1,
+            &["--step applies to --kind map and histogram only"],
+        );
+    }
+}
+
+#[test]
+fn viz_and_report_refuse_a_view_larger_than_the_region() {
+    for verb in [&["viz", "--svg", "-"][..], &["report", "-o", "unused.html"]] {
+        let mut args = verb.to_vec();
+        args.extend(["--workload", "random", "--ops", "300", "-q", "--view", "1G"]);
+        refused(
+            &args,
+            1,
+            &["--view 1.0 GiB is larger than the 1.0 MiB region"],
+        );
+    }
+    assert!(!std::path::Path::new("unused.html").exists());
+}

@@ -394,3 +394,64 @@ fn the_readme_shows_what_demo_prints() {
     assert!(o.status.success(), "{err}");
     assert_eq!(out.trim_end(), readme[start..end].trim_end());
 }
+
+/// Runs the binary under a file-size limit of 20 blocks with SIGXFSZ
+/// ignored, so a long write fails with `EFBIG` part-way.
+#[cfg(unix)]
+fn sysarena_with_small_file_limit(args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -f 20 && trap '' XFSZ && exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(args)
+        .output()
+        .expect("bash runs")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_failed_write_leaves_no_partial_file_and_keeps_the_old_one() {
+    let dir = std::env::temp_dir().join(format!("sysarena-cli-partial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("part.svg");
+    let html = dir.join("part.html");
+    std::fs::write(&html, "old").unwrap();
+    let source = ["--workload", "random", "--ops", "3000", "-q"];
+    for (out, verb) in [
+        (&svg, &["viz", "--kind", "timeline", "--svg"][..]),
+        (&html, &["report", "-o"]),
+    ] {
+        let mut args = verb.to_vec();
+        args.push(out.to_str().unwrap());
+        args.extend(source);
+        let o = sysarena_with_small_file_limit(&args);
+        let err = text(&o).1;
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("cannot write"), "{err}");
+    }
+    assert!(!svg.exists(), "a partial picture was left behind");
+    assert_eq!(std::fs::read_to_string(&html).unwrap(), "old");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["part.html"], "temporary files were left behind");
+    // Without the limit the same commands replace the file whole.
+    let o = sysarena(&[
+        "report",
+        "-o",
+        html.to_str().unwrap(),
+        "--workload",
+        "random",
+        "--ops",
+        "300",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
