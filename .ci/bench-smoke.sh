@@ -47,7 +47,7 @@ for title in "${extra_titles[@]}"; do
     grep -q "^### $title" "$out/results.md" || { echo "bench-smoke: no \"$title\" table" >&2; fail=1; }
 done
 # Every subject of the roster (listed by --help) appears in the tables.
-subjects=$("$bin" --help | sed -n '/^subjects:/,$p' | tail -n +2 | awk 'NF {print $1}')
+subjects=$("$bin" --help | sed -n '/^subjects:/,/^$/p' | tail -n +2 | awk 'NF {print $1}') # the list ends at a blank line
 [ -n "$subjects" ] || { echo "bench-smoke: --help lists no subjects" >&2; exit 1; }
 for s in $subjects; do
     n=$(grep -c "^| $s " "$out/results.md" || true)
