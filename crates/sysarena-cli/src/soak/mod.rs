@@ -101,26 +101,18 @@ fn parse_policies(s: &str) -> Result<Policies, String> {
     if s == "all" {
         return Ok(Policies(Policy::ALL.to_vec()));
     }
-    s.parse::<Policy>().map(|p| Policies(vec![p])).map_err(|_| {
-        format!(
-            "`{s}` is not a policy: choose {} (or `all`)",
-            crate::names::policy_names()
-        )
-    })
+    crate::names::parse_policy(s)
+        .map(|p| Policies(vec![p]))
+        .map_err(|e| format!("{e} (or `all`)"))
 }
 
 fn parse_coalescings(s: &str) -> Result<Coalescings, String> {
     if s == "all" {
         return Ok(Coalescings(Coalescing::ALL.to_vec()));
     }
-    s.parse::<Coalescing>()
+    crate::names::parse_coalescing(s)
         .map(|c| Coalescings(vec![c]))
-        .map_err(|_| {
-            format!(
-                "`{s}` is not a coalescing mode: choose {} (or `all`)",
-                crate::names::coalescing_names()
-            )
-        })
+        .map_err(|e| format!("{e} (or `all`)"))
 }
 
 /// Parses a count of operations (`--ops`, `--epoch-ops`, `--check-every`):
