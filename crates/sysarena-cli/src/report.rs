@@ -30,7 +30,7 @@ pub struct ReportArgs {
     /// Where the events come from.
     #[command(flatten)]
     pub source: SourceArgs,
-    /// The HTML file to write.
+    /// The HTML file to write (`-`: standard output).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
     /// Steps captured for the slider (heap maps and histograms), 1 to
@@ -157,6 +157,9 @@ fn summary_table(runs: &[SubjectRun]) -> String {
 /// Runs `sysarena report`.
 pub fn run(args: &ReportArgs, mut out: impl io::Write) -> io::Result<()> {
     let html = render(args)?;
+    if args.output.as_os_str() == "-" {
+        return out.write_all(html.as_bytes());
+    }
     write_output(&args.output, html.as_bytes())?;
     writeln!(
         out,
@@ -228,5 +231,28 @@ mod tests {
         let maps = html.split("\"maps\":[").nth(1).expect("maps");
         let maps = &maps[..maps.find(']').expect("end of maps")];
         assert!(maps.contains('~'), "no cached cell in {maps}");
+    }
+
+    #[test]
+    fn a_dash_writes_the_report_to_standard_output_and_no_file() {
+        let here = std::env::current_dir().unwrap();
+        let p = P::parse_from([
+            "report",
+            "--workload",
+            "peaks",
+            "--ops",
+            "500",
+            "-o",
+            "-",
+            "--keyframes",
+            "5",
+            "--quiet",
+        ]);
+        let mut out = Vec::new();
+        run(&p.a, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("<!DOCTYPE html>"), "{}", &out[..80]);
+        assert!(!out.contains("wrote -"));
+        assert!(!here.join("-").exists(), "a file named '-' was written");
     }
 }
