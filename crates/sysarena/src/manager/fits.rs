@@ -209,12 +209,14 @@ mod tests {
             let mut small = holes_then_room(config, 1000, 600 * HOLE);
             let mut large = holes_then_room(config, 16_000, 600 * HOLE);
             let (a, b) = (visits(&mut small, 500, HOLE), visits(&mut large, 500, HOLE));
-            // One arena for the search; one more for the settle look, since
-            // each allocation splits the largest free arena.
-            assert_eq!(
-                (a, b),
-                (1000, 1000),
-                "{config:?}: two arenas per allocation"
+            // One arena for the search; one more for the settle look when
+            // the split's remainder leaves the largest arena's size class
+            // (within it, the remainder takes the arena's place and the
+            // largest free size stays exact without a look).
+            assert_eq!(a, b, "{config:?}: the holes behind cost nothing");
+            assert!(
+                (500..=1000).contains(&a),
+                "{config:?}: one or two arenas per allocation, not {a}"
             );
         }
     }

@@ -29,7 +29,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     #[inline(always)]
     pub(super) fn index_insert(&mut self, i: u32) {
         let size = self.slot(i).size;
-        let class = class_of(size);
+        self.index_insert_in(i, size, class_of(size));
+    }
+
+    /// [`index_insert`](Self::index_insert) of arena `i` of `size` bytes,
+    /// its class already computed.
+    #[inline(always)]
+    fn index_insert_in(&mut self, i: u32, size: usize, class: usize) {
+        debug_assert_eq!((size, class), (self.slot(i).size, class_of(size)));
         let head = self.index.heads[class];
         {
             let s = self.slot_mut(i);
@@ -87,6 +94,47 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             if self.largest_count == 0 {
                 self.largest_stale = true;
             }
+        }
+    }
+
+    /// A split's bookkeeping in the index: free arena `i` (`size` bytes,
+    /// filed, its size not yet changed) becomes an allocation and `k` (its
+    /// `rest`, not yet filed) stays free.
+    ///
+    /// When `i` is alone in its class and `rest` falls in the same class —
+    /// a carve from the top arena, the usual case while a heap grows — `k`
+    /// takes `i`'s place: the class's list head changes, the bitmaps do
+    /// not, and the largest free size stays exact (no `settle` look).
+    /// Otherwise `i` is taken out and `k` filed. Either way each class holds
+    /// the arenas, in the order, that `index_remove(i); index_insert(k)`
+    /// would leave, so placement does not change.
+    #[inline(always)]
+    pub(super) fn index_hand_over(&mut self, i: u32, k: u32, size: usize, rest: usize) {
+        let Slot {
+            link_prev,
+            link_next,
+            class,
+            ..
+        } = *self.slot(i);
+        let rest_class = class_of(rest);
+        if rest_class != class as usize || link_prev != NIL || link_next != NIL {
+            self.index_remove(i);
+            self.index_insert_in(k, rest, rest_class);
+            return;
+        }
+        let s = self.slot_mut(k);
+        s.link_prev = NIL;
+        s.link_next = NIL;
+        s.class = class;
+        self.index.heads[class as usize] = k;
+        self.free_bytes -= size - rest;
+        // `i` was alone in its class: if it was the largest free arena, it
+        // was the only one of its size and its class the highest non-empty
+        // one, which `k` now holds alone. A stale bound stays stale
+        // (`rest` is below it).
+        if size == self.largest_free && !self.largest_stale {
+            debug_assert_eq!(self.largest_count, 1);
+            self.largest_free = rest;
         }
     }
 

@@ -30,9 +30,14 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if rest > 0 && self.spare == 0 {
             return Err(self.no_spare_descriptor());
         }
-        self.index_remove(i);
         if rest > 0 {
-            self.split_rest(i, offset, need, rest);
+            let k = self.new_free_arena(i, offset + need, rest);
+            self.index_hand_over(i, k, size, rest);
+            self.slot_mut(i).size = need;
+            self.link_after(i, k);
+            self.hash_insert(k);
+        } else {
+            self.index_remove(i);
         }
         self.mark_in_use(i, offset, need, used, align, tag);
         Ok((offset, i))
