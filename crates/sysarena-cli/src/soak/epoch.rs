@@ -229,6 +229,16 @@ impl Epoch<'_> {
                     return Err(corrupt(&b, at, "after a failed realloc"));
                 }
             }
+            // Growing a block past the whole region (a small `--capacity`)
+            // is rightly refused; the block must be intact.
+            Err(ReallocError::Alloc(AllocError::TooLarge { .. }))
+                if new.next_multiple_of(b.align) > self.capacity =>
+            {
+                self.counts.realloc_oom += 1;
+                if let Some(at) = b.first_bad(b.size) {
+                    return Err(corrupt(&b, at, "after a refused realloc"));
+                }
+            }
             Err(e) => {
                 return Err(Violation(format!(
                     "realloc of live block {b:?} to {new} failed: {e:?}"
