@@ -197,6 +197,10 @@ pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
         // stderr.
         cmd.stdout(std::process::Stdio::from(io::stderr()));
     }
+    // Ctrl-C reaches the whole process group: the program ends, and this
+    // process lives on to check and describe what it recorded (a second
+    // Ctrl-C exits at once).
+    super::interrupt_flag();
     let status = cmd
         .args(&args.command[1..])
         .env("LD_PRELOAD", &preload)
@@ -204,8 +208,13 @@ pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
         .status()
         .map_err(|e| user_error(format!("{}: {e}", program.to_string_lossy())))?;
     if !output.is_file() {
+        let ended = if status.success() {
+            String::new()
+        } else {
+            format!(" (it {})", how_it_ended(status))
+        };
         return Err(user_error(format!(
-            "{}: no trace was written: `{}` made no allocation, or did not load {} (a statically linked or setuid program ignores LD_PRELOAD)",
+            "{}: no trace was written: `{}`{ended} made no allocation, or did not load {} (a statically linked or setuid program ignores LD_PRELOAD)",
             output.display(),
             program.to_string_lossy(),
             lib.display()
@@ -309,14 +318,20 @@ pub fn run(args: &RecordArgs, mut out: impl Write) -> io::Result<()> {
     if status.success() {
         Ok(())
     } else {
-        let how = match status.code() {
-            Some(code) => format!("exited with status {code}"),
-            None => format!("ended by {status}"),
-        };
         Err(user_error(format!(
-            "`{}` {how} (the trace is kept)",
-            command.join(" ")
+            "`{}` {} (the trace is kept)",
+            command.join(" "),
+            how_it_ended(status)
         )))
+    }
+}
+
+/// How a program that failed ended: `exited with status N` or `ended by
+/// signal: 2 (SIGINT)`.
+fn how_it_ended(status: std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => format!("ended by {status}"),
     }
 }
 

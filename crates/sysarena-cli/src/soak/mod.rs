@@ -254,6 +254,10 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
         ));
     }
     let region = Region::new(args.capacity)?;
+    // Ctrl-C from here on (the header below says it is caught) ends the
+    // soak at its next look at the clock, with the summary of what ran; a
+    // second Ctrl-C exits at once.
+    let stop = crate::sim::interrupt_flag();
 
     writeln!(
         out,
@@ -281,6 +285,7 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
     let mut failure: Option<Failure> = None;
     let mut last_draw = Instant::now();
     let mut done = false;
+    let mut interrupted = false;
 
     while !done {
         if total_ops >= max_ops || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -318,6 +323,11 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
                 if op.is_multiple_of(1024) {
                     let now = Instant::now();
                     if deadline.is_some_and(|d| now >= d) {
+                        done = true;
+                        break;
+                    }
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        interrupted = true;
                         done = true;
                         break;
                     }
@@ -389,7 +399,12 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
                 .collect();
             writeln!(
                 out,
-                "soak: ok — {} operations in {}, covering {} of {} configuration{}, every check passed",
+                "soak: {} — {} operations in {}, covering {} of {} configuration{}, every check passed",
+                if interrupted {
+                    "interrupted (Ctrl-C)"
+                } else {
+                    "ok"
+                },
                 thousands(total_ops as usize),
                 crate::heapmap::count(epoch as usize, "epoch"),
                 covered,
@@ -403,6 +418,13 @@ pub fn run(args: &SoakArgs, mut out: impl Write) -> io::Result<()> {
                     missed.join(", "),
                     thousands(epoch_ops as usize)
                 )?;
+            }
+            if interrupted {
+                out.flush()?;
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "soak interrupted (Ctrl-C) before its end: no violation in what ran",
+                ));
             }
             Ok(())
         }

@@ -571,6 +571,40 @@ fn record_points_to_the_child_that_allocated_and_removes_empty_ones() {
     assert_eq!(doc["children"].as_array().unwrap().len(), 2);
 }
 
+/// Ctrl-C at a terminal reaches the whole process group: the recorded
+/// program ends, and `record` lives on to check the trace and say how the
+/// program ended (it died with the program, printing nothing). The
+/// "program" writes its trace itself and sends SIGINT to its group, in a
+/// group of its own so that the test runner is not hit.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_record_ends_the_program_and_the_trace_is_checked() {
+    use std::os::unix::process::CommandExt;
+    let fake_lib = scratch("record-ctrl-c", "not-a-library.so", "");
+    let out = fake_lib.with_file_name("run.trace");
+    let script = "printf 'a 1 10\\na 2 20\\nf 1\\n' > \"$SYSARENA_TRACE\"; kill -INT 0; sleep 5";
+    let o = Command::new(BIN)
+        .args([
+            "record",
+            "-q",
+            "--lib",
+            fake_lib.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .process_group(0)
+        .output()
+        .expect("the sysarena binary runs");
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("3 events"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("(SIGINT)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(the trace is kept)"), "{}", stderr(&o));
+}
+
 /// Runs with a tick clock: every clock reading advances 1 µs, so a budget
 /// counts subject calls (two readings each), not seconds.
 fn ticked(args: &[&str]) -> Output {
