@@ -59,6 +59,10 @@ pub struct Rank {
     pub complete: bool,
     /// Whether it served every request (those rank first).
     pub served_all: bool,
+    /// Whether every block it served was aligned as asked (a subject that
+    /// ignores alignment packs tighter than the others can: it ranks after
+    /// every complete subject that kept it, with no `× best`).
+    pub aligned: bool,
     /// Requests it refused.
     pub failed_requests: usize,
     /// Footprint at peak, bytes.
@@ -85,13 +89,15 @@ fn rank_key(a: &Summary, b: &Summary) -> Ordering {
         } else {
             Ordering::Equal
         })
+        .then((a.misaligned_blocks > 0).cmp(&(b.misaligned_blocks > 0)))
         .then(a.footprint_ratio.total_cmp(&b.footprint_ratio))
 }
 
 /// Ranks the subjects that ran: those that replayed the whole trace and
-/// served every request by footprint ratio, then those that refused
-/// requests by how many, then those stopped early (their figures cover part
-/// of the trace).
+/// served every request aligned as asked by footprint ratio, then those
+/// that served it all but ignored alignment (their footprint is not like
+/// for like), then those that refused requests by how many, then those
+/// stopped early (their figures cover part of the trace).
 pub fn rank(outcomes: &[Outcome]) -> Vec<Rank> {
     let mut ok: Vec<_> = outcomes
         .iter()
@@ -134,6 +140,7 @@ pub fn rank(outcomes: &[Outcome]) -> Vec<Rank> {
             subject: (*name).to_owned(),
             complete: r.summary.stopped.is_none(),
             served_all: r.summary.failed_requests == 0,
+            aligned: r.summary.misaligned_blocks == 0,
             failed_requests: r.summary.failed_requests,
             footprint_at_peak: r.summary.footprint_at_peak,
             footprint_ratio: r.summary.footprint_ratio,
@@ -261,7 +268,7 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
             table::subject_cell(&r.subject, s),
             super::format::bytes(r.footprint_at_peak),
             format!("{:.3}", r.footprint_ratio),
-            if r.served_all && r.complete {
+            if r.served_all && r.complete && r.aligned {
                 format!("{:.2}", r.footprint_vs_best)
             } else {
                 "—".into()
@@ -283,7 +290,7 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
     writeln!(
         out,
         "ratio = footprint at peak / peak live bytes ({} peak live; 1.000 wastes nothing);\n\
-         subjects that refused requests or stopped early rank last, with no × best (their peak is not comparable).",
+         subjects that ignored alignment, refused requests or stopped early rank last, with no × best (their peak is not comparable).",
         super::format::bytes_exact(stats.peak_live_bytes)
     )?;
     for note in table::failure_notes(&run) {
@@ -377,5 +384,41 @@ mod tests {
         assert!(ranking[..2].iter().all(|r| r.complete));
         assert_eq!(ranking[0].footprint_vs_best, 1.0);
         assert!(ranking[1].footprint_vs_best >= 1.0);
+    }
+
+    #[test]
+    fn a_subject_that_ignores_alignment_ranks_after_every_aligned_one() {
+        // offset-allocator hands out blocks at any offset: over a trace
+        // that asks for alignment it packs tighter than the subjects that
+        // keep it, and must not rank first or set the best.
+        let trace = Trace::from_path(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../traces/python-jsontool.trace.gz"
+            ),
+            None,
+            Some(20_000),
+        )
+        .unwrap();
+        let outcomes: Vec<Outcome> = ["offset-allocator", "talc", "dlmalloc"]
+            .iter()
+            .map(|name| {
+                let mut s = registry::by_name(name, DEFAULT_CAPACITY).unwrap();
+                let result =
+                    sysarena_sim::replay::replay(&trace, s.as_mut(), &ReplayOptions::default())
+                        .map_err(|e| e.to_string());
+                Outcome {
+                    subject: (*name).to_owned(),
+                    result,
+                    arenas: None,
+                }
+            })
+            .collect();
+        let misaligned = |o: &Outcome| o.result.as_ref().unwrap().summary.misaligned_blocks;
+        assert!(misaligned(&outcomes[0]) > 0, "the trace asks for alignment");
+        let ranking = rank(&outcomes);
+        assert_eq!(ranking[2].subject, "offset-allocator");
+        assert!(!ranking[2].aligned && ranking[..2].iter().all(|r| r.aligned));
+        assert_eq!(ranking[0].footprint_vs_best, 1.0);
     }
 }
