@@ -17,6 +17,11 @@ use super::{Outcome, OutputArgs, SubjectArgs, TraceInfo, WorkloadArgs, table};
 /// Options of `compare`.
 #[derive(Clone, Debug, clap::Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["trace", "workload"])))]
+// The workload's knobs shape a generated workload only: with a trace they
+// would be silently ignored (`--ops 1000` read as a limit on the events).
+#[command(group(ArgGroup::new("knobs").multiple(true).conflicts_with("trace").args([
+    "seed", "ops", "min_size", "max_size", "alloc_ratio", "realloc_ratio", "align",
+])))]
 #[command(after_help = super::workload_help())]
 pub struct CompareArgs {
     /// A trace file to replay (native, malloc-lab `.rep` or OSTEP; gzip is

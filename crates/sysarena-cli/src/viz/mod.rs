@@ -36,10 +36,10 @@ pub struct SourceArgs {
     #[arg(long)]
     pub workload: Option<Workload>,
     /// Steps of the workload.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, conflicts_with = "trace")]
     pub ops: usize,
     /// Seed of the workload.
-    #[arg(long, default_value_t = 0x5eed)]
+    #[arg(long, default_value_t = 0x5eed, conflicts_with = "trace")]
     pub seed: u64,
     /// Read only the first N events of the trace (`20000`, `20k`, `1M`).
     #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_max_events)]

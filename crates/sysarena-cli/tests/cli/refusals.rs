@@ -190,3 +190,18 @@ fn viz_and_report_refuse_a_view_larger_than_the_region() {
     }
     assert!(!std::path::Path::new("unused.html").exists());
 }
+
+/// A generated workload's knobs with a trace would be silently ignored
+/// (`compare TRACE --ops 1000` replayed the whole trace): refused.
+#[test]
+fn workload_knobs_with_a_trace_are_refused() {
+    let trace = golden("tiny.trace");
+    for args in [
+        &["compare", &trace, "--ops", "1000", "-s", "talc"][..],
+        &["compare", &trace, "--alloc-ratio", "0.9", "-s", "talc"],
+        &["viz", &trace, "--ops", "100", "--svg", "-"],
+        &["report", &trace, "--seed", "3", "-o", "-"],
+    ] {
+        refused(args, 2, &["cannot be used with"]);
+    }
+}
