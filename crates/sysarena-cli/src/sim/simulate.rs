@@ -139,7 +139,7 @@ fn draw_map(
         order.insert(a.offset, n);
     }
     let map = HeapMap::new(arenas, capacity, width, |a| order.get(&a.offset).copied());
-    let line = map.render_line(|k| char::from(b'A' + (k % 26) as u8));
+    let line = map.render_line(crate::heapmap::label);
     let free: usize = arenas.iter().filter(|a| !a.in_use).map(|a| a.size).sum();
     // Cached arenas (the fast model's quick lists) are free but never the
     // largest, as in `Stats::largest_free`.
@@ -171,6 +171,9 @@ fn draw_map(
     writeln!(out, "  {}", HeapMap::legend())?;
     if map.has_cached() {
         writeln!(out, "  {}", HeapMap::legend_cached())?;
+    }
+    if crate::heapmap::labels_repeat(order.values().copied()) {
+        writeln!(out, "  {}", crate::heapmap::LABEL_NOTE)?;
     }
     Ok(())
 }

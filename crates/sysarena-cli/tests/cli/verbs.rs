@@ -455,3 +455,34 @@ fn a_failed_write_leaves_no_partial_file_and_keeps_the_old_one() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `simulate`'s heap map labels allocations A–Z then a–z, as its legend
+/// says (it went A–Z and back to A), and says so when labels repeat.
+#[test]
+fn simulate_labels_follow_the_legend() {
+    let o = sysarena(&[
+        "simulate",
+        "uniform",
+        "--capacity",
+        "16KiB",
+        "--ops",
+        "300",
+        "--max-size",
+        "300",
+        "-s",
+        "sysarena/best-fit/immediate",
+        "--width",
+        "120",
+        "-q",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let map = out
+        .lines()
+        .find(|l| l.starts_with("  |"))
+        .unwrap_or_else(|| panic!("no map in {out}"));
+    let letters: Vec<char> = map.chars().filter(char::is_ascii_alphabetic).collect();
+    assert!(letters.len() > 26, "{map}");
+    assert_eq!(letters[26], 'a', "{map}");
+    assert!(out.contains("A-Z, a-z allocation"), "{out}");
+}
