@@ -373,6 +373,7 @@ fn check(m: &Manager, live: &BTreeMap<usize, Block>) {
 /// out twice would); a refusal must be the right one.
 fn alloc(m: &mut Manager, live: &mut BTreeMap<usize, Block>, size: usize, align: usize) -> bool {
     let cached = quick::check_quick_lists(m);
+    let cached_before = cached.len();
     match m.alloc(size, align) {
         Ok(a) => {
             assert_eq!(m.origin().wrapping_add(a.offset()) % align, 0);
@@ -410,6 +411,9 @@ fn alloc(m: &mut Manager, live: &mut BTreeMap<usize, Block>, size: usize, align:
             true
         }
         Err(e) => {
+            if matches!(e, AllocError::OutOfMemory(_)) {
+                quick::assert_flushed_before_oom(cached_before, m.stats().cached_arenas, "alloc");
+            }
             check_alloc_error(m, e, size, align);
             false
         }
@@ -561,6 +565,13 @@ fuzz_target!(|input: Input| {
                     }
                     Err(ReallocError::Alloc(e)) => {
                         may_flush = true;
+                        if matches!(e, AllocError::OutOfMemory(_)) {
+                            quick::assert_flushed_before_oom(
+                                before.stats.cached_arenas,
+                                m.stats().cached_arenas,
+                                "realloc",
+                            );
+                        }
                         // Not `check_alloc_error`'s NoFit test: realloc may
                         // also use the old arena, which is still in use.
                         if let AllocError::OutOfMemory(OomReason::NoFit { needed, .. }) = e {

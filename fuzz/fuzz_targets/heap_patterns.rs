@@ -23,7 +23,7 @@ use std::ptr::NonNull;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sysarena::{ArenaManager, FreeError, Heap, ReallocError, Slot};
+use sysarena::{AllocError, ArenaManager, FreeError, Heap, ReallocError, Slot};
 use sysarena_fuzz::quick::{self, Snapshot};
 
 #[derive(Arbitrary, Debug)]
@@ -204,6 +204,7 @@ impl World {
 
     /// Allocates `layout`; whether it was refused.
     fn alloc(&mut self, layout: Layout) -> bool {
+        let cached_before = self.heap.stats().cached_arenas;
         match self.heap.alloc(layout) {
             Ok(p) => {
                 let off = p.as_ptr() as usize - self.heap.base().as_ptr() as usize;
@@ -211,7 +212,13 @@ impl World {
                 assert!(b.len >= layout.size().max(1));
                 false
             }
-            Err(_) => true,
+            Err(e) => {
+                if matches!(e, AllocError::OutOfMemory(_)) {
+                    let after = self.heap.stats().cached_arenas;
+                    quick::assert_flushed_before_oom(cached_before, after, "alloc");
+                }
+                true
+            }
         }
     }
 
@@ -363,7 +370,15 @@ fuzz_target!(|input: Input| {
                         let b = w.new_block(new_off, align);
                         assert!(b.len >= usize::from(size).max(1));
                     }
-                    Err(ReallocError::Alloc(_)) => {
+                    Err(ReallocError::Alloc(e)) => {
+                        if matches!(e, AllocError::OutOfMemory(_)) {
+                            let after = w.heap.stats().cached_arenas;
+                            quick::assert_flushed_before_oom(
+                                before.cached_arenas,
+                                after,
+                                "realloc",
+                            );
+                        }
                         failed = true;
                         may_flush = true;
                     }

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sysarena::{
-    ArenaManager, Handle, HandleError, HandleSlot, Movable, MoveStatus, PassLimits, PlannedMove,
-    Slot,
+    AllocError, ArenaManager, Handle, HandleError, HandleSlot, Movable, MoveStatus, PassLimits,
+    PlannedMove, Slot,
 };
 use sysarena_fuzz::quick::{self, Snapshot};
 
@@ -117,9 +117,13 @@ impl World {
     fn alloc(&mut self, size: usize, align: usize) {
         let before = Snapshot::of(self.m.manager());
         let r = self.m.alloc(size, align);
-        if r.is_err() {
+        if let Err(e) = &r {
             let now = Snapshot::of(self.m.manager());
             quick::assert_same_or_flushed(&before, &now, true, "refused alloc");
+            if matches!(e, HandleError::Alloc(AllocError::OutOfMemory(_))) {
+                let (b, a) = (before.stats.cached_arenas, now.stats.cached_arenas);
+                quick::assert_flushed_before_oom(b, a, "alloc");
+            }
         }
         if let Ok(h) = r {
             let off = self.m.offset(h).unwrap();
@@ -233,9 +237,13 @@ fuzz_target!(|input: Input| {
                         w.live.get_mut(&h).unwrap().1 = size;
                     }
                     Err(HandleError::Pinned { .. }) => assert!(w.live[&h].2 > 0),
-                    Err(HandleError::Alloc(_)) => {
+                    Err(HandleError::Alloc(e)) => {
                         let now = Snapshot::of(w.m.manager());
                         quick::assert_same_or_flushed(&before, &now, true, "refused resize");
+                        if matches!(e, AllocError::OutOfMemory(_)) {
+                            let (b, a) = (before.stats.cached_arenas, now.stats.cached_arenas);
+                            quick::assert_flushed_before_oom(b, a, "resize");
+                        }
                     }
                     Err(e) => panic!("resize: {e}"),
                 }

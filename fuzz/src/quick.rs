@@ -102,6 +102,20 @@ pub fn assert_same_or_flushed(before: &Snapshot, after: &Snapshot, may_flush: bo
     );
 }
 
+/// The promise behind every out-of-memory error of the fast model: the
+/// quick lists were flushed (and the request retried) first, so a request
+/// never fails while cached arenas, merged with their free neighbours,
+/// could hold it. `cached_before` is what the lists held before the
+/// refused operation; after it nothing may be cached. (The other checks
+/// cannot see a missing flush: a cached arena is free, and no single one
+/// fits a request that only their merge would hold.)
+pub fn assert_flushed_before_oom(cached_before: usize, cached_after: usize, what: &str) {
+    assert!(
+        cached_before == 0 || cached_after == 0,
+        "{what}: out of memory with {cached_after} arenas still cached (before: {cached_before}): the quick lists were not flushed first"
+    );
+}
+
 /// The quick lists as the manager reports them add up and keep their
 /// bounds; returns the cached arenas by offset.
 pub fn check_quick_lists<const N: usize, S: TableStorage>(
