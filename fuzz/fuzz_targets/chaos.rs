@@ -426,7 +426,7 @@ fuzz_target!(|input: Input| {
     let capacity = usize::from(input.capacity);
     let mut m =
         Manager::from_table(table, 0, quick::config_from(input.policy, input.immediate)).unwrap();
-    m.set_origin(usize::from(input.origin));
+    m.set_origin(usize::from(input.origin)).unwrap();
     m.grow(capacity).unwrap();
     let mut live: BTreeMap<usize, Block> = BTreeMap::new();
     // Offsets freed since the last relocation (double-free candidates).

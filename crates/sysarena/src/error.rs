@@ -112,8 +112,9 @@ pub enum ReallocError {
     Alloc(AllocError),
 }
 
-/// Why [`ArenaManager::grow`](crate::ArenaManager::grow) or a constructor
-/// that takes a caller-provided table failed.
+/// Why [`ArenaManager::grow`](crate::ArenaManager::grow),
+/// [`ArenaManager::set_origin`](crate::ArenaManager::set_origin) or a
+/// constructor that takes a caller-provided table failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TableError {
@@ -127,6 +128,12 @@ pub enum TableError {
     CapacityOverflow,
     /// Growing needs a new free arena and the table has no spare descriptor.
     NoSpareDescriptor,
+    /// The operation needs a manager with nothing allocated (its
+    /// allocations were placed for the old setting).
+    InUse {
+        /// The arenas in use.
+        allocations: usize,
+    },
 }
 
 /// Why an operation on a [`Movable`](crate::Movable) manager or a
@@ -286,6 +293,10 @@ impl fmt::Display for TableError {
             TableError::NoSpareDescriptor => {
                 f.write_str("no spare descriptor for the new free arena")
             }
+            TableError::InUse { allocations } => write!(
+                f,
+                "{allocations} allocations are live: this needs a manager with none"
+            ),
         }
     }
 }

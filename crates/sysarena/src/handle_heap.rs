@@ -111,10 +111,16 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     /// As for [`HandleHeap::new`], with `len = movable.capacity()`; and
     /// nothing may be allocated in `movable` yet.
     ///
+    /// # Panics
+    /// If something is allocated in `movable` (the contract above,
+    /// checked: its allocations were placed for another origin).
+    ///
     /// # Time complexity
     /// O(1).
     pub unsafe fn from_movable(base: NonNull<u8>, mut movable: Movable<N, H, S, T>) -> Self {
-        movable.set_origin(base.as_ptr() as usize);
+        if let Err(e) = movable.set_origin(base.as_ptr() as usize) {
+            panic!("HandleHeap::from_movable: {e}");
+        }
         HandleHeap { base, movable }
     }
 

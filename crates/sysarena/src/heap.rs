@@ -150,11 +150,17 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// later [`grow`](Heap::grow)); and nothing may be allocated in `manager`
     /// yet.
     ///
+    /// # Panics
+    /// If something is allocated in `manager` (the contract above, checked:
+    /// its allocations were placed for another origin).
+    ///
     /// # Time complexity
     /// O(1), plus moving `manager` in (for an inline `[Slot; N]` table, a
     /// copy of its `N` descriptors).
     pub unsafe fn from_manager(base: NonNull<u8>, mut manager: ArenaManager<N, S>) -> Self {
-        manager.set_origin(base.as_ptr() as usize);
+        if let Err(e) = manager.set_origin(base.as_ptr() as usize) {
+            panic!("Heap::from_manager: {e}");
+        }
         let len = manager.capacity();
         Heap {
             base,
@@ -166,9 +172,14 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
 
     /// Adds `len` bytes of memory at `base` to the heap: anywhere that does
     /// not overlap its regions (a memory map's next entry, with a hole
-    /// before it or not). Memory that starts exactly at the end of the last
-    /// region added grows that region instead ([`grow`](Heap::grow)), and a
-    /// heap with no memory yet takes it as its first region.
+    /// before it or not); a heap with no memory yet takes it as its first
+    /// region.
+    ///
+    /// Memory that starts exactly at the end of the last region is a region
+    /// of its own too, behind a fence: it may be another allocation (two
+    /// `static`s the linker put side by side), and a block must never span
+    /// two allocations. To grow the last region with more of the *same*
+    /// allocation, use [`grow`](Heap::grow).
     ///
     /// # Errors
     /// [`RegionError`]: too small, misaligned, wrapping, overlapping, one
@@ -188,27 +199,19 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// [`ArenaManager::stats`](crate::ArenaManager::stats)).
     pub unsafe fn add_region(&mut self, base: NonNull<u8>, len: usize) -> Result<(), RegionError> {
         let addr = base.as_ptr() as usize;
-        let last = *self.regions.list().last().unwrap_or(&Region::default());
         if self.manager.capacity() == 0 {
             // No memory yet (and so nothing allocated): this is region 0.
             if len == 0 {
-                return Err(RegionError::TooSmall {
-                    len,
-                    min: MIN_REGION_LEN,
-                });
+                return Err(RegionError::TooSmall { len, min: 1 });
             }
             addr.checked_add(len).ok_or(RegionError::Wraps)?;
             self.manager.grow(len)?;
-            self.manager.set_origin(addr);
+            // Nothing is allocated in a manager with no memory.
+            self.manager.set_origin(addr)?;
             self.base = base;
             self.first_len = len;
             self.regions.set_first(base.as_ptr(), len);
             return Ok(());
-        }
-        if addr == last.end() && len > 0 {
-            self.regions.check_free(addr, len)?;
-            // SAFETY: the caller gives us the bytes after the last region.
-            return Ok(unsafe { self.grow(len) }?);
         }
         self.regions.check_new(addr, len)?;
         self.regions.add(&mut self.manager, base.as_ptr(), len)
@@ -265,7 +268,10 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     ///
     /// # Errors
     /// As [`ArenaManager::alloc`]; in a heap of several regions, an
-    /// alignment above [`MAX_REGION_ALIGN`] is [`AllocError::TooLarge`].
+    /// alignment above [`MAX_REGION_ALIGN`], or a size (rounded up to the
+    /// alignment) larger than every region, is [`AllocError::TooLarge`]
+    /// (never [`OomReason::NoFit`](crate::OomReason::NoFit), which says
+    /// that freeing could help).
     ///
     /// # Time complexity
     /// As [`ArenaManager::alloc`] for the heap's policy (O(1) for
@@ -278,8 +284,32 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
                 capacity: self.stats().capacity,
             });
         }
-        let a = self.manager.alloc(layout.size().max(1), layout.align())?;
+        let a = self
+            .manager
+            .alloc(layout.size().max(1), layout.align())
+            .map_err(|e| self.beyond_every_region(e, layout))?;
         Ok(self.ptr_at(a.offset()))
+    }
+
+    /// The error of a request the manager could not serve: in a heap of
+    /// several regions, a [`OomReason::NoFit`](crate::OomReason::NoFit) for
+    /// more than the largest region holds becomes
+    /// [`AllocError::TooLarge`] (the manager counts the fences' offsets in
+    /// its capacity, so it took the request for fragmentation). O(regions),
+    /// on the error path only.
+    #[cold]
+    fn beyond_every_region(&self, e: AllocError, layout: Layout) -> AllocError {
+        let AllocError::OutOfMemory(crate::OomReason::NoFit { needed, .. }) = e else {
+            return e;
+        };
+        let largest = self.regions.list().iter().map(|r| r.len).max().unwrap_or(0);
+        if self.regions.fences() == 0 || needed <= largest {
+            return e;
+        }
+        AllocError::TooLarge {
+            size: layout.size(),
+            capacity: self.stats().capacity,
+        }
     }
 
     /// Frees `ptr`.
@@ -305,7 +335,10 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// up to the new size).
     ///
     /// # Errors
-    /// [`ReallocError`]; on error the old allocation is untouched.
+    /// [`ReallocError`]; in a heap of several regions, as
+    /// [`alloc`](Heap::alloc), an alignment above [`MAX_REGION_ALIGN`] or a
+    /// size larger than every region is [`AllocError::TooLarge`]. On error
+    /// the old allocation is untouched.
     ///
     /// # Safety
     /// `ptr` must be a live allocation of this heap; on success the memory
@@ -321,9 +354,21 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
         new_layout: Layout,
     ) -> Result<NonNull<u8>, ReallocError> {
         let offset = self.offset_of(ptr)?;
+        if new_layout.align() > MAX_REGION_ALIGN && self.regions.fences() > 0 {
+            return Err(ReallocError::Alloc(AllocError::TooLarge {
+                size: new_layout.size(),
+                capacity: self.stats().capacity,
+            }));
+        }
         let r = self
             .manager
-            .realloc(offset, new_layout.size().max(1), new_layout.align())?;
+            .realloc(offset, new_layout.size().max(1), new_layout.align())
+            .map_err(|e| match e {
+                ReallocError::Alloc(e) => {
+                    ReallocError::Alloc(self.beyond_every_region(e, new_layout))
+                }
+                e => e,
+            })?;
         let new = self.ptr_at(r.offset);
         if let Some(old) = r.moved_from {
             // SAFETY: both ranges lie in the region (the manager's arenas do);
@@ -375,24 +420,36 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     }
 
     /// Adds `additional` bytes of memory right after the end of the last
-    /// region added ([`end`](Heap::end)).
+    /// region added ([`end`](Heap::end)): that region grows, and a block may
+    /// span its old end.
     ///
     /// # Errors
-    /// See [`ArenaManager::grow`].
+    /// [`RegionError::Wraps`] if the region would wrap around the address
+    /// space, [`RegionError::Overlaps`] if the added bytes overlap another
+    /// region of the heap, [`RegionError::Table`] if the manager refuses
+    /// (see [`ArenaManager::grow`]). Nothing changes then.
     ///
     /// # Safety
     /// The `additional` bytes after the last region's end must satisfy the
-    /// contract of [`Heap::new`].
+    /// contract of [`Heap::new`] and belong to the same allocation as that
+    /// region (more of the same mapping, buffer or `static`): pointers into
+    /// them are derived from the region's. Memory of another allocation
+    /// goes in with [`add_region`](Heap::add_region).
     ///
     /// # Time complexity
-    /// O(1), amortised: like an allocation, it may double the offset map
-    /// (see [`ArenaManager::alloc`]).
-    pub unsafe fn grow(&mut self, additional: usize) -> Result<(), crate::TableError> {
+    /// O(log regions) for the overlap check, plus O(1) amortised: like an
+    /// allocation, it may double the offset map (see
+    /// [`ArenaManager::alloc`]).
+    pub unsafe fn grow(&mut self, additional: usize) -> Result<(), RegionError> {
+        let end = self.regions.list().last().map_or(0, Region::end);
+        if self.manager.capacity() > 0 && additional > 0 {
+            self.regions.check_free(end, additional)?;
+        }
         let last = self.regions.last_mut();
         last.base
             .checked_add(last.len)
             .and_then(|e| e.checked_add(additional))
-            .ok_or(crate::TableError::CapacityOverflow)?;
+            .ok_or(RegionError::Wraps)?;
         self.manager.grow(additional)?;
         last.len += additional;
         if self.regions.fences() == 0 {

@@ -81,8 +81,10 @@ impl<const N: usize, R: RawMutex, S: TableStorage> LockedHeap<N, R, S> {
 impl<const N: usize, R: RawMutex> LockedHeap<N, R, [Slot; N]> {
     /// Gives the heap `len` bytes at `base`: the first region, then more
     /// regions — anywhere that does not overlap the heap's (a memory map
-    /// with holes), or, when `base` is the end of the last region, more of
-    /// that region ([`Heap::add_region`]).
+    /// with holes, or memory right after the last region: a region of its
+    /// own, behind a fence; see [`Heap::add_region`]). To grow the last
+    /// region with more of its own allocation, use
+    /// [`extend`](Self::extend).
     ///
     /// The first claim builds the manager (`[Slot; N]`, about `N` × 56
     /// bytes plus an 8 KiB free index on 64-bit targets) on the stack

@@ -44,10 +44,12 @@ macro_rules! shared_methods {
                 .unwrap_or(Err(ClaimError::AlreadyClaimed))
         }
 
-        /// Adds `len` bytes at `base` to a heap that has memory: a new
-        /// region (anywhere that does not overlap the heap's), or more of
-        /// the last region when `base` is its end — for any table storage
-        /// ([`Heap::add_region`](crate::Heap::add_region)).
+        /// Adds `len` bytes at `base` to a heap that has memory: more of
+        /// the last region when `base` is its end (the `sbrk`-style growth
+        /// of an OOM handler; [`Heap::grow`](crate::Heap::grow)), else a new
+        /// region anywhere that does not overlap the heap's
+        /// ([`Heap::add_region`](crate::Heap::add_region)) — for any table
+        /// storage.
         ///
         /// # Errors
         /// [`ClaimError::NoRegion`](crate::global::ClaimError::NoRegion)
@@ -56,7 +58,12 @@ macro_rules! shared_methods {
         /// memory the heap refuses. Nothing changes then.
         ///
         /// # Safety
-        /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+        /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim); and
+        /// memory that starts at the last region's end must belong to the
+        /// same allocation as that region (more of the same mapping,
+        /// buffer or `static`), since a block may then span both. Give
+        /// another allocation to `claim`, which always makes it a region
+        /// of its own.
         ///
         /// # Time complexity
         /// As [`Heap::add_region`](crate::Heap::add_region) (O(regions) plus

@@ -60,11 +60,13 @@
 //! # Regions
 //! A heap holds up to [`MAX_REGIONS`](crate::MAX_REGIONS) regions. The
 //! first `claim` (or `init_heap`) gives it its first region; a later
-//! `claim` or `extend` adds memory anywhere that does not overlap the
-//! heap's regions — the next entry of a memory map, with a hole before it
-//! — as a new region ([`Heap::add_region`](crate::Heap::add_region)), or,
-//! when it starts exactly at the end of the last region, grows that region
-//! (the `sbrk`-style growth an OOM handler usually does). Allocation
+//! `claim` adds memory anywhere that does not overlap the heap's regions —
+//! the next entry of a memory map, with a hole before it or not — as a new
+//! region ([`Heap::add_region`](crate::Heap::add_region)). `extend` does
+//! the same, except that memory starting exactly at the end of the last
+//! region, which must then be more of that region's allocation, grows it
+//! ([`Heap::grow`](crate::Heap::grow): the `sbrk`-style growth an OOM
+//! handler usually does). Allocation
 //! searches every region; a free finds its region in O(1) for the first
 //! and O(log regions) for the others; `stats` covers them all.
 //!

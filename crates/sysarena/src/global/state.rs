@@ -46,17 +46,23 @@ impl<const N: usize, S: TableStorage> State<N, S> {
         }
     }
 
-    /// Adds `len` bytes at `base` to the heap ([`Heap::add_region`]): a
-    /// new region, or more of the last one when `base` is its end.
+    /// Adds `len` bytes at `base` to the heap: more of the last region
+    /// when `base` is its end ([`Heap::grow`]), else a new region
+    /// ([`Heap::add_region`]).
     ///
     /// # Safety
-    /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+    /// As [`LockedHeap::extend`](crate::global::LockedHeap::extend).
     pub(super) unsafe fn extend(
         &mut self,
         base: NonNull<u8>,
         len: usize,
     ) -> Result<(), ClaimError> {
         let heap = self.heap.as_mut().ok_or(ClaimError::NoRegion)?;
+        if base == heap.end() && len > 0 {
+            // SAFETY: the caller gives us `base .. base + len` under
+            // `Heap::new`'s contract, of the last region's allocation.
+            return Ok(unsafe { heap.grow(len) }?);
+        }
         // SAFETY: the caller gives us `base .. base + len` under
         // `Heap::new`'s contract.
         Ok(unsafe { heap.add_region(base, len) }?)
@@ -221,19 +227,20 @@ pub struct Rescue<'a, const N: usize, S: TableStorage = [Slot; N]> {
 }
 
 impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
-    /// Adds `len` bytes at `base`: a new region, or more of the last one
-    /// when `base` is its end ([`Rescue::end`]); see
-    /// [`Heap::add_region`].
+    /// Adds `len` bytes at `base`: more of the last region when `base` is
+    /// its end ([`Rescue::end`]; see [`Heap::grow`]), else a new region
+    /// ([`Heap::add_region`]).
     ///
     /// # Errors
     /// [`ClaimError::NoRegion`] before the first region,
     /// [`ClaimError::Region`] for memory the heap refuses.
     ///
     /// # Safety
-    /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+    /// As [`LockedHeap::extend`](crate::global::LockedHeap::extend).
     ///
     /// # Time complexity
-    /// As [`Heap::add_region`] (the lock is already held).
+    /// As [`Heap::grow`] or [`Heap::add_region`] (the lock is already
+    /// held).
     pub unsafe fn extend(&mut self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
         // SAFETY: forwarded to the caller.
         unsafe { self.state.extend(base, len) }
@@ -252,8 +259,9 @@ impl<const N: usize, S: TableStorage> Rescue<'_, N, S> {
         self.state.init(heap)
     }
 
-    /// The end of the last region added, where memory grows that region
-    /// instead of making a new one (`None` before the first region).
+    /// The end of the last region added, where [`extend`](Rescue::extend)
+    /// grows that region instead of making a new one (`None` before the
+    /// first region).
     ///
     /// # Time complexity
     /// As [`Heap::end`]: O(log regions).

@@ -41,7 +41,8 @@ pub const MAX_REGIONS: usize = 16;
 /// multiple of this (the alignment of `malloc` blocks on 64-bit targets).
 pub const REGION_ALIGN: usize = 16;
 
-/// A region added to a heap must hold at least this many bytes.
+/// A region added to a heap that already has memory must hold at least
+/// this many bytes (a heap's first region needs only one).
 pub const MIN_REGION_LEN: usize = REGION_ALIGN;
 
 /// In a heap of several regions, the largest alignment an allocation may
@@ -77,7 +78,8 @@ impl Region {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegionError {
-    /// The region is shorter than [`MIN_REGION_LEN`].
+    /// The region is shorter than [`MIN_REGION_LEN`] (or, as a heap's
+    /// first region, empty).
     TooSmall {
         /// The length given.
         len: usize,

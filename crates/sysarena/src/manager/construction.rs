@@ -220,13 +220,24 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Sets the address that offset 0 stands for, so that alignment is
     /// honoured for `origin + offset` rather than for the offset alone. A
     /// [`Heap`](crate::Heap) sets it to its base address; a sub-allocator of
-    /// device memory sets it to the buffer's device address. Change it only
-    /// while nothing is allocated. Defaults to 0.
+    /// device memory sets it to the buffer's device address. Defaults to 0.
+    ///
+    /// # Errors
+    /// [`TableError::InUse`] while anything is allocated (the allocations
+    /// were aligned for the old origin, and `relocate` would plan moves
+    /// upwards from them); nothing changes then. Setting the same origin
+    /// again always succeeds.
     ///
     /// # Time complexity
     /// O(1).
-    pub fn set_origin(&mut self, origin: usize) {
+    pub fn set_origin(&mut self, origin: usize) -> Result<(), TableError> {
+        if origin != self.origin && self.used_arenas() != 0 {
+            return Err(TableError::InUse {
+                allocations: self.used_arenas(),
+            });
+        }
         self.origin = origin;
+        Ok(())
     }
 
     /// The address offset 0 stands for; see [`set_origin`](Self::set_origin).

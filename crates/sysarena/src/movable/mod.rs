@@ -197,8 +197,8 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> Movable<
 
     /// Sets the manager's origin (see
     /// [`ArenaManager::set_origin`](crate::ArenaManager::set_origin)).
-    pub(crate) fn set_origin(&mut self, origin: usize) {
-        self.manager.set_origin(origin);
+    pub(crate) fn set_origin(&mut self, origin: usize) -> Result<(), crate::TableError> {
+        self.manager.set_origin(origin)
     }
 
     /// The arena manager underneath (read only: its arenas, table, stats).

@@ -310,10 +310,37 @@ fn grow_extends_the_last_free_arena_or_adds_one() {
     check(&m);
 }
 
+/// Changing the origin under live allocations is refused and changes
+/// nothing: they were aligned for the old one, and `relocate` planned
+/// moves upwards from them (a panic in debug builds).
+#[test]
+fn the_origin_changes_only_while_nothing_is_allocated() {
+    let mut m = ArenaManager::<16>::new(1024);
+    let a = m.alloc(64, 64).unwrap().offset();
+    m.alloc(64, 1).unwrap();
+    assert_eq!(
+        m.set_origin(1),
+        Err(sysarena::TableError::InUse { allocations: 2 })
+    );
+    assert_eq!(m.origin(), 0);
+    assert_eq!(m.set_origin(0), Ok(()));
+    m.free(a).unwrap();
+    let mut moves = Vec::new();
+    m.relocate(|mv| moves.push(mv)).unwrap();
+    assert!(moves.iter().all(|mv| mv.to < mv.from), "{moves:?}");
+    check(&m);
+    m.free(m.arenas().find(|x| x.in_use).unwrap().offset)
+        .unwrap();
+    assert_eq!(m.set_origin(1), Ok(()));
+    // Aligned for the new origin (offset 63 is address 64).
+    assert_eq!((1 + m.alloc(64, 64).unwrap().offset()) % 64, 0);
+    check(&m);
+}
+
 #[test]
 fn origin_aligns_addresses_not_offsets() {
     let mut m = ArenaManager::<4>::new(256);
-    m.set_origin(8);
+    m.set_origin(8).unwrap();
     let a = m.alloc(16, 16).unwrap();
     assert_eq!((8 + a.offset()) % 16, 0);
     assert_eq!(a.offset(), 8);

@@ -10,7 +10,8 @@ use std::ptr::NonNull;
 
 use proptest::prelude::*;
 use sysarena::{
-    AllocError, Coalescing, Config, Heap, MIN_REGION_LEN, Policy, REGION_ALIGN, RegionError,
+    AllocError, Coalescing, Config, Heap, MIN_REGION_LEN, Policy, REGION_ALIGN, ReallocError,
+    RegionError,
 };
 
 /// A 64-aligned buffer that outlives the heap.
@@ -189,13 +190,9 @@ fn run(config: Config, layout: (Vec<(usize, usize)>, Vec<usize>), ops: Vec<Op>) 
         // SAFETY: as above; regions do not overlap.
         let r = unsafe { heap.add_region(ptr(i), parts[i].1) };
         r.unwrap_or_else(|e| panic!("adding {:?}: {e}", parts[i]));
-        // Memory that starts at the end of the last region added grows it.
-        let last = added.last_mut().unwrap();
-        if last.0 + last.1 == regions[i].0 {
-            last.1 += regions[i].1;
-        } else {
-            added.push(regions[i]);
-        }
+        // Memory that starts at the end of the last region added is a
+        // region of its own too (it may be another allocation).
+        added.push(regions[i]);
     }
     assert_eq!(heap.regions().count(), added.len());
     let mut w = World {
@@ -365,5 +362,126 @@ fn a_block_never_spans_two_regions_and_free_finds_each_owner() {
     // SAFETY: a heap of two regions refuses to relocate, changing nothing.
     let r = unsafe { heap.relocate(|_, _, _| unreachable!()) };
     assert_eq!(r.unwrap_err(), RegionError::SeveralRegions);
+    heap.manager().check_invariants().unwrap();
+}
+
+/// Memory that starts exactly where the last region ends may be another
+/// allocation (two `static`s side by side): `add_region` makes it a region
+/// of its own behind a fence, so no block spans the two (it used to grow
+/// the last region, and a block could cross from one allocation into the
+/// other). `grow` is the way to add more of the same allocation.
+#[test]
+fn memory_right_after_the_last_region_is_a_region_of_its_own() {
+    let mem = memory(4096);
+    let base = mem.base;
+    // SAFETY: the buffer outlives the heap; [0, 1024) and [1024, 2048) do
+    // not overlap.
+    let mut heap = unsafe { Heap::<32>::new(base, 1024, Config::classic()) };
+    // SAFETY: as above.
+    unsafe { heap.add_region(base.add(1024), 1024).unwrap() };
+    assert_eq!(heap.regions().count(), 2);
+    assert_eq!(heap.stats().free_bytes, 2048);
+    // 2048 bytes lie side by side, but no block may take both halves.
+    assert!(
+        heap.alloc(Layout::from_size_align(1025, 1).unwrap())
+            .is_err()
+    );
+    let a = heap
+        .alloc(Layout::from_size_align(1024, 16).unwrap())
+        .unwrap();
+    let b = heap
+        .alloc(Layout::from_size_align(1024, 16).unwrap())
+        .unwrap();
+    assert_eq!(
+        [a, b].map(|p| heap.region_of(p.as_ptr())),
+        [Some(0), Some(1)]
+    );
+    // SAFETY: the 1024 bytes after the second region are of the same
+    // buffer: `grow` adds them to it.
+    unsafe { heap.grow(1024).unwrap() };
+    assert_eq!(heap.regions().count(), 2);
+    assert_eq!(heap.regions().nth(1).unwrap().len, 2048);
+    heap.manager().check_invariants().unwrap();
+}
+
+/// `grow` into another region of the heap is refused as `add_region`
+/// refuses the same bytes (it made two live blocks overlap).
+#[test]
+fn grow_into_another_region_is_refused_and_changes_nothing() {
+    let mem = memory(16384);
+    let base = mem.base;
+    // SAFETY: the buffer outlives the heap; [8192, 12288) and [0, 4096) do
+    // not overlap.
+    let mut heap = unsafe { Heap::<32>::new(base.add(8192), 4096, Config::classic()) };
+    // SAFETY: as above.
+    unsafe { heap.add_region(base, 4096).unwrap() };
+    let before = heap.stats();
+    // SAFETY: refused before anything is touched: [4096, 12288) would
+    // overlap the first region.
+    let e = unsafe { heap.grow(8192) }.unwrap_err();
+    assert!(matches!(e, RegionError::Overlaps { .. }), "{e:?}");
+    assert_eq!(heap.stats(), before);
+    // Up to the first region is fine.
+    // SAFETY: [4096, 8192) is the buffer's, used by nothing else.
+    unsafe { heap.grow(4096).unwrap() };
+    assert_eq!(heap.stats().capacity, before.capacity + 4096);
+    heap.manager().check_invariants().unwrap();
+}
+
+/// A request no region could hold is `TooLarge`, never `NoFit` (which says
+/// that freeing or defragmenting could help): the manager's capacity counts
+/// the fences' offsets, so it took 6 KiB over two 4 KiB regions for
+/// fragmentation. The same for a `realloc`.
+#[test]
+fn a_request_larger_than_every_region_is_too_large() {
+    let mem = memory(16384);
+    let base = mem.base;
+    // SAFETY: the buffer outlives the heap; [0, 4096) and [8192, 12288) do
+    // not overlap.
+    let mut heap = unsafe { Heap::<32>::new(base, 4096, Config::fast()) };
+    // SAFETY: as above.
+    unsafe { heap.add_region(base.add(8192), 4096).unwrap() };
+    let big = Layout::from_size_align(6144, 16).unwrap();
+    assert!(
+        matches!(
+            heap.alloc(big),
+            Err(AllocError::TooLarge {
+                size: 6144,
+                capacity: 8192
+            })
+        ),
+        "{:?}",
+        heap.alloc(big)
+    );
+    // What one region holds is served.
+    let p = heap
+        .alloc(Layout::from_size_align(4096, 16).unwrap())
+        .unwrap();
+    let before = heap.stats();
+    // SAFETY: a live block; on error it stays live and untouched.
+    let r = unsafe { heap.realloc(p, big) };
+    assert!(
+        matches!(r, Err(ReallocError::Alloc(AllocError::TooLarge { .. }))),
+        "{r:?}"
+    );
+    // Nothing changed but the count of searches made.
+    let state = |s: sysarena::Stats| sysarena::Stats {
+        fallback_searches: 0,
+        ..s
+    };
+    assert_eq!(state(heap.stats()), state(before));
+    // A request that fits a region but finds it taken is still `NoFit`.
+    let e = heap
+        .alloc(Layout::from_size_align(4096, 16).unwrap())
+        .unwrap();
+    let e2 = heap
+        .alloc(Layout::from_size_align(16, 16).unwrap())
+        .unwrap_err();
+    assert!(matches!(e2, AllocError::OutOfMemory(_)), "{e2:?}");
+    // SAFETY: live blocks, not used again.
+    unsafe {
+        heap.free(e).unwrap();
+        heap.free(p).unwrap();
+    }
     heap.manager().check_invariants().unwrap();
 }

@@ -894,7 +894,7 @@ fn an_origin_that_wraps_keeps_alignment() {
     let origin = usize::MAX - 2; // offset 3 is address 0
     for config in test_configs() {
         let mut m = ArenaManager::<32>::with_config(CAP, config);
-        m.set_origin(origin);
+        m.set_origin(origin).unwrap();
         let a = m.alloc(8, 64).unwrap().offset();
         assert_eq!(a, 3, "{config:?}");
         let b = m.alloc(40, 16).unwrap().offset();
