@@ -106,6 +106,25 @@ fn bound_source(s: &mut viz::SourceArgs, with_trace: bool) {
     }
 }
 
+/// At most two subjects (every subject when none are named is too slow
+/// for a fuzzer), named ones kept when they resolve.
+fn bound_subjects(s: &mut sim::SubjectArgs) {
+    let names = match s.resolve() {
+        Ok(Some(names)) => names,
+        // A bad list stays, to be refused by the verb.
+        Err(_) => return,
+        Ok(None) => vec!["talc".to_owned(), "sysarena/first-fit/deferred".to_owned()],
+    };
+    s.subjects = Some(names.into_iter().take(2).collect());
+}
+
+/// One thread, no progress bar, no series, no tick clock's long budget.
+fn bound_output(o: &mut sim::OutputArgs) {
+    o.quiet = true;
+    o.jobs = Some(1);
+    o.series = false;
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut lines = text.splitn(4, '\n');
@@ -142,15 +161,36 @@ fuzz_target!(|data: &[u8]| {
             a.svg = None;
             let _ = defrag::run(&a, Vec::new());
         }
-        Ok(Command::Simulate(a)) => {
+        Ok(Command::Simulate(mut a)) => {
             let _ = a.workload_args.check();
-            let _ = a.subjects.resolve();
+            bound_subjects(&mut a.subjects);
+            bound_output(&mut a.out);
+            a.workload_args.ops = a.workload_args.ops.min(200);
+            a.capacity = Some(a.capacity.unwrap_or(64 << 10).min(1 << 20));
+            a.save_trace = None;
+            a.width = a.width.min(200);
+            let _ = sim::simulate::run(&a, Vec::new());
         }
-        Ok(Command::Replay(a)) => {
-            let _ = a.subjects.resolve();
+        Ok(Command::Replay(mut a)) => {
+            bound_subjects(&mut a.subjects);
+            bound_output(&mut a.out);
+            a.trace = trace_file().clone();
+            a.input.format = None;
+            a.input.max_events = a.input.max_events.map(|n| n.min(500));
+            a.input.capacity = a.input.capacity.min(1 << 20);
+            let _ = sim::replay::run(&a, Vec::new());
         }
-        Ok(Command::Compare(a)) => {
-            let _ = a.subjects.resolve();
+        Ok(Command::Compare(mut a)) => {
+            bound_subjects(&mut a.subjects);
+            bound_output(&mut a.out);
+            if a.workload.is_none() {
+                a.trace = Some(trace_file().clone());
+                a.format = None;
+            }
+            a.max_events = a.max_events.map(|n| n.min(500));
+            a.workload_args.ops = a.workload_args.ops.min(200);
+            a.capacity = Some(a.capacity.unwrap_or(64 << 10).min(1 << 20));
+            let _ = sim::compare::run(&a, Vec::new());
         }
         Ok(Command::Viz(mut a)) => {
             bound_source(&mut a.source, with_trace);
@@ -172,7 +212,13 @@ fuzz_target!(|data: &[u8]| {
             a.epoch_ops = a.epoch_ops.min(1000);
             a.check_every = a.check_every.min(1000);
             a.quiet = true;
-            let _ = soak::run(&a, Vec::new());
+            // A refusal of the options is fine; a violation is a finding
+            // (soak reports it as an error, not a panic).
+            let mut out = Vec::new();
+            if soak::run(&a, &mut out).is_err() {
+                let out = String::from_utf8_lossy(&out);
+                assert!(!out.contains("soak: VIOLATION"), "{out}");
+            }
         }
         Ok(Command::Completions(a)) => {
             let mut out = Vec::new();
