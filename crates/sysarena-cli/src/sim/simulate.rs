@@ -142,7 +142,8 @@ fn draw_map(
     let line = map.render_line(crate::heapmap::label);
     let free: usize = arenas.iter().filter(|a| !a.in_use).map(|a| a.size).sum();
     // Cached arenas (the fast model's quick lists) are free but never the
-    // largest, as in `Stats::largest_free`.
+    // largest the map marks (`Stats::largest_free` counts them too: the
+    // line says which it means when they differ).
     let largest = arenas
         .iter()
         .filter(|a| !a.in_use && !a.cached)
@@ -158,7 +159,7 @@ fn draw_map(
     writeln!(out, "  |{line}|")?;
     writeln!(
         out,
-        "  {} free in {}{}, the largest {}",
+        "  {} free in {}{}, the largest {}{}",
         bytes(free),
         count(
             arenas.iter().filter(|a| !a.in_use).count(),
@@ -166,6 +167,11 @@ fn draw_map(
             "arenas"
         ),
         crate::heapmap::cached_note(&cached),
+        if cached.cached_arenas > 0 {
+            "not cached "
+        } else {
+            ""
+        },
         bytes(largest)
     )?;
     writeln!(out, "  {}", HeapMap::legend())?;
