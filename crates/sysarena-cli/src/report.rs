@@ -34,7 +34,9 @@ pub struct ReportArgs {
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
     /// Steps captured for the slider (heap maps and histograms), 1 to
-    /// 10,000; the curves use every sample of the replay.
+    /// 10,000: evenly spaced up to the end, after the start (N + 1
+    /// positions; fewer for a trace of fewer events). The curves use
+    /// every sample of the replay.
     #[arg(long, default_value_t = 400, value_parser = parse_frames)]
     pub keyframes: usize,
     /// Heap-map width, in cells (1 to 4096; narrower than 16 is drawn as 16).

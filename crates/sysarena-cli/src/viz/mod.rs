@@ -230,7 +230,9 @@ pub struct VizArgs {
     /// The step (events applied) for `map` and `histogram`; default: the end.
     #[arg(long)]
     pub step: Option<usize>,
-    /// Rows of the timeline (sampled steps), 1 to 10,000.
+    /// Sampled steps of the timeline, 1 to 10,000: evenly spaced up to the
+    /// end, drawn under a first row for the start (N + 1 rows; fewer for
+    /// a trace of fewer events).
     #[arg(long, default_value_t = 200, value_parser = parse_frames)]
     pub rows: usize,
     /// Heap-map width in cells (`map`; the timeline uses 240), 1 to 4096.
