@@ -1,9 +1,21 @@
 //! The one-line global allocator in a `no_std` program. Built for a
-//! bare-metal target it is `#![no_std]` and `#![no_main]` (CI:
-//! `cargo build -p sysarena --features global --example embedded --target
-//! thumbv7em-none-eabihf`); on a hosted target the same code runs as an
-//! ordinary program (`cargo run -p sysarena --features global --example
-//! embedded`).
+//! bare-metal target it is `#![no_std]` and `#![no_main]`; on a hosted
+//! target the same code runs as an ordinary program (`cargo run -p
+//! sysarena --features global --example embedded`).
+//!
+//! `cargo build --example embedded --target thumbv7em-none-eabihf` fails:
+//! Cargo builds the crate's dev-dependencies for an example, and proptest
+//! does not build for a bare-metal target. CI (`.ci/frontends.sh`) builds
+//! the library for the target, then this file with `rustc`:
+//!
+//! ```sh
+//! cargo build -p sysarena --target thumbv7em-none-eabihf --no-default-features --features global
+//! deps=target/thumbv7em-none-eabihf/debug
+//! rustc --edition 2024 --target thumbv7em-none-eabihf --crate-type bin \
+//!   -C panic=abort -C opt-level=s -C link-arg=--entry=sysarena_example_main \
+//!   crates/sysarena/examples/embedded.rs \
+//!   --extern sysarena=$deps/libsysarena.rlib -L dependency=$deps/deps
+//! ```
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 extern crate alloc;

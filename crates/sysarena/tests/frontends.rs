@@ -177,7 +177,8 @@ fn claims_elsewhere_add_regions_and_bad_ones_are_refused() {
             Err(ClaimError::Region(RegionError::TooSmall { .. }))
         ));
         assert_eq!(heap.stats(), before);
-        // A hole of 1 KiB, then a second region; then that region grows.
+        // A hole of 1 KiB, then a second region; memory right after it is
+        // a third (it may be another allocation: a claim never joins two).
         heap.claim(base.add(5 << 10), 1 << 10).unwrap();
         heap.claim(base.add(6 << 10), 1 << 10).unwrap();
     }
@@ -186,8 +187,53 @@ fn claims_elsewhere_add_regions_and_bad_ones_are_refused() {
         (s.capacity, s.free_bytes, s.used_arenas),
         (6 << 10, 6 << 10, 0)
     );
-    heap.with_heap(|h| assert_eq!(h.unwrap().regions().count(), 2));
+    heap.with_heap(|h| assert_eq!(h.unwrap().regions().count(), 3));
+    // With the first region full, no block spans the second and third.
+    let first = heap
+        .try_alloc(Layout::from_size_align(4 << 10, 8).unwrap())
+        .unwrap();
+    assert!(
+        heap.try_alloc(Layout::from_size_align(2 << 10, 8).unwrap())
+            .is_err()
+    );
+    // `extend` at the last region's end grows it: more of the same buffer.
+    // SAFETY: the buffer's next 1 KiB, used by nothing else.
+    unsafe { heap.extend(base.add(7 << 10), 1 << 10).unwrap() };
+    heap.with_heap(|h| {
+        let h = h.unwrap();
+        assert_eq!(h.regions().count(), 3);
+        assert_eq!(h.regions().last().unwrap().len, 2 << 10);
+    });
+    let p = heap
+        .try_alloc(Layout::from_size_align(2 << 10, 8).unwrap())
+        .expect("the grown region holds it");
+    // SAFETY: `p` and `first` are live and not used again.
+    unsafe {
+        heap.try_free(p).unwrap();
+        heap.try_free(first).unwrap();
+    }
     heap.check_invariants().unwrap();
+}
+
+/// A panic in a `with_heap` closure leaves a `HeapCell` usable: it was
+/// left busy, every later request refused and every free leaked.
+#[test]
+fn a_panic_in_with_heap_leaves_the_cell_usable() {
+    let (_mem, base, _) = region(4 << 10);
+    // SAFETY: used from this thread only.
+    let cell: HeapCell<16> = unsafe { HeapCell::new() };
+    // SAFETY: leaked memory, used by nothing else.
+    unsafe { cell.claim(base, 4 << 10).unwrap() };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cell.with_heap(|_| panic!("a reader's bug"))
+    }));
+    assert!(r.is_err());
+    let p = cell
+        .try_alloc(Layout::from_size_align(64, 8).unwrap())
+        .expect("the cell is free again");
+    // SAFETY: `p` is live and not used again.
+    unsafe { cell.try_free(p).unwrap() };
+    assert_eq!(cell.stats().used_arenas, 0);
 }
 
 #[test]
@@ -516,4 +562,39 @@ fn c_abi_blocks_unpin_what_a_cancelled_move_pinned() {
     }
     // SAFETY: a live block.
     assert_eq!(unsafe { sysarena_block_check(b) }, SYSARENA_OK);
+}
+
+fn panicking_handler(_: &mut Rescue<'_, 16>, _: Layout, _: AllocError) -> OomAction {
+    panic!("a handler's bug");
+}
+
+/// An OOM handler that panics ends the program (SIGABRT) rather than
+/// unwind out of the allocator (undefined behaviour through `GlobalAlloc`)
+/// or leave the heap locked (a hang: the panic machinery allocates).
+#[test]
+#[cfg(all(feature = "std", unix))]
+#[cfg_attr(miri, ignore = "spawns a child process")]
+fn a_panicking_oom_handler_aborts() {
+    use std::os::unix::process::ExitStatusExt;
+    const CHILD: &str = "SYSARENA_PANICKING_HANDLER_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let heap: LockedHeap<16> = LockedHeap::new();
+        let (_mem, base, _) = region(4 << 10);
+        // SAFETY: leaked memory, used by nothing else.
+        unsafe { heap.claim(base, 4 << 10).unwrap() };
+        heap.set_oom_handler(Some(panicking_handler));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            heap.try_alloc(Layout::from_size_align(8 << 10, 8).unwrap())
+        }));
+        unreachable!("the handler's panic unwound out of the allocator");
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_panicking_oom_handler_aborts", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(6), "{stderr}");
+    assert!(stderr.contains("a handler's bug"), "{stderr}");
+    assert!(!stderr.contains("unwound out"), "{stderr}");
 }

@@ -80,13 +80,7 @@ pub fn abort_on_bad_free(bad: &BadFree) {
 /// the allocator.
 #[cfg(not(feature = "std"))]
 fn stop_by_double_panic(bad: &BadFree) {
-    struct AbortOnUnwind;
-    impl Drop for AbortOnUnwind {
-        fn drop(&mut self) {
-            panic!("sysarena: aborting instead of unwinding out of the allocator");
-        }
-    }
-    let _guard = AbortOnUnwind;
+    let _guard = super::state::AbortOnUnwind;
     panic!(
         "sysarena: {} (pointer {:p}, layout size {} align {}); the heap is unchanged",
         bad.error,

@@ -84,11 +84,14 @@ impl<const N: usize, S: TableStorage> HeapCell<N, S> {
         if self.busy.replace(true) {
             return None;
         }
+        // The cell is free again when `f` returns — or unwinds: a panic in
+        // a `with_heap` closure (which sees the heap only by `&`) must not
+        // leave every later call refused and every free leaked. (An OOM
+        // handler's panic aborts; see `AbortOnUnwind`.)
+        let _release = Release(&self.busy);
         // SAFETY: `busy` was false, so no other `&mut` to the state exists
         // on this thread, and the constructor's contract rules out others.
-        let t = f(unsafe { &mut *self.state.get() });
-        self.busy.set(false);
-        Some(t)
+        Some(f(unsafe { &mut *self.state.get() }))
     }
 
     shared_methods!();
@@ -131,3 +134,12 @@ unsafe impl<const N: usize, S: TableStorage> GlobalAlloc for HeapCell<N, S> {
 /// A [`HeapCell`](crate::global::HeapCell) whose arena table is a caller-provided
 /// `&'t mut [Slot]`: no placeholder `0` to write.
 pub type SliceHeapCell<'t> = HeapCell<0, &'t mut [Slot]>;
+
+/// Clears a [`HeapCell`]'s busy flag when dropped, on return or unwind.
+struct Release<'a>(&'a Cell<bool>);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}

@@ -62,8 +62,8 @@ macro_rules! shared_methods {
         /// memory that starts at the last region's end must belong to the
         /// same allocation as that region (more of the same mapping,
         /// buffer or `static`), since a block may then span both. Give
-        /// another allocation to `claim`, which always makes it a region
-        /// of its own.
+        /// another allocation to [`add_region`](Self::add_region) (or
+        /// `claim`), which always makes it a region of its own.
         ///
         /// # Time complexity
         /// As [`Heap::add_region`](crate::Heap::add_region) (O(regions) plus
@@ -72,6 +72,26 @@ macro_rules! shared_methods {
         pub unsafe fn extend(&self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
             // SAFETY: forwarded to the caller.
             self.access(|s| unsafe { s.extend(base, len) })
+                .unwrap_or(Err(ClaimError::AlreadyClaimed))
+        }
+
+        /// Adds `len` bytes at `base` to a heap that has memory as a region
+        /// of its own, anywhere that does not overlap the heap's, even
+        /// right after the last region (it may be another allocation) —
+        /// for any table storage ([`Heap::add_region`](crate::Heap::add_region)).
+        ///
+        /// # Errors
+        /// As [`extend`](Self::extend).
+        ///
+        /// # Safety
+        /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+        ///
+        /// # Time complexity
+        /// As [`Heap::add_region`](crate::Heap::add_region) (O(regions) plus
+        /// a few manager operations), with the lock held.
+        pub unsafe fn add_region(&self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
+            // SAFETY: forwarded to the caller.
+            self.access(|s| unsafe { s.add_region(base, len) })
                 .unwrap_or(Err(ClaimError::AlreadyClaimed))
         }
 
@@ -192,8 +212,11 @@ macro_rules! shared_methods {
         }
 
         /// Runs `f` on the heap (`None` before the first region) with the
-        /// lock held: for reading arenas and the table. `f` must not
-        /// allocate through this heap.
+        /// lock held: for reading arenas and the table. `f` must not call
+        /// any method of this heap (for `LockedHeap` that deadlocks; for
+        /// `HeapCell` the inner call finds the cell busy), nor allocate
+        /// through it as the global allocator. A panic in `f` unwinds
+        /// through this call with the heap unlocked again.
         ///
         /// # Time complexity
         /// O(1), plus the lock, plus what `f` does.

@@ -77,9 +77,11 @@
 //! that can claim or extend memory or defragment. If it answers
 //! [`OomAction::Retry`] the allocation is tried again, at most
 //! [`MAX_RESCUES`] times per request; [`OomAction::Fail`] returns the error
-//! (a null pointer through `GlobalAlloc`). The handler must not allocate
-//! through the same heap: for `LockedHeap` that deadlocks, for `HeapCell`
-//! it fails.
+//! (a null pointer through `GlobalAlloc`). The handler must not call any
+//! method of the same heap — not only allocate: `stats` too — for
+//! `LockedHeap` that deadlocks, for `HeapCell` it fails; the `Rescue` has
+//! what it needs. Nor may it panic: no panic may unwind out of an
+//! allocator, so one aborts the program.
 //!
 //! # Invalid and double frees
 //! `GlobalAlloc::dealloc` cannot return an error. A pointer that is not a

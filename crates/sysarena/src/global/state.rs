@@ -20,7 +20,11 @@ use crate::table::{Slot, TableStorage};
 /// memory through the [`Rescue`](crate::global::Rescue) and ask for a retry. It receives the
 /// request's layout and the error the heap reported.
 ///
-/// It must not allocate or free through the heap that called it.
+/// It must not call any method of the heap that called it — not only
+/// allocate or free: `stats` too waits for the lock it holds (use the
+/// `Rescue`'s) — and must not panic: a panic cannot unwind out of an
+/// allocator, so one aborts the program (with `std`; without it, the
+/// panic handler runs while the heap stays locked).
 pub type OomHandler<const N: usize, S = [Slot; N]> =
     fn(&mut Rescue<'_, N, S>, Layout, AllocError) -> OomAction;
 
@@ -63,6 +67,24 @@ impl<const N: usize, S: TableStorage> State<N, S> {
             // `Heap::new`'s contract, of the last region's allocation.
             return Ok(unsafe { heap.grow(len) }?);
         }
+        // SAFETY: the caller gives us `base .. base + len` under
+        // `Heap::new`'s contract.
+        Ok(unsafe { heap.add_region(base, len) }?)
+    }
+
+    /// Adds `len` bytes at `base` to the heap as a region of its own
+    /// ([`Heap::add_region`]), even right after the last region: `claim`
+    /// and [`StaticHeap::add_region`](crate::global::StaticHeap::add_region)
+    /// never join two allocations.
+    ///
+    /// # Safety
+    /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim).
+    pub(super) unsafe fn add_region(
+        &mut self,
+        base: NonNull<u8>,
+        len: usize,
+    ) -> Result<(), ClaimError> {
+        let heap = self.heap.as_mut().ok_or(ClaimError::NoRegion)?;
         // SAFETY: the caller gives us `base .. base + len` under
         // `Heap::new`'s contract.
         Ok(unsafe { heap.add_region(base, len) }?)
@@ -138,7 +160,13 @@ impl<const N: usize, S: TableStorage> State<N, S> {
             state: self,
             attempt: *attempt,
         };
-        match handler(&mut rescue, layout, err) {
+        // A panic must not unwind out of `GlobalAlloc::alloc` (undefined
+        // behaviour) nor leave the heap half-locked: the guard's drop runs
+        // only while unwinding, and its panic there aborts.
+        let guard = AbortOnUnwind;
+        let action = handler(&mut rescue, layout, err);
+        core::mem::forget(guard);
+        match action {
             OomAction::Retry => Ok(()),
             OomAction::Fail => Err(err),
         }
@@ -199,7 +227,7 @@ impl<const N: usize> State<N, [Slot; N]> {
     pub(super) unsafe fn claim(&mut self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
         if self.heap.is_some() {
             // SAFETY: forwarded to the caller.
-            return unsafe { self.extend(base, len) };
+            return unsafe { self.add_region(base, len) };
         }
         (base.as_ptr() as usize)
             .checked_add(len)
@@ -207,6 +235,21 @@ impl<const N: usize> State<N, [Slot; N]> {
         // SAFETY: forwarded to the caller.
         self.heap = Some(unsafe { Heap::new(base, len, self.config) });
         Ok(())
+    }
+}
+
+/// A guard dropped only if a panic unwinds past it (callers `forget` it
+/// on success): it ends the program, so that no panic unwinds out of an
+/// allocator call — with `std` by `abort`, without it by panicking again
+/// while unwinding, which aborts.
+pub(super) struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        #[cfg(feature = "std")]
+        std::process::abort();
+        #[cfg(not(feature = "std"))]
+        panic!("sysarena: aborting instead of unwinding out of the allocator");
     }
 }
 

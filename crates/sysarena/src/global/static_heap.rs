@@ -183,7 +183,7 @@ impl<const N: usize, const BYTES: usize, R: RawMutex> StaticHeap<N, BYTES, R> {
     pub unsafe fn add_region(&self, base: NonNull<u8>, len: usize) -> Result<(), ClaimError> {
         let heap = self.heap().ok_or(ClaimError::NoRegion)?;
         // SAFETY: forwarded to the caller.
-        unsafe { heap.extend(base, len) }
+        unsafe { heap.add_region(base, len) }
     }
 
     /// The heap's accounting over every region (zeros if moved).
