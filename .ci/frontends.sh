@@ -3,7 +3,9 @@
 #  1. the no_std build of the core with every front end (global,
 #     allocator-api2, capi) for a bare-metal target, thumbv7em-none-eabihf,
 #     and examples/embedded.rs (the one-line StaticHeap in a no_std
-#     binary) linked for it, its heap checked to lie in .bss;
+#     binary) linked for it, its heap checked to lie in .bss; and
+#     `global` with allocator-api2 for thumbv6m-none-eabi, a target
+#     without compare-and-swap (HeapCell only: no spin lock there);
 #  2. the front-end tests: `global_alloc` (sysarena as the test binary's
 #     #[global_allocator], eight threads of Vec/String/BTreeMap/HashMap
 #     churn), `global_static` (the same on the README's one-line
@@ -33,6 +35,13 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 cargo build -p sysarena --target "$target" --no-default-features \
   --features global,allocator-api2,capi
+
+step "global and allocator-api2 for thumbv6m-none-eabi (no compare-and-swap: HeapCell only)"
+if command -v rustup >/dev/null 2>&1; then
+  rustup target list --installed | grep -qx thumbv6m-none-eabi || rustup target add thumbv6m-none-eabi
+fi
+cargo check -p sysarena --target thumbv6m-none-eabi --no-default-features \
+  --features global,allocator-api2
 
 step "the one-line global allocator in a no_std program for $target"
 # examples/embedded.rs: `#[global_allocator] static HEAP: StaticHeap<..>`

@@ -10,11 +10,13 @@
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
-use allocator_api2::alloc::{AllocError, Allocator};
-use lock_api::RawMutex;
-
-use crate::global::{HeapCell, LockedHeap};
+use crate::global::HeapCell;
+#[cfg(target_has_atomic = "8")]
+use crate::global::LockedHeap;
 use crate::table::TableStorage;
+use allocator_api2::alloc::{AllocError, Allocator};
+#[cfg(target_has_atomic = "8")]
+use lock_api::RawMutex;
 
 fn block(p: NonNull<u8>, len: usize) -> NonNull<[u8]> {
     NonNull::slice_from_raw_parts(p, len)
@@ -77,6 +79,7 @@ macro_rules! allocator_impl {
 // `LockedHeap` is moved (the memory is the region, not the struct); `grow`
 // and `shrink` keep the first `min(old, new)` bytes (in place, or copied by
 // `Heap::realloc`, which copies the length the block was given).
+#[cfg(target_has_atomic = "8")]
 unsafe impl<const N: usize, R: RawMutex, S: TableStorage> Allocator for LockedHeap<N, R, S> {
     allocator_impl!();
 }

@@ -32,7 +32,8 @@ pub mod table;
 #[cfg(feature = "allocator-api2")]
 #[allow(unsafe_code)] // front end: `unsafe impl Allocator`
 mod allocator_api;
-#[cfg(feature = "capi")]
+// The C ABI's heap is a `LockedHeap`: targets with compare-and-swap only.
+#[cfg(all(feature = "capi", target_has_atomic = "8"))]
 #[allow(unsafe_code)] // front end: the C ABI takes raw pointers
 pub mod capi;
 #[cfg(feature = "global")]

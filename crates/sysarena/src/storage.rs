@@ -67,7 +67,7 @@ pub type HandleHeapIn<S, T> = HandleHeap<0, 0, S, T>;
 
 /// A [`LockedHeap`](crate::global::LockedHeap) whose arena table is `S`
 /// (say `&'static mut [Slot]`), behind lock `R`.
-#[cfg(feature = "global")]
+#[cfg(all(feature = "global", target_has_atomic = "8"))]
 pub type LockedHeapIn<S, R = crate::global::DefaultRawMutex> = crate::global::LockedHeap<0, R, S>;
 
 /// A [`HeapCell`](crate::global::HeapCell) whose arena table is `S`.

@@ -108,10 +108,12 @@
 mod bad_free;
 mod cell;
 mod claim;
+#[cfg(target_has_atomic = "8")]
 mod locked;
 mod methods;
 mod oom;
 mod state;
+#[cfg(target_has_atomic = "8")]
 mod static_heap;
 
 pub use bad_free::{
@@ -119,7 +121,9 @@ pub use bad_free::{
 };
 pub use cell::{HeapCell, SliceHeapCell};
 pub use claim::ClaimError;
+#[cfg(target_has_atomic = "8")]
 pub use locked::{DefaultRawMutex, LockedHeap, SliceLockedHeap};
 pub use oom::{MAX_RESCUES, OomAction};
 pub use state::{OomHandler, Rescue, SliceRescue};
+#[cfg(target_has_atomic = "8")]
 pub use static_heap::StaticHeap;
