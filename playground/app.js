@@ -29,6 +29,7 @@ function answer(n) {
 }
 const core = {
   exec(id, text) { put(text); return answer(X.pg_exec(id)); },
+  check(id, text) { put(text); return answer(X.pg_check(id)); },
   configure(id, text) { put(text); return answer(X.pg_configure(id)); },
   state(id) { return answer(X.pg_state(id, MAX_ARENAS, BUCKETS)); },
   script(id) { return answer(X.pg_script(id)); },
@@ -46,12 +47,17 @@ const BUCKETS = 600;
 
 // ---- state ------------------------------------------------------------------
 
-const panels = []; // {id, policy, coalescing, pinned, el, view, note}
-let settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred', handles: false };
+const panels = []; // {id, policy, coalescing, pinned, el, view, note, tableOpen}
+const defaults = () => ({ capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred', handles: false });
+let settings = defaults();
 const recall = [];
 let recallAt = 0;
 const quiz = { queue: [], pending: null, right: 0, asked: 0 };
 let traceLoaded = false;
+// A policy or coalescing picked in the settings but not applied yet: the
+// next drawing keeps the pick (and says it waits for Apply).
+let pendingConfig = false;
+let intro = ''; // the explanation line's first words, restored by a new link
 
 // ---- drawing ----------------------------------------------------------------
 
@@ -137,7 +143,7 @@ function heapSvg(v, k, W = 640) {
   return out.join('');
 }
 
-function tableHtml(v) {
+function tableHtml(v, open) {
   const cells = [];
   for (const e of v.table) {
     if (!e) cells.push('<span class="spare" title="spare descriptor">_</span>');
@@ -151,16 +157,31 @@ function tableHtml(v) {
     if (!e) {
       let j = i;
       while (j + 1 < v.table.length && !v.table[j + 1]) j++;
-      const to = j + 1 === v.table.length ? v.descriptors - 1 : j;
-      rows.push(`<tr><td>${i}</td><td>-</td><td>-</td><td>-</td><td style="text-align:left">spare ×${to - i + 1} (slots ${i}–${to})</td></tr>`);
+      // The range ends at the last row shown: rows past it are not known here.
+      rows.push(`<tr><td>${i}</td><td>-</td><td>-</td><td>-</td><td style="text-align:left">spare ×${j - i + 1} (${i === j ? `slot ${i}` : `slots ${i}–${j}`})</td></tr>`);
       i = j + 1;
       continue;
     }
     rows.push(`<tr><td>${e[3]}</td><td>${e[0]}</td><td>${e[1]}</td><td>${e[2]}</td><td style="text-align:left">${e[4] ? 'in use ' + esc(ownerName(e)) : (e[6] ? 'cached (quick list)' : 'free')}</td></tr>`);
     i++;
   }
+  if (v.descriptors > v.table.length) {
+    const n = v.descriptors - v.table.length;
+    rows.push(`<tr><td colspan="5" style="text-align:left">… ${n} more descriptor${n === 1 ? '' : 's'} not shown (slot${n === 1 ? ` ${v.table.length}` : `s ${v.table.length}–${v.descriptors - 1}`})</td></tr>`);
+  }
   return `<div class="strip" aria-label="arena table: letter = in-use arena, dot = free arena, circle = cached arena, underscore = spare descriptor">${cells.join('')}${more}</div>`
-    + `<details><summary>arena table (${v.descriptors - v.stats.spare_descriptors} descriptors describe arenas, ${v.stats.spare_descriptors} spare)</summary><table><thead><tr><th>slot</th><th>offset</th><th>size</th><th>used</th><th style="text-align:left">state</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
+    + `<details class="arena-table"${open ? ' open' : ''}><summary>arena table (${v.descriptors - v.stats.spare_descriptors} descriptors describe arenas, ${v.stats.spare_descriptors} spare)</summary><table><thead><tr><th>slot</th><th>offset</th><th>size</th><th>used</th><th style="text-align:left">state</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
+}
+
+// The stats' largest free arena counts cached arenas; the picture outlines
+// the largest that is not cached (a cached arena serves only its own size).
+// When the two differ, say so.
+function largestText(v) {
+  const s = v.stats, outlined = v.largest ? v.largest[1] : 0;
+  if (s.largest_free <= outlined) return bytes(s.largest_free);
+  return outlined
+    ? `${bytes(s.largest_free)} (cached; the largest not cached, ${bytes(outlined)}, is outlined)`
+    : `${bytes(s.largest_free)} (cached; no free arena is outside the quick lists)`;
 }
 
 function statsHtml(v, k) {
@@ -170,7 +191,7 @@ function statsHtml(v, k) {
     ['in use', `${bytes(s.in_use_bytes)} in ${s.used_arenas} arenas`],
     ['requested', `${bytes(s.requested_bytes)} (slack ${bytes(s.in_use_bytes - s.requested_bytes)})`],
     ['free', `${bytes(s.free_bytes)} in ${s.free_arenas} arenas${s.cached_arenas ? ` (${bytes(s.cached_bytes)} cached in ${s.cached_arenas})` : ''}`],
-    ['largest free', bytes(s.largest_free)],
+    ['largest free', largestText(v)],
     ['external fragmentation', pct(s.fragmentation)],
     ['descriptors', `${s.descriptors - s.spare_descriptors} used, ${s.spare_descriptors} spare of ${s.descriptors}`],
   ];
@@ -187,6 +208,9 @@ function render() {
   panels.forEach((p, k) => {
     const v = core.state(p.id);
     p.view = v;
+    // The arena table stays open across redraws once opened.
+    const d = p.el.querySelector('details.arena-table');
+    if (d) p.tableOpen = d.open;
     const title = `${k === 0 ? 'Main' : 'Panel ' + (k + 1)} · ${v.policy} · ${v.coalescing} coalescing${v.handles ? ' · handles (Movable)' : ''}`;
     const where = v.trace ? `${esc(v.trace.name)}: step ${v.pos} of ${v.len}` : `operation ${v.pos} of ${v.len}`;
     p.el.innerHTML = `<h2><span>${esc(title)}</span><small>${where}</small>${k > 0 ? '<button type="button" class="close">Remove</button>' : ''}</h2>`
@@ -194,7 +218,7 @@ function render() {
       + heapSvg(v, k, Math.round(Math.min(1400, Math.max(280, p.el.clientWidth - 24))))
       + '<div class="legend"><span><i class="swatch sw-used"></i>in use (label #N)</span><span><i class="swatch sw-slack"></i>slack (reserved, not requested)</span><span><i class="swatch sw-free"></i>free (hatched)</span><span><i class="swatch sw-largest"></i>largest free (outlined)</span>'
       + (isFast(v) ? '<span><i class="swatch sw-cached"></i>cached (freed, waiting whole in a quick list)</span>' : '') + '</div>'
-      + tableHtml(v) + statsHtml(v, k);
+      + tableHtml(v, p.tableOpen) + statsHtml(v, k);
     const close = p.el.querySelector('.close');
     if (close) close.addEventListener('click', () => removePanel(p));
   });
@@ -203,8 +227,12 @@ function render() {
   slider.max = String(v.len);
   slider.value = String(v.pos);
   $('slider-label').textContent = v.trace ? `step ${v.pos} of ${v.len}` : `operation ${v.pos} of ${v.len}`;
-  $('set-policy').value = v.policy;
-  $('set-coalescing').value = v.coalescing;
+  if (pendingConfig && $('set-policy').value === v.policy && $('set-coalescing').value === v.coalescing) pendingConfig = false;
+  if (!pendingConfig) {
+    $('set-policy').value = v.policy;
+    $('set-coalescing').value = v.coalescing;
+  }
+  $('settings-note').textContent = pendingConfig ? 'not applied yet: press Apply settings' : '';
   return performance.now() - t0;
 }
 
@@ -224,27 +252,40 @@ function showError(where, msg) {
 }
 function clearErrors() { for (const w of ['cmd', 'alloc', 'free', 'pass', 'settings', 'trace', 'compare']) showError(w, ''); }
 
-// Runs `text` on the main panel, then on every other panel; an error is shown
-// next to `where` and nothing changes.
+// Runs `text` on the main panel, then on every other panel, one command at a
+// time, so the panels stay in step; an error is shown next to `where`, and
+// the commands before it stay applied (and drawn). With quiz mode on, an
+// allocation the core would run is asked first; one it would refuse is
+// refused at once.
 function run(text, where, answered) {
   clearErrors();
-  if (!answered && $('quiz-mode').checked && /^\s*(alloc|a|malloc)\b/.test(text)) {
-    return ask(text, where);
+  const cmds = text.split(/[;\n]/).map((c) => c.trim()).filter(Boolean);
+  if (!answered && $('quiz-mode').checked && cmds.length === 1 && ALLOC.test(cmds[0])) {
+    const c = core.check(panels[0].id, cmds[0]);
+    if (!c.ok) { showError(where, c.error); return c; }
+    return ask(cmds[0], where);
   }
-  const a = core.exec(panels[0].id, text);
+  let a = { ok: true, log: [], landed: 'none' }, last = null, done = 0;
+  for (const cmd of cmds) {
+    const r = core.exec(panels[0].id, cmd);
+    if (!r.ok) { a = r; break; }
+    for (const p of panels.slice(1)) {
+      const b = core.exec(p.id, cmd);
+      p.note = b.ok ? b.log.join('\n') : `this panel: ${b.error}`;
+    }
+    a = last = r;
+    done++;
+  }
   if (!a.ok) {
-    showError(where, a.error);
-    return a;
+    showError(where, cmds.length > 1 ? `command ${done + 1} “${cmds[done]}”: ${a.error}${done ? ` (the ${done} before it ran)` : ''}` : a.error);
+    if (!done) return a;
   }
-  for (const p of panels.slice(1)) {
-    const b = core.exec(p.id, text);
-    p.note = b.ok ? b.log.join('\n') : `this panel: ${b.error}`;
-  }
-  explain(a.log, a.log.some((l) => l.startsWith('✗')));
+  if (last) explain(last.log, last.log.some((l) => l.startsWith('✗')));
   render();
   updateLink();
   return a;
 }
+const ALLOC = /^(alloc|a|malloc)(\s|$)/;
 
 function ask(text, where) {
   quiz.pending = { text, where };
@@ -268,9 +309,19 @@ function answerQuiz(guess) {
   if (right) quiz.right++;
   $('quiz-result').innerHTML = `<span class="${right ? 'right' : 'wrong'}">${right ? '✓ right' : '✗ not quite'}</span>: it ${landed === 'failed' ? 'failed' : 'landed at offset ' + landed}`;
   $('quiz-score').textContent = `score ${quiz.right}/${quiz.asked}`;
-  const next = quiz.queue.shift();
-  if (next) setTimeout(() => ask(next, 'cmd'), 0);
+  if (quiz.queue.length) setTimeout(askNext, 0);
   else $('quiz-question').textContent = 'Quiz: done.';
+}
+
+// Asks the next question of a link's quiz that the core would run now.
+function askNext() {
+  while (quiz.queue.length) {
+    const q = quiz.queue.shift();
+    const c = core.check(panels[0].id, q);
+    if (c.ok) return ask(q, 'cmd');
+    showError('cmd', `quiz “${q}” skipped: ${c.error}`);
+  }
+  return null;
 }
 
 function applySettings(text, where) {
@@ -288,7 +339,9 @@ function addPanel(policy, coalescing, pinned) {
   const id = X.pg_new();
   const p = { id, policy, coalescing, pinned, el: document.createElement('article'), view: null, note: '' };
   p.el.className = 'panel';
-  const text = `capacity=${settings.capacity} descriptors=${settings.descriptors} policy=${policy} coalescing=${coalescing} handles=${settings.handles ? 1 : 0}${pinned ? ' pinned=1' : ''}`;
+  const bad = [policy, coalescing].find((x) => !oneWord(x));
+  if (bad !== undefined) return `“${bad}” is not one word`;
+  const text = `${settingsText({ ...settings, policy, coalescing })}${pinned ? ' pinned=1' : ''}`;
   const c = core.configure(id, text);
   if (!c.ok) { X.pg_drop(id); return c.error; }
   if (panels.length > 0) core.adopt(id, panels[0].id);
@@ -317,7 +370,7 @@ function currentLink() {
   if (s.pos < s.len) parts.push(`at=${s.pos}`);
   const cmp = panels.slice(1).map((p) => `${p.policy}/${p.coalescing}`);
   if (cmp.length) parts.push('compare=' + cmp.join(','));
-  return { hash: '#' + parts.join('&'), traced: s.traced };
+  return { hash: '#' + parts.join('&'), traced: s.traced, leftOut: s.left_out || 0 };
 }
 let linkTimer = 0;
 function updateLink() {
@@ -329,42 +382,89 @@ function updateLink() {
   }, 300);
 }
 
-// Reads the fragment: returns the problems found (each shown; what came
-// before a problem is kept).
+// The settings as the core reads them (each value checked to be one word).
+function settingsText(s) {
+  return `capacity=${s.capacity} descriptors=${s.descriptors} policy=${s.policy} coalescing=${s.coalescing} handles=${s.handles ? 1 : 0}`;
+}
+// One value of the settings: no spaces, no `=` (the core's settings text is
+// `key=value` words), nothing empty.
+const oneWord = (v) => /^[^\s=]+$/.test(v);
+// A size as typed: `1 K` is `1K`.
+const sizeWord = (v) => v.trim().replace(/^(\d+)\s+([KMGkmg](?:i?B)?|B)$/, '$1$2');
+// An on/off value: 1/0, true/false, yes/no, on/off; null for anything else.
+function onOff(v) {
+  const t = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  return null;
+}
+// Whether a fragment is a place in the page (`#help`), not a scenario.
+function isAnchor(hash) {
+  const id = hash.replace(/^#/, '');
+  return /^[A-Za-z][\w-]*$/.test(id) && document.getElementById(id) !== null;
+}
+
+// Reads the fragment: returns the problems found (each shown). Every value
+// is taken on its own: a bad one is reported and ignored, the good ones are
+// kept.
 function openLink(hash) {
   const problems = [];
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const known = new Set(['capacity', 'descriptors', 'policy', 'coalescing', 'handles', 'ops', 'at', 'compare', 'quiz', 'selftest', 'bench']);
   for (const k of params.keys()) if (!known.has(k)) problems.push(`unknown key “${k}” ignored`);
-  const s = { ...settings };
-  for (const k of ['capacity', 'descriptors', 'policy', 'coalescing']) if (params.has(k)) s[k] = params.get(k).trim();
-  if (params.has('handles')) s.handles = params.get('handles').trim() === '1';
-  const text = `capacity=${s.capacity} descriptors=${s.descriptors} policy=${s.policy} coalescing=${s.coalescing} handles=${s.handles ? 1 : 0}`;
-  const c = core.configure(panels[0].id, text);
-  if (c.ok) settings = s; else problems.push(`settings: ${c.error} (kept ${settings.capacity} B, ${settings.descriptors} descriptors)`);
+  let s = { ...settings };
+  for (const k of ['capacity', 'descriptors', 'policy', 'coalescing', 'handles']) {
+    if (!params.has(k)) continue;
+    const raw = params.get(k).trim();
+    let v = k === 'capacity' ? sizeWord(raw) : raw;
+    if (k === 'handles') {
+      v = onOff(raw);
+      if (v === null) { problems.push(`handles “${raw}” ignored: write 1 or 0 (or true/false)`); continue; }
+    } else if (!oneWord(v)) {
+      problems.push(`${k} “${raw}” ignored: one value, no spaces (kept ${s[k]})`);
+      continue;
+    }
+    const t = { ...s, [k]: v };
+    const c = core.configure(panels[0].id, settingsText(t));
+    if (c.ok) s = t; else problems.push(`${k} “${raw}” ignored: ${c.error} (kept ${k === 'handles' ? (s.handles ? 1 : 0) : s[k]})`);
+  }
+  core.configure(panels[0].id, settingsText(s));
+  settings = s;
   fillSettings();
   if (params.has('ops')) {
     const a = core.exec(panels[0].id, params.get('ops'));
     if (!a.ok) {
-      const cmd = params.get('ops').split(/[;\n]/).map((x) => x.trim()).filter((x) => x && !x.startsWith('#'))[a.index];
-      problems.push(`ops: command ${a.index + 1} “${cmd}” — ${a.error}; the ${a.index} before it are replayed`);
+      problems.push(`ops: command ${a.index + 1} “${a.command}” — ${a.error}; ${a.index === 0 ? 'nothing before it to replay' : a.index === 1 ? 'the command before it is replayed' : `the ${a.index} before it are replayed`}`);
     } else explain(a.log, a.log.some((l) => l.startsWith('✗')));
   }
   if (params.has('at')) {
-    const at = params.get('at');
-    if (/^\d+$/.test(at)) core.exec(panels[0].id, `goto ${at}`);
-    else problems.push(`at: “${at}” is not a number`);
+    const at = params.get('at').trim();
+    if (/^\d+$/.test(at)) {
+      core.exec(panels[0].id, `goto ${at}`);
+      const v = core.state(panels[0].id);
+      if (Number(at) > v.len) problems.push(`at: “${at}” is past the ${v.len} operations; showing the last`);
+      // The explanation of the last operation replayed is not what is shown.
+      explain([`operation ${Math.min(Number(at), v.len)} of ${v.len} (the link's at=${at}); the operations after it wait: redo, or move the slider`], false);
+    } else problems.push(`at “${at}” ignored: not a number`);
   }
   if (params.has('compare')) {
-    for (const spec of params.get('compare').split(',').filter(Boolean).slice(0, 3)) {
+    const specs = params.get('compare').split(',').map((x) => x.trim()).filter(Boolean);
+    for (const spec of specs.slice(0, 3)) {
       const [pol, coal = 'deferred'] = spec.split('/');
       const e = addPanel(pol.trim(), coal.trim(), true);
-      if (e) problems.push(`compare “${spec}”: ${e}`);
+      if (e) problems.push(`compare “${spec}” ignored: ${e}`);
     }
+    if (specs.length > 3) problems.push(`compare: at most 3 extra panels; ${specs.slice(3).map((x) => `“${x}”`).join(', ')} ignored`);
   }
   if (params.has('quiz')) {
-    quiz.queue = params.get('quiz').split(';').map((x) => x.trim()).filter(Boolean);
-    $('quiz-mode').checked = true;
+    quiz.queue = [];
+    for (const q of params.get('quiz').split(';').map((x) => x.trim()).filter(Boolean)) {
+      if (!ALLOC.test(q)) { problems.push(`quiz “${q}” ignored: only allocations are asked (alloc SIZE [ALIGN])`); continue; }
+      const c = core.check(panels[0].id, q);
+      if (!c.ok) { problems.push(`quiz “${q}” ignored: ${c.error}`); continue; }
+      quiz.queue.push(q);
+    }
+    if (quiz.queue.length) $('quiz-mode').checked = true;
   }
   return { problems, selftest: params.has('selftest'), bench: params.get('bench') };
 }
@@ -437,35 +537,58 @@ function wire() {
   $('settings').addEventListener('submit', (e) => {
     e.preventDefault();
     clearErrors();
-    const s = { capacity: $('set-capacity').value.trim(), descriptors: $('set-descriptors').value.trim(), policy: $('set-policy').value, coalescing: $('set-coalescing').value, handles: $('set-handles').checked };
-    // Policy and coalescing changes are operations (undoable); the region,
-    // the table and handles are settings (the history is replayed on them).
-    // A handle-based manager keeps its configuration: there they are settings too.
-    const cfg = s.handles ? ` policy=${s.policy} coalescing=${s.coalescing}` : '';
-    if (applySettings(`capacity=${s.capacity} descriptors=${s.descriptors} handles=${s.handles ? 1 : 0}${cfg}`, 'settings')) {
+    const capRaw = $('set-capacity').value, descRaw = $('set-descriptors').value;
+    const s = { capacity: sizeWord(capRaw), descriptors: descRaw.trim(), policy: $('set-policy').value, coalescing: $('set-coalescing').value, handles: $('set-handles').checked };
+    // Each field is one value: `400 pinned=1` must not reach the core's
+    // settings text as two.
+    if (!oneWord(s.capacity)) return showError('settings', `region size “${capRaw.trim()}”: one size, e.g. 400, 64K, 16M`);
+    if (!/^\d+$/.test(s.descriptors)) return showError('settings', `descriptors “${descRaw.trim()}”: a whole number, e.g. 16`);
+    // Policy and coalescing changes are operations (undoable, recorded at
+    // the cursor: a trace's later events stay); the region, the table and
+    // handles are settings (the history is replayed on them). A
+    // handle-based manager keeps its configuration: there they are
+    // settings too.
+    const replay = s.capacity !== settings.capacity || s.descriptors !== settings.descriptors || s.handles !== settings.handles
+      || (s.handles && (s.policy !== settings.policy || s.coalescing !== settings.coalescing));
+    const lines = [];
+    if (replay) {
+      const cfg = s.handles ? ` policy=${s.policy} coalescing=${s.coalescing}` : '';
+      if (!applySettings(`capacity=${s.capacity} descriptors=${s.descriptors} handles=${s.handles ? 1 : 0}${cfg}`, 'settings')) return;
       settings.capacity = s.capacity;
       settings.descriptors = s.descriptors;
       settings.handles = s.handles;
       if (s.handles) { settings.policy = s.policy; settings.coalescing = s.coalescing; }
       const v = core.state(panels[0].id);
-      if (s.policy !== v.policy) run(`policy ${s.policy}`, 'settings');
-      if (s.coalescing !== v.coalescing) run(`coalescing ${s.coalescing}`, 'settings');
-      explain([`region ${s.capacity} B, ${s.descriptors} descriptors${s.handles ? ', handles (Movable)' : ''}; the history was replayed on them`], false);
-      render();
-      updateLink();
+      lines.push(`region ${s.capacity} B, ${s.descriptors} descriptors${s.handles ? `, handles (Movable) with ${s.policy} and ${s.coalescing} coalescing` : ''}: the history was replayed on them (${v.trace ? 'step' : 'operation'} ${v.pos} of ${v.len})`);
     }
+    pendingConfig = false;
+    if (!s.handles) {
+      const v = core.state(panels[0].id);
+      for (const [word, want, have] of [['policy', s.policy, v.policy], ['coalescing', s.coalescing, v.coalescing]]) {
+        if (want === have) continue;
+        const a = run(`${word} ${want}`, 'settings');
+        if (!a.ok) return;
+        lines.push(...a.log);
+      }
+    }
+    explain(lines.length ? lines : ['nothing to change'], false);
+    render();
+    updateLink();
   });
+  for (const id of ['set-policy', 'set-coalescing']) {
+    $(id).addEventListener('change', () => { pendingConfig = true; $('settings-note').textContent = 'not applied yet: press Apply settings'; });
+  }
   $('alloc-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const size = $('alloc-size').value.trim(), align = $('alloc-align').value.trim() || '1';
     if (!size) return showError('alloc', 'type a size');
-    if (/\s/.test(size) || /\s/.test(align)) return showError('alloc', 'one number each');
+    if (/[\s;]/.test(size) || /[\s;]/.test(align)) return showError('alloc', 'one number each (no spaces, no “;”)');
     run(`alloc ${size} ${align}`, 'alloc');
   });
   $('free-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const n = $('free-number').value.trim();
-    if (!n || /\s/.test(n)) return showError('free', 'type an allocation number, e.g. 0, or @offset');
+    if (!n || /[\s;]/.test(n)) return showError('free', 'one allocation number, e.g. 0 or #0, or @offset');
     run(`free ${n}`, 'free');
   });
   $('btn-defrag').addEventListener('click', () => run('defrag', 'cmd'));
@@ -474,7 +597,7 @@ function wire() {
   $('pass-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const n = $('pass-moves').value.trim() || '1';
-    if (/\s/.test(n)) return showError('pass', 'one number');
+    if (/[\s;]/.test(n)) return showError('pass', 'one number');
     run(`pass ${n}`, 'pass');
   });
   $('btn-redo').addEventListener('click', () => run('redo', 'cmd'));
@@ -509,13 +632,25 @@ function wire() {
   });
   $('btn-svg').addEventListener('click', exportSvg);
   $('btn-link').addEventListener('click', async () => {
-    const { hash, traced } = currentLink();
+    const { hash, traced, leftOut } = currentLink();
     const url = location.href.split('#')[0] + hash;
-    try { await navigator.clipboard.writeText(url); $('link-note').textContent = 'copied' + (traced ? ' (a trace cannot travel in a link: only typed operations)' : ''); } catch (_) { $('link-note').textContent = url; }
+    const notes = [];
+    if (traced) notes.push('a trace cannot travel in a link: only typed operations');
+    if (leftOut) notes.push(`${leftOut} operation${leftOut === 1 ? '' : 's'} that change nothing with these settings left out`);
+    const note = notes.length ? ` (${notes.join('; ')})` : '';
+    try { await navigator.clipboard.writeText(url); $('link-note').textContent = 'copied' + note; } catch (_) { $('link-note').textContent = url + note; }
   });
-  $('trace-file').addEventListener('change', async () => {
+  $('trace-file').addEventListener('change', () => {
     const f = $('trace-file').files[0];
-    if (f) await loadTraceFile(f.name, await f.arrayBuffer());
+    traceLoading = (async () => {
+      try {
+        if (f) await loadTraceFile(f.name, await f.arrayBuffer());
+      } finally {
+        // Picking the same file again (after fixing it, or after an error)
+        // must fire `change` again.
+        $('trace-file').value = '';
+      }
+    })();
   });
   const drop = $('drop');
   document.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
@@ -536,21 +671,51 @@ function wire() {
   });
   window.addEventListener('hashchange', () => {
     if (selftesting || benching) return;
-    if (location.hash === currentLink().hash) return;
-    restart(location.hash);
+    hashChanged(location.hash);
   });
 }
+let traceLoading = null; // the trace picker's last load (the selftest awaits it)
 
+// A new fragment: a place in the page (`#help`) is only scrolled to (the
+// browser does that); a scenario restarts the page on it.
+function hashChanged(hash) {
+  if (isAnchor(hash)) return false;
+  if (hash === currentLink().hash) return false;
+  restart(hash);
+  return true;
+}
+
+// A new link: a fresh main panel, and the page's own state as on opening.
 function restart(hash) {
   while (panels.length > 1) removePanel(panels[panels.length - 1]);
   X.pg_drop(panels[0].id);
   panels[0].el.remove();
   panels.length = 0;
-  settings = { capacity: '1024', descriptors: '16', policy: 'first-fit', coalescing: 'deferred', handles: false };
+  settings = defaults();
+  clearErrors();
+  const e = $('explain');
+  e.innerHTML = intro;
+  e.classList.remove('failed');
+  quiz.queue = [];
+  quiz.pending = null;
+  quiz.right = 0;
+  quiz.asked = 0;
+  $('quiz').hidden = true;
+  $('quiz-result').textContent = '';
+  $('quiz-score').textContent = '';
+  $('link-note').textContent = '';
+  traceLoaded = false;
+  pendingConfig = false;
   addPanel(settings.policy, settings.coalescing, false);
-  const r = openLink(hash);
+  return start(hash);
+}
+// Opens `hash` on the panels there are: settings, ops, panels, then the
+// link's quiz.
+function start(hash) {
+  const r = openLink(isAnchor(hash) ? '' : hash);
   showProblems(r.problems);
   render();
+  askNext();
   return r;
 }
 function showProblems(problems) {
@@ -656,6 +821,7 @@ async function selftest() {
   $('cmd').value = 'alloc 32';
   $('cmd-form').requestSubmit();
   check(said().includes('taken back from the quick list') && panels[0].view.stats.cached_arenas === 0, 'alloc 32 takes the cached arena back');
+  await reviewChecks(check, said);
   restart(location.hash);
   check(line() === before, 'the link replays to the same state again');
   clearErrors();
@@ -663,6 +829,111 @@ async function selftest() {
   const verdict = fails.length === 0 && pageErrors.length === 0 ? 'selftest: PASS' : 'selftest: FAIL — ' + fails.concat(pageErrors).join('; ');
   $('selftest-verdict').textContent = `${verdict} (${panels.length} panel(s), operation ${panels[0].view.pos} of ${panels[0].view.len})`;
   selftesting = false;
+}
+
+// The learner review's defects, each driven through the page's controls.
+async function reviewChecks(check, said) {
+  const view = () => panels[0].view;
+  const urlError = () => ($('url-error').hidden ? '' : $('url-error').textContent);
+  const submit = (field, value, form) => { $(field).value = value; $(form).requestSubmit(); };
+  // #help is a place in the page, not a scenario: nothing restarts.
+  restart('#capacity=400&descriptors=8&ops=alloc+100;alloc+50');
+  let line0 = view().stats_line;
+  check(isAnchor('#help') && !hashChanged('#help') && view().stats_line === line0 && view().pos === 2 && urlError() === '', '#help only scrolls: the work stays');
+  // A new link resets the page: no old score, the link's quiz is asked.
+  quiz.right = 3; quiz.asked = 5; $('quiz-score').textContent = 'score 3/5';
+  restart('#capacity=400&descriptors=8&ops=alloc+100&quiz=alloc+50');
+  check($('quiz-score').textContent === '' && quiz.asked === 0 && !$('quiz').hidden && $('quiz-question').textContent.includes('alloc 50'), 'a new link resets the score and asks its quiz');
+  // A quiz asks only what the core would run: bad input is refused at once.
+  submit('alloc-size', '-5', 'alloc-form');
+  check($('alloc-error').textContent.includes('not a size') && $('quiz-question').textContent.includes('alloc 50'), 'quiz mode refuses alloc -5 before asking');
+  restart('#capacity=400&descriptors=8&ops=alloc+100&quiz=free+0;allco+5;alloc+0;alloc+60');
+  check(['“free 0”', '“allco 5”', '“alloc 0”'].every((q) => urlError().includes(q)) && $('quiz-question').textContent.includes('alloc 60'), 'a link’s quiz asks only allocations that would run');
+  $('quiz-mode').checked = false;
+  $('quiz-mode').dispatchEvent(new Event('change'));
+  // A policy change in the middle of a trace keeps the trace and the cursor.
+  restart('#capacity=4K&descriptors=64');
+  await loadTraceFile('t.trace', enc.encode('a 1 64\na 2 100\nf 1\na 3 32\nf 2\na 4 500\nf 3\nf 4\n').buffer);
+  goto(4);
+  $('set-policy').value = 'segregated-fit';
+  $('set-policy').dispatchEvent(new Event('change'));
+  $('settings').requestSubmit();
+  check(view().pos === 5 && view().len === 9 && view().policy === 'segregated-fit' && said().startsWith('now segregated-fit'), 'a policy change mid-trace keeps every event');
+  goto(9);
+  check(view().len === 9 && view().policy === 'segregated-fit', 'the slider keeps the policy change');
+  // `;` in a field is refused; a partial script is drawn and the panels
+  // stay in step.
+  restart('#capacity=400&descriptors=8&ops=alloc+100&compare=best-fit/deferred');
+  line0 = view().stats_line;
+  submit('alloc-size', '100;allco', 'alloc-form');
+  check($('alloc-error').textContent.length > 0 && view().pos === 1 && panels[1].view.pos === 1, 'a “;” in the size field is refused');
+  submit('free-number', '0;defrag', 'free-form');
+  check($('free-error').textContent.length > 0 && view().pos === 1, 'a “;” in the free field is refused');
+  submit('pass-moves', '1;defrag', 'pass-form');
+  check($('pass-error').textContent.length > 0 && view().pos === 1, 'a “;” in the pass field is refused');
+  run('alloc 10;allco', 'cmd');
+  check($('cmd-error').textContent.includes('allco') && view().pos === 2 && panels[1].view.pos === 2 && $('stats-line-0').textContent === view().stats_line && view().stats_line !== line0, 'a partial script is drawn, panels in step');
+  $('btn-undo').click();
+  check(view().pos === 1 && panels[1].view.pos === 1 && view().stats_line === line0, 'undo after a partial script keeps panels in step');
+  // `#N` names an allocation, in a field and in a link.
+  restart('#capacity=400&descriptors=8&ops=alloc+100;alloc+100;free+%231');
+  check(urlError() === '' && view().stats.used_arenas === 1, 'free+%231 in a link frees #1');
+  submit('free-number', '#0', 'free-form');
+  check($('free-error').textContent === '' && view().stats.used_arenas === 0, 'free #0 in the field frees #0');
+  // The link replays exactly after handles are toggled.
+  restart('#capacity=1000&descriptors=32&handles=1&ops=alloc+100;alloc+100;alloc+100;free+0;pass+1');
+  $('set-handles').checked = false;
+  $('settings').requestSubmit();
+  line0 = view().stats_line;
+  let link = currentLink();
+  restart(link.hash);
+  check(urlError() === '' && view().stats_line === line0 && link.leftOut === 1, 'handles off: the link replays (the pass left out)');
+  restart('#capacity=1000&descriptors=32&ops=alloc+100');
+  submit('cmd', 'policy best-fit', 'cmd-form');
+  $('set-handles').checked = true;
+  $('settings').requestSubmit();
+  line0 = view().stats_line;
+  link = currentLink();
+  restart(link.hash);
+  check(urlError() === '' && view().stats_line === line0 && view().handles && view().policy === 'best-fit', 'handles on after a policy change: the link replays');
+  // The largest free arena: the stats say when it is cached.
+  restart('#capacity=4K&policy=segregated-fit&coalescing=immediate&ops=alloc+256;alloc+16;alloc+3604;free+0');
+  check(panels[0].el.querySelector('dl.stats').textContent.includes('256 B (cached; the largest not cached, 220 B, is outlined)'), 'the stats say the largest free arena is cached');
+  // The arena table: spare rows end at the last row shown.
+  restart('#capacity=4K&descriptors=128&coalescing=immediate&ops=' + Array(72).fill('alloc+1').join(';') + ';free+62;free+63');
+  const table = panels[0].el.querySelector('details.arena-table').textContent;
+  check(table.includes('spare ×1 (slot 63)') && !/spare ×\d+ \(slots \d+–127\)/.test(table) && table.includes('64 more descriptors not shown (slots 64–127)'), 'the table says how many descriptors are not shown');
+  // The arena table stays open.
+  panels[0].el.querySelector('details.arena-table').open = true;
+  $('btn-defrag').click();
+  check(panels[0].el.querySelector('details.arena-table').open, 'the arena table stays open after an operation');
+  // A bad link value is reported and ignored; the good ones are kept.
+  restart('#capacity=400&descriptors=8&policy=Best-Fit&handles=maybe&ops=alloc+100&compare=best-fit,worst-fit,next-fit,first-fit');
+  check(view().capacity === 400 && view().descriptors === 8 && urlError().includes('policy “Best-Fit”') && urlError().includes('handles “maybe”') && urlError().includes('“first-fit” ignored') && panels.length === 4, 'each link value on its own');
+  restart('#capacity=400&descriptors=8&handles=true&ops=alloc+100');
+  check(view().handles && urlError() === '', 'handles=true is on');
+  restart('#capacity=400&descriptors=8&ops=alloc+100;alloc+50&at=1');
+  check(view().pos === 1 && !said().includes('alloc(50)'), 'at=1 does not explain an operation not applied');
+  // Settings fields are single values.
+  restart('#capacity=400&descriptors=8');
+  submit('set-capacity', '400 pinned=1', 'settings');
+  check($('settings-error').textContent.includes('one size') && !view().pinned, 'a region size of two words is refused');
+  submit('set-capacity', '1 K', 'settings');
+  check($('settings-error').textContent === '' && view().capacity === 1024, 'a region size of “1 K” is 1 KiB');
+  // A policy picked but not applied stays picked.
+  $('set-policy').value = 'worst-fit';
+  $('set-policy').dispatchEvent(new Event('change'));
+  $('btn-defrag').click();
+  check($('set-policy').value === 'worst-fit' && $('settings-note').textContent.includes('not applied') && view().policy === 'first-fit', 'a picked policy waits for Apply');
+  restart('#capacity=400&descriptors=8');
+  check($('set-policy').value === 'first-fit' && $('settings-note').textContent === '', 'a new link drops the pick');
+  // The same trace file picked again after an error loads again.
+  const dt = new DataTransfer();
+  dt.items.add(new File(['hello world\n'], 'bad.trace'));
+  $('trace-file').files = dt.files;
+  $('trace-file').dispatchEvent(new Event('change'));
+  await traceLoading;
+  check($('trace-file').value === '' && $('trace-error').textContent.length > 0, 'the trace picker is cleared after a load');
 }
 
 async function bench(n) {
@@ -734,10 +1005,8 @@ async function boot() {
   const help = core.exec(addPanelBoot(), 'help');
   $('help-text').textContent = help.log.join('\n');
   wire();
-  const r = openLink(location.hash);
-  showProblems(r.problems);
-  render();
-  if (quiz.queue.length) ask(quiz.queue.shift(), 'cmd');
+  intro = $('explain').innerHTML;
+  const r = start(location.hash);
   if (r.selftest) await selftest();
   if (r.bench) await bench(Number(r.bench) || 100000);
 }

@@ -91,12 +91,29 @@ fn main() {
             let settings = settings.join(" ");
             let mut s = session(&settings);
             replay(&mut s, &ops, "ops");
-            for panel in compare.split(',').filter(|p| !p.is_empty()) {
+            let panels: Vec<&str> = compare.split(',').filter(|p| !p.is_empty()).collect();
+            if panels.len() > 3 {
+                fail(format!(
+                    "compare: at most 3 extra panels (got {})",
+                    panels.len()
+                ));
+            }
+            for panel in panels {
                 let (p, c) = panel.split_once('/').unwrap_or((panel, "deferred"));
                 let mut t = session(&format!("{settings} policy={p} coalescing={c} pinned=1"));
                 replay(&mut t, &ops, "compare");
             }
-            replay(&mut s, &quiz, "quiz");
+            // The page asks only allocations it would run.
+            for q in quiz.split(';').map(str::trim).filter(|q| !q.is_empty()) {
+                let word = q.split_whitespace().next().unwrap_or("");
+                if !matches!(word, "alloc" | "a" | "malloc") {
+                    fail(format!("quiz: `{q}` is not an allocation"));
+                }
+                if let Err(e) = s.check(q) {
+                    fail(format!("quiz: `{q}`: {e}"));
+                }
+                replay(&mut s, q, "quiz");
+            }
             println!("{}", view::stats_line(&s.manager().stats()));
         }
         [settings, ops] => {

@@ -27,16 +27,56 @@ pub fn policy_rule(p: Policy) -> &'static str {
 
 /// What the fast model adds to its policy's rule: the quick lists, in
 /// words, with the core's own bounds ([`sysarena::QUICK_LIMIT`],
-/// [`sysarena::QUICK_GRANULE`], [`sysarena::QUICK_NEAR_SHARE`]), so the
-/// sentence cannot drift from what the core does.
+/// [`sysarena::QUICK_GRANULE`], [`sysarena::QUICK_NEAR_SHARE`],
+/// [`sysarena::QUICK_SHARE`], [`sysarena::QUICK_MAX_BYTES`],
+/// [`sysarena::QUICK_DEPTH`]), so the sentence cannot drift from what the
+/// core does.
 pub fn quick_lists() -> String {
     format!(
-        "with immediate coalescing this is the fast model: a freed arena under {} whose size is a multiple of {} is cached — it waits, whole, in the quick list of its size and the next request of that size takes it back with no search (a request of {} or more whose list is empty may take one at most a {}th larger); the lists are flushed (their arenas freed for real) before an out-of-memory answer, `defrag`, a relocation and a policy change",
+        "with immediate coalescing this is the fast model: a freed arena under {} whose size is a multiple of {} is cached — it waits, whole, in the quick list of its size and the next request of that size takes it back with no search (a request of {} or more whose list is empty may take one at most a {}th larger) — as long as the lists stay within their budget, a {}th of the region ({} at most), and {} arenas of one size; the lists are flushed (their arenas freed for real) before an out-of-memory answer, `defrag`, a relocation and a policy change",
         fmt_bytes(sysarena::QUICK_LIMIT),
         sysarena::QUICK_GRANULE,
         fmt_bytes(sysarena::QUICK_NEAR_SHARE * sysarena::QUICK_GRANULE),
-        sysarena::QUICK_NEAR_SHARE
+        sysarena::QUICK_NEAR_SHARE,
+        sysarena::QUICK_SHARE,
+        fmt_bytes(sysarena::QUICK_MAX_BYTES),
+        sysarena::QUICK_DEPTH
     )
+}
+
+/// The quick lists' byte budget over a region of `capacity` bytes under
+/// the fast model: a [`sysarena::QUICK_SHARE`]-th of it, at most
+/// [`sysarena::QUICK_MAX_BYTES`].
+pub fn quick_budget(capacity: usize) -> usize {
+    (capacity / sysarena::QUICK_SHARE).min(sysarena::QUICK_MAX_BYTES)
+}
+
+/// Why a freed arena of `size` bytes was not cached under the fast model,
+/// given what the lists held before the free (`cached_bytes` in all,
+/// `same_size` arenas of its size), as a clause to append; empty when its
+/// size is not one the lists cache (the rule already says so).
+pub fn not_cached(capacity: usize, size: usize, cached_bytes: usize, same_size: usize) -> String {
+    if size >= sysarena::QUICK_LIMIT || !size.is_multiple_of(sysarena::QUICK_GRANULE) {
+        return String::new();
+    }
+    let budget = quick_budget(capacity);
+    if cached_bytes + size > budget {
+        format!(
+            "; not cached: the quick lists' budget ({}, a {}th of the region) is full — {} cached, and {} more would pass it",
+            fmt_bytes(budget),
+            sysarena::QUICK_SHARE,
+            fmt_bytes(cached_bytes),
+            fmt_bytes(size)
+        )
+    } else if same_size >= sysarena::QUICK_DEPTH {
+        format!(
+            "; not cached: the quick list of {} arenas is full ({} arenas)",
+            fmt_bytes(size),
+            sysarena::QUICK_DEPTH
+        )
+    } else {
+        "; not cached: the manager pauses caching for a while after a large request flushed the lists".to_owned()
+    }
 }
 
 /// Whether `c` is the fast model, the one with quick lists.
@@ -75,12 +115,39 @@ pub fn cached_free(size: usize) -> String {
 /// Whether free arena `a` holds `size` bytes at `align` (the offset is
 /// rounded up; the manager's origin is 0 here).
 fn holds(a: &ArenaInfo, size: usize, align: usize) -> bool {
-    let Some(start) = a.offset.checked_next_multiple_of(align) else {
-        return false;
-    };
-    start
-        .checked_add(size.next_multiple_of(align))
-        .is_some_and(|end| end <= a.offset + a.size)
+    Span {
+        offset: a.offset,
+        size: a.size,
+    }
+    .holds(size, align)
+}
+
+/// A stretch of free bytes: a free arena, a run of neighbouring ones, or
+/// what a relocation would leave.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    offset: usize,
+    size: usize,
+}
+
+impl Span {
+    /// Whether it holds `size` bytes at `align` — the core's fit test:
+    /// the offset rounded up to `align`, the size to a multiple of it.
+    fn holds(self, size: usize, align: usize) -> bool {
+        let align = align.max(1);
+        let Some(start) = self.offset.checked_next_multiple_of(align) else {
+            return false;
+        };
+        start
+            .checked_add(size.next_multiple_of(align))
+            .is_some_and(|end| end <= self.offset + self.size)
+    }
+
+    /// Where `align` first lands in it and how many bytes are left there.
+    fn aligned_room(self, align: usize) -> (usize, usize) {
+        let start = self.offset.next_multiple_of(align.max(1));
+        (start, (self.offset + self.size).saturating_sub(start))
+    }
 }
 
 /// A successful allocation: which free arena the policy took, among how
@@ -208,6 +275,82 @@ pub fn largest_run(m: &Manager) -> usize {
     best
 }
 
+/// The runs of address-adjacent free arenas: what the classic defragment
+/// would merge each into (a lone free arena is a run of one), with the
+/// number of arenas in each.
+fn free_runs(m: &Manager) -> Vec<(Span, usize)> {
+    let mut runs: Vec<(Span, usize)> = Vec::new();
+    let mut open = false;
+    for a in m.arenas() {
+        if a.in_use {
+            open = false;
+            continue;
+        }
+        match runs.last_mut() {
+            Some((r, n)) if open => {
+                r.size += a.size;
+                *n += 1;
+            }
+            _ => runs.push((
+                Span {
+                    offset: a.offset,
+                    size: a.size,
+                },
+                1,
+            )),
+        }
+        open = true;
+    }
+    runs
+}
+
+/// `n` pieces, in the singular for one.
+fn pieces(n: usize) -> String {
+    if n == 1 {
+        "1 piece".to_owned()
+    } else {
+        format!("{n} pieces")
+    }
+}
+
+/// `n` descriptors, in the singular for one.
+fn descriptors(n: usize) -> String {
+    if n == 1 {
+        "1 descriptor".to_owned()
+    } else {
+        format!("{n} descriptors")
+    }
+}
+
+/// What would give a spare descriptor when a split needed one and none was
+/// left: `defrag` only when some free arenas are neighbours (merging them
+/// returns descriptors).
+pub fn descriptor_remedy(m: &Manager) -> String {
+    let runs = free_runs(m);
+    let returned: usize = runs.iter().map(|(_, n)| n - 1).sum();
+    if returned > 0 {
+        return format!(
+            "`defrag` merges free neighbours and returns their descriptors ({} would come back)",
+            descriptors(returned)
+        );
+    }
+    let free = runs.len();
+    let why = if free <= 1 {
+        "there is only one free arena, nothing to merge".to_owned()
+    } else {
+        format!("none of the {free} free arenas are neighbours")
+    };
+    let mut s = format!("`defrag` cannot help: {why}, so it returns no descriptor; ");
+    if free >= 2 {
+        s.push_str(&format!(
+            "`relocate` would join the {free} free arenas into one and return {}; ",
+            descriptors(free - 1)
+        ));
+    }
+    s.push_str("what else would: a request that fits a free arena exactly (no split), freeing an allocation next to a free arena (merging them returns a descriptor), or a larger arena table (the descriptors setting)");
+    s
+}
+
 /// A failed allocation: the reason, and what would help.
 pub fn alloc_failed(m: &Manager, size: usize, align: usize, name: &str, e: &AllocError) -> String {
     let al = if align > 1 {
@@ -223,25 +366,93 @@ pub fn alloc_failed(m: &Manager, size: usize, align: usize, name: &str, e: &Allo
             largest_free,
         }) if free_bytes >= needed => {
             let st = m.stats();
-            let run = largest_run(m);
-            let remedy = if run >= *needed {
+            let runs = free_runs(m);
+            let longest = runs.iter().map(|(r, _)| *r).max_by_key(|r| r.size);
+            let run = longest.map_or(0, |r| r.size);
+            // Relocation slides every live block down: the free bytes end
+            // up in one arena at the end (alignment padding of live blocks
+            // aside).
+            let relocated = Span {
+                offset: st.capacity - free_bytes,
+                size: *free_bytes,
+            };
+            let after_relocate = if relocated.holds(size, align) {
                 format!(
-                    "neighbouring free arenas add up to {}: `defrag` would merge them",
-                    fmt_bytes(run)
-                )
-            } else {
-                format!(
-                    "the classic `defrag` cannot help: no run of neighbouring free arenas holds {} (the longest is {}), live blocks sit between them; `relocate` moves the live blocks and makes one free arena of {}",
-                    fmt_bytes(*needed),
-                    fmt_bytes(run),
+                    "`relocate` moves the live blocks and makes one free arena of {}",
                     fmt_bytes(*free_bytes)
                 )
+            } else {
+                let (start, left) = relocated.aligned_room(align);
+                format!(
+                    "not even `relocate` would: its one free arena at the end, [{}+{}], reaches its first {align}-aligned offset at {start} and leaves {} there, short of the {} it needs",
+                    relocated.offset,
+                    relocated.size,
+                    fmt_bytes(left),
+                    fmt_bytes(*needed)
+                )
             };
+            if let Some((r, n)) = runs.iter().find(|(r, n)| *n > 1 && r.holds(size, align)) {
+                return format!(
+                    "{head} although {} are free: the largest free arena is {}, the free bytes lie in {} — external fragmentation; neighbouring free arenas [{}+{}] ({} of them) add up to {}, which holds it: `defrag` would merge them",
+                    fmt_bytes(*free_bytes),
+                    fmt_bytes(*largest_free),
+                    pieces(st.free_arenas),
+                    r.offset,
+                    r.size,
+                    n,
+                    fmt_bytes(r.size)
+                );
+            }
+            if run >= *needed {
+                // Enough bytes side by side, but never at an aligned offset.
+                let r = longest.expect("a run this long exists");
+                let (start, left) = r.aligned_room(align);
+                let lead = if *largest_free >= *needed {
+                    format!(
+                        "{head} although {} are free and the largest free arena ({}) is large enough: alignment {align} is the cause — no free arena has a {align}-aligned offset with {} after it",
+                        fmt_bytes(*free_bytes),
+                        fmt_bytes(*largest_free),
+                        fmt_bytes(*needed)
+                    )
+                } else {
+                    format!(
+                        "{head} although {} are free: the largest free arena is {}, the free bytes lie in {}, and alignment {align} is the cause",
+                        fmt_bytes(*free_bytes),
+                        fmt_bytes(*largest_free),
+                        pieces(st.free_arenas)
+                    )
+                };
+                let merged = runs
+                    .iter()
+                    .any(|(x, n)| *n > 1 && x.offset == r.offset && x.size == r.size);
+                let what = if merged {
+                    "the longest run of neighbouring free arenas"
+                } else {
+                    "there is nothing to merge: the largest free arena"
+                };
+                // When the free bytes already lie in one arena at the end,
+                // relocation would leave them where they are.
+                let after_relocate = if relocated.offset == r.offset && relocated.size == r.size {
+                    "nor would `relocate`: the free bytes already lie in that one arena at the end"
+                        .to_owned()
+                } else {
+                    after_relocate
+                };
+                return format!(
+                    "{lead}; `defrag` cannot help: {what}, [{}+{}], reaches its first {align}-aligned offset at {start} and leaves {} there, short of the {} it needs; {after_relocate}",
+                    r.offset,
+                    r.size,
+                    fmt_bytes(left),
+                    fmt_bytes(*needed)
+                );
+            }
             format!(
-                "{head} although {} are free: the largest free arena is {}, the free bytes lie in {} pieces — external fragmentation; {remedy}",
+                "{head} although {} are free: the largest free arena is {}, the free bytes lie in {} — external fragmentation; the classic `defrag` cannot help: no run of neighbouring free arenas holds {} (the longest is {}), live blocks sit between them; {after_relocate}",
                 fmt_bytes(*free_bytes),
                 fmt_bytes(*largest_free),
-                st.free_arenas
+                pieces(st.free_arenas),
+                fmt_bytes(*needed),
+                fmt_bytes(run)
             )
         }
         AllocError::OutOfMemory(OomReason::NoFit {
@@ -252,7 +463,8 @@ pub fn alloc_failed(m: &Manager, size: usize, align: usize, name: &str, e: &Allo
             fmt_bytes(*free_bytes)
         ),
         AllocError::OutOfMemory(OomReason::NoSpareDescriptor { descriptors }) => format!(
-            "{head}: a free arena fits, but splitting it needs a spare descriptor and all {descriptors} of the arena table are taken; `defrag` merges free neighbours and returns their descriptors"
+            "{head}: a free arena fits, but splitting it needs a spare descriptor and all {descriptors} of the arena table are taken; {}",
+            descriptor_remedy(m)
         ),
         other => format!("{head}: {}", alloc_error_words(other)),
     }

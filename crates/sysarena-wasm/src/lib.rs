@@ -2,7 +2,7 @@
 //!
 //! The real `sysarena` core compiled to `wasm32-unknown-unknown`, behind a
 //! handful of plain `extern "C"` functions that pass text in and JSON out
-//! through two byte buffers. No wasm-bindgen: the page needs six calls and
+//! through two byte buffers. No wasm-bindgen: the page needs a few calls and
 //! two strings, which a dozen lines of JavaScript handle, and the `.wasm`
 //! stays a single self-contained file with no generated JavaScript to keep
 //! in step.
@@ -21,6 +21,8 @@
 //! - `pg_exec(id)`, `pg_configure(id)`, `pg_load_trace(id, max)`,
 //!   `pg_state(id, max_arenas, buckets)` read the input and return the
 //!   length of their JSON answer, found at `pg_output()`.
+//! - `pg_check(id)` says whether `pg_exec` would run the input's one
+//!   command, without running it.
 //! - `pg_adopt(dst, src)` starts a side-by-side panel where `src` is;
 //!   `pg_script(id)` gives the history as commands for a shareable link.
 //! - `pg_drop(id)` ends a session.
@@ -53,7 +55,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 use sysarena::{Coalescing, Config, Policy};
 
-pub use session::{InputError, Landed, Op, Owner, Session, Settings};
+pub use session::{InputError, Landed, LinkScript, Op, Owner, Session, Settings};
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,7 +89,7 @@ pub fn run_script(s: &mut Session, script: &str) -> Result<Vec<String>, ScriptEr
     let mut index = 0;
     let mut log = Vec::new();
     for cmd in script.split(['\n', ';']) {
-        let body = cmd.split('#').next().unwrap_or("").trim();
+        let body = session::strip_comment(cmd);
         if body.is_empty() {
             continue;
         }
@@ -141,13 +143,28 @@ pub fn parse_settings(text: &str, base: Settings) -> Result<(Settings, bool), St
                     .map_err(|_| format!("coalescing `{v}`: deferred or immediate"))?;
                 s.config = Config::new(s.config.policy, c);
             }
-            "pinned" => pinned = v == "1" || v == "true",
-            "handles" => s.handles = v == "1" || v == "true",
+            "pinned" => {
+                pinned = parse_switch(v).ok_or_else(|| format!("pinned `{v}`: 1 or 0"))?;
+            }
+            "handles" => {
+                s.handles = parse_switch(v)
+                    .ok_or_else(|| format!("handles `{v}`: 1 (on) or 0 (off), or true/false"))?;
+            }
             _ => return Err(format!("unknown setting `{k}`")),
         }
     }
     s.check()?;
     Ok((s, pinned))
+}
+
+/// An on/off setting: `1`, `true`, `yes`, `on` or `0`, `false`, `no`,
+/// `off` (any case); `None` for anything else.
+pub fn parse_switch(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 /// The page's state: the input and output buffers and the sessions.
@@ -170,6 +187,8 @@ struct ExecAnswer {
     error: Option<String>,
     /// Its index among the script's commands.
     index: Option<usize>,
+    /// The refused command, as written (its comment left out).
+    command: Option<String>,
     log: Vec<String>,
     /// `"none"`, `"failed"` or the offset the last allocation landed at.
     landed: serde_json::Value,
@@ -251,6 +270,7 @@ pub extern "C" fn pg_exec(id: u32) -> usize {
                 ok: true,
                 error: None,
                 index: None,
+                command: None,
                 log,
                 landed,
             },
@@ -258,11 +278,30 @@ pub extern "C" fn pg_exec(id: u32) -> usize {
                 ok: false,
                 error: Some(e.error.message),
                 index: Some(e.index),
+                command: Some(e.command),
                 log: Vec::new(),
                 landed,
             },
         };
         answer(pg, &a)
+    })
+}
+
+/// Checks the input, one command, as `pg_exec` would run it on session
+/// `id`, without running it (the quiz asks only what would run); answers
+/// `{ok, error}`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_check(id: u32) -> usize {
+    PG.with_borrow_mut(|pg| {
+        let text = String::from_utf8_lossy(&pg.input).into_owned();
+        let Some(Some(s)) = pg.sessions.get(id as usize) else {
+            return no_session(pg, id);
+        };
+        let v = match s.check(&text) {
+            Ok(()) => serde_json::json!({ "ok": true }),
+            Err(e) => serde_json::json!({ "ok": false, "error": e.message }),
+        };
+        answer(pg, &v)
     })
 }
 
@@ -332,19 +371,23 @@ pub extern "C" fn pg_adopt(dst: u32, src: u32) -> usize {
     })
 }
 
-/// Session `id`'s history as a `;`-separated command script (for a
-/// shareable link); answers `{script, pos, len}`.
+/// Session `id`'s history as a `;`-separated command script that a link
+/// replays exactly (see [`Session::link_script`]); answers `{script, pos,
+/// len, left_out, traced}`, `pos` and `len` counted in the script's
+/// commands.
 #[unsafe(no_mangle)]
 pub extern "C" fn pg_script(id: u32) -> usize {
     PG.with_borrow_mut(|pg| {
         let Some(Some(s)) = pg.sessions.get(id as usize) else {
             return no_session(pg, id);
         };
+        let l = s.link_script();
         let v = serde_json::json!({
             "ok": true,
-            "script": s.script(),
-            "pos": s.pos(),
-            "len": s.len(),
+            "script": l.script,
+            "pos": l.pos,
+            "len": l.len,
+            "left_out": l.left_out,
             "traced": s.trace().is_some(),
         });
         answer(pg, &v)

@@ -18,7 +18,7 @@ mod apply;
 mod command;
 mod engine;
 
-pub use command::{HELP, InputError, parse_size};
+pub use command::{HELP, InputError, parse_size, strip_comment};
 pub use engine::{Engine, Handles, Manager};
 
 /// The most descriptors a session may ask for (a table of this many slots
@@ -248,10 +248,28 @@ impl Session {
     /// The history as commands (`alloc 100;free 0;…`) for a shareable
     /// link; a trace's events are left out (a link cannot carry the file).
     pub fn script(&self) -> String {
+        self.link_script().script
+    }
+
+    /// The history as a link's commands, written so that the link replays
+    /// to this state exactly: every command is run on a fresh session with
+    /// these settings as the page runs a link's `ops`, and an operation
+    /// that changes nothing here and that a link would refuse (a `pass`
+    /// without handles, a `policy` on a handle-based manager, a `free` of
+    /// an allocation that failed on this region) is left out — and counted.
+    /// A trace's events are left out too (a link cannot carry the file).
+    ///
+    /// Time: O(history), plus each command's own cost.
+    pub fn link_script(&self) -> LinkScript {
         let mut cmds = Vec::new();
-        let mut config = self.settings.config;
-        for op in &self.history {
-            cmds.push(match *op {
+        let mut t = Session::new(self.settings).expect("the settings were checked");
+        t.quiet = true;
+        let (mut pos, mut left_out, mut events) = (0, 0, 0);
+        for (i, op) in self.history.iter().enumerate() {
+            if i == self.pos {
+                pos = cmds.len();
+            }
+            let cmd = match *op {
                 Op::Alloc { size, align: 1 } => format!("alloc {size}"),
                 Op::Alloc { size, align } => format!("alloc {size} {align}"),
                 Op::Free { number } => format!("free {number}"),
@@ -261,18 +279,33 @@ impl Session {
                 Op::Relocate => "relocate".to_owned(),
                 Op::Pass { moves } => format!("pass {moves}"),
                 Op::Config(c) => {
-                    let cmd = if c.policy != config.policy {
+                    if c.policy != t.config.policy {
                         format!("policy {}", c.policy.name())
                     } else {
                         format!("coalescing {}", c.coalescing.name())
-                    };
-                    config = c;
-                    cmd
+                    }
                 }
-                Op::Event(_) => continue,
-            });
+                Op::Event(_) => {
+                    events += 1;
+                    continue;
+                }
+            };
+            if t.exec(&cmd).is_ok() {
+                cmds.push(cmd);
+            } else {
+                left_out += 1;
+            }
         }
-        cmds.join(";")
+        if self.pos >= self.history.len() {
+            pos = cmds.len();
+        }
+        LinkScript {
+            len: cmds.len(),
+            script: cmds.join(";"),
+            pos,
+            left_out,
+            events,
+        }
     }
 
     /// Takes `other`'s trace, history and position (keeping this session's
@@ -290,6 +323,30 @@ impl Session {
     /// Settings that [`Settings::check`] refuses; nothing changes then.
     pub fn configure(&mut self, settings: Settings, pinned: bool) -> Result<(), String> {
         settings.check()?;
+        // A typed request larger than the region is refused as input: a
+        // region that small could not replay this history from a link.
+        if let Some((i, size, align)) =
+            self.history
+                .iter()
+                .enumerate()
+                .find_map(|(i, op)| match *op {
+                    Op::Alloc { size, align } if !fits_region(size, align, settings.capacity) => {
+                        Some((i, size, align))
+                    }
+                    _ => None,
+                })
+        {
+            let al = if align > 1 {
+                format!(" {align}")
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "operation {} of the history, `alloc {size}{al}`, is larger than a region of {}: pick a larger region, or `reset` first",
+                i + 1,
+                crate::bytes::fmt_bytes(settings.capacity)
+            ));
+        }
         self.settings = settings;
         self.pinned = pinned;
         let pos = self.pos;
@@ -326,15 +383,38 @@ impl Session {
         Ok(n)
     }
 
-    /// Records `op` at the cursor (dropping the redo tail unless it is the
-    /// same operation) and applies it.
+    /// Records `op` at the cursor and applies it. The same operation as
+    /// the next one recorded is a redo. Otherwise a new operation replaces
+    /// the redo tail's typed operations (undone ones), and says how many it
+    /// dropped; a trace's events after the cursor always stay, so a policy
+    /// change in the middle of a trace applies to the rest of it.
     fn record(&mut self, op: Op) {
+        let mut dropped = 0;
         if self.history.get(self.pos) != Some(&op) {
-            self.history.truncate(self.pos);
+            let tail = self.history.split_off(self.pos);
             self.history.push(op);
+            for t in tail {
+                if matches!(t, Op::Event(_)) {
+                    self.history.push(t);
+                } else {
+                    dropped += 1;
+                }
+            }
         }
         self.apply(self.pos);
         self.pos += 1;
+        if dropped > 0 {
+            self.say(format!(
+                "(the {dropped} undone operation{} after this point {} dropped: a new operation replaces the redo history{})",
+                if dropped == 1 { "" } else { "s" },
+                if dropped == 1 { "was" } else { "were" },
+                if self.trace.is_some() {
+                    "; the trace's events stay"
+                } else {
+                    ""
+                }
+            ));
+        }
     }
 
     /// Moves to the state after `to` operations, replaying from the start
@@ -376,6 +456,31 @@ impl Session {
         self.log.clear();
         self.landed = None;
     }
+}
+
+/// What [`Session::link_script`] writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkScript {
+    /// The commands, separated by `;`.
+    pub script: String,
+    /// How many of them are applied now (a link's `at`).
+    pub pos: usize,
+    /// How many commands there are.
+    pub len: usize,
+    /// Operations left out: they change nothing with these settings, and a
+    /// link would refuse them.
+    pub left_out: usize,
+    /// A trace's events left out.
+    pub events: usize,
+}
+
+/// Whether a request of `size` bytes at `align` can ever fit a region of
+/// `capacity` bytes (the check `exec` makes).
+fn fits_region(size: usize, align: usize, capacity: usize) -> bool {
+    align <= capacity
+        && size
+            .checked_next_multiple_of(align.max(1))
+            .is_some_and(|n| n <= capacity)
 }
 
 /// `#N` or `id N`.

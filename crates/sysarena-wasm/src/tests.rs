@@ -231,11 +231,13 @@ fn traces_load_in_every_format_and_garbage_is_refused() {
     assert_eq!(s.manager().stats().used_arenas, 1);
     run_script(&mut s, "goto 4").unwrap();
     assert_eq!(s.manager().stats().requested_bytes, 300);
+    // A typed operation in the middle of a trace goes between its events:
+    // the rest of the trace stays, and goto keeps both.
     run_script(&mut s, "goto 1; alloc 10").unwrap();
-    assert_eq!(s.len(), 2);
-    // goto returns to the trace.
+    assert_eq!((s.pos(), s.len()), (2, 5));
     run_script(&mut s, "goto 3").unwrap();
-    assert_eq!((s.pos(), s.len()), (3, 4));
+    assert_eq!((s.pos(), s.len()), (3, 5));
+    assert_eq!(s.history()[1], Op::Alloc { size: 10, align: 1 });
 
     let lab = b"20000\n2\n4\n1\na 0 512\na 1 128\nf 0\nf 1\n";
     assert_eq!(s.load_trace("short.rep", lab, None).unwrap(), 4);
@@ -595,4 +597,407 @@ fn a_near_size_take_is_explained() {
             "✓ alloc(1024) = #2 at offset 0 (arena of 1.0 KiB in slot 0): taken from the quick list of 1040 B arenas, a near size — the list of 1024 B arenas was empty, and these are at most a 64th larger; handed out whole with no search and no split"
         ]
     );
+}
+
+#[test]
+fn a_policy_change_in_the_middle_of_a_trace_keeps_the_trace_and_the_cursor() {
+    let mut s = session(4096, 64);
+    let trace = b"a 1 64\na 2 100\nf 1\na 3 32\nf 2\na 4 500\nf 3\nf 4\n";
+    assert_eq!(s.load_trace("t.trace", trace, None).unwrap(), 8);
+    run_script(&mut s, "goto 4").unwrap();
+    let log = run_script(&mut s, "policy segregated-fit").unwrap();
+    assert!(log[0].starts_with("now segregated-fit"), "{log:?}");
+    // Nothing dropped, nothing said about dropping.
+    assert_eq!((s.pos(), s.len()), (5, 9));
+    assert_eq!(log.len(), 1, "{log:?}");
+    // The slider moves over the whole trace and keeps the change.
+    run_script(&mut s, "goto 9").unwrap();
+    assert_eq!((s.pos(), s.len()), (9, 9));
+    assert_eq!(s.config().policy, Policy::SegregatedFit);
+    s.seek(2);
+    assert_eq!(s.config().policy, Policy::FirstFit);
+    s.seek(7);
+    assert_eq!(s.config().policy, Policy::SegregatedFit);
+    // Undoing the change and picking another replaces it (the undone one
+    // is dropped and the log says so); the events after it stay.
+    run_script(&mut s, "goto 4").unwrap();
+    let log = run_script(&mut s, "policy best-fit").unwrap();
+    assert_eq!((s.pos(), s.len()), (5, 9));
+    assert!(
+        log[1].contains("the 1 undone operation after this point was dropped")
+            && log[1].contains("the trace's events stay"),
+        "{log:?}"
+    );
+    run_script(&mut s, "next 4").unwrap();
+    assert_eq!(s.config().policy, Policy::BestFit);
+    assert_eq!(s.manager().stats().used_arenas, 0);
+}
+
+#[test]
+fn a_new_operation_after_undo_says_what_it_dropped() {
+    let mut s = session(400, 8);
+    run_script(&mut s, "alloc 100; alloc 50; alloc 20; undo 2").unwrap();
+    let log = run_script(&mut s, "alloc 30").unwrap();
+    assert!(log[0].starts_with("✓ alloc(30)"), "{log:?}");
+    assert!(
+        log[1].contains("the 2 undone operations after this point were dropped"),
+        "{log:?}"
+    );
+    assert_eq!(s.len(), 2);
+    // A redo of the same operation drops nothing.
+    run_script(&mut s, "undo").unwrap();
+    let log = run_script(&mut s, "alloc 30").unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+}
+
+#[test]
+fn a_free_the_quick_lists_cannot_take_says_their_budget_is_full() {
+    // 400 B: the lists may hold 25 B, so a freed 32 B arena is not cached.
+    let mut s = Session::new(Settings {
+        capacity: 400,
+        descriptors: 8,
+        config: sysarena::Config::fast(),
+        handles: false,
+    })
+    .unwrap();
+    let log = run_script(&mut s, "alloc 32; alloc 32; free 0").unwrap();
+    assert_eq!(s.manager().stats().cached_arenas, 0);
+    assert_eq!(
+        log[0],
+        "✓ free #0 at offset 0; not cached: the quick lists' budget (25 B, a 16th of the region) is full — 0 B cached, and 32 B more would pass it; no free neighbour to merge with"
+    );
+    // The rule says the budget too.
+    assert!(explain::quick_lists().contains("a 16th of the region"));
+    // On 1 KiB the budget is 64 B: one 32 B arena is cached, the second
+    // also fits (64 B), a third does not.
+    let mut s = fast(1024);
+    run_script(
+        &mut s,
+        "alloc 32; alloc 8; alloc 32; alloc 8; alloc 32; alloc 8",
+    )
+    .unwrap();
+    run_script(&mut s, "free 0; free 2").unwrap();
+    assert_eq!(s.manager().stats().cached_bytes, 64);
+    let log = run_script(&mut s, "free 4").unwrap();
+    assert!(
+        log[0].contains(
+            "not cached: the quick lists' budget (64 B, a 16th of the region) is full — 64 B cached"
+        ),
+        "{log:?}"
+    );
+    // A size the lists never cache says nothing of the budget.
+    let mut s = fast(1024);
+    let log = run_script(&mut s, "alloc 33; alloc 8; free 0").unwrap();
+    assert!(!log[0].contains("not cached"), "{log:?}");
+}
+
+#[test]
+fn no_spare_descriptor_suggests_defrag_only_when_it_returns_descriptors() {
+    // The model chapter's exercise: one free arena, nothing to merge.
+    let mut s = session(400, 8);
+    let log = run_script(
+        &mut s,
+        "alloc 100; alloc 50; alloc 10; alloc 10; alloc 10; alloc 10; alloc 10; alloc 10",
+    )
+    .unwrap();
+    assert!(log[0].contains("needs a spare descriptor"), "{log:?}");
+    assert!(
+        log[0].contains("`defrag` cannot help: there is only one free arena"),
+        "{log:?}"
+    );
+    assert!(log[0].contains("a larger arena table"), "{log:?}");
+    assert!(!log[0].contains("`relocate` would"), "{log:?}");
+    // Two free arenas apart: relocation joins them, defrag cannot.
+    let mut s = session(400, 6);
+    let log = run_script(
+        &mut s,
+        "alloc 50; alloc 50; alloc 50; alloc 50; alloc 50; free 1; free 3; alloc 10",
+    )
+    .unwrap();
+    assert!(
+        log[0].contains("`defrag` cannot help: none of the 3 free arenas are neighbours"),
+        "{log:?}"
+    );
+    assert!(
+        log[0]
+            .contains("`relocate` would join the 3 free arenas into one and return 2 descriptors"),
+        "{log:?}"
+    );
+    // Neighbours: defrag returns descriptors and says how many.
+    let mut s = session(400, 6);
+    let log = run_script(
+        &mut s,
+        "alloc 50; alloc 50; alloc 50; alloc 50; alloc 50; free 1; free 2; alloc 10",
+    )
+    .unwrap();
+    assert!(
+        log[0].contains("`defrag` merges free neighbours and returns their descriptors (1 descriptor would come back)"),
+        "{log:?}"
+    );
+    run_script(&mut s, "undo; defrag; alloc 10").unwrap();
+    assert!(s.log()[0].starts_with("✓ alloc(10)"), "{:?}", s.log());
+}
+
+#[test]
+fn an_alignment_failure_names_alignment_not_defrag() {
+    let mut s = session(300, 8);
+    run_script(&mut s, "alloc 130; alloc 20; alloc 150; free 1; free 2").unwrap();
+    let log = run_script(&mut s, "alloc 128 128").unwrap();
+    assert!(log[0].contains("alignment 128 is the cause"), "{log:?}");
+    assert!(!log[0].contains("would merge them"), "{log:?}");
+    assert!(
+        log[0].contains("`defrag` cannot help: the longest run of neighbouring free arenas, [130+170], reaches its first 128-aligned offset at 256 and leaves 44 B there, short of the 128 B it needs"),
+        "{log:?}"
+    );
+    assert!(
+        log[0].contains(
+            "nor would `relocate`: the free bytes already lie in that one arena at the end"
+        ),
+        "{log:?}"
+    );
+    // After defrag: one piece, large enough, and alignment the cause.
+    let log = run_script(&mut s, "defrag; alloc 128 128").unwrap();
+    assert!(
+        log[0]
+            .contains("the largest free arena (170 B) is large enough: alignment 128 is the cause"),
+        "{log:?}"
+    );
+    assert!(!log[0].contains("1 pieces"), "{log:?}");
+    assert!(
+        log[0].contains(
+            "`defrag` cannot help: there is nothing to merge: the largest free arena, [130+170]"
+        ),
+        "{log:?}"
+    );
+    // Where relocation would move the free bytes, its one free arena at
+    // the end is checked with the same aligned fit: on 1000 B it starts at
+    // 700 and has no 256-aligned offset with 256 B after it …
+    let mut s = session(1000, 8);
+    let log = run_script(
+        &mut s,
+        "alloc 300; alloc 300; alloc 400; free 1; alloc 200 256",
+    )
+    .unwrap();
+    assert!(log[0].contains("alignment 256 is the cause"), "{log:?}");
+    assert!(
+        log[0].contains("not even `relocate` would: its one free arena at the end, [700+300], reaches its first 256-aligned offset at 768 and leaves 232 B there"),
+        "{log:?}"
+    );
+    // … while on 1024 B it starts at 724 and holds it at 768.
+    let mut s = session(1024, 8);
+    let log = run_script(
+        &mut s,
+        "alloc 300; alloc 300; alloc 424; free 1; alloc 200 256",
+    )
+    .unwrap();
+    assert!(
+        log[0].contains("`relocate` moves the live blocks and makes one free arena of 300 B"),
+        "{log:?}"
+    );
+    let log = run_script(&mut s, "relocate; alloc 200 256").unwrap();
+    assert!(
+        log[0].starts_with("✓ alloc(200, align 256) = #4 at offset 768"),
+        "{log:?}"
+    );
+    // Where the merged run does hold the aligned request, defrag is right.
+    let mut s = session(400, 8);
+    let log = run_script(
+        &mut s,
+        "alloc 100; alloc 100; alloc 100; alloc 100; free 1; free 2; alloc 100 64",
+    )
+    .unwrap();
+    assert!(log[0].contains("[100+200]"), "{log:?}");
+    assert!(log[0].contains("`defrag` would merge them"), "{log:?}");
+    assert!(log[0].contains("in 2 pieces"), "{log:?}");
+    run_script(&mut s, "defrag; alloc 100 64").unwrap();
+    assert!(
+        s.log()[0].starts_with("✓ alloc(100, align 64) = #5 at offset 128"),
+        "{:?}",
+        s.log()
+    );
+}
+
+#[test]
+fn hash_names_an_allocation_and_a_comment_needs_a_space_before_it() {
+    assert_eq!(session::strip_comment("free #1"), "free #1");
+    assert_eq!(session::strip_comment("alloc 100 # the first"), "alloc 100");
+    assert_eq!(session::strip_comment("alloc 100 #first"), "alloc 100");
+    assert_eq!(session::strip_comment("# a comment"), "");
+    assert_eq!(session::strip_comment("  #1 is a comment too"), "");
+    let mut s = session(400, 8);
+    run_script(&mut s, "alloc 100; alloc 100 # the second; free #1").unwrap();
+    assert!(
+        s.log()[0].starts_with("✓ free #1 at offset 100"),
+        "{:?}",
+        s.log()
+    );
+    // A link's `ops=free+%231` decodes to this.
+    run_script(&mut s, "free #0 # and a comment").unwrap();
+    assert_eq!(s.manager().stats().used_arenas, 0);
+}
+
+#[test]
+fn check_refuses_what_exec_would_and_changes_nothing() {
+    let mut s = session(400, 8);
+    run_script(&mut s, "alloc 100").unwrap();
+    for bad in [
+        "alloc -5",
+        "alloc 0",
+        "allco 5",
+        "free 3",
+        "alloc 10; alloc 20",
+    ] {
+        assert!(s.check(bad).is_err(), "{bad}");
+    }
+    for good in ["alloc 50", "free 0", "free #0", "defrag", "undo"] {
+        s.check(good).unwrap();
+    }
+    assert_eq!((s.pos(), s.len()), (1, 1));
+}
+
+#[test]
+fn a_link_replays_exactly_after_handles_are_toggled() {
+    // Handles on, passes, then handles off: the passes change nothing on a
+    // plain manager and a link would refuse them, so the link leaves them
+    // out (and says how many).
+    let on = Settings {
+        capacity: 1000,
+        descriptors: 32,
+        handles: true,
+        ..Settings::default()
+    };
+    let mut s = Session::new(on).unwrap();
+    run_script(&mut s, "alloc 100; alloc 100; alloc 100; free 0; pass 1").unwrap();
+    let off = Settings {
+        handles: false,
+        ..on
+    };
+    s.configure(off, false).unwrap();
+    let l = s.link_script();
+    assert_eq!(l.script, "alloc 100;alloc 100;alloc 100;free 0");
+    assert_eq!((l.pos, l.len, l.left_out), (4, 4, 1));
+    let mut t = Session::new(off).unwrap();
+    run_script(&mut t, &l.script).unwrap();
+    assert_eq!(snapshot(&t), snapshot(&s));
+
+    // A policy change, then handles on: the Movable keeps its policy (set
+    // in the settings), the change is left out.
+    let mut s = session(1000, 32);
+    run_script(&mut s, "alloc 100; policy best-fit; alloc 50").unwrap();
+    let movable = Settings {
+        handles: true,
+        config: sysarena::Config::new(Policy::BestFit, sysarena::Coalescing::Deferred),
+        ..s.settings()
+    };
+    s.configure(movable, false).unwrap();
+    let l = s.link_script();
+    assert_eq!(l.script, "alloc 100;alloc 50");
+    let mut t = Session::new(movable).unwrap();
+    run_script(&mut t, &l.script).unwrap();
+    assert_eq!(snapshot(&t), snapshot(&s));
+
+    // A smaller region: an allocation fails there, so its free is skipped
+    // and left out of the link; `at` counts the link's commands.
+    let mut s = session(400, 8);
+    run_script(
+        &mut s,
+        "alloc 100; alloc 200; alloc 50; free 1; free 0; undo",
+    )
+    .unwrap();
+    let small = Settings {
+        capacity: 250,
+        ..s.settings()
+    };
+    s.configure(small, false).unwrap();
+    let l = s.link_script();
+    assert_eq!(l.script, "alloc 100;alloc 200;alloc 50;free 0");
+    assert_eq!((l.pos, l.len, l.left_out), (3, 4, 1));
+    let mut t = Session::new(small).unwrap();
+    run_script(&mut t, &l.script).unwrap();
+    t.seek(l.pos);
+    assert_eq!(snapshot(&t), snapshot(&s));
+    // A region smaller than a typed request is refused: no link could
+    // replay it.
+    let e = s
+        .configure(
+            Settings {
+                capacity: 150,
+                ..small
+            },
+            false,
+        )
+        .unwrap_err();
+    assert!(e.contains("`alloc 200`"), "{e}");
+    assert_eq!(s.settings().capacity, 250);
+}
+
+#[test]
+fn on_off_settings_accept_their_spellings_and_refuse_the_rest() {
+    let base = Settings::default();
+    for on in ["1", "true", "True", "yes", "on"] {
+        assert!(
+            parse_settings(&format!("handles={on}"), base)
+                .unwrap()
+                .0
+                .handles
+        );
+    }
+    for off in ["0", "false", "no", "OFF"] {
+        assert!(
+            !parse_settings(&format!("handles={off}"), base)
+                .unwrap()
+                .0
+                .handles
+        );
+    }
+    let e = parse_settings("handles=maybe", base).unwrap_err();
+    assert!(e.contains("handles `maybe`"), "{e}");
+    assert!(parse_settings("pinned=2", base).is_err());
+}
+
+#[test]
+fn the_view_outlines_the_largest_free_arena_that_is_not_cached() {
+    // 4 KiB: the lists may hold 256 B. A cached 256 B arena is the largest
+    // free one for the stats; the picture outlines the 220 B one.
+    let mut s = fast(4096);
+    run_script(&mut s, "alloc 256; alloc 16; alloc 3604; free 0").unwrap();
+    let st = s.manager().stats();
+    assert_eq!((st.cached_arenas, st.largest_free), (1, 256));
+    let v = serde_json::to_value(view::view(&s, 1000, 100, 16, 16)).unwrap();
+    assert_eq!(v["largest"], serde_json::json!([3876, 220]));
+    assert_eq!(v["stats"]["largest_free"], 256);
+}
+
+#[test]
+fn pg_check_and_pg_script_answer_json() {
+    fn put(text: &str) {
+        pg_input(text.len());
+        PG.with_borrow_mut(|pg| pg.input.copy_from_slice(text.as_bytes()));
+    }
+    fn out(len: usize) -> serde_json::Value {
+        PG.with_borrow(|pg| serde_json::from_slice(&pg.output).unwrap_or_else(|_| panic!("{len}")))
+    }
+    let id = pg_new();
+    put("capacity=400 descriptors=8");
+    assert_eq!(out(pg_configure(id))["ok"], true);
+    put("alloc -5");
+    let a = out(pg_check(id));
+    assert_eq!(a["ok"], false);
+    assert!(a["error"].as_str().unwrap().contains("not a size"));
+    put("alloc 50");
+    assert_eq!(out(pg_check(id))["ok"], true);
+    // Checking ran nothing.
+    put("alloc 100; allco 5");
+    let a = out(pg_exec(id));
+    assert_eq!(
+        (a["index"].clone(), a["command"].clone()),
+        (1.into(), "allco 5".into())
+    );
+    put("");
+    let l = out(pg_script(id));
+    assert_eq!(
+        (l["script"].clone(), l["pos"].clone(), l["len"].clone()),
+        ("alloc 100".into(), 1.into(), 1.into())
+    );
+    pg_drop(id);
 }

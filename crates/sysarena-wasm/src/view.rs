@@ -109,8 +109,9 @@ pub struct View {
     /// Otherwise the heap map in equal buckets: `[in-use bytes, requested
     /// bytes, arenas starting]` per bucket.
     buckets: Option<Vec<[u64; 3]>>,
-    /// The largest free arena: `[offset, size]` (never a cached one, as in
-    /// `Stats::largest_free`).
+    /// The largest free arena that is not cached: `[offset, size]` — the
+    /// one the picture outlines. `Stats::largest_free` counts cached arenas
+    /// too, so it may be larger (a cached arena); the page then says so.
     largest: Option<[usize; 2]>,
     /// The first descriptors of the arena table, in table order: an arena
     /// row, or `null` for a spare.

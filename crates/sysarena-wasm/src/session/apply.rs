@@ -5,7 +5,7 @@ use super::*;
 use crate::bytes::fmt_bytes;
 
 impl Session {
-    fn say(&mut self, line: String) {
+    pub(super) fn say(&mut self, line: String) {
         if !self.quiet {
             self.log.push(line);
         }
@@ -200,6 +200,18 @@ impl Session {
         } else {
             self.e.manager().arena_at(offset).map_or(0, |a| a.size)
         };
+        // What the quick lists held before, to say why a cacheable arena
+        // was not cached.
+        let lists_before = if self.quiet || !explain::is_fast(self.e.manager().config()) {
+            None
+        } else {
+            let m = self.e.manager();
+            let same = m
+                .arenas()
+                .filter(|a| a.cached && a.size == size_before)
+                .count();
+            Some((m.stats().cached_bytes, same))
+        };
         match self.e.free(offset) {
             Ok(()) => {
                 let owner = self.owners.remove(&offset);
@@ -213,7 +225,16 @@ impl Session {
                         .manager()
                         .arenas()
                         .find(|a| a.offset == offset && a.cached);
-                    let merged = match self.config.coalescing {
+                    let not_cached = match lists_before {
+                        Some((bytes, same)) if cached.is_none() => explain::not_cached(
+                            self.e.manager().capacity(),
+                            size_before,
+                            bytes,
+                            same,
+                        ),
+                        _ => String::new(),
+                    };
+                    let merged = match self.e.manager().config().coalescing {
                         _ if cached.is_some() => explain::cached_free(cached.map_or(0, |a| a.size)),
                         Coalescing::Immediate => {
                             // The free arena that now holds the offset: larger
@@ -234,8 +255,9 @@ impl Session {
                                 .to_owned()
                         }
                     };
-                    self.log
-                        .push(format!("✓ free {name} at offset {offset}{merged}"));
+                    self.log.push(format!(
+                        "✓ free {name} at offset {offset}{not_cached}{merged}"
+                    ));
                 }
             }
             Err(e) => self.say(format!("✗ free @{offset}: {e}")),

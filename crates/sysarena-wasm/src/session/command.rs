@@ -57,7 +57,56 @@ pub fn parse_size(s: &str) -> Option<usize> {
         .and_then(|n| n.checked_mul(mul))
 }
 
+/// The command part of a line: everything before a comment. A `#` starts a
+/// comment at the start of the line, or after whitespace when it does not
+/// name an allocation (`#` followed by a digit, as in `free #1`): `alloc 100
+/// # the first` is `alloc 100`, `free #1` frees allocation #1.
+pub fn strip_comment(line: &str) -> &str {
+    let mut prev_space = true;
+    for (i, c) in line.char_indices() {
+        if c == '#' && prev_space {
+            let names = line[i + 1..].starts_with(|d: char| d.is_ascii_digit());
+            if i == 0 || line[..i].trim().is_empty() || !names {
+                return line[..i].trim();
+            }
+        }
+        prev_space = c.is_whitespace();
+    }
+    line.trim()
+}
+
+/// What a command line asks for, once read and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Parsed {
+    /// An empty line or a comment.
+    Nothing,
+    /// An operation to record.
+    Record(Op),
+    /// `next N`: up to this position.
+    Next(usize),
+    /// `prev N`: back this many operations.
+    Prev(usize),
+    /// `goto STEP`.
+    Goto(usize),
+    Reset,
+    Help,
+}
+
 impl Session {
+    /// Checks one command line as [`exec`](Self::exec) would, without
+    /// running it: the page asks this before a quiz question, so that a
+    /// command the session would refuse is refused at once.
+    ///
+    /// # Errors
+    /// What `exec` would refuse, with the same words; nothing changes
+    /// either way.
+    pub fn check(&self, line: &str) -> Result<(), InputError> {
+        if line.contains(['\n', ';']) {
+            return Err(InputError::new("one command at a time"));
+        }
+        self.parse(line).map(|_| ())
+    }
+
     /// Runs one command line.
     ///
     /// # Errors
@@ -67,11 +116,57 @@ impl Session {
     /// that fails for lack of memory is not an input error: it is recorded
     /// (it is the story) and the log explains it.
     pub fn exec(&mut self, line: &str) -> Result<(), InputError> {
-        let line = line.split('#').next().unwrap_or("").trim();
         self.log.clear();
         self.landed = None;
+        match self.parse(line)? {
+            Parsed::Nothing => {}
+            Parsed::Record(op) => self.record(op),
+            Parsed::Next(to) => {
+                let from = self.pos;
+                self.seek(to);
+                if to - from > 1 {
+                    self.log = vec![format!("applied operations {from}..{to}")];
+                }
+            }
+            Parsed::Prev(n) => {
+                self.seek(self.pos - n);
+                self.log = vec![format!("undid {n} operation(s)")];
+            }
+            Parsed::Goto(n) => {
+                // A trace's events and the operations typed between them
+                // are one history: going to a step keeps all of them.
+                self.seek(n);
+                self.log = vec![format!("at step {n} of {}", self.history.len())];
+            }
+            Parsed::Reset => {
+                let typed = self
+                    .history
+                    .iter()
+                    .filter(|op| !matches!(op, Op::Event(_)))
+                    .count();
+                self.history = match &self.trace {
+                    Some(t) => (0..t.events.len()).map(Op::Event).collect(),
+                    None => Vec::new(),
+                };
+                self.rebuild(0);
+                self.log = vec![if typed > 0 && self.trace.is_some() {
+                    format!(
+                        "reset: the trace from its first event; the {typed} typed operation(s) are dropped"
+                    )
+                } else {
+                    "reset".to_owned()
+                }];
+            }
+            Parsed::Help => self.log = HELP.lines().map(str::to_owned).collect(),
+        }
+        Ok(())
+    }
+
+    /// Reads one command line and checks it against the session now.
+    fn parse(&self, line: &str) -> Result<Parsed, InputError> {
+        let line = strip_comment(line);
         if line.is_empty() {
-            return Ok(());
+            return Ok(Parsed::Nothing);
         }
         let mut words = line.split_whitespace();
         let cmd = words.next().unwrap_or("");
@@ -133,7 +228,8 @@ impl Session {
                     }
                     Op::FreeAt { offset }
                 } else {
-                    let number = a.trim_start_matches('#').parse::<usize>().map_err(|_| {
+                    let digits = a.strip_prefix('#').unwrap_or(a);
+                    let number = digits.parse::<usize>().map_err(|_| {
                         InputError::new(format!(
                             "`{a}` is not an allocation number (#N) or @OFFSET"
                         ))
@@ -219,13 +315,9 @@ impl Session {
                         "nothing to redo"
                     }));
                 }
-                let to = self.pos.saturating_add(n).min(self.history.len());
-                let from = self.pos;
-                self.seek(to);
-                if to - from > 1 {
-                    self.log = vec![format!("applied operations {from}..{to}")];
-                }
-                return Ok(());
+                return Ok(Parsed::Next(
+                    self.pos.saturating_add(n).min(self.history.len()),
+                ));
             }
             "prev" | "undo" | "back" => {
                 too_many(1)?;
@@ -233,9 +325,7 @@ impl Session {
                 if n == 0 {
                     return Err(InputError::new("nothing to undo"));
                 }
-                self.seek(self.pos - n);
-                self.log = vec![format!("undid {n} operation(s)")];
-                return Ok(());
+                return Ok(Parsed::Prev(n));
             }
             "goto" | "g" | "seek" => {
                 too_many(1)?;
@@ -245,42 +335,20 @@ impl Session {
                 let n = a
                     .parse::<usize>()
                     .map_err(|_| InputError::new(format!("`{a}` is not a step")))?;
-                if let Some(t) = &self.trace {
-                    let all = t.events.len();
-                    if self.history.len() != all
-                        || !matches!(self.history.last(), Some(Op::Event(_)) | None)
-                    {
-                        self.history = (0..all).map(Op::Event).collect();
-                        self.rebuild(0);
-                    }
-                }
-                let n = n.min(self.history.len());
-                self.seek(n);
-                self.log = vec![format!("at step {n} of {}", self.history.len())];
-                return Ok(());
+                return Ok(Parsed::Goto(n.min(self.history.len())));
             }
             "reset" => {
                 too_many(0)?;
-                self.history = match &self.trace {
-                    Some(t) => (0..t.events.len()).map(Op::Event).collect(),
-                    None => Vec::new(),
-                };
-                self.rebuild(0);
-                self.log = vec!["reset".to_owned()];
-                return Ok(());
+                return Ok(Parsed::Reset);
             }
-            "help" | "h" | "?" => {
-                self.log = HELP.lines().map(str::to_owned).collect();
-                return Ok(());
-            }
+            "help" | "h" | "?" => return Ok(Parsed::Help),
             _ => {
                 return Err(InputError::new(format!(
                     "unknown command `{cmd}` (try `help`)"
                 )));
             }
         };
-        self.record(op);
-        Ok(())
+        Ok(Parsed::Record(op))
     }
 
     /// The core's verdict on a request's shape, before it is recorded.
