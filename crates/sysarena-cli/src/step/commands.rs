@@ -5,13 +5,13 @@
 use super::*;
 
 pub(super) const HELP: &str =
-    "commands: alloc SIZE [ALIGN] · free N | free @OFFSET · defrag · flush · policy NAME · coalescing NAME
+    "commands: alloc SIZE [ALIGN] · free N | free #N | free @OFFSET · defrag · flush · policy NAME · coalescing NAME
           next [N] · prev [N] · redo [N] · goto STEP (trace) · reset · help · quit";
 
 impl State {
     /// Runs one command line.
     pub(super) fn exec(&mut self, m: &mut SliceManager<'_>, line: &str) -> Flow {
-        let line = line.split('#').next().unwrap_or("").trim();
+        let line = strip_comment(line).trim();
         self.log.clear();
         // An interactive quiz answer.
         if let Some((op, q)) = self.pending.take() {
@@ -204,7 +204,7 @@ impl State {
     /// to type when `N` names both a typed allocation and a trace's id.
     fn free_target(&self, arg: Option<&str>) -> Result<usize, String> {
         const USAGE: &str =
-            "usage: free N  (allocation #N, else the trace's id N)  or  free @OFFSET";
+            "usage: free N  (allocation #N, else the trace's id N),  free #N  or  free @OFFSET";
         let Some(a) = arg else {
             return Err(USAGE.to_owned());
         };
@@ -212,6 +212,18 @@ impl State {
             return off
                 .parse()
                 .map_err(|_| format!("`{a}` is not an offset: {USAGE}"));
+        }
+        // `#3` as the map and the table name it: typed allocation 3 only.
+        if let Some(k) = a.strip_prefix('#') {
+            let n: usize = k
+                .parse()
+                .map_err(|_| format!("`{a}` is not a number: {USAGE}"))?;
+            return self
+                .names
+                .iter()
+                .find(|(_, t)| !t.traced && t.key == n)
+                .map(|(&o, _)| o)
+                .ok_or_else(|| format!("no live allocation #{n}"));
         }
         let Ok(n) = a.parse::<usize>() else {
             return Err(format!("`{a}` is not a number: {USAGE}"));
@@ -235,4 +247,20 @@ impl State {
             (None, None) => Err(format!("no live allocation {n}")),
         }
     }
+}
+
+/// `line` without its comment: a `#` at the start or after a space begins
+/// one, unless a digit follows it (`free #3` names allocation #3, as the
+/// map and the table do).
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#'
+            && (i == 0 || bytes[i - 1].is_ascii_whitespace())
+            && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+        {
+            return &line[..i];
+        }
+    }
+    line
 }

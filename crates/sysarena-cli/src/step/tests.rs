@@ -448,3 +448,20 @@ fn an_unreadable_script_fails_naming_it_before_any_frame() {
     assert!(e.to_string().contains(&dir.display().to_string()), "{e}");
     assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
 }
+
+/// `free #1` names allocation #1, as the map and the table do (the `#`
+/// began a comment, so it read as `free` and was refused); a comment
+/// still starts at `#` after a space or at the start of a line.
+#[test]
+fn free_hash_n_names_the_allocation_and_comments_still_work() {
+    let out = run_script(
+        &args(&["--capacity", "256"]),
+        "# a script\nalloc 16\nalloc 32 # the second\nfree #1\n",
+    )
+    .unwrap();
+    assert!(!out.contains("usage: free"), "{out}");
+    assert!(!out.contains("? "), "{out}");
+    assert!(out.contains("in use 16 B"), "{out}");
+    let out = run_script(&args(&["--capacity", "256"]), "alloc 16\nfree #7\n").unwrap();
+    assert!(out.contains("no live allocation #7"), "{out}");
+}
