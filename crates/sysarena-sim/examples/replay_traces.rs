@@ -13,7 +13,17 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut names = registry::names();
     if let Some(i) = args.iter().position(|a| a == "--subjects") {
-        names = args[i + 1].split(',').map(str::to_owned).collect();
+        let Some(list) = args.get(i + 1) else {
+            eprintln!(
+                "usage: replay_traces [TRACE...] [--subjects a,b] (names or the groups all, sysarena, peers)"
+            );
+            std::process::exit(2);
+        };
+        let list: Vec<String> = list.split(',').map(str::to_owned).collect();
+        names = registry::resolve(&list).unwrap_or_else(|e| {
+            eprintln!("--subjects: {e}");
+            std::process::exit(2);
+        });
         args.drain(i..=i + 1);
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../traces");

@@ -136,8 +136,6 @@ impl SysarenaSubject {
     }
 
     /// Makes a failed request run `defragment` and retry once (adds
-    /// `+defrag` to the name).
-    /// Makes a failed request run `defragment` and retry once (adds
     /// `+defrag` to the name). Turns `+nomap` off: a defragment compacts
     /// the table, and the hints a map-less manager depends on go wrong.
     pub fn defragment_on_failure(mut self, on: bool) -> Self {

@@ -33,8 +33,11 @@ pub const MAX_OPS: usize = 10_000_000;
 pub struct WorkloadParams {
     /// The generator's seed.
     pub seed: u64,
-    /// Number of steps (roughly the number of events); at most
-    /// [`MAX_OPS`] are generated.
+    /// Number of steps; at most [`MAX_OPS`] are generated. A step is about
+    /// one event in most workloads; in [`Workload::Ramp`] each step also
+    /// brings short-lived blocks (about four events a step), and
+    /// [`Workload::Checkerboard`] ignores it (its events follow from the
+    /// capacity and `max_size`).
     pub ops: usize,
     /// Smallest request, in bytes.
     pub min_size: usize,
@@ -82,7 +85,7 @@ pub enum Workload {
     Random,
     /// Wilson's *ramp*: the live set grows steadily (one long-lived block a
     /// step) while short-lived blocks come and go between them, leaving
-    /// holes behind.
+    /// holes behind. About four events per step of `ops`.
     Ramp,
     /// Wilson's *peaks*: bursts that build a large live set and then free
     /// nearly all of it, a few survivors pinning memory between bursts.
@@ -93,7 +96,8 @@ pub enum Workload {
     Plateau,
     /// The classic demonstration: fill the region with `max_size` blocks,
     /// free every other one, then ask for one block of `2 * max_size`. Half
-    /// the region is free, yet no single hole fits the request.
+    /// the region is free, yet no single hole fits the request. `ops` is
+    /// not read.
     Checkerboard,
 }
 

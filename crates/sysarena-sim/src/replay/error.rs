@@ -39,12 +39,39 @@ pub enum Violation {
     },
 }
 
+impl core::fmt::Display for Violation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Violation::Overlap {
+                offset,
+                size,
+                other_offset,
+                other_end,
+            } => write!(
+                f,
+                "the block [{offset}, +{size}) overlaps the live block [{other_offset}, {other_end})"
+            ),
+            Violation::OutOfRegion {
+                offset,
+                size,
+                capacity,
+            } => write!(
+                f,
+                "the block [{offset}, +{size}) lies outside the region of {capacity} bytes"
+            ),
+            Violation::Misaligned { offset, align } => {
+                write!(f, "the block at {offset} is not aligned to {align}")
+            }
+        }
+    }
+}
+
 /// Why a replay stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {
     /// The subject returned a bad block.
-    #[error("{subject}: event {event}: {violation:?}")]
+    #[error("{subject}: event {event}: {violation}")]
     Violation {
         /// The subject.
         subject: String,

@@ -190,10 +190,9 @@ pub fn replay_controlled(
         failed_allocs: 0,
         failed_reallocs: 0,
         failed_with_fitting_gap: 0,
-        failed_with_fitting_free_extent: match free_source {
-            FreeSource::Subject => Some(0),
-            FreeSource::Gaps => None,
-        },
+        // Counted only for a subject that reports its free extents (one
+        // that reports only `free_stats` cannot say which would fit).
+        failed_with_fitting_free_extent: subject.free_extents().map(|_| 0),
         failed_no_descriptor: 0,
         skipped_events: 0,
         misaligned_blocks: 0,

@@ -57,6 +57,19 @@ impl State<'_> {
             event,
             violation,
         };
+        // A block outside the region is reported as that, whatever its
+        // alignment (the same test `insert` makes below).
+        if block
+            .offset
+            .checked_add(block.size.max(1))
+            .is_none_or(|end| end > self.summary.capacity)
+        {
+            return Err(violation(Violation::OutOfRegion {
+                offset: block.offset,
+                size: block.size,
+                capacity: self.summary.capacity,
+            }));
+        }
         let address = self.origin.wrapping_add(block.offset);
         if block.align > 1 && !address.is_multiple_of(block.align) {
             if self.honours_alignment {

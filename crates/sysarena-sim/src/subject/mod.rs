@@ -97,7 +97,11 @@ pub trait Subject {
     fn capacity(&self) -> usize;
 
     /// Allocates `size` bytes at `align` (a power of two); `None` when the
-    /// subject reports out of memory.
+    /// subject reports out of memory. The block must lie inside the region
+    /// and overlap no live block; a 0-byte request too gets a byte of its
+    /// own (the replay counts every block as at least one byte, so a
+    /// second 0-byte block at the same offset, or one at `capacity`, is a
+    /// violation).
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize>;
 
     /// Frees a live block.

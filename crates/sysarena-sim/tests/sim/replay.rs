@@ -149,3 +149,76 @@ fn a_sysarena_subject_says_when_its_table_ran_out() {
     assert_eq!(r.summary.failed_no_descriptor, 1, "{:?}", r.summary);
     assert_eq!(r.summary.failed_with_fitting_free_extent, Some(1));
 }
+
+/// A subject that reports only `free_stats` (O(1) sampling), not its free
+/// extents: whether a failed request had a fitting free extent is unknown,
+/// `None` as documented (it read `Some(0)`: "no fitting extent").
+#[test]
+fn no_free_extents_means_no_fitting_extent_count() {
+    #[derive(Debug)]
+    struct StatsOnly(Bump);
+    impl sysarena_sim::subject::Subject for StatsOnly {
+        fn name(&self) -> &str {
+            "stats-only"
+        }
+        fn capacity(&self) -> usize {
+            self.0.capacity()
+        }
+        fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+            self.0.alloc(size, align)
+        }
+        unsafe fn free(&mut self, block: sysarena_sim::subject::Block) {
+            // SAFETY: forwarded.
+            unsafe { self.0.free(block) }
+        }
+        unsafe fn realloc(
+            &mut self,
+            block: sysarena_sim::subject::Block,
+            new_size: usize,
+        ) -> Option<usize> {
+            // SAFETY: forwarded.
+            unsafe { self.0.realloc(block, new_size) }
+        }
+        fn free_stats(&self) -> Option<sysarena_sim::subject::FreeStats> {
+            let free = self.0.capacity - self.0.top;
+            Some(sysarena_sim::subject::FreeStats::from_extents(&[(
+                self.0.top, free,
+            )]))
+        }
+    }
+    let t = trace("a 1 50 1\na 2 50 1\nf 1\na 3 40 1\n");
+    let r = replay(
+        &t,
+        &mut StatsOnly(Bump::new(100)),
+        &ReplayOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.summary.failed_requests, 1);
+    assert_eq!(r.summary.failed_with_fitting_gap, 1);
+    assert_eq!(r.summary.free_source, FreeSource::Subject);
+    assert_eq!(r.summary.failed_with_fitting_free_extent, None);
+}
+
+/// A block that is both outside the region and misaligned is reported as
+/// outside the region (the alignment check ran first), in words.
+#[test]
+fn a_block_outside_the_region_is_out_of_region_whatever_its_alignment() {
+    let mut s = Bump::new(1000);
+    s.fixed = Some(usize::MAX - 3);
+    let e = replay(&trace("a 1 16 16\n"), &mut s, &ReplayOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ReplayError::Violation {
+                violation: Violation::OutOfRegion { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .contains("lies outside the region of 1000 bytes"),
+        "{e}"
+    );
+}
