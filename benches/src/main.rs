@@ -199,6 +199,19 @@ fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("{flag}: `{v}` is not a number"))
 }
 
+/// [`number`], at least 1 (a run of 0 trials or operations measures
+/// nothing).
+fn positive<T: std::str::FromStr + PartialOrd + From<u8>>(
+    flag: &str,
+    v: &str,
+) -> Result<T, String> {
+    let n: T = number(flag, v)?;
+    if n < T::from(1u8) {
+        return Err(format!("{flag}: give at least 1, not `{v}`"));
+    }
+    Ok(n)
+}
+
 fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut o = Options {
         quick: false,
@@ -216,6 +229,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         prefix: None,
         seed: 0x5eed_a7e4a,
     };
+    let mut named_traces = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -248,9 +262,9 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     return Err(format!("--max: {m} must exceed 16"));
                 }
             }
-            "--ops" => o.ops = Some(number(flag, &v)?),
-            "--trials" => o.trials = Some(number(flag, &v)?),
-            "--rounds" => o.rounds = Some(number(flag, &v)?),
+            "--ops" => o.ops = Some(positive(flag, &v)?),
+            "--trials" => o.trials = Some(positive(flag, &v)?),
+            "--rounds" => o.rounds = Some(positive(flag, &v)?),
             "--gather" => {
                 o.gather = list(&v)
                     .iter()
@@ -270,10 +284,20 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     return Err("--latency-max must exceed 16".into());
                 }
             }
-            "--traces" => o.traces = list(&v),
+            "--traces" => {
+                o.traces = list(&v);
+                named_traces = true;
+            }
             "--trace-dir" => o.trace_dir = PathBuf::from(v),
             "--prefix" => o.prefix = Some(number(flag, &v)?),
-            "--seed" => o.seed = number(flag, &v)?,
+            // The tables print the seed in hex: it pastes back.
+            "--seed" => {
+                o.seed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                    Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16)
+                        .map_err(|_| format!("{flag}: `{v}` is not a number"))?,
+                    None => number(flag, &v)?,
+                }
+            }
             _ => unreachable!("every flag in FLAGS is handled"),
         }
     }
@@ -294,13 +318,32 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     }
     if o.subjects.is_empty() {
         o.subjects = roster::ROSTER.iter().map(|s| (*s).to_owned()).collect();
+    } else {
+        // Every name checked (and the groups `all`, `sysarena`, `peers`
+        // expanded) before anything runs: a typo ran the whole benchmark
+        // with `error` cells and exited 0.
+        o.subjects =
+            sysarena_sim::registry::resolve(&o.subjects).map_err(|e| format!("--subjects: {e}"))?;
     }
     if o.quick {
         if o.prefix.is_none() {
             o.prefix = Some(20_000);
         }
-        if o.traces.len() > 1 {
+        // `--quick` shortens the default run to one trace; traces named
+        // with `--traces` all run.
+        if !named_traces && o.traces.len() > 1 {
             o.traces.truncate(1);
+        }
+    }
+    if o.workloads.iter().any(|w| w == "traces") {
+        for t in &o.traces {
+            let path = o.trace_dir.join(format!("{t}.trace.gz"));
+            if !path.is_file() {
+                return Err(format!(
+                    "--traces: no trace `{t}` ({} is not a file)",
+                    path.display()
+                ));
+            }
         }
     }
     Ok(Some(o))
@@ -370,7 +413,7 @@ fn main() -> ExitCode {
     let trials = o.trials.unwrap_or(if o.quick { 1 } else { 3 });
     println!("# sysarena-bench results\n");
     println!(
-        "- command: `cargo run --release -p sysarena-bench --{}`",
+        "- command: `sysarena-bench{}` (`cargo run --release -p sysarena-bench --` and the same arguments)",
         args.iter().map(|a| format!(" {a}")).collect::<String>()
     );
     println!(
