@@ -240,6 +240,9 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             return Err(format!("unknown argument `{arg}` (try --help)"));
         };
         let v = if value.is_empty() {
+            if inline.is_some() {
+                return Err(format!("{flag} takes no value (`{arg}`)"));
+            }
             String::new()
         } else {
             match inline.or_else(|| it.next().cloned()) {
@@ -252,7 +255,13 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--quick" => o.quick = true,
             "--workload" => o.workloads.extend(list(&v)),
             "--csv" => o.csv = Some(PathBuf::from(v)),
-            "--subjects" => o.subjects.extend(list(&v)),
+            "--subjects" => {
+                let names = list(&v);
+                if names.is_empty() {
+                    return Err(format!("--subjects: `{v}` names no subject"));
+                }
+                o.subjects.extend(names);
+            }
             "--max" => {
                 o.maxes = list(&v)
                     .iter()
