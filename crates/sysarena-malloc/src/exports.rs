@@ -116,6 +116,73 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     unsafe { api::malloc_usable_size(p) }
 }
 
+// glibc's internal names, which some programs and wrapper libraries call
+// directly (jemalloc and mimalloc export them too): each is the same
+// function as its public name, so a block from one is freed by the other.
+
+/// glibc's `__libc_malloc`: [`malloc`].
+///
+/// # Safety
+/// As [`malloc`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __libc_malloc(size: usize) -> *mut c_void {
+    api::malloc(size)
+}
+
+/// glibc's `__libc_calloc`: [`calloc`].
+///
+/// # Safety
+/// As [`calloc`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __libc_calloc(n: usize, size: usize) -> *mut c_void {
+    api::calloc(n, size)
+}
+
+/// glibc's `__libc_free`: [`free`].
+///
+/// # Safety
+/// As [`free`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __libc_free(p: *mut c_void) {
+    // SAFETY: forwarded.
+    unsafe { api::free(p) }
+}
+
+/// `cfree`, the old name of [`free`] (still in glibc's ABI).
+///
+/// # Safety
+/// As [`free`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cfree(p: *mut c_void) {
+    // SAFETY: forwarded.
+    unsafe { api::free(p) }
+}
+
+/// glibc's `__libc_realloc`: [`realloc`].
+///
+/// # Safety
+/// As [`realloc`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: forwarded.
+    unsafe { api::realloc(p, size) }
+}
+
+/// glibc's `__libc_memalign`: [`memalign`].
+///
+/// # Safety
+/// As [`memalign`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __libc_memalign(align: usize, size: usize) -> *mut c_void {
+    api::memalign(align, size)
+}
+
+/// Runs as the library is loaded, from `.init_array` (before the
+/// program's `main` and its own `pthread_atfork` calls).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INIT: extern "C" fn() = crate::at_load;
+
 /// Runs at exit from `.fini_array` (after the program's `atexit` handlers
 /// and the destructors of the program itself).
 #[used]

@@ -25,8 +25,12 @@ pub(crate) fn get() -> Option<&'static Settings> {
 
 #[cold]
 fn init_slow() -> Option<&'static Settings> {
+    // Reserving halves its request after each refusal (an address-space
+    // limit): the refusals must not leave ENOMEM behind a malloc that works.
+    let saved = crate::sys::errno();
     // SAFETY: `init_once` runs `init` once, with exclusive access.
     let (g, ran) = globals::init_once(|g| unsafe { init(g) });
+    crate::sys::set_errno(saved);
     if ran {
         match g {
             // Now that malloc works, register what may itself allocate.

@@ -119,6 +119,17 @@ mod threads;
 mod tls;
 mod trace;
 
+/// Sets the library up as it is loaded, before the program's `main`: the
+/// region, and the `fork` handlers. They must be registered before any the
+/// program registers (which `pthread_atfork` then runs in the right order
+/// around ours: theirs before our prepare, after our parent and child
+/// handlers), or a program that registers its own before its first
+/// `malloc` and allocates in them deadlocks in `fork`.
+#[cfg_attr(test, allow(dead_code))]
+extern "C" fn at_load() {
+    let _ = init::get();
+}
+
 /// Writes the trace buffer and the stats report, then runs the
 /// `SYSARENA_CHECK` consistency check; runs at exit.
 #[cfg_attr(test, allow(dead_code))]

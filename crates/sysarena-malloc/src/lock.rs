@@ -60,6 +60,9 @@ impl Lock {
             }
             spin_loop();
         }
+        // FUTEX_WAIT fails with EAGAIN when the word changed first: a lock
+        // taken in the end must leave the caller's errno as it was.
+        let saved = crate::sys::errno();
         while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
             // SAFETY: FUTEX_WAIT on a valid, aligned u32 that lives as long
             // as `self`; it returns at once if the value is no longer
@@ -74,6 +77,7 @@ impl Lock {
                 );
             }
         }
+        crate::sys::set_errno(saved);
     }
 
     /// Releases the lock (the caller holds it).

@@ -28,6 +28,14 @@ impl<T> SyncCell<T> {
     }
 }
 
+/// The calling thread's `errno`: saved around system calls that may fail
+/// on a path that still succeeds (glibc leaves `errno` alone then).
+pub(crate) fn errno() -> i32 {
+    // SAFETY: `__errno_location` returns the calling thread's errno slot,
+    // valid for reads for the thread's lifetime.
+    unsafe { *libc::__errno_location() }
+}
+
 /// Sets the calling thread's `errno`.
 pub(crate) fn set_errno(e: i32) {
     // SAFETY: `__errno_location` returns the calling thread's errno slot,

@@ -390,3 +390,24 @@ fn blocks_of_exited_threads_and_forked_children_are_not_stranded() {
     assert_eq!(seen[0], seen[1]);
     let _ = std::fs::remove_file(exe);
 }
+
+/// A program that registers its `fork` handlers before its first `malloc`
+/// and allocates in all of them forks without deadlocking: the library's
+/// own handlers are registered as it loads, before any of the program's.
+#[test]
+fn fork_handlers_registered_before_the_first_malloc_do_not_deadlock() {
+    let exe = compile("atfork.c");
+    let (stdout, _) = run(&exe, &[], &[]);
+    assert_eq!(stdout, "atfork ok\n");
+    let _ = std::fs::remove_file(exe);
+}
+
+/// Calls that succeed leave `errno` alone, under a contended shard lock
+/// (a failed FUTEX_WAIT left EAGAIN) as without.
+#[test]
+fn successful_calls_leave_errno_alone() {
+    let exe = compile("errno_kept.c");
+    let (stdout, _) = run(&exe, &[], &[]);
+    assert_eq!(stdout, "errno changed 0 times\n");
+    let _ = std::fs::remove_file(exe);
+}

@@ -119,6 +119,9 @@ fn big_alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
     if !big::has_room() {
         return ptr::null_mut();
     }
+    // A refused mapping sets errno; the request may still succeed (a retry
+    // here, or the shards), and then errno must be as the caller left it.
+    let saved = sys::errno();
     let mut p = big::alloc(g, size, align);
     if p.is_null() {
         let need = size.saturating_add(align).saturating_add(g.page);
@@ -129,6 +132,7 @@ fn big_alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
     if !p.is_null() {
         counters::BIG_ALLOCS.fetch_add(1, Ordering::Relaxed);
     }
+    sys::set_errno(saved);
     p
 }
 

@@ -168,8 +168,35 @@ static void foreign_frees(void) {
     CHECK(malloc_usable_size(local) == 0);
 }
 
+/* glibc's internal names: the same functions as the public ones (a block
+ * from one is freed by the other; under glibc they are glibc's own). */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static void libc_names(void) {
+    char *p = __libc_malloc(100);
+    CHECK(p);
+    strcpy(p, "internal");
+    p = __libc_realloc(p, 5000);
+    CHECK(p && strcmp(p, "internal") == 0);
+    free(p);
+    p = malloc(100);
+    CHECK(p);
+    __libc_free(p);
+    unsigned char *z = __libc_calloc(10, 10);
+    CHECK(z && z[0] == 0 && z[99] == 0);
+    free(z);
+    p = __libc_memalign(256, 10);
+    CHECK(p && (uintptr_t)p % 256 == 0);
+    __libc_free(p);
+}
+
 int main(void) {
     basics();
+    libc_names();
     calloc_checks();
     realloc_checks();
     aligned_checks();
