@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod peers;
 pub mod registry;
 pub mod replay;
+pub mod script;
 pub mod subject;
 pub mod sysarena_subject;
 pub mod trace;

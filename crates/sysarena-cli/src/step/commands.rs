@@ -11,7 +11,7 @@ pub(super) const HELP: &str =
 impl State {
     /// Runs one command line.
     pub(super) fn exec(&mut self, m: &mut SliceManager<'_>, line: &str) -> Flow {
-        let line = strip_comment(line).trim();
+        let line = sysarena_sim::script::strip_comment(line);
         self.log.clear();
         // An interactive quiz answer.
         if let Some((op, q)) = self.pending.take() {
@@ -247,20 +247,4 @@ impl State {
             (None, None) => Err(format!("no live allocation {n}")),
         }
     }
-}
-
-/// `line` without its comment: a `#` at the start or after a space begins
-/// one, unless a digit follows it (`free #3` names allocation #3, as the
-/// map and the table do).
-fn strip_comment(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'#'
-            && (i == 0 || bytes[i - 1].is_ascii_whitespace())
-            && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-        {
-            return &line[..i];
-        }
-    }
-    line
 }

@@ -57,23 +57,9 @@ pub fn parse_size(s: &str) -> Option<usize> {
         .and_then(|n| n.checked_mul(mul))
 }
 
-/// The command part of a line: everything before a comment. A `#` starts a
-/// comment at the start of the line, or after whitespace when it does not
-/// name an allocation (`#` followed by a digit, as in `free #1`): `alloc 100
-/// # the first` is `alloc 100`, `free #1` frees allocation #1.
-pub fn strip_comment(line: &str) -> &str {
-    let mut prev_space = true;
-    for (i, c) in line.char_indices() {
-        if c == '#' && prev_space {
-            let names = line[i + 1..].starts_with(|d: char| d.is_ascii_digit());
-            if i == 0 || line[..i].trim().is_empty() || !names {
-                return line[..i].trim();
-            }
-        }
-        prev_space = c.is_whitespace();
-    }
-    line.trim()
-}
+/// The comment rule `sysarena step` shares (see
+/// [`sysarena_sim::script::strip_comment`]).
+pub use sysarena_sim::script::strip_comment;
 
 /// What a command line asks for, once read and checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
