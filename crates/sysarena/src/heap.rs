@@ -278,17 +278,27 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// [`Config::fast`]), whatever the number of regions; plus O(log
     /// regions) for a block outside the first region.
     pub fn alloc(&mut self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        if layout.align() > MAX_REGION_ALIGN && self.regions.fences() > 0 {
-            return Err(AllocError::TooLarge {
-                size: layout.size(),
-                capacity: self.stats().capacity,
-            });
+        if let Some(e) = self.beyond_region_align(layout) {
+            return Err(e);
         }
         let a = self
             .manager
             .alloc(layout.size().max(1), layout.align())
             .map_err(|e| self.beyond_every_region(e, layout))?;
         Ok(self.ptr_at(a.offset()))
+    }
+
+    /// In a heap of several regions, the refusal of an alignment above
+    /// [`MAX_REGION_ALIGN`] (the fences keep offsets and addresses
+    /// congruent only modulo it). O(1).
+    #[inline]
+    fn beyond_region_align(&self, layout: Layout) -> Option<AllocError> {
+        (layout.align() > MAX_REGION_ALIGN && self.regions.fences() > 0).then(|| {
+            AllocError::TooLarge {
+                size: layout.size(),
+                capacity: self.stats().capacity,
+            }
+        })
     }
 
     /// The error of a request the manager could not serve: in a heap of
@@ -354,11 +364,8 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
         new_layout: Layout,
     ) -> Result<NonNull<u8>, ReallocError> {
         let offset = self.offset_of(ptr)?;
-        if new_layout.align() > MAX_REGION_ALIGN && self.regions.fences() > 0 {
-            return Err(ReallocError::Alloc(AllocError::TooLarge {
-                size: new_layout.size(),
-                capacity: self.stats().capacity,
-            }));
+        if let Some(e) = self.beyond_region_align(new_layout) {
+            return Err(ReallocError::Alloc(e));
         }
         let r = self
             .manager

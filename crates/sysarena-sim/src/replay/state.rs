@@ -57,29 +57,9 @@ impl State<'_> {
             event,
             violation,
         };
-        // A block outside the region is reported as that, whatever its
-        // alignment (the same test `insert` makes below).
-        if block
-            .offset
-            .checked_add(block.size.max(1))
-            .is_none_or(|end| end > self.summary.capacity)
-        {
-            return Err(violation(Violation::OutOfRegion {
-                offset: block.offset,
-                size: block.size,
-                capacity: self.summary.capacity,
-            }));
-        }
-        let address = self.origin.wrapping_add(block.offset);
-        if block.align > 1 && !address.is_multiple_of(block.align) {
-            if self.honours_alignment {
-                return Err(violation(Violation::Misaligned {
-                    offset: block.offset,
-                    align: block.align,
-                }));
-            }
-            self.summary.misaligned_blocks += 1;
-        }
+        // The place first: a block outside the region (or over a live one)
+        // is reported as that, whatever its alignment. A violation ends
+        // the replay, so a misaligned block recorded here does no harm.
         match self.live.insert(block.offset, block.size) {
             Ok(()) => {}
             Err(Clash::OutOfRegion) => {
@@ -97,6 +77,16 @@ impl State<'_> {
                     other_end,
                 }));
             }
+        }
+        let address = self.origin.wrapping_add(block.offset);
+        if block.align > 1 && !address.is_multiple_of(block.align) {
+            if self.honours_alignment {
+                return Err(violation(Violation::Misaligned {
+                    offset: block.offset,
+                    align: block.align,
+                }));
+            }
+            self.summary.misaligned_blocks += 1;
         }
         self.live_bytes += block.size;
         self.cache = None;

@@ -67,9 +67,8 @@ impl<const N: usize, S: TableStorage> State<N, S> {
             // `Heap::new`'s contract, of the last region's allocation.
             return Ok(unsafe { heap.grow(len) }?);
         }
-        // SAFETY: the caller gives us `base .. base + len` under
-        // `Heap::new`'s contract.
-        Ok(unsafe { heap.add_region(base, len) }?)
+        // SAFETY: forwarded to the caller.
+        unsafe { self.add_region(base, len) }
     }
 
     /// Adds `len` bytes at `base` to the heap as a region of its own
