@@ -48,7 +48,11 @@ scenario() {
     local name=$1 settings=$2 ops=$3 expected=$4
     local frag
     frag="$(printf '%s' "$settings" | tr ' ' '&')&ops=$(printf '%s' "$ops" | tr ' ' '+')&selftest"
-    chrome --dump-dom "file://$page#$frag" >"$out/$name.dom.html"
+    # The page boots asynchronously (the WebAssembly core, then the
+    # selftest): a virtual-time budget makes the dump wait for that work,
+    # where a plain --dump-dom raced it (a loaded machine dumped the page
+    # before its first operation).
+    chrome --virtual-time-budget=60000 --dump-dom "file://$page#$frag" >"$out/$name.dom.html"
     local verdict shown
     verdict=$(grep -o '<p id="selftest-verdict">[^<]*' "$out/$name.dom.html" | sed 's/^<p id="selftest-verdict">//' || true)
     shown=$(grep -o '<p class="stats-line" id="stats-line-0">[^<]*' "$out/$name.dom.html" | sed 's/^.*id="stats-line-0">//' || true)
