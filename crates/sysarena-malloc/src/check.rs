@@ -47,7 +47,7 @@ pub(crate) fn check_at_exit() {
                 "sysarena-malloc: check ok (pid {}): {} shards consistent ({} never used), {} arenas in use ({} slab pages), {} invalid frees",
                 sys::pid(),
                 checked,
-                g.shards - checked,
+                crate::shard::count() - checked,
                 used,
                 pages,
                 INVALID.load(Ordering::Relaxed),
@@ -73,12 +73,12 @@ pub(crate) fn check_at_exit() {
 /// with it.
 pub(crate) fn check_all(g: &Settings) -> Result<(usize, usize, usize), (usize, &'static str)> {
     let (mut checked, mut used, mut pages) = (0, 0, 0);
-    for i in 0..g.shards {
+    for i in 0..crate::shard::count() {
         // A shard no thread ever used was never built: nothing to check.
         let Some(l) = Locked::lock_if_built(i) else {
             continue;
         };
-        check_shard(&l, g.shard_size).map_err(|what| (i, what))?;
+        check_shard(&l, crate::shard::length(g, i)).map_err(|what| (i, what))?;
         checked += 1;
         used += l.heap.stats().used_arenas;
         pages += l.slab.counts.pages;

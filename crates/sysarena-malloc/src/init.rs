@@ -78,7 +78,11 @@ unsafe fn init(g: &mut Settings) -> bool {
     let mut descriptors_wanted = descriptors_env;
     // The reservation, the descriptor tables, the page records and the slot
     // states, sized together; halved together until the kernel grants them.
-    let (raw, tables, meta, states_mem, shard_size, descriptors) = loop {
+    // Under a limit (and no reservation asked for), the reservation is
+    // placed where it can grow, up to as many shards as the whole address
+    // space left could hold (`shard/grow.rs`).
+    let growable = limited.is_some() && !reserve_asked;
+    let (raw, raw_len, tables, meta, states_mem, shard_size, shards, max_shards, descriptors) = loop {
         // Shards are a power of two of bytes (whole slab pages), so that the
         // owner of an address is a shift away; more of them (unless asked
         // for a number) use what the rounding would leave unused.
@@ -90,6 +94,10 @@ unsafe fn init(g: &mut Settings) -> bool {
         if !shards_asked {
             shards = (reserve / shard_size).clamp(shards, MAX_SHARDS);
         }
+        let max_shards = match limited {
+            Some(left) if growable => (left / shard_size).clamp(shards, MAX_SHARDS),
+            _ => shards,
+        };
         // Unless asked: under a limit, one descriptor per 2 KiB of shard
         // (with the slab layer, every heap block is over 4 KiB), else the
         // default.
@@ -105,16 +113,26 @@ unsafe fn init(g: &mut Settings) -> bool {
             shards
                 .checked_mul(shard_size)
                 .and_then(|n| n.checked_add(slab::PAGE)),
+            // Tables for the start-up shards (a shard added later maps its
+            // own), but a slot-state word for every page of every shard
+            // that may be: the lock-free lookup finds them by address.
             shards
                 .checked_mul(descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
             pages.checked_mul(slab::META_BYTES),
-            slab::state::bytes_for(pages),
+            slab::state::bytes_for_backed(max_shards * (shard_size / slab::PAGE), pages),
         ];
         let mut maps = [core::ptr::null_mut::<u8>(); 4];
         let mut ok = true;
-        for (m, len) in maps.iter_mut().zip(sizes) {
-            match len.and_then(sys::map_noreserve) {
+        for (k, (m, len)) in maps.iter_mut().zip(sizes).enumerate() {
+            let map = |len| {
+                if k == 0 && growable {
+                    sys::map_noreserve_near(sys::GROWABLE_AT, len)
+                } else {
+                    sys::map_noreserve(len)
+                }
+            };
+            match len.and_then(map) {
                 Some(p) => *m = p,
                 None => {
                     ok = false;
@@ -123,7 +141,17 @@ unsafe fn init(g: &mut Settings) -> bool {
             }
         }
         if ok {
-            break (maps[0], maps[1], maps[2], maps[3], shard_size, descriptors);
+            break (
+                maps[0],
+                sizes[0].unwrap_or(0),
+                maps[1],
+                maps[2],
+                maps[3],
+                shard_size,
+                shards,
+                max_shards,
+                descriptors,
+            );
         }
         for (m, len) in maps.iter().zip(sizes) {
             if !m.is_null() {
@@ -142,12 +170,33 @@ unsafe fn init(g: &mut Settings) -> bool {
         }
     };
     let base = raw.wrapping_add((raw as usize).next_multiple_of(slab::PAGE) - raw as usize);
+    // The reservation is exactly the shards: the rounding's spare bytes go
+    // back, so that the next shard's place after the last is free.
+    let end = base as usize + shards * shard_size;
+    // SAFETY: the parts of the fresh reservation before the first shard and
+    // after the last, never used.
+    unsafe {
+        if base > raw {
+            libc::munmap(raw.cast(), base as usize - raw as usize);
+        }
+        if raw as usize + raw_len > end {
+            libc::munmap(end as *mut _, raw as usize + raw_len - end);
+        }
+    }
     let pages_per_shard = shard_size / slab::PAGE;
     // SAFETY: a fresh zeroed mapping of `META_BYTES` per page of every
-    // shard, page-aligned, leaked.
+    // start-up shard, page-aligned, leaked.
     let meta = unsafe { slab::Meta::new(meta, shards * pages_per_shard) };
-    // SAFETY: a fresh zeroed mapping of that many pages' states, leaked.
-    let states = unsafe { slab::state::States::new(states_mem, shards * pages_per_shard) };
+    // SAFETY: a fresh zeroed mapping of the words of every page of every
+    // shard that may be, and the rest of the states of the start-up
+    // shards' pages, leaked.
+    let states = unsafe {
+        slab::state::States::with_backing(
+            states_mem,
+            max_shards * pages_per_shard,
+            shards * pages_per_shard,
+        )
+    };
     // SAFETY: initialisation, before any lookup.
     unsafe { slab::state::install(states) };
     // SAFETY: initialisation, before any other access to the shards: each
@@ -178,8 +227,8 @@ unsafe fn init(g: &mut Settings) -> bool {
     g.base = base as usize;
     g.shard_size = shard_size;
     g.shard_shift = shard_size.trailing_zeros();
-    g.shards = shards;
-    g.span = shard_size * shards;
+    g.max_shards = max_shards;
+    shard::init_count(shards);
     g.descriptors = descriptors;
     report::init();
     check::init();
@@ -205,17 +254,17 @@ fn register_fork_handlers() {
 /// order every other path takes them in), so that no lock is held
 /// mid-operation by a thread that will not exist in the child.
 extern "C" fn before_fork() {
-    if let Some(g) = globals::get_if_ready() {
+    if globals::get_if_ready().is_some() {
         trace::lock_for_fork();
         big::lock_for_fork();
         tcache::lock_for_fork();
-        shard::lock_all(g.shards);
+        shard::lock_all();
     }
 }
 
 extern "C" fn after_fork_parent() {
-    if let Some(g) = globals::get_if_ready() {
-        shard::unlock_all(g.shards);
+    if globals::get_if_ready().is_some() {
+        shard::unlock_all();
         tcache::unlock_after_fork();
         big::unlock_after_fork();
         trace::unlock_after_fork();
@@ -224,7 +273,7 @@ extern "C" fn after_fork_parent() {
 
 extern "C" fn after_fork_child() {
     if let Some(g) = globals::get_if_ready() {
-        shard::reset_all_in_child(g.shards);
+        shard::reset_all_in_child();
         big::reset_in_child();
         trace::reset_in_child();
         // The shard locks are free again: the caches of the threads that

@@ -89,7 +89,7 @@ fn report(g: &Settings, fd: i32) {
         sys::pid(),
         g.config.policy,
         g.config.coalescing,
-        g.shards,
+        crate::shard::count(),
         g.shard_size,
         g.descriptors,
         if g.slab { "on" } else { "off" },
@@ -100,7 +100,7 @@ fn report(g: &Settings, fd: i32) {
     );
     out.push(b.as_bytes());
     let mut sum = Sum::default();
-    for i in 0..g.shards {
+    for i in 0..crate::shard::count() {
         // A shard no thread ever used was never built: nothing to show.
         let Some(l) = Locked::lock_if_built(i) else {
             continue;

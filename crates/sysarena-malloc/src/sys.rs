@@ -241,6 +241,62 @@ pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {
     (p != libc::MAP_FAILED).then_some(p.cast())
 }
 
+/// Where a reservation that may grow is placed (`map_noreserve_near`): 16
+/// TiB, far below the kernel's top-down placement of mappings (just under
+/// the stack, near 128 TiB on x86_64) and above a program's data and
+/// `brk` heap, so the address space after it stays free.
+pub(crate) const GROWABLE_AT: usize = 1 << 44;
+
+/// Like [`map_noreserve`], at `hint` if the kernel can place it there
+/// (anywhere else otherwise).
+pub(crate) fn map_noreserve_near(hint: usize, len: usize) -> Option<*mut u8> {
+    // SAFETY: an anonymous mapping without `MAP_FIXED`: the kernel takes
+    // the hint only if nothing is mapped there, and touches no existing
+    // memory either way.
+    let p = unsafe {
+        libc::mmap(
+            hint as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    (p != libc::MAP_FAILED).then_some(p.cast())
+}
+
+/// `len` bytes of fresh zeroed memory (`MAP_NORESERVE`) at exactly `at`, or
+/// `None` if anything is mapped there or the kernel refuses (an address
+/// space limit). A kernel older than `MAP_FIXED_NOREPLACE` (4.17) takes it
+/// as a hint: a mapping elsewhere is undone.
+pub(crate) fn map_fixed_noreplace(at: usize, len: usize) -> Option<*mut u8> {
+    // SAFETY: `MAP_FIXED_NOREPLACE` never replaces an existing mapping; the
+    // new one touches no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            at as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE
+                | libc::MAP_ANONYMOUS
+                | libc::MAP_NORESERVE
+                | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    if p as usize != at {
+        // SAFETY: the mapping just made, elsewhere; no one has seen it.
+        unsafe { libc::munmap(p, len) };
+        return None;
+    }
+    Some(p.cast())
+}
+
 /// The address space this process may still map under `RLIMIT_AS`
 /// (`ulimit -v`): the limit less what is mapped now (`/proc/self/statm`);
 /// `None` when there is no limit.

@@ -411,3 +411,43 @@ fn successful_calls_leave_errno_alone() {
     assert_eq!(stdout, "errno changed 0 times\n");
     let _ = std::fs::remove_file(exe);
 }
+
+/// Under an address-space limit the heap starts with half the space left
+/// and maps more shards as it fills (`src/shard/grow.rs`): a program of
+/// small blocks alone reaches most of what it reaches under glibc (436 MiB
+/// of 200-byte blocks at `ulimit -v 500000`; 187 MiB before the shards
+/// grew, now 385), and every shard, the added ones too, checks
+/// consistent at exit.
+#[test]
+fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
+    let exe = compile("enomem.c");
+    let lib = library();
+    let reached = |preload: bool| -> (u64, String) {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "ulimit -v 500000 && exec \"$0\" fill 200"])
+            .arg(&exe);
+        if preload {
+            cmd.env("LD_PRELOAD", &lib).env("SYSARENA_CHECK", "1");
+        }
+        let out = cmd.output().expect("run enomem");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "enomem failed: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "enomem ok\n");
+        // "enomem: N blocks, M MiB before ENOMEM"
+        let mib = stderr
+            .lines()
+            .find_map(|l| l.strip_suffix(" MiB before ENOMEM"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no figure: {stderr}"));
+        (mib, stderr)
+    };
+    let (glibc, _) = reached(false);
+    let (ours, stderr) = reached(true);
+    assert!(
+        ours * 10 >= glibc * 8,
+        "{ours} MiB against glibc's {glibc} MiB: {stderr}"
+    );
+    assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+    let _ = std::fs::remove_file(exe);
+}

@@ -39,7 +39,7 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
             }
             return p;
         }
-        if let Some(f) = shard::alloc_small(g, size) {
+        if let Some(f) = shard::alloc_small(size) {
             if zero && f.dirty > 0 {
                 // SAFETY: the first `dirty` bytes of the new slot, at most
                 // its class size.
@@ -109,7 +109,7 @@ fn withdraw_for(g: &Settings, need: usize) -> bool {
         return false;
     }
     let left = sys::address_space_left().unwrap_or(0);
-    need <= left.saturating_add(g.span) && shard::withdraw(g, need) > 0
+    need <= left.saturating_add(shard::span(g)) && shard::withdraw(g, need) > 0
 }
 
 /// A direct mapping (counted in the report's calls); if the kernel refuses

@@ -22,8 +22,8 @@ pub(crate) static FLUSHED: AtomicU64 = AtomicU64::new(0);
 ///
 /// # Time complexity
 /// O(`out.len()`) under one lock.
-pub(crate) fn refill(g: &Settings, c: usize, out: &mut [*mut u8]) -> usize {
-    let (_, mut l) = lock_for_alloc(g.shards);
+pub(crate) fn refill(c: usize, out: &mut [*mut u8]) -> usize {
+    let (_, mut l) = lock_for_alloc(super::count());
     let inner = &mut *l;
     let mut n = 0;
     for slot in out.iter_mut() {

@@ -4,7 +4,7 @@
 //! lock that takes it ([`Locked::lock`](super::Locked::lock)), so a shard
 //! no thread uses costs no memory but its address space.
 
-use core::mem::MaybeUninit;
+use core::mem::{MaybeUninit, size_of};
 use core::ptr::NonNull;
 
 use sysarena::{Config, Heap, SliceManager, Slot};
@@ -15,7 +15,8 @@ use crate::slab::{self, Meta, Slab};
 use crate::sys::{self, SyncCell};
 
 /// Where the shards' memory is: shard `i` has `shard_size` bytes at `base +
-/// i * shard_size`, `descriptors` slots at `tables + i * descriptors`, and
+/// i * shard_size` (in the start-up reservation, or in its own mapping
+/// there if it was added later: `grow.rs`), `descriptors` slots at `tables + i * descriptors`, and
 /// (unless `meta` is none: no slab layer) the page records and bitmap
 /// pools of pages `i * pages_per_shard ..` in `meta`, and as many pages'
 /// states in `states`.
@@ -35,6 +36,52 @@ pub(crate) struct Plan {
 }
 
 static PLAN: SyncCell<MaybeUninit<Plan>> = SyncCell::new(MaybeUninit::uninit());
+
+/// Where the tables of a shard added later lie in their mapping
+/// ([`added_layout`]).
+pub(super) struct AddedLayout {
+    /// Slab pages of the shard.
+    pub(super) pages: usize,
+    /// Its descriptors.
+    pub(super) descriptors: usize,
+    /// Offsets of its page records, slot states and descriptor slots.
+    pub(super) meta_at: usize,
+    pub(super) states_at: usize,
+    pub(super) slots_at: usize,
+    /// Bytes of the mapping.
+    pub(super) bytes: usize,
+}
+
+/// The tables of a shard of `len` bytes added after start-up (`grow.rs`):
+/// page records, slot states and descriptors as the planned shards have,
+/// scaled to its length, each part on a page boundary.
+pub(super) fn added_layout(p: &Plan, len: usize) -> AddedLayout {
+    let pages = len / slab::PAGE;
+    let descriptors = (p.descriptors as u128 * len as u128 / p.shard_size as u128) as usize;
+    let descriptors = descriptors.clamp(p.descriptors.min(256), p.descriptors);
+    let meta_at = 0;
+    let states_at = (pages * slab::META_BYTES).next_multiple_of(4096);
+    let slots_at = states_at
+        + crate::slab::state::bytes_for_part(pages)
+            .unwrap_or(0)
+            .next_multiple_of(4096);
+    AddedLayout {
+        pages,
+        descriptors,
+        meta_at,
+        states_at,
+        slots_at,
+        bytes: slots_at + descriptors * size_of::<Slot>(),
+    }
+}
+
+/// [`added_layout`]'s bytes for a shard of `len` bytes, by the plan.
+pub(super) fn added_tables_bytes(len: usize) -> usize {
+    // SAFETY: written by `plan` before any shard can grow (growth follows a
+    // full shard, so initialisation ran).
+    let p = unsafe { (*PLAN.get()).assume_init_ref() };
+    added_layout(p, len).bytes
+}
 
 /// Records where the shards' memory is, then builds shard 0; the others
 /// are built by the first lock that takes them
@@ -60,22 +107,51 @@ pub(crate) unsafe fn plan(plan: Plan) -> bool {
 /// false (nothing marked) if the manager refuses the table or the region.
 ///
 /// # Safety
-/// [`plan`] ran; `i` is below the number of shards it planned; shard `i` is
+/// [`plan`] ran; `i` is below the number of shards it planned and its
+/// memory is mapped (below [`count`](super::count)); shard `i` is
 /// not built, and the caller has exclusive access to it (initialisation, or
 /// its lock).
 unsafe fn build(i: usize) -> bool {
     // SAFETY: written by `plan` before any shard is built (the contract).
     let p = unsafe { (*PLAN.get()).assume_init() };
-    let region = p.base.wrapping_add(i * p.shard_size);
-    let size = p.shard_size;
-    let meta = p.meta.part(i * p.pages_per_shard, p.pages_per_shard);
-    let states = p.states.part(i * p.pages_per_shard, p.pages_per_shard);
-    let (descriptors, config, slab_on) = (p.descriptors, p.config, p.slab_on);
-    // SAFETY: shard `i`'s own `descriptors` zeroed slots of the planned
-    // tables, ours for ever (`plan`'s contract), used by nothing else.
-    let table = unsafe {
-        core::slice::from_raw_parts_mut(p.tables.wrapping_add(i * descriptors), descriptors)
+    let first = i * p.pages_per_shard;
+    let (region, size, meta, states, table) = match super::grow::added(i) {
+        // A shard added under an address-space limit: its memory and its
+        // tables are mappings of their own (`grow.rs`).
+        Some((region, size, tables)) => {
+            let l = added_layout(&p, size);
+            // SAFETY: `tables` holds `l.bytes` zeroed bytes, page-aligned,
+            // made for this shard alone and never unmapped (`grow`); the
+            // records, the states and the slots are disjoint parts of it.
+            unsafe {
+                (
+                    region,
+                    size,
+                    Meta::new(tables.add(l.meta_at), l.pages),
+                    p.states.part_in(first, l.pages, tables.add(l.states_at)),
+                    core::slice::from_raw_parts_mut(
+                        tables.add(l.slots_at).cast::<Slot>(),
+                        l.descriptors,
+                    ),
+                )
+            }
+        }
+        // SAFETY: shard `i`'s own `descriptors` zeroed slots of the planned
+        // tables, ours for ever (`plan`'s contract), used by nothing else.
+        None => (
+            p.base.wrapping_add(i * p.shard_size),
+            p.shard_size,
+            p.meta.part(first, p.pages_per_shard),
+            p.states.part(first, p.pages_per_shard),
+            unsafe {
+                core::slice::from_raw_parts_mut(
+                    p.tables.wrapping_add(i * p.descriptors),
+                    p.descriptors,
+                )
+            },
+        ),
     };
+    let (config, slab_on) = (p.config, p.slab_on);
     // SAFETY: zeroed slots are valid empty slots (`from_empty_slice`'s
     // contract). Over no memory yet: the region is added below, in place
     // (see there).
@@ -129,9 +205,10 @@ unsafe fn build(i: usize) -> bool {
 #[cold]
 #[inline(never)]
 pub(super) fn on_first_use(i: usize) {
-    // SAFETY: `Locked` is only made for shards below `Settings::shards`,
-    // which `plan` planned (it ran: shards are used only after
-    // initialisation); shard `i` is not built, and we hold its lock.
+    // SAFETY: `Locked` is only made for shards below `count()`, which
+    // `plan` planned for (`Settings::max_shards`; it ran: shards are used
+    // only after initialisation) and which have memory; shard `i` is not
+    // built, and we hold its lock.
     if !unsafe { build(i) } {
         // Shard 0 was built from the same plan (same table length, same
         // region size): this cannot fail, and if it did, no memory of this

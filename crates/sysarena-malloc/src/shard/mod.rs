@@ -22,11 +22,13 @@ use release::Released;
 
 pub(crate) mod batch;
 mod build;
+mod grow;
 mod release;
 mod space;
 
 pub(crate) use batch::{flush_cached, refill};
 pub(crate) use build::{Plan, plan};
+pub(crate) use grow::{count, init as init_count, length, span};
 pub(crate) use space::{withdraw, withdrew};
 
 /// One shard's state, guarded by its lock.
@@ -153,12 +155,11 @@ impl Drop for Locked {
     }
 }
 
-/// The shard that owns `addr`, if it lies in the shards' part of the
-/// reservation.
+/// The shard that owns `addr`, if it lies in a shard with memory.
 #[inline]
 pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
     let off = addr.wrapping_sub(g.base);
-    (off < g.span).then_some(off >> g.shard_shift)
+    (off < span(g)).then_some(off >> g.shard_shift)
 }
 
 /// The calling thread's home shard (below `n`). A thread starts on shard
@@ -403,8 +404,8 @@ impl Inner {
 /// the shard has no 64 KiB left for a page (then [`alloc`] tries the heap
 /// and the other shards).
 #[inline]
-pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {
-    let (_, mut l) = lock_for_alloc(g.shards);
+pub(crate) fn alloc_small(size: usize) -> Option<Fresh> {
+    let (_, mut l) = lock_for_alloc(count());
     let inner = &mut *l;
     let c = slab::class_of(size);
     let f = inner.slab.alloc(&mut inner.heap, &mut inner.hwm, c)?;
@@ -416,10 +417,12 @@ pub(crate) fn alloc_small(g: &Settings, size: usize) -> Option<Fresh> {
 }
 
 /// Allocates `size` bytes at `align` from the thread's shard, or any other
-/// when it is exhausted. `None` when every shard is.
+/// when it is exhausted, or (under an address-space limit) one more shard
+/// ([`grow`](grow::grow)). `None` when every shard is exhausted and no more
+/// can be mapped.
 #[inline]
 pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
-    let n = g.shards;
+    let mut n = count();
     let (first, mut l) = lock_for_alloc(n);
     if let Some(f) = l.alloc(size, align, g) {
         return Some(f);
@@ -430,6 +433,17 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
         if let Some(f) = l.alloc(size, align, g) {
             return Some(f);
         }
+    }
+    // Each new shard (or one another thread added meanwhile) is tried once;
+    // the thread moves to the one that holds the block (its old home is
+    // full).
+    while grow::grow(g, n, size, align) {
+        let mut l = Locked::lock(n);
+        if let Some(f) = l.alloc(size, align, g) {
+            set_home(n);
+            return Some(f);
+        }
+        n += 1;
     }
     None
 }
@@ -505,26 +519,30 @@ pub(crate) unsafe fn realloc(
 
 // ----- fork ----------------------------------------------------------------------------
 
-/// Takes every shard lock, in index order.
-pub(crate) fn lock_all(n: usize) {
-    for s in &SHARDS[..n] {
+/// Takes the growth lock (so the count cannot change), then every shard
+/// lock, in index order.
+pub(crate) fn lock_all() {
+    grow::lock_for_fork();
+    for s in &SHARDS[..count()] {
         s.lock.lock();
     }
 }
 
 /// Releases what [`lock_all`] took.
-pub(crate) fn unlock_all(n: usize) {
-    for s in SHARDS[..n].iter().rev() {
+pub(crate) fn unlock_all() {
+    for s in SHARDS[..count()].iter().rev() {
         s.lock.unlock();
     }
+    grow::unlock_after_fork();
 }
 
-/// In a forked child: every shard lock was taken by [`lock_all`] in the
-/// parent's forking thread; the child's only thread frees them.
-pub(crate) fn reset_all_in_child(n: usize) {
-    for s in &SHARDS[..n] {
+/// In a forked child: every lock [`lock_all`] took in the parent's forking
+/// thread; the child's only thread frees them.
+pub(crate) fn reset_all_in_child() {
+    for s in &SHARDS[..count()] {
         s.lock.reset_in_child();
     }
+    grow::reset_in_child();
 }
 
 #[cfg(test)]

@@ -58,12 +58,29 @@ struct BlockMeta {
 
 /// Bytes of states per page, for sizing the mapping: its word, its
 /// block's record and a block (plus one block of alignment per mapping:
-/// [`bytes_for`]).
+/// [`bytes_for_backed`]).
 pub(crate) const BYTES_PER_PAGE: usize = 8 + core::mem::size_of::<BlockMeta>() + BLOCK;
 
-/// Bytes of the mapping for `pages` pages' states.
+/// Bytes of the mapping for `pages` pages' states ([`States::new`]).
+#[cfg(test)]
 pub(crate) fn bytes_for(pages: usize) -> Option<usize> {
     pages.checked_mul(BYTES_PER_PAGE)?.checked_add(BLOCK)
+}
+
+/// Bytes of the mapping for the words of `words` pages and the block
+/// records and blocks of the first `backed` of them
+/// ([`States::with_backing`]).
+pub(crate) fn bytes_for_backed(words: usize, backed: usize) -> Option<usize> {
+    let records = words.checked_mul(8)?;
+    records
+        .checked_add(backed.checked_mul(BYTES_PER_PAGE - 8)?)?
+        .checked_add(BLOCK)
+}
+
+/// Bytes of the mapping for the block records and blocks of `pages` pages
+/// whose words lie elsewhere ([`States::part_in`]).
+pub(crate) fn bytes_for_part(pages: usize) -> Option<usize> {
+    pages.checked_mul(BYTES_PER_PAGE - 8)?.checked_add(BLOCK)
 }
 
 /// The order of class `c`'s chunks.
@@ -80,7 +97,13 @@ pub(crate) struct States {
     words: *const AtomicU64,
     metas: *mut BlockMeta,
     blocks: *mut u8,
+    /// Pages with a word.
     pages: usize,
+    /// Pages (the first ones) with a block record and a block: `pages`,
+    /// except in the installed lookup table of a reservation that may grow,
+    /// whose later shards have theirs in mappings of their own
+    /// ([`part_in`](States::part_in)).
+    backed: usize,
 }
 
 // SAFETY: the words and chunks are atomics, shared by design; the block
@@ -97,6 +120,7 @@ impl States {
         metas: core::ptr::null_mut(),
         blocks: core::ptr::null_mut(),
         pages: 0,
+        backed: 0,
     };
 
     /// The states of `pages` pages: `mem` holds [`bytes_for`]`(pages)`
@@ -105,31 +129,50 @@ impl States {
     /// # Safety
     /// `mem` (null: no pages) is that many zeroed bytes, aligned to 8 and
     /// live for ever, used only through `States` values made from it.
+    #[cfg(test)]
     pub(crate) unsafe fn new(mem: *mut u8, pages: usize) -> States {
+        // SAFETY: forwarded; `bytes_for(pages)` is `bytes_for_backed(pages,
+        // pages)`.
+        unsafe { States::with_backing(mem, pages, pages) }
+    }
+
+    /// The words of `pages` pages, and the block records and blocks of the
+    /// first `backed` of them: `mem` holds
+    /// [`bytes_for_backed`]`(pages, backed)` zeroed bytes, page-aligned.
+    /// The others get theirs with [`part_in`](Self::part_in).
+    ///
+    /// # Safety
+    /// `mem` (null: no pages) is that many zeroed bytes, page-aligned and
+    /// live for ever, used only through `States` values made from it;
+    /// `backed <= pages`.
+    pub(crate) unsafe fn with_backing(mem: *mut u8, pages: usize, backed: usize) -> States {
         if mem.is_null() {
             return States::NONE;
         }
+        debug_assert!(backed <= pages);
         let metas_at = pages * 8;
         let blocks_at =
-            (metas_at + pages * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK);
+            (metas_at + backed * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK);
         States {
             words: mem.cast(),
-            // SAFETY: inside the caller's bytes (`bytes_for` counts them).
+            // SAFETY: inside the caller's bytes (`bytes_for_backed` counts
+            // them).
             metas: unsafe { mem.add(metas_at) }.cast(),
             // SAFETY: as above; the blocks end at most `BLOCK` past
-            // `pages * BYTES_PER_PAGE`.
+            // `pages * 8 + backed * (BYTES_PER_PAGE - 8)`.
             blocks: unsafe { mem.add(blocks_at) },
             pages,
+            backed,
         }
     }
 
     /// The states of pages `first .. first + pages` of these (and as many
-    /// blocks).
+    /// blocks), which are backed.
     pub(crate) fn part(&self, first: usize, pages: usize) -> States {
         if self.pages == 0 {
             return States::NONE;
         }
-        assert!(first + pages <= self.pages);
+        assert!(first + pages <= self.backed);
         States {
             // SAFETY: in bounds (checked above).
             words: unsafe { self.words.add(first) },
@@ -138,6 +181,32 @@ impl States {
             // SAFETY: as above.
             blocks: unsafe { self.blocks.add(first * BLOCK) },
             pages,
+            backed: pages,
+        }
+    }
+
+    /// The states of pages `first .. first + pages` of these, with their
+    /// block records and blocks in `mem`, which holds
+    /// [`bytes_for_part`]`(pages)` zeroed bytes, page-aligned.
+    ///
+    /// # Safety
+    /// `mem` is that many bytes, live for ever, used only through the
+    /// `States` returned; pages `first .. first + pages` are past the
+    /// backed ones, and no other part of them is ever made.
+    pub(crate) unsafe fn part_in(&self, first: usize, pages: usize, mem: *mut u8) -> States {
+        if self.pages == 0 {
+            return States::NONE;
+        }
+        assert!(first >= self.backed && first + pages <= self.pages);
+        let blocks_at = (pages * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK);
+        States {
+            // SAFETY: in bounds (checked above).
+            words: unsafe { self.words.add(first) },
+            metas: mem.cast(),
+            // SAFETY: inside the caller's bytes (`bytes_for_part`).
+            blocks: unsafe { mem.add(blocks_at) },
+            pages,
+            backed: pages,
         }
     }
 

@@ -132,7 +132,7 @@ fn alloc_slow(g: &Settings, c: usize) -> Option<*mut u8> {
         cap(c) / 2
     };
     let stack = &mut k.stacks[c];
-    let n = shard::refill(g, c, &mut stack[..want]);
+    let n = shard::refill(c, &mut stack[..want]);
     if n == 0 {
         return None;
     }
@@ -180,7 +180,7 @@ pub(crate) enum Freed {
 #[inline(always)]
 pub(crate) unsafe fn free_fast(g: &Settings, p: *mut u8) -> bool {
     let off = (p as usize).wrapping_sub(g.base);
-    if off >= g.span {
+    if off >= crate::shard::span(g) {
         return false;
     }
     let Lookup::Slot(slot) = state::locate(off) else {
@@ -214,7 +214,7 @@ pub(crate) unsafe fn free_fast(g: &Settings, p: *mut u8) -> bool {
 #[inline]
 pub(crate) unsafe fn free(g: &Settings, p: *mut u8) -> Freed {
     let off = (p as usize).wrapping_sub(g.base);
-    if off >= g.span {
+    if off >= crate::shard::span(g) {
         return Freed::Pass;
     }
     let Lookup::Slot(slot) = state::locate(off) else {

@@ -1,10 +1,11 @@
 /* Allocates until malloc fails, under an address-space limit (ulimit -v).
  *
- * usage: enomem fill     blocks of 16 B to 64 KiB (and one in 64 of 1 MiB),
- *                        each touched, until malloc returns null with ENOMEM;
- *                        then frees them all, checks that malloc works
- *                        again, and prints "enomem ok" (stdout) and the bytes
- *                        reached (stderr)
+ * usage: enomem fill [SIZE]
+ *                        blocks of 16 B to 64 KiB (and one in 64 of 1 MiB),
+ *                        or all of SIZE bytes, each touched, until malloc
+ *                        returns null with ENOMEM; then frees them all,
+ *                        checks that malloc works again, and prints "enomem
+ *                        ok" (stdout) and the bytes reached (stderr)
  *        enomem largest  the largest single malloc that succeeds (binary
  *                        search to 1 MiB), printed in MiB on stderr; stdout
  *                        "largest ok"
@@ -77,12 +78,13 @@ int main(int argc, char **argv) {
         printf("many ok\n");
         return 0;
     }
+    size_t fixed = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
     size_t cap = 1 << 16, n = 0, bytes = 0;
     void **blocks = malloc(cap * sizeof *blocks);
     uint64_t x = 88172645463325252ULL;
     for (;;) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        size_t size = (x >> 58) == 0 ? (1 << 20) : 16 + x % 65536;
+        size_t size = fixed ? fixed : (x >> 58) == 0 ? (1 << 20) : 16 + x % 65536;
         if (n == cap) {
             void **more = realloc(blocks, 2 * cap * sizeof *blocks);
             if (!more)

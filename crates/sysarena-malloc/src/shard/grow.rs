@@ -1,0 +1,168 @@
+//! More shards under an address-space limit: how many shards have memory
+//! ([`count`]), and mapping one more when every one is full ([`grow`]).
+//!
+//! Without a limit the reservation is large (64 GiB, `MAP_NORESERVE`) and
+//! never grows. Under `ulimit -v` every mapped byte counts against the
+//! limit, so the start-up reservation takes only half of the address space
+//! left (the program's own mappings need the rest). Before, that half was
+//! all the heap ever had: a loop of `malloc(200)` stopped at 195 MB under
+//! `ulimit -v 500000`, where glibc, which takes memory as it needs it,
+//! reached 436 MB. Now, when every shard is full, the next shard's
+//! `shard_size` bytes are mapped right after the last one
+//! (`MAP_FIXED_NOREPLACE`), as long as the kernel grants them, up to the
+//! shards the start-up planned tables for (`Settings::max_shards`).
+//!
+//! The shards stay one contiguous range (the owner of an address is a shift
+//! away), so the reservation is placed where nothing else goes: above it
+//! lies free address space that the kernel's top-down placement reaches
+//! last ([`sys::map_noreserve_near`]). If something took that space
+//! anyway, the mapping is refused and the heap keeps the shards it has.
+
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use crate::lock::Lock;
+use crate::settings::{MAX_SHARDS, Settings};
+use crate::sys;
+
+/// Shards with memory: the start-up count, then one more per [`grow`].
+/// Only grows (under [`GROW`]); read with `Acquire`, so a thread that sees
+/// a shard also sees its memory and [`REGIONS`] entry.
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// The mapping of each shard added by [`grow`] (null for the shards of the
+/// start-up reservation), so that its blocks derive from the pointer the
+/// kernel returned; its length (`shard_size`, or less for the last one the
+/// limit left room for); and the mapping of its tables (descriptors, page
+/// records, slot states: `build::added_layout`), made with it so that the
+/// start-up tables are only as large as the start-up shards.
+static REGIONS: [AtomicPtr<u8>; MAX_SHARDS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_SHARDS];
+static LENGTHS: [AtomicUsize; MAX_SHARDS] = [const { AtomicUsize::new(0) }; MAX_SHARDS];
+static TABLES: [AtomicPtr<u8>; MAX_SHARDS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_SHARDS];
+
+/// The smallest shard [`grow`] maps when a whole one does not fit.
+const MIN_GROWTH: usize = 1 << 20;
+
+/// Serialises [`grow`]; taken before the shard locks (`fork` too).
+static GROW: Lock = Lock::new();
+
+/// Records the start-up count of shards (initialisation, before any other
+/// access).
+pub(crate) fn init(n: usize) {
+    COUNT.store(n, Ordering::Release);
+}
+
+/// Shards with memory now: every index below it may be locked. O(1).
+#[inline]
+pub(crate) fn count() -> usize {
+    COUNT.load(Ordering::Acquire)
+}
+
+/// Bytes of the shards with memory, from `g.base`: an address at an offset
+/// below it belongs to a shard. O(1).
+#[inline]
+pub(crate) fn span(g: &Settings) -> usize {
+    count() << g.shard_shift
+}
+
+/// The mapping [`grow`] made for shard `i`, its length and the mapping of
+/// its tables, or `None` if `i` is a shard of the start-up reservation.
+pub(super) fn added(i: usize) -> Option<(*mut u8, usize, *mut u8)> {
+    let p = REGIONS[i].load(Ordering::Acquire);
+    (!p.is_null()).then(|| {
+        (
+            p,
+            LENGTHS[i].load(Ordering::Relaxed),
+            TABLES[i].load(Ordering::Relaxed),
+        )
+    })
+}
+
+/// Bytes of shard `i`'s memory: `shard_size`, or less for a last shard
+/// added where a whole one did not fit. O(1).
+pub(crate) fn length(g: &Settings, i: usize) -> usize {
+    added(i).map_or(g.shard_size, |(_, len, _)| len)
+}
+
+/// Maps a shard of `len` bytes at `at` and its tables; both or neither.
+fn map_shard(at: usize, len: usize) -> Option<(*mut u8, *mut u8)> {
+    let region = sys::map_fixed_noreplace(at, len)?;
+    let bytes = super::build::added_tables_bytes(len);
+    match sys::map_noreserve(bytes) {
+        Some(tables) => Some((region, tables)),
+        None => {
+            // SAFETY: the mapping just made, never used.
+            unsafe { libc::munmap(region.cast(), len) };
+            None
+        }
+    }
+}
+
+/// After a request of `size` bytes at `align` found no room in the first
+/// `seen` shards: whether shard `seen` now exists to try — mapped here if
+/// the planned tables have room for it and the kernel grants its memory,
+/// or by another thread meanwhile. Only under an address-space limit (else
+/// `max_shards` is the start-up count), and never for a request no shard
+/// can hold. When a whole shard does not fit under the limit, the largest
+/// power-of-two part of it that does (down to [`MIN_GROWTH`], and enough
+/// for the request) becomes the last shard; the rest of its place is free
+/// address space, where the kernel may put a direct mapping (as after a
+/// withdrawal: `space.rs`).
+///
+/// # Time complexity
+/// O(log(`shard_size` / [`MIN_GROWTH`])) `mmap` calls, under one lock.
+#[cold]
+pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool {
+    if seen >= g.max_shards || size.saturating_add(align) > g.shard_size {
+        return false;
+    }
+    GROW.lock();
+    // A refused mapping sets errno; the request may still succeed (a page
+    // mapping of its own), and then errno must be as the caller left it.
+    let saved = sys::errno();
+    let n = COUNT.load(Ordering::Acquire);
+    let ok = if n > seen {
+        true
+    } else if n >= g.max_shards {
+        false
+    } else {
+        let at = g.base + n * g.shard_size;
+        let need = size.saturating_add(align).max(MIN_GROWTH);
+        let mut len = g.shard_size;
+        loop {
+            if let Some((p, tables)) = map_shard(at, len) {
+                if len < g.shard_size {
+                    super::space::left_a_hole();
+                }
+                LENGTHS[n].store(len, Ordering::Relaxed);
+                TABLES[n].store(tables, Ordering::Relaxed);
+                REGIONS[n].store(p, Ordering::Release);
+                COUNT.store(n + 1, Ordering::Release);
+                break true;
+            }
+            if len / 2 < need {
+                break false;
+            }
+            len /= 2;
+        }
+    };
+    sys::set_errno(saved);
+    GROW.unlock();
+    ok
+}
+
+/// Takes the growth lock before `fork` (before the shard locks).
+pub(crate) fn lock_for_fork() {
+    GROW.lock();
+}
+
+/// Releases it in the parent after `fork`.
+pub(crate) fn unlock_after_fork() {
+    GROW.unlock();
+}
+
+/// Frees it in the child after `fork`.
+pub(crate) fn reset_in_child() {
+    GROW.reset_in_child();
+}
