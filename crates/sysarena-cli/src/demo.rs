@@ -249,11 +249,17 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
     d.ask(big, next_name)?;
 
     let middle = 2;
+    let deferred = args.coalescing == Coalescing::Deferred;
     d.heading(&format!(
-        "Free block {} too: its neighbours {} and {} are free, so three free arenas now touch",
+        "Free block {} too: its neighbours {} and {} are free, so {}",
         label(middle),
         label(middle - 1),
-        label(middle + 1)
+        label(middle + 1),
+        if deferred {
+            "three free arenas now touch"
+        } else {
+            "it merges with them at once"
+        }
     ))?;
     d.free_block(middle)?;
     d.map()?;
@@ -261,22 +267,22 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
         d.map()?;
         writeln!(
             d.out,
-            "\nWith {} coalescing the free merged at once, so no defragment was needed.",
+            "   With {} coalescing the free merged at once, so no defragment was needed.",
             args.coalescing
         )?;
-        return Ok(());
-    }
-    writeln!(
-        d.out,
-        "   The classic free only marks an arena free: the three neighbours are still three arenas."
-    )?;
+    } else {
+        writeln!(
+            d.out,
+            "   The classic free only marks an arena free: the three neighbours are still three arenas."
+        )?;
 
-    d.heading("Defragment again")?;
-    d.defragment()?;
-    d.map()?;
-    d.heading(&format!("Ask for {} again", fmt_bytes(big)))?;
-    d.ask(big, next_name)?;
-    d.map()?;
+        d.heading("Defragment again")?;
+        d.defragment()?;
+        d.map()?;
+        d.heading(&format!("Ask for {} again", fmt_bytes(big)))?;
+        d.ask(big, next_name)?;
+        d.map()?;
+    }
 
     // The bigger request is chosen from what is free now: more than the
     // largest free arena (so it fails), at most every free byte (so it fits
@@ -344,9 +350,14 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
 /// The demo's last line: the accounting adds up, and the invariants hold.
 fn finish<W: Write>(mut d: Demo<W>) -> io::Result<()> {
     let s = d.m.stats();
+    let next = if d.m.config().coalescing == Coalescing::Deferred {
+        "`sysarena demo --coalescing immediate`"
+    } else {
+        "the classic model, `sysarena demo`"
+    };
     writeln!(
         d.out,
-        "\nin_use_bytes + free_bytes = {} + {} = {} = capacity. Next: `sysarena demo --coalescing immediate`; fit policies differ when holes differ in size: `sysarena step --policy best-fit`.",
+        "\nin_use_bytes + free_bytes = {} + {} = {} = capacity. Next: {next}; fit policies differ when holes differ in size: `sysarena step --policy best-fit`.",
         s.in_use_bytes, s.free_bytes, s.capacity
     )?;
     d.m.check_invariants().map_err(io::Error::other)?;
@@ -496,8 +507,18 @@ mod tests {
     }
 
     #[test]
-    fn immediate_coalescing_needs_no_defragment() {
+    fn immediate_coalescing_needs_no_defragment_and_goes_on_to_relocation() {
         let out = demo(&["--coalescing", "immediate"]);
         assert!(out.contains("merged at once"), "{out}");
+        // The heading says what the map shows: one merged arena, not three.
+        assert!(out.contains("so it merges with them at once"), "{out}");
+        assert!(!out.contains("three free arenas now touch"), "{out}");
+        assert!(!out.contains("Defragment again"), "{out}");
+        // The help's promise: from 6 blocks on, the story reaches relocation.
+        assert!(
+            out.contains("Relocate: slide the live blocks down"),
+            "{out}"
+        );
+        assert!(out.contains("Next: the classic model"), "{out}");
     }
 }

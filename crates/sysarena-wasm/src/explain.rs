@@ -3,8 +3,8 @@
 //! relocation did — the core's typed errors and reports, in words.
 
 use sysarena::{
-    AllocError, ArenaInfo, DefragReport, OomReason, PassPlan, PassProgress, PassReport, Policy,
-    RelocationReport,
+    AllocError, ArenaInfo, DefragReport, OomReason, PassPlan, PassProgress, PassReport, PassStop,
+    Policy, RelocationReport,
 };
 
 use crate::bytes::fmt_bytes;
@@ -60,7 +60,13 @@ pub fn not_cached(capacity: usize, size: usize, cached_bytes: usize, same_size: 
         return String::new();
     }
     let budget = quick_budget(capacity);
-    if cached_bytes + size > budget {
+    if size > budget {
+        format!(
+            "; not cached: it is larger than the quick lists' whole budget ({}, a {}th of the region)",
+            fmt_bytes(budget),
+            sysarena::QUICK_SHARE
+        )
+    } else if cached_bytes + size > budget {
         format!(
             "; not cached: the quick lists' budget ({}, a {}th of the region) is full — {} cached, and {} more would pass it",
             fmt_bytes(budget),
@@ -458,7 +464,7 @@ pub fn alloc_failed(m: &Manager, size: usize, align: usize, name: &str, e: &Allo
         AllocError::OutOfMemory(OomReason::NoFit {
             needed, free_bytes, ..
         }) => format!(
-            "{head}: it needs {} and only {} are free — the region is full, no policy or defragment can help",
+            "{head}: it needs {} and only {} are free in all — no policy or defragment can help",
             fmt_bytes(*needed),
             fmt_bytes(*free_bytes)
         ),
@@ -504,10 +510,24 @@ pub fn relocated(r: &RelocationReport) -> String {
 
 /// What one bounded relocation pass did.
 pub fn pass(max_moves: usize, plan: &PassPlan, r: &PassReport) -> String {
-    let next = match plan.progress() {
-        PassProgress::Moving => "another pass can move more",
-        PassProgress::Converged => "converged: as compact as alignment and pins allow",
-        PassProgress::Blocked => "blocked: nothing can move under this limit",
+    let next = match (plan.progress(), plan.stopped) {
+        // The walk reached the end: what is left depends on the room the
+        // moves opened, which only the next plan knows.
+        (PassProgress::Moving, PassStop::Walked) => {
+            "every arena was looked at; run another pass to see whether anything is left to move"
+        }
+        (PassProgress::Moving, PassStop::MoveLimit) => {
+            "stopped at the move limit: another pass can move more"
+        }
+        (PassProgress::Moving, PassStop::ByteLimit) => {
+            "larger blocks stayed: moving them would pass this pass's byte limit"
+        }
+        (PassProgress::Moving, PassStop::NoSpareDescriptor) => {
+            "stopped: the arena table has no spare descriptor for another destination"
+        }
+        (PassProgress::Moving, _) => "stopped early: another pass can move more",
+        (PassProgress::Converged, _) => "converged: as compact as alignment and pins allow",
+        (PassProgress::Blocked, _) => "blocked: nothing can move under this limit",
     };
     format!(
         "pass (at most {max_moves} moves): planned {}, carried out and committed {} ({}); free arenas {} → {}, largest free {} → {}; {next}",

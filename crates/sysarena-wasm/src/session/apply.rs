@@ -56,8 +56,16 @@ impl Session {
                     });
                 } else {
                     let after = self.e.manager().stats();
+                    // Cached arenas count as free arenas already: each merge
+                    // of two free arenas is one fewer.
+                    let merges = before.free_arenas.saturating_sub(after.free_arenas);
+                    let merged = match merges {
+                        0 => "none merged with a free neighbour".to_owned(),
+                        1 => "1 merge with a free neighbour".to_owned(),
+                        n => format!("{n} merges with free neighbours"),
+                    };
                     self.say(format!(
-                        "flush: {} cached arena{} ({}) freed for real, each merging with its free neighbours; free arenas {} → {}, largest free {} → {}",
+                        "flush: {} cached arena{} ({}) freed for real, {merged}; free arenas {} → {}, largest free {} → {}",
                         before.cached_arenas,
                         if before.cached_arenas == 1 { "" } else { "s" },
                         fmt_bytes(before.cached_bytes),

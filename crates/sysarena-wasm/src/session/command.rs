@@ -371,7 +371,7 @@ impl Session {
         match self.e.manager().arena_at(offset) {
             Some(a) if a.in_use => Ok(()),
             Some(_) => Err(InputError::new(format!(
-                "double free: the arena at offset {offset} is already free"
+                "nothing to free: the arena at offset {offset} is free (a double free, if it was freed before)"
             ))),
             None => Err(InputError::new(format!(
                 "invalid free: no arena starts at offset {offset}"

@@ -172,7 +172,7 @@ impl Engine {
     pub fn relocate(&mut self, mut on_move: impl FnMut(Move)) -> Result<RelocationReport, String> {
         match self {
             Engine::Plain(m) => m.relocate(on_move).map_err(|e| match e {
-                TableError::NoSpareDescriptor => "the new layout needs a free arena and the table has no spare descriptor; `defrag` first returns descriptors".to_owned(),
+                TableError::NoSpareDescriptor => "the new layout needs a free arena (alignment padding in front of an aligned block) and the table has no spare descriptor; `defrag` cannot help (relocation already takes back every free arena's descriptor): a larger table (the descriptors setting) can".to_owned(),
                 other => other.to_string(),
             }),
             Engine::Movable { m, at } => {

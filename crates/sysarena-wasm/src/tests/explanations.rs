@@ -113,7 +113,7 @@ fn the_explanations_tell_the_quick_lists_story() {
     assert_eq!(
         run_script(&mut s, "flush").unwrap(),
         [
-            "flush: 1 cached arena (64 B) freed for real, each merging with its free neighbours; free arenas 1 → 1, largest free 64 B → 64 B"
+            "flush: 1 cached arena (64 B) freed for real, none merged with a free neighbour; free arenas 1 → 1, largest free 64 B → 64 B"
         ]
     );
     assert_eq!(
@@ -164,7 +164,7 @@ fn a_free_the_quick_lists_cannot_take_says_their_budget_is_full() {
     assert_eq!(s.manager().stats().cached_arenas, 0);
     assert_eq!(
         log[0],
-        "✓ free #0 at offset 0; not cached: the quick lists' budget (25 B, a 16th of the region) is full — 0 B cached, and 32 B more would pass it; no free neighbour to merge with"
+        "✓ free #0 at offset 0; not cached: it is larger than the quick lists' whole budget (25 B, a 16th of the region); no free neighbour to merge with"
     );
     // The rule says the budget too.
     assert!(explain::quick_lists().contains("a 16th of the region"));
@@ -315,4 +315,21 @@ fn an_alignment_failure_names_alignment_not_defrag() {
         "{:?}",
         s.log()
     );
+}
+
+#[test]
+fn a_relocation_refused_for_alignment_padding_points_to_the_table_not_to_defrag() {
+    // The 64-aligned block would slide to offset 64 after the 10-byte one
+    // and a free arena of padding: one descriptor more than 3.
+    let mut s = session(192, 3);
+    run_script(&mut s, "alloc 118; alloc 10; alloc 64 64; free 0").unwrap();
+    let log = run_script(&mut s, "relocate").unwrap();
+    assert!(log[0].contains("alignment padding"), "{log:?}");
+    assert!(log[0].contains("`defrag` cannot help"), "{log:?}");
+    // And indeed it cannot: merging changes nothing, the refusal stays.
+    let log = run_script(&mut s, "defrag").unwrap();
+    assert!(log[0].contains("free arenas 1 → 1"), "{log:?}");
+    let log = run_script(&mut s, "relocate").unwrap();
+    assert!(log[0].contains("no spare descriptor"), "{log:?}");
+    s.manager().check_invariants().unwrap();
 }
