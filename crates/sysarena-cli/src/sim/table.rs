@@ -225,7 +225,7 @@ pub fn failure_notes(run: &Run) -> Vec<String> {
         let mut why = Vec::new();
         if s.failed_with_fitting_gap > 0 {
             why.push(format!(
-                "{} of them while a hole between live blocks was big enough",
+                "{} of them while a free gap of the region (between or around its live blocks) was big enough",
                 thousands(s.failed_with_fitting_gap)
             ));
         }
