@@ -76,4 +76,6 @@ while IFS= read -r line; do
 done <playground/index.html >"$tmp"
 mv "$tmp" "$out"
 trap - EXIT
+# mktemp made it 0600; a web server or mdbook's copy must be able to serve it.
+chmod 644 "$out"
 echo "playground: $out ($(wc -c <"$out") bytes, wasm $(wc -c <"$wasm") bytes, sources $digest)"
