@@ -65,10 +65,12 @@ unsafe fn init(g: &mut Settings) -> bool {
     g.slab = env_switch(c"SYSARENA_SLAB", true);
 
     // Under an address-space limit (`ulimit -v`), everything below is
-    // mapped at once and counts against it: take half of what is left, so
-    // that the program keeps the rest for its own mappings; a large block
-    // (its own mapping, as with glibc) that the kernel then refuses gets
-    // free address space withdrawn from the shards (`shard::withdraw`).
+    // mapped at once and counts against it: start with half of what is
+    // left, so that the program keeps the rest for its own mappings until
+    // the heap needs more (then the shards grow: `shard/grow.rs`); a large
+    // block (its own mapping, as with glibc) that the kernel then refuses
+    // gets free address space withdrawn from the shards
+    // (`shard::withdraw`).
     let limited = sys::address_space_left();
     if let Some(left) = limited
         && !reserve_asked
@@ -78,10 +80,10 @@ unsafe fn init(g: &mut Settings) -> bool {
     let mut descriptors_wanted = descriptors_env;
     // The reservation, the descriptor tables, the page records and the slot
     // states, sized together; halved together until the kernel grants them.
-    // Under a limit (and no reservation asked for), the reservation is
-    // placed where it can grow, up to as many shards as the whole address
-    // space left could hold (`shard/grow.rs`).
-    let growable = limited.is_some() && !reserve_asked;
+    // Under a limit (and neither a reservation nor a number of shards asked
+    // for), the reservation is placed where it can grow, up to as many
+    // shards as the whole address space left could hold (`shard/grow.rs`).
+    let growable = limited.is_some() && !reserve_asked && !shards_asked;
     let (raw, raw_len, tables, meta, states_mem, shard_size, shards, max_shards, descriptors) = loop {
         // Shards are a power of two of bytes (whole slab pages), so that the
         // owner of an address is a shift away; more of them (unless asked
@@ -127,7 +129,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         for (k, (m, len)) in maps.iter_mut().zip(sizes).enumerate() {
             let map = |len| {
                 if k == 0 && growable {
-                    sys::map_noreserve_near(sys::GROWABLE_AT, len)
+                    sys::map_noreserve_near(sys::growable_at(), len)
                 } else {
                     sys::map_noreserve(len)
                 }

@@ -44,7 +44,7 @@
 //!   again through a fixed table of mappings; `realloc` moves them with
 //!   `mremap`.
 //! - **Giving memory back.** Freeing an arena of 128 KiB or more returns
-//!   its whole pages to the kernel (`MADV_DONTNEED`), unless (below 1 MiB)
+//!   its whole pages to the kernel (`MADV_DONTNEED`), unless (below 32 MiB)
 //!   it overlaps a block released just before: buffers freed and
 //!   allocated again and again in one place keep their pages. A
 //!   slab page that empties goes back the same way, unless it is its

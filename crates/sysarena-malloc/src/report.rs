@@ -83,14 +83,17 @@ fn report(g: &Settings, fd: i32) {
     // same time (O_APPEND) do not interleave.
     let mut out = Buf::<24576>::new();
     let mut b = Buf::<1024>::new();
+    let shards = crate::shard::count();
+    let mapped: usize = (0..shards).map(|i| crate::shard::length(g, i)).sum();
     let _ = writeln!(
         b,
-        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes, {} descriptors each, slab layer {}",
+        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes ({} bytes in all: a shard added under an address-space limit may be shorter, with fewer descriptors), {} descriptors each, slab layer {}",
         sys::pid(),
         g.config.policy,
         g.config.coalescing,
-        crate::shard::count(),
+        shards,
         g.shard_size,
+        mapped,
         g.descriptors,
         if g.slab { "on" } else { "off" },
     );

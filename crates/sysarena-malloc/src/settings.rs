@@ -32,10 +32,15 @@ pub(crate) const DEFAULT_MMAP_THRESHOLD: usize = 64 << 20;
 /// 200 KB buffers ran 85 times slower), so it pays once. (glibc raises its
 /// threshold to each freed mapped chunk's size instead; a threshold that
 /// rose so, or a fixed 1 MiB, held `git log --stat`'s freed 430–670 KB
-/// buffers resident: 0.5–0.9 MB over this.) The rule holds at every size
-/// up to the direct-mapping threshold (it stopped at 1 MiB: a 2 MiB buffer
-/// freed and allocated 2,000 times took 2.0 s against glibc's 0.04 s).
+/// buffers resident: 0.5–0.9 MB over this.) The rule holds up to
+/// [`MAX_KEEP`] (it stopped at 1 MiB: a 2 MiB buffer freed and allocated
+/// 2,000 times took 2.0 s against glibc's 0.04 s).
 pub(crate) const DEFAULT_RELEASE: usize = 128 << 10;
+/// Freed heap blocks of this size or more always give their pages back,
+/// as glibc maps blocks of 32 MiB and more on their own whatever its
+/// threshold: kept, four freed 48 MiB buffers stayed resident for good
+/// (146 MiB after every block was freed, against glibc's 2 MiB).
+pub(crate) const MAX_KEEP: usize = 32 << 20;
 /// The most shards (`SYSARENA_SHARDS` is capped here).
 pub(crate) const MAX_SHARDS: usize = 64;
 /// malloc's alignment guarantee on x86_64 (glibc's `MALLOC_ALIGNMENT`).
@@ -52,10 +57,11 @@ pub(crate) struct Settings {
     pub(crate) shard_size: usize,
     /// log2 of `shard_size`: the owner of an address is a shift away.
     pub(crate) shard_shift: u32,
-    /// The most shards: those the descriptor tables and page records were
-    /// mapped for. The shards with memory are fewer under an address-space
-    /// limit, and grow (`shard::count`, `shard/grow.rs`); without one, all
-    /// have memory from the start.
+    /// The most shards: how many the slot-state lookup has words for. Under
+    /// an address-space limit the shards with memory start fewer and grow,
+    /// each added one with tables of its own (`shard::count`,
+    /// `shard/grow.rs`); otherwise all have memory, and tables, from the
+    /// start.
     pub(crate) max_shards: usize,
     /// Descriptors per shard.
     pub(crate) descriptors: usize,

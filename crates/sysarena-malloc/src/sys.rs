@@ -241,11 +241,20 @@ pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {
     (p != libc::MAP_FAILED).then_some(p.cast())
 }
 
-/// Where a reservation that may grow is placed (`map_noreserve_near`): 16
-/// TiB, far below the kernel's top-down placement of mappings (just under
-/// the stack, near 128 TiB on x86_64) and above a program's data and
-/// `brk` heap, so the address space after it stays free.
-pub(crate) const GROWABLE_AT: usize = 1 << 44;
+/// Where a reservation that may grow is placed (`map_noreserve_near`): at
+/// a random 64 KiB boundary in 16–32 TiB (28 bits of randomness, as the
+/// kernel gives its own mappings), far below the kernel's top-down
+/// placement of mappings (just under the stack, near 128 TiB on x86_64)
+/// and above a program's data and `brk` heap, so the address space after
+/// it stays free. Without randomness (`getrandom` failed), 16 TiB.
+pub(crate) fn growable_at() -> usize {
+    let mut r = 0u64;
+    // SAFETY: writes at most 8 bytes into `r`; GRND_NONBLOCK never waits
+    // (an early-boot pool that is not ready fails instead).
+    let n = unsafe { libc::getrandom((&raw mut r).cast(), 8, libc::GRND_NONBLOCK) };
+    let r = if n == 8 { r as usize } else { 0 };
+    (1 << 44) + ((r & ((1 << 28) - 1)) << 16)
+}
 
 /// Like [`map_noreserve`], at `hint` if the kernel can place it there
 /// (anywhere else otherwise).

@@ -14,12 +14,14 @@ use crate::slab::state::States;
 use crate::slab::{self, Meta, Slab};
 use crate::sys::{self, SyncCell};
 
-/// Where the shards' memory is: shard `i` has `shard_size` bytes at `base +
-/// i * shard_size` (in the start-up reservation, or in its own mapping
-/// there if it was added later: `grow.rs`), `descriptors` slots at `tables + i * descriptors`, and
-/// (unless `meta` is none: no slab layer) the page records and bitmap
-/// pools of pages `i * pages_per_shard ..` in `meta`, and as many pages'
-/// states in `states`.
+/// Where the start-up shards' memory is: shard `i` has `shard_size` bytes
+/// at `base + i * shard_size`, `descriptors` slots at `tables + i *
+/// descriptors`, and (unless `meta` is none: no slab layer) the page
+/// records and bitmap pools of pages `i * pages_per_shard ..` in `meta`,
+/// and as many pages' states in `states` (whose slot-state words cover
+/// every shard that may be). A shard added later under an address-space
+/// limit has its memory at the same place but in a mapping of its own, and
+/// its tables in another ([`added_layout`], `grow.rs`).
 /// Written once by initialisation ([`plan`]) before any shard is built or
 /// locked, only read after (by [`build`]).
 #[derive(Clone, Copy)]
@@ -211,8 +213,10 @@ pub(super) fn on_first_use(i: usize) {
     // built, and we hold its lock.
     if !unsafe { build(i) } {
         // Shard 0 was built from the same plan (same table length, same
-        // region size): this cannot fail, and if it did, no memory of this
-        // shard could be handed out safely.
+        // region size; a shard added later has at least 256 descriptors,
+        // or as many as a whole one, and at least 1 MiB): this cannot
+        // fail, and if it did, no memory of this shard could be handed out
+        // safely.
         sys::eprint(b"sysarena-malloc: cannot build a shard; aborting\n");
         // SAFETY: ends the process; nothing is unwound.
         unsafe { libc::abort() };

@@ -5,12 +5,15 @@
 //! never grows. Under `ulimit -v` every mapped byte counts against the
 //! limit, so the start-up reservation takes only half of the address space
 //! left (the program's own mappings need the rest). Before, that half was
-//! all the heap ever had: a loop of `malloc(200)` stopped at 195 MB under
+//! all the heap ever had: a loop of `malloc(200)` stopped at 187 MiB under
 //! `ulimit -v 500000`, where glibc, which takes memory as it needs it,
-//! reached 436 MB. Now, when every shard is full, the next shard's
+//! reached 436 MiB. Now, when every shard is full, the next shard's
 //! `shard_size` bytes are mapped right after the last one
-//! (`MAP_FIXED_NOREPLACE`), as long as the kernel grants them, up to the
-//! shards the start-up planned tables for (`Settings::max_shards`).
+//! (`MAP_FIXED_NOREPLACE`) with its descriptors, page records and slot
+//! states in a mapping of their own, as long as the kernel grants them, up
+//! to as many shards as the address space left at start-up could hold
+//! (`Settings::max_shards`). (Not when `SYSARENA_SHARDS` or
+//! `SYSARENA_RESERVE` is set: they fix the shards.)
 //!
 //! The shards stay one contiguous range (the owner of an address is a shift
 //! away), so the reservation is placed where nothing else goes: above it
@@ -18,7 +21,7 @@
 //! last ([`sys::map_noreserve_near`]). If something took that space
 //! anyway, the mapping is refused and the heap keeps the shards it has.
 
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use crate::lock::Lock;
 use crate::settings::{MAX_SHARDS, Settings};
@@ -43,6 +46,10 @@ static TABLES: [AtomicPtr<u8>; MAX_SHARDS] =
 
 /// The smallest shard [`grow`] maps when a whole one does not fit.
 const MIN_GROWTH: usize = 1 << 20;
+
+/// Whether any shard is shorter than `shard_size` (then [`in_hole`] must
+/// look at an address's shard).
+static SHORT: AtomicBool = AtomicBool::new(false);
 
 /// Serialises [`grow`]; taken before the shard locks (`fork` too).
 static GROW: Lock = Lock::new();
@@ -85,6 +92,15 @@ pub(crate) fn length(g: &Settings, i: usize) -> usize {
     added(i).map_or(g.shard_size, |(_, len, _)| len)
 }
 
+/// Whether offset `off` (below [`span`]) lies in the part of its shard's
+/// place that has no memory: past the end of a last shard shorter than the
+/// others, where the kernel may have put anything (a direct mapping of
+/// ours, the program's own). One relaxed load unless such a shard exists.
+#[inline]
+pub(crate) fn in_hole(g: &Settings, off: usize) -> bool {
+    SHORT.load(Ordering::Relaxed) && off & (g.shard_size - 1) >= length(g, off >> g.shard_shift)
+}
+
 /// Maps a shard of `len` bytes at `at` and its tables; both or neither.
 fn map_shard(at: usize, len: usize) -> Option<(*mut u8, *mut u8)> {
     let region = sys::map_fixed_noreplace(at, len)?;
@@ -106,9 +122,8 @@ fn map_shard(at: usize, len: usize) -> Option<(*mut u8, *mut u8)> {
 /// `max_shards` is the start-up count), and never for a request no shard
 /// can hold. When a whole shard does not fit under the limit, the largest
 /// power-of-two part of it that does (down to [`MIN_GROWTH`], and enough
-/// for the request) becomes the last shard; the rest of its place is free
-/// address space, where the kernel may put a direct mapping (as after a
-/// withdrawal: `space.rs`).
+/// for the request) becomes the shard; the rest of its place is free
+/// address space, where the kernel may put anything ([`in_hole`]).
 ///
 /// # Time complexity
 /// O(log(`shard_size` / [`MIN_GROWTH`])) `mmap` calls, under one lock.
@@ -132,10 +147,10 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
         let mut len = g.shard_size;
         loop {
             if let Some((p, tables)) = map_shard(at, len) {
-                if len < g.shard_size {
-                    super::space::left_a_hole();
-                }
                 LENGTHS[n].store(len, Ordering::Relaxed);
+                if len < g.shard_size {
+                    SHORT.store(true, Ordering::Release);
+                }
                 TABLES[n].store(tables, Ordering::Relaxed);
                 REGIONS[n].store(p, Ordering::Release);
                 COUNT.store(n + 1, Ordering::Release);

@@ -155,11 +155,11 @@ impl Drop for Locked {
     }
 }
 
-/// The shard that owns `addr`, if it lies in a shard with memory.
+/// The shard that owns `addr`, if it lies in a shard's memory.
 #[inline]
 pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
     let off = addr.wrapping_sub(g.base);
-    (off < span(g)).then_some(off >> g.shard_shift)
+    (off < span(g) && !grow::in_hole(g, off)).then_some(off >> g.shard_shift)
 }
 
 /// The calling thread's home shard (below `n`). A thread starts on shard
@@ -362,6 +362,12 @@ impl Inner {
         // SAFETY: `p` is a live allocation (checked above) the caller gives up.
         unsafe { self.heap.free(nn)? };
         self.frees += 1;
+        // Too much kept since the last sweep: sweep now (`release.rs`).
+        let heap = &self.heap;
+        if big && self.released_at.sweep_now(|| heap.stats().used_arenas) {
+            self.released += release::sweep(&self.heap, self.hwm, g.release, g.page);
+            self.released_at.swept(self.hwm);
+        }
         if let Some(b) = before {
             counters::live_changed(b, self.heap.stats().requested_bytes);
         }

@@ -23,6 +23,7 @@
 //! instead of 256 KiB: 50.2 MB (the sweeps came too late); sweeping all
 //! but the last four released places: 50.2 MB (those are the kept pages).
 
+use crate::settings::MAX_KEEP;
 use crate::slab::ShardHeap;
 
 /// Growth of the high-water mark, in bytes, after which kept pages are
@@ -33,6 +34,14 @@ const SWEEP_EVERY: usize = 256 << 10;
 /// per 64 bytes of fresh memory (64 visits per 4 KiB page, which the
 /// program's first touch pays a page fault for anyway).
 const VISIT_BYTES: usize = 64;
+
+/// Bytes of freed blocks a shard may keep resident (distinct places, since
+/// its last sweep) beyond twice the largest of them before it sweeps
+/// without waiting for growth ([`Released::sweep_now`]): glibc, likewise,
+/// trims the free top of its heap past twice its adapted threshold. Four
+/// 8 MiB buffers filled and freed twice in their places stayed resident
+/// for good (25 MiB after all was freed; glibc 1 MiB).
+const KEEP_BUDGET: usize = 4 << 20;
 
 /// How many ranges of released heap blocks a shard remembers (16
 /// measured the same as 4: 22,900 faults in `git log --stat`).
@@ -53,6 +62,13 @@ pub(crate) struct Released {
     kept: bool,
     /// The shard's high-water mark at the last sweep.
     swept_at: usize,
+    /// The places of the blocks kept since the last sweep (each the union
+    /// of the kept blocks that overlap it), their bytes in all (`usize::MAX`
+    /// once more places were kept than there is room for), and the largest
+    /// block kept.
+    kept_at: [(usize, usize); REMEMBERED],
+    kept_bytes: usize,
+    kept_largest: usize,
 }
 
 impl Released {
@@ -61,12 +77,15 @@ impl Released {
         since: 0,
         kept: false,
         swept_at: 0,
+        kept_at: [(0, 0); REMEMBERED],
+        kept_bytes: 0,
+        kept_largest: 0,
     };
 
     /// Counts a heap free, and decides whether the freed block at `at` of
     /// `size` bytes (at least the release threshold) gives its pages back:
-    /// always when `adapts` is off (`SYSARENA_RELEASE` set); otherwise
-    /// unless the block overlaps a block
+    /// always when `adapts` is off (`SYSARENA_RELEASE` set) and from
+    /// [`MAX_KEEP`] up; otherwise unless the block overlaps a block
     /// released in the last [`FORGET_AFTER`] heap frees (the program
     /// allocated there again, and would fault the pages in again: then the
     /// block counts as kept, for [`sweep_due`](Self::sweep_due)). O(1).
@@ -79,17 +98,47 @@ impl Released {
         if !big {
             return false;
         }
-        if !adapts {
+        if !adapts || size >= MAX_KEEP {
             return true;
         }
         if self.at.iter().any(|&(s, e)| at < e && s < at + size) {
             self.kept = true;
+            self.keep(at, at + size);
             return false;
         }
         self.at.rotate_right(1);
         self.at[0] = (at, at + size);
         self.since = 0;
         true
+    }
+
+    /// Records a kept block at `start .. end`: joined to a kept place it
+    /// overlaps (a buffer freed again and again in one place counts once),
+    /// else a new place. O(1).
+    fn keep(&mut self, start: usize, end: usize) {
+        self.kept_largest = self.kept_largest.max(end - start);
+        if let Some(r) = self.kept_at.iter_mut().find(|r| start < r.1 && r.0 < end) {
+            *r = (r.0.min(start), r.1.max(end));
+        } else if let Some(r) = self.kept_at.iter_mut().find(|r| r.0 == r.1) {
+            *r = (start, end);
+        } else {
+            self.kept_bytes = usize::MAX;
+            return;
+        }
+        if self.kept_bytes != usize::MAX {
+            self.kept_bytes = self.kept_at.iter().map(|&(s, e)| e - s).sum();
+        }
+    }
+
+    /// Whether the blocks kept since the last sweep hold more than
+    /// [`KEEP_BUDGET`] and twice the largest of them, and enough for a
+    /// sweep of a heap of `arenas()` arenas (one [`VISIT_BYTES`] each): then
+    /// the shard sweeps now, at a free, rather than at its next growth.
+    /// O(1).
+    pub(crate) fn sweep_now(&self, arenas: impl FnOnce() -> usize) -> bool {
+        self.kept
+            && self.kept_bytes > KEEP_BUDGET.max(self.kept_largest.saturating_mul(2))
+            && self.kept_bytes >= arenas().saturating_mul(VISIT_BYTES)
     }
 
     /// Whether pages were kept since the last sweep and the shard's
@@ -105,6 +154,9 @@ impl Released {
     pub(crate) fn swept(&mut self, hwm: usize) {
         self.kept = false;
         self.swept_at = hwm;
+        self.kept_at = [(0, 0); REMEMBERED];
+        self.kept_bytes = 0;
+        self.kept_largest = 0;
     }
 }
 
@@ -199,11 +251,16 @@ mod tests {
     }
 
     #[test]
-    fn a_fixed_threshold_always_releases() {
+    fn a_fixed_threshold_and_blocks_of_32_mib_always_release() {
         let mut r = Released::NONE;
         assert!(r.decide(0x10000, 200 * KB, true, false));
         assert!(r.decide(0x10000, 200 * KB, true, false));
         assert!(r.decide(0x10000, 64 << 20, true, false));
+        assert!(r.decide(0x10000, MAX_KEEP, true, true));
+        assert!(r.decide(0x10000, MAX_KEEP, true, true));
+        // Just below, the rule applies: released once, then kept.
+        assert!(r.decide(0x10000, MAX_KEEP - 4096, true, true));
+        assert!(!r.decide(0x10000, MAX_KEEP - 4096, true, true));
     }
 
     #[test]
@@ -217,6 +274,43 @@ mod tests {
             assert!(!r.decide(0x10000, 2 << 20, true, true));
         }
         assert!(r.sweep_due(SWEEP_EVERY, || 10));
+    }
+
+    #[test]
+    fn kept_places_past_the_budget_ask_for_a_sweep_now_and_one_place_never_does() {
+        const MB: usize = 1 << 20;
+        // One 2 MiB buffer freed again and again in one place counts once.
+        let mut r = Released::NONE;
+        assert!(r.decide(0x1000_0000, 2 * MB, true, true));
+        for _ in 0..100 {
+            assert!(!r.decide(0x1000_0000, 2 * MB, true, true));
+            assert!(!r.sweep_now(|| 10));
+        }
+        // Four 8 MiB buffers in four places, released once each and then
+        // kept: past twice the largest (16 MiB), a sweep is due now.
+        let mut r = Released::NONE;
+        let places = [0x1000_0000, 0x2000_0000, 0x3000_0000, 0x4000_0000];
+        for at in places {
+            assert!(r.decide(at, 8 * MB, true, true));
+        }
+        assert!(!r.decide(places[0], 8 * MB, true, true));
+        assert!(!r.decide(places[1], 8 * MB, true, true));
+        assert!(!r.sweep_now(|| 10));
+        assert!(!r.decide(places[2], 8 * MB, true, true));
+        assert!(r.sweep_now(|| 10));
+        // A heap of many arenas waits for one VISIT_BYTES of kept bytes each.
+        assert!(!r.sweep_now(|| 1 << 30));
+        r.swept(0);
+        assert!(!r.sweep_now(|| 10));
+        // Small places stay under the 4 MiB budget.
+        let mut r = Released::NONE;
+        for i in 0..4 {
+            assert!(r.decide(0x1000_0000 + i * MB, 600 * KB, true, true));
+        }
+        for i in 0..4 {
+            assert!(!r.decide(0x1000_0000 + i * MB, 600 * KB, true, true));
+        }
+        assert!(!r.sweep_now(|| 10));
     }
 
     #[test]

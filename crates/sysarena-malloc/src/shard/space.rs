@@ -17,13 +17,6 @@ pub(crate) fn withdrew() -> bool {
     WITHDREW.load(Ordering::Relaxed)
 }
 
-/// Records that part of the shards' range has no memory of theirs (a last
-/// shard smaller than the others: `grow.rs`), where the kernel may place a
-/// direct mapping, as after a withdrawal.
-pub(super) fn left_a_hole() {
-    WITHDREW.store(true, Ordering::Relaxed);
-}
-
 /// Gives at least `need` bytes of the shards' free address space back to
 /// the kernel, for a direct mapping the kernel refused (under `ulimit -v`
 /// the reservation competes with the program's own mappings): in each
