@@ -184,12 +184,27 @@ def stated_layers(path):
     return None
 
 
+def is_test_file(f):
+    """Whether `f` is a module its parent declares under `#[cfg(test)]`
+    (`tests.rs` beside a `mod.rs`, or `x/tests.rs` beside `x.rs`)."""
+    d, name = os.path.dirname(f), os.path.basename(f)[:-3]
+    for parent in (os.path.join(d, "mod.rs"), d + ".rs", os.path.join(d, "lib.rs")):
+        if parent != f and os.path.exists(parent):
+            if re.search(r"#\[cfg\(test\)\]\s*(pub(\(\w+\))?\s+)?mod " + re.escape(name) + r"\s*;", read(parent)):
+                return True
+    return False
+
+
 def imports(src, mods):
     """Which top-level modules each top-level module uses (`crate::x`,
     `super::x` from a top-level file)."""
     deps = {m: set() for m in mods}
     for m, files in mods.items():
         for f in files:
+            # a unit-test module in a file of its own (`#[cfg(test)] mod
+            # tests;` in its parent) may use any layer: not an import
+            if is_test_file(f):
+                continue
             # code only: a doc link to a module is not an import, nor is a
             # unit-test module's use of the layers above (`#[cfg(test)] mod
             # tests` at the end of a file)

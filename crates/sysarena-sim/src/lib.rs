@@ -32,7 +32,7 @@
 //! where and why while covering the events it reached.
 //!
 //! Layers, each importing only those before it: [`trace`], [`subject`] (the
-//! trait, its region and its error), [`budget`] → [`workload`], [`peers`],
+//! trait, its region and its error), [`budget`], [`script`] → [`workload`], [`peers`],
 //! [`sysarena_subject`], [`metrics`] → [`registry`] → [`replay`].
 
 pub mod budget;

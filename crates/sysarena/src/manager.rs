@@ -4,11 +4,11 @@
 //! `state` (the struct) → `offset_map` → `links`, `free_index` (table upkeep) →
 //! `split_merge`, `fits`, `segregated_fit` → `quick_lists` → `table_compaction`, `resize`,
 //! `relocation`, `operations`, `construction`, `reading`, `invariants` →
-//! `defrag` (pass planning for [`Movable`](crate::Movable)).
+//! `passes` (relocation passes planned for [`Movable`](crate::Movable); the
+//! classic defragment is `operations`' merge and `table_compaction`).
 
 #[allow(unsafe_code)] // `from_empty_table`: an unsafe contract on the table's contents
 mod construction;
-pub(crate) mod defrag;
 mod fits;
 mod free_index;
 mod invariants;
@@ -16,6 +16,7 @@ mod links;
 #[allow(unsafe_code)] // the dense bucket heads: `u32` words inside never-used slots
 mod offset_map;
 mod operations;
+pub(crate) mod passes;
 mod quick_lists;
 mod reading;
 mod relocation;

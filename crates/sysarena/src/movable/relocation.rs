@@ -9,7 +9,7 @@ use core::cell::Cell;
 use super::{ActivePass, Movable};
 use crate::error::HandleError;
 use crate::handle::{Handle, HandleStorage};
-use crate::manager::defrag::Finish;
+use crate::manager::passes::Finish;
 use crate::pass::{MoveStatus, PassLimits, PassPlan, PassReport, PlannedMove};
 use crate::stats::{DefragReport, Move, RelocationReport};
 use crate::table::{NIL, TableStorage};

@@ -1,5 +1,7 @@
-//! Relocation in bounded passes: the manager's half of
-//! [`Movable`](crate::Movable)'s defragmentation.
+//! Relocation passes: the manager's half of [`Movable`](crate::Movable)'s
+//! bounded passes, which move allocations (not the classic defragment,
+//! which only merges free neighbours and compacts the table:
+//! `operations.rs`, `table_compaction.rs`).
 //!
 //! A pass *reserves* every move's destination as an in-use arena tagged
 //! [`RESERVED`] with the moving allocation's tag, so that the manager stays
