@@ -5,7 +5,6 @@
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
 use core::fmt;
-use core::ptr;
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 /// A cell for process-wide state whose access is serialised by a [`Lock`]
@@ -224,21 +223,29 @@ pub(crate) unsafe fn dont_need(p: *mut u8, len: usize) -> bool {
 }
 
 /// Maps `len` bytes of fresh, zeroed, private anonymous memory that is
-/// committed only when touched; `None` on failure.
-pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {
-    // SAFETY: an anonymous mapping at an address of the kernel's choosing
-    // touches no existing memory.
+/// committed only when touched, at `hint` with `extra` flags (none, or
+/// `MAP_FIXED_NOREPLACE`); `None` on failure.
+fn map_anon(hint: usize, len: usize, extra: libc::c_int) -> Option<*mut u8> {
+    // SAFETY: an anonymous mapping, never `MAP_FIXED` (which could replace
+    // one): the kernel takes the hint only where nothing is mapped, and the
+    // new mapping touches no existing memory.
     let p = unsafe {
         libc::mmap(
-            ptr::null_mut(),
+            hint as *mut libc::c_void,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | extra,
             -1,
             0,
         )
     };
     (p != libc::MAP_FAILED).then_some(p.cast())
+}
+
+/// Maps `len` bytes of fresh, zeroed, private anonymous memory that is
+/// committed only when touched; `None` on failure.
+pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {
+    map_anon(0, len, 0)
 }
 
 /// Where a reservation that may grow is placed (`map_noreserve_near`): at
@@ -259,20 +266,7 @@ pub(crate) fn growable_at() -> usize {
 /// Like [`map_noreserve`], at `hint` if the kernel can place it there
 /// (anywhere else otherwise).
 pub(crate) fn map_noreserve_near(hint: usize, len: usize) -> Option<*mut u8> {
-    // SAFETY: an anonymous mapping without `MAP_FIXED`: the kernel takes
-    // the hint only if nothing is mapped there, and touches no existing
-    // memory either way.
-    let p = unsafe {
-        libc::mmap(
-            hint as *mut libc::c_void,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    (p != libc::MAP_FAILED).then_some(p.cast())
+    map_anon(hint, len, 0)
 }
 
 /// `len` bytes of fresh zeroed memory (`MAP_NORESERVE`) at exactly `at`, or
@@ -280,30 +274,13 @@ pub(crate) fn map_noreserve_near(hint: usize, len: usize) -> Option<*mut u8> {
 /// space limit). A kernel older than `MAP_FIXED_NOREPLACE` (4.17) takes it
 /// as a hint: a mapping elsewhere is undone.
 pub(crate) fn map_fixed_noreplace(at: usize, len: usize) -> Option<*mut u8> {
-    // SAFETY: `MAP_FIXED_NOREPLACE` never replaces an existing mapping; the
-    // new one touches no existing memory.
-    let p = unsafe {
-        libc::mmap(
-            at as *mut libc::c_void,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE
-                | libc::MAP_ANONYMOUS
-                | libc::MAP_NORESERVE
-                | libc::MAP_FIXED_NOREPLACE,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return None;
-    }
+    let p = map_anon(at, len, libc::MAP_FIXED_NOREPLACE)?;
     if p as usize != at {
         // SAFETY: the mapping just made, elsewhere; no one has seen it.
-        unsafe { libc::munmap(p, len) };
+        unsafe { libc::munmap(p.cast(), len) };
         return None;
     }
-    Some(p.cast())
+    Some(p)
 }
 
 /// The address space this process may still map under `RLIMIT_AS`
