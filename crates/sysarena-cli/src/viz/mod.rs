@@ -41,6 +41,13 @@ pub struct SourceArgs {
     /// Seed of the workload.
     #[arg(long, default_value_t = 0x5eed, conflicts_with = "trace")]
     pub seed: u64,
+    /// Smallest request of the workload [units: K, M, G, T, P, E].
+    #[arg(long, default_value = "16", value_parser = crate::sim::format::parse_size, conflicts_with = "trace")]
+    pub min_size: usize,
+    /// Largest request of the workload (`checkerboard`: the size of its
+    /// blocks) [units: K, M, G, T, P, E].
+    #[arg(long, default_value = "4096", value_parser = crate::sim::format::parse_size, conflicts_with = "trace")]
+    pub max_size: usize,
     /// Read only the first N events of the trace (`20000`, `20k`, `1M`).
     #[arg(long, short = 'n', value_name = "N", value_parser = crate::sim::parse_max_events)]
     pub max_events: Option<usize>,
@@ -81,10 +88,18 @@ impl SourceArgs {
 
     fn load_any(&self) -> io::Result<(Trace, usize)> {
         if let Some(w) = self.workload {
+            if self.min_size == 0 || self.min_size > self.max_size {
+                return Err(crate::sim::user_error(format!(
+                    "--min-size {} must be at least 1 and at most --max-size {}",
+                    self.min_size, self.max_size
+                )));
+            }
             let capacity = self.capacity.unwrap_or(1 << 20);
             let params = WorkloadParams {
                 seed: self.seed,
                 ops: self.ops,
+                min_size: self.min_size,
+                max_size: self.max_size,
                 capacity,
                 ..WorkloadParams::default()
             };

@@ -254,6 +254,52 @@ fn output_files_that_cannot_be_written_are_named() {
     );
 }
 
+/// `viz` and `report` take the workload's request sizes, as `simulate`
+/// and `compare` do: the book's buddy picture needs blocks that are not a
+/// power of two.
+#[test]
+fn viz_takes_the_workloads_request_sizes() {
+    let o = sysarena(&[
+        "viz",
+        "--workload",
+        "checkerboard",
+        "--capacity",
+        "64K",
+        "--max-size",
+        "3000",
+        "-s",
+        "buddy",
+        "-q",
+        "--svg",
+        "-",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("sizes=16..=3000"), "{out}");
+    // 21 blocks of 3,000 bytes fill 64 KiB; the last request is 6,000.
+    assert!(out.contains("(6000 B) → FAILED"), "{out}");
+    refused(
+        &[
+            "viz",
+            "--workload",
+            "uniform",
+            "--min-size",
+            "5000",
+            "--max-size",
+            "3000",
+            "--svg",
+            "-",
+        ],
+        1,
+        "--min-size 5000 must be at least 1 and at most --max-size 3000",
+    );
+    refused(
+        &["viz", "x.trace", "--max-size", "3000", "--svg", "-"],
+        2,
+        "cannot be used with",
+    );
+}
+
 #[test]
 fn viz_and_report_take_subject_groups_short_flags_and_quiet() {
     let o = sysarena(&[
