@@ -176,7 +176,7 @@ pub fn replayed_cell(s: &Summary) -> String {
 pub const SUMMARY_LEGEND: &str = "\
 ratio = footprint at peak / peak live bytes (1.000 wastes nothing); J&W frag = ratio - 1
 (Johnstone & Wilson); max ext frag = highest 1 - largest free / free bytes over the run;
-failed (gap fit) = requests refused (of which a hole between live blocks could have held them);
+failed (gap fit) = requests refused (of which a free gap of the region could have held them);
 replayed = the share of the trace replayed (`budget`: the subject's time budget ran out).";
 
 /// The sentences under a table: for subjects that could not run, why; for
