@@ -8,8 +8,9 @@ use core::str::FromStr;
 ///
 /// Every policy considers only free arenas that can hold the request at its
 /// alignment; they differ in which one they take. All of them keep every free
-/// arena in one segregated index (size classes), so the classic policies scan
-/// only the classes that can fit, never the in-use arenas.
+/// arena in one segregated index (size classes), so first, best and worst fit
+/// scan only the classes that can fit, never the in-use arenas; next fit
+/// walks the address list from its rover, in-use arenas included.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Policy {
     /// The classic model: the fitting free arena lowest in the address space.
@@ -106,7 +107,8 @@ pub enum Coalescing {
     Deferred,
     /// `free` merges the arena with its free neighbours at once (O(1): the
     /// table links every arena to its address-order neighbours), so no two
-    /// free arenas are ever adjacent.
+    /// free arenas are ever adjacent — except arenas waiting in the fast
+    /// model's quick lists, which merge at the next flush.
     Immediate,
 }
 

@@ -79,8 +79,9 @@ pub enum FreeError {
         offset: usize,
     },
     /// No arena starts at this offset: it was never handed out (or, under
-    /// immediate coalescing, it was freed and has since merged with a
-    /// neighbour).
+    /// immediate coalescing, it was freed and has since merged into its
+    /// free left neighbour; merged with a right neighbour, it keeps its
+    /// offset, and a second free is [`DoubleFree`](Self::DoubleFree)).
     NotAllocated {
         /// The offset given.
         offset: usize,
@@ -119,7 +120,7 @@ pub enum ReallocError {
 #[non_exhaustive]
 pub enum TableError {
     /// The descriptor table is empty, or larger than the manager can index
-    /// (`u32::MAX - 1` descriptors).
+    /// (at most `u32::MAX - 2` descriptors: two index values are reserved).
     BadTableSize {
         /// The number of descriptors given.
         len: usize,
@@ -287,7 +288,7 @@ impl fmt::Display for TableError {
             TableError::BadTableSize { len } => write!(
                 f,
                 "an arena table needs between 1 and {} descriptors, not {len}",
-                u32::MAX - 1
+                u32::MAX - 2
             ),
             TableError::CapacityOverflow => f.write_str("region capacity would overflow"),
             TableError::NoSpareDescriptor => {

@@ -146,7 +146,10 @@ impl<const N: usize, const H: usize, S: TableStorage, T: HandleStorage> HandleHe
     /// borrow the heap), and a pinned block is refused.
     ///
     /// # Errors
-    /// [`HandleError::Stale`] or [`HandleError::Pinned`]; nothing changes.
+    /// [`HandleError::Stale`] or [`HandleError::Pinned`]; or
+    /// [`HandleError::Moving`] for a block that a relocation pass of the
+    /// `Movable` it was made from left moving (see
+    /// [`from_movable`](Self::from_movable)). Nothing changes then.
     ///
     /// # Time complexity
     /// O(1), as [`Movable::free`].

@@ -192,9 +192,12 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     ///
     /// # Time complexity
     /// O(regions) to keep the table sorted, plus the fence's manager
-    /// operations (see `heap/regions.rs`): seven O(1) grows, allocations,
-    /// reallocs and a free, two flushes of the quick lists (bounded: see
-    /// [`ArenaManager::flush_quick_lists`](crate::ArenaManager::flush_quick_lists)),
+    /// operations (see `heap/regions.rs`): grows, reallocs and a free, each
+    /// O(1); allocations at the heap's policy's cost (O(1) for
+    /// [`Config::fast`], but O(arenas) under [`Policy::NextFit`](crate::Policy::NextFit), whose
+    /// search walks the address list from its rover); two flushes of the
+    /// quick lists (bounded: see
+    /// [`ArenaManager::flush_quick_lists`](crate::ArenaManager::flush_quick_lists));
     /// and one `stats` (see
     /// [`ArenaManager::stats`](crate::ArenaManager::stats)).
     pub unsafe fn add_region(&mut self, base: NonNull<u8>, len: usize) -> Result<(), RegionError> {
@@ -305,10 +308,20 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     /// several regions, a [`OomReason::NoFit`](crate::OomReason::NoFit) for
     /// more than the largest region holds becomes
     /// [`AllocError::TooLarge`] (the manager counts the fences' offsets in
-    /// its capacity, so it took the request for fragmentation). O(regions),
-    /// on the error path only.
+    /// its capacity, so it took the request for fragmentation), and the
+    /// manager's own `TooLarge` gives the heap's capacity, without the
+    /// fences. O(regions), on the error path only.
     #[cold]
     fn beyond_every_region(&self, e: AllocError, layout: Layout) -> AllocError {
+        if let AllocError::TooLarge { size, .. } = e
+            && self.regions.fences() > 0
+        {
+            // The manager's capacity counts the fences: say the heap's.
+            return AllocError::TooLarge {
+                size,
+                capacity: self.stats().capacity,
+            };
+        }
         let AllocError::OutOfMemory(crate::OomReason::NoFit { needed, .. }) = e else {
             return e;
         };
@@ -341,8 +354,9 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
     }
 
     /// Resizes the allocation at `ptr` to `new_layout`, in place when it
-    /// can, else by moving it (copying the bytes that were requested before,
-    /// up to the new size).
+    /// can, else by moving it (copying the old block's usable bytes, its
+    /// whole arena as [`usable_size`](Self::usable_size) reports it, up to
+    /// the new size).
     ///
     /// # Errors
     /// [`ReallocError`]; in a heap of several regions, as

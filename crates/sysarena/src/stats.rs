@@ -170,12 +170,14 @@ impl Stats {
         }
     }
 
-    /// Internal fragmentation in bytes: reserved but not requested.
+    /// Internal fragmentation in bytes: reserved but not requested (0 for
+    /// made-up figures that request more than is in use: the fields are
+    /// public, and this never panics).
     ///
     /// # Time complexity
     /// O(1).
     pub fn internal_fragmentation(&self) -> usize {
-        self.in_use_bytes - self.requested_bytes
+        self.in_use_bytes.saturating_sub(self.requested_bytes)
     }
 }
 

@@ -55,7 +55,10 @@ macro_rules! shared_methods {
         /// [`ClaimError::NoRegion`](crate::global::ClaimError::NoRegion)
         /// before the first region (use `claim` or `init_heap`);
         /// [`ClaimError::Region`](crate::global::ClaimError::Region) for
-        /// memory the heap refuses. Nothing changes then.
+        /// memory the heap refuses; on a `HeapCell`,
+        /// [`ClaimError::AlreadyClaimed`](crate::global::ClaimError::AlreadyClaimed)
+        /// when called from inside another call on the same cell (its OOM
+        /// handler: use the `Rescue` it is given). Nothing changes then.
         ///
         /// # Safety
         /// As [`LockedHeap::claim`](crate::global::LockedHeap::claim); and

@@ -64,12 +64,13 @@ pub struct Region {
 }
 
 impl Region {
-    /// One past the region's last byte, as an address.
+    /// One past the region's last byte, as an address (saturating at
+    /// `usize::MAX` for made-up fields: a heap's own regions never wrap).
     ///
     /// # Time complexity
     /// O(1).
     pub const fn end(&self) -> usize {
-        self.base + self.len
+        self.base.saturating_add(self.len)
     }
 }
 

@@ -156,7 +156,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Adds `additional` bytes at the end of the region (the memory after
     /// the current end must be the caller's to give). The last arena grows if
     /// it is free; otherwise a new free arena is made from a spare
-    /// descriptor.
+    /// descriptor. A last arena waiting in the fast model's quick lists is
+    /// free too: the lists are flushed first, and it grows (growth into a
+    /// neighbour is one of the flush points, like out-of-memory).
     ///
     /// # Errors
     /// [`TableError::CapacityOverflow`], or [`TableError::NoSpareDescriptor`]
@@ -169,6 +171,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// offset map's growth point the map doubles and is rebuilt first, and
     /// when the never-used descriptors run out its bucket heads move out of
     /// them into the slots (O(map size)); each at most once per doubling.
+    /// A flush, when the last arena is cached, is O(1) too: bounded by the
+    /// lists' fixed capacity ([`flush_quick_lists`](Self::flush_quick_lists)).
     pub fn grow(&mut self, additional: usize) -> Result<(), TableError> {
         if additional == 0 {
             return Ok(());
@@ -178,6 +182,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             .checked_add(additional)
             .ok_or(TableError::CapacityOverflow)?;
         self.reserve_hash();
+        if self.tail != NIL && self.slot(self.tail).state == State::Cached {
+            // Freed for real, it merges into a free tail (itself, or its
+            // free left neighbour): the branch below then never needs a
+            // spare descriptor.
+            self.flush_quick_lists();
+        }
         let tail = self.tail;
         if tail != NIL && self.slot(tail).state == State::Free {
             self.index_remove(tail);
@@ -201,7 +211,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Switches policy and coalescing mode. The quick lists are flushed
     /// first (only the fast model keeps them). Switching to
     /// [`Coalescing::Immediate`] first merges every run of free neighbours,
-    /// so its invariant (no two adjacent free arenas) holds from then on.
+    /// so its invariant (no two adjacent free arenas, but for cached ones) holds
+    /// from then on.
     ///
     /// # Time complexity
     /// O(1), except switching to immediate coalescing: O(arenas).

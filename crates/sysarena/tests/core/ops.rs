@@ -310,6 +310,25 @@ fn grow_extends_the_last_free_arena_or_adds_one() {
     check(&m);
 }
 
+/// A last arena waiting in the fast model's quick lists is free: `grow`
+/// flushes the lists and extends it, and needs no spare descriptor (it
+/// refused with `NoSpareDescriptor` on a full table, and on a roomier one
+/// left the cached arena beside a separate new free one).
+#[test]
+fn grow_extends_a_cached_last_arena() {
+    let mut m = ArenaManager::<2>::empty(Config::fast());
+    m.grow(4096).unwrap();
+    m.alloc(3840, 8).unwrap();
+    let last = m.alloc(256, 8).unwrap().offset();
+    m.free(last).unwrap();
+    assert_eq!(m.stats().cached_arenas, 1);
+    m.grow(1024).unwrap();
+    assert_eq!(layout(&m), vec![(0, 3840, true), (3840, 1280, false)]);
+    assert_eq!(m.stats().cached_arenas, 0);
+    assert_eq!(m.stats().largest_free, 1280);
+    check(&m);
+}
+
 /// Changing the origin under live allocations is refused and changes
 /// nothing: they were aligned for the old one, and `relocate` planned
 /// moves upwards from them (a panic in debug builds).

@@ -453,6 +453,15 @@ fn a_request_larger_than_every_region_is_too_large() {
         "{:?}",
         heap.alloc(big)
     );
+    // Past the manager's capacity too (fences counted), the error gives
+    // the heap's capacity, as `stats()` does.
+    assert_eq!(
+        heap.alloc(Layout::from_size_align(1 << 20, 16).unwrap()),
+        Err(AllocError::TooLarge {
+            size: 1 << 20,
+            capacity: 8192
+        })
+    );
     // What one region holds is served.
     let p = heap
         .alloc(Layout::from_size_align(4096, 16).unwrap())
