@@ -251,24 +251,45 @@ pub fn run(args: &DemoArgs, out: impl Write) -> io::Result<()> {
     let middle = 2;
     let deferred = args.coalescing == Coalescing::Deferred;
     d.heading(&format!(
-        "Free block {} too: its neighbours {} and {} are free, so {}",
+        "Free block {} too: its neighbours {} and {} are free{}",
         label(middle),
         label(middle - 1),
         label(middle + 1),
         if deferred {
-            "three free arenas now touch"
+            ", so three free arenas now touch"
         } else {
-            "it merges with them at once"
+            ""
         }
     ))?;
+    let before = d.m.stats();
     d.free_block(middle)?;
+    let after = d.m.stats();
+    // What the free did, from the manager: under the fast model a small
+    // freed arena waits in a quick list and merges only at a flush.
+    let cached = after.cached_arenas > before.cached_arenas;
     d.map()?;
+    if cached {
+        writeln!(
+            d.out,
+            "   It waits in a quick list (cached): it merges with its free neighbours only at a flush, which comes before any out-of-memory answer."
+        )?;
+    } else if !deferred {
+        writeln!(
+            d.out,
+            "   With {} coalescing it merged with them at once: one free arena.",
+            args.coalescing
+        )?;
+    }
     if d.ask(big, next_name)? {
         d.map()?;
         writeln!(
             d.out,
-            "   With {} coalescing the free merged at once, so no defragment was needed.",
-            args.coalescing
+            "   {}, so no defragment was needed.",
+            if cached {
+                "No free arena held it, so the lists were flushed first (as before any out-of-memory answer), and the merged arena held it"
+            } else {
+                "The free merged at once"
+            }
         )?;
     } else {
         writeln!(
@@ -506,12 +527,33 @@ mod tests {
         assert!(demo(&[]).contains("8. Ask for 384 B"));
     }
 
+    /// Under the fast model a small freed block waits in a quick list: the
+    /// story says so, and that the flush before out-of-memory merged it
+    /// (it said the free had merged at once, over a map of a cached arena).
+    #[test]
+    fn the_fast_model_says_the_freed_block_waits_cached_until_the_flush() {
+        let out = demo(&[
+            "--policy",
+            "segregated-fit",
+            "--coalescing",
+            "immediate",
+            "--blocks",
+            "16",
+        ]);
+        assert!(out.contains("It waits in a quick list (cached)"), "{out}");
+        assert!(out.contains("so the lists were flushed first"), "{out}");
+        assert!(!out.contains("merged at once"), "{out}");
+    }
+
     #[test]
     fn immediate_coalescing_needs_no_defragment_and_goes_on_to_relocation() {
         let out = demo(&["--coalescing", "immediate"]);
         assert!(out.contains("merged at once"), "{out}");
-        // The heading says what the map shows: one merged arena, not three.
-        assert!(out.contains("so it merges with them at once"), "{out}");
+        // The line under the map says what it shows: one merged arena.
+        assert!(
+            out.contains("it merged with them at once: one free arena"),
+            "{out}"
+        );
         assert!(!out.contains("three free arenas now touch"), "{out}");
         assert!(!out.contains("Defragment again"), "{out}");
         // The help's promise: from 6 blocks on, the story reaches relocation.

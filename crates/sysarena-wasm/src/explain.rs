@@ -94,11 +94,10 @@ pub fn is_fast(c: sysarena::Config) -> bool {
 /// in all, in words.
 pub fn flushed(arenas: usize, bytes: usize) -> String {
     format!(
-        "the quick lists were flushed first: {} cached arena{} ({}) freed for real, merging with {} free neighbours",
+        "the quick lists were flushed first: {} cached arena{} ({}) freed for real, each merging with whatever free neighbours it has",
         arenas,
         if arenas == 1 { "" } else { "s" },
         fmt_bytes(bytes),
-        if arenas == 1 { "its" } else { "their" }
     )
 }
 
@@ -516,7 +515,9 @@ pub fn pass(max_moves: usize, plan: &PassPlan, r: &PassReport) -> String {
         (PassProgress::Moving, PassStop::Walked) => {
             "every arena was looked at; run another pass to see whether anything is left to move"
         }
-        (PassProgress::Moving, PassStop::MoveLimit) => {
+        // The playground's move buffer holds the limit's moves: full is
+        // the limit.
+        (PassProgress::Moving, PassStop::MoveLimit | PassStop::BufferFull) => {
             "stopped at the move limit: another pass can move more"
         }
         (PassProgress::Moving, PassStop::ByteLimit) => {

@@ -63,10 +63,11 @@ pub(crate) struct Released {
     /// The shard's high-water mark at the last sweep.
     swept_at: usize,
     /// The places of the blocks kept since the last sweep (each the union
-    /// of the kept blocks that overlap it), their bytes in all (`usize::MAX`
-    /// once more places were kept than there is room for), and the largest
-    /// block kept.
+    /// of the kept blocks that overlap it); the bytes of kept blocks that
+    /// found no room among them (counted, not joined); the bytes of both in
+    /// all; and the largest block kept.
     kept_at: [(usize, usize); REMEMBERED],
+    kept_extra: usize,
     kept_bytes: usize,
     kept_largest: usize,
 }
@@ -78,6 +79,7 @@ impl Released {
         kept: false,
         swept_at: 0,
         kept_at: [(0, 0); REMEMBERED],
+        kept_extra: 0,
         kept_bytes: 0,
         kept_largest: 0,
     };
@@ -122,12 +124,16 @@ impl Released {
         } else if let Some(r) = self.kept_at.iter_mut().find(|r| r.0 == r.1) {
             *r = (start, end);
         } else {
-            self.kept_bytes = usize::MAX;
-            return;
+            // No room to remember the place: its bytes still count (a
+            // block kept there again counts again, which only sweeps
+            // sooner).
+            self.kept_extra = self.kept_extra.saturating_add(end - start);
         }
-        if self.kept_bytes != usize::MAX {
-            self.kept_bytes = self.kept_at.iter().map(|&(s, e)| e - s).sum();
-        }
+        self.kept_bytes = self
+            .kept_at
+            .iter()
+            .map(|&(s, e)| e - s)
+            .fold(self.kept_extra, usize::saturating_add);
     }
 
     /// Whether the blocks kept since the last sweep hold more than
@@ -155,6 +161,7 @@ impl Released {
         self.kept = false;
         self.swept_at = hwm;
         self.kept_at = [(0, 0); REMEMBERED];
+        self.kept_extra = 0;
         self.kept_bytes = 0;
         self.kept_largest = 0;
     }
@@ -302,15 +309,28 @@ mod tests {
         assert!(!r.sweep_now(|| 1 << 30));
         r.swept(0);
         assert!(!r.sweep_now(|| 10));
-        // Small places stay under the 4 MiB budget.
+        // Small places stay under the 4 MiB budget, five of them too (one
+        // more than the places remembered: its bytes still count, and
+        // only its bytes).
         let mut r = Released::NONE;
-        for i in 0..4 {
+        for i in 0..5 {
             assert!(r.decide(0x1000_0000 + i * MB, 600 * KB, true, true));
         }
-        for i in 0..4 {
+        // The first of the five was forgotten by the ranges (four
+        // remembered): keep the last four, then the fifth place again.
+        for i in 1..5 {
             assert!(!r.decide(0x1000_0000 + i * MB, 600 * KB, true, true));
         }
         assert!(!r.sweep_now(|| 10));
+        // A fifth kept place fits no slot: 3,000 KiB in all, under 4 MiB.
+        assert!(r.decide(0x1000_0000, 600 * KB, true, true));
+        assert!(!r.decide(0x1000_0000, 600 * KB, true, true));
+        assert!(!r.sweep_now(|| 10));
+        // Kept twice more there, it counts twice more (it has no slot to
+        // join): 4,200 KiB, past 4 MiB.
+        assert!(!r.decide(0x1000_0000, 600 * KB, true, true));
+        assert!(!r.decide(0x1000_0000, 600 * KB, true, true));
+        assert!(r.sweep_now(|| 10));
     }
 
     #[test]

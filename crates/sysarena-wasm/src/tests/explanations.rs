@@ -106,7 +106,7 @@ fn the_explanations_tell_the_quick_lists_story() {
     assert_eq!(
         run_script(&mut s, "alloc 64").unwrap(),
         [
-            "✓ alloc(64) = #4 at offset 0 (arena of 64 B in slot 0): no free arena fitted, so the quick lists were flushed first: 2 cached arenas (64 B) freed for real, merging with their free neighbours; then the request was tried again"
+            "✓ alloc(64) = #4 at offset 0 (arena of 64 B in slot 0): no free arena fitted, so the quick lists were flushed first: 2 cached arenas (64 B) freed for real, each merging with whatever free neighbours it has; then the request was tried again"
         ]
     );
     run_script(&mut s, "free 4").unwrap();

@@ -56,7 +56,11 @@ fn with_handles_bounded_passes_close_the_holes_and_names_follow_the_moves() {
                 "{log:?}"
             );
         } else {
-            assert!(log[0].contains("another pass"), "{log:?}");
+            // Two moves, the limit: more may be left.
+            assert!(
+                log[0].contains("stopped at the move limit: another pass can move more"),
+                "{log:?}"
+            );
         }
         assert!(passes < 20, "passes do not end: {log:?}");
     }

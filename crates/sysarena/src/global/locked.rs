@@ -87,7 +87,7 @@ impl<const N: usize, R: RawMutex> LockedHeap<N, R, [Slot; N]> {
     /// [`extend`](Self::extend).
     ///
     /// The first claim builds the manager (`[Slot; N]`, about `N` × 56
-    /// bytes plus about 13.5 KiB of free index and quick lists on 64-bit
+    /// bytes plus about 13 KiB of free index and quick lists on 64-bit
     /// targets: `size_of::<ArenaManager<1>>()` is 13,296 bytes) on the
     /// stack before moving it in; where that is too much, use
     /// [`init_heap`](Self::init_heap) with a slice table.
