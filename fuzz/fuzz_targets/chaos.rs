@@ -632,6 +632,13 @@ fuzz_target!(|input: Input| {
             Op::Grow(n) => {
                 if m.grow(usize::from(n)).is_err() {
                     assert_eq!(before.stats.spare_descriptors, 0);
+                    // Only a tail in use needs a new arena: a free or
+                    // cached one (flushed first) grows in place.
+                    let tail = before.arenas.last();
+                    assert!(
+                        tail.is_some_and(|a| a.in_use && !a.cached),
+                        "grow refused with a free or cached tail: {tail:?}"
+                    );
                     failed = true;
                 }
             }
