@@ -291,50 +291,6 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
         Ok(self.ptr_at(a.offset()))
     }
 
-    /// In a heap of several regions, the refusal of an alignment above
-    /// [`MAX_REGION_ALIGN`] (the fences keep offsets and addresses
-    /// congruent only modulo it). O(1).
-    #[inline]
-    fn beyond_region_align(&self, layout: Layout) -> Option<AllocError> {
-        (layout.align() > MAX_REGION_ALIGN && self.regions.fences() > 0).then(|| {
-            AllocError::TooLarge {
-                size: layout.size(),
-                capacity: self.stats().capacity,
-            }
-        })
-    }
-
-    /// The error of a request the manager could not serve: in a heap of
-    /// several regions, a [`OomReason::NoFit`](crate::OomReason::NoFit) for
-    /// more than the largest region holds becomes
-    /// [`AllocError::TooLarge`] (the manager counts the fences' offsets in
-    /// its capacity, so it took the request for fragmentation), and the
-    /// manager's own `TooLarge` gives the heap's capacity, without the
-    /// fences. O(regions), on the error path only.
-    #[cold]
-    fn beyond_every_region(&self, e: AllocError, layout: Layout) -> AllocError {
-        if let AllocError::TooLarge { size, .. } = e
-            && self.regions.fences() > 0
-        {
-            // The manager's capacity counts the fences: say the heap's.
-            return AllocError::TooLarge {
-                size,
-                capacity: self.stats().capacity,
-            };
-        }
-        let AllocError::OutOfMemory(crate::OomReason::NoFit { needed, .. }) = e else {
-            return e;
-        };
-        let largest = self.regions.list().iter().map(|r| r.len).max().unwrap_or(0);
-        if self.regions.fences() == 0 || needed <= largest {
-            return e;
-        }
-        AllocError::TooLarge {
-            size: layout.size(),
-            capacity: self.stats().capacity,
-        }
-    }
-
     /// Frees `ptr`.
     ///
     /// # Errors

@@ -28,9 +28,11 @@
 //! into an offset are binary searches: O(log regions). Pointers into the
 //! first region take a fast path that is as cheap as a one-region heap.
 
+use core::alloc::Layout;
 use core::fmt;
 
-use crate::error::TableError;
+use super::Heap;
+use crate::error::{AllocError, TableError};
 use crate::manager::ArenaManager;
 use crate::table::TableStorage;
 
@@ -373,6 +375,54 @@ fn push_fence<const N: usize, S: TableStorage>(
     // (A small `a` may have gone into a quick list: back to the free index.)
     m.flush_quick_lists();
     Ok(())
+}
+
+/// What several regions mean for a refused request (the heap's own
+/// methods, here beside the fences they are about).
+impl<const N: usize, S: TableStorage> Heap<N, S> {
+    /// In a heap of several regions, the refusal of an alignment above
+    /// [`MAX_REGION_ALIGN`] (the fences keep offsets and addresses
+    /// congruent only modulo it). O(1).
+    #[inline]
+    pub(super) fn beyond_region_align(&self, layout: Layout) -> Option<AllocError> {
+        (layout.align() > MAX_REGION_ALIGN && self.regions.fences() > 0).then(|| {
+            AllocError::TooLarge {
+                size: layout.size(),
+                capacity: self.stats().capacity,
+            }
+        })
+    }
+
+    /// The error of a request the manager could not serve: in a heap of
+    /// several regions, a [`OomReason::NoFit`](crate::OomReason::NoFit) for
+    /// more than the largest region holds becomes
+    /// [`AllocError::TooLarge`] (the manager counts the fences' offsets in
+    /// its capacity, so it took the request for fragmentation), and the
+    /// manager's own `TooLarge` gives the heap's capacity, without the
+    /// fences. O(regions), on the error path only.
+    #[cold]
+    pub(super) fn beyond_every_region(&self, e: AllocError, layout: Layout) -> AllocError {
+        if let AllocError::TooLarge { size, .. } = e
+            && self.regions.fences() > 0
+        {
+            // The manager's capacity counts the fences: say the heap's.
+            return AllocError::TooLarge {
+                size,
+                capacity: self.stats().capacity,
+            };
+        }
+        let AllocError::OutOfMemory(crate::OomReason::NoFit { needed, .. }) = e else {
+            return e;
+        };
+        let largest = self.regions.list().iter().map(|r| r.len).max().unwrap_or(0);
+        if self.regions.fences() == 0 || needed <= largest {
+            return e;
+        }
+        AllocError::TooLarge {
+            size: layout.size(),
+            capacity: self.stats().capacity,
+        }
+    }
 }
 
 #[cfg(test)]
