@@ -46,8 +46,8 @@ pub(super) struct AddedLayout {
     pub(super) pages: usize,
     /// Its descriptors.
     pub(super) descriptors: usize,
-    /// Offsets of its page records, slot states and descriptor slots.
-    pub(super) meta_at: usize,
+    /// Offsets of its slot states and descriptor slots (its page records
+    /// start the mapping).
     pub(super) states_at: usize,
     pub(super) slots_at: usize,
     /// Bytes of the mapping.
@@ -61,7 +61,6 @@ pub(super) fn added_layout(p: &Plan, len: usize) -> AddedLayout {
     let pages = len / slab::PAGE;
     let descriptors = (p.descriptors as u128 * len as u128 / p.shard_size as u128) as usize;
     let descriptors = descriptors.clamp(p.descriptors.min(256), p.descriptors);
-    let meta_at = 0;
     let states_at = (pages * slab::META_BYTES).next_multiple_of(4096);
     let slots_at = states_at
         + crate::slab::state::bytes_for_part(pages)
@@ -70,7 +69,6 @@ pub(super) fn added_layout(p: &Plan, len: usize) -> AddedLayout {
     AddedLayout {
         pages,
         descriptors,
-        meta_at,
         states_at,
         slots_at,
         bytes: slots_at + descriptors * size_of::<Slot>(),
@@ -129,7 +127,7 @@ unsafe fn build(i: usize) -> bool {
                 (
                     region,
                     size,
-                    Meta::new(tables.add(l.meta_at), l.pages),
+                    Meta::new(tables, l.pages),
                     p.states.part_in(first, l.pages, tables.add(l.states_at)),
                     core::slice::from_raw_parts_mut(
                         tables.add(l.slots_at).cast::<Slot>(),

@@ -57,18 +57,14 @@ pub(crate) struct Released {
     at: [(usize, usize); REMEMBERED],
     /// Heap frees since the last release.
     since: u32,
-    /// Whether a freed block of the release size kept its pages since the
-    /// last sweep.
-    kept: bool,
     /// The shard's high-water mark at the last sweep.
     swept_at: usize,
     /// The places of the blocks kept since the last sweep (each the union
     /// of the kept blocks that overlap it); the bytes of kept blocks that
-    /// found no room among them (counted, not joined); the bytes of both in
-    /// all; and the largest block kept.
+    /// found no room among them (counted, not joined); and the largest
+    /// block kept (0: none kept since the last sweep).
     kept_at: [(usize, usize); REMEMBERED],
     kept_extra: usize,
-    kept_bytes: usize,
     kept_largest: usize,
 }
 
@@ -76,11 +72,9 @@ impl Released {
     pub(crate) const NONE: Released = Released {
         at: [(0, 0); REMEMBERED],
         since: 0,
-        kept: false,
         swept_at: 0,
         kept_at: [(0, 0); REMEMBERED],
         kept_extra: 0,
-        kept_bytes: 0,
         kept_largest: 0,
     };
 
@@ -104,7 +98,6 @@ impl Released {
             return true;
         }
         if self.at.iter().any(|&(s, e)| at < e && s < at + size) {
-            self.kept = true;
             self.keep(at, at + size);
             return false;
         }
@@ -129,11 +122,20 @@ impl Released {
             // sooner).
             self.kept_extra = self.kept_extra.saturating_add(end - start);
         }
-        self.kept_bytes = self
-            .kept_at
+    }
+
+    /// Whether a block kept its pages since the last sweep. O(1).
+    fn kept(&self) -> bool {
+        self.kept_largest != 0
+    }
+
+    /// The bytes of the blocks kept since the last sweep: their places,
+    /// and those that found no room among them. O(1) (four places).
+    fn kept_bytes(&self) -> usize {
+        self.kept_at
             .iter()
             .map(|&(s, e)| e - s)
-            .fold(self.kept_extra, usize::saturating_add);
+            .fold(self.kept_extra, usize::saturating_add)
     }
 
     /// Whether the blocks kept since the last sweep hold more than
@@ -142,9 +144,10 @@ impl Released {
     /// the shard sweeps now, at a free, rather than at its next growth.
     /// O(1).
     pub(crate) fn sweep_now(&self, arenas: impl FnOnce() -> usize) -> bool {
-        self.kept
-            && self.kept_bytes > KEEP_BUDGET.max(self.kept_largest.saturating_mul(2))
-            && self.kept_bytes >= arenas().saturating_mul(VISIT_BYTES)
+        let bytes = self.kept_bytes();
+        self.kept()
+            && bytes > KEEP_BUDGET.max(self.kept_largest.saturating_mul(2))
+            && bytes >= arenas().saturating_mul(VISIT_BYTES)
     }
 
     /// Whether pages were kept since the last sweep and the shard's
@@ -153,16 +156,14 @@ impl Released {
     /// grew by [`SWEEP_EVERY`]: the heap's stats are not free). O(1).
     pub(crate) fn sweep_due(&self, hwm: usize, arenas: impl FnOnce() -> usize) -> bool {
         let grown = hwm.saturating_sub(self.swept_at);
-        self.kept && grown >= SWEEP_EVERY && grown >= arenas().saturating_mul(VISIT_BYTES)
+        self.kept() && grown >= SWEEP_EVERY && grown >= arenas().saturating_mul(VISIT_BYTES)
     }
 
     /// Records a sweep at high-water mark `hwm`. O(1).
     pub(crate) fn swept(&mut self, hwm: usize) {
-        self.kept = false;
         self.swept_at = hwm;
         self.kept_at = [(0, 0); REMEMBERED];
         self.kept_extra = 0;
-        self.kept_bytes = 0;
         self.kept_largest = 0;
     }
 }
