@@ -135,14 +135,19 @@ impl WorkloadArgs {
 
     /// Checks what clap cannot: the size range.
     pub fn check(&self) -> io::Result<()> {
-        if self.min_size == 0 || self.min_size > self.max_size {
-            return Err(user_error(format!(
-                "--min-size {} must be at least 1 and at most --max-size {}",
-                self.min_size, self.max_size
-            )));
-        }
-        Ok(())
+        check_size_range(self.min_size, self.max_size)
     }
+}
+
+/// `--min-size` and `--max-size` of a generated workload (`simulate`,
+/// `compare`, `viz`, `report`): at least 1, in order. O(1).
+pub fn check_size_range(min_size: usize, max_size: usize) -> io::Result<()> {
+    if min_size == 0 || min_size > max_size {
+        return Err(user_error(format!(
+            "--min-size {min_size} must be at least 1 and at most --max-size {max_size}"
+        )));
+    }
+    Ok(())
 }
 
 /// The default region for a workload.

@@ -88,12 +88,7 @@ impl SourceArgs {
 
     fn load_any(&self) -> io::Result<(Trace, usize)> {
         if let Some(w) = self.workload {
-            if self.min_size == 0 || self.min_size > self.max_size {
-                return Err(crate::sim::user_error(format!(
-                    "--min-size {} must be at least 1 and at most --max-size {}",
-                    self.min_size, self.max_size
-                )));
-            }
+            crate::sim::check_size_range(self.min_size, self.max_size)?;
             let capacity = self.capacity.unwrap_or(1 << 20);
             let params = WorkloadParams {
                 seed: self.seed,

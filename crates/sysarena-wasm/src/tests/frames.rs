@@ -2,6 +2,7 @@
 //! picture and the heap map, for the classic and the fast model.
 
 use super::*;
+use crate::session::strip_comment;
 
 #[test]
 fn every_stats_line_matches_sysarena_steps_golden_frames() {
@@ -9,17 +10,18 @@ fn every_stats_line_matches_sysarena_steps_golden_frames() {
     let script = include_str!("../../../sysarena-cli/tests/golden/step-classic.script");
     let golden = include_str!("../../../sysarena-cli/tests/golden/step-classic.txt");
     let expected: Vec<&str> = golden.lines().filter(|l| l.starts_with("stats:")).collect();
-    let mut s = session(400, 8);
-    let mut got = vec![line(&s)];
-    for cmd in script.lines() {
-        let body = cmd.split('#').next().unwrap().trim();
-        if body.is_empty() {
-            continue;
-        }
-        s.exec(body).unwrap();
-        got.push(line(&s));
+    assert_eq!(stats_after_each(&mut session(400, 8), script), expected);
+}
+
+/// The stats line before `script` and after each of its commands (one a
+/// line, comments as `sysarena step` reads them).
+fn stats_after_each(s: &mut Session, script: &str) -> Vec<String> {
+    let mut got = vec![line(s)];
+    for cmd in script.lines().map(strip_comment).filter(|c| !c.is_empty()) {
+        s.exec(cmd).unwrap();
+        got.push(line(s));
     }
-    assert_eq!(got, expected);
+    got
 }
 
 #[test]
@@ -29,16 +31,7 @@ fn every_stats_line_matches_the_fast_models_golden_frames() {
     let script = include_str!("../../../sysarena-cli/tests/golden/step-fast.script");
     let golden = include_str!("../../../sysarena-cli/tests/golden/step-fast.txt");
     let expected: Vec<&str> = golden.lines().filter(|l| l.starts_with("stats:")).collect();
-    let mut s = fast(1024);
-    let mut got = vec![line(&s)];
-    for cmd in script.lines() {
-        let body = cmd.split('#').next().unwrap().trim();
-        if body.is_empty() {
-            continue;
-        }
-        s.exec(body).unwrap();
-        got.push(line(&s));
-    }
+    let got = stats_after_each(&mut fast(1024), script);
     assert_eq!(got, expected);
     assert!(got.iter().any(|l| l.contains("(32 B cached in 1)")));
 }
