@@ -20,6 +20,8 @@ static MAP: SyncCell<PtrMap> =
     SyncCell::new(unsafe { PtrMap::new(ENTRIES.get().cast::<Entry>(), CAP) });
 /// Live mappings (read without the lock to skip lookups when there are none).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The most mappings live at once (`malloc_stats`' "max mmap regions").
+pub(crate) static PEAK_LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Bytes mapped now and at most, for the stats report.
 pub(crate) static MAPPED: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static PEAK_MAPPED: AtomicUsize = AtomicUsize::new(0);
@@ -151,9 +153,15 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
         unsafe { libc::munmap(start as *mut _, len) };
         return core::ptr::null_mut();
     }
-    LIVE.fetch_add(1, Ordering::Relaxed);
+    let live = LIVE.fetch_add(1, Ordering::Relaxed) + 1;
+    PEAK_LIVE.fetch_max(live, Ordering::Relaxed);
     account(len as isize);
     start as *mut u8
+}
+
+/// Mappings live now.
+pub(crate) fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
 }
 
 /// Whether the table has room for one more mapping (another thread may

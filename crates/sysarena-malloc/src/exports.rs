@@ -1,6 +1,7 @@
 //! The C ABI: the symbols that `LD_PRELOAD` puts in front of glibc's. Each
-//! forwards to [`crate::api`]; the shared contract is in the crate docs
-//! ("The C functions"). Compiled out of the unit-test binary, where glibc
+//! forwards to [`crate::api`] (the allocation calls; their shared contract
+//! is in the crate docs, "The C functions") or to [`crate::info`] (glibc's
+//! inspection and trimming calls). Compiled out of the unit-test binary, where glibc
 //! stays the allocator and the tests call `api` directly.
 //!
 //! None of these can unwind: the code under them does not panic on any
@@ -8,7 +9,7 @@
 
 use core::ffi::{c_int, c_void};
 
-use crate::api;
+use crate::{api, info};
 
 /// C `malloc`.
 ///
@@ -114,6 +115,55 @@ pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
 pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     // SAFETY: forwarded.
     unsafe { api::malloc_usable_size(p) }
+}
+
+/// glibc `mallinfo2`: the heap's figures in glibc's fields (`info.rs`
+/// says what each holds here).
+///
+/// # Safety
+/// None.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mallinfo2() -> libc::mallinfo2 {
+    info::mallinfo2()
+}
+
+/// glibc `mallinfo`: [`mallinfo2`] cut to `int`s, as glibc's.
+///
+/// # Safety
+/// None.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mallinfo() -> libc::mallinfo {
+    info::mallinfo()
+}
+
+/// glibc `malloc_stats`: per shard and in total, to stderr, in glibc's
+/// layout.
+///
+/// # Safety
+/// None.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc_stats() {
+    info::malloc_stats();
+}
+
+/// glibc `malloc_info`: the heap as XML, in glibc's elements.
+///
+/// # Safety
+/// `stream` is a `FILE` open for writing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { info::malloc_info(options, stream) }
+}
+
+/// glibc `malloc_trim`: free memory's whole pages back to the kernel; 1 if
+/// any went back.
+///
+/// # Safety
+/// None.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc_trim(pad: usize) -> c_int {
+    info::malloc_trim(pad)
 }
 
 // glibc's internal names, which some programs and wrapper libraries call

@@ -65,7 +65,7 @@
 //!
 //! Each module imports only modules to its left: `sys`, `lock`, `ptrmap`,
 //! `tls` → `settings`, `counters` → `globals` → `slab` → `shard`, `big`,
-//! `trace` → `tcache` → `check`, `report` → `init` → `api` → `exports`
+//! `trace` → `tcache` → `info` → `check`, `report` → `init` → `api` → `exports`
 //! (the README's "Where things are" gives each file's one job).
 //!
 //! ## The C functions
@@ -80,6 +80,12 @@
 //! `malloc(n)`, `realloc(p, 0)` frees `p` and returns null, and a `calloc`
 //! or `reallocarray` whose product overflows fails with `ENOMEM`. None of
 //! them allocates from inside itself, and none can unwind into C.
+//!
+//! glibc's inspection and trimming calls — `mallinfo2`, `mallinfo`,
+//! `malloc_stats`, `malloc_info`, `malloc_trim` — answer with this
+//! library's figures in glibc's fields and layout (`info`, which says what
+//! each field holds here). `mallopt` stays glibc's: the `SYSARENA_*`
+//! settings tune this heap.
 //!
 //! ## Environment
 //!
@@ -105,6 +111,7 @@ mod counters;
 #[cfg(not(test))]
 mod exports;
 mod globals;
+mod info;
 mod init;
 mod lock;
 mod ptrmap;

@@ -7,9 +7,8 @@ use core::sync::atomic::Ordering;
 
 use crate::counters::{self, BIG_ALLOCS, FAILED, INVALID, PEAK};
 use crate::settings::Settings;
-use crate::shard::Locked;
 use crate::sys::{self, Buf, SyncCell};
-use crate::{big, globals};
+use crate::{big, globals, info};
 
 static PATH: SyncCell<Buf<4096>> = SyncCell::new(Buf::new());
 
@@ -105,51 +104,26 @@ fn report(g: &Settings, fd: i32) {
     let mut sum = Sum::default();
     for i in 0..crate::shard::count() {
         // A shard no thread ever used was never built: nothing to show.
-        let Some(l) = Locked::lock_if_built(i) else {
+        let Some(shard) = info::snapshot(i) else {
             continue;
         };
-        let s = l.heap.stats();
+        let s = shard.stats;
         // Free bytes and the largest free arena below the high-water mark
         // (the untouched rest of the shard is one huge free arena that would
         // hide every hole).
-        let (mut free_t, mut largest_t) = (0usize, 0usize);
-        for a in l.heap.manager().arenas() {
-            if a.offset >= l.hwm {
-                break;
-            }
-            if !a.in_use {
-                let n = (a.offset + a.size).min(l.hwm) - a.offset;
-                free_t += n;
-                largest_t = largest_t.max(n);
-            }
-        }
-        let row = (
-            s.in_use_bytes,
-            s.requested_bytes,
-            s.used_arenas,
-            s.free_arenas,
-            l.hwm,
-            l.allocs,
-            l.frees,
-            l.reallocs,
-            l.released,
-            l.slab.counts,
-            l.withdrawn,
-            l.slab.pooled_pages(),
-        );
-        drop(l);
-        sum.in_use += row.0;
-        sum.requested += row.1;
-        sum.used_arenas += row.2;
-        sum.free_arenas += row.3;
-        sum.touched += row.4;
-        sum.allocs += row.5;
-        sum.frees += row.6;
-        sum.reallocs += row.7;
-        sum.released += row.8;
-        sum.withdrawn += row.10;
-        sum.pooled += row.11;
-        let sc = row.9;
+        let (free_t, largest_t) = (shard.free_touched, shard.largest_touched);
+        let sc = shard.slab;
+        sum.in_use += s.in_use_bytes;
+        sum.requested += s.requested_bytes;
+        sum.used_arenas += s.used_arenas;
+        sum.free_arenas += s.free_arenas;
+        sum.touched += shard.hwm;
+        sum.allocs += shard.allocs;
+        sum.frees += shard.frees;
+        sum.reallocs += shard.reallocs;
+        sum.released += shard.released;
+        sum.withdrawn += shard.withdrawn;
+        sum.pooled += shard.pooled;
         sum.slab.pages += sc.pages;
         sum.slab.used_slots += sc.used_slots;
         sum.slab.used_bytes += sc.used_bytes;
@@ -166,11 +140,11 @@ fn report(g: &Settings, fd: i32) {
         let _ = writeln!(
             b,
             "{i:>5} {:>14} {:>16} {:>12} {:>12} {:>14} {:>16} {:>24} {:>9} {:>11} {:>16} {:>16}",
-            row.0,
-            row.1,
-            row.2,
-            row.3,
-            row.4,
+            s.in_use_bytes,
+            s.requested_bytes,
+            s.used_arenas,
+            s.free_arenas,
+            shard.hwm,
             free_t,
             largest_t,
             frag(largest_t, free_t),

@@ -451,3 +451,36 @@ fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
     assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
     let _ = std::fs::remove_file(exe);
 }
+
+/// glibc's inspection and trimming calls answer with the library's figures:
+/// `info.c` checks `mallinfo2` and `mallinfo` follow its blocks (small,
+/// and one direct mapping), that `malloc_trim` gives back a checkerboard of
+/// freed 8 KiB blocks (at least 6 MB less resident), and the shape of
+/// `malloc_stats` and `malloc_info`. The same program passes under glibc:
+/// the calls keep glibc's meaning.
+#[test]
+fn mallinfo_malloc_trim_and_the_reports_answer_as_glibc_does() {
+    let exe = compile("info.c");
+    let glibc = Command::new(&exe).output().expect("run info");
+    let glibc_err = String::from_utf8_lossy(&glibc.stderr);
+    assert!(
+        glibc.status.success(),
+        "info fails under glibc: {glibc_err}"
+    );
+    let (stdout, stderr) = run(&exe, &[], &[("SYSARENA_CHECK", "1")]);
+    assert_eq!(stdout, "info ok\n");
+    for (who, err) in [("glibc", &*glibc_err), ("sysarena", &*stderr)] {
+        for line in [
+            "Arena 0:\nsystem bytes     = ",
+            "Total (incl. mmap):\nsystem bytes     = ",
+            "max mmap regions =          1\n",
+        ] {
+            assert!(
+                err.contains(line),
+                "{who}'s malloc_stats lacks {line:?}: {err}"
+            );
+        }
+    }
+    assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+    let _ = std::fs::remove_file(exe);
+}

@@ -457,6 +457,19 @@ impl<const N: usize, S: TableStorage> Heap<N, S> {
         self.manager.defragment()
     }
 
+    /// Runs the manager's
+    /// [`flush_quick_lists`](ArenaManager::flush_quick_lists): every arena
+    /// waiting in the quick lists is freed for real and merges with its
+    /// free neighbours. No allocation moves. (A `malloc_trim` does this
+    /// before giving free pages back: a cached arena is free memory.)
+    ///
+    /// # Time complexity
+    /// O(1): bounded by the quick lists' capacity, as
+    /// [`ArenaManager::flush_quick_lists`].
+    pub fn flush_quick_lists(&mut self) {
+        self.manager.flush_quick_lists();
+    }
+
     /// The manager's accounting over every region, the fences between
     /// regions left out (they take one descriptor each, counted neither in
     /// `descriptors` nor anywhere else).

@@ -286,6 +286,25 @@ impl Inner {
         }
     }
 
+    /// `malloc_trim`'s work in this shard: the heap's quick lists are
+    /// flushed, the slab layer gives back its spares, its pool and the free
+    /// pages inside its pages (`slab/trim.rs`), and then every whole page of
+    /// every free arena below the high-water mark goes back to the kernel
+    /// (a sweep with no size threshold). Returns the bytes given back
+    /// (pages already given back before are counted again: the kernel does
+    /// not say which were resident).
+    ///
+    /// # Time complexity
+    /// O(arenas + slab pages × slots per page / 64), one `madvise` per free
+    /// arena holding a whole page and per run of free pages in a slab page.
+    pub(crate) fn trim(&mut self, g: &Settings) -> u64 {
+        self.heap.flush_quick_lists();
+        let mut released = self.slab.trim(&mut self.heap, g.page);
+        released += release::sweep(&self.heap, self.hwm, g.page, g.page);
+        self.released += released;
+        released
+    }
+
     /// The usable size of the live allocation at `p`, or why there is none.
     pub(crate) fn usable(&self, p: *mut u8) -> Result<usize, FreeError> {
         let off = (p as usize).wrapping_sub(self.heap.base().as_ptr() as usize);

@@ -46,6 +46,7 @@ mod recent;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
+mod trim;
 #[cfg(test)]
 pub(crate) use tests::test_heap;
 mod verify;
