@@ -12,8 +12,9 @@
 #
 # Thread caches and limits (issue 17): tests/programs/exits.c (blocks freed
 # after their threads exited and in a forked child) must agree with glibc;
-# under `ulimit -v 500000` python, sort (`--version` and the 19 MB file)
-# and a program that allocates until ENOMEM must agree with glibc; and at
+# under `ulimit -v 500000` python, sort (`--version` and the 19 MB file),
+# a program that allocates until ENOMEM, and one that fills 300 MiB, frees
+# it, maps 150 MiB of its own and fills again must agree with glibc; and at
 # `ulimit -v 2000000` the largest single malloc must be within 10% of
 # glibc's.
 #
@@ -128,8 +129,10 @@ same exits "$WORK/exits"
 
 # Under an address-space limit (ulimit -v 500000, about 488 MiB), what runs
 # under glibc runs under sysarena: python, sort (also with a descriptor
-# count set too large for the limit), and a program that allocates until
-# ENOMEM (then frees everything and allocates again).
+# count set too large for the limit), a program that allocates until
+# ENOMEM (then frees everything and allocates again), and one that fills
+# 300 MiB, frees it all and then maps 150 MiB of its own (the emptied
+# shards must give their memory back: `shard/retire.rs`), then fills again.
 limited() { sh -c 'ulimit -v "$0" && exec "$@"' "$@"; }
 export PYTHONMALLOC=malloc
 same ulimit-python limited 500000 "$PY" "$PROGRAMS/work.py"
@@ -140,6 +143,7 @@ same ulimit-sortv limited 500000 sort --version
 # the reservation (before, every start failed: "memory exhausted").
 same ulimit-desc limited 500000 env SYSARENA_DESCRIPTORS=4194304 sort --version
 NEED_CHECK=0 same ulimit-enomem sh -c 'ulimit -v 500000 && "$0" fill 2>/dev/null' "$WORK/enomem"
+same ulimit-refill limited 500000 "$WORK/enomem" refill 300 150
 # The largest single malloc at ulimit -v 2000000: within 10% of glibc's.
 largest() { env ${1:+LD_PRELOAD=$1} sh -c 'ulimit -v 2000000 && "$0" largest' "$WORK/enomem" 2>&1 >/dev/null | awk '/largest malloc/{print $3}'; }
 lg=$(largest "")

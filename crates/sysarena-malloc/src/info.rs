@@ -35,8 +35,10 @@ pub(crate) struct Snapshot {
     /// The heap's accounting (slab pages and pooled pages are arenas in
     /// use there).
     pub(crate) stats: sysarena::Stats,
-    /// The high-water mark: bytes from the shard's start ever handed out.
-    pub(crate) hwm: usize,
+    /// The highest high-water mark (bytes from the shard's start ever
+    /// handed out) over the shard's lives: a retired shard starts again at
+    /// 0 when revived (`shard/retire.rs`).
+    pub(crate) touched: usize,
     /// Free arenas below the mark, their bytes (cut at the mark), and the
     /// largest of them.
     pub(crate) free_touched_arenas: usize,
@@ -49,6 +51,8 @@ pub(crate) struct Snapshot {
     pub(crate) reallocs: u64,
     pub(crate) released: u64,
     pub(crate) withdrawn: u64,
+    /// Bytes given back by retiring the shard, ever (`shard/retire.rs`).
+    pub(crate) retired: u64,
     pub(crate) slab: slab::Counts,
     /// Empty slab pages pooled (arenas in use, in no class).
     pub(crate) pooled: usize,
@@ -107,7 +111,7 @@ pub(crate) fn snapshot(i: usize) -> Option<Snapshot> {
     }
     Some(Snapshot {
         stats: l.heap.stats(),
-        hwm: l.hwm,
+        touched: l.hwm.max(l.hwm_before),
         free_touched_arenas: n,
         free_touched: free,
         largest_touched: largest,
@@ -117,6 +121,7 @@ pub(crate) fn snapshot(i: usize) -> Option<Snapshot> {
         reallocs: l.reallocs,
         released: l.released,
         withdrawn: l.withdrawn,
+        retired: l.retired,
         slab: l.slab.counts,
         pooled: l.slab.pooled_pages(),
     })
@@ -291,7 +296,9 @@ pub(crate) unsafe fn malloc_info(options: i32, stream: *mut libc::FILE) -> i32 {
 /// memory the shards hold — the calling thread's cache first (other
 /// threads' caches are theirs to give back), then in each shard the heap's
 /// quick lists, the slab layer's spares, pool and free pages inside its
-/// pages, and every free arena's whole pages (`Inner::trim`). `pad` is
+/// pages, and every free arena's whole pages (`Inner::trim`); under an
+/// address-space limit, a shard other than shard 0 left empty gives all of
+/// its memory back (`shard/retire.rs`). `pad` is
 /// ignored: glibc keeps that many bytes at the top of its main heap, and a
 /// shard has no top that grows. Returns 1 if any memory went back, else 0.
 ///
@@ -307,9 +314,7 @@ pub(crate) fn malloc_trim(_pad: usize) -> i32 {
     }
     let mut released = 0;
     for i in 0..shard::count() {
-        if let Some(mut l) = Locked::lock_if_built(i) {
-            released += l.trim(g);
-        }
+        released += shard::trim_in(g, i);
     }
     i32::from(released > 0)
 }

@@ -71,6 +71,8 @@ struct Sum {
     reallocs: u64,
     released: u64,
     withdrawn: u64,
+    retired: u64,
+    retired_now: usize,
     fallback: u64,
     slab: crate::slab::Counts,
     /// Empty slab pages pooled (`Slab::pooled_pages`).
@@ -117,12 +119,14 @@ fn report(g: &Settings, fd: i32) {
         sum.requested += s.requested_bytes;
         sum.used_arenas += s.used_arenas;
         sum.free_arenas += s.free_arenas;
-        sum.touched += shard.hwm;
+        sum.touched += shard.touched;
         sum.allocs += shard.allocs;
         sum.frees += shard.frees;
         sum.reallocs += shard.reallocs;
         sum.released += shard.released;
         sum.withdrawn += shard.withdrawn;
+        sum.retired += shard.retired;
+        sum.retired_now += usize::from(crate::shard::length(g, i) == 0);
         sum.pooled += shard.pooled;
         sum.slab.pages += sc.pages;
         sum.slab.used_slots += sc.used_slots;
@@ -144,7 +148,7 @@ fn report(g: &Settings, fd: i32) {
             s.requested_bytes,
             s.used_arenas,
             s.free_arenas,
-            shard.hwm,
+            shard.touched,
             free_t,
             largest_t,
             frag(largest_t, free_t),
@@ -236,8 +240,8 @@ fn report(g: &Settings, fd: i32) {
     );
     let _ = writeln!(
         b,
-        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; segregated-fit fallback searches: {}",
-        sum.released, sum.withdrawn, sum.fallback
+        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; memory of retired shards unmapped: {} bytes ({} shards retired now); segregated-fit fallback searches: {}",
+        sum.released, sum.withdrawn, sum.retired, sum.retired_now, sum.fallback
     );
     let _ = writeln!(
         b,

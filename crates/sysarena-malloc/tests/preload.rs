@@ -484,3 +484,52 @@ fn mallinfo_malloc_trim_and_the_reports_answer_as_glibc_does() {
     assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
     let _ = std::fs::remove_file(exe);
 }
+
+/// Under `ulimit -v 500000`, 300 MiB of small blocks (and then of the
+/// mix, 16 B to 64 KiB) filled and freed give their address space back:
+/// the program's own `mmap` of 150 MiB then succeeds, as under glibc (it
+/// failed while the shards stayed mapped), and filling again maps the
+/// retired shards' places again. Every shard checks out at exit, and the
+/// stats report counts the memory given back.
+#[test]
+fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
+    let exe = compile("enomem.c");
+    let lib = library();
+    let stats = std::env::temp_dir().join(format!("sysarena-refill-{}.txt", std::process::id()));
+    for size in ["200", "0"] {
+        for preload in [false, true] {
+            let mut cmd = Command::new("sh");
+            cmd.args([
+                "-c",
+                "ulimit -v 500000 && exec \"$0\" refill 300 150 \"$1\"",
+            ])
+            .arg(&exe)
+            .arg(size);
+            if preload {
+                cmd.env("LD_PRELOAD", &lib)
+                    .env("SYSARENA_CHECK", "1")
+                    .env("SYSARENA_STATS", &stats);
+            }
+            let out = cmd.output().expect("run enomem refill");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "refill {size} (preload: {preload}) failed: {stderr}"
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "refill ok\n");
+            if preload {
+                assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+            }
+        }
+    }
+    let report = std::fs::read_to_string(&stats).expect("the stats report");
+    let _ = std::fs::remove_file(&stats);
+    let given: Vec<u64> = report
+        .lines()
+        .filter_map(|l| l.split("memory of retired shards unmapped: ").nth(1))
+        .filter_map(|r| r.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(given.len(), 2, "{report}");
+    assert!(given.iter().all(|&b| b >= 128 << 20), "{given:?}: {report}");
+    let _ = std::fs::remove_file(exe);
+}

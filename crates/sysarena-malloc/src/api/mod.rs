@@ -217,7 +217,7 @@ unsafe fn free_raw(g: &Settings, p: *mut u8) {
 unsafe fn free_locked(g: &Settings, p: *mut u8) {
     match owner(g, p.cast()) {
         // SAFETY: forwarded; an invalid `p` is reported, not used.
-        Some(i) => match unsafe { Locked::lock(i).free(p, g) } {
+        Some(i) => match unsafe { shard::free_in(g, i, p) } {
             Ok(()) => {}
             Err(FreeError::DoubleFree { .. }) => invalid(b"free(): double free detected\n"),
             Err(_) => invalid(b"free(): invalid pointer\n"),

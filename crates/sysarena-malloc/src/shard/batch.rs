@@ -75,5 +75,6 @@ pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
             *p = core::ptr::null_mut();
             done += 1;
         }
+        super::retire::after_free(g, i, l, false);
     }
 }

@@ -100,57 +100,114 @@ pub(crate) unsafe fn plan(plan: Plan) -> bool {
     // after this write and the settings' publication (release/acquire).
     unsafe { (*PLAN.get()).write(plan) };
     // SAFETY: initialisation, before any other access to shard 0.
-    unsafe { build(0) }
+    unsafe { build(0, Over::Memory) }
 }
 
-/// Builds shard `i` where the plan says its memory is, and marks it built;
-/// false (nothing marked) if the manager refuses the table or the region.
-///
-/// # Safety
-/// [`plan`] ran; `i` is below the number of shards it planned and its
-/// memory is mapped (below [`count`](super::count)); shard `i` is
-/// not built, and the caller has exclusive access to it (initialisation, or
-/// its lock).
-unsafe fn build(i: usize) -> bool {
-    // SAFETY: written by `plan` before any shard is built (the contract).
-    let p = unsafe { (*PLAN.get()).assume_init() };
+/// What a shard's heap is built over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Over {
+    /// Its memory: where the plan says, or its own mapping (`grow.rs`).
+    Memory,
+    /// No memory: a retired shard (`retire.rs`), whose heap serves
+    /// nothing and owns no address.
+    Nothing,
+}
+
+/// Shard `i`'s memory, page records, slot states and descriptor table
+/// (where its slots are, and how many).
+fn parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize)) {
     let first = i * p.pages_per_shard;
-    let (region, size, meta, states, table) = match super::grow::added(i) {
-        // A shard added under an address-space limit: its memory and its
-        // tables are mappings of their own (`grow.rs`).
-        Some((region, size, tables)) => {
-            let l = added_layout(&p, size);
-            // SAFETY: `tables` holds `l.bytes` zeroed bytes, page-aligned,
-            // made for this shard alone and never unmapped (`grow`); the
-            // records, the states and the slots are disjoint parts of it.
+    let (region, size) =
+        super::grow::memory(i).unwrap_or((p.base.wrapping_add(i * p.shard_size), p.shard_size));
+    match super::grow::tables(i) {
+        // A shard added under an address-space limit: its tables are a
+        // mapping of their own (`grow.rs`), laid out for `cap` bytes.
+        Some((tables, cap)) => {
+            let l = added_layout(p, cap);
+            // SAFETY: `tables` holds `l.bytes` bytes, page-aligned, made
+            // for this shard alone and never unmapped (`grow`); the records,
+            // the states and the slots are disjoint parts of it.
             unsafe {
                 (
                     region,
                     size,
                     Meta::new(tables, l.pages),
                     p.states.part_in(first, l.pages, tables.add(l.states_at)),
-                    core::slice::from_raw_parts_mut(
-                        tables.add(l.slots_at).cast::<Slot>(),
-                        l.descriptors,
-                    ),
+                    (tables.add(l.slots_at).cast::<Slot>(), l.descriptors),
                 )
             }
         }
-        // SAFETY: shard `i`'s own `descriptors` zeroed slots of the planned
-        // tables, ours for ever (`plan`'s contract), used by nothing else.
+        // Shard `i`'s own `descriptors` slots of the planned tables.
         None => (
-            p.base.wrapping_add(i * p.shard_size),
-            p.shard_size,
+            region,
+            size,
             p.meta.part(first, p.pages_per_shard),
             p.states.part(first, p.pages_per_shard),
-            unsafe {
-                core::slice::from_raw_parts_mut(
-                    p.tables.wrapping_add(i * p.descriptors),
-                    p.descriptors,
-                )
-            },
+            (p.tables.wrapping_add(i * p.descriptors), p.descriptors),
         ),
+    }
+}
+
+/// Zeroes shard `i`'s descriptor table (and, for a shard with tables of
+/// its own, its page records too), giving its whole pages back to the
+/// kernel: a table a retired shard used, before it is built again
+/// (`from_empty_slice` wants zeroed slots).
+///
+/// # Safety
+/// The caller has exclusive access to shard `i` (its lock) and nothing
+/// refers to its table.
+pub(super) unsafe fn zero_tables(i: usize) {
+    // SAFETY: written by `plan` before any shard is built.
+    let p = unsafe { (*PLAN.get()).assume_init() };
+    let (_, _, _, _, (slots, n)) = parts(&p, i);
+    let start = slots.cast::<u8>();
+    let len = n * size_of::<Slot>();
+    let zero = |from: *mut u8, n: usize| {
+        // SAFETY: inside the table, which the caller gives us.
+        unsafe { from.write_bytes(0, n) }
     };
+    let a = (start as usize).next_multiple_of(4096);
+    let b = (start as usize + len) & !4095;
+    if b > a {
+        zero(start, a - start as usize);
+        // SAFETY: whole pages of the table, private anonymous memory: they
+        // read as zero afterwards.
+        if !unsafe { sys::dont_need(a as *mut u8, b - a) } {
+            zero(a as *mut u8, b - a);
+        }
+        zero(b as *mut u8, start as usize + len - b);
+    } else {
+        zero(start, len);
+    }
+    if let Some((tables, cap)) = super::grow::tables(i) {
+        // The records lead the mapping: zero them too (a page record's
+        // class says whether it is a slab page).
+        let l = added_layout(&p, cap);
+        // SAFETY: the records' part of the shard's own tables; the layer
+        // that used them is gone (the caller rebuilds it).
+        unsafe { tables.write_bytes(0, l.states_at) };
+    }
+}
+
+/// Builds shard `i` over its memory (`over`: or over none, retired), and
+/// marks it built; false (nothing marked) if the manager refuses the table
+/// or the region.
+///
+/// # Safety
+/// [`plan`] ran; `i` is below the number of shards it planned and, over
+/// its memory, that memory is mapped (below [`count`](super::count)) and
+/// unused; its table is zeroed; shard `i` is not built (or is being
+/// rebuilt, and nothing refers to its state), and the caller has exclusive
+/// access to it (initialisation, or its lock).
+pub(super) unsafe fn build(i: usize, over: Over) -> bool {
+    // SAFETY: written by `plan` before any shard is built (the contract).
+    let p = unsafe { (*PLAN.get()).assume_init() };
+    let (region, size, meta, states, (slots, n)) = parts(&p, i);
+    // SAFETY: shard `i`'s own slots — of the planned tables (ours for ever:
+    // `plan`'s contract) or of its own tables mapping (never unmapped) —
+    // zeroed (the caller's contract), used by nothing else: the state that
+    // used them before a rebuild is overwritten below.
+    let table = unsafe { core::slice::from_raw_parts_mut(slots, n) };
     let (config, slab_on) = (p.config, p.slab_on);
     // SAFETY: zeroed slots are valid empty slots (`from_empty_slice`'s
     // contract). Over no memory yet: the region is added below, in place
@@ -178,16 +235,15 @@ unsafe fn build(i: usize) -> bool {
     unsafe {
         (&raw mut (*inner).heap).write(Heap::from_manager(base, manager));
         // The region right after `base`, the heap's empty first region.
-        if (*inner).heap.grow(size).is_err() {
+        if over == Over::Memory && (*inner).heap.grow(size).is_err() {
             return false;
         }
-        Slab::init_in_place(
-            &raw mut (*inner).slab,
-            meta,
-            states,
-            size / slab::PAGE,
-            slab_on,
-        );
+        let pages = if over == Over::Memory {
+            size / slab::PAGE
+        } else {
+            0
+        };
+        Slab::init_in_place(&raw mut (*inner).slab, meta, states, pages, slab_on);
         (&raw mut (*inner).hwm).write(0);
         (&raw mut (*inner).allocs).write(0);
         (&raw mut (*inner).frees).write(0);
@@ -195,6 +251,8 @@ unsafe fn build(i: usize) -> bool {
         (&raw mut (*inner).released).write(0);
         (&raw mut (*inner).released_at).write(Released::NONE);
         (&raw mut (*inner).withdrawn).write(0);
+        (&raw mut (*inner).retired).write(0);
+        (&raw mut (*inner).hwm_before).write(0);
         // Under the caller's exclusive access, as every access to `built`.
         *SHARDS[i].built.get() = true;
     }
@@ -209,7 +267,7 @@ pub(super) fn on_first_use(i: usize) {
     // `plan` planned for (`Settings::max_shards`; it ran: shards are used
     // only after initialisation) and which have memory; shard `i` is not
     // built, and we hold its lock.
-    if !unsafe { build(i) } {
+    if !unsafe { build(i, Over::Memory) } {
         // Shard 0 was built from the same plan (same table length, same
         // region size; a shard added later has at least 256 descriptors,
         // or as many as a whole one, and at least 1 MiB): this cannot

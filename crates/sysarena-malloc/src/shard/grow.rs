@@ -43,6 +43,14 @@ static REGIONS: [AtomicPtr<u8>; MAX_SHARDS] =
 static LENGTHS: [AtomicUsize; MAX_SHARDS] = [const { AtomicUsize::new(0) }; MAX_SHARDS];
 static TABLES: [AtomicPtr<u8>; MAX_SHARDS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_SHARDS];
+/// The length an added shard's tables were made for (its length when
+/// [`grow`] mapped it): the most a revived shard may map again.
+static CAPS: [AtomicUsize; MAX_SHARDS] = [const { AtomicUsize::new(0) }; MAX_SHARDS];
+/// Shards whose memory was given back (`retire.rs`): all of their place is
+/// a hole until they are revived.
+static RETIRED: [AtomicBool; MAX_SHARDS] = [const { AtomicBool::new(false) }; MAX_SHARDS];
+/// How many shards are retired now.
+static RETIRED_NOW: AtomicUsize = AtomicUsize::new(0);
 
 /// The smallest shard [`grow`] maps when a whole one does not fit.
 const MIN_GROWTH: usize = 1 << 20;
@@ -73,32 +81,54 @@ pub(crate) fn span(g: &Settings) -> usize {
     count() << g.shard_shift
 }
 
-/// The mapping [`grow`] made for shard `i`, its length and the mapping of
-/// its tables, or `None` if `i` is a shard of the start-up reservation.
-pub(super) fn added(i: usize) -> Option<(*mut u8, usize, *mut u8)> {
+/// Shard `i`'s memory when it is a mapping of its own — one [`grow`] added,
+/// or one [`revive`] mapped again — and its length; `None` for a shard of
+/// the start-up reservation that was never retired.
+pub(super) fn memory(i: usize) -> Option<(*mut u8, usize)> {
     let p = REGIONS[i].load(Ordering::Acquire);
-    (!p.is_null()).then(|| {
-        (
-            p,
-            LENGTHS[i].load(Ordering::Relaxed),
-            TABLES[i].load(Ordering::Relaxed),
-        )
-    })
+    (!p.is_null()).then(|| (p, LENGTHS[i].load(Ordering::Relaxed)))
+}
+
+/// The mapping of shard `i`'s own tables and the shard length they were
+/// laid out for, if [`grow`] added it (`None`: its tables are the start-up
+/// ones).
+pub(super) fn tables(i: usize) -> Option<(*mut u8, usize)> {
+    let t = TABLES[i].load(Ordering::Acquire);
+    (!t.is_null()).then(|| (t, CAPS[i].load(Ordering::Relaxed)))
 }
 
 /// Bytes of shard `i`'s memory: `shard_size`, or less for a last shard
-/// added where a whole one did not fit. O(1).
+/// added (or revived) where a whole one did not fit; 0 while it is retired.
+/// O(1).
 pub(crate) fn length(g: &Settings, i: usize) -> usize {
-    added(i).map_or(g.shard_size, |(_, len, _)| len)
+    if RETIRED[i].load(Ordering::Acquire) {
+        return 0;
+    }
+    memory(i).map_or(g.shard_size, |(_, len)| len)
+}
+
+/// Whether shard `i`'s memory is given back (`retire.rs`). O(1).
+#[inline]
+pub(crate) fn retired(i: usize) -> bool {
+    RETIRED[i].load(Ordering::Relaxed)
 }
 
 /// Whether offset `off` (below [`span`]) lies in the part of its shard's
 /// place that has no memory: past the end of a last shard shorter than the
-/// others, where the kernel may have put anything (a direct mapping of
-/// ours, the program's own). One relaxed load unless such a shard exists.
+/// others, or anywhere in a retired shard, where the kernel may have put
+/// anything (a direct mapping of ours, the program's own). One relaxed
+/// load unless such a shard exists.
 #[inline]
 pub(crate) fn in_hole(g: &Settings, off: usize) -> bool {
-    SHORT.load(Ordering::Relaxed) && off & (g.shard_size - 1) >= length(g, off >> g.shard_shift)
+    SHORT.load(Ordering::Acquire) && off & (g.shard_size - 1) >= length(g, off >> g.shard_shift)
+}
+
+/// Marks shard `i` retired, before its memory is unmapped: from here on
+/// every address of its place is a hole. Under the shard's lock.
+pub(super) fn set_retired(i: usize) {
+    SHORT.store(true, Ordering::Release);
+    RETIRED[i].store(true, Ordering::Release);
+    RETIRED_NOW.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Maps a shard of `len` bytes at `at` and its tables; both or neither.
@@ -148,6 +178,7 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
         loop {
             if let Some((p, tables)) = map_shard(at, len) {
                 LENGTHS[n].store(len, Ordering::Relaxed);
+                CAPS[n].store(len, Ordering::Relaxed);
                 if len < g.shard_size {
                     SHORT.store(true, Ordering::Release);
                 }
@@ -165,6 +196,67 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
     sys::set_errno(saved);
     GROW.unlock();
     ok
+}
+
+/// Marks shard `i`, rebuilt over memory again, live: under its lock, so
+/// that no block of it is handed out while its place still reads as a
+/// hole.
+pub(super) fn set_live(i: usize) {
+    RETIRED_NOW.fetch_sub(1, Ordering::Relaxed);
+    RETIRED[i].store(false, Ordering::Release);
+}
+
+/// Maps the place of a retired shard again, under the growth lock, for a
+/// request of `size` bytes at `align` that no shard could hold: the lowest
+/// retired shard whose place the kernel grants (all the length its tables
+/// were made for, or the largest power-of-two part of it that fits, down
+/// to [`MIN_GROWTH`] and enough for the request) is rebuilt over the new
+/// mapping by `rebuild`, which runs with the mapping recorded, under the
+/// growth lock, and must call [`set_live`] under the shard's lock. Returns the shard, or `None` when none is retired or none
+/// could be mapped.
+///
+/// # Time complexity
+/// O(shards + log(`shard_size` / [`MIN_GROWTH`])) `mmap` calls, under one
+/// lock, and the rebuild.
+#[cold]
+pub(super) fn revive(
+    g: &Settings,
+    size: usize,
+    align: usize,
+    rebuild: impl Fn(usize),
+) -> Option<usize> {
+    if RETIRED_NOW.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    GROW.lock();
+    let saved = sys::errno();
+    let need = size.saturating_add(align).max(MIN_GROWTH);
+    let mut found = None;
+    for i in 0..COUNT.load(Ordering::Acquire) {
+        if !RETIRED[i].load(Ordering::Acquire) {
+            continue;
+        }
+        let at = g.base + i * g.shard_size;
+        let mut len = tables(i).map_or(g.shard_size, |(_, cap)| cap);
+        let p = loop {
+            if len < need {
+                break None;
+            }
+            if let Some(p) = sys::map_fixed_noreplace(at, len) {
+                break Some(p);
+            }
+            len /= 2;
+        };
+        let Some(p) = p else { continue };
+        LENGTHS[i].store(len, Ordering::Relaxed);
+        REGIONS[i].store(p, Ordering::Release);
+        rebuild(i);
+        found = Some(i);
+        break;
+    }
+    sys::set_errno(saved);
+    GROW.unlock();
+    found
 }
 
 /// Takes the growth lock before `fork` (before the shard locks).

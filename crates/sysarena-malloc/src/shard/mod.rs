@@ -24,6 +24,7 @@ pub(crate) mod batch;
 mod build;
 mod grow;
 mod release;
+mod retire;
 mod space;
 
 pub(crate) use batch::{flush_cached, refill};
@@ -49,6 +50,11 @@ pub(crate) struct Inner {
     released_at: Released,
     /// Bytes of address space withdrawn (unmapped for a direct mapping).
     pub(crate) withdrawn: u64,
+    /// Bytes of memory given back by retiring the shard, ever (`retire.rs`).
+    pub(crate) retired: u64,
+    /// The highest high-water mark of the shard's earlier lives (before it
+    /// retired; 0 if it never did), for the stats report's footprint.
+    pub(crate) hwm_before: usize,
 }
 
 /// A shard: a lock and the state it guards, on its own cache lines.
@@ -173,8 +179,9 @@ fn home(n: usize) -> usize {
     // SAFETY: this thread's variable; no reference to it is held.
     let v = unsafe { *home_cell() };
     // Always below `n` (only `set_home` writes it, with a shard index); the
-    // test keeps a shard index whatever the cell holds.
-    if v < n { v } else { 0 }
+    // test keeps a shard index whatever the cell holds. A retired shard
+    // (`retire.rs`) serves nothing: shard 0, which never retires, instead.
+    if v < n && !grow::retired(v) { v } else { 0 }
 }
 
 fn set_home(i: usize) {
@@ -459,9 +466,16 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
             return Some(f);
         }
     }
-    // Each new shard (or one another thread added meanwhile) is tried once;
-    // the thread moves to the one that holds the block (its old home is
-    // full).
+    // A retired shard's place mapped again, then each new shard (or one
+    // another thread added meanwhile), is tried once; the thread moves to
+    // the one that holds the block (its old home is full).
+    while let Some(i) = grow::revive(g, size, align, retire::rebuild) {
+        let mut l = Locked::lock(i);
+        if let Some(f) = l.alloc(size, align, g) {
+            set_home(i);
+            return Some(f);
+        }
+    }
     while grow::grow(g, n, size, align) {
         let mut l = Locked::lock(n);
         if let Some(f) = l.alloc(size, align, g) {
@@ -471,6 +485,47 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
         n += 1;
     }
     None
+}
+
+/// Frees `p` in shard `i` (its owner) under the shard's lock; under an
+/// address-space limit a shard the free leaves empty gives its memory back
+/// (`retire.rs`).
+///
+/// # Safety
+/// As [`Inner::free`].
+///
+/// # Time complexity
+/// As [`Inner::free`], and O(1) for the retirement test (a retirement:
+/// see [`retire::after_free`]).
+pub(crate) unsafe fn free_in(g: &Settings, i: usize, p: *mut u8) -> Result<(), FreeError> {
+    let mut l = Locked::lock(i);
+    // SAFETY: forwarded.
+    let r = unsafe { l.free(p, g) };
+    if r.is_ok() {
+        retire::after_free(g, i, l, false);
+    }
+    r
+}
+
+/// `malloc_trim`'s work in shard `i` ([`Inner::trim`]) if it was ever
+/// used; under an address-space limit an empty shard then gives its
+/// memory back (`retire.rs`). Returns the bytes given back.
+///
+/// # Time complexity
+/// As [`Inner::trim`], under the shard's lock.
+pub(crate) fn trim_in(g: &Settings, i: usize) -> u64 {
+    let Some(mut l) = Locked::lock_if_built(i) else {
+        return 0;
+    };
+    let released = l.trim(g);
+    let before = l.retired;
+    // Only `after_free` may retire, and it takes the lock with it.
+    if g.limited && i != 0 && !grow::retired(i) {
+        retire::after_free(g, i, l, true);
+        let l = Locked::lock(i);
+        return released + (l.retired - before);
+    }
+    released
 }
 
 /// Why a shard `realloc` failed.
@@ -518,7 +573,7 @@ pub(crate) unsafe fn realloc(
             // `size`; distinct blocks do not overlap.
             unsafe { core::ptr::copy_nonoverlapping(p, f.ptr, old.min(size)) };
             // SAFETY: `p` is live and given up by the caller.
-            let _ = unsafe { Locked::lock(i).free(p, g) };
+            let _ = unsafe { free_in(g, i, p) };
             return Ok(f.ptr);
         }
         Found::Free | Found::Cached { .. } | Found::Invalid => return Err(ReallocFail::Invalid),
@@ -536,7 +591,7 @@ pub(crate) unsafe fn realloc(
             // block of at least `size`; distinct arenas do not overlap.
             unsafe { core::ptr::copy_nonoverlapping(p, f.ptr, old.min(size)) };
             // SAFETY: `p` is live and given up by the caller.
-            let _ = unsafe { Locked::lock(i).free(p, g) };
+            let _ = unsafe { free_in(g, i, p) };
             Ok(f.ptr)
         }
     }

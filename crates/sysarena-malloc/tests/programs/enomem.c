@@ -18,12 +18,56 @@
  *                        at most SIZE and N past the table of direct
  *                        mappings: a full table must not refuse a request
  *                        the shards can hold.
+ *        enomem refill MIB MAP [SIZE]
+ *                        MIB MiB in blocks of 16 B to 64 KiB (or all of SIZE
+ *                        bytes), each touched, then all freed; then the
+ *                        program's own mmap of MAP MiB must succeed (run
+ *                        under a limit that leaves no room for both: the
+ *                        freed heap must give its address space back), is
+ *                        written and unmapped; then MIB MiB again and all
+ *                        freed; stdout "refill ok"
  */
+#define _GNU_SOURCE /* mremap */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Allocates `mib` MiB in blocks of `fixed` bytes (0: 16 B to 64 KiB),
+ * touching each, then frees them all; 0 on success. */
+static int fill_and_free(size_t mib, size_t fixed) {
+    size_t cap = 1 << 16, n = 0, bytes = 0;
+    void **blocks = mmap(NULL, cap * sizeof *blocks, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint64_t x = 88172645463325252ULL;
+    if (blocks == MAP_FAILED)
+        return 1;
+    while (bytes < mib << 20) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t size = fixed ? fixed : 16 + x % 65536;
+        if (n == cap) {
+            void **more = mremap(blocks, cap * sizeof *blocks, 2 * cap * sizeof *blocks,
+                                 MREMAP_MAYMOVE);
+            if (more == MAP_FAILED)
+                return 1;
+            blocks = more, cap *= 2;
+        }
+        void *p = malloc(size);
+        if (!p) {
+            fprintf(stderr, "refill: malloc failed at %zu MiB\n", bytes >> 20);
+            return 1;
+        }
+        memset(p, 1, size);
+        blocks[n++] = p;
+        bytes += size;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(blocks[i]);
+    munmap(blocks, cap * sizeof *blocks);
+    return 0;
+}
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "largest") == 0) {
@@ -76,6 +120,24 @@ int main(int argc, char **argv) {
         }
         free(b);
         printf("many ok\n");
+        return 0;
+    }
+    if (argc > 3 && strcmp(argv[1], "refill") == 0) {
+        size_t mib = strtoul(argv[2], NULL, 10), map = strtoul(argv[3], NULL, 10) << 20;
+        size_t fixed = argc > 4 ? strtoul(argv[4], NULL, 10) : 0;
+        if (fill_and_free(mib, fixed))
+            return 1;
+        char *m = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            fprintf(stderr, "refill: mmap of %zu MiB after the frees failed\n", map >> 20);
+            return 1;
+        }
+        for (size_t i = 0; i < map; i += 4096)
+            m[i] = 1;
+        munmap(m, map);
+        if (fill_and_free(mib, fixed))
+            return 1;
+        printf("refill ok\n");
         return 0;
     }
     size_t fixed = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
