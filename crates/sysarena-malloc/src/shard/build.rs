@@ -180,12 +180,17 @@ pub(super) unsafe fn zero_tables(i: usize) {
         zero(start, len);
     }
     if let Some((tables, cap)) = super::grow::tables(i) {
-        // The records lead the mapping: zero them too (a page record's
-        // class says whether it is a slab page).
+        // The records and bitmap pools lead the mapping, whole pages up to
+        // the slot states: zero them too, giving their pages back.
         let l = added_layout(&p, cap);
-        // SAFETY: the records' part of the shard's own tables; the layer
+        // SAFETY: the records' and pools' part of the shard's own tables,
+        // page-aligned, read only under the shard's lock (the slot states,
+        // which threads read without it, lie after `states_at`); the layer
         // that used them is gone (the caller rebuilds it).
-        unsafe { tables.write_bytes(0, l.states_at) };
+        if !unsafe { sys::dont_need(tables, l.states_at) } {
+            // SAFETY: as above.
+            unsafe { tables.write_bytes(0, l.states_at) };
+        }
     }
 }
 
