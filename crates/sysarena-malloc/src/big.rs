@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::lock::Lock;
 use crate::ptrmap::{Entry, PtrMap};
 use crate::settings::Settings;
-use crate::sys::SyncCell;
+use crate::sys::{self, SyncCell};
 
 /// Live direct mappings at most (at 64 MiB each: 3.5 TiB).
 const CAP: usize = 1 << 16;
@@ -31,28 +31,6 @@ pub(crate) static PEAK_MAPPED: AtomicUsize = AtomicUsize::new(0);
 /// only the pages it wrote).
 pub(crate) static PEAK_TOUCHED: AtomicUsize = AtomicUsize::new(0);
 
-/// Pages `mincore` reports on per call (its vector is on the stack).
-const MINCORE_CHUNK: usize = 512;
-
-/// Resident bytes of the mapping `start .. start + len` (page-aligned).
-fn resident(start: usize, len: usize, page: usize) -> usize {
-    let mut vec = [0u8; MINCORE_CHUNK];
-    let mut total = 0;
-    let mut at = start;
-    let end = start + len;
-    while at < end {
-        let n = ((end - at) / page).min(MINCORE_CHUNK);
-        // SAFETY: `at .. at + n * page` lies in a live mapping of ours
-        // (page-aligned); `vec` holds `n <= MINCORE_CHUNK` bytes.
-        if unsafe { libc::mincore(at as *mut _, n * page, vec.as_mut_ptr()) } != 0 {
-            return total;
-        }
-        total += vec[..n].iter().filter(|&&v| v & 1 != 0).count() * page;
-        at += n * page;
-    }
-    total
-}
-
 /// With the stats report on: adds up the touched bytes of every live
 /// mapping (`mincore`) and keeps the peak in [`PEAK_TOUCHED`]. Called
 /// (under the table's lock) before a mapping is unmapped or resized, and
@@ -74,7 +52,7 @@ fn sample_locked(m: &PtrMap) {
     }
     let page = crate::globals::get_if_ready().map_or(4096, |g| g.page);
     let mut touched = 0;
-    m.for_each(|start, len| touched += resident(start, len as usize, page));
+    m.for_each(|start, len| touched += sys::resident(start, len as usize, page));
     PEAK_TOUCHED.fetch_max(touched, Ordering::Relaxed);
 }
 
@@ -253,37 +231,4 @@ pub(crate) fn unlock_after_fork() {
 /// Frees it in the child after `fork`.
 pub(crate) fn reset_in_child() {
     LOCK.reset_in_child();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resident_counts_only_touched_pages() {
-        let page = 4096;
-        // More pages than one mincore call covers.
-        let len = (MINCORE_CHUNK * 2 + 7) * page;
-        // SAFETY: a fresh private mapping, unmapped below.
-        let p = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        let start = p as usize;
-        assert_eq!(resident(start, len, page), 0);
-        for i in [0, 3, MINCORE_CHUNK + 1, 2 * MINCORE_CHUNK + 6] {
-            // SAFETY: inside the mapping.
-            unsafe { *((start + i * page) as *mut u8) = 1 };
-        }
-        assert_eq!(resident(start, len, page), 4 * page);
-        // SAFETY: ours.
-        unsafe { libc::munmap(p, len) };
-    }
 }

@@ -231,6 +231,11 @@ unsafe fn init(g: &mut Settings) -> bool {
     g.shard_shift = shard_size.trailing_zeros();
     g.max_shards = max_shards;
     shard::init_count(shards);
+    if growable {
+        // SAFETY: initialisation: only shard 0 is built; the others' memory
+        // is the start-up reservation's, unused.
+        unsafe { shard::start_retired(base as usize, shard_size, shards) };
+    }
     g.descriptors = descriptors;
     report::init();
     check::init();

@@ -222,6 +222,58 @@ pub(crate) unsafe fn dont_need(p: *mut u8, len: usize) -> bool {
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
 }
 
+/// Pages `mincore` reports on per call (its vector is on the stack).
+const MINCORE_CHUNK: usize = 512;
+
+/// Resident bytes of `start .. start + len` (`page`-aligned, inside
+/// mappings of ours), by `mincore`; what it counted before a refusal if the
+/// kernel refuses (a range that is not mapped).
+pub(crate) fn resident(start: usize, len: usize, page: usize) -> usize {
+    let mut vec = [0u8; MINCORE_CHUNK];
+    let mut total = 0;
+    let mut at = start;
+    let end = start + len;
+    while at < end {
+        let n = ((end - at) / page).min(MINCORE_CHUNK);
+        if n == 0 {
+            break;
+        }
+        // SAFETY: `at .. at + n * page` lies in a live mapping of ours
+        // (page-aligned); `vec` holds `n <= MINCORE_CHUNK` bytes.
+        if unsafe { libc::mincore(at as *mut _, n * page, vec.as_mut_ptr()) } != 0 {
+            return total;
+        }
+        total += vec[..n].iter().filter(|&&v| v & 1 != 0).count() * page;
+        at += n * page;
+    }
+    total
+}
+
+/// Zeroes `len` bytes at `p`: the whole 4 KiB pages inside go back to the
+/// kernel (`MADV_DONTNEED`: they read as zero, and are no longer resident),
+/// the partial first and last pages are written (as is everything, if the
+/// kernel refuses: pages larger than 4 KiB).
+///
+/// # Safety
+/// `p .. p + len` lies inside private anonymous memory this library mapped,
+/// and no one else uses it.
+pub(crate) unsafe fn zero(p: *mut u8, len: usize) {
+    let start = p as usize;
+    let (a, b) = (start.next_multiple_of(4096), (start + len) & !4095);
+    // SAFETY: whole pages inside `p .. p + len`, the caller's private
+    // anonymous memory, which no one uses: they read as zero afterwards.
+    if b > a && unsafe { dont_need(a as *mut u8, b - a) } {
+        // SAFETY: the partial first and last pages, inside the range.
+        unsafe {
+            p.write_bytes(0, a - start);
+            (b as *mut u8).write_bytes(0, start + len - b);
+        }
+    } else {
+        // SAFETY: the caller's range.
+        unsafe { p.write_bytes(0, len) };
+    }
+}
+
 /// Maps `len` bytes of fresh, zeroed, private anonymous memory that is
 /// committed only when touched, at `hint` with `extra` flags (none, or
 /// `MAP_FIXED_NOREPLACE`); `None` on failure.
@@ -396,6 +448,34 @@ pub(crate) fn pid() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resident_counts_only_touched_pages() {
+        let page = 4096;
+        // More pages than one mincore call covers.
+        let len = (MINCORE_CHUNK * 2 + 7) * page;
+        // SAFETY: a fresh private mapping, unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        let start = p as usize;
+        assert_eq!(resident(start, len, page), 0);
+        for i in [0, 3, MINCORE_CHUNK + 1, 2 * MINCORE_CHUNK + 6] {
+            // SAFETY: inside the mapping.
+            unsafe { *((start + i * page) as *mut u8) = 1 };
+        }
+        assert_eq!(resident(start, len, page), 4 * page);
+        // SAFETY: ours.
+        unsafe { libc::munmap(p, len) };
+    }
     use core::fmt::Write;
 
     #[test]

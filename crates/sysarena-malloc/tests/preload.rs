@@ -485,26 +485,35 @@ fn mallinfo_malloc_trim_and_the_reports_answer_as_glibc_does() {
     let _ = std::fs::remove_file(exe);
 }
 
-/// Under `ulimit -v 500000`, 300 MiB of small blocks (and then of the
-/// mix, 16 B to 64 KiB) filled and freed give their address space back:
-/// the program's own `mmap` of 150 MiB then succeeds, as under glibc (it
-/// failed while the shards stayed mapped), and filling again maps the
-/// retired shards' places again. Every shard checks out at exit, and the
-/// stats report counts the memory given back.
+/// Under `ulimit -v 500000`, the heap gives address space back as glibc's
+/// does, and the program's own `mmap` after its frees succeeds: `enomem
+/// refill MIB MAP SIZE` fills MIB MiB, frees it all, maps MAP MiB itself,
+/// then fills again. 300 MiB of small blocks (and of the mix, 16 B to
+/// 64 KiB) then 150 MiB (the emptied shards retire; it failed while they
+/// stayed mapped); 120 MiB then 300 MiB (the thread's cache held the last
+/// slots of a shard, which now drains); 60 MiB then 380 MiB (the start-up
+/// shards past shard 0 start unmapped). Every shard checks out at exit, and
+/// the stats report counts the memory given back.
 #[test]
 fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
     let exe = compile("enomem.c");
     let lib = library();
     let stats = std::env::temp_dir().join(format!("sysarena-refill-{}.txt", std::process::id()));
-    for size in ["200", "0"] {
+    let cases = [
+        ("300", "150", "200"),
+        ("300", "150", "0"),
+        ("120", "300", "200"),
+        ("60", "380", "200"),
+    ];
+    for (fill, map, size) in cases {
         for preload in [false, true] {
             let mut cmd = Command::new("sh");
             cmd.args([
                 "-c",
-                "ulimit -v 500000 && exec \"$0\" refill 300 150 \"$1\"",
+                "ulimit -v 500000 && exec \"$0\" refill \"$1\" \"$2\" \"$3\"",
             ])
             .arg(&exe)
-            .arg(size);
+            .args([fill, map, size]);
             if preload {
                 cmd.env("LD_PRELOAD", &lib)
                     .env("SYSARENA_CHECK", "1")
@@ -514,7 +523,7 @@ fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(
                 out.status.success(),
-                "refill {size} (preload: {preload}) failed: {stderr}"
+                "refill {fill} {map} {size} (preload: {preload}) failed: {stderr}"
             );
             assert_eq!(String::from_utf8_lossy(&out.stdout), "refill ok\n");
             if preload {
@@ -529,7 +538,13 @@ fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
         .filter_map(|l| l.split("memory of retired shards unmapped: ").nth(1))
         .filter_map(|r| r.split(' ').next()?.parse().ok())
         .collect();
-    assert_eq!(given.len(), 2, "{report}");
-    assert!(given.iter().all(|&b| b >= 128 << 20), "{given:?}: {report}");
+    assert_eq!(given.len(), cases.len(), "{report}");
+    // The first two fill shards past shard 0 and free them, twice: at
+    // least two shards' worth (2 × 64 MiB) each; the third, one shard.
+    assert!(
+        given[..2].iter().all(|&b| b >= 128 << 20),
+        "{given:?}: {report}"
+    );
+    assert!(given[2] >= 64 << 20, "{given:?}: {report}");
     let _ = std::fs::remove_file(exe);
 }

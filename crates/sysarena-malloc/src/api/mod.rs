@@ -218,7 +218,14 @@ unsafe fn free_locked(g: &Settings, p: *mut u8) {
     match owner(g, p.cast()) {
         // SAFETY: forwarded; an invalid `p` is reported, not used.
         Some(i) => match unsafe { shard::free_in(g, i, p) } {
-            Ok(()) => {}
+            Ok(shard::Drain::No) => {}
+            // A shard would give its memory back but for slots in use,
+            // perhaps in this thread's cache: give them back.
+            Ok(shard::Drain::FlushCache) => {
+                if g.tcache {
+                    tcache::flush_mine(g);
+                }
+            }
             Err(FreeError::DoubleFree { .. }) => invalid(b"free(): double free detected\n"),
             Err(_) => invalid(b"free(): invalid pointer\n"),
         },

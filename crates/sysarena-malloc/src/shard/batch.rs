@@ -4,7 +4,7 @@
 use core::sync::atomic::AtomicU64;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{Locked, lock_for_alloc, owner};
+use super::{Drain, Locked, lock_for_alloc, owner};
 use crate::settings::Settings;
 use crate::slab::Found;
 
@@ -39,14 +39,17 @@ pub(crate) fn refill(c: usize, out: &mut [*mut u8]) -> usize {
 }
 
 /// Gives slots a thread cache held back to their pages, each under its
-/// owner's lock (one lock per shard in the batch). A pointer that is not a
+/// owner's lock (one lock per shard in the batch). Returns
+/// [`Drain::FlushCache`] if a shard asks for the rest of the caller's
+/// cache (`retire.rs`). A pointer that is not a
 /// cached slot of this allocator is skipped: after a `fork`, the caches of
 /// threads that do not exist in the child are flushed as they were left,
 /// possibly mid-update.
 ///
 /// # Time complexity
 /// O(`ptrs.len()` × shards in the batch).
-pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
+pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) -> Drain {
+    let mut drain = Drain::No;
     let mut done = 0;
     while done < ptrs.len() {
         // The first pointer not yet given back names the next shard.
@@ -75,6 +78,9 @@ pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) {
             *p = core::ptr::null_mut();
             done += 1;
         }
-        super::retire::after_free(g, i, l, false);
+        if super::retire::after_free(g, i, l, false) == Drain::FlushCache {
+            drain = Drain::FlushCache;
+        }
     }
+    drain
 }

@@ -148,49 +148,25 @@ fn parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize
     }
 }
 
-/// Zeroes shard `i`'s descriptor table (and, for a shard with tables of
-/// its own, its page records too), giving its whole pages back to the
-/// kernel: a table a retired shard used, before it is built again
-/// (`from_empty_slice` wants zeroed slots).
+/// Zeroes shard `i`'s descriptor table, page records and bitmap pools,
+/// giving their whole pages back to the kernel: the tables a retired shard
+/// used, before it is built again (`from_empty_slice` wants zeroed slots,
+/// `Slab::init_in_place` zeroed records). The slot states are not touched:
+/// threads read them without the lock, and every page's word is already 0
+/// (each page was given back).
 ///
 /// # Safety
 /// The caller has exclusive access to shard `i` (its lock) and nothing
-/// refers to its table.
+/// refers to its tables.
 pub(super) unsafe fn zero_tables(i: usize) {
     // SAFETY: written by `plan` before any shard is built.
     let p = unsafe { (*PLAN.get()).assume_init() };
-    let (_, _, _, _, (slots, n)) = parts(&p, i);
-    let start = slots.cast::<u8>();
-    let len = n * size_of::<Slot>();
-    let zero = |from: *mut u8, n: usize| {
-        // SAFETY: inside the table, which the caller gives us.
-        unsafe { from.write_bytes(0, n) }
-    };
-    let a = (start as usize).next_multiple_of(4096);
-    let b = (start as usize + len) & !4095;
-    if b > a {
-        zero(start, a - start as usize);
-        // SAFETY: whole pages of the table, private anonymous memory: they
-        // read as zero afterwards.
-        if !unsafe { sys::dont_need(a as *mut u8, b - a) } {
-            zero(a as *mut u8, b - a);
-        }
-        zero(b as *mut u8, start as usize + len - b);
-    } else {
-        zero(start, len);
-    }
-    if let Some((tables, cap)) = super::grow::tables(i) {
-        // The records and bitmap pools lead the mapping, whole pages up to
-        // the slot states: zero them too, giving their pages back.
-        let l = added_layout(&p, cap);
-        // SAFETY: the records' and pools' part of the shard's own tables,
-        // page-aligned, read only under the shard's lock (the slot states,
-        // which threads read without it, lie after `states_at`); the layer
-        // that used them is gone (the caller rebuilds it).
-        if !unsafe { sys::dont_need(tables, l.states_at) } {
-            // SAFETY: as above.
-            unsafe { tables.write_bytes(0, l.states_at) };
-        }
+    let (_, _, meta, _, (slots, n)) = parts(&p, i);
+    // SAFETY: shard `i`'s own slots, records and pools (`parts`), private
+    // anonymous memory of ours, which only its lock's holder uses.
+    unsafe {
+        sys::zero(slots.cast(), n * size_of::<Slot>());
+        meta.clear();
     }
 }
 
@@ -248,6 +224,11 @@ pub(super) unsafe fn build(i: usize, over: Over) -> bool {
         } else {
             0
         };
+        if *SHARDS[i].built.get() {
+            // Built before (retired, or being revived): its hint rings,
+            // pool and counts are not the zero bytes of a fresh static.
+            Slab::clear_in_place(&raw mut (*inner).slab);
+        }
         Slab::init_in_place(&raw mut (*inner).slab, meta, states, pages, slab_on);
         (&raw mut (*inner).hwm).write(0);
         (&raw mut (*inner).allocs).write(0);
@@ -258,6 +239,9 @@ pub(super) unsafe fn build(i: usize, over: Over) -> bool {
         (&raw mut (*inner).withdrawn).write(0);
         (&raw mut (*inner).retired).write(0);
         (&raw mut (*inner).hwm_before).write(0);
+        (&raw mut (*inner).retires).write(0);
+        (&raw mut (*inner).frees_at_build).write(0);
+        (&raw mut (*inner).draining).write(false);
         // Under the caller's exclusive access, as every access to `built`.
         *SHARDS[i].built.get() = true;
     }
@@ -268,11 +252,18 @@ pub(super) unsafe fn build(i: usize, over: Over) -> bool {
 #[cold]
 #[inline(never)]
 pub(super) fn on_first_use(i: usize) {
+    // A start-up shard that starts retired (`retire::start_retired`) is
+    // built over no memory, until it is revived.
+    let over = if super::grow::retired(i) {
+        Over::Nothing
+    } else {
+        Over::Memory
+    };
     // SAFETY: `Locked` is only made for shards below `count()`, which
     // `plan` planned for (`Settings::max_shards`; it ran: shards are used
-    // only after initialisation) and which have memory; shard `i` is not
-    // built, and we hold its lock.
-    if !unsafe { build(i, Over::Memory) } {
+    // only after initialisation) and which have memory unless retired;
+    // shard `i` is not built, and we hold its lock.
+    if !unsafe { build(i, over) } {
         // Shard 0 was built from the same plan (same table length, same
         // region size; a shard added later has at least 256 descriptors,
         // or as many as a whole one, and at least 1 MiB): this cannot

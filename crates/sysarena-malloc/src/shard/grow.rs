@@ -198,9 +198,9 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
     ok
 }
 
-/// Marks shard `i`, rebuilt over memory again, live: under its lock, so
-/// that no block of it is handed out while its place still reads as a
-/// hole.
+/// Marks shard `i`, rebuilt over memory again (or whose memory could not
+/// be unmapped after all), live: under its lock, so that no block of it is
+/// handed out while its place still reads as a hole.
 pub(super) fn set_live(i: usize) {
     RETIRED_NOW.fetch_sub(1, Ordering::Relaxed);
     RETIRED[i].store(false, Ordering::Release);

@@ -30,6 +30,7 @@ mod space;
 pub(crate) use batch::{flush_cached, refill};
 pub(crate) use build::{Plan, plan};
 pub(crate) use grow::{count, init as init_count, length, span};
+pub(crate) use retire::start_retired;
 pub(crate) use space::{withdraw, withdrew};
 
 /// One shard's state, guarded by its lock.
@@ -55,6 +56,14 @@ pub(crate) struct Inner {
     /// The highest high-water mark of the shard's earlier lives (before it
     /// retired; 0 if it never did), for the stats report's footprint.
     pub(crate) hwm_before: usize,
+    /// Times the shard retired, and `frees` when it was last built: a
+    /// shard retires again only after `2^retires - 1` frees in its new
+    /// life (`retire.rs`).
+    pub(crate) retires: u32,
+    pub(crate) frees_at_build: u64,
+    /// Whether the shard's slab pages are draining: it would retire but
+    /// for slots still in use, perhaps in thread caches (`retire.rs`).
+    pub(crate) draining: bool,
 }
 
 /// A shard: a lock and the state it guards, on its own cache lines.
@@ -213,10 +222,25 @@ fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
     }
     for k in 1..n {
         let i = (h + k) % n;
+        // A retired shard's lock is free, but it serves nothing.
+        if grow::retired(i) {
+            continue;
+        }
         if let Some(l) = Locked::try_lock(i) {
             set_home(i);
             return (i, l);
         }
+    }
+    // Every mapped shard is busy: under an address-space limit, a retired
+    // shard is mapped again rather than waited for (the start-up shards
+    // past shard 0 start retired: `retire::start_retired`).
+    if let Some(g) = crate::globals::get_if_ready()
+        && g.limited
+        && let Some(i) = grow::revive(g, 0, MIN_ALIGN, retire::rebuild)
+        && let Some(l) = Locked::try_lock(i)
+    {
+        set_home(i);
+        return (i, l);
     }
     (h, Locked::lock(h))
 }
@@ -297,17 +321,18 @@ impl Inner {
     /// flushed, the slab layer gives back its spares, its pool and the free
     /// pages inside its pages (`slab/trim.rs`), and then every whole page of
     /// every free arena below the high-water mark goes back to the kernel
-    /// (a sweep with no size threshold). Returns the bytes given back
-    /// (pages already given back before are counted again: the kernel does
-    /// not say which were resident).
+    /// (a sweep with no size threshold). Returns the resident bytes given
+    /// back (`mincore` before each `madvise`).
     ///
     /// # Time complexity
-    /// O(arenas + slab pages × slots per page / 64), one `madvise` per free
-    /// arena holding a whole page and per run of free pages in a slab page.
+    /// O(arenas + slab pages × slots per page / 64 + pages below the mark
+    /// / 512) system calls at most: `mincore` per 512 pages of free memory,
+    /// one `madvise` per free arena and per run of free pages in a slab
+    /// page that holds a resident page.
     pub(crate) fn trim(&mut self, g: &Settings) -> u64 {
         self.heap.flush_quick_lists();
         let mut released = self.slab.trim(&mut self.heap, g.page);
-        released += release::sweep(&self.heap, self.hwm, g.page, g.page);
+        released += release::trim(&self.heap, self.hwm, g.page);
         self.released += released;
         released
     }
@@ -461,7 +486,11 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     }
     drop(l);
     for k in 1..n {
-        let mut l = Locked::lock((first + k) % n);
+        let i = (first + k) % n;
+        if grow::retired(i) {
+            continue;
+        }
+        let mut l = Locked::lock(i);
         if let Some(f) = l.alloc(size, align, g) {
             return Some(f);
         }
@@ -487,9 +516,23 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     None
 }
 
+/// Whether a free asks the calling thread to give its cache back: under
+/// an address-space limit, a shard that would retire but for slots still
+/// in use started draining (`retire.rs`), and the caller's cache may hold
+/// them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Drain {
+    /// Nothing asked.
+    No,
+    /// Give the calling thread's cache back.
+    FlushCache,
+}
+
 /// Frees `p` in shard `i` (its owner) under the shard's lock; under an
 /// address-space limit a shard the free leaves empty gives its memory back
-/// (`retire.rs`).
+/// (`retire.rs`), and one left empty but for slots in use asks for the
+/// caller's cache ([`Drain`]).
 ///
 /// # Safety
 /// As [`Inner::free`].
@@ -497,14 +540,11 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
 /// # Time complexity
 /// As [`Inner::free`], and O(1) for the retirement test (a retirement:
 /// see [`retire::after_free`]).
-pub(crate) unsafe fn free_in(g: &Settings, i: usize, p: *mut u8) -> Result<(), FreeError> {
+pub(crate) unsafe fn free_in(g: &Settings, i: usize, p: *mut u8) -> Result<Drain, FreeError> {
     let mut l = Locked::lock(i);
     // SAFETY: forwarded.
-    let r = unsafe { l.free(p, g) };
-    if r.is_ok() {
-        retire::after_free(g, i, l, false);
-    }
-    r
+    unsafe { l.free(p, g) }?;
+    Ok(retire::after_free(g, i, l, false))
 }
 
 /// `malloc_trim`'s work in shard `i` ([`Inner::trim`]) if it was ever
@@ -521,7 +561,7 @@ pub(crate) fn trim_in(g: &Settings, i: usize) -> u64 {
     let before = l.retired;
     // Only `after_free` may retire, and it takes the lock with it.
     if g.limited && i != 0 && !grow::retired(i) {
-        retire::after_free(g, i, l, true);
+        let _ = retire::after_free(g, i, l, true);
         let l = Locked::lock(i);
         return released + (l.retired - before);
     }
@@ -572,7 +612,8 @@ pub(crate) unsafe fn realloc(
             // go away while it is live), `f.ptr` a new block of at least
             // `size`; distinct blocks do not overlap.
             unsafe { core::ptr::copy_nonoverlapping(p, f.ptr, old.min(size)) };
-            // SAFETY: `p` is live and given up by the caller.
+            // SAFETY: `p` is live and given up by the caller. (A drain's
+            // request for the cache is the next free's or flush's to act on.)
             let _ = unsafe { free_in(g, i, p) };
             return Ok(f.ptr);
         }

@@ -215,6 +215,37 @@ pub(super) fn sweep(heap: &ShardHeap, hwm: usize, min: usize, page: usize) -> u6
     released
 }
 
+/// `malloc_trim`'s sweep: gives back to the kernel the whole pages of
+/// every free arena of `heap` below `hwm` that has a resident one, whatever
+/// its size. Returns the resident bytes given back (pages given back
+/// before, which `mincore` finds not resident, are not counted again).
+///
+/// # Time complexity
+/// O(arenas + pages below `hwm` / 512): a `mincore` per 512 pages of each
+/// free arena, and an `madvise` per free arena with a resident page.
+pub(super) fn trim(heap: &ShardHeap, hwm: usize, page: usize) -> u64 {
+    let top = heap.base().as_ptr() as usize + hwm;
+    let mut released = 0;
+    for a in heap.arenas() {
+        if a.info.in_use || a.info.cached || a.info.offset >= hwm {
+            continue;
+        }
+        let p = a.ptr.as_ptr() as usize;
+        let start = p.next_multiple_of(page);
+        let end = (p + a.info.size).min(top) & !(page - 1);
+        if end <= start {
+            continue;
+        }
+        let resident = crate::sys::resident(start, end - start, page);
+        // SAFETY: whole pages of a free arena of the heap (not in use, not
+        // cached in a quick list), cut at the mark: no one's data is there.
+        if resident != 0 && unsafe { give_back_pages(start, end - start, page) } != 0 {
+            released += resident as u64;
+        }
+    }
+    released
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@
 //! with 300 MiB of small blocks and freed under `ulimit -v 500000`, the
 //! program's own `mmap` of 150 MiB failed where glibc granted it.
 //!
-//! Now a shard other than shard 0 that a free leaves *empty* — no block in
+//! Now the start-up shards past shard 0 start retired ([`start_retired`]),
+//! and a shard other than shard 0 that a free leaves *empty* — no block in
 //! use, no slot in a thread cache, no address space withdrawn for a direct
 //! mapping — is *retired*, if its high-water mark had reached half its
 //! length since it was built (so a loop that allocates and frees one block
@@ -19,8 +20,9 @@
 //! memory: every allocation passes it by, and every address of its place
 //! is a hole ([`grow::in_hole`](super::grow::in_hole)), so a free of a
 //! pointer there is a foreign pointer's and the kernel may put anything
-//! there. When every shard is full, the lowest retired shard is *revived*
-//! before a new one is added ([`grow::revive`](super::grow::revive)): its
+//! there. When every shard is full (or every mapped one busy), the lowest
+//! retired shard is *revived* before a new one is added
+//! ([`grow::revive`](super::grow::revive)): its
 //! place is mapped again (`MAP_FIXED_NOREPLACE`: all of it, or the largest
 //! power-of-two part that fits) and the shard is built over the new
 //! mapping, whose pointer its blocks derive from. Its memory is fresh, so
@@ -29,22 +31,64 @@
 //! Without a limit nothing here runs: the one test is `Settings::limited`.
 
 use super::build::{self, Over};
-use super::{Inner, Locked, grow};
+use super::{Drain, Inner, Locked, grow};
 use crate::settings::Settings;
-use crate::slab::PAGE;
+use crate::slab::{self, PAGE};
+
+/// Bytes of slots in use below which a shard that would retire but for
+/// them drains: a thread cache holds at most this much (1 MiB,
+/// `tcache::MAX_BYTES`), so a shard whose last slots sit in caches drains,
+/// and one whose program still holds more does not make those frees slow.
+const DRAIN_BYTES: usize = 1 << 20;
 
 /// After a free in shard `i`, whose lock `l` holds: retires the shard if
 /// the free left it empty (see the module docs). `asked`: `malloc_trim`
 /// asks, and an empty shard retires however little it was used.
 ///
+/// A shard that would retire but for slots still in use — the program's,
+/// or thread caches' (a thread that frees its blocks keeps the last ones
+/// in its cache, and may never call again) — *drains*: its slab pages are
+/// marked so that a free of their slots passes the caches by and comes
+/// here, and the caller is asked to give its own cache back
+/// ([`Drain::FlushCache`]). Its last free then retires it. A draining shard
+/// whose slots in use grow past [`DRAIN_BYTES`] again (the program went on
+/// using it) stops draining.
+///
 /// # Time complexity
-/// O(1) unless it retires; then O(slab classes) for the empty pages, two
-/// system calls, and zeroing the table's partial first and last pages.
+/// O(1) unless it drains or retires: then O(arenas) to mark the pages,
+/// and for a retirement two system calls and zeroing the tables' partial
+/// first and last pages.
 #[inline]
-pub(crate) fn after_free(g: &Settings, i: usize, l: Locked, asked: bool) {
-    if g.limited && i != 0 && l.slab.counts.used_slots == 0 && retirable(g, i, &l, asked) {
-        retire(g, i, l);
+pub(crate) fn after_free(g: &Settings, i: usize, l: Locked, asked: bool) -> Drain {
+    if !g.limited || i == 0 {
+        return Drain::No;
     }
+    after_free_limited(g, i, l, asked)
+}
+
+#[cold]
+fn after_free_limited(g: &Settings, i: usize, mut l: Locked, asked: bool) -> Drain {
+    let used = l.slab.counts.used_bytes;
+    if l.slab.counts.used_slots == 0 {
+        if retirable(g, i, &l, asked) {
+            retire(g, i, l);
+        }
+        return Drain::No;
+    }
+    let inner = &mut *l;
+    if inner.draining {
+        if used > DRAIN_BYTES {
+            inner.draining = false;
+            inner.slab.set_draining(&inner.heap, false);
+        }
+        return Drain::No;
+    }
+    if used <= DRAIN_BYTES && retirable(g, i, inner, asked) {
+        inner.draining = true;
+        inner.slab.set_draining(&inner.heap, true);
+        return Drain::FlushCache;
+    }
+    Drain::No
 }
 
 /// Whether shard `i` is empty (nothing in use but empty slab pages, none
@@ -54,13 +98,31 @@ fn retirable(g: &Settings, i: usize, l: &Inner, asked: bool) -> bool {
     let len = grow::length(g, i);
     len != 0
         && l.withdrawn == 0
-        && (asked || l.hwm >= len / 2)
+        && (asked || (l.hwm >= len / 2 && l.frees - l.frees_at_build >= backoff(l.retires)))
         && l.heap.stats().in_use_bytes == (l.slab.counts.pages + l.slab.pooled_pages()) * PAGE
 }
 
-/// Retires shard `i` (empty: [`retirable`]), whose lock `l` holds.
+/// Frees a shard that retired `retires` times needs in its new life before
+/// it retires again: `2^retires - 1`. A program that allocates and frees a
+/// block as large as half a shard, alone in it, again and again would
+/// otherwise unmap and map it each time (about 14 µs more per round, the
+/// review measured with a 40 MiB block left unwritten); so the shard
+/// retires at the 1st, 2nd, 5th, 12th, 27th… round, a number of times
+/// logarithmic in the rounds.
+fn backoff(retires: u32) -> u64 {
+    (1u64 << retires.min(63)) - 1
+}
+
+/// Retires shard `i` (empty: [`retirable`]), whose lock `l` holds. A
+/// `free` leaves errno alone: a refused system call here does too.
 #[cold]
-fn retire(g: &Settings, i: usize, mut l: Locked) {
+fn retire(g: &Settings, i: usize, l: Locked) {
+    let saved = crate::sys::errno();
+    retire_now(g, i, l);
+    crate::sys::set_errno(saved);
+}
+
+fn retire_now(g: &Settings, i: usize, mut l: Locked) {
     // The empty pages (class spares, the pool) go back to the heap, which
     // is then one free arena.
     let inner = &mut *l;
@@ -81,7 +143,13 @@ fn retire(g: &Settings, i: usize, mut l: Locked) {
     // use) and nothing refers to it: no slot is cached (no slot is in use),
     // no address is handed out, and the layer and heap that described it
     // are replaced below before the lock is released.
-    unsafe { libc::munmap(region.cast(), len) };
+    if unsafe { libc::munmap(region.cast(), len) } != 0 {
+        // The kernel refused (splitting a mapping can pass
+        // `vm.max_map_count`): the memory is still there, and so is the
+        // shard, whole and empty. It stays as it is.
+        grow::set_live(i);
+        return;
+    }
     // SAFETY: we hold the lock; nothing refers to the shard's state but
     // `l`, which is not dereferenced again until the rebuild is done.
     let ok = unsafe {
@@ -96,6 +164,28 @@ fn retire(g: &Settings, i: usize, mut l: Locked) {
         unsafe { libc::abort() };
     }
     kept.restore(&mut l, len);
+}
+
+/// Under an address-space limit, at start-up: the start-up shards past
+/// shard 0 start retired — their memory unmapped before anything is built
+/// there — so that a program that uses little heap keeps the rest of the
+/// limit for its own mappings (at `ulimit -v 500000`, `python3` mapped
+/// 218 MiB more than under glibc, 234 MB in all, and could not `mmap`
+/// 300 MiB of its own, which glibc grants up to 400 MiB and more). They
+/// are mapped again as the heap fills, or when a thread finds every
+/// mapped shard busy (`lock_for_alloc_slow`). O(shards) system calls.
+///
+/// # Safety
+/// Initialisation, before any shard but 0 is built: `base + i *
+/// shard_size` for `i` in `1..shards` is shard `i`'s memory, part of the
+/// start-up reservation, which nothing uses yet.
+pub(crate) unsafe fn start_retired(base: usize, shard_size: usize, shards: usize) {
+    for i in 1..shards {
+        // SAFETY: the caller's contract: shard `i`'s unused memory.
+        if unsafe { libc::munmap((base + i * shard_size) as *mut libc::c_void, shard_size) } == 0 {
+            grow::set_retired(i);
+        }
+    }
 }
 
 /// Rebuilds retired shard `i` over the memory [`grow::revive`] just
@@ -120,23 +210,28 @@ pub(super) fn rebuild(i: usize) {
     grow::set_live(i);
 }
 
-/// What a rebuilt shard keeps of its earlier life, for the stats report:
-/// its counts and its highest high-water mark.
+/// What a rebuilt shard keeps of its earlier life: its counts and its
+/// highest high-water mark (for the stats report), and how often it
+/// retired.
 struct Kept {
     counts: [u64; 5],
+    slab: slab::Counts,
     hwm: usize,
+    retires: u32,
 }
 
 impl Kept {
     fn of(l: &Inner) -> Kept {
         Kept {
             counts: [l.allocs, l.frees, l.reallocs, l.released, l.retired],
+            slab: l.slab.counts,
             hwm: l.hwm.max(l.hwm_before),
+            retires: l.retires,
         }
     }
 
-    /// Puts them back into the rebuilt shard, adding `given` bytes of
-    /// memory given back.
+    /// Puts them back into the rebuilt shard; `given`: the bytes of memory
+    /// it gave back, if it just retired.
     fn restore(&self, l: &mut Inner, given: usize) {
         let [allocs, frees, reallocs, released, retired] = self.counts;
         l.allocs = allocs;
@@ -144,6 +239,9 @@ impl Kept {
         l.reallocs = reallocs;
         l.released = released;
         l.retired = retired + given as u64;
+        l.slab.counts = self.slab;
         l.hwm_before = self.hwm;
+        l.retires = self.retires + u32::from(given != 0);
+        l.frees_at_build = frees;
     }
 }

@@ -261,6 +261,37 @@ impl Slab {
         }
     }
 
+    /// Empties, at `dst`, what [`init_in_place`](Self::init_in_place)
+    /// leaves to zero bytes — the hint rings, the pool and the counts — for
+    /// a layer built again where one lived before (`shard/retire.rs`).
+    /// O(classes).
+    ///
+    /// # Safety
+    /// `dst` is valid for writes, and nothing refers to the layer there.
+    pub(crate) unsafe fn clear_in_place(dst: *mut Slab) {
+        // SAFETY: the caller's contract; each is its field's empty value.
+        unsafe {
+            (&raw mut (*dst).recent).write([Recent::EMPTY; CLASSES]);
+            (&raw mut (*dst).pool).write(EmptyPool::EMPTY);
+            (&raw mut (*dst).counts).write(Counts::default());
+        }
+    }
+
+    /// Marks every slab page of `heap` (each an arena in use) draining, or
+    /// not ([`States::set_draining`]): `shard/retire.rs` asks for the last
+    /// slots of a shard it would retire.
+    ///
+    /// # Time complexity
+    /// O(arenas of `heap`).
+    pub(crate) fn set_draining(&mut self, heap: &ShardHeap, on: bool) {
+        for a in heap.manager().arenas() {
+            let page = a.offset >> PAGE_SHIFT;
+            if a.in_use && page < self.pages && self.meta(page).class != 0 {
+                self.states.set_draining(page, on);
+            }
+        }
+    }
+
     /// Whether the layer serves new small blocks.
     #[inline]
     pub(crate) fn enabled(&self) -> bool {

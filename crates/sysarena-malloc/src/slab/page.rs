@@ -139,6 +139,32 @@ impl Meta {
         ((self.pools[k] as usize - self.pools[0] as usize) / (UNIT_WORDS * 8)) as u32
     }
 
+    /// Zeroes the records and every pool's entries of these pages (for a
+    /// layer built again over them: `shard/retire.rs`), giving their whole
+    /// pages back to the kernel. O(pages) at most (the partial pages
+    /// written).
+    ///
+    /// # Safety
+    /// No layer uses these records and entries (the caller is about to
+    /// build one over them), and nothing reads them without the shard's
+    /// lock, which the caller holds.
+    pub(crate) unsafe fn clear(&self) {
+        if self.records.is_null() {
+            return;
+        }
+        // SAFETY: this part's records and entries (`new`'s contract: ours,
+        // for ever, private anonymous memory); the caller's exclusive use.
+        unsafe {
+            crate::sys::zero(
+                self.records.cast(),
+                self.pages * core::mem::size_of::<PageMeta>(),
+            );
+            for (k, &pool) in self.pools.iter().enumerate() {
+                crate::sys::zero(pool.cast(), self.pages * KIND_WORDS[k] * 8);
+            }
+        }
+    }
+
     /// Whether there are no pages.
     pub(crate) fn is_none(&self) -> bool {
         self.records.is_null()

@@ -54,7 +54,6 @@ pub(crate) struct EmptyPool {
 
 impl EmptyPool {
     /// No page.
-    #[cfg(test)]
     pub(crate) const EMPTY: EmptyPool = EmptyPool {
         pages: [0; POOL_PAGES],
         len: 0,

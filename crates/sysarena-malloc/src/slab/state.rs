@@ -33,6 +33,11 @@ pub(crate) const LIVE: u8 = 1;
 /// The slot sits in a thread cache.
 pub(crate) const CACHED: u8 = 2;
 
+/// The bit of a page's word (in its class byte, whose classes stay below
+/// it) that marks the page draining ([`States::set_draining`]).
+const DRAINING: u8 = 0x80;
+const _: () = assert!(CLASSES < DRAINING as usize);
+
 /// Bytes of a state block.
 pub(crate) const BLOCK: usize = 4096;
 /// The smallest chunk.
@@ -227,7 +232,25 @@ impl States {
     /// Page `page`'s class + 1 (0: not a slab page).
     #[inline]
     pub(crate) fn class(&self, page: usize) -> u8 {
-        self.word(page) as u8
+        self.word(page) as u8 & !DRAINING
+    }
+
+    /// Marks page `page` (a slab page) draining, or not: while it is, a
+    /// free of one of its slots passes the thread caches by ([`locate`]
+    /// answers "not a slab page"), and reaches the shard under its lock
+    /// (`shard/retire.rs`). Under the shard's lock. O(1).
+    pub(crate) fn set_draining(&mut self, page: usize, on: bool) {
+        let w = self.word(page);
+        if w == 0 {
+            return;
+        }
+        let w = if on {
+            w | DRAINING as u64
+        } else {
+            w & !(DRAINING as u64)
+        };
+        // SAFETY: `page < pages` (the word is not 0).
+        unsafe { &*self.words.add(page) }.store(w, Ordering::Relaxed);
     }
 
     /// Slot `idx`'s state byte in page `page`, a slab page with more than
@@ -448,7 +471,8 @@ pub(crate) fn locate(off: usize) -> Lookup {
     let s: &'static States = unsafe { &*GLOBAL.get() };
     let w = s.word(off >> PAGE_SHIFT);
     let cls = w as u8;
-    if cls == 0 {
+    // A draining page's slots go to their shard under its lock.
+    if cls == 0 || cls & DRAINING != 0 {
         return Lookup::NotSlab;
     }
     let c = (cls as usize - 1).min(CLASSES - 1);

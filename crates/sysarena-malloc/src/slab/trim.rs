@@ -19,12 +19,14 @@ impl Slab {
     /// sweep gives their pages to the kernel), and in the pages that hold
     /// live slots every whole `page_size` page of free slots goes to the
     /// kernel (`MADV_DONTNEED`; it reads as zero when a slot there is
-    /// handed out again, and `calloc` clears it anyway). Returns the bytes
-    /// given to the kernel here (not those the heap's sweep gives back).
+    /// handed out again, and `calloc` clears it anyway). Returns the
+    /// resident bytes given to the kernel here (not those the heap's sweep
+    /// gives back).
     ///
     /// # Time complexity
     /// O(slab pages × slots per page / 64): each listed page's bitmap is
-    /// read once, a word at a time; one `madvise` per run of free pages.
+    /// read once, a word at a time; a `mincore` and at most one `madvise`
+    /// per run of free pages.
     pub(crate) fn trim(&mut self, heap: &mut ShardHeap, page_size: usize) -> u64 {
         if page_size == 0 || !page_size.is_power_of_two() || page_size > PAGE {
             return 0;
@@ -86,7 +88,7 @@ impl Slab {
             match (free, run) {
                 (true, None) => run = Some(at),
                 (false, Some(from)) => {
-                    released += give_back(base + from, at - from);
+                    released += give_back(base + from, at - from, page_size);
                     run = None;
                 }
                 _ => {}
@@ -94,20 +96,22 @@ impl Slab {
             at += page_size;
         }
         if let Some(from) = run {
-            released += give_back(base + from, at - from);
+            released += give_back(base + from, at - from, page_size);
         }
         released
     }
 }
 
-/// `MADV_DONTNEED` on `len` bytes at `p`; the bytes if the kernel took them.
-fn give_back(p: usize, len: usize) -> u64 {
+/// `MADV_DONTNEED` on `len` bytes at `p` (whole pages of `page_size`) if
+/// any of them is resident; the resident bytes if the kernel took them.
+fn give_back(p: usize, len: usize, page_size: usize) -> u64 {
+    let resident = crate::sys::resident(p, len, page_size);
     // SAFETY: whole pages of a slab page (trim_page's runs start on a
     // `page_size` boundary of the 64 KiB-aligned page and end on one, or at
     // the page's end) holding only free slots or the unused tail: nobody
     // uses their bytes, and reading as zero later is all the layer assumes.
-    if unsafe { crate::sys::dont_need(p as *mut u8, len) } {
-        len as u64
+    if resident != 0 && unsafe { crate::sys::dont_need(p as *mut u8, len) } {
+        resident as u64
     } else {
         0
     }
@@ -182,6 +186,10 @@ mod tests {
         let mut hwm = 0;
         let c = super::super::class_of(1024);
         let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 12);
+        for &p in &ps {
+            // SAFETY: live slots of 1 KiB: their pages become resident.
+            unsafe { p.write_bytes(1, 1024) };
+        }
         for &p in &ps[4..8] {
             free(&mut heap, &mut slab, p);
         }
@@ -189,6 +197,11 @@ mod tests {
             assert_eq!(slab.trim(&mut heap, size), 0, "page size {size}");
         }
         assert_eq!(slab.trim(&mut heap, 4096), 4096, "slots 4–7: page 1");
+        assert_eq!(
+            slab.trim(&mut heap, 4096),
+            0,
+            "given back already: not resident"
+        );
     }
 
     #[test]

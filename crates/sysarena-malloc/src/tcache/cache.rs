@@ -199,7 +199,13 @@ impl Cache {
         stack.copy_within(k..len, 0);
         self.lens[c] = len - k;
         self.bytes -= k * class_size(c);
-        shard::flush_cached(g, &mut batch[..k]);
+        if shard::flush_cached(g, &mut batch[..k]) == shard::Drain::FlushCache {
+            // A shard would give its memory back but for slots in use,
+            // perhaps in this cache (`shard/retire.rs`): give them back.
+            // (Once per shard that starts draining: the flushes below ask
+            // nothing more of this one.)
+            self.flush_all(g);
+        }
     }
 
     /// At a refill or flush, once [`SCAN_EVERY`] calls (or

@@ -236,6 +236,11 @@ pub(crate) unsafe fn free(g: &Settings, p: *mut u8) -> Freed {
     let size = class_size(c);
     if k.lens[c] == cap(c) || k.bytes + size > MAX_BYTES {
         make_room(g, k, c);
+        // Giving slots back may have made this slot's page drain
+        // (`shard/retire.rs`): then it goes to its shard, not here.
+        if !matches!(state::locate(off), Lookup::Slot(_)) {
+            return Freed::Pass;
+        }
     }
     slot.state.store(state::CACHED, Relaxed);
     k.push(c, p, size);

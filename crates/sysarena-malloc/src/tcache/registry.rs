@@ -265,7 +265,8 @@ pub(crate) fn reset_in_child(g: &Settings) {
                 let k = &mut *p;
                 for c in 0..CLASSES {
                     let n = k.lens[c].min(MAX_BIN);
-                    shard::flush_cached(g, &mut k.stacks[c][..n]);
+                    // Every stack goes back here: a drain asks no more.
+                    let _ = shard::flush_cached(g, &mut k.stacks[c][..n]);
                     k.lens[c] = 0;
                 }
                 k.bytes = 0;
