@@ -40,6 +40,11 @@ use crate::slab::{self, PAGE};
 /// `tcache::MAX_BYTES`), so a shard whose last slots sit in caches drains,
 /// and one whose program still holds more does not make those frees slow.
 const DRAIN_BYTES: usize = 1 << 20;
+/// Bytes of slots in use past which a draining shard stops draining: four
+/// times [`DRAIN_BYTES`], so that a shard whose use hovers about that
+/// bound does not mark and unmark its pages (and ask for caches) at every
+/// crossing.
+const UNDRAIN_BYTES: usize = 4 * DRAIN_BYTES;
 
 /// After a free in shard `i`, whose lock `l` holds: retires the shard if
 /// the free left it empty (see the module docs). `asked`: `malloc_trim`
@@ -51,7 +56,7 @@ const DRAIN_BYTES: usize = 1 << 20;
 /// marked so that a free of their slots passes the caches by and comes
 /// here, and the caller is asked to give its own cache back
 /// ([`Drain::FlushCache`]). Its last free then retires it. A draining shard
-/// whose slots in use grow past [`DRAIN_BYTES`] again (the program went on
+/// whose slots in use grow past [`UNDRAIN_BYTES`] (the program went on
 /// using it) stops draining.
 ///
 /// # Time complexity
@@ -77,7 +82,7 @@ fn after_free_limited(g: &Settings, i: usize, mut l: Locked, asked: bool) -> Dra
     }
     let inner = &mut *l;
     if inner.draining {
-        if used > DRAIN_BYTES {
+        if used > UNDRAIN_BYTES {
             inner.draining = false;
             inner.slab.set_draining(&inner.heap, false);
         }
