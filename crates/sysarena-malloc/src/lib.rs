@@ -51,8 +51,9 @@
 //!   class's one spare or waits in the shard's empty-page pool
 //!   (`slab/pool.rs`) for the next page any class carves — the pool is
 //!   emptied into the heap, its pages still resident, before the heap
-//!   serves a block of 16 KiB or more. Under `ulimit -v`, only shard 0 is
-//!   mapped at start, and a shard other than shard 0 that a free leaves
+//!   serves a block of 16 KiB or more. Under `ulimit -v` (unless
+//!   `SYSARENA_SHARDS` or `SYSARENA_RESERVE` fixes the shards), only shard
+//!   0 is mapped at start, and a shard other than shard 0 that a free leaves
 //!   empty unmaps its memory (a retired shard's place is mapped again when
 //!   every shard is full or busy: `shard/retire.rs`), so the program's own
 //!   mappings get the address space, as they do when glibc's heap

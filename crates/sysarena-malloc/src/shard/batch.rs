@@ -71,6 +71,7 @@ pub(crate) fn flush_cached(g: &Settings, ptrs: &mut [*mut u8]) -> Drain {
             }
             if let Found::Cached { page, class, idx } = inner.slab.find(base, *p) {
                 FLUSHED.fetch_add(1, Relaxed);
+                inner.cache_frees += 1;
                 // SAFETY: `find` just reported the slot cached: the calling
                 // cache holds it and gives it up.
                 unsafe { inner.slab.free(&mut inner.heap, page, class, idx) };

@@ -129,6 +129,8 @@ pub(super) fn set_retired(i: usize) {
     SHORT.store(true, Ordering::Release);
     RETIRED[i].store(true, Ordering::Release);
     RETIRED_NOW.fetch_add(1, Ordering::Relaxed);
+    // Address space came back: contention may map a shard again.
+    CONTENTION_SKIP.store(0, Ordering::Relaxed);
 }
 
 /// Maps a shard of `len` bytes at `at` and its tables; both or neither.
@@ -210,7 +212,8 @@ pub(super) fn set_live(i: usize) {
 /// request of `size` bytes at `align` that no shard could hold: the lowest
 /// retired shard whose place the kernel grants (all the length its tables
 /// were made for, or the largest power-of-two part of it that fits, down
-/// to [`MIN_GROWTH`] and enough for the request) is rebuilt over the new
+/// to [`MIN_GROWTH`] and enough for the request; only all of it if
+/// `whole`) is rebuilt over the new
 /// mapping by `rebuild`, which runs with the mapping recorded, under the
 /// growth lock, and must call [`set_live`] under the shard's lock. Returns the shard, or `None` when none is retired or none
 /// could be mapped.
@@ -223,6 +226,7 @@ pub(super) fn revive(
     g: &Settings,
     size: usize,
     align: usize,
+    whole: bool,
     rebuild: impl Fn(usize),
 ) -> Option<usize> {
     if RETIRED_NOW.load(Ordering::Relaxed) == 0 {
@@ -245,6 +249,9 @@ pub(super) fn revive(
             if let Some(p) = sys::map_fixed_noreplace(at, len) {
                 break Some(p);
             }
+            if whole {
+                break None;
+            }
             len /= 2;
         };
         let Some(p) = p else { continue };
@@ -257,6 +264,34 @@ pub(super) fn revive(
     sys::set_errno(saved);
     GROW.unlock();
     found
+}
+
+/// Contended allocations to let pass before [`revive_on_contention`] tries
+/// again after a try found no place it could map.
+static CONTENTION_SKIP: AtomicUsize = AtomicUsize::new(0);
+/// How many it lets pass.
+const CONTENTION_BACKOFF: usize = 1024;
+
+/// [`revive`] of a whole retired shard for a thread that found every
+/// mapped shard busy (no request: any shard serves it). When the program
+/// has taken the address space, every try fails; so after a failure the
+/// next [`CONTENTION_BACKOFF`] contended allocations do not try (a storm
+/// of refused mappings under the growth lock made four threads ten times
+/// slower), unless a shard retires meanwhile ([`set_retired`]).
+pub(super) fn revive_on_contention(g: &Settings, rebuild: impl Fn(usize)) -> Option<usize> {
+    if RETIRED_NOW.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let skip = CONTENTION_SKIP.load(Ordering::Relaxed);
+    if skip != 0 {
+        CONTENTION_SKIP.store(skip - 1, Ordering::Relaxed);
+        return None;
+    }
+    let r = revive(g, 0, crate::settings::MIN_ALIGN, true, rebuild);
+    if r.is_none() {
+        CONTENTION_SKIP.store(CONTENTION_BACKOFF, Ordering::Relaxed);
+    }
+    r
 }
 
 /// Takes the growth lock before `fork` (before the shard locks).

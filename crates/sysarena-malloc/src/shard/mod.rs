@@ -30,7 +30,7 @@ mod space;
 pub(crate) use batch::{flush_cached, refill};
 pub(crate) use build::{Plan, plan};
 pub(crate) use grow::{count, init as init_count, length, span};
-pub(crate) use retire::start_retired;
+pub(crate) use retire::{drain_epoch, start_retired};
 pub(crate) use space::{withdraw, withdrew};
 
 /// One shard's state, guarded by its lock.
@@ -61,9 +61,17 @@ pub(crate) struct Inner {
     /// life (`retire.rs`).
     pub(crate) retires: u32,
     pub(crate) frees_at_build: u64,
+    /// Slots thread caches gave back to this shard, ever (with `frees`,
+    /// what the retirement backoff counts).
+    pub(crate) cache_frees: u64,
     /// Whether the shard's slab pages are draining: it would retire but
-    /// for slots still in use, perhaps in thread caches (`retire.rs`).
+    /// for slots still in use, perhaps in thread caches (`retire.rs`);
+    /// the frees a drain may still take; drains that ended without
+    /// retiring; and the count of frees before which no drain starts.
     pub(crate) draining: bool,
+    pub(crate) drain_left: u64,
+    pub(crate) failed_drains: u32,
+    pub(crate) drain_quiet_until: u64,
 }
 
 /// A shard: a lock and the state it guards, on its own cache lines.
@@ -236,7 +244,7 @@ fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
     // past shard 0 start retired: `retire::start_retired`).
     if let Some(g) = crate::globals::get_if_ready()
         && g.limited
-        && let Some(i) = grow::revive(g, 0, MIN_ALIGN, retire::rebuild)
+        && let Some(i) = grow::revive_on_contention(g, retire::rebuild)
         && let Some(l) = Locked::try_lock(i)
     {
         set_home(i);
@@ -498,7 +506,7 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     // A retired shard's place mapped again, then each new shard (or one
     // another thread added meanwhile), is tried once; the thread moves to
     // the one that holds the block (its old home is full).
-    while let Some(i) = grow::revive(g, size, align, retire::rebuild) {
+    while let Some(i) = grow::revive(g, size, align, false, retire::rebuild) {
         let mut l = Locked::lock(i);
         if let Some(f) = l.alloc(size, align, g) {
             set_home(i);
@@ -613,7 +621,8 @@ pub(crate) unsafe fn realloc(
             // `size`; distinct blocks do not overlap.
             unsafe { core::ptr::copy_nonoverlapping(p, f.ptr, old.min(size)) };
             // SAFETY: `p` is live and given up by the caller. (A drain's
-            // request for the cache is the next free's or flush's to act on.)
+            // request for this thread's cache is dropped here: the caches
+            // see the drain at their next scan, `retire::drain_epoch`.)
             let _ = unsafe { free_in(g, i, p) };
             return Ok(f.ptr);
         }

@@ -32,37 +32,48 @@
 
 use super::build::{self, Over};
 use super::{Drain, Inner, Locked, grow};
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::settings::Settings;
 use crate::slab::{self, PAGE};
 
-/// Bytes of slots in use below which a shard that would retire but for
-/// them drains: a thread cache holds at most this much (1 MiB,
-/// `tcache::MAX_BYTES`), so a shard whose last slots sit in caches drains,
-/// and one whose program still holds more does not make those frees slow.
+/// Bytes of slots in use at most for a shard that would retire but for
+/// them to drain: what one thread cache holds at most (1 MiB,
+/// `tcache::MAX_BYTES`). A shard whose program still holds more does not
+/// make those frees slow.
 const DRAIN_BYTES: usize = 1 << 20;
-/// Bytes of slots in use past which a draining shard stops draining: four
-/// times [`DRAIN_BYTES`], so that a shard whose use hovers about that
-/// bound does not mark and unmark its pages (and ask for caches) at every
-/// crossing.
-const UNDRAIN_BYTES: usize = 4 * DRAIN_BYTES;
+
+/// Bumped each time a shard starts draining: each thread cache compares it
+/// at its next scan and, when it changed, gives its slots back (they may
+/// be the draining shard's last ones).
+static DRAIN_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// [`DRAIN_EPOCH`] now. O(1).
+pub(crate) fn drain_epoch() -> u64 {
+    DRAIN_EPOCH.load(Ordering::Relaxed)
+}
 
 /// After a free in shard `i`, whose lock `l` holds: retires the shard if
 /// the free left it empty (see the module docs). `asked`: `malloc_trim`
 /// asks, and an empty shard retires however little it was used.
 ///
-/// A shard that would retire but for slots still in use — the program's,
-/// or thread caches' (a thread that frees its blocks keeps the last ones
-/// in its cache, and may never call again) — *drains*: its slab pages are
-/// marked so that a free of their slots passes the caches by and comes
-/// here, and the caller is asked to give its own cache back
-/// ([`Drain::FlushCache`]). Its last free then retires it. A draining shard
-/// whose slots in use grow past [`UNDRAIN_BYTES`] (the program went on
-/// using it) stops draining.
+/// A shard that would retire but for at most [`DRAIN_BYTES`] of slots in
+/// use — the program's, or thread caches' (a thread that frees its blocks
+/// keeps the last ones in its cache, and may never call again) —
+/// *drains*: its slab pages are marked so that a free of their slots
+/// passes the caches by and comes here, the caller is asked to give its own
+/// cache back ([`Drain::FlushCache`]), and every other thread's cache gives
+/// its slots back at its next scan ([`drain_epoch`]). Its last free then
+/// retires it. A drain has a budget of locked frees (twice the slots in
+/// use when it began, and 64): if the shard has not emptied by then — the
+/// program keeps blocks there, or goes on using it — it stops, and the
+/// next drain waits for that budget times `2^failed drains` more frees.
+/// `malloc_trim` never starts one.
 ///
 /// # Time complexity
-/// O(1) unless it drains or retires: then O(arenas) to mark the pages,
-/// and for a retirement two system calls and zeroing the tables' partial
-/// first and last pages.
+/// O(1) unless a drain starts or ends or the shard retires: then
+/// O(arenas) to mark the pages, and for a retirement two system calls and
+/// zeroing the tables' partial first and last pages.
 #[inline]
 pub(crate) fn after_free(g: &Settings, i: usize, l: Locked, asked: bool) -> Drain {
     if !g.limited || i == 0 {
@@ -73,37 +84,65 @@ pub(crate) fn after_free(g: &Settings, i: usize, l: Locked, asked: bool) -> Drai
 
 #[cold]
 fn after_free_limited(g: &Settings, i: usize, mut l: Locked, asked: bool) -> Drain {
-    let used = l.slab.counts.used_bytes;
-    if l.slab.counts.used_slots == 0 {
+    let inner = &mut *l;
+    let (used, used_slots) = (inner.slab.counts.used_bytes, inner.slab.counts.used_slots);
+    if inner.draining {
+        inner.drain_left = inner.drain_left.saturating_sub(1);
+        if used_slots == 0 {
+            stop_draining(inner, false);
+        } else {
+            if inner.drain_left == 0 {
+                stop_draining(inner, true);
+            }
+            return Drain::No;
+        }
+    }
+    if used_slots == 0 {
         if retirable(g, i, &l, asked) {
             retire(g, i, l);
         }
         return Drain::No;
     }
-    let inner = &mut *l;
-    if inner.draining {
-        if used > UNDRAIN_BYTES {
-            inner.draining = false;
-            inner.slab.set_draining(&inner.heap, false);
-        }
-        return Drain::No;
-    }
-    if used <= DRAIN_BYTES && retirable(g, i, inner, asked) {
+    if !asked
+        && used <= DRAIN_BYTES
+        && freed(inner) >= inner.drain_quiet_until
+        && retirable(g, i, inner, false)
+    {
         inner.draining = true;
+        inner.drain_left = 2 * used_slots as u64 + 64;
         inner.slab.set_draining(&inner.heap, true);
+        DRAIN_EPOCH.fetch_add(1, Ordering::Relaxed);
         return Drain::FlushCache;
     }
     Drain::No
 }
 
+/// Ends shard `l`'s drain; `failed`: its budget ran out before it emptied,
+/// so the next drain waits longer.
+fn stop_draining(l: &mut Inner, failed: bool) {
+    l.draining = false;
+    l.slab.set_draining(&l.heap, false);
+    if failed {
+        l.failed_drains = l.failed_drains.saturating_add(1);
+        let budget = 2 * l.slab.counts.used_slots as u64 + 64;
+        l.drain_quiet_until = freed(l) + (budget << l.failed_drains.min(16));
+    }
+}
+
+/// Frees the shard has seen: under its lock, and given back by thread
+/// caches.
+fn freed(l: &Inner) -> u64 {
+    l.frees + l.cache_frees
+}
+
 /// Whether shard `i` is empty (nothing in use but empty slab pages, none
 /// withdrawn) and, unless `asked`, was at least half used since it was
-/// built.
+/// built, and has seen the frees of its retirement backoff.
 fn retirable(g: &Settings, i: usize, l: &Inner, asked: bool) -> bool {
     let len = grow::length(g, i);
     len != 0
         && l.withdrawn == 0
-        && (asked || (l.hwm >= len / 2 && l.frees - l.frees_at_build >= backoff(l.retires)))
+        && (asked || (l.hwm >= len / 2 && freed(l) - l.frees_at_build >= backoff(l.retires)))
         && l.heap.stats().in_use_bytes == (l.slab.counts.pages + l.slab.pooled_pages()) * PAGE
 }
 
@@ -219,7 +258,7 @@ pub(super) fn rebuild(i: usize) {
 /// highest high-water mark (for the stats report), and how often it
 /// retired.
 struct Kept {
-    counts: [u64; 5],
+    counts: [u64; 6],
     slab: slab::Counts,
     hwm: usize,
     retires: u32,
@@ -228,7 +267,14 @@ struct Kept {
 impl Kept {
     fn of(l: &Inner) -> Kept {
         Kept {
-            counts: [l.allocs, l.frees, l.reallocs, l.released, l.retired],
+            counts: [
+                l.allocs,
+                l.frees,
+                l.reallocs,
+                l.released,
+                l.retired,
+                l.cache_frees,
+            ],
             slab: l.slab.counts,
             hwm: l.hwm.max(l.hwm_before),
             retires: l.retires,
@@ -238,15 +284,16 @@ impl Kept {
     /// Puts them back into the rebuilt shard; `given`: the bytes of memory
     /// it gave back, if it just retired.
     fn restore(&self, l: &mut Inner, given: usize) {
-        let [allocs, frees, reallocs, released, retired] = self.counts;
+        let [allocs, frees, reallocs, released, retired, cache_frees] = self.counts;
         l.allocs = allocs;
         l.frees = frees;
         l.reallocs = reallocs;
         l.released = released;
         l.retired = retired + given as u64;
+        l.cache_frees = cache_frees;
         l.slab.counts = self.slab;
         l.hwm_before = self.hwm;
         l.retires = self.retires + u32::from(given != 0);
-        l.frees_at_build = frees;
+        l.frees_at_build = frees + cache_frees;
     }
 }

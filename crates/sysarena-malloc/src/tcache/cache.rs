@@ -117,6 +117,9 @@ pub(crate) struct Cache {
     /// Links in the list of caches (under `registry`'s lock).
     pub(super) next: *mut Cache,
     pub(super) prev: *mut Cache,
+    /// The shards' drain epoch this cache last saw (`tick`): when it
+    /// changes, a shard wants its last slots back (`shard/retire.rs`).
+    pub(super) seen_drain: u64,
     /// Each class's stack, bottom first.
     pub(super) stacks: [[*mut u8; MAX_BIN]; CLASSES],
 }
@@ -141,6 +144,7 @@ impl Cache {
             shown_blocks: AtomicUsize::new(0),
             next: core::ptr::null_mut(),
             prev: core::ptr::null_mut(),
+            seen_drain: 0,
         }
     }
 
@@ -224,6 +228,14 @@ impl Cache {
     /// 16.9 MB).
     #[inline]
     pub(super) fn tick(&mut self, g: &Settings) {
+        // A shard started draining since the last look (only under an
+        // address-space limit): every slot goes back, as it may be one of
+        // that shard's last.
+        let drain = shard::drain_epoch();
+        if drain != self.seen_drain {
+            self.seen_drain = drain;
+            self.flush_all(g);
+        }
         let now = self.calls + self.allocs + self.frees;
         if now - self.scanned < self.scan_every.max(SCAN_EVERY) {
             return;
@@ -267,6 +279,7 @@ const _: () = {
     let e = Cache::empty();
     assert!(UNREGISTERED == 0 && e.mode == 0 && e.bytes == 0 && e.lens[0] == 0);
     assert!(e.next.is_null() && e.prev.is_null() && e.allocs == 0 && e.frees == 0);
+    assert!(e.seen_drain == 0);
 };
 
 /// Calls served from caches, as of each cache's last publication.
