@@ -469,6 +469,12 @@ pub(crate) unsafe fn install(s: States) {
 pub(crate) fn locate(off: usize) -> Lookup {
     // SAFETY: written only during initialisation, before any caller.
     let s: &'static States = unsafe { &*GLOBAL.get() };
+    locate_in(s, off)
+}
+
+/// [`locate`] in the states `s`, whose page 0 is at offset 0.
+#[inline(always)]
+pub(super) fn locate_in(s: &States, off: usize) -> Lookup {
     let w = s.word(off >> PAGE_SHIFT);
     let cls = w as u8;
     // A draining page's slots go to their shard under its lock.

@@ -593,3 +593,43 @@ fn a_purge_hands_pooled_pages_to_the_heap_with_their_bytes() {
         assert!(hwm >= (page as usize - heap.base().as_ptr() as usize) + PAGE);
     }
 }
+
+/// A draining page (`shard/retire.rs`): the lock-free lookup the thread
+/// caches use says "not a slab page", so its frees go to the shard under
+/// its lock, where they work as before (a second one is a double free);
+/// the layer's invariants hold with the bit set (its check reads the class
+/// without it); clearing it makes the slots slots again.
+#[test]
+fn a_draining_page_is_no_slot_to_the_lock_free_lookup_and_frees_under_the_lock() {
+    use super::state::{Lookup, locate_in};
+    let (mut heap, mut slab) = setup(4);
+    let mut hwm = 0;
+    let c = class_of(100);
+    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 10);
+    let base = heap.base().as_ptr() as usize;
+    let off = |p: *mut u8| p as usize - base;
+    assert!(matches!(
+        locate_in(&slab.states, off(ps[3])),
+        Lookup::Slot(_)
+    ));
+    slab.set_draining(&heap, true);
+    for &p in &ps {
+        assert!(matches!(locate_in(&slab.states, off(p)), Lookup::NotSlab));
+    }
+    slab.check();
+    assert!(matches!(
+        free(&mut heap, &mut slab, ps[3]),
+        Found::Live { .. }
+    ));
+    assert_eq!(
+        free(&mut heap, &mut slab, ps[3]),
+        Found::Free,
+        "a double free"
+    );
+    slab.set_draining(&heap, false);
+    assert!(matches!(
+        locate_in(&slab.states, off(ps[4])),
+        Lookup::Slot(_)
+    ));
+    slab.check();
+}

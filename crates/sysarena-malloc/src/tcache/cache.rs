@@ -233,8 +233,7 @@ impl Cache {
         // that shard's last.
         let drain = shard::drain_epoch();
         if drain != self.seen_drain {
-            self.seen_drain = drain;
-            self.flush_all(g);
+            self.drained(g, drain);
         }
         let now = self.calls + self.allocs + self.frees;
         if now - self.scanned < self.scan_every.max(SCAN_EVERY) {
@@ -261,6 +260,15 @@ impl Cache {
         }
         self.active = 0;
         self.scan_every = in_use * SCAN_PER_CLASS;
+    }
+
+    /// A shard started draining (epoch `drain`): every slot goes back.
+    /// Out of line: `tick`, which runs at every refill, stays small.
+    #[cold]
+    #[inline(never)]
+    fn drained(&mut self, g: &Settings, drain: u64) {
+        self.seen_drain = drain;
+        self.flush_all(g);
     }
 
     /// Gives every slot back.
