@@ -275,7 +275,7 @@ impl Inner {
         let config = g.config;
         let layout = Layout::from_size_align(size, align).ok()?;
         self.slab.make_room_for(&mut self.heap, size);
-        let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
+        let mut before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let p = match self.heap.alloc(layout) {
             Ok(p) => p,
             // Nothing fits: give pooled empty slab pages back, and under
@@ -288,6 +288,11 @@ impl Inner {
                 if config.coalescing == Coalescing::Deferred {
                     self.heap.defragment();
                 }
+                // The pooled pages were arenas in use, never live blocks:
+                // measure the block's change from here (measured across
+                // the purge, a block smaller than the pages drove the live
+                // count below zero: a report's peak read 2^64 - 60,288).
+                before = counters::enabled().then(|| self.heap.stats().requested_bytes);
                 self.heap.alloc(layout).ok()?
             }
             Err(_) => return None,
