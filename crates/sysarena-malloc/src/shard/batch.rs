@@ -4,7 +4,8 @@
 use core::sync::atomic::AtomicU64;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{Drain, Locked, lock_for_alloc, owner};
+use super::locked::lock_for_alloc;
+use super::{Drain, Locked, owner};
 use crate::settings::Settings;
 use crate::slab::Found;
 

@@ -9,7 +9,8 @@ use core::ptr::NonNull;
 
 use sysarena::{Config, Heap, SliceManager, Slot};
 
-use super::{Released, SHARDS};
+use super::Released;
+use super::locked::SHARDS;
 use crate::slab::state::States;
 use crate::slab::{self, Meta, Slab};
 use crate::sys::{self, SyncCell};

@@ -4,25 +4,23 @@
 //! to the shard that owns the address, whichever thread it comes from. Shards
 //! are shared, not per thread, so nothing is stranded when a thread exits.
 //! Shard 0 is built at start-up, every other one by the first lock that
-//! takes it (`build.rs`).
+//! takes it (`build.rs`); the shards, their locks and the threads' homes
+//! are `locked.rs`. Here: a shard's state and its operations.
 
 use core::alloc::Layout;
-use core::mem::MaybeUninit;
-use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
 use sysarena::{AllocError, Coalescing, FreeError, ReallocError};
 
 use crate::counters;
-use crate::lock::Lock;
-use crate::settings::{MAX_SHARDS, MIN_ALIGN, Settings};
+use crate::settings::{MIN_ALIGN, Settings};
 use crate::slab::{self, Found, Fresh, ShardHeap, Slab};
-use crate::sys::SyncCell;
 use release::Released;
 
 pub(crate) mod batch;
 mod build;
 mod grow;
+mod locked;
 mod release;
 mod retire;
 mod space;
@@ -30,7 +28,9 @@ mod space;
 pub(crate) use batch::{flush_cached, refill};
 pub(crate) use build::{Plan, plan};
 pub(crate) use grow::{count, init as init_count, length, span};
-pub(crate) use retire::{drain_epoch, start_retired};
+pub(crate) use locked::{Locked, lock_all, owner, reset_all_in_child, unlock_all};
+use locked::{lock_for_alloc, set_home};
+pub(crate) use retire::{Drain, drain_epoch, start_retired};
 pub(crate) use space::{withdraw, withdrew};
 
 /// One shard's state, guarded by its lock.
@@ -72,185 +72,6 @@ pub(crate) struct Inner {
     pub(crate) drain_left: u64,
     pub(crate) failed_drains: u32,
     pub(crate) drain_quiet_until: u64,
-}
-
-/// A shard: a lock and the state it guards, on its own cache lines.
-#[repr(align(128))]
-pub(crate) struct Shard {
-    lock: Lock,
-    /// Whether `inner` is built (under the lock; see [`Locked::lock`]).
-    built: SyncCell<bool>,
-    inner: SyncCell<MaybeUninit<Inner>>,
-}
-
-static SHARDS: [Shard; MAX_SHARDS] = [const {
-    Shard {
-        lock: Lock::new(),
-        built: SyncCell::new(false),
-        // Zero bytes, not uninitialised: `build` leaves the parts whose
-        // empty value is zero unwritten (`Slab::init_in_place`).
-        inner: SyncCell::new(MaybeUninit::zeroed()),
-    }
-}; MAX_SHARDS];
-
-/// Spins on a taken home shard before moving to another.
-const SPIN_BEFORE_MOVE: u32 = 64;
-
-crate::tls::static_tls! {
-    /// The calling thread's shard: 0 until it moves (every thread starts
-    /// on shard 0, so a new thread's zero is already its home). Reading it
-    /// never allocates and works during thread exit.
-    fn home_cell() -> *mut usize = 0, "sysarena_malloc_home"
-}
-
-/// A held shard lock; derefs to the shard's state, unlocks on drop.
-pub(crate) struct Locked {
-    shard: &'static Shard,
-}
-
-impl Locked {
-    /// Takes shard `i`'s lock, waiting if needed; builds the shard if this
-    /// is its first use (see [`plan`]).
-    #[inline]
-    pub(crate) fn lock(i: usize) -> Locked {
-        let shard = &SHARDS[i];
-        shard.lock.lock();
-        Locked::taken(i)
-    }
-
-    /// Like `try_lock`, but without a write to a lock that is seen taken.
-    #[inline]
-    fn try_lock_if_free(i: usize) -> Option<Locked> {
-        let shard = &SHARDS[i];
-        (shard.lock.is_free() && shard.lock.try_lock()).then(|| Locked::taken(i))
-    }
-
-    #[inline]
-    fn try_lock(i: usize) -> Option<Locked> {
-        SHARDS[i].lock.try_lock().then(|| Locked::taken(i))
-    }
-
-    /// Shard `i`'s lock if the shard was ever used (built), else `None`:
-    /// for the reports, which have nothing to say about an unused shard
-    /// and should not build it.
-    pub(crate) fn lock_if_built(i: usize) -> Option<Locked> {
-        let shard = &SHARDS[i];
-        shard.lock.lock();
-        // SAFETY: `built` is read and written under the lock, which we hold.
-        let built = unsafe { *shard.built.get() };
-        let l = Locked { shard };
-        built.then_some(l)
-    }
-
-    /// The `Locked` of shard `i`, whose lock the caller just took, built.
-    #[inline]
-    fn taken(i: usize) -> Locked {
-        let shard = &SHARDS[i];
-        let l = Locked { shard };
-        // SAFETY: `built` is read and written under the lock, which we hold.
-        if !unsafe { *shard.built.get() } {
-            build::on_first_use(i);
-        }
-        l
-    }
-}
-
-impl Deref for Locked {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        // SAFETY: we hold the lock, and a `Locked` is only handed out for a
-        // built shard (`taken`, `lock_if_built`).
-        unsafe { (*self.shard.inner.get()).assume_init_ref() }
-    }
-}
-
-impl DerefMut for Locked {
-    fn deref_mut(&mut self) -> &mut Inner {
-        // SAFETY: as in `deref`; the lock makes this the only reference.
-        unsafe { (*self.shard.inner.get()).assume_init_mut() }
-    }
-}
-
-impl Drop for Locked {
-    #[inline]
-    fn drop(&mut self) {
-        self.shard.lock.unlock();
-    }
-}
-
-/// The shard that owns `addr`, if it lies in a shard's memory.
-#[inline]
-pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
-    let off = addr.wrapping_sub(g.base);
-    (off < span(g) && !grow::in_hole(g, off)).then_some(off >> g.shard_shift)
-}
-
-/// The calling thread's home shard (below `n`). A thread starts on shard
-/// 0 and moves only when it finds its home's lock taken
-/// ([`lock_for_alloc`]), as glibc makes a new arena only on contention: a
-/// program whose threads seldom meet builds one shard (`pigz -p 2`: one,
-/// where homes given in turn, thread k on shard k mod n, built two), at
-/// the same larson throughput (the crate README, "Homes on contention").
-#[inline]
-fn home(n: usize) -> usize {
-    // SAFETY: this thread's variable; no reference to it is held.
-    let v = unsafe { *home_cell() };
-    // Always below `n` (only `set_home` writes it, with a shard index); the
-    // test keeps a shard index whatever the cell holds. A retired shard
-    // (`retire.rs`) serves nothing: shard 0, which never retires, instead.
-    if v < n && !grow::retired(v) { v } else { 0 }
-}
-
-fn set_home(i: usize) {
-    // SAFETY: as in `home`.
-    unsafe { *home_cell() = i };
-}
-
-/// Locks a shard for an allocation: the thread's own if free, else the
-/// first free one after it (which becomes the thread's own), else waits for
-/// its own.
-#[inline]
-fn lock_for_alloc(n: usize) -> (usize, Locked) {
-    let h = home(n);
-    if let Some(l) = Locked::try_lock(h) {
-        return (h, l);
-    }
-    lock_for_alloc_slow(n, h)
-}
-
-#[cold]
-fn lock_for_alloc_slow(n: usize, h: usize) -> (usize, Locked) {
-    // The holder is usually another thread freeing one block here: wait
-    // that long before moving (a move makes two threads share a shard).
-    for _ in 0..SPIN_BEFORE_MOVE {
-        core::hint::spin_loop();
-        if let Some(l) = Locked::try_lock_if_free(h) {
-            return (h, l);
-        }
-    }
-    for k in 1..n {
-        let i = (h + k) % n;
-        // A retired shard's lock is free, but it serves nothing.
-        if grow::retired(i) {
-            continue;
-        }
-        if let Some(l) = Locked::try_lock(i) {
-            set_home(i);
-            return (i, l);
-        }
-    }
-    // Every mapped shard is busy: under an address-space limit, a retired
-    // shard is mapped again rather than waited for (the start-up shards
-    // past shard 0 start retired: `retire::start_retired`).
-    if let Some(g) = crate::globals::get_if_ready()
-        && g.limited
-        && let Some(i) = grow::revive_on_contention(g, retire::rebuild)
-        && let Some(l) = Locked::try_lock(i)
-    {
-        set_home(i);
-        return (i, l);
-    }
-    (h, Locked::lock(h))
 }
 
 impl Inner {
@@ -529,19 +350,6 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     None
 }
 
-/// Whether a free asks the calling thread to give its cache back: under
-/// an address-space limit, a shard that would retire but for slots still
-/// in use started draining (`retire.rs`), and the caller's cache may hold
-/// them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[must_use]
-pub(crate) enum Drain {
-    /// Nothing asked.
-    No,
-    /// Give the calling thread's cache back.
-    FlushCache,
-}
-
 /// Frees `p` in shard `i` (its owner) under the shard's lock; under an
 /// address-space limit a shard the free leaves empty gives its memory back
 /// (`retire.rs`), and one left empty but for slots in use asks for the
@@ -648,46 +456,6 @@ pub(crate) unsafe fn realloc(
             // SAFETY: `p` is live and given up by the caller.
             let _ = unsafe { free_in(g, i, p) };
             Ok(f.ptr)
-        }
-    }
-}
-
-// ----- fork ----------------------------------------------------------------------------
-
-/// Takes the growth lock (so the count cannot change), then every shard
-/// lock, in index order.
-pub(crate) fn lock_all() {
-    grow::lock_for_fork();
-    for s in &SHARDS[..count()] {
-        s.lock.lock();
-    }
-}
-
-/// Releases what [`lock_all`] took.
-pub(crate) fn unlock_all() {
-    for s in SHARDS[..count()].iter().rev() {
-        s.lock.unlock();
-    }
-    grow::unlock_after_fork();
-}
-
-/// In a forked child: every lock [`lock_all`] took in the parent's forking
-/// thread; the child's only thread frees them.
-pub(crate) fn reset_all_in_child() {
-    for s in &SHARDS[..count()] {
-        s.lock.reset_in_child();
-    }
-    grow::reset_in_child();
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_new_thread_starts_on_shard_zero() {
-        // Homes given in turn put the second thread on shard 1.
-        for _ in 0..3 {
-            let h = std::thread::spawn(|| super::home(16)).join().unwrap();
-            assert_eq!(h, 0);
         }
     }
 }

@@ -31,11 +31,24 @@
 //! Without a limit nothing here runs: the one test is `Settings::limited`.
 
 use super::build::{self, Over};
-use super::{Drain, Inner, Locked, grow};
+use super::{Inner, Locked, grow};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::settings::Settings;
 use crate::slab::{self, PAGE};
+
+/// Whether a free asks the calling thread to give its cache back: under
+/// an address-space limit, a shard that would retire but for slots still
+/// in use started draining (`retire.rs`), and the caller's cache may hold
+/// them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Drain {
+    /// Nothing asked.
+    No,
+    /// Give the calling thread's cache back.
+    FlushCache,
+}
 
 /// Bytes of slots in use at most for a shard that would retire but for
 /// them to drain: what one thread cache holds at most (1 MiB,

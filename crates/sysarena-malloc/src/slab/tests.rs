@@ -29,7 +29,7 @@ pub(crate) fn test_heap(pages: usize) -> ShardHeap {
 }
 
 /// The heap, page records and slot states of [`setup`].
-fn parts(pages: usize) -> (ShardHeap, Meta, States) {
+pub(super) fn parts(pages: usize) -> (ShardHeap, Meta, States) {
     let heap = test_heap(pages);
     let mem = sys::map_noreserve(pages * META_BYTES).unwrap();
     // SAFETY: zeroed records and pools for `pages` pages, leaked.
@@ -471,20 +471,6 @@ fn slot_states_of_live_pages_never_overlap() {
 }
 
 #[test]
-fn a_layer_built_in_place_is_the_one_new_returns() {
-    let (_heap, meta, states) = parts(4);
-    // SAFETY: zeroed metadata and states for 4 pages, leaked; the two
-    // layers are only compared, never used.
-    let a = unsafe { Slab::new(meta, states, 4, true) };
-    let mut b = Box::new(core::mem::MaybeUninit::<Slab>::zeroed());
-    // SAFETY: as above; `b` is zeroed, so its rings and counts are too.
-    unsafe { Slab::init_in_place(b.as_mut_ptr(), meta, states, 4, true) };
-    // SAFETY: every field was written or is a zero that is its empty value.
-    let b = unsafe { b.assume_init() };
-    assert_eq!(format!("{a:?}"), format!("{b:?}"));
-}
-
-#[test]
 fn emptied_pages_wait_in_the_pool_for_any_class_and_a_purge_gives_them_back() {
     let (mut heap, mut slab) = setup(64);
     let mut hwm = 0;
@@ -592,44 +578,4 @@ fn a_purge_hands_pooled_pages_to_the_heap_with_their_bytes() {
     for &page in &pooled {
         assert!(hwm >= (page as usize - heap.base().as_ptr() as usize) + PAGE);
     }
-}
-
-/// A draining page (`shard/retire.rs`): the lock-free lookup the thread
-/// caches use says "not a slab page", so its frees go to the shard under
-/// its lock, where they work as before (a second one is a double free);
-/// the layer's invariants hold with the bit set (its check reads the class
-/// without it); clearing it makes the slots slots again.
-#[test]
-fn a_draining_page_is_no_slot_to_the_lock_free_lookup_and_frees_under_the_lock() {
-    use super::state::{Lookup, locate_in};
-    let (mut heap, mut slab) = setup(4);
-    let mut hwm = 0;
-    let c = class_of(100);
-    let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 10);
-    let base = heap.base().as_ptr() as usize;
-    let off = |p: *mut u8| p as usize - base;
-    assert!(matches!(
-        locate_in(&slab.states, off(ps[3])),
-        Lookup::Slot(_)
-    ));
-    slab.set_draining(&heap, true);
-    for &p in &ps {
-        assert!(matches!(locate_in(&slab.states, off(p)), Lookup::NotSlab));
-    }
-    slab.check();
-    assert!(matches!(
-        free(&mut heap, &mut slab, ps[3]),
-        Found::Live { .. }
-    ));
-    assert_eq!(
-        free(&mut heap, &mut slab, ps[3]),
-        Found::Free,
-        "a double free"
-    );
-    slab.set_draining(&heap, false);
-    assert!(matches!(
-        locate_in(&slab.states, off(ps[4])),
-        Lookup::Slot(_)
-    ));
-    slab.check();
 }

@@ -1,8 +1,13 @@
-//! `malloc_trim`'s part of the slab layer: the memory the layer holds for
-//! slots nobody uses goes back — each class's empty spare and the
+//! What the slab layer gives back when asked: for `malloc_trim`, the
+//! memory it holds for slots nobody uses goes back — each class's empty spare and the
 //! empty-page pool to the heap (whose sweep then gives their pages to the
 //! kernel), and, inside pages that still hold live slots, every whole
 //! 4 KiB page all of whose slots are free straight to the kernel.
+//!
+//! And for a shard that would retire but for its last slots
+//! (`shard/retire.rs`), its pages are marked *draining*
+//! ([`Slab::set_draining`]), so that those slots' frees pass the thread
+//! caches by.
 //!
 //! Nothing here runs on its own: the layer keeps those pages on purpose
 //! (the spare and the pool spare a malloc/free loop a page fault each
@@ -14,6 +19,21 @@ use super::page::NONE;
 use super::{CLASSES, PAGE, PAGE_SHIFT, ShardHeap, Slab, class_size};
 
 impl Slab {
+    /// Marks every slab page of `heap` (each an arena in use) draining, or
+    /// not ([`States::set_draining`]): `shard/retire.rs` asks for the last
+    /// slots of a shard it would retire.
+    ///
+    /// # Time complexity
+    /// O(arenas of `heap`).
+    pub(crate) fn set_draining(&mut self, heap: &ShardHeap, on: bool) {
+        for a in heap.manager().arenas() {
+            let page = a.offset >> PAGE_SHIFT;
+            if a.in_use && page < self.pages && self.meta(page).class != 0 {
+                self.states.set_draining(page, on);
+            }
+        }
+    }
+
     /// Gives back what the layer holds for unused slots: the classes'
     /// empty spares and the pooled pages go to `heap` as free arenas (its
     /// sweep gives their pages to the kernel), and in the pages that hold
@@ -213,5 +233,46 @@ mod tests {
         assert!(all_set(&bits, 64, 64));
         assert!(!all_set(&bits, 128, 128));
         assert!(!all_set(&bits, 100, 200), "past the bitmap is not free");
+    }
+
+    /// A draining page (`shard/retire.rs`): the lock-free lookup the thread
+    /// caches use says "not a slab page", so its frees go to the shard under
+    /// its lock, where they work as before (a second one is a double free);
+    /// the layer's invariants hold with the bit set (its check reads the class
+    /// without it); clearing it makes the slots slots again.
+    #[test]
+    fn a_draining_page_is_no_slot_to_the_lock_free_lookup_and_frees_under_the_lock() {
+        use super::super::state::{Lookup, locate_in};
+        use super::super::{Found, class_of};
+        let (mut heap, mut slab) = setup(4);
+        let mut hwm = 0;
+        let c = class_of(100);
+        let ps = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 10);
+        let base = heap.base().as_ptr() as usize;
+        let off = |p: *mut u8| p as usize - base;
+        assert!(matches!(
+            locate_in(&slab.states, off(ps[3])),
+            Lookup::Slot(_)
+        ));
+        slab.set_draining(&heap, true);
+        for &p in &ps {
+            assert!(matches!(locate_in(&slab.states, off(p)), Lookup::NotSlab));
+        }
+        slab.check();
+        assert!(matches!(
+            free(&mut heap, &mut slab, ps[3]),
+            Found::Live { .. }
+        ));
+        assert_eq!(
+            free(&mut heap, &mut slab, ps[3]),
+            Found::Free,
+            "a double free"
+        );
+        slab.set_draining(&heap, false);
+        assert!(matches!(
+            locate_in(&slab.states, off(ps[4])),
+            Lookup::Slot(_)
+        ));
+        slab.check();
     }
 }
