@@ -23,7 +23,6 @@
 use core::fmt::Write;
 use core::sync::atomic::Ordering::Relaxed;
 
-use crate::settings::Settings;
 use crate::shard::{self, Locked};
 use crate::slab::{self, PAGE};
 use crate::sys::{self, Buf};
@@ -144,9 +143,7 @@ pub(crate) fn mallinfo2() -> libc::mallinfo2 {
         fordblks: 0,
         keepcost: 0,
     };
-    if globals::get_if_ready().is_none() {
-        return m;
-    }
+    // No shard before initialisation (`count` is 0).
     for i in 0..shard::count() {
         let Some(s) = snapshot(i) else { continue };
         m.arena += s.system();
@@ -197,20 +194,19 @@ pub(crate) fn malloc_stats() {
 /// [`malloc_stats`]' text, a piece at a time, to `put`.
 fn write_stats(mut put: impl FnMut(&[u8])) {
     let (mut system, mut in_use) = (0, 0);
-    if globals::get_if_ready().is_some() {
-        for i in 0..shard::count() {
-            let Some(s) = snapshot(i) else { continue };
-            system += s.system();
-            in_use += s.in_use();
-            let mut b = Buf::<160>::new();
-            let _ = write!(
-                b,
-                "Arena {i}:\nsystem bytes     = {:>10}\nin use bytes     = {:>10}\n",
-                s.system(),
-                s.in_use()
-            );
-            put(b.as_bytes());
-        }
+    // No shard before initialisation (`count` is 0).
+    for i in 0..shard::count() {
+        let Some(s) = snapshot(i) else { continue };
+        system += s.system();
+        in_use += s.in_use();
+        let mut b = Buf::<160>::new();
+        let _ = write!(
+            b,
+            "Arena {i}:\nsystem bytes     = {:>10}\nin use bytes     = {:>10}\n",
+            s.system(),
+            s.in_use()
+        );
+        put(b.as_bytes());
     }
     let mapped = big::MAPPED.load(Relaxed);
     let mut b = Buf::<256>::new();
@@ -249,52 +245,83 @@ pub(crate) unsafe fn malloc_info(options: i32, stream: *mut libc::FILE) -> i32 {
         unsafe { libc::fwrite(bytes.as_ptr().cast(), 1, bytes.len(), stream) };
     };
     put(b"<malloc version=\"1\">\n");
-    let g = globals::get_if_ready();
-    let (mut fast, mut rest, mut system, mut aspace) = ((0, 0), (0, 0), 0, 0);
-    for i in 0..g.map_or(0, |_| shard::count()) {
+    let mut all = HeapInfo::default();
+    // No shard before initialisation (`count` is 0).
+    for i in 0..shard::count() {
         let Some(s) = snapshot(i) else { continue };
-        let len = g.map_or(0, |g: &Settings| shard::length(g, i));
-        let f = (s.stats.cached_arenas, s.stats.cached_bytes);
-        // Free pieces other than the quick lists' arenas: the other free
-        // arenas, the free slots and the pooled pages.
-        // (Saturating: a cached arena counts whole in `cached_bytes`, but
-        // only below the high-water mark in `free`.)
-        let r = (
-            s.free_touched_arenas.saturating_sub(f.0)
-                + (s.slab.slots - s.slab.used_slots)
-                + s.pooled,
-            s.free().saturating_sub(f.1),
-        );
+        let h = HeapInfo {
+            fast: (s.stats.cached_arenas, s.stats.cached_bytes),
+            // Free pieces other than the quick lists' arenas: the other
+            // free arenas, the free slots and the pooled pages.
+            // (Saturating: a cached arena counts whole in `cached_bytes`,
+            // but only below the high-water mark in `free`.)
+            rest: (
+                s.free_touched_arenas.saturating_sub(s.stats.cached_arenas)
+                    + (s.slab.slots - s.slab.used_slots)
+                    + s.pooled,
+                s.free().saturating_sub(s.stats.cached_bytes),
+            ),
+            system: s.system(),
+            aspace: globals::get_if_ready().map_or(0, |g| shard::length(g, i)),
+        };
         let mut b = Buf::<640>::new();
-        let _ = write!(
-            b,
-            "<heap nr=\"{i}\">\n<sizes>\n</sizes>\n<total type=\"fast\" count=\"{}\" size=\"{}\"/>\n<total type=\"rest\" count=\"{}\" size=\"{}\"/>\n<system type=\"current\" size=\"{}\"/>\n<system type=\"max\" size=\"{}\"/>\n<aspace type=\"total\" size=\"{len}\"/>\n<aspace type=\"mprotect\" size=\"{len}\"/>\n</heap>\n",
-            f.0,
-            f.1,
-            r.0,
-            r.1,
-            s.system(),
-            s.system(),
-        );
+        let _ = write!(b, "<heap nr=\"{i}\">\n<sizes>\n</sizes>\n");
+        h.write(&mut b, None);
+        let _ = b.write_str("</heap>\n");
         put(b.as_bytes());
-        fast = (fast.0 + f.0, fast.1 + f.1);
-        rest = (rest.0 + r.0, rest.1 + r.1);
-        system += s.system();
-        aspace += len;
+        all.add(&h);
     }
     let mut b = Buf::<640>::new();
-    let _ = write!(
-        b,
-        "<total type=\"fast\" count=\"{}\" size=\"{}\"/>\n<total type=\"rest\" count=\"{}\" size=\"{}\"/>\n<total type=\"mmap\" count=\"{}\" size=\"{}\"/>\n<system type=\"current\" size=\"{system}\"/>\n<system type=\"max\" size=\"{system}\"/>\n<aspace type=\"total\" size=\"{aspace}\"/>\n<aspace type=\"mprotect\" size=\"{aspace}\"/>\n</malloc>\n",
-        fast.0,
-        fast.1,
-        rest.0,
-        rest.1,
-        big::live(),
-        big::MAPPED.load(Relaxed),
-    );
+    all.write(&mut b, Some((big::live(), big::MAPPED.load(Relaxed))));
+    let _ = b.write_str("</malloc>\n");
     put(b.as_bytes());
     0
+}
+
+/// What `malloc_info` says of a heap (a shard, or all of them): the
+/// quick lists' arenas (glibc's fastbins) and the other free pieces, each
+/// as (count, bytes); the memory; the address space.
+#[derive(Default)]
+struct HeapInfo {
+    fast: (usize, usize),
+    rest: (usize, usize),
+    system: usize,
+    aspace: usize,
+}
+
+impl HeapInfo {
+    fn add(&mut self, h: &HeapInfo) {
+        self.fast = (self.fast.0 + h.fast.0, self.fast.1 + h.fast.1);
+        self.rest = (self.rest.0 + h.rest.0, self.rest.1 + h.rest.1);
+        self.system += h.system;
+        self.aspace += h.aspace;
+    }
+
+    /// glibc's `total`, `system` and `aspace` elements, with the direct
+    /// mappings' `total` (count, bytes) after the free pieces' if `mmap`.
+    fn write<const N: usize>(&self, b: &mut Buf<N>, mmap: Option<(usize, usize)>) {
+        let HeapInfo {
+            fast,
+            rest,
+            system,
+            aspace,
+        } = self;
+        let _ = write!(
+            b,
+            "<total type=\"fast\" count=\"{}\" size=\"{}\"/>\n<total type=\"rest\" count=\"{}\" size=\"{}\"/>\n",
+            fast.0, fast.1, rest.0, rest.1,
+        );
+        if let Some((count, size)) = mmap {
+            let _ = writeln!(
+                b,
+                "<total type=\"mmap\" count=\"{count}\" size=\"{size}\"/>"
+            );
+        }
+        let _ = write!(
+            b,
+            "<system type=\"current\" size=\"{system}\"/>\n<system type=\"max\" size=\"{system}\"/>\n<aspace type=\"total\" size=\"{aspace}\"/>\n<aspace type=\"mprotect\" size=\"{aspace}\"/>\n",
+        );
+    }
 }
 
 /// glibc's `malloc_trim`: gives the kernel every whole page of free

@@ -412,6 +412,26 @@ fn successful_calls_leave_errno_alone() {
     let _ = std::fs::remove_file(exe);
 }
 
+/// Runs `exe ARGS` under `ulimit -v 500000`: under glibc if `preload` is
+/// `None`, else under the library with `SYSARENA_CHECK=1` and those
+/// variables too.
+fn under_limit(
+    exe: &Path,
+    args: &[&str],
+    preload: Option<&[(&str, &std::ffi::OsStr)]>,
+) -> std::process::Output {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -v 500000 && exec \"$0\" \"$@\""])
+        .arg(exe)
+        .args(args);
+    if let Some(env) = preload {
+        cmd.env("LD_PRELOAD", library())
+            .env("SYSARENA_CHECK", "1")
+            .envs(env.iter().copied());
+    }
+    cmd.output().expect("run a program under ulimit -v")
+}
+
 /// Under an address-space limit the heap starts with half the space left
 /// and maps more shards as it fills (`src/shard/grow.rs`): a program of
 /// small blocks alone reaches most of what it reaches under glibc (436 MiB
@@ -421,15 +441,8 @@ fn successful_calls_leave_errno_alone() {
 #[test]
 fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
     let exe = compile("enomem.c");
-    let lib = library();
     let reached = |preload: bool| -> (u64, String) {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "ulimit -v 500000 && exec \"$0\" fill 200"])
-            .arg(&exe);
-        if preload {
-            cmd.env("LD_PRELOAD", &lib).env("SYSARENA_CHECK", "1");
-        }
-        let out = cmd.output().expect("run enomem");
+        let out = under_limit(&exe, &["fill", "200"], preload.then_some(&[][..]));
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "enomem failed: {stderr}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "enomem ok\n");
@@ -497,7 +510,6 @@ fn mallinfo_malloc_trim_and_the_reports_answer_as_glibc_does() {
 #[test]
 fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
     let exe = compile("enomem.c");
-    let lib = library();
     let stats = std::env::temp_dir().join(format!("sysarena-refill-{}.txt", std::process::id()));
     let cases = [
         ("300", "150", "200"),
@@ -507,19 +519,12 @@ fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
     ];
     for (fill, map, size) in cases {
         for preload in [false, true] {
-            let mut cmd = Command::new("sh");
-            cmd.args([
-                "-c",
-                "ulimit -v 500000 && exec \"$0\" refill \"$1\" \"$2\" \"$3\"",
-            ])
-            .arg(&exe)
-            .args([fill, map, size]);
-            if preload {
-                cmd.env("LD_PRELOAD", &lib)
-                    .env("SYSARENA_CHECK", "1")
-                    .env("SYSARENA_STATS", &stats);
-            }
-            let out = cmd.output().expect("run enomem refill");
+            let env = [("SYSARENA_STATS", stats.as_os_str())];
+            let out = under_limit(
+                &exe,
+                &["refill", fill, map, size],
+                preload.then_some(&env[..]),
+            );
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(
                 out.status.success(),

@@ -191,7 +191,6 @@ fn retire_now(g: &Settings, i: usize, mut l: Locked) {
     }
     let len = grow::length(g, i);
     let region = l.heap.base().as_ptr();
-    let kept = Kept::of(&l);
     // A hole from here on: a free of an address there no longer reaches
     // this shard (it does not come here while we hold the lock either).
     grow::set_retired(i);
@@ -207,20 +206,35 @@ fn retire_now(g: &Settings, i: usize, mut l: Locked) {
         grow::set_live(i);
         return;
     }
-    // SAFETY: we hold the lock; nothing refers to the shard's state but
-    // `l`, which is not dereferenced again until the rebuild is done.
+    // SAFETY: we hold the lock; the shard's memory is gone.
+    unsafe { build_again(&mut l, i, Over::Nothing, len) };
+}
+
+/// Builds shard `i`, whose lock `l` holds, again in place over `over`
+/// (its tables zeroed first), keeping its counts and highest mark
+/// ([`Kept`]); `given`: the bytes it just gave back (0 when revived).
+/// Over no memory the manager refuses nothing, and over its memory again
+/// the same table and a region no larger than before serve: the build
+/// cannot fail, and if it did, the old state would describe memory that is
+/// gone or new, so the process aborts.
+///
+/// # Safety
+/// Nothing refers to the shard's state but `l`; over [`Over::Memory`],
+/// its memory is mapped, fresh and unused (`grow::revive`).
+unsafe fn build_again(l: &mut Locked, i: usize, over: Over, given: usize) {
+    let kept = Kept::of(l);
+    // SAFETY: the caller's contract; `l` is not dereferenced until the
+    // build is done.
     let ok = unsafe {
         build::zero_tables(i);
-        build::build(i, Over::Nothing)
+        build::build(i, over)
     };
     if !ok {
-        // Over no memory the manager refuses nothing: cannot happen, and
-        // the old state describes memory that is gone.
-        crate::sys::eprint(b"sysarena-malloc: cannot retire a shard; aborting\n");
+        crate::sys::eprint(b"sysarena-malloc: cannot build a shard again; aborting\n");
         // SAFETY: ends the process; nothing is unwound.
         unsafe { libc::abort() };
     }
-    kept.restore(&mut l, len);
+    kept.restore(l, given);
 }
 
 /// Under an address-space limit, at start-up: the start-up shards past
@@ -249,21 +263,10 @@ pub(crate) unsafe fn start_retired(base: usize, shard_size: usize, shards: usize
 /// mapped, and marks it live; under its lock.
 pub(super) fn rebuild(i: usize) {
     let mut l = Locked::lock(i);
-    let kept = Kept::of(&l);
     // SAFETY: we hold the lock; the shard is built over nothing (retired),
     // so nothing refers to its state but `l`; its new memory is mapped,
     // fresh and unused.
-    let ok = unsafe {
-        build::zero_tables(i);
-        build::build(i, Over::Memory)
-    };
-    if !ok {
-        // The same table and a region no larger than before: cannot fail.
-        crate::sys::eprint(b"sysarena-malloc: cannot revive a shard; aborting\n");
-        // SAFETY: ends the process; nothing is unwound.
-        unsafe { libc::abort() };
-    }
-    kept.restore(&mut l, 0);
+    unsafe { build_again(&mut l, i, Over::Memory, 0) };
     grow::set_live(i);
 }
 
