@@ -201,18 +201,30 @@ pub(super) unsafe fn give_back_pages(p: usize, len: usize, page: usize) -> u64 {
 /// [`VISIT_BYTES`] per arena ([`Released::sweep_due`]): amortised, one
 /// arena visited per 64 bytes of fresh memory.
 pub(super) fn sweep(heap: &ShardHeap, hwm: usize, min: usize, page: usize) -> u64 {
-    let top = heap.base().as_ptr() as usize + hwm;
-    let mut released = 0;
-    for a in heap.arenas() {
-        if a.info.in_use || a.info.cached || a.info.size < min || a.info.offset >= hwm {
-            continue;
-        }
-        let p = a.ptr.as_ptr() as usize;
+    free_below(heap, hwm, min)
         // SAFETY: a free arena of the heap (not in use, not cached in a
         // quick list), cut at the mark: no one's data is there.
-        released += unsafe { give_back_pages(p, (p + a.info.size).min(top) - p, page) };
-    }
-    released
+        .map(|(p, len)| unsafe { give_back_pages(p, len, page) })
+        .sum()
+}
+
+/// Every free arena of `heap` of at least `min` bytes below `hwm` (not
+/// cached in a quick list), as its address and its length cut at the
+/// mark: what a sweep or a trim may give back. O(arenas) to walk.
+fn free_below(
+    heap: &ShardHeap,
+    hwm: usize,
+    min: usize,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let top = heap.base().as_ptr() as usize + hwm;
+    heap.arenas()
+        .filter(move |a| {
+            !a.info.in_use && !a.info.cached && a.info.size >= min && a.info.offset < hwm
+        })
+        .map(move |a| {
+            let p = a.ptr.as_ptr() as usize;
+            (p, (p + a.info.size).min(top) - p)
+        })
 }
 
 /// `malloc_trim`'s sweep: gives back to the kernel the whole pages of
@@ -224,15 +236,10 @@ pub(super) fn sweep(heap: &ShardHeap, hwm: usize, min: usize, page: usize) -> u6
 /// O(arenas + pages below `hwm` / 512): a `mincore` per 512 pages of each
 /// free arena, and an `madvise` per free arena with a resident page.
 pub(super) fn trim(heap: &ShardHeap, hwm: usize, page: usize) -> u64 {
-    let top = heap.base().as_ptr() as usize + hwm;
     let mut released = 0;
-    for a in heap.arenas() {
-        if a.info.in_use || a.info.cached || a.info.offset >= hwm {
-            continue;
-        }
-        let p = a.ptr.as_ptr() as usize;
+    for (p, len) in free_below(heap, hwm, page) {
         let start = p.next_multiple_of(page);
-        let end = (p + a.info.size).min(top) & !(page - 1);
+        let end = (p + len) & !(page - 1);
         if end <= start {
             continue;
         }
