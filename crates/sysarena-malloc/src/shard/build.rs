@@ -243,7 +243,6 @@ pub(super) unsafe fn build(i: usize, over: Over) -> bool {
         (&raw mut (*inner).retires).write(0);
         (&raw mut (*inner).frees_at_build).write(0);
         (&raw mut (*inner).cache_frees).write(0);
-        (&raw mut (*inner).draining).write(false);
         (&raw mut (*inner).drain_left).write(0);
         (&raw mut (*inner).failed_drains).write(0);
         (&raw mut (*inner).drain_quiet_until).write(0);

@@ -133,6 +133,27 @@ pub(super) fn set_retired(i: usize) {
     CONTENTION_SKIP.store(0, Ordering::Relaxed);
 }
 
+/// The first of `len`, `len / 2`, `len / 4`, … down to `need` (only
+/// `len` if `whole`) that `map` maps, with what it returned; `None` if
+/// none. O(log(`len` / `need`)) calls of `map`.
+fn largest_part<T>(
+    mut len: usize,
+    need: usize,
+    whole: bool,
+    mut map: impl FnMut(usize) -> Option<T>,
+) -> Option<(T, usize)> {
+    while len >= need && len != 0 {
+        if let Some(t) = map(len) {
+            return Some((t, len));
+        }
+        if whole {
+            break;
+        }
+        len /= 2;
+    }
+    None
+}
+
 /// Maps a shard of `len` bytes at `at` and its tables; both or neither.
 fn map_shard(at: usize, len: usize) -> Option<(*mut u8, *mut u8)> {
     let region = sys::map_fixed_noreplace(at, len)?;
@@ -175,10 +196,10 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
         false
     } else {
         let at = g.base + n * g.shard_size;
-        let need = size.saturating_add(align).max(MIN_GROWTH);
-        let mut len = g.shard_size;
-        loop {
-            if let Some((p, tables)) = map_shard(at, len) {
+        // A whole shard is always tried (the request fits one).
+        let need = size.saturating_add(align).max(MIN_GROWTH).min(g.shard_size);
+        match largest_part(g.shard_size, need, false, |len| map_shard(at, len)) {
+            Some(((p, tables), len)) => {
                 LENGTHS[n].store(len, Ordering::Relaxed);
                 CAPS[n].store(len, Ordering::Relaxed);
                 if len < g.shard_size {
@@ -187,12 +208,9 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
                 TABLES[n].store(tables, Ordering::Relaxed);
                 REGIONS[n].store(p, Ordering::Release);
                 COUNT.store(n + 1, Ordering::Release);
-                break true;
+                true
             }
-            if len / 2 < need {
-                break false;
-            }
-            len /= 2;
+            None => false,
         }
     };
     sys::set_errno(saved);
@@ -241,20 +259,12 @@ pub(super) fn revive(
             continue;
         }
         let at = g.base + i * g.shard_size;
-        let mut len = tables(i).map_or(g.shard_size, |(_, cap)| cap);
-        let p = loop {
-            if len < need {
-                break None;
-            }
-            if let Some(p) = sys::map_fixed_noreplace(at, len) {
-                break Some(p);
-            }
-            if whole {
-                break None;
-            }
-            len /= 2;
+        let cap = tables(i).map_or(g.shard_size, |(_, cap)| cap);
+        let Some((p, len)) =
+            largest_part(cap, need, whole, |len| sys::map_fixed_noreplace(at, len))
+        else {
+            continue;
         };
-        let Some(p) = p else { continue };
         LENGTHS[i].store(len, Ordering::Relaxed);
         REGIONS[i].store(p, Ordering::Release);
         rebuild(i);
@@ -307,4 +317,23 @@ pub(crate) fn unlock_after_fork() {
 /// Frees it in the child after `fork`.
 pub(crate) fn reset_in_child() {
     GROW.reset_in_child();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::largest_part;
+
+    #[test]
+    fn the_largest_part_that_maps_is_taken_halving_down_to_the_need() {
+        let mut tried = Vec::new();
+        let fits = |len: usize| (len <= 4).then_some(len * 10);
+        let r = largest_part(16, 2, false, |len| {
+            tried.push(len);
+            fits(len)
+        });
+        assert_eq!((r, tried), (Some((40, 4)), vec![16, 8, 4]));
+        assert_eq!(largest_part(16, 2, true, fits), None, "whole: one try");
+        assert_eq!(largest_part(16, 32, false, fits), None, "below the need");
+        assert_eq!(largest_part(4, 2, true, fits), Some((40, 4)));
+    }
 }

@@ -64,11 +64,11 @@ pub(crate) struct Inner {
     /// Slots thread caches gave back to this shard, ever (with `frees`,
     /// what the retirement backoff counts).
     pub(crate) cache_frees: u64,
-    /// Whether the shard's slab pages are draining: it would retire but
-    /// for slots still in use, perhaps in thread caches (`retire.rs`);
-    /// the frees a drain may still take; drains that ended without
-    /// retiring; and the count of frees before which no drain starts.
-    pub(crate) draining: bool,
+    /// The locked frees the shard's drain may still take (0: its slab
+    /// pages are not draining; a shard drains when it would retire but for
+    /// slots still in use, perhaps in thread caches: `retire.rs`); drains
+    /// that ended without retiring; and the count of frees before which no
+    /// drain starts.
     pub(crate) drain_left: u64,
     pub(crate) failed_drains: u32,
     pub(crate) drain_quiet_until: u64,

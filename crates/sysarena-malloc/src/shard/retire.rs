@@ -39,8 +39,8 @@ use crate::slab::{self, PAGE};
 
 /// Whether a free asks the calling thread to give its cache back: under
 /// an address-space limit, a shard that would retire but for slots still
-/// in use started draining (`retire.rs`), and the caller's cache may hold
-/// them.
+/// in use started draining ([`after_free`]), and the caller's cache may
+/// hold them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub(crate) enum Drain {
@@ -99,8 +99,8 @@ pub(crate) fn after_free(g: &Settings, i: usize, l: Locked, asked: bool) -> Drai
 fn after_free_limited(g: &Settings, i: usize, mut l: Locked, asked: bool) -> Drain {
     let inner = &mut *l;
     let (used, used_slots) = (inner.slab.counts.used_bytes, inner.slab.counts.used_slots);
-    if inner.draining {
-        inner.drain_left = inner.drain_left.saturating_sub(1);
+    if inner.drain_left != 0 {
+        inner.drain_left -= 1;
         if used_slots == 0 {
             stop_draining(inner, false);
         } else {
@@ -121,7 +121,6 @@ fn after_free_limited(g: &Settings, i: usize, mut l: Locked, asked: bool) -> Dra
         && freed(inner) >= inner.drain_quiet_until
         && retirable(g, i, inner, false)
     {
-        inner.draining = true;
         inner.drain_left = 2 * used_slots as u64 + 64;
         inner.slab.set_draining(&inner.heap, true);
         DRAIN_EPOCH.fetch_add(1, Ordering::Relaxed);
@@ -133,7 +132,7 @@ fn after_free_limited(g: &Settings, i: usize, mut l: Locked, asked: bool) -> Dra
 /// Ends shard `l`'s drain; `failed`: its budget ran out before it emptied,
 /// so the next drain waits longer.
 fn stop_draining(l: &mut Inner, failed: bool) {
-    l.draining = false;
+    l.drain_left = 0;
     l.slab.set_draining(&l.heap, false);
     if failed {
         l.failed_drains = l.failed_drains.saturating_add(1);
