@@ -450,6 +450,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn zero_clears_exactly_its_range_across_whole_and_partial_pages() {
+        let len = 4 * 4096;
+        let p = map_noreserve(len).unwrap();
+        // SAFETY: the fresh mapping's `len` bytes, ours.
+        let all = unsafe { core::slice::from_raw_parts_mut(p, len) };
+        all.fill(7);
+        // From the middle of page 0 to the middle of page 3: the whole
+        // pages 1 and 2 go back, the partial ends are written.
+        let (from, to) = (100, 3 * 4096 + 50);
+        // SAFETY: inside the mapping, used by nothing else.
+        unsafe { zero(p.add(from), to - from) };
+        for (i, &b) in all.iter().enumerate() {
+            assert_eq!(b, if (from..to).contains(&i) { 0 } else { 7 }, "byte {i}");
+        }
+        // SAFETY: the mapping made above, no longer used.
+        unsafe { libc::munmap(p.cast(), len) };
+    }
+
+    #[test]
     fn resident_counts_only_touched_pages() {
         let page = 4096;
         // More pages than one mincore call covers.

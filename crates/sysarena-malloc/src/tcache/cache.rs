@@ -205,10 +205,10 @@ impl Cache {
         self.bytes -= k * class_size(c);
         if shard::flush_cached(g, &mut batch[..k]) == shard::Drain::FlushCache {
             // A shard would give its memory back but for slots in use,
-            // perhaps in this cache (`shard/retire.rs`): give them back.
-            // (Once per shard that starts draining: the flushes below ask
-            // nothing more of this one.)
-            self.flush_all(g);
+            // perhaps in this cache (`shard/retire.rs`): give them back now,
+            // not at the next scan. (Once per shard that starts draining:
+            // the flushes below ask nothing more of this one.)
+            self.drained(g, shard::drain_epoch());
         }
     }
 
@@ -262,8 +262,9 @@ impl Cache {
         self.scan_every = in_use * SCAN_PER_CLASS;
     }
 
-    /// A shard started draining (epoch `drain`): every slot goes back.
-    /// Out of line: `tick`, which runs at every refill, stays small.
+    /// A shard started draining (epoch `drain`, which this cache has now
+    /// answered): every slot goes back. Out of line: `tick`, which runs at
+    /// every refill, stays small.
     #[cold]
     #[inline(never)]
     fn drained(&mut self, g: &Settings, drain: u64) {
