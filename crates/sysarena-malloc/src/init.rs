@@ -185,6 +185,21 @@ unsafe fn init(g: &mut Settings) -> bool {
             libc::munmap(end as *mut _, raw as usize + raw_len - end);
         }
     }
+    if growable && shard_size > shard::START_LEN {
+        // Shard 0 keeps only its first bytes mapped; the rest of its place
+        // is mapped as its heap fills (`shard/grow.rs`, `extend`).
+        // SAFETY: the tail of shard 0's place in the fresh reservation,
+        // never used.
+        if unsafe {
+            libc::munmap(
+                base.add(shard::START_LEN).cast(),
+                shard_size - shard::START_LEN,
+            )
+        } == 0
+        {
+            shard::start_short(0, base, shard::START_LEN);
+        }
+    }
     let pages_per_shard = shard_size / slab::PAGE;
     // SAFETY: a fresh zeroed mapping of `META_BYTES` per page of every
     // start-up shard, page-aligned, leaked.

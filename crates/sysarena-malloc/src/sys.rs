@@ -335,6 +335,25 @@ pub(crate) fn map_fixed_noreplace(at: usize, len: usize) -> Option<*mut u8> {
     Some(p)
 }
 
+/// Extends the mapping `p .. p + len` in place to `new_len` bytes
+/// (`mremap` without `MREMAP_MAYMOVE`: the added bytes are more of the same
+/// mapping, fresh and zeroed, with its flags); false, with nothing changed,
+/// when the kernel refuses (the bytes after it are mapped, the limit has no
+/// room, or `p .. p + len` is not one whole mapping).
+///
+/// # Safety
+/// `p .. p + len` is memory of ours, all of one mapping made by
+/// [`map_anon`]'s callers (or part of one, from its start), and
+/// `new_len >= len`.
+pub(crate) unsafe fn extend_in_place(p: *mut u8, len: usize, new_len: usize) -> bool {
+    debug_assert!(new_len >= len);
+    // SAFETY: without `MREMAP_MAYMOVE` the mapping stays at `p` or the
+    // call fails; the caller's contract makes `p .. p + len` ours, and the
+    // kernel only takes the bytes after it where nothing is mapped.
+    let r = unsafe { libc::mremap(p.cast(), len, new_len, 0) };
+    r != libc::MAP_FAILED && r.cast::<u8>() == p
+}
+
 /// The address space this process may still map under `RLIMIT_AS`
 /// (`ulimit -v`): the limit less what is mapped now (`/proc/self/statm`);
 /// `None` when there is no limit.
@@ -466,6 +485,33 @@ mod tests {
         }
         // SAFETY: the mapping made above, no longer used.
         unsafe { libc::munmap(p.cast(), len) };
+    }
+
+    #[test]
+    fn a_mapping_extends_in_place_keeping_its_bytes_until_something_lies_after_it() {
+        let mib = 1 << 20;
+        // Where the shards go: the space after it is free.
+        let p = map_noreserve_near(growable_at(), mib).unwrap();
+        // SAFETY: the first byte of the fresh mapping.
+        unsafe { *p = 7 };
+        // SAFETY: `p .. p + mib` is that one mapping.
+        assert!(unsafe { extend_in_place(p, mib, 2 * mib) });
+        // SAFETY: the extended mapping's first and last bytes.
+        unsafe {
+            assert_eq!(*p, 7, "the old bytes stay");
+            assert_eq!(*p.add(2 * mib - 1), 0, "the new ones are zero");
+            *p.add(2 * mib - 1) = 9;
+        }
+        // Something right after it: it cannot grow, and nothing changes.
+        let next = map_fixed_noreplace(p as usize + 2 * mib, 4096).unwrap();
+        // SAFETY: as above.
+        assert!(!unsafe { extend_in_place(p, 2 * mib, 3 * mib) });
+        // SAFETY: both mappings, made here.
+        unsafe {
+            assert_eq!((*p, *p.add(2 * mib - 1)), (7, 9));
+            libc::munmap(next.cast(), 4096);
+            libc::munmap(p.cast(), 2 * mib);
+        }
     }
 
     #[test]

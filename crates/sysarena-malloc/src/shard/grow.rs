@@ -1,5 +1,6 @@
 //! More shards under an address-space limit: how many shards have memory
-//! ([`count`]), and mapping one more when every one is full ([`grow`]).
+//! ([`count`]), mapping one more when every one is full ([`grow`]), and
+//! extending a shard's mapping in place ([`extend`]).
 //!
 //! Without a limit the reservation is large (64 GiB, `MAP_NORESERVE`) and
 //! never grows. Under `ulimit -v` every mapped byte counts against the
@@ -14,6 +15,13 @@
 //! to as many shards as the address space left at start-up could hold
 //! (`Settings::max_shards`). (Not when `SYSARENA_SHARDS` or
 //! `SYSARENA_RESERVE` is set: they fix the shards.)
+//!
+//! Shard 0 itself starts with [`START_LEN`] bytes mapped, and a shard
+//! whose mapping is shorter than its tables allow (shard 0, or one mapped
+//! where only part of it fitted) grows in place, doubling, when it is full
+//! and every mapped shard is ([`extend`]): a program that allocates little
+//! keeps the limit for its own mappings, as under glibc, whose heap grows
+//! by `brk`.
 //!
 //! The shards stay one contiguous range (the owner of an address is a shift
 //! away), so the reservation is placed where nothing else goes: above it
@@ -216,6 +224,84 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
     sys::set_errno(saved);
     GROW.unlock();
     ok
+}
+
+/// The memory shard 0 starts with under an address-space limit (when the
+/// shards can grow): the rest of its place is mapped as its heap fills
+/// ([`extend`]), as glibc's heap grows by `brk`. Mapped whole (64 MiB at
+/// `ulimit -v 500000`), it left `python3` 87 MB less of the limit than
+/// glibc does, at start-up, for its own mappings.
+pub(crate) const START_LEN: usize = MIN_GROWTH;
+
+/// Records that only the first `len` bytes of shard `i`'s place are mapped,
+/// at `p` (initialisation, before the shard is built; [`extend`] maps more
+/// of it).
+pub(crate) fn start_short(i: usize, p: *mut u8, len: usize) {
+    LENGTHS[i].store(len, Ordering::Relaxed);
+    SHORT.store(true, Ordering::Release);
+    REGIONS[i].store(p, Ordering::Release);
+}
+
+/// Whether shard `i`'s memory is a mapping of its own shorter than its
+/// tables allow, which [`extend`] may grow. O(1).
+#[inline]
+pub(super) fn extendable(g: &Settings, i: usize) -> bool {
+    !retired(i)
+        && memory(i).is_some_and(|(_, len)| len < tables(i).map_or(g.shard_size, |(_, cap)| cap))
+}
+
+/// For a request that needs `need` bytes more than full shard `i` holds:
+/// extends the shard's mapping in place ([`sys::extend_in_place`]) by as
+/// many bytes as it has (doubling it), or by `need` if that is more, or
+/// by the largest power-of-two part of that which the limit leaves room
+/// for, down to `need`; never past the length its tables were made for.
+/// Returns the old and the new length: the caller adds the bytes to the
+/// shard's heap and then records the length ([`set_length`]), or gives
+/// them back ([`shrink_back`]). Under the shard's lock; errno is kept.
+///
+/// # Time complexity
+/// O(log(length / `need`)) `mremap` calls.
+#[cold]
+pub(super) fn extend(g: &Settings, i: usize, need: usize) -> Option<(usize, usize)> {
+    if !extendable(g, i) {
+        return None;
+    }
+    let (p, len) = memory(i)?;
+    let room = tables(i).map_or(g.shard_size, |(_, cap)| cap) - len;
+    let need = need.checked_next_multiple_of(crate::slab::PAGE)?;
+    if need > room {
+        return None;
+    }
+    let want = len.max(need).min(room);
+    let saved = sys::errno();
+    let r = largest_part(want, need, false, |add| {
+        // Whole slab pages: the shard's length stays a multiple of them.
+        let add = add & !(crate::slab::PAGE - 1);
+        // SAFETY: `p .. p + len` is shard `i`'s memory, one mapping of
+        // ours from its start (made by `grow`, `revive` or the start-up
+        // reservation, never split: nothing of ours changes a part's
+        // protection, and a withdrawal's hole makes the call fail); only
+        // the shard's lock holder changes it.
+        (add >= need && unsafe { sys::extend_in_place(p, len, len + add) }).then_some(add)
+    });
+    sys::set_errno(saved);
+    r.map(|(add, _)| (len, len + add))
+}
+
+/// Records shard `i`'s new length after [`extend`], once its heap holds
+/// the added bytes. Under the shard's lock.
+pub(super) fn set_length(i: usize, len: usize) {
+    LENGTHS[i].store(len, Ordering::Release);
+}
+
+/// Gives back the bytes [`extend`] added to shard `i` (from `old` to
+/// `new` bytes) when its heap could not take them. Under the shard's lock.
+pub(super) fn shrink_back(i: usize, old: usize, new: usize) {
+    if let Some((p, _)) = memory(i) {
+        // SAFETY: `p + old .. p + new` is the tail `extend` just added to
+        // the shard's mapping, which nothing uses.
+        unsafe { libc::munmap(p.add(old).cast(), new - old) };
+    }
 }
 
 /// Marks shard `i`, rebuilt over memory again (or whose memory could not

@@ -27,7 +27,7 @@ mod space;
 
 pub(crate) use batch::{flush_cached, refill};
 pub(crate) use build::{Plan, plan};
-pub(crate) use grow::{count, init as init_count, length, span};
+pub(crate) use grow::{START_LEN, count, init as init_count, length, span, start_short};
 pub(crate) use locked::{Locked, lock_all, owner, reset_all_in_child, unlock_all};
 use locked::{lock_for_alloc, set_home};
 pub(crate) use retire::{Drain, drain_epoch, start_retired};
@@ -132,6 +132,48 @@ impl Inner {
             ptr: p.as_ptr(),
             dirty,
         })
+    }
+
+    /// [`alloc`](Self::alloc) once shard `i`'s memory, full, is extended
+    /// in place ([`grow::extend`]: under an address-space limit, a mapping
+    /// shorter than its tables allow — shard 0 starts at
+    /// [`START_LEN`](grow::START_LEN)); `None` when it cannot be.
+    ///
+    /// # Time complexity
+    /// `grow::extend`'s `mremap` calls, then O(1) (`Heap::grow`, amortised)
+    /// and an allocation.
+    #[cold]
+    #[inline(never)]
+    fn alloc_extended(
+        &mut self,
+        i: usize,
+        size: usize,
+        align: usize,
+        g: &Settings,
+    ) -> Option<Fresh> {
+        // Room for the block at its alignment, or for a slab page at its.
+        // Another thread may have extended the shard since this one found
+        // it full.
+        if let Some(f) = self.alloc(size, align, g) {
+            return Some(f);
+        }
+        let need = size.max(slab::PAGE).checked_add(align.max(slab::PAGE))?;
+        let (p, _) = grow::memory(i)?;
+        let (old, new) = grow::extend(g, i, need)?;
+        // The heap is its one region, the shard's memory (`build`): its end
+        // is where the mapping grew.
+        let at_end = self.heap.end().as_ptr() == p.wrapping_add(old);
+        // SAFETY: the `new - old` bytes after the heap's end are the
+        // shard's mapping extended in place (`extend_in_place`): more of
+        // the same mapping, fresh, zeroed and ours for as long as the shard
+        // keeps its memory (`Heap::new`'s contract), used by nothing else.
+        if !at_end || unsafe { self.heap.grow(new - old) }.is_err() {
+            grow::shrink_back(i, old, new);
+            return None;
+        }
+        self.slab.extend_pages(new / slab::PAGE);
+        grow::set_length(i, new);
+        self.alloc(size, align, g)
     }
 
     /// After the high-water mark grew: gives back the pages of the free
@@ -327,6 +369,20 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
         let mut l = Locked::lock(i);
         if let Some(f) = l.alloc(size, align, g) {
             return Some(f);
+        }
+    }
+    // Under a limit, a shard whose mapping its tables allow to be longer
+    // (shard 0 starts short) is extended in place, the thread's own first.
+    if g.limited {
+        for k in 0..n {
+            let i = (first + k) % n;
+            if !grow::extendable(g, i) {
+                continue;
+            }
+            let mut l = Locked::lock(i);
+            if let Some(f) = l.alloc_extended(i, size, align, g) {
+                return Some(f);
+            }
         }
     }
     // A retired shard's place mapped again, then each new shard (or one

@@ -103,6 +103,15 @@ impl Slab {
         }
     }
 
+    /// The heap's region grew to `pages` pages (a shard extended in place
+    /// under an address-space limit): the layer carves pages there too, as
+    /// far as its records and slot states cover. O(1).
+    pub(crate) fn extend_pages(&mut self, pages: usize) {
+        if self.meta.pages >= pages && self.states.pages() >= pages {
+            self.pages = self.pages.max(pages);
+        }
+    }
+
     /// Empties, at `dst`, what [`init_in_place`](Self::init_in_place)
     /// leaves to zero bytes — the hint rings, the pool and the counts — for
     /// a layer built again where one lived before (`shard/retire.rs`).
