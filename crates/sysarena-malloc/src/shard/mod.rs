@@ -137,7 +137,7 @@ impl Inner {
     /// [`alloc`](Self::alloc) once shard `i`'s memory, full, is extended
     /// in place ([`grow::extend`]: under an address-space limit, a mapping
     /// shorter than its tables allow — shard 0 starts at
-    /// [`START_LEN`](grow::START_LEN)); `None` when it cannot be.
+    /// [`START_LEN`]); `None` when it cannot be.
     ///
     /// # Time complexity
     /// `grow::extend`'s `mremap` calls, then O(1) (`Heap::grow`, amortised)
