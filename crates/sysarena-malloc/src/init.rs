@@ -84,7 +84,18 @@ unsafe fn init(g: &mut Settings) -> bool {
     // for), the reservation is placed where it can grow, up to as many
     // shards as the whole address space left could hold (`shard/grow.rs`).
     let growable = limited.is_some() && !reserve_asked && !shards_asked;
-    let (raw, raw_len, tables, meta, states_mem, shard_size, shards, max_shards, descriptors) = loop {
+    let (
+        raw,
+        raw_len,
+        tables,
+        meta,
+        states_mem,
+        shard_size,
+        shards,
+        max_shards,
+        descriptors,
+        tabled,
+    ) = loop {
         // Shards are a power of two of bytes (whole slab pages), so that the
         // owner of an address is a shift away; more of them (unless asked
         // for a number) use what the rounding would leave unused.
@@ -108,17 +119,21 @@ unsafe fn init(g: &mut Settings) -> bool {
         } else {
             (shard_size / DESCRIPTOR_EVERY).clamp(256, DEFAULT_DESCRIPTORS)
         };
-        let pages = shards * (shard_size / slab::PAGE);
+        // Tables for the start-up shards, but under a limit where the shards
+        // can grow, for shard 0 alone: the others start retired, and get
+        // tables of their own when they are mapped (`shard/grow.rs`).
+        let tabled = if growable { 1 } else { shards };
+        let pages = tabled * (shard_size / slab::PAGE);
         let sizes = [
             // One slab page more: the shards start at the first 64 KiB
             // boundary (slab pages are 64 KiB-aligned arenas of the shards).
             shards
                 .checked_mul(shard_size)
                 .and_then(|n| n.checked_add(slab::PAGE)),
-            // Tables for the start-up shards (a shard added later maps its
-            // own), but a slot-state word for every page of every shard
-            // that may be: the lock-free lookup finds them by address.
-            shards
+            // Tables for the shards planned with them (a shard added later
+            // maps its own), but a slot-state word for every page of every
+            // shard that may be: the lock-free lookup finds them by address.
+            tabled
                 .checked_mul(descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
             pages.checked_mul(slab::META_BYTES),
@@ -153,6 +168,7 @@ unsafe fn init(g: &mut Settings) -> bool {
                 shards,
                 max_shards,
                 descriptors,
+                tabled,
             );
         }
         for (m, len) in maps.iter().zip(sizes) {
@@ -202,24 +218,25 @@ unsafe fn init(g: &mut Settings) -> bool {
     }
     let pages_per_shard = shard_size / slab::PAGE;
     // SAFETY: a fresh zeroed mapping of `META_BYTES` per page of every
-    // start-up shard, page-aligned, leaked.
-    let meta = unsafe { slab::Meta::new(meta, shards * pages_per_shard) };
+    // start-up shard planned with tables, page-aligned, leaked.
+    let meta = unsafe { slab::Meta::new(meta, tabled * pages_per_shard) };
     // SAFETY: a fresh zeroed mapping of the words of every page of every
-    // shard that may be, and the rest of the states of the start-up
-    // shards' pages, leaked.
+    // shard that may be, and the rest of the states of the pages of the
+    // start-up shards planned with tables, leaked.
     let states = unsafe {
         slab::state::States::with_backing(
             states_mem,
             max_shards * pages_per_shard,
-            shards * pages_per_shard,
+            tabled * pages_per_shard,
         )
     };
     // SAFETY: initialisation, before any lookup.
     unsafe { slab::state::install(states) };
     // SAFETY: initialisation, before any other access to the shards: each
-    // shard's table is its own `descriptors` slots in the fresh (zeroed)
-    // table mapping, its page records its own `pages_per_shard` in the
-    // fresh record mapping, and its region its own `shard_size` bytes of
+    // of the first `tabled` shards' table is its own `descriptors` slots in
+    // the fresh (zeroed) table mapping, its page records its own
+    // `pages_per_shard` in the fresh record mapping (the others start
+    // retired: `start_retired` below), and each region its own `shard_size` bytes of
     // the reservation, starting on a 64 KiB boundary; all are leaked for
     // the process's life.
     let ok = unsafe {
@@ -228,6 +245,7 @@ unsafe fn init(g: &mut Settings) -> bool {
             shard_size,
             tables: tables.cast::<Slot>(),
             descriptors,
+            tabled,
             config: g.config,
             meta,
             pages_per_shard,

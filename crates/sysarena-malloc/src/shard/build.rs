@@ -11,18 +11,21 @@ use sysarena::{Config, Heap, SliceManager, Slot};
 
 use super::Released;
 use super::locked::SHARDS;
+use crate::settings::MAX_SHARDS;
 use crate::slab::state::States;
 use crate::slab::{self, Meta, Slab};
 use crate::sys::{self, SyncCell};
 
 /// Where the start-up shards' memory is: shard `i` has `shard_size` bytes
-/// at `base + i * shard_size`, `descriptors` slots at `tables + i *
-/// descriptors`, and (unless `meta` is none: no slab layer) the page
-/// records and bitmap pools of pages `i * pages_per_shard ..` in `meta`,
-/// and as many pages' states in `states` (whose slot-state words cover
-/// every shard that may be). A shard added later under an address-space
-/// limit has its memory at the same place but in a mapping of its own, and
-/// its tables in another ([`added_layout`], `grow.rs`).
+/// at `base + i * shard_size`, and each of the first `tabled` shards
+/// `descriptors` slots at `tables + i * descriptors`, and (unless `meta`
+/// is none: no slab layer) the page records and bitmap pools of pages
+/// `i * pages_per_shard ..` in `meta`, and as many pages' states in
+/// `states` (whose slot-state words cover every shard that may be). A
+/// shard added later under an address-space limit has its memory at the
+/// same place but in a mapping of its own, and its tables in another
+/// ([`added_layout`], `grow.rs`); so do the start-up shards past `tabled`
+/// (under a limit, all but shard 0: they start retired), once revived.
 /// Written once by initialisation ([`plan`]) before any shard is built or
 /// locked, only read after (by [`build`]).
 #[derive(Clone, Copy)]
@@ -31,6 +34,8 @@ pub(crate) struct Plan {
     pub(crate) shard_size: usize,
     pub(crate) tables: *mut Slot,
     pub(crate) descriptors: usize,
+    /// Start-up shards whose tables are the planned ones.
+    pub(crate) tabled: usize,
     pub(crate) config: Config,
     pub(crate) meta: Meta,
     pub(crate) pages_per_shard: usize,
@@ -39,6 +44,20 @@ pub(crate) struct Plan {
 }
 
 static PLAN: SyncCell<MaybeUninit<Plan>> = SyncCell::new(MaybeUninit::uninit());
+
+/// The one-slot descriptor table of each start-up shard past the planned
+/// tables while it has none: built retired, over no memory, its empty heap
+/// still needs a table (written by the shard's lock holder alone).
+static NO_TABLE: SyncCell<[Slot; MAX_SHARDS]> = SyncCell::new([Slot::EMPTY; MAX_SHARDS]);
+
+/// Whether shard `i` has tables: the planned ones, or a mapping of its own
+/// (`grow.rs`). One without is retired and gets its own before it is
+/// revived. O(1).
+pub(super) fn has_tables(i: usize) -> bool {
+    // SAFETY: written by `plan` before any shard can be revived.
+    let p = unsafe { (*PLAN.get()).assume_init_ref() };
+    i < p.tabled || super::grow::tables(i).is_some()
+}
 
 /// Where the tables of a shard added later lie in their mapping
 /// ([`added_layout`]).
@@ -138,6 +157,16 @@ fn parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize
                 )
             }
         }
+        // A start-up shard without tables (retired since start-up, never
+        // revived): no slab layer and a table of one slot, enough for a
+        // heap over no memory.
+        None if i >= p.tabled => (
+            region,
+            size,
+            Meta::NONE,
+            States::NONE,
+            (NO_TABLE.get().cast::<Slot>().wrapping_add(i), 1),
+        ),
         // Shard `i`'s own `descriptors` slots of the planned tables.
         None => (
             region,

@@ -351,6 +351,19 @@ pub(super) fn revive(
         else {
             continue;
         };
+        if !super::build::has_tables(i) {
+            // A start-up shard retired since start-up under a limit: its
+            // tables were not planned (they took the limit from the
+            // program), so it gets them now, as `grow` makes a new shard's,
+            // for a whole shard (it may grow in place: `extend`).
+            let Some(t) = sys::map_noreserve(super::build::added_tables_bytes(g.shard_size)) else {
+                // SAFETY: the mapping just made, never used.
+                unsafe { libc::munmap(p.cast(), len) };
+                continue;
+            };
+            CAPS[i].store(g.shard_size, Ordering::Relaxed);
+            TABLES[i].store(t, Ordering::Release);
+        }
         LENGTHS[i].store(len, Ordering::Relaxed);
         REGIONS[i].store(p, Ordering::Release);
         rebuild(i);

@@ -360,6 +360,15 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
     if let Some(f) = l.alloc(size, align, g) {
         return Some(f);
     }
+    // Under a limit, the thread's own shard, full, grows in place if its
+    // mapping may (shard 0 starts short): its threads would otherwise
+    // find it full on every call and take another shard's lock.
+    if g.limited
+        && grow::extendable(g, first)
+        && let Some(f) = l.alloc_extended(first, size, align, g)
+    {
+        return Some(f);
+    }
     drop(l);
     for k in 1..n {
         let i = (first + k) % n;
@@ -371,10 +380,9 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> Option<Fresh> {
             return Some(f);
         }
     }
-    // Under a limit, a shard whose mapping its tables allow to be longer
-    // (shard 0 starts short) is extended in place, the thread's own first.
+    // Then any other shard whose mapping may grow.
     if g.limited {
-        for k in 0..n {
+        for k in 1..n {
             let i = (first + k) % n;
             if !grow::extendable(g, i) {
                 continue;
