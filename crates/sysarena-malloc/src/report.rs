@@ -88,7 +88,7 @@ fn report(g: &Settings, fd: i32) {
     let mapped: usize = (0..shards).map(|i| crate::shard::length(g, i)).sum();
     let _ = writeln!(
         b,
-        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes ({} bytes in all: a shard added under an address-space limit may be shorter, with fewer descriptors), {} descriptors each, slab layer {}",
+        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes ({} bytes mapped in all: under an address-space limit a shard may be shorter, and one added or revived has tables of its own), {} descriptors each, slab layer {}",
         sys::pid(),
         g.config.policy,
         g.config.coalescing,

@@ -40,12 +40,15 @@ use crate::sys;
 /// a shard also sees its memory and [`REGIONS`] entry.
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 
-/// The mapping of each shard added by [`grow`] (null for the shards of the
-/// start-up reservation), so that its blocks derive from the pointer the
-/// kernel returned; its length (`shard_size`, or less for the last one the
-/// limit left room for); and the mapping of its tables (descriptors, page
-/// records, slot states: `build::added_layout`), made with it so that the
-/// start-up tables are only as large as the start-up shards.
+/// The mapping of each shard added by [`grow`], mapped again by
+/// [`revive`] or started short ([`start_short`]; null for the other
+/// shards of the start-up reservation), so that its blocks derive from the
+/// pointer the kernel returned; its length (`shard_size`, or less for a
+/// shard the limit left room for only in part, or one that grows in place:
+/// [`extend`]); and the mapping of its tables (descriptors, page records,
+/// slot states: `build::added_layout`), made with it so that the start-up
+/// tables are only as large as the shards planned with them (under a
+/// limit, shard 0 alone: a start-up shard revived maps its own).
 static REGIONS: [AtomicPtr<u8>; MAX_SHARDS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_SHARDS];
 static LENGTHS: [AtomicUsize; MAX_SHARDS] = [const { AtomicUsize::new(0) }; MAX_SHARDS];
@@ -98,8 +101,8 @@ pub(super) fn memory(i: usize) -> Option<(*mut u8, usize)> {
 }
 
 /// The mapping of shard `i`'s own tables and the shard length they were
-/// laid out for, if [`grow`] added it (`None`: its tables are the start-up
-/// ones).
+/// laid out for, if [`grow`] added it or [`revive`] gave it tables (`None`:
+/// its tables are the planned ones, if it has any: `build::has_tables`).
 pub(super) fn tables(i: usize) -> Option<(*mut u8, usize)> {
     let t = TABLES[i].load(Ordering::Acquire);
     (!t.is_null()).then(|| (t, CAPS[i].load(Ordering::Relaxed)))

@@ -243,7 +243,8 @@ unsafe fn build_again(l: &mut Locked, i: usize, over: Over, given: usize) {
 /// 218 MiB more than under glibc, 234 MB in all, and could not `mmap`
 /// 300 MiB of its own, which glibc grants up to 400 MiB and more). They
 /// are mapped again as the heap fills, or when a thread finds every
-/// mapped shard busy (`lock_for_alloc_slow`). O(shards) system calls.
+/// mapped shard busy (`lock_for_alloc_slow`), with tables of their own
+/// (the planned tables are shard 0's alone then). O(shards) system calls.
 ///
 /// # Safety
 /// Initialisation, before any shard but 0 is built: `base + i *
