@@ -84,6 +84,10 @@ unsafe fn init(g: &mut Settings) -> bool {
     // for), the reservation is placed where it can grow, up to as many
     // shards as the whole address space left could hold (`shard/grow.rs`).
     let growable = limited.is_some() && !reserve_asked && !shards_asked;
+    // Whether the reservation lies where it was placed to grow (else, in
+    // the kernel's own area, the space after shard 0 is where the
+    // program's next mappings go).
+    let at_hint;
     let (
         raw,
         raw_len,
@@ -141,10 +145,11 @@ unsafe fn init(g: &mut Settings) -> bool {
         ];
         let mut maps = [core::ptr::null_mut::<u8>(); 4];
         let mut ok = true;
+        let hint = if growable { sys::growable_at() } else { 0 };
         for (k, (m, len)) in maps.iter_mut().zip(sizes).enumerate() {
             let map = |len| {
                 if k == 0 && growable {
-                    sys::map_noreserve_near(sys::growable_at(), len)
+                    sys::map_noreserve_near(hint, len)
                 } else {
                     sys::map_noreserve(len)
                 }
@@ -158,6 +163,7 @@ unsafe fn init(g: &mut Settings) -> bool {
             }
         }
         if ok {
+            at_hint = growable && maps[0] as usize == hint;
             break (
                 maps[0],
                 sizes[0].unwrap_or(0),
@@ -201,9 +207,13 @@ unsafe fn init(g: &mut Settings) -> bool {
             libc::munmap(end as *mut _, raw as usize + raw_len - end);
         }
     }
-    if growable && shard_size > shard::START_LEN {
+    if at_hint && shard_size > shard::START_LEN {
         // Shard 0 keeps only its first bytes mapped; the rest of its place
-        // is mapped as its heap fills (`shard/grow.rs`, `extend`).
+        // is mapped as its heap fills (`shard/grow.rs`, `extend`). Not
+        // where the kernel put the reservation elsewhere (a smaller
+        // address space than the hint's 16–32 TiB, or the range taken):
+        // there the program's own next mappings would fill shard 0's
+        // place, and shard 0 would stay at a few MiB.
         // SAFETY: the tail of shard 0's place in the fresh reservation,
         // never used.
         if unsafe {

@@ -238,10 +238,11 @@ fn report(g: &Settings, fd: i32) {
         sum.free_touched,
         sum.free_arenas,
     );
+    let (extended, refused) = crate::shard::extensions();
     let _ = writeln!(
         b,
-        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; memory of retired shards unmapped: {} bytes ({} shards retired now); segregated-fit fallback searches: {}",
-        sum.released, sum.withdrawn, sum.retired, sum.retired_now, sum.fallback
+        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; memory of retired shards unmapped: {} bytes ({} shards retired now); shard mappings grown in place: {} times ({} refused); segregated-fit fallback searches: {}",
+        sum.released, sum.withdrawn, sum.retired, sum.retired_now, extended, refused, sum.fallback
     );
     let _ = writeln!(
         b,

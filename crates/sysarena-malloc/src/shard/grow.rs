@@ -16,12 +16,18 @@
 //! (`Settings::max_shards`). (Not when `SYSARENA_SHARDS` or
 //! `SYSARENA_RESERVE` is set: they fix the shards.)
 //!
-//! Shard 0 itself starts with [`START_LEN`] bytes mapped, and a shard
-//! whose mapping is shorter than its tables allow (shard 0, or one mapped
-//! where only part of it fitted) grows in place, doubling, when it is full
-//! and every mapped shard is ([`extend`]): a program that allocates little
-//! keeps the limit for its own mappings, as under glibc, whose heap grows
-//! by `brk`.
+//! Shard 0 itself starts with [`START_LEN`] bytes mapped (when the
+//! reservation lies where it was placed to grow), and a shard whose
+//! mapping is shorter than its tables allow — shard 0, or a retired shard
+//! mapped again where only part of it fitted (a shard [`grow`] adds has
+//! tables for the length it got) — grows in place, doubling ([`extend`]):
+//! the thread's own shard when it is full, before any other is tried; any
+//! other such shard after every mapped one was tried. A program that
+//! allocates little keeps the limit for its own mappings, as under glibc,
+//! whose heap grows by `brk`. A mapping that cannot grow (the program split
+//! it — `mlock`, `mprotect` or `madvise` on part of a block — or mapped
+//! something after it, or the limit has no room) is tried again only after
+//! [`EXTEND_BACKOFF`] more calls; the heap goes on in other shards.
 //!
 //! The shards stay one contiguous range (the owner of an address is a shift
 //! away), so the reservation is placed where nothing else goes: above it
@@ -29,7 +35,7 @@
 //! last ([`sys::map_noreserve_near`]). If something took that space
 //! anyway, the mapping is refused and the heap keeps the shards it has.
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use crate::lock::Lock;
 use crate::settings::{MAX_SHARDS, Settings};
@@ -93,8 +99,9 @@ pub(crate) fn span(g: &Settings) -> usize {
 }
 
 /// Shard `i`'s memory when it is a mapping of its own — one [`grow`] added,
-/// or one [`revive`] mapped again — and its length; `None` for a shard of
-/// the start-up reservation that was never retired.
+/// one [`revive`] mapped again, or shard 0 started short
+/// ([`start_short`]) — and its length; `None` for a shard of the start-up
+/// reservation that was never retired (and shard 0 mapped whole).
 pub(super) fn memory(i: usize) -> Option<(*mut u8, usize)> {
     let p = REGIONS[i].load(Ordering::Acquire);
     (!p.is_null()).then(|| (p, LENGTHS[i].load(Ordering::Relaxed)))
@@ -109,7 +116,9 @@ pub(super) fn tables(i: usize) -> Option<(*mut u8, usize)> {
 }
 
 /// Bytes of shard `i`'s memory: `shard_size`, or less for a last shard
-/// added (or revived) where a whole one did not fit; 0 while it is retired.
+/// added (or revived) where a whole one did not fit, or a shard that has
+/// not grown to its whole place ([`extend`]: shard 0 starts short); 0
+/// while it is retired.
 /// O(1).
 pub(crate) fn length(g: &Settings, i: usize) -> usize {
     if RETIRED[i].load(Ordering::Acquire) {
@@ -125,8 +134,10 @@ pub(crate) fn retired(i: usize) -> bool {
 }
 
 /// Whether offset `off` (below [`span`]) lies in the part of its shard's
-/// place that has no memory: past the end of a last shard shorter than the
-/// others, or anywhere in a retired shard, where the kernel may have put
+/// place that has no memory: past the end of a shard shorter than its
+/// place (a last one added where a whole one did not fit, or one not yet
+/// grown to its place, as shard 0 starts), or anywhere in a retired shard,
+/// where the kernel may have put
 /// anything (a direct mapping of ours, the program's own). One relaxed
 /// load unless such a shard exists.
 #[inline]
@@ -245,12 +256,48 @@ pub(crate) fn start_short(i: usize, p: *mut u8, len: usize) {
     REGIONS[i].store(p, Ordering::Release);
 }
 
+/// Calls of [`extendable`] for shard `i` that answer false after its
+/// mapping could not grow ([`EXTEND_BACKOFF`] of them): the program may
+/// have split it — `mlock`, `mprotect` or `madvise` on part of one of its
+/// blocks, or a withdrawal (`space.rs`), makes it more than one mapping,
+/// which `mremap` refuses to move as one — or taken the space after it, or
+/// the limit has no room. Each call's refused `mremap`s made a malloc/free
+/// loop 13–20 × slower once the heap had moved on to other shards.
+static EXTEND_SKIP: [AtomicU32; MAX_SHARDS] = [const { AtomicU32::new(0) }; MAX_SHARDS];
+/// How many calls pass a shard whose mapping could not grow before it is
+/// tried again (the program may have unmapped what was in the way).
+const EXTEND_BACKOFF: u32 = 1024;
+
+/// Times a shard's mapping grew in place, and times it could not
+/// ([`extend`]), for the stats report.
+static EXTENDED: AtomicUsize = AtomicUsize::new(0);
+static EXTEND_REFUSED: AtomicUsize = AtomicUsize::new(0);
+
+/// How often shards' mappings grew in place, and how often they could
+/// not. O(1).
+pub(crate) fn extensions() -> (usize, usize) {
+    (
+        EXTENDED.load(Ordering::Relaxed),
+        EXTEND_REFUSED.load(Ordering::Relaxed),
+    )
+}
+
 /// Whether shard `i`'s memory is a mapping of its own shorter than its
-/// tables allow, which [`extend`] may grow. O(1).
+/// tables allow, which [`extend`] may grow — unless it could not grow
+/// lately (the backoff: [`EXTEND_SKIP`]). O(1).
 #[inline]
 pub(super) fn extendable(g: &Settings, i: usize) -> bool {
-    !retired(i)
-        && memory(i).is_some_and(|(_, len)| len < tables(i).map_or(g.shard_size, |(_, cap)| cap))
+    let cap = tables(i).map_or(g.shard_size, |(_, cap)| cap);
+    if retired(i) || memory(i).is_none_or(|(_, len)| len >= cap) {
+        return false;
+    }
+    // Threads race on the count: a try more or less does not matter.
+    let skip = EXTEND_SKIP[i].load(Ordering::Relaxed);
+    if skip != 0 {
+        EXTEND_SKIP[i].store(skip - 1, Ordering::Relaxed);
+        return false;
+    }
+    true
 }
 
 /// For a request that needs `need` bytes more than full shard `i` holds:
@@ -280,14 +327,21 @@ pub(super) fn extend(g: &Settings, i: usize, need: usize) -> Option<(usize, usiz
     let r = largest_part(want, need, false, |add| {
         // Whole slab pages: the shard's length stays a multiple of them.
         let add = add & !(crate::slab::PAGE - 1);
-        // SAFETY: `p .. p + len` is shard `i`'s memory, one mapping of
-        // ours from its start (made by `grow`, `revive` or the start-up
-        // reservation, never split: nothing of ours changes a part's
-        // protection, and a withdrawal's hole makes the call fail); only
-        // the shard's lock holder changes it.
+        // SAFETY: `p .. p + len` is shard `i`'s memory, a mapping of ours
+        // from its start (made by `grow`, `revive` or the start-up
+        // reservation), which only the shard's lock holder changes. If it
+        // is more than one mapping now (the program changed a part's
+        // protection, or a withdrawal unmapped a hole in it) the kernel
+        // refuses and nothing changes.
         (add >= need && unsafe { sys::extend_in_place(p, len, len + add) }).then_some(add)
     });
     sys::set_errno(saved);
+    if r.is_some() {
+        EXTENDED.fetch_add(1, Ordering::Relaxed);
+    } else {
+        EXTEND_REFUSED.fetch_add(1, Ordering::Relaxed);
+        EXTEND_SKIP[i].store(EXTEND_BACKOFF, Ordering::Relaxed);
+    }
     r.map(|(add, _)| (len, len + add))
 }
 
