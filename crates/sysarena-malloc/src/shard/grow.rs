@@ -403,24 +403,29 @@ pub(super) fn revive(
         }
         let at = g.base + i * g.shard_size;
         let cap = tables(i).map_or(g.shard_size, |(_, cap)| cap);
-        let Some((p, len)) =
-            largest_part(cap, need, whole, |len| sys::map_fixed_noreplace(at, len))
-        else {
+        // A start-up shard retired since start-up under a limit has no
+        // tables (they were not planned: they took the limit from the
+        // program): it gets them now, as `grow` makes a new shard's, for a
+        // whole shard (it may grow in place: `extend`), with its memory —
+        // both or neither, a smaller part of the memory when both do not
+        // fit.
+        let tableless = !super::build::has_tables(i);
+        let Some((p, len)) = largest_part(cap, need, whole, |len| {
+            let p = sys::map_fixed_noreplace(at, len)?;
+            if tableless {
+                let Some(t) = sys::map_noreserve(super::build::added_tables_bytes(g.shard_size))
+                else {
+                    // SAFETY: the mapping just made, never used.
+                    unsafe { libc::munmap(p.cast(), len) };
+                    return None;
+                };
+                CAPS[i].store(g.shard_size, Ordering::Relaxed);
+                TABLES[i].store(t, Ordering::Release);
+            }
+            Some(p)
+        }) else {
             continue;
         };
-        if !super::build::has_tables(i) {
-            // A start-up shard retired since start-up under a limit: its
-            // tables were not planned (they took the limit from the
-            // program), so it gets them now, as `grow` makes a new shard's,
-            // for a whole shard (it may grow in place: `extend`).
-            let Some(t) = sys::map_noreserve(super::build::added_tables_bytes(g.shard_size)) else {
-                // SAFETY: the mapping just made, never used.
-                unsafe { libc::munmap(p.cast(), len) };
-                continue;
-            };
-            CAPS[i].store(g.shard_size, Ordering::Relaxed);
-            TABLES[i].store(t, Ordering::Release);
-        }
         LENGTHS[i].store(len, Ordering::Relaxed);
         REGIONS[i].store(p, Ordering::Release);
         rebuild(i);
