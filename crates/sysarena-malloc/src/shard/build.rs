@@ -47,8 +47,13 @@ static PLAN: SyncCell<MaybeUninit<Plan>> = SyncCell::new(MaybeUninit::uninit());
 
 /// The one-slot descriptor table of each start-up shard past the planned
 /// tables while it has none: built retired, over no memory, its empty heap
-/// still needs a table (written by the shard's lock holder alone).
-static NO_TABLE: SyncCell<[Slot; MAX_SHARDS]> = SyncCell::new([Slot::EMPTY; MAX_SHARDS]);
+/// still needs a table (written by the shard's lock holder alone). All
+/// zero bytes, a valid empty slot (`from_empty_slice`'s contract), so that
+/// it lies in `.bss` (`Slot::EMPTY` put 3.5 KB in `.data`).
+static NO_TABLE: SyncCell<[Slot; MAX_SHARDS]> =
+    // SAFETY: every field of a `Slot` is an integer (its `state` a plain
+    // byte), so all zero bytes are a valid `Slot`.
+    SyncCell::new(unsafe { core::mem::zeroed() });
 
 /// Whether shard `i` has tables: the planned ones, or a mapping of its own
 /// (`grow.rs`). One without is retired and gets its own before it is
