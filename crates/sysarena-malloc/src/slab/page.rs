@@ -34,6 +34,10 @@ pub(crate) struct PageMeta {
     /// Slots from this index on have not been handed out since the page was
     /// carved and were zero then (for `calloc`).
     pub(super) clean_from: u16,
+    /// While the page waits in the empty-page pool: how many of its first
+    /// bytes, in 16-byte units, may hold old data (its last class's
+    /// `clean_from`; the rest reads as zero). `carve` takes it over.
+    pub(super) pooled_dirty: u16,
     /// Links in the class's list of pages with a free slot.
     pub(super) next: u32,
     pub(super) prev: u32,

@@ -112,6 +112,9 @@ impl Slab {
         self.meta_mut(page).class = 0;
         self.states.unassign(&mut self.chunks, page);
         let n = slots(c);
+        // What of the page may hold old data, for its next carve.
+        let dirty = (self.meta(page).clean_from as usize * class_size(c)).min(PAGE);
+        self.meta_mut(page).pooled_dirty = dirty.div_ceil(16) as u16;
         self.lists[c].held -= 1;
         self.counts.pages -= 1;
         self.counts.slots -= n;
@@ -178,6 +181,8 @@ impl Slab {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{alloc_slots, free, setup};
+    use super::super::{Found, class_size, slots};
     use super::*;
 
     #[test]
@@ -195,5 +200,56 @@ mod tests {
             assert_eq!(kept, i < POOL_PAGES, "at most POOL_PAGES, whatever the cap");
         }
         assert_eq!(p.len(), POOL_PAGES);
+    }
+
+    #[test]
+    fn a_pooled_page_says_how_far_its_old_data_reaches() {
+        let (mut heap, mut slab) = setup(64);
+        let mut hwm = 0;
+        let (c, c2, c3) = (20, 5, 30);
+        let (size, size3) = (class_size(c), class_size(c3));
+        // Eight full pages of class `c`, then a page of it with three slots
+        // handed out and written, in fresh memory; and a page of `c2`.
+        let full = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 8 * slots(c));
+        let three = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 3);
+        for &p in &three {
+            // SAFETY: a live slot of `size` bytes.
+            unsafe { p.write_bytes(0xCD, size) };
+        }
+        let other = alloc_slots(&mut heap, &mut slab, &mut hwm, c2, 1);
+        // `c2`'s page empties first and stays as the spare; the page of three
+        // slots then goes to the pool (a quarter of the nine pages held).
+        assert!(matches!(
+            free(&mut heap, &mut slab, other[0]),
+            Found::Live { .. }
+        ));
+        for &p in &three {
+            assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+        }
+        slab.check();
+        assert_eq!(slab.pooled_pages(), 1);
+        // A first page of class `c3` comes from the pool: only its first three
+        // slots of `c` (1,008 bytes) may hold old data, and every slot past
+        // them is reported clean and reads as zero.
+        let old = 3 * size;
+        for k in 0..slots(c3) {
+            let f = slab.alloc(&mut heap, &mut hwm, c3).unwrap();
+            if k == 0 {
+                assert_eq!(slab.counts.reused, 1, "from the pool");
+            }
+            if k * size3 < old {
+                assert_eq!(f.dirty, size3, "slot {k} overlaps the old data");
+            } else {
+                assert_eq!(f.dirty, 0, "slot {k} lies past the old data");
+                // SAFETY: a live slot of `size3` bytes.
+                let bytes = unsafe { core::slice::from_raw_parts(f.ptr, size3) };
+                assert!(bytes.iter().all(|&b| b == 0), "slot {k} reads as zero");
+            }
+        }
+        slab.check();
+        for &p in &full {
+            assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+        }
+        slab.check();
     }
 }
