@@ -519,18 +519,7 @@ mod tests {
         let page = 4096;
         // More pages than one mincore call covers.
         let len = (MINCORE_CHUNK * 2 + 7) * page;
-        // SAFETY: a fresh private mapping, unmapped below.
-        let p = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
+        let p = map_noreserve(len).unwrap();
         let start = p as usize;
         assert_eq!(resident(start, len, page), 0);
         for i in [0, 3, MINCORE_CHUNK + 1, 2 * MINCORE_CHUNK + 6] {
@@ -539,7 +528,7 @@ mod tests {
         }
         assert_eq!(resident(start, len, page), 4 * page);
         // SAFETY: ours.
-        unsafe { libc::munmap(p, len) };
+        unsafe { libc::munmap(p.cast(), len) };
     }
     use core::fmt::Write;
 

@@ -432,6 +432,25 @@ fn under_limit(
     cmd.output().expect("run a program under ulimit -v")
 }
 
+/// Runs `exe args` under [`under_limit`] with glibc, then with the library
+/// (its stats report appended to `stats`): each must exit 0 and print
+/// `stdout`, and the library's check must pass.
+fn passes_under_limit_with_and_without(exe: &Path, args: &[&str], stats: &Path, stdout: &str) {
+    for preload in [false, true] {
+        let env = [("SYSARENA_STATS", stats.as_os_str())];
+        let out = under_limit(exe, args, preload.then_some(&env[..]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{args:?} (preload: {preload}) failed: {stderr}"
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), stdout, "{args:?}");
+        if preload {
+            assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+        }
+    }
+}
+
 /// Under an address-space limit the heap starts with half the space left
 /// and maps more shards as it fills (`src/shard/grow.rs`): a program of
 /// small blocks alone reaches most of what it reaches under glibc (436 MiB
@@ -479,19 +498,7 @@ fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
 fn under_an_address_space_limit_a_split_first_mapping_is_not_grown_again_and_again() {
     let exe = compile("split.c");
     let stats = std::env::temp_dir().join(format!("sysarena-split-{}.txt", std::process::id()));
-    for preload in [false, true] {
-        let env = [("SYSARENA_STATS", stats.as_os_str())];
-        let out = under_limit(&exe, &[], preload.then_some(&env[..]));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "split (preload: {preload}) failed: {stderr}"
-        );
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "split ok\n");
-        if preload {
-            assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
-        }
-    }
+    passes_under_limit_with_and_without(&exe, &[], &stats, "split ok\n");
     let report = std::fs::read_to_string(&stats).expect("the stats report");
     let _ = std::fs::remove_file(&stats);
     let refused: u64 = report
@@ -566,23 +573,12 @@ fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
         ("1", "440", "200"),
     ];
     for (fill, map, size) in cases {
-        for preload in [false, true] {
-            let env = [("SYSARENA_STATS", stats.as_os_str())];
-            let out = under_limit(
-                &exe,
-                &["refill", fill, map, size],
-                preload.then_some(&env[..]),
-            );
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                out.status.success(),
-                "refill {fill} {map} {size} (preload: {preload}) failed: {stderr}"
-            );
-            assert_eq!(String::from_utf8_lossy(&out.stdout), "refill ok\n");
-            if preload {
-                assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
-            }
-        }
+        passes_under_limit_with_and_without(
+            &exe,
+            &["refill", fill, map, size],
+            &stats,
+            "refill ok\n",
+        );
     }
     let report = std::fs::read_to_string(&stats).expect("the stats report");
     let _ = std::fs::remove_file(&stats);

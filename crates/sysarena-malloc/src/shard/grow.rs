@@ -305,19 +305,24 @@ pub(super) fn extendable(g: &Settings, i: usize) -> bool {
 /// many bytes as it has (doubling it), or by `need` if that is more, or
 /// by the largest power-of-two part of that which the limit leaves room
 /// for, down to `need`; never past the length its tables were made for.
-/// Returns the old and the new length: the caller adds the bytes to the
-/// shard's heap and then records the length ([`set_length`]), or gives
-/// them back ([`shrink_back`]). Under the shard's lock; errno is kept.
+/// Returns the mapping and its old and new length: the caller adds the
+/// bytes to the shard's heap and then records the length
+/// ([`set_length`]), or gives them back ([`shrink_back`]). Under the
+/// shard's lock, after [`extendable`] said yes (the backoff is its
+/// business); errno is kept.
 ///
 /// # Time complexity
 /// O(log(length / `need`)) `mremap` calls.
 #[cold]
-pub(super) fn extend(g: &Settings, i: usize, need: usize) -> Option<(usize, usize)> {
-    if !extendable(g, i) {
+pub(super) fn extend(g: &Settings, i: usize, need: usize) -> Option<(*mut u8, usize, usize)> {
+    // It may have retired since `extendable` looked, unlocked.
+    if retired(i) {
         return None;
     }
     let (p, len) = memory(i)?;
-    let room = tables(i).map_or(g.shard_size, |(_, cap)| cap) - len;
+    let room = tables(i)
+        .map_or(g.shard_size, |(_, cap)| cap)
+        .checked_sub(len)?;
     let need = need.checked_next_multiple_of(crate::slab::PAGE)?;
     if need > room {
         return None;
@@ -342,7 +347,7 @@ pub(super) fn extend(g: &Settings, i: usize, need: usize) -> Option<(usize, usiz
         EXTEND_REFUSED.fetch_add(1, Ordering::Relaxed);
         EXTEND_SKIP[i].store(EXTEND_BACKOFF, Ordering::Relaxed);
     }
-    r.map(|(add, _)| (len, len + add))
+    r.map(|(add, _)| (p, len, len + add))
 }
 
 /// Records shard `i`'s new length after [`extend`], once its heap holds

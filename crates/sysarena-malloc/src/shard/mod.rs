@@ -165,8 +165,7 @@ impl Inner {
         }
         // Room for the block at its alignment, or for a slab page at its.
         let need = size.max(slab::PAGE).checked_add(align.max(slab::PAGE))?;
-        let (p, _) = grow::memory(i)?;
-        let (old, new) = grow::extend(g, i, need)?;
+        let (p, old, new) = grow::extend(g, i, need)?;
         // The heap is its one region, the shard's memory (`build`): its end
         // is where the mapping grew.
         let at_end = self.heap.end().as_ptr() == p.wrapping_add(old);

@@ -121,7 +121,7 @@ fn after_free_limited(g: &Settings, i: usize, mut l: Locked, asked: bool) -> Dra
         && freed(inner) >= inner.drain_quiet_until
         && retirable(g, i, inner, false)
     {
-        inner.drain_left = 2 * used_slots as u64 + 64;
+        inner.drain_left = drain_budget(inner);
         inner.slab.set_draining(&inner.heap, true);
         DRAIN_EPOCH.fetch_add(1, Ordering::Relaxed);
         return Drain::FlushCache;
@@ -136,9 +136,14 @@ fn stop_draining(l: &mut Inner, failed: bool) {
     l.slab.set_draining(&l.heap, false);
     if failed {
         l.failed_drains = l.failed_drains.saturating_add(1);
-        let budget = 2 * l.slab.counts.used_slots as u64 + 64;
-        l.drain_quiet_until = freed(l) + (budget << l.failed_drains.min(16));
+        l.drain_quiet_until = freed(l) + (drain_budget(l) << l.failed_drains.min(16));
     }
+}
+
+/// The locked frees a drain of shard `l` may take: twice its slots in use,
+/// and 64 (the wait after a failed drain is this, doubled per failure).
+fn drain_budget(l: &Inner) -> u64 {
+    2 * l.slab.counts.used_slots as u64 + 64
 }
 
 /// Frees the shard has seen: under its lock, and given back by thread
