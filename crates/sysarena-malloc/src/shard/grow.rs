@@ -18,9 +18,10 @@
 //!
 //! Shard 0 itself starts with [`START_LEN`] bytes mapped (when the
 //! reservation lies where it was placed to grow), and a shard whose
-//! mapping is shorter than its tables allow — shard 0, or a retired shard
-//! mapped again where only part of it fitted (a shard [`grow`] adds has
-//! tables for the length it got) — grows in place, doubling ([`extend`]):
+//! mapping is shorter than its tables allow — shard 0, or a shard added or
+//! mapped again where only part of it fitted (with tables for its whole
+//! place when the limit had room for them) — grows in place, doubling
+//! ([`extend`]):
 //! the thread's own shard when it is full, before any other is tried; any
 //! other such shard after every mapped one was tried. A program that
 //! allocates little keeps the limit for its own mappings, as under glibc,
@@ -176,18 +177,27 @@ fn largest_part<T>(
     None
 }
 
-/// Maps a shard of `len` bytes at `at` and its tables; both or neither.
-fn map_shard(at: usize, len: usize) -> Option<(*mut u8, *mut u8)> {
+/// Maps a shard of `len` bytes (of `whole`, a shard's place) at `at` and
+/// its tables, both or neither; returns them and the length the tables
+/// were made for. A shard mapped in part gets tables for the whole place
+/// when the limit has room for them, so that it grows in place
+/// ([`extend`]) as the rest of the place becomes the heap's; else tables
+/// for the part. (With tables for the part only, `enomem fill 2000` at
+/// `ulimit -v 500000` ended with the last shard at 32 MiB and the 22 MiB
+/// left to the limit spent on 6,136 page mappings of one small block
+/// each.)
+fn map_shard(at: usize, len: usize, whole: usize) -> Option<(*mut u8, *mut u8, usize)> {
     let region = sys::map_fixed_noreplace(at, len)?;
-    let bytes = super::build::added_tables_bytes(len);
-    match sys::map_noreserve(bytes) {
-        Some(tables) => Some((region, tables)),
-        None => {
-            // SAFETY: the mapping just made, never used.
-            unsafe { libc::munmap(region.cast(), len) };
-            None
+    let caps = [whole, len];
+    let caps = if len < whole { &caps[..] } else { &caps[1..] };
+    for &cap in caps {
+        if let Some(tables) = sys::map_noreserve(super::build::added_tables_bytes(cap)) {
+            return Some((region, tables, cap));
         }
     }
+    // SAFETY: the mapping just made, never used.
+    unsafe { libc::munmap(region.cast(), len) };
+    None
 }
 
 /// After a request of `size` bytes at `align` found no room in the first
@@ -197,8 +207,10 @@ fn map_shard(at: usize, len: usize) -> Option<(*mut u8, *mut u8)> {
 /// `max_shards` is the start-up count), and never for a request no shard
 /// can hold. When a whole shard does not fit under the limit, the largest
 /// power-of-two part of it that does (down to [`MIN_GROWTH`], and enough
-/// for the request) becomes the shard; the rest of its place is free
-/// address space, where the kernel may put anything ([`in_hole`]).
+/// for the request) becomes the shard, with tables for the whole place if
+/// they fit ([`map_shard`]: then it grows in place later); the rest of its
+/// place is free address space, where the kernel may put anything
+/// ([`in_hole`]).
 ///
 /// # Time complexity
 /// O(log(`shard_size` / [`MIN_GROWTH`])) `mmap` calls, under one lock.
@@ -220,10 +232,12 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
         let at = g.base + n * g.shard_size;
         // A whole shard is always tried (the request fits one).
         let need = size.saturating_add(align).max(MIN_GROWTH).min(g.shard_size);
-        match largest_part(g.shard_size, need, false, |len| map_shard(at, len)) {
-            Some(((p, tables), len)) => {
+        match largest_part(g.shard_size, need, false, |len| {
+            map_shard(at, len, g.shard_size)
+        }) {
+            Some(((p, tables, cap), len)) => {
                 LENGTHS[n].store(len, Ordering::Relaxed);
-                CAPS[n].store(len, Ordering::Relaxed);
+                CAPS[n].store(cap, Ordering::Relaxed);
                 if len < g.shard_size {
                     SHORT.store(true, Ordering::Release);
                 }
