@@ -111,8 +111,11 @@ unsafe fn init(g: &mut Settings) -> bool {
         if !shards_asked {
             shards = (reserve / shard_size).clamp(shards, MAX_SHARDS);
         }
+        // Under a limit, as many as the space left could hold, and one more
+        // for a part of one (`shard/grow.rs`, `grow`): with the tables a
+        // fraction of their shards, the last whole shard leaves room.
         let max_shards = match limited {
-            Some(left) if growable => (left / shard_size).clamp(shards, MAX_SHARDS),
+            Some(left) if growable => (left / shard_size + 1).clamp(shards, MAX_SHARDS),
             _ => shards,
         };
         // Unless asked: under a limit, one descriptor per 2 KiB of shard
@@ -227,6 +230,32 @@ unsafe fn init(g: &mut Settings) -> bool {
         }
     }
     let pages_per_shard = shard_size / slab::PAGE;
+    // Where the reservation may grow, shard 0's slot-state blocks are mapped
+    // as they are taken (`slab/area.rs`): the states move to their place
+    // beyond the shards, with the first blocks only.
+    let states_mem = if at_hint && !states_mem.is_null() {
+        let words = max_shards * pages_per_shard;
+        let backed = tabled * pages_per_shard;
+        let first = slab::area::FIRST_BLOCKS.min(backed);
+        let short = slab::state::blocks_at_backed(words, backed) + first * slab::state::BLOCK;
+        let whole = slab::state::bytes_for_backed(words, backed).unwrap_or(0);
+        match sys::map_fixed_noreplace(shard::tables_place(base as usize, shard_size, 0), short) {
+            Some(p) if short < whole => {
+                // SAFETY: the states' first mapping, made above, never used.
+                unsafe { libc::munmap(states_mem.cast(), whole) };
+                slab::area::set(0, p, short, first);
+                p
+            }
+            Some(p) => {
+                // SAFETY: the mapping just made, never used.
+                unsafe { libc::munmap(p.cast(), short) };
+                states_mem
+            }
+            None => states_mem,
+        }
+    } else {
+        states_mem
+    };
     // SAFETY: a fresh zeroed mapping of `META_BYTES` per page of every
     // start-up shard planned with tables, page-aligned, leaked.
     let meta = unsafe { slab::Meta::new(meta, tabled * pages_per_shard) };
@@ -261,6 +290,7 @@ unsafe fn init(g: &mut Settings) -> bool {
             pages_per_shard,
             states,
             slab_on: g.slab,
+            placed: at_hint,
         })
     };
     if !ok {

@@ -59,7 +59,8 @@ fn passes_under_limit_with_and_without(exe: &Path, args: &[&str], stats: &Path, 
 /// did not fit, grows in place into what the limit has left, rather than
 /// leaving it to page mappings of one small block each (`enomem fill
 /// 2000` made 6,136 of them when that shard had tables for its part
-/// alone, and reached 416 MiB instead of 424).
+/// alone, and reached 416 MiB instead of 424; 448 now that the slot
+/// states' blocks are mapped as they are taken).
 #[test]
 fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
     let exe = compile("enomem.c");

@@ -41,6 +41,11 @@ pub(crate) struct Plan {
     pub(crate) pages_per_shard: usize,
     pub(crate) states: States,
     pub(crate) slab_on: bool,
+    /// Whether the shards' tables mapped later go to their places beyond
+    /// the shards ([`tables_place`]), with state blocks that grow as they
+    /// are taken: where the reservation lies where it was placed to grow
+    /// (under a limit), above which nothing else is mapped.
+    pub(crate) placed: bool,
 }
 
 static PLAN: SyncCell<MaybeUninit<Plan>> = SyncCell::new(MaybeUninit::uninit());
@@ -71,41 +76,72 @@ pub(super) struct AddedLayout {
     pub(super) pages: usize,
     /// Its descriptors.
     pub(super) descriptors: usize,
-    /// Offsets of its slot states and descriptor slots (its page records
-    /// start the mapping).
-    pub(super) states_at: usize,
+    /// Offsets of its descriptor slots and slot states (its page records
+    /// start the mapping; the states' blocks end it).
     pub(super) slots_at: usize,
+    pub(super) states_at: usize,
     /// Bytes of the mapping.
     pub(super) bytes: usize,
+    /// Bytes of it up to the end of the first state blocks
+    /// ([`slab::area::FIRST_BLOCKS`]), and those blocks: where the
+    /// mapping's place leaves room for the rest to be mapped as they are
+    /// taken ([`tables_place`]), only these are mapped at first.
+    pub(super) short: usize,
+    pub(super) first_blocks: usize,
 }
 
 /// The tables of a shard of `len` bytes added after start-up (`grow.rs`):
-/// page records, slot states and descriptors as the planned shards have,
+/// page records, descriptors and slot states as the planned shards have,
 /// scaled to its length, each part on a page boundary.
 pub(super) fn added_layout(p: &Plan, len: usize) -> AddedLayout {
     let pages = len / slab::PAGE;
     let descriptors = (p.descriptors as u128 * len as u128 / p.shard_size as u128) as usize;
     let descriptors = descriptors.clamp(p.descriptors.min(256), p.descriptors);
-    let states_at = (pages * slab::META_BYTES).next_multiple_of(4096);
-    let slots_at = states_at
-        + crate::slab::state::bytes_for_part(pages)
-            .unwrap_or(0)
-            .next_multiple_of(4096);
+    let slots_at = (pages * slab::META_BYTES).next_multiple_of(4096);
+    let states_at = (slots_at + descriptors * size_of::<Slot>()).next_multiple_of(4096);
+    let first_blocks = slab::area::FIRST_BLOCKS.min(pages);
     AddedLayout {
         pages,
         descriptors,
-        states_at,
         slots_at,
-        bytes: slots_at + descriptors * size_of::<Slot>(),
+        states_at,
+        bytes: states_at + slab::state::bytes_for_part(pages).unwrap_or(0),
+        short: states_at + slab::state::blocks_at_part(pages) + first_blocks * slab::state::BLOCK,
+        first_blocks,
     }
 }
 
-/// [`added_layout`]'s bytes for a shard of `len` bytes, by the plan.
-pub(super) fn added_tables_bytes(len: usize) -> usize {
+/// Maps the tables of shard `i`, a shard of `len` bytes added (or mapped
+/// again) after start-up ([`added_layout`]): at the shard's place beyond
+/// the shards ([`tables_place`]) with only the first state blocks, which
+/// then grow as they are taken ([`slab::area`]), where the plan places
+/// them and the place is free; else wherever the kernel puts them, whole.
+/// `None` if the kernel refuses.
+pub(super) fn map_added_tables(i: usize, len: usize) -> Option<*mut u8> {
     // SAFETY: written by `plan` before any shard can grow (growth follows a
     // full shard, so initialisation ran).
     let p = unsafe { (*PLAN.get()).assume_init_ref() };
-    added_layout(p, len).bytes
+    let l = added_layout(p, len);
+    if p.placed
+        && let Some(t) =
+            sys::map_fixed_noreplace(tables_place(p.base as usize, p.shard_size, i), l.short)
+    {
+        // The state blocks end the mapping (`added_layout`).
+        slab::area::set(i, t, l.short, l.first_blocks);
+        return Some(t);
+    }
+    sys::map_noreserve(l.bytes)
+}
+
+/// Where shard `i`'s tables go when they grow in place (under a limit,
+/// the reservation where it was placed to grow): beyond the places of
+/// every shard that may be, a quarter of a shard (at least 2 MiB) apart
+/// — more than the tables of a whole shard take (about 10 % of it:
+/// `added_layout`, and for shard 0 the slot-state words of every page
+/// `init.rs` plans). O(1).
+pub(crate) fn tables_place(base: usize, shard_size: usize, i: usize) -> usize {
+    let stride = (shard_size / 4).max(2 << 20);
+    base + MAX_SHARDS * shard_size + i * stride
 }
 
 /// Records where the shards' memory is, then builds shard 0; the others
@@ -157,7 +193,9 @@ fn parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize
                     region,
                     size,
                     Meta::new(tables, l.pages),
-                    p.states.part_in(first, l.pages, tables.add(l.states_at)),
+                    p.states
+                        .part_in(first, l.pages, tables.add(l.states_at))
+                        .growing(i),
                     (tables.add(l.slots_at).cast::<Slot>(), l.descriptors),
                 )
             }
@@ -177,7 +215,7 @@ fn parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize
             region,
             size,
             p.meta.part(first, p.pages_per_shard),
-            p.states.part(first, p.pages_per_shard),
+            p.states.part(first, p.pages_per_shard).growing(i),
             (p.tables.wrapping_add(i * p.descriptors), p.descriptors),
         ),
     }

@@ -186,12 +186,12 @@ fn largest_part<T>(
 /// `ulimit -v 500000` ended with the last shard at 32 MiB and the 22 MiB
 /// left to the limit spent on 6,136 page mappings of one small block
 /// each.)
-fn map_shard(at: usize, len: usize, whole: usize) -> Option<(*mut u8, *mut u8, usize)> {
+fn map_shard(i: usize, at: usize, len: usize, whole: usize) -> Option<(*mut u8, *mut u8, usize)> {
     let region = sys::map_fixed_noreplace(at, len)?;
     let caps = [whole, len];
     let caps = if len < whole { &caps[..] } else { &caps[1..] };
     for &cap in caps {
-        if let Some(tables) = sys::map_noreserve(super::build::added_tables_bytes(cap)) {
+        if let Some(tables) = super::build::map_added_tables(i, cap) {
             return Some((region, tables, cap));
         }
     }
@@ -233,7 +233,7 @@ pub(super) fn grow(g: &Settings, seen: usize, size: usize, align: usize) -> bool
         // A whole shard is always tried (the request fits one).
         let need = size.saturating_add(align).max(MIN_GROWTH).min(g.shard_size);
         match largest_part(g.shard_size, need, false, |len| {
-            map_shard(at, len, g.shard_size)
+            map_shard(n, at, len, g.shard_size)
         }) {
             Some(((p, tables, cap), len)) => {
                 LENGTHS[n].store(len, Ordering::Relaxed);
@@ -432,8 +432,7 @@ pub(super) fn revive(
         let Some((p, len)) = largest_part(cap, need, whole, |len| {
             let p = sys::map_fixed_noreplace(at, len)?;
             if tableless {
-                let Some(t) = sys::map_noreserve(super::build::added_tables_bytes(g.shard_size))
-                else {
+                let Some(t) = super::build::map_added_tables(i, g.shard_size) else {
                     // SAFETY: the mapping just made, never used.
                     unsafe { libc::munmap(p.cast(), len) };
                     return None;

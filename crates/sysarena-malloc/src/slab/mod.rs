@@ -42,6 +42,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use sysarena::{Heap, Slot};
 
+pub(crate) mod area;
 mod build;
 mod class;
 mod page;

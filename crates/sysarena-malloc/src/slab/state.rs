@@ -19,9 +19,18 @@
 //! 6 % of slab memory whatever the class). Each shard has as many blocks
 //! as pages, which always suffices: a block in use holds a live page's
 //! chunk.
+//!
+//! Blocks are taken lowest first (a block given back is taken again
+//! before a new one), so under an address-space limit, where every byte
+//! mapped counts, a shard's blocks need not all be mapped at once: they
+//! end a mapping of their own (`area.rs`) that starts with a few of them
+//! and grows in place as blocks are taken. All
+//! of them — 4 KiB per 64 KiB page, the worst case of the 16-byte class —
+//! took 6 % of the limit; `enomem fill 2000` needs 64 bytes a page.
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
+use super::area;
 use super::class::{CLASSES, PAGE, PAGE_SHIFT, RECIP, class_size, slots};
 use crate::sys::SyncCell;
 
@@ -88,6 +97,18 @@ pub(crate) fn bytes_for_part(pages: usize) -> Option<usize> {
     pages.checked_mul(BYTES_PER_PAGE - 8)?.checked_add(BLOCK)
 }
 
+/// Where the blocks start in a mapping of [`bytes_for_backed`]`(words,
+/// backed)` bytes ([`States::with_backing`]).
+pub(crate) fn blocks_at_backed(words: usize, backed: usize) -> usize {
+    (words * 8 + backed * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK)
+}
+
+/// Where the blocks start in a mapping of [`bytes_for_part`]`(pages)`
+/// bytes ([`States::part_in`]).
+pub(crate) fn blocks_at_part(pages: usize) -> usize {
+    (pages * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK)
+}
+
 /// The order of class `c`'s chunks.
 fn order_of(c: usize) -> usize {
     let n = slots(c).max(UNIT);
@@ -109,6 +130,9 @@ pub(crate) struct States {
     /// whose later shards have theirs in mappings of their own
     /// ([`part_in`](States::part_in)).
     backed: usize,
+    /// The shard whose area (`area.rs`) these blocks end, plus one; 0 when every
+    /// block is mapped ([`growing`](States::growing)).
+    area: usize,
 }
 
 // SAFETY: the words and chunks are atomics, shared by design; the block
@@ -126,6 +150,7 @@ impl States {
         blocks: core::ptr::null_mut(),
         pages: 0,
         backed: 0,
+        area: 0,
     };
 
     /// The states of `pages` pages: `mem` holds [`bytes_for`]`(pages)`
@@ -156,8 +181,7 @@ impl States {
         }
         debug_assert!(backed <= pages);
         let metas_at = pages * 8;
-        let blocks_at =
-            (metas_at + backed * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK);
+        let blocks_at = blocks_at_backed(pages, backed);
         States {
             words: mem.cast(),
             // SAFETY: inside the caller's bytes (`bytes_for_backed` counts
@@ -168,6 +192,7 @@ impl States {
             blocks: unsafe { mem.add(blocks_at) },
             pages,
             backed,
+            area: 0,
         }
     }
 
@@ -187,6 +212,7 @@ impl States {
             blocks: unsafe { self.blocks.add(first * BLOCK) },
             pages,
             backed: pages,
+            area: 0,
         }
     }
 
@@ -203,7 +229,7 @@ impl States {
             return States::NONE;
         }
         assert!(first >= self.backed && first + pages <= self.pages);
-        let blocks_at = (pages * core::mem::size_of::<BlockMeta>()).next_multiple_of(BLOCK);
+        let blocks_at = blocks_at_part(pages);
         States {
             // SAFETY: in bounds (checked above).
             words: unsafe { self.words.add(first) },
@@ -212,7 +238,29 @@ impl States {
             blocks: unsafe { mem.add(blocks_at) },
             pages,
             backed: pages,
+            area: 0,
         }
+    }
+
+    /// These states of shard `i`, whose blocks grow in place as they are
+    /// taken if [`area::set`] recorded a mapping for them (else all are
+    /// mapped). O(1).
+    pub(crate) fn growing(mut self, i: usize) -> States {
+        if area::recorded(i) {
+            self.area = i + 1;
+        }
+        self
+    }
+
+    /// Whether block `b` (never used: the next above every block taken so
+    /// far) is mapped, growing the shard's area for it if need be
+    /// ([`area::mapped`]). Under the shard's lock. O(1).
+    #[inline]
+    fn block_mapped(&self, b: usize) -> bool {
+        // SAFETY: the area of this shard ends with these blocks (`growing`
+        // set `area` only where `set_area` recorded one), and we hold the
+        // shard's lock (`&mut self` in the caller).
+        self.area == 0 || unsafe { area::mapped(self.area - 1, self.blocks, b, self.pages) }
     }
 
     /// Pages covered.
@@ -337,7 +385,7 @@ impl States {
                 let b = chunks.free as usize;
                 chunks.free = self.meta(b).next;
                 b
-            } else if chunks.bump < self.pages {
+            } else if chunks.bump < self.pages && self.block_mapped(chunks.bump) {
                 chunks.bump += 1;
                 chunks.bump - 1
             } else {

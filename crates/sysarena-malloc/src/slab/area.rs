@@ -1,0 +1,156 @@
+//! A shard's state blocks mapped as they are taken, under an address-space
+//! limit (`state.rs`): they end a mapping of their own, its *area*, which
+//! starts with [`FIRST_BLOCKS`] of them and grows in place (`mremap`
+//! without moving: the chunks' addresses are in the pages' words, which
+//! threads read without a lock). The area lies where nothing else is
+//! mapped (`shard/build.rs`, `tables_place`), so the bytes after it stay
+//! free for it.
+
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use super::state::BLOCK;
+use crate::settings::MAX_SHARDS;
+use crate::sys;
+
+/// Blocks an area starts with.
+pub(crate) const FIRST_BLOCKS: usize = 16;
+
+/// The mapping that a shard's state blocks end: its start, its length and
+/// how many blocks it holds (null start: no area, every block mapped).
+/// Written when the mapping is made ([`set`], before the shard is built
+/// over it), then under the shard's lock ([`mapped`]).
+struct Area {
+    start: AtomicPtr<u8>,
+    len: AtomicUsize,
+    blocks: AtomicUsize,
+}
+
+static AREAS: [Area; MAX_SHARDS] = [const {
+    Area {
+        start: AtomicPtr::new(core::ptr::null_mut()),
+        len: AtomicUsize::new(0),
+        blocks: AtomicUsize::new(0),
+    }
+}; MAX_SHARDS];
+
+/// Records that shard `i`'s state blocks end the mapping at `start` of
+/// `len` bytes, which holds the first `blocks` of them and may grow in
+/// place for more. Before the shard is built over it. O(1).
+pub(crate) fn set(i: usize, start: *mut u8, len: usize, blocks: usize) {
+    let a = &AREAS[i];
+    a.len.store(len, Ordering::Relaxed);
+    a.blocks.store(blocks, Ordering::Relaxed);
+    a.start.store(start, Ordering::Release);
+}
+
+/// Whether shard `i` has an area. O(1).
+pub(crate) fn recorded(i: usize) -> bool {
+    !AREAS[i].start.load(Ordering::Acquire).is_null()
+}
+
+/// How many blocks shard `i`'s area holds now. O(1).
+#[cfg(test)]
+fn blocks(i: usize) -> usize {
+    AREAS[i].blocks.load(Ordering::Relaxed)
+}
+
+/// Whether block `b` of shard `i`'s area (whose blocks start at `blocks`,
+/// `pages` of them at most) is mapped; if it is not (`b` is the next
+/// above every block taken), the area grows in place — doubling, else by
+/// that one block — and says whether it could (no: something is mapped
+/// after it, or the limit has no room). errno is kept.
+///
+/// # Safety
+/// Shard `i` has an area ([`set`]) whose blocks start at `blocks`, and the
+/// caller holds the shard's lock.
+///
+/// # Time complexity
+/// O(1): at most two `mremap` calls.
+pub(crate) unsafe fn mapped(i: usize, blocks: *mut u8, b: usize, pages: usize) -> bool {
+    let a = &AREAS[i];
+    let have = a.blocks.load(Ordering::Relaxed);
+    if b < have {
+        return true;
+    }
+    grow(a, blocks, have, b, pages)
+}
+
+#[cold]
+#[inline(never)]
+fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool {
+    let (start, len) = (
+        a.start.load(Ordering::Relaxed),
+        a.len.load(Ordering::Relaxed),
+    );
+    debug_assert_eq!(start as usize + len, blocks as usize + have * BLOCK);
+    let saved = sys::errno();
+    let want = (have * 2).max(b + 1).min(pages);
+    let grown = [want, b + 1].into_iter().find(|&n| {
+        // SAFETY: `start .. start + len` is this area's mapping, made by
+        // the shard's tables' owner (`shard/grow.rs`, `init.rs`), never
+        // unmapped, changed only under this shard's lock (the caller's
+        // contract).
+        n > have
+            && n <= pages
+            && unsafe { sys::extend_in_place(start, len, len + (n - have) * BLOCK) }
+    });
+    sys::set_errno(saved);
+    let Some(n) = grown else {
+        return false;
+    };
+    a.len.store(len + (n - have) * BLOCK, Ordering::Relaxed);
+    a.blocks.store(n, Ordering::Relaxed);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An area grows in place as its blocks are taken, doubling, its new
+    /// blocks zeroed; with something mapped right after it, a block past
+    /// its end is refused and nothing changes.
+    #[test]
+    fn an_area_grows_in_place_until_something_lies_after_it() {
+        // A place of 64 blocks, of which the first 4 stay mapped (plus one
+        // page before the blocks, as the tables before them).
+        let pages = 64;
+        let place = sys::map_noreserve((1 + pages) * BLOCK).expect("map");
+        let start = place;
+        let short = BLOCK + 4 * BLOCK;
+        // SAFETY: the tail of the mapping just made, unused.
+        unsafe { libc::munmap(place.add(short).cast(), (1 + pages) * BLOCK - short) };
+        // SAFETY: inside the mapping.
+        let first = unsafe { start.add(BLOCK) };
+        let i = MAX_SHARDS - 1;
+        set(i, start, short, 4);
+        assert!(recorded(i));
+        // SAFETY: shard `i` is this test's alone (no shard of the test
+        // binary is built over it), its area as recorded.
+        let take = |b| unsafe { mapped(i, first, b, pages) };
+        assert!(take(3));
+        assert_eq!(blocks(i), 4, "block 3 was mapped");
+        assert!(take(4));
+        assert_eq!(blocks(i), 8, "doubled");
+        // SAFETY: blocks 0 .. 8 are mapped now; the new ones read as zero.
+        unsafe {
+            assert_eq!(*first.add(7 * BLOCK + 5), 0);
+            *first.add(7 * BLOCK + 5) = 1;
+        }
+        // Something of someone else's right after block 9.
+        let after = first as usize + 10 * BLOCK;
+        let other = sys::map_fixed_noreplace(after, BLOCK).expect("map after");
+        assert!(take(8));
+        assert_eq!(blocks(i), 9, "doubling refused: by the one block");
+        assert!(take(9));
+        assert_eq!(blocks(i), 10, "up to what lies after");
+        assert!(!take(10), "refused: mapped after it");
+        assert_eq!(blocks(i), 10);
+        // SAFETY: the test's own mappings, unused from here on.
+        unsafe {
+            libc::munmap(other.cast(), BLOCK);
+            libc::munmap(start.cast(), BLOCK + 10 * BLOCK);
+        }
+        set(i, core::ptr::null_mut(), 0, 0);
+    }
+}
