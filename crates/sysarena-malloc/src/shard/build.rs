@@ -44,7 +44,9 @@ pub(crate) struct Plan {
     /// Whether the shards' tables mapped later go to their places beyond
     /// the shards ([`tables_place`]), with state blocks that grow as they
     /// are taken: where the reservation lies where it was placed to grow
-    /// (under a limit), above which nothing else is mapped.
+    /// (under a limit), above which the kernel maps nothing of its own
+    /// accord (the program may, with a fixed address: then a place is
+    /// refused, or an area stops growing, and the shard goes on without).
     pub(crate) placed: bool,
 }
 
@@ -123,8 +125,10 @@ pub(super) fn map_added_tables(i: usize, len: usize) -> Option<*mut u8> {
     let p = unsafe { (*PLAN.get()).assume_init_ref() };
     let l = added_layout(p, len);
     if p.placed
-        && let Some(t) =
-            sys::map_fixed_noreplace(tables_place(p.base as usize, p.shard_size, i), l.short)
+        && let Some(t) = sys::map_fixed_noreplace(
+            tables_place(p.base as usize, p.shard_size, p.descriptors, i),
+            l.short,
+        )
     {
         // The state blocks end the mapping (`added_layout`).
         slab::area::set(i, t, l.short, l.first_blocks);
@@ -134,13 +138,20 @@ pub(super) fn map_added_tables(i: usize, len: usize) -> Option<*mut u8> {
 }
 
 /// Where shard `i`'s tables go when they grow in place (under a limit,
-/// the reservation where it was placed to grow): beyond the places of
-/// every shard that may be, a quarter of a shard (at least 2 MiB) apart
-/// — more than the tables of a whole shard take (about 10 % of it:
-/// `added_layout`, and for shard 0 the slot-state words of every page
-/// `init.rs` plans). O(1).
-pub(crate) fn tables_place(base: usize, shard_size: usize, i: usize) -> usize {
-    let stride = (shard_size / 4).max(2 << 20);
+/// the reservation where it was placed to grow), for shards of
+/// `shard_size` bytes with `descriptors` each: beyond the places of every
+/// shard that may be, far enough apart for the tables of a whole shard
+/// (`added_layout`: its descriptors, and at most an eighth of the shard
+/// for its page records and slot states; for shard 0, the slot-state
+/// words of every page `init.rs` plans), and at least a quarter of a
+/// shard and 2 MiB. A place taken anyway (the program's own fixed
+/// mapping) is refused, and the tables go wherever the kernel puts them.
+/// O(1).
+pub(crate) fn tables_place(base: usize, shard_size: usize, descriptors: usize, i: usize) -> usize {
+    let whole = descriptors
+        .saturating_mul(size_of::<Slot>())
+        .saturating_add(shard_size / 8);
+    let stride = (shard_size / 4).max(whole).next_multiple_of(2 << 20);
     base + MAX_SHARDS * shard_size + i * stride
 }
 

@@ -310,7 +310,9 @@ impl Slab {
     /// arena of `heap` — and lists it.
     #[cold]
     fn carve(&mut self, heap: &mut ShardHeap, hwm: &mut usize, c: usize) -> Option<usize> {
-        if !self.enabled {
+        // Under a limit the shard's slot states may have no room for one
+        // more page (`state.rs`, `area.rs`): then no page is taken.
+        if !self.enabled || !self.states.can_assign(&self.chunks, c) {
             return None;
         }
         // A pooled page's bytes past what its last class dirtied read as
@@ -375,8 +377,8 @@ impl Slab {
             return None;
         };
         if !self.states.assign(&mut self.chunks, page, c) {
-            // Cannot happen (a shard has a state block per page); give the
-            // arena and the entry back.
+            // Cannot happen (`can_assign` said yes above, under the same
+            // lock); give the arena and the entry back.
             self.map_free(kind(c), map);
             // SAFETY: `p` was just allocated from `heap` and never handed out.
             let _ = unsafe { heap.free(p) };

@@ -258,7 +258,7 @@ impl States {
     #[inline]
     fn block_mapped(&self, b: usize) -> bool {
         // SAFETY: the area of this shard ends with these blocks (`growing`
-        // set `area` only where `set_area` recorded one), and we hold the
+        // set `area` only where `area::set` recorded one), and we hold the
         // shard's lock (`&mut self` in the caller).
         self.area == 0 || unsafe { area::mapped(self.area - 1, self.blocks, b, self.pages) }
     }
@@ -308,9 +308,22 @@ impl States {
         slot_at(self.word(page), idx)
     }
 
+    /// Whether [`assign`](Self::assign) would find a chunk for a page of
+    /// class `c`: a block of its chunk size with one free, a block given
+    /// back, or a block never used that is mapped (growing the shard's
+    /// area for it, under a limit: `area.rs`). Under the shard's lock.
+    /// O(1).
+    pub(crate) fn can_assign(&self, chunks: &Chunks, c: usize) -> bool {
+        chunks.lists[order_of(c)] != NO_BLOCK
+            || chunks.free != NO_BLOCK
+            || (chunks.bump < self.pages && self.block_mapped(chunks.bump))
+    }
+
     /// Makes page `page` a page of class `c` (the layer, under the shard's
     /// lock, as it carves the page): a chunk of zeroed (free) states. `false`
-    /// if there is no block (cannot happen: see the module docs).
+    /// if there is no block: a shard has one per page, but under a limit
+    /// its area may not grow to hold the next (`area.rs`; the layer asks
+    /// [`can_assign`](Self::can_assign) first).
     pub(crate) fn assign(&mut self, chunks: &mut Chunks, page: usize, c: usize) -> bool {
         if page >= self.pages {
             return false;
