@@ -48,8 +48,9 @@ fn a_stack_left_alone_goes_back() {
 
 /// A refill's slots come off the stack in the order the shard handed them
 /// out: lowest first. A class no other test uses (2,200 bytes: the 2,304
-/// class), in a new thread, so its first refill takes the lowest slots of
-/// a fresh page, in address order.
+/// class; the threads' stress skips it, `threads.rs`), in a new thread, so
+/// its first refill takes the lowest slots of a fresh page, in address
+/// order.
 #[test]
 fn a_refill_pops_its_lowest_slot_first() {
     std::thread::spawn(|| {
