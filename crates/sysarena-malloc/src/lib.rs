@@ -17,7 +17,8 @@
 //!   in a second `MAP_NORESERVE` mapping, built with
 //!   [`SliceManager::from_empty_slice`](sysarena::SliceManager::from_empty_slice)
 //!   so that it costs nothing until used.
-//! - **Small blocks** (at most 4 KiB, alignment at most 16) come from
+//! - **Small blocks** (at most 4 KiB; at an alignment above 16, at most
+//!   4 KiB once rounded up to it: `slab::aligned_request`) come from
 //!   the shard's slab layer (`slab`): 64 KiB pages carved out of its heap,
 //!   one descriptor per page, cut into slots of one size class (16, 32, …,
 //!   1024 bytes, then 1152, 1280, …, 4096: eight per doubling), with the

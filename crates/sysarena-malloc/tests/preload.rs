@@ -94,6 +94,25 @@ fn only_the_shards_threads_use_are_built() {
     let _ = std::fs::remove_file(exe);
 }
 
+/// Small blocks at alignments above 16 (`aligned.c`: `posix_memalign`
+/// among a thousand live blocks) are aligned and the heap checks out
+/// after them: at 64 from slab slots, at 4096 for 100 bytes from the 4 KiB
+/// class, past 4 KiB from the heap.
+#[test]
+fn small_aligned_blocks_are_aligned_and_the_shards_check_out() {
+    let exe = compile("aligned.c");
+    for args in [
+        ["64", "256", "200000", "1000"],
+        ["4096", "100", "20000", "1000"],
+        ["128", "6000", "100000", "1000"],
+    ] {
+        let (stdout, stderr) = run(&exe, &args, &[("SYSARENA_CHECK", "1")]);
+        assert_eq!(stdout, "aligned ok\n", "{args:?}: {stderr}");
+        assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+    }
+    let _ = std::fs::remove_file(exe);
+}
+
 #[test]
 fn mixed_stress_agrees_with_glibc_and_every_shard_checks_out() {
     let exe = compile("stress.c");

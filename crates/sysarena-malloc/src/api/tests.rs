@@ -96,10 +96,56 @@ fn small_blocks_use_the_slab_layer() {
         free(d);
         assert_eq!(malloc_usable_size(d), 0);
         assert!(counters::INVALID.load(Ordering::Relaxed) > before);
-        // Alignment above 16 does not use the layer, and still works.
+        // Alignment above 16 takes a slot of a class that is a multiple of
+        // it.
         let a = memalign(64, 48);
         assert_eq!(a as usize % 64, 0);
+        assert_eq!(malloc_usable_size(a), 64);
         free(a);
+    }
+}
+
+/// Whether `p` is a slot of a slab page.
+fn is_slot(g: &Settings, p: *mut c_void) -> bool {
+    matches!(
+        slab::state::locate((p as usize).wrapping_sub(g.base)),
+        slab::state::Lookup::Slot(_)
+    )
+}
+
+/// A small block at an alignment above 16 is a slab slot of the class of
+/// its size rounded up to the alignment (up to 4 KiB); past that, an arena
+/// of the heap. Each is aligned, holds its bytes through a `realloc`, and
+/// is freed once.
+#[test]
+fn small_aligned_blocks_are_slots_of_a_class_that_is_a_multiple_of_the_alignment() {
+    let g = init::get().unwrap();
+    for align in [32usize, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
+        for size in [1usize, 17, 100, 1000, 1500, 4000, 4096, 5000] {
+            let mut p = ptr::null_mut();
+            // SAFETY: `p` is a valid out-pointer; the block is ours, used
+            // within its size, then reallocated and freed once.
+            unsafe {
+                assert_eq!(posix_memalign(&mut p, align, size), 0);
+                assert_eq!(p as usize % align, 0, "{size} at {align}");
+                let rounded = size.next_multiple_of(align);
+                let slot = rounded <= slab::MAX_SIZE;
+                assert_eq!(is_slot(g, p), slot, "{size} at {align}");
+                if slot {
+                    assert_eq!(
+                        malloc_usable_size(p),
+                        slab::class_size(slab::class_of(rounded))
+                    );
+                    assert_eq!(slab::aligned_request(size, align), Some(rounded));
+                } else {
+                    assert_eq!(slab::aligned_request(size, align), None);
+                }
+                ptr::write_bytes(p.cast::<u8>(), 0x5a, size);
+                let q = realloc(p, size + 1).cast::<u8>();
+                assert!((0..size).all(|i| *q.add(i) == 0x5a), "{size} at {align}");
+                free(q.cast());
+            }
+        }
     }
 }
 

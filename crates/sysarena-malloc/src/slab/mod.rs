@@ -1,7 +1,8 @@
 //! The slab layer: small blocks without a descriptor each.
 //!
-//! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 is
-//! served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
+//! A request of at most [`MAX_SIZE`] bytes at alignment at most 16 (or at
+//! a larger one, at most [`MAX_SIZE`] once rounded up to it:
+//! [`aligned_request`]) is served from a *slab page*: [`PAGE`] bytes (64 KiB, aligned to 64 KiB)
 //! that the shard's [`Heap`] hands out as one arena (one
 //! descriptor), cut into equal slots of one *size class* (16, 32, …, 1024
 //! bytes, then eight per doubling up to 4 KiB: `class.rs`). Everything the
@@ -56,7 +57,9 @@ mod trim;
 pub(crate) use tests::test_heap;
 mod verify;
 
-pub(crate) use class::{CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, class_of, class_size};
+pub(crate) use class::{
+    CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, aligned_request, class_of, class_size,
+};
 use class::{RECIP, slots};
 use page::{KINDS, MapPool, NONE, PageMeta, kind};
 pub(crate) use page::{META_BYTES, Meta};
