@@ -79,8 +79,12 @@ pub(crate) struct Inner {
 impl Inner {
     #[inline]
     fn alloc(&mut self, size: usize, align: usize, g: &Settings) -> Option<Fresh> {
-        if size <= slab::MAX_SIZE && align <= slab::GRANULE && self.slab.enabled() {
-            let c = slab::class_of(size);
+        // A small block (at a larger alignment, of its size rounded up to
+        // it: `slab::aligned_request`) is a slot.
+        if self.slab.enabled()
+            && let Some(slot) = slab::aligned_request(size, align)
+        {
+            let c = slab::class_of(slot);
             if let Some(f) = self.slab.alloc(&mut self.heap, &mut self.hwm, c) {
                 self.allocs += 1;
                 if counters::enabled() {

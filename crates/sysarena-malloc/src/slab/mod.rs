@@ -58,7 +58,7 @@ pub(crate) use tests::test_heap;
 mod verify;
 
 pub(crate) use class::{
-    CLASSES, GRANULE, MAX_SIZE, PAGE, PAGE_SHIFT, aligned_request, class_of, class_size,
+    CLASSES, MAX_SIZE, PAGE, PAGE_SHIFT, aligned_request, class_of, class_size,
 };
 use class::{RECIP, slots};
 use page::{KINDS, MapPool, NONE, PageMeta, kind};

@@ -1,4 +1,4 @@
-use super::class::{RECIP, slots};
+use super::class::{GRANULE, RECIP, slots};
 use super::*;
 use crate::sys;
 use sysarena::{Config, SliceManager};
