@@ -3,8 +3,10 @@
 # libjemalloc2 and libmimalloc2.0, installed when missing), all preloaded
 # the same way (glibc: nothing preloaded).
 #
-# 1. Real programs, single- and multi-threaded: wall time (best of N) and
-#    peak RSS (max of N) per allocator, as ratios to glibc. Wall time is
+# 1. Real programs, single- and multi-threaded (and two of ours: the
+#    stress, and small blocks at alignment 64, tests/programs/aligned.c):
+#    wall time (best of N) and peak RSS (max of N) per allocator, as
+#    ratios to glibc. Wall time is
 #    read from bash's EPOCHREALTIME (microseconds) around the run, not from
 #    /usr/bin/time's %e, which counts in 10 ms steps (6 % of a 0.17 s
 #    `sort`); /usr/bin/time gives the peak RSS. The allocators
@@ -68,6 +70,7 @@ with open(sys.argv[1], "w") as f:
 PY
 gcc -O2 -pthread -o "$WORK/stress" "$PROGRAMS/stress.c"
 gcc -O2 -pthread -o "$WORK/larson" "$PROGRAMS/larson.c"
+gcc -O2 -o "$WORK/aligned" "$PROGRAMS/aligned.c"
 HEAD=$(git rev-parse HEAD)
 failures=0
 
@@ -120,6 +123,7 @@ if [[ ${BENCH_ONLY:-} != larson ]]; then
     row zstd-T2 zstd -T2 -9 -c "$WORK/sort.in"
     row pigz pigz -p 2 -c "$WORK/sort.in"
     row stress-4 "$WORK/stress" 4 300000 2000
+    row aligned-64 "$WORK/aligned" 64 256 5000000 10000
 fi
 
 # larson THREADS MAX: best throughput per allocator (interleaved), and the
