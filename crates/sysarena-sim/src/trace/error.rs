@@ -45,6 +45,26 @@ pub enum TraceErrorKind {
     /// A malloc-lab header line is not a number, or the header is cut short.
     #[error("bad malloc-lab header: {0}")]
     BadHeader(String),
+    /// A line longer than any trace's (no newline within
+    /// [`MAX_LINE`](super::MAX_LINE) bytes): not a trace, and reading it
+    /// whole could take all memory.
+    #[error("line longer than {max} bytes")]
+    LineTooLong {
+        /// The longest line read.
+        max: usize,
+    },
+    /// More events than a trace may hold ([`MAX_EVENTS`](super::MAX_EVENTS)).
+    #[error("more than {max} events: read a prefix of the trace")]
+    TooManyEvents {
+        /// The most events read.
+        max: usize,
+    },
+    /// No memory for the next event (or the reader's table of ids).
+    #[error("out of memory after {events} events: read a prefix of the trace")]
+    NoMemory {
+        /// The events read so far.
+        events: usize,
+    },
 }
 
 /// A malformed trace: where and why, shown as `FILE:LINE: reason`, or

@@ -9,6 +9,36 @@ use std::str::FromStr;
 use super::error::{TraceError, TraceErrorKind};
 use super::event::{Event, Id};
 
+/// The most events a trace read from a file holds: 50 million, 1.6 GB of
+/// events, 30 times the largest shared trace (perl's, 1.57 million). A
+/// small gzip file can hold more (880 million `+1` ops in 2.5 MB), which
+/// filled memory until the process aborted.
+pub const MAX_EVENTS: usize = 50_000_000;
+
+/// The longest line read, in bytes: an OSTEP op list may put every op on
+/// one line, but a line of gigabytes (a small gzip file again) is no
+/// trace, and reading it whole aborted the process.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// Appends `event`, refusing past [`MAX_EVENTS`] (or `cap`) and when no
+/// memory is left for it.
+pub(super) fn push(events: &mut Vec<Event>, event: Event) -> Result<(), TraceErrorKind> {
+    push_capped(events, event, MAX_EVENTS)
+}
+
+fn push_capped(events: &mut Vec<Event>, event: Event, cap: usize) -> Result<(), TraceErrorKind> {
+    if events.len() >= cap {
+        return Err(TraceErrorKind::TooManyEvents { max: cap });
+    }
+    events
+        .try_reserve(1)
+        .map_err(|_| TraceErrorKind::NoMemory {
+            events: events.len(),
+        })?;
+    events.push(event);
+    Ok(())
+}
+
 /// Validates events as they arrive: ids fresh on `a`, live on `f`/`r`.
 #[derive(Debug, Default)]
 pub(super) struct Checker {
@@ -23,6 +53,11 @@ impl Checker {
                 if !align.is_power_of_two() {
                     return Err(TraceErrorKind::BadAlign(align));
                 }
+                self.ids
+                    .try_reserve(1)
+                    .map_err(|_| TraceErrorKind::NoMemory {
+                        events: self.ids.len(),
+                    })?;
                 if self.ids.insert(id, true).is_some() {
                     return Err(TraceErrorKind::IdReused(id));
                 }
@@ -90,11 +125,23 @@ pub(super) fn maybe_gunzip<'a, R: BufRead + 'a>(
 
 /// Reads lines (decompressing gzip), calling `f(line)` for each; stops at the
 /// first error, which it tags with the file and line. With `max_lines`, stops
-/// once `f` has returned `true` (produced an event) that many times.
+/// once `f` has returned `true` (produced an event) that many times. A line
+/// longer than [`MAX_LINE`] is an error.
 pub(super) fn for_each_line(
     file: &str,
     reader: impl BufRead,
     max_lines: Option<usize>,
+    f: impl FnMut(&str) -> Result<bool, TraceErrorKind>,
+) -> Result<(), TraceError> {
+    for_each_line_within(file, reader, max_lines, MAX_LINE, f)
+}
+
+/// [`for_each_line`] with lines of at most `max_line` bytes.
+fn for_each_line_within(
+    file: &str,
+    reader: impl BufRead,
+    max_lines: Option<usize>,
+    max_line: usize,
     mut f: impl FnMut(&str) -> Result<bool, TraceErrorKind>,
 ) -> Result<(), TraceError> {
     let err = |line, kind| TraceError {
@@ -112,8 +159,14 @@ pub(super) fn for_each_line(
         }
         buf.clear();
         line_no += 1;
-        match reader.read_line(&mut buf) {
+        let limit = u64::try_from(max_line)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        match io::Read::take(&mut reader, limit).read_line(&mut buf) {
             Ok(0) => return Ok(()),
+            Ok(n) if n > max_line => {
+                return Err(err(line_no, TraceErrorKind::LineTooLong { max: max_line }));
+            }
             Ok(_) => {}
             Err(e) => return Err(err(line_no, e.into())),
         }
@@ -145,5 +198,46 @@ mod tests {
         assert!(parse_num::<u64>("id", Some("+1")).is_err());
         assert!(parse_num::<u64>("id", Some("99999999999999999999999")).is_err());
         assert_eq!(parse_num::<u64>("id", Some("42")).unwrap(), 42);
+    }
+
+    /// A line past the limit is an error at its line, read no further than
+    /// the limit (an endless line of one byte repeated does not hang); a
+    /// line at the limit is read.
+    #[test]
+    fn a_line_past_the_limit_is_refused_without_reading_it_whole() {
+        let endless = io::Read::chain(&b"a 1 16\n"[..], io::repeat(b'x'));
+        let mut lines = Vec::new();
+        let e = for_each_line_within("t", BufReader::new(endless), None, 100, |l| {
+            lines.push(l.to_owned());
+            Ok(true)
+        })
+        .unwrap_err();
+        assert_eq!((e.line, lines.len()), (2, 1));
+        assert!(
+            matches!(e.kind, TraceErrorKind::LineTooLong { max: 100 }),
+            "{e}"
+        );
+        assert_eq!(e.to_string(), "t:2: line longer than 100 bytes");
+        let exact = format!("{}\n", "y".repeat(99));
+        let mut seen = 0;
+        for_each_line_within("t", exact.as_bytes(), None, 100, |l| {
+            seen += l.len();
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, 100);
+    }
+
+    /// Events past the cap are refused with a typed error, and the events
+    /// before it are kept.
+    #[test]
+    fn events_past_the_cap_are_refused() {
+        let mut events = Vec::new();
+        for id in 1..=3 {
+            push_capped(&mut events, Event::Free { id }, 3).unwrap();
+        }
+        let e = push_capped(&mut events, Event::Free { id: 4 }, 3).unwrap_err();
+        assert!(matches!(e, TraceErrorKind::TooManyEvents { max: 3 }));
+        assert_eq!(events.len(), 3);
     }
 }

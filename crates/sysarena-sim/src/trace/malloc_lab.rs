@@ -6,7 +6,7 @@ use std::io::BufRead;
 
 use super::error::{TraceError, TraceErrorKind};
 use super::event::{Event, Id, MALLOC_LAB_ALIGN, Trace};
-use super::lines::{content, for_each_line, no_more, parse_num};
+use super::lines::{content, for_each_line, no_more, parse_num, push};
 
 impl Trace {
     /// Reads a CS:APP malloc-lab `.rep` trace (plain or gzip).
@@ -79,7 +79,7 @@ impl Trace {
                 other => return Err(TraceErrorKind::UnknownOp(other.to_owned())),
             };
             no_more(fields)?;
-            trace.events.push(event);
+            push(&mut trace.events, event)?;
             Ok(true)
         })?;
         if header_left > 0 && header_left < 4 {

@@ -57,6 +57,7 @@ mod writer;
 pub use self::error::{TraceError, TraceErrorKind};
 pub use self::event::{DEFAULT_ALIGN, Event, Id, MALLOC_LAB_ALIGN, OSTEP_ALIGN, Trace};
 pub use self::format::TraceFormat;
+pub use self::lines::{MAX_EVENTS, MAX_LINE};
 pub use self::native::read_native_bytes;
 pub use self::stats::TraceStats;
 pub use self::writer::TraceWriter;

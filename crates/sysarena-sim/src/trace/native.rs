@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use super::error::{TraceError, TraceErrorKind};
 use super::event::{DEFAULT_ALIGN, Event, Trace};
-use super::lines::{Checker, content, for_each_line, no_more, parse_num};
+use super::lines::{Checker, content, for_each_line, no_more, parse_num, push};
 
 /// Parses one native line's fields (comment already stripped, not empty).
 fn parse_native_line(text: &str) -> Result<Event, TraceErrorKind> {
@@ -52,7 +52,7 @@ impl Trace {
             }
             let event = parse_native_line(text)?;
             checker.check(&event)?;
-            trace.events.push(event);
+            push(&mut trace.events, event)?;
             Ok(true)
         })?;
         Ok(trace)

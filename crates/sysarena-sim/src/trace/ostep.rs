@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use super::error::{TraceError, TraceErrorKind};
 use super::event::{Event, OSTEP_ALIGN, Trace};
-use super::lines::{Checker, content, for_each_line, parse_num};
+use super::lines::{Checker, content, for_each_line, parse_num, push};
 
 impl Trace {
     /// Reads an OSTEP `malloc.py -A` op list (`+10,-0,+20`; commas, white
@@ -19,14 +19,17 @@ impl Trace {
         let mut checker = Checker::default();
         let mut allocs: u64 = 0;
         let max = max_events.unwrap_or(usize::MAX);
-        for_each_line(file, reader, None, |line| {
+        // A line says `true` once the trace holds `max` events, and the
+        // reading stops there (one line may hold many ops: with `None`
+        // here, `-n 1000` still read a whole file of 880 million ops).
+        for_each_line(file, reader, Some(1), |line| {
             let text = content(line);
             for op in text
                 .split(|c: char| c == ',' || c.is_ascii_whitespace())
                 .filter(|s| !s.is_empty())
             {
                 if trace.events.len() >= max {
-                    return Ok(false);
+                    return Ok(true);
                 }
                 let event = if let Some(n) = op.strip_prefix('+') {
                     allocs += 1;
@@ -42,16 +45,36 @@ impl Trace {
                         TraceErrorKind::UnknownFree(_) => TraceErrorKind::UnknownFree(k),
                         other => other,
                     })?;
-                    trace.events.push(Event::Free { id });
+                    push(&mut trace.events, Event::Free { id })?;
                     continue;
                 } else {
                     return Err(TraceErrorKind::UnknownOp(op.to_owned()));
                 };
                 checker.check(&event)?;
-                trace.events.push(event);
+                push(&mut trace.events, event)?;
             }
-            Ok(false)
+            Ok(trace.events.len() >= max)
         })?;
         Ok(trace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With a number of events, reading stops once it has them: the bytes
+    /// after (here, not UTF-8, which would be an error) are never read.
+    #[test]
+    fn reading_stops_at_the_events_asked_for() {
+        let bytes: &[u8] = b"+10,+20,-0\n+30\n\xff\xfe\n";
+        let t = Trace::read_ostep("t", bytes, Some(3)).unwrap();
+        assert_eq!(t.events.len(), 3);
+        let t = Trace::read_ostep("t", bytes, Some(4)).unwrap();
+        assert_eq!(t.events.len(), 4);
+        assert!(
+            Trace::read_ostep("t", bytes, None).is_err(),
+            "the whole file"
+        );
     }
 }
