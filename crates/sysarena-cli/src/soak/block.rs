@@ -85,8 +85,12 @@ pub(super) struct Region {
 
 impl Region {
     pub(super) fn new(len: usize) -> io::Result<Region> {
-        let layout = Layout::from_size_align(len.max(1), 4096)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let layout = Layout::from_size_align(len.max(1), 4096).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("--capacity {len} is too large for one buffer (at most isize::MAX bytes)"),
+            )
+        })?;
         // SAFETY: a non-zero-sized layout.
         let p = unsafe { std::alloc::alloc_zeroed(layout) };
         let base = NonNull::new(p).ok_or_else(|| io::Error::other("cannot allocate the region"))?;

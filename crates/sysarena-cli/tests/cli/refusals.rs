@@ -54,6 +54,17 @@ fn a_soak_of_zero_operations_or_no_time_is_refused() {
     }
 }
 
+/// A soak over more bytes than one buffer can have says so (it said
+/// `invalid parameters to Layout::from_size_align`).
+#[test]
+fn a_soak_larger_than_any_buffer_is_refused_with_the_capacity() {
+    refused(
+        &["soak", "--capacity", "8E", "-q"],
+        1,
+        &["--capacity 9223372036854775808 is too large for one buffer"],
+    );
+}
+
 #[test]
 fn an_unknown_policy_or_mode_is_answered_with_the_valid_names() {
     let policies = "first-fit, next-fit, best-fit, worst-fit or segregated-fit";
