@@ -1,5 +1,5 @@
 //! A small futex lock: a compare-and-swap when free, a short spin, then the
-//! kernel. Needs no initialisation (zero is unlocked) and no allocation, so
+//! kernel; and [`Backoff`], the spacing of an attempt that keeps failing. Needs no initialisation (zero is unlocked) and no allocation, so
 //! it can live in a `static` that `malloc` uses before anything else runs,
 //! and a forked child can reset it with one store.
 
@@ -105,6 +105,52 @@ impl Lock {
     }
 }
 
+/// Calls a refused attempt lets pass before it is tried again
+/// ([`Backoff`]).
+pub(crate) const BACKOFF: u32 = 1024;
+
+/// Spacing for an attempt that can fail again and again at a cost — a
+/// system call the kernel refuses while something of the program's is in
+/// the way, or the limit has no room: after a refusal
+/// ([`refused`](Self::refused)), the next [`BACKOFF`] calls of
+/// [`pass`](Self::pass) say no, then one may try again (the program may
+/// have unmapped what was in the way). Threads race on the count: a try
+/// more or less does not matter. Zero is "may try", so it lives in a
+/// `static` and a fork's child inherits it as it is.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    skip: AtomicU32,
+}
+
+impl Backoff {
+    pub(crate) const fn new() -> Self {
+        Backoff {
+            skip: AtomicU32::new(0),
+        }
+    }
+
+    /// Whether to try now; when not, one call fewer to wait. O(1).
+    #[inline]
+    pub(crate) fn pass(&self) -> bool {
+        let skip = self.skip.load(Ordering::Relaxed);
+        if skip == 0 {
+            return true;
+        }
+        self.skip.store(skip - 1, Ordering::Relaxed);
+        false
+    }
+
+    /// The attempt was refused: wait [`BACKOFF`] calls. O(1).
+    pub(crate) fn refused(&self) {
+        self.skip.store(BACKOFF, Ordering::Relaxed);
+    }
+
+    /// What was in the way may be gone: try at the next call. O(1).
+    pub(crate) fn reset(&self) {
+        self.skip.store(0, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +188,19 @@ mod tests {
         assert!(s.lock.try_lock());
         assert!(!s.lock.try_lock());
         s.lock.unlock();
+    }
+
+    #[test]
+    fn a_refusal_lets_the_backoff_pass_by_before_the_next_try() {
+        let b = Backoff::new();
+        assert!(b.pass(), "nothing refused yet");
+        b.refused();
+        for k in 0..BACKOFF {
+            assert!(!b.pass(), "call {k} within the backoff");
+        }
+        assert!(b.pass(), "tried again after it");
+        b.refused();
+        b.reset();
+        assert!(b.pass(), "reset: try at once");
     }
 }

@@ -36,9 +36,9 @@
 //! last ([`sys::map_noreserve_near`]). If something took that space
 //! anyway, the mapping is refused and the heap keeps the shards it has.
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
-use crate::lock::Lock;
+use crate::lock::{Backoff, Lock};
 use crate::settings::{MAX_SHARDS, Settings};
 use crate::sys;
 
@@ -153,7 +153,7 @@ pub(super) fn set_retired(i: usize) {
     RETIRED[i].store(true, Ordering::Release);
     RETIRED_NOW.fetch_add(1, Ordering::Relaxed);
     // Address space came back: contention may map a shard again.
-    CONTENTION_SKIP.store(0, Ordering::Relaxed);
+    CONTENTION_BACKOFF.reset();
 }
 
 /// The first of `len`, `len / 2`, `len / 4`, … down to `need` (only
@@ -270,17 +270,14 @@ pub(crate) fn start_short(i: usize, p: *mut u8, len: usize) {
     REGIONS[i].store(p, Ordering::Release);
 }
 
-/// Calls of [`extendable`] for shard `i` that answer false after its
-/// mapping could not grow ([`EXTEND_BACKOFF`] of them): the program may
-/// have split it — `mlock`, `mprotect` or `madvise` on part of one of its
-/// blocks, or a withdrawal (`space.rs`), makes it more than one mapping,
-/// which `mremap` refuses to move as one — or taken the space after it, or
-/// the limit has no room. Each call's refused `mremap`s made a malloc/free
-/// loop 13–20 × slower once the heap had moved on to other shards.
-static EXTEND_SKIP: [AtomicU32; MAX_SHARDS] = [const { AtomicU32::new(0) }; MAX_SHARDS];
-/// How many calls pass a shard whose mapping could not grow before it is
-/// tried again (the program may have unmapped what was in the way).
-const EXTEND_BACKOFF: u32 = 1024;
+/// The calls of [`extendable`] for shard `i` that answer false after its
+/// mapping could not grow: the program may have split it — `mlock`,
+/// `mprotect` or `madvise` on part of one of its blocks, or a withdrawal
+/// (`space.rs`), makes it more than one mapping, which `mremap` refuses to
+/// move as one — or taken the space after it, or the limit has no room.
+/// Each call's refused `mremap`s made a malloc/free loop 13–20 × slower
+/// once the heap had moved on to other shards.
+static EXTEND_BACKOFF: [Backoff; MAX_SHARDS] = [const { Backoff::new() }; MAX_SHARDS];
 
 /// Times a shard's mapping grew in place, and times it could not
 /// ([`extend`]), for the stats report.
@@ -298,20 +295,11 @@ pub(crate) fn extensions() -> (usize, usize) {
 
 /// Whether shard `i`'s memory is a mapping of its own shorter than its
 /// tables allow, which [`extend`] may grow — unless it could not grow
-/// lately (the backoff: [`EXTEND_SKIP`]). O(1).
+/// lately ([`EXTEND_BACKOFF`]). O(1).
 #[inline]
 pub(super) fn extendable(g: &Settings, i: usize) -> bool {
     let cap = tables(i).map_or(g.shard_size, |(_, cap)| cap);
-    if retired(i) || memory(i).is_none_or(|(_, len)| len >= cap) {
-        return false;
-    }
-    // Threads race on the count: a try more or less does not matter.
-    let skip = EXTEND_SKIP[i].load(Ordering::Relaxed);
-    if skip != 0 {
-        EXTEND_SKIP[i].store(skip - 1, Ordering::Relaxed);
-        return false;
-    }
-    true
+    !retired(i) && memory(i).is_some_and(|(_, len)| len < cap) && EXTEND_BACKOFF[i].pass()
 }
 
 /// For a request that needs `need` bytes more than full shard `i` holds:
@@ -362,7 +350,7 @@ pub(super) fn extend(g: &Settings, i: usize, need: usize) -> Option<(*mut u8, us
         EXTENDED.fetch_add(1, Ordering::Relaxed);
     } else {
         EXTEND_REFUSED.fetch_add(1, Ordering::Relaxed);
-        EXTEND_SKIP[i].store(EXTEND_BACKOFF, Ordering::Relaxed);
+        EXTEND_BACKOFF[i].refused();
     }
     r.map(|(add, _)| (p, len, len + add))
 }
@@ -458,30 +446,26 @@ pub(super) fn revive(
     found
 }
 
-/// Contended allocations to let pass before [`revive_on_contention`] tries
-/// again after a try found no place it could map.
-static CONTENTION_SKIP: AtomicUsize = AtomicUsize::new(0);
-/// How many it lets pass.
-const CONTENTION_BACKOFF: usize = 1024;
+/// The contended allocations that [`revive_on_contention`] lets pass
+/// after a try found no place it could map.
+static CONTENTION_BACKOFF: Backoff = Backoff::new();
 
 /// [`revive`] of a whole retired shard for a thread that found every
 /// mapped shard busy (no request: any shard serves it). When the program
 /// has taken the address space, every try fails; so after a failure the
-/// next [`CONTENTION_BACKOFF`] contended allocations do not try (a storm
+/// next contended allocations do not try ([`CONTENTION_BACKOFF`]: a storm
 /// of refused mappings under the growth lock made four threads ten times
 /// slower), unless a shard retires meanwhile ([`set_retired`]).
 pub(super) fn revive_on_contention(g: &Settings, rebuild: impl Fn(usize)) -> Option<usize> {
     if RETIRED_NOW.load(Ordering::Relaxed) == 0 {
         return None;
     }
-    let skip = CONTENTION_SKIP.load(Ordering::Relaxed);
-    if skip != 0 {
-        CONTENTION_SKIP.store(skip - 1, Ordering::Relaxed);
+    if !CONTENTION_BACKOFF.pass() {
         return None;
     }
     let r = revive(g, 0, crate::settings::MIN_ALIGN, true, rebuild);
     if r.is_none() {
-        CONTENTION_SKIP.store(CONTENTION_BACKOFF, Ordering::Relaxed);
+        CONTENTION_BACKOFF.refused();
     }
     r
 }

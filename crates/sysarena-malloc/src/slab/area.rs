@@ -8,23 +8,17 @@
 //! or the limit has no room, the area stops growing, pages of the slab
 //! layer are no longer carved in that shard, and small blocks go to the
 //! heap's arenas or to other shards. A refused growth is tried again only
-//! after [`BACKOFF`] more calls that would grow it.
+//! after [`BACKOFF`](crate::lock::BACKOFF) more calls that would grow it.
 
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use super::state::BLOCK;
+use crate::lock::Backoff;
 use crate::settings::MAX_SHARDS;
 use crate::sys;
 
 /// Blocks an area starts with.
 pub(crate) const FIRST_BLOCKS: usize = 16;
-
-/// Calls that would grow an area which could not grow last time, passed
-/// by before it is tried again (the program may have unmapped what was in
-/// the way). Without it each new slab page of a shard whose area was
-/// blocked retried two refused `mremap`s: 193,662 of them in 1,000,000
-/// `malloc`s of 16 to 512 bytes, 50 % more wall time.
-const BACKOFF: u32 = 1024;
 
 /// The mapping that a shard's state blocks end: its start, its length and
 /// how many blocks it holds (null start: no area, every block mapped).
@@ -34,8 +28,11 @@ struct Area {
     start: AtomicPtr<u8>,
     len: AtomicUsize,
     blocks: AtomicUsize,
-    /// Calls left to pass by after a refused growth ([`BACKOFF`]).
-    skip: AtomicU32,
+    /// The calls that would grow the area, passed by after a refused
+    /// growth. Without it each new slab page of a shard whose area was
+    /// blocked retried two refused `mremap`s: 193,662 of them in 1,000,000
+    /// `malloc`s of 16 to 512 bytes, 50 % more wall time.
+    backoff: Backoff,
 }
 
 static AREAS: [Area; MAX_SHARDS] = [const {
@@ -43,7 +40,7 @@ static AREAS: [Area; MAX_SHARDS] = [const {
         start: AtomicPtr::new(core::ptr::null_mut()),
         len: AtomicUsize::new(0),
         blocks: AtomicUsize::new(0),
-        skip: AtomicU32::new(0),
+        backoff: Backoff::new(),
     }
 }; MAX_SHARDS];
 
@@ -54,7 +51,7 @@ pub(crate) fn set(i: usize, start: *mut u8, len: usize, blocks: usize) {
     let a = &AREAS[i];
     a.len.store(len, Ordering::Relaxed);
     a.blocks.store(blocks, Ordering::Relaxed);
-    a.skip.store(0, Ordering::Relaxed);
+    a.backoff.reset();
     a.start.store(start, Ordering::Release);
 }
 
@@ -74,7 +71,7 @@ fn blocks(i: usize) -> usize {
 /// above every block taken), the area grows in place — doubling, else by
 /// that one block — and says whether it could (no: something is mapped
 /// after it, or the limit has no room; or it could not lately: the
-/// [`BACKOFF`]). errno is kept.
+/// [`Backoff`]). errno is kept.
 ///
 /// # Safety
 /// Shard `i` has an area ([`set`]) whose blocks start at `blocks`, and the
@@ -94,9 +91,7 @@ pub(crate) unsafe fn mapped(i: usize, blocks: *mut u8, b: usize, pages: usize) -
 #[cold]
 #[inline(never)]
 fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool {
-    let skip = a.skip.load(Ordering::Relaxed);
-    if skip != 0 {
-        a.skip.store(skip - 1, Ordering::Relaxed);
+    if !a.backoff.pass() {
         return false;
     }
     let (start, len) = (
@@ -117,7 +112,7 @@ fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool 
     });
     sys::set_errno(saved);
     let Some(n) = grown else {
-        a.skip.store(BACKOFF, Ordering::Relaxed);
+        a.backoff.refused();
         return false;
     };
     a.len.store(len + (n - have) * BLOCK, Ordering::Relaxed);
@@ -128,11 +123,12 @@ fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::BACKOFF;
 
     /// An area grows in place as its blocks are taken, doubling, its new
     /// blocks zeroed; with something mapped right after it, a block past
     /// its end is refused and nothing changes, and after that the area is
-    /// passed by for [`BACKOFF`] calls before it tries again.
+    /// passed by for `BACKOFF` calls before it tries again.
     #[test]
     fn an_area_grows_in_place_until_something_lies_after_it() {
         // A place of 64 blocks, of which the first 4 stay mapped (plus one
