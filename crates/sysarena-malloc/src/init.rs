@@ -239,20 +239,14 @@ unsafe fn init(g: &mut Settings) -> bool {
         let first = slab::area::FIRST_BLOCKS.min(backed);
         let short = slab::state::blocks_at_backed(words, backed) + first * slab::state::BLOCK;
         let whole = slab::state::bytes_for_backed(words, backed).unwrap_or(0);
-        match sys::map_fixed_noreplace(
-            shard::tables_place(base as usize, shard_size, descriptors, 0),
-            short,
-        ) {
-            Some(p) if short < whole => {
+        match (short < whole)
+            .then(|| shard::map_at_place(base as usize, shard_size, descriptors, 0, short, first))
+            .flatten()
+        {
+            Some(p) => {
                 // SAFETY: the states' first mapping, made above, never used.
                 unsafe { libc::munmap(states_mem.cast(), whole) };
-                slab::area::set(0, p, short, first);
                 p
-            }
-            Some(p) => {
-                // SAFETY: the mapping just made, never used.
-                unsafe { libc::munmap(p.cast(), short) };
-                states_mem
             }
             None => states_mem,
         }

@@ -124,17 +124,40 @@ pub(super) fn map_added_tables(i: usize, len: usize) -> Option<*mut u8> {
     // full shard, so initialisation ran).
     let p = unsafe { (*PLAN.get()).assume_init_ref() };
     let l = added_layout(p, len);
+    // The state blocks end the mapping (`added_layout`).
     if p.placed
-        && let Some(t) = sys::map_fixed_noreplace(
-            tables_place(p.base as usize, p.shard_size, p.descriptors, i),
+        && let Some(t) = map_at_place(
+            p.base as usize,
+            p.shard_size,
+            p.descriptors,
+            i,
             l.short,
+            l.first_blocks,
         )
     {
-        // The state blocks end the mapping (`added_layout`).
-        slab::area::set(i, t, l.short, l.first_blocks);
         return Some(t);
     }
     sys::map_noreserve(l.bytes)
+}
+
+/// Maps `len` bytes at shard `i`'s tables place ([`tables_place`], for
+/// shards of `shard_size` bytes with `descriptors` each from `base`),
+/// whose last bytes are its first `first_blocks` slot-state blocks, and
+/// records them as the shard's growing area ([`slab::area::set`]); `None`
+/// (nothing recorded) if the place is taken or the kernel refuses. For
+/// shard 0's planned states (`init.rs`) and a later shard's tables
+/// ([`map_added_tables`]). O(1).
+pub(crate) fn map_at_place(
+    base: usize,
+    shard_size: usize,
+    descriptors: usize,
+    i: usize,
+    len: usize,
+    first_blocks: usize,
+) -> Option<*mut u8> {
+    let t = sys::map_fixed_noreplace(tables_place(base, shard_size, descriptors, i), len)?;
+    slab::area::set(i, t, len, first_blocks);
+    Some(t)
 }
 
 /// Where shard `i`'s tables go when they grow in place (under a limit,
@@ -147,7 +170,7 @@ pub(super) fn map_added_tables(i: usize, len: usize) -> Option<*mut u8> {
 /// shard and 2 MiB. A place taken anyway (the program's own fixed
 /// mapping) is refused, and the tables go wherever the kernel puts them.
 /// O(1).
-pub(crate) fn tables_place(base: usize, shard_size: usize, descriptors: usize, i: usize) -> usize {
+fn tables_place(base: usize, shard_size: usize, descriptors: usize, i: usize) -> usize {
     let whole = descriptors
         .saturating_mul(size_of::<Slot>())
         .saturating_add(shard_size / 8);

@@ -26,7 +26,7 @@ mod retire;
 mod space;
 
 pub(crate) use batch::{flush_cached, refill};
-pub(crate) use build::{Plan, plan, tables_place};
+pub(crate) use build::{Plan, map_at_place, plan};
 pub(crate) use grow::{
     START_LEN, count, extensions, init as init_count, length, span, start_short,
 };
