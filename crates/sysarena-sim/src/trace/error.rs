@@ -59,12 +59,10 @@ pub enum TraceErrorKind {
         /// The most events read.
         max: usize,
     },
-    /// No memory for the next event (or the reader's table of ids).
-    #[error("out of memory after {events} events: read a prefix of the trace")]
-    NoMemory {
-        /// The events read so far.
-        events: usize,
-    },
+    /// No memory for the next event, or for the reader's table of ids (the
+    /// error's line says how far the reading came).
+    #[error("out of memory: read a prefix of the trace")]
+    NoMemory,
 }
 
 /// A malformed trace: where and why, shown as `FILE:LINE: reason`, or

@@ -32,9 +32,7 @@ fn push_capped(events: &mut Vec<Event>, event: Event, cap: usize) -> Result<(), 
     }
     events
         .try_reserve(1)
-        .map_err(|_| TraceErrorKind::NoMemory {
-            events: events.len(),
-        })?;
+        .map_err(|_| TraceErrorKind::NoMemory)?;
     events.push(event);
     Ok(())
 }
@@ -55,9 +53,7 @@ impl Checker {
                 }
                 self.ids
                     .try_reserve(1)
-                    .map_err(|_| TraceErrorKind::NoMemory {
-                        events: self.ids.len(),
-                    })?;
+                    .map_err(|_| TraceErrorKind::NoMemory)?;
                 if self.ids.insert(id, true).is_some() {
                     return Err(TraceErrorKind::IdReused(id));
                 }
