@@ -28,7 +28,7 @@
 //! whose heap grows by `brk`. A mapping that cannot grow (the program split
 //! it — `mlock`, `mprotect` or `madvise` on part of a block — or mapped
 //! something after it, or the limit has no room) is tried again only after
-//! [`EXTEND_BACKOFF`] more calls; the heap goes on in other shards.
+//! 1,024 more calls ([`EXTEND_BACKOFF`]); the heap goes on in other shards.
 //!
 //! The shards stay one contiguous range (the owner of an address is a shift
 //! away), so the reservation is placed where nothing else goes: above it
