@@ -59,6 +59,8 @@ pub fn render(args: &ReportArgs) -> io::Result<String> {
         view: args.view,
         table_width: 240,
         quiet: args.source.quiet,
+        time_budget: args.source.time_budget.0,
+        tick_clock: args.source.tick_clock,
     };
     let (runs, view) = capture(&trace, &names, &options).map_err(io::Error::other)?;
     let stats = trace.stats();
@@ -116,7 +118,10 @@ fn subject_json(i: usize, r: &SubjectRun) -> serde_json::Value {
         "tableNotes": r.frames.iter().map(|f| f.table.as_ref().map(|t| t.note())).collect::<Vec<_>>(),
         "hist": r.frames.iter().map(|f| &f.histogram).collect::<Vec<_>>(),
         "free": r.frames.iter().map(|f| [f.free.0, f.free.1, f.free.2, f.live_bytes]).collect::<Vec<_>>(),
-        "last": r.frames.iter().map(|f| describe_last(f.last)).collect::<Vec<_>>(),
+        "last": r.frames.iter().map(|f| match f.stopped {
+            Some(stop) => stop.to_string(),
+            None => describe_last(f.last),
+        }).collect::<Vec<_>>(),
         "series": {
             "event": r.series.iter().map(|s| s.event).collect::<Vec<_>>(),
             "ext": r.series.iter().map(|s| (s.external_fragmentation * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
@@ -153,6 +158,14 @@ fn summary_table(runs: &[SubjectRun]) -> String {
         ));
     }
     s.push_str("</tbody></table>");
+    for r in runs {
+        if let Some(stop) = r.summary.stopped {
+            s.push_str(&format!(
+                "<p class=\"muted\">{}: {stop}; its figures, curves and heap maps cover the events it reached (<code>--time-budget</code>).</p>",
+                esc(&r.name)
+            ));
+        }
+    }
     s
 }
 

@@ -48,7 +48,11 @@ pub struct OutputArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget(pub Option<Duration>);
 
-fn parse_budget(s: &str) -> Result<Budget, String> {
+/// `--time-budget`: [`budget::parse_budget`], as a [`Budget`].
+///
+/// # Errors
+/// A message naming the text when it is not a duration.
+pub fn parse_budget(s: &str) -> Result<Budget, String> {
     budget::parse_budget(s).map(Budget)
 }
 
@@ -178,7 +182,10 @@ pub fn parse_format(s: &str) -> Result<TraceFormat, String> {
 }
 
 /// Parses `--ops`: 1 to [`MAX_OPS`](sysarena_sim::workload::MAX_OPS).
-fn parse_ops(s: &str) -> Result<usize, String> {
+///
+/// # Errors
+/// A message naming the text when it is not a count in that range.
+pub fn parse_ops(s: &str) -> Result<usize, String> {
     use sysarena_sim::workload::MAX_OPS;
     match parse_events(s)? {
         0 => Err(format!("`{s}`: generate at least one step")),

@@ -12,10 +12,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::time::Duration;
+
 use sysarena::{ArenaInfo, TableEntry};
+use sysarena_sim::budget::{Clock, Stopped, SystemClock, TickClock};
 use sysarena_sim::metrics::Summary;
 use sysarena_sim::registry;
-use sysarena_sim::replay::{ReplayOptions, replay_with_progress};
+use sysarena_sim::replay::{Controls, ReplayOptions, replay_controlled};
 use sysarena_sim::subject::SubjectError;
 use sysarena_sim::subject::{Block, Subject};
 use sysarena_sim::sysarena_subject::{self, SysarenaSubject};
@@ -324,10 +327,17 @@ pub fn keyframe_steps(n: usize, max: usize) -> Vec<usize> {
 }
 
 /// One subject's captures at the keyframe steps.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Keyframe {
     /// Events applied.
     pub step: usize,
+    /// The step asked for: [`Keyframe::step`] unless the subject stopped
+    /// before it.
+    pub wanted: usize,
+    /// Where and why the subject stopped, when it stopped before
+    /// [`Keyframe::wanted`] (its time budget ran out): the frame shows it
+    /// at its stop.
+    pub stopped: Option<Stopped>,
     /// The heap map of the view.
     pub map: HeapMap,
     /// Free-block histogram (power-of-two classes) of the whole region.
@@ -355,8 +365,21 @@ pub struct SubjectRun {
     pub summary: Summary,
     /// The replay's time series.
     pub series: Vec<sysarena_sim::metrics::Sample>,
-    /// The keyframes, in step order.
+    /// The keyframes, in step order, one for every step asked for.
     pub frames: Vec<Keyframe>,
+}
+
+impl SubjectRun {
+    /// The subject's name, and where it stopped if its time budget ran
+    /// out: `talc (stopped after event 250 of 1000 (25%): its time budget
+    /// of 30 s ran out)`. For legends, where a shorter line or curve needs
+    /// its reason beside it.
+    pub fn label(&self) -> String {
+        match self.summary.stopped {
+            Some(s) => format!("{} ({s})", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// Capture settings.
@@ -375,6 +398,15 @@ pub struct CaptureOptions {
     pub table_width: usize,
     /// No progress bar.
     pub quiet: bool,
+    /// How long each subject may replay (`None`: no limit). One that runs
+    /// out stops there: its figures and pictures cover the events it
+    /// reached, and they say so. Drawing it up to that event takes about
+    /// as long again.
+    pub time_budget: Option<Duration>,
+    /// Time the budget on a clock that advances this many nanoseconds at
+    /// every reading (two a subject call), so it counts work, not seconds
+    /// (for tests); `None`: the real clock.
+    pub tick_clock: Option<u64>,
 }
 
 /// `name: error`, unless the error already starts with the name (a
@@ -407,13 +439,38 @@ pub fn capture(
     }
     let bar = crate::sim::progress(options.quiet, Some(2 * names.len() as u64 * events));
     let mut results = Vec::new();
+    let replay_options = ReplayOptions {
+        time_budget: options.time_budget,
+        ..ReplayOptions::default()
+    };
     for name in names {
         bar.set_message(format!("replaying {name}"));
         let mut s = Subj::new(name, options.capacity).map_err(|e| named(name, &e))?;
-        let r = replay_with_progress(trace, s.get_mut(), &ReplayOptions::default(), &mut |n| {
-            bar.inc(n as u64)
-        })
+        let mut system = SystemClock::new();
+        let mut ticks = options
+            .tick_clock
+            .map(|ns| TickClock::new(Duration::from_nanos(ns)));
+        let clock: &mut dyn Clock = match &mut ticks {
+            Some(t) => t,
+            None => &mut system,
+        };
+        let mut done = 0u64;
+        let r = replay_controlled(
+            trace,
+            s.get_mut(),
+            &replay_options,
+            Controls {
+                progress: &mut |n| {
+                    done += n as u64;
+                    bar.inc(n as u64);
+                },
+                clock,
+                stop: None,
+            },
+        )
         .map_err(|e| named(name, &e))?;
+        // A subject that stopped early still fills its share of the bar.
+        bar.inc(events.saturating_sub(done));
         results.push(r);
     }
     let view = options.view.unwrap_or_else(|| {
@@ -428,11 +485,17 @@ pub fn capture(
     for (name, r) in names.iter().zip(results) {
         bar.set_message(format!("drawing {name}"));
         let mut t = Tracker::new(name, options.capacity).map_err(|e| named(name, &e))?;
-        let mut frames = Vec::with_capacity(options.steps.len());
+        let mut frames: Vec<Keyframe> = Vec::with_capacity(options.steps.len());
         let mut last = None;
         let mut i = 0;
-        for &step in &options.steps {
-            let step = step.min(trace.events.len());
+        // A subject that stopped is drawn up to its stop, never past it:
+        // the stepped replay has no budget of its own, and its pictures
+        // must show what its figures measured.
+        let stopped = r.summary.stopped;
+        let reach = stopped.map_or(trace.events.len(), |s| s.at_event);
+        for &wanted in &options.steps {
+            let wanted = wanted.min(trace.events.len());
+            let step = wanted.min(reach);
             while i < step {
                 let ev = trace.events[i];
                 last = Some((ev, t.apply(&ev)));
@@ -441,7 +504,14 @@ pub fn capture(
                     bar.inc(4096);
                 }
             }
-            frames.push(frame(&t, view, options, last));
+            let mut f = match frames.last() {
+                // Past the stop nothing changes: the frame at the stop again.
+                Some(prev) if prev.step == step => prev.clone(),
+                _ => frame(&t, view, options, last),
+            };
+            f.wanted = wanted;
+            f.stopped = stopped.filter(|_| wanted > step);
+            frames.push(f);
         }
         bar.inc(events - (i as u64 / 4096 * 4096).min(events));
         runs.push(SubjectRun {
@@ -467,6 +537,8 @@ fn frame(
     let live_bytes = t.live.values().map(|&(s, _)| s).sum();
     Keyframe {
         step: t.applied,
+        wanted: t.applied,
+        stopped: None,
         map: t.heap_map(view, options.width),
         histogram: histogram(&extents),
         free: (free.free_bytes, free.largest_free, free.free_blocks),
@@ -504,6 +576,60 @@ mod tests {
     #[test]
     fn histogram_classes() {
         assert_eq!(histogram(&[(0, 1), (5, 3), (9, 4), (20, 0)]), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn a_subject_out_of_budget_is_drawn_at_its_stop_and_no_further() {
+        use sysarena_sim::workload::{Workload, WorkloadParams};
+        let capacity = 1 << 20;
+        let trace = Workload::Random.generate(&WorkloadParams {
+            ops: 3000,
+            capacity,
+            ..WorkloadParams::default()
+        });
+        let names = ["sysarena/first-fit/deferred".to_owned()];
+        // A tick clock counts work: 1 µs a reading, two readings an event,
+        // so a budget of 1 ms stops after about 500 events on any machine.
+        let options = |steps: Vec<usize>, budget: Option<Duration>| CaptureOptions {
+            capacity,
+            steps,
+            width: 64,
+            view: Some(capacity),
+            table_width: 32,
+            quiet: true,
+            time_budget: budget,
+            tick_clock: Some(1000),
+        };
+        let n = trace.events.len();
+        let (runs, _) = capture(
+            &trace,
+            &names,
+            &options(vec![0, n / 2, n], Some(Duration::from_millis(1))),
+        )
+        .unwrap();
+        let stop = runs[0].summary.stopped.expect("the budget stops it");
+        assert!(stop.at_event > 100 && stop.at_event < n / 2, "{stop}");
+        let f = &runs[0].frames;
+        assert_eq!(f.len(), 3, "a frame for every step asked for");
+        assert_eq!((f[0].step, f[0].wanted, f[0].stopped), (0, 0, None));
+        for (k, wanted) in [(1, n / 2), (2, n)] {
+            assert_eq!(f[k].step, stop.at_event);
+            assert_eq!(f[k].wanted, wanted);
+            assert_eq!(f[k].stopped, Some(stop));
+        }
+        assert!(runs[0].label().contains("its time budget of 1 ms ran out"));
+        // The frame at the stop is the subject after exactly those events,
+        // as an unlimited capture of that step draws it.
+        let (whole, _) = capture(&trace, &names, &options(vec![stop.at_event], None)).unwrap();
+        let at = &whole[0].frames[0];
+        assert_eq!(whole[0].summary.stopped, None);
+        assert_eq!(f[1].map.run_length(), at.map.run_length());
+        assert_eq!(f[2].live_bytes, at.live_bytes);
+        assert_eq!(f[2].free, at.free);
+        assert_eq!(
+            f[2].table.as_ref().map(|t| t.run_length()),
+            at.table.as_ref().map(|t| t.run_length())
+        );
     }
 
     #[test]

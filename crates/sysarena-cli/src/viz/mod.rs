@@ -35,8 +35,8 @@ pub struct SourceArgs {
     /// random, ramp, peaks, plateau, checkerboard).
     #[arg(long)]
     pub workload: Option<Workload>,
-    /// Steps of the workload.
-    #[arg(long, default_value_t = 2000, conflicts_with = "trace")]
+    /// Steps of the workload (1 to 10,000,000; `20k`, `1M`).
+    #[arg(long, default_value = "2000", value_parser = crate::sim::parse_ops, conflicts_with = "trace")]
     pub ops: usize,
     /// Seed of the workload.
     #[arg(long, default_value_t = 0x5eed, conflicts_with = "trace")]
@@ -62,6 +62,17 @@ pub struct SourceArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long, short)]
     pub quiet: bool,
+    /// How long each subject may replay (`30s`, `2m`, `500ms`; `0` for no
+    /// limit). A subject that runs out stops there, and its pictures and
+    /// figures show it at the event it reached, and say so; drawing it up
+    /// to that event takes about as long again.
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = crate::sim::parse_budget)]
+    pub time_budget: crate::sim::Budget,
+    /// Time each subject on a clock that advances NS nanoseconds at every
+    /// reading (two readings a subject call) instead of the real one: the
+    /// budget then counts work (for tests).
+    #[arg(long, hide = true, value_name = "NS")]
+    pub tick_clock: Option<u64>,
 }
 
 impl SourceArgs {
@@ -285,6 +296,8 @@ pub fn render(args: &VizArgs) -> io::Result<String> {
         view: args.view,
         table_width,
         quiet: args.source.quiet,
+        time_budget: args.source.time_budget.0,
+        tick_clock: args.source.tick_clock,
     };
     let (runs, view) = capture(&trace, &names, &options).map_err(io::Error::other)?;
     let name = &trace.name;
@@ -375,6 +388,40 @@ mod tests {
             map_note(Some("1M")),
             "addresses [0, 1.0 MiB) of a 1.0 MiB region across"
         );
+    }
+
+    #[test]
+    fn a_timeline_leaves_the_rows_past_a_stop_empty_and_says_why() {
+        use clap::Parser;
+        let svg = render(
+            &P::parse_from([
+                "viz",
+                "--workload",
+                "random",
+                "--ops",
+                "2000",
+                "-q",
+                "--subjects",
+                "talc,buddy",
+                "--kind",
+                "timeline",
+                "--rows",
+                "10",
+                "--tick-clock",
+                "1000",
+                "--time-budget",
+                "1ms",
+                "--svg",
+                "-",
+            ])
+            .a,
+        )
+        .unwrap();
+        // Both stop at about event 500 of 2000, in the third row: each
+        // column says so once, and the step labels are the rows' steps.
+        assert_eq!(svg.matches("stopped after event").count(), 2, "{svg}");
+        assert_eq!(svg.matches("its time budget of 1 ms ran out").count(), 2);
+        assert!(svg.contains(">2000</text>"), "the last row's label");
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn curves_svg(runs: &[SubjectRun], title: &str) -> Result<String, String> {
                     c.stroke_width(2),
                 ))
                 .map_err(err)?
-                .label(r.name.as_str())
+                .label(r.label())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
@@ -197,7 +197,10 @@ pub fn histogram_svg(runs: &[SubjectRun], index: usize, title: &str) -> Result<S
                         }),
                 )
                 .map_err(err)?
-                .label(r.name.as_str())
+                .label(match r.frames[index].stopped {
+                    Some(stop) => format!("{} ({stop})", r.name),
+                    None => r.name.clone(),
+                })
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         }
         chart

@@ -141,7 +141,10 @@ pub fn heap_map_svg(
             y + 12.0,
             13,
             "bold",
-            &format!("{} — step {}: {}", r.name, f.step, describe_last(f.last)),
+            &match f.stopped {
+                Some(stop) => format!("{} — step {}: {stop}", r.name, f.step),
+                None => format!("{} — step {}: {}", r.name, f.step, describe_last(f.last)),
+            },
         );
         out.push_str(&f.map.svg_rects(left, y + 18.0, mw, 28.0));
         let _ = write!(
@@ -277,6 +280,22 @@ pub fn timeline_svg(runs: &[SubjectRun], view: usize, capacity: usize, title: &s
         let x = left + c as f64 * (col + gap);
         text(&mut out, x, top - 8.0, 12, "bold", &r.name);
         for (i, f) in r.frames.iter().enumerate() {
+            // Past a stop the rows stay empty, under one line that says why.
+            if let Some(stop) = f.stopped {
+                if i == 0 || r.frames[i - 1].stopped.is_none() {
+                    let _ = write!(
+                        out,
+                        r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#444"><tspan x="{:.1}">stopped after event {}:</tspan><tspan x="{:.1}" dy="12">{}</tspan></text>"##,
+                        x + 4.0,
+                        top + i as f64 * row_h + 12.0,
+                        x + 4.0,
+                        stop.at_event,
+                        x + 4.0,
+                        esc(&stop.reason.to_string()),
+                    );
+                }
+                continue;
+            }
             // One colour for every allocation here: equal neighbours merge
             // into one rectangle, which keeps a 200-row picture small.
             let mut map = f.map.clone();
@@ -300,7 +319,7 @@ pub fn timeline_svg(runs: &[SubjectRun], view: usize, capacity: usize, title: &s
                 r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end" fill="#444">{}</text>"##,
                 left - 6.0,
                 top + i as f64 * row_h + row_h / 2.0 + 3.0,
-                f.step
+                f.wanted
             );
         }
         let _ = write!(

@@ -349,8 +349,23 @@ fn viz_and_report_take_subject_groups_short_flags_and_quiet() {
             "-o",
             "x.html",
         ],
-        1,
-        "has no events: nothing to replay",
+        2,
+        "generate at least one step",
+    );
+    // As many steps as the simulator's verbs take, and no more: each is
+    // replayed twice per subject.
+    refused(
+        &[
+            "viz",
+            "--workload",
+            "random",
+            "--ops",
+            "10000001",
+            "--svg",
+            "-",
+        ],
+        2,
+        "at most 10,000,000",
     );
     // A peer that cannot get its region says so once, by name.
     let o = sysarena(&[
