@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod plots;
 pub mod svg;
+pub mod tracker;
 
 use std::io;
 use std::path::PathBuf;

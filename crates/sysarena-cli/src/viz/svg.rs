@@ -71,9 +71,9 @@ fn legend(out: &mut String, x: f64, y: f64, cached: bool) {
 
 /// What a caption says about the event that led to a frame.
 pub fn describe_last(
-    last: Option<(sysarena_sim::trace::Event, super::capture::Outcome)>,
+    last: Option<(sysarena_sim::trace::Event, super::tracker::Outcome)>,
 ) -> String {
-    use super::capture::Outcome;
+    use super::tracker::Outcome;
     use sysarena_sim::trace::Event;
     let Some((ev, out)) = last else {
         return "start".to_owned();
