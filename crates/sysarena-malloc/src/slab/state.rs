@@ -314,9 +314,23 @@ impl States {
     /// area for it, under a limit: `area.rs`). Under the shard's lock.
     /// O(1).
     pub(crate) fn can_assign(&self, chunks: &Chunks, c: usize) -> bool {
-        chunks.lists[order_of(c)] != NO_BLOCK
-            || chunks.free != NO_BLOCK
-            || (chunks.bump < self.pages && self.block_mapped(chunks.bump))
+        self.source(chunks, order_of(c)).is_some()
+    }
+
+    /// Where the next chunk of order `order` comes from, in the order
+    /// [`alloc_chunk`](Self::alloc_chunk) takes them: a block of that
+    /// chunk size with one free, else a block given back, else the lowest
+    /// block never used, if it is mapped. O(1).
+    fn source(&self, chunks: &Chunks, order: usize) -> Option<Source> {
+        if chunks.lists[order] != NO_BLOCK {
+            Some(Source::Partial(chunks.lists[order] as usize))
+        } else if chunks.free != NO_BLOCK {
+            Some(Source::Returned(chunks.free as usize))
+        } else if chunks.bump < self.pages && self.block_mapped(chunks.bump) {
+            Some(Source::Fresh(chunks.bump))
+        } else {
+            None
+        }
     }
 
     /// Makes page `page` a page of class `c` (the layer, under the shard's
@@ -391,28 +405,19 @@ impl States {
         } else {
             (1u64 << per_block) - 1
         };
-        let mut b = chunks.lists[order] as usize;
-        if b == NO_BLOCK as usize {
-            // A free block: one given back, else one never used.
-            b = if chunks.free != NO_BLOCK {
-                let b = chunks.free as usize;
+        let b = match self.source(chunks, order)? {
+            Source::Partial(b) => b,
+            Source::Returned(b) => {
                 chunks.free = self.meta(b).next;
+                self.start_block(chunks, order, b);
                 b
-            } else if chunks.bump < self.pages && self.block_mapped(chunks.bump) {
+            }
+            Source::Fresh(b) => {
                 chunks.bump += 1;
-                chunks.bump - 1
-            } else {
-                return None;
-            };
-            *self.meta(b) = BlockMeta {
-                used: 0,
-                next: NO_BLOCK,
-                prev: NO_BLOCK,
-                order: order as u32,
-                _pad: 0,
-            };
-            self.push(chunks, order, b);
-        }
+                self.start_block(chunks, order, b);
+                b
+            }
+        };
         let m = self.meta(b);
         let i = (!m.used).trailing_zeros() as usize;
         m.used |= 1u64 << i;
@@ -421,6 +426,19 @@ impl States {
         }
         chunks.used += 1;
         Some(self.blocks as usize + b * BLOCK + i * (UNIT << order))
+    }
+
+    /// Block `b`, free until now, holds chunks of order `order` from now:
+    /// none used, at the head of that order's list.
+    fn start_block(&mut self, chunks: &mut Chunks, order: usize, b: usize) {
+        *self.meta(b) = BlockMeta {
+            used: 0,
+            next: NO_BLOCK,
+            prev: NO_BLOCK,
+            order: order as u32,
+            _pad: 0,
+        };
+        self.push(chunks, order, b);
     }
 
     fn free_chunk(&mut self, chunks: &mut Chunks, addr: usize) {
@@ -448,6 +466,17 @@ impl States {
             self.push(chunks, order, b);
         }
     }
+}
+
+/// Where a chunk comes from ([`States::source`]): a block index.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// A block of the chunk's size with a chunk free.
+    Partial(usize),
+    /// A block given back (every chunk free), on the free list.
+    Returned(usize),
+    /// The lowest block never used (mapped).
+    Fresh(usize),
 }
 
 /// A shard's chunk allocator (guarded by its lock): the lists of blocks
