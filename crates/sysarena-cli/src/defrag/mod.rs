@@ -74,6 +74,11 @@ pub struct DefragArgs {
     /// every pass and at the end as one SVG picture.
     #[arg(long)]
     pub svg: Option<PathBuf>,
+    /// Run passes until the command has run this long (`30s`, `2m`; `0`
+    /// for no limit), then stop and say so: each pass walks the arenas,
+    /// so a long trace (`--events 300k`) takes minutes to gather all.
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = crate::sim::parse_budget)]
+    pub time_budget: crate::sim::Budget,
 }
 
 /// Descriptors and handles of the random scenario's manager.
@@ -190,6 +195,7 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
             "--max-moves must be at least 1",
         ));
     }
+    let started = std::time::Instant::now();
     let config = Config::new(args.policy, sysarena::Coalescing::Deferred);
     let (d, story) = fragment(args, config)?;
     let mut r = Run {
@@ -370,6 +376,19 @@ pub fn run(args: &DefragArgs, out: impl Write) -> io::Result<()> {
         }
         if last {
             fits = r.ask(want)?;
+        } else if let Some(budget) = args.time_budget.0
+            && started.elapsed() >= budget
+        {
+            progress.finish_and_clear();
+            if passes > SHOWN {
+                writeln!(r.out, "   …")?;
+            }
+            writeln!(
+                r.out,
+                "   stopped after pass {passes}: the time budget of {budget:?} ran out (largest free {}); raise --time-budget, or 0 for none",
+                fmt_bytes(rep.largest_free_after)
+            )?;
+            break;
         }
     }
     progress.finish_and_clear();

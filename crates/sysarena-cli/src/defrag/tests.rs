@@ -28,6 +28,25 @@ fn the_classic_defragment_fails_and_passes_succeed() {
 }
 
 #[test]
+fn passes_stop_when_the_time_budget_runs_out_and_the_region_still_checks_out() {
+    // A microsecond: spent before the first pass ends, so the run stops
+    // after it, says so, and still checks every block and the accounting.
+    let out = defrag(&["--time-budget", "0.000001"]);
+    assert!(out.contains("pass 1:"), "{out}");
+    assert!(
+        out.contains("stopped after pass 1: the time budget of 1µs ran out"),
+        "{out}"
+    );
+    assert!(!out.contains("pass 2:"), "{out}");
+    assert!(out.contains("1 pass moved"), "{out}");
+    assert!(out.contains("= capacity."), "{out}");
+    // Without a budget the same scenario runs to its end.
+    let whole = defrag(&["--time-budget", "0"]);
+    assert!(!whole.contains("time budget"), "{whole}");
+    assert!(whole.contains(") = offset "), "{whole}");
+}
+
+#[test]
 fn bad_options_are_refused() {
     use clap::Parser;
     #[derive(clap::Parser)]
