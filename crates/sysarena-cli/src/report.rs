@@ -96,7 +96,11 @@ pub fn render(args: &ReportArgs) -> io::Result<String> {
 /// The keyframe with the most live bytes (the first such), where the report
 /// opens: the end of most traces is a nearly empty heap.
 pub fn peak_frame(runs: &[SubjectRun]) -> usize {
-    runs.first()
+    // The first subject that replayed the whole trace: one stopped by its
+    // budget has no peak past its stop.
+    runs.iter()
+        .find(|r| r.summary.stopped.is_none())
+        .or(runs.first())
         .and_then(|r| {
             r.frames
                 .iter()
@@ -118,8 +122,12 @@ fn subject_json(i: usize, r: &SubjectRun) -> serde_json::Value {
         "tableNotes": r.frames.iter().map(|f| f.table.as_ref().map(|t| t.note())).collect::<Vec<_>>(),
         "hist": r.frames.iter().map(|f| &f.histogram).collect::<Vec<_>>(),
         "free": r.frames.iter().map(|f| [f.free.0, f.free.1, f.free.2, f.live_bytes]).collect::<Vec<_>>(),
+        // The page prefixes "after: ".
         "last": r.frames.iter().map(|f| match f.stopped {
-            Some(stop) => stop.to_string(),
+            Some(stop) => format!(
+                "event {} of {}, where it stopped: {}",
+                stop.at_event, stop.of, stop.reason
+            ),
             None => describe_last(f.last),
         }).collect::<Vec<_>>(),
         "series": {
@@ -135,19 +143,36 @@ fn summary_table(runs: &[SubjectRun]) -> String {
     let mut s = String::from(
         "<table><thead><tr><th>subject</th><th>peak live</th><th>footprint at peak</th><th>J&amp;W fragmentation</th><th>max external fragmentation</th><th>failed requests</th><th>… with a fitting gap</th><th>free blocks at end</th><th>free space from</th></tr></thead><tbody>",
     );
+    // The best footprint among the subjects that replayed the whole trace
+    // (one stopped early has seen less of it), unless none did.
+    let whole = |r: &&SubjectRun| r.summary.stopped.is_none();
     let best = runs
         .iter()
+        .filter(whole)
         .map(|r| r.summary.footprint_at_peak)
         .min()
+        .or_else(|| runs.iter().map(|r| r.summary.footprint_at_peak).min())
         .unwrap_or(0);
+    let any_whole = runs.iter().any(|r| whole(&r));
     for (i, r) in runs.iter().enumerate() {
         let m = &r.summary;
         let (cr, cg, cb) = SUBJECT_RGB[i % SUBJECT_RGB.len()];
         s.push_str(&format!(
-            "<tr><td><span class=\"sw\" style=\"background:#{cr:02x}{cg:02x}{cb:02x}\"></span>{}</td><td>{}</td><td{}>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><span class=\"sw\" style=\"background:#{cr:02x}{cg:02x}{cb:02x}\"></span>{}{}</td><td>{}</td><td{}>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.name),
+            match m.stopped {
+                Some(stop) => format!(
+                    " <span class=\"muted\">(stopped at {:.0}%)</span>",
+                    (stop.fraction() * 100.0).floor()
+                ),
+                None => String::new(),
+            },
             fmt_bytes(m.peak_live_bytes),
-            if m.footprint_at_peak == best { " class=\"best\"" } else { "" },
+            if m.footprint_at_peak == best && (m.stopped.is_none() || !any_whole) {
+                " class=\"best\""
+            } else {
+                ""
+            },
             fmt_bytes(m.footprint_at_peak),
             m.jw_fragmentation * 100.0,
             m.max_external_fragmentation * 100.0,
@@ -221,6 +246,57 @@ mod tests {
         assert!(html.contains("opens at the peak"));
         assert!(html.contains("<table>"));
         assert!(!html.contains("{{"));
+    }
+
+    #[test]
+    fn a_subject_its_budget_stopped_is_marked_and_neither_best_nor_where_the_page_opens() {
+        use std::time::Duration;
+        use sysarena_sim::workload::{Workload, WorkloadParams};
+        let capacity = 1 << 20;
+        let trace = Workload::Peaks.generate(&WorkloadParams {
+            ops: 3000,
+            capacity,
+            ..WorkloadParams::default()
+        });
+        let names = ["sysarena/best-fit/immediate".to_owned()];
+        // The tick clock counts work: 1 µs a reading, two an event, so
+        // 400 µs stops after about 200 events.
+        let options = |budget| CaptureOptions {
+            capacity,
+            steps: keyframe_steps(trace.events.len(), 20),
+            width: 32,
+            view: Some(capacity),
+            table_width: 0,
+            quiet: true,
+            time_budget: budget,
+            tick_clock: Some(1000),
+        };
+        let (mut runs, _) =
+            capture(&trace, &names, &options(Some(Duration::from_micros(400)))).unwrap();
+        let (whole, _) = capture(&trace, &names, &options(None)).unwrap();
+        assert!(runs[0].summary.stopped.is_some());
+        // Stopped early, its footprint is the smaller: without the rule it
+        // would be marked best.
+        assert!(runs[0].summary.footprint_at_peak < whole[0].summary.footprint_at_peak);
+        runs.extend(whole);
+        let table = summary_table(&runs);
+        assert!(table.contains("(stopped at "), "{table}");
+        assert_eq!(table.matches("class=\"best\"").count(), 1, "{table}");
+        let best = table
+            .split("<tr>")
+            .map(|row| &row[..row.find("</tr>").unwrap_or(row.len())])
+            .find(|row| row.contains("class=\"best\""))
+            .unwrap();
+        assert!(!best.contains("stopped"), "{best}");
+        assert!(table.contains("its figures, curves and heap maps cover the events it reached"));
+        // The page opens at the whole run's peak.
+        let at = peak_frame(&runs);
+        assert_eq!(at, peak_frame(&runs[1..]));
+        assert!(runs[1].frames[at].stopped.is_none());
+        assert!(
+            runs[0].frames[at].stopped.is_some(),
+            "the peak lies past the stop"
+        );
     }
 
     #[test]

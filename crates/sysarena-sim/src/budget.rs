@@ -132,13 +132,15 @@ impl std::fmt::Display for StopReason {
     }
 }
 
-/// `30 s`, `1.5 s`, `250 ms`.
+/// `30 s`, `1.5 s`, `250 ms`, `400 µs`.
 fn seconds_text(s: f64) -> String {
     if s >= 1.0 {
         let text = format!("{s:.1}");
         format!("{} s", text.trim_end_matches(".0"))
-    } else {
+    } else if s >= 1e-3 {
         format!("{:.0} ms", s * 1e3)
+    } else {
+        format!("{:.0} µs", s * 1e6)
     }
 }
 
@@ -246,6 +248,7 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Stopped>(&json).unwrap(), s);
         assert_eq!(seconds_text(0.25), "250 ms");
+        assert_eq!(seconds_text(0.0004), "400 µs");
         assert_eq!(seconds_text(1.5), "1.5 s");
     }
 
