@@ -59,8 +59,7 @@ pub fn render(args: &ReportArgs) -> io::Result<String> {
         view: args.view,
         table_width: 240,
         quiet: args.source.quiet,
-        time_budget: args.source.time_budget.0,
-        tick_clock: args.source.tick_clock,
+        budget: args.source.budget,
     };
     let (runs, view) = capture(&trace, &names, &options).map_err(io::Error::other)?;
     let stats = trace.stats();
@@ -145,15 +144,14 @@ fn summary_table(runs: &[SubjectRun]) -> String {
     );
     // The best footprint among the subjects that replayed the whole trace
     // (one stopped early has seen less of it), unless none did.
-    let whole = |r: &&SubjectRun| r.summary.stopped.is_none();
+    let any_whole = runs.iter().any(|r| r.summary.stopped.is_none());
+    let ranked = |r: &SubjectRun| r.summary.stopped.is_none() || !any_whole;
     let best = runs
         .iter()
-        .filter(whole)
+        .filter(|r| ranked(r))
         .map(|r| r.summary.footprint_at_peak)
         .min()
-        .or_else(|| runs.iter().map(|r| r.summary.footprint_at_peak).min())
         .unwrap_or(0);
-    let any_whole = runs.iter().any(|r| whole(&r));
     for (i, r) in runs.iter().enumerate() {
         let m = &r.summary;
         let (cr, cg, cb) = SUBJECT_RGB[i % SUBJECT_RGB.len()];
@@ -168,7 +166,7 @@ fn summary_table(runs: &[SubjectRun]) -> String {
                 None => String::new(),
             },
             fmt_bytes(m.peak_live_bytes),
-            if m.footprint_at_peak == best && (m.stopped.is_none() || !any_whole) {
+            if ranked(r) && m.footprint_at_peak == best {
                 " class=\"best\""
             } else {
                 ""
@@ -259,17 +257,9 @@ mod tests {
             ..WorkloadParams::default()
         });
         let names = ["sysarena/best-fit/immediate".to_owned()];
-        // The tick clock counts work: 1 µs a reading, two an event, so
-        // 400 µs stops after about 200 events.
-        let options = |budget| CaptureOptions {
-            capacity,
-            steps: keyframe_steps(trace.events.len(), 20),
-            width: 32,
-            view: Some(capacity),
-            table_width: 0,
-            quiet: true,
-            time_budget: budget,
-            tick_clock: Some(1000),
+        // 400 µs on the test clock stops after about 200 events.
+        let options = |budget| {
+            CaptureOptions::ticking(capacity, keyframe_steps(trace.events.len(), 20), budget)
         };
         let (mut runs, _) =
             capture(&trace, &names, &options(Some(Duration::from_micros(400)))).unwrap();

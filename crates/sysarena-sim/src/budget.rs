@@ -107,6 +107,46 @@ impl Clock for TickClock {
     }
 }
 
+/// The clock a replay is timed on: the real one, or a [`TickClock`] whose
+/// budget counts work (for tests and reproducible runs, as the command
+/// line's hidden `--tick-clock NS` asks).
+///
+/// ```
+/// use std::time::Duration;
+/// use sysarena_sim::budget::{Clock, ReplayClock};
+///
+/// let mut ticks = ReplayClock::new(Some(Duration::from_nanos(10)));
+/// assert_eq!(ticks.now(), Duration::from_nanos(10));
+/// let mut real = ReplayClock::new(None);
+/// assert!(real.now() < Duration::from_secs(60));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub enum ReplayClock {
+    /// Wall-clock time.
+    System(SystemClock),
+    /// A fixed step per reading.
+    Tick(TickClock),
+}
+
+impl ReplayClock {
+    /// A [`TickClock`] of `tick` per reading, or the real clock for `None`.
+    pub fn new(tick: Option<Duration>) -> Self {
+        match tick {
+            Some(step) => ReplayClock::Tick(TickClock::new(step)),
+            None => ReplayClock::System(SystemClock::new()),
+        }
+    }
+}
+
+impl Clock for ReplayClock {
+    fn now(&mut self) -> Duration {
+        match self {
+            ReplayClock::System(c) => c.now(),
+            ReplayClock::Tick(c) => c.now(),
+        }
+    }
+}
+
 /// Why a replay stopped before the end of its trace.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]

@@ -5,7 +5,7 @@
 use std::io;
 use std::time::Duration;
 
-use sysarena_sim::budget;
+use sysarena_sim::budget::{self, ReplayClock};
 use sysarena_sim::registry;
 use sysarena_sim::trace::TraceFormat;
 use sysarena_sim::workload::{Workload, WorkloadParams};
@@ -30,10 +30,20 @@ pub struct OutputArgs {
     /// the steadiest ns/op.
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+    /// Each subject's time budget.
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+/// How long each subject may replay, and the clock that times it: shared
+/// by the simulator's verbs and by `viz` and `report`.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct BudgetArgs {
     /// How long each subject may run (`30s`, `2m`, `500ms`; `0` for no
-    /// limit). A subject that runs out stops there: its row gives the share
-    /// of the trace it replayed, a note under the table the event and why,
-    /// and its figures cover the events it reached. The others finish.
+    /// limit). A subject that runs out stops there: its figures (and
+    /// pictures) cover the events it reached, and say where and why; a
+    /// table's row gives the share of the trace it replayed. The others
+    /// finish.
     #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_budget)]
     pub time_budget: Budget,
     /// Time each subject on a clock that advances NS nanoseconds at every
@@ -42,6 +52,13 @@ pub struct OutputArgs {
     /// (for tests).
     #[arg(long, hide = true, value_name = "NS")]
     pub tick_clock: Option<u64>,
+}
+
+impl BudgetArgs {
+    /// The clock a subject's replay is timed on ([`ReplayClock`]).
+    pub fn clock(&self) -> ReplayClock {
+        ReplayClock::new(self.tick_clock.map(Duration::from_nanos))
+    }
 }
 
 /// A time budget from the command line; `None` for no limit.

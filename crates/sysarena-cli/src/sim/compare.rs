@@ -239,7 +239,7 @@ pub fn run(args: &CompareArgs, mut out: impl Write) -> io::Result<()> {
             &Json {
                 input,
                 capacity,
-                time_budget_seconds: args.out.time_budget.0.map(|d| d.as_secs_f64()),
+                time_budget_seconds: args.out.budget.time_budget.0.map(|d| d.as_secs_f64()),
                 not_run: &run.not_run,
                 ranking: &ranking,
                 results: super::json_outcomes(outcomes, args.out.series),

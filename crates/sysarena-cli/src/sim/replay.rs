@@ -85,7 +85,7 @@ pub fn run(args: &ReplayArgs, mut out: impl Write) -> io::Result<()> {
                     stats,
                 },
                 capacity,
-                time_budget_seconds: args.out.time_budget.0.map(|d| d.as_secs_f64()),
+                time_budget_seconds: args.out.budget.time_budget.0.map(|d| d.as_secs_f64()),
                 not_run: &run.not_run,
                 results: super::json_outcomes(&run.outcomes, args.out.series),
             },

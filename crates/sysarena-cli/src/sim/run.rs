@@ -5,11 +5,10 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use indicatif::ProgressBar;
 use sysarena::ArenaInfo;
-use sysarena_sim::budget::{self, Clock, SystemClock, TickClock};
+use sysarena_sim::budget;
 use sysarena_sim::registry;
 use sysarena_sim::replay::{Controls, ReplayError, ReplayOptions, ReplayResult, replay_controlled};
 use sysarena_sim::subject::Subject;
@@ -120,7 +119,7 @@ pub fn run_subjects(
     let events = trace.events.len() as u64;
     let bar = progress(out.quiet, Some(names.len() as u64 * events));
     let options = ReplayOptions {
-        time_budget: out.time_budget.0,
+        time_budget: out.budget.time_budget.0,
         ..ReplayOptions::default()
     };
     // The bar's message: who is running, who stopped early.
@@ -161,14 +160,7 @@ pub fn run_subjects(
                         done += n as u64;
                         bar.inc(n as u64);
                     };
-                    let mut system = SystemClock::new();
-                    let mut ticks = out
-                        .tick_clock
-                        .map(|ns| TickClock::new(Duration::from_nanos(ns)));
-                    let clock: &mut dyn Clock = match &mut ticks {
-                        Some(t) => t,
-                        None => &mut system,
-                    };
+                    let mut clock = out.budget.clock();
                     let mut outcome = run_one(
                         trace,
                         name,
@@ -177,7 +169,7 @@ pub fn run_subjects(
                         options,
                         Controls {
                             progress: &mut tick,
-                            clock,
+                            clock: &mut clock,
                             stop: Some(stop),
                         },
                     );

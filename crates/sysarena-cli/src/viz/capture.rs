@@ -4,15 +4,14 @@
 //! subject is replayed for its figures, within its time budget, then
 //! stepped by a [`Tracker`] up to where that replay stopped.
 
-use std::time::Duration;
-
-use sysarena_sim::budget::{Clock, Stopped, SystemClock, TickClock};
+use sysarena_sim::budget::Stopped;
 use sysarena_sim::metrics::Summary;
 use sysarena_sim::replay::{Controls, ReplayOptions, replay_controlled};
 use sysarena_sim::trace::{Event, Trace};
 
 use super::tracker::{Outcome, Subj, Tracker};
 use crate::heapmap::{HeapMap, TableStrip, fmt_bytes};
+use crate::sim::BudgetArgs;
 
 /// Free-block sizes in power-of-two classes: `counts[k]` free blocks of
 /// `[2^k, 2^(k+1))` bytes.
@@ -92,7 +91,13 @@ impl SubjectRun {
     /// of 30 s ran out)`. For legends, where a shorter line or curve needs
     /// its reason beside it.
     pub fn label(&self) -> String {
-        match self.summary.stopped {
+        self.label_for(self.summary.stopped)
+    }
+
+    /// The name, and `stop` beside it if there is one (a frame's
+    /// [`Keyframe::stopped`], for a picture of one step).
+    pub fn label_for(&self, stop: Option<Stopped>) -> String {
+        match stop {
             Some(s) => format!("{} ({s})", self.name),
             None => self.name.clone(),
         }
@@ -115,15 +120,37 @@ pub struct CaptureOptions {
     pub table_width: usize,
     /// No progress bar.
     pub quiet: bool,
-    /// How long each subject may replay (`None`: no limit). One that runs
+    /// How long each subject may replay, and on which clock. One that runs
     /// out stops there: its figures and pictures cover the events it
     /// reached, and they say so. Drawing it up to that event takes about
     /// as long again.
-    pub time_budget: Option<Duration>,
-    /// Time the budget on a clock that advances this many nanoseconds at
-    /// every reading (two a subject call), so it counts work, not seconds
-    /// (for tests); `None`: the real clock.
-    pub tick_clock: Option<u64>,
+    pub budget: BudgetArgs,
+}
+
+impl CaptureOptions {
+    /// Options for tests: the whole region shown, 32 cells wide with a
+    /// 32-cell table strip, no progress bar, and a budget of `budget` on a
+    /// clock of 1 µs a reading (two an event: 1 ms stops after about 500
+    /// events on any machine).
+    #[cfg(test)]
+    pub(crate) fn ticking(
+        capacity: usize,
+        steps: Vec<usize>,
+        budget: Option<std::time::Duration>,
+    ) -> Self {
+        CaptureOptions {
+            capacity,
+            steps,
+            width: 32,
+            view: Some(capacity),
+            table_width: 32,
+            quiet: true,
+            budget: BudgetArgs {
+                time_budget: crate::sim::Budget(budget),
+                tick_clock: Some(1000),
+            },
+        }
+    }
 }
 
 /// `name: error`, unless the error already starts with the name (a
@@ -157,20 +184,13 @@ pub fn capture(
     let bar = crate::sim::progress(options.quiet, Some(2 * names.len() as u64 * events));
     let mut results = Vec::new();
     let replay_options = ReplayOptions {
-        time_budget: options.time_budget,
+        time_budget: options.budget.time_budget.0,
         ..ReplayOptions::default()
     };
     for name in names {
         bar.set_message(format!("replaying {name}"));
         let mut s = Subj::new(name, options.capacity).map_err(|e| named(name, &e))?;
-        let mut system = SystemClock::new();
-        let mut ticks = options
-            .tick_clock
-            .map(|ns| TickClock::new(Duration::from_nanos(ns)));
-        let clock: &mut dyn Clock = match &mut ticks {
-            Some(t) => t,
-            None => &mut system,
-        };
+        let mut clock = options.budget.clock();
         let mut done = 0u64;
         let r = replay_controlled(
             trace,
@@ -181,7 +201,7 @@ pub fn capture(
                     done += n as u64;
                     bar.inc(n as u64);
                 },
-                clock,
+                clock: &mut clock,
                 stop: None,
             },
         )
@@ -297,6 +317,7 @@ mod tests {
 
     #[test]
     fn a_subject_out_of_budget_is_drawn_at_its_stop_and_no_further() {
+        use std::time::Duration;
         use sysarena_sim::workload::{Workload, WorkloadParams};
         let capacity = 1 << 20;
         let trace = Workload::Random.generate(&WorkloadParams {
@@ -305,18 +326,7 @@ mod tests {
             ..WorkloadParams::default()
         });
         let names = ["sysarena/first-fit/deferred".to_owned()];
-        // A tick clock counts work: 1 µs a reading, two readings an event,
-        // so a budget of 1 ms stops after about 500 events on any machine.
-        let options = |steps: Vec<usize>, budget: Option<Duration>| CaptureOptions {
-            capacity,
-            steps,
-            width: 64,
-            view: Some(capacity),
-            table_width: 32,
-            quiet: true,
-            time_budget: budget,
-            tick_clock: Some(1000),
-        };
+        let options = |steps, budget| CaptureOptions::ticking(capacity, steps, budget);
         let n = trace.events.len();
         let (runs, _) = capture(
             &trace,

@@ -63,17 +63,11 @@ pub struct SourceArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long, short)]
     pub quiet: bool,
-    /// How long each subject may replay (`30s`, `2m`, `500ms`; `0` for no
-    /// limit). A subject that runs out stops there, and its pictures and
-    /// figures show it at the event it reached, and say so; drawing it up
-    /// to that event takes about as long again.
-    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = crate::sim::parse_budget)]
-    pub time_budget: crate::sim::Budget,
-    /// Time each subject on a clock that advances NS nanoseconds at every
-    /// reading (two readings a subject call) instead of the real one: the
-    /// budget then counts work (for tests).
-    #[arg(long, hide = true, value_name = "NS")]
-    pub tick_clock: Option<u64>,
+    /// Each subject's time budget. One that runs out is drawn at the
+    /// event it reached, and says so; drawing it up to that event takes
+    /// about as long again.
+    #[command(flatten)]
+    pub budget: crate::sim::BudgetArgs,
 }
 
 impl SourceArgs {
@@ -297,8 +291,7 @@ pub fn render(args: &VizArgs) -> io::Result<String> {
         view: args.view,
         table_width,
         quiet: args.source.quiet,
-        time_budget: args.source.time_budget.0,
-        tick_clock: args.source.tick_clock,
+        budget: args.source.budget,
     };
     let (runs, view) = capture(&trace, &names, &options).map_err(io::Error::other)?;
     let name = &trace.name;

@@ -197,10 +197,7 @@ pub fn histogram_svg(runs: &[SubjectRun], index: usize, title: &str) -> Result<S
                         }),
                 )
                 .map_err(err)?
-                .label(match r.frames[index].stopped {
-                    Some(stop) => format!("{} ({stop})", r.name),
-                    None => r.name.clone(),
-                })
+                .label(r.label_for(r.frames[index].stopped))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         }
         chart
