@@ -1,14 +1,16 @@
 //! Tests of `sysarena defrag`.
 
 use super::*;
+use clap::Parser;
+
+/// `sysarena defrag`'s options, parsed as the command line does.
+#[derive(clap::Parser)]
+struct P {
+    #[command(flatten)]
+    a: DefragArgs,
+}
 
 fn defrag(extra: &[&str]) -> String {
-    use clap::Parser;
-    #[derive(clap::Parser)]
-    struct P {
-        #[command(flatten)]
-        a: DefragArgs,
-    }
     let mut argv = vec!["defrag"];
     argv.extend_from_slice(extra);
     let p = P::parse_from(argv);
@@ -48,12 +50,6 @@ fn passes_stop_when_the_time_budget_runs_out_and_the_region_still_checks_out() {
 
 #[test]
 fn bad_options_are_refused() {
-    use clap::Parser;
-    #[derive(clap::Parser)]
-    struct P {
-        #[command(flatten)]
-        a: DefragArgs,
-    }
     let p = P::parse_from(["defrag", "--min-block", "0"]);
     assert!(run(&p.a, Vec::new()).is_err());
     let p = P::parse_from(["defrag", "--max-moves", "0"]);
@@ -84,12 +80,6 @@ fn limits_that_let_no_block_move_stop_with_a_message() {
 
 #[test]
 fn capacity_takes_units_and_is_bounded() {
-    use clap::Parser;
-    #[derive(clap::Parser)]
-    struct P {
-        #[command(flatten)]
-        a: DefragArgs,
-    }
     let p = P::parse_from(["defrag", "--capacity", "16K"]);
     assert_eq!(p.a.capacity, 16 << 10);
     for bad in ["0", "2G", "16T"] {
@@ -114,12 +104,6 @@ fn a_trace_too_large_to_hold_is_refused_by_name() {
     ] {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct P {
-            #[command(flatten)]
-            a: DefragArgs,
-        }
         let p = P::parse_from(["defrag", "--trace", path.to_str().unwrap()]);
         let e = run(&p.a, Vec::new()).unwrap_err().to_string();
         assert!(e.contains(name) && e.contains("--events"), "{name}: {e}");
