@@ -1,7 +1,8 @@
 //! A small futex lock: a compare-and-swap when free, a short spin, then the
-//! kernel; and [`Backoff`], the spacing of an attempt that keeps failing. Needs no initialisation (zero is unlocked) and no allocation, so
-//! it can live in a `static` that `malloc` uses before anything else runs,
-//! and a forked child can reset it with one store.
+//! kernel; and [`Backoff`], the spacing of an attempt that keeps failing.
+//! Both need no initialisation (zero is unlocked, and "may try") and no
+//! allocation, so they live in `static`s that `malloc` uses before anything
+//! else runs, and a forked child can reset a lock with one store.
 
 use core::hint::spin_loop;
 use core::sync::atomic::{AtomicU32, Ordering};

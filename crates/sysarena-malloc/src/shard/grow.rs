@@ -13,8 +13,8 @@
 //! (`MAP_FIXED_NOREPLACE`) with its descriptors, page records and slot
 //! states in a mapping of their own, as long as the kernel grants them, up
 //! to as many shards as the address space left at start-up could hold,
-//! and one more for a part of one (`Settings::max_shards`). (Not when `SYSARENA_SHARDS` or
-//! `SYSARENA_RESERVE` is set: they fix the shards.)
+//! and one more for a part of one (`Settings::max_shards`). (Not when
+//! `SYSARENA_SHARDS` or `SYSARENA_RESERVE` is set: they fix the shards.)
 //!
 //! Shard 0 itself starts with [`START_LEN`] bytes mapped (when the
 //! reservation lies where it was placed to grow), and a shard whose
@@ -28,7 +28,8 @@
 //! whose heap grows by `brk`. A mapping that cannot grow (the program split
 //! it — `mlock`, `mprotect` or `madvise` on part of a block — or mapped
 //! something after it, or the limit has no room) is tried again only after
-//! 1,024 more calls ([`EXTEND_BACKOFF`]); the heap goes on in other shards.
+//! [`BACKOFF`](crate::lock::BACKOFF) more calls ([`EXTEND_BACKOFF`]); the
+//! heap goes on in other shards.
 //!
 //! The shards stay one contiguous range (the owner of an address is a shift
 //! away), so the reservation is placed where nothing else goes: above it

@@ -342,9 +342,8 @@ impl Inner {
     }
 }
 
-/// A small block (`size <= slab::MAX_SIZE`: a slot, aligned to 16 and to
-/// every power of two its class size is a multiple of, which
-/// `slab::aligned_request` counts on) from the slab layer
+/// A small block (a slot of `size`'s class: `slab::aligned_request` says
+/// which sizes and alignments have one) from the slab layer
 /// of the thread's shard: the fast path. `None` when the layer is off or
 /// the shard has no 64 KiB left for a page (then [`alloc`] tries the heap
 /// and the other shards).

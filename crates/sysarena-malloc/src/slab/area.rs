@@ -101,7 +101,9 @@ fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool 
     debug_assert_eq!(start as usize + len, blocks as usize + have * BLOCK);
     let saved = sys::errno();
     let want = (have * 2).max(b + 1).min(pages);
-    let grown = [want, b + 1].into_iter().find(|&n| {
+    // Doubling, else the one block (not again when they are the same).
+    let one = (b + 1 < want).then_some(b + 1);
+    let grown = core::iter::once(want).chain(one).find(|&n| {
         // SAFETY: `start .. start + len` is this area's mapping, made by
         // the shard's tables' owner (`shard/grow.rs`, `init.rs`), never
         // unmapped, changed only under this shard's lock (the caller's

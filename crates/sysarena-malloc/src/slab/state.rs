@@ -258,8 +258,10 @@ impl States {
     #[inline]
     fn block_mapped(&self, b: usize) -> bool {
         // SAFETY: the area of this shard ends with these blocks (`growing`
-        // set `area` only where `area::set` recorded one), and we hold the
-        // shard's lock (`&mut self` in the caller).
+        // set `area` only where `area::set` recorded one), and the caller
+        // holds the shard's lock: these states are the shard's slab's,
+        // reached only through it (`can_assign` and `alloc_chunk`, as the
+        // layer carves a page).
         self.area == 0 || unsafe { area::mapped(self.area - 1, self.blocks, b, self.pages) }
     }
 

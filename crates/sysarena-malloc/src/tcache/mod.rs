@@ -52,9 +52,8 @@ pub(crate) use registry::{
     enable, flush_mine, init, lock_for_fork, reset_in_child, show_mine, totals, unlock_after_fork,
 };
 
-/// A small block (`size <= slab::MAX_SIZE`: a slot, aligned to 16 and to
-/// every power of two its class size is a multiple of, which
-/// `slab::aligned_request` counts on) from the thread's
+/// A small block (a slot of `size`'s class: `slab::aligned_request` says
+/// which sizes and alignments have one) from the thread's
 /// cache, refilling it from the shard when empty; `None` when the cache is
 /// off or the shard has no page left (the caller takes the shard path).
 ///
@@ -76,9 +75,8 @@ pub(crate) fn alloc(g: &Settings, size: usize) -> Option<*mut u8> {
     Some(pop(g, k, c))
 }
 
-/// A small block (`size <= slab::MAX_SIZE`: a slot, aligned to 16 and to
-/// every power of two its class size is a multiple of, which
-/// `slab::aligned_request` counts on) from the thread's
+/// A small block (a slot of `size`'s class: `slab::aligned_request` says
+/// which sizes and alignments have one) from the thread's
 /// cache if its stack for the class is not empty; `None` otherwise (the
 /// caller takes [`alloc`]). The fast path of `malloc`: no call, no lock.
 ///
