@@ -149,15 +149,16 @@ fn for_each_line_within(
     let mut buf = String::new();
     let mut line_no = 0;
     let mut produced = 0;
+    // Read one byte past the longest line allowed, to tell it apart.
+    let limit = u64::try_from(max_line)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     loop {
         if max_lines.is_some_and(|max| produced >= max) {
             return Ok(());
         }
         buf.clear();
         line_no += 1;
-        let limit = u64::try_from(max_line)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
         match io::Read::take(&mut reader, limit).read_line(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) if n > max_line => {
