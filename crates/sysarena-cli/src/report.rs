@@ -161,7 +161,7 @@ fn summary_table(runs: &[SubjectRun]) -> String {
             match m.stopped {
                 Some(stop) => format!(
                     " <span class=\"muted\">(stopped at {:.0}%)</span>",
-                    (stop.fraction() * 100.0).floor()
+                    stop.percent()
                 ),
                 None => String::new(),
             },

@@ -207,6 +207,12 @@ impl Stopped {
             self.at_event as f64 / self.of as f64
         }
     }
+
+    /// The share replayed in whole percent, rounded down: 99.6 % replayed
+    /// is not "100 %". What every note and table row prints.
+    pub fn percent(&self) -> f64 {
+        (self.fraction() * 100.0).floor()
+    }
 }
 
 impl std::fmt::Display for Stopped {
@@ -216,8 +222,7 @@ impl std::fmt::Display for Stopped {
             "stopped after event {} of {} ({:.0}%): {}",
             self.at_event,
             self.of,
-            // Rounded down: 99.6% replayed is not "100%".
-            (self.fraction() * 100.0).floor(),
+            self.percent(),
             self.reason
         )
     }
@@ -281,6 +286,8 @@ mod tests {
             s.to_string(),
             "stopped after event 250 of 1000 (25%): its time budget of 30 s ran out"
         );
+        let nearly = Stopped { at_event: 996, ..s };
+        assert_eq!(nearly.percent(), 99.0, "rounded down, never 100 % early");
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json,

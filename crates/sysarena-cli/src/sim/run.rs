@@ -184,10 +184,7 @@ pub fn run_subjects(
                         if let Ok(Some(stopped)) =
                             outcome.result.as_ref().map(|r| r.summary.stopped)
                         {
-                            r.1.push(format!(
-                                "{name} at {:.0}%",
-                                (stopped.fraction() * 100.0).floor()
-                            ));
+                            r.1.push(format!("{name} at {:.0}%", stopped.percent()));
                         }
                         show(bar, &r);
                     }

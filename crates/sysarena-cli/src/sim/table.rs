@@ -167,7 +167,7 @@ pub fn replayed_cell(s: &Summary) -> String {
                 StopReason::TimeBudget { .. } => "budget",
                 _ => "Ctrl-C",
             };
-            format!("{:.0}% {why}", (st.fraction() * 100.0).floor())
+            format!("{:.0}% {why}", st.percent())
         }
     }
 }
@@ -208,7 +208,7 @@ pub fn failure_notes(run: &Run) -> Vec<String> {
                 o.subject,
                 thousands(st.at_event),
                 thousands(st.of),
-                (st.fraction() * 100.0).floor(),
+                st.percent(),
             ));
         }
         if s.misaligned_blocks > 0 {

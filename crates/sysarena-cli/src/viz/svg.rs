@@ -141,10 +141,13 @@ pub fn heap_map_svg(
             y + 12.0,
             13,
             "bold",
-            &match f.stopped {
-                Some(stop) => format!("{} — step {}: {stop}", r.name, f.step),
-                None => format!("{} — step {}: {}", r.name, f.step, describe_last(f.last)),
-            },
+            &format!(
+                "{} — step {}: {}",
+                r.name,
+                f.step,
+                f.stopped
+                    .map_or_else(|| describe_last(f.last), |stop| stop.to_string())
+            ),
         );
         out.push_str(&f.map.svg_rects(left, y + 18.0, mw, 28.0));
         let _ = write!(
