@@ -114,7 +114,8 @@ pub enum ReallocError {
 }
 
 /// Why [`ArenaManager::grow`](crate::ArenaManager::grow),
-/// [`ArenaManager::set_origin`](crate::ArenaManager::set_origin) or a
+/// [`ArenaManager::set_origin`](crate::ArenaManager::set_origin),
+/// [`ArenaManager::grow_table`](crate::ArenaManager::grow_table) or a
 /// constructor that takes a caller-provided table failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -134,6 +135,14 @@ pub enum TableError {
     InUse {
         /// The arenas in use.
         allocations: usize,
+    },
+    /// A table given to [`grow_table`](crate::ArenaManager::grow_table) is
+    /// not longer than the one it would replace.
+    NotLarger {
+        /// The descriptors of the table given.
+        len: usize,
+        /// The descriptors of the manager's table.
+        current: usize,
     },
 }
 
@@ -297,6 +306,10 @@ impl fmt::Display for TableError {
             TableError::InUse { allocations } => write!(
                 f,
                 "{allocations} allocations are live: this needs a manager with none"
+            ),
+            TableError::NotLarger { len, current } => write!(
+                f,
+                "a table of {len} descriptors cannot replace one of {current}: it must be longer"
             ),
         }
     }

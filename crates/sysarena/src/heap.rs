@@ -14,6 +14,7 @@ use crate::stats::{ArenaInfo, DefragReport, Stats};
 use crate::table::{Slot, TableStorage};
 
 mod regions;
+mod table;
 
 use regions::Regions;
 pub use regions::{

@@ -150,6 +150,86 @@ impl<S: TableStorage> ArenaManager<0, S> {
         }
         Ok(m)
     }
+
+    /// Moves the arena table into `larger`, a storage of more slots, and
+    /// gives the old one back. Every descriptor keeps its index, so hints
+    /// stay right; the new slots are spare descriptors, and the offset map
+    /// is filed again in the new table. No arena, statistic or setting
+    /// changes.
+    ///
+    /// A table sized for the usual load can grow this way when a split
+    /// finds no spare descriptor
+    /// ([`OomReason::NoSpareDescriptor`](crate::OomReason::NoSpareDescriptor)):
+    /// the caller brings the memory, as it brought the first table (the
+    /// manager never allocates). `sysarena-malloc` does so under an
+    /// address-space limit, where every byte of table it maps counts.
+    ///
+    /// ```
+    /// use sysarena::{AllocError, ArenaManager, Config, OomReason, Slot};
+    ///
+    /// let small: Box<[Slot]> = vec![Slot::EMPTY; 2].into_boxed_slice();
+    /// let mut m = ArenaManager::from_table(small, 1000, Config::fast()).unwrap();
+    /// let a = m.alloc(100, 1).unwrap();
+    /// // Two descriptors: the allocation and the free rest. A split needs a third.
+    /// assert!(matches!(
+    ///     m.alloc(100, 1),
+    ///     Err(AllocError::OutOfMemory(OomReason::NoSpareDescriptor { .. }))
+    /// ));
+    /// let old = m.grow_table(vec![Slot::EMPTY; 8].into_boxed_slice()).unwrap();
+    /// assert_eq!(old.len(), 2);
+    /// m.alloc(100, 1).unwrap();
+    /// // The first allocation is where it was, under the same hint.
+    /// m.free_with_hint(a.offset(), a.hint()).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`TableError::NotLarger`] if `larger` is not longer than the table,
+    /// [`TableError::BadTableSize`] if it has `u32::MAX - 1` descriptors or
+    /// more. Nothing changes then (and `larger` is dropped).
+    ///
+    /// # Time complexity
+    /// O(len of `larger`): every new slot is written as [`Slot::EMPTY`],
+    /// then as [`grow_empty_table`](Self::grow_empty_table).
+    pub fn grow_table(&mut self, mut larger: S) -> Result<S, TableError> {
+        larger.as_mut().fill(Slot::EMPTY);
+        // SAFETY: every slot is now `Slot::EMPTY`.
+        unsafe { self.grow_empty_table(larger) }
+    }
+
+    /// Like [`grow_table`](Self::grow_table), but without writing the new
+    /// slots: a larger table in fresh `mmap`ed memory costs no resident
+    /// memory beyond the descriptors copied into it.
+    ///
+    /// # Errors
+    /// As [`grow_table`](Self::grow_table).
+    ///
+    /// # Safety
+    /// As [`from_empty_table`](Self::from_empty_table): every slot of
+    /// `larger` must be `Slot::EMPTY` or all zero bytes.
+    ///
+    /// # Time complexity
+    /// O(descriptors ever taken + the offset map's buckets): the
+    /// descriptors ever taken are copied (a table that only ever doubles
+    /// copies each descriptor O(1) times, amortised), and the map is filed
+    /// again; the rest of `larger` is not touched.
+    pub unsafe fn grow_empty_table(&mut self, mut larger: S) -> Result<S, TableError> {
+        let (current, len) = (self.slots.as_ref().len(), larger.as_ref().len());
+        if len <= current {
+            return Err(TableError::NotLarger { len, current });
+        }
+        if len >= (NIL - 1) as usize {
+            return Err(TableError::BadTableSize { len });
+        }
+        // The descriptors ever taken, at their indices. Above them the old
+        // table held only never-used slots and (while dense) the offset
+        // map's heads, which are filed again below.
+        let fresh = self.fresh as usize;
+        larger.as_mut()[..fresh].copy_from_slice(&self.slots.as_ref()[..fresh]);
+        let old = core::mem::replace(&mut self.slots, larger);
+        self.spare += len - current;
+        self.map_new_table();
+        Ok(old)
+    }
 }
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {

@@ -227,6 +227,28 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.rebuild_hash();
     }
 
+    /// After the table moved into a longer one (`grow_empty_table`: the
+    /// descriptors ever taken copied, every other slot never used): the
+    /// heads start over in the slots, the map's growth point is the new
+    /// table's, and, with the map kept, it grows as far as the descriptors
+    /// taken need and every arena is filed again. O(descriptors taken +
+    /// buckets).
+    pub(super) fn map_new_table(&mut self) {
+        self.fresh_end = self.slots.as_ref().len() as u32;
+        self.head_base = BUCKET_AT;
+        self.head_stride = SLOT;
+        if !self.mapped {
+            // Every head empty, as the map was dropped: the copied slots'
+            // heads were cleared then, and the rest are never-used slots.
+            return;
+        }
+        self.hash_grow_at = self.grow_at_here();
+        while self.fresh >= self.hash_grow_at {
+            self.double_map();
+        }
+        self.place_heads();
+    }
+
     /// Whether this manager keeps an offset map (the default): see
     /// [`set_offset_map`](Self::set_offset_map).
     ///

@@ -199,11 +199,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         debug_assert!((i as usize) < slots.len(), "slot {i} of {}", slots.len());
         // SAFETY: `i < slots.len()` by the link invariant above: every index
         // the manager follows was stored by the manager, below the length of
-        // this same table (the table never changes length, and
-        // `TableStorage` is sealed to storages whose `as_ref`/`as_mut`
-        // return the same slice at every call), and a table handed in from
-        // outside holds only `Slot::EMPTY` or all-zero slots, whose links
-        // are `NIL` or 0 (`from_empty_table`'s contract; len >= 1).
+        // this table or of a shorter one it replaced (a table only ever
+        // grows: `grow_empty_table` copies the descriptors to the same
+        // indices; `TableStorage` is sealed to storages whose
+        // `as_ref`/`as_mut` return the same slice at every call), and a
+        // table handed in from outside holds only `Slot::EMPTY` or all-zero
+        // slots, whose links are `NIL` or 0 (`from_empty_table`'s and
+        // `grow_empty_table`'s contract; len >= 1).
         unsafe { slots.get_unchecked(i as usize) }
     }
 

@@ -20,3 +20,4 @@ mod liveness;
 mod model;
 mod ops;
 mod policies;
+mod table_growth;
