@@ -11,8 +11,8 @@ use sysarena::Slot;
 
 use crate::settings::{
     DEFAULT_DESCRIPTORS, DEFAULT_MMAP_THRESHOLD, DEFAULT_RELEASE, DEFAULT_RESERVE,
-    DESCRIPTOR_EVERY, MAX_SHARDS, MIN_RESERVE, RESERVE_SHARE_OF_LIMIT, Settings, config_from_env,
-    default_shards, env_size, env_switch,
+    DESCRIPTOR_EVERY, FIRST_TABLE_SHARE, MAX_SHARDS, MIN_RESERVE, RESERVE_SHARE_OF_LIMIT, Settings,
+    config_from_env, default_shards, env_size, env_switch,
 };
 use crate::{big, check, globals, report, shard, slab, sys, tcache, trace};
 
@@ -98,6 +98,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         shards,
         max_shards,
         descriptors,
+        first_descriptors,
         tabled,
     ) = loop {
         // Shards are a power of two of bytes (whole slab pages), so that the
@@ -126,6 +127,16 @@ unsafe fn init(g: &mut Settings) -> bool {
         } else {
             (shard_size / DESCRIPTOR_EVERY).clamp(256, DEFAULT_DESCRIPTORS)
         };
+        // Under a limit (unless asked for a number) each shard's table
+        // starts at a fraction of that, and doubles as splits run out of
+        // spares (`shard/build.rs`, `grow_table`): most programs' blocks
+        // are far larger than the bound assumes, and every byte of table
+        // mapped counts against the limit.
+        let first_descriptors = if descriptors_asked || limited.is_none() {
+            descriptors
+        } else {
+            (descriptors / FIRST_TABLE_SHARE).clamp(descriptors.min(256), descriptors)
+        };
         // Tables for the start-up shards, but under a limit where the shards
         // can grow, for shard 0 alone: the others start retired, and get
         // tables of their own when they are mapped (`shard/grow.rs`).
@@ -141,7 +152,7 @@ unsafe fn init(g: &mut Settings) -> bool {
             // maps its own), but a slot-state word for every page of every
             // shard that may be: the lock-free lookup finds them by address.
             tabled
-                .checked_mul(descriptors)
+                .checked_mul(first_descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
             pages.checked_mul(slab::META_BYTES),
             slab::state::bytes_for_backed(max_shards * (shard_size / slab::PAGE), pages),
@@ -177,6 +188,7 @@ unsafe fn init(g: &mut Settings) -> bool {
                 shards,
                 max_shards,
                 descriptors,
+                first_descriptors,
                 tabled,
             );
         }
@@ -281,6 +293,7 @@ unsafe fn init(g: &mut Settings) -> bool {
             shard_size,
             tables: tables.cast::<Slot>(),
             descriptors,
+            first_descriptors,
             tabled,
             config: g.config,
             meta,
@@ -307,6 +320,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         unsafe { shard::start_retired(base as usize, shard_size, shards) };
     }
     g.descriptors = descriptors;
+    g.first_descriptors = first_descriptors;
     report::init();
     check::init();
     trace::init();

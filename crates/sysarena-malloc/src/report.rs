@@ -88,7 +88,7 @@ fn report(g: &Settings, fd: i32) {
     let mapped: usize = (0..shards).map(|i| crate::shard::length(g, i)).sum();
     let _ = writeln!(
         b,
-        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes ({} bytes mapped in all: under an address-space limit a shard may be shorter, and one added or revived has tables of its own), {} descriptors each, slab layer {}",
+        "sysarena-malloc report: pid {}\npolicy {}, coalescing {}, {} shards of {} bytes ({} bytes mapped in all: under an address-space limit a shard may be shorter, and one added or revived has tables of its own), up to {} descriptors each (a table starts with {} and doubles as splits need), slab layer {}",
         sys::pid(),
         g.config.policy,
         g.config.coalescing,
@@ -96,6 +96,7 @@ fn report(g: &Settings, fd: i32) {
         g.shard_size,
         mapped,
         g.descriptors,
+        g.first_descriptors,
         if g.slab { "on" } else { "off" },
     );
     let _ = writeln!(
@@ -241,8 +242,15 @@ fn report(g: &Settings, fd: i32) {
     let (extended, refused) = crate::shard::extensions();
     let _ = writeln!(
         b,
-        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; memory of retired shards unmapped: {} bytes ({} shards retired now); shard mappings grown in place: {} times ({} refused); segregated-fit fallback searches: {}",
-        sum.released, sum.withdrawn, sum.retired, sum.retired_now, extended, refused, sum.fallback
+        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; memory of retired shards unmapped: {} bytes ({} shards retired now); shard mappings grown in place: {} times ({} refused); descriptor tables doubled: {} times; segregated-fit fallback searches: {}",
+        sum.released,
+        sum.withdrawn,
+        sum.retired,
+        sum.retired_now,
+        extended,
+        refused,
+        crate::shard::tables_grown(),
+        sum.fallback
     );
     let _ = writeln!(
         b,

@@ -19,6 +19,12 @@ pub(crate) const RESERVE_SHARE_OF_LIMIT: usize = 2;
 /// Under an address-space limit, one descriptor per this many bytes of
 /// shard (unless `SYSARENA_DESCRIPTORS` says otherwise).
 pub(crate) const DESCRIPTOR_EVERY: usize = 2048;
+/// Under an address-space limit (and `SYSARENA_DESCRIPTORS` unset), a
+/// shard's table starts with this share of its descriptors (at least 256)
+/// and doubles as it runs out. `enomem fill 100000` (blocks of 100 KB until
+/// `malloc` fails) at `ulimit -v 500000`: each of the 8 shards it used
+/// mapped 1.75 MiB of table for about 1,300 descriptors in use.
+pub(crate) const FIRST_TABLE_SHARE: usize = 16;
 /// Default descriptors per shard (`SYSARENA_DESCRIPTORS`).
 pub(crate) const DEFAULT_DESCRIPTORS: usize = 1 << 22;
 /// Default direct-mapping threshold (`SYSARENA_MMAP_THRESHOLD`).
@@ -63,8 +69,13 @@ pub(crate) struct Settings {
     /// `shard/grow.rs`); otherwise all have memory, and tables, from the
     /// start.
     pub(crate) max_shards: usize,
-    /// Descriptors per shard.
+    /// Descriptors per shard: the most a shard's table holds.
     pub(crate) descriptors: usize,
+    /// Descriptors a shard's table starts with: [`descriptors`](Self::descriptors),
+    /// but under an address-space limit a [`FIRST_TABLE_SHARE`]-th of it;
+    /// the table doubles as splits run out of spares
+    /// (`shard/build.rs`, `grow_table`).
+    pub(crate) first_descriptors: usize,
     /// Requests of at least this many bytes get their own mapping.
     pub(crate) mmap_threshold: usize,
     /// Freed arenas of at least this many bytes give their pages back
@@ -96,6 +107,7 @@ impl Settings {
         shard_shift: 0,
         max_shards: 0,
         descriptors: 0,
+        first_descriptors: 0,
         mmap_threshold: DEFAULT_MMAP_THRESHOLD,
         release: DEFAULT_RELEASE,
         release_adapts: true,

@@ -116,6 +116,57 @@ fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
     let _ = std::fs::remove_file(exe);
 }
 
+/// Under an address-space limit a shard's descriptor table starts at a
+/// sixteenth of its most and doubles as splits need spares
+/// (`src/shard/build.rs`, `grow_table`), where every shard used to map the
+/// whole bound (one descriptor per 2 KiB of shard: 1.75 MiB a shard).
+/// Blocks of 4,200 bytes, just past the slab layer's, need the most
+/// descriptors per byte: each shard's table doubles three or four times,
+/// and the fill reaches 467 MiB of glibc's 484 (459 with whole tables);
+/// blocks of 100,000 bytes need no growth and reach 474 (461). The check
+/// passes after each, and the report counts the doublings.
+#[test]
+fn under_an_address_space_limit_descriptor_tables_double_as_splits_need_them() {
+    let exe = compile("enomem.c");
+    let stats = std::env::temp_dir().join(format!("sysarena-tables-{}.txt", std::process::id()));
+    let reached = |size: &str, preload: bool| -> u64 {
+        let _ = std::fs::remove_file(&stats);
+        let env = [("SYSARENA_STATS", stats.as_os_str())];
+        let out = under_limit(&exe, &["fill", size], preload.then_some(&env[..]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "enomem failed: {stderr}");
+        if preload {
+            assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+        }
+        stderr
+            .lines()
+            .find_map(|l| l.strip_suffix(" MiB before ENOMEM"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no figure: {stderr}"))
+    };
+    let doubled = || -> u64 {
+        let report = std::fs::read_to_string(&stats).expect("the stats report");
+        report
+            .split("descriptor tables doubled: ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no count of doublings: {report}"))
+    };
+    for (size, least_share, grows) in [("4200", 95, true), ("100000", 96, false)] {
+        let glibc = reached(size, false);
+        let ours = reached(size, true);
+        assert!(
+            ours * 100 >= glibc * least_share,
+            "blocks of {size} bytes: {ours} MiB against glibc's {glibc} MiB"
+        );
+        let n = doubled();
+        assert_eq!(n > 0, grows, "blocks of {size} bytes: {n} doublings");
+    }
+    let _ = std::fs::remove_file(&stats);
+    let _ = std::fs::remove_file(exe);
+}
+
 /// Under `ulimit -v 500000` shard 0 starts with 1 MiB mapped and grows in
 /// place as it fills; `split.c` splits that mapping first (as RDMA
 /// registration does: `madvise(MADV_DONTFORK)` on a page of a block), so it

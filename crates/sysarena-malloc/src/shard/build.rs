@@ -6,6 +6,7 @@
 
 use core::mem::{MaybeUninit, size_of};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use sysarena::{Config, Heap, SliceManager, Slot};
 
@@ -18,7 +19,8 @@ use crate::sys::{self, SyncCell};
 
 /// Where the start-up shards' memory is: shard `i` has `shard_size` bytes
 /// at `base + i * shard_size`, and each of the first `tabled` shards
-/// `descriptors` slots at `tables + i * descriptors`, and (unless `meta`
+/// `first_descriptors` slots at `tables + i * first_descriptors` (until its
+/// table grows: [`grow_table`]), and (unless `meta`
 /// is none: no slab layer) the page records and bitmap pools of pages
 /// `i * pages_per_shard ..` in `meta`, and as many pages' states in
 /// `states` (whose slot-state words cover every shard that may be). A
@@ -33,7 +35,10 @@ pub(crate) struct Plan {
     pub(crate) base: *mut u8,
     pub(crate) shard_size: usize,
     pub(crate) tables: *mut Slot,
+    /// The most descriptors a shard's table holds, and how many it starts
+    /// with (fewer under an address-space limit: it grows, [`grow_table`]).
     pub(crate) descriptors: usize,
+    pub(crate) first_descriptors: usize,
     /// Start-up shards whose tables are the planned ones.
     pub(crate) tabled: usize,
     pub(crate) config: Config,
@@ -94,11 +99,12 @@ pub(super) struct AddedLayout {
 
 /// The tables of a shard of `len` bytes added after start-up (`grow.rs`):
 /// page records, descriptors and slot states as the planned shards have,
-/// scaled to its length, each part on a page boundary.
+/// scaled to its length (the descriptors at most the planned shards'
+/// first table, which grows as they do), each part on a page boundary.
 pub(super) fn added_layout(p: &Plan, len: usize) -> AddedLayout {
     let pages = len / slab::PAGE;
     let descriptors = (p.descriptors as u128 * len as u128 / p.shard_size as u128) as usize;
-    let descriptors = descriptors.clamp(p.descriptors.min(256), p.descriptors);
+    let descriptors = descriptors.clamp(p.descriptors.min(256), p.first_descriptors);
     let slots_at = (pages * slab::META_BYTES).next_multiple_of(4096);
     let states_at = (slots_at + descriptors * size_of::<Slot>()).next_multiple_of(4096);
     let first_blocks = slab::area::FIRST_BLOCKS.min(pages);
@@ -211,6 +217,13 @@ pub(super) enum Over {
 /// Shard `i`'s memory, page records, slot states and descriptor table
 /// (where its slots are, and how many).
 fn parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize)) {
+    let (region, size, meta, states, first_table) = first_parts(p, i);
+    (region, size, meta, states, grown(i).unwrap_or(first_table))
+}
+
+/// [`parts`], with the descriptor table shard `i` started with (before any
+/// [`grow_table`]).
+fn first_parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize)) {
     let first = i * p.pages_per_shard;
     let (region, size) =
         super::grow::memory(i).unwrap_or((p.base.wrapping_add(i * p.shard_size), p.shard_size));
@@ -244,15 +257,121 @@ fn parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot, usize
             States::NONE,
             (NO_TABLE.get().cast::<Slot>().wrapping_add(i), 1),
         ),
-        // Shard `i`'s own `descriptors` slots of the planned tables.
+        // Shard `i`'s own `first_descriptors` slots of the planned tables.
         None => (
             region,
             size,
             p.meta.part(first, p.pages_per_shard),
             p.states.part(first, p.pages_per_shard).growing(i),
-            (p.tables.wrapping_add(i * p.descriptors), p.descriptors),
+            (
+                p.tables.wrapping_add(i * p.first_descriptors),
+                p.first_descriptors,
+            ),
         ),
     }
+}
+
+/// Where each shard's descriptor table is and how many slots it has, once
+/// [`grow_table`] moved it (null: never; then [`first_parts`] says).
+/// Entry `i` is written only by [`grow_table`] and read only by [`parts`],
+/// both under shard `i`'s lock or with exclusive access to the shard.
+static GROWN: SyncCell<[(*mut Slot, usize); MAX_SHARDS]> =
+    SyncCell::new([(core::ptr::null_mut(), 0); MAX_SHARDS]);
+
+/// How many times a shard's table doubled ([`grow_table`]), for the stats
+/// report.
+static TABLES_GROWN: AtomicUsize = AtomicUsize::new(0);
+
+/// [`TABLES_GROWN`].
+pub(crate) fn tables_grown() -> usize {
+    TABLES_GROWN.load(Ordering::Relaxed)
+}
+
+/// Shard `i`'s table as [`grow_table`] left it, if it ever grew.
+fn grown(i: usize) -> Option<(*mut Slot, usize)> {
+    // SAFETY: entry `i` is only accessed under shard `i`'s lock or with
+    // exclusive access to it (`GROWN`), as our callers have.
+    let (t, n) = unsafe { (*GROWN.get())[i] };
+    (!t.is_null()).then_some((t, n))
+}
+
+/// Doubles shard `i`'s descriptor table, up to the plan's `descriptors`,
+/// when a split found no spare descriptor: a fresh mapping of twice the
+/// slots, the descriptors moved into it at their indices
+/// (`Heap::grow_empty_table`, which files the offset map again), and the
+/// old table's address space given back where its pages are its own (a
+/// table grown before; a shard's first table in its own tables mapping;
+/// the planned table of shard 0 when it is the only one planned). False,
+/// and nothing changes, when the table is at its most already or the
+/// kernel refuses the mapping. Only under an address-space limit does a
+/// shard start below its most (`Settings::first_descriptors`).
+///
+/// # Safety
+/// The caller holds shard `i`'s lock (or has exclusive access to it), and
+/// `heap` is shard `i`'s heap, built over its table ([`build`]).
+///
+/// # Time complexity
+/// O(descriptors taken + the offset map's buckets), and two system calls;
+/// a table only doubles, so amortised O(1) per descriptor taken.
+pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
+    // SAFETY: written by `plan` before any shard is built.
+    let p = unsafe { (*PLAN.get()).assume_init() };
+    let before = grown(i);
+    let (_, _, _, _, (old, n)) = parts(&p, i);
+    debug_assert_eq!(n, heap.stats().descriptors);
+    if n >= p.descriptors {
+        return false;
+    }
+    let len = n.saturating_mul(2).min(p.descriptors);
+    let bytes = len * size_of::<Slot>();
+    let Some(mem) = sys::map_noreserve(bytes) else {
+        return false;
+    };
+    // SAFETY: a fresh mapping of `len` zeroed slots, ours, used by nothing
+    // else; only a later growth unmaps it, once the heap has moved out.
+    let larger = unsafe { core::slice::from_raw_parts_mut(mem.cast::<Slot>(), len) };
+    // SAFETY: every slot of a fresh anonymous mapping is all zero bytes.
+    if unsafe { heap.grow_empty_table(larger) }.is_err() {
+        // SAFETY: the mapping just made, which nothing refers to.
+        unsafe { libc::munmap(mem.cast(), bytes) };
+        return false;
+    }
+    // SAFETY: shard `i`'s entry, under its lock (the contract).
+    unsafe { (*GROWN.get())[i] = (mem.cast(), len) };
+    TABLES_GROWN.fetch_add(1, Ordering::Relaxed);
+    if let Some((at, len)) = own_pages(&p, i, old, n, before.is_some()) {
+        // SAFETY: the old table's own pages (`own_pages`), which the heap
+        // no longer refers to (it gave the old table back above).
+        unsafe { libc::munmap(at.cast(), len) };
+    }
+    true
+}
+
+/// The pages of shard `i`'s table of `n` slots at `old` that hold nothing
+/// else: all of a table grown before (`grown`: a mapping of its own), the
+/// descriptors' part of a shard's own tables mapping (page-aligned by
+/// [`added_layout`]), or the planned table when it is shard 0's alone; else
+/// `None`. Only whole pages of the system's size.
+fn own_pages(
+    p: &Plan,
+    i: usize,
+    old: *mut Slot,
+    n: usize,
+    grown: bool,
+) -> Option<(*mut u8, usize)> {
+    let page = crate::globals::get_if_ready().map_or(4096, |g| g.page);
+    let bytes = n * size_of::<Slot>();
+    let len = if grown || (i == 0 && p.tabled == 1 && super::grow::tables(0).is_none()) {
+        bytes.next_multiple_of(page)
+    } else if let Some((_, cap)) = super::grow::tables(i) {
+        let l = added_layout(p, cap);
+        l.states_at - l.slots_at
+    } else {
+        return None;
+    };
+    let at = old.cast::<u8>();
+    ((at as usize).is_multiple_of(page) && len.is_multiple_of(page) && len >= bytes)
+        .then_some((at, len))
 }
 
 /// Zeroes shard `i`'s descriptor table, page records and bitmap pools,
@@ -321,6 +440,7 @@ pub(super) unsafe fn build(i: usize, over: Over) -> bool {
     // this region's pages and nothing else uses it (the caller's contract),
     // and the layer is only used with this heap.
     unsafe {
+        (&raw mut (*inner).index).write(i);
         (&raw mut (*inner).heap).write(Heap::from_manager(base, manager));
         // The region right after `base`, the heap's empty first region.
         if over == Over::Memory && (*inner).heap.grow(size).is_err() {

@@ -10,7 +10,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use sysarena::{AllocError, Coalescing, FreeError, ReallocError};
+use sysarena::{AllocError, Coalescing, FreeError, OomReason, ReallocError};
 
 use crate::counters;
 use crate::settings::{MIN_ALIGN, Settings};
@@ -26,7 +26,7 @@ mod retire;
 mod space;
 
 pub(crate) use batch::{flush_cached, refill};
-pub(crate) use build::{Plan, map_at_place, plan};
+pub(crate) use build::{Plan, map_at_place, plan, tables_grown};
 pub(crate) use grow::{
     START_LEN, count, extensions, init as init_count, length, span, start_short,
 };
@@ -35,8 +35,18 @@ use locked::{lock_for_alloc, set_home};
 pub(crate) use retire::{Drain, drain_epoch, start_retired};
 pub(crate) use space::{withdraw, withdrew};
 
+/// Whether a failed allocation lacked a spare descriptor (not bytes).
+fn no_spare(e: &AllocError) -> bool {
+    matches!(
+        e,
+        AllocError::OutOfMemory(OomReason::NoSpareDescriptor { .. })
+    )
+}
+
 /// One shard's state, guarded by its lock.
 pub(crate) struct Inner {
+    /// The shard's number (its place in `SHARDS`).
+    index: usize,
     pub(crate) heap: ShardHeap,
     /// Small blocks, in slab pages carved out of `heap`.
     pub(crate) slab: Slab,
@@ -77,6 +87,17 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Doubles the shard's descriptor table ([`build::grow_table`]); false
+    /// when it is at its most. O(descriptors taken), amortised O(1).
+    #[cold]
+    #[inline(never)]
+    fn grow_table(&mut self) -> bool {
+        // SAFETY: `&mut self` is shard `index`'s state, reached through its
+        // lock (or by exclusive access), and its heap is the one `build`
+        // made over the shard's table.
+        unsafe { build::grow_table(self.index, &mut self.heap) }
+    }
+
     #[inline]
     fn alloc(&mut self, size: usize, align: usize, g: &Settings) -> Option<Fresh> {
         // A small block (at a larger alignment, of its size rounded up to
@@ -105,6 +126,10 @@ impl Inner {
         let mut before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         let p = match self.heap.alloc(layout) {
             Ok(p) => p,
+            // No spare descriptor for the split: a table that started short
+            // (under an address-space limit) doubles, and the request is
+            // made again.
+            Err(e) if no_spare(&e) && self.grow_table() => self.heap.alloc(layout).ok()?,
             // Nothing fits: give pooled empty slab pages back, and under
             // the classic model (which merges only when asked) defragment;
             // then try once more.
@@ -164,7 +189,7 @@ impl Inner {
         if retry && let Some(f) = self.alloc(size, align, g) {
             return Some(f);
         }
-        if self.heap.stats().spare_descriptors == 0 {
+        if self.heap.stats().spare_descriptors == 0 && !self.grow_table() {
             return None;
         }
         // Room for the block at its alignment, or for a slab page at its.
@@ -330,7 +355,17 @@ impl Inner {
         let before = counters::enabled().then(|| self.heap.stats().requested_bytes);
         // SAFETY: `Heap::realloc` checks that `p` is a live allocation and
         // changes nothing otherwise; the caller gives up `p` on success.
-        let q = unsafe { self.heap.realloc(nn, layout)? };
+        let q = match unsafe { self.heap.realloc(nn, layout) } {
+            Ok(q) => q,
+            // No spare descriptor for a split: the table doubles (as in
+            // `alloc_heap`) and the call is made again; the block is
+            // untouched until one succeeds.
+            // SAFETY: as above.
+            Err(ReallocError::Alloc(e)) if no_spare(&e) && self.grow_table() => unsafe {
+                self.heap.realloc(nn, layout)?
+            },
+            Err(e) => return Err(e),
+        };
         let off = q.as_ptr() as usize - self.heap.base().as_ptr() as usize;
         self.hwm = self.hwm.max(off + size.max(1).next_multiple_of(MIN_ALIGN));
         self.sweep_if_due(g);
