@@ -87,6 +87,16 @@ unsafe fn init(g: &mut Settings) -> bool {
     // Whether the reservation lies where it was placed to grow (else, in
     // the kernel's own area, the space after shard 0 is where the
     // program's next mappings go).
+    // Under a limit, shard 0's bitmap pools start short too, and grow as
+    // slab pages are carved (`slab/page.rs`); a run of several shards'
+    // pools is split between them, so each holds them whole.
+    let pool_entries = |tabled: usize, pages: usize| {
+        if limited.is_some() && tabled == 1 {
+            slab::FIRST_ENTRIES
+        } else {
+            pages
+        }
+    };
     let at_hint;
     let (
         raw,
@@ -142,6 +152,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         // tables of their own when they are mapped (`shard/grow.rs`).
         let tabled = if growable { 1 } else { shards };
         let pages = tabled * (shard_size / slab::PAGE);
+        let entries = pool_entries(tabled, pages);
         let sizes = [
             // One slab page more: the shards start at the first 64 KiB
             // boundary (slab pages are 64 KiB-aligned arenas of the shards).
@@ -154,7 +165,9 @@ unsafe fn init(g: &mut Settings) -> bool {
             tabled
                 .checked_mul(first_descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
-            pages.checked_mul(slab::META_BYTES),
+            pages
+                .checked_mul(slab::META_BYTES)
+                .map(|_| slab::Meta::bytes(pages, entries)),
             slab::state::bytes_for_backed(max_shards * (shard_size / slab::PAGE), pages),
         ];
         let mut maps = [core::ptr::null_mut::<u8>(); 4];
@@ -265,9 +278,14 @@ unsafe fn init(g: &mut Settings) -> bool {
     } else {
         states_mem
     };
-    // SAFETY: a fresh zeroed mapping of `META_BYTES` per page of every
-    // start-up shard planned with tables, page-aligned, leaked.
-    let meta = unsafe { slab::Meta::new(meta, tabled * pages_per_shard) };
+    // SAFETY: a fresh zeroed mapping of the records of every page of every
+    // start-up shard planned with tables and their pools
+    // (`Meta::bytes(pages, pool_entries(tabled, pages))`, as mapped above),
+    // page-aligned, leaked.
+    let meta = unsafe {
+        let pages = tabled * pages_per_shard;
+        slab::Meta::with_entries(meta, pages, pool_entries(tabled, pages))
+    };
     // SAFETY: a fresh zeroed mapping of the words of every page of every
     // shard that may be, and the rest of the states of the pages of the
     // start-up shards planned with tables, leaked.

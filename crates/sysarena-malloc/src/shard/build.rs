@@ -105,7 +105,9 @@ pub(super) fn added_layout(p: &Plan, len: usize) -> AddedLayout {
     let pages = len / slab::PAGE;
     let descriptors = (p.descriptors as u128 * len as u128 / p.shard_size as u128) as usize;
     let descriptors = descriptors.clamp(p.descriptors.min(256), p.first_descriptors);
-    let slots_at = (pages * slab::META_BYTES).next_multiple_of(4096);
+    // Bitmap pools start short and grow as pages are carved (a shard is
+    // added only under an address-space limit: `slab/page.rs`).
+    let slots_at = slab::Meta::bytes(pages, slab::FIRST_ENTRIES).next_multiple_of(4096);
     let states_at = (slots_at + descriptors * size_of::<Slot>()).next_multiple_of(4096);
     let first_blocks = slab::area::FIRST_BLOCKS.min(pages);
     AddedLayout {
@@ -239,7 +241,7 @@ fn first_parts(p: &Plan, i: usize) -> (*mut u8, usize, Meta, States, (*mut Slot,
                 (
                     region,
                     size,
-                    Meta::new(tables, l.pages),
+                    Meta::with_entries(tables, l.pages, slab::FIRST_ENTRIES),
                     p.states
                         .part_in(first, l.pages, tables.add(l.states_at))
                         .growing(i),

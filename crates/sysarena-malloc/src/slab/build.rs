@@ -114,14 +114,18 @@ impl Slab {
 
     /// Empties, at `dst`, what [`init_in_place`](Self::init_in_place)
     /// leaves to zero bytes — the hint rings, the pool and the counts — for
-    /// a layer built again where one lived before (`shard/retire.rs`).
-    /// O(classes).
+    /// a layer built again where one lived before (`shard/retire.rs`), and
+    /// unmaps the bitmap pools that grew (the layer is built again over its
+    /// first ones). O(classes).
     ///
     /// # Safety
-    /// `dst` is valid for writes, and nothing refers to the layer there.
+    /// `dst` is a layer built before, valid for reads and writes, and
+    /// nothing refers to it or its bitmaps.
     pub(crate) unsafe fn clear_in_place(dst: *mut Slab) {
-        // SAFETY: the caller's contract; each is its field's empty value.
+        // SAFETY: the caller's contract: a layer built before, which
+        // nothing uses any more; each is its field's empty value.
         unsafe {
+            (*dst).unmap_grown_pools();
             (&raw mut (*dst).recent).write([Recent::EMPTY; CLASSES]);
             (&raw mut (*dst).pool).write(EmptyPool::EMPTY);
             (&raw mut (*dst).counts).write(Counts::default());

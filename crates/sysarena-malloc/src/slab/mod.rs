@@ -61,8 +61,8 @@ pub(crate) use class::{
     CLASSES, MAX_SIZE, PAGE, PAGE_SHIFT, aligned_request, class_of, class_size,
 };
 use class::{RECIP, slots};
+pub(crate) use page::{FIRST_ENTRIES, META_BYTES, Meta};
 use page::{KINDS, MapPool, NONE, PageMeta, kind};
-pub(crate) use page::{META_BYTES, Meta};
 use pool::EmptyPool;
 use recent::Recent;
 use state::{Chunks, States};
@@ -373,8 +373,9 @@ impl Slab {
             }
         }
         let Some(map) = self.map_alloc(kind(c)) else {
-            // Cannot happen (a pool has an entry per page); give the arena
-            // back.
+            // The pool had to grow and the kernel refused (under an
+            // address-space limit: pools start short); give the arena
+            // back, and the block goes to the heap or another shard.
             // SAFETY: `p` was just allocated from `heap` and never handed out.
             let _ = unsafe { heap.free(p) };
             return None;

@@ -13,6 +13,11 @@
 //! up), 256 for up to 2,048 (32–112 bytes), 512 for the 16-byte class —
 //! each a stack of free entries, so that the entries in use stay
 //! together and a page of 1 KiB slots holds 64 bytes of bitmap, not 512.
+//! A page names its entry by its index in its pool. Each pool has an
+//! entry per page, except under an address-space limit, where every byte
+//! mapped counts: there a pool starts with [`FIRST_ENTRIES`] and doubles
+//! into a fresh mapping when a carve finds none left
+//! ([`Slab::map_alloc`]).
 
 use super::Slab;
 use super::class::{GRANULE, KIND, PAGE};
@@ -41,9 +46,8 @@ pub(crate) struct PageMeta {
     /// Links in the class's list of pages with a free slot.
     pub(super) next: u32,
     pub(super) prev: u32,
-    /// The page's bitmap (bit `i`: slot `i` is free): its entry in the
-    /// pool of its class's [`kind`], named by its distance from pool 0's
-    /// first entry in units of [`UNIT_WORDS`] words.
+    /// The page's bitmap (bit `i`: slot `i` is free): its entry's index
+    /// in the pool of its class's [`kind`].
     pub(super) map: u32,
     /// Bit `w`: word `w` of the bitmap has a free slot.
     pub(super) summary: u64,
@@ -55,9 +59,11 @@ const _: () = assert!(core::mem::size_of::<PageMeta>() == 32);
 pub(super) const KIND_WORDS: [usize; KINDS] = [8, 32, WORDS];
 /// Bitmap pools.
 pub(super) const KINDS: usize = 3;
-/// Words of the unit that names an entry ([`PageMeta::map`]): the
-/// smallest entry.
-pub(super) const UNIT_WORDS: usize = KIND_WORDS[0];
+/// Entries each bitmap pool starts with under an address-space limit (a
+/// pool doubles, up to an entry per page, as pages of its kind are
+/// carved: [`Slab::map_alloc`]). At 64 MiB a shard, pools of an entry per
+/// page took 832 KiB of every shard's tables mapping; these take 52 KiB.
+pub(crate) const FIRST_ENTRIES: usize = 64;
 
 /// The pool class `c`'s bitmaps come from: the smallest whose bitmaps have
 /// a bit per slot (a table: `class::KIND`).
@@ -66,18 +72,22 @@ pub(super) fn kind(c: usize) -> usize {
     KIND[c & (KIND.len() - 1)] as usize
 }
 
-/// Bytes of metadata per slab page (per 64 KiB of the reservation): its
-/// record, and an entry in each pool (address space; what is resident is
-/// the records of page numbers used and the pools' entries in use).
+/// Bytes of metadata per slab page (per 64 KiB of the reservation) with
+/// an entry per page in each pool: its record and three entries (address
+/// space; what is resident is the records of page numbers used and the
+/// pools' entries in use).
 pub(crate) const META_BYTES: usize =
     core::mem::size_of::<PageMeta>() + (KIND_WORDS[0] + KIND_WORDS[1] + KIND_WORDS[2]) * 8;
 
 /// Where a run of pages' records and bitmap pools are: `pages` records,
-/// then each pool's `pages` entries.
+/// then each pool's `entries[k]` entries. A pool that grew
+/// ([`Slab::map_alloc`]) is a mapping of its own (`own[k]`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Meta {
     pub(super) records: *mut PageMeta,
     pub(super) pools: [*mut u64; KINDS],
+    pub(super) entries: [usize; KINDS],
+    pub(super) own: [bool; KINDS],
     pub(super) pages: usize,
 }
 
@@ -86,42 +96,70 @@ impl Meta {
     pub(crate) const NONE: Meta = Meta {
         records: core::ptr::null_mut(),
         pools: [core::ptr::null_mut(); KINDS],
+        entries: [0; KINDS],
+        own: [false; KINDS],
         pages: 0,
     };
 
-    /// The metadata of `pages` pages in `mem`, [`META_BYTES`] per page
-    /// (null: none).
+    /// Bytes of the records of `pages` pages and pools of `entries`
+    /// entries each (at most `pages`).
+    pub(crate) const fn bytes(pages: usize, entries: usize) -> usize {
+        let entries = if entries < pages { entries } else { pages };
+        pages * core::mem::size_of::<PageMeta>()
+            + entries * (KIND_WORDS[0] + KIND_WORDS[1] + KIND_WORDS[2]) * 8
+    }
+
+    /// The metadata of `pages` pages in `mem`, pools of an entry per page:
+    /// [`META_BYTES`] per page (null: none).
+    ///
+    /// # Safety
+    /// As [`with_entries`](Self::with_entries).
+    #[cfg(test)]
+    pub(crate) unsafe fn new(mem: *mut u8, pages: usize) -> Meta {
+        // SAFETY: the caller's contract.
+        unsafe { Meta::with_entries(mem, pages, pages) }
+    }
+
+    /// The metadata of `pages` pages in `mem`, [`bytes`](Self::bytes)`(pages,
+    /// entries)` of it: pools of `entries` entries each (at most `pages`),
+    /// which grow as needed (null: none).
     ///
     /// # Safety
     /// `mem` is null, or that many zeroed bytes, aligned to 32, used only
     /// through `Meta` values made from it, and live for ever.
     /// Too many pages for a `u32` to name every entry (a reservation of
-    /// 20 PiB) is none too: no slab layer.
-    pub(crate) unsafe fn new(mem: *mut u8, pages: usize) -> Meta {
-        let units = (KIND_WORDS[0] + KIND_WORDS[1] + KIND_WORDS[2]) / UNIT_WORDS;
-        if mem.is_null() || pages >= (u32::MAX as usize) / units {
+    /// 256 TiB) is none too: no slab layer.
+    pub(crate) unsafe fn with_entries(mem: *mut u8, pages: usize, entries: usize) -> Meta {
+        if mem.is_null() || pages >= u32::MAX as usize {
             return Meta::NONE;
         }
+        let entries = entries.min(pages);
         let mut at = pages * core::mem::size_of::<PageMeta>();
         let mut pools = [core::ptr::null_mut(); KINDS];
         for (k, pool) in pools.iter_mut().enumerate() {
             *pool = mem.wrapping_add(at).cast();
-            at += pages * KIND_WORDS[k] * 8;
+            at += entries * KIND_WORDS[k] * 8;
         }
         Meta {
             records: mem.cast(),
             pools,
+            entries: [entries; KINDS],
+            own: [false; KINDS],
             pages,
         }
     }
 
     /// The metadata of pages `first .. first + pages` of these (and as
-    /// many entries of each pool).
+    /// many entries of each pool). Pools of an entry per page only.
     pub(crate) fn part(&self, first: usize, pages: usize) -> Meta {
         if self.records.is_null() {
             return Meta::NONE;
         }
         assert!(first + pages <= self.pages);
+        assert!(
+            self.entries == [self.pages; KINDS] || (first == 0 && pages == self.pages),
+            "pools of fewer entries than pages are not split"
+        );
         let mut pools = self.pools;
         for (k, pool) in pools.iter_mut().enumerate() {
             *pool = pool.wrapping_add(first * KIND_WORDS[k]);
@@ -129,18 +167,10 @@ impl Meta {
         Meta {
             records: self.records.wrapping_add(first),
             pools,
+            entries: self.entries.map(|e| e.min(pages)),
+            own: [false; KINDS],
             pages,
         }
-    }
-
-    /// The unit ([`PageMeta::map`]) of entry `i` of pool `k`.
-    pub(super) fn unit_of(&self, k: usize, i: u32) -> u32 {
-        self.start(k) + i * (KIND_WORDS[k] / UNIT_WORDS) as u32
-    }
-
-    /// The unit of pool `k`'s first entry: below `u32::MAX` (`new`).
-    pub(super) fn start(&self, k: usize) -> u32 {
-        ((self.pools[k] as usize - self.pools[0] as usize) / (UNIT_WORDS * 8)) as u32
     }
 
     /// Zeroes the records and every pool's entries of these pages (for a
@@ -164,7 +194,7 @@ impl Meta {
                 self.pages * core::mem::size_of::<PageMeta>(),
             );
             for (k, &pool) in self.pools.iter().enumerate() {
-                crate::sys::zero(pool.cast(), self.pages * KIND_WORDS[k] * 8);
+                crate::sys::zero(pool.cast(), self.entries[k] * KIND_WORDS[k] * 8);
             }
         }
     }
@@ -199,18 +229,19 @@ impl Slab {
         bits[(idx >> 6) & (bits.len() - 1)] & (1u64 << (idx & 63)) != 0
     }
 
-    /// The bitmap entry `unit` 64-byte units past pool 0's first entry.
+    /// Entry `i` of bitmap pool `k`.
     #[inline]
-    pub(super) fn map_at(&self, unit: u32) -> *mut u64 {
-        // In bounds: `unit` names an entry below its pool's `top` (given
-        // out by `map_alloc`), inside the pools `new`'s contract makes ours.
-        self.meta.pools[0].wrapping_add(unit as usize * UNIT_WORDS)
+    pub(super) fn map_at(&self, k: usize, i: u32) -> *mut u64 {
+        // In bounds: `i` is an entry below its pool's `top` (given out by
+        // `map_alloc`), inside the pool `new`'s contract (or `grow_pool`'s
+        // mapping) makes ours.
+        self.meta.pools[k].wrapping_add(i as usize * KIND_WORDS[k])
     }
 
     /// The free bitmap of `page`, a slab page of class `c`.
     #[inline]
     pub(super) fn bits(&self, page: usize, c: usize) -> &[u64] {
-        let p = self.map_at(self.meta(page).map);
+        let p = self.map_at(kind(c), self.meta(page).map);
         // SAFETY: the page's entry, handed to it by `carve` (`map_alloc`)
         // and its own until `release`: `KIND_WORDS[kind(c)]` words of the
         // pools, which `new`'s contract makes ours; `&self` excludes
@@ -221,7 +252,7 @@ impl Slab {
     /// `page`'s record and free bitmap (class `c`), to change.
     #[inline]
     pub(super) fn page_mut(&mut self, page: usize, c: usize) -> (&mut PageMeta, &mut [u64]) {
-        let p = self.map_at(self.meta(page).map);
+        let p = self.map_at(kind(c), self.meta(page).map);
         // SAFETY: as in `bits`, and `&mut self` makes these the only
         // references; the record and the entry are different memory.
         unsafe {
@@ -232,41 +263,146 @@ impl Slab {
         }
     }
 
-    /// An entry of pool `k` (its unit, as `map_at` takes it): the last one
-    /// given back, or a never-used one; `None` if all `pages` are in use
-    /// (cannot happen: each is a slab page's, and there are no more slab
-    /// pages than pages). O(1).
+    /// An entry of pool `k`: the last one given back, or a never-used one
+    /// (the pool doubles first when it has none left and fewer entries
+    /// than pages: [`grow_pool`](Self::grow_pool)); `None` if all `pages`
+    /// are in use (cannot happen: each is a slab page's, and there are no
+    /// more slab pages than pages) or a pool that must grow cannot.
+    /// O(1), amortised: a growth copies the entries in use.
     pub(super) fn map_alloc(&mut self, k: usize) -> Option<u32> {
         let pool = self.maps[k];
         if pool.free != NONE {
             // SAFETY: a free entry of the pool; its first word holds the
             // entry given back before it (`map_free`).
-            let next = unsafe { *self.map_at(pool.free) } as u32;
+            let next = unsafe { *self.map_at(k, pool.free) } as u32;
             self.maps[k].free = next;
-            Some(pool.free)
-        } else if (pool.top as usize) < self.pages {
-            self.maps[k].top += 1;
-            Some(self.meta.unit_of(k, pool.top))
-        } else {
-            None
+            return Some(pool.free);
+        }
+        let top = pool.top as usize;
+        if top >= self.pages || (top >= self.meta.entries[k] && !self.grow_pool(k)) {
+            return None;
+        }
+        self.maps[k].top += 1;
+        Some(pool.top)
+    }
+
+    /// Doubles pool `k` (up to an entry per page): a fresh mapping, the
+    /// entries ever handed out copied to it (entries are named by index,
+    /// so pages and the free stack keep theirs), and the old pool unmapped
+    /// if it was a mapping of its own. False, and nothing changes, if the
+    /// kernel refuses. O(entries handed out) and two system calls.
+    #[cold]
+    #[inline(never)]
+    fn grow_pool(&mut self, k: usize) -> bool {
+        let (old, entries) = (self.meta.pools[k], self.meta.entries[k]);
+        let more = entries.saturating_mul(2).max(FIRST_ENTRIES).min(self.pages);
+        let (word_bytes, top) = (KIND_WORDS[k] * 8, self.maps[k].top as usize);
+        if more <= top {
+            return false;
+        }
+        let Some(new) = crate::sys::map_noreserve(more * word_bytes) else {
+            return false;
+        };
+        // SAFETY: the old pool's first `top` entries are ours (`new`'s
+        // contract, or this mapping's), the new mapping holds `more >=
+        // top` entries, and the two do not overlap (a fresh mapping).
+        unsafe { core::ptr::copy_nonoverlapping(old.cast::<u8>(), new, top * word_bytes) };
+        if self.meta.own[k] {
+            // SAFETY: a pool this function mapped, no longer referred to
+            // (its entries were copied; every entry is named by index).
+            unsafe { libc::munmap(old.cast(), entries * word_bytes) };
+        }
+        self.meta.pools[k] = new.cast();
+        self.meta.entries[k] = more;
+        self.meta.own[k] = true;
+        true
+    }
+
+    /// Unmaps the pools that grew ([`grow_pool`](Self::grow_pool)): before
+    /// the layer is built again over its first metadata (`build.rs`).
+    ///
+    /// # Safety
+    /// Nothing refers to this layer's bitmaps any more.
+    pub(super) unsafe fn unmap_grown_pools(&mut self) {
+        for (k, words) in KIND_WORDS.into_iter().enumerate() {
+            if self.meta.own[k] {
+                // SAFETY: a mapping of `grow_pool`'s, unused (the contract).
+                unsafe {
+                    libc::munmap(self.meta.pools[k].cast(), self.meta.entries[k] * words * 8)
+                };
+                self.meta.own[k] = false;
+            }
         }
     }
 
-    /// Gives entry `unit` of pool `k` back. O(1).
-    pub(super) fn map_free(&mut self, k: usize, unit: u32) {
+    /// Gives entry `i` of pool `k` back. O(1).
+    pub(super) fn map_free(&mut self, k: usize, i: u32) {
         // SAFETY: the entry is the caller's, no page's any more; its first
         // word links it.
-        unsafe { *self.map_at(unit) = self.maps[k].free as u64 };
-        self.maps[k].free = unit;
+        unsafe { *self.map_at(k, i) = self.maps[k].free as u64 };
+        self.maps[k].free = i;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{alloc_slots, free, setup};
-    use super::super::{Found, class_of};
-    use super::{NONE, kind};
+    use super::super::tests::{alloc_slots, free, setup, test_heap};
+    use super::super::{Found, Slab, class_of, state};
+    use super::{FIRST_ENTRIES, KINDS, Meta, NONE, kind};
     use crate::slab::class::slots;
+    use crate::sys;
+
+    /// Pools that start short (under an address-space limit) double as
+    /// pages of their kind are carved, keep every page's bitmap across
+    /// the moves, and are unmapped when the layer is built again.
+    #[test]
+    fn short_pools_grow_as_pages_are_carved() {
+        let pages = 4 * FIRST_ENTRIES;
+        let mut heap = test_heap(pages);
+        let mem = sys::map_noreserve(Meta::bytes(pages, FIRST_ENTRIES)).unwrap();
+        // SAFETY: zeroed records for `pages` pages and pools of
+        // FIRST_ENTRIES entries, leaked.
+        let meta = unsafe { Meta::with_entries(mem, pages, FIRST_ENTRIES) };
+        assert_eq!(meta.entries, [FIRST_ENTRIES; KINDS]);
+        let st = sys::map_noreserve(state::bytes_for(pages).unwrap()).unwrap();
+        // SAFETY: zeroed states for `pages` pages, leaked.
+        let states = unsafe { state::States::new(st, pages) };
+        // SAFETY: as above.
+        let mut slab = unsafe { Slab::new(meta, states, pages, true) };
+        let mut hwm = 0;
+        // 1 KiB slots (kind 0): a page each 64 slots; three times the
+        // first pool's pages, with a slot of each page kept.
+        let c = class_of(1024);
+        let n = slots(c);
+        let all = alloc_slots(&mut heap, &mut slab, &mut hwm, c, 3 * FIRST_ENTRIES * n);
+        slab.check();
+        assert_eq!(slab.maps[kind(c)].top as usize, 3 * FIRST_ENTRIES);
+        assert_eq!(
+            slab.meta.entries[kind(c)],
+            4 * FIRST_ENTRIES,
+            "doubled twice"
+        );
+        assert!(slab.meta.own[kind(c)]);
+        assert_eq!(
+            slab.meta.entries[1], FIRST_ENTRIES,
+            "the other pools did not grow"
+        );
+        // Every slot but one per page freed: the bitmaps (moved twice)
+        // still say which.
+        for (i, &p) in all.iter().enumerate() {
+            if i % n != 0 {
+                assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+            }
+        }
+        slab.check();
+        for &p in all.iter().step_by(n) {
+            assert!(matches!(free(&mut heap, &mut slab, p), Found::Live { .. }));
+        }
+        slab.check();
+        // SAFETY: the layer is not used again.
+        unsafe { Slab::clear_in_place(&mut slab) };
+        assert!(!slab.meta.own[kind(c)], "the grown pool was unmapped");
+    }
 
     #[test]
     fn bitmaps_come_from_their_kind_of_pool_and_are_reused() {

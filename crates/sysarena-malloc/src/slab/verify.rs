@@ -3,7 +3,7 @@
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::class::{CLASSES, slots};
-use super::page::{KIND_WORDS, KINDS, NONE, UNIT_WORDS, kind};
+use super::page::{KINDS, NONE, kind};
 use super::{MAX_SPARES, Slab, state};
 
 impl Slab {
@@ -93,7 +93,7 @@ impl Slab {
             let c = m.class as usize - 1;
             held[c] += 1;
             ensure!(
-                self.entry_index(kind(c), m.map).is_some(),
+                self.entry_handed_out(kind(c), m.map),
                 "a page's bitmap is not an entry of its pool"
             );
             maps[kind(c)] += 1;
@@ -144,13 +144,14 @@ impl Slab {
         for (k, &used) in maps.iter().enumerate() {
             let pool = self.maps[k];
             ensure!(
-                pool.top as usize <= self.pages,
+                pool.top as usize <= self.meta.entries[k]
+                    && self.meta.entries[k] <= self.meta.pages,
                 "a bitmap pool is past its end"
             );
             let (mut i, mut free) = (pool.free, 0usize);
             while i != NONE {
                 ensure!(
-                    self.entry_index(k, i).is_some(),
+                    self.entry_handed_out(k, i),
                     "a bitmap pool's free stack links out of range"
                 );
                 free += 1;
@@ -160,7 +161,7 @@ impl Slab {
                 );
                 // SAFETY: a free entry below the pool's top: its first word
                 // links the next (`map_free`).
-                i = unsafe { *self.map_at(i) } as u32;
+                i = unsafe { *self.map_at(k, i) } as u32;
             }
             ensure!(
                 used + free == pool.top as usize,
@@ -183,11 +184,8 @@ impl Slab {
         Ok(())
     }
 
-    /// The index in pool `k` of the entry `unit` names, if it names one
-    /// below the pool's top.
-    fn entry_index(&self, k: usize, unit: u32) -> Option<u32> {
-        let per = (KIND_WORDS[k] / UNIT_WORDS) as u32;
-        let rel = unit.checked_sub(self.meta.start(k))?;
-        (rel % per == 0 && rel / per < self.maps[k].top).then_some(rel / per)
+    /// Whether entry `i` of pool `k` is below the pool's top.
+    fn entry_handed_out(&self, k: usize, i: u32) -> bool {
+        i < self.maps[k].top
     }
 }
