@@ -240,15 +240,18 @@ fn report(g: &Settings, fd: i32) {
         sum.free_arenas,
     );
     let (extended, refused) = crate::shard::extensions();
+    let (areas_grown, areas_refused) = crate::slab::area::growths();
     let _ = writeln!(
         b,
-        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; memory of retired shards unmapped: {} bytes ({} shards retired now); shard mappings grown in place: {} times ({} refused); descriptor tables doubled: {} times; segregated-fit fallback searches: {}",
+        "released to the kernel: {} bytes; address space withdrawn for direct mappings: {} bytes; memory of retired shards unmapped: {} bytes ({} shards retired now); shard mappings grown in place: {} times ({} refused); slot-state areas grown in place: {} times ({} refused); descriptor tables doubled: {} times; segregated-fit fallback searches: {}",
         sum.released,
         sum.withdrawn,
         sum.retired,
         sum.retired_now,
         extended,
         refused,
+        areas_grown,
+        areas_refused,
         crate::shard::tables_grown(),
         sum.fallback
     );

@@ -124,7 +124,7 @@ fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
 /// (`src/slab/page.rs`), where they had an entry per page (832 KiB).
 /// Blocks of 4,200 bytes, just past the slab layer's, need the most
 /// descriptors per byte: each shard's table doubles three or four times,
-/// and the fill reaches 473 MiB of glibc's 484 (459 with whole tables and
+/// and the fill reaches 472 MiB of glibc's 484 (459 with whole tables and
 /// pools); blocks of 100,000 bytes need no growth and reach 480 (461). The
 /// check passes after each, and the report counts the doublings.
 #[test]
@@ -166,6 +166,43 @@ fn under_an_address_space_limit_descriptor_tables_double_as_splits_need_them() {
         assert_eq!(n > 0, grows, "blocks of {size} bytes: {n} doublings");
     }
     let _ = std::fs::remove_file(&stats);
+    let _ = std::fs::remove_file(exe);
+}
+
+/// A shard whose descriptor table grew still grows its slot-state
+/// blocks, which end its tables mapping and grow by `mremap` of the whole
+/// mapping: the table's first part, inside that mapping, is only given
+/// back (`MADV_DONTNEED`), never unmapped (a hole made every later growth
+/// fail with `EFAULT`, and the shard carved no more slab pages). `enomem
+/// mixed` fills shard 0 with large blocks, a second shard with 4,200-byte
+/// ones (its table doubles) and then with 100-byte ones (slab pages: its
+/// areas grow); the report counts no refused growth.
+#[test]
+fn under_an_address_space_limit_a_grown_table_leaves_the_slot_states_room_to_grow() {
+    let exe = compile("enomem.c");
+    let stats = std::env::temp_dir().join(format!("sysarena-mixed-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&stats);
+    passes_under_limit_with_and_without(&exe, &["mixed"], &stats, "mixed ok\n");
+    let report = std::fs::read_to_string(&stats).expect("the stats report");
+    let _ = std::fs::remove_file(&stats);
+    let count = |label: &str| -> (u64, u64) {
+        let r = report
+            .split(label)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {label}: {report}"));
+        let times = r.split(' ').next().and_then(|n| n.parse().ok());
+        let refused = r
+            .split(" refused)")
+            .next()
+            .and_then(|x| x.rsplit('(').next())
+            .and_then(|n| n.parse().ok());
+        (times.unwrap_or(0), refused.unwrap_or(u64::MAX))
+    };
+    let doubled = count("descriptor tables doubled: ").0;
+    let (grown, refused) = count("slot-state areas grown in place: ");
+    assert!(doubled > 0, "no table doubled: {report}");
+    assert!(grown > 0, "no area grew: {report}");
+    assert_eq!(refused, 0, "{refused} area growths refused: {report}");
     let _ = std::fs::remove_file(exe);
 }
 

@@ -341,39 +341,50 @@ pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
     // SAFETY: shard `i`'s entry, under its lock (the contract).
     unsafe { (*GROWN.get())[i] = (mem.cast(), len) };
     TABLES_GROWN.fetch_add(1, Ordering::Relaxed);
-    if let Some((at, len)) = own_pages(&p, i, old, n, before.is_some()) {
-        // SAFETY: the old table's own pages (`own_pages`), which the heap
+    match old_pages(&p, i, old, n, before.is_some()) {
+        // SAFETY: the old table's own mapping (`old_pages`), which the heap
         // no longer refers to (it gave the old table back above).
-        unsafe { libc::munmap(at.cast(), len) };
+        Some((at, len, true)) => unsafe {
+            libc::munmap(at.cast(), len);
+        },
+        // Inside the shard's tables mapping, whose slot-state blocks grow
+        // by `mremap` of the whole mapping (`slab::area`): a hole would
+        // stop them (`EFAULT`), so its pages are only given back.
+        // SAFETY: as above: the old table's own pages.
+        Some((at, len, false)) => unsafe {
+            sys::dont_need(at, len);
+        },
+        None => {}
     }
     true
 }
 
 /// The pages of shard `i`'s table of `n` slots at `old` that hold nothing
-/// else: all of a table grown before (`grown`: a mapping of its own), the
-/// descriptors' part of a shard's own tables mapping (page-aligned by
-/// [`added_layout`]), or the planned table when it is shard 0's alone; else
-/// `None`. Only whole pages of the system's size.
-fn own_pages(
+/// else, and whether they are a mapping of their own to unmap: all of a
+/// table grown before (`grown`) or the planned table when it is shard
+/// 0's alone (yes); the descriptors' part of a shard's own tables mapping
+/// (page-aligned by [`added_layout`]; no: the mapping is one that grows
+/// in place). Else `None`. Only whole pages of the system's size.
+fn old_pages(
     p: &Plan,
     i: usize,
     old: *mut Slot,
     n: usize,
     grown: bool,
-) -> Option<(*mut u8, usize)> {
+) -> Option<(*mut u8, usize, bool)> {
     let page = crate::globals::get_if_ready().map_or(4096, |g| g.page);
     let bytes = n * size_of::<Slot>();
-    let len = if grown || (i == 0 && p.tabled == 1 && super::grow::tables(0).is_none()) {
-        bytes.next_multiple_of(page)
+    let (len, own) = if grown || (i == 0 && p.tabled == 1 && super::grow::tables(0).is_none()) {
+        (bytes.next_multiple_of(page), true)
     } else if let Some((_, cap)) = super::grow::tables(i) {
         let l = added_layout(p, cap);
-        l.states_at - l.slots_at
+        (l.states_at - l.slots_at, false)
     } else {
         return None;
     };
     let at = old.cast::<u8>();
     ((at as usize).is_multiple_of(page) && len.is_multiple_of(page) && len >= bytes)
-        .then_some((at, len))
+        .then_some((at, len, own))
 }
 
 /// Zeroes shard `i`'s descriptor table, page records and bitmap pools,

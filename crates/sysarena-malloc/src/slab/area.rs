@@ -44,6 +44,20 @@ static AREAS: [Area; MAX_SHARDS] = [const {
     }
 }; MAX_SHARDS];
 
+/// Areas grown in place, and growths refused (the mapping could not grow:
+/// something lies after it, or the limit has no room), for the stats
+/// report.
+static GROWN: AtomicUsize = AtomicUsize::new(0);
+static REFUSED: AtomicUsize = AtomicUsize::new(0);
+
+/// [`GROWN`] and [`REFUSED`].
+pub(crate) fn growths() -> (usize, usize) {
+    (
+        GROWN.load(Ordering::Relaxed),
+        REFUSED.load(Ordering::Relaxed),
+    )
+}
+
 /// Records that shard `i`'s state blocks end the mapping at `start` of
 /// `len` bytes, which holds the first `blocks` of them and may grow in
 /// place for more. Before the shard is built over it. O(1).
@@ -115,8 +129,10 @@ fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool 
     sys::set_errno(saved);
     let Some(n) = grown else {
         a.backoff.refused();
+        REFUSED.fetch_add(1, Ordering::Relaxed);
         return false;
     };
+    GROWN.fetch_add(1, Ordering::Relaxed);
     a.len.store(len + (n - have) * BLOCK, Ordering::Relaxed);
     a.blocks.store(n, Ordering::Relaxed);
     true

@@ -18,6 +18,13 @@
  *                        at most SIZE and N past the table of direct
  *                        mappings: a full table must not refuse a request
  *                        the shards can hold.
+ *        enomem mixed    66 MB of 100,000-byte blocks, 50 MB of 4,200-byte
+ *                        ones (more descriptors per byte than any other
+ *                        size), then 100 MB of 100-byte ones (slab pages),
+ *                        each written; all checked and freed; stdout
+ *                        "mixed ok". Under a limit, a shard's descriptor
+ *                        table grows and then its slot-state blocks must
+ *                        still grow.
  *        enomem refill MIB MAP [SIZE]
  *                        MIB MiB in blocks of 16 B to 64 KiB (or all of SIZE
  *                        bytes), each touched, then all freed; then the
@@ -120,6 +127,34 @@ int main(int argc, char **argv) {
         }
         free(b);
         printf("many ok\n");
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "mixed") == 0) {
+        static const size_t sizes[3] = {100000, 4200, 100}, counts[3] = {660, 12000, 1000000};
+        size_t total = counts[0] + counts[1] + counts[2], n = 0;
+        unsigned char **b = malloc(total * sizeof *b);
+        if (!b)
+            return 1;
+        for (int k = 0; k < 3; k++)
+            for (size_t i = 0; i < counts[k]; i++, n++) {
+                b[n] = malloc(sizes[k]);
+                if (!b[n]) {
+                    fprintf(stderr, "mixed: malloc(%zu) %zu failed\n", sizes[k], i);
+                    return 1;
+                }
+                memset(b[n], (int)(n & 0xff), sizes[k]);
+            }
+        for (int k = 0, n = 0; k < 3; k++)
+            for (size_t i = 0; i < counts[k]; i++, n++) {
+                if (b[n][0] != (unsigned char)(n & 0xff) ||
+                    b[n][sizes[k] - 1] != (unsigned char)(n & 0xff)) {
+                    fprintf(stderr, "mixed: block %d changed\n", n);
+                    return 1;
+                }
+                free(b[n]);
+            }
+        free(b);
+        printf("mixed ok\n");
         return 0;
     }
     if (argc > 3 && strcmp(argv[1], "refill") == 0) {
