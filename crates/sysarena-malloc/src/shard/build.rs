@@ -301,9 +301,9 @@ fn grown(i: usize) -> Option<(*mut Slot, usize)> {
 /// when a split found no spare descriptor: a fresh mapping of twice the
 /// slots, the descriptors moved into it at their indices
 /// (`Heap::grow_empty_table`, which files the offset map again), and the
-/// old table's address space given back where its pages are its own (a
-/// table grown before; a shard's first table in its own tables mapping;
-/// the planned table of shard 0 when it is the only one planned). False,
+/// old table given back ([`old_pages`]: unmapped where it is a mapping of
+/// its own, only its memory where it lies inside the shard's tables
+/// mapping, and kept in a run of several shards' planned tables). False,
 /// and nothing changes, when the table is at its most already or the
 /// kernel refuses the mapping. Only under an address-space limit does a
 /// shard start below its most (`Settings::first_descriptors`).
