@@ -1,6 +1,7 @@
 //! Random operations, mirroring the trace format (`a`, `f`, `r`) plus
-//! `defragment`, `relocate`, `grow` and policy switches, against every
-//! policy, coalescing mode and table size, with a shadow model of the live
+//! `defragment`, `relocate`, `grow`, moves into a longer table and policy
+//! switches, against every policy, coalescing mode and table size, with a
+//! shadow model of the live
 //! blocks. Hostile input is part of the mix: zero and near-`usize::MAX`
 //! sizes and alignments, alignments that are not powers of two, wild
 //! offsets, offsets inside a live arena, double frees. After every step the
@@ -33,7 +34,7 @@ use std::collections::BTreeMap;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sysarena::{
-    AllocError, ArenaManager, FreeError, OomReason, ReallocError, Reallocation, Slot,
+    AllocError, ArenaManager, FreeError, OomReason, ReallocError, Reallocation, Slot, TableError,
     quick_near_sizes,
 };
 use sysarena_fuzz::quick::{self, Snapshot};
@@ -227,6 +228,12 @@ enum Op {
     /// one arena, so with arenas cached it forces a flush and a retry.
     AllocAllFree {
         slack: u8,
+    },
+    /// Move into a table `more + 1` descriptors longer, zeroed
+    /// (`grow_empty_table`) or written (`grow_table`).
+    GrowTable {
+        more: u8,
+        empty: bool,
     },
 }
 
@@ -640,6 +647,38 @@ fuzz_target!(|input: Input| {
                         "grow refused with a free or cached tail: {tail:?}"
                     );
                     failed = true;
+                }
+            }
+            Op::GrowTable { more, empty } => {
+                let current = before.stats.descriptors;
+                if current < 4096 {
+                    let len = current + 1 + usize::from(more);
+                    let old = if empty {
+                        // SAFETY: all-zero bytes are a valid `Slot`.
+                        let zeroed = (0..len).map(|_| unsafe { core::mem::zeroed() }).collect();
+                        // SAFETY: every slot is all zero bytes.
+                        unsafe { m.grow_empty_table(zeroed) }
+                    } else {
+                        m.grow_table(vec![Slot::EMPTY; len].into_boxed_slice())
+                    }
+                    .expect("a longer table is taken");
+                    assert_eq!(old.len(), current);
+                    // Every arena where it was, under the same descriptor;
+                    // only the spares grew.
+                    let after = Snapshot::of(&m);
+                    assert_eq!(
+                        after.arenas, before.arenas,
+                        "moving the table changed an arena"
+                    );
+                    let mut want = before.stats;
+                    want.descriptors = len;
+                    want.spare_descriptors += len - current;
+                    assert_eq!(after.stats, want);
+                    let same = m.grow_table(vec![Slot::EMPTY; len].into_boxed_slice());
+                    assert_eq!(
+                        same.err(),
+                        Some(TableError::NotLarger { len, current: len })
+                    );
                 }
             }
             Op::SetConfig { policy, immediate } => {

@@ -94,7 +94,7 @@ pub(super) const SPARSE_UP_TO: u32 = 1 << 14;
 /// [`SPARSE_UP_TO`].
 pub(super) const fn grow_at(hash_len: u32) -> u32 {
     if hash_len <= SPARSE_UP_TO {
-        hash_len / LOAD_BUCKETS - 1
+        (hash_len / LOAD_BUCKETS).saturating_sub(1)
     } else {
         hash_len - 1
     }
@@ -234,9 +234,20 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// taken need and every arena is filed again. O(descriptors taken +
     /// buckets).
     pub(super) fn map_new_table(&mut self) {
-        self.fresh_end = self.slots.as_ref().len() as u32;
+        let len = self.slots.as_ref().len();
+        self.fresh_end = len as u32;
         self.head_base = BUCKET_AT;
         self.head_stride = SLOT;
+        // At least the buckets a table of this length starts with (16, or
+        // a power of two up to its length: `from_storage`): a table of one
+        // slot had one, and the growth point of one bucket is below zero.
+        // The buckets added are empty: never written, as slot heads or in
+        // the slots copied (a head's bucket is below `hash_len`).
+        let first = if len < 16 { 1 << len.ilog2() } else { 16 };
+        if self.hash_len < first {
+            self.hash_len = first;
+            self.hash_mask = first - 1;
+        }
         if !self.mapped {
             // Every head empty, as the map was dropped: the copied slots'
             // heads were cleared then, and the rest are never-used slots.
