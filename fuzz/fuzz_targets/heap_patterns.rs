@@ -1,8 +1,9 @@
 //! `Heap` on real memory: random alloc / free / realloc / defragment /
-//! relocate / grow, plus frees and reallocs of pointers that are not live
-//! blocks. Every allocation is filled, over its whole usable size, with a
-//! pattern derived from its own id; after every step every live block's
-//! pattern is verified, which detects overlapping blocks and lost bytes.
+//! relocate / grow / moves into a longer table, plus frees and reallocs of
+//! pointers that are not live blocks. Every allocation is filled, over its
+//! whole usable size, with a pattern derived from its own id; after every
+//! step every live block's pattern is verified, which detects overlapping
+//! blocks and lost bytes.
 //! A realloc must keep the first `min(old usable size, new size)` bytes; a
 //! relocation must move every block's bytes with it.
 //!
@@ -75,6 +76,11 @@ enum Op {
     /// arenas cached it forces a flush (and maybe still fails).
     AllocAllFree {
         slack: u8,
+    },
+    /// Move the heap's table into one `more + 1` descriptors longer
+    /// (`Heap::grow_table`): no block moves, every byte stays.
+    GrowTable {
+        more: u8,
     },
 }
 
@@ -436,6 +442,22 @@ fuzz_target!(|input: Input| {
                         assert_eq!(before.spare_descriptors, 0);
                         failed = true;
                     }
+                }
+            }
+            Op::GrowTable { more } => {
+                let current = before.descriptors;
+                if current < 4096 {
+                    let len = current + 1 + usize::from(more);
+                    let larger = vec![Slot::EMPTY; len].into_boxed_slice();
+                    let old = w.heap.grow_table(larger).expect("a longer table is taken");
+                    assert_eq!(old.len(), current);
+                    let after = w.heap.stats();
+                    assert_eq!(after.descriptors, len);
+                    assert_eq!(after.spare_descriptors, before.spare_descriptors + len - current);
+                    assert_eq!(
+                        (after.used_arenas, after.free_arenas, after.in_use_bytes),
+                        (before.used_arenas, before.free_arenas, before.in_use_bytes)
+                    );
                 }
             }
             Op::Rewrite { pick } => {
