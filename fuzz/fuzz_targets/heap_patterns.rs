@@ -453,7 +453,10 @@ fuzz_target!(|input: Input| {
                     assert_eq!(old.len(), current);
                     let after = w.heap.stats();
                     assert_eq!(after.descriptors, len);
-                    assert_eq!(after.spare_descriptors, before.spare_descriptors + len - current);
+                    assert_eq!(
+                        after.spare_descriptors,
+                        before.spare_descriptors + len - current
+                    );
                     assert_eq!(
                         (after.used_arenas, after.free_arenas, after.in_use_bytes),
                         (before.used_arenas, before.free_arenas, before.in_use_bytes)
