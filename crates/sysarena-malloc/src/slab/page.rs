@@ -13,7 +13,7 @@
 //! up), 256 for up to 2,048 (32–112 bytes), 512 for the 16-byte class —
 //! each a stack of free entries, so that the entries in use stay
 //! together and a page of 1 KiB slots holds 64 bytes of bitmap, not 512.
-//! A page names its entry by its index in its pool. Each pool has an
+//! A page names its entry by its word offset in its pool. Each pool has an
 //! entry per page, except under an address-space limit, where every byte
 //! mapped counts: there a pool starts with [`FIRST_ENTRIES`] and doubles
 //! into a fresh mapping when a carve finds none left
@@ -46,8 +46,9 @@ pub(crate) struct PageMeta {
     /// Links in the class's list of pages with a free slot.
     pub(super) next: u32,
     pub(super) prev: u32,
-    /// The page's bitmap (bit `i`: slot `i` is free): its entry's index
-    /// in the pool of its class's [`kind`].
+    /// The page's bitmap (bit `i`: slot `i` is free): its entry's offset,
+    /// in words, in the pool of its class's [`kind`] (its index times the
+    /// pool's [`KIND_WORDS`]: no multiply on the way to the bitmap).
     pub(super) map: u32,
     /// Bit `w`: word `w` of the bitmap has a free slot.
     pub(super) summary: u64,
@@ -127,10 +128,10 @@ impl Meta {
     /// # Safety
     /// `mem` is null, or that many zeroed bytes, aligned to 32, used only
     /// through `Meta` values made from it, and live for ever.
-    /// Too many pages for a `u32` to name every entry (a reservation of
-    /// 256 TiB) is none too: no slab layer.
+    /// Too many pages for a `u32` to name every word of a pool (a
+    /// reservation of 4 PiB) is none too: no slab layer.
     pub(crate) unsafe fn with_entries(mem: *mut u8, pages: usize, entries: usize) -> Meta {
-        if mem.is_null() || pages >= u32::MAX as usize {
+        if mem.is_null() || pages >= u32::MAX as usize / WORDS {
             return Meta::NONE;
         }
         let entries = entries.min(pages);
@@ -210,8 +211,8 @@ impl Meta {
 pub(super) struct MapPool {
     /// Entries ever handed out (the rest were never touched).
     pub(super) top: u32,
-    /// The last entry given back, or [`NONE`]; each free entry's first
-    /// word holds the one given back before it.
+    /// The last entry given back (its word offset), or [`NONE`]; each
+    /// free entry's first word holds the one given back before it.
     pub(super) free: u32,
 }
 
@@ -229,13 +230,13 @@ impl Slab {
         bits[(idx >> 6) & (bits.len() - 1)] & (1u64 << (idx & 63)) != 0
     }
 
-    /// Entry `i` of bitmap pool `k`.
+    /// The entry of bitmap pool `k` at word offset `at`.
     #[inline]
-    pub(super) fn map_at(&self, k: usize, i: u32) -> *mut u64 {
-        // In bounds: `i` is an entry below its pool's `top` (given out by
-        // `map_alloc`), inside the pool `new`'s contract (or `grow_pool`'s
-        // mapping) makes ours.
-        self.meta.pools[k].wrapping_add(i as usize * KIND_WORDS[k])
+    pub(super) fn map_at(&self, k: usize, at: u32) -> *mut u64 {
+        // In bounds: `at` is the offset of an entry below its pool's `top`
+        // (given out by `map_alloc`), inside the pool `new`'s contract (or
+        // `grow_pool`'s mapping) makes ours.
+        self.meta.pools[k].wrapping_add(at as usize)
     }
 
     /// The free bitmap of `page`, a slab page of class `c`.
@@ -263,7 +264,8 @@ impl Slab {
         }
     }
 
-    /// An entry of pool `k`: the last one given back, or a never-used one
+    /// An entry of pool `k`, as its word offset: the last one given back,
+    /// or a never-used one
     /// (the pool doubles first when it has none left and fewer entries
     /// than pages: [`grow_pool`](Self::grow_pool)); `None` if all `pages`
     /// are in use (cannot happen: each is a slab page's, and there are no
@@ -283,11 +285,11 @@ impl Slab {
             return None;
         }
         self.maps[k].top += 1;
-        Some(pool.top)
+        Some(pool.top * KIND_WORDS[k] as u32)
     }
 
     /// Doubles pool `k` (up to an entry per page): a fresh mapping, the
-    /// entries ever handed out copied to it (entries are named by index,
+    /// entries ever handed out copied to it (entries are named by offset,
     /// so pages and the free stack keep theirs), and the old pool unmapped
     /// if it was a mapping of its own. False, and nothing changes, if the
     /// kernel refuses. O(entries handed out) and two system calls.
@@ -335,12 +337,12 @@ impl Slab {
         }
     }
 
-    /// Gives entry `i` of pool `k` back. O(1).
-    pub(super) fn map_free(&mut self, k: usize, i: u32) {
+    /// Gives back the entry of pool `k` at word offset `at`. O(1).
+    pub(super) fn map_free(&mut self, k: usize, at: u32) {
         // SAFETY: the entry is the caller's, no page's any more; its first
         // word links it.
-        unsafe { *self.map_at(k, i) = self.maps[k].free as u64 };
-        self.maps[k].free = i;
+        unsafe { *self.map_at(k, at) = self.maps[k].free as u64 };
+        self.maps[k].free = at;
     }
 }
 

@@ -3,7 +3,7 @@
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::class::{CLASSES, slots};
-use super::page::{KINDS, NONE, kind};
+use super::page::{KIND_WORDS, KINDS, NONE, kind};
 use super::{MAX_SPARES, Slab, state};
 
 impl Slab {
@@ -184,8 +184,10 @@ impl Slab {
         Ok(())
     }
 
-    /// Whether entry `i` of pool `k` is below the pool's top.
-    fn entry_handed_out(&self, k: usize, i: u32) -> bool {
-        i < self.maps[k].top
+    /// Whether word offset `at` of pool `k` is an entry's, below the
+    /// pool's top.
+    fn entry_handed_out(&self, k: usize, at: u32) -> bool {
+        let words = KIND_WORDS[k] as u32;
+        at.is_multiple_of(words) && at / words < self.maps[k].top
     }
 }
