@@ -206,6 +206,48 @@ fn under_an_address_space_limit_a_grown_table_leaves_the_slot_states_room_to_gro
     let _ = std::fs::remove_file(exe);
 }
 
+/// Eight threads of the mixed-mode stress (blocks of every size, freed
+/// and reallocated across threads; issue 8's) under a limit: the shards'
+/// descriptor tables double while other threads allocate and free in
+/// them (15 doublings in a run by hand), and every block's bytes, the
+/// check and the report's count of refused area growths (none) hold.
+#[test]
+fn under_an_address_space_limit_tables_double_under_eight_threads() {
+    let exe = compile("stress.c");
+    let stats = std::env::temp_dir().join(format!("sysarena-mt-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&stats);
+    let env = [("SYSARENA_STATS", stats.as_os_str())];
+    let out = under_limit(&exe, &["8", "100000", "30000", "1"], Some(&env[..]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stress failed: {stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("stress ok"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+    let report = std::fs::read_to_string(&stats).expect("the stats report");
+    let _ = std::fs::remove_file(&stats);
+    let field = |label: &str| -> String {
+        report
+            .split(label)
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .unwrap_or_else(|| panic!("no {label}: {report}"))
+            .to_owned()
+    };
+    let doubled: u64 = field("descriptor tables doubled: ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(doubled > 0, "no table doubled: {report}");
+    assert!(
+        field("slot-state areas grown in place: ").ends_with("(0 refused)"),
+        "{report}"
+    );
+    let _ = std::fs::remove_file(exe);
+}
+
 /// Under `ulimit -v 500000` shard 0 starts with 1 MiB mapped and grows in
 /// place as it fills; `split.c` splits that mapping first (as RDMA
 /// registration does: `madvise(MADV_DONTFORK)` on a page of a block), so it
