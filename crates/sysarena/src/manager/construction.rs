@@ -141,9 +141,7 @@ impl<S: TableStorage> ArenaManager<0, S> {
         config: Config,
     ) -> Result<Self, TableError> {
         let len = table.as_ref().len();
-        if len == 0 || len >= (NIL - 1) as usize {
-            return Err(TableError::BadTableSize { len });
-        }
+        check_table_len(len)?;
         let mut m = ArenaManager::from_storage(table, len, config);
         if capacity > 0 {
             m.grow(capacity)?;
@@ -217,9 +215,7 @@ impl<S: TableStorage> ArenaManager<0, S> {
         if len <= current {
             return Err(TableError::NotLarger { len, current });
         }
-        if len >= (NIL - 1) as usize {
-            return Err(TableError::BadTableSize { len });
-        }
+        check_table_len(len)?;
         // The descriptors ever taken, at their indices. Above them the old
         // table held only never-used slots and (while dense) the offset
         // map's heads, which are filed again below.
@@ -230,6 +226,15 @@ impl<S: TableStorage> ArenaManager<0, S> {
         self.map_new_table();
         Ok(old)
     }
+}
+
+/// A table of `len` descriptors is one the manager can index: at least
+/// one, and below `u32::MAX - 1` (two index values are reserved).
+fn check_table_len(len: usize) -> Result<(), TableError> {
+    if len == 0 || len >= (NIL - 1) as usize {
+        return Err(TableError::BadTableSize { len });
+    }
+    Ok(())
 }
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {

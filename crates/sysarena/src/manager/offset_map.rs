@@ -100,6 +100,18 @@ pub(super) const fn grow_at(hash_len: u32) -> u32 {
     }
 }
 
+/// The buckets a table of `len` slots starts with: 16, or for a smaller
+/// table the largest power of two up to its length (none for no table).
+pub(super) const fn first_buckets(len: usize) -> u32 {
+    if len == 0 {
+        0
+    } else if len < 16 {
+        1 << (usize::BITS - 1 - len.leading_zeros())
+    } else {
+        16
+    }
+}
+
 /// Never-used slots the dense heads of `hash_len` buckets take at the top
 /// of the table: heads at `k * DENSE_STRIDE` bytes from the first, `k <
 /// hash_len`.
@@ -238,21 +250,27 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.fresh_end = len as u32;
         self.head_base = BUCKET_AT;
         self.head_stride = SLOT;
-        // At least the buckets a table of this length starts with (16, or
-        // a power of two up to its length: `from_storage`): a table of one
-        // slot had one, and the growth point of one bucket is below zero.
-        // The buckets added are empty: never written, as slot heads or in
-        // the slots copied (a head's bucket is below `hash_len`).
-        let first = if len < 16 { 1 << len.ilog2() } else { 16 };
+        // At least the buckets a table of this length starts with: a table
+        // of one slot had one, and the growth point of one bucket is below
+        // zero. The buckets added are empty: never written, as slot heads or
+        // in the slots copied (a head's bucket is below `hash_len`).
+        let first = first_buckets(len);
         if self.hash_len < first {
             self.hash_len = first;
             self.hash_mask = first - 1;
         }
-        if !self.mapped {
-            // Every head empty, as the map was dropped: the copied slots'
-            // heads were cleared then, and the rest are never-used slots.
-            return;
+        // Without the map every head stays empty: the copied slots' heads
+        // were cleared when it was dropped, and the rest are never-used
+        // slots.
+        if self.mapped {
+            self.fit_map();
         }
+    }
+
+    /// Grows the map as far as the descriptors taken need in this table,
+    /// chooses where its heads live and files every arena (the map kept,
+    /// the heads in the slots): O(descriptors taken + buckets).
+    fn fit_map(&mut self) {
         self.hash_grow_at = self.grow_at_here();
         while self.fresh >= self.hash_grow_at {
             self.double_map();
@@ -323,11 +341,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         }
         if keep {
             self.mapped = true;
-            self.hash_grow_at = self.grow_at_here();
-            while self.fresh >= self.hash_grow_at {
-                self.double_map();
-            }
-            self.place_heads();
+            self.fit_map();
         } else {
             // Every head empty, and kept empty (`hash_insert` does nothing
             // without the map): every `hash_find` misses.

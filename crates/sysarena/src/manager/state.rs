@@ -136,21 +136,9 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             spare_head: NIL,
             fresh: 0,
             // A power of two (the map masks), at most the table's length.
-            hash_len: if len == 0 {
-                0
-            } else if len < 16 {
-                1 << (usize::BITS - 1 - len.leading_zeros())
-            } else {
-                16
-            },
+            hash_len: super::offset_map::first_buckets(len),
             mapped: true,
-            hash_mask: if len == 0 {
-                0
-            } else if len < 16 {
-                (1 << (usize::BITS - 1 - len.leading_zeros())) - 1
-            } else {
-                16 - 1
-            },
+            hash_mask: super::offset_map::first_buckets(len).saturating_sub(1),
             hash_grow_at: if len < 32 {
                 u32::MAX
             } else {
