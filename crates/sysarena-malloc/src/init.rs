@@ -165,6 +165,8 @@ unsafe fn init(g: &mut Settings) -> bool {
             tabled
                 .checked_mul(first_descriptors)
                 .and_then(|n| n.checked_mul(size_of::<Slot>())),
+            // Checked at the most the records and pools can take (an
+            // entry per page); short pools take less.
             pages
                 .checked_mul(slab::META_BYTES)
                 .map(|_| slab::Meta::bytes(pages, entries)),

@@ -318,7 +318,6 @@ fn grown(i: usize) -> Option<(*mut Slot, usize)> {
 pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
     // SAFETY: written by `plan` before any shard is built.
     let p = unsafe { (*PLAN.get()).assume_init() };
-    let before = grown(i);
     let (_, _, _, _, (old, n)) = parts(&p, i);
     debug_assert_eq!(n, heap.stats().descriptors);
     if n >= p.descriptors {
@@ -338,10 +337,12 @@ pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
         unsafe { libc::munmap(mem.cast(), bytes) };
         return false;
     }
+    // Where the old table's pages are, asked before `GROWN` names the new.
+    let give_back = old_pages(&p, i, old, n);
     // SAFETY: shard `i`'s entry, under its lock (the contract).
     unsafe { (*GROWN.get())[i] = (mem.cast(), len) };
     TABLES_GROWN.fetch_add(1, Ordering::Relaxed);
-    match old_pages(&p, i, old, n, before.is_some()) {
+    match give_back {
         // SAFETY: the old table's own mapping (`old_pages`), which the heap
         // no longer refers to (it gave the old table back above).
         Some((at, len, true)) => unsafe {
@@ -359,29 +360,25 @@ pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
     true
 }
 
-/// The pages of shard `i`'s table of `n` slots at `old` that hold nothing
-/// else, and whether they are a mapping of their own to unmap: all of a
-/// table grown before (`grown`) or the planned table when it is shard
-/// 0's alone (yes); the descriptors' part of a shard's own tables mapping
-/// (page-aligned by [`added_layout`]; no: the mapping is one that grows
-/// in place). Else `None`. Only whole pages of the system's size.
-fn old_pages(
-    p: &Plan,
-    i: usize,
-    old: *mut Slot,
-    n: usize,
-    grown: bool,
-) -> Option<(*mut u8, usize, bool)> {
+/// The pages of shard `i`'s table of `n` slots at `old` (its table now)
+/// that hold nothing else, and whether they are a mapping of their own to
+/// unmap: all of a table grown before ([`grown`]) or the planned table
+/// when it is shard 0's alone (yes); the descriptors' part of a shard's
+/// own tables mapping (page-aligned by [`added_layout`]; no: the mapping
+/// is one that grows in place). Else `None`. Only whole pages of the
+/// system's size.
+fn old_pages(p: &Plan, i: usize, old: *mut Slot, n: usize) -> Option<(*mut u8, usize, bool)> {
     let page = crate::globals::get_if_ready().map_or(4096, |g| g.page);
     let bytes = n * size_of::<Slot>();
-    let (len, own) = if grown || (i == 0 && p.tabled == 1 && super::grow::tables(0).is_none()) {
-        (bytes.next_multiple_of(page), true)
-    } else if let Some((_, cap)) = super::grow::tables(i) {
-        let l = added_layout(p, cap);
-        (l.states_at - l.slots_at, false)
-    } else {
-        return None;
-    };
+    let (len, own) =
+        if grown(i).is_some() || (i == 0 && p.tabled == 1 && super::grow::tables(0).is_none()) {
+            (bytes.next_multiple_of(page), true)
+        } else if let Some((_, cap)) = super::grow::tables(i) {
+            let l = added_layout(p, cap);
+            (l.states_at - l.slots_at, false)
+        } else {
+            return None;
+        };
     let at = old.cast::<u8>();
     ((at as usize).is_multiple_of(page) && len.is_multiple_of(page) && len >= bytes)
         .then_some((at, len, own))

@@ -299,6 +299,8 @@ impl Slab {
         let (old, entries) = (self.meta.pools[k], self.meta.entries[k]);
         let more = entries.saturating_mul(2).max(FIRST_ENTRIES).min(self.pages);
         let (word_bytes, top) = (KIND_WORDS[k] * 8, self.maps[k].top as usize);
+        // `map_alloc` asks only for a full pool short of a page's entry, so
+        // `more > top`; checked all the same, as the copy below relies on it.
         if more <= top {
             return false;
         }
