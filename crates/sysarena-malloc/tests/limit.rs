@@ -50,6 +50,48 @@ fn passes_under_limit_with_and_without(exe: &Path, args: &[&str], stats: &Path, 
     }
 }
 
+/// Runs `enomem fill SIZE` under [`under_limit`] (with the library when
+/// `preload`, its stats report written to `stats`): it must succeed, and
+/// the library's check pass. Returns the MiB it reached ("enomem: N
+/// blocks, M MiB before ENOMEM") and what it printed on stderr.
+fn fill(exe: &Path, size: &str, preload: bool, stats: &Path) -> (u64, String) {
+    let _ = std::fs::remove_file(stats);
+    let env = [("SYSARENA_STATS", stats.as_os_str())];
+    let out = under_limit(exe, &["fill", size], preload.then_some(&env[..]));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "enomem failed: {stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "enomem ok\n");
+    if preload {
+        assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
+    }
+    let mib = stderr
+        .lines()
+        .find_map(|l| l.strip_suffix(" MiB before ENOMEM"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no figure: {stderr}"));
+    (mib, stderr)
+}
+
+/// The stats report's figure after `label` ("LABEL: N times (M refused);
+/// …"): `N`, and `M` where the figure has one.
+fn report_count(report: &str, label: &str) -> (u64, Option<u64>) {
+    let field = report
+        .split(label)
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_else(|| panic!("no {label}: {report}"));
+    let n = field.split(' ').next().and_then(|n| n.parse().ok());
+    let refused = field
+        .strip_suffix(" refused)")
+        .and_then(|f| f.rsplit('(').next())
+        .and_then(|m| m.parse().ok());
+    (
+        n.unwrap_or_else(|| panic!("no count after {label}: {report}")),
+        refused,
+    )
+}
+
 /// Under an address-space limit the heap starts with half the space left
 /// and maps more shards as it fills (`src/shard/grow.rs`): a program of
 /// small blocks alone reaches most of what it reaches under glibc (436 MiB
@@ -66,24 +108,8 @@ fn passes_under_limit_with_and_without(exe: &Path, args: &[&str], stats: &Path, 
 fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
     let exe = compile("enomem.c");
     let stats = std::env::temp_dir().join(format!("sysarena-fill-{}.txt", std::process::id()));
-    let reached = |size: &str, preload: bool| -> (u64, String) {
-        let _ = std::fs::remove_file(&stats);
-        let env = [("SYSARENA_STATS", stats.as_os_str())];
-        let out = under_limit(&exe, &["fill", size], preload.then_some(&env[..]));
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "enomem failed: {stderr}");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "enomem ok\n");
-        // "enomem: N blocks, M MiB before ENOMEM"
-        let mib = stderr
-            .lines()
-            .find_map(|l| l.strip_suffix(" MiB before ENOMEM"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no figure: {stderr}"));
-        (mib, stderr)
-    };
-    let (glibc, _) = reached("200", false);
-    let (ours, stderr) = reached("200", true);
+    let (glibc, _) = fill(&exe, "200", false, &stats);
+    let (ours, stderr) = fill(&exe, "200", true, &stats);
     assert!(
         ours * 10 >= glibc * 8,
         "{ours} MiB against glibc's {glibc} MiB: {stderr}"
@@ -92,8 +118,8 @@ fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
     // 2000-byte blocks: the slab layer's pages, whose slot states take
     // 64 bytes a page; with the states mapped whole (4 KiB a page) the
     // fill reached 424 MiB of glibc's 480 (88 %), now 448.
-    let (glibc, _) = reached("2000", false);
-    let (ours, stderr) = reached("2000", true);
+    let (glibc, _) = fill(&exe, "2000", false, &stats);
+    let (ours, stderr) = fill(&exe, "2000", true, &stats);
     assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
     assert!(
         ours * 10 >= glibc * 9,
@@ -131,38 +157,15 @@ fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
 fn under_an_address_space_limit_descriptor_tables_double_as_splits_need_them() {
     let exe = compile("enomem.c");
     let stats = std::env::temp_dir().join(format!("sysarena-tables-{}.txt", std::process::id()));
-    let reached = |size: &str, preload: bool| -> u64 {
-        let _ = std::fs::remove_file(&stats);
-        let env = [("SYSARENA_STATS", stats.as_os_str())];
-        let out = under_limit(&exe, &["fill", size], preload.then_some(&env[..]));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "enomem failed: {stderr}");
-        if preload {
-            assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
-        }
-        stderr
-            .lines()
-            .find_map(|l| l.strip_suffix(" MiB before ENOMEM"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no figure: {stderr}"))
-    };
-    let doubled = || -> u64 {
-        let report = std::fs::read_to_string(&stats).expect("the stats report");
-        report
-            .split("descriptor tables doubled: ")
-            .nth(1)
-            .and_then(|r| r.split(' ').next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no count of doublings: {report}"))
-    };
     for (size, least_share, grows) in [("4200", 96, true), ("100000", 98, false)] {
-        let glibc = reached(size, false);
-        let ours = reached(size, true);
+        let (glibc, _) = fill(&exe, size, false, &stats);
+        let (ours, _) = fill(&exe, size, true, &stats);
         assert!(
             ours * 100 >= glibc * least_share,
             "blocks of {size} bytes: {ours} MiB against glibc's {glibc} MiB"
         );
-        let n = doubled();
+        let report = std::fs::read_to_string(&stats).expect("the stats report");
+        let (n, _) = report_count(&report, "descriptor tables doubled: ");
         assert_eq!(n > 0, grows, "blocks of {size} bytes: {n} doublings");
     }
     let _ = std::fs::remove_file(&stats);
@@ -185,21 +188,9 @@ fn under_an_address_space_limit_a_grown_table_leaves_the_slot_states_room_to_gro
     passes_under_limit_with_and_without(&exe, &["mixed"], &stats, "mixed ok\n");
     let report = std::fs::read_to_string(&stats).expect("the stats report");
     let _ = std::fs::remove_file(&stats);
-    let count = |label: &str| -> (u64, u64) {
-        let r = report
-            .split(label)
-            .nth(1)
-            .unwrap_or_else(|| panic!("no {label}: {report}"));
-        let times = r.split(' ').next().and_then(|n| n.parse().ok());
-        let refused = r
-            .split(" refused)")
-            .next()
-            .and_then(|x| x.rsplit('(').next())
-            .and_then(|n| n.parse().ok());
-        (times.unwrap_or(0), refused.unwrap_or(u64::MAX))
-    };
-    let doubled = count("descriptor tables doubled: ").0;
-    let (grown, refused) = count("slot-state areas grown in place: ");
+    let (doubled, _) = report_count(&report, "descriptor tables doubled: ");
+    let (grown, refused) = report_count(&report, "slot-state areas grown in place: ");
+    let refused = refused.expect("a count of refusals");
     assert!(doubled > 0, "no table doubled: {report}");
     assert!(grown > 0, "no area grew: {report}");
     assert_eq!(refused, 0, "{refused} area growths refused: {report}");
@@ -227,24 +218,10 @@ fn under_an_address_space_limit_tables_double_under_eight_threads() {
     assert!(stderr.contains("sysarena-malloc: check ok"), "{stderr}");
     let report = std::fs::read_to_string(&stats).expect("the stats report");
     let _ = std::fs::remove_file(&stats);
-    let field = |label: &str| -> String {
-        report
-            .split(label)
-            .nth(1)
-            .and_then(|r| r.split(';').next())
-            .unwrap_or_else(|| panic!("no {label}: {report}"))
-            .to_owned()
-    };
-    let doubled: u64 = field("descriptor tables doubled: ")
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let (doubled, _) = report_count(&report, "descriptor tables doubled: ");
     assert!(doubled > 0, "no table doubled: {report}");
-    assert!(
-        field("slot-state areas grown in place: ").ends_with("(0 refused)"),
-        "{report}"
-    );
+    let (_, refused) = report_count(&report, "slot-state areas grown in place: ");
+    assert_eq!(refused, Some(0), "{report}");
     let _ = std::fs::remove_file(exe);
 }
 
@@ -265,18 +242,8 @@ fn under_an_address_space_limit_a_split_first_mapping_is_not_grown_again_and_aga
     passes_under_limit_with_and_without(&exe, &[], &stats, "split ok\n");
     let report = std::fs::read_to_string(&stats).expect("the stats report");
     let _ = std::fs::remove_file(&stats);
-    let refused: u64 = report
-        .split("shard mappings grown in place: ")
-        .nth(1)
-        .and_then(|r| {
-            r.split(" refused)")
-                .next()?
-                .rsplit('(')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no growth figures: {report}"));
+    let (_, refused) = report_count(&report, "shard mappings grown in place: ");
+    let refused = refused.unwrap_or_else(|| panic!("no growth figures: {report}"));
     assert!((1..=20).contains(&refused), "{refused} refusals: {report}");
     let _ = std::fs::remove_file(exe);
 }

@@ -144,11 +144,12 @@ int main(int argc, char **argv) {
                 }
                 memset(b[n], (int)(n & 0xff), sizes[k]);
             }
-        for (int k = 0, n = 0; k < 3; k++)
+        n = 0;
+        for (int k = 0; k < 3; k++)
             for (size_t i = 0; i < counts[k]; i++, n++) {
                 if (b[n][0] != (unsigned char)(n & 0xff) ||
                     b[n][sizes[k] - 1] != (unsigned char)(n & 0xff)) {
-                    fprintf(stderr, "mixed: block %d changed\n", n);
+                    fprintf(stderr, "mixed: block %zu changed\n", n);
                     return 1;
                 }
                 free(b[n]);
