@@ -58,6 +58,44 @@ trap 'rm -rf "$WORK"' EXIT
 PY=$(python3 -c 'import sys; print(sys.executable)')
 
 failures=0
+
+# Stack frames: a function's frame of a page or more is probed page by page
+# on entry, so it makes every stack that calls it that deep and resident,
+# whatever the function then does. Only the exit report's writer and the
+# trace's opening (each run only when asked for) may have one of 8 KiB or
+# more; `at_exit` once inlined the report's 30 KB of buffers and made every
+# program's main stack 26 KB deeper (crates/sysarena-malloc/README.md,
+# "The main thread's stack").
+big_frames=$(objdump -d --no-show-raw-insn -C "$LIB" | python3 -c '
+import re, sys
+# Per function, the bytes subtracted from %rsp, and from %r11: a frame
+# probed in a loop is `mov %rsp,%r11; sub $DEPTH,%r11`, then one
+# `sub $0x1000,%rsp` in the loop (the depth counts it), then the rest; a
+# smaller one is probed unrolled, a `sub $0x1000,%rsp` per page.
+fn, rsp, r11 = None, {}, {}
+for line in sys.stdin:
+    m = re.match(r"^[0-9a-f]+ <(.*)>:$", line)
+    if m:
+        fn = m.group(1)
+        continue
+    m = re.search(r"sub\s+\$0x([0-9a-f]+),%(rsp|r11)", line)
+    if m and fn:
+        d = rsp if m.group(2) == "rsp" else r11
+        d[fn] = d.get(fn, 0) + int(m.group(1), 16)
+frames = {f: n - (0x1000 if f in r11 else 0) + r11.get(f, 0) for f, n in rsp.items()}
+allowed = ("sysarena_malloc::report::write_report", "sysarena_malloc::trace::try_open")
+for f, n in sorted(frames.items()):
+    if n >= 8192 and f not in allowed:
+        print("%s: %d bytes" % (f, n))
+')
+if [[ -n $big_frames ]]; then
+    echo "stack frames of 8 KiB or more outside the report and the trace: FAILED"
+    echo "$big_frames"
+    failures=$((failures + 1))
+else
+    echo "stack frames of 8 KiB or more only in the report and the trace: ok"
+fi
+
 # same NAME CMD...: runs CMD under glibc and under sysarena in $WORK/NAME.*;
 # both must exit 0 with identical stdout and stderr. Under sysarena with
 # SYSARENA_CHECK=1: every process of CMD checks its shards at exit (and

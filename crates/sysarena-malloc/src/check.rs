@@ -39,6 +39,15 @@ pub(crate) fn check_at_exit() {
     let Some(g) = globals::get_if_ready() else {
         return;
     };
+    check_and_say(g);
+}
+
+/// [`check_at_exit`] once the check is on. Out of line, so that its frame
+/// is not probed on every program's way out (the report's reason:
+/// `report::write_report`).
+#[cold]
+#[inline(never)]
+fn check_and_say(g: &Settings) {
     let mut b = Buf::<512>::new();
     match check_all(g) {
         Ok((checked, used, pages)) => {

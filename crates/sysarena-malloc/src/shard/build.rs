@@ -8,7 +8,7 @@ use core::mem::{MaybeUninit, size_of};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use sysarena::{Config, Heap, SliceManager, Slot};
+use sysarena::{Config, Heap, Slot};
 
 use super::Released;
 use super::locked::SHARDS;
@@ -426,34 +426,27 @@ pub(super) unsafe fn build(i: usize, over: Over) -> bool {
     // used them before a rebuild is overwritten below.
     let table = unsafe { core::slice::from_raw_parts_mut(slots, n) };
     let (config, slab_on) = (p.config, p.slab_on);
-    // SAFETY: zeroed slots are valid empty slots (`from_empty_slice`'s
-    // contract). Over no memory yet: the region is added below, in place
-    // (see there).
-    let Ok(manager) = (unsafe { SliceManager::from_empty_slice(table, 0, config) }) else {
-        return false;
-    };
     let Some(base) = NonNull::new(region) else {
         return false;
     };
-    // Field by field, in place: an `Inner` (23 KB) built on the stack and
-    // copied made this frame 32 KB deep, resident in every program. The
-    // manager (14 KB) too: made over its region it came back through a
-    // `Result` and a `Heap` by value, and the frame was still 40 KB (the
-    // main thread's stack: 44 KB resident under `cat`, 12 KB under glibc).
-    // Made over no memory, it is written straight into its place, and the
-    // region is added there (16 KB).
+    let len = if over == Over::Memory { size } else { 0 };
+    // In place: an `Inner` (23 KB) built on the stack and copied made this
+    // frame 32 KB deep, resident in every program; a manager (13 KB) and
+    // a `Heap` returned by value kept it at 19 KB (the main thread's
+    // stack: 40 KB resident under a program that mallocs once, 16 KB under
+    // glibc). `Heap::init_empty_table` writes the heap into its place.
     // SAFETY: the caller has exclusive access to shard `i`.
     let inner = unsafe { (*SHARDS[i].inner.get()).as_mut_ptr() };
     // SAFETY: `inner` points to shard `i`'s state, written here before any
-    // read; the region is `size` = capacity bytes of ours, unused, for
-    // ever, and nothing is allocated in the fresh manager; `meta` describes
-    // this region's pages and nothing else uses it (the caller's contract),
-    // and the layer is only used with this heap.
+    // read (the heap's place is its field, a `MaybeUninit` of the same
+    // layout); the region is `len` bytes of ours, unused, for ever; zeroed
+    // slots are valid empty slots (`init_empty_table`'s contract); `meta`
+    // describes this region's pages and nothing else uses it (the caller's
+    // contract), and the layer is only used with this heap.
     unsafe {
         (&raw mut (*inner).index).write(i);
-        (&raw mut (*inner).heap).write(Heap::from_manager(base, manager));
-        // The region right after `base`, the heap's empty first region.
-        if over == Over::Memory && (*inner).heap.grow(size).is_err() {
+        let heap = &mut *(&raw mut (*inner).heap).cast::<MaybeUninit<slab::ShardHeap>>();
+        if Heap::init_empty_table(heap, base, len, table, config).is_err() {
             return false;
         }
         let pages = if over == Over::Memory {

@@ -4,11 +4,83 @@
 //! through the [`Heap`], which hands out no `&mut` to its manager (its
 //! offsets and regions must stay in step).
 
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
 use super::Heap;
+use super::regions::Regions;
+use crate::config::Config;
 use crate::error::TableError;
+use crate::manager::ArenaManager;
 use crate::table::TableStorage;
 
 impl<S: TableStorage> Heap<0, S> {
+    /// A heap over `len` bytes at `base` whose arena table is `table`, made
+    /// directly in `place`: [`Heap::from_manager`] over
+    /// [`ArenaManager::from_empty_table`], without a heap-sized value on
+    /// the stack ([`ArenaManager::init_empty_table`] says why that
+    /// matters). A `len` of 0 makes a heap with no memory yet, for
+    /// [`grow`](Heap::grow) or [`add_region`](Heap::add_region).
+    ///
+    /// ```
+    /// use core::alloc::Layout;
+    /// use core::mem::MaybeUninit;
+    /// use core::ptr::NonNull;
+    /// use sysarena::{Config, Heap, Slot};
+    ///
+    /// let mut mem = vec![0u64; 512];
+    /// let base = NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+    /// let table = vec![Slot::EMPTY; 64].into_boxed_slice();
+    /// let mut place = Box::new(MaybeUninit::uninit());
+    /// // SAFETY: every slot is `Slot::EMPTY`; `mem` (4 KiB) outlives the
+    /// // heap and nothing else touches it.
+    /// let heap = unsafe { Heap::init_empty_table(&mut place, base, 4096, table, Config::fast()) }
+    ///     .unwrap();
+    /// let p = heap.alloc(Layout::from_size_align(100, 8).unwrap()).unwrap();
+    /// // SAFETY: a live block of this heap, not used again.
+    /// unsafe { heap.free(p).unwrap() };
+    /// assert_eq!(heap.stats().free_bytes, 4096);
+    /// // A `MaybeUninit` never drops what it holds (here, the table).
+    /// // SAFETY: made above, not used again.
+    /// unsafe { place.assume_init_drop() };
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ArenaManager::from_empty_table`]. `place` is then not a heap.
+    ///
+    /// # Safety
+    /// As [`Heap::from_manager`] for `len` bytes at `base`, and as
+    /// [`ArenaManager::from_empty_table`] for `table`. A heap already in
+    /// `place` is overwritten without being dropped.
+    ///
+    /// # Time complexity
+    /// As [`ArenaManager::init_empty_table`]: O(1) for a slice or a boxed
+    /// table, plus the inline list heads and region list (a fixed size).
+    pub unsafe fn init_empty_table(
+        place: &mut MaybeUninit<Self>,
+        base: NonNull<u8>,
+        len: usize,
+        table: S,
+        config: Config,
+    ) -> Result<&mut Self, TableError> {
+        let heap = place.as_mut_ptr();
+        // SAFETY: `heap` points to `place`, ours for the call; each field is
+        // written through a raw pointer before the heap is read. The
+        // manager's place is its field, a `MaybeUninit` of the same layout.
+        // `init_empty_table`'s contract is the caller's.
+        unsafe {
+            let manager =
+                &mut *(&raw mut (*heap).manager).cast::<MaybeUninit<ArenaManager<0, S>>>();
+            let manager = ArenaManager::init_empty_table(manager, table, len, config)?;
+            // Nothing is allocated in a new manager: cannot fail.
+            let _ = manager.set_origin(base.as_ptr() as usize);
+            (&raw mut (*heap).base).write(base);
+            (&raw mut (*heap).first_len).write(len);
+            (&raw mut (*heap).regions).write(Regions::one(base.as_ptr(), len));
+            Ok(place.assume_init_mut())
+        }
+    }
+
     /// Moves the heap's arena table into `larger`, a longer storage of
     /// slots, and gives the old one back: [`ArenaManager::grow_table`](crate::ArenaManager::grow_table).
     /// No block moves; every hint stays right.

@@ -16,6 +16,7 @@ mod defrag_cases;
 mod heap;
 mod hints;
 mod hostile;
+mod in_place;
 mod liveness;
 mod model;
 mod ops;
