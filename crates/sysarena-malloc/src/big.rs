@@ -97,7 +97,7 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
     // being killed later.
     // SAFETY: a fresh anonymous mapping touches no existing memory.
     let p = unsafe {
-        libc::mmap(
+        crate::syscall::mmap(
             core::ptr::null_mut(),
             map_len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -116,19 +116,19 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
         // SAFETY: both pieces lie in the mapping just made and are not used.
         unsafe {
             if aligned > start {
-                libc::munmap(start as *mut _, aligned - start);
+                crate::syscall::munmap(start as *mut _, aligned - start);
             }
             let tail = aligned + len;
             let end = start + map_len;
             if end > tail {
-                libc::munmap(tail as *mut _, end - tail);
+                crate::syscall::munmap(tail as *mut _, end - tail);
             }
         }
         start = aligned;
     }
     if with_map(|m| m.insert(start, len as u64)).is_err() {
         // SAFETY: the mapping is ours and was never handed out.
-        unsafe { libc::munmap(start as *mut _, len) };
+        unsafe { crate::syscall::munmap(start as *mut _, len) };
         return core::ptr::null_mut();
     }
     let live = LIVE.fetch_add(1, Ordering::Relaxed) + 1;
@@ -175,7 +175,7 @@ pub(crate) unsafe fn free(p: *mut u8) -> bool {
     LIVE.fetch_sub(1, Ordering::Relaxed);
     account(-(len as isize));
     // SAFETY: `p .. p + len` is the mapping we made; the caller gives it up.
-    unsafe { libc::munmap(p.cast(), len as usize) };
+    unsafe { crate::syscall::munmap(p.cast(), len as usize) };
     true
 }
 
@@ -201,7 +201,7 @@ pub(crate) unsafe fn remap(g: &Settings, p: *mut u8, size: usize) -> Option<*mut
     let q = match size.checked_next_multiple_of(g.page) {
         // SAFETY: `p .. p + old` is a mapping of ours owned by the caller;
         // the kernel moves or resizes it, or leaves it unchanged.
-        Some(len) => unsafe { libc::mremap(p.cast(), old, len, libc::MREMAP_MAYMOVE) },
+        Some(len) => unsafe { crate::syscall::mremap(p.cast(), old, len, libc::MREMAP_MAYMOVE) },
         None => libc::MAP_FAILED,
     };
     let (addr, len) = if q == libc::MAP_FAILED {

@@ -210,7 +210,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         for (m, len) in maps.iter().zip(sizes) {
             if !m.is_null() {
                 // SAFETY: a mapping just made here, never used.
-                unsafe { libc::munmap(m.cast(), len.unwrap_or(0)) };
+                unsafe { crate::syscall::munmap(m.cast(), len.unwrap_or(0)) };
             }
         }
         if reserve / 2 < MIN_RESERVE {
@@ -231,10 +231,10 @@ unsafe fn init(g: &mut Settings) -> bool {
     // after the last, never used.
     unsafe {
         if base > raw {
-            libc::munmap(raw.cast(), base as usize - raw as usize);
+            crate::syscall::munmap(raw.cast(), base as usize - raw as usize);
         }
         if raw as usize + raw_len > end {
-            libc::munmap(end as *mut _, raw as usize + raw_len - end);
+            crate::syscall::munmap(end as *mut _, raw as usize + raw_len - end);
         }
     }
     if at_hint && shard_size > shard::START_LEN {
@@ -247,7 +247,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         // SAFETY: the tail of shard 0's place in the fresh reservation,
         // never used.
         if unsafe {
-            libc::munmap(
+            crate::syscall::munmap(
                 base.add(shard::START_LEN).cast(),
                 shard_size - shard::START_LEN,
             )
@@ -272,7 +272,7 @@ unsafe fn init(g: &mut Settings) -> bool {
         {
             Some(p) => {
                 // SAFETY: the states' first mapping, made above, never used.
-                unsafe { libc::munmap(states_mem.cast(), whole) };
+                unsafe { crate::syscall::munmap(states_mem.cast(), whole) };
                 p
             }
             None => states_mem,

@@ -127,6 +127,7 @@ mod settings;
 mod shard;
 mod slab;
 mod sys;
+mod syscall;
 mod tcache;
 #[cfg(test)]
 mod threads;

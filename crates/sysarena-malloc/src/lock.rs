@@ -69,12 +69,10 @@ impl Lock {
             // as `self`; it returns at once if the value is no longer
             // CONTENDED, and spurious wake-ups are handled by the loop.
             unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
+                crate::syscall::futex(
                     self.state.as_ptr(),
                     libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
                     CONTENDED,
-                    core::ptr::null::<libc::timespec>(),
                 );
             }
         }
@@ -88,8 +86,7 @@ impl Lock {
             // SAFETY: FUTEX_WAKE on a valid, aligned u32; waking one waiter
             // is enough, it sets CONTENDED again if others remain.
             unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
+                crate::syscall::futex(
                     self.state.as_ptr(),
                     libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
                     1,

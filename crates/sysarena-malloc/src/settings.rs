@@ -2,8 +2,6 @@
 //! the first call, and the defaults. A leaf: it knows nothing of shards,
 //! slabs or reports — they are handed a [`Settings`].
 
-use core::mem::size_of;
-
 use sysarena::{Coalescing, Config, Policy};
 
 use crate::sys;
@@ -124,16 +122,7 @@ impl Settings {
 /// stress on 2 CPUs hold 1.4 x glibc's peak RSS — each shard's partly used
 /// pages per class — against 1.1 x with one per CPU, at the same speed.)
 pub(crate) fn default_shards() -> usize {
-    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity writes at most
-    // its size.
-    let cpus = unsafe {
-        let mut set: libc::cpu_set_t = core::mem::zeroed();
-        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) == 0 {
-            libc::CPU_COUNT(&set) as usize
-        } else {
-            1
-        }
-    };
+    let cpus = crate::syscall::cpus_allowed().unwrap_or(1);
     cpus.clamp(1, MAX_SHARDS)
 }
 

@@ -219,7 +219,7 @@ pub(crate) fn fmt_u64(mut v: u64, out: &mut [u8; 20]) -> usize {
 /// library mapped, and no one uses its bytes.
 pub(crate) unsafe fn dont_need(p: *mut u8, len: usize) -> bool {
     // SAFETY: the caller's contract: unused bytes of our own mapping.
-    unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
+    unsafe { crate::syscall::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
 }
 
 /// Pages `mincore` reports on per call (its vector is on the stack).
@@ -240,7 +240,7 @@ pub(crate) fn resident(start: usize, len: usize, page: usize) -> usize {
         }
         // SAFETY: `at .. at + n * page` lies in a live mapping of ours
         // (page-aligned); `vec` holds `n <= MINCORE_CHUNK` bytes.
-        if unsafe { libc::mincore(at as *mut _, n * page, vec.as_mut_ptr()) } != 0 {
+        if unsafe { crate::syscall::mincore(at as *mut _, n * page, vec.as_mut_ptr()) } != 0 {
             return total;
         }
         total += vec[..n].iter().filter(|&&v| v & 1 != 0).count() * page;
@@ -282,7 +282,7 @@ fn map_anon(hint: usize, len: usize, extra: libc::c_int) -> Option<*mut u8> {
     // one): the kernel takes the hint only where nothing is mapped, and the
     // new mapping touches no existing memory.
     let p = unsafe {
-        libc::mmap(
+        crate::syscall::mmap(
             hint as *mut libc::c_void,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -329,7 +329,7 @@ pub(crate) fn map_fixed_noreplace(at: usize, len: usize) -> Option<*mut u8> {
     let p = map_anon(at, len, libc::MAP_FIXED_NOREPLACE)?;
     if p as usize != at {
         // SAFETY: the mapping just made, elsewhere; no one has seen it.
-        unsafe { libc::munmap(p.cast(), len) };
+        unsafe { crate::syscall::munmap(p.cast(), len) };
         return None;
     }
     Some(p)
@@ -350,7 +350,7 @@ pub(crate) unsafe fn extend_in_place(p: *mut u8, len: usize, new_len: usize) -> 
     // SAFETY: without `MREMAP_MAYMOVE` the mapping stays at `p` or the
     // call fails; the caller's contract makes `p .. p + len` ours, and the
     // kernel only takes the bytes after it where nothing is mapped.
-    let r = unsafe { libc::mremap(p.cast(), len, new_len, 0) };
+    let r = unsafe { crate::syscall::mremap(p.cast(), len, new_len, 0) };
     r != libc::MAP_FAILED && r.cast::<u8>() == p
 }
 
@@ -484,7 +484,7 @@ mod tests {
             assert_eq!(b, if (from..to).contains(&i) { 0 } else { 7 }, "byte {i}");
         }
         // SAFETY: the mapping made above, no longer used.
-        unsafe { libc::munmap(p.cast(), len) };
+        unsafe { crate::syscall::munmap(p.cast(), len) };
     }
 
     #[test]
@@ -509,8 +509,8 @@ mod tests {
         // SAFETY: both mappings, made here.
         unsafe {
             assert_eq!((*p, *p.add(2 * mib - 1)), (7, 9));
-            libc::munmap(next.cast(), 4096);
-            libc::munmap(p.cast(), 2 * mib);
+            crate::syscall::munmap(next.cast(), 4096);
+            crate::syscall::munmap(p.cast(), 2 * mib);
         }
     }
 
@@ -528,7 +528,7 @@ mod tests {
         }
         assert_eq!(resident(start, len, page), 4 * page);
         // SAFETY: ours.
-        unsafe { libc::munmap(p.cast(), len) };
+        unsafe { crate::syscall::munmap(p.cast(), len) };
     }
     use core::fmt::Write;
 

@@ -324,7 +324,7 @@ pub(crate) fn reset_in_child() {
     // child that only execs never touches them).
     // SAFETY: remapping our own table mapping in place.
     let p = unsafe {
-        libc::mmap(
+        crate::syscall::mmap(
             st.table.cast(),
             TABLE_ENTRIES * core::mem::size_of::<Entry>(),
             libc::PROT_READ | libc::PROT_WRITE,

@@ -334,7 +334,7 @@ pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
     // SAFETY: every slot of a fresh anonymous mapping is all zero bytes.
     if unsafe { heap.grow_empty_table(larger) }.is_err() {
         // SAFETY: the mapping just made, which nothing refers to.
-        unsafe { libc::munmap(mem.cast(), bytes) };
+        unsafe { crate::syscall::munmap(mem.cast(), bytes) };
         return false;
     }
     // Where the old table's pages are, asked before `GROWN` names the new.
@@ -346,7 +346,7 @@ pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
         // SAFETY: the old table's own mapping (`old_pages`), which the heap
         // no longer refers to (it gave the old table back above).
         Some((at, len, true)) => unsafe {
-            libc::munmap(at.cast(), len);
+            crate::syscall::munmap(at.cast(), len);
         },
         // Inside the shard's tables mapping, whose slot-state blocks grow
         // by `mremap` of the whole mapping (`slab::area`): a hole would

@@ -197,7 +197,7 @@ fn map_shard(i: usize, at: usize, len: usize, whole: usize) -> Option<(*mut u8, 
         }
     }
     // SAFETY: the mapping just made, never used.
-    unsafe { libc::munmap(region.cast(), len) };
+    unsafe { crate::syscall::munmap(region.cast(), len) };
     None
 }
 
@@ -368,7 +368,7 @@ pub(super) fn shrink_back(i: usize, old: usize, new: usize) {
     if let Some((p, _)) = memory(i) {
         // SAFETY: `p + old .. p + new` is the tail `extend` just added to
         // the shard's mapping, which nothing uses.
-        unsafe { libc::munmap(p.add(old).cast(), new - old) };
+        unsafe { crate::syscall::munmap(p.add(old).cast(), new - old) };
     }
 }
 
@@ -426,7 +426,7 @@ pub(super) fn revive(
             if tableless {
                 let Some(t) = super::build::map_added_tables(i, g.shard_size) else {
                     // SAFETY: the mapping just made, never used.
-                    unsafe { libc::munmap(p.cast(), len) };
+                    unsafe { crate::syscall::munmap(p.cast(), len) };
                     return None;
                 };
                 CAPS[i].store(g.shard_size, Ordering::Relaxed);

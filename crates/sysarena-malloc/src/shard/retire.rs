@@ -203,7 +203,7 @@ fn retire_now(g: &Settings, i: usize, mut l: Locked) {
     // use) and nothing refers to it: no slot is cached (no slot is in use),
     // no address is handed out, and the layer and heap that described it
     // are replaced below before the lock is released.
-    if unsafe { libc::munmap(region.cast(), len) } != 0 {
+    if unsafe { crate::syscall::munmap(region.cast(), len) } != 0 {
         // The kernel refused (splitting a mapping can pass
         // `vm.max_map_count`): the memory is still there, and so is the
         // shard, whole and empty. It stays as it is.
@@ -258,7 +258,10 @@ unsafe fn build_again(l: &mut Locked, i: usize, over: Over, given: usize) {
 pub(crate) unsafe fn start_retired(base: usize, shard_size: usize, shards: usize) {
     for i in 1..shards {
         // SAFETY: the caller's contract: shard `i`'s unused memory.
-        if unsafe { libc::munmap((base + i * shard_size) as *mut libc::c_void, shard_size) } == 0 {
+        if unsafe {
+            crate::syscall::munmap((base + i * shard_size) as *mut libc::c_void, shard_size)
+        } == 0
+        {
             grow::set_retired(i);
         }
     }

@@ -52,7 +52,7 @@ pub(crate) fn withdraw(g: &Settings, need: usize) -> usize {
         // SAFETY: `p .. p + take` is an arena of ours, page-aligned, that no
         // one uses and no one will (it stays allocated); unmapping it hands
         // the address space back to the kernel.
-        unsafe { libc::munmap(p.as_ptr().cast(), take) };
+        unsafe { crate::syscall::munmap(p.as_ptr().cast(), take) };
         l.withdrawn += take as u64;
         done += take;
     }

@@ -160,7 +160,7 @@ mod tests {
         let start = place;
         let short = BLOCK + 4 * BLOCK;
         // SAFETY: the tail of the mapping just made, unused.
-        unsafe { libc::munmap(place.add(short).cast(), (1 + pages) * BLOCK - short) };
+        unsafe { crate::syscall::munmap(place.add(short).cast(), (1 + pages) * BLOCK - short) };
         // SAFETY: inside the mapping.
         let first = unsafe { start.add(BLOCK) };
         let i = MAX_SHARDS - 1;
@@ -189,14 +189,14 @@ mod tests {
         assert_eq!(blocks(i), 10);
         // The way is free again, but the area is passed by for a while.
         // SAFETY: the test's own mapping, unused.
-        unsafe { libc::munmap(other.cast(), BLOCK) };
+        unsafe { crate::syscall::munmap(other.cast(), BLOCK) };
         for _ in 0..BACKOFF {
             assert!(!take(10), "within the backoff");
         }
         assert!(take(10), "tried again after it");
         assert_eq!(blocks(i), 20);
         // SAFETY: the test's own mapping, unused from here on.
-        unsafe { libc::munmap(start.cast(), BLOCK + 20 * BLOCK) };
+        unsafe { crate::syscall::munmap(start.cast(), BLOCK + 20 * BLOCK) };
         set(i, core::ptr::null_mut(), 0, 0);
     }
 }

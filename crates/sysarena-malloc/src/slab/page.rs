@@ -314,7 +314,7 @@ impl Slab {
         if self.meta.own[k] {
             // SAFETY: a pool this function mapped, no longer referred to
             // (its entries were copied; every entry is named by index).
-            unsafe { libc::munmap(old.cast(), entries * word_bytes) };
+            unsafe { crate::syscall::munmap(old.cast(), entries * word_bytes) };
         }
         self.meta.pools[k] = new.cast();
         self.meta.entries[k] = more;
@@ -332,7 +332,10 @@ impl Slab {
             if self.meta.own[k] {
                 // SAFETY: a mapping of `grow_pool`'s, unused (the contract).
                 unsafe {
-                    libc::munmap(self.meta.pools[k].cast(), self.meta.entries[k] * words * 8)
+                    crate::syscall::munmap(
+                        self.meta.pools[k].cast(),
+                        self.meta.entries[k] * words * 8,
+                    )
                 };
                 self.meta.own[k] = false;
             }
