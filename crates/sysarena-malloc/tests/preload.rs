@@ -334,6 +334,37 @@ fn blocks_of_exited_threads_and_forked_children_are_not_stranded() {
 /// and allocates in all of them forks without deadlocking: the library's
 /// own handlers are registered as it loads, before any of the program's.
 #[test]
+fn a_main_thread_that_exits_first_leaves_no_cache() {
+    let exe = compile("main_exits.c");
+    let stats = std::env::temp_dir().join(format!(
+        "sysarena-malloc-{}-main-exits.stats",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&stats);
+    let (stdout, stderr) = run(
+        &exe,
+        &[],
+        &[
+            ("SYSARENA_CHECK", "1"),
+            ("SYSARENA_STATS", stats.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(stdout, "main_exits ok\n", "{stderr}");
+    assert_eq!(stderr.matches("check ok").count(), 1, "{stderr}");
+    let text = std::fs::read_to_string(&stats).unwrap();
+    let _ = std::fs::remove_file(&stats);
+    let reports = slab_and_cache_bytes(&text);
+    // No cache is left: the main thread's, which held its freed blocks,
+    // went back at its `pthread_exit`, and the worker's when it returned
+    // (the last thread's exit, which then ends the process). Had the main
+    // thread's stayed, it would be listed, with its blocks in it.
+    assert_eq!(reports.len(), 1, "{text}");
+    let (_, cached, caches) = reports[0];
+    assert_eq!((cached, caches), (0, 0), "{text}");
+    let _ = std::fs::remove_file(exe);
+}
+
+#[test]
 fn fork_handlers_registered_before_the_first_malloc_do_not_deadlock() {
     let exe = compile("atfork.c");
     let (stdout, _) = run(&exe, &[], &[]);
