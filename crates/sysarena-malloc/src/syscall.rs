@@ -47,6 +47,31 @@ mod imp {
         ret
     }
 
+    /// A call of three arguments that returns an `int` as libc's wrapper
+    /// does (`munmap`, `madvise`, `mincore`).
+    ///
+    /// # Safety
+    /// As the call `n` with these arguments.
+    #[inline(always)]
+    pub(super) unsafe fn int3(n: libc::c_long, a: usize, b: usize, c: usize) -> libc::c_int {
+        // SAFETY: the caller's contract.
+        result(unsafe { call6(n, [a, b, c, 0, 0, 0]) }) as libc::c_int
+    }
+
+    /// A call that returns an address as libc's wrapper does
+    /// (`MAP_FAILED` on failure: `mmap`, `mremap`).
+    ///
+    /// # Safety
+    /// As the call `n` with these arguments.
+    #[inline(always)]
+    pub(super) unsafe fn address(n: libc::c_long, a: [usize; 6]) -> *mut libc::c_void {
+        // SAFETY: the caller's contract.
+        match result(unsafe { call6(n, a) }) {
+            -1 => libc::MAP_FAILED,
+            r => r as *mut libc::c_void,
+        }
+    }
+
     /// The kernel's result as libc returns it: `-1` with `errno` set on
     /// failure.
     #[inline(always)]
@@ -89,12 +114,7 @@ pub(crate) unsafe fn mmap(
             off as usize,
         ];
         // SAFETY: the caller's contract.
-        let r = imp::result(unsafe { imp::call6(libc::SYS_mmap, a) });
-        if r == -1 {
-            libc::MAP_FAILED
-        } else {
-            r as *mut c_void
-        }
+        unsafe { imp::address(libc::SYS_mmap, a) }
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     // SAFETY: the caller's contract.
@@ -110,10 +130,9 @@ pub(crate) unsafe fn mmap(
 #[inline]
 pub(crate) unsafe fn munmap(addr: *mut c_void, len: usize) -> libc::c_int {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    {
-        // SAFETY: the caller's contract.
-        imp::result(unsafe { imp::call6(libc::SYS_munmap, [addr as usize, len, 0, 0, 0, 0]) })
-            as libc::c_int
+    // SAFETY: the caller's contract.
+    unsafe {
+        imp::int3(libc::SYS_munmap, addr as usize, len, 0)
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     // SAFETY: the caller's contract.
@@ -137,12 +156,7 @@ pub(crate) unsafe fn mremap(
     {
         let a = [addr as usize, old_len, new_len, flags as usize, 0, 0];
         // SAFETY: the caller's contract.
-        let r = imp::result(unsafe { imp::call6(libc::SYS_mremap, a) });
-        if r == -1 {
-            libc::MAP_FAILED
-        } else {
-            r as *mut c_void
-        }
+        unsafe { imp::address(libc::SYS_mremap, a) }
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     // SAFETY: the caller's contract.
@@ -159,10 +173,9 @@ pub(crate) unsafe fn mremap(
 #[inline]
 pub(crate) unsafe fn madvise(addr: *mut c_void, len: usize, advice: libc::c_int) -> libc::c_int {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    {
-        let a = [addr as usize, len, advice as usize, 0, 0, 0];
-        // SAFETY: the caller's contract.
-        imp::result(unsafe { imp::call6(libc::SYS_madvise, a) }) as libc::c_int
+    // SAFETY: the caller's contract.
+    unsafe {
+        imp::int3(libc::SYS_madvise, addr as usize, len, advice as usize)
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     // SAFETY: the caller's contract.
@@ -178,10 +191,9 @@ pub(crate) unsafe fn madvise(addr: *mut c_void, len: usize, advice: libc::c_int)
 #[inline]
 pub(crate) unsafe fn mincore(addr: *mut c_void, len: usize, vec: *mut u8) -> libc::c_int {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    {
-        let a = [addr as usize, len, vec as usize, 0, 0, 0];
-        // SAFETY: the caller's contract.
-        imp::result(unsafe { imp::call6(libc::SYS_mincore, a) }) as libc::c_int
+    // SAFETY: the caller's contract.
+    unsafe {
+        imp::int3(libc::SYS_mincore, addr as usize, len, vec as usize)
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     // SAFETY: the caller's contract.

@@ -19,25 +19,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pattern.h"
+
 #define THREADS 4
 #define BLOCKS 4000
 
 static unsigned char *handed[THREADS][BLOCKS / 2];
 static size_t sizes[THREADS][BLOCKS / 2];
 static pthread_barrier_t ready, go;
-
-static void fill(unsigned char *p, size_t n, unsigned tag) {
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(tag + i);
-}
-
-static void check(unsigned char *p, size_t n, unsigned tag) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(tag + i)) {
-            fprintf(stderr, "corrupt block %p at %zu\n", (void *)p, i);
-            exit(3);
-        }
-}
 
 static void *worker(void *arg) {
     int t = (int)(intptr_t)arg;

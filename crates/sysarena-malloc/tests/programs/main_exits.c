@@ -15,23 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pattern.h"
+
 #define BLOCKS 4000
 
 static unsigned char *handed[BLOCKS / 2];
 static size_t sizes[BLOCKS / 2];
-
-static void fill(unsigned char *p, size_t n, unsigned tag) {
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(tag + i);
-}
-
-static void check(unsigned char *p, size_t n, unsigned tag) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(tag + i)) {
-            fprintf(stderr, "corrupt block %p at %zu\n", (void *)p, i);
-            exit(3);
-        }
-}
 
 /* Whether the main thread (task id = pid) has exited: its state is Z. */
 static int main_gone(void) {
