@@ -1,6 +1,7 @@
-//! Thin, allocation-free wrappers over the system calls the allocator uses,
-//! a stack buffer that implements `core::fmt::Write`, and environment
-//! parsing. Nothing here allocates: it all runs inside `malloc`.
+//! Allocation-free helpers over the system calls the allocator uses (the
+//! memory calls themselves are `syscall`'s), a stack buffer that
+//! implements `core::fmt::Write`, and environment parsing. Nothing here
+//! allocates: it all runs inside `malloc`.
 
 use core::cell::UnsafeCell;
 use core::ffi::CStr;

@@ -449,11 +449,7 @@ pub(super) unsafe fn build(i: usize, over: Over) -> bool {
         if Heap::init_empty_table(heap, base, len, table, config).is_err() {
             return false;
         }
-        let pages = if over == Over::Memory {
-            size / slab::PAGE
-        } else {
-            0
-        };
+        let pages = len / slab::PAGE;
         if *SHARDS[i].built.get() {
             // Built before (retired, or being revived): its hint rings,
             // pool and counts are not the zero bytes of a fresh static.

@@ -313,7 +313,7 @@ impl Slab {
         unsafe { core::ptr::copy_nonoverlapping(old.cast::<u8>(), new, top * word_bytes) };
         if self.meta.own[k] {
             // SAFETY: a pool this function mapped, no longer referred to
-            // (its entries were copied; every entry is named by index).
+            // (its entries were copied; every entry is named by its word offset).
             unsafe { crate::syscall::munmap(old.cast(), entries * word_bytes) };
         }
         self.meta.pools[k] = new.cast();

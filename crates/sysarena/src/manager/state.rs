@@ -2,7 +2,6 @@
 //! counters, and checked access to one descriptor.
 
 use core::fmt;
-use core::mem::MaybeUninit;
 
 use super::quick_lists::QuickLists;
 use crate::config::Config;
@@ -170,21 +169,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             #[cfg(test)]
             visits: core::cell::Cell::new(0),
         }
-    }
-
-    /// [`from_storage`](Self::from_storage) written into `place`, which it
-    /// returns as the manager: the heads are written straight into their
-    /// place (no manager-sized value on the stack; checked on
-    /// `sysarena-malloc`'s shard build, whose frame this took from 19 KiB
-    /// to 1.3 KiB).
-    #[inline(always)]
-    pub(super) fn write_storage(
-        place: &mut MaybeUninit<Self>,
-        slots: S,
-        len: usize,
-        config: Config,
-    ) -> &mut Self {
-        place.write(Self::from_storage(slots, len, config))
     }
 
     /// Descriptor `i`, without a bounds check.
