@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{compile, library};
+use common::{compile, library, scratch};
 
 /// Runs `exe ARGS` under `ulimit -v 500000`: under glibc if `preload` is
 /// `None`, else under the library with `SYSARENA_CHECK=1` and those
@@ -107,7 +107,7 @@ fn report_count(report: &str, label: &str) -> (u64, Option<u64>) {
 #[test]
 fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
     let exe = compile("enomem.c");
-    let stats = std::env::temp_dir().join(format!("sysarena-fill-{}.txt", std::process::id()));
+    let stats = scratch("fill.txt");
     let (glibc, _) = fill(&exe, "200", false, &stats);
     let (ours, stderr) = fill(&exe, "200", true, &stats);
     assert!(
@@ -156,7 +156,7 @@ fn under_an_address_space_limit_the_shards_grow_as_small_blocks_fill_them() {
 #[test]
 fn under_an_address_space_limit_descriptor_tables_double_as_splits_need_them() {
     let exe = compile("enomem.c");
-    let stats = std::env::temp_dir().join(format!("sysarena-tables-{}.txt", std::process::id()));
+    let stats = scratch("tables.txt");
     for (size, least_share, grows) in [("4200", 96, true), ("100000", 98, false)] {
         let (glibc, _) = fill(&exe, size, false, &stats);
         let (ours, _) = fill(&exe, size, true, &stats);
@@ -183,8 +183,7 @@ fn under_an_address_space_limit_descriptor_tables_double_as_splits_need_them() {
 #[test]
 fn under_an_address_space_limit_a_grown_table_leaves_the_slot_states_room_to_grow() {
     let exe = compile("enomem.c");
-    let stats = std::env::temp_dir().join(format!("sysarena-mixed-{}.txt", std::process::id()));
-    let _ = std::fs::remove_file(&stats);
+    let stats = scratch("mixed.txt");
     passes_under_limit_with_and_without(&exe, &["mixed"], &stats, "mixed ok\n");
     let report = std::fs::read_to_string(&stats).expect("the stats report");
     let _ = std::fs::remove_file(&stats);
@@ -205,8 +204,7 @@ fn under_an_address_space_limit_a_grown_table_leaves_the_slot_states_room_to_gro
 #[test]
 fn under_an_address_space_limit_tables_double_under_eight_threads() {
     let exe = compile("stress.c");
-    let stats = std::env::temp_dir().join(format!("sysarena-mt-{}.txt", std::process::id()));
-    let _ = std::fs::remove_file(&stats);
+    let stats = scratch("mt.txt");
     let env = [("SYSARENA_STATS", stats.as_os_str())];
     let out = under_limit(&exe, &["8", "100000", "30000", "1"], Some(&env[..]));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -238,7 +236,7 @@ fn under_an_address_space_limit_tables_double_under_eight_threads() {
 #[test]
 fn under_an_address_space_limit_a_split_first_mapping_is_not_grown_again_and_again() {
     let exe = compile("split.c");
-    let stats = std::env::temp_dir().join(format!("sysarena-split-{}.txt", std::process::id()));
+    let stats = scratch("split.txt");
     passes_under_limit_with_and_without(&exe, &[], &stats, "split ok\n");
     let report = std::fs::read_to_string(&stats).expect("the stats report");
     let _ = std::fs::remove_file(&stats);
@@ -262,7 +260,7 @@ fn under_an_address_space_limit_a_split_first_mapping_is_not_grown_again_and_aga
 #[test]
 fn under_an_address_space_limit_emptied_shards_give_their_memory_back() {
     let exe = compile("enomem.c");
-    let stats = std::env::temp_dir().join(format!("sysarena-refill-{}.txt", std::process::id()));
+    let stats = scratch("refill.txt");
     let cases = [
         ("300", "150", "200"),
         ("300", "150", "0"),

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{compile, run};
+use common::{compile, run, scratch};
 
 #[test]
 fn c_semantics_hold_under_preload() {
@@ -159,8 +159,7 @@ fn the_check_line_outlives_a_closed_stderr_and_never_lands_in_a_reused_descripto
         "no check line after stderr was closed: {stderr:?}"
     );
 
-    let file =
-        std::env::temp_dir().join(format!("sysarena-malloc-{}-reused-fds", std::process::id()));
+    let file = scratch("reused-fds");
     let (stdout, stderr) = run(&exe, &[file.to_str().unwrap()], &[("SYSARENA_CHECK", "1")]);
     assert_eq!(stdout, "closes_stderr ok\n");
     let written = std::fs::read(&file).expect("the program created the file");
@@ -181,8 +180,7 @@ fn the_check_line_outlives_a_closed_stderr_and_never_lands_in_a_reused_descripto
 #[test]
 fn a_forked_childs_trace_survives_its_exit() {
     let exe = compile("fork_trace.c");
-    let trace =
-        std::env::temp_dir().join(format!("sysarena-malloc-{}-fork.trace", std::process::id()));
+    let trace = scratch("fork.trace");
     let (stdout, _) = run(&exe, &[], &[("SYSARENA_TRACE", trace.to_str().unwrap())]);
     let mut lines = stdout.lines();
     let child = lines.next().expect("the child's pid");
@@ -202,10 +200,8 @@ fn a_forked_childs_trace_survives_its_exit() {
 #[test]
 fn trace_and_stats_are_written() {
     let exe = compile("stress.c");
-    let dir = std::env::temp_dir();
-    let trace = dir.join(format!("sysarena-malloc-{}.trace", std::process::id()));
-    let stats = dir.join(format!("sysarena-malloc-{}.stats", std::process::id()));
-    let _ = std::fs::remove_file(&stats);
+    let trace = scratch("stress.trace");
+    let stats = scratch("stress.stats");
     run(
         &exe,
         &["2", "2000", "100"],
@@ -281,14 +277,9 @@ fn slab_and_cache_bytes(stats: &str) -> Vec<(u64, u64, u64)> {
 #[test]
 fn blocks_of_exited_threads_and_forked_children_are_not_stranded() {
     let exe = compile("exits.c");
-    let dir = std::env::temp_dir();
     let mut seen = Vec::new();
     for tcache in ["1", "0"] {
-        let stats = dir.join(format!(
-            "sysarena-malloc-{}-exits-{tcache}.stats",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&stats);
+        let stats = scratch(&format!("exits-{tcache}.stats"));
         let (stdout, stderr) = run(
             &exe,
             &[],
@@ -336,11 +327,7 @@ fn blocks_of_exited_threads_and_forked_children_are_not_stranded() {
 #[test]
 fn a_main_thread_that_exits_first_leaves_no_cache() {
     let exe = compile("main_exits.c");
-    let stats = std::env::temp_dir().join(format!(
-        "sysarena-malloc-{}-main-exits.stats",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&stats);
+    let stats = scratch("main-exits.stats");
     let (stdout, stderr) = run(
         &exe,
         &[],

@@ -45,6 +45,15 @@ pub fn library() -> PathBuf {
     .clone()
 }
 
+/// A file name of this test process's own in the temporary directory,
+/// `sysarena-malloc-PID-NAME`, with any file left there by an earlier run
+/// removed: where a program under test writes its trace or stats report.
+pub fn scratch(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("sysarena-malloc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 pub fn compile(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/programs")
