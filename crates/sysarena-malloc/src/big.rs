@@ -96,19 +96,16 @@ pub(crate) fn alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
     // glibc's mappings, so an impossible request fails here rather than
     // being killed later.
     // SAFETY: a fresh anonymous mapping touches no existing memory.
-    let p = unsafe {
-        crate::syscall::mmap(
+    let mapped = unsafe {
+        crate::syscall::map(
             core::ptr::null_mut(),
             map_len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
+            crate::syscall::MapFlags::empty(),
         )
     };
-    if p == libc::MAP_FAILED {
+    let Some(p) = mapped else {
         return core::ptr::null_mut();
-    }
+    };
     let mut start = p as usize;
     if extra != 0 {
         // Trim the mapping to an `align`-aligned start and `len` bytes.
@@ -201,17 +198,16 @@ pub(crate) unsafe fn remap(g: &Settings, p: *mut u8, size: usize) -> Option<*mut
     let q = match size.checked_next_multiple_of(g.page) {
         // SAFETY: `p .. p + old` is a mapping of ours owned by the caller;
         // the kernel moves or resizes it, or leaves it unchanged.
-        Some(len) => unsafe { crate::syscall::mremap(p.cast(), old, len, libc::MREMAP_MAYMOVE) },
-        None => libc::MAP_FAILED,
+        Some(len) => unsafe { crate::syscall::mremap(p.cast(), old, len, true) },
+        None => None,
     };
-    let (addr, len) = if q == libc::MAP_FAILED {
-        (p as usize, old)
-    } else {
-        (q as usize, size.next_multiple_of(g.page))
+    let (addr, len) = match q {
+        Some(q) => (q as usize, size.next_multiple_of(g.page)),
+        None => (p as usize, old),
     };
     // Cannot fail: one entry was just removed.
     let _ = with_map(|m| m.insert(addr, len as u64));
-    if q == libc::MAP_FAILED {
+    if q.is_none() {
         return Some(core::ptr::null_mut());
     }
     account(len as isize - old as isize);

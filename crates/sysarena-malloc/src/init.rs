@@ -25,8 +25,10 @@ pub(crate) fn get() -> Option<&'static Settings> {
 
 #[cold]
 fn init_slow() -> Option<&'static Settings> {
-    // Reserving halves its request after each refusal (an address-space
-    // limit): the refusals must not leave ENOMEM behind a malloc that works.
+    // Start-up reads its settings and limits through libc (`getenv`,
+    // `getrlimit`, `sysconf`, `/proc`), whose calls may write errno (the
+    // system calls of `syscall` write none): a malloc that works must leave
+    // the program's errno as it was.
     let saved = crate::sys::errno();
     // SAFETY: `init_once` runs `init` once, with exclusive access.
     let (g, ran) = globals::init_once(|g| unsafe { init(g) });
@@ -251,8 +253,7 @@ unsafe fn init(g: &mut Settings) -> bool {
                 base.add(shard::START_LEN).cast(),
                 shard_size - shard::START_LEN,
             )
-        } == 0
-        {
+        } {
             shard::start_short(0, base, shard::START_LEN);
         }
     }

@@ -61,37 +61,21 @@ impl Lock {
             }
             spin_loop();
         }
-        // FUTEX_WAIT fails with EAGAIN when the word changed first: a lock
-        // taken in the end must leave the caller's errno as it was.
-        let saved = crate::sys::errno();
+        // The wait returns at once if the word is no longer CONTENDED, and
+        // spurious wake-ups go round the loop. (Its refusals, EAGAIN and
+        // EINTR, leave the caller's errno alone: `syscall` writes none.)
         while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
-            // SAFETY: FUTEX_WAIT on a valid, aligned u32 that lives as long
-            // as `self`; it returns at once if the value is no longer
-            // CONTENDED, and spurious wake-ups are handled by the loop.
-            unsafe {
-                crate::syscall::futex(
-                    self.state.as_ptr(),
-                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                    CONTENDED,
-                );
-            }
+            crate::syscall::futex_wait(&self.state, CONTENDED);
         }
-        crate::sys::set_errno(saved);
     }
 
     /// Releases the lock (the caller holds it).
     #[inline]
     pub(crate) fn unlock(&self) {
         if self.state.swap(FREE, Ordering::Release) == CONTENDED {
-            // SAFETY: FUTEX_WAKE on a valid, aligned u32; waking one waiter
-            // is enough, it sets CONTENDED again if others remain.
-            unsafe {
-                crate::syscall::futex(
-                    self.state.as_ptr(),
-                    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-                    1,
-                );
-            }
+            // Waking one waiter is enough: it sets CONTENDED again if
+            // others remain.
+            crate::syscall::futex_wake(&self.state, 1);
         }
     }
 

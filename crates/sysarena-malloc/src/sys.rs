@@ -8,6 +8,8 @@ use core::ffi::CStr;
 use core::fmt;
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
+use crate::syscall::MapFlags;
+
 /// A cell for process-wide state whose access is serialised by a [`Lock`]
 /// (or happens once, before the state is published).
 ///
@@ -28,7 +30,7 @@ impl<T> SyncCell<T> {
     }
 }
 
-/// The calling thread's `errno`: saved around system calls that may fail
+/// The calling thread's `errno`: saved around libc calls that may fail
 /// on a path that still succeeds (glibc leaves `errno` alone then).
 pub(crate) fn errno() -> i32 {
     // SAFETY: `__errno_location` returns the calling thread's errno slot,
@@ -220,7 +222,7 @@ pub(crate) fn fmt_u64(mut v: u64, out: &mut [u8; 20]) -> usize {
 /// library mapped, and no one uses its bytes.
 pub(crate) unsafe fn dont_need(p: *mut u8, len: usize) -> bool {
     // SAFETY: the caller's contract: unused bytes of our own mapping.
-    unsafe { crate::syscall::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
+    unsafe { crate::syscall::dont_need(p.cast(), len) }
 }
 
 /// Pages `mincore` reports on per call (its vector is on the stack).
@@ -241,7 +243,7 @@ pub(crate) fn resident(start: usize, len: usize, page: usize) -> usize {
         }
         // SAFETY: `at .. at + n * page` lies in a live mapping of ours
         // (page-aligned); `vec` holds `n <= MINCORE_CHUNK` bytes.
-        if unsafe { crate::syscall::mincore(at as *mut _, n * page, vec.as_mut_ptr()) } != 0 {
+        if unsafe { libc::mincore(at as *mut _, n * page, vec.as_mut_ptr()) } != 0 {
             return total;
         }
         total += vec[..n].iter().filter(|&&v| v & 1 != 0).count() * page;
@@ -277,28 +279,20 @@ pub(crate) unsafe fn zero(p: *mut u8, len: usize) {
 
 /// Maps `len` bytes of fresh, zeroed, private anonymous memory that is
 /// committed only when touched, at `hint` with `extra` flags (none, or
-/// `MAP_FIXED_NOREPLACE`); `None` on failure.
-fn map_anon(hint: usize, len: usize, extra: libc::c_int) -> Option<*mut u8> {
+/// `FIXED_NOREPLACE`); `None` on failure.
+fn map_anon(hint: usize, len: usize, extra: MapFlags) -> Option<*mut u8> {
+    debug_assert!(!extra.contains(MapFlags::FIXED));
     // SAFETY: an anonymous mapping, never `MAP_FIXED` (which could replace
     // one): the kernel takes the hint only where nothing is mapped, and the
     // new mapping touches no existing memory.
-    let p = unsafe {
-        crate::syscall::mmap(
-            hint as *mut libc::c_void,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | extra,
-            -1,
-            0,
-        )
-    };
-    (p != libc::MAP_FAILED).then_some(p.cast())
+    let p = unsafe { crate::syscall::map(hint as *mut _, len, MapFlags::NORESERVE | extra) };
+    p.map(<*mut libc::c_void>::cast)
 }
 
 /// Maps `len` bytes of fresh, zeroed, private anonymous memory that is
 /// committed only when touched; `None` on failure.
 pub(crate) fn map_noreserve(len: usize) -> Option<*mut u8> {
-    map_anon(0, len, 0)
+    map_anon(0, len, MapFlags::empty())
 }
 
 /// Where a reservation that may grow is placed (`map_noreserve_near`): at
@@ -319,7 +313,7 @@ pub(crate) fn growable_at() -> usize {
 /// Like [`map_noreserve`], at `hint` if the kernel can place it there
 /// (anywhere else otherwise).
 pub(crate) fn map_noreserve_near(hint: usize, len: usize) -> Option<*mut u8> {
-    map_anon(hint, len, 0)
+    map_anon(hint, len, MapFlags::empty())
 }
 
 /// `len` bytes of fresh zeroed memory (`MAP_NORESERVE`) at exactly `at`, or
@@ -327,7 +321,7 @@ pub(crate) fn map_noreserve_near(hint: usize, len: usize) -> Option<*mut u8> {
 /// space limit). A kernel older than `MAP_FIXED_NOREPLACE` (4.17) takes it
 /// as a hint: a mapping elsewhere is undone.
 pub(crate) fn map_fixed_noreplace(at: usize, len: usize) -> Option<*mut u8> {
-    let p = map_anon(at, len, libc::MAP_FIXED_NOREPLACE)?;
+    let p = map_anon(at, len, MapFlags::FIXED_NOREPLACE)?;
     if p as usize != at {
         // SAFETY: the mapping just made, elsewhere; no one has seen it.
         unsafe { crate::syscall::munmap(p.cast(), len) };
@@ -351,8 +345,8 @@ pub(crate) unsafe fn extend_in_place(p: *mut u8, len: usize, new_len: usize) -> 
     // SAFETY: without `MREMAP_MAYMOVE` the mapping stays at `p` or the
     // call fails; the caller's contract makes `p .. p + len` ours, and the
     // kernel only takes the bytes after it where nothing is mapped.
-    let r = unsafe { crate::syscall::mremap(p.cast(), len, new_len, 0) };
-    r != libc::MAP_FAILED && r.cast::<u8>() == p
+    let r = unsafe { crate::syscall::mremap(p.cast(), len, new_len, false) };
+    r.is_some_and(|r| r.cast::<u8>() == p)
 }
 
 /// The address space this process may still map under `RLIMIT_AS`

@@ -26,6 +26,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::lock::Lock;
 use crate::ptrmap::{Entry, PtrMap};
 use crate::sys::{self, Buf, SyncCell};
+use crate::syscall::MapFlags;
 
 /// Entries of the pointer → id table (16 bytes each, reserved, committed on
 /// touch). At 7/8 full, tracing stops with a message.
@@ -324,16 +325,13 @@ pub(crate) fn reset_in_child() {
     // child that only execs never touches them).
     // SAFETY: remapping our own table mapping in place.
     let p = unsafe {
-        crate::syscall::mmap(
+        crate::syscall::map(
             st.table.cast(),
             TABLE_ENTRIES * core::mem::size_of::<Entry>(),
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-            -1,
-            0,
+            MapFlags::NORESERVE | MapFlags::FIXED,
         )
     };
-    if p == libc::MAP_FAILED {
+    if p.is_none() {
         ACTIVE.store(false, Ordering::Relaxed);
         return;
     }

@@ -125,8 +125,10 @@ fn big_alloc(g: &Settings, size: usize, align: usize) -> *mut u8 {
     if !big::has_room() {
         return ptr::null_mut();
     }
-    // A refused mapping sets errno; the request may still succeed (a retry
-    // here, or the shards), and then errno must be as the caller left it.
+    // The system calls write no errno (`syscall`), but the retry reads the
+    // address-space limit through libc (`getrlimit`, `/proc/self/statm`),
+    // whose calls may; the request may still succeed (the retry, or the
+    // shards), and then errno must be as the caller left it.
     let saved = sys::errno();
     let mut p = big::alloc(g, size, align);
     if p.is_null() {

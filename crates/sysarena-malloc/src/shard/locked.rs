@@ -47,7 +47,7 @@ pub(crate) struct Locked {
 
 impl Locked {
     /// Takes shard `i`'s lock, waiting if needed; builds the shard if this
-    /// is its first use (see [`plan`]).
+    /// is its first use (see [`plan`](super::build::plan)).
     #[inline]
     pub(crate) fn lock(i: usize) -> Locked {
         let shard = &SHARDS[i];

@@ -1,5 +1,5 @@
 //! Shards: each a sysarena [`Heap`](sysarena::Heap) over its own slice of the reservation
-//! with its own descriptor table and its own [`Lock`]. A thread allocates
+//! with its own descriptor table and its own [`Lock`](crate::lock::Lock). A thread allocates
 //! from "its" shard (a thread-local index, moved on contention); a free goes
 //! to the shard that owns the address, whichever thread it comes from. Shards
 //! are shared, not per thread, so nothing is stranded when a thread exits.

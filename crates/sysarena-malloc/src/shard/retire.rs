@@ -18,11 +18,11 @@
 //! slab pages go back to its heap, its memory is unmapped, its descriptor
 //! table zeroed (the pages given back), and it is rebuilt in place over no
 //! memory: every allocation passes it by, and every address of its place
-//! is a hole ([`grow::in_hole`](super::grow::in_hole)), so a free of a
+//! is a hole ([`grow::in_hole`]), so a free of a
 //! pointer there is a foreign pointer's and the kernel may put anything
 //! there. When every shard is full (or every mapped one busy), the lowest
 //! retired shard is *revived* before a new one is added
-//! ([`grow::revive`](super::grow::revive)): its
+//! ([`grow::revive`]): its
 //! place is mapped again (`MAP_FIXED_NOREPLACE`: all of it, or the largest
 //! power-of-two part that fits) and the shard is built over the new
 //! mapping, whose pointer its blocks derive from. Its memory is fresh, so
@@ -203,7 +203,7 @@ fn retire_now(g: &Settings, i: usize, mut l: Locked) {
     // use) and nothing refers to it: no slot is cached (no slot is in use),
     // no address is handed out, and the layer and heap that described it
     // are replaced below before the lock is released.
-    if unsafe { crate::syscall::munmap(region.cast(), len) } != 0 {
+    if !unsafe { crate::syscall::munmap(region.cast(), len) } {
         // The kernel refused (splitting a mapping can pass
         // `vm.max_map_count`): the memory is still there, and so is the
         // shard, whole and empty. It stays as it is.
@@ -260,8 +260,7 @@ pub(crate) unsafe fn start_retired(base: usize, shard_size: usize, shards: usize
         // SAFETY: the caller's contract: shard `i`'s unused memory.
         if unsafe {
             crate::syscall::munmap((base + i * shard_size) as *mut libc::c_void, shard_size)
-        } == 0
-        {
+        } {
             grow::set_retired(i);
         }
     }

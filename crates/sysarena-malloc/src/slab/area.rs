@@ -113,7 +113,6 @@ fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool 
         a.len.load(Ordering::Relaxed),
     );
     debug_assert_eq!(start as usize + len, blocks as usize + have * BLOCK);
-    let saved = sys::errno();
     let want = (have * 2).max(b + 1).min(pages);
     // Doubling, else the one block (not again when they are the same).
     let one = (b + 1 < want).then_some(b + 1);
@@ -126,7 +125,6 @@ fn grow(a: &Area, blocks: *mut u8, have: usize, b: usize, pages: usize) -> bool 
             && n <= pages
             && unsafe { sys::extend_in_place(start, len, len + (n - have) * BLOCK) }
     });
-    sys::set_errno(saved);
     let Some(n) = grown else {
         a.backoff.refused();
         REFUSED.fetch_add(1, Ordering::Relaxed);

@@ -20,7 +20,7 @@ use super::{CLASSES, PAGE, PAGE_SHIFT, ShardHeap, Slab, class_size};
 
 impl Slab {
     /// Marks every slab page of `heap` (each an arena in use) draining, or
-    /// not ([`States::set_draining`]): `shard/retire.rs` asks for the last
+    /// not ([`States::set_draining`](super::state::States::set_draining)): `shard/retire.rs` asks for the last
     /// slots of a shard it would retire.
     ///
     /// # Time complexity
