@@ -28,6 +28,9 @@
 # SYSARENA_STATS: it must exit 0, report "check ok", and no failed request
 # or invalid free.
 #
+# The code layout: `hot_ld.py check` (hot.ld is current, and a program on
+# the hot paths leaves the library's rarely run code out of memory).
+#
 # The library is built as shipped: the `preload` profile (release,
 # panic = "abort", LTO), which links no std.
 #
@@ -94,6 +97,13 @@ if [[ -n $big_frames ]]; then
     failures=$((failures + 1))
 else
     echo "stack frames of 8 KiB or more only in the report and the trace: ok"
+fi
+
+# The code layout (crates/sysarena-malloc/hot_ld.py): the functions
+# programs run lie together in .text.hot, right before the PLT, and a Python
+# run on malloc's hot paths maps no code page past the PLT's 64 KiB window.
+if ! python3 crates/sysarena-malloc/hot_ld.py check "$LIB"; then
+    failures=$((failures + 1))
 fi
 
 # same NAME CMD...: runs CMD under glibc and under sysarena in $WORK/NAME.*;
