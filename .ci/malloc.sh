@@ -67,7 +67,7 @@ failures=0
 # whatever the function then does. Only the exit report's writer and the
 # trace's opening (each run only when asked for) may have one of 8 KiB or
 # more; `at_exit` once inlined the report's 30 KB of buffers and made every
-# program's main stack 26 KB deeper (crates/sysarena-malloc/README.md,
+# program's main stack 26 KB deeper (crates/sysarena-malloc/RESULTS.md,
 # "The main thread's stack").
 big_frames=$(objdump -d --no-show-raw-insn -C "$LIB" | python3 -c '
 import re, sys

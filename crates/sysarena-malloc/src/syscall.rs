@@ -13,8 +13,8 @@
 //!   hold these wrappers. Through libc, the library's start-up and exit
 //!   touched two more windows of `libc.so.6` than glibc's `malloc` does
 //!   (`mmap` and its neighbours; `sched_getaffinity`): 128 KB of a small
-//!   program's resident memory, for a few instructions each (the crate
-//!   README, "The C library's pages").
+//!   program's resident memory, for a few instructions each (the crate's
+//!   `RESULTS.md`, "The C library's pages").
 //! - A refused call (an address-space limit, a mapping the kernel will not
 //!   split) leaves the program's `errno` as it was: `malloc` sets `ENOMEM`
 //!   itself when it fails (`api`), and a call that fails on the way to a

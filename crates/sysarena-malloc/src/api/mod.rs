@@ -32,7 +32,7 @@ fn alloc_raw(g: &Settings, size: usize, align: usize, zero: bool) -> *mut u8 {
     // A small block, at an alignment its class's slots have (a 100-byte
     // block at 64 takes a 128-byte slot): from a slab page. As an arena of
     // the heap, `posix_memalign(64, 1..256)` took three times as long as
-    // `malloc` (`tests/programs/aligned.c`; the README, "Aligned blocks").
+    // `malloc` (`tests/programs/aligned.c`; `RESULTS.md`, "Aligned blocks").
     if g.slab
         && let Some(size) = slab::aligned_request(size, align)
     {

@@ -191,7 +191,7 @@ fn tables_place(base: usize, shard_size: usize, descriptors: usize, i: usize) ->
 /// ([`Locked::lock`](super::Locked::lock)), so a program that never uses a
 /// shard never touches its state (23 KB of `.bss`) or its table: with 64 shards (a machine of 64 CPUs) `ls /`
 /// peaked at 3.8–3.9 MB when every shard was built at start-up, and does at
-/// 2.3 MB now (README, "Shards built on first use"). False if shard 0
+/// 2.3 MB now (`RESULTS.md`, "Shards built on first use"). False if shard 0
 /// cannot be built.
 ///
 /// # Safety

@@ -127,7 +127,7 @@ pub(crate) fn owner(g: &Settings, addr: usize) -> Option<usize> {
 /// ([`lock_for_alloc`]), as glibc makes a new arena only on contention: a
 /// program whose threads seldom meet builds one shard (`pigz -p 2`: one,
 /// where homes given in turn, thread k on shard k mod n, built two), at
-/// the same larson throughput (the crate README, "Homes on contention").
+/// the same larson throughput (the crate's `RESULTS.md`, "Homes on contention").
 #[inline]
 fn home(n: usize) -> usize {
     // SAFETY: this thread's variable; no reference to it is held.

@@ -136,7 +136,7 @@ pub(crate) enum Found {
 /// Bytes of a class's first page kept resident when it is carved out of
 /// memory that held old data (the rest is given back: `carve`). A multiple
 /// of 4 KiB. Measured on `git log --stat` (peak RSS) and `gcc -O2` (page
-/// faults): the crate README, "Sparse classes".
+/// faults): the crate's `RESULTS.md`, "Sparse classes".
 const FIRST_KEEP: usize = 16 * 1024;
 
 /// The fewest bytes past [`FIRST_KEEP`] that a class's first page gives
