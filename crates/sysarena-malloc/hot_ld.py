@@ -168,7 +168,6 @@ def generate():
     print("hot_ld.py: %d functions ran, %d patterns in %s" % (len(cost), len(patterns), SCRIPT))
 
 
-
 def sections(lib):
     """{name: (address, size)} of the library's sections."""
     out = {}
