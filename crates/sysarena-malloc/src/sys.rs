@@ -210,21 +210,6 @@ pub(crate) fn fmt_u64(mut v: u64, out: &mut [u8; 20]) -> usize {
     }
 }
 
-/// Gives `len` bytes at `p` back to the kernel (`MADV_DONTNEED`): on
-/// private anonymous memory they read as zero afterwards. Returns whether
-/// the kernel took them; it refuses (`EINVAL`) an address that is not
-/// page-aligned — under a kernel with pages larger than the caller
-/// assumed — and then the bytes keep their old data. The length is
-/// rounded up to whole pages. O(1) system calls.
-///
-/// # Safety
-/// `p .. p + len`, rounded up to whole pages, lies inside memory this
-/// library mapped, and no one uses its bytes.
-pub(crate) unsafe fn dont_need(p: *mut u8, len: usize) -> bool {
-    // SAFETY: the caller's contract: unused bytes of our own mapping.
-    unsafe { crate::syscall::dont_need(p.cast(), len) }
-}
-
 /// Pages `mincore` reports on per call (its vector is on the stack).
 const MINCORE_CHUNK: usize = 512;
 
@@ -265,7 +250,7 @@ pub(crate) unsafe fn zero(p: *mut u8, len: usize) {
     let (a, b) = (start.next_multiple_of(4096), (start + len) & !4095);
     // SAFETY: whole pages inside `p .. p + len`, the caller's private
     // anonymous memory, which no one uses: they read as zero afterwards.
-    if b > a && unsafe { dont_need(a as *mut u8, b - a) } {
+    if b > a && unsafe { crate::syscall::dont_need(a as *mut u8, b - a) } {
         // SAFETY: the partial first and last pages, inside the range.
         unsafe {
             p.write_bytes(0, a - start);

@@ -90,15 +90,20 @@ pub(crate) unsafe fn mremap(
     unsafe { mm::mremap(addr, old_len, new_len, flags) }.ok()
 }
 
-/// `madvise(addr, len, MADV_DONTNEED)`: false if the kernel refuses.
+/// Gives `len` bytes at `p` back to the kernel (`madvise(MADV_DONTNEED)`):
+/// on private anonymous memory they read as zero afterwards. Returns
+/// whether the kernel took them; it refuses (`EINVAL`) an address that is
+/// not page-aligned — under a kernel with pages larger than the caller
+/// assumed — and then the bytes keep their old data. The length is
+/// rounded up to whole pages. One system call.
 ///
 /// # Safety
-/// `addr .. addr + len` is private anonymous memory of the caller's that
-/// no one uses: it reads as zero afterwards.
+/// `p .. p + len`, rounded up to whole pages, lies inside private
+/// anonymous memory this library mapped, and no one uses its bytes.
 #[inline]
-pub(crate) unsafe fn dont_need(addr: *mut c_void, len: usize) -> bool {
-    // SAFETY: the caller's contract.
-    unsafe { mm::madvise(addr, len, mm::Advice::LinuxDontNeed) }.is_ok()
+pub(crate) unsafe fn dont_need(p: *mut u8, len: usize) -> bool {
+    // SAFETY: the caller's contract: unused bytes of our own mapping.
+    unsafe { mm::madvise(p.cast(), len, mm::Advice::LinuxDontNeed) }.is_ok()
 }
 
 /// `FUTEX_WAIT` (private) on `word` while it holds `val`, without a

@@ -353,7 +353,7 @@ pub(super) unsafe fn grow_table(i: usize, heap: &mut slab::ShardHeap) -> bool {
         // stop them (`EFAULT`), so its pages are only given back.
         // SAFETY: as above: the old table's own pages.
         Some((at, len, false)) => unsafe {
-            sys::dont_need(at, len);
+            crate::syscall::dont_need(at, len);
         },
         None => {}
     }

@@ -184,7 +184,7 @@ pub(super) unsafe fn give_back_pages(p: usize, len: usize, page: usize) -> u64 {
     // SAFETY: whole pages inside the caller's unused range of the heap;
     // reading as zero later is all the allocator assumes. Counted only if
     // the kernel took them (the stats report's "released").
-    if unsafe { crate::sys::dont_need(start as *mut u8, end - start) } {
+    if unsafe { crate::syscall::dont_need(start as *mut u8, end - start) } {
         (end - start) as u64
     } else {
         0

@@ -368,7 +368,8 @@ impl Slab {
             // a kernel whose pages are larger than FIRST_KEEP (64 KiB pages
             // on some arm64 systems) the address is not page-aligned, the
             // call fails, the old data stays, and `calloc` must clear it.
-            if unsafe { crate::sys::dont_need(p.as_ptr().add(FIRST_KEEP), dirty - FIRST_KEEP) } {
+            if unsafe { crate::syscall::dont_need(p.as_ptr().add(FIRST_KEEP), dirty - FIRST_KEEP) }
+            {
                 dirty = FIRST_KEEP;
             }
         }

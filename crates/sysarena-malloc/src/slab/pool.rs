@@ -169,7 +169,7 @@ impl Slab {
             // anonymous memory makes them read as zero later, which is all
             // the allocator assumes (the shard's high-water mark already
             // counts them as dirty).
-            unsafe { crate::sys::dont_need(p, PAGE) };
+            unsafe { crate::syscall::dont_need(p, PAGE) };
         }
         if let Some(nn) = NonNull::new(p) {
             // SAFETY: the page is the arena `carve` allocated from `heap`

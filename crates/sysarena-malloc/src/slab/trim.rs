@@ -130,7 +130,7 @@ fn give_back(p: usize, len: usize, page_size: usize) -> u64 {
     // `page_size` boundary of the 64 KiB-aligned page and end on one, or at
     // the page's end) holding only free slots or the unused tail: nobody
     // uses their bytes, and reading as zero later is all the layer assumes.
-    if resident != 0 && unsafe { crate::sys::dont_need(p as *mut u8, len) } {
+    if resident != 0 && unsafe { crate::syscall::dont_need(p as *mut u8, len) } {
         resident as u64
     } else {
         0
