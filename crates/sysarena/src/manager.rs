@@ -2,8 +2,8 @@
 //!
 //! One concept per file, in layer order (a file uses only those above it):
 //! `state` (the struct) → `offset_map` → `links`, `free_index` (table upkeep) →
-//! `split_merge`, `fits`, `segregated_fit` → `quick_lists` → `table_compaction`, `resize`,
-//! `relocation`, `operations`, `construction`, `reading`, `invariants` →
+//! `split_merge`, `fits`, `segregated_fit` → `quick_lists` → `table_compaction`,
+//! `relocation`, `operations` → `realloc`, `construction`, `reading`, `invariants` →
 //! `passes` (relocation passes planned for [`Movable`](crate::Movable); the
 //! classic defragment is `operations`' merge and `table_compaction`).
 
@@ -19,8 +19,8 @@ mod operations;
 pub(crate) mod passes;
 mod quick_lists;
 mod reading;
+mod realloc;
 mod relocation;
-mod resize;
 mod segregated_fit;
 mod split_merge;
 #[allow(unsafe_code)] // `slot`/`slot_mut`: unchecked indexing under the link invariant

@@ -1,12 +1,12 @@
-//! The public operations: alloc, free, realloc, defragment, and the request
-//! checks they share.
+//! The public operations alloc, free and defragment, and the request checks
+//! and lookups they share with `realloc` (its own file).
 
-use super::quick_lists::{LARGE_FLUSH_RATIO, LARGE_REQUEST, MOVED_CACHE_LIMIT, NEAR_MIN};
+use super::quick_lists::{LARGE_FLUSH_RATIO, LARGE_REQUEST, NEAR_MIN};
 use super::state::ArenaManager;
 use crate::config::{Coalescing, Policy};
-use crate::error::{AllocError, FreeError, OomReason, ReallocError};
-use crate::stats::{Allocation, DefragReport, Reallocation};
-use crate::table::{NIL, Slot, State, TableStorage};
+use crate::error::{AllocError, FreeError, OomReason};
+use crate::stats::{Allocation, DefragReport};
+use crate::table::{NIL, State, TableStorage};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Allocates `size` bytes aligned to `align`.
@@ -247,7 +247,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Frees in-use arena `i` (already looked up) into a quick list if it
     /// takes it, else for real.
     #[inline(always)]
-    fn free_or_cache(&mut self, i: u32) {
+    pub(super) fn free_or_cache(&mut self, i: u32) {
         if !self.try_cache(i) {
             self.free_slot(i);
         }
@@ -255,7 +255,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
 
     /// Frees in-use arena `i` (already looked up).
     #[inline(never)]
-    fn free_slot(&mut self, i: u32) {
+    pub(super) fn free_slot(&mut self, i: u32) {
         if self.quick.pause != 0 {
             self.quick.pause -= 1;
             if self.quick.pause == 0 {
@@ -276,124 +276,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         };
         self.index_insert(i);
         self.settle();
-    }
-
-    /// Resizes the allocation at `offset` to `new_size` bytes at `align`.
-    ///
-    /// Shrinks in place (the tail returns to a free right neighbour, or
-    /// becomes a free arena if a spare descriptor is left); grows in place
-    /// into a free right neighbour; otherwise allocates anew and frees the
-    /// old arena, and tells the caller to copy ([`Reallocation::moved_from`]).
-    /// Under the fast model the old arena waits in a quick list only if it
-    /// is smaller than a quarter of [`QUICK_LIMIT`](crate::QUICK_LIMIT).
-    /// When nothing else fits, it takes the free left neighbour too (with
-    /// itself and a free right neighbour): the allocation then moves down,
-    /// overlapping its old place, so copy as `memmove` does.
-    ///
-    /// # Errors
-    /// [`ReallocError::Free`] if `offset` names no live allocation,
-    /// [`ReallocError::Alloc`] if the new size cannot be served. On error the
-    /// old allocation is unchanged and still live.
-    ///
-    /// # Time complexity
-    /// In place: O(1) (with `alloc`'s offset-map upkeep). Moving: one
-    /// `alloc` and one `free`.
-    pub fn realloc(
-        &mut self,
-        offset: usize,
-        new_size: usize,
-        align: usize,
-    ) -> Result<Reallocation, ReallocError> {
-        let i = self.lookup_in_use(offset)?;
-        self.realloc_at(i, offset, new_size, align)
-    }
-
-    /// [`realloc`](Self::realloc), told where the allocation's descriptor
-    /// is, as [`free_with_hint`](Self::free_with_hint) is: for every
-    /// `hint` it does exactly what `realloc(offset, new_size, align)` does,
-    /// and a right one skips the offset map's lookup. The result's
-    /// [`Reallocation::hint`] is the hint for the allocation's next call.
-    ///
-    /// # Errors
-    /// As [`realloc`](Self::realloc); without an offset map a wrong hint is
-    /// refused as [`free_with_hint`](Self::free_with_hint) refuses it.
-    ///
-    /// # Time complexity
-    /// As [`realloc`](Self::realloc); with a right hint, one descriptor
-    /// read instead of the offset map's lookup.
-    pub fn realloc_with_hint(
-        &mut self,
-        offset: usize,
-        hint: u32,
-        new_size: usize,
-        align: usize,
-    ) -> Result<Reallocation, ReallocError> {
-        let i = self.lookup_hinted(offset, hint)?;
-        self.realloc_at(i, offset, new_size, align)
-    }
-
-    /// `realloc` of in-use arena `i` (at `offset`), already looked up.
-    #[inline(always)]
-    fn realloc_at(
-        &mut self,
-        i: u32,
-        offset: usize,
-        new_size: usize,
-        align: usize,
-    ) -> Result<Reallocation, ReallocError> {
-        let need = self.check_request(new_size, align)?;
-        self.reserve_hash();
-        let Slot {
-            size: old_size,
-            next,
-            ..
-        } = *self.slot(i);
-        if self.origin.wrapping_add(offset).is_multiple_of(align) {
-            if need <= old_size {
-                self.shrink_in_place(i, need);
-                self.set_used(i, new_size);
-                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
-                self.settle();
-                return Ok(self.in_place(i, new_size.min(old_size)));
-            }
-            let extra = need - old_size;
-            if next != NIL && self.slot(next).state == State::Free && self.slot(next).size >= extra
-            {
-                self.take_from_right(i, extra);
-                self.set_used(i, new_size);
-                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
-                self.settle();
-                return Ok(self.in_place(i, new_size.min(old_size)));
-            }
-        }
-        // A moved allocation is the same allocation: it keeps its tag.
-        let tag = self.slot(i).tag;
-        let new = match self.alloc_checked(new_size, need, align, tag) {
-            Ok(new) => new,
-            Err(e) => {
-                if let AllocError::OutOfMemory(OomReason::NoFit { .. }) = e
-                    && let Some(r) = self.grow_into_neighbours(i, need, new_size, align)
-                {
-                    return Ok(r);
-                }
-                return Err(e.into());
-            }
-        };
-        // `i` still describes the old arena: `alloc` neither moves nor
-        // touches an in-use descriptor (a flush frees only cached arenas).
-        // Only a small one waits in a quick list (see `quick_lists`).
-        if old_size < MOVED_CACHE_LIMIT {
-            self.free_or_cache(i);
-        } else {
-            self.free_slot(i);
-        }
-        Ok(Reallocation {
-            offset: new.offset,
-            size: new.size,
-            moved_from: Some(offset),
-            copy_len: new_size.min(old_size),
-            hint: new.hint,
-        })
     }
 
     /// The classic defragment: (1) merge every run of address-adjacent free
@@ -490,7 +372,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// that arena is the one [`lookup_in_use`](Self::lookup_in_use) would
     /// find — else what `lookup_in_use` finds.
     #[inline(always)]
-    fn lookup_hinted(&self, offset: usize, hint: u32) -> Result<u32, FreeError> {
+    pub(super) fn lookup_hinted(&self, offset: usize, hint: u32) -> Result<u32, FreeError> {
         if hint < self.fresh {
             let s = self.slot(hint);
             if s.offset == offset && s.state == State::InUse {

@@ -49,19 +49,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.alloc_uncached(size, need, align, tag)
     }
 
-    /// The descriptor of the in-use arena at `offset`: `hint` if it
-    /// describes it (a `Movable` keeps every handle's hint right, and keeps
-    /// no offset map), else the map's answer if there is a map. O(1).
-    pub(crate) fn in_use_descriptor(&self, offset: usize, hint: u32) -> Option<u32> {
-        if hint < self.fresh {
-            let s = self.slot(hint);
-            if s.offset == offset && s.state == State::InUse {
-                return Some(hint);
-            }
-        }
-        self.lookup_in_use(offset).ok()
-    }
-
     /// The tag of the in-use arena at `offset` (its descriptor `hint`, as
     /// in [`in_use_descriptor`](Self::in_use_descriptor)), without the
     /// planned mark.
@@ -81,20 +68,6 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             let tag = self.slot(i).tag;
             tag != NIL && tag & (RESERVED | MOVING) == MOVING
         })
-    }
-
-    /// The alignment the in-use arena at `offset` (descriptor `hint`) was
-    /// allocated with.
-    pub(crate) fn align_at(&self, offset: usize, hint: u32) -> Option<usize> {
-        self.in_use_descriptor(offset, hint)
-            .map(|i| 1usize << self.slot(i).align_log2)
-    }
-
-    /// The in-use arena at `offset` (descriptor `hint`), as a reader sees
-    /// it.
-    pub(crate) fn in_use_info(&self, offset: usize, hint: u32) -> Option<crate::stats::ArenaInfo> {
-        let i = self.in_use_descriptor(offset, hint)?;
-        Some(super::reading::info(i as usize, self.slot(i)))
     }
 
     /// Alignment padding in front of `offset` for `align`.

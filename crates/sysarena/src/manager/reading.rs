@@ -7,6 +7,28 @@ use crate::stats::{ArenaInfo, Stats, TableEntry};
 use crate::table::{NIL, Slot, State, TableStorage};
 
 impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
+    /// The descriptor of the in-use arena at `offset` (for a
+    /// [`Movable`](crate::Movable)'s handles): `hint` if it
+    /// describes it (a `Movable` keeps every handle's hint right, and keeps
+    /// no offset map), else the map's answer if there is a map. O(1).
+    pub(crate) fn in_use_descriptor(&self, offset: usize, hint: u32) -> Option<u32> {
+        self.lookup_hinted(offset, hint).ok()
+    }
+
+    /// The alignment the in-use arena at `offset` (descriptor `hint`) was
+    /// allocated with.
+    pub(crate) fn align_at(&self, offset: usize, hint: u32) -> Option<usize> {
+        self.in_use_descriptor(offset, hint)
+            .map(|i| 1usize << self.slot(i).align_log2)
+    }
+
+    /// The in-use arena at `offset` (descriptor `hint`), as a reader sees
+    /// it.
+    pub(crate) fn in_use_info(&self, offset: usize, hint: u32) -> Option<ArenaInfo> {
+        let i = self.in_use_descriptor(offset, hint)?;
+        Some(info(i as usize, self.slot(i)))
+    }
+
     /// The model this manager runs.
     ///
     /// # Time complexity
