@@ -196,7 +196,8 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// [`free`](Self::free), told where the allocation's descriptor is:
-    /// `hint` is the [`Allocation::hint`] (or [`Reallocation::hint`]) that
+    /// `hint` is the [`Allocation::hint`] (or
+    /// [`Reallocation::hint`](crate::Reallocation::hint)) that
     /// came with it.
     ///
     /// `free` finds the descriptor through the offset map: two dependent
