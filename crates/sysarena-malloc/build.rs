@@ -15,9 +15,14 @@ fn main() {
     println!("cargo::rustc-cdylib-link-arg=-Wl,-z,defs");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("hot.ld");
     println!("cargo::rerun-if-changed={}", script.display());
+    println!("cargo::rerun-if-env-changed=SYSARENA_MALLOC_LAYOUT");
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
-    if linux_gnu && script.exists() {
+    // `SYSARENA_MALLOC_LAYOUT=none` links without the script: Valgrind sees
+    // code only in a section named `.text`, which the layout leaves empty,
+    // so callgrind profiles (`hot_ld.py generate` among them) need this.
+    let laid_out = std::env::var("SYSARENA_MALLOC_LAYOUT").as_deref() != Ok("none");
+    if linux_gnu && laid_out && script.exists() {
         println!("cargo::rustc-cdylib-link-arg=-Wl,-T,{}", script.display());
     }
 }

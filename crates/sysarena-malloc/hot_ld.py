@@ -15,7 +15,8 @@ unless a program takes a rare path (`malloc_trim`, the exit report,
     python3 crates/sysarena-malloc/hot_ld.py generate   # rewrite hot.ld (needs valgrind)
     python3 crates/sysarena-malloc/hot_ld.py check LIB  # CI: the layout holds (.ci/malloc.sh)
 
-`generate` builds the library as shipped, runs each program of `PROGRAMS`
+`generate` builds the library as shipped, but without the layout (callgrind
+sees no code outside a `.text` section, and the layout leaves none), runs each program of `PROGRAMS`
 with it preloaded under callgrind (`--demangle=no`), and writes every function
 of the library that executed an instruction, hottest first, as an input
 section pattern without the symbol's hash, so that the script survives
@@ -91,10 +92,19 @@ def programs(work):
 
 
 def build():
-    """Builds the library as shipped; returns its path."""
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target", "malloc"))
+    """Builds the library as shipped but without `hot.ld` (`build.rs` skips it
+    under `SYSARENA_MALLOC_LAYOUT=none`); returns its path.
+
+    Valgrind attributes a library's code only inside a section named `.text`.
+    With the layout the library has none (its code is in `.text.hot` and
+    `.text.cold`), so callgrind would see none of its functions run. Its own
+    target directory keeps the shipped build untouched.
+    """
+    target = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target", "malloc")),
+                          "unlaid")
     subprocess.run(["cargo", "build", "--profile", "preload", "-q", "-p", "sysarena-malloc"],
-                   check=True, cwd=ROOT, env=dict(os.environ, CARGO_TARGET_DIR=target))
+                   check=True, cwd=ROOT,
+                   env=dict(os.environ, CARGO_TARGET_DIR=target, SYSARENA_MALLOC_LAYOUT="none"))
     return os.path.join(target, "preload", "libsysarena_malloc.so")
 
 
@@ -144,6 +154,8 @@ def generate():
                 if m and m.group(3).endswith(os.path.basename(lib)):
                     n = m.group(2)
                     cost[n] = cost.get(n, 0) + int(m.group(1).replace(",", ""))
+    if not cost:
+        sys.exit("hot_ld.py generate: callgrind attributed no instruction to %s; hot.ld kept" % lib)
     patterns = []
     for name in sorted(cost, key=lambda n: -cost[n]):
         if name not in addr:
