@@ -18,9 +18,8 @@ fn main() {
     println!("cargo::rerun-if-env-changed=SYSARENA_MALLOC_LAYOUT");
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
-    // `SYSARENA_MALLOC_LAYOUT=none` links without the script: Valgrind sees
-    // code only in a section named `.text`, which the layout leaves empty,
-    // so callgrind profiles (`hot_ld.py generate` among them) need this.
+    // `SYSARENA_MALLOC_LAYOUT=none` links without the script, for callgrind
+    // (why: `hot_ld.py`'s `build`).
     let laid_out = std::env::var("SYSARENA_MALLOC_LAYOUT").as_deref() != Ok("none");
     if linux_gnu && laid_out && script.exists() {
         println!("cargo::rustc-cdylib-link-arg=-Wl,-T,{}", script.display());

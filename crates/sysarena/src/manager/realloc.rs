@@ -82,19 +82,13 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         if self.origin.wrapping_add(offset).is_multiple_of(align) {
             if need <= old_size {
                 self.shrink_in_place(i, need);
-                self.set_used(i, new_size);
-                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
-                self.settle();
-                return Ok(self.in_place(i, new_size.min(old_size)));
+                return Ok(self.resized_in_place(i, new_size, align, old_size));
             }
             let extra = need - old_size;
             if next != NIL && self.slot(next).state == State::Free && self.slot(next).size >= extra
             {
                 self.take_from_right(i, extra);
-                self.set_used(i, new_size);
-                self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
-                self.settle();
-                return Ok(self.in_place(i, new_size.min(old_size)));
+                return Ok(self.resized_in_place(i, new_size, align, old_size));
             }
         }
         // A moved allocation is the same allocation: it keeps its tag.
@@ -130,7 +124,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// Shrinks in-use arena `i` to `need` bytes: the tail joins a free right
     /// neighbour, or becomes a free arena if a spare descriptor is left, or
     /// (no spare) stays in the arena.
-    pub(super) fn shrink_in_place(&mut self, i: u32, need: usize) {
+    fn shrink_in_place(&mut self, i: u32, need: usize) {
         let Slot {
             offset, size, next, ..
         } = *self.slot(i);
@@ -165,7 +159,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// (`moved_from`), overlapping its old place: the caller copies as
     /// `memmove` does. `None`, with nothing changed, when they do not fit or
     /// the split would need descriptors the table lacks.
-    pub(super) fn grow_into_neighbours(
+    fn grow_into_neighbours(
         &mut self,
         i: u32,
         need: usize,
@@ -231,7 +225,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     }
 
     /// Grows arena `i` by `extra` bytes taken from its free right neighbour.
-    pub(super) fn take_from_right(&mut self, i: u32, extra: usize) {
+    fn take_from_right(&mut self, i: u32, extra: usize) {
         let n = self.slot(i).next;
         self.index_remove(n);
         if self.slot(n).size == extra {
@@ -255,15 +249,25 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
         self.requested_bytes = self.requested_bytes - old + used;
     }
 
-    /// The [`Reallocation`] of arena `i` resized where it is, with
-    /// `copy_len` bytes kept.
-    pub(super) fn in_place(&self, i: u32, copy_len: usize) -> Reallocation {
+    /// The end of both in-place paths: arena `i`, resized where it is from
+    /// `old_size` bytes, now holds `new_size` requested bytes at `align`.
+    #[inline(always)]
+    fn resized_in_place(
+        &mut self,
+        i: u32,
+        new_size: usize,
+        align: usize,
+        old_size: usize,
+    ) -> Reallocation {
+        self.set_used(i, new_size);
+        self.slot_mut(i).align_log2 = align.trailing_zeros() as u8;
+        self.settle();
         let s = self.slot(i);
         Reallocation {
             offset: s.offset,
             size: s.size,
             moved_from: None,
-            copy_len,
+            copy_len: new_size.min(old_size),
             hint: i,
         }
     }
