@@ -125,7 +125,12 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
     /// [`find_segregated`](Self::find_segregated)'s look at their heads).
     #[cold]
     #[inline(never)]
-    fn fallback(&mut self, need: usize, align: usize, upper: usize) -> Option<(u32, usize)> {
+    pub(super) fn fallback(
+        &mut self,
+        need: usize,
+        align: usize,
+        upper: usize,
+    ) -> Option<(u32, usize)> {
         self.fallback_searches += 1;
         let mut class = self.index.first_from(class_of(need));
         while let Some(c) = class {
