@@ -333,7 +333,7 @@ impl<const N: usize, S: TableStorage> ArenaManager<N, S> {
             // `find` serves segregated fit inline and never calls this. Its
             // bounded fallback over every class is still a right answer,
             // and it does not link a second copy of the inline search
-            // (584 B on a Cortex-M; README, "On a microcontroller").
+            // (564 B on a Cortex-M; README, "On a microcontroller").
             Policy::SegregatedFit => self.fallback(need, align, CLASSES),
             Policy::FirstFit => self.scan_up(need, align, |s| s.offset as u128, false),
             Policy::NextFit => self.next_fit(need, align),
