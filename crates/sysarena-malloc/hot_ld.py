@@ -19,10 +19,11 @@ unless a program takes a rare path (`malloc_trim`, the exit report,
 `build`), runs each program of `PROGRAMS` with it preloaded under callgrind
 (`--demangle=no`), and writes every function of the library that executed
 an instruction, hottest first, as an input section pattern without the
-symbol's hash, so that the script survives rebuilds. `check` fails if a pattern names no function of the built library
-(a function was renamed: run `generate` again), if the PLT does not follow
-`.text.hot`, or if a program that runs the library's hot paths leaves a
-page of the code past the PLT's window mapped.
+symbol's hash, so that the script survives rebuilds. `check` fails if a
+pattern names no function of the built library (a function was renamed:
+run `generate` again), if the PLT does not follow `.text.hot`, or if a
+program that runs the library's hot paths leaves a page of the code past
+the PLT's window mapped.
 """
 import fnmatch
 import os
